@@ -1,0 +1,24 @@
+//! The words of the UsageDesk domain (see `shared/DESIGN.md`) and the wire types of the
+//! manager API. Shared by the cloud service, the local cache, the sync client, the CLI and
+//! the desktop app, so that the definitions (month-end usage, availability, subtree
+//! aggregates) exist exactly once.
+
+pub mod account;
+pub mod api;
+pub mod month;
+pub mod plan;
+pub mod rollup;
+pub mod usage;
+
+pub use account::{Account, AccountStatus};
+pub use month::{Clock, FixedClock, SystemClock, YearMonth};
+pub use plan::{Plan, PlanCatalog};
+pub use usage::{AccountMonthUsage, Availability, Metric, Scope, UsageCounts};
+
+/// The manager API version this build speaks. Bumped on any incompatible wire change.
+pub const API_VERSION: u32 = 1;
+
+/// A parse error for one of the domain's textual values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);

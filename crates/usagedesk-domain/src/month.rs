@@ -1,0 +1,240 @@
+//! Calendar months, completed months and the injectable clock.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::ParseError;
+
+/// A calendar month, written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct YearMonth {
+    year: i32,
+    month: u32,
+}
+
+impl YearMonth {
+    /// A month, or `None` when `month` is not 1..=12 or the year is out of range.
+    pub fn new(year: i32, month: u32) -> Option<Self> {
+        ((1..=12).contains(&month) && (1..=9999).contains(&year)).then_some(Self { year, month })
+    }
+
+    /// The month a date falls in.
+    pub fn of(date: NaiveDate) -> Self {
+        Self {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    pub fn year(self) -> i32 {
+        self.year
+    }
+
+    pub fn month(self) -> u32 {
+        self.month
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("validated month")
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        self.next()
+            .first_day()
+            .pred_opt()
+            .expect("a day before any month start")
+    }
+
+    pub fn next(self) -> Self {
+        if self.month == 12 {
+            Self {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    pub fn prev(self) -> Self {
+        if self.month == 1 {
+            Self {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Self {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// A completed month is one whose last day is before `today`.
+    pub fn is_completed(self, today: NaiveDate) -> bool {
+        self.last_day() < today
+    }
+
+    /// The most recent completed month as of `today`.
+    pub fn last_completed(today: NaiveDate) -> Self {
+        Self::of(today).prev()
+    }
+
+    /// Months from `self` to `to`, both included (empty when `to` is before `self`).
+    pub fn through(self, to: YearMonth) -> impl Iterator<Item = YearMonth> {
+        std::iter::successors(Some(self), |m| Some(m.next())).take_while(move |m| *m <= to)
+    }
+}
+
+impl fmt::Display for YearMonth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl FromStr for YearMonth {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            ParseError(format!(
+                "'{s}' is not a month: write it as YYYY-MM, e.g. 2024-05"
+            ))
+        };
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year = y.parse().map_err(|_| bad())?;
+        let month = m.parse().map_err(|_| bad())?;
+        Self::new(year, month).ok_or_else(bad)
+    }
+}
+
+impl Serialize for YearMonth {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for YearMonth {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a `YYYY-MM-DD` date with a message that says what is expected.
+pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        ParseError(format!(
+            "'{s}' is not a date: write it as YYYY-MM-DD, e.g. 2024-05-31"
+        ))
+    })
+}
+
+/// Where "today" comes from. Logic never reads the system clock directly, so tests are exact.
+pub trait Clock: Send + Sync {
+    fn today(&self) -> NaiveDate;
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn today(&self) -> NaiveDate {
+        chrono::Utc::now().date_naive()
+    }
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
+
+/// A clock stopped at one instant, for tests and reproducible runs.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub chrono::DateTime<chrono::Utc>);
+
+impl FixedClock {
+    /// Midday UTC on the given date.
+    pub fn on(date: NaiveDate) -> Self {
+        Self(date.and_hms_opt(12, 0, 0).expect("valid time").and_utc())
+    }
+}
+
+impl Clock for FixedClock {
+    fn today(&self) -> NaiveDate {
+        self.0.date_naive()
+    }
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn parses_and_prints_months() {
+        let m: YearMonth = "2024-02".parse().unwrap();
+        assert_eq!(m.to_string(), "2024-02");
+        assert_eq!(m.last_day(), d("2024-02-29"), "2024 is a leap year");
+        for bad in [
+            "2024-13", "2024-00", "24-01", "2024/01", "2024-1", "", "abcd-ef",
+        ] {
+            assert!(bad.parse::<YearMonth>().is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn month_arithmetic_wraps_years() {
+        let dec: YearMonth = "2023-12".parse().unwrap();
+        assert_eq!(dec.next().to_string(), "2024-01");
+        assert_eq!(dec.next().prev(), dec);
+        let months: Vec<_> = dec
+            .through("2024-03".parse().unwrap())
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(months, ["2023-12", "2024-01", "2024-02", "2024-03"]);
+        assert_eq!(
+            dec.through(dec.prev()).count(),
+            0,
+            "an inverted range is empty"
+        );
+    }
+
+    #[test]
+    fn a_month_completes_the_day_after_its_last_day() {
+        let may: YearMonth = "2024-05".parse().unwrap();
+        assert!(
+            !may.is_completed(d("2024-05-31")),
+            "on its last day the month is still running"
+        );
+        assert!(may.is_completed(d("2024-06-01")));
+        assert_eq!(YearMonth::last_completed(d("2024-06-01")), may);
+        assert_eq!(
+            YearMonth::last_completed(d("2024-01-15")).to_string(),
+            "2023-12"
+        );
+    }
+
+    #[test]
+    fn months_serialize_as_text() {
+        let m: YearMonth = "2024-05".parse().unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"2024-05\"");
+        assert_eq!(serde_json::from_str::<YearMonth>("\"2024-05\"").unwrap(), m);
+        assert!(serde_json::from_str::<YearMonth>("\"2024-5\"").is_err());
+    }
+}
