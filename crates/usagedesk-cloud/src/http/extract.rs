@@ -1,0 +1,98 @@
+//! Request extractors: bearer-token authentication and JSON bodies with JSON errors.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use usagedesk_domain::api::{ErrorCode, MAX_BODY_BYTES};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::storage::{TokenGrant, TokenKind};
+use crate::tokens::{self, MAX_TOKEN_LEN};
+
+/// A caller authenticated by `Authorization: Bearer <token>`.
+pub struct Caller(pub TokenGrant);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized =
+            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("no token: send 'Authorization: Bearer <token>'"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+            .ok_or_else(|| unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+        let hash = tokens::hash(token);
+        let storage = state.storage.clone();
+        let grant = tokio::task::spawn_blocking(move || storage.authenticate(hash)).await??;
+        grant.map(Caller).ok_or_else(|| {
+            unauthorized("the token is not valid: it may have been revoked or mistyped; ask your administrator for a new one")
+        })
+    }
+}
+
+impl Caller {
+    pub fn require(&self, kind: TokenKind) -> Result<&TokenGrant, ApiError> {
+        if self.0.kind == kind {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                format!(
+                    "this is a {} token; this endpoint needs a {} token",
+                    self.0.kind.as_str(),
+                    kind.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+/// `axum::Json` with errors in the service's JSON error format.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::BytesRejection(_)) => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!("the body is larger than {MAX_BODY_BYTES} bytes; split it into smaller requests"),
+            )),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::bad_request("send the body as JSON with 'Content-Type: application/json'"))
+            }
+            Err(e) => Err(ApiError::bad_request(format!("the body is not valid: {}", e.body_text()))),
+        }
+    }
+}
+
+/// `axum::extract::Query` with errors in the service's JSON error format.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Self(v))
+            .map_err(|e: QueryRejection| {
+                ApiError::bad_request(format!("bad query parameters: {}", e.body_text()))
+            })
+    }
+}

@@ -1,0 +1,41 @@
+//! The HTTP surface of the cloud service: `/api/v1`.
+
+mod error;
+mod extract;
+mod handlers;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+use usagedesk_domain::api::MAX_BODY_BYTES;
+use usagedesk_domain::Clock;
+
+pub use error::ApiError;
+
+use crate::storage::Storage;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/version", get(handlers::version))
+        .route("/api/v1/me", get(handlers::me))
+        .route("/api/v1/changes", get(handlers::changes))
+        .route("/api/v1/accounts/{id}", get(handlers::account))
+        .route(
+            "/api/v1/accounts/{id}/monthly-usage-summary",
+            get(handlers::summary),
+        )
+        .route("/api/v1/usage", post(handlers::ingest))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

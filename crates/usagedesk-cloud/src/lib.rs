@@ -1,0 +1,13 @@
+//! The UsageDesk cloud reporting service: receives usage, holds the tenant tree, serves the
+//! manager API and the incremental change feed.
+
+pub mod http;
+pub mod ingest;
+pub mod load;
+pub mod server;
+pub mod storage;
+pub mod summary;
+pub mod tokens;
+
+pub use server::{spawn, RunningServer};
+pub use storage::{SqliteStorage, Storage, TokenKind, TokenScope};

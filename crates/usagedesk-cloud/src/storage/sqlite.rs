@@ -1,0 +1,788 @@
+//! The embedded SQLite engine of the cloud service.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use usagedesk_domain::api::{Change, IngestResponse, MonthUsage};
+use usagedesk_domain::rollup::Tree;
+use usagedesk_domain::{Account, AccountStatus, Plan, PlanCatalog, UsageCounts, YearMonth};
+
+use super::{
+    DailyRow, Dataset, FeedPage, LoadError, LoadStats, MonthRow, RowError, Storage, StoreError,
+    SubtreeAccount, TokenGrant, TokenKind, TokenScope,
+};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// SQLite storage: one writer connection, a few pooled readers (WAL lets them run together).
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    epoch: String,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536;",
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// A new database gets the default plan catalog and a fresh dataset epoch.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn, path)?;
+        let epoch: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let epoch = match epoch {
+            Some(e) => e,
+            None => {
+                let e = format!("{:016x}", rand::random::<u64>());
+                let tx = conn.transaction()?;
+                tx.execute("INSERT INTO meta(key, value) VALUES ('epoch', ?1)", [&e])?;
+                for (i, p) in PlanCatalog::default().0.iter().enumerate() {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO plans(id, name, position) VALUES (?1, ?2, ?3)",
+                        params![p.id, p.name, i as i64],
+                    )?;
+                }
+                tx.commit()?;
+                e
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            epoch,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.readers.lock().map_err(poisoned)?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().map_err(poisoned)?;
+        if pool.len() < 4 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().map_err(poisoned)?;
+        f(&mut conn)
+    }
+
+    fn cursor(&self, seq: i64) -> String {
+        format!("{}.{}", self.epoch, seq)
+    }
+
+    fn parse_cursor(&self, cursor: Option<&str>) -> Result<i64, StoreError> {
+        let Some(c) = cursor.filter(|c| !c.is_empty()) else {
+            return Ok(0);
+        };
+        let (epoch, seq) = c
+            .split_once('.')
+            .ok_or_else(|| StoreError::BadCursor(c.into()))?;
+        let seq: i64 = seq.parse().map_err(|_| StoreError::BadCursor(c.into()))?;
+        if epoch.len() != 16 || !epoch.bytes().all(|b| b.is_ascii_hexdigit()) || seq < 0 {
+            return Err(StoreError::BadCursor(c.into()));
+        }
+        if epoch != self.epoch {
+            return Err(StoreError::CursorExpired);
+        }
+        Ok(seq)
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
+    StoreError::Worker(
+        "a database lock was poisoned by an earlier panic; restart the service".into(),
+    )
+}
+
+fn date_col(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
+    let s: String = row.get(i)?;
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn month_col(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<YearMonth> {
+    let s: String = row.get(i)?;
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn status_col(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<AccountStatus> {
+    let s: String = row.get(i)?;
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn counts_cols(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<UsageCounts> {
+    Ok(UsageCounts::new(
+        row.get(i)?,
+        row.get(i + 1)?,
+        row.get(i + 2)?,
+    ))
+}
+
+const ACCOUNT_COLS: &str = "a.id, a.name, a.parent_id, a.status, a.created_at";
+
+fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        parent_id: row.get(2)?,
+        status: status_col(row, 3)?,
+        created_at: date_col(row, 4)?,
+    })
+}
+
+fn load_catalog(conn: &Connection) -> Result<PlanCatalog, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, name FROM plans ORDER BY position")?;
+    let plans = stmt
+        .query_map([], |r| {
+            Ok(Plan {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PlanCatalog(plans))
+}
+
+fn load_accounts(conn: &Connection) -> Result<HashMap<String, Account>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {ACCOUNT_COLS} FROM accounts a"))?;
+    let rows = stmt.query_map([], account_row)?;
+    let mut out = HashMap::new();
+    for a in rows {
+        let a = a?;
+        out.insert(a.id.clone(), a);
+    }
+    Ok(out)
+}
+
+/// Moves an entity to the head of the feed.
+fn touch(tx: &Transaction<'_>, kind: &str, account_id: &str, month: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO feed(kind, account_id, month) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, account_id, month])?;
+    Ok(())
+}
+
+/// Rebuilds the closure table from the full account set. Validated to be a forest.
+fn rebuild_closure(
+    tx: &Transaction<'_>,
+    accounts: &HashMap<String, Account>,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM closure", [])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO closure(ancestor, descendant, depth) VALUES (?1, ?2, ?3)")?;
+    for a in accounts.values() {
+        let mut at = Some(a);
+        let mut depth = 0i64;
+        while let Some(node) = at {
+            insert.execute(params![node.id, a.id, depth])?;
+            depth += 1;
+            at = node.parent_id.as_ref().and_then(|p| accounts.get(p));
+        }
+    }
+    Ok(())
+}
+
+fn ancestors(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = tx.prepare_cached("SELECT ancestor FROM closure WHERE descendant = ?1")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    rows.collect()
+}
+
+fn descendants(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = tx.prepare_cached("SELECT descendant FROM closure WHERE ancestor = ?1")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Records that `id`'s subtree left the view of every scope that saw it through `old_ancestors`.
+fn tombstone(tx: &Transaction<'_>, id: &str, old_ancestors: &[String]) -> rusqlite::Result<()> {
+    touch(tx, "tombstone", id, "")?;
+    let seq = tx.last_insert_rowid();
+    let mut ins =
+        tx.prepare_cached("INSERT INTO tombstone_scope(ancestor, seq) VALUES (?1, ?2)")?;
+    for a in old_ancestors {
+        ins.execute(params![a, seq])?;
+    }
+    Ok(())
+}
+
+/// Inserts or replaces daily rows; returns the (account, month) pairs they touch.
+fn write_daily<'r>(
+    tx: &Transaction<'_>,
+    rows: impl Iterator<Item = &'r DailyRow>,
+    touched: &mut BTreeSet<(String, YearMonth)>,
+) -> rusqlite::Result<usize> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO daily_usage
+         (account_id, date, plan, users_registered, users_with_token, users_with_activity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut n = 0;
+    for r in rows {
+        stmt.execute(params![
+            r.account_id,
+            r.date.to_string(),
+            r.plan,
+            r.counts.users_registered,
+            r.counts.users_with_token,
+            r.counts.users_with_activity
+        ])?;
+        touched.insert((r.account_id.clone(), YearMonth::of(r.date)));
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Derives the month-end row of every touched (account, month) from its last daily snapshot
+/// and moves changed rows to the head of the feed. Returns how many changed.
+fn refresh_month_usage(
+    tx: &Transaction<'_>,
+    touched: &BTreeSet<(String, YearMonth)>,
+) -> rusqlite::Result<usize> {
+    let mut last = tx.prepare_cached(
+        "SELECT plan, date, users_registered, users_with_token, users_with_activity
+         FROM daily_usage WHERE account_id = ?1 AND date >= ?2 AND date <= ?3
+         ORDER BY date DESC LIMIT 1",
+    )?;
+    let mut current = tx.prepare_cached(
+        "SELECT plan, snapshot_date, users_registered, users_with_token, users_with_activity
+         FROM month_usage WHERE account_id = ?1 AND month = ?2",
+    )?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO month_usage
+         (account_id, month, plan, snapshot_date, users_registered, users_with_token, users_with_activity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    type Row = (String, String, i64, i64, i64);
+    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    };
+    let mut changed = 0;
+    for (account, month) in touched {
+        let m = month.to_string();
+        let Some(new) = last
+            .query_row(
+                params![
+                    account,
+                    month.first_day().to_string(),
+                    month.last_day().to_string()
+                ],
+                read,
+            )
+            .optional()?
+        else {
+            continue;
+        };
+        let old = current.query_row(params![account, m], read).optional()?;
+        if old.as_ref() != Some(&new) {
+            upsert.execute(params![account, m, new.0, new.1, new.2, new.3, new.4])?;
+            touch(tx, "month", account, &m)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+fn scope_filter(scope: &TokenScope) -> (&'static str, Option<&str>) {
+    match scope {
+        TokenScope::All => ("?3 IS NULL", None),
+        TokenScope::Subtree(root) => (
+            "CASE WHEN f.kind = 'tombstone'
+                THEN EXISTS (SELECT 1 FROM tombstone_scope t WHERE t.ancestor = ?3 AND t.seq = f.seq)
+                ELSE EXISTS (SELECT 1 FROM closure c WHERE c.ancestor = ?3 AND c.descendant = f.account_id)
+             END",
+            Some(root.as_str()),
+        ),
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn plans(&self) -> Result<PlanCatalog, StoreError> {
+        self.read(load_catalog)
+    }
+
+    fn load(&self, dataset: Dataset<'_>, today: NaiveDate) -> Result<LoadStats, LoadError> {
+        let mut conn = self.writer.lock().map_err(poisoned)?;
+        load_dataset(&mut conn, dataset, today)
+    }
+
+    fn create_token(
+        &self,
+        hash: [u8; 32],
+        scope: &TokenScope,
+        kind: TokenKind,
+        name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let account = match scope {
+                TokenScope::All => None,
+                TokenScope::Subtree(id) => {
+                    let exists: bool =
+                        conn.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)", [id], |r| r.get(0))?;
+                    if !exists {
+                        return Err(StoreError::Invalid(format!(
+                            "account '{id}' does not exist; load it first or check the id"
+                        )));
+                    }
+                    Some(id.as_str())
+                }
+            };
+            conn.execute(
+                "INSERT INTO tokens(hash, account_id, name, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash.as_slice(), account, name, kind.as_str(), now.to_rfc3339()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn authenticate(&self, hash: [u8; 32]) -> Result<Option<TokenGrant>, StoreError> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached("SELECT account_id, kind, name FROM tokens WHERE hash = ?1")?
+                .query_row([hash.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .optional()?;
+            Ok(row.map(|(account, kind, name)| TokenGrant {
+                scope: account.map_or(TokenScope::All, TokenScope::Subtree),
+                kind: if kind == "ingest" {
+                    TokenKind::Ingest
+                } else {
+                    TokenKind::Manager
+                },
+                name,
+            }))
+        })
+    }
+
+    fn account(&self, scope: &TokenScope, id: &str) -> Result<Option<Account>, StoreError> {
+        self.read(|conn| {
+            let sql = match scope {
+                TokenScope::All => {
+                    format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id = ?1 AND ?2 IS NULL")
+                }
+                TokenScope::Subtree(_) => format!(
+                    "SELECT {ACCOUNT_COLS} FROM accounts a
+                     JOIN closure c ON c.descendant = a.id AND c.ancestor = ?2 WHERE a.id = ?1"
+                ),
+            };
+            let root = match scope {
+                TokenScope::All => None,
+                TokenScope::Subtree(r) => Some(r.as_str()),
+            };
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(params![id, root], account_row)
+                .optional()?)
+        })
+    }
+
+    fn changes(
+        &self,
+        scope: &TokenScope,
+        cursor: Option<&str>,
+        limit: usize,
+        count: bool,
+    ) -> Result<FeedPage, StoreError> {
+        let after = self.parse_cursor(cursor)?;
+        self.read(|conn| {
+            let (filter, root) = scope_filter(scope);
+            let sql = format!(
+                "SELECT f.seq, f.kind, f.account_id, f.month,
+                        a.name, a.parent_id, a.status, a.created_at,
+                        m.plan, m.snapshot_date, m.users_registered, m.users_with_token, m.users_with_activity
+                 FROM feed f
+                 LEFT JOIN accounts a ON f.kind = 'account' AND a.id = f.account_id
+                 LEFT JOIN month_usage m ON f.kind = 'month' AND m.account_id = f.account_id AND m.month = f.month
+                 WHERE f.seq > ?1 AND {filter}
+                 ORDER BY f.seq LIMIT ?2"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![after, limit as i64 + 1, root])?;
+            let mut changes = Vec::with_capacity(limit.min(20_000));
+            let mut last_seq = after;
+            let mut has_more = false;
+            while let Some(r) = rows.next()? {
+                if changes.len() == limit {
+                    has_more = true;
+                    break;
+                }
+                last_seq = r.get(0)?;
+                let kind: String = r.get(1)?;
+                let account_id: String = r.get(2)?;
+                changes.push(match kind.as_str() {
+                    "account" => Change::Account(Account {
+                        id: account_id,
+                        name: r.get(4)?,
+                        parent_id: r.get(5)?,
+                        status: status_col(r, 6)?,
+                        created_at: date_col(r, 7)?,
+                    }),
+                    "month" => Change::MonthUsage(MonthUsage {
+                        account_id,
+                        month: month_col(r, 3)?,
+                        plan: r.get(8)?,
+                        snapshot_date: date_col(r, 9)?,
+                        counts: counts_cols(r, 10)?,
+                    }),
+                    _ => Change::Tombstone { account_id },
+                });
+            }
+            let remaining = if count {
+                let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM feed f WHERE f.seq > ?1 AND {filter} LIMIT ?2)");
+                Some(conn.prepare_cached(&sql)?.query_row(params![after, i64::MAX, root], |r| r.get::<_, i64>(0))? as u64)
+            } else {
+                None
+            };
+            Ok(FeedPage {
+                changes,
+                next_cursor: self.cursor(last_seq),
+                has_more,
+                remaining,
+            })
+        })
+    }
+
+    fn subtree(&self, root: &str) -> Result<Vec<SubtreeAccount>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM closure c JOIN accounts a ON a.id = c.descendant WHERE c.ancestor = ?1"
+            ))?;
+            let accounts = stmt.query_map([root], account_row)?.collect::<Result<Vec<_>, _>>()?;
+            Ok(tree_order(root, accounts))
+        })
+    }
+
+    fn subtree_month_rows(
+        &self,
+        root: &str,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<MonthRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.account_id, m.month, m.plan, m.users_registered, m.users_with_token, m.users_with_activity
+                 FROM closure c JOIN month_usage m ON m.account_id = c.descendant
+                 WHERE c.ancestor = ?1 AND m.month >= ?2 AND m.month <= ?3",
+            )?;
+            let rows = stmt.query_map(params![root, from.to_string(), to.to_string()], |r| {
+                Ok(MonthRow {
+                    account_id: r.get(0)?,
+                    month: month_col(r, 1)?,
+                    plan: r.get(2)?,
+                    counts: counts_cols(r, 3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn ingest(&self, rows: &[DailyRow]) -> Result<IngestResponse, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let mut touched = BTreeSet::new();
+            let accepted = write_daily(&tx, rows.iter(), &mut touched)?;
+            let months_changed = refresh_month_usage(&tx, &touched)?;
+            tx.commit()?;
+            Ok(IngestResponse {
+                accepted,
+                months_changed,
+            })
+        })
+    }
+}
+
+/// Orders a subtree depth-first, siblings by name then id, with depths below `root`.
+fn tree_order(root: &str, accounts: Vec<Account>) -> Vec<SubtreeAccount> {
+    let mut children: HashMap<&str, Vec<&Account>> = HashMap::new();
+    let mut top = None;
+    for a in &accounts {
+        if a.id == root {
+            top = Some(a);
+        } else if let Some(p) = &a.parent_id {
+            children.entry(p.as_str()).or_default().push(a);
+        }
+    }
+    for list in children.values_mut() {
+        list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    }
+    let mut out = Vec::with_capacity(accounts.len());
+    let mut stack: Vec<(&Account, u32)> = top.into_iter().map(|a| (a, 0)).collect();
+    while let Some((a, depth)) = stack.pop() {
+        out.push(SubtreeAccount {
+            account: a.clone(),
+            depth,
+        });
+        if let Some(kids) = children.get(a.id.as_str()) {
+            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+        }
+    }
+    out
+}
+
+/// The body of [`Storage::load`]: validate and write in one transaction.
+fn load_dataset(
+    conn: &mut Connection,
+    dataset: Dataset<'_>,
+    today: NaiveDate,
+) -> Result<LoadStats, LoadError> {
+    let tx = conn.transaction().map_err(StoreError::from)?;
+    let mut stats = LoadStats::default();
+
+    if let Some(plans) = &dataset.plans {
+        let mut up = tx
+            .prepare_cached(
+                "INSERT INTO plans(id, name, position) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, position = excluded.position",
+            )
+            .map_err(StoreError::from)?;
+        for (i, p) in plans.iter().enumerate() {
+            up.execute(params![p.id, p.name, i as i64])
+                .map_err(StoreError::from)?;
+        }
+    }
+    let catalog = load_catalog(&tx)?;
+
+    // Accounts: merge the file over what is stored, then check it is still a forest.
+    let mut all = load_accounts(&tx)?;
+    let before = all.clone();
+    let mut seen = HashSet::new();
+    for a in &dataset.accounts {
+        if !seen.insert(a.row.id.as_str()) {
+            return Err(a
+                .error(format!(
+                    "account id '{}' appears twice in the file",
+                    a.row.id
+                ))
+                .into());
+        }
+        all.insert(a.row.id.clone(), a.row.clone());
+    }
+    for a in &dataset.accounts {
+        if let Some(p) = &a.row.parent_id {
+            if !all.contains_key(p) {
+                return Err(a
+                    .error(format!(
+                        "parent_id '{p}' is not an account in the file or the database"
+                    ))
+                    .into());
+            }
+        }
+    }
+    check_forest(&all, &dataset)?;
+
+    let changed: Vec<&Located<Account>> = dataset
+        .accounts
+        .iter()
+        .filter(|a| before.get(&a.row.id) != Some(&a.row))
+        .collect();
+    let moved: Vec<&Account> = changed
+        .iter()
+        .filter_map(|a| {
+            before
+                .get(&a.row.id)
+                .filter(|old| old.parent_id != a.row.parent_id)
+        })
+        .collect();
+    // Accounts that move leave the scopes of their old ancestors: tombstone them there.
+    let mut moved_subtrees = Vec::new();
+    for old in &moved {
+        let anc = ancestors(&tx, &old.id).map_err(StoreError::from)?;
+        tombstone(&tx, &old.id, &anc).map_err(StoreError::from)?;
+        moved_subtrees.push(old.id.clone());
+    }
+    {
+        let mut up = tx
+            .prepare_cached(
+                "INSERT INTO accounts(id, name, parent_id, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,
+                   status = excluded.status, created_at = excluded.created_at",
+            )
+            .map_err(StoreError::from)?;
+        for a in &changed {
+            let r = &a.row;
+            up.execute(params![
+                r.id,
+                r.name,
+                r.parent_id,
+                r.status.as_str(),
+                r.created_at.to_string()
+            ])
+            .map_err(StoreError::from)?;
+            touch(&tx, "account", &r.id, "").map_err(StoreError::from)?;
+        }
+    }
+    let tree_changed = changed.iter().any(|a| {
+        before.get(&a.row.id).map(|o| (&o.parent_id, o.created_at))
+            != Some((&a.row.parent_id, a.row.created_at))
+    });
+    if tree_changed {
+        rebuild_closure(&tx, &all)?;
+    }
+    // A moved subtree is sent again, in full, to the scopes that now see it.
+    for id in &moved_subtrees {
+        for d in descendants(&tx, id).map_err(StoreError::from)? {
+            touch(&tx, "account", &d, "").map_err(StoreError::from)?;
+            let months: Vec<String> = tx
+                .prepare_cached("SELECT month FROM month_usage WHERE account_id = ?1")
+                .and_then(|mut s| s.query_map([&d], |r| r.get(0))?.collect())
+                .map_err(StoreError::from)?;
+            for m in months {
+                touch(&tx, "month", &d, &m).map_err(StoreError::from)?;
+            }
+        }
+    }
+    stats.accounts_changed = changed.len();
+
+    // Daily usage, streamed and validated row by row.
+    let mut touched = BTreeSet::new();
+    let mut batch = Vec::with_capacity(4096);
+    for row in dataset.daily {
+        let row = row?;
+        let r = &row.row;
+        let Some(account) = all.get(&r.account_id) else {
+            return Err(row
+                .error(format!("account_id '{}' is not an account", r.account_id))
+                .into());
+        };
+        if catalog.index_of(&r.plan).is_none() {
+            return Err(row
+                .error(format!(
+                    "plan '{}' is not in the catalog ({})",
+                    r.plan,
+                    catalog.describe()
+                ))
+                .into());
+        }
+        if r.date > today {
+            return Err(row
+                .error(format!(
+                    "date {} is in the future (today is {today})",
+                    r.date
+                ))
+                .into());
+        }
+        if r.date < account.created_at {
+            return Err(row
+                .error(format!(
+                    "date {} is before account '{}' was created ({})",
+                    r.date, r.account_id, account.created_at
+                ))
+                .into());
+        }
+        batch.push(row.row);
+        if batch.len() == batch.capacity() {
+            stats.daily_rows +=
+                write_daily(&tx, batch.iter(), &mut touched).map_err(StoreError::from)?;
+            batch.clear();
+        }
+    }
+    stats.daily_rows += write_daily(&tx, batch.iter(), &mut touched).map_err(StoreError::from)?;
+    stats.months_changed = refresh_month_usage(&tx, &touched).map_err(StoreError::from)?;
+    tx.commit().map_err(StoreError::from)?;
+    Ok(stats)
+}
+
+use super::Located;
+
+fn check_forest(all: &HashMap<String, Account>, dataset: &Dataset<'_>) -> Result<(), LoadError> {
+    let ids: Vec<&String> = all.keys().collect();
+    let index: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let parents = ids
+        .iter()
+        .map(|id| {
+            all[*id]
+                .parent_id
+                .as_deref()
+                .and_then(|p| index.get(p).copied())
+        })
+        .collect();
+    match Tree::new(parents) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let culprit = match e {
+                usagedesk_domain::rollup::TreeError::Cycle(i)
+                | usagedesk_domain::rollup::TreeError::MissingParent(i, _) => ids[i].as_str(),
+            };
+            let located = dataset.accounts.iter().find(|a| a.row.id == culprit);
+            let msg = format!("parent_id values around account '{culprit}' form a cycle: an account cannot be its own ancestor");
+            Err(match located {
+                Some(a) => a.error(msg).into(),
+                None => RowError {
+                    file: "accounts.csv".into(),
+                    line: 0,
+                    message: msg,
+                }
+                .into(),
+            })
+        }
+    }
+}

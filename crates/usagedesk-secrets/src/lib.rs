@@ -1,0 +1,219 @@
+//! The cloud token lives only in the OS keyring (or, for headless use, an environment
+//! variable): never in the cache, logs or config files. Code depends on [`SecretStore`], so
+//! tests use [`MemoryStore`] instead of the machine's keyring.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The environment variable a headless CLI may take the token from.
+pub const TOKEN_ENV: &str = "USAGEDESK_TOKEN";
+const SERVICE: &str = "usagedesk";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the OS keyring is not available ({0}); set {TOKEN_ENV} to pass the token instead")]
+    Unavailable(String),
+    #[error("the OS keyring refused the operation: {0}")]
+    Keyring(String),
+}
+
+/// Stores one token per cloud URL.
+pub trait SecretStore: Send + Sync {
+    fn get(&self, url: &str) -> Result<Option<String>, SecretError>;
+    fn set(&self, url: &str, token: &str) -> Result<(), SecretError>;
+    /// Removes the token; removing a missing token is not an error.
+    fn delete(&self, url: &str) -> Result<(), SecretError>;
+    /// Where tokens go, for the settings screen ("Secret Service", "kernel keyring", …).
+    fn describe(&self) -> String;
+}
+
+/// Which OS keyring backend is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The desktop's Secret Service (GNOME Keyring, KWallet): persistent.
+    SecretService,
+    /// The Linux kernel keyring: works headless, but is lost at reboot.
+    KernelKeyring,
+    /// The platform default (macOS Keychain, Windows Credential Manager).
+    Platform,
+}
+
+/// The OS keyring.
+pub struct KeyringStore {
+    backend: Backend,
+}
+
+impl KeyringStore {
+    /// Picks the best keyring available: the Secret Service when a desktop session offers
+    /// one, else (Linux, headless) the kernel keyring, with a warning that it is not persistent.
+    pub fn detect() -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            let probe =
+                keyring::secret_service::SsCredential::new_with_target(None, SERVICE, "probe")
+                    .and_then(
+                        |c| match keyring::credential::CredentialApi::get_password(&c) {
+                            Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+                            Err(e) => Err(e),
+                        },
+                    );
+            let backend = match probe {
+                Ok(()) if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() => {
+                    Backend::SecretService
+                }
+                _ => {
+                    tracing::warn!(
+                        "no Secret Service (desktop keyring) is running; the token is kept in the kernel keyring, which forgets it at reboot"
+                    );
+                    keyring::set_default_credential_builder(
+                        keyring::keyutils::default_credential_builder(),
+                    );
+                    Backend::KernelKeyring
+                }
+            };
+            Self { backend }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Self {
+            backend: Backend::Platform,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn entry(&self, url: &str) -> Result<keyring::Entry, SecretError> {
+        keyring::Entry::new(SERVICE, url).map_err(map_err)
+    }
+}
+
+fn map_err(e: keyring::Error) -> SecretError {
+    match e {
+        keyring::Error::PlatformFailure(_) | keyring::Error::NoStorageAccess(_) => {
+            SecretError::Unavailable(e.to_string())
+        }
+        other => SecretError::Keyring(other.to_string()),
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self, url: &str) -> Result<Option<String>, SecretError> {
+        match self.entry(url)?.get_password() {
+            Ok(t) => Ok(Some(t)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn set(&self, url: &str, token: &str) -> Result<(), SecretError> {
+        self.entry(url)?.set_password(token).map_err(map_err)
+    }
+
+    fn delete(&self, url: &str) -> Result<(), SecretError> {
+        match self.entry(url)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.backend {
+            Backend::SecretService => "the desktop keyring (Secret Service)".into(),
+            Backend::KernelKeyring => "the kernel keyring (not kept across reboots)".into(),
+            Backend::Platform => "the system keychain".into(),
+        }
+    }
+}
+
+/// An in-memory store for tests and for the embedded demo.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<HashMap<String, String>>);
+
+impl SecretStore for MemoryStore {
+    fn get(&self, url: &str) -> Result<Option<String>, SecretError> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|e| SecretError::Keyring(e.to_string()))?
+            .get(url)
+            .cloned())
+    }
+    fn set(&self, url: &str, token: &str) -> Result<(), SecretError> {
+        self.0
+            .lock()
+            .map_err(|e| SecretError::Keyring(e.to_string()))?
+            .insert(url.into(), token.into());
+        Ok(())
+    }
+    fn delete(&self, url: &str) -> Result<(), SecretError> {
+        self.0
+            .lock()
+            .map_err(|e| SecretError::Keyring(e.to_string()))?
+            .remove(url);
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "memory (not saved)".into()
+    }
+}
+
+/// The token for `url`: the environment variable first (headless use), then the store.
+pub fn resolve_token(
+    store: &dyn SecretStore,
+    url: &str,
+    env: Option<String>,
+) -> Result<Option<String>, SecretError> {
+    if let Some(t) = env.filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(t.trim().to_string()));
+    }
+    store.get(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_round_trips_and_deletes() {
+        let s = MemoryStore::default();
+        assert_eq!(s.get("http://a").unwrap(), None);
+        s.set("http://a", "udk_1").unwrap();
+        s.set("http://b", "udk_2").unwrap();
+        assert_eq!(
+            s.get("http://a").unwrap().as_deref(),
+            Some("udk_1"),
+            "tokens are kept per URL"
+        );
+        s.delete("http://a").unwrap();
+        s.delete("http://a").unwrap();
+        assert_eq!(s.get("http://a").unwrap(), None);
+        assert_eq!(s.get("http://b").unwrap().as_deref(), Some("udk_2"));
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_store() {
+        let s = MemoryStore::default();
+        s.set("u", "stored").unwrap();
+        assert_eq!(
+            resolve_token(&s, "u", Some(" env ".into()))
+                .unwrap()
+                .as_deref(),
+            Some("env")
+        );
+        assert_eq!(
+            resolve_token(&s, "u", Some("".into())).unwrap().as_deref(),
+            Some("stored")
+        );
+        assert_eq!(resolve_token(&s, "v", None).unwrap(), None);
+    }
+
+    #[test]
+    fn keyring_crate_mock_store_round_trips() {
+        // The keyring crate's own mock: the same Entry API our KeyringStore calls.
+        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        let e = keyring::Entry::new(SERVICE, "http://mock").unwrap();
+        e.set_password("udk_x").unwrap();
+        assert_eq!(e.get_password().unwrap(), "udk_x");
+    }
+}

@@ -1,0 +1,232 @@
+//! Test support shared by the integration tests of several crates.
+//!
+//! [`Expected`] recomputes month-end values and subtree aggregates straight from the CSV
+//! rows with the plainest possible code (no shared logic with the product), so tests compare
+//! the product against an independent model. [`Cloud`] runs the real cloud service on
+//! `127.0.0.1:0` with a dataset loaded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::{load, tokens, RunningServer, SqliteStorage};
+use usagedesk_domain::FixedClock;
+
+/// "Today" in every test that uses the small fixture: July 2024 is running, June is the
+/// last completed month.
+pub fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 7, 15).expect("valid date")
+}
+
+pub fn clock() -> FixedClock {
+    FixedClock::on(today())
+}
+
+/// The small hand-made dataset: depth 4, names that need CSV quoting, a plan change, a
+/// not-available month, accounts created mid-period, a replaced daily row.
+pub fn small_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/small")
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpAccount {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub status: String,
+    pub created_at: String,
+}
+
+/// The expected numbers, computed naively from the CSV files.
+pub struct Expected {
+    pub accounts: BTreeMap<String, ExpAccount>,
+    /// (account, "YYYY-MM") → (plan, [registered, with token, with activity]) of the last
+    /// daily row dated in the month (a later row for the same date replaces an earlier one).
+    pub month_end: BTreeMap<(String, String), (String, [u64; 3])>,
+    pub plans: Vec<String>,
+}
+
+impl Expected {
+    pub fn from_dir(dir: &Path) -> Self {
+        let mut accounts = BTreeMap::new();
+        let mut r = csv::Reader::from_path(dir.join("accounts.csv")).expect("accounts.csv");
+        for rec in r.records() {
+            let rec = rec.expect("record");
+            accounts.insert(
+                rec[0].to_string(),
+                ExpAccount {
+                    id: rec[0].to_string(),
+                    name: rec[1].to_string(),
+                    parent_id: (!rec[2].is_empty()).then(|| rec[2].to_string()),
+                    status: rec[3].to_string(),
+                    created_at: rec[4].to_string(),
+                },
+            );
+        }
+        let mut daily: HashMap<(String, String), (String, [u64; 3])> = HashMap::new();
+        let mut r = csv::Reader::from_path(dir.join("daily_usage.csv")).expect("daily_usage.csv");
+        for rec in r.records() {
+            let rec = rec.expect("record");
+            let n = |i: usize| rec[i].parse::<u64>().expect("count");
+            daily.insert(
+                (rec[0].to_string(), rec[1].to_string()),
+                (rec[2].to_string(), [n(3), n(4), n(5)]),
+            );
+        }
+        let mut month_end: BTreeMap<(String, String), (String, String, [u64; 3])> = BTreeMap::new();
+        for ((acc, date), (plan, c)) in daily {
+            let key = (acc, date[..7].to_string());
+            let newer = month_end.get(&key).is_none_or(|(d, _, _)| *d < date);
+            if newer {
+                month_end.insert(key, (date, plan, c));
+            }
+        }
+        let plans = if dir.join("plans.csv").exists() {
+            csv::Reader::from_path(dir.join("plans.csv"))
+                .expect("plans.csv")
+                .records()
+                .map(|r| r.expect("record")[0].to_string())
+                .collect()
+        } else {
+            vec!["basic".into(), "standard".into(), "premium".into()]
+        };
+        Self {
+            accounts,
+            month_end: month_end
+                .into_iter()
+                .map(|(k, (_, p, c))| (k, (p, c)))
+                .collect(),
+            plans,
+        }
+    }
+
+    pub fn small() -> Self {
+        Self::from_dir(&small_fixture())
+    }
+
+    fn last_day(month: &str) -> String {
+        let y: i32 = month[..4].parse().expect("year");
+        let m: u32 = month[5..].parse().expect("month");
+        let next = if m == 12 {
+            NaiveDate::from_ymd_opt(y + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(y, m + 1, 1)
+        };
+        next.and_then(|d| d.pred_opt())
+            .expect("valid month")
+            .to_string()
+    }
+
+    /// "ok", "not_available" or "non_existent".
+    pub fn availability(&self, account: &str, month: &str) -> &'static str {
+        if self.accounts[account].created_at > Self::last_day(month) {
+            "non_existent"
+        } else if self
+            .month_end
+            .contains_key(&(account.to_string(), month.to_string()))
+        {
+            "ok"
+        } else {
+            "not_available"
+        }
+    }
+
+    pub fn is_descendant_or_self(&self, account: &str, of: &str) -> bool {
+        let mut at = Some(account.to_string());
+        while let Some(a) = at {
+            if a == of {
+                return true;
+            }
+            at = self.accounts.get(&a).and_then(|x| x.parent_id.clone());
+        }
+        false
+    }
+
+    /// The subtree aggregate: plan → summed counts over every account of the subtree whose
+    /// month-end plan is that plan. Every catalog plan is present.
+    pub fn totals(&self, account: &str, month: &str) -> BTreeMap<String, [u64; 3]> {
+        let mut out: BTreeMap<String, [u64; 3]> =
+            self.plans.iter().map(|p| (p.clone(), [0; 3])).collect();
+        for id in self.accounts.keys() {
+            if !self.is_descendant_or_self(id, account) || self.availability(id, month) != "ok" {
+                continue;
+            }
+            let (plan, c) = &self.month_end[&(id.clone(), month.to_string())];
+            let t = out.get_mut(plan).expect("plan in catalog");
+            for k in 0..3 {
+                t[k] += c[k];
+            }
+        }
+        out
+    }
+
+    /// Months present in the data, sorted.
+    pub fn months(&self) -> Vec<String> {
+        let mut m: Vec<String> = self.month_end.keys().map(|(_, m)| m.clone()).collect();
+        m.sort();
+        m.dedup();
+        m
+    }
+}
+
+/// The real cloud service on loopback with a dataset loaded and tokens created.
+pub struct Cloud {
+    pub dir: tempfile::TempDir,
+    pub storage: Arc<SqliteStorage>,
+    pub server: RunningServer,
+}
+
+impl Cloud {
+    /// Starts the service on a free port with `dataset` loaded (as of [`today`]).
+    pub async fn start(dataset: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Arc::new(SqliteStorage::open(&dir.path().join("cloud.db")).expect("open db"));
+        let data = load::read_dataset(dataset).expect("read dataset");
+        storage.load(data, today()).expect("load dataset");
+        let server = usagedesk_cloud::spawn(
+            storage.clone(),
+            Arc::new(clock()),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("start server");
+        Self {
+            dir,
+            storage,
+            server,
+        }
+    }
+
+    /// Starts another server on the same database (after the first was stopped).
+    pub async fn restart(&mut self) {
+        let storage: Arc<dyn Storage> = self.storage.clone();
+        self.server = usagedesk_cloud::spawn(
+            storage,
+            Arc::new(clock()),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("restart server");
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// A new token for `account`'s subtree (`None`: every account).
+    pub fn token(&self, account: Option<&str>, kind: TokenKind) -> String {
+        let token = tokens::generate(&mut rand::thread_rng());
+        let scope = account.map_or(TokenScope::All, |a| TokenScope::Subtree(a.to_string()));
+        self.storage
+            .create_token(tokens::hash(&token), &scope, kind, "test", clock_now())
+            .expect("create token");
+        token
+    }
+}
+
+fn clock_now() -> chrono::DateTime<chrono::Utc> {
+    use usagedesk_domain::Clock;
+    clock().now()
+}
