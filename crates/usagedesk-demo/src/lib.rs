@@ -14,8 +14,8 @@
 //! growth and churn, disabled accounts, accounts created during the period, reporting gaps,
 //! accounts that never report, and names with commas, quotes, line breaks and non-ASCII
 //! letters. Each of those edge cases is forced onto at least one account whenever the base
-//! and the period are large enough to hold it (a handful of accounts and two or three
-//! months), so even a small demo shows them.
+//! and the period can hold it (about ten accounts and three covered months, i.e.
+//! `months >= 2` with `today` after the 1st), so even a small demo shows them.
 //!
 //! Same options, same bytes: all randomness comes from ChaCha8 streams seeded with
 //! [`DemoOptions::seed`], nothing reads the clock, and rows are streamed to the writer.

@@ -15,6 +15,7 @@ pub const MAX_NAME_LEN: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AccountStatus {
     Active,
     Disabled,
@@ -50,6 +51,7 @@ impl FromStr for AccountStatus {
 
 /// A tenant. Service providers have child accounts, to any depth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Account {
     pub id: String,
     pub name: String,

@@ -10,6 +10,7 @@ use crate::ParseError;
 
 /// A calendar month, written `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct YearMonth {
     year: i32,
     month: u32,

@@ -12,6 +12,7 @@ use crate::{AccountStatus, ParseError, YearMonth};
 
 /// The three month-end counts of an account (or the sum over a subtree).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsageCounts {
     pub users_registered: u64,
     pub users_with_token: u64,
@@ -47,6 +48,7 @@ impl AddAssign for UsageCounts {
 /// Which count a view shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Metric {
     UsersRegistered,
     UsersWithToken,
@@ -94,6 +96,7 @@ impl FromStr for Metric {
 /// Whether an account has a month-end value for a month (DESIGN.md, "Month-end usage").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Availability {
     Ok,
     NotAvailable,
@@ -131,6 +134,7 @@ impl fmt::Display for Availability {
 /// Which accounts a report covers, relative to one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Scope {
     /// Only this account.
     #[default]
@@ -185,6 +189,7 @@ impl fmt::Display for Scope {
 /// This is the line format of `usagedesk-cli usage --json` and the row of the
 /// monthly-usage-summary endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountMonthUsage {
     pub account_id: String,
     pub account_name: String,

@@ -158,18 +158,6 @@ impl SecretStore for MemoryStore {
     }
 }
 
-/// The token for `url`: the environment variable first (headless use), then the store.
-pub fn resolve_token(
-    store: &dyn SecretStore,
-    url: &str,
-    env: Option<String>,
-) -> Result<Option<String>, SecretError> {
-    if let Some(t) = env.filter(|t| !t.trim().is_empty()) {
-        return Ok(Some(t.trim().to_string()));
-    }
-    store.get(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,23 +177,6 @@ mod tests {
         s.delete("http://a").unwrap();
         assert_eq!(s.get("http://a").unwrap(), None);
         assert_eq!(s.get("http://b").unwrap().as_deref(), Some("udk_2"));
-    }
-
-    #[test]
-    fn the_environment_wins_over_the_store() {
-        let s = MemoryStore::default();
-        s.set("u", "stored").unwrap();
-        assert_eq!(
-            resolve_token(&s, "u", Some(" env ".into()))
-                .unwrap()
-                .as_deref(),
-            Some("env")
-        );
-        assert_eq!(
-            resolve_token(&s, "u", Some("".into())).unwrap().as_deref(),
-            Some("stored")
-        );
-        assert_eq!(resolve_token(&s, "v", None).unwrap(), None);
     }
 
     #[test]

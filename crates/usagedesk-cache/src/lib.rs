@@ -1,0 +1,132 @@
+//! The desktop app's and CLI's local SQLite cache (DESIGN.md, "Sync").
+//!
+//! What it holds: the tenant tree, month-end usage, the plan catalog, materialized subtree
+//! aggregates, the sync cursor and a sync log.
+//!
+//! How data flows in:
+//! - [`Cache::apply_page`] stores one page of the server's change feed **and** the cursor
+//!   after it in one transaction, so an interrupted sync loses nothing and repeats nothing.
+//!   Accounts and tombstones are applied at once; month-end rows are staged in arrival order
+//!   (an append, whatever order the feed uses) and their months marked dirty.
+//! - [`Cache::rebuild_aggregates`] (the sync client calls it once after the last page) folds
+//!   the staged rows into `month_usage` in key order and rebuilds the subtree aggregates of
+//!   the dirty months, in one transaction. Usage and aggregate queries therefore read a
+//!   consistent state: the one of the last rebuild. [`Cache::needs_rebuild`] tells whether
+//!   one is due (e.g. after a sync that was interrupted between pages).
+//!
+//! Reads never run a recursive query: subtree totals come from the aggregate tables.
+
+mod apply;
+mod codec;
+mod error;
+mod maint;
+mod migrate;
+mod query;
+mod rebuild;
+mod stage;
+pub mod state;
+mod types;
+
+#[cfg(test)]
+mod bench_tests;
+#[cfg(test)]
+mod test_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use error::{CacheError, Result};
+pub use migrate::SCHEMA_VERSION;
+pub use types::*;
+
+/// A handle on one cache database. Reads take `&self`, writes `&mut self`. The handle is
+/// `Send` but not `Sync`: share it behind a mutex, or open one handle per thread (WAL lets
+/// readers and one writer work side by side).
+pub struct Cache {
+    conn: Connection,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").field("path", &self.path).finish()
+    }
+}
+
+/// How long a writer waits for another process's lock before failing with `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Page cache per connection (KiB, SQLite's negative `cache_size`).
+const CACHE_KIB: i64 = 64 * 1024;
+
+impl Cache {
+    /// Opens (creating if needed) the cache file at `path` and brings its schema up to date.
+    /// A file written by a newer build is refused ([`CacheError::TooNew`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let open_err = |source| CacheError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(CacheError::NoWal {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        Self::init(conn, Some(path.to_path_buf()))
+    }
+
+    /// A private cache in memory (tests, dry runs).
+    pub fn open_in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        Self::init(conn, None)
+    }
+
+    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -{CACHE_KIB};"
+        ))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let location = match &path {
+            Some(p) => format!("at {}", p.display()),
+            None => "in memory".to_owned(),
+        };
+        migrate::migrate(&mut conn, &location)?;
+        Ok(Self { conn, path })
+    }
+
+    /// The file this cache lives in (`None` in memory).
+    pub fn file_path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// A write transaction that takes the write lock up front, so two processes never
+    /// deadlock upgrading read locks.
+    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}

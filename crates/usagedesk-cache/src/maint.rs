@@ -1,0 +1,89 @@
+//! Sizes and clearing.
+
+use crate::{Cache, CacheStats, Result};
+
+impl Cache {
+    /// Row counts and the database size.
+    pub fn stats(&self) -> Result<CacheStats> {
+        let count = |table: &str| -> Result<u64> {
+            let n: i64 =
+                self.conn
+                    .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            crate::codec::count(n)
+        };
+        let page_count: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok(CacheStats {
+            accounts: count("accounts")?,
+            month_rows: count("month_usage")?,
+            pending_rows: crate::codec::count(self.conn.query_row(
+                "SELECT coalesce(sum(rows), 0) FROM staged_pages",
+                [],
+                |r| r.get(0),
+            )?)?,
+            aggregate_rows: count("subtree_month")? + count("subtree_plan")?,
+            dirty_months: count("dirty_months")?,
+            db_bytes: crate::codec::count(page_count.saturating_mul(page_size))?,
+        })
+    }
+
+    /// Deletes all data (accounts, usage, aggregates, plans, sync state and log) and keeps
+    /// the schema: the next sync starts from the beginning.
+    pub fn clear(&mut self) -> Result<()> {
+        let tx = self.write_tx()?;
+        tx.execute_batch(
+            "DELETE FROM month_usage;
+             DELETE FROM staged_pages;
+             DELETE FROM accounts;
+             DELETE FROM subtree_month;
+             DELETE FROM subtree_plan;
+             DELETE FROM months;
+             DELETE FROM dirty_months;
+             DELETE FROM plans;
+             DELETE FROM sync_state;
+             DELETE FROM sync_log;",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::*;
+    use crate::Cache;
+
+    #[test]
+    fn stats_count_rows_and_clear_keeps_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(dir.path().join("c.sqlite")).unwrap();
+        sync(
+            &mut cache,
+            &[
+                acc("r", "R", None, "2023-01-01"),
+                acc("a", "A", Some("r"), "2023-01-01"),
+                acc("a1", "A1", Some("a"), "2023-01-01"),
+                usage("a1", "2024-01", "basic", 3),
+                usage("r", "2024-01", "premium", 3),
+            ],
+            "c1",
+        );
+        let s = cache.stats().unwrap();
+        assert_eq!((s.accounts, s.month_rows, s.pending_rows), (3, 2, 0));
+        assert_eq!(
+            s.aggregate_rows, 3,
+            "r (it has a grandchild): its month row and two plan rows; a and a1 have none"
+        );
+        assert!(s.db_bytes > 0);
+        cache.clear().unwrap();
+        let s = cache.stats().unwrap();
+        assert_eq!((s.accounts, s.month_rows, s.aggregate_rows), (0, 0, 0));
+        assert_eq!(cache.cursor().unwrap(), None, "the next sync starts over");
+        sync(&mut cache, &[acc("r", "R", None, "2023-01-01")], "c2");
+        assert_eq!(
+            cache.stats().unwrap().accounts,
+            1,
+            "the schema is still there"
+        );
+    }
+}

@@ -1,0 +1,1000 @@
+//! Reads: the tree view, single accounts, breadcrumbs, search, months, exports, charts.
+//! None of them walks the tree in SQL: subtree totals come from the aggregate tables.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use indexmap::IndexMap;
+use rusqlite::types::ToSql;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use usagedesk_domain::{
+    Account, AccountMonthUsage, Availability, Metric, Plan, PlanCatalog, Scope, UsageCounts,
+    YearMonth,
+};
+
+use crate::codec::{self, DateText};
+use crate::{
+    AccountRow, Cache, CacheError, ChildSort, Page, Result, SearchHit, SearchMatch, SubtreeCounts,
+    TreeEntry, TrendPoint,
+};
+
+pub(crate) fn load_plans(conn: &Connection) -> Result<PlanCatalog> {
+    let mut st = conn.prepare_cached("SELECT id, name FROM plans ORDER BY position")?;
+    let plans = st
+        .query_map([], |r| {
+            Ok(Plan {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(PlanCatalog(plans))
+}
+
+/// The columns of an [`Account`], as selected by `ACCOUNT_COLUMNS`.
+const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.parent_id, a.status, a.created_at";
+
+fn account_at(r: &Row<'_>, at: usize) -> Result<Account> {
+    Ok(Account {
+        id: r.get(at)?,
+        name: r.get(at + 1)?,
+        parent_id: r.get(at + 2)?,
+        status: codec::parse_status(r.get_ref(at + 3)?.as_str()?)?,
+        created_at: codec::parse_date(r.get_ref(at + 4)?.as_str()?)?,
+    })
+}
+
+/// The tree-view row of accounts `a` for month `?1` (`?2`: the month's last day). Callers
+/// append WHERE / ORDER BY / LIMIT; their own parameters start at `?3`.
+///
+/// Parameters in joins are written `+?N`: a bare `?N` there makes SQLite's planner depend on
+/// the bound value, and the statement cache then re-prepares the statement on every use
+/// (measured: it tripled the cost of a row). The unary plus keeps the same index plan.
+const ROW_SELECT: &str = "
+    SELECT a.id, a.name, a.parent_id, a.status, a.created_at,
+           mu.plan, mu.users_registered, mu.users_with_token, mu.users_with_activity,
+           g.ok, g.not_available, g.non_existent,
+           (SELECT count(*) FROM accounts c WHERE c.parent_id = a.id AND c.id <> a.id),
+           a.k
+    FROM accounts a
+    LEFT JOIN month_usage mu ON mu.account_k = a.k AND mu.month = +?1
+    LEFT JOIN subtree_month g ON g.month = +?1 AND g.account_k = a.k";
+
+struct LoadedTree {
+    accounts: Vec<Account>,
+    index: std::collections::HashMap<String, usize>,
+    children: Vec<Vec<usize>>,
+    roots: Vec<usize>,
+}
+
+/// A tree-view row before its per-plan subtree totals are read.
+struct RawRow {
+    k: i64,
+    account: Account,
+    own: Option<(String, UsageCounts)>,
+    /// Present for accounts that had children at the last rebuild.
+    subtree: Option<SubtreeCounts>,
+    child_count: u64,
+}
+
+fn raw_row(r: &Row<'_>) -> Result<RawRow> {
+    let account = account_at(r, 0)?;
+    let own = match r.get::<_, Option<String>>(5)? {
+        Some(plan) => Some((plan, codec::counts(r.get(6)?, r.get(7)?, r.get(8)?)?)),
+        None => None,
+    };
+    let subtree = match r.get::<_, Option<i64>>(9)? {
+        Some(ok) => Some(SubtreeCounts {
+            ok: codec::count(ok)?,
+            not_available: codec::count(r.get(10)?)?,
+            non_existent: codec::count(r.get(11)?)?,
+        }),
+        None => None,
+    };
+    Ok(RawRow {
+        k: r.get(13)?,
+        account,
+        own,
+        subtree,
+        child_count: codec::count(r.get(12)?)?,
+    })
+}
+
+fn zero_totals(catalog: &PlanCatalog) -> IndexMap<String, UsageCounts> {
+    catalog
+        .ids()
+        .map(|id| (id.to_owned(), UsageCounts::default()))
+        .collect()
+}
+
+fn metric_column(m: Metric) -> &'static str {
+    match m {
+        Metric::UsersRegistered => "users_registered",
+        Metric::UsersWithToken => "users_with_token",
+        Metric::UsersWithActivity => "users_with_activity",
+    }
+}
+
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Cache {
+    /// The plan catalog of the last synced page (empty before the first sync).
+    pub fn plans(&self) -> Result<PlanCatalog> {
+        load_plans(&self.conn)
+    }
+
+    pub fn account(&self, id: &str) -> Result<Option<Account>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?1"
+            ))?
+            .query_row([id], |r| Ok(account_at(r, 0)))
+            .optional()?
+            .transpose()
+    }
+
+    fn require(&self, id: &str) -> Result<Account> {
+        self.account(id)?
+            .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })
+    }
+
+    /// Direct children of `parent` (the roots when `None`), named and ordered by name then id.
+    pub fn child_accounts(&self, parent: Option<&str>) -> Result<Vec<Account>> {
+        let mut st;
+        let mut rows = match parent {
+            Some(p) => {
+                st = self.conn.prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+                     WHERE a.parent_id = ?1 AND a.id <> ?1 ORDER BY a.name, a.id"
+                ))?;
+                st.query([p])?
+            }
+            None => {
+                st = self.conn.prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+                     WHERE a.is_root = 1 ORDER BY a.name, a.id"
+                ))?;
+                st.query([])?
+            }
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(account_at(r, 0)?);
+        }
+        Ok(out)
+    }
+
+    /// One page of the direct children of `parent` (the roots when `None`) with their
+    /// month-`month` usage, subtree totals and availability counts, and child counts.
+    pub fn children(
+        &self,
+        parent: Option<&str>,
+        month: YearMonth,
+        offset: usize,
+        limit: usize,
+        sort: ChildSort,
+    ) -> Result<Page<AccountRow>> {
+        if let Some(p) = parent {
+            self.require(p)?;
+        }
+        let filter = match parent {
+            Some(_) => "a.parent_id = +?3 AND a.id <> +?3",
+            None => "a.is_root = 1 AND +?3 IS NULL",
+        };
+        let count_filter = match parent {
+            Some(_) => "a.parent_id = ?1 AND a.id <> ?1",
+            None => "a.is_root = 1 AND ?1 IS NULL",
+        };
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM accounts a WHERE {count_filter}"
+            ))?
+            .query_row([parent], |r| r.get(0))?;
+        let order = match sort {
+            ChildSort::Name => "a.name, a.id".to_owned(),
+            ChildSort::SubtreeTotal(m) => {
+                let c = metric_column(m);
+                // Without aggregate rows, the subtree is the account and its leaf children:
+                // their own values count when they exist in the month.
+                format!(
+                    "COALESCE(g.{c},
+                         CASE WHEN a.created_at <= +?2 THEN coalesce(mu.{c}, 0) ELSE 0 END
+                         + (SELECT coalesce(sum(cm.{c}), 0) FROM accounts c
+                            JOIN month_usage cm ON cm.account_k = c.k AND cm.month = +?1
+                            WHERE c.parent_id = a.id AND c.id <> a.id
+                              AND c.created_at <= +?2)) DESC,
+                     a.name, a.id"
+                )
+            }
+        };
+        let sql = format!("{ROW_SELECT} WHERE {filter} ORDER BY {order} LIMIT ?4 OFFSET ?5");
+        let items = self.rows(
+            &sql,
+            month,
+            &[&parent, &sql_limit(limit), &sql_limit(offset)],
+        )?;
+        Ok(Page {
+            items,
+            total: codec::count(total)?,
+            offset,
+            limit,
+        })
+    }
+
+    /// One account's tree-view row for a month (`None`: not in the cache).
+    pub fn account_row(&self, id: &str, month: YearMonth) -> Result<Option<AccountRow>> {
+        let sql = format!("{ROW_SELECT} WHERE a.id = +?3");
+        let mut rows = self.rows(&sql, month, &[&id])?;
+        Ok(rows.pop())
+    }
+
+    /// One account's month: own month-end usage and subtree totals for every catalog plan.
+    pub fn account_month(&self, id: &str, month: YearMonth) -> Result<AccountMonthUsage> {
+        self.account_row(id, month)?
+            .map(|r| r.usage)
+            .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })
+    }
+
+    /// Runs a `ROW_SELECT` query (`extra` binds `?3` onwards) and completes its rows.
+    fn rows(&self, sql: &str, month: YearMonth, extra: &[&dyn ToSql]) -> Result<Vec<AccountRow>> {
+        let month_text = month.to_string();
+        let last = DateText::new(month.last_day());
+        let mut raw = Vec::new();
+        {
+            let mut st = self.conn.prepare_cached(sql)?;
+            let head: [&dyn ToSql; 2] = [&month_text, &last.as_str()];
+            let mut rows = st.query(params_from_iter(head.iter().chain(extra)))?;
+            while let Some(r) = rows.next()? {
+                raw.push(raw_row(r)?);
+            }
+        }
+        let catalog = self.plans()?;
+        raw.into_iter()
+            .map(|r| self.complete(r, month, &month_text, &catalog))
+            .collect()
+    }
+
+    fn complete(
+        &self,
+        raw: RawRow,
+        month: YearMonth,
+        month_text: &str,
+        catalog: &PlanCatalog,
+    ) -> Result<AccountRow> {
+        let availability = Availability::of(raw.account.created_at, month, raw.own.is_some());
+        let own = match availability {
+            Availability::Ok => raw.own,
+            _ => None,
+        };
+        let mut totals = zero_totals(catalog);
+        let subtree = match raw.subtree {
+            Some(counts) => {
+                let mut st = self.conn.prepare_cached(
+                    "SELECT plan, users_registered, users_with_token, users_with_activity
+                     FROM subtree_plan WHERE month = ?1 AND account_k = ?2",
+                )?;
+                let mut rows = st.query(rusqlite::params![month_text, raw.k])?;
+                while let Some(r) = rows.next()? {
+                    let plan: String = r.get(0)?;
+                    *totals.entry(plan).or_default() +=
+                        codec::counts(r.get(1)?, r.get(2)?, r.get(3)?)?;
+                }
+                counts
+            }
+            None if raw.child_count > 0 && !self.month_has_data(month_text)? => {
+                // No account has a row in this month, so none has aggregates: totals are
+                // zero and only who existed needs counting.
+                self.subtree_existence(&raw.account.id, month)?
+            }
+            None => {
+                // Not materialized: the subtree is the account and its leaf children (at
+                // the last rebuild), summed here from their own rows.
+                let mut counts = SubtreeCounts::default();
+                let mut add = |av: Availability, own: Option<(&str, UsageCounts)>| {
+                    match av {
+                        Availability::Ok => counts.ok += 1,
+                        Availability::NotAvailable => counts.not_available += 1,
+                        Availability::NonExistent => counts.non_existent += 1,
+                    }
+                    if let (Availability::Ok, Some((plan, c))) = (av, own) {
+                        match totals.get_mut(plan) {
+                            Some(t) => *t += c,
+                            None => {
+                                totals.insert(plan.to_owned(), c);
+                            }
+                        }
+                    }
+                };
+                add(availability, own.as_ref().map(|(p, c)| (p.as_str(), *c)));
+                if raw.child_count > 0 {
+                    let mut st = self.conn.prepare_cached(
+                        "SELECT c.created_at, mu.plan,
+                             mu.users_registered, mu.users_with_token, mu.users_with_activity
+                         FROM accounts c
+                         LEFT JOIN month_usage mu ON mu.account_k = c.k AND mu.month = +?2
+                         WHERE c.parent_id = +?1 AND c.id <> +?1",
+                    )?;
+                    let mut rows = st.query([raw.account.id.as_str(), month_text])?;
+                    while let Some(r) = rows.next()? {
+                        let created = codec::parse_date(r.get_ref(0)?.as_str()?)?;
+                        let plan = r.get_ref(1)?.as_str_or_null()?;
+                        let av = Availability::of(created, month, plan.is_some());
+                        let c = match plan {
+                            Some(p) => Some((p, codec::counts(r.get(2)?, r.get(3)?, r.get(4)?)?)),
+                            None => None,
+                        };
+                        add(av, c);
+                    }
+                }
+                counts
+            }
+        };
+        let (plan, own) = match own {
+            Some((p, c)) => (Some(p), Some(c)),
+            None => (None, None),
+        };
+        Ok(AccountRow {
+            usage: AccountMonthUsage {
+                account_id: raw.account.id,
+                account_name: raw.account.name,
+                parent_id: raw.account.parent_id,
+                month,
+                status: raw.account.status,
+                availability,
+                plan,
+                own,
+                totals,
+            },
+            created_at: raw.account.created_at,
+            subtree,
+            child_count: raw.child_count,
+        })
+    }
+
+    fn month_has_data(&self, month_text: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM months WHERE month = ?1")?
+            .query_row([month_text], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Availability counts of a subtree in a month without any month-end row: every account
+    /// is not available or non-existent. Walks the subtree (only months outside the synced
+    /// data get here; UNION keeps a parent cycle from looping).
+    fn subtree_existence(&self, id: &str, month: YearMonth) -> Result<SubtreeCounts> {
+        let last = DateText::new(month.last_day());
+        let (all, later): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "WITH RECURSIVE sub (id) AS (
+                     SELECT ?1 UNION SELECT a.id FROM accounts a JOIN sub ON a.parent_id = sub.id
+                 )
+                 SELECT count(*), coalesce(sum(a.created_at > ?2), 0)
+                 FROM sub JOIN accounts a ON a.id = sub.id",
+            )?
+            .query_row(rusqlite::params![id, last.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok(SubtreeCounts {
+            ok: 0,
+            not_available: codec::count(all - later)?,
+            non_existent: codec::count(later)?,
+        })
+    }
+
+    /// The breadcrumb: the account's ancestors and itself, root first (empty when the
+    /// account is not in the cache).
+    pub fn path(&self, id: &str) -> Result<Vec<Account>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = Some(id.to_owned());
+        while let Some(at) = next.take() {
+            if !seen.insert(at.clone()) {
+                break; // a parent cycle: stop where it closes
+            }
+            let Some(a) = self.account(&at)? else { break };
+            next = a.parent_id.clone();
+            out.push(a);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Accounts whose id starts with `text` or whose name contains it (case-insensitive):
+    /// the exact id first, then id prefixes by id, then name matches by name, at most
+    /// `limit` in all, each with its ancestors' names for display.
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let text = text.trim();
+        if text.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut found: Vec<(Account, SearchMatch)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut add = |a: Account, m: SearchMatch, found: &mut Vec<(Account, SearchMatch)>| {
+            if found.len() < limit && seen.insert(a.id.clone()) {
+                found.push((a, m));
+            }
+        };
+        if let Some(a) = self.account(text)? {
+            add(a, SearchMatch::ExactId, &mut found);
+        }
+        {
+            // Every id that starts with `text` sorts in [text, text + U+10FFFF).
+            let upper = format!("{text}\u{10FFFF}");
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id >= ?1 AND a.id < ?2
+                 ORDER BY a.id LIMIT ?3"
+            ))?;
+            let mut rows = st.query(rusqlite::params![text, upper, sql_limit(limit + 1)])?;
+            while let Some(r) = rows.next()? {
+                add(account_at(r, 0)?, SearchMatch::IdPrefix, &mut found);
+            }
+        }
+        if found.len() < limit {
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE instr(a.name_fold, ?1) > 0
+                 ORDER BY a.name, a.id LIMIT ?2"
+            ))?;
+            let mut rows = st.query(rusqlite::params![
+                text.to_lowercase(),
+                sql_limit(limit + found.len())
+            ])?;
+            while let Some(r) = rows.next()? {
+                add(account_at(r, 0)?, SearchMatch::Name, &mut found);
+            }
+        }
+        found
+            .into_iter()
+            .map(|(account, matched)| {
+                let mut path: Vec<String> = self
+                    .path(&account.id)?
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect();
+                path.pop(); // the account itself
+                Ok(SearchHit {
+                    account,
+                    matched,
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// Months that have month-end rows (as of the last rebuild), oldest first.
+    pub fn months(&self) -> Result<Vec<YearMonth>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT month FROM months ORDER BY month")?;
+        let mut rows = st.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(codec::parse_month(r.get_ref(0)?.as_str()?)?);
+        }
+        Ok(out)
+    }
+
+    /// [`Cache::months`] whose last day is before `today`.
+    pub fn completed_months(&self, today: NaiveDate) -> Result<Vec<YearMonth>> {
+        Ok(self
+            .months()?
+            .into_iter()
+            .filter(|m| m.is_completed(today))
+            .collect())
+    }
+
+    /// Walks `root`'s subtree (every root's when `None`) depth-first, siblings by name then
+    /// id, at most `max_depth` levels below the start, calling `f` for each account. Walks
+    /// of one or two levels query as they go; deeper ones read the tree once (100k accounts
+    /// take ~10 MB) instead of querying every account's children.
+    pub fn for_each_in_tree_order<E: From<CacheError>>(
+        &self,
+        root: Option<&str>,
+        max_depth: Option<usize>,
+        mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if matches!(max_depth, Some(d) if d <= 1) {
+            return self.walk_by_queries(root, max_depth, f);
+        }
+        let tree = self.load_tree()?;
+        let mut stack: Vec<(usize, usize)> = match root {
+            Some(id) => {
+                let at = tree
+                    .index
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })?;
+                vec![(at, 0)]
+            }
+            None => tree.roots.iter().rev().map(|&i| (i, 0)).collect(),
+        };
+        let mut seen = vec![false; tree.accounts.len()];
+        while let Some((at, depth)) = stack.pop() {
+            if std::mem::replace(&mut seen[at], true) {
+                continue; // a parent cycle below an explicit start
+            }
+            let entry = TreeEntry {
+                account: tree.accounts[at].clone(),
+                depth,
+            };
+            f(&entry)?;
+            if !matches!(max_depth, Some(m) if depth >= m) {
+                stack.extend(tree.children[at].iter().rev().map(|&c| (c, depth + 1)));
+            }
+        }
+        Ok(())
+    }
+
+    fn walk_by_queries<E: From<CacheError>>(
+        &self,
+        root: Option<&str>,
+        max_depth: Option<usize>,
+        mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stack: Vec<TreeEntry> = Vec::new();
+        let push = |stack: &mut Vec<TreeEntry>, accounts: Vec<Account>, depth: usize| {
+            stack.extend(
+                accounts
+                    .into_iter()
+                    .rev()
+                    .map(|account| TreeEntry { account, depth }),
+            );
+        };
+        match root {
+            Some(id) => push(&mut stack, vec![self.require(id)?], 0),
+            None => push(&mut stack, self.child_accounts(None)?, 0),
+        }
+        while let Some(entry) = stack.pop() {
+            f(&entry)?;
+            if !matches!(max_depth, Some(m) if entry.depth >= m) {
+                let kids = self.child_accounts(Some(&entry.account.id))?;
+                push(&mut stack, kids, entry.depth + 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every account, with children lists in tree order.
+    fn load_tree(&self) -> Result<LoadedTree> {
+        let mut accounts = Vec::new();
+        let mut is_root = Vec::new();
+        {
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS}, a.is_root FROM accounts a ORDER BY a.name, a.id"
+            ))?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                accounts.push(account_at(r, 0)?);
+                is_root.push(r.get::<_, bool>(5)?);
+            }
+        }
+        let index: std::collections::HashMap<String, usize> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect();
+        // Accounts are in (name, id) order, so every children list is too.
+        let mut children = vec![Vec::new(); accounts.len()];
+        let mut roots = Vec::new();
+        for (i, a) in accounts.iter().enumerate() {
+            if is_root[i] {
+                roots.push(i);
+            }
+            if let Some(p) = a.parent_id.as_deref().and_then(|p| index.get(p)) {
+                if *p != i {
+                    children[*p].push(i);
+                }
+            }
+        }
+        Ok(LoadedTree {
+            accounts,
+            index,
+            children,
+            roots,
+        })
+    }
+
+    /// [`Cache::for_each_in_tree_order`] collected as (id, depth).
+    pub fn tree_order(
+        &self,
+        root: Option<&str>,
+        max_depth: Option<usize>,
+    ) -> Result<Vec<(String, usize)>> {
+        let mut out = Vec::new();
+        self.for_each_in_tree_order(root, max_depth, |e| {
+            out.push((e.account.id.clone(), e.depth));
+            Ok::<_, CacheError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// The rows of a usage report for one month: `account` and, by `scope`, its direct
+    /// children or its whole subtree, in tree order.
+    pub fn usage_rows(
+        &self,
+        account: &str,
+        month: YearMonth,
+        scope: Scope,
+    ) -> Result<Vec<AccountMonthUsage>> {
+        self.usage_rows_for_months(account, &[month], scope)
+    }
+
+    /// The rows of a usage report over several months: accounts in tree order, then by
+    /// month in the order given (the row order of the monthly-usage-summary endpoint).
+    pub fn usage_rows_for_months(
+        &self,
+        account: &str,
+        months: &[YearMonth],
+        scope: Scope,
+    ) -> Result<Vec<AccountMonthUsage>> {
+        let mut out = Vec::new();
+        self.for_each_in_tree_order(Some(account), scope.max_depth(), |e| {
+            for m in months {
+                let row = self.account_row(&e.account.id, *m)?.ok_or_else(|| {
+                    CacheError::UnknownAccount {
+                        id: e.account.id.clone(),
+                    }
+                })?;
+                out.push(row.usage);
+            }
+            Ok::<_, CacheError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// The subtree totals per plan (and availability counts) of `account` for each month.
+    pub fn trend(&self, account: &str, months: &[YearMonth]) -> Result<Vec<TrendPoint>> {
+        self.require(account)?;
+        months
+            .iter()
+            .map(|m| {
+                let row =
+                    self.account_row(account, *m)?
+                        .ok_or_else(|| CacheError::UnknownAccount {
+                            id: account.to_owned(),
+                        })?;
+                Ok(TrendPoint {
+                    month: *m,
+                    totals: row.usage.totals,
+                    subtree: row.subtree,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use usagedesk_domain::{Metric, Scope, UsageCounts};
+
+    use super::*;
+    use crate::test_support::*;
+
+    /// ```text
+    /// acme (Acme)                      globex (Globex)
+    /// ├─ acme-eu (Zeta Europe)         └─ gx-1 (Alpha)
+    /// │  ├─ acme-eu-1 (Paris)
+    /// │  └─ acme-eu-2 (berlin)
+    /// ├─ acme-us (Alpha US)
+    /// ├─ b-2 (Beta)
+    /// └─ b-1 (Beta)                    (same name: id breaks the tie)
+    /// ```
+    fn fixture() -> Cache {
+        let mut cache = Cache::open_in_memory().unwrap();
+        sync(
+            &mut cache,
+            &[
+                acc("acme", "Acme", None, "2020-01-01"),
+                acc("acme-eu", "Zeta Europe", Some("acme"), "2020-01-01"),
+                acc("acme-eu-1", "Paris", Some("acme-eu"), "2020-01-01"),
+                acc("acme-eu-2", "berlin", Some("acme-eu"), "2024-02-10"),
+                acc("acme-us", "Alpha US", Some("acme"), "2020-01-01"),
+                acc("b-2", "Beta", Some("acme"), "2020-01-01"),
+                acc("b-1", "Beta", Some("acme"), "2020-01-01"),
+                acc("globex", "Globex", None, "2020-01-01"),
+                acc("gx-1", "Alpha", Some("globex"), "2020-01-01"),
+                usage("acme", "2024-01", "basic", 10),
+                usage("acme-eu", "2024-01", "standard", 20),
+                usage("acme-eu-1", "2024-01", "premium", 300),
+                usage("acme-us", "2024-01", "premium", 40),
+                usage("b-2", "2024-01", "basic", 1000),
+                usage("b-1", "2024-01", "basic", 2),
+                usage("acme-eu-1", "2024-02", "premium", 310),
+                usage("acme-eu-2", "2024-02", "standard", 5),
+                usage("gx-1", "2024-03", "basic", 1),
+            ],
+            "c1",
+        );
+        cache
+    }
+
+    fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+        items.iter().map(|i| id(i).to_owned()).collect()
+    }
+
+    #[test]
+    fn children_pages_by_name_then_id() {
+        let cache = fixture();
+        let jan = ym("2024-01");
+        let roots = cache.children(None, jan, 0, 10, ChildSort::Name).unwrap();
+        assert_eq!(
+            ids(&roots.items, |r| &r.usage.account_id),
+            ["acme", "globex"]
+        );
+        assert_eq!(roots.items[0].child_count, 4, "acme can be expanded");
+
+        let first = cache
+            .children(Some("acme"), jan, 0, 3, ChildSort::Name)
+            .unwrap();
+        assert_eq!(first.total, 4);
+        assert_eq!(
+            ids(&first.items, |r| &r.usage.account_id),
+            ["acme-us", "b-1", "b-2"],
+            "Alpha US < Beta (b-1) < Beta (b-2): equal names are ordered by id"
+        );
+        let second = cache
+            .children(Some("acme"), jan, 3, 3, ChildSort::Name)
+            .unwrap();
+        assert_eq!(ids(&second.items, |r| &r.usage.account_id), ["acme-eu"]);
+        assert_eq!(second.items[0].child_count, 2);
+        assert_eq!(
+            second.items[0].usage.totals["premium"],
+            UsageCounts::new(300, 150, 75)
+        );
+        assert_eq!(
+            second.items[0].usage.totals["standard"],
+            UsageCounts::new(20, 10, 5)
+        );
+        assert_eq!(
+            second.items[0].usage.totals["basic"],
+            UsageCounts::default()
+        );
+        assert_eq!(
+            second.items[0].subtree,
+            SubtreeCounts {
+                ok: 2,
+                not_available: 0,
+                non_existent: 1
+            },
+            "berlin did not exist in January"
+        );
+        let leaf = &first.items[0];
+        assert_eq!(leaf.child_count, 0);
+        assert_eq!(leaf.subtree.ok, 1, "a leaf's subtree is itself");
+        assert_eq!(leaf.usage.totals["premium"], UsageCounts::new(40, 20, 10));
+
+        let empty = cache
+            .children(Some("acme"), jan, 10, 3, ChildSort::Name)
+            .unwrap();
+        assert!(empty.items.is_empty());
+        assert_eq!(empty.total, 4, "the total does not depend on the page");
+        assert!(matches!(
+            cache.children(Some("nope"), jan, 0, 3, ChildSort::Name),
+            Err(CacheError::UnknownAccount { .. })
+        ));
+    }
+
+    #[test]
+    fn children_sort_by_a_metrics_subtree_total_largest_first() {
+        let cache = fixture();
+        let by = |m| ChildSort::SubtreeTotal(m);
+        let page = cache
+            .children(
+                Some("acme"),
+                ym("2024-01"),
+                0,
+                10,
+                by(Metric::UsersRegistered),
+            )
+            .unwrap();
+        assert_eq!(
+            ids(&page.items, |r| &r.usage.account_id),
+            ["b-2", "acme-eu", "acme-us", "b-1"],
+            "1000 > 20 + 300 > 40 > 2"
+        );
+        let feb = cache
+            .children(
+                Some("acme"),
+                ym("2024-02"),
+                0,
+                2,
+                by(Metric::UsersWithActivity),
+            )
+            .unwrap();
+        assert_eq!(
+            ids(&feb.items, |r| &r.usage.account_id),
+            ["acme-eu", "acme-us"],
+            "no rows in February except under acme-eu; ties (0) by name"
+        );
+        assert_eq!(feb.total, 4);
+    }
+
+    #[test]
+    fn account_month_lists_every_plan_in_catalog_order() {
+        let cache = fixture();
+        let m = cache.account_month("acme", ym("2024-01")).unwrap();
+        assert_eq!(
+            m.totals.keys().collect::<Vec<_>>(),
+            ["basic", "standard", "premium"]
+        );
+        assert_eq!(m.totals["basic"].users_registered, 10 + 1000 + 2);
+        assert_eq!(m.own, Some(UsageCounts::new(10, 5, 2)));
+        assert_eq!(m.plan.as_deref(), Some("basic"));
+        assert!(matches!(
+            cache.account_month("nope", ym("2024-01")),
+            Err(CacheError::UnknownAccount { .. })
+        ));
+        assert_eq!(
+            cache.account("acme-eu-2").unwrap().unwrap().created_at,
+            d("2024-02-10")
+        );
+        assert_eq!(cache.account("nope").unwrap(), None);
+    }
+
+    #[test]
+    fn path_is_root_first() {
+        let cache = fixture();
+        let path = cache.path("acme-eu-2").unwrap();
+        assert_eq!(ids(&path, |a| &a.id), ["acme", "acme-eu", "acme-eu-2"]);
+        assert!(cache.path("nope").unwrap().is_empty());
+    }
+
+    #[test]
+    fn search_ranks_exact_id_then_id_prefixes_then_names() {
+        let cache = fixture();
+        let hits = cache.search("acme-eu", 10).unwrap();
+        let got: Vec<(&str, SearchMatch)> = hits
+            .iter()
+            .map(|h| (h.account.id.as_str(), h.matched))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("acme-eu", SearchMatch::ExactId),
+                ("acme-eu-1", SearchMatch::IdPrefix),
+                ("acme-eu-2", SearchMatch::IdPrefix),
+            ]
+        );
+        assert_eq!(
+            hits[2].path,
+            ["Acme", "Zeta Europe"],
+            "ancestors' names, root first"
+        );
+
+        let hits = cache.search("ALPHA", 10).unwrap();
+        assert_eq!(
+            ids(&hits, |h| &h.account.id),
+            ["gx-1", "acme-us"],
+            "case-insensitive name matches, by name: Alpha < Alpha US"
+        );
+        let hits = cache.search("BERLIN", 10).unwrap();
+        assert_eq!(
+            ids(&hits, |h| &h.account.id),
+            ["acme-eu-2"],
+            "lower-case names too"
+        );
+        let hits = cache.search("b", 10).unwrap();
+        assert_eq!(
+            hits.iter()
+                .map(|h| (h.account.id.as_str(), h.matched))
+                .collect::<Vec<_>>(),
+            [
+                ("b-1", SearchMatch::IdPrefix),
+                ("b-2", SearchMatch::IdPrefix),
+                ("globex", SearchMatch::Name),
+                ("acme-eu-2", SearchMatch::Name),
+            ],
+            "listed once, at its best rank; names in byte order ('Globex' < 'berlin')"
+        );
+        assert_eq!(cache.search("b", 1).unwrap().len(), 1, "the limit holds");
+        assert!(cache.search("  ", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn usage_rows_follow_tree_order_for_each_scope() {
+        let cache = fixture();
+        let jan = ym("2024-01");
+        let rows = |scope| {
+            let r = cache.usage_rows("acme", jan, scope).unwrap();
+            ids(&r, |r| &r.account_id)
+        };
+        assert_eq!(rows(Scope::Own), ["acme"]);
+        assert_eq!(
+            rows(Scope::Children),
+            ["acme", "acme-us", "b-1", "b-2", "acme-eu"]
+        );
+        assert_eq!(
+            rows(Scope::Tree),
+            [
+                "acme",
+                "acme-us",
+                "b-1",
+                "b-2",
+                "acme-eu",
+                "acme-eu-1",
+                "acme-eu-2"
+            ],
+            "depth-first, siblings by name (byte order: 'Paris' < 'berlin') then id"
+        );
+        let all = cache.tree_order(None, None).unwrap();
+        assert_eq!(all.len(), 9);
+        assert_eq!(
+            all.last().unwrap(),
+            &("gx-1".to_owned(), 1),
+            "globex's subtree comes last"
+        );
+        let months = cache
+            .usage_rows_for_months("acme-eu", &[ym("2024-01"), ym("2024-02")], Scope::Children)
+            .unwrap();
+        let got: Vec<(String, String)> = months
+            .iter()
+            .map(|r| (r.account_id.clone(), r.month.to_string()))
+            .collect();
+        assert_eq!(got[0], ("acme-eu".into(), "2024-01".into()));
+        assert_eq!(
+            got[1],
+            ("acme-eu".into(), "2024-02".into()),
+            "accounts, then months"
+        );
+        assert_eq!(got.len(), 6);
+    }
+
+    #[test]
+    fn the_tree_walk_stops_when_the_callback_fails() {
+        let cache = fixture();
+        let mut seen = 0;
+        let r = cache.for_each_in_tree_order(Some("acme"), None, |_| {
+            seen += 1;
+            if seen == 2 {
+                Err(CacheError::corrupt("stop"))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(r.is_err());
+        assert_eq!(seen, 2);
+    }
+
+    #[test]
+    fn trend_gives_subtree_totals_per_month() {
+        let cache = fixture();
+        let months: Vec<YearMonth> = ym("2024-01").through(ym("2024-04")).collect();
+        let t = cache.trend("acme-eu", &months).unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[0].totals["premium"].users_registered, 300);
+        assert_eq!(t[1].totals["premium"].users_registered, 310);
+        assert_eq!(t[1].totals["standard"].users_registered, 5);
+        assert_eq!(
+            t[1].subtree.not_available, 1,
+            "acme-eu itself sent nothing in February"
+        );
+        assert_eq!(
+            t[3].totals
+                .values()
+                .map(|c| c.users_registered)
+                .sum::<u64>(),
+            0,
+            "a month without data is all zeros"
+        );
+        assert_eq!(t[3].subtree.not_available, 3);
+    }
+
+    #[test]
+    fn months_and_completed_months() {
+        let cache = fixture();
+        assert_eq!(
+            cache.months().unwrap(),
+            [ym("2024-01"), ym("2024-02"), ym("2024-03")]
+        );
+        assert_eq!(
+            cache.completed_months(d("2024-03-31")).unwrap(),
+            [ym("2024-01"), ym("2024-02")],
+            "March is still running on its last day"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+pub mod accounts;
+pub mod login;
+pub mod sync;
+pub mod usage;
+
+/// A runtime for the commands that talk to the cloud.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,142 @@
+//! `sync` and `status`.
+
+use std::io::IsTerminal;
+
+use anyhow::{anyhow, Result};
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressStyle};
+use usagedesk_sync::{sync as run_sync, Client, Phase, Progress, Settings, SyncOptions};
+
+use crate::context::Context;
+use crate::output::group;
+
+pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
+    let mut cache = ctx.open_cache()?;
+    let url = match url {
+        Some(u) => u.to_string(),
+        None => Settings::load(&ctx.data_dir)?.cloud_url.ok_or_else(|| {
+            anyhow!("no cloud URL: run `usagedesk-cli login --url URL` or pass --url")
+        })?,
+    };
+    let client = Client::new(&url, &ctx.token(&url)?)?;
+    let mut settings = Settings::load(&ctx.data_dir)?;
+    settings.cloud_url = Some(client.base_url().to_string());
+    settings.save(&ctx.data_dir)?;
+    let mut reporter = Reporter::new();
+    let report = super::runtime()?.block_on(run_sync(
+        &mut cache,
+        &client,
+        &ctx.clock,
+        &SyncOptions::default(),
+        |p| reporter.show(p),
+    ));
+    reporter.finish();
+    let report = report?;
+    println!(
+        "synced {} changes in {} pages from {} ({}){}",
+        group(report.rows),
+        report.pages,
+        client.base_url(),
+        report.account_name,
+        if report.full_resync {
+            ", full resync"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// A progress bar on a terminal; plain lines otherwise (logs, CI).
+struct Reporter {
+    bar: Option<ProgressBar>,
+    last_line: std::time::Instant,
+    last_phase: Option<Phase>,
+}
+
+impl Reporter {
+    fn new() -> Self {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg:12} [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b
+        });
+        Self {
+            bar,
+            last_line: std::time::Instant::now(),
+            last_phase: None,
+        }
+    }
+
+    fn show(&mut self, p: Progress) {
+        let phase = match p.phase {
+            Phase::Connecting => "connecting",
+            Phase::Downloading => "downloading",
+            Phase::Aggregating => "aggregating",
+            Phase::Done => "done",
+        };
+        match &self.bar {
+            Some(b) => {
+                if let Some(t) = p.rows_total {
+                    b.set_length(t);
+                }
+                b.set_position(p.rows_done);
+                b.set_message(phase);
+            }
+            None => {
+                // A line per phase change, and at most one a second while downloading.
+                let due = self.last_line.elapsed().as_millis() >= 1000
+                    || self.last_phase != Some(p.phase);
+                if due {
+                    self.last_phase = Some(p.phase);
+                    let total = p.rows_total.map_or("?".to_string(), group);
+                    println!("{phase}: {} / {total} rows", group(p.rows_done));
+                    self.last_line = std::time::Instant::now();
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn status(ctx: &Context) -> Result<()> {
+    let cache = ctx.open_cache()?;
+    let stats = cache.stats()?;
+    let url = Settings::load(&ctx.data_dir)?.cloud_url;
+    println!("cache:        {}", ctx.cache_path().display());
+    println!(
+        "cloud:        {}",
+        url.as_deref().unwrap_or("(not configured)")
+    );
+    match cache.last_synced_at()? {
+        Some(t) => {
+            let ago = Utc::now().signed_duration_since(t);
+            println!(
+                "last synced:  {} ({} min ago)",
+                t.to_rfc3339(),
+                ago.num_minutes()
+            );
+        }
+        None => println!("last synced:  never"),
+    }
+    println!("accounts:     {}", group(stats.accounts));
+    println!("month rows:   {}", group(stats.month_rows));
+    println!("size:         {:.1} MB", stats.db_bytes as f64 / 1e6);
+    if let Some(last) = cache.sync_log(1)?.first() {
+        if let Some(e) = &last.error {
+            println!("last sync failed: {e}");
+        }
+    }
+    Ok(())
+}

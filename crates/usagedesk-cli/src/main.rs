@@ -1,0 +1,122 @@
+//! `usagedesk-cli`: the UsageDesk manager tool, headless. Same core as the desktop app.
+
+mod commands;
+mod context;
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use usagedesk_domain::Scope;
+
+#[derive(Parser)]
+#[command(
+    name = "usagedesk-cli",
+    version,
+    about = "UsageDesk manager CLI: sync, browse and report usage offline"
+)]
+struct Cli {
+    /// Where the local cache lives (default: the OS data directory, e.g. ~/.local/share/usagedesk).
+    #[arg(long, global = true, env = "USAGEDESK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Store a cloud URL and its token (read from stdin) in the OS keyring, after checking both.
+    Login {
+        #[arg(long)]
+        url: String,
+    },
+    /// Remove the token of the configured cloud from the keyring.
+    Logout,
+    /// Pull changes from the cloud into the local cache.
+    Sync {
+        /// The cloud to sync from (default: the one given to `login`).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// What is cached, from where, and when it was last synced.
+    Status,
+    /// Browse the tenant tree.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+    /// Month-end usage of an account and its subtree aggregates per plan.
+    Usage {
+        #[arg(long)]
+        account: String,
+        /// A completed month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value = "self", value_parser = parse_scope)]
+        scope: Scope,
+        /// One JSON object per account in scope, one per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Print the tree (from the roots, or from one account).
+    Tree {
+        #[arg(long)]
+        account: Option<String>,
+        /// Levels below the start to print.
+        #[arg(long, default_value_t = 2)]
+        depth: usize,
+    },
+    /// Find accounts by id prefix or part of the name.
+    Search {
+        text: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse().map_err(|e: usagedesk_domain::ParseError| e.0)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("USAGEDESK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let ctx = context::Context::new(cli.data_dir)?;
+    match cli.command {
+        Command::Login { url } => commands::login::login(&ctx, &url),
+        Command::Logout => commands::login::logout(&ctx),
+        Command::Sync { url } => commands::sync::sync(&ctx, url.as_deref()),
+        Command::Status => commands::sync::status(&ctx),
+        Command::Accounts {
+            command: AccountsCommand::Tree { account, depth },
+        } => commands::accounts::tree(&ctx, account.as_deref(), depth),
+        Command::Accounts {
+            command: AccountsCommand::Search { text, limit },
+        } => commands::accounts::search(&ctx, &text, limit),
+        Command::Usage {
+            account,
+            month,
+            scope,
+            json,
+        } => commands::usage::usage(&ctx, &account, &month, scope, json),
+    }
+}

@@ -1,0 +1,320 @@
+//! The built `usagedesk-cli` binary against the real cloud service on loopback.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+use usagedesk_cloud::storage::TokenKind;
+use usagedesk_testkit::{small_fixture, Cloud, Expected};
+
+/// Runs the CLI (off the async runtime, which serves the cloud meanwhile).
+async fn cli(data_dir: &Path, token: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usagedesk-cli"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("USAGEDESK_TOKEN");
+    if let Some(t) = token {
+        cmd.env("USAGEDESK_TOKEN", t);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run usagedesk-cli"))
+        .await
+        .expect("join")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_then_usage_json_prints_the_contract_lines() {
+    let cloud = Cloud::start(&small_fixture()).await;
+    let exp = Expected::small();
+    let token = cloud.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = cli(dir.path(), Some(&token), &["sync", "--url", &cloud.url()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("downloading:"),
+        "plain progress lines when stdout is not a terminal: {text}"
+    );
+    assert!(text.contains("synced"), "{text}");
+
+    // The usage command refuses a month that is not complete; July 2024 is long complete in
+    // real time, so check with the current month instead.
+    let now = chrono::Utc::now().format("%Y-%m").to_string();
+    let out = cli(
+        dir.path(),
+        None,
+        &["usage", "--account", "sp-acme", "--month", &now],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a completed month"),
+        "{}",
+        stderr(&out)
+    );
+
+    for (account, scope) in [
+        ("sp-acme", "tree"),
+        ("acme-de", "children"),
+        ("acme-de-muc", "self"),
+    ] {
+        for month in ["2024-02", "2024-03", "2024-06"] {
+            let out = cli(
+                dir.path(),
+                None,
+                &[
+                    "usage",
+                    "--account",
+                    account,
+                    "--month",
+                    month,
+                    "--scope",
+                    scope,
+                    "--json",
+                ],
+            )
+            .await;
+            assert!(out.status.success(), "{}", stderr(&out));
+            let raw = stdout(&out);
+            let lines: Vec<Value> = raw
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+                .collect();
+            for l in raw.lines() {
+                let totals = &l[l.find("\"totals\"").expect("totals")..];
+                let at = |p: &str| totals.find(&format!("\"{p}\"")).expect("plan present");
+                assert!(
+                    at("basic") < at("standard") && at("standard") < at("premium"),
+                    "catalog order: {l}"
+                );
+            }
+            let in_scope = exp
+                .accounts
+                .keys()
+                .filter(|id| match scope {
+                    "self" => *id == account,
+                    "children" => {
+                        *id == account || exp.accounts[*id].parent_id.as_deref() == Some(account)
+                    }
+                    _ => exp.is_descendant_or_self(id, account),
+                })
+                .count();
+            assert_eq!(lines.len(), in_scope, "{account} {scope} {month}");
+            for l in &lines {
+                let keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+                let mut sorted = keys.clone();
+                sorted.sort();
+                assert_eq!(
+                    sorted,
+                    [
+                        "account_id",
+                        "account_name",
+                        "availability",
+                        "month",
+                        "own",
+                        "parent_id",
+                        "plan",
+                        "status",
+                        "totals"
+                    ],
+                    "exactly the contract's fields"
+                );
+                let id = l["account_id"].as_str().unwrap();
+                assert_eq!(l["account_name"], exp.accounts[id].name.as_str());
+                assert_eq!(
+                    l["parent_id"].as_str(),
+                    exp.accounts[id].parent_id.as_deref()
+                );
+                assert_eq!(l["status"], exp.accounts[id].status.as_str());
+                assert_eq!(l["month"], month);
+                assert_eq!(
+                    l["availability"],
+                    exp.availability(id, month),
+                    "{id} {month}"
+                );
+                match exp.month_end.get(&(id.to_string(), month.to_string())) {
+                    Some((plan, c)) => {
+                        assert_eq!(l["plan"], plan.as_str());
+                        assert_eq!(l["own"]["users_registered"], c[0]);
+                        assert_eq!(l["own"]["users_with_token"], c[1]);
+                        assert_eq!(l["own"]["users_with_activity"], c[2]);
+                    }
+                    None => assert!(l["own"].is_null() && l["plan"].is_null(), "{l}"),
+                }
+                let totals = l["totals"].as_object().unwrap();
+                assert_eq!(totals.len(), 3, "every plan of the catalog");
+                for (plan, t) in exp.totals(id, month) {
+                    assert_eq!(
+                        totals[&plan]["users_registered"], t[0],
+                        "{id} {month} {plan}"
+                    );
+                    assert_eq!(totals[&plan]["users_with_token"], t[1]);
+                    assert_eq!(totals[&plan]["users_with_activity"], t[2]);
+                }
+            }
+        }
+    }
+
+    // Offline: the cloud is gone, the cache still answers.
+    cloud.server.stop().await.unwrap();
+    let out = cli(
+        dir.path(),
+        None,
+        &[
+            "usage",
+            "--account",
+            "acme-eu",
+            "--month",
+            "2024-04",
+            "--scope",
+            "children",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.contains("Acme France [acme-fr]") && table.contains("premium"),
+        "{table}"
+    );
+    assert!(
+        table.contains("Acme \"Deutschland\" GmbH"),
+        "names with quotes print as they are: {table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tree_and_search_browse_the_cache() {
+    let cloud = Cloud::start(&small_fixture()).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        cli(dir.path(), Some(&token), &["sync", "--url", &cloud.url()])
+            .await
+            .status
+            .success()
+    );
+
+    let out = cli(dir.path(), None, &["accounts", "tree", "--depth", "3"]).await;
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let pos = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in {text}"))
+    };
+    assert!(
+        pos("[sp-acme]") < pos("[acme-eu]") && pos("[acme-eu]") < pos("[acme-de]"),
+        "depth-first: {text}"
+    );
+    assert!(
+        lines[pos("[acme-de-muc]")].starts_with("      "),
+        "three levels down is indented three times: {text}"
+    );
+    assert!(lines[pos("[acme-de-ber]")].contains("(disabled)"));
+    assert!(
+        lines[pos("[acme-de-muc]")].contains("München Office"),
+        "newlines in names are flattened"
+    );
+
+    let out = cli(dir.path(), None, &["accounts", "search", "acme-d"]).await;
+    let text = stdout(&out);
+    let ids: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["acme-de", "acme-de-ber", "acme-de-muc"],
+        "id prefix matches: {text}"
+    );
+    assert!(
+        text.contains("Acme Service Provider › Acme, Europe"),
+        "with the path: {text}"
+    );
+
+    let out = cli(dir.path(), None, &["accounts", "search", "tokyo"]).await;
+    assert!(stdout(&out).contains("no account matches"));
+    let out = cli(dir.path(), None, &["accounts", "search", "東京"]).await;
+    assert!(stdout(&out).contains("globex-2a"), "{}", stdout(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mistakes_get_messages_that_say_what_to_do() {
+    let cloud = Cloud::start(&small_fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = cli(dir.path(), None, &["sync"]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("login --url"), "{}", stderr(&out));
+
+    let out = cli(
+        dir.path(),
+        Some("udk_wrong"),
+        &["sync", "--url", &cloud.url()],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("Sign in again"), "{}", stderr(&out));
+
+    let out = cli(
+        dir.path(),
+        Some("t"),
+        &["sync", "--url", "ftp://example.com"],
+    )
+    .await;
+    assert!(stderr(&out).contains("http://"), "{}", stderr(&out));
+
+    let out = cli(
+        dir.path(),
+        None,
+        &["usage", "--account", "x", "--month", "2024-13"],
+    )
+    .await;
+    assert!(stderr(&out).contains("YYYY-MM"), "{}", stderr(&out));
+
+    let out = cli(
+        dir.path(),
+        None,
+        &[
+            "usage",
+            "--account",
+            "x",
+            "--month",
+            "2024-01",
+            "--scope",
+            "all",
+        ],
+    )
+    .await;
+    assert!(
+        stderr(&out).contains("self, children or tree"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = cli(
+        dir.path(),
+        None,
+        &["usage", "--account", "nobody", "--month", "2024-01"],
+    )
+    .await;
+    assert!(stderr(&out).contains("accounts search"), "{}", stderr(&out));
+
+    let out = cli(dir.path(), None, &["accounts", "tree"]).await;
+    assert!(
+        stderr(&out).contains("run `usagedesk-cli sync` first"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,65 @@
+//! TypeScript declarations of every type that crosses IPC, generated from the Rust types by
+//! ts-rs into `ui/src/lib/bindings/index.ts`. A test fails when the committed file drifts;
+//! `UPDATE_BINDINGS=1 cargo test -p usagedesk-desktop bindings` rewrites it.
+
+use ts_rs::{Config, TS};
+
+use crate::{AccountDetail, AppError, AppStatus, ErrorKind, SyncFinished};
+
+fn decl<T: TS>(cfg: &Config) -> String {
+    format!("export {}\n", T::decl(cfg))
+}
+
+/// The whole generated file.
+pub fn typescript_bindings() -> String {
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        decl::<usagedesk_domain::YearMonth>(&cfg),
+        decl::<usagedesk_domain::Metric>(&cfg),
+        decl::<usagedesk_domain::Availability>(&cfg),
+        decl::<usagedesk_domain::AccountStatus>(&cfg),
+        decl::<usagedesk_domain::Scope>(&cfg),
+        decl::<usagedesk_domain::UsageCounts>(&cfg),
+        decl::<usagedesk_domain::Plan>(&cfg),
+        decl::<usagedesk_domain::Account>(&cfg),
+        decl::<usagedesk_domain::AccountMonthUsage>(&cfg),
+        decl::<usagedesk_cache::SubtreeCounts>(&cfg),
+        decl::<usagedesk_cache::AccountRow>(&cfg),
+        decl::<usagedesk_cache::Page<()>>(&cfg),
+        decl::<usagedesk_cache::ChildSort>(&cfg),
+        decl::<usagedesk_cache::SearchMatch>(&cfg),
+        decl::<usagedesk_cache::SearchHit>(&cfg),
+        decl::<usagedesk_cache::TrendPoint>(&cfg),
+        decl::<usagedesk_sync::Phase>(&cfg),
+        decl::<usagedesk_sync::Progress>(&cfg),
+        decl::<usagedesk_sync::SyncReport>(&cfg),
+        decl::<ErrorKind>(&cfg),
+        decl::<AppError>(&cfg),
+        decl::<AppStatus>(&cfg),
+        decl::<AccountDetail>(&cfg),
+        decl::<SyncFinished>(&cfg),
+    ];
+    format!(
+        "// Generated from the Rust types by ts-rs (crates/usagedesk-desktop/src/bindings.rs).\n// Do not edit: run `UPDATE_BINDINGS=1 cargo test -p usagedesk-desktop bindings`.\n\n{}",
+        decls.join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn bindings_match_the_committed_file() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings/index.ts");
+        let generated = super::typescript_bindings();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "ui/src/lib/bindings/index.ts is out of date with the Rust types; run `UPDATE_BINDINGS=1 cargo test -p usagedesk-desktop bindings`"
+        );
+    }
+}

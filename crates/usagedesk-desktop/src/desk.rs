@@ -1,0 +1,376 @@
+//! The app's state and every operation the UI can ask for.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use usagedesk_cache::{AccountRow, Cache, ChildSort, Page, SearchHit, TrendPoint};
+use usagedesk_domain::{Account, Clock, Plan, YearMonth};
+use usagedesk_secrets::SecretStore;
+use usagedesk_sync::{Client, Progress, Settings, SyncOptions, SyncReport};
+
+use crate::demo::{DemoCloud, DEFAULT_DEMO_ACCOUNTS};
+use crate::{AppError, AppStatus, ErrorKind};
+
+/// Largest page of children, search result list and trend the UI may ask for.
+pub const MAX_PAGE: usize = 500;
+pub const MAX_SEARCH: usize = 100;
+pub const MAX_TREND: usize = 36;
+
+/// The selected account with its breadcrumb.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct AccountDetail {
+    pub row: AccountRow,
+    /// Root first, the account last.
+    pub path: Vec<Account>,
+}
+
+pub struct DeskOptions {
+    pub data_dir: PathBuf,
+    /// Use the embedded demo cloud (its own cache, under `data_dir/demo`).
+    pub demo: bool,
+    pub demo_accounts: usize,
+}
+
+impl DeskOptions {
+    pub fn new(data_dir: PathBuf, demo: bool) -> Self {
+        let demo_accounts = std::env::var("USAGEDESK_DEMO_ACCOUNTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_DEMO_ACCOUNTS);
+        Self {
+            data_dir,
+            demo,
+            demo_accounts,
+        }
+    }
+}
+
+#[derive(Default)]
+struct RunState {
+    syncing: bool,
+    online: Option<bool>,
+    last_error: Option<AppError>,
+    cancel: Arc<AtomicBool>,
+}
+
+pub struct Desk {
+    data_dir: PathBuf,
+    cache_path: PathBuf,
+    demo_mode: bool,
+    demo_accounts: usize,
+    /// Queries read through their own connection, so they answer while a sync writes.
+    reader: Mutex<Cache>,
+    writer: tokio::sync::Mutex<Cache>,
+    secrets: Arc<dyn SecretStore>,
+    clock: Arc<dyn Clock>,
+    state: Mutex<RunState>,
+    demo: tokio::sync::Mutex<Option<DemoCloud>>,
+}
+
+fn lock_err<T>(_: std::sync::PoisonError<T>) -> AppError {
+    AppError::new(
+        ErrorKind::Internal,
+        "an earlier failure left the app in a bad state; restart it",
+    )
+}
+
+impl Desk {
+    pub fn open(
+        opts: DeskOptions,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AppError> {
+        let data_dir = if opts.demo {
+            opts.data_dir.join("demo")
+        } else {
+            opts.data_dir
+        };
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            AppError::new(
+                ErrorKind::Cache,
+                format!("cannot create the data folder {}: {e}", data_dir.display()),
+            )
+        })?;
+        let cache_path = data_dir.join("cache.db");
+        let writer = Cache::open(&cache_path)?;
+        let reader = Cache::open(&cache_path)?;
+        Ok(Self {
+            data_dir,
+            cache_path,
+            demo_mode: opts.demo,
+            demo_accounts: opts.demo_accounts,
+            reader: Mutex::new(reader),
+            writer: tokio::sync::Mutex::new(writer),
+            secrets,
+            clock,
+            state: Mutex::new(RunState::default()),
+            demo: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.demo_mode
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Cache) -> Result<T, usagedesk_cache::CacheError>,
+    ) -> Result<T, AppError> {
+        let cache = self.reader.lock().map_err(lock_err)?;
+        Ok(f(&cache)?)
+    }
+
+    fn cloud_url(&self) -> Result<Option<String>, AppError> {
+        Ok(Settings::load(&self.data_dir)?.cloud_url)
+    }
+
+    pub fn status(&self) -> Result<AppStatus, AppError> {
+        let url = self.cloud_url()?;
+        let signed_in = match &url {
+            _ if self.demo_mode => true,
+            Some(u) => self.secrets.get(u).map(|t| t.is_some()).unwrap_or(false),
+            None => false,
+        };
+        let (stats, last_synced, account) = self.read(|c| {
+            let account = match c.scope_account_id()? {
+                Some(id) if id == "*" => Some("All accounts".to_string()),
+                Some(id) => c.account(&id)?.map(|a| a.name),
+                None => None,
+            };
+            Ok((c.stats()?, c.last_synced_at()?, account))
+        })?;
+        let state = self.state.lock().map_err(lock_err)?;
+        Ok(AppStatus {
+            version: env!("CARGO_PKG_VERSION").into(),
+            data_dir: self.data_dir.display().to_string(),
+            cache_path: self.cache_path.display().to_string(),
+            cloud_url: url,
+            account_name: account,
+            signed_in,
+            demo: self.demo_mode,
+            keyring: if self.demo_mode {
+                "memory (demo)".into()
+            } else {
+                self.secrets.describe()
+            },
+            last_synced_at: last_synced.map(|t| t.to_rfc3339()),
+            syncing: state.syncing,
+            online: state.online,
+            last_error: state.last_error.clone(),
+            accounts: stats.accounts,
+            month_rows: stats.month_rows,
+            db_bytes: stats.db_bytes,
+        })
+    }
+
+    /// Checks the URL and token against the cloud, then keeps the token in the keyring and the
+    /// URL in the settings. The caller starts a sync next.
+    pub async fn connect(&self, url: &str, token: &str) -> Result<AppStatus, AppError> {
+        if self.demo_mode {
+            return Err(AppError::invalid(
+                "the demo runs on its own cloud; restart without --demo to connect",
+            ));
+        }
+        if token.trim().is_empty() {
+            return Err(AppError::new(
+                ErrorKind::Unauthorized,
+                "enter the API token your administrator gave you",
+            ));
+        }
+        let client = Client::new(url, token)?;
+        client.check_version().await?;
+        client.whoami().await?;
+        self.secrets.set(client.base_url(), token.trim())?;
+        let mut settings = Settings::load(&self.data_dir)?;
+        settings.cloud_url = Some(client.base_url().to_string());
+        settings.save(&self.data_dir)?;
+        self.status()
+    }
+
+    /// Starts the embedded demo cloud (once) and points the settings at it.
+    pub async fn start_demo(&self) -> Result<AppStatus, AppError> {
+        if !self.demo_mode {
+            return Err(AppError::invalid(
+                "start the app with --demo to explore the demo data",
+            ));
+        }
+        self.demo_client().await?;
+        self.status()
+    }
+
+    async fn demo_client(&self) -> Result<Client, AppError> {
+        let mut demo = self.demo.lock().await;
+        if demo.is_none() {
+            let cloud =
+                DemoCloud::start(&self.data_dir, self.demo_accounts, self.clock.clone()).await?;
+            // The demo listens on a new port each start; it is still the same dataset.
+            let url = Client::new(&cloud.url(), &cloud.token)?
+                .base_url()
+                .to_string();
+            self.writer.lock().await.set_server_url(&url)?;
+            Settings {
+                cloud_url: Some(url),
+            }
+            .save(&self.data_dir)?;
+            *demo = Some(cloud);
+        }
+        let cloud = demo
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorKind::Internal, "demo cloud missing"))?;
+        Ok(Client::new(&cloud.url(), &cloud.token)?)
+    }
+
+    async fn client(&self) -> Result<Client, AppError> {
+        if self.demo_mode {
+            return self.demo_client().await;
+        }
+        let url = self
+            .cloud_url()?
+            .ok_or_else(|| AppError::new(ErrorKind::Unauthorized, "connect to a cloud first"))?;
+        let token = self.secrets.get(&url)?.ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Unauthorized,
+                "you are signed out: sign in again with your API token",
+            )
+        })?;
+        Ok(Client::new(&url, &token)?)
+    }
+
+    /// Pulls changes from the cloud. One sync at a time; `progress` is called per page.
+    pub async fn sync(&self, progress: impl FnMut(Progress)) -> Result<SyncReport, AppError> {
+        let cancel = {
+            let mut st = self.state.lock().map_err(lock_err)?;
+            if st.syncing {
+                return Err(AppError::new(ErrorKind::Busy, "a sync is already running"));
+            }
+            st.syncing = true;
+            st.cancel = Arc::default();
+            st.cancel.clone()
+        };
+        let result = self.sync_inner(cancel, progress).await;
+        let mut st = self.state.lock().map_err(lock_err)?;
+        st.syncing = false;
+        match &result {
+            Ok(_) => {
+                st.online = Some(true);
+                st.last_error = None;
+            }
+            Err(e) => {
+                if e.kind == ErrorKind::Offline {
+                    st.online = Some(false);
+                } else if e.kind != ErrorKind::Cancelled {
+                    st.online = Some(true);
+                }
+                st.last_error = (e.kind != ErrorKind::Cancelled).then(|| e.clone());
+            }
+        }
+        result
+    }
+
+    async fn sync_inner(
+        &self,
+        cancel: Arc<AtomicBool>,
+        progress: impl FnMut(Progress),
+    ) -> Result<SyncReport, AppError> {
+        let client = self.client().await?;
+        let opts = SyncOptions {
+            cancel,
+            ..SyncOptions::default()
+        };
+        let mut cache = self.writer.lock().await;
+        Ok(usagedesk_sync::sync(&mut cache, &client, self.clock.as_ref(), &opts, progress).await?)
+    }
+
+    pub fn cancel_sync(&self) -> Result<(), AppError> {
+        self.state
+            .lock()
+            .map_err(lock_err)?
+            .cancel
+            .store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes the token from the keyring. Cached data stays until cleared.
+    pub fn sign_out(&self) -> Result<AppStatus, AppError> {
+        if let Some(url) = self.cloud_url()? {
+            self.secrets.delete(&url)?;
+        }
+        self.status()
+    }
+
+    pub async fn clear_cache(&self) -> Result<AppStatus, AppError> {
+        if self.state.lock().map_err(lock_err)?.syncing {
+            return Err(AppError::new(
+                ErrorKind::Busy,
+                "wait for the sync to finish, or cancel it, then clear",
+            ));
+        }
+        self.writer.lock().await.clear()?;
+        self.status()
+    }
+
+    pub fn plans(&self) -> Result<Vec<Plan>, AppError> {
+        self.read(|c| Ok(c.plans()?.0))
+    }
+
+    pub fn completed_months(&self) -> Result<Vec<YearMonth>, AppError> {
+        let today = self.clock.today();
+        self.read(|c| c.completed_months(today))
+    }
+
+    pub fn children(
+        &self,
+        parent: Option<&str>,
+        month: &str,
+        sort: ChildSort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<AccountRow>, AppError> {
+        let month: YearMonth = month.parse()?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.read(|c| c.children(parent, month, offset, limit, sort))
+    }
+
+    pub fn account_detail(&self, id: &str, month: &str) -> Result<AccountDetail, AppError> {
+        let month: YearMonth = month.parse()?;
+        self.read(|c| {
+            let row = c.account_row(id, month)?.ok_or_else(|| {
+                usagedesk_cache::CacheError::UnknownAccount { id: id.to_string() }
+            })?;
+            Ok(AccountDetail {
+                row,
+                path: c.path(id)?,
+            })
+        })
+    }
+
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        if text.len() > 200 {
+            return Err(AppError::invalid("search for at most 200 characters"));
+        }
+        self.read(|c| c.search(text, limit.clamp(1, MAX_SEARCH)))
+    }
+
+    pub fn trend(&self, id: &str, to: &str, count: usize) -> Result<Vec<TrendPoint>, AppError> {
+        let to: YearMonth = to.parse()?;
+        let count = count.clamp(1, MAX_TREND);
+        let mut months = vec![to];
+        while months.len() < count {
+            let prev = months[months.len() - 1].prev();
+            months.push(prev);
+        }
+        months.reverse();
+        self.read(|c| c.trend(id, &months))
+    }
+}

@@ -1,0 +1,14 @@
+//! The desktop app's logic, free of Tauri. The Tauri shell (`src-tauri/`) only adapts these
+//! methods to commands and events; tests drive them directly against the real cloud service.
+
+mod bindings;
+mod demo;
+mod desk;
+mod error;
+mod status;
+
+pub use bindings::typescript_bindings;
+pub use demo::DemoCloud;
+pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND};
+pub use error::{AppError, ErrorKind};
+pub use status::{AppStatus, SyncFinished};

@@ -1,0 +1,285 @@
+//! The HTTP client of the manager API.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use usagedesk_domain::api::{
+    ChangePage, ErrorBody, MonthlyUsageSummary, VersionInfo, WhoAmI, SERVICE_NAME,
+};
+use usagedesk_domain::{Scope, YearMonth, API_VERSION};
+
+use crate::{RetryPolicy, SyncError};
+
+/// Largest response body read (bytes): a full page of 20,000 changes is far below this.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: String,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is never printed.
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks and normalises a cloud URL: http(s), a host, no query; a trailing slash added.
+pub fn parse_base_url(url: &str) -> Result<Url, SyncError> {
+    let bad = |reason: &str| SyncError::BadUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut u = Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("it must start with http:// or https://"));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host name"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    Ok(u)
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: &str) -> Result<Self, SyncError> {
+        let base = parse_base_url(base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("usagedesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        Ok(Self {
+            http,
+            base,
+            token: token.trim().to_string(),
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    fn url(&self, path: &str) -> Result<Url, SyncError> {
+        self.base.join(path).map_err(|e| SyncError::BadUrl {
+            url: format!("{}{path}", self.base),
+            reason: e.to_string(),
+        })
+    }
+
+    /// GETs `path` (relative to the base URL) and decodes JSON, retrying transient failures.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        auth: bool,
+    ) -> Result<T, SyncError> {
+        let url = self.url(path)?;
+        let mut attempt = 1;
+        loop {
+            match self.get_once(&url, query, auth).await {
+                Err(e) if e.is_transient() && attempt < self.retry.attempts => {
+                    tracing::warn!(
+                        "{e}; retrying (attempt {} of {})",
+                        attempt + 1,
+                        self.retry.attempts
+                    );
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        auth: bool,
+    ) -> Result<T, SyncError> {
+        let mut req = self.http.get(url.clone()).query(query);
+        if auth {
+            req = req.bearer_auth(&self.token);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if let Some(len) = resp.content_length() {
+            if len as usize > MAX_RESPONSE_BYTES {
+                return Err(SyncError::Protocol(format!(
+                    "response of {len} bytes is over the limit"
+                )));
+            }
+        }
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(SyncError::Protocol(format!(
+                "response of {} bytes is over the limit",
+                bytes.len()
+            )));
+        }
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()));
+        }
+        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        let (code, message) = match body {
+            Some(b) => (Some(b.error.code), b.error.message),
+            None => (
+                None,
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            ),
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(SyncError::Unauthorized { message });
+        }
+        Err(SyncError::Api {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> SyncError {
+        let url = self.base.to_string();
+        if e.is_timeout() {
+            SyncError::Timeout { url }
+        } else if e.is_connect() || e.is_request() {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                reason = s.to_string();
+                source = s.source();
+            }
+            SyncError::Unreachable { url, reason }
+        } else {
+            SyncError::Protocol(e.to_string())
+        }
+    }
+
+    /// Checks that the URL is a UsageDesk cloud speaking our API version.
+    pub async fn check_version(&self) -> Result<VersionInfo, SyncError> {
+        let v: VersionInfo = self
+            .get("api/v1/version", &[], false)
+            .await
+            .map_err(|e| match e {
+                SyncError::Api { .. } | SyncError::Protocol(_) => SyncError::NotUsageDesk {
+                    url: self.base.to_string(),
+                },
+                other => other,
+            })?;
+        if v.service != SERVICE_NAME {
+            return Err(SyncError::NotUsageDesk {
+                url: self.base.to_string(),
+            });
+        }
+        if v.api_version != API_VERSION {
+            return Err(SyncError::VersionMismatch {
+                server: v.api_version,
+                client: API_VERSION,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Who the token belongs to; fails with [`SyncError::Unauthorized`] for a bad token.
+    pub async fn whoami(&self) -> Result<WhoAmI, SyncError> {
+        self.get("api/v1/me", &[], true).await
+    }
+
+    pub async fn changes(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+        count: bool,
+    ) -> Result<ChangePage, SyncError> {
+        let mut q = vec![("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_string()));
+        }
+        if count {
+            q.push(("count", "true".into()));
+        }
+        self.get("api/v1/changes", &q, true).await
+    }
+
+    pub async fn monthly_usage_summary(
+        &self,
+        account: &str,
+        from: YearMonth,
+        to: YearMonth,
+        scope: Scope,
+    ) -> Result<MonthlyUsageSummary, SyncError> {
+        let mut url = self.url("api/v1/accounts/")?;
+        url.path_segments_mut()
+            .map_err(|_| SyncError::Protocol("base URL cannot have paths".into()))?
+            .pop_if_empty()
+            .push(account)
+            .push("monthly-usage-summary");
+        let rel = url.path().trim_start_matches(self.base.path()).to_string();
+        self.get(
+            &rel,
+            &[
+                ("from", from.to_string()),
+                ("to", to.to_string()),
+                ("scope", scope.to_string()),
+            ],
+            true,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_normalised() {
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:8787").unwrap().as_str(),
+            "http://127.0.0.1:8787/"
+        );
+        assert_eq!(
+            parse_base_url("https://x.example/base").unwrap().as_str(),
+            "https://x.example/base/"
+        );
+        for bad in [
+            "",
+            "localhost:8787",
+            "ftp://x.example",
+            "http://x.example/?a=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(parse_base_url(bad), Err(SyncError::BadUrl { .. })),
+                "{bad} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn the_token_is_not_printed() {
+        let c = Client::new("http://127.0.0.1:1", "udk_secret").unwrap();
+        assert!(!format!("{c:?}").contains("udk_secret"));
+    }
+}

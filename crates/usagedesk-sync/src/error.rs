@@ -1,0 +1,45 @@
+use usagedesk_domain::api::ErrorCode;
+
+/// What went wrong talking to the cloud. Every message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("'{url}' is not a valid cloud URL ({reason}); use the form https://usage.example.com")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot reach the cloud at {url}: {reason}. Check the URL and your network; cached data stays available offline")]
+    Unreachable { url: String, reason: String },
+    #[error("the cloud at {url} did not answer in time; try again later")]
+    Timeout { url: String },
+    #[error("the cloud refused the token: {message}. Sign in again with a valid token")]
+    Unauthorized { message: String },
+    #[error("{url} is not a UsageDesk cloud service; check the URL")]
+    NotUsageDesk { url: String },
+    #[error("the cloud speaks API version {server}, this app speaks {client}; update {}", if *server > *client { "this app" } else { "the cloud service" })]
+    VersionMismatch { server: u32, client: u32 },
+    #[error("the cloud answered {status}: {message}")]
+    Api {
+        status: u16,
+        code: Option<ErrorCode>,
+        message: String,
+    },
+    #[error("the cloud sent a response that could not be read ({0}); try again, and report it if it persists")]
+    Protocol(String),
+    #[error(transparent)]
+    Cache(#[from] usagedesk_cache::CacheError),
+    #[error("sync was cancelled")]
+    Cancelled,
+}
+
+impl SyncError {
+    /// Worth trying again after a pause: the server or network may recover.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } | Self::Timeout { .. } => true,
+            Self::Api { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
+    }
+}

@@ -1,0 +1,225 @@
+//! One sync run: version check, who-am-I, then the change feed page by page. Each page is
+//! applied together with its cursor in one cache transaction, so an interrupted sync loses
+//! nothing and repeats nothing; the next run resumes at the stored cursor.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use usagedesk_cache::{Cache, SyncOutcome};
+use usagedesk_domain::api::{ChangePage, ErrorCode, DEFAULT_PAGE_SIZE};
+use usagedesk_domain::Clock;
+
+use crate::{Client, SyncError};
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub page_size: usize,
+    /// Set to stop between pages; what was applied stays.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            page_size: DEFAULT_PAGE_SIZE,
+            cancel: Arc::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum Phase {
+    Connecting,
+    Downloading,
+    Aggregating,
+    Done,
+}
+
+/// Reported after connecting, after every page and at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Progress {
+    pub phase: Phase,
+    pub rows_done: u64,
+    /// Changes to fetch in this run, when the server counted them.
+    pub rows_total: Option<u64>,
+    pub pages: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncReport {
+    pub rows: u64,
+    pub pages: u32,
+    pub full_resync: bool,
+    pub finished_at: DateTime<Utc>,
+    pub account_id: String,
+    pub account_name: String,
+}
+
+/// Syncs `cache` from `client`. `progress` is called from this task.
+pub async fn sync(
+    cache: &mut Cache,
+    client: &Client,
+    clock: &dyn Clock,
+    opts: &SyncOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<SyncReport, SyncError> {
+    let started = clock.now();
+    let mut rows_applied = 0;
+    let result = run(cache, client, clock, opts, &mut |p: Progress| {
+        rows_applied = p.rows_done;
+        progress(p)
+    })
+    .await;
+    // Logged at the end: a run that changes source clears the cache, log included.
+    let (outcome, error) = match &result {
+        Ok(_) => (SyncOutcome::Succeeded, None),
+        Err(SyncError::Cancelled) => (SyncOutcome::Cancelled, None),
+        Err(e) => (SyncOutcome::Failed, Some(e.to_string())),
+    };
+    let id = cache.start_sync_log(started)?;
+    cache.finish_sync_log(id, clock.now(), outcome, rows_applied, error.as_deref())?;
+    result
+}
+
+async fn run(
+    cache: &mut Cache,
+    client: &Client,
+    clock: &dyn Clock,
+    opts: &SyncOptions,
+    progress: &mut impl FnMut(Progress),
+) -> Result<SyncReport, SyncError> {
+    let mut p = Progress {
+        phase: Phase::Connecting,
+        rows_done: 0,
+        rows_total: None,
+        pages: 0,
+    };
+    progress(p);
+    client.check_version().await?;
+    let me = client.whoami().await?;
+
+    // Another server or another account's token: what is cached belongs to someone else.
+    let mut full_resync = false;
+    let same_source = cache.server_url()?.as_deref() == Some(client.base_url())
+        && cache.scope_account_id()?.as_deref() == Some(me.account_id.as_str());
+    if !same_source {
+        reset(cache, client, &me.account_id)?;
+        full_resync = true;
+    }
+
+    let mut cursor = cache.cursor()?;
+    let pages = loop {
+        match download(cache, client, clock, opts, cursor.clone(), &mut p, progress).await {
+            Err(SyncError::Api {
+                code: Some(ErrorCode::CursorExpired),
+                ..
+            }) if cursor.is_some() => {
+                tracing::info!("the cloud's dataset was replaced; starting a full sync");
+                reset(cache, client, &me.account_id)?;
+                full_resync = true;
+                cursor = None;
+                p.rows_done = 0;
+            }
+            other => break other?,
+        }
+    };
+
+    p.phase = Phase::Aggregating;
+    progress(p);
+    cache.rebuild_aggregates()?;
+    let finished_at = clock.now();
+    cache.set_last_synced_at(finished_at)?;
+    p.phase = Phase::Done;
+    progress(p);
+    Ok(SyncReport {
+        rows: p.rows_done,
+        pages,
+        full_resync,
+        finished_at,
+        account_id: me.account_id,
+        account_name: me.account_name,
+    })
+}
+
+/// Fetches pages on a separate task (one page ahead) while this task applies them.
+async fn download(
+    cache: &mut Cache,
+    client: &Client,
+    clock: &dyn Clock,
+    opts: &SyncOptions,
+    cursor: Option<String>,
+    p: &mut Progress,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u32, SyncError> {
+    let (tx, mut rx) = mpsc::channel::<Result<ChangePage, SyncError>>(2);
+    let fetcher = {
+        let client = client.clone();
+        let cancel = opts.cancel.clone();
+        let limit = opts.page_size;
+        tokio::spawn(async move {
+            let mut cursor = cursor;
+            let mut first = true;
+            loop {
+                if cancel.load(Ordering::Relaxed) {
+                    return;
+                }
+                let page = client.changes(cursor.as_deref(), limit, first).await;
+                first = false;
+                let more = match &page {
+                    Ok(pg) => {
+                        cursor = Some(pg.next_cursor.clone());
+                        pg.has_more
+                    }
+                    Err(_) => false,
+                };
+                if tx.send(page).await.is_err() || !more {
+                    return;
+                }
+            }
+        })
+    };
+    let _abort = AbortOnDrop(fetcher);
+
+    p.phase = Phase::Downloading;
+    let mut pages = 0;
+    while let Some(page) = rx.recv().await {
+        if opts.cancel.load(Ordering::Relaxed) {
+            return Err(SyncError::Cancelled);
+        }
+        let page = page?;
+        if let Some(total) = page.remaining {
+            p.rows_total = Some(p.rows_done + total);
+        }
+        cache.apply_page(&page, clock.now())?;
+        pages += 1;
+        p.pages += 1;
+        p.rows_done += page.changes.len() as u64;
+        progress(*p);
+    }
+    if opts.cancel.load(Ordering::Relaxed) {
+        return Err(SyncError::Cancelled);
+    }
+    Ok(pages)
+}
+
+/// Forgets everything cached and records the new source.
+fn reset(cache: &mut Cache, client: &Client, account_id: &str) -> Result<(), SyncError> {
+    cache.clear()?;
+    cache.set_server_url(client.base_url())?;
+    cache.set_scope_account_id(account_id)?;
+    Ok(())
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing UsageDesk needs on a fresh Debian/Ubuntu
+# machine: system packages (Tauri's WebKitGTK stack, WebKitWebDriver, Xvfb), the UI's npm
+# packages and tauri-driver. Idempotent: installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(
+  build-essential pkg-config file curl
+  libssl-dev libdbus-1-dev sqlite3
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
+  webkit2gtk-driver xvfb xauth imagemagick
+)
+
+missing=()
+for p in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "==> installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is missing; install Rust from https://rustup.rs and run this again" >&2
+  exit 1
+fi
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "error: Node.js 20 or newer is needed for the UI (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "==> installing the UI's npm packages"
+  npm ci --prefix ui --no-audit --no-fund
+fi
+
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "==> installing tauri-driver"
+  cargo install tauri-driver --locked --version '^2'
+fi

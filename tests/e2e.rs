@@ -1,0 +1,187 @@
+//! End to end: the real app window (tauri-driver + WebKitWebDriver under Xvfb) against the
+//! real cloud service on loopback with a known dataset. The numbers on screen are compared
+//! with values computed independently from the dataset's CSV rows.
+
+mod support;
+
+use std::path::Path;
+
+use support::{grouped, Session, TauriDriver};
+use usagedesk_cloud::storage::TokenKind;
+use usagedesk_testkit::{small_fixture, Cloud, Expected};
+
+fn app() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_usagedesk"))
+}
+
+fn shots() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+async fn launch(driver: &TauriDriver, data_dir: &Path) -> Session {
+    Session::launch(
+        driver,
+        app(),
+        &["--data-dir".into(), data_dir.display().to_string()],
+    )
+    .await
+}
+
+async fn connect(s: &Session, url: &str, token: &str) {
+    let u = s.wait("[data-testid=connect-url]").await;
+    s.type_text(&u, url).await;
+    let t = s.wait("[data-testid=connect-token]").await;
+    s.type_text(&t, token).await;
+    let submit = s.wait("[data-testid=connect-submit]").await;
+    s.click(&submit).await;
+}
+
+/// The own and subtree numbers shown for the selected account equal the model's.
+async fn assert_numbers(s: &Session, exp: &Expected, id: &str, month: &str, metric: &str) {
+    let k = match metric {
+        "users_registered" => 0,
+        "users_with_token" => 1,
+        _ => 2,
+    };
+    let own = match exp.availability(id, month) {
+        "ok" => grouped(exp.month_end[&(id.to_string(), month.to_string())].1[k]),
+        "not_available" => "n/a".into(),
+        _ => "—".into(),
+    };
+    let shown = s
+        .wait_text(&format!("[data-testid=own-{metric}]"), |t| t == own)
+        .await;
+    assert_eq!(shown, own, "own {metric} of {id} in {month}");
+    for (plan, totals) in exp.totals(id, month) {
+        let css = format!("[data-testid=total-{plan}-{metric}]");
+        let el = s.wait(&css).await;
+        let text = s.text(&el).await;
+        let want = grouped(totals[k]);
+        // A plan with no reporting account in the subtree may be shown as n/a rather than 0.
+        assert!(
+            text == want || (totals[k] == 0 && (text == "n/a" || text == "—")),
+            "subtree {plan} {metric} of {id} in {month}: screen '{text}', expected {want}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
+    let cloud = Cloud::start(&small_fixture()).await;
+    let exp = Expected::small();
+    let token = cloud.token(None, TokenKind::Manager);
+    let driver = TauriDriver::start();
+    let data = tempfile::tempdir().expect("data dir");
+
+    // First run: the connect screen; connecting syncs.
+    let s = launch(&driver, data.path()).await;
+    connect(&s, &cloud.url(), &token).await;
+    s.wait("[data-testid=tree-row][data-account-id=sp-acme]")
+        .await;
+    s.screenshot(&shots().join("01-synced.png")).await;
+
+    // Open an account three levels down through search.
+    let search = s.wait("[data-testid=search-input]").await;
+    s.type_text(&search, "acme-de-m").await;
+    let hit = s
+        .wait("[data-testid=search-result][data-account-id=acme-de-muc]")
+        .await;
+    s.click(&hit).await;
+    let name = s
+        .wait_text("[data-testid=account-name]", |t| t.starts_with("München"))
+        .await;
+    assert!(
+        name.contains("München") && name.contains("Office"),
+        "the name as it was loaded: {name}"
+    );
+    let crumbs = s.text(&s.wait("[data-testid=breadcrumb]").await).await;
+    for ancestor in [
+        "Acme Service Provider",
+        "Acme, Europe",
+        "Acme \"Deutschland\" GmbH",
+    ] {
+        assert!(
+            crumbs.contains(ancestor),
+            "breadcrumb '{crumbs}' names {ancestor}"
+        );
+    }
+
+    // The newest completed month is selected; check it, then switch metric and month.
+    assert_numbers(&s, &exp, "acme-de-muc", "2024-07", "users_with_activity").await;
+    let token_metric = s.wait("[data-testid=metric-users_with_token]").await;
+    s.click(&token_metric).await;
+    assert_numbers(&s, &exp, "acme-de-muc", "2024-07", "users_with_token").await;
+
+    let select = s.wait("[data-testid=month-select]").await;
+    s.script(
+        "arguments[0].value = '2024-02'; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": select})],
+    )
+    .await;
+    assert_numbers(&s, &exp, "acme-de-muc", "2024-02", "users_with_token").await;
+    let badge = s.wait("[data-testid=availability-badge]").await;
+    assert_eq!(
+        s.attr(&badge, "data-availability").await.as_deref(),
+        Some("non_existent"),
+        "created in March 2024"
+    );
+
+    // A parent with a plan change and a not-available child.
+    let crumb = s
+        .wait("[data-testid=breadcrumb-item][data-account-id=sp-acme]")
+        .await;
+    s.click(&crumb).await;
+    s.wait_text("[data-testid=account-name]", |t| {
+        t == "Acme Service Provider"
+    })
+    .await;
+    let month = s.wait("[data-testid=month-select]").await;
+    s.script(
+        "arguments[0].value = '2024-03'; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": month})],
+    )
+    .await;
+    assert_numbers(&s, &exp, "sp-acme", "2024-03", "users_with_token").await;
+    s.screenshot(&shots().join("02-account.png")).await;
+
+    // The cloud goes away: the same screens still show the same numbers, and sync says offline.
+    cloud.server.stop().await.expect("stop cloud");
+    let sync = s.wait("[data-testid=sync-button]").await;
+    s.click(&sync).await;
+    s.wait("[data-testid=offline-indicator]").await;
+    assert_numbers(&s, &exp, "sp-acme", "2024-03", "users_with_token").await;
+    let search = s.wait("[data-testid=search-input]").await;
+    s.type_text(&search, "acme-fr").await;
+    let hit = s
+        .wait("[data-testid=search-result][data-account-id=acme-fr]")
+        .await;
+    s.click(&hit).await;
+    s.wait_text("[data-testid=account-name]", |t| t == "Acme France")
+        .await;
+    assert_numbers(&s, &exp, "acme-fr", "2024-03", "users_with_token").await;
+    s.screenshot(&shots().join("03-offline.png")).await;
+    s.quit().await;
+
+    // A bad token: a fresh install, the wrong token, the message says what to do.
+    let mut cloud = cloud;
+    cloud.restart().await;
+    let fresh = tempfile::tempdir().expect("data dir");
+    let s = launch(&driver, fresh.path()).await;
+    connect(&s, &cloud.url(), "udk_not-a-valid-token").await;
+    let err = s
+        .wait_text("[data-testid=connect-error]", |t| !t.is_empty())
+        .await;
+    assert!(
+        err.contains("Sign in again") || err.contains("token"),
+        "the error names the token: '{err}'"
+    );
+    let field = s.wait("[data-testid=connect-error]").await;
+    assert_eq!(
+        s.attr(&field, "data-field").await.as_deref(),
+        Some("token"),
+        "shown under the token field"
+    );
+    s.quit().await;
+}

@@ -1,0 +1,546 @@
+// USAGEDESK_FAKE_BACKEND — a stand-in for the Rust shell, used only by `vite dev` outside Tauri
+// (see main.ts). It implements docs/ipc.md over a generated tenant tree so the UI can be looked at
+// in a browser. Never part of a production build.
+//
+// Query parameters: ?scenario=first-run|demo|connected|empty|offline|unauthorized|syncing|signed-out
+//                   &theme=dark|light &view=settings &open=<account id> &search=<text> &hover=1
+//                   &connect=<url>|<token> &latency=<ms> &kids=<children of the big reseller, default 8000>
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type {
+  Account,
+  AccountDetail,
+  AccountRow,
+  AppError,
+  AppStatus,
+  Availability,
+  ChildSort,
+  Metric,
+  Page,
+  Plan,
+  Progress,
+  SearchHit,
+  SubtreeCounts,
+  SyncFinished,
+  SyncReport,
+  TrendPoint,
+  UsageCounts,
+} from '../lib/bindings';
+
+const params = new URLSearchParams(location.search);
+const scenario = params.get('scenario') ?? 'demo';
+const latency = Number(params.get('latency') ?? 60);
+const bigKids = Number(params.get('kids') ?? 8000);
+
+const PLANS: Plan[] = [
+  { id: 'basic', name: 'Basic' },
+  { id: 'standard', name: 'Standard' },
+  { id: 'premium', name: 'Premium' },
+];
+
+// Completed months: 14 ending last month (relative to a fixed "today" for stable screenshots).
+const TODAY = new Date(2025, 10, 23);
+const MONTHS: string[] = [];
+for (let i = 14; i >= 1; i--) {
+  const d = new Date(TODAY.getFullYear(), TODAY.getMonth() - i, 1);
+  MONTHS.push(`${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`);
+}
+const monthEnd = (ym: string) => {
+  const [y, m] = ym.split('-').map(Number);
+  return new Date(y, m, 0);
+};
+const ymIndex = (ym: string) => {
+  const [y, m] = ym.split('-').map(Number);
+  return y * 12 + m;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic data
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return (h >>> 0) / 4294967296;
+}
+
+type Node = Account & { children: string[]; base: number; planIdx: number; silent: boolean; gapEvery: number };
+const nodes = new Map<string, Node>();
+const roots: string[] = [];
+
+const FIRST = ['Acme', 'Blue Harbor', 'Cedar', 'Delta', 'Evergreen', 'Falcon', 'Granite', 'Helix', 'Iris', 'Juniper', 'Kestrel', 'Lumen', 'Meridian', 'Nimbus', 'Orchard', 'Pioneer', 'Quartz', 'Riverside', 'Summit', 'Tidewater', 'Union', 'Vantage', 'Willow', 'Zenith', 'Åkerlund', 'Müller & Söhne', 'Nørrebro'];
+const SECOND = ['Health', 'Logistics', 'Bank', 'Insurance', 'Retail', 'Energy', 'Foods', 'Labs', 'Legal', 'Media', 'Motors', 'Pharma', 'Realty', 'Systems', 'Telecom', 'Travel', 'University', 'Water'];
+const SUFFIX = ['Inc.', 'GmbH', 'Ltd', 'S.A.', 'LLC', 'AB', 'BV', 'Group', 'Co.'];
+const DIVS = ['Finance', 'Operations', 'Research', 'Sales EMEA', 'Sales Americas', 'IT', 'HR', 'Manufacturing'];
+
+function created(id: string): string {
+  const r = hash(id + ':created');
+  // ~12% were created during the reporting period
+  const d =
+    r < 0.12
+      ? new Date(TODAY.getFullYear(), TODAY.getMonth() - 1 - Math.floor(r * 100) % 13, 1 + Math.floor(hash(id + 'd') * 27))
+      : new Date(2019 + Math.floor(r * 5), Math.floor(hash(id + 'm') * 12), 1 + Math.floor(hash(id + 'd') * 27));
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function add(id: string, name: string, parent: string | null, opts: Partial<Node> = {}): Node {
+  const n: Node = {
+    id,
+    name,
+    parent_id: parent,
+    status: hash(id + ':status') < 0.05 ? 'disabled' : 'active',
+    created_at: created(id),
+    children: [],
+    base: 10 + Math.floor(Math.pow(hash(id + ':base'), 2.2) * 3000),
+    planIdx: Math.floor(hash(id + ':plan') * 3),
+    silent: hash(id + ':silent') < 0.03,
+    gapEvery: hash(id + ':gap') < 0.15 ? 2 + Math.floor(hash(id + ':g2') * 5) : 0,
+    ...opts,
+  };
+  nodes.set(id, n);
+  if (parent) nodes.get(parent)!.children.push(id);
+  else roots.push(id);
+  return n;
+}
+
+let seq = 0;
+const nextId = () => `acc-${String(++seq).padStart(6, '0')}`;
+const companyName = (i: number) =>
+  `${FIRST[i % FIRST.length]} ${SECOND[Math.floor(i / FIRST.length) % SECOND.length]} ${SUFFIX[(i * 7) % SUFFIX.length]}`;
+
+function buildTree() {
+  const old = '2018-03-01';
+  add('sp-01', 'Northwind Partners', null, { created_at: old, status: 'active', silent: false, gapEvery: 0 });
+  add('sp-02', 'Contoso Managed Services', null, { created_at: old, status: 'active', silent: false, gapEvery: 0 });
+  add('sp-03', 'Globex Resellers', null, { created_at: old, status: 'active', silent: false, gapEvery: 0 });
+  let c = 0;
+  // Northwind: resellers → customers → divisions
+  for (let r = 0; r < 6; r++) {
+    const rid = nextId();
+    add(rid, `Northwind ${['Nordics', 'Benelux', 'DACH', 'Iberia', 'UK & Ireland', 'France'][r]}`, 'sp-01', { silent: false });
+    const n = 5 + Math.floor(hash(rid) * 20);
+    for (let k = 0; k < n; k++) {
+      const cid = nextId();
+      add(cid, companyName(c++), rid);
+      if (hash(cid + ':divs') < 0.25) {
+        for (let d = 0; d < 2 + Math.floor(hash(cid + 'n') * 4); d++) {
+          const did = nextId();
+          add(did, `${nodes.get(cid)!.name.split(' ')[0]} — ${DIVS[d % DIVS.length]}`, cid);
+          if (d === 0 && hash(did) < 0.5) {
+            for (let t = 0; t < 3; t++) add(nextId(), `${DIVS[d]} team ${t + 1}`, did);
+          }
+        }
+      }
+    }
+  }
+  // Contoso: one huge reseller, a few normal customers
+  const hub = nextId();
+  add(hub, 'Contoso Retail Hub', 'sp-02', { silent: false, gapEvery: 0 });
+  for (let k = 0; k < bigKids; k++) {
+    const id = nextId();
+    add(id, `Store ${String(k + 1).padStart(4, '0')} — ${companyName(k + 17)}`, hub, { base: 5 + Math.floor(hash(id) * 120) });
+  }
+  for (let k = 0; k < 12; k++) add(nextId(), companyName(c++), 'sp-02');
+  // Globex: small, includes edge-case names
+  add(nextId(), 'Quote "Test" Corp, Inc.', 'sp-03');
+  add(nextId(), 'Line\nBreak Industries', 'sp-03');
+  add(nextId(), 'Ærø Sejlklub', 'sp-03');
+  const late = nextId();
+  add(late, 'Brand-new Customer Ltd', 'sp-03', { created_at: `${MONTHS[MONTHS.length - 3]}-15` });
+  for (let k = 0; k < 20; k++) add(nextId(), companyName(c++), 'sp-03');
+}
+buildTree();
+
+function availability(n: Node, ym: string): Availability {
+  if (new Date(n.created_at) > monthEnd(ym)) return 'non_existent';
+  if (n.silent) return 'not_available';
+  if (n.gapEvery && ymIndex(ym) % n.gapEvery === 0) return 'not_available';
+  return 'ok';
+}
+
+function ownUsage(n: Node, ym: string): { plan: string; counts: UsageCounts } {
+  const i = ymIndex(ym) - ymIndex(MONTHS[0]);
+  const growth = 1 + i * (0.01 + hash(n.id + ':gr') * 0.04);
+  const noise = 0.93 + hash(n.id + ym) * 0.14;
+  const reg = Math.round(n.base * growth * noise);
+  const tok = Math.round(reg * (0.55 + hash(n.id + ':t') * 0.35));
+  const act = Math.round(tok * (0.4 + hash(n.id + ym + ':a') * 0.5));
+  // occasional upgrade in the second half of the period
+  const up = hash(n.id + ':up') < 0.1 && i > MONTHS.length / 2;
+  const plan = PLANS[Math.min(2, n.planIdx + (up ? 1 : 0))].id;
+  return { plan, counts: { users_registered: reg, users_with_token: tok, users_with_activity: act } };
+}
+
+type Agg = { totals: Record<string, UsageCounts>; subtree: SubtreeCounts };
+const aggCache = new Map<string, Agg>();
+const zero = (): UsageCounts => ({ users_registered: 0, users_with_token: 0, users_with_activity: 0 });
+
+function aggregate(id: string, ym: string): Agg {
+  const key = `${id}|${ym}`;
+  const hit = aggCache.get(key);
+  if (hit) return hit;
+  const n = nodes.get(id)!;
+  const totals: Record<string, UsageCounts> = Object.fromEntries(PLANS.map((p) => [p.id, zero()]));
+  const subtree: SubtreeCounts = { ok: 0, not_available: 0, non_existent: 0 };
+  const a = availability(n, ym);
+  subtree[a]++;
+  if (a === 'ok') {
+    const u = ownUsage(n, ym);
+    const t = totals[u.plan];
+    t.users_registered += u.counts.users_registered;
+    t.users_with_token += u.counts.users_with_token;
+    t.users_with_activity += u.counts.users_with_activity;
+  }
+  for (const c of n.children) {
+    const ca = aggregate(c, ym);
+    for (const p of PLANS) {
+      totals[p.id].users_registered += ca.totals[p.id].users_registered;
+      totals[p.id].users_with_token += ca.totals[p.id].users_with_token;
+      totals[p.id].users_with_activity += ca.totals[p.id].users_with_activity;
+    }
+    subtree.ok += ca.subtree.ok;
+    subtree.not_available += ca.subtree.not_available;
+    subtree.non_existent += ca.subtree.non_existent;
+  }
+  const out = { totals, subtree };
+  aggCache.set(key, out);
+  return out;
+}
+
+function toRow(id: string, ym: string): AccountRow {
+  const n = nodes.get(id)!;
+  const a = availability(n, ym);
+  const u = a === 'ok' ? ownUsage(n, ym) : null;
+  const agg = aggregate(id, ym);
+  return {
+    account_id: n.id,
+    account_name: n.name,
+    parent_id: n.parent_id,
+    month: ym,
+    status: n.status,
+    availability: a,
+    plan: u?.plan ?? null,
+    own: u?.counts ?? null,
+    totals: agg.totals,
+    created_at: n.created_at,
+    subtree: agg.subtree,
+    child_count: n.children.length,
+  };
+}
+
+const account = (n: Node): Account => ({ id: n.id, name: n.name, parent_id: n.parent_id, status: n.status, created_at: n.created_at });
+
+function pathOf(id: string): Account[] {
+  const out: Account[] = [];
+  let cur = nodes.get(id);
+  while (cur) {
+    out.unshift(account(cur));
+    cur = cur.parent_id ? nodes.get(cur.parent_id) : undefined;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status and sync simulation
+const hasDataInitially = !['first-run', 'empty'].includes(scenario);
+let hasData = hasDataInitially;
+let cancelRequested = false;
+
+const status: AppStatus = {
+  version: '0.1.0-dev',
+  data_dir: '/home/anna/.local/share/com.usagedesk.app',
+  cache_path: '/home/anna/.local/share/com.usagedesk.app/cache.db',
+  cloud_url: scenario === 'first-run' ? null : scenario === 'demo' || scenario === 'syncing' ? 'http://127.0.0.1:47813' : 'https://usage.northwind.example',
+  account_name: scenario === 'first-run' ? null : 'Northwind Cloud (vendor)',
+  signed_in: !['first-run', 'signed-out'].includes(scenario),
+  demo: scenario === 'demo' || scenario === 'syncing',
+  keyring: 'the desktop keyring (Secret Service)',
+  last_synced_at: hasData ? new Date(Date.now() - 2 * 60_000 - 5_000).toISOString() : null,
+  syncing: false,
+  online: scenario === 'offline' ? false : scenario === 'first-run' ? null : true,
+  last_error:
+    scenario === 'offline'
+      ? { kind: 'offline', message: 'The cloud cannot be reached. Check your network; cached data is shown meanwhile.' }
+      : scenario === 'unauthorized'
+        ? { kind: 'unauthorized', message: 'The cloud no longer accepts your token. Sign in again with a new token.' }
+        : null,
+  accounts: 0,
+  month_rows: 0,
+  db_bytes: 0,
+};
+
+function refreshCounts() {
+  status.accounts = hasData ? nodes.size : 0;
+  status.month_rows = hasData ? nodes.size * MONTHS.length : 0;
+  status.db_bytes = hasData ? 4096 + nodes.size * MONTHS.length * 96 : 24_576;
+}
+refreshCounts();
+
+const snapshot = (): AppStatus => JSON.parse(JSON.stringify(status));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fail = (kind: AppError['kind'], message: string): never => {
+  throw { kind, message } satisfies AppError;
+};
+
+let syncPromise: Promise<SyncReport> | null = null;
+
+function runSync(slow = false): Promise<SyncReport> {
+  if (syncPromise) return syncPromise;
+  cancelRequested = false;
+  status.syncing = true;
+  status.last_error = null;
+  void emit('status://changed', snapshot());
+  syncPromise = (async () => {
+    try {
+      const total = nodes.size * MONTHS.length;
+      const progress = (p: Progress) => emit('sync://progress', p);
+      await progress({ phase: 'connecting', rows_done: 0, rows_total: null, pages: 0 });
+      await sleep(slow ? 900 : 300);
+      if (scenario === 'offline') {
+        status.online = false;
+        fail('offline', 'The cloud cannot be reached. Check your network; cached data is shown meanwhile.');
+      }
+      const steps = slow ? 40 : 12;
+      for (let i = 1; i <= steps; i++) {
+        if (cancelRequested) fail('cancelled', 'The sync was cancelled. What was downloaded is kept.');
+        await progress({ phase: 'downloading', rows_done: Math.round((total * i) / steps), rows_total: total, pages: i });
+        await sleep(slow ? 400 : 140);
+      }
+      await progress({ phase: 'aggregating', rows_done: total, rows_total: total, pages: steps });
+      await sleep(250);
+      hasData = true;
+      status.online = true;
+      status.last_synced_at = new Date().toISOString();
+      refreshCounts();
+      const report: SyncReport = {
+        rows: total,
+        pages: steps,
+        full_resync: false,
+        finished_at: status.last_synced_at,
+        account_id: 'sp-01',
+        account_name: status.account_name ?? 'Demo',
+      };
+      await progress({ phase: 'done', rows_done: total, rows_total: total, pages: steps });
+      status.syncing = false;
+      await emit('status://changed', snapshot());
+      await emit('sync://finished', { ok: true, report, error: null } satisfies SyncFinished);
+      return report;
+    } catch (e) {
+      const err = e as AppError;
+      status.syncing = false;
+      status.last_error = err;
+      await emit('status://changed', snapshot());
+      await emit('sync://finished', { ok: false, report: null, error: err } satisfies SyncFinished);
+      throw err;
+    } finally {
+      syncPromise = null;
+    }
+  })();
+  return syncPromise;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+type Args = Record<string, unknown>;
+
+function sortedChildren(parent: string | null, ym: string, sort: ChildSort): string[] {
+  const ids = parent === null ? [...roots] : [...(nodes.get(parent)?.children ?? [])];
+  if (sort.by === 'name') return ids.sort((a, b) => nodes.get(a)!.name.localeCompare(nodes.get(b)!.name));
+  const m: Metric = sort.metric;
+  const tot = (id: string) => {
+    const t = aggregate(id, ym).totals;
+    return PLANS.reduce((s, p) => s + t[p.id][m], 0);
+  };
+  return ids.sort((a, b) => tot(b) - tot(a) || nodes.get(a)!.name.localeCompare(nodes.get(b)!.name));
+}
+
+const childrenCache = new Map<string, string[]>();
+
+async function handle(cmd: string, a: Args): Promise<unknown> {
+  await sleep(latency * (0.5 + Math.random()));
+  switch (cmd) {
+    case 'app_status':
+      return snapshot();
+    case 'connect': {
+      const url = String(a.url ?? '');
+      const token = String(a.token ?? '');
+      await sleep(500);
+      if (!/^https?:\/\/[^\s/]+/.test(url)) fail('bad_url', 'Enter a full address starting with https://, for example https://usage.example.com.');
+      if (url.includes('offline')) fail('offline', 'The cloud cannot be reached. Check the address and your network, then try again.');
+      if (url.includes('example.org')) fail('not_usage_desk', 'That address answers, but it is not a UsageDesk cloud. Check the URL with your administrator.');
+      if (url.includes('old')) fail('version_mismatch', 'This cloud speaks API v0; this app needs v1. Update the cloud or use a matching app version.');
+      if (token === 'bad' || token.length < 6) fail('unauthorized', 'The cloud refused this token. Check it, or ask your administrator for a new one.');
+      status.cloud_url = url;
+      status.signed_in = true;
+      status.demo = false;
+      status.account_name = 'Northwind Cloud (vendor)';
+      status.online = true;
+      void runSync().catch(() => {});
+      return snapshot();
+    }
+    case 'start_demo':
+      await sleep(400);
+      status.demo = true;
+      status.signed_in = true;
+      status.cloud_url = 'http://127.0.0.1:47813';
+      status.account_name = 'Demo Vendor';
+      status.online = true;
+      void runSync().catch(() => {});
+      return snapshot();
+    case 'sync_now':
+      if (status.syncing) fail('busy', 'A sync is already running.');
+      return runSync(scenario === 'syncing');
+    case 'cancel_sync':
+      cancelRequested = true;
+      return null;
+    case 'sign_out':
+      status.signed_in = false;
+      status.demo = false;
+      return snapshot();
+    case 'clear_cache':
+      hasData = false;
+      status.last_synced_at = null;
+      refreshCounts();
+      return snapshot();
+    case 'plans':
+      return PLANS;
+    case 'completed_months':
+      return hasData ? MONTHS : [];
+    case 'children': {
+      if (!hasData) return { items: [], total: 0, offset: 0, limit: 0 } satisfies Page<AccountRow>;
+      const parent = (a.parent as string | null) ?? null;
+      const ym = String(a.month);
+      const sort = a.sort as ChildSort;
+      const offset = Number(a.offset);
+      const limit = Math.min(500, Number(a.limit));
+      if (parent !== null && !nodes.has(parent)) fail('not_found', 'That account is not in the cache any more. Sync to refresh it.');
+      const key = `${parent}|${ym}|${JSON.stringify(sort)}`;
+      let ids = childrenCache.get(key);
+      if (!ids) childrenCache.set(key, (ids = sortedChildren(parent, ym, sort)));
+      return {
+        items: ids.slice(offset, offset + limit).map((id) => toRow(id, ym)),
+        total: ids.length,
+        offset,
+        limit,
+      } satisfies Page<AccountRow>;
+    }
+    case 'account_detail': {
+      const id = String(a.id);
+      if (!hasData || !nodes.has(id)) fail('not_found', 'That account is not in the cache any more. Sync to refresh it.');
+      return { row: toRow(id, String(a.month)), path: pathOf(id) } satisfies AccountDetail;
+    }
+    case 'search': {
+      if (!hasData) return [];
+      const text = String(a.text).trim().toLowerCase();
+      const limit = Number(a.limit);
+      const out: SearchHit[] = [];
+      const push = (n: Node, matched: SearchHit['matched']) =>
+        out.push({ account: account(n), matched, path: pathOf(n.id).slice(0, -1).map((x) => x.name) });
+      const exact = nodes.get(text);
+      if (exact) push(exact, 'exact_id');
+      for (const n of nodes.values()) {
+        if (out.length >= limit) break;
+        if (n.id === text) continue;
+        if (n.id.startsWith(text)) push(n, 'id_prefix');
+      }
+      for (const n of nodes.values()) {
+        if (out.length >= limit) break;
+        if (n.name.toLowerCase().includes(text) && !out.some((h) => h.account.id === n.id)) push(n, 'name');
+      }
+      return out.slice(0, limit);
+    }
+    case 'trend': {
+      const id = String(a.id);
+      if (!nodes.has(id)) fail('not_found', 'That account is not in the cache any more.');
+      const to = String(a.to);
+      const count = Math.min(36, Number(a.count));
+      const points: TrendPoint[] = [];
+      const end = ymIndex(to);
+      for (let k = end - count + 1; k <= end; k++) {
+        const y = Math.floor((k - 1) / 12);
+        const m = k - y * 12;
+        const ym = `${y}-${String(m).padStart(2, '0')}`;
+        if (MONTHS.includes(ym)) {
+          const agg = aggregate(id, ym);
+          points.push({ month: ym, totals: agg.totals, subtree: agg.subtree });
+        } else {
+          points.push({
+            month: ym,
+            totals: Object.fromEntries(PLANS.map((p) => [p.id, zero()])),
+            subtree: { ok: 0, not_available: 0, non_existent: 0 },
+          });
+        }
+      }
+      return points;
+    }
+    default:
+      throw `command ${cmd} not found`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+async function devScript() {
+  const wait = (sel: string, ms = 4000) =>
+    new Promise<HTMLElement | null>((resolve) => {
+      const t0 = Date.now();
+      const tick = () => {
+        const el = document.querySelector<HTMLElement>(sel);
+        if (el || Date.now() - t0 > ms) resolve(el);
+        else setTimeout(tick, 50);
+      };
+      tick();
+    });
+  const type = async (text: string) => {
+    const input = (await wait('[data-testid="search-input"]')) as HTMLInputElement | null;
+    if (!input) return null;
+    input.focus();
+    input.value = text;
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    return input;
+  };
+  const connect = params.get('connect');
+  if (connect) {
+    const [u, t] = connect.split('|');
+    const url = (await wait('[data-testid="connect-url"]')) as HTMLInputElement | null;
+    const token = document.querySelector<HTMLInputElement>('[data-testid="connect-token"]');
+    if (url && token) {
+      url.value = u ?? '';
+      url.dispatchEvent(new Event('input', { bubbles: true }));
+      token.value = t ?? '';
+      token.dispatchEvent(new Event('input', { bubbles: true }));
+      document.querySelector<HTMLButtonElement>('[data-testid="connect-submit"]')?.click();
+    }
+  }
+  if (params.get('view') === 'settings') (await wait('[data-testid="nav-settings"]'))?.click();
+  const open = params.get('open');
+  if (open) {
+    await wait('[data-testid="tree-row"]');
+    const input = await type(open);
+    await wait('[data-testid="search-result"]');
+    await new Promise((r) => setTimeout(r, 200));
+    input?.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+  }
+  const search = params.get('search');
+  if (search) {
+    await wait('[data-testid="tree-row"]');
+    await type(search);
+  }
+  if (params.get('hover')) {
+    await new Promise((r) => setTimeout(r, 1500));
+    const svg = await wait('[data-testid="trend-chart"] svg', 6000);
+    if (svg) {
+      const r = svg.getBoundingClientRect();
+      svg.dispatchEvent(new PointerEvent('pointermove', { clientX: r.left + r.width * 0.62, clientY: r.top + 60, bubbles: true }));
+    }
+  }
+  if (scenario === 'syncing') (await wait('[data-testid="sync-button"]'))?.click();
+}
+
+export function installFakeBackend(): void {
+  const theme = params.get('theme');
+  if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme;
+  mockIPC((cmd, args) => handle(cmd, (args ?? {}) as Args), { shouldMockEvents: true });
+  console.info(`[dev] fake backend (scenario ${scenario}, ${nodes.size} accounts)`);
+  void devScript();
+}

@@ -1,0 +1,170 @@
+// Application-wide state: status, navigation, sync progress and the last sync error.
+import type { AppError, AppStatus, Progress, SyncFinished } from '$lib/bindings';
+import * as ipc from './ipc';
+import { toAppError } from './errors';
+import { getContext, setContext } from 'svelte';
+import { AccountsStore } from './accounts.svelte';
+
+export type View = 'loading' | 'connect' | 'accounts' | 'settings';
+
+/** Which screen to open on start: the app is usable once connected, or in demo mode. */
+export function initialView(s: AppStatus): View {
+  return s.demo || s.cloud_url !== null ? 'accounts' : 'connect';
+}
+
+export class AppStore {
+  status = $state.raw<AppStatus | null>(null);
+  view = $state<View>('loading');
+  progress = $state.raw<Progress | null>(null);
+  /** a sync was asked for and its first status has not arrived */
+  syncRequested = $state(false);
+  syncError = $state.raw<AppError | null>(null);
+  startupError = $state.raw<AppError | null>(null);
+  /** ticks every 30 s so "2 min ago" stays true */
+  now = $state(Date.now());
+
+  accounts = new AccountsStore();
+
+  syncing = $derived(!!this.status?.syncing || this.syncRequested || this.progress !== null);
+  offline = $derived(this.status?.online === false);
+  /** the connect screen came from "Sign in again" or Settings, not from a first run */
+  canLeaveConnect = $derived(!!this.status && (this.status.demo || this.status.cloud_url !== null));
+
+  private unlisten: (() => void)[] = [];
+  private finishedCount = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  async init(): Promise<void> {
+    this.timer = setInterval(() => (this.now = Date.now()), 30_000);
+    try {
+      this.unlisten.push(
+        await ipc.onStatusChanged((s) => this.setStatus(s)),
+        await ipc.onSyncProgress((p) => this.onProgress(p)),
+        await ipc.onSyncFinished((f) => this.onFinished(f)),
+      );
+    } catch (e) {
+      this.startupError = toAppError(e);
+    }
+    try {
+      const s = await ipc.appStatus();
+      this.setStatus(s);
+      this.view = initialView(s);
+      if (this.view === 'accounts') void this.accounts.refresh();
+    } catch (e) {
+      this.startupError = toAppError(e);
+      this.view = 'connect';
+    }
+  }
+
+  dispose(): void {
+    for (const u of this.unlisten) u();
+    this.unlisten = [];
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  setStatus(s: AppStatus): void {
+    const wasSyncing = this.status?.syncing ?? false;
+    this.status = s;
+    if (s.syncing) this.syncRequested = false;
+    this.syncError = s.last_error;
+    // The status is authoritative: no sync running means no progress to show (a finished
+    // event may have fired before this window started listening).
+    if ((wasSyncing || !this.syncRequested) && !s.syncing) this.progress = null;
+  }
+
+  private onProgress(p: Progress): void {
+    this.progress = p.phase === 'done' ? null : p;
+  }
+
+  private onFinished(f: SyncFinished): void {
+    this.finishedCount++;
+    this.progress = null;
+    this.syncRequested = false;
+    this.syncError = f.ok ? null : f.error;
+    void this.afterSync();
+  }
+
+  private async afterSync(): Promise<void> {
+    try {
+      this.setStatus(await ipc.appStatus());
+    } catch {
+      /* the status event will tell */
+    }
+    if (this.view === 'accounts' || this.view === 'settings') await this.accounts.refresh();
+  }
+
+  navigate(view: View): void {
+    if (view === 'accounts' && this.view !== 'accounts' && !this.accounts.ready) void this.accounts.refresh();
+    this.view = view;
+  }
+
+  /** After connect / start_demo: the shell starts a sync by itself. */
+  private entered(s: AppStatus): void {
+    this.setStatus(s);
+    this.startupError = null;
+    this.view = 'accounts';
+    void this.accounts.refresh();
+  }
+
+  /** Rejects with the AppError so the form can place it. */
+  async connect(url: string, token: string): Promise<void> {
+    this.entered(await ipc.connect(url, token));
+  }
+
+  async startDemo(): Promise<void> {
+    this.entered(await ipc.startDemo());
+  }
+
+  async sync(): Promise<void> {
+    if (this.syncing) return;
+    this.syncRequested = true;
+    this.syncError = null;
+    const before = this.finishedCount;
+    try {
+      await ipc.syncNow();
+      this.syncRequested = false;
+      if (this.finishedCount === before) await this.afterSync();
+    } catch (e) {
+      this.syncRequested = false;
+      this.progress = null;
+      this.syncError = toAppError(e);
+    }
+  }
+
+  async cancelSync(): Promise<void> {
+    try {
+      await ipc.cancelSync();
+    } catch (e) {
+      this.syncError = toAppError(e);
+    }
+  }
+
+  async signOut(): Promise<void> {
+    this.setStatus(await ipc.signOut());
+    this.view = 'connect';
+  }
+
+  async clearCache(): Promise<void> {
+    this.setStatus(await ipc.clearCache());
+    this.accounts.tree.select(null);
+    await this.accounts.refresh();
+  }
+
+  signInAgain(): void {
+    this.view = 'connect';
+  }
+}
+
+const KEY = Symbol('usagedesk.app');
+
+/** Called once by App.svelte: the store lives as long as the app's root component. */
+export function provideApp(store: AppStore = new AppStore()): AppStore {
+  return setContext(KEY, store);
+}
+
+/** The app store, for any component below App.svelte. */
+export function useApp(): AppStore {
+  const store = getContext<AppStore | undefined>(KEY);
+  if (!store) throw new Error('useApp() outside App');
+  return store;
+}

@@ -1,0 +1,82 @@
+// The only module that talks to the Rust shell. One typed wrapper per command of docs/ipc.md;
+// every wrapper rejects with an AppError.
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type {
+  AccountDetail,
+  AccountRow,
+  AppStatus,
+  ChildSort,
+  Page,
+  Plan,
+  Progress,
+  SearchHit,
+  SyncFinished,
+  SyncReport,
+  TrendPoint,
+  YearMonth,
+} from '$lib/bindings';
+import { toAppError } from './errors';
+
+export { isAppError, toAppError } from './errors';
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+export const MAX_CHILDREN_LIMIT = 500;
+export const MAX_SEARCH_LIMIT = 100;
+export const MAX_TREND_COUNT = 36;
+
+export const appStatus = () => call<AppStatus>('app_status');
+export const connect = (url: string, token: string) => call<AppStatus>('connect', { url, token });
+export const startDemo = () => call<AppStatus>('start_demo');
+export const syncNow = () => call<SyncReport>('sync_now');
+export const cancelSync = () => call<null>('cancel_sync');
+export const signOut = () => call<AppStatus>('sign_out');
+export const clearCache = () => call<AppStatus>('clear_cache');
+export const plans = () => call<Plan[]>('plans');
+export const completedMonths = () => call<YearMonth[]>('completed_months');
+
+export const children = (
+  parent: string | null,
+  month: YearMonth,
+  sort: ChildSort,
+  offset: number,
+  limit: number,
+) =>
+  call<Page<AccountRow>>('children', {
+    parent,
+    month,
+    sort,
+    offset,
+    limit: Math.min(limit, MAX_CHILDREN_LIMIT),
+  });
+
+export const accountDetail = (id: string, month: YearMonth) =>
+  call<AccountDetail>('account_detail', { id, month });
+
+export const search = (text: string, limit: number) =>
+  call<SearchHit[]>('search', { text, limit: Math.min(limit, MAX_SEARCH_LIMIT) });
+
+export const trend = (id: string, to: YearMonth, count: number) =>
+  call<TrendPoint[]>('trend', { id, to, count: Math.min(count, MAX_TREND_COUNT) });
+
+export const EVENTS = {
+  progress: 'sync://progress',
+  finished: 'sync://finished',
+  status: 'status://changed',
+} as const;
+
+export const onSyncProgress = (cb: (p: Progress) => void): Promise<UnlistenFn> =>
+  listen<Progress>(EVENTS.progress, (e) => cb(e.payload));
+
+export const onSyncFinished = (cb: (f: SyncFinished) => void): Promise<UnlistenFn> =>
+  listen<SyncFinished>(EVENTS.finished, (e) => cb(e.payload));
+
+export const onStatusChanged = (cb: (s: AppStatus) => void): Promise<UnlistenFn> =>
+  listen<AppStatus>(EVENTS.status, (e) => cb(e.payload));
