@@ -11,7 +11,7 @@ fn main() {
         .expect("write placeholder ui/dist/index.html");
     }
     tauri_build::try_build(
-        tauri_build::Attributes::new().capabilities_path_pattern("src-tauri/capabilities/**"),
+        tauri_build::Attributes::new().capabilities_path_pattern("src-tauri/capabilities/**/*"),
     )
     .expect("tauri build script");
 }

@@ -56,12 +56,13 @@ async fn assert_numbers(s: &Session, exp: &Expected, id: &str, month: &str, metr
     assert_eq!(shown, own, "own {metric} of {id} in {month}");
     for (plan, totals) in exp.totals(id, month) {
         let css = format!("[data-testid=total-{plan}-{metric}]");
-        let el = s.wait(&css).await;
-        let text = s.text(&el).await;
         let want = grouped(totals[k]);
         // A plan with no reporting account in the subtree may be shown as n/a rather than 0.
+        let fits = |t: &str| t == want || (totals[k] == 0 && (t == "n/a" || t == "—"));
+        // The screen updates after a click: wait for it to settle on the expected value.
+        let text = s.wait_text(&css, fits).await;
         assert!(
-            text == want || (totals[k] == 0 && (text == "n/a" || text == "—")),
+            fits(&text),
             "subtree {plan} {metric} of {id} in {month}: screen '{text}', expected {want}"
         );
     }
@@ -69,7 +70,7 @@ async fn assert_numbers(s: &Session, exp: &Expected, id: &str, month: &str, metr
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
-    let cloud = Cloud::start(&small_fixture()).await;
+    let mut cloud = Cloud::start(&small_fixture()).await;
     let exp = Expected::small();
     let token = cloud.token(None, TokenKind::Manager);
     let driver = TauriDriver::start();
@@ -147,7 +148,7 @@ async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
     s.screenshot(&shots().join("02-account.png")).await;
 
     // The cloud goes away: the same screens still show the same numbers, and sync says offline.
-    cloud.server.stop().await.expect("stop cloud");
+    cloud.server.shutdown().await.expect("stop cloud");
     let sync = s.wait("[data-testid=sync-button]").await;
     s.click(&sync).await;
     s.wait("[data-testid=offline-indicator]").await;
@@ -165,7 +166,6 @@ async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
     s.quit().await;
 
     // A bad token: a fresh install, the wrong token, the message says what to do.
-    let mut cloud = cloud;
     cloud.restart().await;
     let fresh = tempfile::tempdir().expect("data dir");
     let s = launch(&driver, fresh.path()).await;

@@ -150,7 +150,13 @@ impl Session {
             if let Some(e) = self.find_all(css).await.into_iter().next() {
                 return e;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {css}");
+            if Instant::now() >= deadline {
+                let page = self.script("return document.body.innerText;", vec![]).await;
+                panic!(
+                    "timed out waiting for {css}; the window shows:\n{}",
+                    page.as_str().unwrap_or_default()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -202,13 +202,9 @@ fn upsert_account(conn: &Connection, a: &Account) -> Result<Upsert> {
         created.as_str(),
         is_root
     ])?;
-    if old.is_none() {
-        // Children that arrived before this account stop being roots.
-        conn.prepare_cached(
-            "UPDATE accounts SET is_root = 0 WHERE parent_id = ?1 AND is_root = 1 AND id <> ?1",
-        )?
-        .execute([&a.id])?;
-    }
+    // Children that arrived before this account keep `is_root = 1` until the next rebuild
+    // clears it: readers check the parent (see query.rs, ROOTS), and an UPDATE per new
+    // account would cost a third of applying it.
     Ok(Upsert::Changed { tree })
 }
 
@@ -396,6 +392,50 @@ mod tests {
         let x = cache.account_month("x", ym("2024-01")).unwrap();
         assert_eq!(x.own, Some(UsageCounts::new(40, 20, 10)));
         assert_eq!(cache.stats().unwrap().pending_rows, 0);
+    }
+
+    #[test]
+    fn a_child_stops_being_a_root_when_its_parent_arrives() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        let roots = |c: &Cache| -> Vec<String> {
+            c.child_accounts(None)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id)
+                .collect()
+        };
+        cache
+            .apply_changes(
+                &[acc("kid", "Kid", Some("mum"), "2023-01-01")],
+                &plans(),
+                "c1",
+                now(),
+            )
+            .unwrap();
+        assert_eq!(roots(&cache), ["kid"], "its parent is not cached yet");
+        cache
+            .apply_changes(
+                &[acc("mum", "Mum", None, "2023-01-01")],
+                &plans(),
+                "c2",
+                now(),
+            )
+            .unwrap();
+        assert_eq!(roots(&cache), ["mum"], "at once, before any rebuild");
+        let page = cache
+            .children(None, ym("2024-01"), 0, 10, crate::ChildSort::Name)
+            .unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(cache.tree_order(None, None).unwrap().len(), 2);
+        cache.rebuild_aggregates().unwrap();
+        assert_eq!(roots(&cache), ["mum"]);
+        cache
+            .apply_changes(&[tomb("mum")], &plans(), "c3", now())
+            .unwrap();
+        assert!(
+            roots(&cache).is_empty(),
+            "the tombstone took the whole subtree"
+        );
     }
 
     #[test]

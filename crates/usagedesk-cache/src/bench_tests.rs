@@ -308,25 +308,3 @@ fn bench_100k() {
     println!("re-open: {:.3} ms", ms(t.elapsed()));
     drop(cache);
 }
-
-#[test]
-#[ignore = "profiling aid"]
-fn bench_accounts_only() {
-    let mut rng = Lcg::new(42);
-    let dir = tempfile::tempdir().unwrap();
-    let mut cache = Cache::open(dir.path().join("b.sqlite")).unwrap();
-    let g = generate(&mut rng);
-    let mut order: Vec<usize> = (0..g.accounts.len()).collect();
-    rng.shuffle(&mut order);
-    let t = Instant::now();
-    for (n, chunk) in order.chunks(PAGE).enumerate() {
-        let page: Vec<Change> = chunk
-            .iter()
-            .map(|i| Change::Account(g.accounts[*i].clone()))
-            .collect();
-        cache
-            .apply_changes(&page, &plans(), &format!("p{n}"), now())
-            .unwrap();
-    }
-    println!("accounts: {:?}", t.elapsed());
-}

@@ -28,7 +28,14 @@ pub(crate) fn migrate(conn: &mut Connection, location: &str) -> Result<usize> {
         if version == SCHEMA_VERSION {
             return Ok(applied);
         }
-        let sql = MIGRATIONS[version as usize]; // 0 <= version < SCHEMA_VERSION here
+        let Some(sql) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Err(CacheError::corrupt(format!(
+                "schema version {version} of the cache {location}"
+            )));
+        };
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;

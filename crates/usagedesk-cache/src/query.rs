@@ -31,6 +31,12 @@ pub(crate) fn load_plans(conn: &Connection) -> Result<PlanCatalog> {
     Ok(PlanCatalog(plans))
 }
 
+/// Roots: accounts without a parent, or whose parent is not cached. `is_root` is set when an
+/// account is written and cleared by the rebuild once its parent has arrived, so the parent
+/// check only runs for the few accounts still flagged.
+const ROOTS: &str = "a.is_root = 1 AND (a.parent_id IS NULL OR a.parent_id = a.id
+    OR NOT EXISTS (SELECT 1 FROM accounts p WHERE p.id = a.parent_id))";
+
 /// The columns of an [`Account`], as selected by `ACCOUNT_COLUMNS`.
 const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.parent_id, a.status, a.created_at";
 
@@ -153,8 +159,7 @@ impl Cache {
             }
             None => {
                 st = self.conn.prepare_cached(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
-                     WHERE a.is_root = 1 ORDER BY a.name, a.id"
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE {ROOTS} ORDER BY a.name, a.id"
                 ))?;
                 st.query([])?
             }
@@ -180,12 +185,12 @@ impl Cache {
             self.require(p)?;
         }
         let filter = match parent {
-            Some(_) => "a.parent_id = +?3 AND a.id <> +?3",
-            None => "a.is_root = 1 AND +?3 IS NULL",
+            Some(_) => "a.parent_id = +?3 AND a.id <> +?3".to_owned(),
+            None => format!("{ROOTS} AND +?3 IS NULL"),
         };
         let count_filter = match parent {
-            Some(_) => "a.parent_id = ?1 AND a.id <> ?1",
-            None => "a.is_root = 1 AND ?1 IS NULL",
+            Some(_) => "a.parent_id = ?1 AND a.id <> ?1".to_owned(),
+            None => format!("{ROOTS} AND ?1 IS NULL"),
         };
         let total: i64 = self
             .conn
@@ -498,7 +503,7 @@ impl Cache {
         max_depth: Option<usize>,
         mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
     ) -> Result<(), E> {
-        if matches!(max_depth, Some(d) if d <= 1) {
+        if matches!(max_depth, Some(d) if d <= 1) || self.is_small_subtree(root)? {
             return self.walk_by_queries(root, max_depth, f);
         }
         let tree = self.load_tree()?;
@@ -559,6 +564,25 @@ impl Cache {
         Ok(())
     }
 
+    /// Whether `root`'s subtree had fewer than `SMALL_SUBTREE` accounts at the last rebuild
+    /// (accounts without aggregate rows have at most `INLINE_FANOUT` leaf children).
+    fn is_small_subtree(&self, root: Option<&str>) -> Result<bool> {
+        const SMALL_SUBTREE: i64 = 10_000;
+        let Some(id) = root else { return Ok(false) };
+        let size: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT g.ok + g.not_available + g.non_existent
+                 FROM accounts a
+                 JOIN subtree_month g ON g.account_k = a.k
+                     AND g.month = (SELECT max(month) FROM months)
+                 WHERE a.id = ?1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(!matches!(size, Some(n) if n >= SMALL_SUBTREE))
+    }
+
     /// Every account, with children lists in tree order.
     fn load_tree(&self) -> Result<LoadedTree> {
         let mut accounts = Vec::new();
@@ -582,13 +606,10 @@ impl Cache {
         let mut children = vec![Vec::new(); accounts.len()];
         let mut roots = Vec::new();
         for (i, a) in accounts.iter().enumerate() {
-            if is_root[i] {
-                roots.push(i);
-            }
-            if let Some(p) = a.parent_id.as_deref().and_then(|p| index.get(p)) {
-                if *p != i {
-                    children[*p].push(i);
-                }
+            match a.parent_id.as_deref().and_then(|p| index.get(p)) {
+                Some(p) if *p != i => children[*p].push(i),
+                _ if is_root[i] => roots.push(i),
+                _ => {}
             }
         }
         Ok(LoadedTree {

@@ -340,6 +340,13 @@ impl Cache {
         let tx = self.write_tx()?;
         let mut stats = RebuildStats::default();
         let fold = fold_pending(&tx, true)?;
+        // Accounts flagged as roots whose parent has arrived since (see query.rs, ROOTS).
+        tx.prepare_cached(
+            "UPDATE accounts SET is_root = 0
+             WHERE is_root = 1 AND parent_id IS NOT NULL AND parent_id <> id
+               AND EXISTS (SELECT 1 FROM accounts p WHERE p.id = accounts.parent_id)",
+        )?
+        .execute([])?;
         (stats.rows_folded, stats.rows_waiting) = (fold.folded, fold.waiting);
 
         let mut all = false;
@@ -685,8 +692,22 @@ mod tests {
                 .collect()
         }
 
+        fn children_map(&self) -> BTreeMap<&str, Vec<&str>> {
+            let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for id in self.accounts.keys() {
+                if let Some(p) = self.parent_of(id) {
+                    map.entry(p).or_default().push(id);
+                }
+            }
+            map
+        }
+
         /// `id` and all its descendants that are cached.
         fn subtree(&self, id: &str) -> BTreeSet<String> {
+            self.subtree_with(id, &self.children_map())
+        }
+
+        fn subtree_with(&self, id: &str, children: &BTreeMap<&str, Vec<&str>>) -> BTreeSet<String> {
             let mut out = BTreeSet::new();
             if !self.accounts.contains_key(id) {
                 return out;
@@ -694,7 +715,8 @@ mod tests {
             let mut todo = vec![id.to_owned()];
             while let Some(at) = todo.pop() {
                 if out.insert(at.clone()) {
-                    todo.extend(self.children(&at).into_iter().map(str::to_owned));
+                    let kids = children.get(at.as_str()).into_iter().flatten();
+                    todo.extend(kids.map(|c| (*c).to_owned()));
                 }
             }
             out
@@ -722,13 +744,14 @@ mod tests {
             &self,
             id: &str,
             m: YearMonth,
+            children: &BTreeMap<&str, Vec<&str>>,
         ) -> (BTreeMap<String, UsageCounts>, SubtreeCounts) {
             let mut totals: BTreeMap<String, UsageCounts> = plans()
                 .iter()
                 .map(|p| (p.id.clone(), UsageCounts::default()))
                 .collect();
             let mut counts = SubtreeCounts::default();
-            for d in self.subtree(id) {
+            for d in self.subtree_with(id, children) {
                 match self.own(&d, m) {
                     (Availability::Ok, Some(row)) => {
                         counts.ok += 1;
@@ -764,6 +787,7 @@ mod tests {
             got, roots,
             "{stage}: roots are accounts without a cached parent"
         );
+        let children = model.children_map();
         for m in &months {
             for id in model.accounts.keys() {
                 let row = cache.account_row(id, *m).unwrap().unwrap();
@@ -776,7 +800,7 @@ mod tests {
                     "{what}: plan"
                 );
                 assert_eq!(row.usage.own, own.map(|o| o.counts), "{what}: own counts");
-                let (totals, counts) = model.aggregate(id, *m);
+                let (totals, counts) = model.aggregate(id, *m, &children);
                 let got: BTreeMap<String, UsageCounts> =
                     row.usage.totals.clone().into_iter().collect();
                 assert_eq!(got, totals, "{what}: subtree totals equal the naive walk");
@@ -792,7 +816,7 @@ mod tests {
                 assert_eq!(row.subtree, counts, "{what}: availability counts");
                 assert_eq!(
                     row.child_count,
-                    model.children(id).len() as u64,
+                    children.get(id.as_str()).map_or(0, Vec::len) as u64,
                     "{what}: child count"
                 );
             }
@@ -952,7 +976,7 @@ mod tests {
         // A change of one month only rebuilds that month.
         let one = usage(&ids[0], "2024-01", "standard", 123);
         cache
-            .apply_changes(&[one.clone()], &plans(), "e", now())
+            .apply_changes(std::slice::from_ref(&one), &plans(), "e", now())
             .unwrap();
         model.apply(&one);
         let stats = cache.rebuild_aggregates().unwrap();
@@ -1020,91 +1044,5 @@ mod tests {
         assert_eq!(mar.subtree.ok, 2);
         assert_eq!(mar.usage.totals["premium"], UsageCounts::new(8, 4, 2));
         assert_eq!(mar.usage.totals["basic"], UsageCounts::new(10, 5, 2));
-    }
-}
-#[cfg(test)]
-mod scratch_bench {
-    use super::*;
-    #[test]
-    #[ignore = "scratch"]
-    fn map_cost() {
-        let ids: Vec<String> = (0..100_000u64)
-            .map(|i| format!("acct-{:08x}", i.wrapping_mul(2_654_435_761) % 4_294_967_291))
-            .collect();
-        let map: FxMap<String, i64> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i as i64))
-            .collect();
-        let mut w = StageWriter::default();
-        let mut blobs = Vec::new();
-        for m in 0..24u32 {
-            for (i, id) in ids.iter().enumerate() {
-                w.push(&stage::StagedRow {
-                    account_id: id,
-                    month: 24_000 + m,
-                    plan: "basic",
-                    snapshot: Some(20_240_131),
-                    snapshot_text: "",
-                    counts: [i as i64, 2, 3],
-                })
-                .unwrap();
-                if w.len() == 5000 {
-                    blobs.push(w.finish().unwrap());
-                }
-            }
-        }
-        let t = std::time::Instant::now();
-        let mut n = 0usize;
-        for b in &blobs {
-            let mut r = StageReader::new(b).unwrap();
-            while let Some(row) = r.next_row().unwrap() {
-                n += row.counts[0] as usize & 1;
-            }
-        }
-        println!("decode only {:?} {n}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut chunk: Vec<Staged> = Vec::with_capacity(2_400_000);
-        for b in &blobs {
-            let mut r = StageReader::new(b).unwrap();
-            while let Some(row) = r.next_row().unwrap() {
-                let k = map[row.account_id];
-                chunk.push(Staged {
-                    k,
-                    counts: row.counts,
-                    month: row.month,
-                    snapshot: 0,
-                    plan: 0,
-                });
-            }
-        }
-        println!("decode+map+push {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut chunk2: Vec<Staged> = Vec::with_capacity(2_400_000);
-        for b in &blobs {
-            let mut r = StageReader::new(b).unwrap();
-            while let Some(row) = r.next_row().unwrap() {
-                chunk2.push(Staged {
-                    k: row.account_id.len() as i64,
-                    counts: row.counts,
-                    month: row.month,
-                    snapshot: 0,
-                    plan: 0,
-                });
-            }
-        }
-        println!("decode+push {:?} {}", t.elapsed(), chunk2.len());
-        let t = std::time::Instant::now();
-        let mut x = 0i64;
-        for b in &blobs {
-            let mut r = StageReader::new(b).unwrap();
-            while let Some(row) = r.next_row().unwrap() {
-                x += map[row.account_id];
-            }
-        }
-        println!("decode+map {:?} {x}", t.elapsed());
-        let t = std::time::Instant::now();
-        chunk.sort_by_key(|s| (s.k, s.month));
-        println!("sort {:?}", t.elapsed());
     }
 }

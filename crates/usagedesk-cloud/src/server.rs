@@ -29,10 +29,15 @@ impl RunningServer {
 
     /// Stops accepting, lets requests in flight finish, and waits.
     pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown().await
+    }
+
+    /// [`stop`](Self::stop) through a borrow, for owners that start another server later.
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task.await.map_err(std::io::Error::other)?
+        (&mut self.task).await.map_err(std::io::Error::other)?
     }
 }
 

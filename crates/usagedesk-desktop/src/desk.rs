@@ -95,7 +95,11 @@ impl Desk {
             )
         })?;
         let cache_path = data_dir.join("cache.db");
-        let writer = Cache::open(&cache_path)?;
+        let mut writer = Cache::open(&cache_path)?;
+        // A sync stopped between pages leaves rows staged: fold them in before the first read.
+        if writer.needs_rebuild()? {
+            writer.rebuild_aggregates()?;
+        }
         let reader = Cache::open(&cache_path)?;
         Ok(Self {
             data_dir,

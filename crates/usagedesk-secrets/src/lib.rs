@@ -99,6 +99,10 @@ fn map_err(e: keyring::Error) -> SecretError {
 
 impl SecretStore for KeyringStore {
     fn get(&self, url: &str) -> Result<Option<String>, SecretError> {
+        #[cfg(target_os = "linux")]
+        if self.backend == Backend::KernelKeyring {
+            return kernel::get(url);
+        }
         match self.entry(url)?.get_password() {
             Ok(t) => Ok(Some(t)),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -107,10 +111,18 @@ impl SecretStore for KeyringStore {
     }
 
     fn set(&self, url: &str, token: &str) -> Result<(), SecretError> {
+        #[cfg(target_os = "linux")]
+        if self.backend == Backend::KernelKeyring {
+            return kernel::set(url, token);
+        }
         self.entry(url)?.set_password(token).map_err(map_err)
     }
 
     fn delete(&self, url: &str) -> Result<(), SecretError> {
+        #[cfg(target_os = "linux")]
+        if self.backend == Backend::KernelKeyring {
+            return kernel::delete(url);
+        }
         match self.entry(url)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
@@ -122,6 +134,58 @@ impl SecretStore for KeyringStore {
             Backend::SecretService => "the desktop keyring (Secret Service)".into(),
             Backend::KernelKeyring => "the kernel keyring (not kept across reboots)".into(),
             Backend::Platform => "the system keychain".into(),
+        }
+    }
+}
+
+/// The Linux kernel's per-user keyring (`@u`): it exists for every user without a desktop
+/// session, unlike the session keyring, which processes started by services may lack.
+#[cfg(target_os = "linux")]
+mod kernel {
+    use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
+
+    use super::{SecretError, SERVICE};
+
+    fn ring() -> Result<KeyRing, SecretError> {
+        KeyRing::from_special_id(KeyRingIdentifier::User, true)
+            .map_err(|e| SecretError::Unavailable(format!("kernel user keyring: {e:?}")))
+    }
+
+    fn description(url: &str) -> String {
+        format!("{SERVICE}:{url}")
+    }
+
+    fn failed(e: KeyError) -> SecretError {
+        SecretError::Keyring(format!("kernel keyring: {e:?}"))
+    }
+
+    pub fn get(url: &str) -> Result<Option<String>, SecretError> {
+        match ring()?.search(&description(url)) {
+            Ok(key) => {
+                let bytes = key.read_to_vec().map_err(failed)?;
+                String::from_utf8(bytes).map(Some).map_err(|_| {
+                    SecretError::Keyring("the stored token is not text; sign in again".into())
+                })
+            }
+            Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked) => {
+                Ok(None)
+            }
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    pub fn set(url: &str, token: &str) -> Result<(), SecretError> {
+        ring()?
+            .add_key(&description(url), token)
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    pub fn delete(url: &str) -> Result<(), SecretError> {
+        match ring()?.search(&description(url)) {
+            Ok(key) => key.invalidate().map_err(failed),
+            Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked) => Ok(()),
+            Err(e) => Err(failed(e)),
         }
     }
 }
@@ -186,5 +250,31 @@ mod tests {
         let e = keyring::Entry::new(SERVICE, "http://mock").unwrap();
         e.set_password("udk_x").unwrap();
         assert_eq!(e.get_password().unwrap(), "udk_x");
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_user_keyring_round_trips_a_token() {
+        // The real kernel keyring of this user, as headless machines (and CI) use it.
+        let store = KeyringStore {
+            backend: Backend::KernelKeyring,
+        };
+        let url = format!("http://test.invalid/{}/", std::process::id());
+        store.delete(&url).unwrap();
+        assert_eq!(store.get(&url).unwrap(), None);
+        store.set(&url, "udk_kernel").unwrap();
+        assert_eq!(store.get(&url).unwrap().as_deref(), Some("udk_kernel"));
+        store.set(&url, "udk_kernel_2").unwrap();
+        assert_eq!(
+            store.get(&url).unwrap().as_deref(),
+            Some("udk_kernel_2"),
+            "setting again replaces"
+        );
+        store.delete(&url).unwrap();
+        assert_eq!(store.get(&url).unwrap(), None, "deleted tokens are gone");
     }
 }
