@@ -97,17 +97,7 @@ async fn sync_then_usage_json_prints_the_contract_lines() {
                     "catalog order: {l}"
                 );
             }
-            let in_scope = exp
-                .accounts
-                .keys()
-                .filter(|id| match scope {
-                    "self" => *id == account,
-                    "children" => {
-                        *id == account || exp.accounts[*id].parent_id.as_deref() == Some(account)
-                    }
-                    _ => exp.is_descendant_or_self(id, account),
-                })
-                .count();
+            let in_scope = exp.in_scope(account, scope).len();
             assert_eq!(lines.len(), in_scope, "{account} {scope} {month}");
             for l in &lines {
                 let keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();

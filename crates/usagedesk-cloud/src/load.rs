@@ -9,20 +9,13 @@ use usagedesk_domain::{Account, Plan, UsageCounts};
 
 use crate::storage::{DailyRow, Dataset, Located, RowError};
 
-pub const ACCOUNTS_FILE: &str = "accounts.csv";
-pub const DAILY_FILE: &str = "daily_usage.csv";
-pub const PLANS_FILE: &str = "plans.csv";
-
-const ACCOUNT_HEADER: [&str; 5] = ["id", "name", "parent_id", "status", "created_at"];
-const DAILY_HEADER: [&str; 6] = [
-    "account_id",
-    "date",
-    "plan",
-    "users_registered",
-    "users_with_token",
-    "users_with_activity",
-];
-const PLAN_HEADER: [&str; 2] = ["id", "name"];
+pub use usagedesk_domain::load_format::{
+    ACCOUNTS_FILE, DAILY_USAGE_FILE as DAILY_FILE, PLANS_FILE,
+};
+use usagedesk_domain::load_format::{
+    ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER,
+    PLANS_HEADER as PLAN_HEADER,
+};
 
 /// Largest single CSV record accepted (a name of at most 512 bytes fits easily).
 const MAX_RECORD_BYTES: usize = 16 * 1024;

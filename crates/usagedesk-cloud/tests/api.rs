@@ -77,17 +77,7 @@ async fn summary_matches_an_independent_computation() {
         .await;
         assert_eq!(s, StatusCode::OK, "{body}");
         let rows = body["rows"].as_array().expect("rows");
-        let in_scope: Vec<&String> = exp
-            .accounts
-            .keys()
-            .filter(|id| match scope {
-                "self" => *id == account,
-                "children" => {
-                    *id == account || exp.accounts[*id].parent_id.as_deref() == Some(account)
-                }
-                _ => exp.is_descendant_or_self(id, account),
-            })
-            .collect();
+        let in_scope = exp.in_scope(account, scope);
         assert_eq!(
             rows.len(),
             in_scope.len() * 6,

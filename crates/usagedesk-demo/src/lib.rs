@@ -110,9 +110,8 @@ pub enum DemoError {
 }
 
 /// File names inside the output folder.
-pub const ACCOUNTS_FILE: &str = "accounts.csv";
-pub const DAILY_USAGE_FILE: &str = "daily_usage.csv";
-pub const PLANS_FILE: &str = "plans.csv";
+pub use usagedesk_domain::load_format::{ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE};
+use usagedesk_domain::load_format::{ACCOUNTS_HEADER, DAILY_USAGE_HEADER, PLANS_HEADER};
 
 /// Writes `accounts.csv`, `daily_usage.csv` and `plans.csv` into `out_dir` (created when
 /// missing; existing files are replaced).
@@ -130,7 +129,7 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
         let path = path.to_path_buf();
         move |source| DemoError::Csv { path, source }
     };
-    w.write_record(["id", "name"]).map_err(csv_err(&path))?;
+    w.write_record(PLANS_HEADER).map_err(csv_err(&path))?;
     for plan in PlanCatalog::default().0 {
         w.write_record([plan.id, plan.name])
             .map_err(csv_err(&path))?;
@@ -139,8 +138,7 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
 
     let path = out_dir.join(ACCOUNTS_FILE);
     let mut w = writer(&path)?;
-    w.write_record(["id", "name", "parent_id", "status", "created_at"])
-        .map_err(csv_err(&path))?;
+    w.write_record(ACCOUNTS_HEADER).map_err(csv_err(&path))?;
     for &i in &base.file_order {
         let a = &base.accounts[i as usize];
         let parent = a
@@ -160,15 +158,7 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
 
     let path = out_dir.join(DAILY_USAGE_FILE);
     let mut w = writer(&path)?;
-    w.write_record([
-        "account_id",
-        "date",
-        "plan",
-        "users_registered",
-        "users_with_token",
-        "users_with_activity",
-    ])
-    .map_err(csv_err(&path))?;
+    w.write_record(DAILY_USAGE_HEADER).map_err(csv_err(&path))?;
     let mut daily_rows = 0usize;
     for &i in &base.file_order {
         let a = &base.accounts[i as usize];

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod api;
+pub mod load_format;
 pub mod month;
 pub mod plan;
 pub mod rollup;

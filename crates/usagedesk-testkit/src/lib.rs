@@ -144,6 +144,21 @@ impl Expected {
         false
     }
 
+    /// The accounts a report on `account` with `scope` ("self", "children" or "tree") covers.
+    pub fn in_scope(&self, account: &str, scope: &str) -> Vec<String> {
+        self.accounts
+            .keys()
+            .filter(|id| match scope {
+                "self" => *id == account,
+                "children" => {
+                    *id == account || self.accounts[*id].parent_id.as_deref() == Some(account)
+                }
+                _ => self.is_descendant_or_self(id, account),
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The subtree aggregate: plan → summed counts over every account of the subtree whose
     /// month-end plan is that plan. Every catalog plan is present.
     pub fn totals(&self, account: &str, month: &str) -> BTreeMap<String, [u64; 3]> {
