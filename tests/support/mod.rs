@@ -239,16 +239,19 @@ impl Session {
         .await
     }
 
-    /// A PNG of the window.
+    /// A PNG of the X screen the window is on, taken with ImageMagick's `import` (WebKit's
+    /// WebDriver screenshot stalls for a minute under Xvfb). Best effort: a missing `import`
+    /// only costs the picture.
     pub async fn screenshot(&self, to: &Path) {
-        use base64::Engine;
-        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        if let Some(png) = v
-            .as_str()
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        {
-            let _ = std::fs::write(to, png);
-        }
+        let to = to.to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || {
+            Command::new("import")
+                .args(["-window", "root"])
+                .arg(&to)
+                .stderr(Stdio::null())
+                .status()
+        })
+        .await;
     }
 
     pub async fn quit(self) {
