@@ -26,20 +26,10 @@ impl DateText {
 
     /// From year (0..=9999), month and day numbers.
     pub(crate) fn from_parts(y: u32, m: u32, day: u32) -> Self {
-        let digit = |v: u32| b'0' + (v % 10) as u8;
-        let buf = [
-            digit(y / 1000),
-            digit(y / 100),
-            digit(y / 10),
-            digit(y),
-            b'-',
-            digit(m / 10),
-            digit(m),
-            b'-',
-            digit(day / 10),
-            digit(day),
-        ];
-        Self { buf, other: None }
+        Self {
+            buf: usagedesk_domain::month::ymd_ascii(y, m, day),
+            other: None,
+        }
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -57,16 +47,7 @@ pub(crate) struct MonthText([u8; 7]);
 impl MonthText {
     pub(crate) fn from_key(key: u32) -> Self {
         let (y, m) = (key / 12, key % 12 + 1);
-        let digit = |v: u32| b'0' + (v % 10) as u8;
-        Self([
-            digit(y / 1000),
-            digit(y / 100),
-            digit(y / 10),
-            digit(y),
-            b'-',
-            digit(m / 10),
-            digit(m),
-        ])
+        Self(usagedesk_domain::month::ym_ascii(y, m))
     }
 
     pub(crate) fn as_str(&self) -> &str {

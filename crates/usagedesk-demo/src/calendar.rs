@@ -80,22 +80,7 @@ pub(crate) fn sub_days(date: NaiveDate, n: u64) -> NaiveDate {
 
 /// `YYYY-MM-DD` without going through chrono's formatter (millions of rows are written).
 pub(crate) fn fmt_date(d: NaiveDate) -> [u8; 10] {
-    let y = d.year() as u32;
-    let m = d.month();
-    let day = d.day();
-    let digit = |v: u32| b'0' + (v % 10) as u8;
-    [
-        digit(y / 1000),
-        digit(y / 100),
-        digit(y / 10),
-        digit(y),
-        b'-',
-        digit(m / 10),
-        digit(m),
-        b'-',
-        digit(day / 10),
-        digit(day),
-    ]
+    usagedesk_domain::month::ymd_ascii(d.year() as u32, d.month(), d.day())
 }
 
 /// A non-negative integer formatted in decimal on the stack.

@@ -131,6 +131,39 @@ impl<'de> Deserialize<'de> for YearMonth {
     }
 }
 
+/// `YYYY-MM` as ASCII bytes, without a formatter (hot paths write millions of these).
+/// The year is taken modulo 10,000.
+pub fn ym_ascii(year: u32, month: u32) -> [u8; 7] {
+    let digit = |v: u32| b'0' + (v % 10) as u8;
+    [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+    ]
+}
+
+/// `YYYY-MM-DD` as ASCII bytes, without a formatter; see [`ym_ascii`].
+pub fn ymd_ascii(year: u32, month: u32, day: u32) -> [u8; 10] {
+    let ym = ym_ascii(year, month);
+    let digit = |v: u32| b'0' + (v % 10) as u8;
+    [
+        ym[0],
+        ym[1],
+        ym[2],
+        ym[3],
+        ym[4],
+        ym[5],
+        ym[6],
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ]
+}
+
 /// Parses a `YYYY-MM-DD` date with a message that says what is expected.
 pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
@@ -229,6 +262,21 @@ mod tests {
             YearMonth::last_completed(d("2024-01-15")).to_string(),
             "2023-12"
         );
+    }
+
+    #[test]
+    fn ascii_formatting_matches_chrono() {
+        for s in ["0999-01-05", "2024-02-29", "2026-12-31"] {
+            let date = d(s);
+            assert_eq!(
+                &ymd_ascii(date.year() as u32, date.month(), date.day()),
+                s.as_bytes()
+            );
+            assert_eq!(
+                &ym_ascii(date.year() as u32, date.month()),
+                &s.as_bytes()[..7]
+            );
+        }
     }
 
     #[test]
