@@ -68,6 +68,107 @@ async fn assert_numbers(s: &Session, exp: &Expected, id: &str, month: &str, metr
     }
 }
 
+/// Opens the Export dialog on sp-acme, checks its preview, then runs the command the dialog's
+/// Export button runs after the native save dialog (which WebDriver cannot drive), and checks
+/// the file holds the bytes `usagedesk-cli export` writes from the same cache.
+async fn export_from_the_window(s: &Session, data_dir: &Path) {
+    let crumb = s
+        .wait("[data-testid=breadcrumb-item][data-account-id=sp-acme]")
+        .await;
+    s.click(&crumb).await;
+    s.wait_text("[data-testid=account-name]", |t| {
+        t == "Acme Service Provider"
+    })
+    .await;
+    let open = s.wait("[data-testid=export-open]").await;
+    s.click(&open).await;
+    let tree = s.wait("[data-testid=export-scope-tree]").await;
+    s.click(&tree).await;
+    for (field, month) in [("export-from", "2024-01"), ("export-to", "2024-06")] {
+        let select = s.wait(&format!("[data-testid={field}]")).await;
+        s.script(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": select}), month.into()],
+        )
+        .await;
+    }
+    // 7 accounts in sp-acme's tree × 6 months.
+    let preview = s
+        .wait_text("[data-testid=export-preview]", |t| t.contains("42"))
+        .await;
+    assert!(
+        preview.contains("42"),
+        "the dialog previews 42 rows: '{preview}'"
+    );
+    s.screenshot(&shots().join("04-export.png")).await;
+
+    let out = tempfile::tempdir().expect("export folder");
+    let from_app = out.path().join("from-app.csv");
+    let done = s
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI_INTERNALS__.invoke('export_csv', {
+               request: { account_id: 'sp-acme', scope: 'tree', from: '2024-01', to: '2024-06' },
+               path: arguments[0],
+             }).then(done, (e) => done({ error: e }));",
+            vec![from_app.display().to_string().into()],
+        )
+        .await;
+    assert_eq!(done["rows"], 42, "the app's export: {done}");
+
+    let from_cli = out.path().join("from-cli.csv");
+    let status = std::process::Command::new(cli())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "export",
+            "--account",
+            "sp-acme",
+            "--scope",
+            "tree",
+            "--from",
+            "2024-01",
+        ])
+        .args(["--to", "2024-06", "-o"])
+        .arg(&from_cli)
+        .status()
+        .expect("run usagedesk-cli");
+    assert!(status.success());
+    let (app_bytes, cli_bytes) = (
+        std::fs::read(&from_app).expect("the app's CSV"),
+        std::fs::read(&from_cli).expect("the CLI's CSV"),
+    );
+    assert_eq!(
+        app_bytes, cli_bytes,
+        "app and CLI write the same bytes for the same request"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("from-app.csv.manifest.json")).expect("manifest"),
+    )
+    .expect("manifest JSON");
+    assert_eq!(manifest["sha256"], done["sha256"]);
+    assert!(manifest["generator"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("usagedesk "));
+    let close = s.wait("[data-testid=export-close]").await;
+    s.click(&close).await;
+}
+
+/// The CLI binary built beside the app (`cargo test --workspace` builds both).
+fn cli() -> std::path::PathBuf {
+    let path = app().with_file_name(format!("usagedesk-cli{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = std::process::Command::new(cargo)
+            .args(["build", "-p", "usagedesk-cli"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot build usagedesk-cli for the comparison");
+    }
+    path
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
     let mut cloud = Cloud::start(&small_fixture()).await;
@@ -163,6 +264,9 @@ async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
         .await;
     assert_numbers(&s, &exp, "acme-fr", "2024-03", "users_with_token").await;
     s.screenshot(&shots().join("03-offline.png")).await;
+
+    // Still offline: export sp-acme's tree, as the Export dialog does.
+    export_from_the_window(&s, data.path()).await;
     s.quit().await;
 
     // A bad token: a fresh install, the wrong token, the message says what to do.

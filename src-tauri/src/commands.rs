@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter, State};
 use usagedesk_cache::{AccountRow, ChildSort, Page, SearchHit, TrendPoint};
-use usagedesk_desktop::{AccountDetail, AppError, AppStatus, Desk};
+use usagedesk_desktop::{
+    AccountDetail, AppError, AppStatus, Desk, ExportOutcome, ExportPlan, ExportProgress,
+    ExportRequest,
+};
 use usagedesk_domain::{Plan, YearMonth};
 use usagedesk_sync::SyncReport;
 
@@ -104,4 +107,28 @@ pub fn trend(
     count: usize,
 ) -> Result<Vec<TrendPoint>, AppError> {
     desk.trend(&id, &to, count)
+}
+
+#[tauri::command]
+pub fn export_preview(desk: Desktop<'_>, request: ExportRequest) -> Result<ExportPlan, AppError> {
+    desk.export_preview(&request)
+}
+
+/// Writes the export to `path` (chosen in the save dialog), emitting `export://progress`.
+#[tauri::command]
+pub async fn export_csv(
+    app: AppHandle,
+    desk: Desktop<'_>,
+    request: ExportRequest,
+    path: String,
+) -> Result<ExportOutcome, AppError> {
+    let progress = move |p: ExportProgress| {
+        let _ = app.emit(events::EXPORT_PROGRESS, p);
+    };
+    desk.export_csv(request, path, progress).await
+}
+
+#[tauri::command]
+pub fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
+    desk.cancel_export()
 }

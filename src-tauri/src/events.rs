@@ -1,4 +1,5 @@
-//! Sync runs with their events: `sync://progress`, `sync://finished`, `status://changed`.
+//! Sync runs with their events: `sync://progress`, `sync://finished`, `status://changed`;
+//! and `export://progress` while an export writes.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use usagedesk_sync::SyncReport;
 pub const PROGRESS: &str = "sync://progress";
 pub const FINISHED: &str = "sync://finished";
 pub const STATUS_CHANGED: &str = "status://changed";
+pub const EXPORT_PROGRESS: &str = "export://progress";
 
 /// Runs one sync, emitting progress, the outcome and the new status.
 pub async fn run_sync(app: &AppHandle, desk: &Desk) -> Result<SyncReport, AppError> {

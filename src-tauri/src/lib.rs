@@ -44,6 +44,7 @@ pub fn run() {
         .init();
     let args = parse_args();
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let data_dir = match args.data_dir.clone() {
                 Some(d) => d,
@@ -76,6 +77,9 @@ pub fn run() {
             commands::account_detail,
             commands::search,
             commands::trend,
+            commands::export_preview,
+            commands::export_csv,
+            commands::cancel_export,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

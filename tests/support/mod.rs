@@ -239,6 +239,17 @@ impl Session {
         .await
     }
 
+    /// Runs an asynchronous script (its last argument is the callback) and returns the
+    /// value it calls back with.
+    pub async fn script_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
     /// A PNG of the X screen the window is on, taken with ImageMagick's `import` (WebKit's
     /// WebDriver screenshot stalls for a minute under Xvfb). Best effort: a missing `import`
     /// only costs the picture.

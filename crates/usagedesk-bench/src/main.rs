@@ -3,6 +3,9 @@
 //! machine (raw rusqlite inserts). Run it in release mode:
 //!
 //! `cargo run --release -p usagedesk-bench -- --accounts 100000 --months 24`
+//! (`--export-only CACHE.db` measures only the export, on a cache synced before).
+
+mod export;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +34,9 @@ struct Args {
     /// Runs of each query to take the median of.
     #[arg(long, default_value_t = 51)]
     runs: usize,
+    /// Only benchmark the export, on this already synced cache.
+    #[arg(long)]
+    export_only: Option<PathBuf>,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -41,6 +47,9 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).context("date")?;
     let clock = FixedClock::on(today);
+    if let Some(cache) = &args.export_only {
+        return export::bench_export(cache, today, &args.work.join("export"));
+    }
     let data = args.work.join(format!(
         "demo-{}-{}-{}",
         args.accounts, args.months, args.seed
@@ -153,7 +162,10 @@ fn main() -> Result<()> {
     println!("  roots:              {roots_ms:.2} ms");
     println!("  root {root:<14} {root_ms:.2} ms");
     println!("  mid-level {mid:<9} {mid_ms:.2} ms");
-    Ok(())
+    drop(cache);
+
+    // 5. Export of every tree against sqlite3's plain join.
+    export::bench_export(&cache_path, today, &args.work.join("export"))
 }
 
 fn raw_insert_rate(path: &std::path::Path, rows: usize) -> Result<f64> {

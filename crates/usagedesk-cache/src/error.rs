@@ -55,6 +55,10 @@ pub enum CacheError {
     )]
     Corrupt { what: String },
 
+    /// A request the cache cannot answer as asked; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+
     #[error(
         "the local cache is busy in another UsageDesk window or command ({0}). Wait for it to \
          finish, then retry"

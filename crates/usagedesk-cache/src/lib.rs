@@ -30,6 +30,7 @@ mod maint;
 mod migrate;
 mod query;
 mod rebuild;
+mod report;
 mod stage;
 pub mod state;
 mod types;
@@ -46,6 +47,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;
+pub use report::{ReportRow, RowResult};
 pub use types::*;
 
 /// A handle on one cache database. Reads take `&self`, writes `&mut self`. The handle is
@@ -54,6 +56,8 @@ pub use types::*;
 pub struct Cache {
     conn: Connection,
     path: Option<PathBuf>,
+    /// The whole tree as last loaded, and the database state it was loaded from.
+    tree_memo: std::cell::RefCell<Option<query::TreeMemo>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -119,7 +123,11 @@ impl Cache {
             None => "in memory".to_owned(),
         };
         migrate::migrate(&mut conn, &location)?;
-        Ok(Self { conn, path })
+        Ok(Self {
+            conn,
+            path,
+            tree_memo: Default::default(),
+        })
     }
 
     /// The file this cache lives in (`None` in memory).

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use usagedesk_domain::Scope;
+use usagedesk_domain::{Scope, YearMonth};
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +58,24 @@ enum Command {
         /// One JSON object per account in scope, one per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a usage report as CSV (and FILE.manifest.json beside it), from the local cache.
+    #[command(after_help = "Columns: docs/export-format.md. Works offline.")]
+    Export {
+        #[arg(long)]
+        account: String,
+        /// self: the account only; children: with its direct children; tree: its whole subtree.
+        #[arg(long, value_parser = parse_scope)]
+        scope: Scope,
+        /// First completed month, YYYY-MM.
+        #[arg(long)]
+        from: YearMonth,
+        /// Last completed month, YYYY-MM (inclusive).
+        #[arg(long)]
+        to: YearMonth,
+        /// The CSV file to write; `-` writes the CSV to stdout and no manifest.
+        #[arg(short = 'o', long = "output")]
+        output: String,
     },
 }
 
@@ -118,5 +136,21 @@ fn run(cli: Cli) -> Result<()> {
             scope,
             json,
         } => commands::usage::usage(&ctx, &account, &month, scope, json),
+        Command::Export {
+            account,
+            scope,
+            from,
+            to,
+            output,
+        } => commands::export::export(
+            &ctx,
+            commands::export::ExportArgs {
+                account,
+                scope,
+                from,
+                to,
+                output,
+            },
+        ),
     }
 }

@@ -308,3 +308,153 @@ async fn mistakes_get_messages_that_say_what_to_do() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_the_csv_and_its_manifest_offline() {
+    let cloud = Cloud::start(&small_fixture()).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path(), Some(&token), &["sync", "--url", &cloud.url()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Offline from here on: the export reads only the cache.
+    drop(cloud);
+
+    let file = dir.path().join("acme.csv");
+    let file_arg = file.to_str().unwrap();
+    let args = [
+        "--account",
+        "sp-acme",
+        "--scope",
+        "tree",
+        "--from",
+        "2024-01",
+        "--to",
+        "2024-06",
+    ];
+    let out = cli(
+        dir.path(),
+        None,
+        &[&["export"], &args[..], &["-o", file_arg]].concat(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wrote 42 rows (7 accounts × 6 months)"),
+        "{}",
+        stderr(&out)
+    );
+    let bytes = std::fs::read(&file).unwrap();
+
+    // `-o -`: the same bytes on stdout, and no manifest.
+    let piped = cli(
+        dir.path(),
+        None,
+        &[&["export"], &args[..], &["-o", "-"]].concat(),
+    )
+    .await;
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(piped.stdout, bytes, "stdout and file hold the same CSV");
+
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("acme.csv.manifest.json")).unwrap())
+            .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        manifest["sha256"],
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+    assert_eq!(manifest["rows"], 42);
+    assert_eq!(manifest["scope"], "tree");
+    assert_eq!(manifest["account_id"], "sp-acme");
+    assert_eq!(
+        manifest["generator"],
+        format!("usagedesk-cli {}", env!("CARGO_PKG_VERSION"))
+    );
+    let lines = String::from_utf8(bytes).unwrap();
+    assert!(
+        lines.starts_with("month,account_id,account_name,parent_id,"),
+        "{lines}"
+    );
+
+    // Refusals say what to do, and write nothing.
+    let now = chrono::Utc::now().format("%Y-%m").to_string();
+    let refused = [
+        (
+            vec![
+                "--account",
+                "sp-acme",
+                "--scope",
+                "tree",
+                "--from",
+                "2024-01",
+                "--to",
+                &now,
+            ],
+            "not a completed month",
+        ),
+        (
+            vec![
+                "--account",
+                "sp-acme",
+                "--scope",
+                "tree",
+                "--from",
+                "2024-05",
+                "--to",
+                "2024-01",
+            ],
+            "swap the two months",
+        ),
+        (
+            vec![
+                "--account",
+                "nobody",
+                "--scope",
+                "tree",
+                "--from",
+                "2024-01",
+                "--to",
+                "2024-02",
+            ],
+            "not in the local cache",
+        ),
+        (
+            vec![
+                "--account",
+                "sp-acme",
+                "--scope",
+                "all",
+                "--from",
+                "2024-01",
+                "--to",
+                "2024-02",
+            ],
+            "self",
+        ),
+        (
+            vec![
+                "--account",
+                "sp-acme",
+                "--scope",
+                "tree",
+                "--from",
+                "2024-1",
+                "--to",
+                "2024-02",
+            ],
+            "YYYY-MM",
+        ),
+    ];
+    let bad = dir.path().join("bad.csv");
+    for (args, says) in refused {
+        let out = cli(
+            dir.path(),
+            None,
+            &[&["export"], &args[..], &["-o", bad.to_str().unwrap()]].concat(),
+        )
+        .await;
+        assert!(!out.status.success(), "{args:?} should be refused");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(!bad.exists(), "a refused export writes nothing");
+    }
+}

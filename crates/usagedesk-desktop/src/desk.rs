@@ -68,9 +68,10 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
     state: Mutex<RunState>,
     demo: tokio::sync::Mutex<Option<DemoCloud>>,
+    pub(crate) exports: crate::export::Exports,
 }
 
-fn lock_err<T>(_: std::sync::PoisonError<T>) -> AppError {
+pub(crate) fn lock_err<T>(_: std::sync::PoisonError<T>) -> AppError {
     AppError::new(
         ErrorKind::Internal,
         "an earlier failure left the app in a bad state; restart it",
@@ -112,6 +113,7 @@ impl Desk {
             clock,
             state: Mutex::new(RunState::default()),
             demo: tokio::sync::Mutex::new(None),
+            exports: Default::default(),
         })
     }
 
@@ -121,6 +123,19 @@ impl Desk {
 
     pub fn is_demo(&self) -> bool {
         self.demo_mode
+    }
+
+    pub(crate) fn cache_path(&self) -> &Path {
+        &self.cache_path
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The reading connection, for queries that need more than one call.
+    pub(crate) fn reader(&self) -> Result<std::sync::MutexGuard<'_, Cache>, AppError> {
+        self.reader.lock().map_err(lock_err)
     }
 
     fn read<T>(

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     InvalidInput,
     Cache,
     Keyring,
+    /// Reading or writing a file the user chose failed.
+    Io,
     Cancelled,
     Busy,
     Internal,

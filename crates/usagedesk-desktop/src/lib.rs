@@ -5,10 +5,13 @@ mod bindings;
 mod demo;
 mod desk;
 mod error;
+mod export;
 mod status;
 
 pub use bindings::typescript_bindings;
 pub use demo::DemoCloud;
 pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND};
 pub use error::{AppError, ErrorKind};
+pub use export::GENERATOR;
 pub use status::{AppStatus, SyncFinished};
+pub use usagedesk_export::{ExportOutcome, ExportPlan, ExportProgress, ExportRequest};

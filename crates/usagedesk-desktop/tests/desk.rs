@@ -6,7 +6,7 @@ use std::sync::Arc;
 use usagedesk_cache::ChildSort;
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_desktop::{Desk, DeskOptions, ErrorKind};
-use usagedesk_domain::Metric;
+use usagedesk_domain::{Metric, Scope};
 use usagedesk_secrets::{MemoryStore, SecretStore};
 use usagedesk_testkit::{clock, small_fixture, Cloud, Expected};
 
@@ -184,4 +184,83 @@ async fn the_demo_runs_the_real_cloud_in_process_and_syncs_from_it() {
         dir.path().join("demo/cache.db").exists(),
         "the demo keeps its own cache"
     );
+}
+
+#[tokio::test]
+async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
+    let cloud = Cloud::start(&small_fixture()).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
+    desk.connect(&cloud.url(), &token).await.unwrap();
+    desk.sync(|_| {}).await.unwrap();
+    drop(cloud); // the export needs only the cache
+
+    let req = |scope, from: &str, to: &str| usagedesk_desktop::ExportRequest {
+        account_id: "sp-acme".into(),
+        scope,
+        from: from.parse().unwrap(),
+        to: to.parse().unwrap(),
+    };
+    let plan = desk
+        .export_preview(&req(Scope::Children, "2024-01", "2024-06"))
+        .unwrap();
+    assert_eq!(
+        (plan.accounts, plan.rows),
+        (3, 18),
+        "sp-acme and its two children, 6 months"
+    );
+    assert_eq!(
+        plan.suggested_file_name,
+        "usage-sp-acme-children-2024-01_2024-06.csv"
+    );
+
+    let err = desk
+        .export_preview(&req(Scope::Tree, "2024-06", "2024-07"))
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::InvalidInput,
+        "July 2024 is running in the test clock: {err}"
+    );
+    let err = desk
+        .export_csv(
+            req(Scope::Tree, "2024-01", "2024-06"),
+            "relative.csv".into(),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+
+    let path = dir.path().join("tree.csv");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let done = desk
+        .export_csv(
+            req(Scope::Tree, "2024-01", "2024-06"),
+            path.display().to_string(),
+            move |p| sink.lock().unwrap().push(p),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.rows, 42);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(done.bytes, bytes.len() as u64);
+    let last = *seen.lock().unwrap().last().expect("progress reported");
+    assert_eq!((last.written, last.total), (42, 42));
+    let manifest = std::fs::read_to_string(dir.path().join("tree.csv.manifest.json")).unwrap();
+    assert!(manifest.contains(&done.sha256) && manifest.contains(usagedesk_desktop::GENERATOR));
+
+    // Cancelling when nothing runs is harmless; an unwritable folder is an io error.
+    desk.cancel_export().unwrap();
+    let err = desk
+        .export_csv(
+            req(Scope::Tree, "2024-01", "2024-06"),
+            dir.path().join("missing/x.csv").display().to_string(),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Io, "{err}");
 }

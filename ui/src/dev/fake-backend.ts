@@ -5,6 +5,12 @@
 // Query parameters: ?scenario=first-run|demo|connected|empty|offline|unauthorized|syncing|signed-out
 //                   &theme=dark|light &view=settings &open=<account id> &search=<text> &hover=1
 //                   &connect=<url>|<token> &latency=<ms> &kids=<children of the big reseller, default 8000>
+//                   &export=self|children|tree (opens the export dialog with that scope)
+//                   &from=<YYYY-MM> (its first month) &save=<path> (answers the save dialog and exports)
+//
+// The save dialog of an export is a window.prompt here (unless &save= is given): a path, or
+// Cancel. A path containing "readonly" fails with `io`; the export writes nothing, it only
+// reports progress.
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
@@ -15,6 +21,9 @@ import type {
   AppStatus,
   Availability,
   ChildSort,
+  ExportOutcome,
+  ExportPlan,
+  ExportRequest,
   Metric,
   Page,
   Plan,
@@ -285,6 +294,83 @@ const fail = (kind: AppError['kind'], message: string): never => {
 
 let syncPromise: Promise<SyncReport> | null = null;
 
+// ---------------------------------------------------------------------------------------------
+// Export simulation (the CSV itself is written by the Rust shell; here only its plan and progress)
+const ymOf = (k: number) => {
+  const y = Math.floor(k / 12);
+  return `${y}-${String(k - y * 12 + 1).padStart(2, '0')}`;
+};
+const ymK = (ym: string) => ymIndex(ym) - 1;
+
+function scopeCount(id: string, scope: ExportRequest['scope']): number {
+  const n = nodes.get(id)!;
+  if (scope === 'self') return 1;
+  if (scope === 'children') return 1 + n.children.length;
+  let count = 0;
+  const stack = [id];
+  while (stack.length) {
+    count++;
+    stack.push(...nodes.get(stack.pop()!)!.children);
+  }
+  return count;
+}
+
+function exportPlan(req: ExportRequest): ExportPlan {
+  const last = MONTHS[MONTHS.length - 1];
+  for (const m of [req.from, req.to]) {
+    if (!/^\d{4}-\d{2}$/.test(m)) fail('invalid_input', `'${m}' is not a month; write it as YYYY-MM`);
+    if (m > last) fail('invalid_input', `${m} is not a completed month yet, so its month-end values are not final; the latest completed month is ${last}`);
+  }
+  if (req.from > req.to) fail('invalid_input', `the range starts (${req.from}) after it ends (${req.to}); swap the two months`);
+  const n = nodes.get(req.account_id);
+  if (!hasData || !n) fail('not_found', `account ${req.account_id} is not in the cache; sync to refresh it`);
+  const range: string[] = [];
+  for (let k = ymK(req.from); k <= ymK(req.to); k++) range.push(ymOf(k));
+  const months = range.filter((m) => MONTHS.includes(m));
+  const accounts = scopeCount(req.account_id, req.scope);
+  const id = req.account_id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  return {
+    request: req,
+    account_name: n!.name,
+    months,
+    months_without_data: range.filter((m) => !MONTHS.includes(m)),
+    accounts,
+    rows: accounts * months.length,
+    suggested_file_name: `usage-${id}-${req.scope}-${req.from === req.to ? req.from : `${req.from}_${req.to}`}.csv`,
+  };
+}
+
+let exportRunning = false;
+let exportCancel = false;
+
+async function runExport(req: ExportRequest, path: string): Promise<ExportOutcome> {
+  if (!path.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(path)) {
+    fail('invalid_input', `'${path}' is not a full path: choose where to save with the save dialog`);
+  }
+  if (exportRunning) fail('busy', 'an export is already running; wait for it or cancel it');
+  const plan = exportPlan(req);
+  exportRunning = true;
+  exportCancel = false;
+  try {
+    if (path.includes('readonly')) {
+      await sleep(300);
+      fail('io', `cannot write ${path}: Permission denied (os error 13). Choose a folder you can write to, with free space`);
+    }
+    // the shell reports every 8192 rows; a few steps a second here
+    for (let written = 0; written < plan.rows; written += 8192) {
+      if (exportCancel) fail('cancelled', 'the export was cancelled; no file was written');
+      if (written > 0) await emit('export://progress', { written, total: plan.rows });
+      await sleep(250);
+    }
+    if (exportCancel) fail('cancelled', 'the export was cancelled; no file was written');
+    const bytes = 260 + plan.rows * 168;
+    const sha = Array.from({ length: 64 }, (_, i) => Math.floor(hash(`${i}:${path}:${plan.rows}`) * 16).toString(16)).join('');
+    return { csv_path: path, manifest_path: `${path}.manifest.json`, rows: plan.rows, bytes, sha256: sha };
+  } finally {
+    exportRunning = false;
+  }
+}
+
 function runSync(slow = false): Promise<SyncReport> {
   if (syncPromise) return syncPromise;
   cancelRequested = false;
@@ -450,6 +536,19 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       }
       return out.slice(0, limit);
     }
+    case 'export_preview':
+      return exportPlan(a.request as ExportRequest);
+    case 'export_csv':
+      return runExport(a.request as ExportRequest, String(a.path));
+    case 'cancel_export':
+      exportCancel = exportRunning;
+      return null;
+    case 'plugin:dialog|save': {
+      // stands in for the native save dialog
+      const options = (a.options ?? {}) as { defaultPath?: string };
+      if (params.get('save')) return params.get('save');
+      return window.prompt('Save the CSV as (the dev backend writes nothing)', `/home/anna/Documents/${options.defaultPath ?? 'usage.csv'}`);
+    }
     case 'trend': {
       const id = String(a.id);
       if (!nodes.has(id)) fail('not_found', 'That account is not in the cache any more.');
@@ -535,6 +634,22 @@ async function devScript() {
     }
   }
   if (scenario === 'syncing') (await wait('[data-testid="sync-button"]'))?.click();
+  const exportScope = params.get('export');
+  if (exportScope) {
+    await wait('[data-testid="account-name"]', 6000);
+    (await wait('[data-testid="export-open"]'))?.click();
+    (await wait(`[data-testid="export-scope-${exportScope}"]`))?.click();
+    const from = params.get('from');
+    const select = document.querySelector<HTMLSelectElement>('[data-testid="export-from"]');
+    if (from && select) {
+      select.value = from;
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+    if (params.get('save')) {
+      await wait('[data-testid="export-preview"][data-state="ready"]');
+      document.querySelector<HTMLButtonElement>('[data-testid="export-save"]')?.click();
+    }
+  }
 }
 
 export function installFakeBackend(): void {

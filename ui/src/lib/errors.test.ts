@@ -4,6 +4,7 @@ import { connectErrorField, isAppError, syncErrorView, toAppError } from './erro
 describe('isAppError', () => {
   it('accepts the contract shape only', () => {
     expect(isAppError({ kind: 'offline', message: 'Check your connection.' })).toBe(true);
+    expect(isAppError({ kind: 'io', message: 'cannot write /ro/x.csv' })).toBe(true);
     expect(isAppError({ kind: 'nope', message: 'x' })).toBe(false);
     expect(isAppError({ kind: 'offline' })).toBe(false);
     expect(isAppError('offline')).toBe(false);

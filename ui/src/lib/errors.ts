@@ -1,19 +1,24 @@
 import type { AppError, ErrorKind } from '$lib/bindings';
 
-export const ERROR_KINDS: readonly ErrorKind[] = [
-  'offline',
-  'unauthorized',
-  'version_mismatch',
-  'bad_url',
-  'not_usage_desk',
-  'not_found',
-  'invalid_input',
-  'cache',
-  'keyring',
-  'cancelled',
-  'busy',
-  'internal',
-];
+// A record keyed by ErrorKind, so a kind added on the Rust side fails the type check here
+// until it is listed (an unknown kind would otherwise be turned into `internal`).
+const KINDS: Record<ErrorKind, true> = {
+  offline: true,
+  unauthorized: true,
+  version_mismatch: true,
+  bad_url: true,
+  not_usage_desk: true,
+  not_found: true,
+  invalid_input: true,
+  cache: true,
+  keyring: true,
+  io: true,
+  cancelled: true,
+  busy: true,
+  internal: true,
+};
+
+export const ERROR_KINDS = Object.keys(KINDS) as readonly ErrorKind[];
 
 export function isAppError(value: unknown): value is AppError {
   if (typeof value !== 'object' || value === null) return false;

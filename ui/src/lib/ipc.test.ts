@@ -25,6 +25,41 @@ describe('ipc wrappers', () => {
     ]);
   });
 
+  it('call the export commands and the save dialog', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return cmd === 'plugin:dialog|save' ? '/home/me/usage.csv' : null;
+    });
+    const request = { account_id: 'acc-1', scope: 'tree' as const, from: '2024-01', to: '2024-06' };
+    await ipc.exportPreview(request);
+    expect(await ipc.chooseSavePath('usage-acc-1-tree-2024-01_2024-06.csv')).toBe('/home/me/usage.csv');
+    await ipc.exportCsv(request, '/home/me/usage.csv');
+    await ipc.cancelExport();
+    expect(calls).toEqual([
+      ['export_preview', { request }],
+      ['plugin:dialog|save', { options: { defaultPath: 'usage-acc-1-tree-2024-01_2024-06.csv', filters: [{ name: 'CSV', extensions: ['csv'] }] } }],
+      ['export_csv', { request, path: '/home/me/usage.csv' }],
+      ['cancel_export', {}],
+    ]);
+  });
+
+  it('resolve the save dialog to null when the user cancels it', async () => {
+    mockIPC(() => null);
+    expect(await ipc.chooseSavePath('x.csv')).toBeNull();
+  });
+
+  it('reject export failures with their kind, io included', async () => {
+    mockIPC(() => {
+      throw { kind: 'io', message: 'cannot write /ro/x.csv: Permission denied' };
+    });
+    await expect(ipc.exportCsv({ account_id: 'a', scope: 'self', from: '2024-01', to: '2024-01' }, '/ro/x.csv')).rejects.toEqual({
+      kind: 'io',
+      message: 'cannot write /ro/x.csv: Permission denied',
+    });
+    await expect(ipc.chooseSavePath('x.csv')).rejects.toHaveProperty('kind', 'io');
+  });
+
   it('reject with the AppError the shell sent', async () => {
     mockIPC(() => {
       throw { kind: 'offline', message: 'Check your network.' };
@@ -50,5 +85,16 @@ describe('ipc wrappers', () => {
     un();
     await emit(ipc.EVENTS.progress, { phase: 'done', rows_done: 10, rows_total: 10, pages: 1 });
     expect(seen).toEqual([{ phase: 'downloading', rows_done: 5, rows_total: 10, pages: 1 }]);
+  });
+
+  it('deliver export progress to listeners', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const seen: unknown[] = [];
+    const un = await ipc.onExportProgress((p) => seen.push(p));
+    const { emit } = await import('@tauri-apps/api/event');
+    await emit('export://progress', { written: 8192, total: 20000 });
+    un();
+    await emit('export://progress', { written: 16384, total: 20000 });
+    expect(seen).toEqual([{ written: 8192, total: 20000 }]);
   });
 });

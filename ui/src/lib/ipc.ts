@@ -1,12 +1,18 @@
 // The only module that talks to the Rust shell. One typed wrapper per command of docs/ipc.md;
-// every wrapper rejects with an AppError.
+// every wrapper rejects with an AppError. The native save dialog (tauri-plugin-dialog) is
+// wrapped here too, so no component imports Tauri.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { save } from '@tauri-apps/plugin-dialog';
 import type {
   AccountDetail,
   AccountRow,
   AppStatus,
   ChildSort,
+  ExportOutcome,
+  ExportPlan,
+  ExportProgress,
+  ExportRequest,
   Page,
   Plan,
   Progress,
@@ -66,10 +72,37 @@ export const search = (text: string, limit: number) =>
 export const trend = (id: string, to: YearMonth, count: number) =>
   call<TrendPoint[]>('trend', { id, to, count: Math.min(count, MAX_TREND_COUNT) });
 
+/** What an export would write (rows, months with and without data, a file name); writes nothing. */
+export const exportPreview = (request: ExportRequest) => call<ExportPlan>('export_preview', { request });
+
+/**
+ * Writes the CSV to `path` and its manifest beside it, emitting `export://progress` meanwhile.
+ * Rejects with `cancelled` after {@link cancelExport} (no file is left), `io` when the file
+ * cannot be written, `busy` when another export runs.
+ */
+export const exportCsv = (request: ExportRequest, path: string) =>
+  call<ExportOutcome>('export_csv', { request, path });
+
+/** Stops the running export; does nothing when none runs. */
+export const cancelExport = () => call<null>('cancel_export');
+
+/**
+ * The native save dialog, offering `suggested` as the file name. Resolves to the chosen path,
+ * or null when the user cancelled.
+ */
+export async function chooseSavePath(suggested: string): Promise<string | null> {
+  try {
+    return await save({ defaultPath: suggested, filters: [{ name: 'CSV', extensions: ['csv'] }] });
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
 export const EVENTS = {
   progress: 'sync://progress',
   finished: 'sync://finished',
   status: 'status://changed',
+  exportProgress: 'export://progress',
 } as const;
 
 export const onSyncProgress = (cb: (p: Progress) => void): Promise<UnlistenFn> =>
@@ -80,3 +113,6 @@ export const onSyncFinished = (cb: (f: SyncFinished) => void): Promise<UnlistenF
 
 export const onStatusChanged = (cb: (s: AppStatus) => void): Promise<UnlistenFn> =>
   listen<AppStatus>(EVENTS.status, (e) => cb(e.payload));
+
+export const onExportProgress = (cb: (p: ExportProgress) => void): Promise<UnlistenFn> =>
+  listen<ExportProgress>(EVENTS.exportProgress, (e) => cb(e.payload));

@@ -1,7 +1,18 @@
 // A small in-memory backend for component tests, speaking docs/ipc.md through mockIPC.
 import { mockIPC, clearMocks } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import type { AccountDetail, AccountRow, AppError, AppStatus, ChildSort, Page, SearchHit } from '$lib/bindings';
+import type {
+  AccountDetail,
+  AccountRow,
+  AppError,
+  AppStatus,
+  ChildSort,
+  ExportOutcome,
+  ExportPlan,
+  ExportRequest,
+  Page,
+  SearchHit,
+} from '$lib/bindings';
 import { counts, row } from './fixtures';
 
 export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {
@@ -64,12 +75,84 @@ export type FakeOptions = {
   status?: AppStatus;
   months?: string[];
   connect?: (url: string, token: string) => AppStatus | AppError;
+  /**
+   * What the save dialog answers: a path, null (the user cancelled), or by default
+   * `/home/me/<suggested name>`.
+   */
+  savePath?: string | null;
 };
 
+export const FAKE_SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+
+/** The fixture tree's accounts in an export scope, in tree order. */
+export function scopeIds(id: string, scope: ExportRequest['scope']): string[] {
+  const rows = treeRows('2024-05');
+  const kids = (p: string) => rows.filter((r) => r.parent_id === p).map((r) => r.account_id);
+  if (scope === 'self') return [id];
+  if (scope === 'children') return [id, ...kids(id)];
+  const out: string[] = [];
+  const walk = (x: string) => {
+    out.push(x);
+    kids(x).forEach(walk);
+  };
+  walk(id);
+  return out;
+}
+
+/** Every month from `from` to `to`, inclusive. */
+function monthsThrough(from: string, to: string): string[] {
+  const out: string[] = [];
+  let [y, m] = from.split('-').map(Number);
+  for (let guard = 0; guard < 600; guard++) {
+    const ym = `${y}-${String(m).padStart(2, '0')}`;
+    if (ym > to) break;
+    out.push(ym);
+    if (++m > 12) [y, m] = [y + 1, 1];
+  }
+  return out;
+}
+
 export function installFake(opts: FakeOptions = {}) {
-  const state = { status: opts.status ?? baseStatus(), months: opts.months ?? ['2024-04', '2024-05'] };
+  const state = {
+    status: opts.status ?? baseStatus(),
+    months: opts.months ?? ['2024-04', '2024-05'],
+    savePath: opts.savePath,
+    /** months the "cache" has no data for (they are still completed months) */
+    monthsWithoutData: [] as string[],
+    /** export_preview rejects with this when set */
+    previewError: null as AppError | null,
+    /** export_csv rejects with this at once when set */
+    exportError: null as AppError | null,
+  };
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   let syncResolve: (() => void) | null = null;
+  let exportRun: { resolve: () => void; reject: (e: AppError) => void } | null = null;
+
+  const exportPlan = (req: ExportRequest): ExportPlan => {
+    for (const m of [req.from, req.to]) {
+      if (!state.months.includes(m)) {
+        throw { kind: 'invalid_input', message: `${m} is not a completed month yet, so its month-end values are not final` } satisfies AppError;
+      }
+    }
+    if (req.from > req.to) {
+      throw { kind: 'invalid_input', message: `the range starts (${req.from}) after it ends (${req.to}); swap the two months` } satisfies AppError;
+    }
+    const rows = treeRows('2024-05');
+    const acc = rows.find((r) => r.account_id === req.account_id);
+    if (!acc) throw { kind: 'not_found', message: `account ${req.account_id} is not in the cache` } satisfies AppError;
+    const range = monthsThrough(req.from, req.to);
+    const months = range.filter((m) => state.months.includes(m) && !state.monthsWithoutData.includes(m));
+    const accounts = scopeIds(req.account_id, req.scope).length;
+    return {
+      request: req,
+      account_name: acc.account_name,
+      months,
+      months_without_data: range.filter((m) => !months.includes(m)),
+      accounts,
+      rows: accounts * months.length,
+      suggested_file_name: `usage-${req.account_id}-${req.scope}-${req.from === req.to ? req.from : `${req.from}_${req.to}`}.csv`,
+    };
+  };
 
   const byId = (month: string) => new Map(treeRows(month).map((r) => [r.account_id, r]));
   const pathOf = (id: string, month: string) => {
@@ -148,6 +231,35 @@ export function installFake(opts: FakeOptions = {}) {
         case 'clear_cache':
           state.months = [];
           return state.status;
+        case 'export_preview':
+          if (state.previewError) throw state.previewError;
+          return exportPlan(args.request as ExportRequest);
+        case 'export_csv': {
+          if (exportRun) throw { kind: 'busy', message: 'an export is already running; wait for it or cancel it' } satisfies AppError;
+          if (state.exportError) throw state.exportError;
+          const plan = exportPlan(args.request as ExportRequest);
+          const path = String(args.path);
+          try {
+            await new Promise<void>((resolve, reject) => (exportRun = { resolve, reject }));
+          } finally {
+            exportRun = null;
+          }
+          return {
+            csv_path: path,
+            manifest_path: `${path}.manifest.json`,
+            rows: plan.rows,
+            bytes: 200 + plan.rows * 120,
+            sha256: FAKE_SHA256,
+          } satisfies ExportOutcome;
+        }
+        case 'cancel_export':
+          exportRun?.reject({ kind: 'cancelled', message: 'the export was cancelled; no file was written' });
+          exportRun = null;
+          return null;
+        case 'plugin:dialog|save': {
+          const options = (args.options ?? {}) as { defaultPath?: string };
+          return state.savePath === undefined ? `/home/me/${options.defaultPath ?? 'export.csv'}` : state.savePath;
+        }
         default:
           throw `command ${cmd} not found`;
       }
@@ -160,6 +272,9 @@ export function installFake(opts: FakeOptions = {}) {
     calls,
     emit: (event: string, payload: unknown) => emit(event, payload),
     finishSync: () => syncResolve?.(),
+    /** lets the running export_csv resolve */
+    finishExport: () => exportRun?.resolve(),
+    exportRunning: () => exportRun !== null,
     clear: () => clearMocks(),
   };
 }

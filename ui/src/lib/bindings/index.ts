@@ -63,7 +63,35 @@ rows_total: number | null, pages: number, };
 
 export type SyncReport = { rows: number, pages: number, full_resync: boolean, finished_at: string, account_id: string, account_name: string, };
 
-export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "cancelled" | "busy" | "internal";
+export type ExportRequest = { account_id: string, scope: Scope, from: YearMonth, to: YearMonth, };
+
+export type ExportPlan = { request: ExportRequest, account_name: string, 
+/**
+ * Months of the range the cache has data for: the CSV has rows for these.
+ */
+months: Array<YearMonth>, 
+/**
+ * Months of the range with no synced data at all: no rows (sync, or widen the range).
+ */
+months_without_data: Array<YearMonth>, 
+/**
+ * Accounts in scope (rows per month).
+ */
+accounts: number, 
+/**
+ * Rows the CSV will hold, header not counted.
+ */
+rows: number, 
+/**
+ * A file name to offer in the save dialog.
+ */
+suggested_file_name: string, };
+
+export type ExportProgress = { written: number, total: number, };
+
+export type ExportOutcome = { csv_path: string, manifest_path: string, rows: number, bytes: number, sha256: string, };
+
+export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "cancelled" | "busy" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };
 

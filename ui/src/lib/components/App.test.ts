@@ -179,6 +179,48 @@ describe('sync status', () => {
   });
 });
 
+describe('export', () => {
+  it('opens from the account pane for the selected account and month, and closes back to it', async () => {
+    fake = installFake();
+    const user = userEvent.setup();
+    await renderApp();
+    await waitFor(() => expect(screen.getByTestId('account-name')).toHaveTextContent('Service Provider'));
+    await user.selectOptions(screen.getByTestId('month-select'), '2024-04');
+    await waitFor(() => expect(fake.calls.some((c) => c.cmd === 'account_detail' && c.args.month === '2024-04')).toBe(true));
+    const open = screen.getByTestId('export-open');
+    await user.click(open);
+    const dialog = screen.getByRole('dialog', { name: 'Export usage to CSV' });
+    expect(within(dialog).getByTestId('export-account')).toHaveTextContent('Service Provider');
+    expect(screen.getByTestId('export-from')).toHaveValue('2024-04');
+    expect(screen.getByTestId('export-to')).toHaveValue('2024-04');
+    await user.click(screen.getByTestId('export-scope-children'));
+    await waitFor(() => expect(screen.getByTestId('export-preview')).toHaveTextContent('Will write 4 rows: 4 accounts × 1 month'));
+    // the app's search shortcut waits while the dialog is open
+    await user.keyboard('/');
+    expect(screen.getByTestId('search-input')).not.toHaveFocus();
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(open).toHaveFocus();
+  });
+
+  it('writes the file the save dialog chose, offline too', async () => {
+    fake = installFake({
+      status: baseStatus({ online: false, last_error: { kind: 'offline', message: 'No network.' } }),
+      savePath: '/home/me/q2.csv',
+    });
+    const user = userEvent.setup();
+    await renderApp();
+    await user.click(await screen.findByTestId('export-open'));
+    await waitFor(() => expect(screen.getByTestId('export-save')).toBeEnabled());
+    await user.click(screen.getByTestId('export-save'));
+    await screen.findByTestId('export-progress');
+    fake.finishExport();
+    expect(await screen.findByTestId('export-done-path')).toHaveTextContent('/home/me/q2.csv');
+    await user.click(screen.getByTestId('export-close'));
+    expect(screen.queryByTestId('export-dialog')).toBeNull();
+  });
+});
+
 describe('settings', () => {
   it('confirms before clearing the cache', async () => {
     fake = installFake();

@@ -1,0 +1,120 @@
+//! CSV export from the app: the preview the dialog shows, and the export itself, run on a
+//! blocking thread with its own cache connection so the window stays responsive.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use usagedesk_cache::Cache;
+use usagedesk_export::{
+    export_file, plan, Control, ExportError, ExportErrorKind, ExportOutcome, ExportPlan,
+    ExportProgress, ExportRequest,
+};
+
+use crate::{AppError, Desk, ErrorKind};
+
+/// What wrote an export, for its manifest.
+pub const GENERATOR: &str = concat!("usagedesk ", env!("CARGO_PKG_VERSION"));
+
+/// The running export's cancel flag (one export at a time).
+#[derive(Default)]
+pub(crate) struct Exports {
+    running: Mutex<Option<Arc<AtomicBool>>>,
+}
+
+impl Exports {
+    fn begin(&self) -> Result<Arc<AtomicBool>, AppError> {
+        let mut running = self.running.lock().map_err(crate::desk::lock_err)?;
+        if running.is_some() {
+            return Err(AppError::new(
+                ErrorKind::Busy,
+                "an export is already running; wait for it or cancel it",
+            ));
+        }
+        let flag = Arc::new(AtomicBool::new(false));
+        *running = Some(flag.clone());
+        Ok(flag)
+    }
+
+    fn end(&self) {
+        if let Ok(mut running) = self.running.lock() {
+            *running = None;
+        }
+    }
+}
+
+impl From<ExportError> for AppError {
+    fn from(e: ExportError) -> Self {
+        let kind = match e.kind() {
+            ExportErrorKind::Invalid => ErrorKind::InvalidInput,
+            ExportErrorKind::NotFound => ErrorKind::NotFound,
+            ExportErrorKind::Cancelled => ErrorKind::Cancelled,
+            ExportErrorKind::Io => ErrorKind::Io,
+            ExportErrorKind::Cache => ErrorKind::Cache,
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl Desk {
+    /// What an export would write: months with data, rows, a file name.
+    pub fn export_preview(&self, req: &ExportRequest) -> Result<ExportPlan, AppError> {
+        let today = self.clock().today();
+        let cache = self.reader()?;
+        Ok(plan(&cache, req, today)?)
+    }
+
+    /// Writes the export to `path` (from the save dialog) and its manifest beside it.
+    /// `progress` is called every few thousand rows; [`Desk::cancel_export`] stops it and
+    /// leaves no file behind.
+    pub async fn export_csv(
+        &self,
+        req: ExportRequest,
+        path: String,
+        mut progress: impl FnMut(ExportProgress) + Send + 'static,
+    ) -> Result<ExportOutcome, AppError> {
+        let path = PathBuf::from(path);
+        if !path.is_absolute() {
+            return Err(AppError::invalid(format!(
+                "'{}' is not a full path: choose where to save with the save dialog",
+                path.display()
+            )));
+        }
+        let cancel = self.exports.begin()?;
+        let cache_path = self.cache_path().to_path_buf();
+        let (today, now) = (self.clock().today(), self.clock().now());
+        let job = tokio::task::spawn_blocking(move || {
+            let cache = Cache::open(&cache_path)?;
+            let plan = plan(&cache, &req, today)?;
+            let mut control = Control {
+                cancel: Some(&cancel),
+                progress: &mut progress,
+            };
+            Ok::<_, AppError>(export_file(
+                &cache,
+                &plan,
+                &path,
+                now,
+                GENERATOR,
+                &mut control,
+            )?)
+        })
+        .await;
+        self.exports.end();
+        job.map_err(|e| AppError::new(ErrorKind::Internal, format!("the export stopped: {e}")))?
+    }
+
+    /// Stops the running export (nothing happens when none runs).
+    pub fn cancel_export(&self) -> Result<(), AppError> {
+        if let Some(flag) = self
+            .exports
+            .running
+            .lock()
+            .map_err(crate::desk::lock_err)?
+            .as_ref()
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
