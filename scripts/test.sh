@@ -27,3 +27,6 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1
 
 echo "==> cargo test"
 cargo test --workspace --locked
+
+echo "==> fuzzing the exchange-file parsers (10 s each)"
+./scripts/fuzz.sh 10

@@ -2,6 +2,7 @@
 //! real cloud service on loopback with a known dataset. The numbers on screen are compared
 //! with values computed independently from the dataset's CSV rows.
 
+mod bins;
 mod support;
 
 use std::path::Path;
@@ -11,7 +12,7 @@ use usagedesk_cloud::storage::TokenKind;
 use usagedesk_testkit::{small_fixture, Cloud, Expected};
 
 fn app() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_usagedesk"))
+    bins::app()
 }
 
 fn shots() -> std::path::PathBuf {
@@ -155,18 +156,8 @@ async fn export_from_the_window(s: &Session, data_dir: &Path) {
     s.click(&close).await;
 }
 
-/// The CLI binary built beside the app (`cargo test --workspace` builds both).
 fn cli() -> std::path::PathBuf {
-    let path = app().with_file_name(format!("usagedesk-cli{}", std::env::consts::EXE_SUFFIX));
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = std::process::Command::new(cargo)
-            .args(["build", "-p", "usagedesk-cli"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "cannot build usagedesk-cli for the comparison");
-    }
-    path
+    bins::sibling("usagedesk-cli", "usagedesk-cli")
 }
 
 #[tokio::test(flavor = "multi_thread")]

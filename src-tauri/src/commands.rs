@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter, State};
-use usagedesk_cache::{AccountRow, ChildSort, Page, SearchHit, TrendPoint};
+use usagedesk_cache::{AccountRow, ChildSort, LedgerEntry, Page, SearchHit, TrendPoint};
 use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, Desk, ExportOutcome, ExportPlan, ExportProgress,
-    ExportRequest,
+    AccountDetail, AppError, AppStatus, Desk, DroppedFile, ExportOutcome, ExportPlan,
+    ExportProgress, ExportRequest, ImportOutcome, InstanceView, IssuedSyncKey,
 };
 use usagedesk_domain::{Plan, YearMonth};
 use usagedesk_sync::SyncReport;
@@ -131,4 +131,58 @@ pub async fn export_csv(
 #[tauri::command]
 pub fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
     desk.cancel_export()
+}
+
+#[tauri::command]
+pub fn airgap_instances(desk: Desktop<'_>) -> Result<Vec<InstanceView>, AppError> {
+    desk.airgap_instances()
+}
+
+#[tauri::command]
+pub fn airgap_ledger(
+    desk: Desktop<'_>,
+    instance: Option<String>,
+) -> Result<Vec<LedgerEntry>, AppError> {
+    desk.airgap_ledger(instance.as_deref())
+}
+
+/// Issues a sync key and saves it at `path` (chosen in the save dialog).
+#[tauri::command]
+pub async fn airgap_issue_sync_key(
+    desk: Desktop<'_>,
+    instance_id: String,
+    valid_days: u32,
+    path: String,
+) -> Result<IssuedSyncKey, AppError> {
+    desk.airgap_issue_sync_key(&instance_id, valid_days, &path)
+        .await
+}
+
+/// What a file dropped on the window would import (the drop handler calls this).
+#[tauri::command]
+pub fn airgap_preview(desk: Desktop<'_>, path: String) -> Result<DroppedFile, AppError> {
+    desk.airgap_preview(&path)
+}
+
+#[tauri::command]
+pub async fn airgap_import(
+    app: AppHandle,
+    desk: Desktop<'_>,
+    path: String,
+    verification_path: String,
+) -> Result<ImportOutcome, AppError> {
+    let done = desk.airgap_import(&path, &verification_path).await?;
+    if let Ok(s) = desk.status() {
+        let _ = app.emit(events::STATUS_CHANGED, &s);
+    }
+    Ok(done)
+}
+
+#[tauri::command]
+pub fn airgap_save_document(
+    desk: Desktop<'_>,
+    ledger_id: i64,
+    path: String,
+) -> Result<(), AppError> {
+    desk.airgap_save_document(ledger_id, &path)
 }

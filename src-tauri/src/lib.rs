@@ -80,6 +80,12 @@ pub fn run() {
             commands::export_preview,
             commands::export_csv,
             commands::cancel_export,
+            commands::airgap_instances,
+            commands::airgap_ledger,
+            commands::airgap_issue_sync_key,
+            commands::airgap_preview,
+            commands::airgap_import,
+            commands::airgap_save_document,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -87,6 +87,10 @@ impl Cache {
                     stats.accounts_deleted += deleted;
                     stats.tree_changed |= deleted > 0;
                 }
+                Change::Instance(i) => {
+                    crate::airgap::upsert_instance(&tx, i)?;
+                    stats.instances += 1;
+                }
             }
         }
         flush_stage(&tx, &mut stage)?;

@@ -23,6 +23,7 @@
 //!
 //! Ordering: "by name" means by name then id, in byte order (as Rust compares `str`).
 
+pub mod airgap;
 mod apply;
 mod codec;
 mod error;
@@ -45,6 +46,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use airgap::{
+    ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, OutboxItem, RecordCounts, UploadState,
+};
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;
 pub use report::{ReportRow, RowResult};

@@ -41,7 +41,9 @@ impl Cache {
              DELETE FROM dirty_months;
              DELETE FROM plans;
              DELETE FROM sync_state;
-             DELETE FROM sync_log;",
+             DELETE FROM sync_log;
+             DELETE FROM instances;
+             DELETE FROM pending_month_usage;",
         )?;
         tx.commit()?;
         Ok(())

@@ -676,6 +676,7 @@ mod tests {
                     self.accounts.retain(|id, _| !gone.contains(id));
                     self.rows.retain(|(id, _), _| !gone.contains(id));
                 }
+                Change::Instance(_) => {} // no bearing on usage or aggregates
             }
         }
 

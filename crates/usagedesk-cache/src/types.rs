@@ -117,12 +117,18 @@ pub struct ApplyStats {
     pub accounts_deleted: u64,
     /// Whether the tree changed so that every month's aggregates must be rebuilt.
     pub tree_changed: bool,
+    /// Instances registered or changed.
+    pub instances: u64,
 }
 
 impl ApplyStats {
     /// Changes in the page.
     pub fn changes(&self) -> u64 {
-        self.accounts_written + self.accounts_unchanged + self.month_rows + self.tombstones
+        self.accounts_written
+            + self.accounts_unchanged
+            + self.month_rows
+            + self.tombstones
+            + self.instances
     }
 }
 

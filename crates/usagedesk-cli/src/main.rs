@@ -59,6 +59,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Exchange files with air-gapped instances: sync keys out, usage data files in (offline).
+    Airgap {
+        #[command(subcommand)]
+        command: AirgapCommand,
+    },
     /// Write a usage report as CSV (and FILE.manifest.json beside it), from the local cache.
     #[command(after_help = "Columns: docs/export-format.md. Works offline.")]
     Export {
@@ -76,6 +81,42 @@ enum Command {
         /// The CSV file to write; `-` writes the CSV to stdout and no manifest.
         #[arg(short = 'o', long = "output")]
         output: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AirgapCommand {
+    /// Issue a sync key for an instance (signed offline with this computer's certified key).
+    IssueSyncKey {
+        #[arg(long)]
+        instance: String,
+        /// How long the customer has to answer it, e.g. 30d or 72h.
+        #[arg(long, default_value = "30d")]
+        expires_in: String,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Check and import a usage data file, and write the verification key for the customer.
+    Import {
+        file: PathBuf,
+        /// Only check the file and show what it holds.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where to write the verification key.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Every sync key issued and file imported here, newest first.
+    Ledger {
+        #[arg(long)]
+        instance: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Instances, air-gapped first, with their last report and overdue mark.
+    Instances {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -136,6 +177,22 @@ fn run(cli: Cli) -> Result<()> {
             scope,
             json,
         } => commands::usage::usage(&ctx, &account, &month, scope, json),
+        Command::Airgap { command } => match command {
+            AirgapCommand::IssueSyncKey {
+                instance,
+                expires_in,
+                output,
+            } => commands::airgap::issue(&ctx, &instance, &expires_in, &output),
+            AirgapCommand::Import {
+                file,
+                dry_run,
+                output,
+            } => commands::airgap::import_file(&ctx, &file, dry_run, output.as_deref()),
+            AirgapCommand::Ledger { instance, json } => {
+                commands::airgap::ledger(&ctx, instance.as_deref(), json)
+            }
+            AirgapCommand::Instances { json } => commands::airgap::instances(&ctx, json),
+        },
         Command::Export {
             account,
             scope,

@@ -15,12 +15,9 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
-fn count(i: usize, field: &str, v: i64) -> Result<u64, IngestError> {
-    u64::try_from(v).map_err(|_| {
-        IngestError::Invalid(format!(
-            "snapshots[{i}].{field} is {v}; counts must be 0 or more"
-        ))
-    })
+fn count(at: &str, field: &str, v: i64) -> Result<u64, IngestError> {
+    u64::try_from(v)
+        .map_err(|_| IngestError::Invalid(format!("{at}.{field} is {v}; counts must be 0 or more")))
 }
 
 /// Checks every snapshot against the token's scope, the catalog, the account's creation date
@@ -42,11 +39,26 @@ pub fn validate(
             snapshots.len()
         )));
     }
+    validate_rows(storage, scope, snapshots, today, &|i| {
+        format!("snapshots[{i}]")
+    })
+}
+
+/// The checks of [`validate`] on each snapshot, with no limit on their number; `at(i)` names
+/// the `i`-th snapshot in messages (e.g. `snapshots[3]`).
+pub fn validate_rows(
+    storage: &dyn Storage,
+    scope: &TokenScope,
+    snapshots: &[DailySnapshot],
+    today: NaiveDate,
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<DailyRow>, IngestError> {
     let catalog = storage.plans()?;
     let mut created = std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(snapshots.len());
     for (i, s) in snapshots.iter().enumerate() {
-        let bad = |m: String| IngestError::Invalid(format!("snapshots[{i}]: {m}"));
+        let here = at(i);
+        let bad = |m: String| IngestError::Invalid(format!("{here}: {m}"));
         validate_id(&s.account_id).map_err(|e| bad(e.0))?;
         if !created.contains_key(&s.account_id) {
             let account = storage.account(scope, &s.account_id)?.ok_or_else(|| {
@@ -82,9 +94,9 @@ pub fn validate(
             date: s.date,
             plan: s.plan.clone(),
             counts: UsageCounts::new(
-                count(i, "users_registered", s.users_registered)?,
-                count(i, "users_with_token", s.users_with_token)?,
-                count(i, "users_with_activity", s.users_with_activity)?,
+                count(&here, "users_registered", s.users_registered)?,
+                count(&here, "users_with_token", s.users_with_token)?,
+                count(&here, "users_with_activity", s.users_with_activity)?,
             ),
         });
     }

@@ -1,6 +1,7 @@
 //! The UsageDesk cloud reporting service: receives usage, holds the tenant tree, serves the
 //! manager API and the incremental change feed.
 
+pub mod airgap;
 pub mod http;
 pub mod ingest;
 pub mod load;

@@ -3,17 +3,18 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use usagedesk_domain::account::{validate_id, validate_name};
+use usagedesk_airgap::PublicKey;
+use usagedesk_domain::account::{validate_id, validate_name, MAX_ID_LEN};
 use usagedesk_domain::month::parse_date;
 use usagedesk_domain::{Account, Plan, UsageCounts};
 
-use crate::storage::{DailyRow, Dataset, Located, RowError};
+use crate::storage::{DailyRow, Dataset, InstanceRow, Located, RowError};
 
 pub use usagedesk_domain::load_format::{
-    ACCOUNTS_FILE, DAILY_USAGE_FILE as DAILY_FILE, PLANS_FILE,
+    ACCOUNTS_FILE, DAILY_USAGE_FILE as DAILY_FILE, INSTANCES_FILE, PLANS_FILE,
 };
 use usagedesk_domain::load_format::{
-    ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER,
+    ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER, INSTANCES_HEADER,
     PLANS_HEADER as PLAN_HEADER,
 };
 
@@ -21,7 +22,8 @@ use usagedesk_domain::load_format::{
 const MAX_RECORD_BYTES: usize = 16 * 1024;
 
 /// Opens a dataset folder. `accounts.csv` and `daily_usage.csv` are required, `plans.csv`
-/// optional. Accounts are read now; daily rows are streamed when the dataset is loaded.
+/// and `instances.csv` optional. Accounts and instances are read now; daily rows are streamed
+/// when the dataset is loaded.
 pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
     if !dir.is_dir() {
         return Err(file_error(
@@ -36,10 +38,17 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
         None
     };
     let accounts = read_accounts(&dir.join(ACCOUNTS_FILE))?;
+    let instances_path = dir.join(INSTANCES_FILE);
+    let instances = if instances_path.exists() {
+        read_instances(&instances_path)?
+    } else {
+        Vec::new()
+    };
     let daily = daily_rows(&dir.join(DAILY_FILE))?;
     Ok(Dataset {
         plans,
         accounts,
+        instances,
         daily: Box::new(daily),
     })
 }
@@ -191,6 +200,65 @@ fn read_accounts(path: &Path) -> Result<Vec<Located<Account>>, RowError> {
             created_at: parse_date(&r[4]).map_err(|e| fail(format!("created_at: {e}")))?,
         };
         out.push(records.locate(line, account));
+    }
+    Ok(out)
+}
+
+/// The id rule of the load format (the account id's), for other ids.
+fn check_id(field: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{field} is empty"));
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(format!("{field} is longer than {MAX_ID_LEN} bytes"));
+    }
+    if value.trim() != value || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{field} '{}' has surrounding spaces or control characters",
+            value.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn parse_instance(r: &csv::StringRecord) -> Result<InstanceRow, String> {
+    check_id("id", &r[0])?;
+    check_id("license_id", &r[1])?;
+    validate_id(&r[2]).map_err(|e| format!("account_id: {e}"))?;
+    let airgapped = match &r[3] {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(format!(
+                "airgapped is '{}'; write true (reports by file) or false (reports online)",
+                other.escape_debug()
+            ))
+        }
+    };
+    let public_key = match &r[4] {
+        "" => None,
+        text => Some(
+            text.parse::<PublicKey>()
+                .map_err(|e| format!("public_key: {e}"))?
+                .to_string(),
+        ),
+    };
+    Ok(InstanceRow {
+        id: r[0].to_string(),
+        license_id: r[1].to_string(),
+        account_id: r[2].to_string(),
+        airgapped,
+        public_key,
+    })
+}
+
+fn read_instances(path: &Path) -> Result<Vec<Located<InstanceRow>>, RowError> {
+    let mut records = Records::new(path, &INSTANCES_HEADER)?;
+    let mut out = Vec::new();
+    while let Some(rec) = records.next() {
+        let (line, r) = rec?;
+        let row = parse_instance(r).map_err(|m| records.error(line, m))?;
+        out.push(records.locate(line, row));
     }
     Ok(out)
 }

@@ -31,7 +31,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
     },
-    /// Load a dataset folder (accounts.csv, daily_usage.csv, optional plans.csv): all or nothing.
+    /// Load a dataset folder (accounts.csv, daily_usage.csv, optional plans.csv and
+    /// instances.csv): all or nothing.
     Load {
         #[arg(long)]
         db: PathBuf,
@@ -50,6 +51,13 @@ enum Command {
         /// Generate as if today were this date (YYYY-MM-DD); default: the real today.
         #[arg(long)]
         today: Option<String>,
+    },
+    /// Print the vendor root public key (first line) and its fingerprint (second line): the
+    /// key every agent is given with `--vendor-key`. The secret key never leaves the database.
+    VendorKey {
+        /// The SQLite database file of the service (must exist).
+        #[arg(long)]
+        db: PathBuf,
     },
     /// Manage API tokens.
     Token {
@@ -100,12 +108,30 @@ fn main() -> Result<()> {
                 LoadError::Store(s) => anyhow::anyhow!("nothing was loaded: {s}"),
             })?;
             println!(
-                "loaded {}: {} accounts changed, {} daily rows, {} month-end rows changed",
+                "loaded {}: {} accounts changed, {} instances changed, {} daily rows, {} month-end rows changed",
                 dir.display(),
                 stats.accounts_changed,
+                stats.instances_changed,
                 stats.daily_rows,
                 stats.months_changed
             );
+            Ok(())
+        }
+        Command::VendorKey { db } => {
+            if !db.is_file() {
+                bail!(
+                    "no database at {}: give the --db of the running service (its vendor key is \
+                     created with it)",
+                    db.display()
+                );
+            }
+            let key = usagedesk_cloud::airgap::keys::vendor_key(&open(&db)?)?;
+            eprintln!(
+                "The vendor key of {}: configure every agent with it (--vendor-key).",
+                db.display()
+            );
+            println!("{}", key.public_key);
+            println!("{}", key.fingerprint);
             Ok(())
         }
         Command::DemoData {
@@ -131,8 +157,9 @@ fn main() -> Result<()> {
             };
             let s = usagedesk_demo::write_demo(&opts, &out)?;
             println!(
-                "wrote {} accounts and {} daily rows to {}",
+                "wrote {} accounts, {} instances and {} daily rows to {}",
                 s.accounts,
+                s.instances,
                 s.daily_rows,
                 out.display()
             );

@@ -166,6 +166,7 @@ fn moving_an_account_tombstones_it_for_its_old_scope_and_sends_it_to_the_new_one
             Change::Account(a) => a.id.clone(),
             Change::MonthUsage(m) => m.account_id.clone(),
             Change::Tombstone { account_id } => account_id.clone(),
+            Change::Instance(i) => i.account_id.clone(),
         })
         .collect();
     assert_eq!(
@@ -200,4 +201,162 @@ fn loading_the_same_folder_twice_changes_nothing() {
         .unwrap()
         .changes
         .is_empty());
+}
+
+const INSTANCES_HEADER: &str = "id,license_id,account_id,airgapped,public_key\n";
+const KEY: &str = "ed25519:R4uOUH4LsrGMD54IJHaehWLRDfmr4ud0iW+CtLRAUmY=";
+const OTHER_KEY: &str = "ed25519:WSW6huIYlESmw7Q3sl0u812uzRq/gsX7NgYPn8CvQow=";
+
+fn instances_of(s: &SqliteStorage) -> Vec<usagedesk_domain::Instance> {
+    all_changes(s, &TokenScope::All)
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Instance(i) => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_bad_instance_row_names_its_line_and_nothing_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let good = "inst-1,lic-1,acme-de,true,\n";
+    let cases = [
+        (
+            "inst-2,lic-2,ghost,false,",
+            "account_id 'ghost' is not an account",
+        ),
+        (
+            "inst-2,lic-2,acme-fr,yes,",
+            "airgapped is 'yes'; write true",
+        ),
+        ("inst-2,lic-2,acme-fr,false,ssh-ed25519 AAAA", "public_key"),
+        (
+            "inst-2,lic-2,acme-fr,false,ed25519:AAAA",
+            "3 bytes long, not 32",
+        ),
+        (
+            "inst-1,lic-1,acme-fr,false,",
+            "instance id 'inst-1' appears twice",
+        ),
+        (" inst-2,lic-2,acme-fr,false,", "surrounding spaces"),
+        ("inst-2,,acme-fr,false,", "license_id is empty"),
+        ("inst-2,lic-2,acme-fr,false", "4 fields"),
+    ];
+    for (line, needle) in cases {
+        let data = dir.path().join("data");
+        let _ = fs::remove_dir_all(&data);
+        copy_fixture(&data);
+        fs::write(
+            data.join("instances.csv"),
+            format!("{INSTANCES_HEADER}{good}{line}\n"),
+        )
+        .unwrap();
+        let err = match read_dataset(&data) {
+            Err(e) => e.to_string(),
+            Ok(ds) => match db.load(ds, today()) {
+                Err(LoadError::Row(r)) => r.to_string(),
+                Err(e) => panic!("{line}: expected a row error, got {e}"),
+                Ok(_) => panic!("{line}: must be refused"),
+            },
+        };
+        assert!(err.contains("instances.csv"), "{err} names the file");
+        assert!(
+            err.contains("line 3"),
+            "{err} names the line of the bad row"
+        );
+        assert!(err.contains(needle), "'{err}' should say '{needle}'");
+        assert!(
+            all_changes(&db, &TokenScope::All).is_empty(),
+            "{line}: nothing was written, accounts and usage included"
+        );
+    }
+
+    // A wrong header is refused before any row.
+    let data = dir.path().join("data");
+    fs::write(
+        data.join("instances.csv"),
+        "id,license,account,airgapped,key\n",
+    )
+    .unwrap();
+    let err = read_dataset(&data).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("id,license_id,account_id,airgapped,public_key"),
+        "{err} shows the expected header"
+    );
+}
+
+#[test]
+fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_fixture(&data);
+    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    fs::write(
+        data.join("instances.csv"),
+        format!("{INSTANCES_HEADER}inst-1,lic-1,acme-de,true,\ninst-2,lic-1,acme-fr,false,{KEY}\n"),
+    )
+    .unwrap();
+    let stats = db.load(read_dataset(&data).unwrap(), today()).unwrap();
+    assert_eq!(stats.instances_changed, 2);
+    let loaded = instances_of(&db);
+    assert_eq!(loaded.len(), 2);
+    assert!(
+        loaded[0].airgapped && loaded[0].public_key.is_none(),
+        "{loaded:?}"
+    );
+    assert_eq!(loaded[1].public_key.as_deref(), Some(KEY));
+
+    // The same file again changes nothing.
+    let cursor = db
+        .changes(&TokenScope::All, None, 20_000, false)
+        .unwrap()
+        .next_cursor;
+    let stats = db.load(read_dataset(&data).unwrap(), today()).unwrap();
+    assert_eq!(stats.instances_changed, 0);
+    assert!(db
+        .changes(&TokenScope::All, Some(&cursor), 100, false)
+        .unwrap()
+        .changes
+        .is_empty());
+
+    // An empty key keeps the pinned one; another key replaces it (the vendor's reset).
+    fs::write(
+        data.join("instances.csv"),
+        format!("{INSTANCES_HEADER}inst-2,lic-1,acme-fr,true,\n"),
+    )
+    .unwrap();
+    db.load(read_dataset(&data).unwrap(), today()).unwrap();
+    let i2 = instances_of(&db)
+        .into_iter()
+        .find(|i| i.id == "inst-2")
+        .unwrap();
+    assert_eq!((i2.airgapped, i2.public_key.as_deref()), (true, Some(KEY)));
+    fs::write(
+        data.join("instances.csv"),
+        format!("{INSTANCES_HEADER}inst-2,lic-1,acme-fr,true,{OTHER_KEY}\n"),
+    )
+    .unwrap();
+    db.load(read_dataset(&data).unwrap(), today()).unwrap();
+    let i2 = instances_of(&db)
+        .into_iter()
+        .find(|i| i.id == "inst-2")
+        .unwrap();
+    assert_eq!(i2.public_key.as_deref(), Some(OTHER_KEY));
+
+    // An instance cannot move to another account.
+    fs::write(
+        data.join("instances.csv"),
+        format!("{INSTANCES_HEADER}inst-2,lic-1,acme-us,true,\n"),
+    )
+    .unwrap();
+    let err = db
+        .load(read_dataset(&data).unwrap(), today())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2") && err.contains("belongs to account 'acme-fr'"),
+        "{err}"
+    );
 }

@@ -1,13 +1,19 @@
 //! Deterministic generator of realistic UsageDesk demo datasets in the CSV load format.
 //!
-//! [`write_demo`] writes three RFC 4180 files (CRLF line ends, quoting only where needed)
+//! [`write_demo`] writes four RFC 4180 files (CRLF line ends, quoting only where needed)
 //! into a folder:
 //!
 //! - `accounts.csv`: `id,name,parent_id,status,created_at`, sorted by id (`acc-000001`…,
 //!   then the service providers `sp-01`…, so many parents come after their children);
 //! - `daily_usage.csv`: `account_id,date,plan,users_registered,users_with_token,users_with_activity`,
 //!   by account (same order) then date;
-//! - `plans.csv`: `id,name`, the default catalog (basic, standard, premium).
+//! - `plans.csv`: `id,name`, the default catalog (basic, standard, premium);
+//! - `instances.csv`: `id,license_id,account_id,airgapped,public_key`, by account (same
+//!   order): one or two instances (`inst-000123-1`, `inst-000123-2`, sharing license
+//!   `lic-000123`) per customer or division without children. About a fifth are air-gapped:
+//!   the production instance of every account whose usage comes by monthly file, and half
+//!   their staging ones. Online instances of accounts with usage rows carry a pinned public key
+//!   (from the seed: nobody holds its secret); the others have none yet.
 //!
 //! The base looks like a real vendor's: a few service providers with resellers, customers
 //! and divisions down to depth 6 and very uneven branching; plan upgrades and downgrades,
@@ -27,6 +33,7 @@ use chrono::NaiveDate;
 use usagedesk_domain::{PlanCatalog, YearMonth};
 
 mod calendar;
+mod instances;
 mod model;
 mod names;
 mod tree;
@@ -86,6 +93,8 @@ pub enum SnapshotDensity {
 pub struct DemoSummary {
     pub accounts: usize,
     pub daily_rows: usize,
+    /// Rows of `instances.csv`.
+    pub instances: usize,
     /// The covered months in order: the completed ones, then the running month when it
     /// already has a day before `today`.
     pub months: Vec<YearMonth>,
@@ -110,11 +119,15 @@ pub enum DemoError {
 }
 
 /// File names inside the output folder.
-pub use usagedesk_domain::load_format::{ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE};
-use usagedesk_domain::load_format::{ACCOUNTS_HEADER, DAILY_USAGE_HEADER, PLANS_HEADER};
+pub use usagedesk_domain::load_format::{
+    ACCOUNTS_FILE, DAILY_USAGE_FILE, INSTANCES_FILE, PLANS_FILE,
+};
+use usagedesk_domain::load_format::{
+    ACCOUNTS_HEADER, DAILY_USAGE_HEADER, INSTANCES_HEADER, PLANS_HEADER,
+};
 
-/// Writes `accounts.csv`, `daily_usage.csv` and `plans.csv` into `out_dir` (created when
-/// missing; existing files are replaced).
+/// Writes `accounts.csv`, `daily_usage.csv`, `plans.csv` and `instances.csv` into `out_dir`
+/// (created when missing; existing files are replaced).
 pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, DemoError> {
     let period = Period::new(opts.today, opts.months)?;
     std::fs::create_dir_all(out_dir).map_err(|source| DemoError::Io {
@@ -160,10 +173,12 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
     let mut w = writer(&path)?;
     w.write_record(DAILY_USAGE_HEADER).map_err(csv_err(&path))?;
     let mut daily_rows = 0usize;
+    let mut reporting = vec![instances::Reporting::default(); base.accounts.len()];
     for &i in &base.file_order {
         let a = &base.accounts[i as usize];
         let mut rng = model::stream(opts.seed, model::USAGE_STREAM + i as u64);
         let profile = Profile::new(a, &period, &mut rng);
+        let before = daily_rows;
         profile
             .for_each_snapshot(&period, opts.snapshots_per_month, &mut rng, |s| {
                 daily_rows += 1;
@@ -177,12 +192,41 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
                 ])
             })
             .map_err(csv_err(&path))?;
+        reporting[i as usize] = instances::Reporting {
+            reported: daily_rows > before,
+            airgapped: profile.airgapped(),
+        };
+    }
+    finish(w, &path)?;
+
+    let path = out_dir.join(INSTANCES_FILE);
+    let mut w = writer(&path)?;
+    w.write_record(INSTANCES_HEADER).map_err(csv_err(&path))?;
+    let hosts = instances::hosts(&base);
+    let mut instance_rows = 0usize;
+    for &i in &base.file_order {
+        if !hosts[i as usize] {
+            continue;
+        }
+        let account = &base.accounts[i as usize].id;
+        for inst in instances::of_account(&base, i, reporting[i as usize], opts.seed) {
+            instance_rows += 1;
+            w.write_record([
+                inst.id.as_str(),
+                inst.license_id.as_str(),
+                account.as_str(),
+                if inst.airgapped { "true" } else { "false" },
+                inst.public_key.as_deref().unwrap_or(""),
+            ])
+            .map_err(csv_err(&path))?;
+        }
     }
     finish(w, &path)?;
 
     Ok(DemoSummary {
         accounts: base.accounts.len(),
         daily_rows,
+        instances: instance_rows,
         months: period.months,
     })
 }

@@ -246,14 +246,14 @@ fn same_seed_gives_the_same_bytes_and_another_seed_does_not() {
     let sa = write_demo(&o, a.path()).unwrap();
     let sb = write_demo(&o, b.path()).unwrap();
     assert_eq!(sa, sb);
-    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE] {
+    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE, INSTANCES_FILE] {
         assert!(
             read(a.path(), f) == read(b.path(), f),
             "{f} must be byte-identical for the same options"
         );
     }
     write_demo(&DemoOptions { seed: 43, ..o }, c.path()).unwrap();
-    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE] {
+    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, INSTANCES_FILE] {
         assert!(
             read(a.path(), f) != read(c.path(), f),
             "{f} must change with the seed"
@@ -668,7 +668,8 @@ fn timing_100k_accounts_24_months() {
         s.daily_rows as f64 / (s.accounts as f64 * s.months.len() as f64),
         elapsed
     );
-    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE] {
+    println!("instances={}", s.instances);
+    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE, INSTANCES_FILE] {
         println!(
             "{f}: {:.1} MiB ({} bytes)",
             size(f) as f64 / 1048576.0,
@@ -679,5 +680,155 @@ fn timing_100k_accounts_24_months() {
     assert!(
         s.daily_rows as f64 <= 3.0 * s.accounts as f64 * s.months.len() as f64,
         "at most ~3 rows per account-month"
+    );
+}
+
+#[derive(Debug, Clone)]
+struct Inst {
+    id: String,
+    license_id: String,
+    account_id: String,
+    airgapped: bool,
+    public_key: Option<String>,
+}
+
+fn read_instances(dir: &Path) -> Vec<Inst> {
+    let mut r = reader(&dir.join(INSTANCES_FILE));
+    assert_eq!(
+        r.headers().unwrap(),
+        vec!["id", "license_id", "account_id", "airgapped", "public_key"]
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            assert_eq!(rec.len(), 5, "{rec:?}");
+            Inst {
+                id: rec[0].to_string(),
+                license_id: rec[1].to_string(),
+                account_id: rec[2].to_string(),
+                airgapped: match &rec[3] {
+                    "true" => true,
+                    "false" => false,
+                    other => panic!("airgapped is true or false, not {other}"),
+                },
+                public_key: (!rec[4].is_empty()).then(|| rec[4].to_string()),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn instances_run_at_customer_leaves_and_a_fifth_are_air_gapped() {
+    let o = opts(20_000, 6, 11, SnapshotDensity::MonthEndOnly);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_demo(&o, dir.path()).unwrap();
+    let instances = read_instances(dir.path());
+    let data = read_back(dir.path(), summary);
+    assert_eq!(data.summary.instances, instances.len());
+
+    let parents: BTreeSet<&str> = data
+        .accounts
+        .iter()
+        .filter_map(|a| a.parent_id.as_deref())
+        .collect();
+    let roots: BTreeSet<&str> = data
+        .accounts
+        .iter()
+        .filter(|a| a.parent_id.is_none())
+        .map(|a| a.id.as_str())
+        .collect();
+    let reporting: BTreeSet<&str> = data.rows.iter().map(|r| r.account_id.as_str()).collect();
+    let mut per_account: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ids = BTreeSet::new();
+    let mut last_account: Option<&str> = None;
+    for i in &instances {
+        validate_id(&i.id).unwrap();
+        validate_id(&i.license_id).unwrap();
+        assert!(
+            ids.insert(i.id.as_str()),
+            "instance ids are unique: {}",
+            i.id
+        );
+        assert!(
+            data.by_id.contains_key(&i.account_id),
+            "{} runs at a known account",
+            i.id
+        );
+        assert!(
+            !parents.contains(i.account_id.as_str()) && !roots.contains(i.account_id.as_str()),
+            "{} runs at a leaf customer or division, not at {}",
+            i.id,
+            i.account_id
+        );
+        assert!(
+            last_account <= Some(i.account_id.as_str()),
+            "instances come in account order"
+        );
+        last_account = Some(&i.account_id);
+        *per_account.entry(&i.account_id).or_default() += 1;
+        if let Some(key) = &i.public_key {
+            assert!(
+                !i.airgapped,
+                "{}: only online instances are pinned before their first file",
+                i.id
+            );
+            let parsed: usagedesk_airgap::PublicKey =
+                key.parse().unwrap_or_else(|e| panic!("{}: {e}", i.id));
+            assert_eq!(parsed.to_string(), *key, "keys are written canonically");
+            assert!(
+                reporting.contains(i.account_id.as_str()),
+                "{}: a pinned key means the instance reported",
+                i.id
+            );
+        }
+    }
+    let leaves = data
+        .accounts
+        .iter()
+        .filter(|a| a.parent_id.is_some() && !parents.contains(a.id.as_str()))
+        .count();
+    assert!(
+        per_account.values().all(|&n| (1..=2).contains(&n)),
+        "one or two instances per account"
+    );
+    let per_leaf = instances.len() as f64 / per_account.len() as f64;
+    assert!(
+        (1.2..1.5).contains(&per_leaf),
+        "about one or two per account: {per_leaf:.2}"
+    );
+    assert!(
+        per_account.len() as f64 > 0.8 * leaves as f64,
+        "most leaves run the product: {} of {leaves}",
+        per_account.len()
+    );
+    let airgapped = instances.iter().filter(|i| i.airgapped).count() as f64;
+    let share = airgapped / instances.len() as f64;
+    assert!(
+        (0.15..0.28).contains(&share),
+        "about a fifth air-gapped: {share:.3}"
+    );
+    assert!(
+        instances
+            .iter()
+            .any(|i| !i.airgapped && i.public_key.is_none()),
+        "some online instances have not been pinned yet"
+    );
+    // The two instances of an account share its license.
+    for w in instances.windows(2) {
+        if w[0].account_id == w[1].account_id {
+            assert_eq!(w[0].license_id, w[1].license_id);
+        }
+    }
+}
+
+#[test]
+fn a_small_demo_has_both_kinds_of_instances() {
+    let o = opts(40, 3, 3, SnapshotDensity::Weekly);
+    let dir = tempfile::tempdir().unwrap();
+    write_demo(&o, dir.path()).unwrap();
+    let instances = read_instances(dir.path());
+    assert!(
+        instances.iter().any(|i| i.airgapped) && instances.iter().any(|i| !i.airgapped),
+        "even a small demo shows air-gapped and online instances: {instances:?}"
     );
 }

@@ -269,6 +269,11 @@ impl Profile {
         }
     }
 
+    /// Whether the account's usage comes by file, once a month (its instances follow).
+    pub fn airgapped(&self) -> bool {
+        self.airgapped
+    }
+
     fn has_rows(&self, i: usize, period: &Period) -> bool {
         self.reports
             && i as i64 >= self.created_idx

@@ -24,6 +24,9 @@ pub struct AccountDetail {
     pub row: AccountRow,
     /// Root first, the account last.
     pub path: Vec<Account>,
+    /// Months of this account whose values come from a usage data file imported here and
+    /// not yet accepted by the cloud ("pending upload").
+    pub pending_months: Vec<YearMonth>,
 }
 
 pub struct DeskOptions {
@@ -123,6 +126,14 @@ impl Desk {
 
     pub fn is_demo(&self) -> bool {
         self.demo_mode
+    }
+
+    pub(crate) fn secrets(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
+    }
+
+    pub(crate) fn writer(&self) -> &tokio::sync::Mutex<Cache> {
+        &self.writer
     }
 
     pub(crate) fn cache_path(&self) -> &Path {
@@ -304,7 +315,26 @@ impl Desk {
             ..SyncOptions::default()
         };
         let mut cache = self.writer.lock().await;
-        Ok(usagedesk_sync::sync(&mut cache, &client, self.clock.as_ref(), &opts, progress).await?)
+        let report =
+            usagedesk_sync::sync(&mut cache, &client, self.clock.as_ref(), &opts, progress).await?;
+        // The air-gap signing certificate rides along; without it only offline exchange
+        // steps fail, so a failure here is logged, not the sync's.
+        let subject = crate::airgap::subject(&report.account_id);
+        let now = self.clock.now();
+        let mut rng = rand::rngs::OsRng;
+        let secrets = self.secrets.as_ref();
+        match usagedesk_exchange::refresh_certificate(
+            &mut cache, &client, secrets, &subject, now, &mut rng,
+        )
+        .await
+        {
+            Ok(c) if c.renewed => {
+                tracing::info!("air-gap signing certificate valid until {}", c.expires_at)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("the air-gap signing certificate was not renewed: {e}"),
+        }
+        Ok(report)
     }
 
     pub fn cancel_sync(&self) -> Result<(), AppError> {
@@ -366,6 +396,7 @@ impl Desk {
             Ok(AccountDetail {
                 row,
                 path: c.path(id)?,
+                pending_months: c.pending_months(id)?,
             })
         })
     }

@@ -18,6 +18,12 @@ pub enum ErrorKind {
     Keyring,
     /// Reading or writing a file the user chose failed.
     Io,
+    /// An air-gap exchange file was refused (the message says why and what to do).
+    FileRefused,
+    /// This usage data file was imported before; nothing changed.
+    AlreadyImported,
+    /// No air-gap signing certificate yet (or it expired): sync while online.
+    NoCertificate,
     Cancelled,
     Busy,
     Internal,

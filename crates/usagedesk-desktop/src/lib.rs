@@ -1,6 +1,7 @@
 //! The desktop app's logic, free of Tauri. The Tauri shell (`src-tauri/`) only adapts these
 //! methods to commands and events; tests drive them directly against the real cloud service.
 
+mod airgap;
 mod bindings;
 mod demo;
 mod desk;
@@ -8,10 +9,12 @@ mod error;
 mod export;
 mod status;
 
+pub use airgap::{DroppedFile, InstanceView};
 pub use bindings::typescript_bindings;
 pub use demo::DemoCloud;
 pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND};
 pub use error::{AppError, ErrorKind};
 pub use export::GENERATOR;
 pub use status::{AppStatus, SyncFinished};
+pub use usagedesk_exchange::{ImportOutcome, ImportPreview, IssuedSyncKey};
 pub use usagedesk_export::{ExportOutcome, ExportPlan, ExportProgress, ExportRequest};

@@ -45,6 +45,8 @@ pub enum Change {
     MonthUsage(MonthUsage),
     /// The account and its whole subtree left the token's view (deleted or moved away).
     Tombstone { account_id: String },
+    /// An instance was registered or changed (its mark, key or last report).
+    Instance(crate::Instance),
 }
 
 /// The month-end value of one account for one month.

@@ -4,6 +4,7 @@
 //! aggregates) exist exactly once.
 
 pub mod account;
+pub mod airgap_api;
 pub mod api;
 pub mod load_format;
 pub mod month;
@@ -12,6 +13,7 @@ pub mod rollup;
 pub mod usage;
 
 pub use account::{Account, AccountStatus};
+pub use airgap_api::Instance;
 pub use month::{Clock, FixedClock, SystemClock, YearMonth};
 pub use plan::{Plan, PlanCatalog};
 pub use usage::{AccountMonthUsage, Availability, Metric, Scope, UsageCounts};

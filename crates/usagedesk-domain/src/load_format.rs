@@ -4,6 +4,8 @@
 pub const ACCOUNTS_FILE: &str = "accounts.csv";
 pub const DAILY_USAGE_FILE: &str = "daily_usage.csv";
 pub const PLANS_FILE: &str = "plans.csv";
+/// Optional: the instances of the product at customers (air-gapped ones report by file).
+pub const INSTANCES_FILE: &str = "instances.csv";
 
 pub const ACCOUNTS_HEADER: [&str; 5] = ["id", "name", "parent_id", "status", "created_at"];
 pub const DAILY_USAGE_HEADER: [&str; 6] = [
@@ -15,3 +17,6 @@ pub const DAILY_USAGE_HEADER: [&str; 6] = [
     "users_with_activity",
 ];
 pub const PLANS_HEADER: [&str; 2] = ["id", "name"];
+/// `public_key` may be empty (pinned on the instance's first report).
+pub const INSTANCES_HEADER: [&str; 5] =
+    ["id", "license_id", "account_id", "airgapped", "public_key"];

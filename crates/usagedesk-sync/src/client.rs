@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+use usagedesk_domain::airgap_api::{
+    AirgapAccepted, AirgapUpload, CertificateRequest, CertificateResponse, VendorKey,
+};
 use usagedesk_domain::api::{
     ChangePage, ErrorBody, MonthlyUsageSummary, VersionInfo, WhoAmI, SERVICE_NAME,
 };
@@ -95,9 +99,43 @@ impl Client {
         auth: bool,
     ) -> Result<T, SyncError> {
         let url = self.url(path)?;
+        self.with_retries(|| {
+            let mut req = self.http.get(url.clone()).query(query);
+            if auth {
+                req = req.bearer_auth(&self.token);
+            }
+            self.send_once(req)
+        })
+        .await
+    }
+
+    /// POSTs `body` as JSON to `path` with the token and decodes the JSON answer, retrying
+    /// transient failures (the endpoints posted to are idempotent).
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, SyncError> {
+        let url = self.url(path)?;
+        self.with_retries(|| {
+            self.send_once(
+                self.http
+                    .post(url.clone())
+                    .bearer_auth(&self.token)
+                    .json(body),
+            )
+        })
+        .await
+    }
+
+    async fn with_retries<T, F, Fut>(&self, mut attempt_once: F) -> Result<T, SyncError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SyncError>>,
+    {
         let mut attempt = 1;
         loop {
-            match self.get_once(&url, query, auth).await {
+            match attempt_once().await {
                 Err(e) if e.is_transient() && attempt < self.retry.attempts => {
                     tracing::warn!(
                         "{e}; retrying (attempt {} of {})",
@@ -112,16 +150,10 @@ impl Client {
         }
     }
 
-    async fn get_once<T: DeserializeOwned>(
+    async fn send_once<T: DeserializeOwned>(
         &self,
-        url: &Url,
-        query: &[(&str, String)],
-        auth: bool,
+        req: reqwest::RequestBuilder,
     ) -> Result<T, SyncError> {
-        let mut req = self.http.get(url.clone()).query(query);
-        if auth {
-            req = req.bearer_auth(&self.token);
-        }
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         if let Some(len) = resp.content_length() {
@@ -246,6 +278,25 @@ impl Client {
             true,
         )
         .await
+    }
+
+    /// The vendor's root public key (no token needed).
+    pub async fn vendor_key(&self) -> Result<VendorKey, SyncError> {
+        self.get("api/v1/airgap/vendor-key", &[], false).await
+    }
+
+    /// Certifies this manager's delegated public key for the token's scope.
+    pub async fn airgap_certificate(
+        &self,
+        req: &CertificateRequest,
+    ) -> Result<CertificateResponse, SyncError> {
+        self.post("api/v1/airgap/certificate", req).await
+    }
+
+    /// Hands a usage data file imported here (and the sync key it answers) to the cloud,
+    /// which verifies both again before it ingests anything.
+    pub async fn upload_airgap(&self, upload: &AirgapUpload) -> Result<AirgapAccepted, SyncError> {
+        self.post("api/v1/airgap/imports", upload).await
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use usagedesk_cache::{Cache, SyncOutcome};
+use usagedesk_domain::airgap_api::AirgapUpload;
 use usagedesk_domain::api::{ChangePage, ErrorCode, DEFAULT_PAGE_SIZE};
 use usagedesk_domain::Clock;
 
@@ -59,6 +60,8 @@ pub struct SyncReport {
     pub finished_at: DateTime<Utc>,
     pub account_id: String,
     pub account_name: String,
+    /// Usage data files imported offline that the cloud accepted in this run.
+    pub uploaded: u64,
 }
 
 /// Syncs `cache` from `client`. `progress` is called from this task.
@@ -113,6 +116,13 @@ async fn run(
         full_resync = true;
     }
 
+    // Files imported offline go up first, so this run already pulls what they changed.
+    let uploaded = if same_source {
+        push_outbox(cache, client).await?
+    } else {
+        0
+    };
+
     let mut cursor = cache.cursor()?;
     let pages = loop {
         match download(cache, client, clock, opts, cursor.clone(), &mut p, progress).await {
@@ -144,7 +154,42 @@ async fn run(
         finished_at,
         account_id: me.account_id,
         account_name: me.account_name,
+        uploaded,
     })
+}
+
+/// Pushes the usage data files imported here to the cloud, which verifies them again.
+/// A file the cloud refuses stays in the outbox (and is logged): the manager sees it as
+/// pending and can re-import a fresh file; a transport failure fails the sync.
+async fn push_outbox(cache: &mut Cache, client: &Client) -> Result<u64, SyncError> {
+    let mut uploaded = 0;
+    for item in cache.outbox()? {
+        let upload = AirgapUpload {
+            sync_key: item.sync_key,
+            usage_data: item.usage_data,
+        };
+        match client.upload_airgap(&upload).await {
+            Ok(accepted) => {
+                tracing::info!(
+                    "uploaded the usage data file of {} ({} new records)",
+                    accepted.instance_id,
+                    accepted.new
+                );
+                cache.mark_uploaded(item.ledger_id)?;
+                uploaded += 1;
+            }
+            Err(SyncError::Api {
+                status, message, ..
+            }) if (400..500).contains(&status) && status != 401 => {
+                tracing::warn!(
+                    "the cloud refused the usage data file of {} imported here: {message}",
+                    item.instance_id
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(uploaded)
 }
 
 /// Fetches pages on a separate task (one page ahead) while this task applies them.

@@ -196,17 +196,20 @@ pub struct Cloud {
 impl Cloud {
     /// Starts the service on a free port with `dataset` loaded (as of [`today`]).
     pub async fn start(dataset: &Path) -> Self {
+        Self::start_on(dataset, Arc::new(clock())).await
+    }
+
+    /// The same on another clock: [`SystemClock`](usagedesk_domain::SystemClock) for tests
+    /// that run the built binaries, which read the real time.
+    pub async fn start_on(dataset: &Path, clock: Arc<dyn usagedesk_domain::Clock>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = Arc::new(SqliteStorage::open(&dir.path().join("cloud.db")).expect("open db"));
         let data = load::read_dataset(dataset).expect("read dataset");
-        storage.load(data, today()).expect("load dataset");
-        let server = usagedesk_cloud::spawn(
-            storage.clone(),
-            Arc::new(clock()),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("start server");
+        storage.load(data, clock.today()).expect("load dataset");
+        let server =
+            usagedesk_cloud::spawn(storage.clone(), clock, "127.0.0.1:0".parse().expect("addr"))
+                .await
+                .expect("start server");
         Self {
             dir,
             storage,

@@ -7,11 +7,23 @@
 //                   &connect=<url>|<token> &latency=<ms> &kids=<children of the big reseller, default 8000>
 //                   &export=self|children|tree (opens the export dialog with that scope)
 //                   &from=<YYYY-MM> (its first month) &save=<path> (answers the save dialog and exports)
+//                   &view=airgap (the Air-gapped view) &synckey=<instance id> (opens its sync key dialog)
+//                   &days=<n> (its validity; with &save= it saves)
+//                   &drop=<path>[,<path>…] (drops these files on the window) &import=1 (and imports)
+//                   &drag=1 (shows the drop overlay, as while dragging) &nocert=1 (no signing certificate)
 //
-// The save dialog of an export is a window.prompt here (unless &save= is given): a path, or
-// Cancel. A path containing "readonly" fails with `io`; the export writes nothing, it only
-// reports progress.
-import { mockIPC } from '@tauri-apps/api/mocks';
+// The save dialog is a window.prompt here (unless &save= is given; a &save= ending in / is a
+// folder, the suggested name is added): a path, or Cancel. A path containing "readonly" fails
+// with `io`; nothing is written, an export only reports progress.
+//
+// Dropped files: drag any file from the desktop onto the page (it is "dropped" as
+// /home/anna/Downloads/<name>), use &drop=, or call window.usagedeskFake.drop([...paths]) in the
+// console. The file name picks the answer: "expired", "altered", "foreign", "unreadable" and
+// "nocert" are refused as the shell would; "again" was imported before; "remaining" leaves
+// records on the instance; a name starting with an instance id is for that instance (else for
+// the overdue one). Importing with a verification key path containing "readonly" imports, then
+// fails to write the key (as the shell can).
+import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
   Account,
@@ -21,9 +33,15 @@ import type {
   AppStatus,
   Availability,
   ChildSort,
+  DroppedFile,
   ExportOutcome,
   ExportPlan,
   ExportRequest,
+  ImportOutcome,
+  ImportPreview,
+  InstanceView,
+  IssuedSyncKey,
+  LedgerEntry,
   Metric,
   Page,
   Plan,
@@ -371,6 +389,282 @@ async function runExport(req: ExportRequest, path: string): Promise<ExportOutcom
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Air-gapped exchange simulation (the files are checked, signed and written by the Rust shell)
+const DAY = 86_400_000;
+const agoIso = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+const noCert = params.has('nocert');
+const NO_CERT =
+  'no signing certificate yet: sync once while online (the cloud certifies this computer\'s key then), and try again';
+const signer = () => `anna (${status.account_name ? 'sp-01' : 'demo'})`;
+
+type FakeInstance = { view: InstanceView; ledger: LedgerEntry[] };
+const instances = new Map<string, FakeInstance>();
+const pendingMonths = new Map<string, string[]>();
+const importedPaths = new Map<string, number>();
+let ledgerSeq = 0;
+const LAST_MONTH = MONTHS[MONTHS.length - 1];
+
+function fakeSha(seed: string) {
+  return Array.from({ length: 64 }, (_, i) => Math.floor(hash(`${seed}:${i}`) * 16).toString(16)).join('');
+}
+
+function entry(instance: string, over: Partial<LedgerEntry>): LedgerEntry {
+  const sync = over.event === 'sync_key_issued';
+  return {
+    id: ++ledgerSeq,
+    instance_id: instance,
+    event: 'usage_imported',
+    at: new Date().toISOString(),
+    by: signer(),
+    nonce: fakeSha(`nonce${ledgerSeq}`).slice(0, 32),
+    file_sha256: fakeSha(`file${ledgerSeq}`),
+    expires_at: null,
+    high_water_mark: 0,
+    records: 0,
+    new_records: 0,
+    already_present: 0,
+    changed: 0,
+    document: sync ? '-----BEGIN USAGEDESK SYNC KEY-----\n…' : '-----BEGIN USAGEDESK VERIFICATION KEY-----\n…',
+    upload: sync ? null : 'uploaded',
+    ...over,
+  };
+}
+
+function addInstance(
+  id: string,
+  accountId: string,
+  opts: { airgapped?: boolean; mark: number; lastReportDays?: number; history: Partial<LedgerEntry>[] },
+) {
+  const ledger = opts.history.map((h) => entry(id, h)).sort((x, y) => (x.at < y.at ? 1 : -1));
+  const view: InstanceView = {
+    overdue: false,
+    instance: {
+      id,
+      license_id: `LIC-${(hash(id) * 1e8).toFixed(0).padStart(8, '0')}`,
+      account_id: accountId,
+      airgapped: opts.airgapped ?? true,
+      public_key: `ed25519:${btoa(fakeSha(id).slice(0, 32))}`,
+      high_water_mark: opts.mark,
+      last_report_at: opts.lastReportDays === undefined ? null : agoIso(opts.lastReportDays),
+    },
+    account_name: nodes.get(accountId)?.name ?? null,
+    last_import_at: null,
+    last_sync_key_at: null,
+    high_water_mark: opts.mark,
+    pending_uploads: 0,
+  };
+  instances.set(id, { view, ledger });
+  recompute(id);
+}
+
+/** Derived fields of an instance from its ledger, as the cache computes them. */
+function recompute(id: string) {
+  const x = instances.get(id)!;
+  const imports = x.ledger.filter((e) => e.event === 'usage_imported');
+  const keys = x.ledger.filter((e) => e.event === 'sync_key_issued');
+  const v = x.view;
+  v.last_import_at = imports[0]?.at ?? null;
+  v.last_sync_key_at = keys[0]?.at ?? null;
+  v.pending_uploads = imports.filter((e) => e.upload === 'pending').length;
+  v.high_water_mark = Math.max(v.instance.high_water_mark, ...imports.map((e) => e.high_water_mark));
+  const last = [v.last_import_at, v.instance.last_report_at].filter((t): t is string => !!t).sort().at(-1);
+  v.overdue = v.instance.airgapped && (!last || Date.now() - new Date(last).getTime() > 31 * DAY);
+}
+
+function buildInstances() {
+  const imported = (days: number, mark: number, n: number, upload: LedgerEntry['upload'] = 'uploaded'): Partial<LedgerEntry> => ({
+    event: 'usage_imported',
+    at: agoIso(days),
+    high_water_mark: mark,
+    records: n,
+    new_records: n - 3,
+    already_present: 3,
+    changed: 0,
+    upload,
+  });
+  const key = (days: number, mark: number, valid = 30): Partial<LedgerEntry> => ({
+    event: 'sync_key_issued',
+    at: agoIso(days),
+    expires_at: agoIso(days - valid),
+    high_water_mark: mark,
+  });
+  addInstance('cedar-hq-01', 'acc-000004', { mark: 1842, history: [key(110, 1200), imported(104, 1530, 330), key(55, 1530), imported(47, 1842, 312)] });
+  addInstance('acme-plant-2', 'acc-000002', {
+    mark: 4987,
+    history: [key(40, 4520), imported(33, 4987, 467), key(6, 4987), imported(2, 5310, 323, 'pending')],
+  });
+  pendingMonths.set('acc-000002', [LAST_MONTH]);
+  addInstance('harbor-lab', 'acc-000003', { mark: 730, lastReportDays: 12, history: [key(1, 730)] });
+  addInstance('nw-nordics-edge', 'acc-000001', { airgapped: false, mark: 96_410, lastReportDays: 0.12, history: [] });
+  addInstance('ghost-dc-7', 'acc-404404', { mark: 58, history: [key(24, 0), imported(20, 58, 58)] });
+}
+buildInstances();
+
+const instanceList = (): InstanceView[] => {
+  for (const id of instances.keys()) recompute(id);
+  return [...instances.values()].map((x) => JSON.parse(JSON.stringify(x.view)));
+};
+
+function issueSyncKey(id: string, days: number, path: string): IssuedSyncKey {
+  if (noCert) fail('no_certificate', NO_CERT);
+  const x = instances.get(id) ?? fail('not_found', `instance '${id}' is not in the local cache: check the id, or sync to fetch new instances`);
+  if (!Number.isInteger(days) || days < 1 || days > 365) fail('invalid_input', 'a sync key is valid for 1 to 365 days');
+  if (path.includes('readonly')) fail('io', `cannot write ${path}: Permission denied (os error 13)`);
+  const certDays = 200; // the signing certificate ends then
+  const valid = Math.min(days, certDays);
+  const e = entry(id, { event: 'sync_key_issued', expires_at: new Date(Date.now() + valid * DAY).toISOString(), high_water_mark: x.view.high_water_mark });
+  x.ledger.unshift(e);
+  recompute(id);
+  return {
+    instance_id: id,
+    text: e.document,
+    suggested_file_name: `${id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.synckey`,
+    nonce: e.nonce,
+    high_water_mark: e.high_water_mark,
+    expires_at: e.expires_at!,
+    shortened: valid < days,
+  };
+}
+
+function filePreview(path: string): ImportPreview {
+  const name = (path.split(/[\\/]/).at(-1) ?? path).toLowerCase();
+  if (noCert || name.includes('nocert')) fail('no_certificate', NO_CERT);
+  if (name.includes('unreadable')) fail('io', `cannot read ${path}: Permission denied (os error 13)`);
+  if (name.includes('expired'))
+    fail('file_refused', 'the sync key expired on 2025-10-01 09:00:00 UTC: issue a new sync key (usagedesk-cli airgap issue-sync-key) and export again with it');
+  if (name.includes('altered'))
+    fail('file_refused', "the usage data file's signature does not match its content: it was altered in transit; ask the customer to export the file again");
+  if (name.includes('foreign'))
+    fail('file_refused', 'the usage data file is for instance `lab-other-9`, but `cedar-hq-01` was expected: it belongs to another installation; use the file made for `cedar-hq-01`');
+  const id = [...instances.keys()].find((k) => name.startsWith(k)) ?? 'cedar-hq-01';
+  const x = instances.get(id)!;
+  const key = x.ledger.find((e) => e.event === 'sync_key_issued');
+  const records = 40 + Math.floor(hash(path) * 900);
+  const present = Math.floor(hash(path + 'p') * 12);
+  const changed = name.includes('changed') ? 4 : 0;
+  const last = monthEnd(LAST_MONTH);
+  return {
+    instance_id: id,
+    license_id: x.view.instance.license_id,
+    account_id: x.view.instance.account_id,
+    account_name: x.view.account_name,
+    period_first: `${LAST_MONTH}-01`,
+    period_last: `${LAST_MONTH}-${String(last.getDate()).padStart(2, '0')}`,
+    accounts: 1 + Math.floor(hash(path + 'a') * 6),
+    records,
+    new: records - present - changed,
+    already_present: present,
+    changed,
+    remaining_records: name.includes('remaining') ? 1_204 : 0,
+    created_at: agoIso(0.3),
+    file_sha256: fakeSha(path),
+    sync_key_issued_at: key?.at ?? agoIso(6),
+    sync_key_expires_at: key?.expires_at ?? agoIso(-24),
+    accepted_high_water_mark: x.view.high_water_mark + records,
+  };
+}
+
+function previewDrop(path: string): DroppedFile {
+  const name = (path.split(/[\\/]/).at(-1) ?? path).toLowerCase();
+  const earlier = importedPaths.get(path) ?? (name.includes('again') ? instances.get('acme-plant-2')!.ledger.find((e) => e.event === 'usage_imported')!.id : undefined);
+  if (earlier !== undefined) {
+    const e = [...instances.values()].flatMap((x) => x.ledger).find((l) => l.id === earlier) ?? null;
+    return { path, preview: null, already_imported: e };
+  }
+  return { path, preview: filePreview(path), already_imported: null };
+}
+
+function importFile(path: string, verificationPath: string): ImportOutcome {
+  const d = previewDrop(path);
+  if (!d.preview) fail('already_imported', 'this usage data file was already imported; nothing changed');
+  const p = d.preview!;
+  const x = instances.get(p.instance_id)!;
+  const e = entry(p.instance_id, {
+    high_water_mark: p.accepted_high_water_mark,
+    records: p.records,
+    new_records: p.new,
+    already_present: p.already_present,
+    changed: p.changed,
+    file_sha256: p.file_sha256,
+    upload: 'pending',
+  });
+  x.ledger.unshift(e);
+  recompute(p.instance_id);
+  importedPaths.set(path, e.id);
+  const months = pendingMonths.get(p.account_id) ?? [];
+  if (!months.includes(LAST_MONTH)) pendingMonths.set(p.account_id, [...months, LAST_MONTH]);
+  // the shell imports, then writes the verification key
+  if (verificationPath.includes('readonly')) fail('io', `cannot write ${verificationPath}: Permission denied (os error 13)`);
+  return {
+    preview: p,
+    ledger_id: e.id,
+    verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----\n…',
+    suggested_file_name: `${p.instance_id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.verificationkey`,
+  };
+}
+
+/** The next sync pushes what was imported here; the cloud accepts it. Returns how many files. */
+function uploadPending(): number {
+  let n = 0;
+  for (const [id, x] of instances) {
+    for (const e of x.ledger) {
+      if (e.upload === 'pending') {
+        e.upload = 'uploaded';
+        n++;
+      }
+    }
+    recompute(id);
+  }
+  pendingMonths.clear();
+  return n;
+}
+
+function saveDocument(ledgerId: number, path: string): null {
+  const found = [...instances.values()].some((x) => x.ledger.some((e) => e.id === ledgerId));
+  if (!found) fail('not_found', 'no such ledger entry');
+  if (path.includes('readonly')) fail('io', `cannot write ${path}: Permission denied (os error 13)`);
+  return null;
+}
+
+/** Drops files on the window, as the shell reports a native drop. */
+async function dropFiles(paths: string[]) {
+  const position = { x: 400, y: 300 };
+  await emit('tauri://drag-enter', { paths, position });
+  await emit('tauri://drag-drop', { paths, position });
+}
+
+/** A file dragged from the desktop onto the page stands in for a native drop. */
+function wireHtmlDrops() {
+  const hasFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  const position = { x: 0, y: 0 };
+  let depth = 0;
+  window.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    if (depth++ === 0) void emit('tauri://drag-enter', { paths: [], position });
+  });
+  window.addEventListener('dragover', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    void emit('tauri://drag-over', { position });
+  });
+  window.addEventListener('dragleave', (e) => {
+    if (!hasFiles(e)) return;
+    if (--depth <= 0) {
+      depth = 0;
+      void emit('tauri://drag-leave', null);
+    }
+  });
+  window.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    const paths = [...(e.dataTransfer?.files ?? [])].map((f) => `/home/anna/Downloads/${f.name}`);
+    void emit('tauri://drag-drop', { paths, position });
+  });
+}
+
 function runSync(slow = false): Promise<SyncReport> {
   if (syncPromise) return syncPromise;
   cancelRequested = false;
@@ -406,6 +700,7 @@ function runSync(slow = false): Promise<SyncReport> {
         finished_at: status.last_synced_at,
         account_id: 'sp-01',
         account_name: status.account_name ?? 'Demo',
+        uploaded: uploadPending(),
       };
       await progress({ phase: 'done', rows_done: total, rows_total: total, pages: steps });
       status.syncing = false;
@@ -514,7 +809,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'account_detail': {
       const id = String(a.id);
       if (!hasData || !nodes.has(id)) fail('not_found', 'That account is not in the cache any more. Sync to refresh it.');
-      return { row: toRow(id, String(a.month)), path: pathOf(id) } satisfies AccountDetail;
+      return { row: toRow(id, String(a.month)), path: pathOf(id), pending_months: pendingMonths.get(id) ?? [] } satisfies AccountDetail;
     }
     case 'search': {
       if (!hasData) return [];
@@ -543,11 +838,32 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'cancel_export':
       exportCancel = exportRunning;
       return null;
+    case 'airgap_instances':
+      return instanceList();
+    case 'airgap_ledger': {
+      const id = (a.instance as string | null) ?? null;
+      const all = [...instances.values()].flatMap((x) => x.ledger).filter((e) => id === null || e.instance_id === id);
+      return all.sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : y.id - x.id));
+    }
+    case 'airgap_issue_sync_key':
+      await sleep(300);
+      return issueSyncKey(String(a.instanceId), Number(a.validDays), String(a.path));
+    case 'airgap_preview':
+      await sleep(250);
+      return previewDrop(String(a.path));
+    case 'airgap_import':
+      await sleep(700);
+      return importFile(String(a.path), String(a.verificationPath));
+    case 'airgap_save_document':
+      return saveDocument(Number(a.ledgerId), String(a.path));
     case 'plugin:dialog|save': {
       // stands in for the native save dialog
-      const options = (a.options ?? {}) as { defaultPath?: string };
-      if (params.get('save')) return params.get('save');
-      return window.prompt('Save the CSV as (the dev backend writes nothing)', `/home/anna/Documents/${options.defaultPath ?? 'usage.csv'}`);
+      const options = (a.options ?? {}) as { defaultPath?: string; filters?: { name: string }[] };
+      const suggested = options.defaultPath ?? 'usage.csv';
+      const save = params.get('save');
+      if (save) return save.endsWith('/') ? `${save}${suggested}` : save;
+      const what = options.filters?.[0]?.name ?? 'file';
+      return window.prompt(`Save the ${what} as (the dev backend writes nothing)`, `/home/anna/Documents/${suggested}`);
     }
     case 'trend': {
       const id = String(a.id);
@@ -612,6 +928,31 @@ async function devScript() {
     }
   }
   if (params.get('view') === 'settings') (await wait('[data-testid="nav-settings"]'))?.click();
+  if (params.get('view') === 'airgap') (await wait('[data-testid="nav-airgap"]'))?.click();
+  const syncKeyFor = params.get('synckey');
+  if (syncKeyFor) {
+    (await wait(`[data-testid="instance-row"][data-instance-id="${syncKeyFor}"] [data-testid="issue-sync-key"]`, 6000))?.click();
+    const days = params.get('days');
+    const input = (await wait('[data-testid="sync-key-days"]')) as HTMLInputElement | null;
+    if (days && input) {
+      input.value = days;
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    if (params.get('save')) (await wait('[data-testid="sync-key-save"]'))?.click();
+  }
+  const drop = params.get('drop');
+  if (drop) {
+    await wait('[data-testid="nav-accounts"]', 6000);
+    await new Promise((r) => setTimeout(r, 600));
+    await dropFiles(drop.split(','));
+    if (params.get('import')) {
+      (await wait('[data-testid="import-confirm"]:not(:disabled)', 6000))?.click();
+    }
+  }
+  if (params.get('drag')) {
+    await wait('[data-testid="nav-accounts"]', 6000);
+    await emit('tauri://drag-enter', { paths: ['/home/anna/Downloads/cedar-hq-01-20251123.usagedata'], position: { x: 400, y: 300 } });
+  }
   const open = params.get('open');
   if (open) {
     await wait('[data-testid="tree-row"]');
@@ -656,6 +997,9 @@ export function installFakeBackend(): void {
   const theme = params.get('theme');
   if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme;
   mockIPC((cmd, args) => handle(cmd, (args ?? {}) as Args), { shouldMockEvents: true });
+  mockWindows('main');
+  wireHtmlDrops();
+  (window as unknown as { usagedeskFake: unknown }).usagedeskFake = { drop: dropFiles };
   console.info(`[dev] fake backend (scenario ${scenario}, ${nodes.size} accounts)`);
   void devScript();
 }

@@ -1,11 +1,13 @@
-// Application-wide state: status, navigation, sync progress and the last sync error.
+// Application-wide state: status, navigation, sync progress and the last sync error; the
+// accounts and the air-gapped exchange (files dropped on the window land here).
 import type { AppError, AppStatus, Progress, SyncFinished } from '$lib/bindings';
 import * as ipc from './ipc';
 import { toAppError } from './errors';
 import { getContext, setContext } from 'svelte';
 import { AccountsStore } from './accounts.svelte';
+import { AirgapStore } from './airgap.svelte';
 
-export type View = 'loading' | 'connect' | 'accounts' | 'settings';
+export type View = 'loading' | 'connect' | 'accounts' | 'airgap' | 'settings';
 
 /** Which screen to open on start: the app is usable once connected, or in demo mode. */
 export function initialView(s: AppStatus): View {
@@ -24,11 +26,14 @@ export class AppStore {
   now = $state(Date.now());
 
   accounts = new AccountsStore();
+  airgap = new AirgapStore();
 
   syncing = $derived(!!this.status?.syncing || this.syncRequested || this.progress !== null);
   offline = $derived(this.status?.online === false);
   /** the connect screen came from "Sign in again" or Settings, not from a first run */
   canLeaveConnect = $derived(!!this.status && (this.status.demo || this.status.cloud_url !== null));
+  /** the sidebar and a view are shown (not the splash or the connect screen) */
+  inShell = $derived(this.view !== 'loading' && this.view !== 'connect');
 
   private unlisten: (() => void)[] = [];
   private finishedCount = 0;
@@ -46,10 +51,25 @@ export class AppStore {
       this.startupError = toAppError(e);
     }
     try {
+      // Files dropped anywhere on the window go to the import dialog.
+      this.unlisten.push(
+        await ipc.onFileDrop(
+          (paths) => this.inShell && this.airgap.dropped(paths),
+          (hover) => this.airgap.hover(this.inShell ? hover : 'leave'),
+        ),
+      );
+    } catch (e) {
+      // the app works without drops; the Air-gapped view still lists the instances
+      console.warn('[usagedesk] cannot listen to file drops:', toAppError(e).message);
+    }
+    try {
       const s = await ipc.appStatus();
       this.setStatus(s);
       this.view = initialView(s);
-      if (this.view === 'accounts') void this.accounts.refresh();
+      if (this.view === 'accounts') {
+        void this.accounts.refresh();
+        void this.airgap.refresh();
+      }
     } catch (e) {
       this.startupError = toAppError(e);
       this.view = 'connect';
@@ -90,12 +110,26 @@ export class AppStore {
     } catch {
       /* the status event will tell */
     }
-    if (this.view === 'accounts' || this.view === 'settings') await this.accounts.refresh();
+    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refresh()]);
+  }
+
+  /** After an import from a dropped file: its usage shows at once (pending upload). */
+  async afterImport(): Promise<void> {
+    await Promise.all([this.accounts.refresh(), this.airgap.refresh()]);
   }
 
   navigate(view: View): void {
     if (view === 'accounts' && this.view !== 'accounts' && !this.accounts.ready) void this.accounts.refresh();
+    if (view === 'airgap' && this.view !== 'airgap') void this.airgap.refresh();
     this.view = view;
+  }
+
+  /** Opens an account in the Accounts view (from the Air-gapped view, say). */
+  async openAccount(id: string): Promise<void> {
+    const load = !this.accounts.ready;
+    this.view = 'accounts';
+    if (load) await this.accounts.refresh();
+    await this.accounts.openAccount(id);
   }
 
   /** After connect / start_demo: the shell starts a sync by itself. */
@@ -104,6 +138,7 @@ export class AppStore {
     this.startupError = null;
     this.view = 'accounts';
     void this.accounts.refresh();
+    void this.airgap.refresh();
   }
 
   /** Rejects with the AppError so the form can place it. */
@@ -147,7 +182,7 @@ export class AppStore {
   async clearCache(): Promise<void> {
     this.setStatus(await ipc.clearCache());
     this.accounts.tree.select(null);
-    await this.accounts.refresh();
+    await Promise.all([this.accounts.refresh(), this.airgap.refresh()]);
   }
 
   signInAgain(): void {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { clearMocks, mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import * as ipc from './ipc';
 
 afterEach(() => clearMocks());
@@ -96,5 +96,69 @@ describe('ipc wrappers', () => {
     un();
     await emit('export://progress', { written: 16384, total: 20000 });
     expect(seen).toEqual([{ written: 8192, total: 20000 }]);
+  });
+
+  it('call the air-gap commands with camelCase argument names', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return cmd === 'plugin:dialog|save' ? '/home/me/a.synckey' : null;
+    });
+    await ipc.airgapInstances();
+    await ipc.airgapLedger(null);
+    await ipc.airgapLedger('inst-a');
+    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.synckey');
+    await ipc.airgapPreview('/home/me/a.usagedata');
+    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.verificationkey');
+    await ipc.airgapSaveDocument(7, '/home/me/b.verificationkey');
+    await ipc.chooseSavePath('inst-a-20250101.synckey', { name: 'Sync key', extensions: ['synckey'] });
+    expect(calls).toEqual([
+      ['airgap_instances', {}],
+      ['airgap_ledger', { instance: null }],
+      ['airgap_ledger', { instance: 'inst-a' }],
+      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.synckey' }],
+      ['airgap_preview', { path: '/home/me/a.usagedata' }],
+      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.verificationkey' }],
+      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.verificationkey' }],
+      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.synckey', filters: [{ name: 'Sync key', extensions: ['synckey'] }] } }],
+    ]);
+  });
+
+  it('reject air-gap refusals with their kind', async () => {
+    mockIPC(() => {
+      throw { kind: 'file_refused', message: 'the sync key expired on 2025-01-01 00:00:00 UTC: issue a new sync key' };
+    });
+    await expect(ipc.airgapPreview('/x')).rejects.toEqual({ kind: 'file_refused', message: 'the sync key expired on 2025-01-01 00:00:00 UTC: issue a new sync key' });
+  });
+
+  it('deliver dropped paths and the drag hover state from the window', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    mockWindows('main');
+    const drops: string[][] = [];
+    const hovers: string[] = [];
+    const un = await ipc.onFileDrop(
+      (paths) => drops.push(paths),
+      (h) => hovers.push(h),
+    );
+    const { emit } = await import('@tauri-apps/api/event');
+    const position = { x: 1, y: 2 };
+    await emit('tauri://drag-enter', { paths: ['/a'], position });
+    await emit('tauri://drag-over', { position });
+    await emit('tauri://drag-leave', null);
+    await emit('tauri://drag-enter', { paths: ['/a', '/b'], position });
+    await emit('tauri://drag-drop', { paths: ['/a', '/b'], position });
+    expect(hovers).toEqual(['enter', 'over', 'leave', 'enter']);
+    expect(drops).toEqual([['/a', '/b']]);
+    un();
+    await new Promise((r) => setTimeout(r, 0));
+    await emit('tauri://drag-drop', { paths: ['/c'], position });
+    expect(drops).toHaveLength(1);
+  });
+
+  it('reject with an AppError when the window cannot be listened to', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    // no window metadata: not inside Tauri
+    delete (window as unknown as { __TAURI_INTERNALS__: { metadata?: unknown } }).__TAURI_INTERNALS__.metadata;
+    await expect(ipc.onFileDrop(() => {})).rejects.toHaveProperty('kind', 'internal');
   });
 });

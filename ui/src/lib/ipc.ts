@@ -1,18 +1,24 @@
 // The only module that talks to the Rust shell. One typed wrapper per command of docs/ipc.md;
-// every wrapper rejects with an AppError. The native save dialog (tauri-plugin-dialog) is
-// wrapped here too, so no component imports Tauri.
+// every wrapper rejects with an AppError. The native save dialog (tauri-plugin-dialog) and the
+// window's file drops are wrapped here too, so no component imports Tauri.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { save } from '@tauri-apps/plugin-dialog';
 import type {
   AccountDetail,
   AccountRow,
   AppStatus,
   ChildSort,
+  DroppedFile,
   ExportOutcome,
   ExportPlan,
   ExportProgress,
   ExportRequest,
+  ImportOutcome,
+  InstanceView,
+  IssuedSyncKey,
+  LedgerEntry,
   Page,
   Plan,
   Progress,
@@ -86,13 +92,70 @@ export const exportCsv = (request: ExportRequest, path: string) =>
 /** Stops the running export; does nothing when none runs. */
 export const cancelExport = () => call<null>('cancel_export');
 
+/** Air-gapped instances (those reporting online too), with their last exchange and mark. */
+export const airgapInstances = () => call<InstanceView[]>('airgap_instances');
+
+/** The exchange ledger of one instance, or of all when `instance` is null; newest first. */
+export const airgapLedger = (instance: string | null) => call<LedgerEntry[]>('airgap_ledger', { instance });
+
 /**
- * The native save dialog, offering `suggested` as the file name. Resolves to the chosen path,
- * or null when the user cancelled.
+ * Issues a sync key for the instance, valid `validDays` (1–365; shortened to the signing
+ * certificate's end), and writes it at `path`. `no_certificate`: sync while online first.
  */
-export async function chooseSavePath(suggested: string): Promise<string | null> {
+export const airgapIssueSyncKey = (instanceId: string, validDays: number, path: string) =>
+  call<IssuedSyncKey>('airgap_issue_sync_key', { instanceId, validDays, path });
+
+/**
+ * What a dropped usage data file would import, or the import it already had; writes nothing.
+ * Refusals reject with `file_refused` (the message says why and what to do), `no_certificate`
+ * or `io`.
+ */
+export const airgapPreview = (path: string) => call<DroppedFile>('airgap_preview', { path });
+
+/** Imports the file at `path` and writes the verification key at `verificationPath`. */
+export const airgapImport = (path: string, verificationPath: string) =>
+  call<ImportOutcome>('airgap_import', { path, verificationPath });
+
+/** Saves a ledger entry's document (a sync key or a verification key) again at `path`. */
+export const airgapSaveDocument = (ledgerId: number, path: string) =>
+  call<null>('airgap_save_document', { ledgerId, path });
+
+/** A file type offered by the save dialog. */
+export type SaveFilter = { name: string; extensions: string[] };
+
+export const CSV_FILTER: SaveFilter = { name: 'CSV', extensions: ['csv'] };
+
+/**
+ * The native save dialog, offering `suggested` as the file name and `filter` as its type.
+ * Resolves to the chosen path, or null when the user cancelled.
+ */
+export async function chooseSavePath(suggested: string, filter: SaveFilter = CSV_FILTER): Promise<string | null> {
   try {
-    return await save({ defaultPath: suggested, filters: [{ name: 'CSV', extensions: ['csv'] }] });
+    return await save({ defaultPath: suggested, filters: [filter] });
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+/** A drag over the window: files entered it, move over it, or left it without a drop. */
+export type DragHover = 'enter' | 'over' | 'leave';
+
+/**
+ * Files dropped anywhere on the window: `ondrop` gets their paths. `onhover` follows the drag
+ * meanwhile (for a drop overlay); a drop ends it too. Rejects when the window cannot be
+ * listened to.
+ */
+export async function onFileDrop(
+  ondrop: (paths: string[]) => void,
+  onhover?: (state: DragHover) => void,
+): Promise<UnlistenFn> {
+  try {
+    const unlisten = await getCurrentWebview().onDragDropEvent((e) => {
+      const p = e.payload;
+      if (p.type === 'drop') ondrop(p.paths);
+      else onhover?.(p.type);
+    });
+    return () => void unlisten();
   } catch (e) {
     throw toAppError(e);
   }

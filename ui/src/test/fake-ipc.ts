@@ -1,5 +1,5 @@
 // A small in-memory backend for component tests, speaking docs/ipc.md through mockIPC.
-import { mockIPC, clearMocks } from '@tauri-apps/api/mocks';
+import { mockIPC, mockWindows, clearMocks } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
   AccountDetail,
@@ -7,9 +7,16 @@ import type {
   AppError,
   AppStatus,
   ChildSort,
+  DroppedFile,
   ExportOutcome,
   ExportPlan,
   ExportRequest,
+  ImportOutcome,
+  ImportPreview,
+  Instance,
+  InstanceView,
+  IssuedSyncKey,
+  LedgerEntry,
   Page,
   SearchHit,
 } from '$lib/bindings';
@@ -71,6 +78,114 @@ export function treeRows(month: string): AccountRow[] {
   ];
 }
 
+const DAY = 86_400_000;
+const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+
+export function instanceView(id: string, over: Partial<Omit<InstanceView, 'instance'>> & { instance?: Partial<Instance> } = {}): InstanceView {
+  const { instance, ...rest } = over;
+  return {
+    overdue: false,
+    instance: {
+      id,
+      license_id: `LIC-${id.toUpperCase()}`,
+      account_id: 'a',
+      airgapped: true,
+      public_key: null,
+      high_water_mark: 100,
+      last_report_at: null,
+      ...instance,
+    },
+    account_name: 'Alpha Corp',
+    last_import_at: null,
+    last_sync_key_at: null,
+    high_water_mark: 100,
+    pending_uploads: 0,
+    ...rest,
+  };
+}
+
+/**
+ * inst-online (reports online), inst-fresh (file imported 3 days ago, one pending upload),
+ * inst-late (air-gapped, last file 47 days ago: overdue), in an order the view must sort.
+ */
+export function fakeInstances(): InstanceView[] {
+  return [
+    instanceView('inst-online', { instance: { airgapped: false, last_report_at: ago(0.1), account_id: 'sp' }, account_name: 'Service Provider' }),
+    instanceView('inst-fresh', { last_import_at: ago(3), pending_uploads: 1, high_water_mark: 240 }),
+    instanceView('inst-late', {
+      overdue: true,
+      instance: { account_id: 'c' },
+      account_name: null,
+      last_import_at: ago(47),
+      high_water_mark: 80,
+    }),
+  ];
+}
+
+export function ledgerEntry(id: number, instance: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
+  return {
+    id,
+    instance_id: instance,
+    event: 'usage_imported',
+    at: ago(3),
+    by: 'anna (sp)',
+    nonce: `nonce-${id}`,
+    file_sha256: FAKE_SHA256,
+    expires_at: null,
+    high_water_mark: 240,
+    records: 42,
+    new_records: 40,
+    already_present: 2,
+    changed: 0,
+    document: '-----BEGIN USAGEDESK VERIFICATION KEY-----',
+    upload: 'pending',
+    ...over,
+  };
+}
+
+export function fakeLedger(): LedgerEntry[] {
+  return [
+    ledgerEntry(3, 'inst-fresh'),
+    ledgerEntry(2, 'inst-fresh', {
+      event: 'sync_key_issued',
+      at: ago(10),
+      expires_at: ago(-20),
+      high_water_mark: 198,
+      records: 0,
+      new_records: 0,
+      already_present: 0,
+      changed: 0,
+      document: '-----BEGIN USAGEDESK SYNC KEY-----',
+      upload: null,
+    }),
+    ledgerEntry(1, 'inst-late', { at: ago(47), upload: 'uploaded', high_water_mark: 80 }),
+  ];
+}
+
+/** What the default dropped file (any path not in `state.files`) would import. */
+export function importPreview(over: Partial<ImportPreview> = {}): ImportPreview {
+  return {
+    instance_id: 'inst-late',
+    license_id: 'LIC-INST-LATE',
+    account_id: 'a',
+    account_name: 'Alpha Corp',
+    period_first: '2024-05-01',
+    period_last: '2024-05-31',
+    accounts: 3,
+    records: 93,
+    new: 90,
+    already_present: 2,
+    changed: 1,
+    remaining_records: 0,
+    created_at: ago(1),
+    file_sha256: 'ab'.repeat(32),
+    sync_key_issued_at: ago(5),
+    sync_key_expires_at: ago(-25),
+    accepted_high_water_mark: 173,
+    ...over,
+  };
+}
+
 export type FakeOptions = {
   status?: AppStatus;
   months?: string[];
@@ -80,6 +195,8 @@ export type FakeOptions = {
    * `/home/me/<suggested name>`.
    */
   savePath?: string | null;
+  instances?: InstanceView[];
+  ledger?: LedgerEntry[];
 };
 
 export const FAKE_SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
@@ -123,10 +240,41 @@ export function installFake(opts: FakeOptions = {}) {
     previewError: null as AppError | null,
     /** export_csv rejects with this at once when set */
     exportError: null as AppError | null,
+    instances: opts.instances ?? fakeInstances(),
+    ledger: opts.ledger ?? fakeLedger(),
+    /** months per account imported here and not yet uploaded */
+    pendingMonths: {} as Record<string, string[]>,
+    /** what airgap_preview answers per path (an AppError rejects); other paths: importPreview() */
+    files: {} as Record<string, ImportPreview | AppError>,
+    /** paths imported (a second preview says already imported) */
+    imported: new Map<string, number>(),
+    /** airgap_import / airgap_issue_sync_key / airgap_save_document reject with these when set */
+    importError: null as AppError | null,
+    issueError: null as AppError | null,
+    saveDocumentError: null as AppError | null,
+    /** airgap_import imports, then rejects with this (the verification key could not be written) */
+    verificationWriteError: null as AppError | null,
+    /** airgap_import waits for finishImport() when set */
+    holdImport: false,
   };
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   let syncResolve: (() => void) | null = null;
   let exportRun: { resolve: () => void; reject: (e: AppError) => void } | null = null;
+  let importRun: (() => void) | null = null;
+  let nextLedgerId = 100;
+
+  const previewOf = (path: string): ImportPreview => {
+    const f = state.files[path];
+    if (f && 'kind' in f) throw f;
+    return f ?? importPreview();
+  };
+  const dropped = (path: string): DroppedFile => {
+    const done = state.imported.get(path);
+    if (done !== undefined) {
+      return { path, preview: null, already_imported: state.ledger.find((e) => e.id === done) ?? null };
+    }
+    return { path, preview: previewOf(path), already_imported: null };
+  };
 
   const exportPlan = (req: ExportRequest): ExportPlan => {
     for (const m of [req.from, req.to]) {
@@ -204,7 +352,7 @@ export function installFake(opts: FakeOptions = {}) {
           const month = String(args.month);
           const r = byId(month).get(String(args.id));
           if (!r) throw { kind: 'not_found', message: 'No such account.' } satisfies AppError;
-          return { row: r, path: pathOf(r.account_id, month) } satisfies AccountDetail;
+          return { row: r, path: pathOf(r.account_id, month), pending_months: state.pendingMonths[r.account_id] ?? [] } satisfies AccountDetail;
         }
         case 'search': {
           const text = String(args.text).toLowerCase();
@@ -222,7 +370,7 @@ export function installFake(opts: FakeOptions = {}) {
           return [];
         case 'sync_now':
           await new Promise<void>((r) => (syncResolve = r));
-          return { rows: 10, pages: 1, full_resync: false, finished_at: new Date().toISOString(), account_id: 'sp', account_name: 'Vendor' };
+          return { rows: 10, pages: 1, full_resync: false, finished_at: new Date().toISOString(), account_id: 'sp', account_name: 'Vendor', uploaded: 0 };
         case 'cancel_sync':
           return null;
         case 'sign_out':
@@ -256,6 +404,66 @@ export function installFake(opts: FakeOptions = {}) {
           exportRun?.reject({ kind: 'cancelled', message: 'the export was cancelled; no file was written' });
           exportRun = null;
           return null;
+        case 'airgap_instances':
+          return state.instances;
+        case 'airgap_ledger': {
+          const instance = (args.instance as string | null) ?? null;
+          return state.ledger.filter((e) => instance === null || e.instance_id === instance);
+        }
+        case 'airgap_issue_sync_key': {
+          if (state.issueError) throw state.issueError;
+          const id = String(args.instanceId);
+          const inst = state.instances.find((i) => i.instance.id === id);
+          if (!inst) throw { kind: 'not_found', message: `instance '${id}' is not in the local cache` } satisfies AppError;
+          const days = Number(args.validDays);
+          const shortened = days > 60;
+          const key: IssuedSyncKey = {
+            instance_id: id,
+            text: '-----BEGIN USAGEDESK SYNC KEY-----',
+            suggested_file_name: `${id}-20240601.synckey`,
+            nonce: 'n-1',
+            high_water_mark: inst.high_water_mark,
+            expires_at: new Date(Date.now() + (shortened ? 60 : days) * DAY).toISOString(),
+            shortened,
+          };
+          state.ledger = [
+            ledgerEntry(++nextLedgerId, id, { event: 'sync_key_issued', at: new Date().toISOString(), expires_at: key.expires_at, high_water_mark: key.high_water_mark, upload: null }),
+            ...state.ledger,
+          ];
+          state.instances = state.instances.map((i) => (i.instance.id === id ? { ...i, last_sync_key_at: new Date().toISOString() } : i));
+          return key;
+        }
+        case 'airgap_preview':
+          return dropped(String(args.path));
+        case 'airgap_import': {
+          const path = String(args.path);
+          if (state.holdImport) await new Promise<void>((r) => (importRun = r));
+          if (state.importError) throw state.importError;
+          if (state.imported.has(path)) throw { kind: 'already_imported', message: 'this usage data file was already imported' } satisfies AppError;
+          const preview = previewOf(path);
+          const entry = ledgerEntry(++nextLedgerId, preview.instance_id, {
+            at: new Date().toISOString(),
+            records: preview.records,
+            new_records: preview.new,
+            already_present: preview.already_present,
+            changed: preview.changed,
+            high_water_mark: preview.accepted_high_water_mark,
+          });
+          state.ledger = [entry, ...state.ledger];
+          state.imported.set(path, entry.id);
+          state.pendingMonths[preview.account_id] = ['2024-05'];
+          state.instances = state.instances.map((i) =>
+            i.instance.id === preview.instance_id
+              ? { ...i, overdue: false, last_import_at: entry.at, pending_uploads: i.pending_uploads + 1, high_water_mark: preview.accepted_high_water_mark }
+              : i,
+          );
+          if (state.verificationWriteError) throw state.verificationWriteError;
+          return { preview, ledger_id: entry.id, verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----', suggested_file_name: 'x.verificationkey' } satisfies ImportOutcome;
+        }
+        case 'airgap_save_document':
+          if (state.saveDocumentError) throw state.saveDocumentError;
+          if (!state.ledger.some((e) => e.id === Number(args.ledgerId))) throw { kind: 'not_found', message: 'no such ledger entry' } satisfies AppError;
+          return null;
         case 'plugin:dialog|save': {
           const options = (args.options ?? {}) as { defaultPath?: string };
           return state.savePath === undefined ? `/home/me/${options.defaultPath ?? 'export.csv'}` : state.savePath;
@@ -267,9 +475,23 @@ export function installFake(opts: FakeOptions = {}) {
     { shouldMockEvents: true },
   );
 
+  // the window the drop events are for (getCurrentWebview)
+  mockWindows('main');
+
+  const drag = (event: string, payload: unknown) => emit(event, payload);
+
   return {
     state,
     calls,
+    /** files dragged over the window, then dropped (as the shell reports them) */
+    drop: async (paths: string[]) => {
+      await drag('tauri://drag-enter', { paths, position: { x: 10, y: 10 } });
+      await drag('tauri://drag-drop', { paths, position: { x: 10, y: 10 } });
+    },
+    dragEnter: (paths: string[] = ['/x']) => drag('tauri://drag-enter', { paths, position: { x: 10, y: 10 } }),
+    dragLeave: () => drag('tauri://drag-leave', null),
+    /** lets a held airgap_import go on */
+    finishImport: () => importRun?.(),
     emit: (event: string, payload: unknown) => emit(event, payload),
     finishSync: () => syncResolve?.(),
     /** lets the running export_csv resolve */

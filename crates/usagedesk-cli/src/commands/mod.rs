@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod airgap;
 pub mod export;
 pub mod login;
 pub mod sync;

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
+use usagedesk_domain::Clock;
 use usagedesk_sync::{sync as run_sync, Client, Phase, Progress, Settings, SyncOptions};
 
 use crate::context::Context;
@@ -44,6 +45,32 @@ pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
             ""
         }
     );
+    if report.uploaded > 0 {
+        println!(
+            "uploaded {} usage data file(s) imported offline",
+            report.uploaded
+        );
+    }
+    // The air-gap signing certificate, for issuing sync keys and importing files offline.
+    let subject = super::airgap::subject(&report.account_id);
+    let refreshed = super::runtime()?.block_on(usagedesk_exchange::refresh_certificate(
+        &mut cache,
+        &client,
+        &ctx.secrets(),
+        &subject,
+        ctx.clock.now(),
+        &mut rand::rngs::OsRng,
+    ));
+    match refreshed {
+        Ok(c) if c.renewed => println!(
+            "air-gap signing certificate for {} (scope {}) valid until {}",
+            c.subject,
+            c.scope,
+            c.expires_at.format("%Y-%m-%d")
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: the air-gap signing certificate was not renewed: {e}"),
+    }
     Ok(())
 }
 

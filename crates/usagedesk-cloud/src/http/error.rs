@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use usagedesk_domain::api::{ErrorBody, ErrorCode, ErrorDetail};
 
+use crate::airgap::Refusal;
 use crate::ingest::IngestError;
 use crate::storage::StoreError;
 
@@ -64,6 +65,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::BadCursor(_) => Self::bad_request(e.to_string()),
             StoreError::Invalid(m) => Self::invalid(m),
+            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, m),
             other => {
                 tracing::error!("storage: {other}");
                 Self::new(
@@ -72,6 +74,21 @@ impl From<StoreError> for ApiError {
                     "the service failed to read its database; try again, and tell the operator if it persists",
                 )
             }
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(e: Refusal) -> Self {
+        match e {
+            Refusal::NotFound(m) => Self::not_found(m),
+            Refusal::Invalid(m) => Self::invalid(m),
+            Refusal::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, m),
+            Refusal::Conflict(m) => Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, m),
+            Refusal::TooLarge(m) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, m)
+            }
+            Refusal::Store(s) => s.into(),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::AppState;
 use crate::storage::{TokenKind, TokenScope};
 use crate::{ingest, summary};
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await?

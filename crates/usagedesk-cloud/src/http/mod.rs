@@ -1,5 +1,6 @@
 //! The HTTP surface of the cloud service: `/api/v1`.
 
+mod airgap;
 mod error;
 mod extract;
 mod handlers;
@@ -13,6 +14,7 @@ use tower_http::trace::TraceLayer;
 use usagedesk_domain::api::MAX_BODY_BYTES;
 use usagedesk_domain::Clock;
 
+pub use airgap::{max_upload_body_bytes, MAX_SMALL_BODY_BYTES};
 pub use error::ApiError;
 
 use crate::storage::Storage;
@@ -34,6 +36,25 @@ pub fn router(state: AppState) -> Router {
             get(handlers::summary),
         )
         .route("/api/v1/usage", post(handlers::ingest))
+        .route("/api/v1/airgap/vendor-key", get(airgap::vendor_key))
+        .route(
+            "/api/v1/airgap/certificate",
+            post(airgap::certificate).layer(DefaultBodyLimit::max(airgap::MAX_SMALL_BODY_BYTES)),
+        )
+        .route(
+            "/api/v1/airgap/imports",
+            post(airgap::import).layer(DefaultBodyLimit::max(airgap::max_upload_body_bytes())),
+        )
+        .route(
+            "/api/v1/instances/{id}/sync-key",
+            post(airgap::online_sync_key)
+                .layer(DefaultBodyLimit::max(airgap::MAX_SMALL_BODY_BYTES)),
+        )
+        .route(
+            "/api/v1/instances/{id}/usage-data",
+            post(airgap::online_usage_data)
+                .layer(DefaultBodyLimit::max(airgap::max_upload_body_bytes())),
+        )
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

@@ -3,9 +3,10 @@
 
 mod sqlite;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use usagedesk_airgap::RootKey;
 use usagedesk_domain::api::{Change, IngestResponse};
-use usagedesk_domain::{Account, Plan, PlanCatalog, UsageCounts, YearMonth};
+use usagedesk_domain::{Account, Instance, Plan, PlanCatalog, UsageCounts, YearMonth};
 
 pub use sqlite::SqliteStorage;
 
@@ -27,6 +28,9 @@ pub enum StoreError {
     BadCursor(String),
     #[error("storage worker failed: {0}")]
     Worker(String),
+    /// A write lost a race with another one (e.g. two first contacts pinning two keys).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A row that failed validation, located in its input.
@@ -65,16 +69,30 @@ pub struct DailyRow {
     pub counts: UsageCounts,
 }
 
-/// A dataset to load: the accounts in memory, the (large) daily rows streamed.
+/// One row of `instances.csv`, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRow {
+    pub id: String,
+    pub license_id: String,
+    pub account_id: String,
+    pub airgapped: bool,
+    /// `ed25519:…`, checked; `None` keeps the key the cloud pinned (if any).
+    pub public_key: Option<String>,
+}
+
+/// A dataset to load: the accounts and instances in memory, the (large) daily rows streamed.
 pub struct Dataset<'a> {
     pub plans: Option<Vec<Plan>>,
     pub accounts: Vec<Located<Account>>,
+    /// Empty when the folder has no `instances.csv`.
+    pub instances: Vec<Located<InstanceRow>>,
     pub daily: Box<dyn Iterator<Item = Result<Located<DailyRow>, RowError>> + 'a>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadStats {
     pub accounts_changed: usize,
+    pub instances_changed: usize,
     pub daily_rows: usize,
     pub months_changed: usize,
 }
@@ -143,6 +161,106 @@ pub struct MonthRow {
     pub counts: UsageCounts,
 }
 
+/// The cloud's own delegated signing key, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigner {
+    /// `ed25519-secret:…`
+    pub secret: String,
+    /// Its delegation certificate, compact JSON.
+    pub certificate: String,
+}
+
+/// A delegation certificate given to a manager's key, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub public_key: String,
+    pub subject: String,
+    pub scope: String,
+    pub token_name: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A sync key the cloud issued to an instance (online mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineSyncKey {
+    /// 64 lowercase hex digits.
+    pub nonce: String,
+    pub instance_id: String,
+    /// The armored file.
+    pub sync_key: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How a usage data file reached the cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageVia {
+    /// Uploaded by a manager (`POST /api/v1/airgap/imports`).
+    Import,
+    /// Sent by the instance itself (`POST /api/v1/instances/{id}/usage-data`).
+    Online,
+}
+
+impl UsageVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Import => "import",
+            Self::Online => "online",
+        }
+    }
+}
+
+/// A verified usage data file to write, its records already validated as daily rows.
+#[derive(Debug, Clone)]
+pub struct UsageFile {
+    /// SHA-256 of the file (canonical form), hex.
+    pub sha256: String,
+    /// The nonce it answers, hex.
+    pub nonce: String,
+    pub instance_id: String,
+    /// The key that signed it: pinned when the instance has none yet, else must be the pinned one.
+    pub instance_key: String,
+    /// The highest record `seq` it carries (its mark when it carries none); at most `i64::MAX`.
+    pub highest_seq: u64,
+    /// One per record, in `seq` order.
+    pub rows: Vec<DailyRow>,
+    /// The records' `seq`, in the same order (each at most `i64::MAX`).
+    pub seqs: Vec<u64>,
+    pub via: UsageVia,
+    /// The token name (imports) or `instance` (online).
+    pub accepted_by: String,
+    pub now: DateTime<Utc>,
+}
+
+/// How the records of a file compare with what the cloud held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    pub received: u64,
+    /// No daily row for (account, date) yet.
+    pub new: u64,
+    /// The same plan and counts already held.
+    pub already_present: u64,
+    /// Another plan or other counts held: replaced.
+    pub changed: u64,
+}
+
+/// The cloud's answer to a usage data file, stored with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedFile {
+    pub instance_id: String,
+    pub counts: FileCounts,
+    /// The instance's mark after the file.
+    pub high_water_mark: u64,
+    /// The cloud's verification key for the file (armored).
+    pub verification_key: String,
+    /// The file had been accepted before; nothing was written this time.
+    pub replay: bool,
+}
+
+/// Writes the verification key of a file once its counts are known (inside the write).
+pub type ReceiptWriter<'a> = dyn FnMut(&FileCounts) -> Result<String, StoreError> + 'a;
+
 /// The storage interface of the cloud service. Calls block; the HTTP layer runs them on
 /// tokio's blocking pool.
 pub trait Storage: Send + Sync + 'static {
@@ -188,4 +306,50 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Writes validated daily snapshots in one transaction and derives month-end rows.
     fn ingest(&self, rows: &[DailyRow]) -> Result<IngestResponse, StoreError>;
+
+    // ---- The air-gapped exchange ----
+
+    /// The vendor root key, created with the database. It never leaves the service.
+    fn vendor_root_key(&self) -> Result<RootKey, StoreError>;
+
+    /// The cloud's own delegated key and certificate, when one was stored.
+    fn cloud_signer(&self) -> Result<Option<StoredSigner>, StoreError>;
+
+    /// Replaces the cloud's own delegated key and certificate.
+    fn save_cloud_signer(
+        &self,
+        signer: &StoredSigner,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records a certificate given to a manager's key.
+    fn record_delegation(&self, delegation: &Delegation) -> Result<(), StoreError>;
+
+    /// The instance, when it exists and `scope` may see its account.
+    fn instance(&self, scope: &TokenScope, id: &str) -> Result<Option<Instance>, StoreError>;
+
+    /// The ids from the root of `account_id`'s tree down to it (empty: no such account).
+    fn account_path(&self, account_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The file accepted earlier with this SHA-256 (hex), if any.
+    fn accepted_file(&self, sha256: &str) -> Result<Option<AcceptedFile>, StoreError>;
+
+    /// Pins `public_key` to the instance when it has none (else it must be the pinned one:
+    /// [`StoreError::Conflict`]) and remembers the sync key issued to it, in one transaction.
+    fn save_online_sync_key(&self, key: &OnlineSyncKey, public_key: &str)
+        -> Result<(), StoreError>;
+
+    /// A sync key the cloud issued, by nonce (hex).
+    fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError>;
+
+    /// Writes a verified usage data file in one transaction: its daily rows (counted against
+    /// what was held; a record older than the one of the same instance that last wrote its day
+    /// is skipped as already present), the instance's pinned key, mark and last report, and
+    /// the file itself with the verification key `receipt` writes. The same file again is a replay (nothing
+    /// written); another file answering the same nonce is a [`StoreError::Conflict`].
+    fn accept_usage_file(
+        &self,
+        file: &UsageFile,
+        receipt: &mut ReceiptWriter<'_>,
+    ) -> Result<AcceptedFile, StoreError>;
 }

@@ -4,18 +4,29 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use rand::{CryptoRng, RngCore};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use usagedesk_airgap::RootKey;
 use usagedesk_domain::api::{Change, IngestResponse, MonthUsage};
 use usagedesk_domain::rollup::Tree;
-use usagedesk_domain::{Account, AccountStatus, Plan, PlanCatalog, UsageCounts, YearMonth};
-
-use super::{
-    DailyRow, Dataset, FeedPage, LoadError, LoadStats, MonthRow, RowError, Storage, StoreError,
-    SubtreeAccount, TokenGrant, TokenKind, TokenScope,
+use usagedesk_domain::{
+    Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+use super::{
+    AcceptedFile, DailyRow, Dataset, Delegation, FeedPage, LoadError, LoadStats, MonthRow,
+    OnlineSyncKey, ReceiptWriter, RowError, Storage, StoreError, StoredSigner, SubtreeAccount,
+    TokenGrant, TokenKind, TokenScope, UsageFile,
+};
+
+mod airgap;
+mod instances;
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_airgap.sql"),
+];
 
 /// SQLite storage: one writer connection, a few pooled readers (WAL lets them run together).
 pub struct SqliteStorage {
@@ -23,6 +34,8 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     epoch: String,
+    /// The vendor root key, read (or created) when the database is opened.
+    root: RootKey,
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -58,8 +71,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database file and brings its schema up to date.
-    /// A new database gets the default plan catalog and a fresh dataset epoch.
+    /// A new database gets the default plan catalog, a fresh dataset epoch and a vendor root
+    /// key from the operating system's random source.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_rng(path, &mut rand::rngs::OsRng)
+    }
+
+    /// [`open`](Self::open), drawing a missing vendor root key from `rng`.
+    pub fn open_with_rng<R: RngCore + CryptoRng>(
+        path: &Path,
+        rng: &mut R,
+    ) -> Result<Self, StoreError> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn, path)?;
         let epoch: Option<String> = conn
@@ -83,11 +105,13 @@ impl SqliteStorage {
                 e
             }
         };
+        let root = airgap::vendor_root_key(&mut conn, rng)?;
         Ok(Self {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             epoch,
+            root,
         })
     }
 
@@ -190,6 +214,44 @@ fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
+/// The columns [`instance_row`] reads, in order (table alias `i`).
+const INSTANCE_COLS: &str =
+    "i.id, i.license_id, i.account_id, i.airgapped, i.public_key, i.high_water_mark, i.last_report_at";
+
+/// An instance from [`INSTANCE_COLS`] starting at column `at`.
+fn instance_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Instance> {
+    let mark: i64 = row.get(at + 5)?;
+    let last: Option<String> = row.get(at + 6)?;
+    Ok(Instance {
+        id: row.get(at)?,
+        license_id: row.get(at + 1)?,
+        account_id: row.get(at + 2)?,
+        airgapped: row.get(at + 3)?,
+        public_key: row.get(at + 4)?,
+        high_water_mark: mark.max(0) as u64,
+        last_report_at: last
+            .map(|t| {
+                parse_time(&t).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        at + 6,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// How the air-gapped tables write times: `YYYY-MM-DDTHH:MM:SSZ`.
+fn time_text(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
+}
+
 fn load_catalog(conn: &Connection) -> Result<PlanCatalog, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, name FROM plans ORDER BY position")?;
     let plans = stmt
@@ -214,10 +276,11 @@ fn load_accounts(conn: &Connection) -> Result<HashMap<String, Account>, StoreErr
     Ok(out)
 }
 
-/// Moves an entity to the head of the feed.
-fn touch(tx: &Transaction<'_>, kind: &str, account_id: &str, month: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO feed(kind, account_id, month) VALUES (?1, ?2, ?3)")?
-        .execute(params![kind, account_id, month])?;
+/// Moves an entity to the head of the feed. `key`: '' for accounts and tombstones, the month
+/// for month rows, the instance id for instances (whose `account_id` is their account).
+fn touch(tx: &Transaction<'_>, kind: &str, account_id: &str, key: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO feed(kind, account_id, key) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, account_id, key])?;
     Ok(())
 }
 
@@ -452,12 +515,14 @@ impl Storage for SqliteStorage {
         self.read(|conn| {
             let (filter, root) = scope_filter(scope);
             let sql = format!(
-                "SELECT f.seq, f.kind, f.account_id, f.month,
+                "SELECT f.seq, f.kind, f.account_id, f.key,
                         a.name, a.parent_id, a.status, a.created_at,
-                        m.plan, m.snapshot_date, m.users_registered, m.users_with_token, m.users_with_activity
+                        m.plan, m.snapshot_date, m.users_registered, m.users_with_token, m.users_with_activity,
+                        {INSTANCE_COLS}
                  FROM feed f
                  LEFT JOIN accounts a ON f.kind = 'account' AND a.id = f.account_id
-                 LEFT JOIN month_usage m ON f.kind = 'month' AND m.account_id = f.account_id AND m.month = f.month
+                 LEFT JOIN month_usage m ON f.kind = 'month' AND m.account_id = f.account_id AND m.month = f.key
+                 LEFT JOIN instances i ON f.kind = 'instance' AND i.id = f.key
                  WHERE f.seq > ?1 AND {filter}
                  ORDER BY f.seq LIMIT ?2"
             );
@@ -489,6 +554,7 @@ impl Storage for SqliteStorage {
                         snapshot_date: date_col(r, 9)?,
                         counts: counts_cols(r, 10)?,
                     }),
+                    "instance" => Change::Instance(instance_row(r, 13)?),
                     _ => Change::Tombstone { account_id },
                 });
             }
@@ -553,6 +619,58 @@ impl Storage for SqliteStorage {
                 months_changed,
             })
         })
+    }
+
+    fn vendor_root_key(&self) -> Result<RootKey, StoreError> {
+        Ok(self.root.clone())
+    }
+
+    fn cloud_signer(&self) -> Result<Option<StoredSigner>, StoreError> {
+        self.read(airgap::cloud_signer)
+    }
+
+    fn save_cloud_signer(
+        &self,
+        signer: &StoredSigner,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| airgap::save_cloud_signer(conn, signer, now))
+    }
+
+    fn record_delegation(&self, delegation: &Delegation) -> Result<(), StoreError> {
+        self.write(|conn| airgap::record_delegation(conn, delegation))
+    }
+
+    fn instance(&self, scope: &TokenScope, id: &str) -> Result<Option<Instance>, StoreError> {
+        self.read(|conn| airgap::instance(conn, scope, id))
+    }
+
+    fn account_path(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| airgap::account_path(conn, account_id))
+    }
+
+    fn accepted_file(&self, sha256: &str) -> Result<Option<AcceptedFile>, StoreError> {
+        self.read(|conn| airgap::accepted_file(conn, sha256))
+    }
+
+    fn save_online_sync_key(
+        &self,
+        key: &OnlineSyncKey,
+        public_key: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key))
+    }
+
+    fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError> {
+        self.read(|conn| airgap::online_sync_key(conn, nonce))
+    }
+
+    fn accept_usage_file(
+        &self,
+        file: &UsageFile,
+        receipt: &mut ReceiptWriter<'_>,
+    ) -> Result<AcceptedFile, StoreError> {
+        self.write(|conn| airgap::accept_usage_file(conn, file, receipt))
     }
 }
 
@@ -694,9 +812,11 @@ fn load_dataset(
             for m in months {
                 touch(&tx, "month", &d, &m).map_err(StoreError::from)?;
             }
+            instances::touch_instances_of(&tx, &d).map_err(StoreError::from)?;
         }
     }
     stats.accounts_changed = changed.len();
+    stats.instances_changed = instances::load(&tx, &all, &dataset.instances)?;
 
     // Daily usage, streamed and validated row by row.
     let mut touched = BTreeSet::new();

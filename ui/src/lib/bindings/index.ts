@@ -61,7 +61,11 @@ export type Progress = { phase: Phase, rows_done: number,
  */
 rows_total: number | null, pages: number, };
 
-export type SyncReport = { rows: number, pages: number, full_resync: boolean, finished_at: string, account_id: string, account_name: string, };
+export type SyncReport = { rows: number, pages: number, full_resync: boolean, finished_at: string, account_id: string, account_name: string, 
+/**
+ * Usage data files imported offline that the cloud accepted in this run.
+ */
+uploaded: number, };
 
 export type ExportRequest = { account_id: string, scope: Scope, from: YearMonth, to: YearMonth, };
 
@@ -91,7 +95,143 @@ export type ExportProgress = { written: number, total: number, };
 
 export type ExportOutcome = { csv_path: string, manifest_path: string, rows: number, bytes: number, sha256: string, };
 
-export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "cancelled" | "busy" | "internal";
+export type Instance = { id: string, license_id: string, 
+/**
+ * The customer account the instance belongs to; it reports for this account's subtree.
+ */
+account_id: string, 
+/**
+ * Reports by file (air-gapped) rather than online.
+ */
+airgapped: boolean, 
+/**
+ * The instance's own public key (`ed25519:…`) as the cloud pinned it, once known.
+ */
+public_key: string | null, 
+/**
+ * The highest record `seq` the cloud holds from this instance (0: none yet).
+ */
+high_water_mark: number, 
+/**
+ * When the cloud last accepted usage from it, by file or online.
+ */
+last_report_at: string | null, };
+
+export type InstanceRow = { instance: Instance, 
+/**
+ * The account's name (`None` when the account is not cached).
+ */
+account_name: string | null, 
+/**
+ * The latest file imported here for it.
+ */
+last_import_at: string | null, 
+/**
+ * The latest sync key issued here for it.
+ */
+last_sync_key_at: string | null, 
+/**
+ * The mark to name in the next sync key: the cloud's, or a higher one imported here.
+ */
+high_water_mark: number, 
+/**
+ * Imports waiting to be pushed to the cloud.
+ */
+pending_uploads: number, };
+
+export type LedgerEvent = "sync_key_issued" | "usage_imported";
+
+export type UploadState = "pending" | "uploaded";
+
+export type LedgerEntry = { 
+/**
+ * 0 until stored.
+ */
+id: number, instance_id: string, event: LedgerEvent, at: string, by: string, nonce: string, 
+/**
+ * SHA-256 (hex) of the sync key issued, or of the usage data file imported.
+ */
+file_sha256: string, 
+/**
+ * Sync keys: when they expire.
+ */
+expires_at: string | null, 
+/**
+ * The mark a sync key names, or the mark an import accepted.
+ */
+high_water_mark: number, records: number, new_records: number, already_present: number, changed: number, 
+/**
+ * The sync key issued, or the verification key issued for the import (armored text).
+ */
+document: string, upload: UploadState | null, };
+
+export type ImportPreview = { instance_id: string, license_id: string, account_id: string, account_name: string | null, 
+/**
+ * First and last day of the records (none when the file holds no record).
+ */
+period_first: string | null, period_last: string | null, 
+/**
+ * Distinct accounts the records are for.
+ */
+accounts: number, records: number, new: number, already_present: number, changed: number, 
+/**
+ * Records the instance still holds beyond this file (ask for another one).
+ */
+remaining_records: number, created_at: string, file_sha256: string, sync_key_issued_at: string, sync_key_expires_at: string, 
+/**
+ * The mark the verification key will accept.
+ */
+accepted_high_water_mark: number, };
+
+export type ImportOutcome = { preview: ImportPreview, ledger_id: number, 
+/**
+ * The armored verification key.
+ */
+verification_key: string, suggested_file_name: string, };
+
+export type IssuedSyncKey = { instance_id: string, 
+/**
+ * The armored file.
+ */
+text: string, suggested_file_name: string, nonce: string, high_water_mark: number, expires_at: string, 
+/**
+ * The validity asked for went past the signing certificate's end and was shortened.
+ */
+shortened: boolean, };
+
+export type InstanceView = { 
+/**
+ * Air-gapped, and no verified file for more than 31 days.
+ */
+overdue: boolean, instance: Instance, 
+/**
+ * The account's name (`None` when the account is not cached).
+ */
+account_name: string | null, 
+/**
+ * The latest file imported here for it.
+ */
+last_import_at: string | null, 
+/**
+ * The latest sync key issued here for it.
+ */
+last_sync_key_at: string | null, 
+/**
+ * The mark to name in the next sync key: the cloud's, or a higher one imported here.
+ */
+high_water_mark: number, 
+/**
+ * Imports waiting to be pushed to the cloud.
+ */
+pending_uploads: number, };
+
+export type DroppedFile = { path: string, preview: ImportPreview | null, 
+/**
+ * Set when this exact file was imported before (its verification key can be saved again).
+ */
+already_imported: LedgerEntry | null, };
+
+export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };
 
@@ -125,6 +265,11 @@ export type AccountDetail = { row: AccountRow,
 /**
  * Root first, the account last.
  */
-path: Array<Account>, };
+path: Array<Account>, 
+/**
+ * Months of this account whose values come from a usage data file imported here and
+ * not yet accepted by the cloud ("pending upload").
+ */
+pending_months: Array<YearMonth>, };
 
 export type SyncFinished = { ok: boolean, report: SyncReport | null, error: AppError | null, };

@@ -1,0 +1,36 @@
+//! The customer-side UsageDesk agent, the part a vendor embeds in its self-hosted product
+//! (see `docs/agent.md`; the files are in `docs/airgap-format.md`).
+//!
+//! An [`Agent`] is one state directory: the instance's identity and key, the daily usage
+//! records the vendor has not confirmed, and the exports that answered sync keys.
+//!
+//! ```text
+//! Agent::init(dir, instance, license, vendor_key, now, rng)   once
+//! agent.record(file, reader, today)                             daily usage in, each with a seq
+//! agent.discard(account, date)                                  rows recorded by mistake out
+//! agent.export_for(sync_key_bytes, now) -> Export               usage data file out
+//! agent.confirm(verification_key_bytes, now) -> Confirmation    drop what the vendor holds
+//! agent.push(&CloudClient, clock).await                         the same, online
+//! ```
+//!
+//! Nothing here reads the clock or the OS random source: time and randomness are arguments.
+
+#![forbid(unsafe_code)]
+
+mod agent;
+mod db;
+mod error;
+mod exchange;
+mod fsutil;
+#[cfg(feature = "online")]
+mod online;
+mod record;
+
+pub use agent::{Agent, Identity, Status, DB_FILE, KEY_FILE};
+pub use db::SCHEMA_VERSION;
+pub use error::{AgentError, Result};
+pub use exchange::{Confirmation, Export, ExportInfo, Via};
+pub use fsutil::{read_limited, write_atomic};
+#[cfg(feature = "online")]
+pub use online::{parse_cloud_url, CloudClient, PushRound, PushSummary};
+pub use record::{parse_daily_usage_csv, DailyUsage, RecordSummary, MAX_CSV_BYTES};

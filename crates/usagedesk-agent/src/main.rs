@@ -1,0 +1,410 @@
+//! `usagedesk-agent`: the agent's command line (see `docs/agent.md`).
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Local, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use rand::rngs::OsRng;
+use usagedesk_agent::{read_limited, write_atomic, Agent, CloudClient, Export, Status};
+use usagedesk_airgap::{FileKind, PublicKey};
+use usagedesk_domain::SystemClock;
+
+#[derive(Parser)]
+#[command(
+    name = "usagedesk-agent",
+    version,
+    about = "Reports this instance's daily usage to the vendor: by file (air-gapped) or online"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct StateArg {
+    /// The agent's state directory (made by `init`).
+    #[arg(long, value_name = "DIR", env = "USAGEDESK_AGENT_STATE")]
+    state: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up the state directory and this instance's own signing key.
+    Init {
+        #[command(flatten)]
+        state: StateArg,
+        /// This instance's id, as the vendor knows it.
+        #[arg(long, value_name = "ID")]
+        instance_id: String,
+        /// The license this instance runs under.
+        #[arg(long, value_name = "ID")]
+        license_id: String,
+        /// The vendor's root public key (`ed25519:…`), the only key the agent trusts.
+        #[arg(long, value_name = "PUBKEY")]
+        vendor_key: String,
+    },
+    /// Add daily usage rows from a daily_usage.csv file (`-` reads standard input).
+    Record {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
+    /// Discard waiting records of an account recorded by mistake (all its days, or one).
+    Discard {
+        #[command(flatten)]
+        state: StateArg,
+        /// The account whose waiting records go.
+        #[arg(long, value_name = "ID")]
+        account: String,
+        /// Only this day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
+        date: Option<NaiveDate>,
+    },
+    /// The air-gapped exchange, by files carried by hand.
+    Airgap {
+        #[command(subcommand)]
+        command: AirgapCommand,
+    },
+    /// The same exchange online, with the vendor's cloud.
+    Push {
+        #[command(flatten)]
+        state: StateArg,
+        /// The cloud's base URL (https://…).
+        #[arg(long, value_name = "URL", env = "USAGEDESK_CLOUD_URL")]
+        url: String,
+    },
+    /// Show the instance, the records waiting and the last exchange.
+    Status {
+        #[command(flatten)]
+        state: StateArg,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AirgapCommand {
+    /// Answer a sync key from the vendor with a usage data file.
+    Export {
+        #[command(flatten)]
+        state: StateArg,
+        /// The sync key file the vendor sent.
+        #[arg(long, value_name = "FILE")]
+        sync_key: PathBuf,
+        /// Where to write the usage data file (to send back to the vendor).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Apply the verification key the vendor sent back: drop what the vendor holds.
+    Confirm {
+        #[command(flatten)]
+        state: StateArg,
+        /// The verification key file.
+        #[arg(long, value_name = "FILE")]
+        verification_key: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // An AgentError tells the whole story in its own message (its sources would only
+            // repeat it); context above it, and other errors' causes, are added.
+            let mut parts = Vec::new();
+            for cause in e.chain() {
+                parts.push(cause.to_string());
+                if cause.is::<usagedesk_agent::AgentError>() {
+                    break;
+                }
+            }
+            let msg = parts.join(": ");
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The latest date it is anywhere near here: local time, or UTC when that is later (a row
+/// for "today" must not be refused because the machine is east or west of Greenwich).
+fn today() -> NaiveDate {
+    Local::now().date_naive().max(Utc::now().date_naive())
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date YYYY-MM-DD"))
+}
+
+fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init {
+            state,
+            instance_id,
+            license_id,
+            vendor_key,
+        } => {
+            let vendor_key: PublicKey = vendor_key
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid --vendor-key: {e}"))?;
+            let agent = Agent::init(
+                &state.state,
+                &instance_id,
+                &license_id,
+                &vendor_key,
+                Utc::now(),
+                &mut OsRng,
+            )?;
+            println!(
+                "initialised {} for instance {} (license {})",
+                state.state.display(),
+                agent.instance_id(),
+                agent.identity().license_id
+            );
+            println!(
+                "trusting vendor key {} ({})",
+                vendor_key,
+                vendor_key.fingerprint()
+            );
+            println!("instance public key: {}", agent.public_key());
+        }
+        Command::Record { state, file } => {
+            let mut agent = Agent::open(&state.state)?;
+            let summary = if file == Path::new("-") {
+                agent.record("standard input", std::io::stdin().lock(), today())?
+            } else {
+                let name = file.display().to_string();
+                let reader =
+                    std::fs::File::open(&file).with_context(|| format!("cannot open {name}"))?;
+                agent.record(&name, reader, today())?
+            };
+            let seqs = match (summary.first_seq, summary.last_seq) {
+                (Some(a), Some(b)) if a == b => format!(" (seq {a})"),
+                (Some(a), Some(b)) => format!(" (seq {a}–{b})"),
+                _ => String::new(),
+            };
+            println!(
+                "recorded {}: {} new, {} changed, {} unchanged{seqs}",
+                file.display(),
+                summary.new,
+                summary.changed,
+                summary.unchanged
+            );
+            match summary.superseded_in_input {
+                0 => {}
+                1 => println!("1 row was replaced by a later row for the same account and day"),
+                n => println!("{n} rows were replaced by later rows for the same account and day"),
+            }
+            println!("{} records wait for the vendor", summary.waiting);
+        }
+        Command::Discard {
+            state,
+            account,
+            date,
+        } => {
+            let mut agent = Agent::open(&state.state)?;
+            let n = agent.discard(&account, date)?;
+            let on = date.map(|d| format!(" on {d}")).unwrap_or_default();
+            if n == 0 {
+                println!("no waiting records of account {account}{on}: nothing discarded");
+            } else {
+                println!(
+                    "discarded {n} waiting records of account {account}{on}; {} wait",
+                    agent.pending_count()?
+                );
+            }
+        }
+        Command::Airgap {
+            command:
+                AirgapCommand::Export {
+                    state,
+                    sync_key,
+                    output,
+                },
+        } => {
+            let mut agent = Agent::open(&state.state)?;
+            let bytes = read_limited(
+                &sync_key,
+                FileKind::SyncKey.max_bytes() as u64,
+                "a sync key",
+            )?;
+            let export = agent.export_for(&bytes, Utc::now())?;
+            write_atomic(&output, export.text.as_bytes(), None).with_context(|| {
+                format!(
+                    "the export is kept in the state; run the export again to write it to {}",
+                    output.display()
+                )
+            })?;
+            print_export(&export, &format!("wrote {}", output.display()));
+            if export.remaining_records > 0 {
+                println!(
+                    "{} more records did not fit in one file: once the vendor has imported this \
+                     one, ask for another sync key and export again",
+                    export.remaining_records
+                );
+            }
+            println!(
+                "send {} to the vendor; apply the verification key they send back with \
+                 `usagedesk-agent airgap confirm`",
+                output.display()
+            );
+        }
+        Command::Airgap {
+            command:
+                AirgapCommand::Confirm {
+                    state,
+                    verification_key,
+                },
+        } => {
+            let mut agent = Agent::open(&state.state)?;
+            let bytes = read_limited(
+                &verification_key,
+                FileKind::VerificationKey.max_bytes() as u64,
+                "a verification key",
+            )?;
+            let c = agent.confirm(&bytes, Utc::now())?;
+            if c.replay {
+                println!(
+                    "this verification key was applied before: nothing changed (the vendor holds \
+                     records up to seq {})",
+                    c.confirmed_mark
+                );
+            } else {
+                println!(
+                    "confirmed by {}: the vendor holds records up to seq {} ({} received: {} new, \
+                     {} already present, {} changed)",
+                    c.issued_by,
+                    c.accepted_mark,
+                    c.counts.received,
+                    c.counts.new,
+                    c.counts.already_present,
+                    c.counts.changed
+                );
+                println!(
+                    "dropped {} records; {} wait for the vendor",
+                    c.dropped, c.waiting
+                );
+            }
+        }
+        Command::Push { state, url } => {
+            let mut agent = Agent::open(&state.state)?;
+            let client = CloudClient::new(&url)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the network runtime")?;
+            let summary = runtime.block_on(agent.push(&client, &SystemClock))?;
+            for round in &summary.rounds {
+                let verb = if round.replay { "resent" } else { "sent" };
+                print_export(&round.export, verb);
+            }
+            println!(
+                "pushed {} records to {} in {} round(s); the cloud holds records up to seq {}; \
+                 {} wait",
+                summary.records_sent(),
+                client.base_url(),
+                summary.rounds.len(),
+                summary.confirmed_mark().unwrap_or(0),
+                summary.waiting
+            );
+        }
+        Command::Status { state, json } => {
+            let agent = Agent::open(&state.state)?;
+            let status = agent.status()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_export(export: &Export, verb: &str) {
+    let range = if export.records == 0 {
+        "no new records".to_owned()
+    } else {
+        format!(
+            "{} records up to seq {}",
+            export.records, export.highest_seq_sent
+        )
+    };
+    let period = export
+        .period
+        .map(|p| format!(", {} to {}", p.first, p.last))
+        .unwrap_or_default();
+    println!(
+        "{verb}: {range}{period}, above seq {}, answering the sync key from {} (nonce {}…)",
+        export.above_mark,
+        export.issued_by,
+        &export.nonce.to_hex()[..12]
+    );
+    if export.renumbered > 0 {
+        println!(
+            "note: the vendor already held seqs up to {}, more than this instance had used; {} \
+             waiting records were renumbered above it",
+            export.above_mark, export.renumbered
+        );
+    }
+}
+
+fn print_status(s: &Status) {
+    println!("instance     {} (license {})", s.instance_id, s.license_id);
+    println!("public key   {}", s.public_key);
+    println!(
+        "vendor key   {} ({})",
+        s.vendor_key, s.vendor_key_fingerprint
+    );
+    println!("state        {}", s.state_dir.display());
+    let span = match (s.waiting_first_date, s.waiting_last_date) {
+        (Some(a), Some(b)) => format!(", {a} to {b}"),
+        _ => String::new(),
+    };
+    println!(
+        "records      {} waiting{span}; last seq {}",
+        s.records_waiting, s.last_seq
+    );
+    match s.confirmed_at {
+        Some(t) => println!(
+            "confirmed    up to seq {}, on {}",
+            s.confirmed_mark,
+            when(&t)
+        ),
+        None => println!("confirmed    nothing yet"),
+    }
+    match &s.last_export {
+        None => println!("last export  none"),
+        Some(e) => {
+            let state = match (e.confirmed_at, e.accepted_mark) {
+                (Some(_), Some(m)) => format!("confirmed up to seq {m}"),
+                _ => "awaiting its verification key".to_owned(),
+            };
+            let carried = if e.records == 0 {
+                format!("no new records above seq {}", e.above_mark)
+            } else {
+                format!("{} records up to seq {}", e.records, e.highest_seq_sent)
+            };
+            println!(
+                "last export  {} ({}), {carried}, for {}; {state}",
+                when(&e.created_at),
+                match e.via {
+                    usagedesk_agent::Via::File => "file",
+                    usagedesk_agent::Via::Online => "online",
+                },
+                e.issued_by
+            );
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The vendor root key, the certificates it gives managers' keys, and the cloud's own
+//! delegated key (for the sync keys and verification keys the cloud issues itself).
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{CryptoRng, RngCore};
+use usagedesk_airgap::{AirgapError, DelegationCertificate, PublicKey, Scope, SigningKey};
+use usagedesk_domain::airgap_api::{CertificateRequest, CertificateResponse, VendorKey};
+
+use super::Refusal;
+use crate::storage::{Delegation, Storage, StoreError, StoredSigner, TokenGrant, TokenScope};
+
+/// The subject of the cloud's own certificate: the `issued_by` of the files it signs.
+pub const CLOUD_SUBJECT: &str = "usagedesk-cloud";
+/// How long the cloud's own certificate lasts.
+pub const CLOUD_CERTIFICATE_LIFETIME: Duration = Duration::days(90);
+/// The cloud renews its certificate when less than this is left.
+pub const CLOUD_RENEW_BEFORE: Duration = Duration::days(30);
+/// How long a manager's certificate lasts.
+pub const MANAGER_CERTIFICATE_LIFETIME: Duration = Duration::days(30);
+
+/// The vendor root public key, as `GET /api/v1/airgap/vendor-key` shows it.
+pub fn vendor_key(storage: &dyn Storage) -> Result<VendorKey, StoreError> {
+    let public = storage.vendor_root_key()?.public_key();
+    Ok(VendorKey {
+        public_key: public.to_string(),
+        fingerprint: public.fingerprint(),
+    })
+}
+
+/// The cloud's own delegated key and the root's certificate for it (scope `*`).
+#[derive(Debug, Clone)]
+pub struct CloudSigner {
+    pub key: SigningKey,
+    pub certificate: DelegationCertificate,
+}
+
+/// The stored signer, when it is intact, certified by `root` and far enough from expiry.
+fn usable(stored: &StoredSigner, root: &PublicKey, now: DateTime<Utc>) -> Option<CloudSigner> {
+    let key = SigningKey::from_secret_text(&stored.secret).ok()?;
+    let certificate = DelegationCertificate::from_json(stored.certificate.as_bytes()).ok()?;
+    let fits = certificate.public_key == key.public_key()
+        && certificate.subject == CLOUD_SUBJECT
+        && certificate.scope == Scope::All
+        && certificate.verify(root, now).is_ok()
+        && certificate.expires_at - now > CLOUD_RENEW_BEFORE;
+    fits.then_some(CloudSigner { key, certificate })
+}
+
+/// The cloud's signer: the stored one, or a new key certified by the root (the first time,
+/// and whenever the stored certificate nears its expiry).
+pub fn cloud_signer<R: RngCore + CryptoRng>(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+    rng: &mut R,
+) -> Result<CloudSigner, Refusal> {
+    let root = storage.vendor_root_key()?;
+    if let Some(signer) = storage
+        .cloud_signer()?
+        .and_then(|s| usable(&s, &root.public_key(), now))
+    {
+        return Ok(signer);
+    }
+    let key = SigningKey::generate(rng);
+    let certificate = root.certify(
+        &key.public_key(),
+        CLOUD_SUBJECT,
+        Scope::All,
+        now,
+        now + CLOUD_CERTIFICATE_LIFETIME,
+    )?;
+    storage.save_cloud_signer(
+        &StoredSigner {
+            secret: key.to_secret_text(),
+            certificate: certificate.to_json(),
+        },
+        now,
+    )?;
+    tracing::info!(
+        "renewed the cloud's signing key {} (certified until {})",
+        key.public_key(),
+        certificate.expires_at
+    );
+    Ok(CloudSigner { key, certificate })
+}
+
+/// The airgap scope of a token's scope.
+pub fn scope_of(scope: &TokenScope) -> Scope {
+    match scope {
+        TokenScope::All => Scope::All,
+        TokenScope::Subtree(account) => Scope::Subtree(account.clone()),
+    }
+}
+
+/// Certifies a manager's delegated key for the token's scope, for
+/// [`MANAGER_CERTIFICATE_LIFETIME`] from `now`, and records it.
+pub fn certify_manager(
+    storage: &dyn Storage,
+    grant: &TokenGrant,
+    request: &CertificateRequest,
+    now: DateTime<Utc>,
+) -> Result<CertificateResponse, Refusal> {
+    let key: PublicKey = request.public_key.parse().map_err(|e: AirgapError| {
+        Refusal::Invalid(format!("public_key is not an Ed25519 public key: {e}"))
+    })?;
+    if request.subject == CLOUD_SUBJECT {
+        return Err(Refusal::Invalid(format!(
+            "the subject `{CLOUD_SUBJECT}` names the cloud itself; send the manager's name or \
+             e-mail address"
+        )));
+    }
+    let root = storage.vendor_root_key()?;
+    let scope = scope_of(&grant.scope);
+    let certificate = root
+        .certify(
+            &key,
+            &request.subject,
+            scope.clone(),
+            now,
+            now + MANAGER_CERTIFICATE_LIFETIME,
+        )
+        .map_err(|e| {
+            Refusal::Invalid(format!(
+                "{e}; send the manager's name or e-mail address as the subject"
+            ))
+        })?;
+    storage.record_delegation(&Delegation {
+        public_key: key.to_string(),
+        subject: certificate.subject.clone(),
+        scope: scope.to_string(),
+        token_name: grant.name.clone(),
+        issued_at: certificate.issued_at,
+        expires_at: certificate.expires_at,
+    })?;
+    Ok(CertificateResponse {
+        certificate: certificate.to_json(),
+        vendor_key: root.public_key().to_string(),
+    })
+}

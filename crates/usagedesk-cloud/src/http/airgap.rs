@@ -1,0 +1,170 @@
+//! The air-gapped exchange's endpoints (`docs/airgap-format.md`, "Online endpoints").
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rand::rngs::OsRng;
+use usagedesk_airgap::FileKind;
+use usagedesk_domain::airgap_api::{
+    AirgapAccepted, AirgapUpload, CertificateRequest, CertificateResponse, OnlineSyncKeyRequest,
+    OnlineSyncKeyResponse, OnlineUsageData, VendorKey,
+};
+use usagedesk_domain::api::ErrorCode;
+
+use super::error::ApiError;
+use super::extract::{Caller, JsonBody};
+use super::handlers::blocking;
+use super::AppState;
+use crate::airgap::{imports, keys, online, Now};
+use crate::storage::TokenKind;
+
+/// The largest body of a request carrying a sync key and a usage data file: both at their
+/// size limit, every byte escaped in JSON (`\n`, `\"`), and room for the rest.
+pub fn max_upload_body_bytes() -> usize {
+    2 * (FileKind::UsageData.max_bytes() + FileKind::SyncKey.max_bytes()) + 4096
+}
+/// The largest body of the small requests (a key and a subject).
+pub const MAX_SMALL_BODY_BYTES: usize = 16 * 1024;
+
+/// What to do about an upload over the body limit.
+const UPLOAD_REMEDY: &str = "a usage data file is at most 4194304 bytes and the agent keeps its \
+    files under that limit; ask the customer to export the usage data file again";
+/// What to do about a small request over its limit.
+const SMALL_REMEDY: &str = "send only the fields the API documents";
+
+/// The body, with a 413 that says what the limit is for and what to do.
+fn body<T>(
+    b: Result<JsonBody<T>, ApiError>,
+    limit: usize,
+    what: &str,
+    remedy: &str,
+) -> Result<T, ApiError> {
+    match b {
+        Ok(JsonBody(v)) => Ok(v),
+        Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("the request is larger than {limit} bytes, the limit for {what}: {remedy}"),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+fn now(s: &AppState) -> Now {
+    Now {
+        now: s.clock.now(),
+        today: s.clock.today(),
+    }
+}
+
+/// `GET /api/v1/airgap/vendor-key` (no token).
+pub async fn vendor_key(State(s): State<AppState>) -> Result<Json<VendorKey>, ApiError> {
+    blocking(move || Ok(Json(keys::vendor_key(s.storage.as_ref())?))).await
+}
+
+/// `POST /api/v1/airgap/certificate` (manager token).
+pub async fn certificate(
+    State(s): State<AppState>,
+    caller: Caller,
+    req: Result<JsonBody<CertificateRequest>, ApiError>,
+) -> Result<Json<CertificateResponse>, ApiError> {
+    let grant = caller.require(TokenKind::Manager)?.clone();
+    let req = body(
+        req,
+        MAX_SMALL_BODY_BYTES,
+        "a certificate request",
+        SMALL_REMEDY,
+    )?;
+    let clock = now(&s);
+    blocking(move || {
+        Ok(Json(keys::certify_manager(
+            s.storage.as_ref(),
+            &grant,
+            &req,
+            clock.now,
+        )?))
+    })
+    .await
+}
+
+/// `POST /api/v1/airgap/imports` (manager token).
+pub async fn import(
+    State(s): State<AppState>,
+    caller: Caller,
+    req: Result<JsonBody<AirgapUpload>, ApiError>,
+) -> Result<Json<AirgapAccepted>, ApiError> {
+    let grant = caller.require(TokenKind::Manager)?.clone();
+    let req = body(req, max_upload_body_bytes(), "an upload", UPLOAD_REMEDY)?;
+    let clock = now(&s);
+    blocking(move || {
+        Ok(Json(imports::upload(
+            s.storage.as_ref(),
+            clock,
+            &grant,
+            &req,
+            &mut OsRng,
+        )?))
+    })
+    .await
+}
+
+/// `POST /api/v1/instances/{id}/sync-key` (no token: the agent's online mode).
+pub async fn online_sync_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Result<JsonBody<OnlineSyncKeyRequest>, ApiError>,
+) -> Result<Json<OnlineSyncKeyResponse>, ApiError> {
+    let req = body(
+        req,
+        MAX_SMALL_BODY_BYTES,
+        "a sync key request",
+        SMALL_REMEDY,
+    )?;
+    let clock = now(&s);
+    blocking(move || {
+        Ok(Json(online::issue_sync_key(
+            s.storage.as_ref(),
+            clock,
+            &id,
+            &req,
+            &mut OsRng,
+        )?))
+    })
+    .await
+}
+
+/// `POST /api/v1/instances/{id}/usage-data` (no token: answers an online sync key).
+pub async fn online_usage_data(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Result<JsonBody<OnlineUsageData>, ApiError>,
+) -> Result<Json<AirgapAccepted>, ApiError> {
+    let req = body(
+        req,
+        max_upload_body_bytes(),
+        "a usage data upload",
+        UPLOAD_REMEDY,
+    )?;
+    let clock = now(&s);
+    blocking(move || {
+        Ok(Json(online::receive(
+            s.storage.as_ref(),
+            clock,
+            &id,
+            &req,
+            &mut OsRng,
+        )?))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_remedy_names_the_real_limit() {
+        assert!(UPLOAD_REMEDY.contains(&FileKind::UsageData.max_bytes().to_string()));
+        assert!(max_upload_body_bytes() > 2 * FileKind::UsageData.max_bytes());
+    }
+}

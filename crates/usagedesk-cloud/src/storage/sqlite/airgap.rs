@@ -1,0 +1,384 @@
+//! The air-gapped exchange's tables: signing keys, delegations, instances, the sync keys the
+//! cloud issued itself, and accepted usage data files.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::{CryptoRng, RngCore};
+use rusqlite::{params, Connection, OptionalExtension};
+use usagedesk_airgap::RootKey;
+use usagedesk_domain::{Instance, UsageCounts};
+
+use super::{
+    counts_cols, instance_row, refresh_month_usage, time_text, touch, write_daily, INSTANCE_COLS,
+};
+use crate::storage::{
+    AcceptedFile, DailyRow, Delegation, FileCounts, OnlineSyncKey, ReceiptWriter, StoreError,
+    StoredSigner, TokenScope, UsageFile,
+};
+
+const ROOT: &str = "vendor_root";
+const CLOUD: &str = "cloud";
+
+/// Reads the vendor root key, creating it from `rng` when the database has none yet.
+pub(super) fn vendor_root_key<R: RngCore + CryptoRng>(
+    conn: &mut Connection,
+    rng: &mut R,
+) -> Result<RootKey, StoreError> {
+    let read = |conn: &Connection| -> Result<Option<String>, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT secret FROM signing_keys WHERE role = ?1",
+                [ROOT],
+                |r| r.get(0),
+            )
+            .optional()?)
+    };
+    let secret = match read(conn)? {
+        Some(s) => s,
+        None => {
+            let key = RootKey::generate(rng);
+            // OR IGNORE: another process opening the same new database may have won the race;
+            // its key is then the one read back.
+            conn.execute(
+                "INSERT OR IGNORE INTO signing_keys(role, secret, created_at) VALUES (?1, ?2, ?3)",
+                params![ROOT, key.to_secret_text(), time_text(&Utc::now())],
+            )?;
+            read(conn)?.ok_or_else(|| {
+                StoreError::Worker("the vendor root key could not be stored".into())
+            })?
+        }
+    };
+    RootKey::from_secret_text(&secret).map_err(|e| {
+        StoreError::Worker(format!(
+            "the database's vendor root key cannot be read ({e}); restore the database from a \
+             backup"
+        ))
+    })
+}
+
+pub(super) fn cloud_signer(conn: &Connection) -> Result<Option<StoredSigner>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT secret, certificate FROM signing_keys WHERE role = ?1")?
+        .query_row([CLOUD], |r| {
+            Ok(StoredSigner {
+                secret: r.get(0)?,
+                certificate: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            })
+        })
+        .optional()?)
+}
+
+pub(super) fn save_cloud_signer(
+    conn: &Connection,
+    signer: &StoredSigner,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO signing_keys(role, secret, certificate, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![CLOUD, signer.secret, signer.certificate, time_text(&now)],
+    )?;
+    Ok(())
+}
+
+pub(super) fn record_delegation(conn: &Connection, d: &Delegation) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO delegations(public_key, subject, scope, token_name, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            d.public_key,
+            d.subject,
+            d.scope,
+            d.token_name,
+            time_text(&d.issued_at),
+            time_text(&d.expires_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn instance(
+    conn: &Connection,
+    scope: &TokenScope,
+    id: &str,
+) -> Result<Option<Instance>, StoreError> {
+    let (sql, root) = match scope {
+        TokenScope::All => (
+            format!("SELECT {INSTANCE_COLS} FROM instances i WHERE i.id = ?1 AND ?2 IS NULL"),
+            None,
+        ),
+        TokenScope::Subtree(root) => (
+            format!(
+                "SELECT {INSTANCE_COLS} FROM instances i
+                 JOIN closure c ON c.descendant = i.account_id AND c.ancestor = ?2
+                 WHERE i.id = ?1"
+            ),
+            Some(root.as_str()),
+        ),
+    };
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id, root], |r| instance_row(r, 0))
+        .optional()?)
+}
+
+pub(super) fn account_path(conn: &Connection, account_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT ancestor FROM closure WHERE descendant = ?1 ORDER BY depth DESC")?;
+    let path = stmt
+        .query_map([account_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(path)
+}
+
+fn u64_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(r.get::<_, i64>(i)?.max(0) as u64)
+}
+
+pub(super) fn accepted_file(
+    conn: &Connection,
+    sha256: &str,
+) -> Result<Option<AcceptedFile>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT instance_id, received, new, already_present, changed, high_water_mark,
+                    verification_key
+             FROM usage_files WHERE sha256 = ?1",
+        )?
+        .query_row([sha256], |r| {
+            Ok(AcceptedFile {
+                instance_id: r.get(0)?,
+                counts: FileCounts {
+                    received: u64_col(r, 1)?,
+                    new: u64_col(r, 2)?,
+                    already_present: u64_col(r, 3)?,
+                    changed: u64_col(r, 4)?,
+                },
+                high_water_mark: u64_col(r, 5)?,
+                verification_key: r.get(6)?,
+                replay: true,
+            })
+        })
+        .optional()?)
+}
+
+/// Pins `public_key` when the instance has none; refuses another one. Touches the feed when
+/// it pins.
+fn pin_key(
+    tx: &rusqlite::Transaction<'_>,
+    instance_id: &str,
+    public_key: &str,
+) -> Result<(), StoreError> {
+    let row: Option<(String, Option<String>)> = tx
+        .prepare_cached("SELECT account_id, public_key FROM instances WHERE id = ?1")?
+        .query_row([instance_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((account_id, pinned)) = row else {
+        return Err(StoreError::Conflict(format!(
+            "instance '{instance_id}' was removed meanwhile"
+        )));
+    };
+    match pinned {
+        Some(p) if p == public_key => Ok(()),
+        Some(p) => Err(StoreError::Conflict(format!(
+            "instance '{instance_id}' was just pinned to another key ({p}); if this is the \
+             instance's key, ask the vendor to reset the pinned key"
+        ))),
+        None => {
+            tx.execute(
+                "UPDATE instances SET public_key = ?2 WHERE id = ?1",
+                params![instance_id, public_key],
+            )?;
+            touch(tx, "instance", &account_id, instance_id)?;
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn save_online_sync_key(
+    conn: &mut Connection,
+    key: &OnlineSyncKey,
+    public_key: &str,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    pin_key(&tx, &key.instance_id, public_key)?;
+    // Sync keys expired for a day are never answered any more.
+    tx.execute(
+        "DELETE FROM online_sync_keys WHERE instance_id = ?1 AND expires_at < ?2",
+        params![
+            key.instance_id,
+            time_text(&(key.issued_at - Duration::days(1)))
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO online_sync_keys(nonce, instance_id, sync_key, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            key.nonce,
+            key.instance_id,
+            key.sync_key,
+            time_text(&key.issued_at),
+            time_text(&key.expires_at)
+        ],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn online_sync_key(
+    conn: &Connection,
+    nonce: &str,
+) -> Result<Option<OnlineSyncKey>, StoreError> {
+    let row: Option<(String, String, String, String, String)> = conn
+        .prepare_cached(
+            "SELECT nonce, instance_id, sync_key, issued_at, expires_at
+             FROM online_sync_keys WHERE nonce = ?1",
+        )?
+        .query_row([nonce], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    let Some((nonce, instance_id, sync_key, issued_at, expires_at)) = row else {
+        return Ok(None);
+    };
+    let time = |s: &str| {
+        super::parse_time(s)
+            .map_err(|e| StoreError::Worker(format!("a stored time '{s}' is unreadable: {e}")))
+    };
+    Ok(Some(OnlineSyncKey {
+        nonce,
+        instance_id,
+        sync_key,
+        issued_at: time(&issued_at)?,
+        expires_at: time(&expires_at)?,
+    }))
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{v} is too large to store")))
+}
+
+pub(super) fn accept_usage_file(
+    conn: &mut Connection,
+    file: &UsageFile,
+    receipt: &mut ReceiptWriter<'_>,
+) -> Result<AcceptedFile, StoreError> {
+    let tx = conn.transaction()?;
+    if let Some(earlier) = accepted_file(&tx, &file.sha256)? {
+        // Nothing to write: the transaction is dropped (rolled back).
+        return Ok(earlier);
+    }
+    let answered: Option<String> = tx
+        .prepare_cached("SELECT sha256 FROM usage_files WHERE nonce = ?1")?
+        .query_row([&file.nonce], |r| r.get(0))
+        .optional()?;
+    if let Some(other) = answered {
+        return Err(StoreError::Conflict(format!(
+            "the sync key with nonce {} was already answered by another usage data file \
+             (sha256 {other}): a sync key is answered once; issue a new sync key and export \
+             again",
+            file.nonce
+        )));
+    }
+    pin_key(&tx, &file.instance_id, &file.instance_key)?;
+
+    // Count each record against what the cloud holds, or what an earlier record of this file
+    // for the same (account, date) just replaced. A record older than the one of the same
+    // instance that wrote the day (a file that arrived late) is held already: it is skipped.
+    let mut counts = FileCounts {
+        received: file.rows.len() as u64,
+        ..FileCounts::default()
+    };
+    let mut fresh: Vec<&DailyRow> = Vec::with_capacity(file.rows.len());
+    {
+        let mut current = tx.prepare_cached(
+            "SELECT plan, users_registered, users_with_token, users_with_activity
+             FROM daily_usage WHERE account_id = ?1 AND date = ?2",
+        )?;
+        let mut source = tx.prepare_cached(
+            "SELECT seq FROM daily_sources WHERE account_id = ?1 AND date = ?2 AND instance_id = ?3",
+        )?;
+        let mut set_source = tx.prepare_cached(
+            "INSERT OR REPLACE INTO daily_sources(account_id, date, instance_id, seq)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut held: HashMap<(&str, NaiveDate), (&str, UsageCounts)> = HashMap::new();
+        for (row, &seq) in file.rows.iter().zip(&file.seqs) {
+            let key = (row.account_id.as_str(), row.date);
+            let date = row.date.to_string();
+            let seq = to_i64(seq)?;
+            let newer: Option<i64> = source
+                .query_row(params![row.account_id, date, file.instance_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if newer.is_some_and(|held_seq| held_seq > seq) {
+                counts.already_present += 1;
+                continue;
+            }
+            let before = match held.get(&key) {
+                Some((plan, c)) => Some((plan.to_string(), *c)),
+                None => current
+                    .query_row(params![row.account_id, date], |r| {
+                        Ok((r.get::<_, String>(0)?, counts_cols(r, 1)?))
+                    })
+                    .optional()?,
+            };
+            match before {
+                None => counts.new += 1,
+                Some((plan, c)) if plan == row.plan && c == row.counts => {
+                    counts.already_present += 1
+                }
+                Some(_) => counts.changed += 1,
+            }
+            held.insert(key, (row.plan.as_str(), row.counts));
+            set_source.execute(params![row.account_id, date, file.instance_id, seq])?;
+            fresh.push(row);
+        }
+    }
+    let mut touched = BTreeSet::new();
+    write_daily(&tx, fresh.into_iter(), &mut touched)?;
+    refresh_month_usage(&tx, &touched)?;
+
+    let (account_id, mark): (String, i64) = tx.query_row(
+        "SELECT account_id, high_water_mark FROM instances WHERE id = ?1",
+        [&file.instance_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mark = mark.max(to_i64(file.highest_seq)?);
+    tx.execute(
+        "UPDATE instances SET high_water_mark = ?2, last_report_at = ?3 WHERE id = ?1",
+        params![file.instance_id, mark, time_text(&file.now)],
+    )?;
+    touch(&tx, "instance", &account_id, &file.instance_id)?;
+
+    let verification_key = receipt(&counts)?;
+    tx.execute(
+        "INSERT INTO usage_files(sha256, nonce, instance_id, via, accepted_by, received, new,
+           already_present, changed, high_water_mark, verification_key, accepted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            file.sha256,
+            file.nonce,
+            file.instance_id,
+            file.via.as_str(),
+            file.accepted_by,
+            to_i64(counts.received)?,
+            to_i64(counts.new)?,
+            to_i64(counts.already_present)?,
+            to_i64(counts.changed)?,
+            mark,
+            verification_key,
+            time_text(&file.now)
+        ],
+    )?;
+    tx.commit()?;
+    Ok(AcceptedFile {
+        instance_id: file.instance_id.clone(),
+        counts,
+        high_water_mark: mark as u64,
+        verification_key,
+        replay: false,
+    })
+}

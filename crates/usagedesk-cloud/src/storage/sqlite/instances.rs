@@ -1,0 +1,99 @@
+//! Loading `instances.csv` and keeping instances on the change feed.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use usagedesk_domain::Account;
+
+use super::touch;
+use crate::storage::{InstanceRow, LoadError, Located, StoreError};
+
+/// Sends every instance of `account_id` again (its account moved into new scopes).
+pub(super) fn touch_instances_of(tx: &Transaction<'_>, account_id: &str) -> rusqlite::Result<()> {
+    let ids: Vec<String> = tx
+        .prepare_cached("SELECT id FROM instances WHERE account_id = ?1")?
+        .query_map([account_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        touch(tx, "instance", account_id, &id)?;
+    }
+    Ok(())
+}
+
+type Stored = (String, String, bool, Option<String>);
+
+/// Validates the rows against `accounts` (the file's merged over the database's) and what is
+/// stored, then writes the changed ones. A row leaves the high-water mark and the last report
+/// alone; an empty `public_key` keeps the pinned key, a given one replaces it. Returns how
+/// many instances changed.
+pub(super) fn load(
+    tx: &Transaction<'_>,
+    accounts: &HashMap<String, Account>,
+    rows: &[Located<InstanceRow>],
+) -> Result<usize, LoadError> {
+    let mut seen = HashSet::new();
+    let mut changed = 0;
+    for located in rows {
+        let r = &located.row;
+        if !seen.insert(r.id.as_str()) {
+            return Err(located
+                .error(format!("instance id '{}' appears twice in the file", r.id))
+                .into());
+        }
+        if !accounts.contains_key(&r.account_id) {
+            return Err(located
+                .error(format!(
+                    "account_id '{}' is not an account of accounts.csv or the database",
+                    r.account_id
+                ))
+                .into());
+        }
+        let old: Option<Stored> = tx
+            .prepare_cached(
+                "SELECT license_id, account_id, airgapped, public_key FROM instances WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([&r.id], |x| {
+                    Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?))
+                })
+                .optional()
+            })
+            .map_err(StoreError::from)?;
+        if let Some((_, old_account, _, _)) = &old {
+            if *old_account != r.account_id {
+                return Err(located
+                    .error(format!(
+                        "instance '{}' belongs to account '{old_account}'; an instance cannot move \
+                         to another account: keep its account_id, or register the new \
+                         installation under a new instance id",
+                        r.id
+                    ))
+                    .into());
+            }
+        }
+        let key = r
+            .public_key
+            .clone()
+            .or_else(|| old.as_ref().and_then(|o| o.3.clone()));
+        let new: Stored = (
+            r.license_id.clone(),
+            r.account_id.clone(),
+            r.airgapped,
+            key.clone(),
+        );
+        if old.as_ref() == Some(&new) {
+            continue;
+        }
+        tx.prepare_cached(
+            "INSERT INTO instances(id, license_id, account_id, airgapped, public_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET license_id = excluded.license_id,
+               airgapped = excluded.airgapped, public_key = excluded.public_key",
+        )
+        .and_then(|mut s| s.execute(params![r.id, r.license_id, r.account_id, r.airgapped, key]))
+        .map_err(StoreError::from)?;
+        touch(tx, "instance", &r.account_id, &r.id).map_err(StoreError::from)?;
+        changed += 1;
+    }
+    Ok(changed)
+}

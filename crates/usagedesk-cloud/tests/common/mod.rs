@@ -1,0 +1,361 @@
+//! The cloud on loopback with the small fixture and three instances, and the files a manager's
+//! app and an agent would make, written by the airgap crate.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ed25519_dalek::Signer;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use usagedesk_airgap::{
+    DelegationCertificate, FileKind, PublicKey, SigningKey, SyncKey, SyncKeyRequest, UsageData,
+    UsageRecord,
+};
+use usagedesk_cloud::load::read_dataset;
+use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::{tokens, RunningServer, SqliteStorage};
+use usagedesk_domain::Clock;
+
+/// `inst-de` (air-gapped) reports for acme-de's subtree, `inst-fr` (online) for acme-fr,
+/// `inst-globex` (air-gapped) for globex-2's; none has a pinned key yet.
+pub const INSTANCES_CSV: &str = "id,license_id,account_id,airgapped,public_key\n\
+    inst-de,lic-de,acme-de,true,\n\
+    inst-fr,lic-fr,acme-fr,false,\n\
+    inst-globex,lic-globex,globex-2,true,\n";
+
+/// Where the instances sit in the fixture's tree.
+pub const DE_PATH: [&str; 3] = ["sp-acme", "acme-eu", "acme-de"];
+pub const FR_PATH: [&str; 3] = ["sp-acme", "acme-eu", "acme-fr"];
+pub const GLOBEX_PATH: [&str; 2] = ["sp-globex", "globex-2"];
+
+/// A clock the test can move.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl Clock for TestClock {
+    fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+/// Writes the small fixture with `instances` as its instances.csv into `dir`.
+pub fn dataset(dir: &Path, instances: &str) {
+    std::fs::create_dir_all(dir).expect("data dir");
+    for f in ["accounts.csv", "daily_usage.csv"] {
+        std::fs::copy(usagedesk_testkit::small_fixture().join(f), dir.join(f)).expect("copy");
+    }
+    std::fs::write(dir.join("instances.csv"), instances).expect("instances.csv");
+}
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub storage: Arc<SqliteStorage>,
+    pub clock: Arc<TestClock>,
+    pub server: RunningServer,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    /// The service on a free port, the fixture loaded, the clock at the testkit's "now"
+    /// (2024-07-15 12:00 UTC).
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        dataset(&data, INSTANCES_CSV);
+        let storage = Arc::new(SqliteStorage::open(&dir.path().join("cloud.db")).expect("db"));
+        storage
+            .load(
+                read_dataset(&data).expect("dataset"),
+                usagedesk_testkit::today(),
+            )
+            .expect("load");
+        let clock = Arc::new(TestClock(Mutex::new(usagedesk_testkit::clock().now())));
+        let server = usagedesk_cloud::spawn(
+            storage.clone(),
+            clock.clone(),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("server");
+        Self {
+            dir,
+            storage,
+            clock,
+            server,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn set_now(&self, t: DateTime<Utc>) {
+        *self.clock.0.lock().expect("clock") = t;
+    }
+
+    pub fn token(&self, account: Option<&str>, kind: TokenKind) -> String {
+        let token = tokens::generate(&mut rand::thread_rng());
+        let scope = account.map_or(TokenScope::All, |a| TokenScope::Subtree(a.into()));
+        self.storage
+            .create_token(tokens::hash(&token), &scope, kind, "test-token", self.now())
+            .expect("token");
+        token
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.server.url()));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.expect("every response is JSON"))
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        self.post_raw(path, token, serde_json::to_vec(body).expect("json"))
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.server.url()))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.expect("every response is JSON"))
+    }
+
+    /// The vendor root public key, as an agent is configured with it.
+    pub async fn root(&self) -> PublicKey {
+        let (s, body) = self.get("/api/v1/airgap/vendor-key", None).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        body["public_key"]
+            .as_str()
+            .expect("public_key")
+            .parse()
+            .expect("an ed25519 key")
+    }
+
+    /// `POST /api/v1/airgap/imports`.
+    pub async fn import(&self, token: &str, sync_key: &str, usage: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/airgap/imports",
+            Some(token),
+            &json!({ "sync_key": sync_key, "usage_data": usage }),
+        )
+        .await
+    }
+
+    /// Every row of every table the exchange writes to, for "nothing was written" checks.
+    pub fn state(&self) -> String {
+        let conn = rusqlite::Connection::open(self.dir.path().join("cloud.db")).expect("open");
+        let mut out = String::new();
+        for (table, order) in [
+            ("daily_usage", "account_id, date"),
+            ("month_usage", "account_id, month"),
+            ("instances", "id"),
+            ("daily_sources", "account_id, date"),
+            ("usage_files", "sha256"),
+            ("online_sync_keys", "nonce"),
+            ("feed", "seq"),
+        ] {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .expect("query");
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .expect("rows");
+            for row in rows {
+                out.push_str(&format!("{table}: {:?}\n", row.expect("row")));
+            }
+        }
+        out
+    }
+}
+
+pub fn path(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+pub fn record(seq: u64, account: &str, date: &str, plan: &str, c: [u64; 3]) -> UsageRecord {
+    UsageRecord {
+        seq,
+        account_id: account.into(),
+        date: day(date),
+        plan: plan.into(),
+        users_registered: c[0],
+        users_with_token: c[1],
+        users_with_activity: c[2],
+    }
+}
+
+/// A manager's app: a delegated key, certified by the cloud for the manager's token.
+pub struct Manager {
+    pub token: String,
+    pub key: SigningKey,
+    pub cert: DelegationCertificate,
+    rng: ChaCha20Rng,
+}
+
+impl Manager {
+    /// Obtains a certificate through `POST /api/v1/airgap/certificate` for a manager token
+    /// of `account`'s subtree (`None`: every account).
+    pub async fn certified(h: &Harness, account: Option<&str>, seed: u64) -> Self {
+        let token = h.token(account, TokenKind::Manager);
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let key = SigningKey::generate(&mut rng);
+        let (s, body) = h
+            .post(
+                "/api/v1/airgap/certificate",
+                Some(&token),
+                &json!({"public_key": key.public_key().to_string(), "subject": "alice@vendor.example"}),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "a manager token gets a certificate: {body}"
+        );
+        let cert = DelegationCertificate::from_json(
+            body["certificate"]
+                .as_str()
+                .expect("certificate")
+                .as_bytes(),
+        )
+        .expect("the certificate parses");
+        Self {
+            token,
+            key,
+            cert,
+            rng,
+        }
+    }
+
+    /// [`certified`](Self::certified) with the cloud's clock at `at` (then put back): a
+    /// manager who synced some days ago.
+    pub async fn certified_at(
+        h: &Harness,
+        account: Option<&str>,
+        seed: u64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let now = h.now();
+        h.set_now(at);
+        let m = Self::certified(h, account, seed).await;
+        h.set_now(now);
+        m
+    }
+
+    /// Issues a sync key offline, at `at`, valid for `valid`.
+    pub fn sync_key(
+        &mut self,
+        instance: &str,
+        license: Option<&str>,
+        account_path: &[&str],
+        mark: u64,
+        at: DateTime<Utc>,
+        valid: Duration,
+    ) -> String {
+        SyncKey::issue(
+            &SyncKeyRequest {
+                instance_id: instance.into(),
+                license_id: license.map(Into::into),
+                account_path: path(account_path),
+                high_water_mark: mark,
+                expires_at: at + valid,
+            },
+            &self.key,
+            &self.cert,
+            &mut self.rng,
+            at,
+        )
+        .expect("the manager can issue the sync key")
+    }
+}
+
+/// An agent: an instance with its own key.
+pub struct Agent {
+    pub id: String,
+    pub license: String,
+    pub seed: [u8; 32],
+    pub key: SigningKey,
+}
+
+impl Agent {
+    pub fn new(id: &str, license: &str, seed: u8) -> Self {
+        let seed = [seed; 32];
+        Self {
+            id: id.into(),
+            license: license.into(),
+            seed,
+            key: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// Verifies the sync key as the agent does (root key, its clock `at`) and answers it.
+    pub fn answer(
+        &self,
+        root: &PublicKey,
+        sync_key: &str,
+        records: &[UsageRecord],
+        at: DateTime<Utc>,
+    ) -> String {
+        let sk = SyncKey::parse(sync_key.as_bytes())
+            .and_then(|s| s.verify(root, at))
+            .expect("the agent accepts the sync key");
+        UsageData::answer(&sk, &self.id, &self.license, records, &self.key, at)
+            .expect("the agent answers")
+    }
+
+    /// Signs any usage data content with this agent's key, skipping every check a writer
+    /// makes: what a broken or hostile agent would send.
+    pub fn sign_raw(&self, body: &UsageData) -> String {
+        let kind = FileKind::UsageData;
+        let json = serde_json::to_string_pretty(body).expect("json");
+        let signed = format!("{}\nVersion: 1\n{json}\n", kind.begin_line());
+        let key = ed25519_dalek::SigningKey::from_bytes(&self.seed);
+        let sig = key.sign(signed.as_bytes());
+        format!(
+            "{signed}Signature: ed25519 {}\n{}\n",
+            base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+            kind.end_line()
+        )
+    }
+}
+
+/// The usage data content of an armored file.
+pub fn body_of(usage: &str) -> UsageData {
+    UsageData::parse(usage.as_bytes())
+        .expect("parses")
+        .unverified()
+        .clone()
+}

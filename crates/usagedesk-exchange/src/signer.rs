@@ -1,0 +1,156 @@
+//! This manager's delegated signing key (in the OS keyring, next to the API token) and the
+//! certificate the cloud gave it (in the cache): what signs sync keys and verification keys
+//! offline.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use usagedesk_airgap::{DelegationCertificate, PublicKey, SigningKey};
+use usagedesk_cache::Cache;
+use usagedesk_domain::airgap_api::CertificateRequest;
+use usagedesk_secrets::SecretStore;
+use usagedesk_sync::Client;
+
+use crate::ExchangeError;
+
+/// Cache `sync_state` keys.
+const KEY_CERTIFICATE: &str = "airgap_certificate";
+const KEY_VENDOR_KEY: &str = "airgap_vendor_key";
+/// A certificate closer to its end than this is renewed at the next sync.
+const RENEW_BEFORE: Duration = Duration::days(7);
+
+/// The keyring entry of the delegated key for the cloud at `url`.
+fn keyring_name(url: &str) -> String {
+    format!("{url}#airgap-signing-key")
+}
+
+/// What signs exchange files here.
+pub struct Signer {
+    pub key: SigningKey,
+    pub certificate: DelegationCertificate,
+    /// The vendor's root public key: what every file's chain ends in.
+    pub vendor_key: PublicKey,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("subject", &self.certificate.subject)
+            .field("expires_at", &self.certificate.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The certificate in force after [`refresh_certificate`], for status displays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CertificateStatus {
+    pub subject: String,
+    /// `*` or the account id whose subtree the certificate covers.
+    pub scope: String,
+    pub expires_at: DateTime<Utc>,
+    /// Whether this call fetched a new one.
+    pub renewed: bool,
+}
+
+impl Signer {
+    /// The key and certificate for the cache's cloud, valid at `now`.
+    pub fn load(
+        cache: &Cache,
+        secrets: &dyn SecretStore,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ExchangeError> {
+        let url = cache.server_url()?.ok_or(ExchangeError::NoCertificate)?;
+        let (Some(cert), Some(vendor)) = (
+            cache.sync_value(KEY_CERTIFICATE)?,
+            cache.sync_value(KEY_VENDOR_KEY)?,
+        ) else {
+            return Err(ExchangeError::NoCertificate);
+        };
+        let certificate = DelegationCertificate::from_json(cert.as_bytes())?;
+        let vendor_key: PublicKey = vendor.parse()?;
+        let key = match secrets.get(&keyring_name(&url))? {
+            Some(text) => SigningKey::from_secret_text(&text)?,
+            None => return Err(ExchangeError::NoCertificate),
+        };
+        if key.public_key() != certificate.public_key {
+            return Err(ExchangeError::NoCertificate);
+        }
+        if now >= certificate.expires_at {
+            return Err(ExchangeError::CertificateExpired(certificate.expires_at));
+        }
+        certificate.verify(&vendor_key, now)?;
+        Ok(Self {
+            key,
+            certificate,
+            vendor_key,
+        })
+    }
+}
+
+/// Makes sure a valid certificate is at hand: creates the delegated key on first use (kept
+/// in the keyring), and asks the cloud for a certificate when there is none, when it ends
+/// within a week, or when it certifies another key. Call while online, after a sync.
+pub async fn refresh_certificate<R: RngCore + CryptoRng>(
+    cache: &mut Cache,
+    client: &Client,
+    secrets: &dyn SecretStore,
+    subject: &str,
+    now: DateTime<Utc>,
+    rng: &mut R,
+) -> Result<CertificateStatus, ExchangeError> {
+    let url = client.base_url().to_owned();
+    let vendor = client.vendor_key().await?;
+    let vendor_key: PublicKey = vendor.public_key.parse()?;
+    let key = match secrets.get(&keyring_name(&url))? {
+        Some(text) => SigningKey::from_secret_text(&text)?,
+        None => {
+            let key = SigningKey::generate(rng);
+            secrets.set(&keyring_name(&url), &key.to_secret_text())?;
+            key
+        }
+    };
+    let current = cache
+        .sync_value(KEY_CERTIFICATE)?
+        .and_then(|c| DelegationCertificate::from_json(c.as_bytes()).ok())
+        .filter(|c| {
+            c.public_key == key.public_key()
+                && c.verify(&vendor_key, now).is_ok()
+                && c.expires_at - now > RENEW_BEFORE
+        });
+    let (certificate, renewed) = match current {
+        Some(c) => (c, false),
+        None => {
+            let answer = client
+                .airgap_certificate(&CertificateRequest {
+                    public_key: key.public_key().to_string(),
+                    subject: subject.to_owned(),
+                })
+                .await?;
+            let cert = DelegationCertificate::from_json(answer.certificate.as_bytes())?;
+            // Trust nothing unchecked, not even our own cloud's answer.
+            cert.verify(&vendor_key, now)?;
+            if cert.public_key != key.public_key() {
+                return Err(ExchangeError::Invalid(
+                    "the cloud certified another key than this computer's; sync again".into(),
+                ));
+            }
+            (cert, true)
+        }
+    };
+    cache.set_sync_value(KEY_VENDOR_KEY, &vendor_key.to_string())?;
+    cache.set_sync_value(KEY_CERTIFICATE, &certificate.to_json())?;
+    Ok(CertificateStatus {
+        subject: certificate.subject.clone(),
+        scope: scope_text(&certificate),
+        expires_at: certificate.expires_at,
+        renewed,
+    })
+}
+
+fn scope_text(c: &DelegationCertificate) -> String {
+    match &c.scope {
+        usagedesk_airgap::Scope::All => "*".into(),
+        usagedesk_airgap::Scope::Subtree(a) => a.clone(),
+    }
+}

@@ -1,0 +1,314 @@
+//! The air-gapped exchange end to end with the built binaries and real files: the agent at
+//! the customer, the manager CLI, and the cloud on loopback (on the real clock, as the
+//! binaries read it). Then the agent's online mode against the same cloud.
+
+mod bins;
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+
+use usagedesk_cloud::storage::TokenKind;
+use usagedesk_domain::SystemClock;
+use usagedesk_testkit::{small_fixture, Cloud};
+
+async fn run(bin: &Path, args: &[&str], token: Option<&str>) -> Output {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(args).env_remove("USAGEDESK_TOKEN");
+    if let Some(t) = token {
+        cmd.env("USAGEDESK_TOKEN", t);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join")
+}
+
+fn ok(o: &Output) -> String {
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert!(o.status.success(), "failed: {out}\n{err}");
+    format!("{out}{err}")
+}
+
+fn failed(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "should have failed: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The own month-end `users_registered` of `account` in `month`, from `usage --json`.
+async fn registered(cli: &Path, data: &str, account: &str, month: &str) -> Option<u64> {
+    let out = run(
+        cli,
+        &[
+            "--data-dir",
+            data,
+            "usage",
+            "--account",
+            account,
+            "--month",
+            month,
+            "--json",
+        ],
+        None,
+    )
+    .await;
+    let line = ok(&out);
+    let v: serde_json::Value =
+        serde_json::from_str(line.lines().next().expect("a line")).expect("JSON");
+    v["own"]["users_registered"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_cli_and_cloud_exchange_real_files() {
+    let cloud = Cloud::start_on(&small_fixture(), Arc::new(SystemClock)).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let url = cloud.url();
+    let (cli, agent) = (
+        bins::sibling("usagedesk-cli", "usagedesk-cli"),
+        bins::sibling("usagedesk-agent", "usagedesk-agent"),
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| work.path().join(name).display().to_string();
+    let data = path("manager");
+
+    // The manager syncs: accounts, instances, and a signing certificate.
+    ok(&run(
+        &cli,
+        &["--data-dir", &data, "sync", "--url", &url],
+        Some(&token),
+    )
+    .await);
+    let vendor: serde_json::Value = reqwest::get(format!(
+        "{}/api/v1/airgap/vendor-key",
+        url.trim_end_matches('/')
+    ))
+    .await
+    .expect("vendor key")
+    .json()
+    .await
+    .expect("JSON");
+    let vendor = vendor["public_key"]
+        .as_str()
+        .expect("public key")
+        .to_owned();
+
+    // The customer's instance: its own key, and usage recorded for its accounts.
+    let state = path("agent");
+    ok(&run(
+        &agent,
+        &[
+            "init",
+            "--state",
+            &state,
+            "--instance-id",
+            "inst-de",
+            "--license-id",
+            "lic-acme-de",
+            "--vendor-key",
+            &vendor,
+        ],
+        None,
+    )
+    .await);
+    let csv = path("usage.csv");
+    std::fs::write(
+        &csv,
+        "account_id,date,plan,users_registered,users_with_token,users_with_activity\n\
+         acme-de,2024-06-30,premium,900,450,225\n\
+         acme-de-ber,2024-06-30,basic,41,20,10\n",
+    )
+    .expect("csv");
+    ok(&run(&agent, &["record", "--state", &state, &csv], None).await);
+
+    // Sync key out, usage data file back, verification key out.
+    let (sk, ud, vk) = (
+        path("inst.synckey"),
+        path("inst.usage"),
+        path("inst.verificationkey"),
+    );
+    ok(&run(
+        &cli,
+        &[
+            "--data-dir",
+            &data,
+            "airgap",
+            "issue-sync-key",
+            "--instance",
+            "inst-de",
+            "-o",
+            &sk,
+        ],
+        None,
+    )
+    .await);
+    ok(&run(
+        &agent,
+        &[
+            "airgap",
+            "export",
+            "--state",
+            &state,
+            "--sync-key",
+            &sk,
+            "-o",
+            &ud,
+        ],
+        None,
+    )
+    .await);
+    let dry = ok(&run(
+        &cli,
+        &["--data-dir", &data, "airgap", "import", &ud, "--dry-run"],
+        None,
+    )
+    .await);
+    assert!(dry.contains("2 new"), "{dry}");
+    ok(&run(
+        &cli,
+        &["--data-dir", &data, "airgap", "import", &ud, "-o", &vk],
+        None,
+    )
+    .await);
+    // Shown at once, offline.
+    assert_eq!(
+        registered(&cli, &data, "acme-de", "2024-06").await,
+        Some(900)
+    );
+    ok(&run(
+        &agent,
+        &[
+            "airgap",
+            "confirm",
+            "--state",
+            &state,
+            "--verification-key",
+            &vk,
+        ],
+        None,
+    )
+    .await);
+
+    // The same file again: nothing changes, the verification key is written again.
+    let again = failed(
+        &run(
+            &cli,
+            &[
+                "--data-dir",
+                &data,
+                "airgap",
+                "import",
+                &ud,
+                "-o",
+                &path("again.vk"),
+            ],
+            None,
+        )
+        .await,
+    );
+    assert!(again.contains("already imported"), "{again}");
+    assert_eq!(
+        std::fs::read(path("again.vk")).ok(),
+        std::fs::read(&vk).ok()
+    );
+
+    // A flipped byte in transit is refused, and names the reason.
+    let mut bytes = std::fs::read(&ud).expect("usage file");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    std::fs::write(path("flipped.usage"), &bytes).expect("write");
+    failed(
+        &run(
+            &cli,
+            &[
+                "--data-dir",
+                &data,
+                "airgap",
+                "import",
+                &path("flipped.usage"),
+                "-o",
+                &path("x.vk"),
+            ],
+            None,
+        )
+        .await,
+    );
+    assert!(
+        !Path::new(&path("x.vk")).exists(),
+        "a refused file gets no verification key"
+    );
+
+    // The next sync pushes the import; a fresh manager sees the cloud's numbers.
+    let synced = ok(&run(&cli, &["--data-dir", &data, "sync"], Some(&token)).await);
+    assert!(synced.contains("uploaded 1"), "{synced}");
+    let fresh = path("fresh");
+    ok(&run(
+        &cli,
+        &["--data-dir", &fresh, "sync", "--url", &url],
+        Some(&token),
+    )
+    .await);
+    assert_eq!(
+        registered(&cli, &fresh, "acme-de", "2024-06").await,
+        Some(900),
+        "the cloud has it"
+    );
+    assert_eq!(
+        registered(&cli, &fresh, "acme-de-ber", "2024-06").await,
+        Some(41)
+    );
+    let ledger = ok(&run(
+        &cli,
+        &["--data-dir", &data, "airgap", "ledger", "--json"],
+        None,
+    )
+    .await);
+    assert_eq!(
+        ledger
+            .lines()
+            .filter(|l| l.contains("usage_imported"))
+            .count(),
+        1,
+        "{ledger}"
+    );
+    assert!(ledger.contains("\"upload\":\"uploaded\""), "{ledger}");
+
+    // Online mode: an instance that can reach the cloud pushes the same kind of records.
+    let online = path("online");
+    ok(&run(
+        &agent,
+        &[
+            "init",
+            "--state",
+            &online,
+            "--instance-id",
+            "inst-fr",
+            "--license-id",
+            "lic-acme-fr",
+            "--vendor-key",
+            &vendor,
+        ],
+        None,
+    )
+    .await);
+    let csv = path("fr.csv");
+    std::fs::write(
+        &csv,
+        "account_id,date,plan,users_registered,users_with_token,users_with_activity\n\
+         acme-fr,2024-06-30,standard,77,50,25\n",
+    )
+    .expect("csv");
+    ok(&run(&agent, &["record", "--state", &online, &csv], None).await);
+    ok(&run(&agent, &["push", "--state", &online, "--url", &url], None).await);
+    ok(&run(&cli, &["--data-dir", &fresh, "sync"], Some(&token)).await);
+    assert_eq!(
+        registered(&cli, &fresh, "acme-fr", "2024-06").await,
+        Some(77),
+        "pushed online"
+    );
+}
