@@ -15,6 +15,10 @@ fn app() -> &'static Path {
     bins::app()
 }
 
+/// One window at a time: screenshots capture the whole X screen, and two apps on a
+/// 2-core machine would only slow each other down.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn shots() -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot folder");
@@ -162,6 +166,7 @@ fn cli() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
+    let _one = ONE_WINDOW.lock().await;
     let mut cloud = Cloud::start(&small_fixture()).await;
     let exp = Expected::small();
     let token = cloud.token(None, TokenKind::Manager);
@@ -278,5 +283,153 @@ async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
         Some("token"),
         "shown under the token field"
     );
+    s.quit().await;
+}
+
+/// Runs a Tauri command from the page, as the UI's handlers do, and returns its answer
+/// (`{error}` when it rejects).
+async fn invoke(s: &Session, cmd: &str, args: serde_json::Value) -> serde_json::Value {
+    s.script_async(
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then(done, (e) => done({ error: e }));",
+        vec![cmd.into(), args],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
+    use std::sync::Arc;
+    let _one = ONE_WINDOW.lock().await;
+    // The cloud on the real clock: the app signs with a certificate the cloud dated.
+    let cloud = Cloud::start_on(&small_fixture(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let driver = TauriDriver::start();
+    let data = tempfile::tempdir().expect("data dir");
+    let s = launch(&driver, data.path()).await;
+    connect(&s, &cloud.url(), &token).await;
+    s.wait("[data-testid=tree-row][data-account-id=sp-acme]")
+        .await;
+
+    // The Air-gapped view lists the synced instances; inst-de never reported: overdue.
+    let nav = s.wait("[data-testid=nav-airgap]").await;
+    s.click(&nav).await;
+    let row = s
+        .wait("[data-testid=instance-row][data-instance-id=inst-de]")
+        .await;
+    assert_eq!(s.attr(&row, "data-overdue").await.as_deref(), Some("true"));
+
+    // A sync key, issued through the command the Issue dialog calls after its save dialog.
+    let files = tempfile::tempdir().expect("files");
+    let sk_path = files.path().join("inst-de.synckey");
+    let issued = invoke(
+        &s,
+        "airgap_issue_sync_key",
+        serde_json::json!({
+            "instanceId": "inst-de", "validDays": 30, "path": sk_path.display().to_string()
+        }),
+    )
+    .await;
+    assert!(issued.get("error").is_none(), "issued: {issued}");
+
+    // The customer's instance answers it (as the agent does).
+    let base = cloud.url();
+    let vendor: serde_json::Value = reqwest::get(format!(
+        "{}/api/v1/airgap/vendor-key",
+        base.trim_end_matches('/')
+    ))
+    .await
+    .expect("vendor key")
+    .json()
+    .await
+    .expect("JSON");
+    let vendor: usagedesk_airgap::PublicKey = vendor["public_key"]
+        .as_str()
+        .expect("key")
+        .parse()
+        .expect("key");
+    let now = chrono::Utc::now();
+    let sync_key = usagedesk_airgap::SyncKey::parse(&std::fs::read(&sk_path).expect("sync key"))
+        .expect("parse")
+        .verify(&vendor, now)
+        .expect("verify");
+    let record = usagedesk_airgap::UsageRecord {
+        seq: 1,
+        account_id: "acme-de".into(),
+        date: "2024-06-30".parse().expect("date"),
+        plan: "premium".into(),
+        users_registered: 4321,
+        users_with_token: 3210,
+        users_with_activity: 2109,
+    };
+    let instance_key = usagedesk_airgap::SigningKey::generate(&mut rand::rngs::OsRng);
+    let file = usagedesk_airgap::UsageData::answer(
+        &sync_key,
+        "inst-de",
+        "lic-acme-de",
+        &[record],
+        &instance_key,
+        now,
+    )
+    .expect("answer");
+    let dropped = files.path().join("inst-de.usage");
+    std::fs::write(&dropped, file).expect("write");
+
+    // The drop: the same event the window raises when a file is dropped on it.
+    s.script(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit_to', {
+           target: { kind: 'Webview', label: 'main' }, event: 'tauri://drag-drop',
+           payload: { paths: [arguments[0]], position: { x: 400, y: 300 } } });",
+        vec![dropped.display().to_string().into()],
+    )
+    .await;
+    let preview = s.wait("[data-testid=import-preview]").await;
+    assert_eq!(
+        s.attr(&preview, "data-new").await.as_deref(),
+        Some("1"),
+        "one new record"
+    );
+    s.screenshot(&shots().join("05-import-preview.png")).await;
+
+    // Import: through the command the Import button calls after its save dialog.
+    let vk_path = files.path().join("inst-de.verificationkey");
+    let done = invoke(
+        &s,
+        "airgap_import",
+        serde_json::json!({
+            "path": dropped.display().to_string(), "verificationPath": vk_path.display().to_string()
+        }),
+    )
+    .await;
+    assert!(done.get("error").is_none(), "imported: {done}");
+    assert!(std::fs::read_to_string(&vk_path)
+        .expect("verification key")
+        .starts_with("-----BEGIN USAGEDESK VERIFICATION KEY-----"));
+    let close = s.wait("[data-testid=import-close]").await;
+    s.click(&close).await;
+
+    // The numbers show at once in the accounts view, marked pending upload.
+    let nav = s.wait("[data-testid=nav-accounts]").await;
+    s.click(&nav).await;
+    let search = s.wait("[data-testid=search-input]").await;
+    s.type_text(&search, "acme-de").await;
+    let hit = s
+        .wait("[data-testid=search-result][data-account-id=acme-de]")
+        .await;
+    s.click(&hit).await;
+    let month = s.wait("[data-testid=month-select]").await;
+    s.script(
+        "arguments[0].value = '2024-06'; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": month})],
+    )
+    .await;
+    let shown = s
+        .wait_text("[data-testid=own-users_with_activity]", |t| {
+            t == grouped(2109)
+        })
+        .await;
+    assert_eq!(shown, grouped(2109), "the imported value is on screen");
+    s.wait("[data-testid=pending-upload]").await;
+    s.screenshot(&shots().join("06-pending-upload.png")).await;
     s.quit().await;
 }

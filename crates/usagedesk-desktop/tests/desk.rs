@@ -264,3 +264,130 @@ async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Io, "{err}");
 }
+
+#[tokio::test]
+async fn a_dropped_usage_file_is_previewed_imported_shown_pending_and_pushed() {
+    use rand::SeedableRng;
+    let cloud = Cloud::start(&small_fixture()).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
+    desk.connect(&cloud.url(), &token).await.unwrap();
+    desk.sync(|_| {}).await.unwrap(); // also fetches the signing certificate
+
+    let instances = desk.airgap_instances().unwrap();
+    let de = instances
+        .iter()
+        .find(|i| i.row.instance.id == "inst-de")
+        .unwrap();
+    assert!(
+        de.overdue,
+        "an air-gapped instance that never reported is overdue"
+    );
+
+    let sk_path = dir.path().join("inst-de.synckey");
+    let key = desk
+        .airgap_issue_sync_key("inst-de", 30, sk_path.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&sk_path).unwrap(),
+        key.text,
+        "saved where the dialog said"
+    );
+
+    // The customer's answer.
+    let vendor: usagedesk_airgap::PublicKey = reqwest::get(format!(
+        "{}/api/v1/airgap/vendor-key",
+        cloud.url().trim_end_matches('/')
+    ))
+    .await
+    .unwrap()
+    .json::<serde_json::Value>()
+    .await
+    .unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = usagedesk_domain::Clock::now(&clock());
+    let sync_key = usagedesk_airgap::SyncKey::parse(key.text.as_bytes())
+        .unwrap()
+        .verify(&vendor, now)
+        .unwrap();
+    let instance_key =
+        usagedesk_airgap::SigningKey::generate(&mut rand_chacha::ChaCha20Rng::seed_from_u64(3));
+    let record = usagedesk_airgap::UsageRecord {
+        seq: 1,
+        account_id: "acme-de".into(),
+        date: "2024-06-30".parse().unwrap(),
+        plan: "premium".into(),
+        users_registered: 4321,
+        users_with_token: 3000,
+        users_with_activity: 1000,
+    };
+    let file = usagedesk_airgap::UsageData::answer(
+        &sync_key,
+        "inst-de",
+        "lic-acme-de",
+        &[record],
+        &instance_key,
+        now,
+    )
+    .unwrap();
+    let dropped = dir.path().join("dropped.usage");
+    std::fs::write(&dropped, &file).unwrap();
+
+    let seen = desk.airgap_preview(dropped.to_str().unwrap()).unwrap();
+    let preview = seen.preview.expect("a preview");
+    assert_eq!(
+        (preview.instance_id.as_str(), preview.new, preview.records),
+        ("inst-de", 1, 1)
+    );
+
+    let vk_path = dir.path().join("inst-de.verificationkey");
+    let done = desk
+        .airgap_import(dropped.to_str().unwrap(), vk_path.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&vk_path).unwrap(),
+        done.verification_key
+    );
+    let detail = desk.account_detail("acme-de", "2024-06").unwrap();
+    assert_eq!(
+        detail.row.usage.own.map(|c| c.users_registered),
+        Some(4321),
+        "shown at once"
+    );
+    assert_eq!(
+        detail.pending_months,
+        ["2024-06".parse::<usagedesk_domain::YearMonth>().unwrap()]
+    );
+
+    // Dropped again: already imported, nothing changes, its verification key can be saved again.
+    let again = desk.airgap_preview(dropped.to_str().unwrap()).unwrap();
+    let earlier = again.already_imported.expect("recognised");
+    let copy = dir.path().join("copy.vk");
+    desk.airgap_save_document(earlier.id, copy.to_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        done.verification_key
+    );
+
+    // Garbage dropped on the window: refused with the reason, as a file refusal.
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let err = desk.airgap_preview(junk.to_str().unwrap()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::FileRefused, "{err}");
+
+    // The next sync pushes it; the cloud's row replaces the pending one.
+    let report = desk.sync(|_| {}).await.unwrap();
+    assert_eq!(report.uploaded, 1);
+    let detail = desk.account_detail("acme-de", "2024-06").unwrap();
+    assert!(detail.pending_months.is_empty());
+    assert_eq!(detail.row.usage.own.map(|c| c.users_registered), Some(4321));
+    let ledger = desk.airgap_ledger(Some("inst-de")).unwrap();
+    assert_eq!(ledger.len(), 2, "one sync key, one import");
+}
