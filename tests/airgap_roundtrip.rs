@@ -126,6 +126,10 @@ async fn agent_cli_and_cloud_exchange_real_files() {
     .expect("csv");
     ok(&run(&agent, &["record", "--state", &state, &csv], None).await);
 
+    // Nobody can claim an air-gapped instance's key over the network, not even the instance.
+    let claimed = failed(&run(&agent, &["push", "--state", &state, "--url", &url], None).await);
+    assert!(claimed.contains("air-gapped"), "{claimed}");
+
     // Sync key out, usage data file back, verification key out.
     let (sk, ud, vk) = (
         path("inst.synckey"),

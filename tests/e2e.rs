@@ -417,6 +417,9 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
         .wait("[data-testid=search-result][data-account-id=acme-de]")
         .await;
     s.click(&hit).await;
+    // The account must be on screen before the month changes, or its load resets the picker.
+    s.wait_text("[data-testid=account-name]", |t| t.contains("Deutschland"))
+        .await;
     let month = s.wait("[data-testid=month-select]").await;
     s.script(
         "arguments[0].value = '2024-06'; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",

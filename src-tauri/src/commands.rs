@@ -5,8 +5,9 @@ use std::sync::Arc;
 use tauri::{AppHandle, Emitter, State};
 use usagedesk_cache::{AccountRow, ChildSort, LedgerEntry, Page, SearchHit, TrendPoint};
 use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, Desk, DroppedFile, ExportOutcome, ExportPlan,
-    ExportProgress, ExportRequest, ImportOutcome, InstanceView, IssuedSyncKey,
+    AccountDetail, AppError, AppStatus, CustomerFilter, CustomerPage, CustomerSummary, Desk,
+    DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ImportOutcome,
+    InstanceDetail, InstanceView, IssuedSyncKey,
 };
 use usagedesk_domain::{Plan, YearMonth};
 use usagedesk_sync::SyncReport;
@@ -185,4 +186,22 @@ pub fn airgap_save_document(
     path: String,
 ) -> Result<(), AppError> {
     desk.airgap_save_document(ledger_id, &path)
+}
+
+#[tauri::command]
+pub fn customers(
+    desk: Desktop<'_>,
+    filter: CustomerFilter,
+) -> Result<Vec<CustomerSummary>, AppError> {
+    desk.customers(&filter)
+}
+
+#[tauri::command]
+pub fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, AppError> {
+    desk.customer(&account_id)
+}
+
+#[tauri::command]
+pub fn instance_detail(desk: Desktop<'_>, instance_id: String) -> Result<InstanceDetail, AppError> {
+    desk.instance_detail(&instance_id)
 }

@@ -86,6 +86,9 @@ pub fn run() {
             commands::airgap_preview,
             commands::airgap_import,
             commands::airgap_save_document,
+            commands::customers,
+            commands::customer,
+            commands::instance_detail,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -153,6 +153,13 @@ pub enum AgentError {
          so as not to loop; push again later, and if this persists report it to the vendor"
     )]
     NoProgress { mark: u64, remaining: u64 },
+
+    #[error(
+        "the status file {file} is not a check-in ({reason}): write {{\"resources\": \
+         {{\"name\": \"ready\"}}, \"app_version\": \"1.2.3\", \"cluster\": {{…}}}} as \
+         docs/agent.md shows"
+    )]
+    StatusFile { file: String, reason: String },
 }
 
 /// The refusals of the format, worded for the person running the agent: the manager-side
@@ -195,6 +202,7 @@ impl AgentError {
             AgentError::Cloud { .. } => "cloud_refused",
             AgentError::Protocol { .. } => "protocol",
             AgentError::NoProgress { .. } => "no_progress",
+            AgentError::StatusFile { .. } => "invalid_status_file",
         }
     }
 

@@ -11,6 +11,8 @@
 //! agent.export_for(sync_key_bytes, now) -> Export               usage data file out
 //! agent.confirm(verification_key_bytes, now) -> Confirmation    drop what the vendor holds
 //! agent.push(&CloudClient, clock).await                         the same, online
+//! agent.check_in(&CloudClient, &CheckIn, now).await             status, version, cluster
+//! check_in::run_check_ins(sender, sleeper, clock, read, opts)   on start, change, every 4 h
 //! ```
 //!
 //! Nothing here reads the clock or the OS random source: time and randomness are arguments.
@@ -18,6 +20,8 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+#[cfg(feature = "online")]
+pub mod check_in;
 mod db;
 mod error;
 mod exchange;
@@ -27,6 +31,8 @@ mod online;
 mod record;
 
 pub use agent::{Agent, Identity, Status, DB_FILE, KEY_FILE};
+#[cfg(feature = "online")]
+pub use check_in::CheckInReceipt;
 pub use db::SCHEMA_VERSION;
 pub use error::{AgentError, Result};
 pub use exchange::{Confirmation, Export, ExportInfo, Via};

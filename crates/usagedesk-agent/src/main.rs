@@ -10,9 +10,16 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Local, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use rand::rngs::OsRng;
-use usagedesk_agent::{read_limited, write_atomic, Agent, CloudClient, Export, Status};
+use usagedesk_agent::check_in::{
+    fill_agent_version, parse_resources, read_status_file, run_check_ins, LoopEvent, LoopOptions,
+    OnlineCheckIns, Sleeper,
+};
+use usagedesk_agent::{
+    read_limited, write_atomic, Agent, CheckInReceipt, CloudClient, Export, Status,
+};
 use usagedesk_airgap::{FileKind, PublicKey};
-use usagedesk_domain::SystemClock;
+use usagedesk_domain::customer::{CheckIn, ClusterDetails};
+use usagedesk_domain::{Clock, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +86,33 @@ enum Command {
         #[arg(long, value_name = "URL", env = "USAGEDESK_CLOUD_URL")]
         url: String,
     },
+    /// Check in once: tell the cloud this instance's status, app version and cluster.
+    CheckIn {
+        #[command(flatten)]
+        state: StateArg,
+        /// The cloud's base URL (https://…).
+        #[arg(long, value_name = "URL", env = "USAGEDESK_CLOUD_URL")]
+        url: String,
+        #[command(flatten)]
+        report: ReportArgs,
+        /// Print the cloud's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep checking in: on start, whenever the status file changes, and every 4 hours.
+    Run {
+        #[command(flatten)]
+        state: StateArg,
+        /// The cloud's base URL (https://…).
+        #[arg(long, value_name = "URL", env = "USAGEDESK_CLOUD_URL")]
+        url: String,
+        /// The file the product keeps its current status in (a check-in as JSON).
+        #[arg(long, value_name = "FILE")]
+        status_file: PathBuf,
+        /// How often to read the status file, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=3600))]
+        poll_seconds: u32,
+    },
     /// Show the instance, the records waiting and the last exchange.
     Status {
         #[command(flatten)]
@@ -87,6 +121,112 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `check-in` reports.
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// The application's resources and their states: `name=state,…` (states: ready,
+    /// updating, degraded, unavailable, missing). None reported: the status is missing.
+    #[arg(long, value_name = "NAME=STATE,…", default_value = "")]
+    resources: String,
+    /// The application version running.
+    #[arg(long, value_name = "VERSION")]
+    app_version: String,
+    /// The Kubernetes distribution (eks, gke, aks, k3s, openshift, …).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    distribution: String,
+    #[arg(long, value_name = "VERSION", default_value = "")]
+    kubernetes_version: String,
+    /// Installed in an embedded cluster (the vendor's own installer).
+    #[arg(long)]
+    embedded_cluster: bool,
+    #[arg(long, value_name = "N")]
+    nodes_ready: Option<u32>,
+    #[arg(long, value_name = "N")]
+    nodes_total: Option<u32>,
+    /// The agent's version as reported (default: this agent's).
+    #[arg(long, value_name = "VERSION", default_value = "")]
+    agent_version: String,
+    #[arg(long, value_name = "NAME")]
+    cloud_provider: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    region: Option<String>,
+}
+
+impl ReportArgs {
+    fn check_in(self) -> Result<CheckIn> {
+        let mut c = CheckIn {
+            resources: parse_resources(&self.resources)?,
+            app_version: self.app_version,
+            cluster: ClusterDetails {
+                distribution: self.distribution,
+                kubernetes_version: self.kubernetes_version,
+                embedded_cluster: self.embedded_cluster,
+                nodes_ready: self.nodes_ready,
+                nodes_total: self.nodes_total,
+                agent_version: self.agent_version,
+                cloud_provider: self.cloud_provider,
+                region: self.region,
+            },
+        };
+        fill_agent_version(&mut c);
+        Ok(c)
+    }
+}
+
+/// Real time, until Ctrl-C or SIGTERM.
+struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    async fn sleep(&mut self, d: chrono::Duration) -> bool {
+        let d = d.to_std().unwrap_or_default();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = tokio::signal::ctrl_c() => false,
+            _ = terminate => false,
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+fn print_receipt(r: &CheckInReceipt) {
+    let report = &r.report;
+    println!(
+        "checked in: status {}, app version {}",
+        report.status.as_str(),
+        if report.app_version.is_empty() {
+            "(none)"
+        } else {
+            &report.app_version
+        }
+    );
+    if r.events.is_empty() {
+        println!("nothing changed since the last check-in");
+    }
+    for e in &r.events {
+        match &e.previous {
+            Some(p) => println!("  {}: {} -> {}", e.field, p, e.new),
+            None => println!("  {}: {}", e.field, e.new),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -300,11 +440,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Push { state, url } => {
             let mut agent = Agent::open(&state.state)?;
             let client = CloudClient::new(&url)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the network runtime")?;
-            let summary = runtime.block_on(agent.push(&client, &SystemClock))?;
+            let summary = runtime()?.block_on(agent.push(&client, &SystemClock))?;
             for round in &summary.rounds {
                 let verb = if round.replay { "resent" } else { "sent" };
                 print_export(&round.export, verb);
@@ -318,6 +454,97 @@ fn run(cli: Cli) -> Result<()> {
                 summary.confirmed_mark().unwrap_or(0),
                 summary.waiting
             );
+        }
+        Command::CheckIn {
+            state,
+            url,
+            report,
+            json,
+        } => {
+            let agent = Agent::open(&state.state)?;
+            let client = CloudClient::new(&url)?;
+            let check_in = report.check_in()?;
+            let receipt = runtime()?.block_on(agent.check_in(&client, &check_in, Utc::now()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&receipt)?);
+            } else {
+                print_receipt(&receipt);
+            }
+        }
+        Command::Run {
+            state,
+            url,
+            status_file,
+            poll_seconds,
+        } => {
+            let agent = Agent::open(&state.state)?;
+            let client = CloudClient::new(&url)?;
+            let options = LoopOptions {
+                poll: chrono::Duration::seconds(i64::from(poll_seconds)),
+                ..LoopOptions::default()
+            };
+            eprintln!(
+                "checking in instance {} with {} on start, when {} changes and every 4 hours; \
+                 Ctrl-C stops",
+                agent.instance_id(),
+                client.base_url(),
+                status_file.display()
+            );
+            let clock = SystemClock;
+            let mut sender = OnlineCheckIns {
+                agent: &agent,
+                client: &client,
+            };
+            runtime()?.block_on(run_check_ins(
+                &mut sender,
+                &mut TokioSleeper,
+                &clock,
+                || read_status_file(&status_file),
+                &options,
+                |event| match event {
+                    LoopEvent::Sent {
+                        at,
+                        trigger,
+                        receipt,
+                    } => {
+                        let changes: Vec<String> = receipt
+                            .events
+                            .iter()
+                            .map(|e| format!("{} {}", e.field, e.new))
+                            .collect();
+                        println!(
+                            "{} checked in ({}): status {}{}",
+                            when(&at),
+                            match trigger {
+                                usagedesk_agent::check_in::Trigger::Start => "start",
+                                usagedesk_agent::check_in::Trigger::Changed => "changed",
+                                usagedesk_agent::check_in::Trigger::Interval => "every 4 hours",
+                            },
+                            receipt.report.status.as_str(),
+                            if changes.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; recorded {}", changes.join(", "))
+                            }
+                        );
+                    }
+                    LoopEvent::Failed {
+                        at,
+                        error,
+                        retry_in,
+                        ..
+                    } => eprintln!(
+                        "{} check-in failed: {error}; trying again in {} s",
+                        when(&at),
+                        retry_in.num_seconds()
+                    ),
+                    LoopEvent::StatusUnreadable { at, error } => eprintln!(
+                        "{} cannot read the status: {error}; no check-in until it can be read",
+                        when(&at)
+                    ),
+                },
+            ));
+            eprintln!("stopped at {}", when(&clock.now()));
         }
         Command::Status { state, json } => {
             let agent = Agent::open(&state.state)?;

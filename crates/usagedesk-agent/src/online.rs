@@ -124,7 +124,7 @@ impl CloudClient {
     }
 
     /// `{base}api/v1/instances/{instance_id}/{what}`, the id as one escaped path segment.
-    fn instance_url(&self, instance_id: &str, what: &str) -> Url {
+    pub(crate) fn instance_url(&self, instance_id: &str, what: &str) -> Url {
         let mut u = self.base.clone();
         if let Ok(mut segments) = u.path_segments_mut() {
             segments
@@ -163,6 +163,22 @@ impl CloudClient {
         body: &B,
         step: &'static str,
     ) -> Result<T> {
+        let bytes = serde_json::to_vec(body).map_err(|e| AgentError::Protocol {
+            url: self.base.to_string(),
+            step,
+            reason: format!("the request cannot be written as JSON: {e}"),
+        })?;
+        self.post_bytes(url, bytes, &[], step).await
+    }
+
+    /// POSTs `body` (JSON) with extra `headers`; reads the JSON answer or the API's error.
+    pub(crate) async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        body: Vec<u8>,
+        headers: &[(&'static str, String)],
+        step: &'static str,
+    ) -> Result<T> {
         let shown = self.base.to_string();
         let transport = |e: reqwest::Error| {
             let mut reason = if e.is_timeout() {
@@ -180,13 +196,15 @@ impl CloudClient {
                 reason,
             }
         };
-        let mut resp = self
+        let mut request = self
             .http
             .post(url)
-            .json(body)
-            .send()
-            .await
-            .map_err(transport)?;
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let mut resp = request.send().await.map_err(transport)?;
         let status = resp.status();
         let protocol = |reason: String| AgentError::Protocol {
             url: shown.clone(),

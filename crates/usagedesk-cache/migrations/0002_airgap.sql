@@ -29,11 +29,14 @@ CREATE TABLE airgap_ledger (
     already_present INTEGER NOT NULL DEFAULT 0,
     changed         INTEGER NOT NULL DEFAULT 0,
     document        TEXT NOT NULL,         -- the sync key, or the verification key issued
-    upload          TEXT CHECK (upload IN ('pending', 'uploaded'))  -- imports only
+    upload          TEXT CHECK (upload IN ('pending', 'uploaded', 'rejected')),  -- imports only
+    upload_error    TEXT                   -- why the cloud refused it (upload = 'rejected')
 );
 CREATE INDEX airgap_ledger_by_instance ON airgap_ledger (instance_id, id);
 CREATE UNIQUE INDEX airgap_sync_keys ON airgap_ledger (nonce) WHERE event = 'sync_key_issued';
 CREATE UNIQUE INDEX airgap_imports ON airgap_ledger (file_sha256) WHERE event = 'usage_imported';
+-- One import per sync key: two files answering one nonce cannot both commit.
+CREATE UNIQUE INDEX airgap_answers ON airgap_ledger (nonce) WHERE event = 'usage_imported';
 
 -- Imported usage data files waiting to be pushed to the cloud (on the next sync).
 CREATE TABLE airgap_outbox (

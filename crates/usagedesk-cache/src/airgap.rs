@@ -41,6 +41,9 @@ pub enum UploadState {
     Pending,
     /// The cloud verified and accepted it.
     Uploaded,
+    /// The cloud refused it (`upload_error` says why): its values stay here, unverified,
+    /// and its mark does not count for the next sync key.
+    Rejected,
 }
 
 /// One entry of the exchange ledger.
@@ -67,6 +70,8 @@ pub struct LedgerEntry {
     /// The sync key issued, or the verification key issued for the import (armored text).
     pub document: String,
     pub upload: Option<UploadState>,
+    /// Why the cloud refused the file (`upload` is `rejected`).
+    pub upload_error: Option<String>,
 }
 
 /// An instance with what the ledger knows of it.
@@ -161,7 +166,8 @@ const INSTANCE_COLUMNS: &str =
     "i.id, i.license_id, i.account_id, i.airgapped, i.public_key, i.high_water_mark, i.last_report_at";
 
 const LEDGER_COLUMNS: &str = "id, instance_id, event, at, by, nonce, file_sha256, expires_at,
-    high_water_mark, records, new_records, already_present, changed, document, upload";
+    high_water_mark, records, new_records, already_present, changed, document, upload,
+    upload_error";
 
 fn ledger_at(r: &Row<'_>) -> Result<LedgerEntry> {
     let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
@@ -193,8 +199,10 @@ fn ledger_at(r: &Row<'_>) -> Result<LedgerEntry> {
             None => None,
             Some("pending") => Some(UploadState::Pending),
             Some("uploaded") => Some(UploadState::Uploaded),
+            Some("rejected") => Some(UploadState::Rejected),
             Some(other) => return Err(CacheError::corrupt(format!("upload state '{other}'"))),
         },
+        upload_error: r.get(15)?,
     })
 }
 
@@ -221,6 +229,7 @@ fn insert_ledger(conn: &Connection, e: &LedgerEntry) -> Result<i64> {
         e.upload.map(|u| match u {
             UploadState::Pending => "pending",
             UploadState::Uploaded => "uploaded",
+            UploadState::Rejected => "rejected",
         }),
     ])?;
     Ok(conn.last_insert_rowid())
@@ -236,7 +245,8 @@ impl Cache {
                  (SELECT max(at) FROM airgap_ledger l
                   WHERE l.instance_id = i.id AND l.event = 'sync_key_issued'),
                  (SELECT max(high_water_mark) FROM airgap_ledger l
-                  WHERE l.instance_id = i.id AND l.event = 'usage_imported'),
+                  WHERE l.instance_id = i.id AND l.event = 'usage_imported'
+                    AND l.upload IS NOT 'rejected'),
                  (SELECT count(*) FROM airgap_ledger l
                   WHERE l.instance_id = i.id AND l.upload = 'pending')
              FROM instances i LEFT JOIN accounts a ON a.id = i.account_id
@@ -357,14 +367,16 @@ impl Cache {
     }
 
     /// Stores an import in one transaction: its ledger entry, the files in the outbox, its
-    /// records (merged by key), and the month-end rows they make newer, marked pending
-    /// upload. Call [`Cache::rebuild_aggregates`] afterwards. Returns the ledger id.
+    /// records (merged by key), the month-end rows they make newer, marked pending upload,
+    /// and the instance's key when none was pinned yet. Call
+    /// [`Cache::rebuild_aggregates`] afterwards. Returns the ledger id.
     pub fn commit_import(
         &mut self,
         entry: &LedgerEntry,
         sync_key: &str,
         usage_data: &str,
         records: &[ImportRecord],
+        instance_key: Option<&str>,
     ) -> Result<i64> {
         let tx = self.write_tx()?;
         let id = insert_ledger(&tx, entry)?;
@@ -402,6 +414,13 @@ impl Cache {
         }
         for (account, month) in touched.keys() {
             merge_month_end(&tx, account, *month, id)?;
+        }
+        if let Some(key) = instance_key {
+            // Pinned on first contact, here as in the cloud: later files must use this key.
+            tx.execute(
+                "UPDATE instances SET public_key = ?2 WHERE id = ?1 AND public_key IS NULL",
+                params![entry.instance_id, key],
+            )?;
         }
         tx.commit()?;
         Ok(id)
@@ -441,6 +460,22 @@ impl Cache {
         tx.execute(
             "DELETE FROM pending_month_usage WHERE ledger_id = ?1",
             [ledger_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The cloud refused an imported file: it leaves the outbox with the reason; its values
+    /// stay (marked pending, so they show as unconfirmed) and its mark no longer counts.
+    pub fn mark_rejected(&mut self, ledger_id: i64, reason: &str) -> Result<()> {
+        let tx = self.write_tx()?;
+        tx.execute(
+            "DELETE FROM airgap_outbox WHERE ledger_id = ?1",
+            [ledger_id],
+        )?;
+        tx.execute(
+            "UPDATE airgap_ledger SET upload = 'rejected', upload_error = ?2 WHERE id = ?1",
+            params![ledger_id, reason],
         )?;
         tx.commit()?;
         Ok(())

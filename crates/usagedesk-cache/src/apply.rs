@@ -91,6 +91,13 @@ impl Cache {
                     crate::airgap::upsert_instance(&tx, i)?;
                     stats.instances += 1;
                 }
+                Change::License(_)
+                | Change::InstanceReport(_)
+                | Change::InstanceEvent(_)
+                | Change::InstallAttempt(_) => {
+                    crate::customers::apply(&tx, change)?;
+                    stats.customer_records += 1;
+                }
             }
         }
         flush_stage(&tx, &mut stage)?;

@@ -26,6 +26,7 @@
 pub mod airgap;
 mod apply;
 mod codec;
+mod customers;
 mod error;
 mod maint;
 mod migrate;

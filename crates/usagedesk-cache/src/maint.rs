@@ -43,7 +43,11 @@ impl Cache {
              DELETE FROM sync_state;
              DELETE FROM sync_log;
              DELETE FROM instances;
-             DELETE FROM pending_month_usage;",
+             DELETE FROM pending_month_usage;
+             DELETE FROM licenses;
+             DELETE FROM instance_reports;
+             DELETE FROM instance_events;
+             DELETE FROM install_attempts;",
         )?;
         tx.commit()?;
         Ok(())

@@ -8,6 +8,7 @@ use crate::{CacheError, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_airgap.sql"),
+    include_str!("../migrations/0003_customers.sql"),
 ];
 
 /// The schema version this build writes.

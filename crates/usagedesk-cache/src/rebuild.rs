@@ -676,7 +676,12 @@ mod tests {
                     self.accounts.retain(|id, _| !gone.contains(id));
                     self.rows.retain(|(id, _), _| !gone.contains(id));
                 }
-                Change::Instance(_) => {} // no bearing on usage or aggregates
+                // No bearing on usage or aggregates.
+                Change::Instance(_)
+                | Change::License(_)
+                | Change::InstanceReport(_)
+                | Change::InstanceEvent(_)
+                | Change::InstallAttempt(_) => {}
             }
         }
 

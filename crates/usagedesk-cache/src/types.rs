@@ -119,6 +119,8 @@ pub struct ApplyStats {
     pub tree_changed: bool,
     /// Instances registered or changed.
     pub instances: u64,
+    /// Licenses, instance reports and events, install attempts.
+    pub customer_records: u64,
 }
 
 impl ApplyStats {
@@ -129,6 +131,7 @@ impl ApplyStats {
             + self.month_rows
             + self.tombstones
             + self.instances
+            + self.customer_records
     }
 }
 

@@ -64,6 +64,40 @@ enum Command {
         #[command(subcommand)]
         command: AirgapCommand,
     },
+    /// Customers (accounts with a license): licenses, instances, status, overdue reporting.
+    Customers {
+        /// Part of the name, account id or license id.
+        #[arg(long)]
+        search: Option<String>,
+        /// prod, trial, dev or community.
+        #[arg(long, value_parser = parse_license_type)]
+        license_type: Option<usagedesk_domain::customer::LicenseType>,
+        /// Only customers with a license ending within this many days (or ended).
+        #[arg(long)]
+        expiring_within: Option<u32>,
+        /// Only customers with an instance that is not Ready.
+        #[arg(long)]
+        not_ready: bool,
+        /// Only customers with an air-gapped instance overdue with its usage file.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One customer: license and features, time to install, instances with uptime, install attempts.
+    Customer {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One instance: status, version, cluster, uptime; `--events` for its history.
+    Instance {
+        id: String,
+        #[arg(long)]
+        events: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a usage report as CSV (and FILE.manifest.json beside it), from the local cache.
     #[command(after_help = "Columns: docs/export-format.md. Works offline.")]
     Export {
@@ -138,6 +172,11 @@ enum AccountsCommand {
     },
 }
 
+fn parse_license_type(s: &str) -> Result<usagedesk_domain::customer::LicenseType, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_lowercase()))
+        .map_err(|_| format!("'{s}' is not a license type: prod, trial, dev or community"))
+}
+
 fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse().map_err(|e: usagedesk_domain::ParseError| e.0)
 }
@@ -193,6 +232,28 @@ fn run(cli: Cli) -> Result<()> {
             }
             AirgapCommand::Instances { json } => commands::airgap::instances(&ctx, json),
         },
+        Command::Customers {
+            search,
+            license_type,
+            expiring_within,
+            not_ready,
+            overdue,
+            json,
+        } => commands::customers::list(
+            &ctx,
+            usagedesk_customers::CustomerFilter {
+                text: search,
+                license_type,
+                expiring_within_days: expiring_within,
+                not_ready,
+                reporting_overdue: overdue,
+            },
+            json,
+        ),
+        Command::Customer { account, json } => commands::customers::show(&ctx, &account, json),
+        Command::Instance { id, events, json } => {
+            commands::customers::show_instance(&ctx, &id, events, json)
+        }
         Command::Export {
             account,
             scope,

@@ -2,6 +2,7 @@
 //! manager API and the incremental change feed.
 
 pub mod airgap;
+pub mod customers;
 pub mod http;
 pub mod ingest;
 pub mod load;

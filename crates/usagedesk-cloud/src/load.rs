@@ -8,22 +8,35 @@ use usagedesk_domain::account::{validate_id, validate_name, MAX_ID_LEN};
 use usagedesk_domain::month::parse_date;
 use usagedesk_domain::{Account, Plan, UsageCounts};
 
-use crate::storage::{DailyRow, Dataset, InstanceRow, Located, RowError};
+use usagedesk_domain::customer::{
+    ClusterDetails, Connectivity, InstallAttempt, InstallStatus, InstallStep, InstanceEvent,
+    InstanceReport, InstanceStatus, License, LicenseType,
+};
+
+use crate::customers::rules::{
+    check_cluster, check_email, check_event_value, check_text, parse_features, parse_seats,
+    parse_time,
+};
+use crate::storage::{DailyRow, Dataset, InstanceRow, Located, RowError, RowStream, StepRow};
 
 pub use usagedesk_domain::load_format::{
-    ACCOUNTS_FILE, DAILY_USAGE_FILE as DAILY_FILE, INSTANCES_FILE, PLANS_FILE,
+    ACCOUNTS_FILE, DAILY_USAGE_FILE as DAILY_FILE, INSTALL_ATTEMPTS_FILE, INSTALL_STEPS_FILE,
+    INSTANCES_FILE, INSTANCE_EVENTS_FILE, INSTANCE_REPORTS_FILE, LICENSES_FILE, PLANS_FILE,
 };
 use usagedesk_domain::load_format::{
-    ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER, INSTANCES_HEADER,
-    PLANS_HEADER as PLAN_HEADER,
+    ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER, INSTALL_ATTEMPTS_HEADER,
+    INSTALL_STEPS_HEADER, INSTANCES_HEADER, INSTANCE_EVENTS_HEADER, INSTANCE_REPORTS_HEADER,
+    LICENSES_HEADER, PLANS_HEADER as PLAN_HEADER,
 };
 
 /// Largest single CSV record accepted (a name of at most 512 bytes fits easily).
 const MAX_RECORD_BYTES: usize = 16 * 1024;
 
-/// Opens a dataset folder. `accounts.csv` and `daily_usage.csv` are required, `plans.csv`
-/// and `instances.csv` optional. Accounts and instances are read now; daily rows are streamed
-/// when the dataset is loaded.
+/// Opens a dataset folder. `accounts.csv` and `daily_usage.csv` are required; `plans.csv`,
+/// `instances.csv` and the customer-reporting files (`licenses.csv`,
+/// `instance_reports.csv`, `instance_events.csv`, `install_attempts.csv`,
+/// `install_steps.csv`) optional. Daily rows and instance events are streamed when the
+/// dataset is loaded; the other files are read now.
 pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
     if !dir.is_dir() {
         return Err(file_error(
@@ -45,12 +58,66 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
         Vec::new()
     };
     let daily = daily_rows(&dir.join(DAILY_FILE))?;
+    let optional = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
+    let licenses = match optional(LICENSES_FILE) {
+        Some(p) => read_all(&p, &LICENSES_HEADER, parse_license)?,
+        None => Vec::new(),
+    };
+    let reports = match optional(INSTANCE_REPORTS_FILE) {
+        Some(p) => read_all(&p, &INSTANCE_REPORTS_HEADER, parse_report)?,
+        None => Vec::new(),
+    };
+    let events: RowStream<'static, InstanceEvent> = match optional(INSTANCE_EVENTS_FILE) {
+        Some(p) => Box::new(stream(&p, &INSTANCE_EVENTS_HEADER, parse_event)?),
+        None => Box::new(std::iter::empty()),
+    };
+    let attempts = match optional(INSTALL_ATTEMPTS_FILE) {
+        Some(p) => read_all(&p, &INSTALL_ATTEMPTS_HEADER, parse_attempt)?,
+        None => Vec::new(),
+    };
+    let steps = match optional(INSTALL_STEPS_FILE) {
+        Some(p) => read_all(&p, &INSTALL_STEPS_HEADER, parse_step)?,
+        None => Vec::new(),
+    };
     Ok(Dataset {
         plans,
         accounts,
         instances,
         daily: Box::new(daily),
+        licenses,
+        reports,
+        events,
+        attempts,
+        steps,
     })
+}
+
+/// Reads every row of a file with `parse`.
+fn read_all<T>(
+    path: &Path,
+    header: &[&str],
+    parse: fn(&csv::StringRecord) -> Result<T, String>,
+) -> Result<Vec<Located<T>>, RowError> {
+    stream(path, header, parse)?.collect()
+}
+
+/// The rows of a file, parsed with `parse` as they are read.
+fn stream<T>(
+    path: &Path,
+    header: &[&str],
+    parse: fn(&csv::StringRecord) -> Result<T, String>,
+) -> Result<impl Iterator<Item = Result<Located<T>, RowError>>, RowError> {
+    let mut records = Records::new(path, header)?;
+    Ok(std::iter::from_fn(move || {
+        let out = match records.next()? {
+            Err(e) => Err(e),
+            Ok((line, r)) => match parse(r) {
+                Ok(row) => Ok((line, row)),
+                Err(m) => Err(records.error(line, m)),
+            },
+        };
+        Some(out.map(|(line, row)| records.locate(line, row)))
+    }))
 }
 
 fn file_error(path: &Path, message: String) -> RowError {
@@ -303,4 +370,201 @@ fn daily_rows(
         };
         Some(out.map(|(line, row)| records.locate(line, row)))
     }))
+}
+
+fn opt_text(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn flag(field: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!(
+            "{field} is '{}'; write true or false",
+            other.escape_debug()
+        )),
+    }
+}
+
+fn opt_nodes(field: &str, value: &str) -> Result<Option<u32>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse::<u32>().map(Some).map_err(|_| {
+        format!(
+            "{field} '{}' is not a whole number of nodes (or empty)",
+            value.escape_debug()
+        )
+    })
+}
+
+fn parse_license(r: &csv::StringRecord) -> Result<License, String> {
+    check_id("id", &r[0])?;
+    validate_id(&r[1]).map_err(|e| format!("account_id: {e}"))?;
+    let license_type = match &r[2] {
+        "prod" => LicenseType::Prod,
+        "trial" => LicenseType::Trial,
+        "dev" => LicenseType::Dev,
+        "community" => LicenseType::Community,
+        other => {
+            return Err(format!(
+                "type '{}' is none of prod, trial, dev, community",
+                other.escape_debug()
+            ))
+        }
+    };
+    check_text("channel", &r[3], false)?;
+    let created_at = parse_time("created_at", &r[4])?;
+    let expires_at = match &r[5] {
+        "" => None,
+        t => Some(parse_time("expires_at", t)?),
+    };
+    if expires_at.is_some_and(|e| e <= created_at) {
+        return Err(format!(
+            "expires_at {} is not after created_at {}",
+            &r[5], &r[4]
+        ));
+    }
+    Ok(License {
+        id: r[0].to_owned(),
+        account_id: r[1].to_owned(),
+        license_type,
+        channel: r[3].to_owned(),
+        created_at,
+        expires_at,
+        features: parse_features(&r[6])?,
+        seats: parse_seats(&r[7])?,
+    })
+}
+
+fn parse_report(r: &csv::StringRecord) -> Result<InstanceReport, String> {
+    check_id("instance_id", &r[0])?;
+    if r[1] != r[1].to_ascii_lowercase() {
+        return Err(format!(
+            "status '{}' must be lowercase",
+            r[1].escape_debug()
+        ));
+    }
+    let status: InstanceStatus = r[1]
+        .parse()
+        .map_err(|e: usagedesk_domain::ParseError| e.0)?;
+    check_text("app_version", &r[2], true)?;
+    let cluster = ClusterDetails {
+        distribution: r[3].to_owned(),
+        kubernetes_version: r[4].to_owned(),
+        embedded_cluster: flag("embedded_cluster", &r[5])?,
+        nodes_ready: opt_nodes("nodes_ready", &r[6])?,
+        nodes_total: opt_nodes("nodes_total", &r[7])?,
+        agent_version: r[8].to_owned(),
+        cloud_provider: opt_text(&r[9]),
+        region: opt_text(&r[10]),
+    };
+    check_cluster(&cluster)?;
+    let first_check_in = parse_time("first_check_in", &r[11])?;
+    let last_check_in = parse_time("last_check_in", &r[12])?;
+    if last_check_in < first_check_in {
+        return Err(format!(
+            "last_check_in {} is before first_check_in {}",
+            &r[12], &r[11]
+        ));
+    }
+    Ok(InstanceReport {
+        instance_id: r[0].to_owned(),
+        status,
+        app_version: r[2].to_owned(),
+        cluster,
+        first_check_in,
+        last_check_in,
+    })
+}
+
+fn parse_event(r: &csv::StringRecord) -> Result<InstanceEvent, String> {
+    check_id("instance_id", &r[0])?;
+    let field = &r[1];
+    check_event_value(field, "new", &r[3])?;
+    if !r[2].is_empty() {
+        check_event_value(field, "previous", &r[2])?;
+    }
+    if r[2] == r[3] {
+        return Err(format!(
+            "previous and new are both '{}': an event records a change",
+            r[3].escape_debug()
+        ));
+    }
+    Ok(InstanceEvent {
+        instance_id: r[0].to_owned(),
+        field: field.to_owned(),
+        previous: opt_text(&r[2]),
+        new: r[3].to_owned(),
+        received_at: parse_time("received_at", &r[4])?,
+    })
+}
+
+fn parse_attempt(r: &csv::StringRecord) -> Result<InstallAttempt, String> {
+    check_id("id", &r[0])?;
+    check_id("license_id", &r[1])?;
+    let status = match &r[2] {
+        "succeeded" => InstallStatus::Succeeded,
+        "stalled" => InstallStatus::Stalled,
+        "failed" => InstallStatus::Failed,
+        other => {
+            return Err(format!(
+                "status '{}' is none of succeeded, stalled, failed",
+                other.escape_debug()
+            ))
+        }
+    };
+    let started_at = parse_time("started_at", &r[3])?;
+    check_email(&r[4])?;
+    check_text("environment", &r[5], false)?;
+    let mode = match &r[6] {
+        "online" => Connectivity::Online,
+        "airgap" => Connectivity::Offline,
+        other => {
+            return Err(format!(
+                "mode '{}' is neither online nor airgap",
+                other.escape_debug()
+            ))
+        }
+    };
+    let registry = match &r[7] {
+        "online" => Connectivity::Online,
+        "offline" => Connectivity::Offline,
+        other => {
+            return Err(format!(
+                "registry '{}' is neither online nor offline",
+                other.escape_debug()
+            ))
+        }
+    };
+    if mode == Connectivity::Offline && registry == Connectivity::Online {
+        return Err(
+            "registry is online, but an air gap installation always uses an offline registry"
+                .into(),
+        );
+    }
+    Ok(InstallAttempt {
+        id: r[0].to_owned(),
+        license_id: r[1].to_owned(),
+        status,
+        started_at,
+        user_email: r[4].to_owned(),
+        environment: r[5].to_owned(),
+        mode,
+        registry,
+        steps: Vec::new(),
+    })
+}
+
+fn parse_step(r: &csv::StringRecord) -> Result<StepRow, String> {
+    check_id("attempt_id", &r[0])?;
+    check_text("name", &r[1], false)?;
+    Ok(StepRow {
+        attempt_id: r[0].to_owned(),
+        step: InstallStep {
+            name: r[1].to_owned(),
+            at: parse_time("at", &r[2])?,
+        },
+    })
 }

@@ -31,8 +31,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
     },
-    /// Load a dataset folder (accounts.csv, daily_usage.csv, optional plans.csv and
-    /// instances.csv): all or nothing.
+    /// Load a dataset folder (accounts.csv, daily_usage.csv; optional plans.csv,
+    /// instances.csv, licenses.csv, instance_reports.csv, instance_events.csv,
+    /// install_attempts.csv, install_steps.csv): all or nothing.
     Load {
         #[arg(long)]
         db: PathBuf,
@@ -115,6 +116,13 @@ fn main() -> Result<()> {
                 stats.daily_rows,
                 stats.months_changed
             );
+            println!(
+                "customer reporting: {} licenses, {} instance reports, {} instance events, {} install attempts changed",
+                stats.licenses_changed,
+                stats.reports_changed,
+                stats.events_changed,
+                stats.attempts_changed
+            );
             Ok(())
         }
         Command::VendorKey { db } => {
@@ -162,6 +170,10 @@ fn main() -> Result<()> {
                 s.instances,
                 s.daily_rows,
                 out.display()
+            );
+            println!(
+                "customer reporting: {} licenses, {} instance reports, {} instance events, {} install attempts",
+                s.licenses, s.instance_reports, s.instance_events, s.install_attempts
             );
             Ok(())
         }

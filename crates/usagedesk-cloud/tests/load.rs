@@ -167,6 +167,7 @@ fn moving_an_account_tombstones_it_for_its_old_scope_and_sends_it_to_the_new_one
             Change::MonthUsage(m) => m.account_id.clone(),
             Change::Tombstone { account_id } => account_id.clone(),
             Change::Instance(i) => i.account_id.clone(),
+            other => panic!("the fixture has no customer data: {other:?}"),
         })
         .collect();
     assert_eq!(

@@ -17,6 +17,11 @@ pub(crate) struct Reporting {
     pub reported: bool,
     /// Its usage comes by file, once a month.
     pub airgapped: bool,
+    /// The date of its last usage row.
+    pub last_report: Option<chrono::NaiveDate>,
+    /// The plan (catalog position) and users registered of its last usage row.
+    pub plan: u8,
+    pub registered: u64,
 }
 
 /// One row of `instances.csv`.

@@ -1,6 +1,6 @@
 //! Deterministic generator of realistic UsageDesk demo datasets in the CSV load format.
 //!
-//! [`write_demo`] writes four RFC 4180 files (CRLF line ends, quoting only where needed)
+//! [`write_demo`] writes nine RFC 4180 files (CRLF line ends, quoting only where needed)
 //! into a folder:
 //!
 //! - `accounts.csv`: `id,name,parent_id,status,created_at`, sorted by id (`acc-000001`…,
@@ -13,7 +13,14 @@
 //!   `lic-000123`) per customer or division without children. About a fifth are air-gapped:
 //!   the production instance of every account whose usage comes by monthly file, and half
 //!   their staging ones. Online instances of accounts with usage rows carry a pinned public key
-//!   (from the seed: nobody holds its secret); the others have none yet.
+//!   (from the seed: nobody holds its secret); the others have none yet;
+//! - the customer-reporting files (`docs/load-format.md`), by account (same order): one
+//!   license per account that runs the product (`licenses.csv`), what each instance that ever
+//!   checked in last reported (`instance_reports.csv`) and the events that led there
+//!   (`instance_events.csv`, instance by instance in time order), and the install attempts of
+//!   recent licenses with their steps (`install_attempts.csv`, `install_steps.csv`); see the
+//!   `customers` module for the stories they tell. Times are UTC seconds before `today`
+//!   00:00.
 //!
 //! The base looks like a real vendor's: a few service providers with resellers, customers
 //! and divisions down to depth 6 and very uneven branching; plan upgrades and downgrades,
@@ -33,6 +40,7 @@ use chrono::NaiveDate;
 use usagedesk_domain::{PlanCatalog, YearMonth};
 
 mod calendar;
+mod customers;
 mod instances;
 mod model;
 mod names;
@@ -95,6 +103,14 @@ pub struct DemoSummary {
     pub daily_rows: usize,
     /// Rows of `instances.csv`.
     pub instances: usize,
+    /// Rows of `licenses.csv` (one per account that runs the product).
+    pub licenses: usize,
+    /// Rows of `instance_reports.csv` (instances that ever checked in).
+    pub instance_reports: usize,
+    /// Rows of `instance_events.csv`.
+    pub instance_events: usize,
+    /// Rows of `install_attempts.csv`.
+    pub install_attempts: usize,
     /// The covered months in order: the completed ones, then the running month when it
     /// already has a day before `today`.
     pub months: Vec<YearMonth>,
@@ -120,14 +136,19 @@ pub enum DemoError {
 
 /// File names inside the output folder.
 pub use usagedesk_domain::load_format::{
-    ACCOUNTS_FILE, DAILY_USAGE_FILE, INSTANCES_FILE, PLANS_FILE,
+    ACCOUNTS_FILE, DAILY_USAGE_FILE, INSTALL_ATTEMPTS_FILE, INSTALL_STEPS_FILE, INSTANCES_FILE,
+    INSTANCE_EVENTS_FILE, INSTANCE_REPORTS_FILE, LICENSES_FILE, PLANS_FILE,
 };
 use usagedesk_domain::load_format::{
-    ACCOUNTS_HEADER, DAILY_USAGE_HEADER, INSTANCES_HEADER, PLANS_HEADER,
+    ACCOUNTS_HEADER, DAILY_USAGE_HEADER, INSTALL_ATTEMPTS_HEADER, INSTALL_STEPS_HEADER,
+    INSTANCES_HEADER, INSTANCE_EVENTS_HEADER, INSTANCE_REPORTS_HEADER, LICENSES_HEADER,
+    PLANS_HEADER,
 };
 
-/// Writes `accounts.csv`, `daily_usage.csv`, `plans.csv` and `instances.csv` into `out_dir`
-/// (created when missing; existing files are replaced).
+/// Writes `accounts.csv`, `daily_usage.csv`, `plans.csv`, `instances.csv` and the
+/// customer-reporting files (`licenses.csv`, `instance_reports.csv`, `instance_events.csv`,
+/// `install_attempts.csv`, `install_steps.csv`) into `out_dir` (created when missing;
+/// existing files are replaced).
 pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, DemoError> {
     let period = Period::new(opts.today, opts.months)?;
     std::fs::create_dir_all(out_dir).map_err(|source| DemoError::Io {
@@ -179,9 +200,11 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
         let mut rng = model::stream(opts.seed, model::USAGE_STREAM + i as u64);
         let profile = Profile::new(a, &period, &mut rng);
         let before = daily_rows;
+        let mut last: Option<(chrono::NaiveDate, u8, u64)> = None;
         profile
             .for_each_snapshot(&period, opts.snapshots_per_month, &mut rng, |s| {
                 daily_rows += 1;
+                last = Some((s.date, s.plan, s.counts[0]));
                 w.write_record([
                     a.id.as_bytes(),
                     &fmt_date(s.date),
@@ -195,40 +218,221 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
         reporting[i as usize] = instances::Reporting {
             reported: daily_rows > before,
             airgapped: profile.airgapped(),
+            last_report: last.map(|l| l.0),
+            plan: last.map_or(0, |l| l.1),
+            registered: last.map_or(0, |l| l.2),
         };
     }
     finish(w, &path)?;
 
-    let path = out_dir.join(INSTANCES_FILE);
-    let mut w = writer(&path)?;
-    w.write_record(INSTANCES_HEADER).map_err(csv_err(&path))?;
     let hosts = instances::hosts(&base);
-    let mut instance_rows = 0usize;
+    let now = opts
+        .today
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    // The forced customer stories go to the first accounts (in file order) that can hold
+    // them: active, reporting online, and two months old.
+    let mut forced = vec![None; base.accounts.len()];
+    let mut to_force = customers::Forced::ALL.iter();
+    for &i in &base.file_order {
+        let a = &base.accounts[i as usize];
+        let r = reporting[i as usize];
+        if hosts[i as usize]
+            && !a.disabled
+            && r.reported
+            && !r.airgapped
+            && (opts.today - a.created_at).num_days() > 60
+        {
+            match to_force.next() {
+                Some(f) => forced[i as usize] = Some(*f),
+                None => break,
+            }
+        }
+    }
+
+    let mut files = CustomerWriters::open(out_dir)?;
+    let mut summary = DemoSummary {
+        accounts: base.accounts.len(),
+        daily_rows,
+        instances: 0,
+        licenses: 0,
+        instance_reports: 0,
+        instance_events: 0,
+        install_attempts: 0,
+        months: period.months,
+    };
     for &i in &base.file_order {
         if !hosts[i as usize] {
             continue;
         }
-        let account = &base.accounts[i as usize].id;
-        for inst in instances::of_account(&base, i, reporting[i as usize], opts.seed) {
-            instance_rows += 1;
-            w.write_record([
-                inst.id.as_str(),
-                inst.license_id.as_str(),
-                account.as_str(),
-                if inst.airgapped { "true" } else { "false" },
-                inst.public_key.as_deref().unwrap_or(""),
-            ])
-            .map_err(csv_err(&path))?;
-        }
+        let account = &base.accounts[i as usize];
+        let instances = instances::of_account(&base, i, reporting[i as usize], opts.seed);
+        let mut rng = model::stream(opts.seed, customers::CUSTOMER_STREAM + i as u64);
+        let data = customers::of_account(
+            &customers::Context {
+                account,
+                instances: &instances,
+                reporting: reporting[i as usize],
+                forced: forced[i as usize],
+                now,
+            },
+            &mut rng,
+        );
+        files.write(&account.id, &instances, &data, &mut summary)?;
     }
-    finish(w, &path)?;
+    files.finish()?;
+    Ok(summary)
+}
 
-    Ok(DemoSummary {
-        accounts: base.accounts.len(),
-        daily_rows,
-        instances: instance_rows,
-        months: period.months,
-    })
+/// The writers of `instances.csv` and the customer-reporting files, written together as the
+/// accounts are visited.
+struct CustomerWriters {
+    files: Vec<(PathBuf, csv::Writer<File>)>,
+}
+
+impl CustomerWriters {
+    const INSTANCES: usize = 0;
+    const LICENSES: usize = 1;
+    const REPORTS: usize = 2;
+    const EVENTS: usize = 3;
+    const ATTEMPTS: usize = 4;
+    const STEPS: usize = 5;
+
+    fn open(dir: &Path) -> Result<Self, DemoError> {
+        let mut files = Vec::new();
+        for (name, header) in [
+            (INSTANCES_FILE, &INSTANCES_HEADER[..]),
+            (LICENSES_FILE, &LICENSES_HEADER[..]),
+            (INSTANCE_REPORTS_FILE, &INSTANCE_REPORTS_HEADER[..]),
+            (INSTANCE_EVENTS_FILE, &INSTANCE_EVENTS_HEADER[..]),
+            (INSTALL_ATTEMPTS_FILE, &INSTALL_ATTEMPTS_HEADER[..]),
+            (INSTALL_STEPS_FILE, &INSTALL_STEPS_HEADER[..]),
+        ] {
+            let path = dir.join(name);
+            let mut w = writer(&path)?;
+            w.write_record(header).map_err(|source| DemoError::Csv {
+                path: path.clone(),
+                source,
+            })?;
+            files.push((path, w));
+        }
+        Ok(Self { files })
+    }
+
+    fn row<I, T>(&mut self, file: usize, record: I) -> Result<(), DemoError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let (path, w) = &mut self.files[file];
+        w.write_record(record).map_err(|source| DemoError::Csv {
+            path: path.clone(),
+            source,
+        })
+    }
+
+    fn write(
+        &mut self,
+        account: &str,
+        instances: &[instances::DemoInstance],
+        data: &customers::CustomerData,
+        summary: &mut DemoSummary,
+    ) -> Result<(), DemoError> {
+        use customers::ts;
+        for inst in instances {
+            self.row(
+                Self::INSTANCES,
+                [
+                    inst.id.as_str(),
+                    inst.license_id.as_str(),
+                    account,
+                    if inst.airgapped { "true" } else { "false" },
+                    inst.public_key.as_deref().unwrap_or(""),
+                ],
+            )?;
+        }
+        summary.instances += instances.len();
+        if let Some(l) = &data.license {
+            self.row(
+                Self::LICENSES,
+                [
+                    l.id.as_str(),
+                    account,
+                    l.license_type,
+                    l.channel,
+                    &ts(&l.created_at),
+                    &l.expires_at.as_ref().map(ts).unwrap_or_default(),
+                    &l.features,
+                    &l.seats,
+                ],
+            )?;
+            summary.licenses += 1;
+        }
+        for r in &data.reports {
+            let v = &r.values;
+            self.row(
+                Self::REPORTS,
+                [
+                    r.instance_id.as_str(),
+                    &v[0],
+                    &v[1],
+                    &v[2],
+                    &v[3],
+                    &v[4],
+                    &v[5],
+                    &v[6],
+                    &v[7],
+                    &v[8],
+                    &v[9],
+                    &ts(&r.first_check_in),
+                    &ts(&r.last_check_in),
+                ],
+            )?;
+        }
+        summary.instance_reports += data.reports.len();
+        for e in &data.events {
+            self.row(
+                Self::EVENTS,
+                [
+                    e.instance_id.as_str(),
+                    e.field,
+                    e.previous.as_deref().unwrap_or(""),
+                    &e.new,
+                    &ts(&e.at),
+                ],
+            )?;
+        }
+        summary.instance_events += data.events.len();
+        for a in &data.attempts {
+            let license = data.license.as_ref().map_or("", |l| l.id.as_str());
+            self.row(
+                Self::ATTEMPTS,
+                [
+                    a.id.as_str(),
+                    license,
+                    a.status,
+                    &ts(&a.started_at),
+                    &a.user_email,
+                    &a.environment,
+                    a.mode,
+                    a.registry,
+                ],
+            )?;
+            for (name, at) in &a.steps {
+                self.row(Self::STEPS, [a.id.as_str(), name, &ts(at)])?;
+            }
+        }
+        summary.install_attempts += data.attempts.len();
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), DemoError> {
+        for (path, w) in self.files {
+            finish(w, &path)?;
+        }
+        Ok(())
+    }
 }
 
 fn writer(path: &Path) -> Result<csv::Writer<File>, DemoError> {

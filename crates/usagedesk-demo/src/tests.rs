@@ -16,6 +16,18 @@ fn d(s: &str) -> NaiveDate {
 
 const TODAY: &str = "2025-03-18";
 
+const ALL_FILES: [&str; 9] = [
+    ACCOUNTS_FILE,
+    DAILY_USAGE_FILE,
+    PLANS_FILE,
+    INSTANCES_FILE,
+    LICENSES_FILE,
+    INSTANCE_REPORTS_FILE,
+    INSTANCE_EVENTS_FILE,
+    INSTALL_ATTEMPTS_FILE,
+    INSTALL_STEPS_FILE,
+];
+
 fn opts(accounts: usize, months: u32, seed: u64, density: SnapshotDensity) -> DemoOptions {
     DemoOptions {
         accounts,
@@ -246,14 +258,14 @@ fn same_seed_gives_the_same_bytes_and_another_seed_does_not() {
     let sa = write_demo(&o, a.path()).unwrap();
     let sb = write_demo(&o, b.path()).unwrap();
     assert_eq!(sa, sb);
-    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE, INSTANCES_FILE] {
+    for f in ALL_FILES {
         assert!(
             read(a.path(), f) == read(b.path(), f),
             "{f} must be byte-identical for the same options"
         );
     }
     write_demo(&DemoOptions { seed: 43, ..o }, c.path()).unwrap();
-    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, INSTANCES_FILE] {
+    for f in ALL_FILES.into_iter().filter(|f| *f != PLANS_FILE) {
         assert!(
             read(a.path(), f) != read(c.path(), f),
             "{f} must change with the seed"
@@ -668,8 +680,11 @@ fn timing_100k_accounts_24_months() {
         s.daily_rows as f64 / (s.accounts as f64 * s.months.len() as f64),
         elapsed
     );
-    println!("instances={}", s.instances);
-    for f in [ACCOUNTS_FILE, DAILY_USAGE_FILE, PLANS_FILE, INSTANCES_FILE] {
+    println!(
+        "instances={} licenses={} reports={} events={} attempts={}",
+        s.instances, s.licenses, s.instance_reports, s.instance_events, s.install_attempts
+    );
+    for f in ALL_FILES {
         println!(
             "{f}: {:.1} MiB ({} bytes)",
             size(f) as f64 / 1048576.0,
@@ -832,3 +847,5 @@ fn a_small_demo_has_both_kinds_of_instances() {
         "even a small demo shows air-gapped and online instances: {instances:?}"
     );
 }
+
+mod customers;

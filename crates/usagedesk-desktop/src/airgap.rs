@@ -44,7 +44,9 @@ pub(crate) fn subject(account_id: &str) -> String {
 impl From<ExchangeError> for AppError {
     fn from(e: ExchangeError) -> Self {
         let kind = match e.kind() {
-            ExchangeErrorKind::File(_) | ExchangeErrorKind::WrongNonce => ErrorKind::FileRefused,
+            ExchangeErrorKind::File(_)
+            | ExchangeErrorKind::WrongNonce
+            | ExchangeErrorKind::Records => ErrorKind::FileRefused,
             ExchangeErrorKind::AlreadyImported => ErrorKind::AlreadyImported,
             ExchangeErrorKind::NotFound => ErrorKind::NotFound,
             ExchangeErrorKind::NoCertificate => ErrorKind::NoCertificate,

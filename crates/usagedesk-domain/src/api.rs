@@ -47,6 +47,14 @@ pub enum Change {
     Tombstone { account_id: String },
     /// An instance was registered or changed (its mark, key or last report).
     Instance(crate::Instance),
+    /// A license was created or changed.
+    License(crate::customer::License),
+    /// An instance's latest check-in (status, version, cluster).
+    InstanceReport(crate::customer::InstanceReport),
+    /// A reported field of an instance changed.
+    InstanceEvent(crate::customer::InstanceEvent),
+    /// An install attempt was created or progressed.
+    InstallAttempt(crate::customer::InstallAttempt),
 }
 
 /// The month-end value of one account for one month.

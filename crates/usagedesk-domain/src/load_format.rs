@@ -20,3 +20,54 @@ pub const PLANS_HEADER: [&str; 2] = ["id", "name"];
 /// `public_key` may be empty (pinned on the instance's first report).
 pub const INSTANCES_HEADER: [&str; 5] =
     ["id", "license_id", "account_id", "airgapped", "public_key"];
+
+/// Optional customer-reporting files (`docs/load-format.md`; headers defined with the loader).
+pub const LICENSES_FILE: &str = "licenses.csv";
+pub const INSTANCE_REPORTS_FILE: &str = "instance_reports.csv";
+pub const INSTANCE_EVENTS_FILE: &str = "instance_events.csv";
+pub const INSTALL_ATTEMPTS_FILE: &str = "install_attempts.csv";
+pub const INSTALL_STEPS_FILE: &str = "install_steps.csv";
+
+/// `expires_at` may be empty (never expires); `features` is a `;`-separated subset of
+/// `gitops;airgap;identity;snapshots`; `seats` is `plan=N;plan=N` (both may be empty).
+pub const LICENSES_HEADER: [&str; 8] = [
+    "id",
+    "account_id",
+    "type",
+    "channel",
+    "created_at",
+    "expires_at",
+    "features",
+    "seats",
+];
+/// One row per instance: what it last reported.
+pub const INSTANCE_REPORTS_HEADER: [&str; 13] = [
+    "instance_id",
+    "status",
+    "app_version",
+    "distribution",
+    "kubernetes_version",
+    "embedded_cluster",
+    "nodes_ready",
+    "nodes_total",
+    "agent_version",
+    "cloud_provider",
+    "region",
+    "first_check_in",
+    "last_check_in",
+];
+/// `previous` empty: the field had no value before.
+pub const INSTANCE_EVENTS_HEADER: [&str; 5] =
+    ["instance_id", "field", "previous", "new", "received_at"];
+pub const INSTALL_ATTEMPTS_HEADER: [&str; 8] = [
+    "id",
+    "license_id",
+    "status",
+    "started_at",
+    "user_email",
+    "environment",
+    "mode",
+    "registry",
+];
+/// The steps of one attempt in time order.
+pub const INSTALL_STEPS_HEADER: [&str; 3] = ["attempt_id", "name", "at"];

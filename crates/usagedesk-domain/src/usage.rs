@@ -38,10 +38,14 @@ impl UsageCounts {
 }
 
 impl AddAssign for UsageCounts {
+    /// Saturating: a sum of counts that each fit in `u64` is never going to be exact
+    /// beyond it anyway, and a crafted input must not panic a rebuild or wrap to small.
     fn add_assign(&mut self, o: Self) {
-        self.users_registered += o.users_registered;
-        self.users_with_token += o.users_with_token;
-        self.users_with_activity += o.users_with_activity;
+        self.users_registered = self.users_registered.saturating_add(o.users_registered);
+        self.users_with_token = self.users_with_token.saturating_add(o.users_with_token);
+        self.users_with_activity = self
+            .users_with_activity
+            .saturating_add(o.users_with_activity);
     }
 }
 

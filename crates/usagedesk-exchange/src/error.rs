@@ -48,6 +48,10 @@ pub enum ExchangeError {
     )]
     CertificateExpired(DateTime<Utc>),
 
+    /// A record of the file cannot be accepted (the cloud would refuse the whole file).
+    #[error("{0}")]
+    Records(String),
+
     #[error("{0}")]
     Invalid(String),
 
@@ -68,6 +72,8 @@ pub enum ExchangeErrorKind {
     File(usagedesk_airgap::ErrorKind),
     AlreadyImported,
     WrongNonce,
+    /// A record the cloud would refuse (another account, unknown plan, bad date).
+    Records,
     NotFound,
     NoCertificate,
     Invalid,
@@ -84,6 +90,7 @@ impl ExchangeError {
             Self::UnknownSyncKey { .. } | Self::AnsweredBefore { .. } => {
                 ExchangeErrorKind::WrongNonce
             }
+            Self::Records(_) => ExchangeErrorKind::Records,
             Self::UnknownInstance { .. } => ExchangeErrorKind::NotFound,
             Self::NoCertificate | Self::CertificateExpired(_) => ExchangeErrorKind::NoCertificate,
             Self::Invalid(_) => ExchangeErrorKind::Invalid,

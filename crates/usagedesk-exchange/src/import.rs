@@ -116,10 +116,12 @@ pub fn import(
             changed: p.changed,
             document: verification_key.clone(),
             upload: Some(UploadState::Pending),
+            upload_error: None,
         },
         &c.sync_key_text,
         c.usage.text(),
         &c.records,
+        Some(&c.usage.instance_key.to_string()),
     )?;
     cache.rebuild_aggregates()?;
     Ok(ImportOutcome {
@@ -180,6 +182,11 @@ fn check(
             ),
         })
         .collect();
+    let instance_account = instance.as_ref().map_or_else(
+        || sync_key.account_path.last().cloned().unwrap_or_default(),
+        |i| i.instance.account_id.clone(),
+    );
+    check_records(cache, &usage.instance_id, &instance_account, &records, now)?;
     let cloud_mark = instance.as_ref().map_or(0, |i| i.instance.high_water_mark);
     let counts = cache.classify_records(&usage.instance_id, cloud_mark, &records)?;
     let account_id = instance.as_ref().map_or_else(
@@ -215,4 +222,62 @@ fn check(
         records,
         preview,
     })
+}
+
+/// The checks the cloud makes on every record, made here first: a file the cloud would
+/// refuse must not show here, nor earn a verification key that makes the agent drop its
+/// records. Each record's account is the instance's account or below it, its plan is in
+/// the catalog, and its date is neither after today nor before the account was created.
+fn check_records(
+    cache: &Cache,
+    instance_id: &str,
+    instance_account: &str,
+    records: &[ImportRecord],
+    now: DateTime<Utc>,
+) -> Result<(), ExchangeError> {
+    let catalog = cache.plans()?;
+    let today = now.date_naive();
+    let mut checked: std::collections::HashMap<&str, NaiveDate> = std::collections::HashMap::new();
+    for r in records {
+        let refuse = |why: String| {
+            ExchangeError::Records(format!(
+                "record {} (account '{}', {}) cannot be accepted: {why}. Nothing was imported; \
+                 have the customer fix it in the agent (`usagedesk-agent discard --account {}`) \
+                 and export again with a new sync key",
+                r.seq, r.account_id, r.date, r.account_id
+            ))
+        };
+        let created = match checked.get(r.account_id.as_str()) {
+            Some(c) => *c,
+            None => {
+                let path = cache.path(&r.account_id)?;
+                let Some(account) = path.last() else {
+                    return Err(refuse(
+                        "that account is not in the local cache (sync, then import again)".into(),
+                    ));
+                };
+                if !path.iter().any(|a| a.id == instance_account) {
+                    return Err(refuse(format!(
+                        "instance '{instance_id}' reports for account '{instance_account}' and its subtree only"
+                    )));
+                }
+                checked.insert(&r.account_id, account.created_at);
+                account.created_at
+            }
+        };
+        if !catalog.is_empty() && catalog.index_of(&r.plan).is_none() {
+            return Err(refuse(format!(
+                "plan '{}' is not in the catalog ({})",
+                r.plan,
+                catalog.describe()
+            )));
+        }
+        if r.date > today {
+            return Err(refuse("it is dated in the future".into()));
+        }
+        if r.date < created {
+            return Err(refuse(format!("the account was created on {created}")));
+        }
+    }
+    Ok(())
 }

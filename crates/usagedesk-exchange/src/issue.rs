@@ -90,6 +90,7 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
         changed: 0,
         document: text.clone(),
         upload: None,
+        upload_error: None,
     })?;
     Ok(IssuedSyncKey {
         suggested_file_name: format!("{}-{}.synckey", safe(instance_id), now.format("%Y%m%d")),

@@ -176,6 +176,25 @@ async fn issue_answer_import_push_and_refusals() {
         answer(&vendor, &foreign_key.text, &instance_key, &records, now()).into_bytes(),
         "not issued from this computer",
     ));
+    // Records the cloud would refuse are refused here first, so the agent never gets a
+    // verification key for data the vendor will not take.
+    let answered =
+        |rs: &[UsageRecord]| answer(&vendor, &key.text, &instance_key, rs, now()).into_bytes();
+    refusals.push((
+        answered(&[record(1, "globex-1", "2024-06-30", 5)]),
+        "and its subtree only",
+    ));
+    refusals.push((
+        answered(&[record(1, "acme-de", "2024-08-30", 5)]),
+        "dated in the future",
+    ));
+    refusals.push((
+        answered(&[record(1, "acme-de-muc", "2024-02-10", 5)]),
+        "was created on 2024-03-10",
+    ));
+    let mut platinum = record(1, "acme-de", "2024-06-30", 5);
+    platinum.plan = "platinum".into();
+    refusals.push((answered(&[platinum]), "not in the catalog"));
     for (bytes, says) in &refusals {
         let err = import(&mut cache, &signer, bytes, now()).unwrap_err();
         assert!(

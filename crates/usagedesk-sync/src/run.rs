@@ -159,8 +159,9 @@ async fn run(
 }
 
 /// Pushes the usage data files imported here to the cloud, which verifies them again.
-/// A file the cloud refuses stays in the outbox (and is logged): the manager sees it as
-/// pending and can re-import a fresh file; a transport failure fails the sync.
+/// A file the cloud refuses (4xx) is marked rejected with the cloud's reason (the ledger
+/// shows it; its mark no longer counts, so the next sync key asks for those records
+/// again). Transport failures and server errors fail the sync, to retry later.
 async fn push_outbox(cache: &mut Cache, client: &Client) -> Result<u64, SyncError> {
     let mut uploaded = 0;
     for item in cache.outbox()? {
@@ -185,6 +186,7 @@ async fn push_outbox(cache: &mut Cache, client: &Client) -> Result<u64, SyncErro
                     "the cloud refused the usage data file of {} imported here: {message}",
                     item.instance_id
                 );
+                cache.mark_rejected(item.ledger_id, &message)?;
             }
             Err(e) => return Err(e),
         }

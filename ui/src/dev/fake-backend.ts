@@ -11,6 +11,9 @@
 //                   &days=<n> (its validity; with &save= it saves)
 //                   &drop=<path>[,<path>…] (drops these files on the window) &import=1 (and imports)
 //                   &drag=1 (shows the drop overlay, as while dragging) &nocert=1 (no signing certificate)
+//                   &view=customers (the Customers view) &customer=<account id> (opens its customer
+//                   page; acc-000002 production, acc-000003 trial, acc-000004 expired with an
+//                   overdue air-gapped instance) &instance=<instance id> (opens its details)
 //
 // The save dialog is a window.prompt here (unless &save= is given; a &save= ending in / is a
 // folder, the suggested name is added): a path, or Cancel. A path containing "readonly" fails
@@ -53,6 +56,8 @@ import type {
   TrendPoint,
   UsageCounts,
 } from '../lib/bindings';
+import type { CustomerFilter } from '$lib/bindings';
+import { FakeCustomers, communityCustomer, devCustomer, expiredCustomer, prodCustomer, trialCustomer } from './fake-customers';
 
 const params = new URLSearchParams(location.search);
 const scenario = params.get('scenario') ?? 'demo';
@@ -427,6 +432,7 @@ function entry(instance: string, over: Partial<LedgerEntry>): LedgerEntry {
     changed: 0,
     document: sync ? '-----BEGIN USAGEDESK SYNC KEY-----\n…' : '-----BEGIN USAGEDESK VERIFICATION KEY-----\n…',
     upload: sync ? null : 'uploaded',
+    upload_error: null,
     ...over,
   };
 }
@@ -500,6 +506,29 @@ function buildInstances() {
   addInstance('ghost-dc-7', 'acc-404404', { mark: 58, history: [key(24, 0), imported(20, 58, 58)] });
 }
 buildInstances();
+
+// ---------------------------------------------------------------------------------------------
+// Customer reporting: a few customers among the accounts, each a realistic case.
+function buildCustomers(): FakeCustomers {
+  const acc = (id: string) => {
+    const n = nodes.get(id);
+    return n ? account(n) : null;
+  };
+  // the first customer of the second, third and fourth Northwind resellers
+  const resellers = nodes.get('sp-01')!.children;
+  const firstOf = (i: number) => acc(nodes.get(resellers[i])!.children[0])!;
+  const specs = [
+    prodCustomer(acc('acc-000002')!),
+    trialCustomer(acc('acc-000003')!),
+    expiredCustomer(acc('acc-000004')!, { airgapId: 'cedar-hq-01', airgapLastDays: 47 }),
+    devCustomer(firstOf(1)),
+    communityCustomer(firstOf(2)),
+    prodCustomer(firstOf(3), { expiresDays: 24.5, ids: ['9aXc2Vb7Nm4Lk1Jh8Gf5Ds3Pq6W', 'e4Rt8Yu2Io6Pa1Sd5Fg9Hj3Kl7Z'] }),
+    trialCustomer(firstOf(4), { expiresDays: 58, id: 'm3Nb6Vc9Xz2Lk5Jh8Gf1Ds4Qa7W' }),
+  ];
+  return new FakeCustomers(specs, (id) => (hasData ? acc(id) : null), pathOf);
+}
+const customers = buildCustomers();
 
 const instanceList = (): InstanceView[] => {
   for (const id of instances.keys()) recompute(id);
@@ -856,6 +885,12 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       return importFile(String(a.path), String(a.verificationPath));
     case 'airgap_save_document':
       return saveDocument(Number(a.ledgerId), String(a.path));
+    case 'customers':
+      return customers.customers(a.filter as CustomerFilter);
+    case 'customer':
+      return customers.customer(String(a.accountId));
+    case 'instance_detail':
+      return customers.instanceDetail(String(a.instanceId));
     case 'plugin:dialog|save': {
       // stands in for the native save dialog
       const options = (a.options ?? {}) as { defaultPath?: string; filters?: { name: string }[] };
@@ -929,6 +964,11 @@ async function devScript() {
   }
   if (params.get('view') === 'settings') (await wait('[data-testid="nav-settings"]'))?.click();
   if (params.get('view') === 'airgap') (await wait('[data-testid="nav-airgap"]'))?.click();
+  const customer = params.get('customer');
+  if (params.get('view') === 'customers' || customer) (await wait('[data-testid="nav-customers"]', 6000))?.click();
+  if (customer) (await wait(`[data-testid="customer-row"][data-account-id="${customer}"]`, 6000))?.click();
+  const instance = params.get('instance');
+  if (instance) (await wait(`[data-testid="instance-card"][data-instance-id="${instance}"]`, 6000))?.click();
   const syncKeyFor = params.get('synckey');
   if (syncKeyFor) {
     (await wait(`[data-testid="instance-row"][data-instance-id="${syncKeyFor}"] [data-testid="issue-sync-key"]`, 6000))?.click();

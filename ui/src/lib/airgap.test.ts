@@ -222,6 +222,9 @@ describe('ledger', () => {
     expect(uploadView('pending')).toMatchObject({ text: 'Pending upload', tone: 'warning' });
     expect(uploadView('uploaded')).toMatchObject({ text: 'Uploaded', tone: 'success' });
     expect(uploadView(null)).toBeNull();
+    const refused = uploadView('rejected', 'record 3 is for another account');
+    expect(refused).toMatchObject({ text: 'Refused by the cloud', tone: 'danger' });
+    expect(refused?.title).toContain('record 3 is for another account');
     const at = new Date(2025, 11, 1, 8, 0).toISOString();
     expect(expiryText(ledgerEntry(1, 'x', { event: 'sync_key_issued', expires_at: at }), NOW)).toBe('expires Dec 1, 2025 08:00');
     expect(expiryText(ledgerEntry(1, 'x', { event: 'sync_key_issued', expires_at: at }), new Date(2026, 0, 1).getTime())).toBe('expired Dec 1, 2025 08:00');

@@ -277,9 +277,18 @@ export function ledgerCounts(entry: LedgerEntry): string | null {
   return `${formatInt(entry.new_records)} new · ${formatInt(entry.already_present)} present · ${formatInt(entry.changed)} changed`;
 }
 
-export function uploadView(u: UploadState | null): { text: string; tone: 'warning' | 'success'; title: string } | null {
+export function uploadView(
+  u: UploadState | null,
+  error: string | null = null,
+): { text: string; tone: 'warning' | 'success' | 'danger'; title: string } | null {
   if (u === 'pending') return { text: 'Pending upload', tone: 'warning', title: 'Sent to the cloud on the next sync' };
   if (u === 'uploaded') return { text: 'Uploaded', tone: 'success', title: 'The cloud verified and accepted it' };
+  if (u === 'rejected')
+    return {
+      text: 'Refused by the cloud',
+      tone: 'danger',
+      title: `${error ?? 'The cloud refused this file'}. Its values stay here unconfirmed; issue a new sync key to get the records again.`,
+    };
   return null;
 }
 

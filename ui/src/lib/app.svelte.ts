@@ -1,13 +1,14 @@
 // Application-wide state: status, navigation, sync progress and the last sync error; the
-// accounts and the air-gapped exchange (files dropped on the window land here).
+// accounts, the customers and the air-gapped exchange (files dropped on the window land here).
 import type { AppError, AppStatus, Progress, SyncFinished } from '$lib/bindings';
 import * as ipc from './ipc';
 import { toAppError } from './errors';
 import { getContext, setContext } from 'svelte';
 import { AccountsStore } from './accounts.svelte';
 import { AirgapStore } from './airgap.svelte';
+import { CustomersStore } from './customers.svelte';
 
-export type View = 'loading' | 'connect' | 'accounts' | 'airgap' | 'settings';
+export type View = 'loading' | 'connect' | 'accounts' | 'customers' | 'airgap' | 'settings';
 
 /** Which screen to open on start: the app is usable once connected, or in demo mode. */
 export function initialView(s: AppStatus): View {
@@ -27,6 +28,7 @@ export class AppStore {
 
   accounts = new AccountsStore();
   airgap = new AirgapStore();
+  customers = new CustomersStore();
 
   syncing = $derived(!!this.status?.syncing || this.syncRequested || this.progress !== null);
   offline = $derived(this.status?.online === false);
@@ -80,6 +82,7 @@ export class AppStore {
     for (const u of this.unlisten) u();
     this.unlisten = [];
     if (this.timer) clearInterval(this.timer);
+    this.customers.dispose();
   }
 
   setStatus(s: AppStatus): void {
@@ -110,18 +113,29 @@ export class AppStore {
     } catch {
       /* the status event will tell */
     }
-    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refresh()]);
+    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
   }
 
   /** After an import from a dropped file: its usage shows at once (pending upload). */
   async afterImport(): Promise<void> {
-    await Promise.all([this.accounts.refresh(), this.airgap.refresh()]);
+    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
   }
 
   navigate(view: View): void {
     if (view === 'accounts' && this.view !== 'accounts' && !this.accounts.ready) void this.accounts.refresh();
     if (view === 'airgap' && this.view !== 'airgap') void this.airgap.refresh();
+    if (view === 'customers') {
+      // the sidebar entry leads to the list (a second click, back from a customer page)
+      if (this.view === 'customers' && this.customers.open !== null) this.customers.closeCustomer();
+      else if (this.view !== 'customers') void this.customers.load();
+    }
     this.view = view;
+  }
+
+  /** Opens an account's customer page (from the Accounts view, say). */
+  async openCustomer(accountId: string): Promise<void> {
+    this.view = 'customers';
+    await this.customers.openCustomer(accountId);
   }
 
   /** Opens an account in the Accounts view (from the Air-gapped view, say). */
@@ -182,7 +196,7 @@ export class AppStore {
   async clearCache(): Promise<void> {
     this.setStatus(await ipc.clearCache());
     this.accounts.tree.select(null);
-    await Promise.all([this.accounts.refresh(), this.airgap.refresh()]);
+    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
   }
 
   signInAgain(): void {

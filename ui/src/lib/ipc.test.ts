@@ -44,6 +44,23 @@ describe('ipc wrappers', () => {
     ]);
   });
 
+  it('call the customer reporting commands with their argument names', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return cmd === 'customers' ? [] : null;
+    });
+    const filter = { text: 'acme', license_type: 'trial' as const, expiring_within_days: 30, not_ready: true, reporting_overdue: false };
+    await ipc.customers(filter);
+    await ipc.customer('acc-1');
+    await ipc.instanceDetail('2bQyU1X8kdWv');
+    expect(calls).toEqual([
+      ['customers', { filter }],
+      ['customer', { accountId: 'acc-1' }],
+      ['instance_detail', { instanceId: '2bQyU1X8kdWv' }],
+    ]);
+  });
+
   it('resolve the save dialog to null when the user cancels it', async () => {
     mockIPC(() => null);
     expect(await ipc.chooseSavePath('x.csv')).toBeNull();

@@ -28,6 +28,7 @@ import type {
   TrendPoint,
   YearMonth,
 } from '$lib/bindings';
+import type { CustomerFilter, CustomerPage, CustomerSummary, InstanceDetail } from '$lib/bindings';
 import { toAppError } from './errors';
 
 export { isAppError, toAppError } from './errors';
@@ -119,6 +120,19 @@ export const airgapImport = (path: string, verificationPath: string) =>
 /** Saves a ledger entry's document (a sync key or a verification key) again at `path`. */
 export const airgapSaveDocument = (ledgerId: number, path: string) =>
   call<null>('airgap_save_document', { ledgerId, path });
+
+/** The customers (accounts holding a license) matching `filter`, by name. */
+export const customers = (filter: CustomerFilter) => call<CustomerSummary[]>('customers', { filter });
+
+/**
+ * A customer's page: licenses, time to install, instances with their 14-day uptime, install
+ * attempts. `not_found` when the account is not in the cache; an account without a license
+ * answers with no licenses.
+ */
+export const customer = (accountId: string) => call<CustomerPage>('customer', { accountId });
+
+/** One instance's card and its full event history (newest first). */
+export const instanceDetail = (instanceId: string) => call<InstanceDetail>('instance_detail', { instanceId });
 
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };

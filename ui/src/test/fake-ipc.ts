@@ -2,6 +2,7 @@
 import { mockIPC, mockWindows, clearMocks } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
+  Account,
   AccountDetail,
   AccountRow,
   AppError,
@@ -20,7 +21,9 @@ import type {
   Page,
   SearchHit,
 } from '$lib/bindings';
+import type { CustomerFilter } from '$lib/bindings';
 import { counts, row } from './fixtures';
+import { FakeCustomers, expiredCustomer, prodCustomer, trialCustomer, type CustomerSpec } from '../dev/fake-customers';
 
 export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {
   return {
@@ -139,6 +142,7 @@ export function ledgerEntry(id: number, instance: string, over: Partial<LedgerEn
     changed: 0,
     document: '-----BEGIN USAGEDESK VERIFICATION KEY-----',
     upload: 'pending',
+    upload_error: null,
     ...over,
   };
 }
@@ -186,6 +190,47 @@ export function importPreview(over: Partial<ImportPreview> = {}): ImportPreview 
   };
 }
 
+/** An account of the fixture tree as `Account`. */
+export function treeAccount(id: string): Account | null {
+  const r = treeRows('2024-05').find((x) => x.account_id === id);
+  return r ? { id: r.account_id, name: r.account_name, parent_id: r.parent_id, status: r.status, created_at: r.created_at } : null;
+}
+
+/** The fixture tree's path to an account, root first. */
+export function treePath(id: string): Account[] {
+  const out: Account[] = [];
+  let cur = treeAccount(id);
+  while (cur) {
+    out.unshift(cur);
+    cur = cur.parent_id ? treeAccount(cur.parent_id) : null;
+  }
+  return out;
+}
+
+/** Instance ids of the fake customers. */
+export const FAKE_INSTANCES = {
+  /** Alpha Corp, Ready, flapping to Degraded, 40 min Unavailable: 99.8 % */
+  flapping: '2bQyU1X8kdWv1hZzbGm6Xn3Rt0p',
+  /** Alpha Corp, upgraded last week, Updating now, 2/3 nodes ready */
+  updating: '7fKp2LmQx9bTz4R1sVw8Yc6Hj3D',
+  /** Beta LLC, last check-in 23 days ago */
+  dead: 'd9E3qW7rT2yU8iO4pA6sD1fG5hJ',
+  /** Beta LLC, air-gapped, overdue */
+  airgapped: 'k2L9mN4bV7cX1zQ8wE5rT3yU6iO',
+  /** Gamma New, never Ready */
+  neverReady: 'f0Rt6Yh2Jk8Lm4Nb1Vc9Xz3Qw5E',
+} as const;
+
+/**
+ * The customers: Alpha Corp (a: production, two instances, install attempts succeeded and
+ * failed), Beta LLC (b: expired 12 days ago, a long-dead instance and an overdue air-gapped
+ * one), Gamma New (c: trial expiring in 10 days, never Ready, an install stalled). The
+ * service provider (sp) holds no license.
+ */
+export function fakeCustomerSpecs(): CustomerSpec[] {
+  return [prodCustomer(treeAccount('a')!), expiredCustomer(treeAccount('b')!), trialCustomer(treeAccount('c')!)];
+}
+
 export type FakeOptions = {
   status?: AppStatus;
   months?: string[];
@@ -197,6 +242,7 @@ export type FakeOptions = {
   savePath?: string | null;
   instances?: InstanceView[];
   ledger?: LedgerEntry[];
+  customers?: CustomerSpec[];
 };
 
 export const FAKE_SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
@@ -256,7 +302,13 @@ export function installFake(opts: FakeOptions = {}) {
     verificationWriteError: null as AppError | null,
     /** airgap_import waits for finishImport() when set */
     holdImport: false,
+    customers: new FakeCustomers(opts.customers ?? fakeCustomerSpecs(), treeAccount, treePath),
+    /** customers / customer / instance_detail reject with this when set */
+    customersError: null as AppError | null,
+    /** customers / customer answer only after finishCustomers() when set */
+    holdCustomers: false,
   };
+  let customersRun: (() => void)[] = [];
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   let syncResolve: (() => void) | null = null;
   let exportRun: { resolve: () => void; reject: (e: AppError) => void } | null = null;
@@ -464,6 +516,15 @@ export function installFake(opts: FakeOptions = {}) {
           if (state.saveDocumentError) throw state.saveDocumentError;
           if (!state.ledger.some((e) => e.id === Number(args.ledgerId))) throw { kind: 'not_found', message: 'no such ledger entry' } satisfies AppError;
           return null;
+        case 'customers':
+        case 'customer':
+        case 'instance_detail': {
+          if (state.holdCustomers) await new Promise<void>((r) => customersRun.push(r));
+          if (state.customersError) throw state.customersError;
+          if (cmd === 'customers') return state.customers.customers(args.filter as CustomerFilter);
+          if (cmd === 'customer') return state.customers.customer(String(args.accountId));
+          return state.customers.instanceDetail(String(args.instanceId));
+        }
         case 'plugin:dialog|save': {
           const options = (args.options ?? {}) as { defaultPath?: string };
           return state.savePath === undefined ? `/home/me/${options.defaultPath ?? 'export.csv'}` : state.savePath;
@@ -492,6 +553,12 @@ export function installFake(opts: FakeOptions = {}) {
     dragLeave: () => drag('tauri://drag-leave', null),
     /** lets a held airgap_import go on */
     finishImport: () => importRun?.(),
+    /** lets the held customers / customer / instance_detail calls answer */
+    finishCustomers: () => {
+      const run = customersRun;
+      customersRun = [];
+      run.forEach((r) => r());
+    },
     emit: (event: string, payload: unknown) => emit(event, payload),
     finishSync: () => syncResolve?.(),
     /** lets the running export_csv resolve */

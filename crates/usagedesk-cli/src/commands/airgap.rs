@@ -147,6 +147,7 @@ pub fn ledger(ctx: &Context, instance: Option<&str>, json: bool) -> Result<()> {
             Cell::new(match e.upload {
                 Some(usagedesk_cache::UploadState::Pending) => "pending",
                 Some(usagedesk_cache::UploadState::Uploaded) => "uploaded",
+                Some(usagedesk_cache::UploadState::Rejected) => "REJECTED (see --json)",
                 None => "",
             }),
         ]);

@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod airgap;
+pub mod customers;
 pub mod export;
 pub mod login;
 pub mod sync;

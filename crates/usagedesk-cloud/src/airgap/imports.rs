@@ -90,6 +90,14 @@ pub fn accept<R: RngCore + CryptoRng>(
         via,
         accepted_by,
     } = submission;
+    // The very same bytes were verified and accepted before: answer as then, before any
+    // check that could have changed since (the tree, the license), so a retried upload
+    // whose answer was lost cannot get stuck.
+    if let Some(earlier) = storage.accepted_file(&usage.sha256().to_hex())? {
+        if earlier.instance_id == instance.id {
+            return Ok(answer(earlier));
+        }
+    }
     let root = storage.vendor_root_key()?.public_key();
     let created = created_at(&usage, clock.now)?;
     let sync_key = sync_key.verify(&root, created)?;

@@ -29,6 +29,9 @@ pub enum Refusal {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The request's signature or its time does not verify (an instance's check-in).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The request contradicts what the cloud already accepted (a nonce answered twice).
     #[error("{0}")]
     Conflict(String),

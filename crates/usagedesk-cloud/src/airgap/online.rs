@@ -30,6 +30,15 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
     })?;
     let key = key.to_string();
     let instance = instances::find(storage, Asker::Instance, instance_id)?;
+    if instance.airgapped && instance.public_key.is_none() {
+        // Nobody may claim an air-gapped instance's key over the network: it is pinned by
+        // its first usage data file, carried by hand and imported by a manager.
+        return Err(Refusal::Forbidden(format!(
+            "instance '{instance_id}' is air-gapped and reports by file: it cannot start an \
+             online exchange until its key is registered (its first imported usage data file, \
+             or instances.csv)"
+        )));
+    }
     if let Some(pinned) = instance.public_key.as_deref().filter(|p| *p != key) {
         return Err(Refusal::Forbidden(format!(
             "instance '{instance_id}' is pinned to another key ({pinned}): if the instance was \

@@ -84,6 +84,9 @@ impl From<Refusal> for ApiError {
             Refusal::NotFound(m) => Self::not_found(m),
             Refusal::Invalid(m) => Self::invalid(m),
             Refusal::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, m),
+            Refusal::Unauthorized(m) => {
+                Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m)
+            }
             Refusal::Conflict(m) => Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, m),
             Refusal::TooLarge(m) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, m)

@@ -1,6 +1,7 @@
 //! The HTTP surface of the cloud service: `/api/v1`.
 
 mod airgap;
+mod customers;
 mod error;
 mod extract;
 mod handlers;
@@ -54,6 +55,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/instances/{id}/usage-data",
             post(airgap::online_usage_data)
                 .layer(DefaultBodyLimit::max(airgap::max_upload_body_bytes())),
+        )
+        .route(
+            "/api/v1/instances/{id}/check-in",
+            post(customers::check_in).layer(DefaultBodyLimit::max(
+                crate::customers::check_in::MAX_CHECK_IN_BYTES,
+            )),
         )
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -6,6 +6,10 @@ mod sqlite;
 use chrono::{DateTime, NaiveDate, Utc};
 use usagedesk_airgap::RootKey;
 use usagedesk_domain::api::{Change, IngestResponse};
+use usagedesk_domain::customer::{
+    ClusterDetails, InstallAttempt, InstallStep, InstanceEvent, InstanceReport, InstanceStatus,
+    License,
+};
 use usagedesk_domain::{Account, Instance, Plan, PlanCatalog, UsageCounts, YearMonth};
 
 pub use sqlite::SqliteStorage;
@@ -80,13 +84,31 @@ pub struct InstanceRow {
     pub public_key: Option<String>,
 }
 
-/// A dataset to load: the accounts and instances in memory, the (large) daily rows streamed.
+/// One row of `install_steps.csv`, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRow {
+    pub attempt_id: String,
+    pub step: InstallStep,
+}
+
+/// A stream of rows read from a file as the load consumes them.
+pub type RowStream<'a, T> = Box<dyn Iterator<Item = Result<Located<T>, RowError>> + 'a>;
+
+/// A dataset to load: the accounts, instances and the other small files in memory, the
+/// (large) daily rows and instance events streamed.
 pub struct Dataset<'a> {
     pub plans: Option<Vec<Plan>>,
     pub accounts: Vec<Located<Account>>,
     /// Empty when the folder has no `instances.csv`.
     pub instances: Vec<Located<InstanceRow>>,
-    pub daily: Box<dyn Iterator<Item = Result<Located<DailyRow>, RowError>> + 'a>,
+    pub daily: RowStream<'a, DailyRow>,
+    /// The customer-reporting files; each empty when the folder does not have it.
+    pub licenses: Vec<Located<License>>,
+    pub reports: Vec<Located<InstanceReport>>,
+    pub events: RowStream<'a, InstanceEvent>,
+    /// Their `steps` are empty: steps come in [`Dataset::steps`].
+    pub attempts: Vec<Located<InstallAttempt>>,
+    pub steps: Vec<Located<StepRow>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,6 +117,34 @@ pub struct LoadStats {
     pub instances_changed: usize,
     pub daily_rows: usize,
     pub months_changed: usize,
+    pub licenses_changed: usize,
+    pub reports_changed: usize,
+    pub events_changed: usize,
+    /// Attempts whose row or steps changed.
+    pub attempts_changed: usize,
+}
+
+/// A verified, validated check-in to record (`POST /api/v1/instances/{id}/check-in`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInWrite {
+    pub instance_id: String,
+    /// The aggregate status of the reported resources.
+    pub status: InstanceStatus,
+    pub app_version: String,
+    pub cluster: ClusterDetails,
+    /// The time the instance signed the check-in with; must be later than the last one's.
+    pub signed_at: DateTime<Utc>,
+    /// The cloud's clock: the check-in time and the events' `received_at`.
+    pub now: DateTime<Utc>,
+}
+
+/// What a check-in changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInOutcome {
+    /// The instance's report after the check-in.
+    pub report: InstanceReport,
+    /// The events it recorded: one per field whose value changed.
+    pub events: Vec<InstanceEvent>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,4 +402,26 @@ pub trait Storage: Send + Sync + 'static {
         file: &UsageFile,
         receipt: &mut ReceiptWriter<'_>,
     ) -> Result<AcceptedFile, StoreError>;
+
+    // ---- Customer reporting ----
+
+    /// Records a check-in in one transaction: refuses it ([`StoreError::Conflict`]) unless
+    /// `signed_at` is later than the last recorded check-in's; records an event for every
+    /// tracked field whose value changed (on the instance's first check-in: its status and
+    /// app version); replaces the report; moves the report and the events to the feed's head.
+    fn record_check_in(&self, check_in: &CheckInWrite) -> Result<CheckInOutcome, StoreError>;
+
+    /// The instance's report, when it has one and `scope` may see its account.
+    fn instance_report(
+        &self,
+        scope: &TokenScope,
+        instance_id: &str,
+    ) -> Result<Option<InstanceReport>, StoreError>;
+
+    /// The instance's events, oldest first, when `scope` may see its account.
+    fn instance_events(
+        &self,
+        scope: &TokenScope,
+        instance_id: &str,
+    ) -> Result<Vec<InstanceEvent>, StoreError>;
 }

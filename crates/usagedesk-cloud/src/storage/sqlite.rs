@@ -14,18 +14,22 @@ use usagedesk_domain::{
     Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
 
+use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
+
 use super::{
-    AcceptedFile, DailyRow, Dataset, Delegation, FeedPage, LoadError, LoadStats, MonthRow,
-    OnlineSyncKey, ReceiptWriter, RowError, Storage, StoreError, StoredSigner, SubtreeAccount,
-    TokenGrant, TokenKind, TokenScope, UsageFile,
+    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, FeedPage, LoadError,
+    LoadStats, MonthRow, OnlineSyncKey, ReceiptWriter, RowError, Storage, StoreError, StoredSigner,
+    SubtreeAccount, TokenGrant, TokenKind, TokenScope, UsageFile,
 };
 
 mod airgap;
+mod customers;
 mod instances;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_airgap.sql"),
+    include_str!("../../migrations/0003_customers.sql"),
 ];
 
 /// SQLite storage: one writer connection, a few pooled readers (WAL lets them run together).
@@ -213,6 +217,8 @@ fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         created_at: date_col(row, 4)?,
     })
 }
+
+use customers::{ATTEMPT_COLS, EVENT_COLS, LICENSE_COLS, REPORT_COLS};
 
 /// The columns [`instance_row`] reads, in order (table alias `i`).
 const INSTANCE_COLS: &str =
@@ -514,15 +520,34 @@ impl Storage for SqliteStorage {
         let after = self.parse_cursor(cursor)?;
         self.read(|conn| {
             let (filter, root) = scope_filter(scope);
+            // Columns: 0-3 the feed row, 4-7 account, 8-12 month, 13-19 instance,
+            // 20-25 license, 26-37 report, 38-42 event, 43-49 install attempt.
+            // Each join's key is NULL unless the row is of its kind, so SQLite skips the seek
+            // (a NULL key never matches) and a row costs one lookup, in its own table.
+            let account_key = "CASE WHEN f.kind = 'account' THEN f.account_id END";
+            let month_key = "CASE WHEN f.kind = 'month' THEN f.account_id END";
+            let instance_key = "CASE WHEN f.kind = 'instance' THEN f.key END";
+            let license_key = "CASE WHEN f.kind = 'license' THEN f.key END";
+            let report_key = "CASE WHEN f.kind = 'report' THEN f.key END";
+            let event_key = "CASE WHEN f.kind = 'event' THEN CAST(f.key AS INTEGER) END";
+            let attempt_key = "CASE WHEN f.kind = 'attempt' THEN f.key END";
             let sql = format!(
                 "SELECT f.seq, f.kind, f.account_id, f.key,
                         a.name, a.parent_id, a.status, a.created_at,
                         m.plan, m.snapshot_date, m.users_registered, m.users_with_token, m.users_with_activity,
-                        {INSTANCE_COLS}
+                        {INSTANCE_COLS},
+                        {LICENSE_COLS},
+                        {REPORT_COLS},
+                        {EVENT_COLS},
+                        {ATTEMPT_COLS}
                  FROM feed f
-                 LEFT JOIN accounts a ON f.kind = 'account' AND a.id = f.account_id
-                 LEFT JOIN month_usage m ON f.kind = 'month' AND m.account_id = f.account_id AND m.month = f.key
-                 LEFT JOIN instances i ON f.kind = 'instance' AND i.id = f.key
+                 LEFT JOIN accounts a ON a.id = {account_key}
+                 LEFT JOIN month_usage m ON m.account_id = {month_key} AND m.month = f.key
+                 LEFT JOIN instances i ON i.id = {instance_key}
+                 LEFT JOIN licenses l ON l.id = {license_key}
+                 LEFT JOIN instance_reports r ON r.instance_id = {report_key}
+                 LEFT JOIN instance_events e ON e.id = {event_key}
+                 LEFT JOIN install_attempts t ON t.id = {attempt_key}
                  WHERE f.seq > ?1 AND {filter}
                  ORDER BY f.seq LIMIT ?2"
             );
@@ -555,6 +580,15 @@ impl Storage for SqliteStorage {
                         counts: counts_cols(r, 10)?,
                     }),
                     "instance" => Change::Instance(instance_row(r, 13)?),
+                    "license" => Change::License(customers::license_row(r, 20, r.get(3)?, account_id)?),
+                    "report" => Change::InstanceReport(customers::report_row(r, 26, r.get(3)?)?),
+                    "event" => Change::InstanceEvent(customers::event_row(r, 38)?),
+                    "attempt" => {
+                        let id: String = r.get(3)?;
+                        let mut attempt = customers::attempt_row(r, 43, id)?;
+                        attempt.steps = customers::steps_of(conn, &attempt.id)?;
+                        Change::InstallAttempt(attempt)
+                    }
                     _ => Change::Tombstone { account_id },
                 });
             }
@@ -672,6 +706,26 @@ impl Storage for SqliteStorage {
     ) -> Result<AcceptedFile, StoreError> {
         self.write(|conn| airgap::accept_usage_file(conn, file, receipt))
     }
+
+    fn record_check_in(&self, check_in: &CheckInWrite) -> Result<CheckInOutcome, StoreError> {
+        self.write(|conn| customers::record_check_in(conn, check_in))
+    }
+
+    fn instance_report(
+        &self,
+        scope: &TokenScope,
+        instance_id: &str,
+    ) -> Result<Option<InstanceReport>, StoreError> {
+        self.read(|conn| customers::instance_report(conn, scope, instance_id))
+    }
+
+    fn instance_events(
+        &self,
+        scope: &TokenScope,
+        instance_id: &str,
+    ) -> Result<Vec<InstanceEvent>, StoreError> {
+        self.read(|conn| customers::instance_events(conn, scope, instance_id))
+    }
 }
 
 /// Orders a subtree depth-first, siblings by name then id, with depths below `root`.
@@ -705,7 +759,7 @@ fn tree_order(root: &str, accounts: Vec<Account>) -> Vec<SubtreeAccount> {
 /// The body of [`Storage::load`]: validate and write in one transaction.
 fn load_dataset(
     conn: &mut Connection,
-    dataset: Dataset<'_>,
+    mut dataset: Dataset<'_>,
     today: NaiveDate,
 ) -> Result<LoadStats, LoadError> {
     let tx = conn.transaction().map_err(StoreError::from)?;
@@ -813,10 +867,21 @@ fn load_dataset(
                 touch(&tx, "month", &d, &m).map_err(StoreError::from)?;
             }
             instances::touch_instances_of(&tx, &d).map_err(StoreError::from)?;
+            customers::touch_customer_data_of(&tx, &d).map_err(StoreError::from)?;
         }
     }
     stats.accounts_changed = changed.len();
-    stats.instances_changed = instances::load(&tx, &all, &dataset.instances)?;
+    let changed_instances = instances::load(&tx, &all, &dataset.instances)?;
+    stats.instances_changed = changed_instances.len();
+    customers::load(
+        &tx,
+        &all,
+        &catalog,
+        customers::CustomerFiles::take(&mut dataset),
+        &changed_instances,
+        today,
+        &mut stats,
+    )?;
 
     // Daily usage, streamed and validated row by row.
     let mut touched = BTreeSet::new();

@@ -177,6 +177,8 @@ impl Harness {
             ("daily_sources", "account_id, date"),
             ("usage_files", "sha256"),
             ("online_sync_keys", "nonce"),
+            ("instance_reports", "instance_id"),
+            ("instance_events", "id"),
             ("feed", "seq"),
         ] {
             let mut stmt = conn

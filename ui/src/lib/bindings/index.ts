@@ -141,7 +141,7 @@ pending_uploads: number, };
 
 export type LedgerEvent = "sync_key_issued" | "usage_imported";
 
-export type UploadState = "pending" | "uploaded";
+export type UploadState = "pending" | "uploaded" | "rejected";
 
 export type LedgerEntry = { 
 /**
@@ -163,7 +163,11 @@ high_water_mark: number, records: number, new_records: number, already_present: 
 /**
  * The sync key issued, or the verification key issued for the import (armored text).
  */
-document: string, upload: UploadState | null, };
+document: string, upload: UploadState | null, 
+/**
+ * Why the cloud refused the file (`upload` is `rejected`).
+ */
+upload_error: string | null, };
 
 export type ImportPreview = { instance_id: string, license_id: string, account_id: string, account_name: string | null, 
 /**
@@ -230,6 +234,227 @@ export type DroppedFile = { path: string, preview: ImportPreview | null,
  * Set when this exact file was imported before (its verification key can be saved again).
  */
 already_imported: LedgerEntry | null, };
+
+export type LicenseType = "prod" | "trial" | "dev" | "community";
+
+export type LicenseFeatures = { gitops: boolean, airgap: boolean, identity: boolean, snapshots: boolean, };
+
+export type License = { id: string, account_id: string, license_type: LicenseType, 
+/**
+ * The release channel, e.g. `Stable`, `Beta`.
+ */
+channel: string, created_at: string, 
+/**
+ * `None`: does not expire.
+ */
+expires_at: string | null, features: LicenseFeatures, 
+/**
+ * Seats per plan id.
+ */
+seats: { [key in string]: number }, };
+
+export type InstanceStatus = "missing" | "unavailable" | "degraded" | "ready" | "updating";
+
+export type ClusterDetails = { 
+/**
+ * Kubernetes distribution, e.g. `eks`, `k3s`, `openshift` (empty when unknown).
+ */
+distribution: string, kubernetes_version: string, 
+/**
+ * Installed in an embedded cluster (the vendor's own installer).
+ */
+embedded_cluster: boolean, 
+/**
+ * Embedded clusters only.
+ */
+nodes_ready: number | null, nodes_total: number | null, 
+/**
+ * The version of the agent running in the cluster.
+ */
+agent_version: string, cloud_provider: string | null, region: string | null, };
+
+export type InstanceReport = { instance_id: string, status: InstanceStatus, app_version: string, cluster: ClusterDetails, first_check_in: string, last_check_in: string, };
+
+export type InstanceEvent = { instance_id: string, 
+/**
+ * `status`, `app_version`, `kubernetes_version`, `nodes_ready`, ...
+ */
+field: string, previous: string | null, new: string, received_at: string, };
+
+export type InstallStatus = "succeeded" | "stalled" | "failed";
+
+export type Connectivity = "online" | "offline";
+
+export type InstallStep = { 
+/**
+ * e.g. `Started`, `Registry accessed`, `Images pulled`, `Assets downloaded`, `Completed`.
+ */
+name: string, at: string, };
+
+export type InstallAttempt = { id: string, license_id: string, status: InstallStatus, started_at: string, user_email: string, 
+/**
+ * The OS of the VM or server, or the Kubernetes distribution.
+ */
+environment: string, 
+/**
+ * Online (internet-connected) or air gap (offline).
+ */
+mode: Connectivity, registry: Connectivity, 
+/**
+ * In order.
+ */
+steps: Array<InstallStep>, };
+
+export type Activity = { 
+/**
+ * No check-in for 24 hours or more. Its last status is still shown, with `stale_for`.
+ */
+inactive: boolean, 
+/**
+ * Since the last check-in; never negative.
+ */
+stale_for_secs: number, };
+
+export type Uptime = { 
+/**
+ * Ready, Updating or Degraded.
+ */
+up_secs: number, 
+/**
+ * Missing or Unavailable.
+ */
+down_secs: number, 
+/**
+ * Neither: before the first check-in, or after 24 hours without one.
+ */
+no_data_secs: number, 
+/**
+ * `up / (up + down)`, in 0..=1; `None` when there is no data in the window at all.
+ */
+ratio: number | null, };
+
+export type UptimeBar = { start: string, 
+/**
+ * Exclusive.
+ */
+end: string, 
+/**
+ * Ready or Updating (Degraded is apart here, unlike in [`Uptime::up`]).
+ */
+up_secs: number, degraded_secs: number, 
+/**
+ * Missing or Unavailable.
+ */
+down_secs: number, no_data_secs: number, 
+/**
+ * The bar's own uptime ratio, Degraded counted as up; `None` when it has no data.
+ */
+ratio: number | null, 
+/**
+ * The instance's events (any field) received in `[start, end)`, oldest first.
+ */
+events: Array<InstanceEvent>, };
+
+export type TimeToInstall = { instance_id: string, 
+/**
+ * The instance's first event (its first check-in, or an earlier event).
+ */
+first_seen_at: string, 
+/**
+ * When the instance first reached Ready.
+ */
+first_ready_at: string, 
+/**
+ * License time to install: license created → the instance's first Ready.
+ */
+license_secs: number, 
+/**
+ * Instance time to install: the instance's first event → its first Ready.
+ */
+instance_secs: number, };
+
+export type CustomerFilter = { 
+/**
+ * Part of the account's name or id, or of a license id (case-insensitive).
+ */
+text: string | null, license_type: LicenseType | null, 
+/**
+ * A license expires within this many days (already expired ones included).
+ */
+expiring_within_days: number | null, 
+/**
+ * At least one instance is not Ready (or has never checked in).
+ */
+not_ready: boolean, 
+/**
+ * At least one air-gapped instance is overdue with its usage file.
+ */
+reporting_overdue: boolean, };
+
+export type CustomerSummary = { account_id: string, account_name: string, licenses: Array<License>, 
+/**
+ * The soonest end of a license still in force, else the latest end (`None`: none ends).
+ */
+expires_at: string | null, expired: boolean, instances: number, 
+/**
+ * Instances not Ready (or never checked in).
+ */
+not_ready: number, 
+/**
+ * Instances with no check-in for 24 hours.
+ */
+inactive: number, reporting_overdue: boolean, 
+/**
+ * The worst status among its active instances (`None`: no instance checked in).
+ */
+worst_status: InstanceStatus | null, };
+
+export type InstanceCard = { instance_id: string, 
+/**
+ * The first seven characters of the id.
+ */
+short_id: string, license_id: string, airgapped: boolean, 
+/**
+ * The latest check-in (`None`: never checked in).
+ */
+report: InstanceReport | null, 
+/**
+ * Whether it still checks in, and how stale its last status is.
+ */
+activity: Activity | null, 
+/**
+ * The last 14 days.
+ */
+uptime: Uptime | null, 
+/**
+ * One bar a day, oldest first.
+ */
+graph: Array<UptimeBar>, 
+/**
+ * Air-gapped and no verified usage file for more than 31 days.
+ */
+reporting_overdue: boolean, };
+
+export type CustomerPage = { account: Account, 
+/**
+ * Root first, the account last.
+ */
+path: Array<Account>, licenses: Array<License>, 
+/**
+ * For the instance that most recently reached its first Ready (`None`: no Ready
+ * instance).
+ */
+time_to_install: TimeToInstall | null, instances: Array<InstanceCard>, 
+/**
+ * Newest first.
+ */
+install_attempts: Array<InstallAttempt>, };
+
+export type InstanceDetail = { card: InstanceCard, account_id: string, account_name: string | null, 
+/**
+ * Every recorded change, newest first.
+ */
+events: Array<InstanceEvent>, };
 
 export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "internal";
 

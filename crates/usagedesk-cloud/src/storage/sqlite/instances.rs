@@ -24,15 +24,15 @@ type Stored = (String, String, bool, Option<String>);
 
 /// Validates the rows against `accounts` (the file's merged over the database's) and what is
 /// stored, then writes the changed ones. A row leaves the high-water mark and the last report
-/// alone; an empty `public_key` keeps the pinned key, a given one replaces it. Returns how
-/// many instances changed.
+/// alone; an empty `public_key` keeps the pinned key, a given one replaces it. Returns
+/// the ids of the instances that changed.
 pub(super) fn load(
     tx: &Transaction<'_>,
     accounts: &HashMap<String, Account>,
     rows: &[Located<InstanceRow>],
-) -> Result<usize, LoadError> {
+) -> Result<Vec<String>, LoadError> {
     let mut seen = HashSet::new();
-    let mut changed = 0;
+    let mut changed = Vec::new();
     for located in rows {
         let r = &located.row;
         if !seen.insert(r.id.as_str()) {
@@ -93,7 +93,7 @@ pub(super) fn load(
         .and_then(|mut s| s.execute(params![r.id, r.license_id, r.account_id, r.airgapped, key]))
         .map_err(StoreError::from)?;
         touch(tx, "instance", &r.account_id, &r.id).map_err(StoreError::from)?;
-        changed += 1;
+        changed.push(r.id.clone());
     }
     Ok(changed)
 }

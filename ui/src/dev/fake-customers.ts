@@ -1,0 +1,715 @@
+// Customer reporting for the fake backends (dev: fake-backend.ts; tests: test/fake-ipc.ts):
+// licenses, instances with their check-ins and events, install attempts, and the `customers`,
+// `customer` and `instance_detail` answers computed from them by the rules of
+// usagedesk-reporting (simplified: a status holds from its event until the next one, a
+// check-in vouches for 24 hours; Up = Ready/Updating/Degraded, Down = Missing/Unavailable;
+// 14 bars of 24 hours ending at now). Times are given in hours before the moment the data is
+// built; answers are computed at the moment they are asked for.
+import type { Account, AppError } from '../lib/bindings';
+import type {
+  ClusterDetails,
+  CustomerFilter,
+  CustomerPage,
+  CustomerSummary,
+  InstallAttempt,
+  InstanceCard,
+  InstanceDetail,
+  InstanceEvent,
+  InstanceReport,
+  InstanceStatus,
+  License,
+  TimeToInstall,
+  UptimeBar,
+} from '$lib/bindings';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const WINDOW = 14 * DAY;
+const INACTIVE_AFTER = DAY;
+
+export type Change = { h: number; field: string; value: string };
+
+export type InstanceSpec = {
+  id: string;
+  licenseId: string;
+  airgapped?: boolean;
+  /** air-gapped, and no verified usage file for more than 31 days */
+  overdue?: boolean;
+  /** hours ago */
+  firstCheckIn: number;
+  lastCheckIn: number;
+  /** the status at the first check-in */
+  status: InstanceStatus;
+  app_version: string;
+  cluster: ClusterDetails;
+  /** later changes, any order */
+  changes?: Change[];
+  /** never checked in: no report at all */
+  neverCheckedIn?: boolean;
+};
+
+export type AttemptSpec = Omit<InstallAttempt, 'started_at' | 'steps'> & { startedH: number; steps: [name: string, minutesAfterStart: number][] };
+
+export type CustomerSpec = {
+  account: Account;
+  licenses: (Omit<License, 'account_id' | 'created_at' | 'expires_at'> & { createdDays: number; expiresDays: number | null })[];
+  instances: InstanceSpec[];
+  attempts: AttemptSpec[];
+};
+
+type Built = {
+  account: Account;
+  licenses: License[];
+  instances: BuiltInstance[];
+  attempts: InstallAttempt[];
+};
+
+type BuiltInstance = {
+  spec: InstanceSpec;
+  accountId: string;
+  accountName: string;
+  report: InstanceReport | null;
+  /** oldest first */
+  events: InstanceEvent[];
+  /** status changes: from `at`, `status` (oldest first) */
+  spans: { at: number; status: InstanceStatus }[];
+  /** data ends: last check-in + 24 h */
+  dataEnd: number;
+  firstSeen: number;
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const notFound = (message: string): AppError => ({ kind: 'not_found', message });
+
+function buildInstance(spec: InstanceSpec, account: Account, t0: number): BuiltInstance {
+  const at = (h: number) => t0 - h * HOUR;
+  const cluster: ClusterDetails = { ...spec.cluster };
+  let status = spec.status;
+  let version = spec.app_version;
+  const events: InstanceEvent[] = [];
+  const spans: { at: number; status: InstanceStatus }[] = [];
+  if (!spec.neverCheckedIn) {
+    events.push({ instance_id: spec.id, field: 'status', previous: null, new: status, received_at: iso(at(spec.firstCheckIn)) });
+    spans.push({ at: at(spec.firstCheckIn), status });
+  }
+  const changes = [...(spec.changes ?? [])].sort((a, b) => b.h - a.h);
+  for (const c of changes) {
+    const when = at(c.h);
+    let previous: string | null;
+    switch (c.field) {
+      case 'status':
+        previous = status;
+        status = c.value as InstanceStatus;
+        spans.push({ at: when, status });
+        break;
+      case 'app_version':
+        previous = version;
+        version = c.value;
+        break;
+      case 'nodes_ready':
+        previous = cluster.nodes_ready === null ? null : String(cluster.nodes_ready);
+        cluster.nodes_ready = Number(c.value);
+        break;
+      case 'kubernetes_version':
+        previous = cluster.kubernetes_version;
+        cluster.kubernetes_version = c.value;
+        break;
+      case 'agent_version':
+        previous = cluster.agent_version;
+        cluster.agent_version = c.value;
+        break;
+      default:
+        previous = null;
+    }
+    events.push({ instance_id: spec.id, field: c.field, previous, new: c.value, received_at: iso(when) });
+  }
+  const lastChange = changes.length ? Math.min(...changes.map((c) => c.h)) : spec.lastCheckIn;
+  const last = at(Math.min(spec.lastCheckIn, lastChange));
+  const first = at(spec.firstCheckIn);
+  return {
+    spec,
+    accountId: account.id,
+    accountName: account.name,
+    report: spec.neverCheckedIn
+      ? null
+      : { instance_id: spec.id, status, app_version: version, cluster, first_check_in: iso(first), last_check_in: iso(last) },
+    events,
+    spans,
+    dataEnd: last + INACTIVE_AFTER,
+    firstSeen: first,
+  };
+}
+
+const band = (s: InstanceStatus): 'up' | 'degraded' | 'down' =>
+  s === 'degraded' ? 'degraded' : s === 'missing' || s === 'unavailable' ? 'down' : 'up';
+
+/** Milliseconds of each band over [from, to). */
+function tally(x: BuiltInstance, from: number, to: number) {
+  const t = { up: 0, degraded: 0, down: 0, no_data: 0 };
+  if (to <= from) return t;
+  let known = 0;
+  for (let i = 0; i < x.spans.length; i++) {
+    const start = Math.max(from, x.spans[i].at);
+    const end = Math.min(to, x.dataEnd, i + 1 < x.spans.length ? x.spans[i + 1].at : Infinity);
+    if (end > start) {
+      t[band(x.spans[i].status)] += end - start;
+      known += end - start;
+    }
+  }
+  t.no_data = to - from - known;
+  return t;
+}
+
+const ratio = (t: { up: number; degraded: number; down: number }) => {
+  const up = t.up + t.degraded;
+  return up + t.down > 0 ? up / (up + t.down) : null;
+};
+const secs = (ms: number) => Math.round(ms / 1000);
+
+function firstReadyAt(x: BuiltInstance): number | null {
+  return x.spans.find((s) => s.status === 'ready')?.at ?? null;
+}
+
+function card(x: BuiltInstance, now: number): InstanceCard {
+  const r = x.report;
+  const from = now - WINDOW;
+  let uptime: InstanceCard['uptime'] = null;
+  let graph: UptimeBar[] = [];
+  let activity: InstanceCard['activity'] = null;
+  if (r) {
+    const stale = Math.max(0, now - new Date(r.last_check_in).getTime());
+    activity = { inactive: stale >= INACTIVE_AFTER, stale_for_secs: secs(stale) };
+    const t = tally(x, from, now);
+    uptime = { up_secs: secs(t.up + t.degraded), down_secs: secs(t.down), no_data_secs: secs(t.no_data), ratio: ratio(t) };
+    graph = Array.from({ length: 14 }, (_, i) => {
+      const start = from + i * DAY;
+      const end = i === 13 ? now : start + DAY;
+      const b = tally(x, start, end);
+      return {
+        start: iso(start),
+        end: iso(end),
+        up_secs: secs(b.up),
+        degraded_secs: secs(b.degraded),
+        down_secs: secs(b.down),
+        no_data_secs: secs(b.no_data),
+        ratio: ratio(b),
+        events: x.events.filter((e) => {
+          const t = new Date(e.received_at).getTime();
+          return start <= t && t < end;
+        }),
+      };
+    });
+  }
+  return {
+    instance_id: x.spec.id,
+    short_id: [...x.spec.id].slice(0, 7).join(''),
+    license_id: x.spec.licenseId,
+    airgapped: !!x.spec.airgapped,
+    report: r ? structuredClone(r) : null,
+    activity,
+    uptime,
+    graph,
+    reporting_overdue: !!x.spec.overdue,
+  };
+}
+
+const severity: Record<InstanceStatus, number> = { ready: 0, updating: 1, degraded: 2, unavailable: 3, missing: 4 };
+
+export class FakeCustomers {
+  private built: Built[];
+
+  /**
+   * @param specs the customers, their accounts holding the licenses
+   * @param accountOf an account of the cache (customers answers only for these), for
+   *   `customer` on an account without a license
+   * @param pathOf an account's path, root first
+   */
+  constructor(
+    specs: CustomerSpec[],
+    private accountOf: (id: string) => Account | null,
+    private pathOf: (id: string) => Account[],
+    t0 = Date.now(),
+  ) {
+    this.built = specs.map((s) => ({
+      account: s.account,
+      licenses: s.licenses.map(({ createdDays, expiresDays, ...l }) => ({
+        ...l,
+        account_id: s.account.id,
+        created_at: iso(t0 - createdDays * DAY),
+        expires_at: expiresDays === null ? null : iso(t0 + expiresDays * DAY),
+      })),
+      instances: s.instances.map((i) => buildInstance(i, s.account, t0)),
+      attempts: s.attempts
+        .map(({ startedH, steps, ...a }) => {
+          const start = t0 - startedH * HOUR;
+          return { ...a, started_at: iso(start), steps: steps.map(([name, min]) => ({ name, at: iso(start + min * 60_000) })) };
+        })
+        .sort((a, b) => (a.started_at < b.started_at ? 1 : -1)),
+    }));
+  }
+
+  customers(filter: CustomerFilter, now = Date.now()): CustomerSummary[] {
+    const text = filter.text?.trim().toLowerCase() || null;
+    const out: CustomerSummary[] = [];
+    for (const c of this.built) {
+      if (!this.accountOf(c.account.id)) continue;
+      let notReady = 0;
+      let inactive = 0;
+      let worst: InstanceStatus | null = null;
+      for (const x of c.instances) {
+        if (!x.report) {
+          notReady++;
+          continue;
+        }
+        const stale = now - new Date(x.report.last_check_in).getTime() >= INACTIVE_AFTER;
+        if (stale) inactive++;
+        if (x.report.status !== 'ready') notReady++;
+        if (!stale && (worst === null || severity[x.report.status] > severity[worst])) worst = x.report.status;
+      }
+      const end = (l: License) => (l.expires_at ? new Date(l.expires_at).getTime() : null);
+      const inForce = c.licenses.filter((l) => end(l) === null || end(l)! > now);
+      const ends = (ls: License[]) => ls.map(end).filter((t): t is number => t !== null);
+      const expiresAt = inForce.length ? (ends(inForce).length ? Math.min(...ends(inForce)) : null) : ends(c.licenses).length ? Math.max(...ends(c.licenses)) : null;
+      const s: CustomerSummary = {
+        account_id: c.account.id,
+        account_name: c.account.name,
+        licenses: structuredClone(c.licenses),
+        expires_at: expiresAt === null ? null : iso(expiresAt),
+        expired: inForce.length === 0,
+        instances: c.instances.length,
+        not_ready: notReady,
+        inactive,
+        reporting_overdue: c.instances.some((x) => x.spec.overdue),
+        worst_status: worst,
+      };
+      const keep =
+        (!text ||
+          s.account_name.toLowerCase().includes(text) ||
+          s.account_id.toLowerCase().includes(text) ||
+          s.licenses.some((l) => l.id.toLowerCase().includes(text))) &&
+        (!filter.license_type || s.licenses.some((l) => l.license_type === filter.license_type)) &&
+        (filter.expiring_within_days === null ||
+          s.licenses.some((l) => {
+            const t = end(l);
+            return t !== null && t <= now + filter.expiring_within_days! * DAY;
+          })) &&
+        (!filter.not_ready || s.not_ready > 0) &&
+        (!filter.reporting_overdue || s.reporting_overdue);
+      if (keep) out.push(s);
+    }
+    return out.sort((a, b) => (a.account_name < b.account_name ? -1 : a.account_name > b.account_name ? 1 : a.account_id < b.account_id ? -1 : 1));
+  }
+
+  customer(accountId: string, now = Date.now()): CustomerPage {
+    const account = this.accountOf(accountId);
+    if (!account) throw notFound(`account ${accountId} is not in the cache; sync to refresh it`);
+    const c = this.built.find((b) => b.account.id === accountId);
+    if (!c) return { account, path: this.pathOf(accountId), licenses: [], time_to_install: null, instances: [], install_attempts: [] };
+    const cards = c.instances.map((x) => card(x, now));
+    cards.sort((a, b) => {
+      const inactive = (k: InstanceCard) => (k.activity ? k.activity.inactive : true);
+      return Number(inactive(a)) - Number(inactive(b)) || (a.instance_id < b.instance_id ? -1 : 1);
+    });
+    let tti: TimeToInstall | null = null;
+    for (const x of c.instances) {
+      const ready = firstReadyAt(x);
+      const lic = c.licenses.find((l) => l.id === x.spec.licenseId);
+      if (ready === null || !lic) continue;
+      if (tti && (new Date(tti.first_ready_at).getTime() > ready || (new Date(tti.first_ready_at).getTime() === ready && tti.instance_id < x.spec.id))) continue;
+      tti = {
+        instance_id: x.spec.id,
+        first_seen_at: iso(x.firstSeen),
+        first_ready_at: iso(ready),
+        license_secs: Math.max(0, secs(ready - new Date(lic.created_at).getTime())),
+        instance_secs: secs(ready - x.firstSeen),
+      };
+    }
+    return {
+      account,
+      path: this.pathOf(accountId),
+      licenses: structuredClone(c.licenses),
+      time_to_install: tti,
+      instances: cards,
+      install_attempts: structuredClone(c.attempts),
+    };
+  }
+
+  instanceDetail(instanceId: string, now = Date.now()): InstanceDetail {
+    for (const c of this.built) {
+      const x = c.instances.find((i) => i.spec.id === instanceId);
+      if (x) {
+        return { card: card(x, now), account_id: x.accountId, account_name: this.accountOf(x.accountId)?.name ?? null, events: [...x.events].reverse() };
+      }
+    }
+    throw { kind: 'invalid_input', message: `instance '${instanceId}' is not in the local cache: check the id (the customer page lists its instances), or sync` } satisfies AppError;
+  }
+
+  /** The account ids holding a license. */
+  accountIds(): string[] {
+    return this.built.map((b) => b.account.id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles: realistic customers, for any account.
+
+const EKS: ClusterDetails = {
+  distribution: 'eks',
+  kubernetes_version: '1.29.4',
+  embedded_cluster: false,
+  nodes_ready: null,
+  nodes_total: null,
+  agent_version: '1.12.0',
+  cloud_provider: 'aws',
+  region: 'us-east-1',
+};
+
+export type ProfileIds = { prefix?: string };
+
+const lic = (account: Account, suffix: string) => `LIC-${account.id.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}-${suffix}`;
+
+/**
+ * A production customer with two instances: one flapping between Ready and Degraded (and 40
+ * minutes Unavailable 100 hours ago: 99.8 % over 14 days), one upgraded last week and updating
+ * again now, on an embedded cluster with 2 of 3 nodes ready. Install attempts: failed, then
+ * succeeded.
+ */
+export function prodCustomer(account: Account, opts: { expiresDays?: number; ids?: [string, string] } = {}): CustomerSpec {
+  const id = lic(account, 'P1');
+  const [a, b] = opts.ids ?? ['2bQyU1X8kdWv1hZzbGm6Xn3Rt0p', '7fKp2LmQx9bTz4R1sVw8Yc6Hj3D'];
+  return {
+    account,
+    licenses: [
+      {
+        id,
+        license_type: 'prod',
+        channel: 'Stable',
+        createdDays: 420,
+        expiresDays: opts.expiresDays ?? 245,
+        features: { gitops: true, airgap: false, identity: true, snapshots: true },
+        seats: { basic: 250, standard: 120, premium: 40 },
+      },
+    ],
+    instances: [
+      {
+        id: a,
+        licenseId: id,
+        firstCheckIn: 7200,
+        lastCheckIn: 1.2,
+        status: 'missing',
+        app_version: '3.5.1',
+        cluster: { ...EKS },
+        changes: [
+          { h: 7199.8, field: 'status', value: 'updating' },
+          { h: 7199.2, field: 'status', value: 'ready' },
+          { h: 250, field: 'status', value: 'degraded' },
+          { h: 247, field: 'status', value: 'ready' },
+          { h: 200, field: 'app_version', value: '3.5.2' },
+          { h: 180, field: 'status', value: 'degraded' },
+          { h: 175, field: 'status', value: 'ready' },
+          { h: 100, field: 'status', value: 'unavailable' },
+          { h: 100 - 40 / 60, field: 'status', value: 'ready' },
+          { h: 52, field: 'status', value: 'degraded' },
+          { h: 50.5, field: 'status', value: 'ready' },
+          { h: 9, field: 'status', value: 'degraded' },
+          { h: 8.25, field: 'status', value: 'ready' },
+        ],
+      },
+      {
+        id: b,
+        licenseId: id,
+        firstCheckIn: 960,
+        lastCheckIn: 0.2,
+        status: 'updating',
+        app_version: '3.4.1',
+        cluster: {
+          distribution: 'embedded-cluster',
+          kubernetes_version: '1.30.2+k0s',
+          embedded_cluster: true,
+          nodes_ready: 3,
+          nodes_total: 3,
+          agent_version: '1.11.3',
+          cloud_provider: null,
+          region: null,
+        },
+        changes: [
+          { h: 959.5, field: 'status', value: 'ready' },
+          { h: 141.5, field: 'status', value: 'updating' },
+          { h: 141.5, field: 'app_version', value: '3.5.0' },
+          { h: 141.5, field: 'agent_version', value: '1.12.0' },
+          { h: 141.1, field: 'status', value: 'ready' },
+          { h: 0.2, field: 'status', value: 'updating' },
+          { h: 0.2, field: 'app_version', value: '3.5.2' },
+          { h: 0.2, field: 'nodes_ready', value: '2' },
+        ],
+      },
+    ],
+    attempts: [
+      {
+        id: `${id}-ia2`,
+        license_id: id,
+        status: 'succeeded',
+        startedH: 961,
+        user_email: 'ops@' + domainOf(account),
+        environment: 'Ubuntu 22.04 (embedded cluster)',
+        mode: 'online',
+        registry: 'online',
+        steps: [
+          ['Started', 0],
+          ['Assets downloaded', 4],
+          ['Cluster installed', 31],
+          ['Completed', 38],
+        ],
+      },
+      {
+        id: `${id}-ia1`,
+        license_id: id,
+        status: 'failed',
+        startedH: 7203,
+        user_email: 'j.doe@' + domainOf(account),
+        environment: 'EKS 1.29',
+        mode: 'online',
+        registry: 'online',
+        steps: [
+          ['Started', 0],
+          ['Registry accessed', 3],
+        ],
+      },
+      {
+        id: `${id}-ia0`,
+        license_id: id,
+        status: 'succeeded',
+        startedH: 7201,
+        user_email: 'j.doe@' + domainOf(account),
+        environment: 'EKS 1.29',
+        mode: 'online',
+        registry: 'online',
+        steps: [
+          ['Started', 0],
+          ['Registry accessed', 2],
+          ['Images pulled', 9],
+          ['Completed', 14],
+        ],
+      },
+    ],
+  };
+}
+
+/**
+ * A production license that expired 12 days ago; a long-dead instance (last check-in 23 days
+ * ago: no data in the window) and an air-gapped instance overdue with its usage file.
+ */
+export function expiredCustomer(account: Account, opts: { airgapId?: string; airgapLastDays?: number; deadId?: string } = {}): CustomerSpec {
+  const id = lic(account, 'P7');
+  const dead = opts.deadId ?? 'd9E3qW7rT2yU8iO4pA6sD1fG5hJ';
+  const gap = opts.airgapId ?? 'k2L9mN4bV7cX1zQ8wE5rT3yU6iO';
+  return {
+    account,
+    licenses: [
+      {
+        id,
+        license_type: 'prod',
+        channel: 'Stable',
+        createdDays: 730,
+        expiresDays: -12,
+        features: { gitops: false, airgap: true, identity: false, snapshots: true },
+        seats: { standard: 60 },
+      },
+    ],
+    instances: [
+      {
+        id: dead,
+        licenseId: id,
+        firstCheckIn: 12_000,
+        lastCheckIn: 23 * 24 + 5,
+        status: 'missing',
+        app_version: '2.9.0',
+        cluster: { ...EKS, distribution: 'gke', kubernetes_version: '1.26.11', agent_version: '1.8.2', cloud_provider: 'gcp', region: 'europe-west3' },
+        changes: [
+          { h: 11_997.75, field: 'status', value: 'ready' },
+          { h: 24 * 30, field: 'status', value: 'degraded' },
+          { h: 24 * 30 - 2, field: 'status', value: 'ready' },
+        ],
+      },
+      {
+        id: gap,
+        licenseId: id,
+        airgapped: true,
+        overdue: true,
+        firstCheckIn: 4800,
+        lastCheckIn: (opts.airgapLastDays ?? 40) * 24,
+        status: 'updating',
+        app_version: '2.9.4',
+        cluster: {
+          distribution: 'openshift',
+          kubernetes_version: '1.27.8',
+          embedded_cluster: false,
+          nodes_ready: null,
+          nodes_total: null,
+          agent_version: '1.10.1',
+          cloud_provider: null,
+          region: null,
+        },
+        changes: [{ h: 4800 - 65 / 60, field: 'status', value: 'ready' }],
+      },
+    ],
+    attempts: [
+      {
+        id: `${id}-ia1`,
+        license_id: id,
+        status: 'succeeded',
+        startedH: 4802,
+        user_email: 'it-admin@' + domainOf(account),
+        environment: 'RHEL 9.3',
+        mode: 'offline',
+        registry: 'offline',
+        steps: [
+          ['Started', 0],
+          ['Bundle downloaded', 25],
+          ['Images pushed to the local registry', 52],
+          ['Completed', 70],
+        ],
+      },
+    ],
+  };
+}
+
+/**
+ * A trial expiring in 10 days whose only instance was never Ready ("No Ready Instances"):
+ * Missing, Unavailable, briefly Degraded, Unavailable again. Install attempts: one failed,
+ * one stalled two days ago.
+ */
+export function trialCustomer(account: Account, opts: { expiresDays?: number; id?: string } = {}): CustomerSpec {
+  const id = lic(account, 'T1');
+  return {
+    account,
+    licenses: [
+      {
+        id,
+        license_type: 'trial',
+        channel: 'Beta',
+        createdDays: 20,
+        expiresDays: opts.expiresDays ?? 10.25,
+        features: { gitops: false, airgap: false, identity: true, snapshots: false },
+        seats: { basic: 25 },
+      },
+    ],
+    instances: [
+      {
+        id: opts.id ?? 'f0Rt6Yh2Jk8Lm4Nb1Vc9Xz3Qw5E',
+        licenseId: id,
+        firstCheckIn: 70.5,
+        lastCheckIn: 0.5,
+        status: 'missing',
+        app_version: '3.5.2',
+        cluster: {
+          distribution: 'k3s',
+          kubernetes_version: '1.28.6+k3s2',
+          embedded_cluster: false,
+          nodes_ready: null,
+          nodes_total: null,
+          agent_version: '1.11.3',
+          cloud_provider: 'azure',
+          region: 'westeurope',
+        },
+        changes: [
+          { h: 69.5, field: 'status', value: 'unavailable' },
+          { h: 30, field: 'status', value: 'degraded' },
+          { h: 20, field: 'status', value: 'unavailable' },
+        ],
+      },
+    ],
+    attempts: [
+      {
+        id: `${id}-ia2`,
+        license_id: id,
+        status: 'stalled',
+        startedH: 53,
+        user_email: 'dana@' + domainOf(account),
+        environment: 'Ubuntu 24.04',
+        mode: 'online',
+        registry: 'online',
+        steps: [
+          ['Started', 0],
+          ['Assets downloaded', 12],
+        ],
+      },
+      {
+        id: `${id}-ia1`,
+        license_id: id,
+        status: 'failed',
+        startedH: 74,
+        user_email: 'dana@' + domainOf(account),
+        environment: 'K3s 1.28',
+        mode: 'online',
+        registry: 'offline',
+        steps: [
+          ['Started', 0],
+          ['Registry accessed', 2],
+        ],
+      },
+    ],
+  };
+}
+
+/** A development license expiring in 75 days, one healthy instance on kind. */
+export function devCustomer(account: Account, opts: { id?: string } = {}): CustomerSpec {
+  const id = lic(account, 'D1');
+  return {
+    account,
+    licenses: [
+      {
+        id,
+        license_type: 'dev',
+        channel: 'Unstable',
+        createdDays: 60,
+        expiresDays: 75,
+        features: { gitops: true, airgap: true, identity: true, snapshots: true },
+        seats: { premium: 5 },
+      },
+    ],
+    instances: [
+      {
+        id: opts.id ?? 'h5Jk1Lz8Xc3Vb6Nm2Qw9Er4Ty7U',
+        licenseId: id,
+        firstCheckIn: 58 * 24,
+        lastCheckIn: 2.5,
+        status: 'updating',
+        app_version: '3.6.0-beta.2',
+        cluster: { ...EKS, distribution: 'kind', kubernetes_version: '1.31.0', cloud_provider: null, region: null },
+        changes: [{ h: 58 * 24 - 0.3, field: 'status', value: 'ready' }],
+      },
+    ],
+    attempts: [],
+  };
+}
+
+/** A community license that does not expire, without any instance. */
+export function communityCustomer(account: Account): CustomerSpec {
+  return {
+    account,
+    licenses: [
+      {
+        id: lic(account, 'C1'),
+        license_type: 'community',
+        channel: 'Stable',
+        createdDays: 15,
+        expiresDays: null,
+        features: { gitops: false, airgap: false, identity: false, snapshots: false },
+        seats: {},
+      },
+    ],
+    instances: [],
+    attempts: [],
+  };
+}
+
+function domainOf(account: Account): string {
+  const word = account.name
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9 ]/g, '')
+    .trim()
+    .split(/\s+/)[0]
+    ?.toLowerCase();
+  return `${word || 'customer'}.example`;
+}
