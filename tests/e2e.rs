@@ -436,3 +436,69 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
     s.screenshot(&shots().join("06-pending-upload.png")).await;
     s.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_page_shows_status_uptime_and_time_to_install() {
+    use std::sync::Arc;
+    let _one = ONE_WINDOW.lock().await;
+    let data = usagedesk_testkit::customers_fixture(chrono::Utc::now());
+    let cloud = Cloud::start_on(data.path(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let driver = TauriDriver::start();
+    let dir = tempfile::tempdir().expect("data dir");
+    let s = launch(&driver, dir.path()).await;
+    connect(&s, &cloud.url(), &token).await;
+    s.wait("[data-testid=tree-row][data-account-id=sp-acme]")
+        .await;
+
+    let nav = s.wait("[data-testid=nav-customers]").await;
+    s.click(&nav).await;
+    // The list reloads once the first sync lands; click again if a reload swallowed a click.
+    for _ in 0..20 {
+        let open = s
+            .wait("[data-testid=customer-row][data-account-id=acme-fr] [data-testid=customer-open]")
+            .await;
+        s.click(&open).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if !s.find_all("[data-testid=customer-name]").await.is_empty() {
+            break;
+        }
+    }
+
+    // The values worked out by hand in `customers_fixture`.
+    let card = "[data-testid=instance-card][data-instance-id=inst-fr]";
+    let status = s
+        .wait(&format!("{card} [data-testid=instance-status]"))
+        .await;
+    assert_eq!(
+        s.attr(&status, "data-status").await.as_deref(),
+        Some("ready")
+    );
+    let ratio = s
+        .wait_text(&format!("{card} [data-testid=uptime-ratio]"), |t| {
+            t.contains('%')
+        })
+        .await;
+    assert_eq!(ratio, "95.0 %", "9 d 12 h up of the 10 d with data");
+    let bars = s
+        .find_all(&format!("{card} [data-testid=uptime-bar]"))
+        .await;
+    assert_eq!(bars.len(), 14, "one bar a day for two weeks");
+    let who = s.text(&s.wait("[data-testid=tti-instance-id]").await).await;
+    assert_eq!(
+        who, "inst-fr",
+        "time to install is inst-fr's (short id), not spare-fr2's"
+    );
+    let license = s.text(&s.wait("[data-testid=tti-license]").await).await;
+    assert!(
+        license.contains("2 d 2 h"),
+        "license time to install: {license}"
+    );
+    let instance = s.text(&s.wait("[data-testid=tti-instance]").await).await;
+    assert!(
+        instance.contains("2 h"),
+        "instance time to install: {instance}"
+    );
+    s.screenshot(&shots().join("07-customer.png")).await;
+    s.quit().await;
+}

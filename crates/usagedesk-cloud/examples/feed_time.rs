@@ -5,7 +5,7 @@
 //! Loads `DATA_DIR` (load format) into a new database at `DB_FILE` (removed first), then reads
 //! the whole feed with a token of every account in pages of 5,000 (the sync's default),
 //! counting the changes of each kind. With `DATA_DIR` given as `-`, the database is kept and
-//! only the feed is read.
+//! only the feed is read; with `+DATA_DIR`, the folder is loaded into the existing database.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -23,7 +23,11 @@ fn main() -> anyhow::Result<()> {
         Some(t) => usagedesk_domain::month::parse_date(t)?,
         None => chrono::NaiveDate::from_ymd_opt(2026, 11, 15).expect("date"),
     };
-    if data != "-" {
+    let (data, keep) = match data.strip_prefix('+') {
+        Some(d) => (d, true),
+        None => (data.as_str(), data == "-"),
+    };
+    if !keep {
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{db}{ext}"));
         }

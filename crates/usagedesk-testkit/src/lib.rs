@@ -248,3 +248,112 @@ fn clock_now() -> chrono::DateTime<chrono::Utc> {
     use usagedesk_domain::Clock;
     clock().now()
 }
+
+/// The small fixture plus customer reporting, dated relative to `now` (the app and the
+/// binaries read the real clock, so a fixed dataset would age): licenses, two reporting
+/// instances of `acme-fr`, their events, and install attempts. Expected, by hand:
+///
+/// - `inst-fr`: first check-in `now − 10 d` (Updating), Ready at `+2 h`, Unavailable from
+///   `now − 5 d` for 12 h, Ready since; last check-in `now − 1 h`. Over the last 14 days:
+///   4 d no data, 9 d 12 h up, 12 h down: ratio 95.0 %.
+/// - `spare-fr2`: first check-in `now − 12 d`, Ready from `+1 h` (its first event), Degraded
+///   `now − 2 d` → Ready `now − 1 d`: ratio 100 %, but its first Ready is older.
+/// - Time to install of `acme-fr`: shown for `inst-fr` (the most recent *first* Ready):
+///   license created `now − 12 d` → `now − 10 d + 2 h` = 2 d 2 h; instance 2 h.
+/// - Licenses: `lic-acme-fr` prod (200 days left), `lic-acme-de` trial ending in 9 days,
+///   `lic-globex` community without end.
+pub fn customers_fixture(now: chrono::DateTime<chrono::Utc>) -> tempfile::TempDir {
+    use chrono::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["accounts.csv", "daily_usage.csv"] {
+        std::fs::copy(small_fixture().join(f), dir.path().join(f)).expect("copy fixture");
+    }
+    let t = |d: Duration| (now + d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (h, d) = (Duration::hours, Duration::days);
+    let write =
+        |name: &str, text: String| std::fs::write(dir.path().join(name), text).expect("write");
+    write(
+        "instances.csv",
+        "id,license_id,account_id,airgapped,public_key\n\
+         inst-de,lic-acme-de,acme-de,true,\n\
+         inst-fr,lic-acme-fr,acme-fr,false,\n\
+         spare-fr2,lic-acme-fr,acme-fr,false,\n\
+         inst-gx,lic-globex,globex-2,true,\n"
+            .into(),
+    );
+    write(
+        "licenses.csv",
+        format!(
+            "id,account_id,type,channel,created_at,expires_at,features,seats\n\
+             lic-acme-fr,acme-fr,prod,Stable,{},{},gitops;snapshots,standard=50\n\
+             lic-acme-de,acme-de,trial,Beta,{},{},airgap,premium=10\n\
+             lic-globex,globex-2,community,Stable,{},,,\n",
+            t(-d(12)),
+            t(d(200)),
+            t(-d(40)),
+            t(d(9)),
+            t(-d(300)),
+        ),
+    );
+    write(
+        "instance_reports.csv",
+        format!(
+            "instance_id,status,app_version,distribution,kubernetes_version,embedded_cluster,nodes_ready,nodes_total,agent_version,cloud_provider,region,first_check_in,last_check_in\n\
+             inst-fr,ready,2.3.1,eks,1.29,false,,,1.4.0,aws,eu-west-1,{},{}\n\
+             spare-fr2,ready,2.3.1,k3s,1.30,true,3,3,1.4.0,,,{},{}\n",
+            t(-d(10)),
+            t(-h(1)),
+            t(-d(12)),
+            t(-Duration::minutes(30)),
+        ),
+    );
+    write(
+        "instance_events.csv",
+        format!(
+            "instance_id,field,previous,new,received_at\n\
+             inst-fr,status,,updating,{}\n\
+             inst-fr,status,updating,ready,{}\n\
+             inst-fr,status,ready,unavailable,{}\n\
+             inst-fr,status,unavailable,ready,{}\n\
+             inst-fr,app_version,2.3.0,2.3.1,{}\n\
+             spare-fr2,status,,ready,{}\n\
+             spare-fr2,status,ready,degraded,{}\n\
+             spare-fr2,status,degraded,ready,{}\n",
+            t(-d(10)),
+            t(-d(10) + h(2)),
+            t(-d(5)),
+            t(-d(5) + h(12)),
+            t(-d(5) + h(13)),
+            t(-d(12) + h(1)),
+            t(-d(2)),
+            t(-d(1)),
+        ),
+    );
+    write(
+        "install_attempts.csv",
+        format!(
+            "id,license_id,status,started_at,user_email,environment,mode,registry\n\
+             att-1,lic-acme-fr,succeeded,{},ops@acme.example,EKS 1.29,online,online\n\
+             att-2,lic-acme-fr,stalled,{},dev@acme.example,Ubuntu 22.04,airgap,offline\n",
+            t(-d(11)),
+            t(-d(3)),
+        ),
+    );
+    write(
+        "install_steps.csv",
+        format!(
+            "attempt_id,name,at\n\
+             att-1,Started,{}\n\
+             att-1,Images pulled,{}\n\
+             att-1,Completed,{}\n\
+             att-2,Started,{}\n\
+             att-2,Assets downloaded,{}\n",
+            t(-d(11)),
+            t(-d(11) + h(1)),
+            t(-d(11) + h(2)),
+            t(-d(3)),
+            t(-d(3) + h(1)),
+        ),
+    );
+    dir
+}
