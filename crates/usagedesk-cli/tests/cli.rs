@@ -458,3 +458,67 @@ async fn export_writes_the_csv_and_its_manifest_offline() {
         assert!(!bad.exists(), "a refused export writes nothing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_customer_and_instance_report_from_the_cache() {
+    use std::sync::Arc;
+    let data = usagedesk_testkit::customers_fixture(chrono::Utc::now());
+    let cloud = Cloud::start_on(data.path(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path(), Some(&token), &["sync", "--url", &cloud.url()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(cloud); // offline from here
+
+    let out = cli(dir.path(), None, &["customers", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["account_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, ["acme-de", "acme-fr", "globex-2"]);
+    let out = cli(dir.path(), None, &["customers", "--license-type", "trial"]).await;
+    assert!(
+        stdout(&out).contains("acme-de") && !stdout(&out).contains("acme-fr"),
+        "{}",
+        stdout(&out)
+    );
+    let out = cli(dir.path(), None, &["customers", "--license-type", "gold"]).await;
+    assert!(!out.status.success() && stderr(&out).contains("prod, trial, dev or community"));
+
+    let out = cli(dir.path(), None, &["customer", "acme-fr", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(page["time_to_install"]["instance_id"], "inst-fr");
+    assert_eq!(
+        page["time_to_install"]["license_secs"],
+        50 * 3600,
+        "2 d 2 h"
+    );
+    assert_eq!(page["time_to_install"]["instance_secs"], 2 * 3600);
+    let text = stdout(&cli(dir.path(), None, &["customer", "acme-fr"]).await);
+    assert!(
+        text.contains("95.0 %")
+            && text.contains("time to install (inst-fr): license 2 d 2 h, instance 2 h 0 min"),
+        "{text}"
+    );
+
+    let out = cli(dir.path(), None, &["instance", "inst-fr", "--events"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("unavailable") && text.contains("app_version"),
+        "the event history: {text}"
+    );
+    let out = cli(dir.path(), None, &["instance", "nope"]).await;
+    assert!(
+        !out.status.success() && stderr(&out).contains("not in the local cache"),
+        "{}",
+        stderr(&out)
+    );
+}

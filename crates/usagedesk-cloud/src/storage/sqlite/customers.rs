@@ -292,6 +292,16 @@ fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
     r.map_err(|e| LoadError::Store(StoreError::from(e)))
 }
 
+/// Whether `table` has no row: a load into it then need not look for stored versions (the
+/// rows of the file are checked for duplicates on their own).
+fn is_empty(tx: &Transaction<'_>, table: &str) -> Result<bool, LoadError> {
+    db(tx.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    ))
+}
+
 /// The customer-reporting part of a load, inside its transaction, after accounts and
 /// instances: licenses, the instance→license check, reports, events, attempts, steps.
 pub(super) fn load(
@@ -372,6 +382,7 @@ fn load_licenses(
 ) -> Result<Vec<String>, LoadError> {
     let mut seen = HashSet::new();
     let mut changed = Vec::new();
+    let empty = is_empty(tx, "licenses")?;
     for row in rows {
         let l = &row.row;
         if !seen.insert(l.id.as_str()) {
@@ -389,14 +400,18 @@ fn load_licenses(
         }
         check_seat_plans(&l.seats, catalog).map_err(|m| row.error(m))?;
         not_future(row, "created_at", &l.created_at, today)?;
-        let old: Option<License> = db(tx
-            .prepare_cached(&format!(
-                "SELECT l.id, l.account_id, {LICENSE_COLS} FROM licenses l WHERE l.id = ?1"
-            ))
-            .and_then(|mut s| {
-                s.query_row([&l.id], |r| license_row(r, 2, r.get(0)?, r.get(1)?))
-                    .optional()
-            }))?;
+        let old: Option<License> = if empty {
+            None
+        } else {
+            db(tx
+                .prepare_cached(&format!(
+                    "SELECT l.id, l.account_id, {LICENSE_COLS} FROM licenses l WHERE l.id = ?1"
+                ))
+                .and_then(|mut s| {
+                    s.query_row([&l.id], |r| license_row(r, 2, r.get(0)?, r.get(1)?))
+                        .optional()
+                }))?
+        };
         if let Some(old) = &old {
             if old.account_id != l.account_id {
                 return Err(row
@@ -506,6 +521,7 @@ fn load_reports(
 ) -> Result<usize, LoadError> {
     let mut seen = HashSet::new();
     let mut changed = 0;
+    let empty = is_empty(tx, "instance_reports")?;
     for row in rows {
         let r = &row.row;
         if !seen.insert(r.instance_id.as_str()) {
@@ -526,16 +542,20 @@ fn load_reports(
         };
         let account = account.to_owned();
         not_future(row, "last_check_in", &r.last_check_in, today)?;
-        let old: Option<InstanceReport> = db(tx
-            .prepare_cached(&format!(
-                "SELECT {REPORT_COLS} FROM instance_reports r WHERE r.instance_id = ?1"
-            ))
-            .and_then(|mut s| {
-                s.query_row([&r.instance_id], |x| {
-                    report_row(x, 0, r.instance_id.clone())
-                })
-                .optional()
-            }))?;
+        let old: Option<InstanceReport> = if empty {
+            None
+        } else {
+            db(tx
+                .prepare_cached(&format!(
+                    "SELECT {REPORT_COLS} FROM instance_reports r WHERE r.instance_id = ?1"
+                ))
+                .and_then(|mut s| {
+                    s.query_row([&r.instance_id], |x| {
+                        report_row(x, 0, r.instance_id.clone())
+                    })
+                    .optional()
+                }))?
+        };
         if old.as_ref() == Some(r) {
             continue;
         }
