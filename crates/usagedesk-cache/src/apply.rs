@@ -281,6 +281,7 @@ fn delete_subtree(conn: &Connection, id: &str) -> Result<u64> {
         }
         drop(rows);
         deleted += delete.execute([&at])? as u64;
+        crate::customers::forget_account(conn, &at)?;
     }
     Ok(deleted)
 }

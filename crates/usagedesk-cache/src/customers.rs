@@ -64,6 +64,28 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
     Ok(())
 }
 
+/// An account left the view (tombstone): its licenses, their install attempts, and its
+/// instances with their reports and events go with it.
+pub(crate) fn forget_account(conn: &Connection, account_id: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM install_attempts WHERE license_id IN
+             (SELECT id FROM licenses WHERE account_id = ?1)",
+    )?
+    .execute([account_id])?;
+    conn.prepare_cached("DELETE FROM licenses WHERE account_id = ?1")?
+        .execute([account_id])?;
+    for table in ["instance_reports", "instance_events"] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE instance_id IN
+                 (SELECT id FROM instances WHERE account_id = ?1)"
+        ))?
+        .execute([account_id])?;
+    }
+    conn.prepare_cached("DELETE FROM instances WHERE account_id = ?1")?
+        .execute([account_id])?;
+    Ok(())
+}
+
 impl Cache {
     /// Every license, by account then id.
     pub fn licenses(&self) -> Result<Vec<License>> {

@@ -151,13 +151,24 @@ async fn a_signed_check_in_updates_the_report_and_records_only_what_changed() {
     );
     assert!(r.events.iter().all(|e| e.received_at == h.now()));
 
-    // No resources reported: Missing.
+    // A resource missing, the others ready: Missing (usagedesk-reporting's rule).
     h.set_now(t0 + Duration::hours(3));
+    let mut gone = upgrade.clone();
+    gone.resources = [("web", Ready), ("db", Missing)]
+        .into_iter()
+        .map(|(n, s)| (n.to_string(), s))
+        .collect();
+    let r = agent.check_in(&client, &gone, h.now()).await.unwrap();
+    assert_eq!(r.report.status, Missing);
+    assert_eq!(fields(&r.events), ["status: updating -> missing"]);
+
+    // No resources reported: Missing as well, so nothing changed.
+    h.set_now(t0 + Duration::hours(4));
     let mut none = upgrade.clone();
     none.resources.clear();
     let r = agent.check_in(&client, &none, h.now()).await.unwrap();
     assert_eq!(r.report.status, Missing);
-    assert_eq!(fields(&r.events), ["status: updating -> missing"]);
+    assert!(r.events.is_empty());
 
     // The stored history, and the feed: the report once (at its latest), every event, for the
     // scopes that see acme-fr only.

@@ -628,3 +628,38 @@ fn an_account_that_moves_takes_its_customer_data_to_its_new_scopes() {
         ])
     );
 }
+
+/// The demo generator and the loader agree: every customer file the demo writes loads, and
+/// the feed carries as many of each kind as the demo wrote.
+#[test]
+fn the_demo_data_loads_and_the_feed_carries_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 18).unwrap();
+    let summary =
+        usagedesk_demo::write_demo(&usagedesk_demo::DemoOptions::new(300, 4, 9, today), &data)
+            .unwrap();
+    let db = open(dir.path());
+    let stats = db.load(read_dataset(&data).unwrap(), today).unwrap();
+    assert_eq!(
+        (
+            stats.licenses_changed,
+            stats.reports_changed,
+            stats.events_changed,
+            stats.attempts_changed
+        ),
+        (
+            summary.licenses,
+            summary.instance_reports,
+            summary.instance_events,
+            summary.install_attempts
+        )
+    );
+    let (all, _) = changes(&db, &TokenScope::All, None);
+    let count = |k: &str| all.iter().filter(|c| kind(c) == k).count();
+    assert_eq!(count("license"), summary.licenses);
+    assert_eq!(count("report"), summary.instance_reports);
+    assert_eq!(count("event"), summary.instance_events);
+    assert_eq!(count("attempt"), summary.install_attempts);
+    assert!(summary.install_attempts > 0 && summary.instance_events > summary.instance_reports);
+}

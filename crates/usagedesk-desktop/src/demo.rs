@@ -61,12 +61,26 @@ impl DemoCloud {
     }
 }
 
-/// The demo database for this month and size, generated and loaded if missing.
+/// The demo database for this day and size, generated and loaded if missing (daily: the
+/// demo's instances check in relative to its "today", so a older dataset looks dead). The
+/// datasets of other days are removed.
 async fn prepare(dir: &Path, accounts: usize, today: NaiveDate) -> Result<PathBuf, AppError> {
-    let stamp = format!("{}-{accounts}", today.format("%Y-%m"));
+    let stamp = format!("{}-{accounts}", today.format("%Y-%m-%d"));
     let db = dir.join(format!("cloud-{stamp}.db"));
     if db.exists() {
         return Ok(db);
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old_db = name.starts_with("cloud-") && name.contains(".db");
+            let old_data = name.starts_with("data-") && e.path().is_dir();
+            if old_db {
+                let _ = std::fs::remove_file(e.path());
+            } else if old_data {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
     let dir = dir.to_path_buf();
     let db2 = db.clone();

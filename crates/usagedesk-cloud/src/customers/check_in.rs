@@ -12,13 +12,11 @@
 //! `X-Usagedesk-Timestamp` an RFC 3339 time within 5 minutes of the cloud's clock and later
 //! than the instance's previous check-in (a replay is refused).
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use usagedesk_airgap::PublicKey;
-use usagedesk_domain::customer::{CheckIn, InstanceEvent, InstanceReport, InstanceStatus};
+use usagedesk_domain::customer::{CheckIn, InstanceEvent, InstanceReport};
 
 use super::rules::{check_cluster, check_text};
 use crate::airgap::instances::{self as registered, Asker};
@@ -63,26 +61,6 @@ pub fn signed_message(instance_id: &str, timestamp: &str, body: &[u8]) -> Vec<u8
     m.push(b'\n');
     m.extend_from_slice(body);
     m
-}
-
-/// The status of an instance from the states of its resources, by the first rule that
-/// matches: none reported → Missing; any Unavailable → Unavailable; any Degraded → Degraded;
-/// any Updating → Updating; all Ready → Ready. (A resource reported as Missing counts as
-/// Unavailable: the resource is not there.)
-pub fn aggregate_status(resources: &BTreeMap<String, InstanceStatus>) -> InstanceStatus {
-    if resources.is_empty() {
-        return InstanceStatus::Missing;
-    }
-    let any = |s: InstanceStatus| resources.values().any(|&r| r == s);
-    if any(InstanceStatus::Unavailable) || any(InstanceStatus::Missing) {
-        InstanceStatus::Unavailable
-    } else if any(InstanceStatus::Degraded) {
-        InstanceStatus::Degraded
-    } else if any(InstanceStatus::Updating) {
-        InstanceStatus::Updating
-    } else {
-        InstanceStatus::Ready
-    }
 }
 
 /// Checks what a check-in reports: resource names and count, the app version, the cluster.
@@ -155,7 +133,8 @@ pub fn receive(
     validate(&check_in).map_err(|e| Refusal::Invalid(format!("the check-in is not valid: {e}")))?;
     let outcome = storage.record_check_in(&CheckInWrite {
         instance_id: instance.id,
-        status: aggregate_status(&check_in.resources),
+        // The rule is usagedesk-reporting's, the one the app explains.
+        status: usagedesk_reporting::aggregate_status(check_in.resources.values().copied()),
         app_version: check_in.app_version,
         cluster: check_in.cluster,
         signed_at,
@@ -250,26 +229,6 @@ fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use InstanceStatus::*;
-
-    fn of(states: &[InstanceStatus]) -> InstanceStatus {
-        let map = states
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (format!("r{i}"), *s))
-            .collect();
-        aggregate_status(&map)
-    }
-
-    #[test]
-    fn the_first_matching_rule_gives_the_status() {
-        assert_eq!(of(&[]), Missing);
-        assert_eq!(of(&[Ready, Degraded, Unavailable, Updating]), Unavailable);
-        assert_eq!(of(&[Ready, Degraded, Updating]), Degraded);
-        assert_eq!(of(&[Ready, Updating]), Updating);
-        assert_eq!(of(&[Ready, Ready]), Ready);
-        assert_eq!(of(&[Ready, Missing]), Unavailable);
-    }
 
     #[test]
     fn the_signed_message_has_its_context_and_parts_on_lines() {

@@ -469,16 +469,26 @@ fn check_instance_licenses(
     let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Mismatch> {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     };
+    if (changed_instances.is_empty() && changed_licenses.is_empty()) || is_empty(tx, "licenses")? {
+        return Ok(());
+    }
     let mut found: Option<Mismatch> = None;
-    for id in changed_instances {
+    if changed_instances.len() + changed_licenses.len() > 10_000 {
+        // A big load: one pass over every instance beats a query per row.
         found = db(tx
-            .prepare_cached(&format!("{MISMATCH} AND i.id = ?1"))
-            .and_then(|mut s| s.query_row([id], read).optional()))?;
-        if found.is_some() {
-            break;
+            .prepare(&format!("{MISMATCH} LIMIT 1"))
+            .and_then(|mut s| s.query_row([], read).optional()))?;
+    } else {
+        for id in changed_instances {
+            found = db(tx
+                .prepare_cached(&format!("{MISMATCH} AND i.id = ?1"))
+                .and_then(|mut s| s.query_row([id], read).optional()))?;
+            if found.is_some() {
+                break;
+            }
         }
     }
-    if found.is_none() {
+    if found.is_none() && changed_instances.len() + changed_licenses.len() <= 10_000 {
         for id in changed_licenses {
             found = db(tx
                 .prepare_cached(&format!("{MISMATCH} AND l.id = ?1 LIMIT 1"))
