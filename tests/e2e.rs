@@ -286,6 +286,19 @@ async fn connect_sync_browse_offline_and_bad_token_in_the_real_window() {
     s.quit().await;
 }
 
+/// A fresh app connected to `cloud` with a manager token for everything, its first sync
+/// done (the driver and the data folder live as long as the session is used).
+async fn connected(cloud: &Cloud) -> (Session, TauriDriver, tempfile::TempDir) {
+    let token = cloud.token(None, TokenKind::Manager);
+    let driver = TauriDriver::start();
+    let data = tempfile::tempdir().expect("data dir");
+    let s = launch(&driver, data.path()).await;
+    connect(&s, &cloud.url(), &token).await;
+    s.wait("[data-testid=tree-row][data-account-id=sp-acme]")
+        .await;
+    (s, driver, data)
+}
+
 /// Runs a Tauri command from the page, as the UI's handlers do, and returns its answer
 /// (`{error}` when it rejects).
 async fn invoke(s: &Session, cmd: &str, args: serde_json::Value) -> serde_json::Value {
@@ -303,13 +316,7 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
     let _one = ONE_WINDOW.lock().await;
     // The cloud on the real clock: the app signs with a certificate the cloud dated.
     let cloud = Cloud::start_on(&small_fixture(), Arc::new(usagedesk_domain::SystemClock)).await;
-    let token = cloud.token(None, TokenKind::Manager);
-    let driver = TauriDriver::start();
-    let data = tempfile::tempdir().expect("data dir");
-    let s = launch(&driver, data.path()).await;
-    connect(&s, &cloud.url(), &token).await;
-    s.wait("[data-testid=tree-row][data-account-id=sp-acme]")
-        .await;
+    let (s, _driver, _data) = connected(&cloud).await;
 
     // The Air-gapped view lists the synced instances; inst-de never reported: overdue.
     let nav = s.wait("[data-testid=nav-airgap]").await;
@@ -443,13 +450,7 @@ async fn a_customer_page_shows_status_uptime_and_time_to_install() {
     let _one = ONE_WINDOW.lock().await;
     let data = usagedesk_testkit::customers_fixture(chrono::Utc::now());
     let cloud = Cloud::start_on(data.path(), Arc::new(usagedesk_domain::SystemClock)).await;
-    let token = cloud.token(None, TokenKind::Manager);
-    let driver = TauriDriver::start();
-    let dir = tempfile::tempdir().expect("data dir");
-    let s = launch(&driver, dir.path()).await;
-    connect(&s, &cloud.url(), &token).await;
-    s.wait("[data-testid=tree-row][data-account-id=sp-acme]")
-        .await;
+    let (s, _driver, _dir) = connected(&cloud).await;
 
     let nav = s.wait("[data-testid=nav-customers]").await;
     s.click(&nav).await;
