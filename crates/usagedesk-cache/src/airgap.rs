@@ -422,6 +422,9 @@ impl Cache {
                 params![entry.instance_id, key],
             )?;
         }
+        // The file is the instance's latest verified report: its customer's overdue facts.
+        crate::customer_index::mark_instance(&tx, &entry.instance_id)?;
+        crate::customer_index::refresh(&tx)?;
         tx.commit()?;
         Ok(id)
     }

@@ -26,6 +26,8 @@
 pub mod airgap;
 mod apply;
 mod codec;
+mod customer_index;
+mod customer_list;
 mod customers;
 mod error;
 mod maint;
@@ -49,6 +51,11 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use airgap::{
     ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, OutboxItem, RecordCounts, UploadState,
+};
+pub use customer_index::{severity, status_of_severity};
+pub use customer_list::{
+    CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow, CustomerQuery, CustomerSort,
+    IndexedInstance, InstanceCounts, PageStart, INACTIVE_AFTER_HOURS,
 };
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;
@@ -128,6 +135,12 @@ impl Cache {
             None => "in memory".to_owned(),
         };
         migrate::migrate(&mut conn, &location)?;
+        if customer_index::pending(&conn)? {
+            // A cache synced before the customer index existed: build it once.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            customer_index::refresh(&tx)?;
+            tx.commit()?;
+        }
         Ok(Self {
             conn,
             path,

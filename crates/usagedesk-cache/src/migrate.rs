@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_airgap.sql"),
     include_str!("../migrations/0003_customers.sql"),
+    include_str!("../migrations/0004_customer_index.sql"),
 ];
 
 /// The schema version this build writes.
