@@ -5,10 +5,11 @@ use std::sync::Arc;
 use tauri::{AppHandle, Emitter, State};
 use usagedesk_cache::{AccountRow, ChildSort, LedgerEntry, Page, SearchHit, TrendPoint};
 use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, CustomerFilter, CustomerPage, CustomerSummary, Desk,
-    DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ImportOutcome,
-    InstanceDetail, InstanceView, IssuedSyncKey,
+    AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
+    CustomerSummary, Desk, DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
+    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey,
 };
+use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
 use usagedesk_sync::SyncReport;
 
@@ -192,8 +193,16 @@ pub fn airgap_save_document(
 pub fn customers(
     desk: Desktop<'_>,
     filter: CustomerFilter,
-) -> Result<Vec<CustomerSummary>, AppError> {
-    desk.customers(&filter)
+    sort: CustomerSort,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<CustomerSummary>, AppError> {
+    desk.customers(&filter, sort, offset, limit)
+}
+
+#[tauri::command]
+pub fn customer_counts(desk: Desktop<'_>) -> Result<CustomerCounts, AppError> {
+    desk.customer_counts()
 }
 
 #[tauri::command]
@@ -202,6 +211,36 @@ pub fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, A
 }
 
 #[tauri::command]
+pub fn customer_instances(
+    desk: Desktop<'_>,
+    account_id: String,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstanceCard>, AppError> {
+    desk.customer_instances(&account_id, offset, limit)
+}
+
+#[tauri::command]
+pub fn install_attempts(
+    desk: Desktop<'_>,
+    account_id: String,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstallAttempt>, AppError> {
+    desk.install_attempts(&account_id, offset, limit)
+}
+
+#[tauri::command]
 pub fn instance_detail(desk: Desktop<'_>, instance_id: String) -> Result<InstanceDetail, AppError> {
     desk.instance_detail(&instance_id)
+}
+
+#[tauri::command]
+pub fn instance_events(
+    desk: Desktop<'_>,
+    instance_id: String,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstanceEvent>, AppError> {
+    desk.instance_events(&instance_id, offset, limit)
 }

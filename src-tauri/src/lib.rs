@@ -87,8 +87,12 @@ pub fn run() {
             commands::airgap_import,
             commands::airgap_save_document,
             commands::customers,
+            commands::customer_counts,
             commands::customer,
+            commands::customer_instances,
+            commands::install_attempts,
             commands::instance_detail,
+            commands::instance_events,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

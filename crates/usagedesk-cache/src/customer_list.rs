@@ -223,10 +223,16 @@ impl Bound {
 impl Cache {
     /// Runs `f` on one consistent state of the cache (a read transaction): a page and its
     /// total, or the header and first rows of a customer page, agree with each other.
-    pub fn read_snapshot<T>(&self, f: impl FnOnce(&Cache) -> Result<T>) -> Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
+    pub fn read_snapshot<T, E: From<CacheError>>(
+        &self,
+        f: impl FnOnce(&Cache) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| E::from(CacheError::from(e)))?;
         let out = f(self)?;
-        tx.commit()?;
+        tx.commit().map_err(|e| E::from(CacheError::from(e)))?;
         Ok(out)
     }
 

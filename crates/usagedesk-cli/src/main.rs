@@ -65,6 +65,11 @@ enum Command {
         command: AirgapCommand,
     },
     /// Customers (accounts with a license): licenses, instances, status, overdue reporting.
+    #[command(
+        after_help = "Rows are written as they are read, so any number of customers \
+        streams in flat memory. --json writes one JSON object per line (NDJSON), each a \
+        CustomerSummary (docs/ipc.md); the text output ends with a count line."
+    )]
     Customers {
         /// Part of the name, account id or license id.
         #[arg(long)]
@@ -81,20 +86,44 @@ enum Command {
         /// Only customers with an air-gapped instance overdue with its usage file.
         #[arg(long)]
         overdue: bool,
+        /// name, expiry (soonest end first) or attention (most instances not Ready first).
+        #[arg(long, value_parser = parse_customer_sort, default_value = "name")]
+        sort: usagedesk_customers::CustomerSort,
+        /// Skip this many customers.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Write at most this many (default: all).
+        #[arg(long)]
+        limit: Option<u64>,
         #[arg(long)]
         json: bool,
     },
-    /// One customer: license and features, time to install, instances with uptime, install attempts.
+    /// One customer: license and features, time to install, counts, a page of its instances
+    /// with uptime and of its install attempts.
     Customer {
         account: String,
+        /// Skip this many instances and install attempts.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Instances and install attempts to show (at most 100).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100))]
+        limit: u64,
+        /// One JSON object: the header, with `instances` and `install_attempts` as pages
+        /// ({items, total, offset, limit}).
         #[arg(long)]
         json: bool,
     },
-    /// One instance: status, version, cluster, uptime; `--events` for its history.
+    /// One instance: status, version, cluster, uptime; `--events` for its history, newest first.
     Instance {
         id: String,
         #[arg(long)]
         events: bool,
+        /// Skip this many events.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Events to show (at most 500).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=500))]
+        limit: u64,
         #[arg(long)]
         json: bool,
     },
@@ -172,6 +201,11 @@ enum AccountsCommand {
     },
 }
 
+fn parse_customer_sort(s: &str) -> Result<usagedesk_customers::CustomerSort, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_lowercase()))
+        .map_err(|_| format!("'{s}' is not a sort: name, expiry or attention"))
+}
+
 fn parse_license_type(s: &str) -> Result<usagedesk_domain::customer::LicenseType, String> {
     serde_json::from_value(serde_json::Value::String(s.to_lowercase()))
         .map_err(|_| format!("'{s}' is not a license type: prod, trial, dev or community"))
@@ -238,22 +272,49 @@ fn run(cli: Cli) -> Result<()> {
             expiring_within,
             not_ready,
             overdue,
+            sort,
+            offset,
+            limit,
             json,
         } => commands::customers::list(
             &ctx,
-            usagedesk_customers::CustomerFilter {
-                text: search,
-                license_type,
-                expiring_within_days: expiring_within,
-                not_ready,
-                reporting_overdue: overdue,
+            commands::customers::ListArgs {
+                filter: usagedesk_customers::CustomerFilter {
+                    text: search,
+                    license_type,
+                    expiring_within_days: expiring_within,
+                    not_ready,
+                    reporting_overdue: overdue,
+                },
+                sort,
+                offset,
+                limit,
+                json,
             },
+        ),
+        Command::Customer {
+            account,
+            offset,
+            limit,
+            json,
+        } => commands::customers::show(
+            &ctx,
+            &account,
+            commands::customers::Paging { offset, limit },
             json,
         ),
-        Command::Customer { account, json } => commands::customers::show(&ctx, &account, json),
-        Command::Instance { id, events, json } => {
-            commands::customers::show_instance(&ctx, &id, events, json)
-        }
+        Command::Instance {
+            id,
+            events,
+            offset,
+            limit,
+            json,
+        } => commands::customers::show_instance(
+            &ctx,
+            &id,
+            events.then_some(commands::customers::Paging { offset, limit }),
+            json,
+        ),
         Command::Export {
             account,
             scope,

@@ -10,7 +10,8 @@ mod list;
 mod page;
 
 pub use list::{
-    customer_counts, customer_total, customers, customers_after, CustomerSummary, MAX_LIST_PAGE,
+    customer_counts, customer_total, customers, customers_after, each_customer, CustomerSummary,
+    MAX_LIST_PAGE,
 };
 pub use page::{
     customer, customer_instances, install_attempts, instance, instance_events, CustomerPage,

@@ -130,6 +130,41 @@ pub fn customers_after(
     })
 }
 
+/// Calls `f` with the customers matching `filter` in `sort` order, from the `offset`-th on,
+/// `limit` of them at most (all when `None`), all read from one state of the cache in pages
+/// (memory stays bounded however many there are). Returns how many `f` was given.
+#[allow(clippy::too_many_arguments)]
+pub fn each_customer<E: From<CacheError>>(
+    cache: &Cache,
+    now: DateTime<Utc>,
+    filter: &CustomerFilter,
+    sort: CustomerSort,
+    offset: u64,
+    limit: Option<u64>,
+    mut f: impl FnMut(CustomerSummary) -> Result<(), E>,
+) -> Result<u64, E> {
+    let q = query(filter, sort, now);
+    cache.read_snapshot(|c| {
+        let mut start = PageStart::Offset(offset);
+        let mut given = 0;
+        loop {
+            let want = limit.map_or(MAX_LIST_PAGE, |l| (l - given).min(MAX_LIST_PAGE));
+            if want == 0 {
+                return Ok(given);
+            }
+            let rows = c.customer_rows(&q, &start, want)?;
+            let Some(last) = rows.last() else {
+                return Ok(given);
+            };
+            start = PageStart::After(last.cursor.clone());
+            for r in rows {
+                f(summary(c, r, now)?)?;
+                given += 1;
+            }
+        }
+    })
+}
+
 /// How many customers match `filter` at `now`.
 pub fn customer_total(
     cache: &Cache,

@@ -55,7 +55,7 @@ pub struct CustomerPage {
     /// Its instances at `now`.
     pub counts: InstanceCounts,
     /// How many install attempts its licenses have.
-    pub install_attempts: u64,
+    pub install_attempt_count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,7 +65,7 @@ pub struct InstanceDetail {
     pub account_id: String,
     pub account_name: Option<String>,
     /// How many changes are recorded ([`instance_events`] pages through them).
-    pub events: u64,
+    pub event_count: u64,
 }
 
 fn page<T>(items: Vec<T>, total: u64, offset: u64, limit: u64) -> Page<T> {
@@ -175,7 +175,7 @@ pub fn customer(
             path: c.path(account_id)?,
             time_to_install: customer_time_to_install(c, account_id, &licenses)?,
             counts: c.customer_instance_counts(account_id, now, overdue_after())?,
-            install_attempts: c.install_attempt_count(account_id)?,
+            install_attempt_count: c.install_attempt_count(account_id)?,
             account,
             licenses,
         })
@@ -249,7 +249,7 @@ pub fn instance(
             card: card(c, &row, now)?,
             account_name: c.account(&row.account_id)?.map(|a| a.name),
             account_id: row.account_id,
-            events: c.instance_event_count(instance_id)?,
+            event_count: c.instance_event_count(instance_id)?,
         })
     })
 }

@@ -138,14 +138,14 @@ async fn list_page_and_instance_match_the_hand_computed_values() {
     );
     assert_eq!(card.graph.len(), 14);
     assert_eq!(card.short_id, "inst-fr");
-    assert_eq!(page.install_attempts, 2);
+    assert_eq!(page.install_attempt_count, 2);
     let attempts = install_attempts(&cache, "acme-fr", 0, 100).unwrap().items;
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0].id, "att-2", "newest first");
     assert_eq!(attempts[1].steps.len(), 3);
 
     let detail = instance(&cache, "inst-fr", now).unwrap();
-    assert_eq!(detail.events, 5, "every recorded change");
+    assert_eq!(detail.event_count, 5, "every recorded change");
     let events = instance_events(&cache, "inst-fr", now, 0, 100)
         .unwrap()
         .items;

@@ -27,6 +27,8 @@ pub struct AccountDetail {
     /// Months of this account whose values come from a usage data file imported here and
     /// not yet accepted by the cloud ("pending upload").
     pub pending_months: Vec<YearMonth>,
+    /// Holds a license: the account has a customer page.
+    pub is_customer: bool,
 }
 
 pub struct DeskOptions {
@@ -149,7 +151,7 @@ impl Desk {
         self.reader.lock().map_err(lock_err)
     }
 
-    fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Cache) -> Result<T, usagedesk_cache::CacheError>,
     ) -> Result<T, AppError> {
@@ -397,6 +399,7 @@ impl Desk {
                 row,
                 path: c.path(id)?,
                 pending_months: c.pending_months(id)?,
+                is_customer: c.is_customer(id)?,
             })
         })
     }

@@ -17,6 +17,9 @@ pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND
 pub use error::{AppError, ErrorKind};
 pub use export::GENERATOR;
 pub use status::{AppStatus, SyncFinished};
-pub use usagedesk_customers::{CustomerFilter, CustomerPage, CustomerSummary, InstanceDetail};
+pub use usagedesk_customers::{
+    CustomerCounts, CustomerFilter, CustomerPage, CustomerSort, CustomerSummary, InstanceCard,
+    InstanceCounts, InstanceDetail,
+};
 pub use usagedesk_exchange::{ImportOutcome, ImportPreview, IssuedSyncKey};
 pub use usagedesk_export::{ExportOutcome, ExportPlan, ExportProgress, ExportRequest};

@@ -391,6 +391,36 @@ not_ready: boolean,
  */
 reporting_overdue: boolean, };
 
+export type CustomerSort = "name" | "expiry" | "attention";
+
+export type CustomerCounts = { customers: number, 
+/**
+ * With at least one instance not Ready.
+ */
+not_ready: number, 
+/**
+ * With at least one air-gapped instance overdue.
+ */
+reporting_overdue: number, 
+/**
+ * Every license expired.
+ */
+expired: number, };
+
+export type InstanceCounts = { instances: number, 
+/**
+ * Not Ready, or never checked in.
+ */
+not_ready: number, 
+/**
+ * No check-in for 24 hours or more.
+ */
+inactive: number, 
+/**
+ * Air-gapped and overdue with their usage file.
+ */
+reporting_overdue: number, airgapped: number, };
+
 export type CustomerSummary = { account_id: string, account_name: string, licenses: Array<License>, 
 /**
  * The soonest end of a license still in force, else the latest end (`None`: none ends).
@@ -444,17 +474,21 @@ path: Array<Account>, licenses: Array<License>,
  * For the instance that most recently reached its first Ready (`None`: no Ready
  * instance).
  */
-time_to_install: TimeToInstall | null, instances: Array<InstanceCard>, 
+time_to_install: TimeToInstall | null, 
 /**
- * Newest first.
+ * Its instances at `now`.
  */
-install_attempts: Array<InstallAttempt>, };
+counts: InstanceCounts, 
+/**
+ * How many install attempts its licenses have.
+ */
+install_attempt_count: number, };
 
 export type InstanceDetail = { card: InstanceCard, account_id: string, account_name: string | null, 
 /**
- * Every recorded change, newest first.
+ * How many changes are recorded ([`instance_events`] pages through them).
  */
-events: Array<InstanceEvent>, };
+event_count: number, };
 
 export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "internal";
 
@@ -495,6 +529,10 @@ path: Array<Account>,
  * Months of this account whose values come from a usage data file imported here and
  * not yet accepted by the cloud ("pending upload").
  */
-pending_months: Array<YearMonth>, };
+pending_months: Array<YearMonth>, 
+/**
+ * Holds a license: the account has a customer page.
+ */
+is_customer: boolean, };
 
 export type SyncFinished = { ok: boolean, report: SyncReport | null, error: AppError | null, };
