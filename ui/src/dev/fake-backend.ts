@@ -56,7 +56,7 @@ import type {
   TrendPoint,
   UsageCounts,
 } from '../lib/bindings';
-import type { CustomerFilter } from '$lib/bindings';
+import type { CustomerFilter, CustomerSort } from '$lib/bindings';
 import { FakeCustomers, communityCustomer, devCustomer, expiredCustomer, prodCustomer, trialCustomer } from './fake-customers';
 
 const params = new URLSearchParams(location.search);
@@ -838,7 +838,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'account_detail': {
       const id = String(a.id);
       if (!hasData || !nodes.has(id)) fail('not_found', 'That account is not in the cache any more. Sync to refresh it.');
-      return { row: toRow(id, String(a.month)), path: pathOf(id), pending_months: pendingMonths.get(id) ?? [] } satisfies AccountDetail;
+      return { row: toRow(id, String(a.month)), path: pathOf(id), pending_months: pendingMonths.get(id) ?? [], is_customer: customers.isCustomer(id) } satisfies AccountDetail;
     }
     case 'search': {
       if (!hasData) return [];
@@ -886,11 +886,19 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'airgap_save_document':
       return saveDocument(Number(a.ledgerId), String(a.path));
     case 'customers':
-      return customers.customers(a.filter as CustomerFilter);
+      return customers.customersPage(a.filter as CustomerFilter, a.sort as CustomerSort, Number(a.offset), Number(a.limit));
+    case 'customer_counts':
+      return customers.counts();
     case 'customer':
       return customers.customer(String(a.accountId));
+    case 'customer_instances':
+      return customers.instances(String(a.accountId), Number(a.offset), Number(a.limit));
+    case 'install_attempts':
+      return customers.attempts(String(a.accountId), Number(a.offset), Number(a.limit));
     case 'instance_detail':
       return customers.instanceDetail(String(a.instanceId));
+    case 'instance_events':
+      return customers.instanceEvents(String(a.instanceId), Number(a.offset), Number(a.limit));
     case 'plugin:dialog|save': {
       // stands in for the native save dialog
       const options = (a.options ?? {}) as { defaultPath?: string; filters?: { name: string }[] };

@@ -48,16 +48,24 @@ describe('ipc wrappers', () => {
     const calls: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
-      return cmd === 'customers' ? [] : null;
+      return null;
     });
     const filter = { text: 'acme', license_type: 'trial' as const, expiring_within_days: 30, not_ready: true, reporting_overdue: false };
-    await ipc.customers(filter);
+    await ipc.customers(filter, 'expiry', 200, 100);
+    await ipc.customerCounts();
     await ipc.customer('acc-1');
+    await ipc.customerInstances('acc-1', 20, 20);
+    await ipc.installAttempts('acc-1', 0, 10);
     await ipc.instanceDetail('2bQyU1X8kdWv');
+    await ipc.instanceEvents('2bQyU1X8kdWv', 50, 50);
     expect(calls).toEqual([
-      ['customers', { filter }],
+      ['customers', { filter, sort: 'expiry', offset: 200, limit: 100 }],
+      ['customer_counts', {}],
       ['customer', { accountId: 'acc-1' }],
+      ['customer_instances', { accountId: 'acc-1', offset: 20, limit: 20 }],
+      ['install_attempts', { accountId: 'acc-1', offset: 0, limit: 10 }],
       ['instance_detail', { instanceId: '2bQyU1X8kdWv' }],
+      ['instance_events', { instanceId: '2bQyU1X8kdWv', offset: 50, limit: 50 }],
     ]);
   });
 

@@ -28,7 +28,17 @@ import type {
   TrendPoint,
   YearMonth,
 } from '$lib/bindings';
-import type { CustomerFilter, CustomerPage, CustomerSummary, InstanceDetail } from '$lib/bindings';
+import type {
+  CustomerCounts,
+  CustomerFilter,
+  CustomerPage,
+  CustomerSort,
+  CustomerSummary,
+  InstallAttempt,
+  InstanceCard,
+  InstanceDetail,
+  InstanceEvent,
+} from '$lib/bindings';
 import { toAppError } from './errors';
 
 export { isAppError, toAppError } from './errors';
@@ -121,18 +131,37 @@ export const airgapImport = (path: string, verificationPath: string) =>
 export const airgapSaveDocument = (ledgerId: number, path: string) =>
   call<null>('airgap_save_document', { ledgerId, path });
 
-/** The customers (accounts holding a license) matching `filter`, by name. */
-export const customers = (filter: CustomerFilter) => call<CustomerSummary[]>('customers', { filter });
+/**
+ * One page of the customers (accounts holding a license) matching `filter`, in `sort` order:
+ * `limit` rows (at most 500) from `offset`, with the total.
+ */
+export const customers = (filter: CustomerFilter, sort: CustomerSort, offset: number, limit: number) =>
+  call<Page<CustomerSummary>>('customers', { filter, sort, offset, limit });
+
+/** Badges: how many customers, how many with an instance not Ready, overdue, expired. */
+export const customerCounts = () => call<CustomerCounts>('customer_counts');
 
 /**
- * A customer's page: licenses, time to install, instances with their 14-day uptime, install
- * attempts. `not_found` when the account is not in the cache; an account without a license
- * answers with no licenses.
+ * A customer's page header: licenses, time to install, counts of its instances and install
+ * attempts (pages of those: {@link customerInstances}, {@link installAttempts}). `not_found`
+ * when the account is not in the cache; an account without a license answers with no licenses.
  */
 export const customer = (accountId: string) => call<CustomerPage>('customer', { accountId });
 
-/** One instance's card and its full event history (newest first). */
+/** One page (at most 100) of a customer's instances with their 14-day uptime, active first. */
+export const customerInstances = (accountId: string, offset: number, limit: number) =>
+  call<Page<InstanceCard>>('customer_instances', { accountId, offset, limit });
+
+/** One page (at most 500) of a customer's install attempts, newest first. */
+export const installAttempts = (accountId: string, offset: number, limit: number) =>
+  call<Page<InstallAttempt>>('install_attempts', { accountId, offset, limit });
+
+/** One instance's card, and how many events it has. */
 export const instanceDetail = (instanceId: string) => call<InstanceDetail>('instance_detail', { instanceId });
+
+/** One page (at most 500) of an instance's event history, newest first. */
+export const instanceEvents = (instanceId: string, offset: number, limit: number) =>
+  call<Page<InstanceEvent>>('instance_events', { instanceId, offset, limit });
 
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };

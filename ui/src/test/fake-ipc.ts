@@ -21,7 +21,7 @@ import type {
   Page,
   SearchHit,
 } from '$lib/bindings';
-import type { CustomerFilter } from '$lib/bindings';
+import type { CustomerFilter, CustomerSort } from '$lib/bindings';
 import { counts, row } from './fixtures';
 import { FakeCustomers, expiredCustomer, prodCustomer, trialCustomer, type CustomerSpec } from '../dev/fake-customers';
 
@@ -404,7 +404,12 @@ export function installFake(opts: FakeOptions = {}) {
           const month = String(args.month);
           const r = byId(month).get(String(args.id));
           if (!r) throw { kind: 'not_found', message: 'No such account.' } satisfies AppError;
-          return { row: r, path: pathOf(r.account_id, month), pending_months: state.pendingMonths[r.account_id] ?? [] } satisfies AccountDetail;
+          return {
+            row: r,
+            path: pathOf(r.account_id, month),
+            pending_months: state.pendingMonths[r.account_id] ?? [],
+            is_customer: state.customers.isCustomer(r.account_id),
+          } satisfies AccountDetail;
         }
         case 'search': {
           const text = String(args.text).toLowerCase();
@@ -517,13 +522,23 @@ export function installFake(opts: FakeOptions = {}) {
           if (!state.ledger.some((e) => e.id === Number(args.ledgerId))) throw { kind: 'not_found', message: 'no such ledger entry' } satisfies AppError;
           return null;
         case 'customers':
+        case 'customer_counts':
         case 'customer':
-        case 'instance_detail': {
+        case 'customer_instances':
+        case 'install_attempts':
+        case 'instance_detail':
+        case 'instance_events': {
           if (state.holdCustomers) await new Promise<void>((r) => customersRun.push(r));
           if (state.customersError) throw state.customersError;
-          if (cmd === 'customers') return state.customers.customers(args.filter as CustomerFilter);
-          if (cmd === 'customer') return state.customers.customer(String(args.accountId));
-          return state.customers.instanceDetail(String(args.instanceId));
+          const c = state.customers;
+          const [offset, limit] = [Number(args.offset), Number(args.limit)];
+          if (cmd === 'customers') return c.customersPage(args.filter as CustomerFilter, args.sort as CustomerSort, offset, limit);
+          if (cmd === 'customer_counts') return c.counts();
+          if (cmd === 'customer') return c.customer(String(args.accountId));
+          if (cmd === 'customer_instances') return c.instances(String(args.accountId), offset, limit);
+          if (cmd === 'install_attempts') return c.attempts(String(args.accountId), offset, limit);
+          if (cmd === 'instance_events') return c.instanceEvents(String(args.instanceId), offset, limit);
+          return c.instanceDetail(String(args.instanceId));
         }
         case 'plugin:dialog|save': {
           const options = (args.options ?? {}) as { defaultPath?: string };
