@@ -186,6 +186,89 @@ async fn the_demo_runs_the_real_cloud_in_process_and_syncs_from_it() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn customer_commands_answer_bounded_pages_of_the_demo() {
+    use usagedesk_desktop::{CustomerFilter, CustomerSort};
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&dir, Arc::new(MemoryStore::default()), true);
+    desk.start_demo().await.unwrap();
+    desk.sync(|_| {}).await.unwrap();
+    let all = CustomerFilter::default();
+    let counts = desk.customer_counts().unwrap();
+    assert!(counts.customers > 10, "the demo has customers: {counts:?}");
+    // Pages concatenate to the whole list; the total is the count's.
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = desk.customers(&all, CustomerSort::Name, offset, 7).unwrap();
+        assert_eq!(page.total, counts.customers);
+        if page.items.is_empty() {
+            break;
+        }
+        offset += page.items.len() as u64;
+        seen.extend(page.items.into_iter().map(|c| c.account_id));
+    }
+    assert_eq!(seen.len() as u64, counts.customers);
+    let biggest = desk.customers(&all, CustomerSort::Name, 0, 10_000).unwrap();
+    assert_eq!(biggest.limit, 500, "the page size is capped");
+    assert!(
+        serde_json::to_vec(&biggest).unwrap().len() < 1 << 20,
+        "the largest page is under 1 MB"
+    );
+    let not_ready = CustomerFilter {
+        not_ready: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        desk.customers(&not_ready, CustomerSort::Attention, 0, 1)
+            .unwrap()
+            .total,
+        counts.not_ready,
+        "the badge counts what the filter lists"
+    );
+    let long = CustomerFilter {
+        text: Some("x".repeat(201)),
+        ..Default::default()
+    };
+    assert_eq!(
+        desk.customers(&long, CustomerSort::Name, 0, 10)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidInput
+    );
+
+    let first = &seen[0];
+    let header = desk.customer(first).unwrap();
+    let cards = desk.customer_instances(first, 0, 1_000).unwrap();
+    assert_eq!(cards.total, u64::from(header.counts.instances));
+    assert!(cards.items.len() <= 100, "at most 100 cards a page");
+    let attempts = desk.install_attempts(first, 0, 10).unwrap();
+    assert_eq!(attempts.total, header.install_attempt_count);
+    if let Some(card) = cards.items.first() {
+        let detail = desk.instance_detail(&card.instance_id).unwrap();
+        let events = desk.instance_events(&card.instance_id, 0, 3).unwrap();
+        assert_eq!(events.total, detail.event_count);
+        assert!(events.items.len() <= 3);
+        assert!(
+            events
+                .items
+                .windows(2)
+                .all(|w| w[0].received_at >= w[1].received_at),
+            "newest first"
+        );
+    }
+
+    let month = desk.completed_months().unwrap().last().unwrap().to_string();
+    assert!(desk.account_detail(first, &month).unwrap().is_customer);
+    let page = desk.children(None, &month, ChildSort::Name, 0, 50).unwrap();
+    let root = &page.items[0].usage.account_id;
+    assert_eq!(
+        desk.account_detail(root, &month).unwrap().is_customer,
+        seen.contains(root),
+        "is_customer agrees with the list"
+    );
+}
+
 #[tokio::test]
 async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
     let cloud = Cloud::start(&small_fixture()).await;
