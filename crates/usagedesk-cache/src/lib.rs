@@ -148,6 +148,14 @@ impl Cache {
         })
     }
 
+    /// Sets this handle's page cache (KiB; default 64 MiB). A one-shot scan such as the CLI's
+    /// streamed list reads each page once, so a small cache keeps its memory flat.
+    pub fn set_page_cache_kib(&self, kib: u32) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{};", kib.max(256)))?;
+        Ok(())
+    }
+
     /// The file this cache lives in (`None` in memory).
     pub fn file_path(&self) -> Option<&Path> {
         self.path.as_deref()

@@ -87,10 +87,15 @@ fn list_line(out: &mut impl Write, cells: [&str; 7]) -> std::io::Result<()> {
     writeln!(out, "{}", cells[6].trim_end())
 }
 
+/// SQLite's page cache while streaming the list (KiB).
+const STREAM_CACHE_KIB: u32 = 4 * 1024;
+
 /// Streams the list: each row is written as it is read (one JSON object a line with
 /// `--json`), so memory stays flat however many customers there are.
 pub fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let cache = ctx.open_cache()?;
+    // Each page is read once: a small page cache keeps the stream's memory flat.
+    cache.set_page_cache_kib(STREAM_CACHE_KIB)?;
     let now = ctx.clock.now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
