@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
-import { FAKE_INSTANCES, installFake, type FakeOptions } from '../../test/fake-ipc';
+import { FAKE_INSTANCES, installFake, treeAccount, type FakeOptions } from '../../test/fake-ipc';
+import { prodCustomer } from '../../dev/fake-customers';
 import type { CustomerFilter } from '$lib/bindings';
 
 let fake: ReturnType<typeof installFake>;
@@ -366,6 +367,38 @@ describe('Instance details', () => {
     expect(await within(dialog).findByTestId('inline-error')).toHaveTextContent('is not in the local cache');
     await fireEvent.click(document.querySelector('.backdrop')!);
     expect(screen.queryByTestId('instance-detail')).toBeNull();
+  });
+});
+
+describe('A customer with many instances', () => {
+  /** Alpha Corp with 45 instances (ids i-00 … i-44), all checking in. */
+  function big() {
+    const spec = prodCustomer(treeAccount('a')!);
+    const base = spec.instances[0];
+    spec.instances = Array.from({ length: 45 }, (_, i) => ({ ...base, id: `i-${String(i).padStart(2, '0')}`, lastCheckIn: 1, changes: [] }));
+    return { customers: [spec] };
+  }
+
+  it('shows its instances a page at a time, with the whole count in the header', async () => {
+    const user = await start(big());
+    await user.click(screen.getByTestId('nav-customers'));
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    await user.click(within(rows()[0]).getByTestId('customer-open'));
+    await waitFor(() => expect(screen.getAllByTestId('instance-card')).toHaveLength(20));
+    expect(screen.getByTestId('customer-instances')).toHaveTextContent('45 instances');
+    expect(screen.getByTestId('instances-pager-range')).toHaveTextContent('1–20 of 45');
+    expect(cmds('customer_instances').at(-1)).toEqual({ accountId: 'a', offset: 0, limit: 20 });
+    const shownIds = () => screen.getAllByTestId('instance-card').map((c) => c.dataset.instanceId);
+    expect(shownIds()[0]).toBe('i-00');
+
+    await user.click(screen.getByTestId('instances-pager-next'));
+    await waitFor(() => expect(shownIds()[0]).toBe('i-20'));
+    await user.click(screen.getByTestId('instances-pager-next'));
+    await waitFor(() => expect(shownIds()).toEqual(['i-40', 'i-41', 'i-42', 'i-43', 'i-44']));
+    expect(screen.getByTestId('instances-pager-next')).toBeDisabled();
+    expect(screen.getByTestId('instances-pager-range')).toHaveTextContent('41–45 of 45');
+    await user.click(screen.getByTestId('instances-pager-prev'));
+    await waitFor(() => expect(shownIds()[0]).toBe('i-20'));
   });
 });
 
