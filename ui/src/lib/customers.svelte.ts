@@ -1,7 +1,7 @@
 // State of the Customers view: the list's filters, sort and pages (only those the viewport
 // shows are asked for), the customer page shown with its pages of instances and install
 // attempts.
-import type { AppError, CustomerPage, CustomerSort, CustomerSummary, InstallAttempt, InstanceCard, Page } from '$lib/bindings';
+import type { AppError, CustomerCounts, CustomerPage, CustomerSort, CustomerSummary, InstallAttempt, InstanceCard, Page } from '$lib/bindings';
 import { EMPTY_FILTER, isFiltered, sameFilter, toCustomerFilter, type FilterState } from './customers';
 import { toAppError } from './errors';
 import * as ipc from './ipc';
@@ -28,6 +28,8 @@ export class CustomersStore {
   stale = $state(false);
   /** rows matching the filter (null until the first answer) */
   total = $state<number | null>(null);
+  /** badges over every customer (count queries), null until asked */
+  counts = $state.raw<CustomerCounts | null>(null);
 
   /** the account whose customer page is shown; null: the list */
   open = $state<string | null>(null);
@@ -94,7 +96,15 @@ export class CustomersStore {
     const rows = Math.max(1, this.visible[1] - this.visible[0]);
     this.visible = [0, rows];
     this.list.reload(0, rows, this.fetcher(filter, sort));
-    await this.list.idle();
+    await Promise.all([this.list.idle(), this.counts === null ? this.loadCounts() : undefined]);
+  }
+
+  private async loadCounts(): Promise<void> {
+    try {
+      this.counts = await ipc.customerCounts();
+    } catch {
+      this.counts = null; // no badges then; the list shows its own error
+    }
   }
 
   /**
@@ -218,7 +228,7 @@ export class CustomersStore {
     const jobs: Promise<void>[] = [];
     if (this.loaded) {
       this.list.reload(...this.visible);
-      jobs.push(this.list.idle());
+      jobs.push(this.list.idle(), this.loadCounts());
     }
     if (this.open !== null) jobs.push(this.loadPage());
     await Promise.all(jobs);

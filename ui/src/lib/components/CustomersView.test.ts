@@ -58,6 +58,18 @@ describe('Customers list', () => {
     expect(screen.getByTestId('customer-count')).toHaveTextContent('3 customers');
   });
 
+  it('shows badges from the count query, which filter the list', async () => {
+    const user = await openCustomers();
+    // Alpha (one instance not Ready), Beta (inactive, never Ready, overdue), Gamma (trial, not Ready)
+    const counts = fake.state.customers.counts();
+    await waitFor(() => expect(screen.getByTestId('badge-not-ready')).toHaveTextContent(`${counts.not_ready} with instances not Ready`));
+    expect(cmds('customer_counts')).toHaveLength(1);
+    expect(screen.getByTestId('badge-overdue')).toHaveTextContent(`${counts.reporting_overdue} overdue`);
+    await user.click(screen.getByTestId('badge-overdue'));
+    await waitFor(() => expect(lastFilter().reporting_overdue).toBe(true));
+    await waitFor(() => expect(ids()).toEqual(['b']));
+  });
+
   it('shows license types, expiry, instances, worst status and overdue per row', async () => {
     await openCustomers();
     const alpha = row('a');
