@@ -554,3 +554,101 @@ fn a_sync_between_two_pages_repeats_nothing_and_skips_nothing_that_stayed() {
         }
     }
 }
+
+#[test]
+fn a_usage_file_imported_here_clears_the_overdue_mark_at_once() {
+    use usagedesk_cache::{LedgerEntry, LedgerEvent, UploadState};
+    let mut world = World::default();
+    world
+        .accounts
+        .insert("acme".into(), account("acme", "Acme"));
+    let license = License {
+        id: "LIC-acme".into(),
+        account_id: "acme".into(),
+        license_type: LicenseType::Prod,
+        channel: "stable".into(),
+        created_at: now() - Duration::days(100),
+        expires_at: None,
+        features: LicenseFeatures::default(),
+        seats: Default::default(),
+    };
+    world.licenses.insert(license.id.clone(), license);
+    for (id, last) in [
+        ("gap-old", Some(now() - Duration::days(40))),
+        ("gap-never", None),
+    ] {
+        world.instances.insert(
+            id.into(),
+            Instance {
+                id: id.into(),
+                license_id: "LIC-acme".into(),
+                account_id: "acme".into(),
+                airgapped: true,
+                public_key: None,
+                high_water_mark: 0,
+                last_report_at: last,
+            },
+        );
+    }
+    let (_dir, mut cache) = stored(&world, 1);
+    let overdue = |cache: &Cache| {
+        let page = customers(
+            &cache,
+            now(),
+            &CustomerFilter::default(),
+            CustomerSort::Name,
+            0,
+            10,
+        )
+        .unwrap();
+        let counts = usagedesk_customers::customer_counts(cache, now()).unwrap();
+        let header = usagedesk_customers::customer(cache, "acme", now()).unwrap();
+        (
+            page.items[0].reporting_overdue,
+            counts.reporting_overdue,
+            header.counts.reporting_overdue,
+        )
+    };
+    assert_eq!(
+        overdue(&cache),
+        (true, 1, 2),
+        "40 days without a file, and never"
+    );
+
+    let import = |instance: &str, n: u32| LedgerEntry {
+        id: 0,
+        instance_id: instance.into(),
+        event: LedgerEvent::UsageImported,
+        at: now() - Duration::days(1),
+        by: "manager".into(),
+        nonce: format!("nonce-{n}"),
+        file_sha256: format!("{n:064}"),
+        expires_at: None,
+        high_water_mark: 1,
+        records: 0,
+        new_records: 0,
+        already_present: 0,
+        changed: 0,
+        document: "verification key".into(),
+        upload: Some(UploadState::Pending),
+        upload_error: None,
+    };
+    cache
+        .commit_import(&import("gap-never", 1), "sync key", "usage data", &[], None)
+        .unwrap();
+    assert_eq!(overdue(&cache), (true, 1, 1), "gap-old is still overdue");
+    cache
+        .commit_import(&import("gap-old", 2), "sync key", "usage data", &[], None)
+        .unwrap();
+    assert_eq!(overdue(&cache), (false, 0, 0), "both files are a day old");
+    let filter = CustomerFilter {
+        reporting_overdue: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        customers(&cache, now(), &filter, CustomerSort::Name, 0, 10)
+            .unwrap()
+            .total,
+        0
+    );
+}
