@@ -86,7 +86,8 @@ describe('CustomersStore', () => {
   it('waits for a pause in typing before asking', async () => {
     vi.useFakeTimers();
     const calls: CustomerFilter[] = [];
-    mockIPC((_cmd, args) => {
+    mockIPC((cmd, args) => {
+      if (cmd !== 'customers') return { customers: 0, not_ready: 0, reporting_overdue: 0, expired: 0 };
       calls.push((args as Args).filter);
       return page([], args as Args);
     });
@@ -105,7 +106,8 @@ describe('CustomersStore', () => {
   it('asks only for the pages the viewport shows, with the sort chosen', async () => {
     const all = Array.from({ length: 1234 }, (_, i) => summary(`c${String(i).padStart(4, '0')}`));
     const calls: Args[] = [];
-    mockIPC((_cmd, args) => {
+    mockIPC((cmd, args) => {
+      if (cmd !== 'customers') return { customers: 1234, not_ready: 0, reporting_overdue: 0, expired: 0 };
       const a = args as Args;
       calls.push(a);
       return page(all.slice(a.offset, a.offset + a.limit), a, all.length);
@@ -133,7 +135,8 @@ describe('CustomersStore', () => {
     let all = Array.from({ length: 250 }, (_, i) => summary(`c${String(i).padStart(3, '0')}`));
     const hold: (() => void)[] = [];
     let holding = false;
-    mockIPC(async (_cmd, args) => {
+    mockIPC(async (cmd, args) => {
+      if (cmd !== 'customers') return { customers: all.length, not_ready: 0, reporting_overdue: 0, expired: 0 };
       const a = args as Args;
       const items = all.slice(a.offset, a.offset + a.limit);
       const total = all.length;
