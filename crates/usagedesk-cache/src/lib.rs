@@ -24,12 +24,14 @@
 //! Ordering: "by name" means by name then id, in byte order (as Rust compares `str`).
 
 pub mod airgap;
+mod airgap_page;
 mod apply;
 mod codec;
 mod customers;
 mod error;
 mod maint;
 mod migrate;
+mod outbox;
 mod query;
 mod rebuild;
 mod report;
@@ -37,6 +39,8 @@ mod stage;
 pub mod state;
 mod types;
 
+#[cfg(test)]
+mod airgap_tests;
 #[cfg(test)]
 mod bench_tests;
 #[cfg(test)]
@@ -47,11 +51,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use airgap::{
-    ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, OutboxItem, RecordCounts, UploadState,
+pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, RecordCounts, UploadState};
+pub use airgap_page::{
+    AirgapPage, InstanceKind, InstanceQuery, InstanceSort, LedgerQuery, LedgerRow,
 };
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;
+pub use outbox::{OutboxBinding, OutboxElsewhere, OutboxItem, OutboxSummary, QueuedUpload};
 pub use report::{ReportRow, RowResult};
 pub use types::*;
 
