@@ -87,16 +87,21 @@ pub fn describe(b: &OutboxBinding) -> String {
     format!("{} ({account})", b.cloud_url)
 }
 
-/// Pushes the files queued for `binding` that are due at `now`, oldest first. Stops at the
-/// first transient failure (the cloud or the network is struggling: the rest wait too).
+/// Pushes the files queued for `client`'s cloud and `account_id` (the token's account)
+/// that are due at `now`, oldest first. Stops at the first transient failure (the cloud or
+/// the network is struggling: the rest wait too).
 pub async fn push_outbox(
     cache: &mut Cache,
     client: &Client,
-    binding: &OutboxBinding,
+    account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<PushReport, SyncError> {
     let mut report = PushReport::default();
-    let due = cache.outbox_due(binding, now)?;
+    let binding = OutboxBinding {
+        cloud_url: client.base_url().to_owned(),
+        account_id: account_id.to_owned(),
+    };
+    let due = cache.outbox_due(&binding, now)?;
     for (i, item) in due.iter().enumerate() {
         let upload = AirgapUpload {
             sync_key: item.sync_key.clone(),

@@ -135,7 +135,7 @@ async fn run(
 
     // Files imported offline for this cloud and account go up first, so this run already
     // pulls what they changed.
-    let push = push_outbox(cache, client, &binding, clock.now()).await?;
+    let push = push_outbox(cache, client, &me.account_id, clock.now()).await?;
 
     let mut cursor = cache.cursor()?;
     let pages = loop {
