@@ -198,6 +198,21 @@ impl Cache {
         Ok(out)
     }
 
+    /// The same cloud answers at a new URL (the embedded demo listens on a new port each
+    /// run): files queued for `from` go to `to`.
+    pub fn rebind_outbox(&mut self, from: &str, to: &str) -> Result<()> {
+        if from != to {
+            let tx = self.write_tx()?;
+            tx.execute(
+                "UPDATE airgap_outbox SET cloud_url = ?2 WHERE cloud_url = ?1",
+                [from, to],
+            )?;
+            crate::airgap::bump_generation(&tx)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
     /// The cloud accepted an imported file: it leaves the outbox, and its month-end rows
     /// are no longer pending (the cloud's rows arrive with the sync).
     pub fn mark_uploaded(&mut self, ledger_id: i64) -> Result<()> {
