@@ -315,11 +315,9 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 commands::airgap_lists::window(offset, limit)?,
             ),
-            AirgapCommand::Outbox { json } => commands::airgap_lists::outbox(
-                &ctx,
-                json,
-                commands::airgap_lists::window(0, None)?,
-            ),
+            AirgapCommand::Outbox { json } => {
+                commands::airgap_lists::outbox(&ctx, json, commands::airgap_lists::window(0, None)?)
+            }
             AirgapCommand::Retry { ledger_id } => commands::airgap::retry(&ctx, ledger_id),
             AirgapCommand::Discard { ledger_id, yes } => {
                 commands::airgap::discard(&ctx, ledger_id, yes)

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use usagedesk_domain::Clock;
-use usagedesk_exchange::{import, issue_sync_key, preview_import, ExchangeError, ImportPreview, Signer};
+use usagedesk_exchange::{
+    import, issue_sync_key, preview_import, ExchangeError, ImportPreview, Signer,
+};
 
 use crate::context::Context;
 

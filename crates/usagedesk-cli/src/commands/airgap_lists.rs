@@ -66,25 +66,26 @@ fn pages(
     window: Window,
     mut page: impl FnMut(&Cache, usize, usize) -> Result<(usize, u64)>,
 ) -> Result<(usize, u64)> {
-    cache.read_snapshot(|c| {
-        let mut shown = 0;
-        let mut total = 0;
-        loop {
-            let want = window.limit.map_or(PAGE, |l| (l - shown).min(PAGE));
-            if want == 0 {
-                break;
+    cache
+        .read_snapshot(|c| {
+            let mut shown = 0;
+            let mut total = 0;
+            loop {
+                let want = window.limit.map_or(PAGE, |l| (l - shown).min(PAGE));
+                if want == 0 {
+                    break;
+                }
+                let (n, t) = page(c, window.offset + shown, want)
+                    .map_err(|e| usagedesk_cache::CacheError::Invalid(format!("{e:#}")))?;
+                total = t;
+                shown += n;
+                if n < want {
+                    break;
+                }
             }
-            let (n, t) = page(c, window.offset + shown, want)
-                .map_err(|e| usagedesk_cache::CacheError::Invalid(format!("{e:#}")))?;
-            total = t;
-            shown += n;
-            if n < want {
-                break;
-            }
-        }
-        Ok((shown, total))
-    })
-    .map_err(Into::into)
+            Ok((shown, total))
+        })
+        .map_err(Into::into)
 }
 
 pub fn instances(ctx: &Context, args: &InstanceArgs, window: Window) -> Result<()> {
@@ -132,7 +133,11 @@ pub fn instances(ctx: &Context, args: &InstanceArgs, window: Window) -> Result<(
                     "{:<28} {:<36} {:<10} {:>12} {:<12} {:>7} {:>7}  {}",
                     one_line(&r.instance.id),
                     one_line(r.account_name.as_deref().unwrap_or(&r.instance.account_id)),
-                    if r.instance.airgapped { "air-gapped" } else { "online" },
+                    if r.instance.airgapped {
+                        "air-gapped"
+                    } else {
+                        "online"
+                    },
                     group(r.high_water_mark),
                     last.map_or_else(|| "never".into(), |t| t.format("%Y-%m-%d").to_string()),
                     group(r.pending_uploads),
