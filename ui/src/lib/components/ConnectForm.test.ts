@@ -3,7 +3,7 @@ import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import ConnectForm from './ConnectForm.svelte';
 
-function setup(onconnect: (url: string, token: string) => Promise<void>) {
+function setup(onconnect: (url: string, token: string, force: boolean) => Promise<void>) {
   const user = userEvent.setup();
   render(ConnectForm, { props: { onconnect } });
   const url = screen.getByTestId('connect-url') as HTMLInputElement;
@@ -25,7 +25,7 @@ describe('ConnectForm', () => {
     const { user, url, token } = setup(onconnect);
     await user.type(url, ' https://usage.example.com ');
     await user.type(token, 'secret-token{Enter}');
-    expect(onconnect).toHaveBeenCalledWith('https://usage.example.com', 'secret-token');
+    expect(onconnect).toHaveBeenCalledWith('https://usage.example.com', 'secret-token', false);
   });
 
   it('puts bad_url under the URL field', async () => {
