@@ -340,30 +340,134 @@ impl Cache {
         overdue_before: DateTime<Utc>,
     ) -> Result<AirgapPage<InstanceRow>> {
         self.read_snapshot(|c| {
-            let (filter, mut args) = conditions(q, overdue_before);
-            let total: i64 = c
-                .conn
-                .prepare_cached(&format!("SELECT count(*) {FROM} {filter}"))?
-                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
-            let order = order_by(q, overdue_before, &mut args);
-            args.push(Box::new(limit_arg(q.limit)));
-            args.push(Box::new(limit_arg(q.offset)));
-            let n = args.len();
-            let items = collect(
-                &c.conn,
-                &format!(
-                    "SELECT {ROW_COLUMNS} {FROM} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
-                    n - 1
-                ),
-                &args,
-            )?;
+            let (items, total) = if q.sort == InstanceSort::Status {
+                c.status_page(q, overdue_before)?
+            } else {
+                let (filter, mut args) = conditions(q, overdue_before);
+                let total: i64 = c
+                    .conn
+                    .prepare_cached(&format!("SELECT count(*) {FROM} {filter}"))?
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+                let order = order_by(q, overdue_before, &mut args);
+                args.push(Box::new(limit_arg(q.limit)));
+                args.push(Box::new(limit_arg(q.offset)));
+                let n = args.len();
+                let items = collect(
+                    &c.conn,
+                    &format!(
+                        "SELECT {ROW_COLUMNS} {FROM} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
+                        n - 1
+                    ),
+                    &args,
+                )?;
+                (items, codec::count(total)?)
+            };
             Ok(AirgapPage {
                 items,
-                total: codec::count(total)?,
+                total,
                 offset: q.offset,
                 generation: c.generation()?,
             })
         })
+    }
+
+    /// The status order (air-gapped and overdue, air-gapped, online; each by id) as three
+    /// segments, each read in index order: no sort of the whole list for any page.
+    fn status_page(
+        &self,
+        q: &InstanceQuery,
+        overdue_before: DateTime<Utc>,
+    ) -> Result<(Vec<InstanceRow>, u64)> {
+        let (filter, mut args) = conditions(q, overdue_before);
+        args.push(Box::new(codec::time_text(overdue_before)));
+        let c = args.len();
+        let mut segments = vec![
+            format!("i.airgapped = 1 AND {LAST_EXCHANGE} < ?{c}"),
+            format!("i.airgapped = 1 AND {LAST_EXCHANGE} >= ?{c}"),
+            // (names the cut-off too, so every segment binds the same parameters)
+            format!("i.airgapped = 0 AND ?{c} IS NOT NULL"),
+        ];
+        let dir = if q.descending {
+            segments.reverse();
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let joined = |seg: &str| {
+            if filter.is_empty() {
+                format!("WHERE {seg}")
+            } else {
+                format!("{filter} AND {seg}")
+            }
+        };
+        let mut items = Vec::new();
+        let mut total = 0u64;
+        let (mut skip, mut want) = (q.offset as u64, q.limit as u64);
+        for seg in &segments {
+            let where_ = joined(seg);
+            let n: i64 = self
+                .conn
+                .prepare_cached(&format!("SELECT count(*) {FROM} {where_}"))?
+                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            let n = codec::count(n)?;
+            total += n;
+            if want == 0 || skip >= n {
+                skip = skip.saturating_sub(n);
+                continue;
+            }
+            let mut a: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref() as &dyn ToSql).collect();
+            let (lim, off) = (want.min(n - skip) as i64, skip as i64);
+            a.push(&lim);
+            a.push(&off);
+            let k = a.len();
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} {FROM} {where_} ORDER BY i.id {dir} LIMIT ?{} OFFSET ?{k}",
+                k - 1
+            ))?;
+            let mut rows = st.query(a.as_slice())?;
+            while let Some(r) = rows.next()? {
+                items.push(row_at(r)?);
+            }
+            want -= lim as u64;
+            skip = 0;
+        }
+        Ok((items, total))
+    }
+
+    /// Every instance `q` asks for from `q.offset` (at most `q.limit`), in one statement, one
+    /// row at a time to `f` (which returns false to stop): for streaming a whole list.
+    pub fn for_each_instance(
+        &self,
+        q: &InstanceQuery,
+        overdue_before: DateTime<Utc>,
+        mut f: impl FnMut(InstanceRow) -> Result<bool>,
+    ) -> Result<()> {
+        let (filter, mut args) = conditions(q, overdue_before);
+        let order = order_by(q, overdue_before, &mut args);
+        args.push(Box::new(limit_arg(q.limit)));
+        args.push(Box::new(limit_arg(q.offset)));
+        let n = args.len();
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} {FROM} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
+            n - 1
+        ))?;
+        let mut rows = st.query(params_from_iter(args.iter()))?;
+        while let Some(r) = rows.next()? {
+            if !f(row_at(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many instances `q` lists (its offset and limit aside).
+    pub fn count_instances(&self, q: &InstanceQuery, overdue_before: DateTime<Utc>) -> Result<u64> {
+        let (filter, args) = conditions(q, overdue_before);
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) {FROM} {filter}"))?
+            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+        codec::count(n)
     }
 
     /// Air-gapped instances whose last verified exchange is before `overdue_before` (or

@@ -278,6 +278,25 @@ fn instance_pages_concatenate_to_the_model_under_every_filter_sort_and_search() 
                             limit: 0,
                         };
                         let want = expected(&models, &q, now());
+                        // Streamed in one statement (the CLI), from an offset, with a limit.
+                        let mut streamed = Vec::new();
+                        let window = InstanceQuery {
+                            offset: 3,
+                            limit: 40,
+                            ..q.clone()
+                        };
+                        cache
+                            .for_each_instance(&window, cutoff(), |r| {
+                                streamed.push(r.instance.id);
+                                Ok(true)
+                            })
+                            .unwrap();
+                        let slice: Vec<String> = want.iter().skip(3).take(40).cloned().collect();
+                        assert_eq!(streamed, slice, "{q:?} streamed");
+                        assert_eq!(
+                            cache.count_instances(&q, cutoff()).unwrap(),
+                            want.len() as u64
+                        );
                         for size in [7, 50] {
                             let (rows, total) = all_pages(&cache, &q, size);
                             let got: Vec<String> =

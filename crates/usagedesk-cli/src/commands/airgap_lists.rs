@@ -102,26 +102,29 @@ pub fn instances(ctx: &Context, args: &InstanceArgs, window: Window) -> Result<(
             return done_or(e);
         }
     }
+    let q = InstanceQuery {
+        kind: if args.all {
+            InstanceKind::All
+        } else {
+            InstanceKind::Airgapped
+        },
+        overdue_only: args.overdue,
+        text: args.search.clone(),
+        sort: args.sort,
+        descending: args.desc,
+        offset: window.offset,
+        limit: window.limit.unwrap_or(usize::MAX),
+    };
+    // One statement in one read snapshot: one sort, rows written as they come.
     let mut write_err = None;
-    let (shown, total) = pages(&cache, window, |c, offset, limit| {
-        let q = InstanceQuery {
-            kind: if args.all {
-                InstanceKind::All
-            } else {
-                InstanceKind::Airgapped
-            },
-            overdue_only: args.overdue,
-            text: args.search.clone(),
-            sort: args.sort,
-            descending: args.desc,
-            offset,
-            limit,
-        };
-        let page = c.instances_page(&q, overdue_cutoff(now))?;
-        for r in &page.items {
-            let overdue = is_overdue(r, now);
+    let mut shown = 0usize;
+    let total = cache.read_snapshot(|c| {
+        let total = c.count_instances(&q, overdue_cutoff(now))?;
+        c.for_each_instance(&q, overdue_cutoff(now), |r| {
+            let overdue = is_overdue(&r, now);
             let line = if args.json {
-                let mut v = serde_json::to_value(r)?;
+                let mut v = serde_json::to_value(&r)
+                    .map_err(|e| usagedesk_cache::CacheError::Invalid(e.to_string()))?;
                 v["overdue"] = overdue.into();
                 v.to_string()
             } else {
@@ -145,12 +148,18 @@ pub fn instances(ctx: &Context, args: &InstanceArgs, window: Window) -> Result<(
                     if overdue { "overdue" } else { "" }
                 )
             };
-            if let Err(e) = writeln!(out, "{line}") {
-                write_err = Some(e);
-                return Ok((0, page.total)); // stop reading: nobody reads the rest
+            match writeln!(out, "{line}") {
+                Ok(()) => {
+                    shown += 1;
+                    Ok(true)
+                }
+                Err(e) => {
+                    write_err = Some(e);
+                    Ok(false) // nobody reads the rest
+                }
             }
-        }
-        Ok((page.items.len(), page.total))
+        })?;
+        Ok(total)
     })?;
     if let Some(e) = write_err.or_else(|| out.flush().err()) {
         return done_or(e);
