@@ -28,6 +28,20 @@ describe('ConnectForm', () => {
     expect(onconnect).toHaveBeenCalledWith('https://usage.example.com', 'secret-token', false);
   });
 
+  it('asks before switching while imported files wait for another cloud, then connects with force', async () => {
+    const onconnect = vi.fn((_u: string, _t: string, force: boolean) =>
+      force ? Promise.resolve() : Promise.reject({ kind: 'pending_uploads', message: '2 imported usage data file(s) are still queued for https://old.example.com/ (account sp)' }),
+    );
+    const { user, url, token } = setup(onconnect);
+    await user.type(url, 'https://new.example.com');
+    await user.type(token, 'secret{Enter}');
+    const dialog = await screen.findByRole('alertdialog', { name: 'Switch with files still queued?' });
+    expect(dialog).toHaveTextContent('still queued for https://old.example.com/ (account sp)');
+    expect(onconnect).toHaveBeenCalledTimes(1);
+    await user.click(screen.getByRole('button', { name: 'Switch anyway' }));
+    expect(onconnect).toHaveBeenLastCalledWith('https://new.example.com', 'secret', true);
+  });
+
   it('puts bad_url under the URL field', async () => {
     const { user, url, token } = setup(reject('bad_url', 'Enter a full address starting with https://.'));
     await user.type(url, 'usage');
