@@ -221,21 +221,6 @@ impl Bound {
 }
 
 impl Cache {
-    /// Runs `f` on one consistent state of the cache (a read transaction): a page and its
-    /// total, or the header and first rows of a customer page, agree with each other.
-    pub fn read_snapshot<T, E: From<CacheError>>(
-        &self,
-        f: impl FnOnce(&Cache) -> std::result::Result<T, E>,
-    ) -> std::result::Result<T, E> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| E::from(CacheError::from(e)))?;
-        let out = f(self)?;
-        tx.commit().map_err(|e| E::from(CacheError::from(e)))?;
-        Ok(out)
-    }
-
     /// How many customers match the query's filter.
     pub fn customer_count(&self, q: &CustomerQuery<'_>) -> Result<u64> {
         let b = Bound::of(q);

@@ -30,14 +30,23 @@ enum Command {
     Login {
         #[arg(long)]
         url: String,
+        /// Switch even though imported usage data files are still queued for another cloud
+        /// or account (they stay queued for theirs; the cache is cleared for the new one).
+        #[arg(long)]
+        force: bool,
     },
-    /// Remove the token of the configured cloud from the keyring.
+    /// Remove the token and the air-gap signing key of the configured cloud from the
+    /// keyring, and the signing certificate from the cache (queued files stay queued).
     Logout,
-    /// Pull changes from the cloud into the local cache.
+    /// Pull changes from the cloud into the local cache (pushing imported files first).
     Sync {
         /// The cloud to sync from (default: the one given to `login`).
         #[arg(long)]
         url: Option<String>,
+        /// Switch cloud or account even though imported files are still queued for another
+        /// (they stay queued for theirs, never sent here).
+        #[arg(long)]
+        force: bool,
     },
     /// What is cached, from where, and when it was last synced.
     Status,
@@ -169,17 +178,63 @@ enum AirgapCommand {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
-    /// Every sync key issued and file imported here, newest first.
+    /// Every sync key issued and file imported here, newest first (streamed).
     Ledger {
         #[arg(long)]
         instance: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Skip this many entries.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// List at most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
     },
-    /// Instances, air-gapped first, with their last report and overdue mark.
+    /// Air-gapped instances (all with --all), with their last report and overdue mark
+    /// (streamed, page by page).
     Instances {
+        /// Online instances too.
+        #[arg(long)]
+        all: bool,
+        /// Only air-gapped instances overdue with their usage data file.
+        #[arg(long)]
+        overdue: bool,
+        /// Part of the instance id, account id or account name.
+        #[arg(long)]
+        search: Option<String>,
+        /// status (air-gapped, overdue first), id, account, last-exchange or mark.
+        #[arg(long, default_value = "status", value_parser = commands::airgap_lists::parse_sort)]
+        sort: usagedesk_cache::InstanceSort,
+        /// Reverse the order.
+        #[arg(long)]
+        desc: bool,
         #[arg(long)]
         json: bool,
+        /// Skip this many instances.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// List at most this many instances.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Imported files not yet accepted by the cloud: queued, retrying or refused, and for
+    /// which cloud and account.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a kept file again (after the cause of a refusal was fixed) and send it now.
+    Retry {
+        /// The ledger id of the import (see `airgap outbox`).
+        ledger_id: i64,
+    },
+    /// Drop a kept file for good: the usage it holds is lost (the ledger keeps the entry).
+    Discard {
+        ledger_id: i64,
+        /// Confirm: without it nothing is discarded.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -234,9 +289,9 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let ctx = context::Context::new(cli.data_dir)?;
     match cli.command {
-        Command::Login { url } => commands::login::login(&ctx, &url),
+        Command::Login { url, force } => commands::login::login(&ctx, &url, force),
         Command::Logout => commands::login::logout(&ctx),
-        Command::Sync { url } => commands::sync::sync(&ctx, url.as_deref()),
+        Command::Sync { url, force } => commands::sync::sync(&ctx, url.as_deref(), force),
         Command::Status => commands::sync::status(&ctx),
         Command::Accounts {
             command: AccountsCommand::Tree { account, depth },
@@ -261,10 +316,46 @@ fn run(cli: Cli) -> Result<()> {
                 dry_run,
                 output,
             } => commands::airgap::import_file(&ctx, &file, dry_run, output.as_deref()),
-            AirgapCommand::Ledger { instance, json } => {
-                commands::airgap::ledger(&ctx, instance.as_deref(), json)
+            AirgapCommand::Ledger {
+                instance,
+                json,
+                offset,
+                limit,
+            } => commands::airgap_lists::ledger(
+                &ctx,
+                instance.as_deref(),
+                false,
+                json,
+                commands::airgap_lists::window(offset, limit)?,
+            ),
+            AirgapCommand::Instances {
+                all,
+                overdue,
+                search,
+                sort,
+                desc,
+                json,
+                offset,
+                limit,
+            } => commands::airgap_lists::instances(
+                &ctx,
+                &commands::airgap_lists::InstanceArgs {
+                    all,
+                    overdue,
+                    search,
+                    sort,
+                    desc,
+                    json,
+                },
+                commands::airgap_lists::window(offset, limit)?,
+            ),
+            AirgapCommand::Outbox { json } => {
+                commands::airgap_lists::outbox(&ctx, json, commands::airgap_lists::window(0, None)?)
             }
-            AirgapCommand::Instances { json } => commands::airgap::instances(&ctx, json),
+            AirgapCommand::Retry { ledger_id } => commands::airgap::retry(&ctx, ledger_id),
+            AirgapCommand::Discard { ledger_id, yes } => {
+                commands::airgap::discard(&ctx, ledger_id, yes)
+            }
         },
         Command::Customers {
             search,

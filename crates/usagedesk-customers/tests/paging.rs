@@ -593,7 +593,7 @@ fn a_usage_file_imported_here_clears_the_overdue_mark_at_once() {
     let (_dir, mut cache) = stored(&world, 1);
     let overdue = |cache: &Cache| {
         let page = customers(
-            &cache,
+            cache,
             now(),
             &CustomerFilter::default(),
             CustomerSort::Name,

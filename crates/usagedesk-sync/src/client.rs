@@ -17,6 +17,9 @@ use crate::{RetryPolicy, SyncError};
 
 /// Largest response body read (bytes): a full page of 20,000 changes is far below this.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// A `Retry-After` longer than this is not waited out inside one call: the error goes back
+/// to the caller, which tries again later (the outbox keeps the time).
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(15);
 
 #[derive(Clone)]
 pub struct Client {
@@ -136,13 +139,22 @@ impl Client {
         let mut attempt = 1;
         loop {
             match attempt_once().await {
-                Err(e) if e.is_transient() && attempt < self.retry.attempts => {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.retry.attempts
+                        && e.retry_after().is_none_or(|w| w <= MAX_INLINE_WAIT) =>
+                {
                     tracing::warn!(
                         "{e}; retrying (attempt {} of {})",
                         attempt + 1,
                         self.retry.attempts
                     );
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    // Never sooner than the cloud asked.
+                    let pause = self
+                        .retry
+                        .delay(attempt)
+                        .max(e.retry_after().unwrap_or_default());
+                    tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
                 other => return other,
@@ -156,6 +168,12 @@ impl Client {
     ) -> Result<T, SyncError> {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(24 * 3600)));
         if let Some(len) = resp.content_length() {
             if len as usize > MAX_RESPONSE_BYTES {
                 return Err(SyncError::Protocol(format!(
@@ -188,6 +206,7 @@ impl Client {
             status: status.as_u16(),
             code,
             message,
+            retry_after,
         })
     }
 

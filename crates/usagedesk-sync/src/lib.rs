@@ -3,6 +3,7 @@
 
 mod client;
 mod error;
+pub mod outbox;
 mod retry;
 mod run;
 mod settings;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AppStatus, LedgerRow } from '$lib/bindings';
 import {
   alreadyImportedText,
   awaitingText,
@@ -27,6 +28,11 @@ import {
   sortInstances,
   syncKeyFileName,
   uploadView,
+  ledgerUploadView,
+  canRetry,
+  signOutText,
+  clearCacheText,
+  outboxNotes,
   validDaysError,
   validUntilText,
   verificationKeyFileName,
@@ -238,5 +244,56 @@ describe('account pane', () => {
     expect(isPendingMonth({ pending_months: ['2024-04'] }, '2024-05')).toBe(false);
     expect(isPendingMonth(null, '2024-05')).toBe(false);
     expect(isPendingMonth({ pending_months: ['2024-05'] }, null)).toBe(false);
+  });
+});
+
+describe('kept files', () => {
+  const now = Date.parse('2025-06-01T12:00:00Z');
+  const row = (over: Partial<LedgerRow> = {}): LedgerRow => ({
+    id: 4,
+    instance_id: 'inst-a',
+    event: 'usage_imported',
+    at: '2025-05-30T09:00:00Z',
+    by: 'anna (sp)',
+    nonce: 'n',
+    file_sha256: 'x',
+    expires_at: null,
+    high_water_mark: 12,
+    records: 3,
+    new_records: 3,
+    already_present: 0,
+    changed: 0,
+    upload: 'pending',
+    upload_error: null,
+    queued: { cloud_url: 'https://u.example.com/', account_id: 'sp', attempts: 0, last_attempt_at: null, next_attempt_at: null, last_error: null, refused_status: null },
+    discarded_at: null,
+    discarded_by: null,
+    ...over,
+  });
+
+  it('tells queued, retrying, refused and discarded apart, with what to do', () => {
+    expect(ledgerUploadView(row(), now)).toMatchObject({ text: 'Pending upload' });
+    const retrying = ledgerUploadView(row({ queued: { ...row().queued!, attempts: 2, next_attempt_at: '2025-06-01T12:05:00Z', last_error: 'the cloud answered 429' } }), now)!;
+    expect(retrying.text).toBe('Retrying');
+    expect(retrying.title).toContain('the cloud answered 429');
+    expect(retrying.title).toContain('2 attempts');
+    const refused = ledgerUploadView(row({ upload: 'rejected', upload_error: 'no instance is visible', queued: { ...row().queued!, refused_status: 404 } }), now)!;
+    expect(refused).toMatchObject({ text: 'Refused by the cloud', tone: 'danger' });
+    expect(refused.title).toContain('kept on this computer');
+    expect(canRetry(row({ queued: { ...row().queued!, refused_status: 404 } }))).toBe(true);
+    expect(canRetry(row())).toBe(false);
+    const discarded = ledgerUploadView(row({ upload: 'discarded', queued: null, discarded_by: 'anna (sp)', discarded_at: '2025-05-31T10:00:00Z' }), now)!;
+    expect(discarded.text).toBe('Discarded');
+    expect(discarded.title).toContain('by anna (sp)');
+  });
+
+  it('says what sign-out and clearing do to queued files', () => {
+    const none = { outbox: { queued: 0, refused: 0, elsewhere: [] } } as unknown as AppStatus;
+    const some = { accounts: 10, outbox: { queued: 1, refused: 1, elsewhere: [{ cloud_url: 'https://o/', account_id: '*', files: 1 }] } } as unknown as AppStatus;
+    expect(signOutText(none)).toContain('signing key');
+    expect(signOutText(none)).not.toContain('queued');
+    expect(signOutText(some)).toContain('3 imported usage data files not yet accepted by the cloud stay queued');
+    expect(clearCacheText(some)).toContain('3 imported usage data files not yet accepted by the cloud are kept');
+    expect(outboxNotes(some.outbox).map((n) => n.text)[1]).toContain('https://o/ (all accounts)');
   });
 });

@@ -156,8 +156,8 @@ export class AppStore {
   }
 
   /** Rejects with the AppError so the form can place it. */
-  async connect(url: string, token: string): Promise<void> {
-    this.entered(await ipc.connect(url, token));
+  async connect(url: string, token: string, force = false): Promise<void> {
+    this.entered(await ipc.connect(url, token, force));
   }
 
   async startDemo(): Promise<void> {
@@ -193,8 +193,9 @@ export class AppStore {
     this.view = 'connect';
   }
 
-  async clearCache(): Promise<void> {
-    this.setStatus(await ipc.clearCache());
+  /** `force`: the user was told that kept imported files stay queued (else `pending_uploads`). */
+  async clearCache(force = false): Promise<void> {
+    this.setStatus(await ipc.clearCache(force));
     this.accounts.tree.select(null);
     await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
   }

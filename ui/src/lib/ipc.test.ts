@@ -21,7 +21,7 @@ describe('ipc wrappers', () => {
       ['account_detail', { id: 'acc-1', month: '2024-05' }],
       ['search', { text: 'acme', limit: 100 }],
       ['trend', { id: 'acc-1', to: '2024-05', count: 12 }],
-      ['connect', { url: 'https://u.example.com', token: 't0k' }],
+      ['connect', { url: 'https://u.example.com', token: 't0k', force: false }],
     ]);
   });
 
@@ -129,18 +129,25 @@ describe('ipc wrappers', () => {
       calls.push([cmd, args]);
       return cmd === 'plugin:dialog|save' ? '/home/me/a.synckey' : null;
     });
-    await ipc.airgapInstances();
-    await ipc.airgapLedger(null);
-    await ipc.airgapLedger('inst-a');
+    const query = { kind: 'airgapped', overdue_only: false, text: null, sort: 'status', descending: false, offset: 0, limit: 9999 } as const;
+    await ipc.airgapInstances(query);
+    await ipc.airgapOverdueCount();
+    await ipc.airgapLedger({ instance: null, kept_only: false, offset: 0, limit: 50 });
+    await ipc.airgapLedger({ instance: 'inst-a', kept_only: true, offset: 50, limit: 50 });
+    await ipc.airgapRetry(7);
+    await ipc.airgapDiscard(8);
     await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.synckey');
     await ipc.airgapPreview('/home/me/a.usagedata');
     await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.verificationkey');
     await ipc.airgapSaveDocument(7, '/home/me/b.verificationkey');
     await ipc.chooseSavePath('inst-a-20250101.synckey', { name: 'Sync key', extensions: ['synckey'] });
     expect(calls).toEqual([
-      ['airgap_instances', {}],
-      ['airgap_ledger', { instance: null }],
-      ['airgap_ledger', { instance: 'inst-a' }],
+      ['airgap_instances', { query: { ...query, limit: ipc.MAX_AIRGAP_PAGE } }],
+      ['airgap_overdue_count', {}],
+      ['airgap_ledger', { query: { instance: null, kept_only: false, offset: 0, limit: 50 } }],
+      ['airgap_ledger', { query: { instance: 'inst-a', kept_only: true, offset: 50, limit: 50 } }],
+      ['airgap_retry', { ledgerId: 7 }],
+      ['airgap_discard', { ledgerId: 8 }],
       ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.synckey' }],
       ['airgap_preview', { path: '/home/me/a.usagedata' }],
       ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.verificationkey' }],

@@ -8,6 +8,7 @@ import { save } from '@tauri-apps/plugin-dialog';
 import type {
   AccountDetail,
   AccountRow,
+  AirgapPage,
   AppStatus,
   ChildSort,
   DroppedFile,
@@ -16,12 +17,15 @@ import type {
   ExportProgress,
   ExportRequest,
   ImportOutcome,
+  InstanceQuery,
   InstanceView,
   IssuedSyncKey,
-  LedgerEntry,
+  LedgerQuery,
+  LedgerRow,
   Page,
   Plan,
   Progress,
+  PushReport,
   SearchHit,
   SyncFinished,
   SyncReport,
@@ -56,12 +60,17 @@ export const MAX_SEARCH_LIMIT = 100;
 export const MAX_TREND_COUNT = 36;
 
 export const appStatus = () => call<AppStatus>('app_status');
-export const connect = (url: string, token: string) => call<AppStatus>('connect', { url, token });
+/**
+ * Checks and stores the URL and token. `pending_uploads`: imported files are still queued for
+ * another cloud or account; ask, then call again with `force` (they stay queued for theirs).
+ */
+export const connect = (url: string, token: string, force = false) => call<AppStatus>('connect', { url, token, force });
 export const startDemo = () => call<AppStatus>('start_demo');
 export const syncNow = () => call<SyncReport>('sync_now');
 export const cancelSync = () => call<null>('cancel_sync');
 export const signOut = () => call<AppStatus>('sign_out');
-export const clearCache = () => call<AppStatus>('clear_cache');
+/** Clears the synced data. `pending_uploads` when imported files are kept (they stay): ask, then `force`. */
+export const clearCache = (force = false) => call<AppStatus>('clear_cache', { force });
 export const plans = () => call<Plan[]>('plans');
 export const completedMonths = () => call<YearMonth[]>('completed_months');
 
@@ -103,11 +112,25 @@ export const exportCsv = (request: ExportRequest, path: string) =>
 /** Stops the running export; does nothing when none runs. */
 export const cancelExport = () => call<null>('cancel_export');
 
-/** Air-gapped instances (those reporting online too), with their last exchange and mark. */
-export const airgapInstances = () => call<InstanceView[]>('airgap_instances');
+/** The largest page of instances or ledger entries the shell answers. */
+export const MAX_AIRGAP_PAGE = 500;
 
-/** The exchange ledger of one instance, or of all when `instance` is null; newest first. */
-export const airgapLedger = (instance: string | null) => call<LedgerEntry[]>('airgap_ledger', { instance });
+/** One page of instances, filtered, searched and sorted by the shell; `generation` changes with the data. */
+export const airgapInstances = (query: InstanceQuery) =>
+  call<AirgapPage<InstanceView>>('airgap_instances', { query: { ...query, limit: Math.min(query.limit, MAX_AIRGAP_PAGE) } });
+
+/** Air-gapped instances overdue with their usage data file (the sidebar's badge). */
+export const airgapOverdueCount = () => call<number>('airgap_overdue_count');
+
+/** One page of the exchange ledger, newest first, without documents. */
+export const airgapLedger = (query: LedgerQuery) =>
+  call<AirgapPage<LedgerRow>>('airgap_ledger', { query: { ...query, limit: Math.min(query.limit, MAX_AIRGAP_PAGE) } });
+
+/** Queues a kept file again (refused, or waiting after a failure) and tries to upload it now. */
+export const airgapRetry = (ledgerId: number) => call<PushReport>('airgap_retry', { ledgerId });
+
+/** Drops a kept file for good (ask first: the usage it holds is lost). */
+export const airgapDiscard = (ledgerId: number) => call<null>('airgap_discard', { ledgerId });
 
 /**
  * Issues a sync key for the instance, valid `validDays` (1–365; shortened to the signing

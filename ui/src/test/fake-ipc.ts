@@ -21,8 +21,9 @@ import type {
   Page,
   SearchHit,
 } from '$lib/bindings';
-import type { CustomerFilter, CustomerSort } from '$lib/bindings';
+import type { CustomerFilter, CustomerSort, InstanceQuery, LedgerQuery, PushReport } from '$lib/bindings';
 import { counts, row } from './fixtures';
+import { pageInstances, pageLedger } from '../dev/airgap-paging';
 import { FakeCustomers, expiredCustomer, prodCustomer, trialCustomer, type CustomerSpec } from '../dev/fake-customers';
 
 export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {
@@ -42,6 +43,7 @@ export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {
     accounts: 4,
     month_rows: 8,
     db_bytes: 2_500_000,
+    outbox: { queued: 0, refused: 0, elsewhere: [] },
     ...over,
   };
 }
@@ -103,6 +105,7 @@ export function instanceView(id: string, over: Partial<Omit<InstanceView, 'insta
     last_sync_key_at: null,
     high_water_mark: 100,
     pending_uploads: 0,
+    refused_uploads: 0,
     ...rest,
   };
 }
@@ -294,6 +297,10 @@ export function installFake(opts: FakeOptions = {}) {
     files: {} as Record<string, ImportPreview | AppError>,
     /** paths imported (a second preview says already imported) */
     imported: new Map<string, number>(),
+    /** bumped when the fake's air-gap data changes (the shell's page generation) */
+    generation: 1,
+    retried: [] as number[],
+    discarded: [] as number[],
     /** airgap_import / airgap_issue_sync_key / airgap_save_document reject with these when set */
     importError: null as AppError | null,
     issueError: null as AppError | null,
@@ -462,10 +469,24 @@ export function installFake(opts: FakeOptions = {}) {
           exportRun = null;
           return null;
         case 'airgap_instances':
-          return state.instances;
-        case 'airgap_ledger': {
-          const instance = (args.instance as string | null) ?? null;
-          return state.ledger.filter((e) => instance === null || e.instance_id === instance);
+          return pageInstances(state.instances, args.query as InstanceQuery, `g${state.generation}`);
+        case 'airgap_overdue_count':
+          return state.instances.filter((i) => i.overdue && i.instance.airgapped).length;
+        case 'airgap_ledger':
+          return pageLedger(state.ledger, args.query as LedgerQuery, `g${state.generation}`);
+        case 'airgap_retry': {
+          const id = Number(args.ledgerId);
+          state.retried.push(id);
+          state.ledger = state.ledger.map((e) => (e.id === id ? { ...e, upload: 'uploaded', upload_error: null } : e));
+          state.generation++;
+          return { uploaded: 1, deferred: 0, refused: 0 } satisfies PushReport;
+        }
+        case 'airgap_discard': {
+          const id = Number(args.ledgerId);
+          state.discarded.push(id);
+          state.ledger = state.ledger.map((e) => (e.id === id ? { ...e, upload: 'discarded' } : e));
+          state.generation++;
+          return null;
         }
         case 'airgap_issue_sync_key': {
           if (state.issueError) throw state.issueError;

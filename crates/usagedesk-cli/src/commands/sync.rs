@@ -11,7 +11,7 @@ use usagedesk_sync::{sync as run_sync, Client, Phase, Progress, Settings, SyncOp
 use crate::context::Context;
 use crate::output::group;
 
-pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
+pub fn sync(ctx: &Context, url: Option<&str>, force: bool) -> Result<()> {
     let mut cache = ctx.open_cache()?;
     let url = match url {
         Some(u) => u.to_string(),
@@ -28,11 +28,19 @@ pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
         &mut cache,
         &client,
         &ctx.clock,
-        &SyncOptions::default(),
+        &SyncOptions {
+            allow_source_switch: force,
+            ..SyncOptions::default()
+        },
         |p| reporter.show(p),
     ));
     reporter.finish();
-    let report = report?;
+    let report = match report {
+        Err(e @ usagedesk_sync::SyncError::PendingElsewhere { .. }) => {
+            anyhow::bail!("nothing was synced: {e} (`usagedesk-cli airgap outbox` lists them; --force confirms)")
+        }
+        other => other?,
+    };
     println!(
         "synced {} changes in {} pages from {} ({}){}",
         group(report.rows),
@@ -49,6 +57,20 @@ pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
         println!(
             "uploaded {} usage data file(s) imported offline",
             report.uploaded
+        );
+    }
+    if report.push.deferred > 0 {
+        println!(
+            "{} usage data file(s) stay queued: the cloud or the network failed for now; \
+             they are tried again at a later sync",
+            report.push.deferred
+        );
+    }
+    if report.push.refused > 0 {
+        println!(
+            "the cloud refused {} usage data file(s); they are kept: see `usagedesk-cli airgap \
+             outbox` for the reason, then `airgap retry ID` or `airgap discard ID --yes`",
+            report.push.refused
         );
     }
     // The air-gap signing certificate, for issuing sync keys and importing files offline.
@@ -160,6 +182,15 @@ pub fn status(ctx: &Context) -> Result<()> {
     println!("accounts:     {}", group(stats.accounts));
     println!("month rows:   {}", group(stats.month_rows));
     println!("size:         {:.1} MB", stats.db_bytes as f64 / 1e6);
+    let current = usagedesk_sync::outbox::current_binding(&cache)?;
+    let outbox = cache.outbox_summary(current.as_ref())?;
+    if outbox.total() > 0 {
+        let elsewhere: u64 = outbox.elsewhere.iter().map(|e| e.files).sum();
+        println!(
+            "outbox:       {} queued, {} refused, {} for another cloud or account (`airgap outbox`)",
+            outbox.queued, outbox.refused, elsewhere
+        );
+    }
     if let Some(last) = cache.sync_log(1)?.first() {
         if let Some(e) = &last.error {
             println!("last sync failed: {e}");
