@@ -323,11 +323,30 @@ fn descendants(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<String>> 
 }
 
 /// Records that `id`'s subtree left the view of every scope that saw it through `old_ancestors`.
+///
+/// An account has one tombstone on the feed, moved to the head on each move. The scopes of
+/// its earlier tombstone move with it: a cache of a scope the account left two moves ago
+/// may not have read that tombstone yet, and must still find one after its cursor.
 fn tombstone(tx: &Transaction<'_>, id: &str, old_ancestors: &[String]) -> rusqlite::Result<()> {
+    let earlier: Option<i64> = tx
+        .prepare_cached(
+            "SELECT seq FROM feed WHERE kind = 'tombstone' AND account_id = ?1 AND key = ''",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
     touch(tx, "tombstone", id, "")?;
     let seq = tx.last_insert_rowid();
+    if let Some(earlier) = earlier {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO tombstone_scope(ancestor, seq)
+             SELECT ancestor, ?2 FROM tombstone_scope WHERE seq = ?1",
+        )?
+        .execute(params![earlier, seq])?;
+        tx.prepare_cached("DELETE FROM tombstone_scope WHERE seq = ?1")?
+            .execute([earlier])?;
+    }
     let mut ins =
-        tx.prepare_cached("INSERT INTO tombstone_scope(ancestor, seq) VALUES (?1, ?2)")?;
+        tx.prepare_cached("INSERT OR IGNORE INTO tombstone_scope(ancestor, seq) VALUES (?1, ?2)")?;
     for a in old_ancestors {
         ins.execute(params![a, seq])?;
     }
