@@ -28,8 +28,12 @@ struct Cli {
 enum Command {
     /// Store a cloud URL and its token (read from stdin) in the OS keyring, after checking both.
     Login {
+        /// https://… (http:// only for a cloud on this computer, or with --allow-insecure-http).
         #[arg(long)]
         url: String,
+        /// Allow http:// to another computer: the token crosses the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// Remove the token of the configured cloud from the keyring.
     Logout,
@@ -38,6 +42,9 @@ enum Command {
         /// The cloud to sync from (default: the one given to `login`).
         #[arg(long)]
         url: Option<String>,
+        /// Allow http:// to another computer: the token crosses the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// What is cached, from where, and when it was last synced.
     Status,
@@ -124,7 +131,7 @@ enum AirgapCommand {
     IssueSyncKey {
         #[arg(long)]
         instance: String,
-        /// How long the customer has to answer it, e.g. 30d or 72h.
+        /// How long the customer has to answer it, e.g. 30d or 72h (at most 365d).
         #[arg(long, default_value = "30d")]
         expires_in: String,
         #[arg(short = 'o', long = "output")]
@@ -200,9 +207,15 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let ctx = context::Context::new(cli.data_dir)?;
     match cli.command {
-        Command::Login { url } => commands::login::login(&ctx, &url),
+        Command::Login {
+            url,
+            allow_insecure_http,
+        } => commands::login::login(&ctx, &url, allow_insecure_http),
         Command::Logout => commands::login::logout(&ctx),
-        Command::Sync { url } => commands::sync::sync(&ctx, url.as_deref()),
+        Command::Sync {
+            url,
+            allow_insecure_http,
+        } => commands::sync::sync(&ctx, url.as_deref(), allow_insecure_http),
         Command::Status => commands::sync::status(&ctx),
         Command::Accounts {
             command: AccountsCommand::Tree { account, depth },

@@ -214,12 +214,14 @@ impl Desk {
                 "enter the API token your administrator gave you",
             ));
         }
+        // The app connects to https:// (or a cloud on this computer) only.
         let client = Client::new(url, token)?;
         client.check_version().await?;
         client.whoami().await?;
         self.secrets.set(client.base_url(), token.trim())?;
         let mut settings = Settings::load(&self.data_dir)?;
         settings.cloud_url = Some(client.base_url().to_string());
+        settings.allow_insecure_http = false;
         settings.save(&self.data_dir)?;
         self.status()
     }
@@ -247,6 +249,7 @@ impl Desk {
             self.writer.lock().await.set_server_url(&url)?;
             Settings {
                 cloud_url: Some(url),
+                ..Settings::default()
             }
             .save(&self.data_dir)?;
             *demo = Some(cloud);
@@ -261,8 +264,10 @@ impl Desk {
         if self.demo_mode {
             return self.demo_client().await;
         }
-        let url = self
-            .cloud_url()?
+        let settings = Settings::load(&self.data_dir)?;
+        let url = settings
+            .cloud_url
+            .clone()
             .ok_or_else(|| AppError::new(ErrorKind::Unauthorized, "connect to a cloud first"))?;
         let token = self.secrets.get(&url)?.ok_or_else(|| {
             AppError::new(
@@ -270,7 +275,7 @@ impl Desk {
                 "you are signed out: sign in again with your API token",
             )
         })?;
-        Ok(Client::new(&url, &token)?)
+        Ok(Client::new_with(&url, &token, settings.client_options())?)
     }
 
     /// Pulls changes from the cloud. One sync at a time; `progress` is called per page.

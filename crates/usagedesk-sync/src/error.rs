@@ -20,6 +20,8 @@ pub enum SyncError {
         status: u16,
         code: Option<ErrorCode>,
         message: String,
+        /// The cloud's `Retry-After` (429, 503).
+        retry_after: Option<std::time::Duration>,
     },
     #[error("the cloud sent a response that could not be read ({0}); try again, and report it if it persists")]
     Protocol(String),
@@ -34,8 +36,16 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unreachable { .. } | Self::Timeout { .. } => true,
-            Self::Api { status, .. } => *status >= 500,
+            Self::Api { status, .. } => *status >= 500 || matches!(*status, 408 | 429),
             _ => false,
+        }
+    }
+
+    /// How long the cloud asked to wait before trying again.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

@@ -46,11 +46,7 @@ fn accounts_with(fixture: &Path, parents: &BTreeMap<String, String>, dir: &Path)
         .write_record(reader.headers().expect("header"))
         .expect("header");
     for row in reader.records() {
-        let mut row: Vec<String> = row
-            .expect("row")
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let mut row: Vec<String> = row.expect("row").iter().map(ToString::to_string).collect();
         if let Some(p) = parents.get(&row[0]) {
             row[2] = p.clone();
         }
@@ -128,9 +124,7 @@ async fn caches_parked_between_repeated_moves_end_equal_to_fresh_syncs() {
     }
     let mut compared = 0;
     for (i, scope) in SCOPES.iter().enumerate() {
-        let fresh_path = work
-            .path()
-            .join(format!("fresh-{}.db", scope_name(*scope)));
+        let fresh_path = work.path().join(format!("fresh-{}.db", scope_name(*scope)));
         sync_into(&cloud, &tokens[i], &fresh_path).await;
         let fresh = contents(&fresh_path);
         let accounts = &fresh["accounts"];

@@ -53,7 +53,6 @@ pub fn contents(path: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-
 /// The rows of `got` a fresh cache lacks (`+`) and those it has that `got` lacks (`-`),
 /// by table.
 pub fn difference(
@@ -62,13 +61,25 @@ pub fn difference(
 ) -> Vec<String> {
     let empty = Vec::new();
     let mut out = Vec::new();
-    for table in got.keys().chain(fresh.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for table in got
+        .keys()
+        .chain(fresh.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let (g, f) = (
             got.get(table).unwrap_or(&empty),
             fresh.get(table).unwrap_or(&empty),
         );
-        out.extend(g.iter().filter(|r| !f.contains(r)).map(|r| format!("{table} + {r}")));
-        out.extend(f.iter().filter(|r| !g.contains(r)).map(|r| format!("{table} - {r}")));
+        out.extend(
+            g.iter()
+                .filter(|r| !f.contains(r))
+                .map(|r| format!("{table} + {r}")),
+        );
+        out.extend(
+            f.iter()
+                .filter(|r| !g.contains(r))
+                .map(|r| format!("{table} - {r}")),
+        );
     }
     out
 }
