@@ -45,10 +45,10 @@ fn headers_sent_too_slowly_get_the_connection_closed() {
         !got.contains("200 OK"),
         "a request whose headers never finish is not answered: {got}"
     );
-    let log = served.log();
     assert!(
-        log.contains("connection of 127.0.0.1 ended") && log.contains("timeout"),
-        "the service closed it for taking too long: {log}"
+        served.wait_for_log(&["connection of 127.0.0.1 ended", "timeout"]),
+        "the service closed it for taking too long: {}",
+        served.log()
     );
 
     // A client that sends whole requests is served meanwhile and afterwards.

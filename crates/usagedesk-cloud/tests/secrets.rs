@@ -11,6 +11,15 @@ use serde_json::json;
 use served::*;
 use usagedesk_airgap::SigningKey;
 
+/// A request: method, path, bearer token, one more header, body.
+type Case = (
+    Method,
+    String,
+    Option<String>,
+    Option<(&'static str, String)>,
+    Option<String>,
+);
+
 /// The password of a URL the test puts in front of the service.
 const URL_PASSWORD: &str = "hunter2-url-password";
 
@@ -102,7 +111,7 @@ async fn no_answer_or_log_line_carries_a_secret() {
 
     // (method, path, bearer, extra header, body): bad input everywhere a caller can put it.
     let t = manager.as_str();
-    let cases: Vec<(Method, String, Option<String>, Option<(&str, String)>, Option<String>)> = vec![
+    let cases: Vec<Case> = vec![
         (Method::GET, format!("/api/v1/version?token={t}"), None, None, None),
         (Method::GET, "/api/v1/me".into(), Some(revoked.clone()), None, None),
         (Method::GET, "/api/v1/me".into(), Some(expiring.clone()), None, None),
@@ -185,7 +194,7 @@ async fn no_answer_or_log_line_carries_a_secret() {
     }
     assert!(refusals >= 30, "bad input is refused ({refusals} refusals)");
 
-    let log = served.log();
+    let log = served.stop_and_log();
     assert!(
         log.contains("/api/v1/airgap/imports"),
         "the debug log records requests: {log}"

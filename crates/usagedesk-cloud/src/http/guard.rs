@@ -2,6 +2,7 @@
 //! ([`rate_limit`]), then the concurrency limit and the body and request deadlines
 //! ([`admit`]).
 
+use std::future::Future as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CONNECTION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONNECTION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -90,13 +91,6 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn with_retry_after(mut resp: Response, after: Duration) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&retry_after_secs(after).to_string()) {
-        resp.headers_mut().insert(RETRY_AFTER, v);
-    }
-    resp
-}
-
 fn too_many(denied: Denied, whose: &str) -> Response {
     let secs = retry_after_secs(denied.retry_after);
     let message = if denied.crowded {
@@ -106,13 +100,13 @@ fn too_many(denied: Denied, whose: &str) -> Response {
             "too many requests {whose}; try again in {secs} s (the Retry-After header says when)"
         )
     };
-    let resp = ApiError::new(
+    let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::RateLimited,
         message,
-    )
-    .into_response();
-    with_retry_after(resp, denied.retry_after)
+    );
+    e.retry_after = Some(denied.retry_after);
+    e.into_response()
 }
 
 /// Rate limits by client address and instance, before any token is looked at:
@@ -210,8 +204,6 @@ impl HttpBody for DeadlineBody {
     }
 }
 
-use std::future::Future as _;
-
 fn body_too_slow(limits: &Limits) -> Response {
     let mut resp = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
@@ -229,9 +221,9 @@ fn body_too_slow(limits: &Limits) -> Response {
 }
 
 fn busy(message: String, after: Duration) -> Response {
-    let resp =
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, message).into_response();
-    with_retry_after(resp, after)
+    let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, message);
+    e.retry_after = Some(after);
+    e.into_response()
 }
 
 /// The concurrency limit (503 with `Retry-After` when full) and the deadlines: the body

@@ -71,6 +71,7 @@ pub struct Served {
     pub addr: std::net::SocketAddr,
     child: Child,
     log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Served {
@@ -88,7 +89,7 @@ impl Served {
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
-        {
+        let reader = {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
@@ -100,8 +101,8 @@ impl Served {
                     log.push_str(&line);
                     log.push('\n');
                 }
-            });
-        }
+            })
+        };
         let url = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(url) => url,
             Err(_) => {
@@ -118,6 +119,7 @@ impl Served {
             addr,
             child,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -126,9 +128,33 @@ impl Served {
         self.log.lock().expect("log").clone()
     }
 
+    /// Waits (up to 30 s) until the log holds a line containing all of `needles`.
+    pub fn wait_for_log(&self, needles: &[&str]) -> bool {
+        for _ in 0..300 {
+            if self
+                .log()
+                .lines()
+                .any(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Stops the service (the process this test started) and waits for it.
     pub fn stop(mut self) {
         self.kill();
+    }
+
+    /// Stops the service and returns its whole log, every line it wrote included.
+    pub fn stop_and_log(mut self) -> String {
+        self.kill();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
     }
 
     fn kill(&mut self) {

@@ -231,23 +231,26 @@ pub(super) fn save_online_sync_key(
     Ok(())
 }
 
-/// Forgets all but the `keep` newest sync keys of the instance (`key`, just issued, among
-/// them): an agent answers its latest; older keys stay answerable while few are asked for.
+/// Numbers `key` (just issued) after the instance's other sync keys and forgets all but the
+/// `keep` newest: an agent answers its latest; older keys stay answerable while few are
+/// asked for.
 fn keep_newest_sync_keys(
     tx: &rusqlite::Transaction<'_>,
     key: &OnlineSyncKey,
     keep: usize,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "DELETE FROM online_sync_keys WHERE instance_id = ?1 AND nonce <> ?2 AND nonce NOT IN (
-           SELECT nonce FROM online_sync_keys WHERE instance_id = ?1 AND nonce <> ?2
-           ORDER BY issued_at DESC, nonce LIMIT ?3)",
+        "UPDATE online_sync_keys SET position = (
+           SELECT COALESCE(MAX(position), 0) + 1 FROM online_sync_keys WHERE instance_id = ?1)
+         WHERE nonce = ?2",
     )?
-    .execute(params![
-        key.instance_id,
-        key.nonce,
-        keep.saturating_sub(1) as i64
-    ])?;
+    .execute(params![key.instance_id, key.nonce])?;
+    tx.prepare_cached(
+        "DELETE FROM online_sync_keys WHERE instance_id = ?1 AND nonce NOT IN (
+           SELECT nonce FROM online_sync_keys WHERE instance_id = ?1
+           ORDER BY position DESC LIMIT ?2)",
+    )?
+    .execute(params![key.instance_id, keep.max(1) as i64])?;
     Ok(())
 }
 
