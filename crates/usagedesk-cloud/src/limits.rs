@@ -112,7 +112,8 @@ pub struct StorageLimits {
     pub reader_wait: Duration,
     /// Online sync keys kept per instance (the most recent; older ones are forgotten).
     pub online_sync_keys_per_instance: usize,
-    /// The most changes one `count=true` counts (the count reads what it counts).
+    /// How far one `count=true` reads: the changes of the scope among the next this many
+    /// positions of the feed (a lower bound of what remains when the feed is longer).
     pub max_feed_count: u64,
 }
 

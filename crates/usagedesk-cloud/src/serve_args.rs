@@ -64,7 +64,8 @@ pub struct ServeArgs {
     /// Online sync keys kept per instance (the newest; older ones can no longer be answered).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     online_sync_keys: u32,
-    /// The most changes one `changes?count=true` counts (clients ask again for more).
+    /// How many positions of the feed one `changes?count=true` reads (a lower bound beyond;
+    /// clients ask again).
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     max_feed_count: u64,
 }

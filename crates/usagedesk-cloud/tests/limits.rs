@@ -280,6 +280,31 @@ async fn count_stops_at_the_limit() {
     }
     assert!(total > 10, "the fixture has more than 10 changes ({total})");
     assert_eq!(first_count, Some(10), "the count stops at the limit");
+
+    // A subtree's count reads as far: its changes among the feed's first 10 positions,
+    // found here by reading the whole feed with the token of every account.
+    let globex = ["sp-globex", "globex-1", "globex-2", "globex-2a"];
+    let all = get(&format!("{}/api/v1/changes?limit=10", served.url), Some(&manager)).await;
+    let first_ten = all.body["changes"].as_array().expect("changes");
+    assert_eq!(first_ten.len(), 10);
+    let in_globex = first_ten
+        .iter()
+        .filter(|c| {
+            let account = match c["kind"].as_str() {
+                Some("account") => &c["id"],
+                _ => &c["account_id"],
+            };
+            globex.iter().any(|g| account == g)
+        })
+        .count() as u64;
+    let scoped = token(&db, "sp-globex", &[]);
+    let page = get(&changes(""), Some(&scoped)).await;
+    assert_eq!(
+        page.body["remaining"].as_u64(),
+        Some(in_globex),
+        "sp-globex's changes within the first 10 positions: {}",
+        page.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -406,4 +431,26 @@ async fn only_the_newest_online_sync_keys_of_an_instance_are_kept() {
         "the newest key is answered: {}",
         newest.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_database_reader_serves_many_requests_at_once_by_turns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fixture_db(dir.path());
+    let manager = token(&db, "*", &[]);
+    let served = Served::start(&db, &["--db-readers", "1"]);
+    let url = format!("{}/api/v1/changes?limit=20000&count=true", served.url);
+    let all: Vec<_> = (0..32)
+        .map(|_| {
+            let (url, manager) = (url.clone(), manager.clone());
+            tokio::spawn(async move { get(&url, Some(&manager)).await })
+        })
+        .collect();
+    let mut changes = std::collections::BTreeSet::new();
+    for a in all {
+        let a = a.await.expect("join");
+        assert_eq!(a.status, 200, "{}", a.body);
+        changes.insert(a.body["changes"].as_array().expect("changes").len());
+    }
+    assert_eq!(changes.len(), 1, "every request read the same whole feed");
 }

@@ -77,8 +77,9 @@ pub struct ChangePage {
     pub next_cursor: String,
     pub has_more: bool,
     /// Changes left after the given cursor, including this page (only with `count=true`).
-    /// The service counts at most so many (`serve --max-feed-count`, 200,000 by default):
-    /// when that many were fetched and `has_more` is still true, ask for a count again.
+    /// The service counts within the next so many positions of its feed (`serve
+    /// --max-feed-count`, 200,000 by default), so on a longer feed this is a lower bound: when
+    /// the next page could use it up and `has_more` is true, ask for a count again.
     pub remaining: Option<u64>,
     pub plans: Vec<Plan>,
     pub server_time: DateTime<Utc>,

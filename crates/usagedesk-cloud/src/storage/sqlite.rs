@@ -614,8 +614,13 @@ impl Storage for SqliteStorage {
                     _ => Change::Tombstone { account_id },
                 });
             }
+            // Counted within the next `max_feed_count` positions of the feed, whatever the
+            // scope: the work is bounded, and the count a lower bound when the feed is longer.
             let remaining = if count {
-                let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM feed f WHERE f.seq > ?1 AND {filter} LIMIT ?2)");
+                let sql = format!(
+                    "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
+                     WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2) f WHERE {filter}"
+                );
                 let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
                 Some(conn.prepare_cached(&sql)?.query_row(params![after, most, root], |r| r.get::<_, i64>(0))? as u64)
             } else {
