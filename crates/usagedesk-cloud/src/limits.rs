@@ -62,7 +62,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Open connections at most; further ones wait in the operating system's queue.
     pub max_connections: usize,
-    /// Open connections from one client address at most; more are closed at once.
+    /// Open connections from one client address at most; more are closed at once. Below
+    /// `max_in_flight`, so one address cannot hold every request slot with slow bodies.
     pub max_connections_per_address: usize,
     /// Requests being answered at once at most; more get 503 with `Retry-After`.
     pub max_in_flight: usize,
@@ -83,7 +84,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
             max_connections: 1024,
-            max_connections_per_address: 64,
+            max_connections_per_address: 16,
             max_in_flight: 64,
             per_address: RateLimit {
                 burst: 120,

@@ -284,7 +284,11 @@ async fn count_stops_at_the_limit() {
     // A subtree's count reads as far: its changes among the feed's first 10 positions,
     // found here by reading the whole feed with the token of every account.
     let globex = ["sp-globex", "globex-1", "globex-2", "globex-2a"];
-    let all = get(&format!("{}/api/v1/changes?limit=10", served.url), Some(&manager)).await;
+    let all = get(
+        &format!("{}/api/v1/changes?limit=10", served.url),
+        Some(&manager),
+    )
+    .await;
     let first_ten = all.body["changes"].as_array().expect("changes");
     assert_eq!(first_ten.len(), 10);
     let in_globex = first_ten
@@ -438,7 +442,11 @@ async fn one_database_reader_serves_many_requests_at_once_by_turns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = fixture_db(dir.path());
     let manager = token(&db, "*", &[]);
-    let served = Served::start(&db, &["--db-readers", "1"]);
+    // 32 clients at once, each on its own connection.
+    let served = Served::start(
+        &db,
+        &["--db-readers", "1", "--max-connections-per-address", "64"],
+    );
     let url = format!("{}/api/v1/changes?limit=20000&count=true", served.url);
     let all: Vec<_> = (0..32)
         .map(|_| {
