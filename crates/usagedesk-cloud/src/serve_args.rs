@@ -92,7 +92,12 @@ impl ServeArgs {
             max_in_flight: self.max_in_flight as usize,
             per_address: self.rate_per_address,
             per_instance: self.rate_per_instance,
-            trusted_proxies: self.trusted_proxies,
+            // `::ffff:10.0.0.1` is the proxy 10.0.0.1, as connections from it are seen.
+            trusted_proxies: self
+                .trusted_proxies
+                .into_iter()
+                .map(usagedesk_cloud::http::canonical_addr)
+                .collect(),
         };
         let storage = StorageLimits {
             readers: self.db_readers as usize,
@@ -137,5 +142,11 @@ mod tests {
         }
         let cli = Cli::parse_from(["serve", "--body-timeout", "5m", "--request-timeout", "1m"]);
         assert!(cli.args.into_limits().is_err());
+        let cli = Cli::parse_from(["serve", "--trusted-proxy", "::ffff:10.0.0.1"]);
+        let (limits, _) = cli.args.into_limits().unwrap();
+        assert_eq!(
+            limits.trusted_proxies,
+            ["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 }

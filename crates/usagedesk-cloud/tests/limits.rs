@@ -462,3 +462,45 @@ async fn one_database_reader_serves_many_requests_at_once_by_turns() {
     }
     assert_eq!(changes.len(), 1, "every request read the same whole feed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = fixture_db(dir.path());
+    let version = |served: &Served| format!("{}/api/v1/version", served.url);
+    let from = |url: String, client: &'static str| async move {
+        let resp = reqwest::Client::new()
+            .get(url)
+            .header("x-forwarded-for", format!("203.0.113.50, {client}"))
+            .send()
+            .await
+            .expect("request");
+        answer(resp).await.status
+    };
+
+    // The proxy (here: this test, on 127.0.0.1) names the client in X-Forwarded-For.
+    let proxied = Served::start(
+        &db,
+        &["--trusted-proxy", "127.0.0.1", "--rate-per-address", "2/1h"],
+    );
+    for _ in 0..2 {
+        assert_eq!(from(version(&proxied), "198.51.100.1").await, 200);
+    }
+    assert_eq!(from(version(&proxied), "198.51.100.1").await, 429);
+    assert_eq!(
+        from(version(&proxied), "198.51.100.2").await,
+        200,
+        "another client behind the proxy has its own budget"
+    );
+    proxied.stop();
+
+    // Without --trusted-proxy the header is the client's say-so: ignored.
+    let direct = Served::start(&db, &["--rate-per-address", "2/1h"]);
+    assert_eq!(from(version(&direct), "198.51.100.1").await, 200);
+    assert_eq!(from(version(&direct), "198.51.100.2").await, 200);
+    assert_eq!(
+        from(version(&direct), "198.51.100.3").await,
+        429,
+        "every request counts for 127.0.0.1, whatever it claims"
+    );
+}
