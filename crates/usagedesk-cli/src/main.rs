@@ -28,12 +28,16 @@ struct Cli {
 enum Command {
     /// Store a cloud URL and its token (read from stdin) in the OS keyring, after checking both.
     Login {
+        /// https://… (http:// only for a cloud on this computer, or with --allow-insecure-http).
         #[arg(long)]
         url: String,
         /// Switch even though imported usage data files are still queued for another cloud
         /// or account (they stay queued for theirs; the cache is cleared for the new one).
         #[arg(long)]
         force: bool,
+        /// Allow http:// to another computer: the token crosses the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// Remove the token and the air-gap signing key of the configured cloud from the
     /// keyring, and the signing certificate from the cache (queued files stay queued).
@@ -47,6 +51,9 @@ enum Command {
         /// (they stay queued for theirs, never sent here).
         #[arg(long)]
         force: bool,
+        /// Allow http:// to another computer: the token crosses the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// What is cached, from where, and when it was last synced.
     Status,
@@ -162,7 +169,7 @@ enum AirgapCommand {
     IssueSyncKey {
         #[arg(long)]
         instance: String,
-        /// How long the customer has to answer it, e.g. 30d or 72h.
+        /// How long the customer has to answer it, e.g. 30d or 72h (at most 365d).
         #[arg(long, default_value = "30d")]
         expires_in: String,
         #[arg(short = 'o', long = "output")]
@@ -289,9 +296,17 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let ctx = context::Context::new(cli.data_dir)?;
     match cli.command {
-        Command::Login { url, force } => commands::login::login(&ctx, &url, force),
+        Command::Login {
+            url,
+            force,
+            allow_insecure_http,
+        } => commands::login::login(&ctx, &url, force, allow_insecure_http),
         Command::Logout => commands::login::logout(&ctx),
-        Command::Sync { url, force } => commands::sync::sync(&ctx, url.as_deref(), force),
+        Command::Sync {
+            url,
+            force,
+            allow_insecure_http,
+        } => commands::sync::sync(&ctx, url.as_deref(), force, allow_insecure_http),
         Command::Status => commands::sync::status(&ctx),
         Command::Accounts {
             command: AccountsCommand::Tree { account, depth },

@@ -263,7 +263,11 @@ async fn mistakes_get_messages_that_say_what_to_do() {
         &["sync", "--url", "ftp://example.com"],
     )
     .await;
-    assert!(stderr(&out).contains("http://"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("must start with https://"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = cli(
         dir.path(),

@@ -233,6 +233,7 @@ impl Desk {
                 "enter the API token your administrator gave you",
             ));
         }
+        // The app connects to https:// (or a cloud on this computer) only.
         let client = Client::new(url, token)?;
         client.check_version().await?;
         let me = client.whoami().await?;
@@ -258,6 +259,7 @@ impl Desk {
         self.secrets.set(client.base_url(), token.trim())?;
         let mut settings = Settings::load(&self.data_dir)?;
         settings.cloud_url = Some(client.base_url().to_string());
+        settings.allow_insecure_http = false;
         settings.save(&self.data_dir)?;
         self.status()
     }
@@ -291,6 +293,7 @@ impl Desk {
             drop(cache);
             Settings {
                 cloud_url: Some(url),
+                ..Settings::default()
             }
             .save(&self.data_dir)?;
             *demo = Some(cloud);
@@ -305,8 +308,10 @@ impl Desk {
         if self.demo_mode {
             return self.demo_client().await;
         }
-        let url = self
-            .cloud_url()?
+        let settings = Settings::load(&self.data_dir)?;
+        let url = settings
+            .cloud_url
+            .clone()
             .ok_or_else(|| AppError::new(ErrorKind::Unauthorized, "connect to a cloud first"))?;
         let token = self.secrets.get(&url)?.ok_or_else(|| {
             AppError::new(
@@ -314,7 +319,7 @@ impl Desk {
                 "you are signed out: sign in again with your API token",
             )
         })?;
-        Ok(Client::new(&url, &token)?)
+        Ok(Client::new_with(&url, &token, settings.client_options())?)
     }
 
     /// Pulls changes from the cloud. One sync at a time; `progress` is called per page.

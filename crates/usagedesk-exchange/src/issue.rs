@@ -57,7 +57,9 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
             row.instance.account_id
         )));
     }
-    let wanted = now + valid_for;
+    let wanted = now.checked_add_signed(valid_for).ok_or_else(|| {
+        ExchangeError::Invalid("the validity is too long: give at most 365 days, e.g. 30d".into())
+    })?;
     let expires_at = wanted.min(signer.certificate.expires_at);
     let text = SyncKey::issue(
         &SyncKeyRequest {

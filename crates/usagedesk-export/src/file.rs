@@ -89,7 +89,10 @@ pub fn export_file(
         columns: header(&cache.plans()?),
         generated_at,
         data_synced_at: cache.last_synced_at()?,
-        source: cache.server_url()?,
+        // A cache synced by an older version may hold a URL with user:password@.
+        source: cache
+            .server_url()?
+            .map(|u| usagedesk_domain::redact::redact_secrets(&u).into_owned()),
         generator: generator.to_owned(),
     };
     let manifest_at = manifest_path(path);

@@ -190,16 +190,23 @@ async fn download(
         let limit = opts.page_size;
         tokio::spawn(async move {
             let mut cursor = cursor;
-            let mut first = true;
+            // Changes counted and not fetched yet. The first page asks for the count, and a
+            // later one again whenever the next page could use the count up: the cloud
+            // counts at most so many at a time, and the total must stay ahead of progress.
+            let mut counted: u64 = 0;
             loop {
                 if cancel.load(Ordering::Relaxed) {
                     return;
                 }
-                let page = client.changes(cursor.as_deref(), limit, first).await;
-                first = false;
+                let count = counted < limit as u64;
+                let page = client.changes(cursor.as_deref(), limit, count).await;
                 let more = match &page {
                     Ok(pg) => {
                         cursor = Some(pg.next_cursor.clone());
+                        if let Some(remaining) = pg.remaining {
+                            counted = remaining;
+                        }
+                        counted = counted.saturating_sub(pg.changes.len() as u64);
                         pg.has_more
                     }
                     Err(_) => false,

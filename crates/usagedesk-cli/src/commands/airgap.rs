@@ -21,11 +21,15 @@ pub fn subject(account_id: &str) -> String {
     format!("{user} ({account_id})")
 }
 
+/// The longest a sync key may be valid (the app offers up to a year too).
+const MAX_SYNC_KEY_VALIDITY: chrono::Duration = chrono::Duration::days(365);
+
 pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: &Path) -> Result<()> {
-    let valid_for = humantime::parse_duration(expires_in)
-        .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .with_context(|| format!("'{expires_in}' is not a duration: write e.g. 30d, 72h"))?;
+    let valid_for = usagedesk_domain::duration::parse_duration(
+        expires_in,
+        MAX_SYNC_KEY_VALIDITY,
+        "--expires-in",
+    )?;
     let mut cache = ctx.open_cache()?;
     let now = ctx.clock.now();
     let signer = Signer::load(&cache, &ctx.secrets(), now)?;

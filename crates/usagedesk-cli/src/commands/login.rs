@@ -4,14 +4,14 @@ use std::io::Read;
 
 use anyhow::{bail, Context as _, Result};
 use usagedesk_secrets::SecretStore;
-use usagedesk_sync::{Client, Settings};
+use usagedesk_sync::{Client, ClientOptions, Settings};
 
 use crate::context::Context;
 
 /// Longest token read from stdin.
 const MAX_TOKEN_BYTES: u64 = 1024;
 
-pub fn login(ctx: &Context, url: &str, force: bool) -> Result<()> {
+pub fn login(ctx: &Context, url: &str, force: bool, allow_insecure_http: bool) -> Result<()> {
     let mut token = String::new();
     std::io::stdin()
         .take(MAX_TOKEN_BYTES + 1)
@@ -26,7 +26,10 @@ pub fn login(ctx: &Context, url: &str, force: bool) -> Result<()> {
     if token.len() as u64 > MAX_TOKEN_BYTES {
         bail!("the token on stdin is longer than {MAX_TOKEN_BYTES} bytes; is it the right file?");
     }
-    let client = Client::new(url, token)?;
+    let options = ClientOptions {
+        allow_insecure_http,
+    };
+    let client = Client::new_with(url, token, options)?;
     let me = super::runtime()?.block_on(async {
         client.check_version().await?;
         client.whoami().await
@@ -53,6 +56,7 @@ pub fn login(ctx: &Context, url: &str, force: bool) -> Result<()> {
     secrets.set(client.base_url(), token)?;
     let mut settings = Settings::load(&ctx.data_dir)?;
     settings.cloud_url = Some(client.base_url().to_string());
+    settings.allow_insecure_http = allow_insecure_http;
     settings.save(&ctx.data_dir)?;
     println!(
         "Signed in to {} as '{}' ({}); the token is kept in {}.",

@@ -6,22 +6,43 @@ use anyhow::{anyhow, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use usagedesk_domain::Clock;
-use usagedesk_sync::{sync as run_sync, Client, Phase, Progress, Settings, SyncOptions};
+use usagedesk_sync::{
+    sync as run_sync, Client, ClientOptions, Phase, Progress, Settings, SyncOptions,
+};
 
 use crate::context::Context;
 use crate::output::group;
 
-pub fn sync(ctx: &Context, url: Option<&str>, force: bool) -> Result<()> {
-    let mut cache = ctx.open_cache()?;
-    let url = match url {
-        Some(u) => u.to_string(),
-        None => Settings::load(&ctx.data_dir)?.cloud_url.ok_or_else(|| {
-            anyhow!("no cloud URL: run `usagedesk-cli login --url URL` or pass --url")
-        })?,
-    };
-    let client = Client::new(&url, &ctx.token(&url)?)?;
+pub fn sync(
+    ctx: &Context,
+    url: Option<&str>,
+    force: bool,
+    allow_insecure_http: bool,
+) -> Result<()> {
     let mut settings = Settings::load(&ctx.data_dir)?;
-    settings.cloud_url = Some(client.base_url().to_string());
+    // The allowance given at login holds for the URL of the login only.
+    let (url, options) = match url {
+        Some(u) => (
+            u.to_string(),
+            ClientOptions {
+                allow_insecure_http,
+            },
+        ),
+        None => {
+            let url = settings.cloud_url.clone().ok_or_else(|| {
+                anyhow!("no cloud URL: run `usagedesk-cli login --url URL` or pass --url")
+            })?;
+            let mut options = settings.client_options();
+            options.allow_insecure_http |= allow_insecure_http;
+            (url, options)
+        }
+    };
+    let client = Client::new_with(&url, &ctx.token(&url)?, options)?;
+    let mut cache = ctx.open_cache()?;
+    if settings.cloud_url.as_deref() != Some(client.base_url()) {
+        settings.cloud_url = Some(client.base_url().to_string());
+        settings.allow_insecure_http = options.allow_insecure_http;
+    }
     settings.save(&ctx.data_dir)?;
     let mut reporter = Reporter::new();
     let report = super::runtime()?.block_on(run_sync(

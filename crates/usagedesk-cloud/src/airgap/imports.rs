@@ -98,6 +98,7 @@ pub fn accept<R: RngCore + CryptoRng>(
             return Ok(answer(earlier));
         }
     }
+    keys::check_not_revoked(storage, &sync_key.unverified().certificate)?;
     let root = storage.vendor_root_key()?.public_key();
     let created = created_at(&usage, clock.now)?;
     let sync_key = sync_key.verify(&root, created)?;
