@@ -119,25 +119,25 @@ describe('ipc wrappers', () => {
     const calls: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
-      return cmd === 'plugin:dialog|save' ? '/home/me/a.synckey' : null;
+      return cmd === 'plugin:dialog|save' ? '/home/me/a.usagedesk-synckey' : null;
     });
     await ipc.airgapInstances();
     await ipc.airgapLedger(null);
     await ipc.airgapLedger('inst-a');
-    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.synckey');
+    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.usagedesk-synckey');
     await ipc.airgapPreview('/home/me/a.usagedata');
-    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.verificationkey');
-    await ipc.airgapSaveDocument(7, '/home/me/b.verificationkey');
-    await ipc.chooseSavePath('inst-a-20250101.synckey', { name: 'Sync key', extensions: ['synckey'] });
+    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.usagedesk-verification');
+    await ipc.airgapSaveDocument(7, '/home/me/b.usagedesk-verification');
+    await ipc.chooseSavePath('inst-a-20250101.usagedesk-synckey', { name: 'Sync key', extensions: ['usagedesk-synckey'] });
     expect(calls).toEqual([
       ['airgap_instances', {}],
       ['airgap_ledger', { instance: null }],
       ['airgap_ledger', { instance: 'inst-a' }],
-      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.synckey' }],
+      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.usagedesk-synckey' }],
       ['airgap_preview', { path: '/home/me/a.usagedata' }],
-      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.verificationkey' }],
-      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.verificationkey' }],
-      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.synckey', filters: [{ name: 'Sync key', extensions: ['synckey'] }] } }],
+      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.usagedesk-verification' }],
+      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.usagedesk-verification' }],
+      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.usagedesk-synckey', filters: [{ name: 'Sync key', extensions: ['usagedesk-synckey'] }] } }],
     ]);
   });
 
