@@ -55,7 +55,12 @@ fn written(dir: &Path, ext: &str) -> String {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
-    assert_eq!(found.len(), 1, "one .{ext} file in {}: {found:?}", dir.display());
+    assert_eq!(
+        found.len(),
+        1,
+        "one .{ext} file in {}: {found:?}",
+        dir.display()
+    );
     let name = found[0].file_name().expect("name").to_string_lossy();
     let date = name
         .strip_prefix("inst-de-")

@@ -103,4 +103,3 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
         shortened: expires_at < wanted,
     })
 }
-

@@ -25,12 +25,7 @@ pub fn subject(account_id: &str) -> String {
 
 /// Issues a sync key and writes it to `output`, or to its suggested name in the current
 /// directory.
-pub fn issue(
-    ctx: &Context,
-    instance: &str,
-    expires_in: &str,
-    output: Option<&Path>,
-) -> Result<()> {
+pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: Option<&Path>) -> Result<()> {
     let valid_for = humantime::parse_duration(expires_in)
         .ok()
         .and_then(|d| chrono::Duration::from_std(d).ok())
