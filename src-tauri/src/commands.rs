@@ -7,7 +7,7 @@ use usagedesk_cache::{AccountRow, ChildSort, LedgerEntry, Page, SearchHit, Trend
 use usagedesk_desktop::{
     AccountDetail, AppError, AppStatus, CustomerFilter, CustomerPage, CustomerSummary, Desk,
     DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ImportOutcome,
-    InstanceDetail, InstanceView, IssuedSyncKey,
+    InstanceDetail, InstanceView, IssuedSyncKey, OpenedFile, OpenedFiles,
 };
 use usagedesk_domain::{Plan, YearMonth};
 use usagedesk_sync::SyncReport;
@@ -204,4 +204,10 @@ pub fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, A
 #[tauri::command]
 pub fn instance_detail(desk: Desktop<'_>, instance_id: String) -> Result<InstanceDetail, AppError> {
     desk.instance_detail(&instance_id)
+}
+
+/// The files opened with the app before the UI listened; later ones come as `file://opened`.
+#[tauri::command]
+pub fn take_opened_files(opened: State<'_, Arc<OpenedFiles>>) -> Vec<OpenedFile> {
+    opened.take()
 }

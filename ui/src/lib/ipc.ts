@@ -19,6 +19,7 @@ import type {
   InstanceView,
   IssuedSyncKey,
   LedgerEntry,
+  OpenedFile,
   Page,
   Plan,
   Progress,
@@ -134,6 +135,12 @@ export const customer = (accountId: string) => call<CustomerPage>('customer', { 
 /** One instance's card and its full event history (newest first). */
 export const instanceDetail = (instanceId: string) => call<InstanceDetail>('instance_detail', { instanceId });
 
+/**
+ * The files the OS opened with the app before this window listened (a double-click, `usagedesk
+ * FILE`); each is returned once. Files opened later arrive through {@link onFileOpened}.
+ */
+export const takeOpenedFiles = () => call<OpenedFile[]>('take_opened_files');
+
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };
 
@@ -180,6 +187,7 @@ export const EVENTS = {
   finished: 'sync://finished',
   status: 'status://changed',
   exportProgress: 'export://progress',
+  fileOpened: 'file://opened',
 } as const;
 
 export const onSyncProgress = (cb: (p: Progress) => void): Promise<UnlistenFn> =>
@@ -193,3 +201,7 @@ export const onStatusChanged = (cb: (s: AppStatus) => void): Promise<UnlistenFn>
 
 export const onExportProgress = (cb: (p: ExportProgress) => void): Promise<UnlistenFn> =>
   listen<ExportProgress>(EVENTS.exportProgress, (e) => cb(e.payload));
+
+/** A file the OS opened with the app while it runs (a second launch, a double-click). */
+export const onFileOpened = (cb: (f: OpenedFile) => void): Promise<UnlistenFn> =>
+  listen<OpenedFile>(EVENTS.fileOpened, (e) => cb(e.payload));
