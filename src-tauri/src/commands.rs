@@ -10,7 +10,7 @@ use usagedesk_cache::{
 use usagedesk_desktop::{
     AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
     CustomerSummary, Desk, DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
-    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey,
+    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, OpenedFile, OpenedFiles,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
@@ -288,4 +288,10 @@ pub fn instance_events(
     limit: u64,
 ) -> Result<Page<InstanceEvent>, AppError> {
     desk.instance_events(&instance_id, offset, limit)
+}
+
+/// The files opened with the app before the UI listened; later ones come as `file://opened`.
+#[tauri::command]
+pub fn take_opened_files(opened: State<'_, Arc<OpenedFiles>>) -> Vec<OpenedFile> {
+    opened.take()
 }

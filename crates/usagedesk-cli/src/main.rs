@@ -17,7 +17,8 @@ use usagedesk_domain::{Scope, YearMonth};
     about = "UsageDesk manager CLI: sync, browse and report usage offline"
 )]
 struct Cli {
-    /// Where the local cache lives (default: the OS data directory, e.g. ~/.local/share/usagedesk).
+    /// Where the local cache lives (default: the OS's local data folder: ~/.local/share/usagedesk,
+    /// %LOCALAPPDATA%\usagedesk, ~/Library/Application Support/usagedesk).
     #[arg(long, global = true, env = "USAGEDESK_DATA_DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -172,8 +173,9 @@ enum AirgapCommand {
         /// How long the customer has to answer it, e.g. 30d or 72h (at most 365d).
         #[arg(long, default_value = "30d")]
         expires_in: String,
+        /// Where to write it (default: INSTANCE-YYYYMMDD.usagedesk-synckey here).
         #[arg(short = 'o', long = "output")]
-        output: PathBuf,
+        output: Option<PathBuf>,
     },
     /// Check and import a usage data file, and write the verification key for the customer.
     Import {
@@ -181,7 +183,8 @@ enum AirgapCommand {
         /// Only check the file and show what it holds.
         #[arg(long)]
         dry_run: bool,
-        /// Where to write the verification key.
+        /// Where to write the verification key (default: INSTANCE-YYYYMMDD.usagedesk-verification
+        /// here).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
@@ -325,7 +328,7 @@ fn run(cli: Cli) -> Result<()> {
                 instance,
                 expires_in,
                 output,
-            } => commands::airgap::issue(&ctx, &instance, &expires_in, &output),
+            } => commands::airgap::issue(&ctx, &instance, &expires_in, output.as_deref()),
             AirgapCommand::Import {
                 file,
                 dry_run,

@@ -86,6 +86,9 @@ pub fn typescript_bindings() -> String {
         decl::<AppStatus>(&cfg),
         decl::<AccountDetail>(&cfg),
         decl::<SyncFinished>(&cfg),
+        decl::<crate::OpenedKind>(&cfg),
+        decl::<crate::KeyFacts>(&cfg),
+        decl::<crate::OpenedFile>(&cfg),
     ];
     format!(
         "// Generated from the Rust types by ts-rs (crates/usagedesk-desktop/src/bindings.rs).\n// Do not edit: run `UPDATE_BINDINGS=1 cargo test -p usagedesk-desktop bindings`.\n\n{}",

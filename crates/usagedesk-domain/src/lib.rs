@@ -8,6 +8,7 @@ pub mod airgap_api;
 pub mod api;
 pub mod customer;
 pub mod duration;
+pub mod exchange_file;
 pub mod load_format;
 pub mod month;
 pub mod plan;

@@ -51,7 +51,9 @@ pub fn export_file(
         let prefix = format!(".{file_name}.");
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(what);
-        // Temporary files are private (0600); the export is an ordinary document.
+        // Temporary files are private (0600); the export is an ordinary document. Windows has
+        // no mode bits: the file takes the folder's ACL like any document saved there, and
+        // tempfile drops its temporary attribute when it is persisted.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
         builder.tempfile_in(&dir).map_err(ExportError::io(&dir))

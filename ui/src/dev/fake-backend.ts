@@ -581,7 +581,7 @@ function issueSyncKey(id: string, days: number, path: string): IssuedSyncKey {
   return {
     instance_id: id,
     text: e.document,
-    suggested_file_name: `${id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.synckey`,
+    suggested_file_name: `${id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.usagedesk-synckey`,
     nonce: e.nonce,
     high_water_mark: e.high_water_mark,
     expires_at: e.expires_at!,
@@ -662,7 +662,7 @@ function importFile(path: string, verificationPath: string): ImportOutcome {
     preview: p,
     ledger_id: e.id,
     verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----\n…',
-    suggested_file_name: `${p.instance_id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.verificationkey`,
+    suggested_file_name: `${p.instance_id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.usagedesk-verification`,
   };
 }
 
@@ -949,6 +949,8 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       return customers.instanceDetail(String(a.instanceId));
     case 'instance_events':
       return customers.instanceEvents(String(a.instanceId), Number(a.offset), Number(a.limit));
+    case 'take_opened_files':
+      return [];
     case 'plugin:dialog|save': {
       // stands in for the native save dialog
       const options = (a.options ?? {}) as { defaultPath?: string; filters?: { name: string }[] };

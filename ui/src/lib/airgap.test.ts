@@ -47,23 +47,23 @@ describe('file names', () => {
   it('name sync keys and verification keys {instance}-{yyyymmdd}, by the local day', () => {
     const d = new Date(2025, 0, 5, 23, 59);
     expect(yyyymmdd(d)).toBe('20250105');
-    expect(syncKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.synckey');
-    expect(verificationKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.verificationkey');
+    expect(syncKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.usagedesk-synckey');
+    expect(verificationKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.usagedesk-verification');
   });
 
   it('keep ids file-name safe as the shell does', () => {
     expect(safeId('Plant 2/ÖST_x-1')).toBe('Plant_2__ST_x-1');
     expect(safeId('x'.repeat(80))).toHaveLength(64);
-    expect(syncKeyFileName('a b', new Date(2025, 5, 1))).toBe('a_b-20250601.synckey');
+    expect(syncKeyFileName('a b', new Date(2025, 5, 1))).toBe('a_b-20250601.usagedesk-synckey');
   });
 
   it('save a ledger entry’s document under the name and type of its kind, dated as the entry', () => {
     const at = new Date(2025, 2, 9, 10).toISOString();
     const key = ledgerDocument(ledgerEntry(1, 'inst-a', { event: 'sync_key_issued', at }));
-    expect(key).toEqual({ noun: 'sync key', fileName: 'inst-a-20250309.synckey', filter: { name: 'Sync key', extensions: ['synckey'] } });
+    expect(key).toEqual({ noun: 'sync key', fileName: 'inst-a-20250309.usagedesk-synckey', filter: { name: 'Sync key', extensions: ['usagedesk-synckey'] } });
     const ver = ledgerDocument(ledgerEntry(2, 'inst-a', { at }));
-    expect(ver.fileName).toBe('inst-a-20250309.verificationkey');
-    expect(ver.filter).toEqual({ name: 'Verification key', extensions: ['verificationkey'] });
+    expect(ver.fileName).toBe('inst-a-20250309.usagedesk-verification');
+    expect(ver.filter).toEqual({ name: 'Verification key', extensions: ['usagedesk-verification'] });
   });
 
   it('take the last part of a path', () => {
@@ -139,15 +139,15 @@ describe('sync keys', () => {
     const key = {
       instance_id: 'inst-a',
       text: '',
-      suggested_file_name: 'inst-a-20251123.synckey',
+      suggested_file_name: 'inst-a-20251123.usagedesk-synckey',
       nonce: 'n',
       high_water_mark: 1234,
       expires_at: new Date(2025, 11, 23, 9, 5).toISOString(),
       shortened: false,
     };
-    const v = issuedSyncKeyView(key, '/home/me/inst-a.synckey');
+    const v = issuedSyncKeyView(key, '/home/me/inst-a.usagedesk-synckey');
     expect(v.title).toBe('Sync key for inst-a saved');
-    expect(v.detail).toContain('Saved to /home/me/inst-a.synckey.');
+    expect(v.detail).toContain('Saved to /home/me/inst-a.usagedesk-synckey.');
     expect(v.detail).toContain('Valid until Dec 23, 2025 09:05');
     expect(v.detail).toContain('above mark 1,234');
     expect(v.warning).toBeNull();
@@ -184,11 +184,11 @@ describe('import preview and outcome', () => {
 
   it('say what was imported and where the verification key went', () => {
     const o = { preview: importPreview(), ledger_id: 7, verification_key: '', suggested_file_name: '' };
-    expect(outcomeView(o, '/home/me/v.verificationkey')).toEqual({
+    expect(outcomeView(o, '/home/me/v.usagedesk-verification')).toEqual({
       title: 'Imported 91 records',
       records: '90 new, 1 changed, 2 already present.',
       pending: 'Shown now, marked pending upload until the next sync sends it to the cloud (which checks it again).',
-      saved: '/home/me/v.verificationkey',
+      saved: '/home/me/v.usagedesk-verification',
     });
     const none = { ...o, preview: importPreview({ new: 0, changed: 0 }) };
     expect(outcomeView(none, '/x').title).toBe('Imported: nothing new');

@@ -26,8 +26,8 @@ export const OVERDUE_DAYS = 31;
 /** The validity of a sync key, in days. */
 export const SYNC_KEY_DAYS = { min: 1, max: 365, default: 30 } as const;
 
-export const SYNC_KEY_FILTER: SaveFilter = { name: 'Sync key', extensions: ['synckey'] };
-export const VERIFICATION_KEY_FILTER: SaveFilter = { name: 'Verification key', extensions: ['verificationkey'] };
+export const SYNC_KEY_FILTER: SaveFilter = { name: 'Sync key', extensions: ['usagedesk-synckey'] };
+export const VERIFICATION_KEY_FILTER: SaveFilter = { name: 'Verification key', extensions: ['usagedesk-verification'] };
 
 const DAY_MS = 86_400_000;
 
@@ -49,14 +49,14 @@ export function yyyymmdd(at: Date | string | number): string {
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
 }
 
-/** `{instance}-{yyyymmdd}.synckey` */
+/** `{instance}-{yyyymmdd}.usagedesk-synckey` */
 export function syncKeyFileName(instanceId: string, at: Date | string | number): string {
-  return `${safeId(instanceId)}-${yyyymmdd(at)}.synckey`;
+  return `${safeId(instanceId)}-${yyyymmdd(at)}.usagedesk-synckey`;
 }
 
-/** `{instance}-{yyyymmdd}.verificationkey` */
+/** `{instance}-{yyyymmdd}.usagedesk-verification` */
 export function verificationKeyFileName(instanceId: string, at: Date | string | number): string {
-  return `${safeId(instanceId)}-${yyyymmdd(at)}.verificationkey`;
+  return `${safeId(instanceId)}-${yyyymmdd(at)}.usagedesk-verification`;
 }
 
 /** What a ledger entry's document is, with its file name (dated as the entry) and type. */

@@ -127,7 +127,7 @@ describe('ipc wrappers', () => {
     const calls: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
-      return cmd === 'plugin:dialog|save' ? '/home/me/a.synckey' : null;
+      return cmd === 'plugin:dialog|save' ? '/home/me/a.usagedesk-synckey' : null;
     });
     const query = { kind: 'airgapped', overdue_only: false, text: null, sort: 'status', descending: false, offset: 0, limit: 9999 } as const;
     await ipc.airgapInstances(query);
@@ -136,11 +136,11 @@ describe('ipc wrappers', () => {
     await ipc.airgapLedger({ instance: 'inst-a', kept_only: true, offset: 50, limit: 50 });
     await ipc.airgapRetry(7);
     await ipc.airgapDiscard(8);
-    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.synckey');
+    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.usagedesk-synckey');
     await ipc.airgapPreview('/home/me/a.usagedata');
-    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.verificationkey');
-    await ipc.airgapSaveDocument(7, '/home/me/b.verificationkey');
-    await ipc.chooseSavePath('inst-a-20250101.synckey', { name: 'Sync key', extensions: ['synckey'] });
+    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.usagedesk-verification');
+    await ipc.airgapSaveDocument(7, '/home/me/b.usagedesk-verification');
+    await ipc.chooseSavePath('inst-a-20250101.usagedesk-synckey', { name: 'Sync key', extensions: ['usagedesk-synckey'] });
     expect(calls).toEqual([
       ['airgap_instances', { query: { ...query, limit: ipc.MAX_AIRGAP_PAGE } }],
       ['airgap_overdue_count', {}],
@@ -148,11 +148,11 @@ describe('ipc wrappers', () => {
       ['airgap_ledger', { query: { instance: 'inst-a', kept_only: true, offset: 50, limit: 50 } }],
       ['airgap_retry', { ledgerId: 7 }],
       ['airgap_discard', { ledgerId: 8 }],
-      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.synckey' }],
+      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.usagedesk-synckey' }],
       ['airgap_preview', { path: '/home/me/a.usagedata' }],
-      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.verificationkey' }],
-      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.verificationkey' }],
-      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.synckey', filters: [{ name: 'Sync key', extensions: ['synckey'] }] } }],
+      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.usagedesk-verification' }],
+      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.usagedesk-verification' }],
+      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.usagedesk-synckey', filters: [{ name: 'Sync key', extensions: ['usagedesk-synckey'] }] } }],
     ]);
   });
 

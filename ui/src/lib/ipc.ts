@@ -22,6 +22,7 @@ import type {
   IssuedSyncKey,
   LedgerQuery,
   LedgerRow,
+  OpenedFile,
   Page,
   Plan,
   Progress,
@@ -185,6 +186,7 @@ export const instanceDetail = (instanceId: string) => call<InstanceDetail>('inst
 /** One page (at most 500) of an instance's event history, newest first. */
 export const instanceEvents = (instanceId: string, offset: number, limit: number) =>
   call<Page<InstanceEvent>>('instance_events', { instanceId, offset, limit });
+  OpenedFile,
 
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };
@@ -232,6 +234,7 @@ export const EVENTS = {
   finished: 'sync://finished',
   status: 'status://changed',
   exportProgress: 'export://progress',
+  fileOpened: 'file://opened',
 } as const;
 
 export const onSyncProgress = (cb: (p: Progress) => void): Promise<UnlistenFn> =>
@@ -245,3 +248,7 @@ export const onStatusChanged = (cb: (s: AppStatus) => void): Promise<UnlistenFn>
 
 export const onExportProgress = (cb: (p: ExportProgress) => void): Promise<UnlistenFn> =>
   listen<ExportProgress>(EVENTS.exportProgress, (e) => cb(e.payload));
+
+/** A file the OS opened with the app while it runs (a second launch, a double-click). */
+export const onFileOpened = (cb: (f: OpenedFile) => void): Promise<UnlistenFn> =>
+  listen<OpenedFile>(EVENTS.fileOpened, (e) => cb(e.payload));

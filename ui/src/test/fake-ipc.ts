@@ -18,6 +18,7 @@ import type {
   InstanceView,
   IssuedSyncKey,
   LedgerEntry,
+  OpenedFile,
   Page,
   SearchHit,
 } from '$lib/bindings';
@@ -314,6 +315,8 @@ export function installFake(opts: FakeOptions = {}) {
     customersError: null as AppError | null,
     /** customers / customer answer only after finishCustomers() when set */
     holdCustomers: false,
+    /** files opened with the app before the window listened (take_opened_files) */
+    opened: [] as OpenedFile[],
   };
   let customersRun: (() => void)[] = [];
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
@@ -498,7 +501,7 @@ export function installFake(opts: FakeOptions = {}) {
           const key: IssuedSyncKey = {
             instance_id: id,
             text: '-----BEGIN USAGEDESK SYNC KEY-----',
-            suggested_file_name: `${id}-20240601.synckey`,
+            suggested_file_name: `${id}-20240601.usagedesk-synckey`,
             nonce: 'n-1',
             high_water_mark: inst.high_water_mark,
             expires_at: new Date(Date.now() + (shortened ? 60 : days) * DAY).toISOString(),
@@ -536,7 +539,7 @@ export function installFake(opts: FakeOptions = {}) {
               : i,
           );
           if (state.verificationWriteError) throw state.verificationWriteError;
-          return { preview, ledger_id: entry.id, verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----', suggested_file_name: 'x.verificationkey' } satisfies ImportOutcome;
+          return { preview, ledger_id: entry.id, verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----', suggested_file_name: 'x.usagedesk-verification' } satisfies ImportOutcome;
         }
         case 'airgap_save_document':
           if (state.saveDocumentError) throw state.saveDocumentError;
@@ -560,6 +563,11 @@ export function installFake(opts: FakeOptions = {}) {
           if (cmd === 'install_attempts') return c.attempts(String(args.accountId), offset, limit);
           if (cmd === 'instance_events') return c.instanceEvents(String(args.instanceId), offset, limit);
           return c.instanceDetail(String(args.instanceId));
+        }
+        case 'take_opened_files': {
+          const files = state.opened;
+          state.opened = [];
+          return files;
         }
         case 'plugin:dialog|save': {
           const options = (args.options ?? {}) as { defaultPath?: string };
@@ -587,6 +595,8 @@ export function installFake(opts: FakeOptions = {}) {
     },
     dragEnter: (paths: string[] = ['/x']) => drag('tauri://drag-enter', { paths, position: { x: 10, y: 10 } }),
     dragLeave: () => drag('tauri://drag-leave', null),
+    /** a file the OS opened with the running app (a second launch) */
+    openFile: (file: OpenedFile) => emit('file://opened', file),
     /** lets a held airgap_import go on */
     finishImport: () => importRun?.(),
     /** lets the held customers / customer / instance_detail calls answer */

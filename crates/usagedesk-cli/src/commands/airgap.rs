@@ -24,7 +24,9 @@ pub fn subject(account_id: &str) -> String {
 /// The longest a sync key may be valid (the app offers up to a year too).
 const MAX_SYNC_KEY_VALIDITY: chrono::Duration = chrono::Duration::days(365);
 
-pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: &Path) -> Result<()> {
+/// Issues a sync key and writes it to `output`, or to its suggested name in the current
+/// directory.
+pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: Option<&Path>) -> Result<()> {
     let valid_for = usagedesk_domain::duration::parse_duration(
         expires_in,
         MAX_SYNC_KEY_VALIDITY,
@@ -41,6 +43,7 @@ pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: &Path) -> 
         now,
         &mut rand::rngs::OsRng,
     )?;
+    let output = output.unwrap_or(Path::new(&key.suggested_file_name));
     write_new(output, key.text.as_bytes())?;
     eprintln!(
         "sync key for {} written to {}: records above {}, valid until {}{}",
@@ -68,12 +71,10 @@ pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Pa
         eprintln!("dry run: nothing was imported");
         return Ok(());
     }
-    let Some(output) = output else {
-        bail!("say where to write the verification key: -o FILE (or --dry-run to only check the file)");
-    };
     match import(&mut cache, &signer, &bytes, now) {
         Ok(done) => {
             print_preview(&done.preview);
+            let output = output.unwrap_or(Path::new(&done.suggested_file_name));
             write_new(output, done.verification_key.as_bytes())?;
             eprintln!(
                 "imported; the data shows now, marked pending upload until the next sync.\n\
@@ -86,6 +87,13 @@ pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Pa
             at,
             verification_key,
         }) => {
+            let Some(output) = output else {
+                bail!(
+                    "this file was already imported on {}; nothing changed. Pass -o FILE to write \
+                     its verification key again",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                );
+            };
             write_new(output, verification_key.as_bytes())?;
             bail!(
                 "this file was already imported on {}; nothing changed. Its verification key \

@@ -684,3 +684,35 @@ pending_months: Array<YearMonth>,
 is_customer: boolean, };
 
 export type SyncFinished = { ok: boolean, report: SyncReport | null, error: AppError | null, };
+
+export type OpenedKind = "usage_data" | "sync_key" | "verification_key" | "unknown";
+
+export type KeyFacts = { instance_id: string, 
+/**
+ * The manager who issued it.
+ */
+issued_by: string, issued_at: string, 
+/**
+ * Sync keys: the instance answers it until then.
+ */
+expires_at: string | null, 
+/**
+ * Verification keys: the instance may drop its records up to this `seq`.
+ */
+accepted_high_water_mark: number | null, };
+
+export type OpenedFile = { path: string, 
+/**
+ * The file's name, for titles.
+ */
+name: string, kind: OpenedKind, 
+/**
+ * What a sync key or verification key states about itself, read without checking its
+ * signature (the customer's instance checks it).
+ */
+key: KeyFacts | null, 
+/**
+ * Why the file cannot serve as what it is (unreadable, damaged, not an exchange file): a
+ * sentence that says what to do. `None` for a usage data file: the preview checks it.
+ */
+problem: string | null, };

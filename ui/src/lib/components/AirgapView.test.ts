@@ -104,8 +104,8 @@ describe('Air-gapped view', () => {
     await user.click(within(key).getByTestId('ledger-save'));
     const note = await screen.findByTestId('ledger-saved');
     const save = cmds('plugin:dialog|save').at(-1) as { options: { defaultPath: string; filters: unknown } };
-    expect(save.options.defaultPath).toMatch(/^inst-fresh-\d{8}\.synckey$/);
-    expect(save.options.filters).toEqual([{ name: 'Sync key', extensions: ['synckey'] }]);
+    expect(save.options.defaultPath).toMatch(/^inst-fresh-\d{8}\.usagedesk-synckey$/);
+    expect(save.options.filters).toEqual([{ name: 'Sync key', extensions: ['usagedesk-synckey'] }]);
     expect(cmds('airgap_save_document')).toEqual([{ ledgerId: 2, path: `/home/me/${save.options.defaultPath}` }]);
     expect(note).toHaveTextContent(`The sync key was saved to /home/me/${save.options.defaultPath}.`);
   });
@@ -153,7 +153,7 @@ describe('issuing a sync key', () => {
     await user.type(days, '45{Enter}');
     const note = await screen.findByTestId('sync-key-done');
     const name = syncKeyFileName('inst-fresh', Date.now());
-    expect(cmds('plugin:dialog|save')).toEqual([{ options: { defaultPath: name, filters: [{ name: 'Sync key', extensions: ['synckey'] }] } }]);
+    expect(cmds('plugin:dialog|save')).toEqual([{ options: { defaultPath: name, filters: [{ name: 'Sync key', extensions: ['usagedesk-synckey'] }] } }]);
     expect(cmds('airgap_issue_sync_key')).toEqual([{ instanceId: 'inst-fresh', validDays: 45, path: `/home/me/${name}` }]);
     expect(screen.queryByTestId('sync-key-dialog')).toBeNull();
     expect(note).toHaveTextContent('Sync key for inst-fresh saved');
@@ -226,7 +226,7 @@ describe('dropping a file anywhere on the window', () => {
     expect(preview).toHaveAttribute('data-new', '90');
     await user.click(screen.getByTestId('import-confirm'));
     expect(await screen.findByTestId('import-done')).toHaveTextContent('Imported 91 records');
-    expect(cmds('airgap_import')).toEqual([{ path: '/home/me/inst-late.usagedata', verificationPath: expect.stringMatching(/^\/home\/me\/inst-late-\d{8}\.verificationkey$/) }]);
+    expect(cmds('airgap_import')).toEqual([{ path: '/home/me/inst-late.usagedata', verificationPath: expect.stringMatching(/^\/home\/me\/inst-late-\d{8}\.usagedesk-verification$/) }]);
 
     // the accounts and the instances were reloaded: the month shows pending upload, nothing is overdue
     const badge = await screen.findByTestId('pending-upload');
