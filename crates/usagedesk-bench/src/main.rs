@@ -11,7 +11,8 @@
 //! 4. queries: children with aggregates on that cache;
 //! 5. export: every tree as CSV vs the `sqlite3` shell;
 //! 6. cli: `usagedesk-cli customers --json` and `airgap instances`, time and peak memory;
-//! 7. app: the desktop app's figures (see `app.rs`).
+//! 7. app: the desktop app's figures (see `app.rs`), on `cli-data/` or on `--data-dir`:
+//!    `--only app --data-dir DIR` measures the app alone on an existing synced cache.
 
 mod app;
 mod cli;
@@ -21,6 +22,7 @@ mod procs;
 mod queries;
 mod sync;
 mod table;
+mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -66,6 +68,10 @@ struct Args {
     /// in the working folder.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Section>,
+    /// The synced cache the app section opens (default: the sync section's `cli-data/`).
+    /// Opening it with a newer app migrates it: give a copy.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Runs of each query to take the median of.
     #[arg(long, default_value_t = 51)]
     runs: usize,
@@ -106,18 +112,15 @@ fn main() -> Result<()> {
         };
         figures.extend(load::bench(&bins, &dataset, &work)?);
     }
-    let mut served = None;
-    if runs(Section::Sync) || runs(Section::App) {
+    if runs(Section::Sync) {
         if !cloud_db.exists() {
             bail!(
                 "no loaded cloud database at {}: run the load section first",
                 cloud_db.display()
             );
         }
-        served = Some(sync::serve(&bins, &cloud_db, &work.join("serve.log"), &rt)?);
-    }
-    if let (true, Some(served)) = (runs(Section::Sync), &served) {
-        figures.extend(sync::bench(served, &cache_path, &work, &rt)?);
+        let served = sync::serve(&bins, &cloud_db, &work.join("serve.log"), &rt)?;
+        figures.extend(sync::bench(&served, &cache_path, &work, &rt)?);
     }
     let needs_cache = [Section::Queries, Section::Export, Section::Cli];
     if needs_cache.iter().any(|s| runs(*s)) && !cache_path.exists() {
@@ -139,15 +142,20 @@ fn main() -> Result<()> {
     if runs(Section::Cli) {
         figures.extend(cli::bench(&bins, &data_dir, &work)?);
     }
-
-    if let (true, Some(served)) = (runs(Section::App), &served) {
-        figures.extend(app::figures(&app::AppContext {
-            bins: bins.0.clone(),
-            data_dir: data_dir.clone(),
-            url: served.url.clone(),
-        }));
+    // The app opens the cache offline: its views read only the cache.
+    if runs(Section::App) {
+        figures.extend(app::figures(
+            &app::AppContext {
+                bins: bins.0.clone(),
+                data_dir: match &args.data_dir {
+                    Some(d) => d.canonicalize()?,
+                    None => data_dir.clone(),
+                },
+                work: work.clone(),
+            },
+            &rt,
+        ));
     }
-    drop(served);
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());

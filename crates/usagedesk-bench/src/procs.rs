@@ -176,6 +176,33 @@ pub fn process_tree(root: u32) -> Vec<u32> {
     out
 }
 
+/// The resident memory of `root` and its descendants now: one `(pid, name, RSS, PSS)` a
+/// process, bytes. RSS counts shared pages in every process that maps them (what the targets
+/// are written in); PSS splits them between the sharers.
+pub fn tree_memory(root: u32) -> Vec<(u32, String, u64, u64)> {
+    process_tree(root)
+        .into_iter()
+        .filter_map(|pid| {
+            let (rss, _) = memory_of(pid)?;
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            Some((pid, name.trim().to_string(), rss, pss_of(pid).unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// The proportional set size of a process, bytes (`/proc/PID/smaps_rollup`).
+fn pss_of(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    let kib: u64 = line["Pss:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 /// The parent pid from `/proc/PID/stat` (the field after the parenthesised command name).
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
