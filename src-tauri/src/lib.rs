@@ -55,7 +55,7 @@ pub fn run() {
             let desk = Arc::new(desk);
             app.manage(desk.clone());
             // Sync on start when there is something to sync from.
-            if desk.status().map(|s| s.signed_in).unwrap_or(false) {
+            if desk.signed_in() {
                 events::spawn_sync(app.handle().clone(), desk);
             }
             Ok(())
