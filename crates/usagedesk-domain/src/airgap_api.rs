@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// One instance of the vendor's product at a customer, as the change feed sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Instance {
     pub id: String,
@@ -34,6 +35,7 @@ pub struct Instance {
 
 /// `GET /api/v1/airgap/vendor-key`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VendorKey {
     /// `ed25519:…`
     pub public_key: String,
@@ -43,6 +45,7 @@ pub struct VendorKey {
 
 /// `POST /api/v1/airgap/certificate`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
     /// The manager's delegated public key, `ed25519:…`.
@@ -52,6 +55,7 @@ pub struct CertificateRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateResponse {
     /// The delegation certificate, compact JSON (`DelegationCertificate::to_json`).
     pub certificate: String,
@@ -61,6 +65,7 @@ pub struct CertificateResponse {
 
 /// `POST /api/v1/airgap/imports`: the armored files, as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AirgapUpload {
     pub sync_key: String,
@@ -69,6 +74,7 @@ pub struct AirgapUpload {
 
 /// What the cloud made of a usage data file (an upload, or the agent's online push).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AirgapAccepted {
     pub instance_id: String,
     /// Records in the file.
@@ -86,6 +92,7 @@ pub struct AirgapAccepted {
 
 /// `POST /api/v1/instances/{id}/sync-key`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnlineSyncKeyRequest {
     /// The instance's public key, `ed25519:…` (pinned on first contact).
@@ -93,6 +100,7 @@ pub struct OnlineSyncKeyRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OnlineSyncKeyResponse {
     /// An armored sync key issued by the cloud for this instance.
     pub sync_key: String,
@@ -100,6 +108,7 @@ pub struct OnlineSyncKeyResponse {
 
 /// `POST /api/v1/instances/{id}/usage-data` (answers an online sync key)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnlineUsageData {
     pub usage_data: String,

@@ -131,6 +131,23 @@ impl<'de> Deserialize<'de> for YearMonth {
     }
 }
 
+/// In the OpenAPI document: a string `YYYY-MM`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for YearMonth {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[0-9]{4}-(0[1-9]|1[0-2])$"))
+            .description(Some("A calendar month, `YYYY-MM`"))
+            .examples(["2024-05"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for YearMonth {}
+
 /// `YYYY-MM` as ASCII bytes, without a formatter (hot paths write millions of these).
 /// The year is taken modulo 10,000.
 pub fn ym_ascii(year: u32, month: u32) -> [u8; 7] {

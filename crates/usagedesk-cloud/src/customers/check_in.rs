@@ -40,7 +40,7 @@ pub const MAX_RESOURCE_NAME_LEN: usize = 512;
 pub const MAX_SKEW: Duration = Duration::minutes(5);
 
 /// The cloud's answer to a check-in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckInReceipt {
     /// The instance's report after the check-in (its `status` is the aggregate).
     pub report: InstanceReport,

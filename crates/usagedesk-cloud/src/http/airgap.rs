@@ -9,7 +9,7 @@ use usagedesk_domain::airgap_api::{
     AirgapAccepted, AirgapUpload, CertificateRequest, CertificateResponse, OnlineSyncKeyRequest,
     OnlineSyncKeyResponse, OnlineUsageData, VendorKey,
 };
-use usagedesk_domain::api::ErrorCode;
+use usagedesk_domain::api::{ErrorBody, ErrorCode};
 
 use super::error::ApiError;
 use super::extract::{Caller, JsonBody};
@@ -57,12 +57,20 @@ fn now(s: &AppState) -> Now {
     }
 }
 
-/// `GET /api/v1/airgap/vendor-key` (no token).
+/// The vendor root public key that signs every delegation certificate; no token.
+#[utoipa::path(get, path = "/api/v1/airgap/vendor-key", tag = "airgap",
+    responses((status = 200, description = "The vendor root public key", body = VendorKey)))]
 pub async fn vendor_key(State(s): State<AppState>) -> Result<Json<VendorKey>, ApiError> {
     blocking(move || Ok(Json(keys::vendor_key(s.storage.as_ref())?))).await
 }
 
-/// `POST /api/v1/airgap/certificate` (manager token).
+/// Certifies a manager's delegated key for the token's scope (to sign sync keys offline).
+#[utoipa::path(post, path = "/api/v1/airgap/certificate", tag = "airgap", security(("token" = [])),
+    request_body = CertificateRequest,
+    responses(
+        (status = 200, description = "The delegation certificate", body = CertificateResponse),
+        (status = 422, description = "The key or the subject is not valid", body = ErrorBody),
+    ))]
 pub async fn certificate(
     State(s): State<AppState>,
     caller: Caller,
@@ -87,7 +95,15 @@ pub async fn certificate(
     .await
 }
 
-/// `POST /api/v1/airgap/imports` (manager token).
+/// A usage data file a manager imported, with the sync key it answers.
+#[utoipa::path(post, path = "/api/v1/airgap/imports", tag = "airgap", security(("token" = [])),
+    request_body = AirgapUpload,
+    responses(
+        (status = 200, description = "What the cloud made of the file", body = AirgapAccepted),
+        (status = 404, description = "The file's instance is not registered", body = ErrorBody),
+        (status = 409, description = "The file conflicts with what the instance reported before", body = ErrorBody),
+        (status = 422, description = "A file is forged, cut short, expired, or not this manager's", body = ErrorBody),
+    ))]
 pub async fn import(
     State(s): State<AppState>,
     caller: Caller,
@@ -108,7 +124,17 @@ pub async fn import(
     .await
 }
 
-/// `POST /api/v1/instances/{id}/sync-key` (no token: the agent's online mode).
+/// A sync key for an online instance (the agent's online mode); no token: the instance's key
+/// is pinned on first contact.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/sync-key", tag = "instances",
+    params(("id" = String, Path, description = "The instance's id")),
+    request_body = OnlineSyncKeyRequest,
+    responses(
+        (status = 200, description = "An armored sync key", body = OnlineSyncKeyResponse),
+        (status = 403, description = "The instance is air-gapped or pinned to another key", body = ErrorBody),
+        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 422, description = "The public key is not valid", body = ErrorBody),
+    ))]
 pub async fn online_sync_key(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -133,7 +159,17 @@ pub async fn online_sync_key(
     .await
 }
 
-/// `POST /api/v1/instances/{id}/usage-data` (no token: answers an online sync key).
+/// A usage data file answering an online sync key; no token: signed by the instance's key.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/usage-data", tag = "instances",
+    params(("id" = String, Path, description = "The instance's id")),
+    request_body = OnlineUsageData,
+    responses(
+        (status = 200, description = "What the cloud made of the file", body = AirgapAccepted),
+        (status = 403, description = "The file is not signed by the instance's pinned key", body = ErrorBody),
+        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 409, description = "The file conflicts with what the instance reported before", body = ErrorBody),
+        (status = 422, description = "The file is forged, cut short, expired or answers another sync key", body = ErrorBody),
+    ))]
 pub async fn online_usage_data(
     State(s): State<AppState>,
     Path(id): Path<String>,
