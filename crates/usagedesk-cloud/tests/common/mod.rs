@@ -67,6 +67,11 @@ impl Harness {
     /// The service on a free port, the fixture loaded, the clock at the testkit's "now"
     /// (2024-07-15 12:00 UTC).
     pub async fn start() -> Self {
+        Self::start_with(usagedesk_cloud::limits::Limits::default()).await
+    }
+
+    /// [`start`](Self::start) with the given limits.
+    pub async fn start_with(limits: usagedesk_cloud::limits::Limits) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         dataset(&data, INSTANCES_CSV);
@@ -78,10 +83,11 @@ impl Harness {
             )
             .expect("load");
         let clock = Arc::new(TestClock(Mutex::new(usagedesk_testkit::clock().now())));
-        let server = usagedesk_cloud::spawn(
+        let server = usagedesk_cloud::spawn_with(
             storage.clone(),
             clock.clone(),
             "127.0.0.1:0".parse().expect("addr"),
+            limits,
         )
         .await
         .expect("server");
