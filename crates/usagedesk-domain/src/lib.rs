@@ -7,6 +7,7 @@ pub mod account;
 pub mod airgap_api;
 pub mod api;
 pub mod customer;
+pub mod feed_codec;
 pub mod load_format;
 pub mod month;
 pub mod plan;

@@ -11,7 +11,7 @@ use usagedesk_domain::airgap_api::{
 use usagedesk_domain::api::{
     ChangePage, ErrorBody, MonthlyUsageSummary, VersionInfo, WhoAmI, SERVICE_NAME,
 };
-use usagedesk_domain::{Scope, YearMonth, API_VERSION};
+use usagedesk_domain::{feed_codec, Scope, YearMonth, API_VERSION};
 
 use crate::{RetryPolicy, SyncError};
 
@@ -154,6 +154,16 @@ impl Client {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, SyncError> {
+        let (_, bytes) = self.fetch(req).await?;
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
+    /// Sends `req`; on success the answer's content type and body, otherwise the error the
+    /// body names.
+    async fn fetch(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(Option<String>, bytes::Bytes), SyncError> {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         if let Some(len) = resp.content_length() {
@@ -163,6 +173,11 @@ impl Client {
                 )));
             }
         }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         if bytes.len() > MAX_RESPONSE_BYTES {
             return Err(SyncError::Protocol(format!(
@@ -171,7 +186,7 @@ impl Client {
             )));
         }
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()));
+            return Ok((content_type, bytes));
         }
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         let (code, message) = match body {
@@ -238,6 +253,8 @@ impl Client {
         self.get("api/v1/me", &[], true).await
     }
 
+    /// A page of the change feed, in the compact encoding when the cloud offers it
+    /// (`docs/feed-encoding.md`), else JSON.
     pub async fn changes(
         &self,
         cursor: Option<&str>,
@@ -251,7 +268,27 @@ impl Client {
         if count {
             q.push(("count", "true".into()));
         }
-        self.get("api/v1/changes", &q, true).await
+        let url = self.url("api/v1/changes")?;
+        let accept = format!("{}, application/json;q=0.5", feed_codec::MEDIA_TYPE);
+        self.with_retries(|| async {
+            let req = self
+                .http
+                .get(url.clone())
+                .query(&q)
+                .bearer_auth(&self.token)
+                .header(reqwest::header::ACCEPT, &accept);
+            let (content_type, bytes) = self.fetch(req).await?;
+            let compact = content_type
+                .as_deref()
+                .and_then(|t| t.split(';').next())
+                .is_some_and(|t| t.trim() == feed_codec::MEDIA_TYPE);
+            if compact {
+                feed_codec::decode_page(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+            }
+        })
+        .await
     }
 
     pub async fn monthly_usage_summary(
