@@ -176,7 +176,9 @@ impl UsageData {
                 created_at: now,
             };
             let text = armor::write(&body, key)?;
-            if text.len() <= limit {
+            // Within the limit even once a mail client rewrote every line end as CRLF.
+            let size_as_crlf = text.len() + text.bytes().filter(|&b| b == b'\n').count();
+            if size_as_crlf <= limit {
                 return Ok(text);
             }
             if take == 0 {
@@ -186,7 +188,8 @@ impl UsageData {
                 ));
             }
             // Shrink in proportion, with a margin, and always by at least one record.
-            let estimate = (take as u128 * limit as u128 * 97 / 100 / text.len() as u128) as usize;
+            let estimate =
+                (take as u128 * limit as u128 * 97 / 100 / size_as_crlf as u128) as usize;
             take = estimate.min(take - 1);
         }
     }
@@ -611,6 +614,14 @@ mod tests {
             .unwrap()
             .verify_for(&sk, None)
             .unwrap();
+        // A full file still fits once its line ends went through a CRLF mail client.
+        let crlf = text.replace('\n', "\r\n");
+        assert!(crlf.len() <= FileKind::UsageData.max_bytes());
+        let via_crlf = UsageData::parse(crlf.as_bytes())
+            .unwrap()
+            .verify_for(&sk, None)
+            .unwrap();
+        assert_eq!(via_crlf.text(), ud.text(), "the same file, the same hash");
         let sent = ud.records.len() as u64;
         assert!(sent > 10_000 && sent < 20_000, "sent {sent}");
         assert_eq!(ud.remaining_records, 20_000 - sent);

@@ -208,7 +208,7 @@ fn generated_pages_round_trip() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..300 {
         let mut page = every_kind();
-        page.changes.retain(|_| rng.next() % 3 != 0);
+        page.changes.retain(|_| !rng.next().is_multiple_of(3));
         for c in &mut page.changes {
             match c {
                 Change::Account(a) => {
@@ -231,12 +231,12 @@ fn generated_pages_round_trip() {
                     e.received_at =
                         DateTime::from_timestamp((rng.next() % (1 << 40)) as i64 - (1 << 39), 0)
                             .unwrap();
-                    e.previous = (rng.next() % 2 == 0).then(|| rng.text());
+                    e.previous = rng.next().is_multiple_of(2).then(|| rng.text());
                 }
                 _ => {}
             }
         }
-        page.remaining = (rng.next() % 2 == 0).then(|| rng.number());
+        page.remaining = rng.next().is_multiple_of(2).then(|| rng.number());
         let bytes = encode_page(&page);
         assert_eq!(decode_page(&bytes).unwrap(), page);
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::SeedableRng;
 use usagedesk_airgap::{PublicKey, SigningKey, SyncKey, UsageData, UsageRecord, VerificationKey};
-use usagedesk_cache::Cache;
+use usagedesk_cache::{Cache, LedgerQuery};
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_domain::{Clock, YearMonth};
 use usagedesk_exchange::{
@@ -129,7 +129,14 @@ async fn issue_answer_import_push_and_refusals() {
     );
 
     // Every refusal leaves the ledger as it was.
-    let ledger_len = cache.ledger(None, 100).unwrap().len();
+    let ledger_len = cache
+        .ledger_page(&LedgerQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .len();
     let mut refusals: Vec<(Vec<u8>, &str)> = Vec::new();
     let mut flipped = file.clone().into_bytes();
     flipped[200] ^= 0x01;
@@ -224,7 +231,14 @@ async fn issue_answer_import_push_and_refusals() {
         "the agent itself refuses to answer another instance's sync key"
     );
     assert_eq!(
-        cache.ledger(None, 100).unwrap().len(),
+        cache
+            .ledger_page(&LedgerQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+            .len(),
         ledger_len,
         "no refusal was recorded as an import"
     );
