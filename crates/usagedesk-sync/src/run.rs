@@ -29,7 +29,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         Self {
             // Large pages: fewer requests and transactions (a full sync of 100k accounts is
-            // 3.2M changes); the compact encoding keeps one under 1 MB.
+            // 3.2M changes); one is about 0.6 to 1.5 MB in the compact encoding.
             page_size: MAX_PAGE_SIZE,
             cancel: Arc::default(),
             allow_source_switch: false,
