@@ -12,10 +12,16 @@ use usagedesk_cache::Cache;
 use usagedesk_domain::Scope;
 use usagedesk_export::{export_file, plan, Control, ExportRequest};
 
+use crate::table::{Figure, Goal};
+
 /// Best of this many runs of each side.
 const ROUNDS: usize = 2;
 
-pub fn bench_export(cache_path: &Path, today: chrono::NaiveDate, out: &Path) -> Result<()> {
+pub fn bench_export(
+    cache_path: &Path,
+    today: chrono::NaiveDate,
+    out: &Path,
+) -> Result<Vec<Figure>> {
     std::fs::create_dir_all(out)?;
     let cache = Cache::open(cache_path)?;
     let months = cache.completed_months(today)?;
@@ -80,26 +86,23 @@ pub fn bench_export(cache_path: &Path, today: chrono::NaiveDate, out: &Path) -> 
         ours = ours.min(t.elapsed().as_secs_f64());
     }
     let their_rows: u64 = cache_rows(cache_path, from, to)?;
-    println!();
-    println!(
-        "export, {} roots' whole trees, {from}..{to}, best of {ROUNDS}:",
-        roots.len()
-    );
-    println!(
-        "  usagedesk-export: {our_rows} rows, {:.0} MB with totals, SHA-256 and manifest in {ours:.2} s = {:.0} rows/s",
+    eprintln!(
+        "export, {} roots' whole trees, {from}..{to}, best of {ROUNDS}: usagedesk-export {our_rows} rows, \
+         {:.0} MB with totals, SHA-256 and manifest in {ours:.2} s; sqlite3 -csv plain join {their_rows} rows, \
+         {:.0} MB in {theirs:.2} s",
+        roots.len(),
         our_bytes as f64 / 1e6,
-        our_rows as f64 / ours
-    );
-    println!(
-        "  sqlite3 -csv plain join: {their_rows} rows, {:.0} MB in {theirs:.2} s = {:.0} rows/s",
         their_bytes as f64 / 1e6,
-        their_rows as f64 / theirs
     );
-    println!(
-        "  time ratio usagedesk / sqlite3: {:.2} (target: at most 1.00)",
-        ours / theirs
-    );
-    Ok(())
+    Ok(vec![Figure::ratio(
+        format!("CSV export of every tree, 24 months ({our_rows} rows)"),
+        (ours, format!("{ours:.2} s")),
+        (
+            theirs,
+            format!("{theirs:.2} s sqlite3 -csv ({their_rows} rows)"),
+        ),
+        Goal::AtMost(1.0),
+    )])
 }
 
 fn cache_rows(

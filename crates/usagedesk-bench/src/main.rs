@@ -1,26 +1,48 @@
-//! `usagedesk-bench`: measures the full sync of a large demo dataset and the tree queries,
-//! and prints each figure with its ratio to a baseline measured in the same run on the same
-//! machine (raw rusqlite inserts). Run it in release mode:
+//! `usagedesk-bench`: every performance figure of UsageDesk at scale, each printed with the
+//! baseline measured in the same run on the same machine and their ratio (a shared machine's
+//! speed varies from run to run; the ratios hold). `scripts/bench.sh` builds the release
+//! binaries and runs it:
 //!
-//! `cargo run --release -p usagedesk-bench -- --accounts 100000 --months 24`
-//! (`--export-only CACHE.db` measures only the export, on a cache synced before).
+//! 1. dataset: `usagedesk-cloud demo-data` (100k accounts, 24 months, seed 1), kept for
+//!    later runs;
+//! 2. load: `usagedesk-cloud load` into a new database vs raw inserts of the same rows;
+//! 3. sync: `usagedesk-cloud serve` on loopback, a full sync into an empty cache vs raw
+//!    inserts of as many rows;
+//! 4. queries: children with aggregates on that cache;
+//! 5. export: every tree as CSV vs the `sqlite3` shell;
+//! 6. cli: `usagedesk-cli customers --json` and `airgap instances`, time and peak memory;
+//! 7. app: the desktop app's figures (see `app.rs`).
 
+mod app;
+mod cli;
 mod export;
+mod load;
+mod procs;
+mod queries;
+mod sync;
+mod table;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use anyhow::{Context, Result};
-use clap::Parser;
-use usagedesk_cache::Cache;
-use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
-use usagedesk_cloud::{load, tokens, SqliteStorage};
-use usagedesk_domain::{Clock, FixedClock, YearMonth};
-use usagedesk_sync::{sync, Client, SyncOptions};
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+
+use procs::Bins;
+use table::Figure;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Section {
+    Load,
+    Sync,
+    Queries,
+    Export,
+    Cli,
+    App,
+}
 
 #[derive(Parser)]
-#[command(about = "Benchmark full sync and tree queries against same-run baselines")]
+#[command(about = "UsageDesk benchmarks, each against a baseline measured in the same run")]
 struct Args {
     #[arg(long, default_value_t = 100_000)]
     accounts: usize,
@@ -28,229 +50,159 @@ struct Args {
     months: u32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Working folder (dataset, cloud database, cache); reused for the dataset when present.
-    #[arg(long, default_value = "bench-data")]
+    /// The dataset's today (YYYY-MM-DD): fixed, so every run loads the same rows.
+    #[arg(long, default_value = "2026-11-15")]
+    today: String,
+    /// Use this dataset folder (load format) instead of generating one.
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// Working folder: the dataset, the cloud database, the synced cache (`cli-data/`).
+    #[arg(long, default_value = "target/bench")]
     work: PathBuf,
+    /// Where the release binaries are (default: beside this one).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Run only these sections (comma-separated); later ones reuse what earlier runs left
+    /// in the working folder.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
     /// Runs of each query to take the median of.
     #[arg(long, default_value_t = 51)]
     runs: usize,
-    /// Only benchmark the export, on this already synced cache.
-    #[arg(long)]
-    export_only: Option<PathBuf>,
 }
 
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
+/// Removes a SQLite database and its WAL files.
+pub(crate) fn remove_db(path: &Path) {
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).context("date")?;
-    let clock = FixedClock::on(today);
-    if let Some(cache) = &args.export_only {
-        return export::bench_export(cache, today, &args.work.join("export"));
-    }
-    let data = args.work.join(format!(
-        "demo-{}-{}-{}",
-        args.accounts, args.months, args.seed
-    ));
+    let today = usagedesk_domain::month::parse_date(&args.today)?;
+    let bins = Bins(match &args.bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary has no folder")?
+            .to_path_buf(),
+    });
+    let runs = |s: Section| args.only.is_empty() || args.only.contains(&s);
     std::fs::create_dir_all(&args.work)?;
+    let work = args.work.canonicalize()?;
+    let cloud_db = work.join("cloud.db");
+    let data_dir = work.join("cli-data");
+    let cache_path = data_dir.join("cache.db");
+    std::fs::create_dir_all(&data_dir)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let started = Instant::now();
+    let mut figures: Vec<Figure> = Vec::new();
 
-    // 1. Dataset and cloud.
-    if !data.join("daily_usage.csv").exists() {
-        let t = Instant::now();
-        let s = usagedesk_demo::write_demo(
-            &usagedesk_demo::DemoOptions {
-                accounts: args.accounts,
-                months: args.months,
-                seed: args.seed,
-                today,
-                snapshots_per_month: usagedesk_demo::SnapshotDensity::MonthEndOnly,
-            },
-            &data,
-        )?;
-        println!(
-            "demo-data: {} accounts, {} daily rows in {:.2} s",
-            s.accounts,
-            s.daily_rows,
-            secs(t.elapsed())
+    if runs(Section::Load) {
+        let dataset = match &args.dataset {
+            Some(d) => d.clone(),
+            None => demo_data(&bins, &args, &work)?,
+        };
+        figures.extend(load::bench(&bins, &dataset, &work)?);
+    }
+    let mut served = None;
+    if runs(Section::Sync) || runs(Section::App) {
+        if !cloud_db.exists() {
+            bail!(
+                "no loaded cloud database at {}: run the load section first",
+                cloud_db.display()
+            );
+        }
+        served = Some(sync::serve(&bins, &cloud_db, &work.join("serve.log"), &rt)?);
+    }
+    if let (true, Some(served)) = (runs(Section::Sync), &served) {
+        figures.extend(sync::bench(served, &cache_path, &work, &rt)?);
+    }
+    let needs_cache = [Section::Queries, Section::Export, Section::Cli];
+    if needs_cache.iter().any(|s| runs(*s)) && !cache_path.exists() {
+        bail!(
+            "no synced cache at {}: run the sync section first",
+            cache_path.display()
         );
     }
-    let cloud_db = args.work.join("cloud.db");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", cloud_db.display()));
+    if runs(Section::Queries) {
+        figures.extend(queries::bench(&cache_path, today, args.runs)?);
     }
-    let storage = Arc::new(SqliteStorage::open(&cloud_db)?);
+    if runs(Section::Export) {
+        figures.extend(export::bench_export(
+            &cache_path,
+            today,
+            &work.join("export"),
+        )?);
+    }
+    if runs(Section::Cli) {
+        figures.extend(cli::bench(&bins, &data_dir, &work)?);
+    }
+
+    if let (true, Some(served)) = (runs(Section::App), &served) {
+        figures.extend(app::figures(&app::AppContext {
+            bins: bins.0.clone(),
+            data_dir: data_dir.clone(),
+            url: served.url.clone(),
+        }));
+    }
+    drop(served);
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    table::print(
+        &format!(
+            "UsageDesk bench: {} accounts, {} months, seed {}; {} cores, load average {}; {:.0} s in all",
+            args.accounts,
+            args.months,
+            args.seed,
+            cores,
+            load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+            started.elapsed().as_secs_f64()
+        ),
+        &figures,
+    );
+    Ok(())
+}
+
+/// The demo dataset of the arguments, generated with the real binary unless a complete one is
+/// in the working folder already.
+fn demo_data(bins: &Bins, args: &Args, work: &Path) -> Result<PathBuf> {
+    let dir = work.join(format!(
+        "dataset-{}-{}-{}-{}",
+        args.accounts, args.months, args.seed, args.today
+    ));
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     let t = Instant::now();
-    let stats = storage
-        .load(load::read_dataset(&data)?, today)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
-        "cloud load: {} accounts, {} daily rows, {} month-end rows in {:.2} s",
-        stats.accounts_changed,
-        stats.daily_rows,
-        stats.months_changed,
-        secs(t.elapsed())
-    );
-    let token = tokens::generate(&mut rand::thread_rng());
-    storage.create_token(
-        tokens::hash(&token),
-        &TokenScope::All,
-        TokenKind::Manager,
-        "bench",
-        clock.now(),
-    )?;
-
-    // 2. Full sync into an empty cache, through the real server on loopback.
-    let cache_path = args.work.join("cache.db");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", cache_path.display()));
+    let out = bins
+        .command("usagedesk-cloud")?
+        .arg("demo-data")
+        .arg("--out")
+        .arg(&dir)
+        .args([
+            "--accounts",
+            &args.accounts.to_string(),
+            "--months",
+            &args.months.to_string(),
+            "--seed",
+            &args.seed.to_string(),
+            "--today",
+            &args.today,
+        ])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "usagedesk-cloud demo-data failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
-    let rt = tokio::runtime::Runtime::new()?;
-    let (rows, sync_time) = rt.block_on(async {
-        let server =
-            usagedesk_cloud::spawn(storage.clone(), Arc::new(clock), "127.0.0.1:0".parse()?)
-                .await?;
-        let client = Client::new(&server.url(), &token)?;
-        let mut cache = Cache::open(&cache_path)?;
-        let t = Instant::now();
-        let report = sync(&mut cache, &client, &clock, &SyncOptions::default(), |_| {}).await?;
-        let elapsed = t.elapsed();
-        server.stop().await?;
-        anyhow::Ok((report.rows, elapsed))
-    })?;
-    let sync_rate = rows as f64 / secs(sync_time);
-
-    // 3. Baseline: raw rusqlite inserts of as many narrow rows, one transaction.
-    let raw_rate = raw_insert_rate(&args.work.join("raw.db"), rows as usize)?;
-
-    // 4. Tree queries on the synced cache.
-    let cache = Cache::open(&cache_path)?;
-    let month = *cache
-        .completed_months(today)?
-        .last()
-        .context("the cache holds no completed month")?;
-    let (root, mid) = pick_accounts(&cache, month)?;
-    let root_ms = median_ms(args.runs, || {
-        cache
-            .children(Some(&root), month, 0, 100, Default::default())
-            .map(|_| ())
-    })?;
-    let mid_ms = median_ms(args.runs, || {
-        cache
-            .children(Some(&mid), month, 0, 100, Default::default())
-            .map(|_| ())
-    })?;
-    let roots_ms = median_ms(args.runs, || {
-        cache
-            .children(None, month, 0, 100, Default::default())
-            .map(|_| ())
-    })?;
-
-    println!();
-    println!(
-        "full sync: {rows} changes in {:.2} s = {:.0} rows/s (target: under 15 s)",
-        secs(sync_time),
-        sync_rate
-    );
-    println!("raw rusqlite insert baseline: {:.0} rows/s", raw_rate);
-    println!("ratio sync / raw insert: {:.2}", sync_rate / raw_rate);
-    println!(
-        "children with aggregates, month {month}, median of {} runs (target: under 20 ms):",
-        args.runs
-    );
-    println!("  roots:              {roots_ms:.2} ms");
-    println!("  root {root:<14} {root_ms:.2} ms");
-    println!("  mid-level {mid:<9} {mid_ms:.2} ms");
-    drop(cache);
-
-    // 5. Export of every tree against sqlite3's plain join.
-    export::bench_export(&cache_path, today, &args.work.join("export"))
-}
-
-fn raw_insert_rate(path: &std::path::Path, rows: usize) -> Result<f64> {
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-         CREATE TABLE t (account_id TEXT NOT NULL, month TEXT NOT NULL, plan TEXT NOT NULL,
-           a INTEGER NOT NULL, b INTEGER NOT NULL, c INTEGER NOT NULL, PRIMARY KEY (account_id, month)) WITHOUT ROWID;",
-    )?;
-    let start = YearMonth::new(2024, 1).context("month")?;
-    let t = Instant::now();
-    let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-        let mut month = start;
-        for i in 0..rows {
-            if i % 24 == 0 {
-                month = start;
-            }
-            stmt.execute(rusqlite::params![
-                format!("acc-{:06}", i / 24),
-                month.to_string(),
-                "basic",
-                i as i64,
-                2i64,
-                3i64
-            ])?;
-            month = month.next();
-        }
-    }
-    tx.commit()?;
-    Ok(rows as f64 / secs(t.elapsed()))
-}
-
-/// The root with the most children, and a mid-level account (depth 2) with the most children.
-fn pick_accounts(cache: &Cache, month: YearMonth) -> Result<(String, String)> {
-    let roots = cache.children(None, month, 0, 1000, Default::default())?;
-    let root = roots
-        .items
-        .iter()
-        .max_by_key(|r| r.child_count)
-        .context("no root account")?;
-    let mut best: Option<(String, u64)> = None;
-    for child in cache
-        .children(
-            Some(&root.usage.account_id),
-            month,
-            0,
-            10_000,
-            Default::default(),
-        )?
-        .items
-    {
-        let grandchildren = cache.children(
-            Some(&child.usage.account_id),
-            month,
-            0,
-            10_000,
-            Default::default(),
-        )?;
-        for g in grandchildren.items {
-            if best.as_ref().is_none_or(|(_, n)| g.child_count > *n) {
-                best = Some((g.usage.account_id.clone(), g.child_count));
-            }
-        }
-    }
-    let mid = best
-        .map(|(id, _)| id)
-        .unwrap_or_else(|| root.usage.account_id.clone());
-    Ok((root.usage.account_id.clone(), mid))
-}
-
-fn median_ms(
-    runs: usize,
-    mut f: impl FnMut() -> Result<(), usagedesk_cache::CacheError>,
-) -> Result<f64> {
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        f()?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(|a, b| a.total_cmp(b));
-    Ok(times[times.len() / 2])
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("demo-data: {:.2} s", t.elapsed().as_secs_f64());
+    std::fs::write(&done, "")?;
+    Ok(dir)
 }

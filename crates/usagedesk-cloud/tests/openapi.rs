@@ -380,6 +380,21 @@ async fn every_answer_is_a_documented_status_with_a_documented_shape() {
         assert_eq!(s, want, "{query}: {body}");
     }
 
+    // The compact encoding of the feed: a content type the document lists for its 200.
+    let compact = c
+        .get("/api/v1/changes?limit=5", Some(&eu))
+        .header("accept", usagedesk_domain::feed_codec::MEDIA_TYPE)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(compact.status(), StatusCode::OK);
+    let media = compact.headers()["content-type"].to_str().expect("ascii");
+    let media = media.split(';').next().expect("a media type");
+    assert!(
+        doc["paths"][feed]["get"]["responses"]["200"]["content"][media].is_object(),
+        "the feed answered {media}, which its 200 does not list"
+    );
+
     // Accounts and summaries.
     let account = "/api/v1/accounts/{id}";
     let (s, _) = c

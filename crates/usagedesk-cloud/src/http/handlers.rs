@@ -1,6 +1,8 @@
 //! Endpoint handlers. Each one authenticates, validates, then calls storage on the blocking pool.
 
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use usagedesk_domain::api::ErrorBody;
@@ -8,7 +10,7 @@ use usagedesk_domain::api::{
     ChangePage, IngestRequest, IngestResponse, MonthlyUsageSummary, VersionInfo, WhoAmI,
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SUMMARY_MONTHS, SERVICE_NAME,
 };
-use usagedesk_domain::{Account, Scope, YearMonth, API_VERSION};
+use usagedesk_domain::{feed_codec, Account, Scope, YearMonth, API_VERSION};
 use utoipa::IntoParams;
 
 use super::error::ApiError;
@@ -89,19 +91,36 @@ pub struct ChangesQuery {
     count: bool,
 }
 
+/// Whether the client asked for the compact encoding (`docs/feed-encoding.md`).
+fn wants_compact(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.split(';').next().unwrap_or("").trim() == feed_codec::MEDIA_TYPE)
+}
+
 /// One page of the change feed of the accounts the token sees.
 #[utoipa::path(get, path = "/api/v1/changes", tag = "manager", security(("token" = [])),
     params(ChangesQuery),
     responses(
-        (status = 200, description = "A page of changes and the cursor of the next", body = ChangePage),
+        (status = 200, description = "A page of changes and the cursor of the next: JSON, or the \
+            compact encoding of docs/feed-encoding.md (`Content-Type: \
+            application/x-usagedesk-changes; version=1`) when the request's `Accept` names it",
+            content(
+                (ChangePage = "application/json"),
+                (String = "application/x-usagedesk-changes"),
+            )),
         (status = 400, description = "A bad `limit` or cursor", body = ErrorBody),
         (status = 410, description = "The cursor belongs to another dataset or lies beyond the feed: start a full sync", body = ErrorBody),
     ))]
 pub async fn changes(
     State(s): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     QueryParams(q): QueryParams<ChangesQuery>,
-) -> Result<Json<ChangePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = caller.require(TokenKind::Manager)?.clone();
     let limit = q.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
@@ -110,18 +129,36 @@ pub async fn changes(
         )));
     }
     let server_time = s.clock.now();
+    let compact = wants_compact(&headers);
     blocking(move || {
         let page = s
             .storage
             .changes(&grant.scope, q.cursor.as_deref(), limit, q.count)?;
-        Ok(Json(ChangePage {
+        let page = ChangePage {
             changes: page.changes,
             next_cursor: page.next_cursor,
             has_more: page.has_more,
             remaining: page.remaining,
             plans: s.storage.plans()?.0,
             server_time,
-        }))
+        };
+        if !compact {
+            return Ok(Json(page).into_response());
+        }
+        // Encoded here, on the blocking pool, like the read.
+        let body = feed_codec::encode_page(&page);
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                format!(
+                    "{}; version={}",
+                    feed_codec::MEDIA_TYPE,
+                    feed_codec::VERSION
+                ),
+            )],
+            body,
+        )
+            .into_response())
     })
     .await
 }

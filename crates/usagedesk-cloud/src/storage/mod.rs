@@ -53,10 +53,11 @@ pub struct RowError {
     pub message: String,
 }
 
-/// A value with where it came from (a file and line, or a request and index).
+/// A value with where it came from (a file and line, or a request and index). The file's
+/// name is shared by every row of the file.
 #[derive(Debug, Clone)]
 pub struct Located<T> {
-    pub file: String,
+    pub file: std::sync::Arc<str>,
     pub line: u64,
     pub row: T,
 }
@@ -64,7 +65,7 @@ pub struct Located<T> {
 impl<T> Located<T> {
     pub fn error(&self, message: impl Into<String>) -> RowError {
         RowError {
-            file: self.file.clone(),
+            file: self.file.to_string(),
             line: self.line,
             message: message.into(),
         }

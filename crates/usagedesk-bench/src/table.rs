@@ -1,0 +1,167 @@
+//! The bench's output: one row per figure with our value, the baseline measured in the same
+//! run, their ratio and the target, printed as an aligned table.
+
+use std::time::Duration;
+
+/// Which way a ratio must go to meet its target.
+#[derive(Debug, Clone, Copy)]
+pub enum Goal {
+    /// ours / baseline at most this.
+    AtMost(f64),
+    /// ours / baseline at least this.
+    AtLeast(f64),
+}
+
+/// One line of the table.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: String,
+    pub ours: String,
+    pub baseline: String,
+    pub ratio: Option<f64>,
+    pub target: String,
+    /// Whether the target is met; `None` when there is nothing to check.
+    pub met: Option<bool>,
+}
+
+impl Figure {
+    /// A figure with a same-run baseline; the ratio is `ours / baseline` of the two numbers.
+    pub fn ratio(
+        name: impl Into<String>,
+        (ours, ours_text): (f64, String),
+        (baseline, baseline_text): (f64, String),
+        goal: Goal,
+    ) -> Self {
+        let ratio = ours / baseline;
+        let (target, met) = match goal {
+            Goal::AtMost(x) => (format!("ratio <= {x}"), ratio <= x),
+            Goal::AtLeast(x) => (format!("ratio >= {x}"), ratio >= x),
+        };
+        Self {
+            name: name.into(),
+            ours: ours_text,
+            baseline: baseline_text,
+            ratio: Some(ratio),
+            target,
+            met: Some(met),
+        }
+    }
+
+    /// A figure measured on its own, with an absolute target (or none).
+    pub fn plain(name: impl Into<String>, ours: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ours: ours.into(),
+            baseline: "-".into(),
+            ratio: None,
+            target: "-".into(),
+            met: None,
+        }
+    }
+
+    pub fn target(mut self, target: impl Into<String>, met: bool) -> Self {
+        self.target = target.into();
+        self.met = Some(met);
+        self
+    }
+
+    /// A figure this run did not measure, with why.
+    pub fn not_measured(name: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ours: format!("not measured ({})", why.into()),
+            baseline: "-".into(),
+            ratio: None,
+            target: "-".into(),
+            met: None,
+        }
+    }
+}
+
+pub fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+pub fn ms(v: f64) -> String {
+    format!("{v:.2} ms")
+}
+
+pub fn rate(rows: f64, d: Duration) -> String {
+    format!("{:.0} rows/s", rows / d.as_secs_f64())
+}
+
+pub fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Prints the figures as an aligned table.
+pub fn print(title: &str, figures: &[Figure]) {
+    let head = ["figure", "ours", "baseline", "ratio", "target", "met"];
+    let rows: Vec<[String; 6]> = figures
+        .iter()
+        .map(|f| {
+            [
+                f.name.clone(),
+                f.ours.clone(),
+                f.baseline.clone(),
+                f.ratio.map_or("-".into(), |r| format!("{r:.2}")),
+                f.target.clone(),
+                match f.met {
+                    Some(true) => "yes".into(),
+                    Some(false) => "NO".into(),
+                    None => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    let mut width = head.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut out = String::new();
+        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
+            if i > 0 {
+                out.push_str(" | ");
+            }
+            out.push_str(c);
+            out.push_str(&" ".repeat(w - c.chars().count()));
+        }
+        println!("{}", out.trim_end());
+    };
+    println!();
+    println!("{title}");
+    line(head);
+    let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+    line(std::array::from_fn(|i| rule[i].as_str()));
+    for r in &rows {
+        line(std::array::from_fn(|i| r[i].as_str()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_are_ours_over_baseline_and_checked_against_the_goal() {
+        let f = Figure::ratio(
+            "sync",
+            (300.0, "300".into()),
+            (1000.0, "1000".into()),
+            Goal::AtLeast(0.5),
+        );
+        assert_eq!(f.ratio, Some(0.3), "300 / 1000");
+        assert_eq!(f.met, Some(false), "0.3 is below the 0.5 wanted");
+        let g = Figure::ratio(
+            "load",
+            (3.0, "3 s".into()),
+            (2.0, "2 s".into()),
+            Goal::AtMost(2.0),
+        );
+        assert_eq!(g.ratio, Some(1.5));
+        assert_eq!(g.met, Some(true), "1.5 is within 2");
+    }
+}
