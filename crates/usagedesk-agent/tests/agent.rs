@@ -39,7 +39,7 @@ fn the_round_trip_drops_records_exactly_up_to_the_accepted_mark() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(1, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(
             &[
@@ -140,7 +140,7 @@ fn a_changed_row_goes_out_again_and_an_identical_one_does_not() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(2, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     let rows = [
         usage("acme", "2026-02-28", 100),
         usage("acme", "2026-03-01", 110),
@@ -188,7 +188,7 @@ fn replaying_a_verification_key_changes_nothing() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(3, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(
             &[
@@ -228,7 +228,7 @@ fn refused_sync_keys_write_nothing_and_say_why() {
     let mut vendor = Vendor::new(4, now - Duration::days(1));
     let mut foreign = Vendor::new(40, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(&[usage("acme", "2026-03-01", 5)], now.date_naive())
         .unwrap();
@@ -316,7 +316,7 @@ fn verification_keys_for_other_files_are_refused() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(5, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(&[usage("acme", "2026-02-28", 1)], today)
         .unwrap();
@@ -341,7 +341,7 @@ fn verification_keys_for_other_files_are_refused() {
 
     // A verification key for an export this state never made (another copy of the state).
     let elsewhere_dir = tempfile::tempdir().unwrap();
-    let mut elsewhere = init_agent(elsewhere_dir.path(), &vendor, now);
+    let mut elsewhere = init_agent(elsewhere_dir.path(), &mut vendor, now);
     elsewhere
         .record_rows(&[usage("acme", "2026-02-28", 1)], today)
         .unwrap();
@@ -362,10 +362,10 @@ fn verification_keys_for_other_files_are_refused() {
     // A verification key for another instance.
     let mut vendor2 = Vendor::new(50, now - Duration::days(1));
     let other_dir = tempfile::tempdir().unwrap();
+    let other_license = vendor2.license_file_for("inst-globex-7", "lic-globex", now);
     let mut other = Agent::init(
         other_dir.path(),
-        "inst-globex-7",
-        "lic-globex",
+        other_license.as_bytes(),
         &vendor2.vendor_key(),
         now,
         &mut rand::rngs::OsRng,
@@ -401,7 +401,7 @@ fn a_file_never_passes_the_size_limit_and_the_rest_follows_in_the_next_exchange(
     let now = t(NOW);
     let mut vendor = Vendor::new(6, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     let total = 15_000u64;
     agent
         .record_rows(&many_rows(total as usize, "2026-03-01"), now.date_naive())
@@ -443,7 +443,7 @@ fn a_sync_key_mark_beyond_what_was_numbered_moves_the_waiting_records_above_it()
     let today = now.date_naive();
     let mut vendor = Vendor::new(7, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(
             &[
@@ -487,7 +487,7 @@ fn the_exported_file_is_the_answer_the_vendor_expects() {
     let now = t(NOW);
     let mut vendor = Vendor::new(8, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     let sk = vendor.sync_key(0, now);
     let export = agent.export_for(sk.as_bytes(), now).unwrap();
     let parsed = UsageData::parse(export.text.as_bytes()).unwrap();
@@ -549,18 +549,23 @@ fn the_binary_runs_the_whole_exchange() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let vendor_key = vendor.vendor_key().to_string();
+    let license = tmp.path().join("inst-acme-1.license");
+    std::fs::write(&license, vendor.license_file(now - Duration::hours(1))).unwrap();
 
     let out = ok(&[
         "init",
         "--state",
         s(&state),
-        "--instance-id",
-        INSTANCE,
-        "--license-id",
-        LICENSE,
+        "--license-file",
+        s(&license),
         "--vendor-key",
         &vendor_key,
     ]);
+    assert!(
+        out.contains("for instance inst-acme-1 (license lic-acme-2026)"),
+        "{out}"
+    );
+    assert!(out.contains("account      msp > acme (air-gapped)"), "{out}");
     let agent = Agent::open(&state).unwrap();
     let public_key = agent.public_key().to_string();
     drop(agent);
@@ -572,10 +577,8 @@ fn the_binary_runs_the_whole_exchange() {
         "init",
         "--state",
         s(&state),
-        "--instance-id",
-        INSTANCE,
-        "--license-id",
-        LICENSE,
+        "--license-file",
+        s(&license),
         "--vendor-key",
         &vendor_key,
     ]);

@@ -334,10 +334,11 @@ impl Signed<UsageData> {
                 return Err(AirgapError::UntrustedKey {
                     what: WHAT,
                     reason: format!(
-                        "it is signed by {}, but instance `{}` is pinned to {}: if the instance \
-                         was reinstalled, have an administrator reset its pinned key; otherwise \
-                         the file did not come from that instance",
-                        ud.instance_key, ud.instance_id, pinned
+                        "it is signed by {}, but the vendor holds another key for instance `{}`: \
+                         if the instance was reinstalled, have the vendor reset its key \
+                         (usagedesk-cloud instance reset-key); otherwise the file did not come \
+                         from that instance",
+                        ud.instance_key, ud.instance_id
                     ),
                 });
             }

@@ -84,12 +84,19 @@ pub struct AirgapAccepted {
     pub verification_key: String,
 }
 
-/// `POST /api/v1/instances/{id}/sync-key`
+/// `POST /api/v1/instances/{id}/sync-key`, signed by the instance key (headers
+/// `X-Usagedesk-Timestamp` and `X-Usagedesk-Signature`, context
+/// `usagedesk-sync-key-request-v1`; docs/agent.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnlineSyncKeyRequest {
-    /// The instance's public key, `ed25519:…` (pinned on first contact).
+    /// The instance's public key, `ed25519:…`: the one the cloud holds for the instance, or
+    /// on first contact the one `enrollment` proves.
     pub public_key: String,
+    /// First contact: the instance's enrollment (`usagedesk_airgap::Enrollment::to_json`,
+    /// made with its license file). Ignored once the cloud holds the instance's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use usagedesk_agent::{Agent, DailyUsage};
 use usagedesk_airgap::{
-    Acceptance, DelegationCertificate, ImportCounts, RootKey, Scope, SigningKey, SyncKey,
-    SyncKeyRequest, UsageData, VerificationKey, Verified,
+    Acceptance, DelegationCertificate, ImportCounts, LicenseFile, LicenseRequest, RootKey, Scope,
+    SigningKey, SyncKey, SyncKeyRequest, UsageData, VerificationKey, Verified,
 };
 
 pub const INSTANCE: &str = "inst-acme-1";
@@ -57,6 +57,39 @@ impl Vendor {
 
     pub fn vendor_key(&self) -> usagedesk_airgap::PublicKey {
         self.root.public_key()
+    }
+
+    /// The license file of `instance` (license `license`, account `msp > acme`, air-gapped),
+    /// issued at `now` for 90 days.
+    pub fn license_file_for(&mut self, instance: &str, license: &str, now: DateTime<Utc>) -> String {
+        self.license_file_at(instance, license, &["msp", "acme"], now)
+    }
+
+    /// The same for another account path.
+    pub fn license_file_at(
+        &mut self,
+        instance: &str,
+        license: &str,
+        path: &[&str],
+        now: DateTime<Utc>,
+    ) -> String {
+        LicenseFile::issue(
+            &self.root,
+            &LicenseRequest {
+                license_id: license.into(),
+                instance_id: instance.into(),
+                account_path: path.iter().map(|p| p.to_string()).collect(),
+                airgapped: true,
+                expires_at: now + Duration::days(90),
+            },
+            &mut self.rng,
+            now,
+        )
+        .unwrap()
+    }
+
+    pub fn license_file(&mut self, now: DateTime<Utc>) -> String {
+        self.license_file_for(INSTANCE, LICENSE, now)
     }
 
     /// A sync key for `instance` asking for the records above `mark`, valid 30 days from `now`.
@@ -129,11 +162,11 @@ impl Vendor {
     }
 }
 
-pub fn init_agent(dir: &Path, vendor: &Vendor, now: DateTime<Utc>) -> Agent {
+pub fn init_agent(dir: &Path, vendor: &mut Vendor, now: DateTime<Utc>) -> Agent {
+    let license = vendor.license_file(now - Duration::hours(2));
     Agent::init(
         dir,
-        INSTANCE,
-        LICENSE,
+        license.as_bytes(),
         &vendor.vendor_key(),
         now,
         &mut ChaCha20Rng::seed_from_u64(77),

@@ -1,13 +1,15 @@
 //! The air-gapped exchange's endpoints (`docs/airgap-format.md`, "Online endpoints").
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use rand::rngs::OsRng;
 use usagedesk_airgap::FileKind;
 use usagedesk_domain::airgap_api::{
-    AirgapAccepted, AirgapUpload, CertificateRequest, CertificateResponse, OnlineSyncKeyRequest,
-    OnlineSyncKeyResponse, OnlineUsageData, VendorKey,
+    AirgapAccepted, AirgapUpload, CertificateRequest, CertificateResponse, OnlineSyncKeyResponse,
+    OnlineUsageData, VendorKey,
 };
 use usagedesk_domain::api::ErrorCode;
 
@@ -15,6 +17,7 @@ use super::error::ApiError;
 use super::extract::{Caller, JsonBody};
 use super::handlers::blocking;
 use super::AppState;
+use crate::airgap::signed_request::{Signature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::airgap::{imports, keys, online, Now};
 use crate::storage::TokenKind;
 
@@ -108,24 +111,46 @@ pub async fn import(
     .await
 }
 
-/// `POST /api/v1/instances/{id}/sync-key` (no token: the agent's online mode).
+/// `POST /api/v1/instances/{id}/sync-key` (no token: the agent's online mode, signed by the
+/// instance's key; the body is an `OnlineSyncKeyRequest`, read by `online::issue_sync_key`).
 pub async fn online_sync_key(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    req: Result<JsonBody<OnlineSyncKeyRequest>, ApiError>,
+    headers: HeaderMap,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OnlineSyncKeyResponse>, ApiError> {
-    let req = body(
-        req,
-        MAX_SMALL_BODY_BYTES,
-        "a sync key request",
-        SMALL_REMEDY,
-    )?;
+    let req = req.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the request is larger than {MAX_SMALL_BODY_BYTES} bytes, the limit for a \
+                     sync key request: {SMALL_REMEDY}"
+                ),
+            )
+        } else {
+            ApiError::bad_request(format!("the body could not be read: {e}"))
+        }
+    })?;
+    let header = |name: &str| -> Option<String> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let timestamp = header(TIMESTAMP_HEADER);
+    let signature = header(SIGNATURE_HEADER);
     let clock = now(&s);
     blocking(move || {
         Ok(Json(online::issue_sync_key(
             s.storage.as_ref(),
             clock,
             &id,
+            Signature {
+                timestamp: timestamp.as_deref(),
+                signature: signature.as_deref(),
+            },
             &req,
             &mut OsRng,
         )?))
