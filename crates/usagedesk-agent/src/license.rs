@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use usagedesk_airgap::{
-    AirgapError, Artifact, Enrollment, FileKind, InstanceLicense, LicenseFile, PublicKey,
-    Verified,
+    AirgapError, Artifact, Enrollment, FileKind, InstanceLicense, LicenseFile, PublicKey, Verified,
 };
 
 use crate::agent::Agent;
@@ -79,8 +78,8 @@ pub(crate) fn load(
         return Ok(None);
     };
     let damaged = |why: String| AgentError::corrupt(dir, format!("agent.db's license {why}"));
-    let enrollment: Enrollment = serde_json::from_str(&text)
-        .map_err(|e| damaged(format!("cannot be read ({e})")))?;
+    let enrollment: Enrollment =
+        serde_json::from_str(&text).map_err(|e| damaged(format!("cannot be read ({e})")))?;
     enrollment
         .check_proof(instance_id, license_id, public_key)
         .map_err(|e| damaged(format!("does not hold ({e})")))?;
@@ -112,7 +111,11 @@ impl Agent {
     /// the vendor key at `now`; it must name this instance and be no older than the license
     /// held. The instance keeps its key and its records; its license id, account path and
     /// enrollment are replaced.
-    pub fn set_license(&mut self, license_file: &[u8], now: DateTime<Utc>) -> Result<LicenseChange> {
+    pub fn set_license(
+        &mut self,
+        license_file: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<LicenseChange> {
         let file = read_license_file(license_file, &self.identity.vendor_key, now)?;
         let new: &InstanceLicense = &file.license;
         if new.instance_id != self.identity.instance_id {

@@ -29,9 +29,18 @@ pub const SYNC_KEY_REQUEST_CONTEXT: &str = "usagedesk-sync-key-request-v1";
 
 /// The message an instance signs for a request of kind `context`:
 /// `{context}\n{instance id}\n{timestamp}\n{body}`.
-pub fn signed_message_for(context: &str, instance_id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+pub fn signed_message_for(
+    context: &str,
+    instance_id: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let mut m = Vec::with_capacity(body.len() + instance_id.len() + timestamp.len() + 48);
-    for part in [context.as_bytes(), instance_id.as_bytes(), timestamp.as_bytes()] {
+    for part in [
+        context.as_bytes(),
+        instance_id.as_bytes(),
+        timestamp.as_bytes(),
+    ] {
         m.extend_from_slice(part);
         m.push(b'\n');
     }

@@ -565,7 +565,10 @@ fn the_binary_runs_the_whole_exchange() {
         out.contains("for instance inst-acme-1 (license lic-acme-2026)"),
         "{out}"
     );
-    assert!(out.contains("account      msp > acme (air-gapped)"), "{out}");
+    assert!(
+        out.contains("account      msp > acme (air-gapped)"),
+        "{out}"
+    );
     let agent = Agent::open(&state).unwrap();
     let public_key = agent.public_key().to_string();
     drop(agent);

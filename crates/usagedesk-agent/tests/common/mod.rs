@@ -61,7 +61,12 @@ impl Vendor {
 
     /// The license file of `instance` (license `license`, account `msp > acme`, air-gapped),
     /// issued at `now` for 90 days.
-    pub fn license_file_for(&mut self, instance: &str, license: &str, now: DateTime<Utc>) -> String {
+    pub fn license_file_for(
+        &mut self,
+        instance: &str,
+        license: &str,
+        now: DateTime<Utc>,
+    ) -> String {
         self.license_file_at(instance, license, &["msp", "acme"], now)
     }
 

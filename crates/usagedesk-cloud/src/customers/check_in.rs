@@ -73,7 +73,6 @@ pub fn validate(c: &CheckIn) -> Result<(), String> {
     check_cluster(&c.cluster).map_err(|e| format!("cluster: {e}"))
 }
 
-
 /// Verifies and records a check-in of `instance_id` received at `now`.
 pub fn receive(
     storage: &dyn Storage,

@@ -17,10 +17,10 @@ use usagedesk_domain::{
 use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 
 use super::{
-    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation,
-    EnrollmentKeyState, FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats,
-    MonthRow, OnlineSyncKey, PinGrant, ReceiptWriter, RowError, Storage, StoreError,
-    StoredSigner, SubtreeAccount, TokenGrant, TokenKind, TokenScope, UsageFile,
+    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, EnrollmentKeyState,
+    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, OnlineSyncKey,
+    PinGrant, ReceiptWriter, RowError, Storage, StoreError, StoredSigner, SubtreeAccount,
+    TokenGrant, TokenKind, TokenScope, UsageFile,
 };
 
 mod airgap;

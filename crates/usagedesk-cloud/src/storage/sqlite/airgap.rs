@@ -206,7 +206,13 @@ pub(super) fn save_online_sync_key(
     pin: Option<&PinGrant>,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    pin_key(&tx, &key.instance_id, public_key, pin, "online sync key request")?;
+    pin_key(
+        &tx,
+        &key.instance_id,
+        public_key,
+        pin,
+        "online sync key request",
+    )?;
     // Sync keys expired for a day are never answered any more.
     tx.execute(
         "DELETE FROM online_sync_keys WHERE instance_id = ?1 AND expires_at < ?2",
