@@ -376,6 +376,13 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
         "lic-acme-de",
         &[record],
         &instance_key,
+        Some(
+            &usagedesk_airgap::LicenseFile::parse(cloud.license_file("inst-de").as_bytes())
+                .expect("license file")
+                .verify(&vendor, now)
+                .expect("the agent accepts its license file")
+                .enroll(&instance_key.public_key()),
+        ),
         now,
     )
     .expect("answer");

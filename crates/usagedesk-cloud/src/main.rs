@@ -315,12 +315,20 @@ fn main() -> Result<()> {
                 None => println!("instance {instance} had no registered key"),
             }
             if revoke_license_files {
-                println!("revoked {} license files", reset.revoked);
+                println!(
+                    "revoked {} license file{}",
+                    reset.revoked,
+                    plural(reset.revoked)
+                );
             }
             match reset.usable_license_files {
                 0 => println!(
                     "no license file can enroll it now: issue one (usagedesk-cloud license-file \
                      --instance {instance}) and have the agent set up with it"
+                ),
+                1 => println!(
+                    "1 license file can enroll it: its next first contact (usagedesk-agent push, \
+                     or its next usage data file) registers the key again"
                 ),
                 n => println!(
                     "{n} license files can enroll it: its next first contact (usagedesk-agent \
@@ -361,6 +369,14 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 

@@ -332,6 +332,13 @@ async fn a_dropped_usage_file_is_previewed_imported_shown_pending_and_pushed() {
         "lic-acme-de",
         &[record],
         &instance_key,
+        Some(
+            &usagedesk_airgap::LicenseFile::parse(cloud.license_file("inst-de").as_bytes())
+                .expect("license file")
+                .verify(&vendor, now)
+                .expect("the agent accepts its license file")
+                .enroll(&instance_key.public_key()),
+        ),
         now,
     )
     .unwrap();

@@ -57,6 +57,10 @@ pub struct CertificateResponse {
     pub certificate: String,
     /// The root public key that signed it, `ed25519:…`.
     pub vendor_key: String,
+    /// The certificate scope's account and its ancestors, root first (empty for `*`): a
+    /// token's feed holds its subtree only, and sync keys name an instance's whole path.
+    #[serde(default)]
+    pub scope_path: Vec<String>,
 }
 
 /// `POST /api/v1/airgap/imports`: the armored files, as text.

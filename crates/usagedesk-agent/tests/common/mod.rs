@@ -119,6 +119,18 @@ impl Vendor {
         self.sync_key_for(INSTANCE, Some(LICENSE), mark, now)
     }
 
+    /// A sync key for this test's instance naming `path` as its account path.
+    pub fn sync_key_at(&mut self, path: &[&str], mark: u64, now: DateTime<Utc>) -> String {
+        let request = SyncKeyRequest {
+            instance_id: INSTANCE.into(),
+            license_id: Some(LICENSE.into()),
+            account_path: path.iter().map(|p| p.to_string()).collect(),
+            high_water_mark: mark,
+            expires_at: now + Duration::days(30),
+        };
+        SyncKey::issue(&request, &self.delegated, &self.cert, &mut self.rng, now).unwrap()
+    }
+
     /// What the vendor's import does first: the sync key it issued, then the file answering it.
     pub fn verify_usage(
         &self,
