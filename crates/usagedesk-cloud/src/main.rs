@@ -357,7 +357,11 @@ fn main() -> Result<()> {
                         e.actor,
                         e.public_key
                             .as_deref()
-                            .map(|k| format!("  key {k}"))
+                            .map(|k| if e.event == "license_file_issued" {
+                                format!("  enrollment key {k}")
+                            } else {
+                                format!("  key {k}")
+                            })
                             .unwrap_or_default(),
                         if e.detail.is_empty() {
                             String::new()

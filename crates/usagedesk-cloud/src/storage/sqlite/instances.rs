@@ -102,7 +102,7 @@ pub(super) fn load(
                 "registered",
                 "instances.csv",
                 Some(given),
-                &format!("{}, line {}", located.file, located.line),
+                &format!("loaded from {}", located.file),
             )
             .map_err(StoreError::from)?;
         }
