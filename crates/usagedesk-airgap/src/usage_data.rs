@@ -593,7 +593,9 @@ mod tests {
             .verify_for(&f.verified_sync_key(), Some(&impostor))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UntrustedKey, "{e}");
-        assert!(e.to_string().contains("pinned"), "{e}");
+        assert!(e.to_string().contains("the vendor holds another key"), "{e}");
+        // The key the vendor holds is not told to whoever sent the file.
+        assert!(!e.to_string().contains(&impostor.to_string()), "{e}");
     }
 
     #[test]
