@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing UsageDesk needs on a fresh Debian/Ubuntu
-# machine: system packages (Tauri's WebKitGTK stack, WebKitWebDriver, Xvfb), the UI's npm
-# packages and tauri-driver. Idempotent: installs only what is missing.
+# machine: system packages (Tauri's WebKitGTK stack, WebKitWebDriver, Xvfb; a D-Bus daemon and
+# python3-xlib for the single-instance and window-state tests), the UI's npm packages (with the
+# prebuilt Tauri CLI, which builds the installers) and tauri-driver. Idempotent: installs only
+# what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,7 @@ SYSTEM_PACKAGES=(
   build-essential pkg-config file curl
   libssl-dev libdbus-1-dev sqlite3
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
-  webkit2gtk-driver xvfb xauth imagemagick
+  webkit2gtk-driver xvfb xauth imagemagick dbus python3-xlib
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, then runs every test: the UI (type check, Vitest, build), Rust
-# formatting and lints, unit and integration tests, and the end-to-end tests of the real
-# app window under Xvfb.
+# formatting and lints, unit and integration tests, the end-to-end tests of the real app
+# window under Xvfb, and the Linux installer (the tested build packed as a .deb, installed with
+# dpkg, started, removed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -27,6 +28,9 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1
 
 echo "==> cargo test"
 cargo test --workspace --locked
+
+echo "==> the .deb: build, install, start, remove"
+./scripts/installer-test.sh
 
 echo "==> fuzzing the exchange-file parsers (10 s each)"
 ./scripts/fuzz.sh 10

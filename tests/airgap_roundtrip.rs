@@ -13,8 +13,15 @@ use usagedesk_domain::SystemClock;
 use usagedesk_testkit::{small_fixture, Cloud};
 
 async fn run(bin: &Path, args: &[&str], token: Option<&str>) -> Output {
+    run_in(bin, Path::new("."), args, token).await
+}
+
+/// Runs `bin` in the working directory `dir`, where it writes files it names itself.
+async fn run_in(bin: &Path, dir: &Path, args: &[&str], token: Option<&str>) -> Output {
     let mut cmd = std::process::Command::new(bin);
-    cmd.args(args).env_remove("USAGEDESK_TOKEN");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("USAGEDESK_TOKEN");
     if let Some(t) = token {
         cmd.env("USAGEDESK_TOKEN", t);
     }
@@ -39,6 +46,38 @@ fn failed(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout)
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The one file in `dir` with extension `ext`, named `inst-de-YYYYMMDD.EXT` by its writer.
+fn written(dir: &Path, ext: &str) -> String {
+    let found: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one .{ext} file in {}: {found:?}",
+        dir.display()
+    );
+    let name = found[0].file_name().expect("name").to_string_lossy();
+    let date = name
+        .strip_prefix("inst-de-")
+        .and_then(|r| r.strip_suffix(&format!(".{ext}")))
+        .unwrap_or_default();
+    assert!(
+        date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()),
+        "named instance-yyyymmdd.{ext}: {name}"
+    );
+    found[0].display().to_string()
+}
+
+/// Rewrites every line end of the file as CRLF, as a Windows mail client may.
+fn to_crlf(path: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    assert!(!text.contains('\r'), "written with LF line ends");
+    std::fs::write(path, text.replace('\n', "\r\n")).expect("write");
 }
 
 /// The own month-end `users_registered` of `account` in `month`, from `usage --json`.
@@ -146,14 +185,14 @@ async fn agent_cli_and_cloud_exchange_real_files() {
     let claimed = failed(&run(&agent, &["push", "--state", &state, "--url", &url], None).await);
     assert!(claimed.contains("air-gapped"), "{claimed}");
 
-    // Sync key out, usage data file back, verification key out.
-    let (sk, ud, vk) = (
-        path("inst.synckey"),
-        path("inst.usage"),
-        path("inst.verificationkey"),
-    );
-    ok(&run(
+    // Sync key out, usage data file back, verification key out: each written under the name
+    // its writer chooses, and each carried through a Windows mail client that rewrote every
+    // line end to CRLF.
+    let exchange = work.path().join("exchange");
+    std::fs::create_dir(&exchange).expect("exchange folder");
+    ok(&run_in(
         &cli,
+        &exchange,
         &[
             "--data-dir",
             &data,
@@ -161,27 +200,21 @@ async fn agent_cli_and_cloud_exchange_real_files() {
             "issue-sync-key",
             "--instance",
             "inst-de",
-            "-o",
-            &sk,
         ],
         None,
     )
     .await);
-    ok(&run(
+    let sk = written(&exchange, "usagedesk-synckey");
+    to_crlf(&sk);
+    ok(&run_in(
         &agent,
-        &[
-            "airgap",
-            "export",
-            "--state",
-            &state,
-            "--sync-key",
-            &sk,
-            "-o",
-            &ud,
-        ],
+        &exchange,
+        &["airgap", "export", "--state", &state, "--sync-key", &sk],
         None,
     )
     .await);
+    let ud = written(&exchange, "usagedesk-usage");
+    to_crlf(&ud);
     let dry = ok(&run(
         &cli,
         &["--data-dir", &data, "airgap", "import", &ud, "--dry-run"],
@@ -189,12 +222,15 @@ async fn agent_cli_and_cloud_exchange_real_files() {
     )
     .await);
     assert!(dry.contains("2 new"), "{dry}");
-    ok(&run(
+    ok(&run_in(
         &cli,
-        &["--data-dir", &data, "airgap", "import", &ud, "-o", &vk],
+        &exchange,
+        &["--data-dir", &data, "airgap", "import", &ud],
         None,
     )
     .await);
+    let vk = written(&exchange, "usagedesk-verification");
+    to_crlf(&vk);
     // Shown at once, offline.
     assert_eq!(
         registered(&cli, &data, "acme-de", "2024-06").await,
@@ -233,8 +269,11 @@ async fn agent_cli_and_cloud_exchange_real_files() {
     );
     assert!(again.contains("already imported"), "{again}");
     assert_eq!(
-        std::fs::read(path("again.vk")).ok(),
-        std::fs::read(&vk).ok()
+        std::fs::read_to_string(path("again.vk")).ok(),
+        std::fs::read_to_string(&vk)
+            .ok()
+            .map(|t| t.replace("\r\n", "\n")),
+        "the same verification key, as written (LF)"
     );
 
     // A flipped byte in transit is refused, and names the reason.

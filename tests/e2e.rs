@@ -310,27 +310,18 @@ async fn invoke(s: &Session, cmd: &str, args: serde_json::Value) -> serde_json::
     .await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
-    use std::sync::Arc;
-    let _one = ONE_WINDOW.lock().await;
-    // The cloud on the real clock: the app signs with a certificate the cloud dated.
-    let cloud = Cloud::start_on(&small_fixture(), Arc::new(usagedesk_domain::SystemClock)).await;
-    let (s, _driver, _data) = connected(&cloud).await;
-
-    // The Air-gapped view lists the synced instances; inst-de never reported: overdue.
-    let nav = s.wait("[data-testid=nav-airgap]").await;
-    s.click(&nav).await;
-    let row = s
-        .wait("[data-testid=instance-row][data-instance-id=inst-de]")
-        .await;
-    assert_eq!(s.attr(&row, "data-overdue").await.as_deref(), Some("true"));
-
-    // A sync key, issued through the command the Issue dialog calls after its save dialog.
-    let files = tempfile::tempdir().expect("files");
-    let sk_path = files.path().join("inst-de.synckey");
+/// Issues a sync key for inst-de through the command the Issue dialog calls after its save
+/// dialog, and answers it as the customer's agent does (one record for acme-de, June 30,
+/// 2024: 4,321 / 3,210 / 2,109). Returns the paths of the sync key and the usage data file.
+async fn answered_sync_key(
+    cloud: &Cloud,
+    s: &Session,
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use usagedesk_domain::exchange_file::{SYNC_KEY_EXTENSION, USAGE_DATA_EXTENSION};
+    let sk_path = dir.join(format!("inst-de.{SYNC_KEY_EXTENSION}"));
     let issued = invoke(
-        &s,
+        s,
         "airgap_issue_sync_key",
         serde_json::json!({
             "instanceId": "inst-de", "validDays": 30, "path": sk_path.display().to_string()
@@ -339,7 +330,6 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
     .await;
     assert!(issued.get("error").is_none(), "issued: {issued}");
 
-    // The customer's instance answers it (as the agent does).
     let base = cloud.url();
     let vendor: serde_json::Value = reqwest::get(format!(
         "{}/api/v1/airgap/vendor-key",
@@ -386,8 +376,30 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
         now,
     )
     .expect("answer");
-    let dropped = files.path().join("inst-de.usage");
-    std::fs::write(&dropped, file).expect("write");
+    let usage = dir.join(format!("inst-de.{USAGE_DATA_EXTENSION}"));
+    std::fs::write(&usage, file).expect("write");
+    (sk_path, usage)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
+    use std::sync::Arc;
+    let _one = ONE_WINDOW.lock().await;
+    // The cloud on the real clock: the app signs with a certificate the cloud dated.
+    let cloud = Cloud::start_on(&small_fixture(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let (s, _driver, _data) = connected(&cloud).await;
+
+    // The Air-gapped view lists the synced instances; inst-de never reported: overdue.
+    let nav = s.wait("[data-testid=nav-airgap]").await;
+    s.click(&nav).await;
+    let row = s
+        .wait("[data-testid=instance-row][data-instance-id=inst-de]")
+        .await;
+    assert_eq!(s.attr(&row, "data-overdue").await.as_deref(), Some("true"));
+
+    // A sync key, and the customer's answer to it.
+    let files = tempfile::tempdir().expect("files");
+    let (_, dropped) = answered_sync_key(&cloud, &s, files.path()).await;
 
     // The drop: the same event the window raises when a file is dropped on it.
     s.script(
@@ -508,5 +520,214 @@ async fn a_customer_page_shows_status_uptime_and_time_to_install() {
         "instance time to install: {instance}"
     );
     s.screenshot(&shots().join("07-customer.png")).await;
+    s.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exchange_files_named_at_launch_are_explained_or_previewed() {
+    use std::sync::Arc;
+    let _one = ONE_WINDOW.lock().await;
+    let cloud = Cloud::start_on(&small_fixture(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let (s, driver, data) = connected(&cloud).await;
+    let files = tempfile::tempdir().expect("files");
+    let (sync_key, usage) = answered_sync_key(&cloud, &s, files.path()).await;
+    s.quit().await;
+
+    // As a double-click on each file would (or `usagedesk FILE…`): the sync key, then the
+    // usage data file, one after the other.
+    let s = Session::launch(
+        &driver,
+        app(),
+        &[
+            "--data-dir".into(),
+            data.path().display().to_string(),
+            sync_key.display().to_string(),
+            usage.display().to_string(),
+        ],
+    )
+    .await;
+    let dialog = s
+        .wait("[data-testid=opened-dialog][data-kind=sync_key]")
+        .await;
+    let title = s
+        .text(&s.wait("[data-testid=opened-dialog] h2").await)
+        .await;
+    assert_eq!(title, "Sync key for inst-de");
+    let lead = s.text(&s.wait("[data-testid=opened-lead]").await).await;
+    assert!(
+        lead.contains("It goes to the customer’s instance, not into UsageDesk"),
+        "the sync key is explained: {lead}"
+    );
+    assert_eq!(
+        s.text(&s.wait("[data-testid=opened-instance]").await).await,
+        "inst-de"
+    );
+    assert!(
+        s.find_all("[data-testid=import-dialog]").await.is_empty(),
+        "one file at a time: the usage data file waits"
+    );
+    assert!(
+        s.text(&dialog).await.contains("Valid until"),
+        "a fresh key is valid"
+    );
+    s.screenshot(&shots().join("08-opened-sync-key.png")).await;
+    let close = s.wait("[data-testid=opened-close]").await;
+    s.click(&close).await;
+
+    // The usage data file: the import preview a drop opens, nothing imported yet.
+    let preview = s.wait("[data-testid=import-preview]").await;
+    assert_eq!(
+        s.attr(&preview, "data-new").await.as_deref(),
+        Some("1"),
+        "one new record"
+    );
+    assert_eq!(
+        s.text(&s.wait("[data-testid=import-instance]").await).await,
+        "inst-de"
+    );
+    let subtitle = s.text(&s.wait("[data-testid=import-dialog]").await).await;
+    assert!(subtitle.contains("inst-de.usagedesk-usage"), "{subtitle}");
+    s.screenshot(&shots().join("09-opened-usage-file.png"))
+        .await;
+    let ledger = invoke(
+        &s,
+        "airgap_ledger",
+        serde_json::json!({ "instance": "inst-de" }),
+    )
+    .await;
+    let events: Vec<&str> = ledger
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(
+        events,
+        ["sync_key_issued"],
+        "opening a file imports nothing"
+    );
+    s.quit().await;
+}
+
+/// A private D-Bus session bus for one test (the single-instance plugin finds the running app
+/// through it), stopped on drop.
+struct SessionBus {
+    daemon: std::process::Child,
+    address: String,
+}
+
+impl SessionBus {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon (package dbus-daemon; scripts/setup.sh installs it)");
+        let mut address = String::new();
+        std::io::BufReader::new(daemon.stdout.take().expect("stdout"))
+            .read_line(&mut address)
+            .expect("bus address");
+        let address = address.trim().to_owned();
+        assert!(address.starts_with("unix:"), "bus address: {address}");
+        Self { daemon, address }
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_launch_hands_its_file_to_the_running_window() {
+    let _one = ONE_WINDOW.lock().await;
+    let bus = SessionBus::start();
+    let driver = TauriDriver::start_with(&[(
+        "DBUS_SESSION_BUS_ADDRESS",
+        std::ffi::OsStr::new(&bus.address),
+    )]);
+    // The first launch, on its own data folder under the driver's HOME (no --data-dir: one
+    // window per user).
+    let s = Session::launch(&driver, app(), &["--demo".into()]).await;
+    s.wait("[data-testid=tree-row]").await;
+
+    // A second launch from another folder, with a relative path, as a file manager or a shell
+    // would start it.
+    let mail = tempfile::tempdir().expect("folder");
+    let sample = usagedesk_airgap::samples::samples();
+    let name = "from-mail.usagedesk-synckey";
+    std::fs::write(mail.path().join(name), &sample.sync_key).expect("write");
+    let mut second = std::process::Command::new(app())
+        .arg(name)
+        .current_dir(mail.path())
+        .env("HOME", driver.home())
+        .env("XDG_RUNTIME_DIR", driver.home().join("run"))
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .spawn()
+        .expect("second launch");
+    let deadline = std::time::Instant::now() + support::UI_TIMEOUT;
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second launch did not hand over and exit: it opened a window of its own");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        status.success(),
+        "the second launch exits cleanly: {status}"
+    );
+
+    // The first window shows the file, resolved against the second launch's folder.
+    s.wait("[data-testid=opened-dialog][data-kind=sync_key]")
+        .await;
+    let instance = s.text(&s.wait("[data-testid=opened-instance]").await).await;
+    let parsed = usagedesk_airgap::SyncKey::parse(sample.sync_key.as_bytes()).expect("sample");
+    assert_eq!(instance, parsed.unverified().instance_id);
+    let shown = s.text(&s.wait("[data-testid=opened-dialog]").await).await;
+    assert!(shown.contains(name), "{shown}");
+    s.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_keeps_its_size_and_place_across_restarts() {
+    let _one = ONE_WINDOW.lock().await;
+    let driver = TauriDriver::start();
+    let data = tempfile::tempdir().expect("data dir");
+    let s = launch(&driver, data.path()).await;
+    s.wait("[data-testid=connect-url]").await;
+    let first = s.window_rect().await;
+    s.set_window_rect(40, 30, 1000, 700).await;
+    let moved = s.window_rect().await;
+    assert_eq!((moved.2, moved.3), (1000, 700), "resized from {first:?}");
+    // Closed by its close button: the app exits and keeps the window's state.
+    support::close_like_a_window_manager("UsageDesk");
+    let state = driver
+        .home()
+        .join(".config/com.usagedesk.app/.window-state.json");
+    let deadline = std::time::Instant::now() + support::UI_TIMEOUT;
+    while !state.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app did not exit and save its window state at {}",
+            state.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    s.quit().await;
+
+    let s = launch(&driver, data.path()).await;
+    s.wait("[data-testid=connect-url]").await;
+    assert_eq!(
+        s.window_rect().await,
+        moved,
+        "the window opens where and as large as it was"
+    );
     s.quit().await;
 }

@@ -3,13 +3,19 @@
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter, State};
-use usagedesk_cache::{AccountRow, ChildSort, LedgerEntry, Page, SearchHit, TrendPoint};
-use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, CustomerFilter, CustomerPage, CustomerSummary, Desk,
-    DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ImportOutcome,
-    InstanceDetail, InstanceView, IssuedSyncKey,
+use usagedesk_cache::{
+    AccountRow, AirgapPage, ChildSort, InstanceQuery, LedgerQuery, LedgerRow, Page, SearchHit,
+    TrendPoint,
 };
+use usagedesk_desktop::{
+    AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
+    CustomerSummary, Desk, DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
+    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, OpenedFile,
+    OpenedFiles,
+};
+use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
+use usagedesk_sync::outbox::PushReport;
 use usagedesk_sync::SyncReport;
 
 use crate::events;
@@ -27,8 +33,9 @@ pub async fn connect(
     desk: Desktop<'_>,
     url: String,
     token: String,
+    force: Option<bool>,
 ) -> Result<AppStatus, AppError> {
-    let status = desk.connect(&url, &token).await?;
+    let status = desk.connect(&url, &token, force.unwrap_or(false)).await?;
     events::spawn_sync(app, desk.inner().clone());
     Ok(status)
 }
@@ -51,15 +58,19 @@ pub fn cancel_sync(desk: Desktop<'_>) -> Result<(), AppError> {
 }
 
 #[tauri::command]
-pub fn sign_out(app: AppHandle, desk: Desktop<'_>) -> Result<AppStatus, AppError> {
-    let status = desk.sign_out()?;
+pub async fn sign_out(app: AppHandle, desk: Desktop<'_>) -> Result<AppStatus, AppError> {
+    let status = desk.sign_out().await?;
     let _ = app.emit(events::STATUS_CHANGED, &status);
     Ok(status)
 }
 
 #[tauri::command]
-pub async fn clear_cache(app: AppHandle, desk: Desktop<'_>) -> Result<AppStatus, AppError> {
-    let status = desk.clear_cache().await?;
+pub async fn clear_cache(
+    app: AppHandle,
+    desk: Desktop<'_>,
+    force: Option<bool>,
+) -> Result<AppStatus, AppError> {
+    let status = desk.clear_cache(force.unwrap_or(false)).await?;
     let _ = app.emit(events::STATUS_CHANGED, &status);
     Ok(status)
 }
@@ -135,16 +146,52 @@ pub fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
 }
 
 #[tauri::command]
-pub fn airgap_instances(desk: Desktop<'_>) -> Result<Vec<InstanceView>, AppError> {
-    desk.airgap_instances()
+pub fn airgap_instances(
+    desk: Desktop<'_>,
+    query: InstanceQuery,
+) -> Result<AirgapPage<InstanceView>, AppError> {
+    desk.airgap_instances(&query)
+}
+
+#[tauri::command]
+pub fn airgap_overdue_count(desk: Desktop<'_>) -> Result<u64, AppError> {
+    desk.airgap_overdue_count()
 }
 
 #[tauri::command]
 pub fn airgap_ledger(
     desk: Desktop<'_>,
-    instance: Option<String>,
-) -> Result<Vec<LedgerEntry>, AppError> {
-    desk.airgap_ledger(instance.as_deref())
+    query: LedgerQuery,
+) -> Result<AirgapPage<LedgerRow>, AppError> {
+    desk.airgap_ledger(&query)
+}
+
+/// Queues a kept file again and tries to upload it now.
+#[tauri::command]
+pub async fn airgap_retry(
+    app: AppHandle,
+    desk: Desktop<'_>,
+    ledger_id: i64,
+) -> Result<PushReport, AppError> {
+    let report = desk.airgap_retry(ledger_id).await?;
+    if let Ok(s) = desk.status() {
+        let _ = app.emit(events::STATUS_CHANGED, &s);
+    }
+    Ok(report)
+}
+
+/// Drops a kept file for good (the UI asks first).
+#[tauri::command]
+pub async fn airgap_discard(
+    app: AppHandle,
+    desk: Desktop<'_>,
+    ledger_id: i64,
+) -> Result<(), AppError> {
+    desk.airgap_discard(ledger_id).await?;
+    if let Ok(s) = desk.status() {
+        let _ = app.emit(events::STATUS_CHANGED, &s);
+    }
+    Ok(())
 }
 
 /// Issues a sync key and saves it at `path` (chosen in the save dialog).
@@ -192,8 +239,16 @@ pub fn airgap_save_document(
 pub fn customers(
     desk: Desktop<'_>,
     filter: CustomerFilter,
-) -> Result<Vec<CustomerSummary>, AppError> {
-    desk.customers(&filter)
+    sort: CustomerSort,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<CustomerSummary>, AppError> {
+    desk.customers(&filter, sort, offset, limit)
+}
+
+#[tauri::command]
+pub fn customer_counts(desk: Desktop<'_>) -> Result<CustomerCounts, AppError> {
+    desk.customer_counts()
 }
 
 #[tauri::command]
@@ -202,6 +257,42 @@ pub fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, A
 }
 
 #[tauri::command]
+pub fn customer_instances(
+    desk: Desktop<'_>,
+    account_id: String,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstanceCard>, AppError> {
+    desk.customer_instances(&account_id, offset, limit)
+}
+
+#[tauri::command]
+pub fn install_attempts(
+    desk: Desktop<'_>,
+    account_id: String,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstallAttempt>, AppError> {
+    desk.install_attempts(&account_id, offset, limit)
+}
+
+#[tauri::command]
 pub fn instance_detail(desk: Desktop<'_>, instance_id: String) -> Result<InstanceDetail, AppError> {
     desk.instance_detail(&instance_id)
+}
+
+#[tauri::command]
+pub fn instance_events(
+    desk: Desktop<'_>,
+    instance_id: String,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstanceEvent>, AppError> {
+    desk.instance_events(&instance_id, offset, limit)
+}
+
+/// The files opened with the app before the UI listened; later ones come as `file://opened`.
+#[tauri::command]
+pub fn take_opened_files(opened: State<'_, Arc<OpenedFiles>>) -> Vec<OpenedFile> {
+    opened.take()
 }

@@ -1,16 +1,19 @@
 //! Sync runs with their events: `sync://progress`, `sync://finished`, `status://changed`;
-//! and `export://progress` while an export writes.
+//! `export://progress` while an export writes; `file://opened` for files the OS opens with
+//! the app once the UI listens.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tauri::{AppHandle, Emitter};
-use usagedesk_desktop::{AppError, Desk, SyncFinished};
+use tauri::{AppHandle, Emitter, Manager, RunEvent};
+use usagedesk_desktop::{AppError, Desk, LaunchArgs, OpenedFiles, SyncFinished};
 use usagedesk_sync::SyncReport;
 
 pub const PROGRESS: &str = "sync://progress";
 pub const FINISHED: &str = "sync://finished";
 pub const STATUS_CHANGED: &str = "status://changed";
 pub const EXPORT_PROGRESS: &str = "export://progress";
+pub const FILE_OPENED: &str = "file://opened";
 
 /// Runs one sync, emitting progress, the outcome and the new status.
 pub async fn run_sync(app: &AppHandle, desk: &Desk) -> Result<SyncReport, AppError> {
@@ -33,4 +36,35 @@ pub fn spawn_sync(app: AppHandle, desk: Arc<Desk>) {
             tracing::warn!("sync failed: {e}");
         }
     });
+}
+
+/// Files to open (arguments of a second launch, macOS's open-document event): to the UI.
+pub fn open_files(app: &AppHandle, paths: &[PathBuf]) {
+    for file in app.state::<Arc<OpenedFiles>>().open(paths) {
+        let _ = app.emit(FILE_OPENED, file);
+    }
+}
+
+/// A second launch (single-instance plugin): focus this window and open its files.
+pub fn second_launch(app: &AppHandle, argv: Vec<String>, cwd: String) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+    match LaunchArgs::parse(argv, Path::new(&cwd)) {
+        Ok(args) => open_files(app, &args.files),
+        Err(e) => tracing::warn!("a second launch passed arguments this app cannot use: {e}"),
+    }
+}
+
+/// App events: on macOS, a file opened from the Finder arrives here rather than in the
+/// arguments.
+pub fn run_event(app: &AppHandle, event: RunEvent) {
+    #[cfg(target_os = "macos")]
+    if let RunEvent::Opened { urls } = &event {
+        let paths: Vec<PathBuf> = urls.iter().filter_map(|u| u.to_file_path().ok()).collect();
+        open_files(app, &paths);
+    }
+    let _ = (app, event);
 }

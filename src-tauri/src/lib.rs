@@ -3,36 +3,12 @@
 mod commands;
 mod events;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tauri::Manager;
-use usagedesk_desktop::{Desk, DeskOptions};
+use usagedesk_desktop::{Desk, DeskOptions, LaunchArgs, OpenedFiles, USAGE};
 use usagedesk_domain::SystemClock;
 use usagedesk_secrets::KeyringStore;
-
-/// Command-line options: `--demo` opens straight into the embedded demo, `--data-dir DIR`
-/// puts the cache elsewhere (tests).
-struct Args {
-    demo: bool,
-    data_dir: Option<PathBuf>,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        demo: std::env::var_os("USAGEDESK_DEMO").is_some(),
-        data_dir: std::env::var_os("USAGEDESK_DATA_DIR").map(PathBuf::from),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--demo" => args.demo = true,
-            "--data-dir" => args.data_dir = it.next().map(PathBuf::from),
-            _ => {}
-        }
-    }
-    args
-}
 
 pub fn run() {
     tracing_subscriber::fmt()
@@ -42,13 +18,34 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = parse_args();
-    tauri::Builder::default()
+    let args = match LaunchArgs::from_process() {
+        Ok(args) if args.help => {
+            println!("{USAGE}");
+            return;
+        }
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let mut builder = tauri::Builder::default();
+    // One window per user: a second launch hands its files to the first and focuses it. A
+    // launch with its own data folder (tests, a second profile) runs on its own.
+    if args.data_dir.is_none() {
+        builder = builder.plugin(tauri_plugin_single_instance::init(events::second_launch));
+    }
+    let opened = Arc::new(OpenedFiles::default());
+    opened.open(&args.files);
+    let app = builder
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
+        .manage(opened)
         .setup(move |app| {
+            // The cache is local data: %LOCALAPPDATA% on Windows, not the roaming profile.
             let data_dir = match args.data_dir.clone() {
                 Some(d) => d,
-                None => app.path().app_data_dir()?,
+                None => app.path().app_local_data_dir()?,
             };
             let desk = Desk::open(
                 DeskOptions::new(data_dir, args.demo),
@@ -81,18 +78,27 @@ pub fn run() {
             commands::export_csv,
             commands::cancel_export,
             commands::airgap_instances,
+            commands::airgap_overdue_count,
             commands::airgap_ledger,
+            commands::airgap_retry,
+            commands::airgap_discard,
             commands::airgap_issue_sync_key,
             commands::airgap_preview,
             commands::airgap_import,
             commands::airgap_save_document,
             commands::customers,
+            commands::customer_counts,
             commands::customer,
+            commands::customer_instances,
+            commands::install_attempts,
             commands::instance_detail,
+            commands::instance_events,
+            commands::take_opened_files,
         ])
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("error: UsageDesk could not start: {e}");
             std::process::exit(1);
         });
+    app.run(events::run_event);
 }

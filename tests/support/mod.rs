@@ -1,5 +1,6 @@
 //! A small W3C WebDriver client for tauri-driver, and the processes an end-to-end test needs.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,10 +11,13 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a wait for the UI may take before the test fails.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// tauri-driver on a free port, killed on drop.
+/// tauri-driver on a free port, killed on drop. The apps it starts get a HOME of their own
+/// (window state, WebKit caches, the default data folder) and no D-Bus session: a test never
+/// touches the user's files or a running UsageDesk.
 pub struct TauriDriver {
     child: Child,
     pub port: u16,
+    home: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -36,6 +40,11 @@ fn tauri_driver_path() -> PathBuf {
 
 impl TauriDriver {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With more environment for tauri-driver, which WebKitWebDriver and the app inherit.
+    pub fn start_with(env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let path = tauri_driver_path();
         assert!(
             path.exists(),
@@ -48,13 +57,26 @@ impl TauriDriver {
         );
         let port = free_port();
         let native = free_port();
+        let home = tempfile::tempdir().expect("a HOME for the app");
+        let runtime = home.path().join("run");
+        std::fs::create_dir(&runtime).expect("runtime folder");
         let child = Command::new(path)
+            // Its own process group: dropping the driver ends WebKitWebDriver and the app too,
+            // even when a test fails half-way.
+            .process_group(0)
             .args([
                 "--port",
                 &port.to_string(),
                 "--native-port",
                 &native.to_string(),
             ])
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -67,15 +89,54 @@ impl TauriDriver {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, port }
+        Self { child, port, home }
+    }
+
+    /// The HOME the apps of this driver run with.
+    pub fn home(&self) -> &Path {
+        self.home.path()
     }
 }
 
 impl Drop for TauriDriver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Asks the app's window to close as a window manager does when its close button is clicked
+/// (`WM_DELETE_WINDOW`): the app then exits as it does for a user. Sent with python3-xlib,
+/// since the virtual display has no window manager.
+pub fn close_like_a_window_manager(title: &str) {
+    const SCRIPT: &str = r#"
+import sys
+from Xlib import X, display, protocol
+d = display.Display()
+protocols, delete = d.intern_atom("WM_PROTOCOLS"), d.intern_atom("WM_DELETE_WINDOW")
+found = [w for w in d.screen().root.query_tree().children
+         if w.get_wm_name() == sys.argv[1] and w.get_attributes().map_state == X.IsViewable]
+if len(found) != 1:
+    sys.exit(f"expected one window named {sys.argv[1]!r} on the screen, found {len(found)}")
+found[0].send_event(protocol.event.ClientMessage(
+    window=found[0], client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
+d.flush()
+"#;
+    // The system's python3, where the python3-xlib package installs.
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT, title])
+        .output()
+        .expect("/usr/bin/python3 (with python3-xlib: scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "closing the window: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// One WebDriver session: the real app window.
@@ -262,6 +323,22 @@ impl Session {
                 .stderr(Stdio::null())
                 .status()
         })
+        .await;
+    }
+
+    /// The window's size and position: `(x, y, width, height)` in CSS pixels.
+    pub async fn window_rect(&self) -> (i64, i64, i64, i64) {
+        let v = self.call(reqwest::Method::GET, "/window/rect", None).await;
+        let n = |k: &str| v[k].as_f64().map(|f| f.round() as i64).unwrap_or(-1);
+        (n("x"), n("y"), n("width"), n("height"))
+    }
+
+    pub async fn set_window_rect(&self, x: i64, y: i64, width: i64, height: i64) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"x": x, "y": y, "width": width, "height": height})),
+        )
         .await;
     }
 

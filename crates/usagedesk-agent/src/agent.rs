@@ -452,6 +452,9 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
+    // Windows has no mode bits: a new folder takes its parent's ACL. The state must live where
+    // only the agent's account can read (its profile's %LOCALAPPDATA%, or a folder it owns with
+    // inheritance removed); docs/agent.md says so, as the agent cannot know who else should.
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;

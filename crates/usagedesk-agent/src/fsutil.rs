@@ -61,6 +61,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(mode.unwrap_or(0o644));
         }
+        // Windows: no mode bits; the file takes the ACL of the (private) state folder.
         #[cfg(not(unix))]
         let _ = mode;
         let mut file = options
@@ -70,7 +71,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
             .and_then(|()| file.sync_all())
             .map_err(|e| AgentError::io("write", &temp, e))?;
         fs::rename(&temp, path).map_err(|e| AgentError::io("write", path, e))?;
-        // Make the rename itself durable (best effort: not every platform syncs directories).
+        // Make the rename itself durable (best effort). Windows cannot open a folder to sync
+        // it; NTFS journals the rename's metadata itself.
         #[cfg(unix)]
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();

@@ -19,6 +19,7 @@ use usagedesk_agent::{
 };
 use usagedesk_airgap::{FileKind, PublicKey};
 use usagedesk_domain::customer::{CheckIn, ClusterDetails};
+use usagedesk_domain::exchange_file::{exchange_file_name, USAGE_DATA_EXTENSION};
 use usagedesk_domain::{Clock, SystemClock};
 
 #[derive(Parser)]
@@ -182,7 +183,8 @@ impl ReportArgs {
     }
 }
 
-/// Real time, until Ctrl-C or SIGTERM.
+/// Real time, until Ctrl-C or SIGTERM (on Windows: Ctrl-C, Ctrl-Break, closing the console,
+/// logging off or shutting down).
 struct TokioSleeper;
 
 impl Sleeper for TokioSleeper {
@@ -197,7 +199,29 @@ impl Sleeper for TokioSleeper {
                 Err(_) => std::future::pending().await,
             }
         };
-        #[cfg(not(unix))]
+        // Windows: the console closing, the user logging off or the machine shutting down (a
+        // service wrapper stops the agent with these; Ctrl-C and Ctrl-Break as on a console).
+        #[cfg(windows)]
+        let terminate = async {
+            use tokio::signal::windows;
+            match (
+                windows::ctrl_close(),
+                windows::ctrl_shutdown(),
+                windows::ctrl_logoff(),
+                windows::ctrl_break(),
+            ) {
+                (Ok(mut close), Ok(mut shutdown), Ok(mut logoff), Ok(mut brk)) => {
+                    tokio::select! {
+                        _ = close.recv() => {}
+                        _ = shutdown.recv() => {}
+                        _ = logoff.recv() => {}
+                        _ = brk.recv() => {}
+                    }
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        #[cfg(not(any(unix, windows)))]
         let terminate = std::future::pending::<()>();
         tokio::select! {
             _ = tokio::time::sleep(d) => true,
@@ -245,9 +269,10 @@ enum AirgapCommand {
         /// The sync key file the vendor sent.
         #[arg(long, value_name = "FILE")]
         sync_key: PathBuf,
-        /// Where to write the usage data file (to send back to the vendor).
+        /// Where to write the usage data file, to send back to the vendor (default:
+        /// INSTANCE-YYYYMMDD.usagedesk-usage in the current directory).
         #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: PathBuf,
+        output: Option<PathBuf>,
     },
     /// Apply the verification key the vendor sent back: drop what the vendor holds.
     Confirm {
@@ -414,6 +439,13 @@ fn run(cli: Cli) -> Result<()> {
                 "a sync key",
             )?;
             let export = agent.export_for(&bytes, Utc::now())?;
+            let output = output.unwrap_or_else(|| {
+                PathBuf::from(exchange_file_name(
+                    &export.instance_id,
+                    export.created_at.date_naive(),
+                    USAGE_DATA_EXTENSION,
+                ))
+            });
             write_atomic(&output, export.text.as_bytes(), None).with_context(|| {
                 format!(
                     "the export is kept in the state; run the export again to write it to {}",

@@ -219,7 +219,9 @@ impl UsageData {
                 enrollment: enrollment.cloned(),
             };
             let text = armor::write(&body, key)?;
-            if text.len() <= limit {
+            // Within the limit even once a mail client rewrote every line end as CRLF.
+            let size_as_crlf = text.len() + text.bytes().filter(|&b| b == b'\n').count();
+            if size_as_crlf <= limit {
                 return Ok(text);
             }
             if take == 0 {
@@ -229,7 +231,8 @@ impl UsageData {
                 ));
             }
             // Shrink in proportion, with a margin, and always by at least one record.
-            let estimate = (take as u128 * limit as u128 * 97 / 100 / text.len() as u128) as usize;
+            let estimate =
+                (take as u128 * limit as u128 * 97 / 100 / size_as_crlf as u128) as usize;
             take = estimate.min(take - 1);
         }
     }
@@ -593,7 +596,10 @@ mod tests {
             .verify_for(&f.verified_sync_key(), Some(&impostor))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UntrustedKey, "{e}");
-        assert!(e.to_string().contains("the vendor holds another key"), "{e}");
+        assert!(
+            e.to_string().contains("the vendor holds another key"),
+            "{e}"
+        );
         // The key the vendor holds is not told to whoever sent the file.
         assert!(!e.to_string().contains(&impostor.to_string()), "{e}");
     }
@@ -701,6 +707,14 @@ mod tests {
             .unwrap()
             .verify_for(&sk, None)
             .unwrap();
+        // A full file still fits once its line ends went through a CRLF mail client.
+        let crlf = text.replace('\n', "\r\n");
+        assert!(crlf.len() <= FileKind::UsageData.max_bytes());
+        let via_crlf = UsageData::parse(crlf.as_bytes())
+            .unwrap()
+            .verify_for(&sk, None)
+            .unwrap();
+        assert_eq!(via_crlf.text(), ud.text(), "the same file, the same hash");
         let sent = ud.records.len() as u64;
         assert!(sent > 10_000 && sent < 20_000, "sent {sent}");
         assert_eq!(ud.remaining_records, 20_000 - sent);

@@ -1,8 +1,11 @@
-//! The air-gapped exchange's local state (schema in `migrations/0002_airgap.sql`): instances
-//! as synced, the exchange ledger, imported daily records, the outbox of files to push to
-//! the cloud, and the month-end rows written from imports that the cloud has not accepted
-//! yet ("pending upload"). The checks and signatures live in `usagedesk-exchange`; this
-//! module only stores, in transactions that keep it consistent.
+//! The air-gapped exchange's local state (schema in `migrations/0002_airgap.sql` and
+//! `0005_airgap_outbox.sql`): instances as synced, the exchange ledger, imported daily
+//! records, and the month-end rows written from imports that the cloud has not accepted yet
+//! ("pending upload"). The outbox ([`crate::outbox`]) and the paged lists
+//! ([`crate::airgap_page`]) have their own modules. The checks and signatures live in
+//! `usagedesk-exchange`; this module only stores, in transactions that keep it consistent:
+//! every write of the ledger or the outbox also refreshes the instance's row of
+//! `airgap_summary` and bumps the generation readers page against.
 
 use std::collections::BTreeMap;
 
@@ -41,9 +44,23 @@ pub enum UploadState {
     Pending,
     /// The cloud verified and accepted it.
     Uploaded,
-    /// The cloud refused it (`upload_error` says why): its values stay here, unverified,
-    /// and its mark does not count for the next sync key.
+    /// The cloud refused it for good (`upload_error` says why): the file stays queued here,
+    /// not sent again until retried by hand or discarded; its values stay, unconfirmed, and
+    /// its mark does not count for the next sync key.
     Rejected,
+    /// Refused by the cloud, then discarded by hand: the file is gone from this computer.
+    Discarded,
+}
+
+impl UploadState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Uploaded => "uploaded",
+            // A discarded import stays 'rejected' in the table, with `discarded_at` set.
+            Self::Rejected | Self::Discarded => "rejected",
+        }
+    }
 }
 
 /// One entry of the exchange ledger.
@@ -87,8 +104,11 @@ pub struct InstanceRow {
     pub last_sync_key_at: Option<DateTime<Utc>>,
     /// The mark to name in the next sync key: the cloud's, or a higher one imported here.
     pub high_water_mark: u64,
-    /// Imports waiting to be pushed to the cloud.
+    /// Imports waiting to be pushed to the cloud (queued, or retrying after a transient
+    /// failure).
     pub pending_uploads: u64,
+    /// Imports the cloud refused for good, kept here until retried or discarded.
+    pub refused_uploads: u64,
 }
 
 /// One daily record of a usage data file, as stored.
@@ -108,15 +128,6 @@ pub struct RecordCounts {
     pub new: u64,
     pub already_present: u64,
     pub changed: u64,
-}
-
-/// An imported file waiting for the cloud.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxItem {
-    pub ledger_id: i64,
-    pub instance_id: String,
-    pub sync_key: String,
-    pub usage_data: String,
 }
 
 /// Stores an instance from the change feed.
@@ -146,28 +157,9 @@ fn stored(v: u64) -> Result<i64> {
     codec::store(v).ok_or_else(|| CacheError::Invalid(format!("{v} is too large to store")))
 }
 
-fn instance_at(r: &Row<'_>, at: usize) -> Result<Instance> {
-    Ok(Instance {
-        id: r.get(at)?,
-        license_id: r.get(at + 1)?,
-        account_id: r.get(at + 2)?,
-        airgapped: r.get(at + 3)?,
-        public_key: r.get(at + 4)?,
-        high_water_mark: codec::count(r.get(at + 5)?)?,
-        last_report_at: r
-            .get_ref(at + 6)?
-            .as_str_or_null()?
-            .map(codec::parse_time)
-            .transpose()?,
-    })
-}
-
-const INSTANCE_COLUMNS: &str =
-    "i.id, i.license_id, i.account_id, i.airgapped, i.public_key, i.high_water_mark, i.last_report_at";
-
 const LEDGER_COLUMNS: &str = "id, instance_id, event, at, by, nonce, file_sha256, expires_at,
     high_water_mark, records, new_records, already_present, changed, document, upload,
-    upload_error";
+    upload_error, discarded_at";
 
 fn ledger_at(r: &Row<'_>) -> Result<LedgerEntry> {
     let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
@@ -195,14 +187,19 @@ fn ledger_at(r: &Row<'_>) -> Result<LedgerEntry> {
         already_present: codec::count(r.get(11)?)?,
         changed: codec::count(r.get(12)?)?,
         document: r.get(13)?,
-        upload: match r.get_ref(14)?.as_str_or_null()? {
-            None => None,
-            Some("pending") => Some(UploadState::Pending),
-            Some("uploaded") => Some(UploadState::Uploaded),
-            Some("rejected") => Some(UploadState::Rejected),
-            Some(other) => return Err(CacheError::corrupt(format!("upload state '{other}'"))),
-        },
+        upload: upload_state(r.get_ref(14)?.as_str_or_null()?, time(16)?.is_some())?,
         upload_error: r.get(15)?,
+    })
+}
+
+pub(crate) fn upload_state(text: Option<&str>, discarded: bool) -> Result<Option<UploadState>> {
+    Ok(match text {
+        None => None,
+        Some("pending") => Some(UploadState::Pending),
+        Some("uploaded") => Some(UploadState::Uploaded),
+        Some("rejected") if discarded => Some(UploadState::Discarded),
+        Some("rejected") => Some(UploadState::Rejected),
+        Some(other) => return Err(CacheError::corrupt(format!("upload state '{other}'"))),
     })
 }
 
@@ -226,64 +223,61 @@ fn insert_ledger(conn: &Connection, e: &LedgerEntry) -> Result<i64> {
         stored(e.already_present)?,
         stored(e.changed)?,
         e.document,
-        e.upload.map(|u| match u {
-            UploadState::Pending => "pending",
-            UploadState::Uploaded => "uploaded",
-            UploadState::Rejected => "rejected",
-        }),
+        e.upload.map(UploadState::as_str),
     ])?;
     Ok(conn.last_insert_rowid())
 }
 
+/// Recomputes the `airgap_summary` row of `instance` from its ledger and outbox entries (an
+/// instance has a handful; the index on `(instance_id, id)` finds them).
+pub(crate) fn refresh_summary(conn: &Connection, instance: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO airgap_summary (instance_id, last_import_at, last_sync_key_at,
+             imported_mark, pending_uploads, refused_uploads)
+         SELECT ?1,
+             max(CASE WHEN l.event = 'usage_imported' THEN l.at END),
+             max(CASE WHEN l.event = 'sync_key_issued' THEN l.at END),
+             max(CASE WHEN l.event = 'usage_imported' AND l.upload IS NOT 'rejected'
+                      THEN l.high_water_mark END),
+             count(o.ledger_id) - count(o.refused_status),
+             count(o.refused_status)
+         FROM airgap_ledger l LEFT JOIN airgap_outbox o ON o.ledger_id = l.id
+         WHERE l.instance_id = ?1
+         ON CONFLICT (instance_id) DO UPDATE SET
+             last_import_at = excluded.last_import_at,
+             last_sync_key_at = excluded.last_sync_key_at,
+             imported_mark = excluded.imported_mark,
+             pending_uploads = excluded.pending_uploads,
+             refused_uploads = excluded.refused_uploads",
+    )?
+    .execute([instance])?;
+    bump_generation(conn)
+}
+
+/// Tells readers paging through the ledger or the instances that these changed.
+pub(crate) fn bump_generation(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("UPDATE airgap_generation SET value = value + 1 WHERE id = 1")?
+        .execute([])?;
+    Ok(())
+}
+
 impl Cache {
-    /// Every cached instance, air-gapped first, then by id, with its ledger summary.
+    /// Every cached instance, air-gapped first, then by id, with its ledger summary. Loads
+    /// them all: lists on screen page with [`Cache::instances_page`].
     pub fn instances(&self) -> Result<Vec<InstanceRow>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {INSTANCE_COLUMNS}, a.name,
-                 (SELECT max(at) FROM airgap_ledger l
-                  WHERE l.instance_id = i.id AND l.event = 'usage_imported'),
-                 (SELECT max(at) FROM airgap_ledger l
-                  WHERE l.instance_id = i.id AND l.event = 'sync_key_issued'),
-                 (SELECT max(high_water_mark) FROM airgap_ledger l
-                  WHERE l.instance_id = i.id AND l.event = 'usage_imported'
-                    AND l.upload IS NOT 'rejected'),
-                 (SELECT count(*) FROM airgap_ledger l
-                  WHERE l.instance_id = i.id AND l.upload = 'pending')
-             FROM instances i LEFT JOIN accounts a ON a.id = i.account_id
-             ORDER BY i.airgapped DESC, i.id"
-        ))?;
-        let mut rows = st.query([])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let instance = instance_at(r, 0)?;
-            let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
-                r.get_ref(i)?
-                    .as_str_or_null()?
-                    .map(codec::parse_time)
-                    .transpose()
-            };
-            let imported_mark = r.get::<_, Option<i64>>(10)?.map(codec::count).transpose()?;
-            out.push(InstanceRow {
-                high_water_mark: instance.high_water_mark.max(imported_mark.unwrap_or(0)),
-                account_name: r.get(7)?,
-                last_import_at: time(8)?,
-                last_sync_key_at: time(9)?,
-                pending_uploads: codec::count(r.get(11)?)?,
-                instance,
-            });
-        }
-        Ok(out)
+        crate::airgap_page::all_instances(&self.conn)
     }
 
     /// One instance with its ledger summary (`None`: not in the cache).
     pub fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
-        Ok(self.instances()?.into_iter().find(|i| i.instance.id == id))
+        crate::airgap_page::one_instance(&self.conn, id)
     }
 
     /// Records a sync key issued here.
     pub fn record_sync_key(&mut self, entry: &LedgerEntry) -> Result<i64> {
         let tx = self.write_tx()?;
         let id = insert_ledger(&tx, entry)?;
+        refresh_summary(&tx, &entry.instance_id)?;
         tx.commit()?;
         Ok(id)
     }
@@ -309,20 +303,6 @@ impl Cache {
         ))?;
         let mut rows = st.query([value])?;
         rows.next()?.map(ledger_at).transpose()
-    }
-
-    /// Ledger entries, newest first (one instance's, or everyone's).
-    pub fn ledger(&self, instance: Option<&str>, limit: usize) -> Result<Vec<LedgerEntry>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {LEDGER_COLUMNS} FROM airgap_ledger
-             WHERE ?1 IS NULL OR instance_id = ?1 ORDER BY id DESC LIMIT ?2"
-        ))?;
-        let mut rows = st.query(params![instance, i64::try_from(limit).unwrap_or(i64::MAX)])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(ledger_at(r)?);
-        }
-        Ok(out)
     }
 
     /// How `records` of `instance` compare with the records imported here before (by
@@ -366,7 +346,8 @@ impl Cache {
         Ok(counts)
     }
 
-    /// Stores an import in one transaction: its ledger entry, the files in the outbox, its
+    /// Stores an import in one transaction: its ledger entry, the files in the outbox (bound
+    /// to the cache's cloud and account: they are pushed there and nowhere else), its
     /// records (merged by key), the month-end rows they make newer, marked pending upload,
     /// and the instance's key when none was pinned yet. Call
     /// [`Cache::rebuild_aggregates`] afterwards. Returns the ledger id.
@@ -380,10 +361,14 @@ impl Cache {
     ) -> Result<i64> {
         let tx = self.write_tx()?;
         let id = insert_ledger(&tx, entry)?;
+        let cloud_url = crate::state::get(&tx, crate::state::KEY_SERVER_URL)?.unwrap_or_default();
+        let account =
+            crate::state::get(&tx, crate::state::KEY_SCOPE_ACCOUNT_ID)?.unwrap_or_default();
         tx.prepare_cached(
-            "INSERT INTO airgap_outbox (ledger_id, sync_key, usage_data) VALUES (?1, ?2, ?3)",
+            "INSERT INTO airgap_outbox (ledger_id, sync_key, usage_data, cloud_url, account_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![id, sync_key, usage_data])?;
+        .execute(params![id, sync_key, usage_data, cloud_url, account])?;
         let mut touched: BTreeMap<(String, YearMonth), ()> = BTreeMap::new();
         {
             let mut put = tx.prepare_cached(
@@ -422,63 +407,12 @@ impl Cache {
                 params![entry.instance_id, key],
             )?;
         }
+        refresh_summary(&tx, &entry.instance_id)?;
+        // The file is the instance's latest verified report: its customer's overdue facts.
+        crate::customer_index::mark_instance(&tx, &entry.instance_id)?;
+        crate::customer_index::refresh(&tx)?;
         tx.commit()?;
         Ok(id)
-    }
-
-    /// Imported files the cloud has not accepted yet, oldest first.
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT o.ledger_id, l.instance_id, o.sync_key, o.usage_data
-             FROM airgap_outbox o JOIN airgap_ledger l ON l.id = o.ledger_id ORDER BY o.ledger_id",
-        )?;
-        let items = st
-            .query_map([], |r| {
-                Ok(OutboxItem {
-                    ledger_id: r.get(0)?,
-                    instance_id: r.get(1)?,
-                    sync_key: r.get(2)?,
-                    usage_data: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(items)
-    }
-
-    /// The cloud accepted an imported file: it leaves the outbox, and its month-end rows
-    /// are no longer pending (the cloud's rows arrive with the sync).
-    pub fn mark_uploaded(&mut self, ledger_id: i64) -> Result<()> {
-        let tx = self.write_tx()?;
-        tx.execute(
-            "DELETE FROM airgap_outbox WHERE ledger_id = ?1",
-            [ledger_id],
-        )?;
-        tx.execute(
-            "UPDATE airgap_ledger SET upload = 'uploaded' WHERE id = ?1",
-            [ledger_id],
-        )?;
-        tx.execute(
-            "DELETE FROM pending_month_usage WHERE ledger_id = ?1",
-            [ledger_id],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The cloud refused an imported file: it leaves the outbox with the reason; its values
-    /// stay (marked pending, so they show as unconfirmed) and its mark no longer counts.
-    pub fn mark_rejected(&mut self, ledger_id: i64, reason: &str) -> Result<()> {
-        let tx = self.write_tx()?;
-        tx.execute(
-            "DELETE FROM airgap_outbox WHERE ledger_id = ?1",
-            [ledger_id],
-        )?;
-        tx.execute(
-            "UPDATE airgap_ledger SET upload = 'rejected', upload_error = ?2 WHERE id = ?1",
-            params![ledger_id, reason],
-        )?;
-        tx.commit()?;
-        Ok(())
     }
 
     /// Months of `account` whose month-end row comes from an import not yet uploaded.

@@ -65,6 +65,7 @@ impl Cache {
                 Change::Account(a) => match upsert_account(&tx, a)? {
                     Upsert::Unchanged => stats.accounts_unchanged += 1,
                     Upsert::Changed { tree } => {
+                        crate::customer_index::mark_account(&tx, &a.id)?;
                         stats.accounts_written += 1;
                         stats.tree_changed |= tree;
                     }
@@ -89,6 +90,7 @@ impl Cache {
                 }
                 Change::Instance(i) => {
                     crate::airgap::upsert_instance(&tx, i)?;
+                    crate::customer_index::mark_instance(&tx, &i.id)?;
                     stats.instances += 1;
                 }
                 Change::License(_)
@@ -110,6 +112,7 @@ impl Cache {
                 mark.execute([months.text(*m)])?;
             }
         }
+        crate::customer_index::refresh(&tx)?;
         let now = codec::time_text(now);
         state::set(&tx, KEY_CURSOR, next_cursor)?;
         state::set(&tx, KEY_LAST_APPLIED_AT, &now)?;

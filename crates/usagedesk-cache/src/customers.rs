@@ -27,12 +27,14 @@ fn time(t: DateTime<Utc>) -> String {
 pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
     match change {
         Change::License(l) => {
+            crate::customer_index::mark_license(conn, &l.id, &l.account_id)?;
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO licenses (id, account_id, body) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![l.id, l.account_id, json(l)?])?;
         }
         Change::InstanceReport(r) => {
+            crate::customer_index::mark_instance(conn, &r.instance_id)?;
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO instance_reports (instance_id, body) VALUES (?1, ?2)",
             )?
@@ -67,6 +69,7 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
 /// An account left the view (tombstone): its licenses, their install attempts, and its
 /// instances with their reports and events go with it.
 pub(crate) fn forget_account(conn: &Connection, account_id: &str) -> Result<()> {
+    crate::customer_index::mark_forgotten(conn, account_id)?;
     conn.prepare_cached(
         "DELETE FROM install_attempts WHERE license_id IN
              (SELECT id FROM licenses WHERE account_id = ?1)",

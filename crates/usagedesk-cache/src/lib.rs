@@ -24,12 +24,16 @@
 //! Ordering: "by name" means by name then id, in byte order (as Rust compares `str`).
 
 pub mod airgap;
+mod airgap_page;
 mod apply;
 mod codec;
+mod customer_index;
+mod customer_list;
 mod customers;
 mod error;
 mod maint;
 mod migrate;
+mod outbox;
 mod query;
 mod rebuild;
 mod report;
@@ -37,6 +41,8 @@ mod stage;
 pub mod state;
 mod types;
 
+#[cfg(test)]
+mod airgap_tests;
 #[cfg(test)]
 mod bench_tests;
 #[cfg(test)]
@@ -47,11 +53,18 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use airgap::{
-    ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, OutboxItem, RecordCounts, UploadState,
+pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, RecordCounts, UploadState};
+pub use airgap_page::{
+    AirgapPage, InstanceKind, InstanceQuery, InstanceSort, LedgerQuery, LedgerRow,
+};
+pub use customer_index::{severity, status_of_severity};
+pub use customer_list::{
+    CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow, CustomerQuery, CustomerSort,
+    IndexedInstance, InstanceCounts, PageStart, INACTIVE_AFTER_HOURS,
 };
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;
+pub use outbox::{OutboxBinding, OutboxElsewhere, OutboxItem, OutboxSummary, QueuedUpload};
 pub use report::{ReportRow, RowResult};
 pub use types::*;
 
@@ -128,11 +141,25 @@ impl Cache {
             None => "in memory".to_owned(),
         };
         migrate::migrate(&mut conn, &location)?;
+        if customer_index::pending(&conn)? {
+            // A cache synced before the customer index existed: build it once.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            customer_index::refresh(&tx)?;
+            tx.commit()?;
+        }
         Ok(Self {
             conn,
             path,
             tree_memo: Default::default(),
         })
+    }
+
+    /// Sets this handle's page cache (KiB; default 64 MiB). A one-shot scan such as the CLI's
+    /// streamed list reads each page once, so a small cache keeps its memory flat.
+    pub fn set_page_cache_kib(&self, kib: u32) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{};", kib.max(256)))?;
+        Ok(())
     }
 
     /// The file this cache lives in (`None` in memory).
@@ -153,5 +180,26 @@ impl Cache {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Runs `f` on one consistent state of the cache (a read transaction): every query in it
+    /// sees the same state whatever other connections commit meanwhile (WAL), so a page and
+    /// its total, or a header and its first rows, agree. Inside a transaction already, that
+    /// transaction is the snapshot.
+    pub fn read_snapshot<T, E: From<CacheError>>(
+        &self,
+        f: impl FnOnce(&Cache) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| E::from(CacheError::from(e)))?;
+        let out = f(self)?;
+        // A read transaction has nothing to keep; ending it cannot lose anything.
+        tx.commit().map_err(|e| E::from(CacheError::from(e)))?;
+        Ok(out)
     }
 }

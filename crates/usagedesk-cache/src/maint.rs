@@ -27,8 +27,11 @@ impl Cache {
         })
     }
 
-    /// Deletes all data (accounts, usage, aggregates, plans, sync state and log) and keeps
-    /// the schema: the next sync starts from the beginning.
+    /// Deletes all synced data (accounts, usage, aggregates, plans, sync state and log) and
+    /// keeps the schema: the next sync starts from the beginning. What this computer did
+    /// itself stays: the exchange ledger, the imported records and the outbox of files not
+    /// yet accepted by the cloud (each bound to its cloud and account, so it is pushed
+    /// there only, when this computer syncs with them again).
     pub fn clear(&mut self) -> Result<()> {
         let tx = self.write_tx()?;
         tx.execute_batch(

@@ -9,6 +9,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_airgap.sql"),
     include_str!("../migrations/0003_customers.sql"),
+    include_str!("../migrations/0004_customer_index.sql"),
+    include_str!("../migrations/0005_airgap_outbox.sql"),
 ];
 
 /// The schema version this build writes.

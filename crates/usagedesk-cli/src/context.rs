@@ -16,7 +16,8 @@ impl Context {
     pub fn new(data_dir: Option<PathBuf>) -> Result<Self> {
         let data_dir = match data_dir {
             Some(d) => d,
-            None => dirs::data_dir()
+            // Local, not roaming (Windows: %LOCALAPPDATA%): the cache is rebuilt by a sync.
+            None => dirs::data_local_dir()
                 .ok_or_else(|| {
                     anyhow!("no data directory is known for this user; pass --data-dir")
                 })?

@@ -17,7 +17,8 @@ use usagedesk_domain::{Scope, YearMonth};
     about = "UsageDesk manager CLI: sync, browse and report usage offline"
 )]
 struct Cli {
-    /// Where the local cache lives (default: the OS data directory, e.g. ~/.local/share/usagedesk).
+    /// Where the local cache lives (default: the OS's local data folder: ~/.local/share/usagedesk,
+    /// %LOCALAPPDATA%\usagedesk, ~/Library/Application Support/usagedesk).
     #[arg(long, global = true, env = "USAGEDESK_DATA_DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -28,16 +29,32 @@ struct Cli {
 enum Command {
     /// Store a cloud URL and its token (read from stdin) in the OS keyring, after checking both.
     Login {
+        /// https://… (http:// only for a cloud on this computer, or with --allow-insecure-http).
         #[arg(long)]
         url: String,
+        /// Switch even though imported usage data files are still queued for another cloud
+        /// or account (they stay queued for theirs; the cache is cleared for the new one).
+        #[arg(long)]
+        force: bool,
+        /// Allow http:// to another computer: the token crosses the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
-    /// Remove the token of the configured cloud from the keyring.
+    /// Remove the token and the air-gap signing key of the configured cloud from the
+    /// keyring, and the signing certificate from the cache (queued files stay queued).
     Logout,
-    /// Pull changes from the cloud into the local cache.
+    /// Pull changes from the cloud into the local cache (pushing imported files first).
     Sync {
         /// The cloud to sync from (default: the one given to `login`).
         #[arg(long)]
         url: Option<String>,
+        /// Switch cloud or account even though imported files are still queued for another
+        /// (they stay queued for theirs, never sent here).
+        #[arg(long)]
+        force: bool,
+        /// Allow http:// to another computer: the token crosses the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// What is cached, from where, and when it was last synced.
     Status,
@@ -65,6 +82,11 @@ enum Command {
         command: AirgapCommand,
     },
     /// Customers (accounts with a license): licenses, instances, status, overdue reporting.
+    #[command(
+        after_help = "Rows are written as they are read, so any number of customers \
+        streams in flat memory. --json writes one JSON object per line (NDJSON), each a \
+        CustomerSummary (docs/ipc.md); the text output ends with a count line."
+    )]
     Customers {
         /// Part of the name, account id or license id.
         #[arg(long)]
@@ -81,20 +103,44 @@ enum Command {
         /// Only customers with an air-gapped instance overdue with its usage file.
         #[arg(long)]
         overdue: bool,
+        /// name, expiry (soonest end first) or attention (most instances not Ready first).
+        #[arg(long, value_parser = parse_customer_sort, default_value = "name")]
+        sort: usagedesk_customers::CustomerSort,
+        /// Skip this many customers.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Write at most this many (default: all).
+        #[arg(long)]
+        limit: Option<u64>,
         #[arg(long)]
         json: bool,
     },
-    /// One customer: license and features, time to install, instances with uptime, install attempts.
+    /// One customer: license and features, time to install, counts, a page of its instances
+    /// with uptime and of its install attempts.
     Customer {
         account: String,
+        /// Skip this many instances and install attempts.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Instances and install attempts to show (at most 100).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100))]
+        limit: u64,
+        /// One JSON object: the header, with `instances` and `install_attempts` as pages
+        /// ({items, total, offset, limit}).
         #[arg(long)]
         json: bool,
     },
-    /// One instance: status, version, cluster, uptime; `--events` for its history.
+    /// One instance: status, version, cluster, uptime; `--events` for its history, newest first.
     Instance {
         id: String,
         #[arg(long)]
         events: bool,
+        /// Skip this many events.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Events to show (at most 500).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=500))]
+        limit: u64,
         #[arg(long)]
         json: bool,
     },
@@ -124,11 +170,12 @@ enum AirgapCommand {
     IssueSyncKey {
         #[arg(long)]
         instance: String,
-        /// How long the customer has to answer it, e.g. 30d or 72h.
+        /// How long the customer has to answer it, e.g. 30d or 72h (at most 365d).
         #[arg(long, default_value = "30d")]
         expires_in: String,
+        /// Where to write it (default: INSTANCE-YYYYMMDD.usagedesk-synckey here).
         #[arg(short = 'o', long = "output")]
-        output: PathBuf,
+        output: Option<PathBuf>,
     },
     /// Check and import a usage data file, and write the verification key for the customer.
     Import {
@@ -136,21 +183,68 @@ enum AirgapCommand {
         /// Only check the file and show what it holds.
         #[arg(long)]
         dry_run: bool,
-        /// Where to write the verification key.
+        /// Where to write the verification key (default: INSTANCE-YYYYMMDD.usagedesk-verification
+        /// here).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
-    /// Every sync key issued and file imported here, newest first.
+    /// Every sync key issued and file imported here, newest first (streamed).
     Ledger {
         #[arg(long)]
         instance: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Skip this many entries.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// List at most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
     },
-    /// Instances, air-gapped first, with their last report and overdue mark.
+    /// Air-gapped instances (all with --all), with their last report and overdue mark
+    /// (streamed, page by page).
     Instances {
+        /// Online instances too.
+        #[arg(long)]
+        all: bool,
+        /// Only air-gapped instances overdue with their usage data file.
+        #[arg(long)]
+        overdue: bool,
+        /// Part of the instance id, account id or account name.
+        #[arg(long)]
+        search: Option<String>,
+        /// status (air-gapped, overdue first), id, account, last-exchange or mark.
+        #[arg(long, default_value = "status", value_parser = commands::airgap_lists::parse_sort)]
+        sort: usagedesk_cache::InstanceSort,
+        /// Reverse the order.
+        #[arg(long)]
+        desc: bool,
         #[arg(long)]
         json: bool,
+        /// Skip this many instances.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// List at most this many instances.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Imported files not yet accepted by the cloud: queued, retrying or refused, and for
+    /// which cloud and account.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a kept file again (after the cause of a refusal was fixed) and send it now.
+    Retry {
+        /// The ledger id of the import (see `airgap outbox`).
+        ledger_id: i64,
+    },
+    /// Drop a kept file for good: the usage it holds is lost (the ledger keeps the entry).
+    Discard {
+        ledger_id: i64,
+        /// Confirm: without it nothing is discarded.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -170,6 +264,11 @@ enum AccountsCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+}
+
+fn parse_customer_sort(s: &str) -> Result<usagedesk_customers::CustomerSort, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_lowercase()))
+        .map_err(|_| format!("'{s}' is not a sort: name, expiry or attention"))
 }
 
 fn parse_license_type(s: &str) -> Result<usagedesk_domain::customer::LicenseType, String> {
@@ -200,9 +299,17 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let ctx = context::Context::new(cli.data_dir)?;
     match cli.command {
-        Command::Login { url } => commands::login::login(&ctx, &url),
+        Command::Login {
+            url,
+            force,
+            allow_insecure_http,
+        } => commands::login::login(&ctx, &url, force, allow_insecure_http),
         Command::Logout => commands::login::logout(&ctx),
-        Command::Sync { url } => commands::sync::sync(&ctx, url.as_deref()),
+        Command::Sync {
+            url,
+            force,
+            allow_insecure_http,
+        } => commands::sync::sync(&ctx, url.as_deref(), force, allow_insecure_http),
         Command::Status => commands::sync::status(&ctx),
         Command::Accounts {
             command: AccountsCommand::Tree { account, depth },
@@ -221,16 +328,52 @@ fn run(cli: Cli) -> Result<()> {
                 instance,
                 expires_in,
                 output,
-            } => commands::airgap::issue(&ctx, &instance, &expires_in, &output),
+            } => commands::airgap::issue(&ctx, &instance, &expires_in, output.as_deref()),
             AirgapCommand::Import {
                 file,
                 dry_run,
                 output,
             } => commands::airgap::import_file(&ctx, &file, dry_run, output.as_deref()),
-            AirgapCommand::Ledger { instance, json } => {
-                commands::airgap::ledger(&ctx, instance.as_deref(), json)
+            AirgapCommand::Ledger {
+                instance,
+                json,
+                offset,
+                limit,
+            } => commands::airgap_lists::ledger(
+                &ctx,
+                instance.as_deref(),
+                false,
+                json,
+                commands::airgap_lists::window(offset, limit)?,
+            ),
+            AirgapCommand::Instances {
+                all,
+                overdue,
+                search,
+                sort,
+                desc,
+                json,
+                offset,
+                limit,
+            } => commands::airgap_lists::instances(
+                &ctx,
+                &commands::airgap_lists::InstanceArgs {
+                    all,
+                    overdue,
+                    search,
+                    sort,
+                    desc,
+                    json,
+                },
+                commands::airgap_lists::window(offset, limit)?,
+            ),
+            AirgapCommand::Outbox { json } => {
+                commands::airgap_lists::outbox(&ctx, json, commands::airgap_lists::window(0, None)?)
             }
-            AirgapCommand::Instances { json } => commands::airgap::instances(&ctx, json),
+            AirgapCommand::Retry { ledger_id } => commands::airgap::retry(&ctx, ledger_id),
+            AirgapCommand::Discard { ledger_id, yes } => {
+                commands::airgap::discard(&ctx, ledger_id, yes)
+            }
         },
         Command::Customers {
             search,
@@ -238,22 +381,49 @@ fn run(cli: Cli) -> Result<()> {
             expiring_within,
             not_ready,
             overdue,
+            sort,
+            offset,
+            limit,
             json,
         } => commands::customers::list(
             &ctx,
-            usagedesk_customers::CustomerFilter {
-                text: search,
-                license_type,
-                expiring_within_days: expiring_within,
-                not_ready,
-                reporting_overdue: overdue,
+            commands::customers::ListArgs {
+                filter: usagedesk_customers::CustomerFilter {
+                    text: search,
+                    license_type,
+                    expiring_within_days: expiring_within,
+                    not_ready,
+                    reporting_overdue: overdue,
+                },
+                sort,
+                offset,
+                limit,
+                json,
             },
+        ),
+        Command::Customer {
+            account,
+            offset,
+            limit,
+            json,
+        } => commands::customers::show(
+            &ctx,
+            &account,
+            commands::customers::Paging { offset, limit },
             json,
         ),
-        Command::Customer { account, json } => commands::customers::show(&ctx, &account, json),
-        Command::Instance { id, events, json } => {
-            commands::customers::show_instance(&ctx, &id, events, json)
-        }
+        Command::Instance {
+            id,
+            events,
+            offset,
+            limit,
+            json,
+        } => commands::customers::show_instance(
+            &ctx,
+            &id,
+            events.then_some(commands::customers::Paging { offset, limit }),
+            json,
+        ),
         Command::Export {
             account,
             scope,

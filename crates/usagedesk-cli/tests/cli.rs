@@ -263,7 +263,11 @@ async fn mistakes_get_messages_that_say_what_to_do() {
         &["sync", "--url", "ftp://example.com"],
     )
     .await;
-    assert!(stderr(&out).contains("http://"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("must start with https://"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = cli(
         dir.path(),
@@ -482,6 +486,49 @@ async fn customers_customer_and_instance_report_from_the_cache() {
         })
         .collect();
     assert_eq!(ids, ["acme-de", "acme-fr", "globex-2"]);
+    // Pages of the stream: --offset and --limit over the same order.
+    let ids_of = |out: &std::process::Output| -> Vec<String> {
+        stdout(out)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["account_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let out = cli(dir.path(), None, &["customers", "--json", "--limit", "2"]).await;
+    assert_eq!(ids_of(&out), ["acme-de", "acme-fr"]);
+    let out = cli(
+        dir.path(),
+        None,
+        &["customers", "--json", "--offset", "1", "--limit", "1"],
+    )
+    .await;
+    assert_eq!(ids_of(&out), ["acme-fr"]);
+    let out = cli(dir.path(), None, &["customers", "--json", "--offset", "3"]).await;
+    assert!(
+        out.status.success() && ids_of(&out).is_empty(),
+        "past the end: nothing"
+    );
+    // Most instances not Ready first: acme-de (1 of 1), globex-2 (1), then acme-fr (0).
+    let out = cli(
+        dir.path(),
+        None,
+        &["customers", "--json", "--sort", "attention"],
+    )
+    .await;
+    let attention = ids_of(&out);
+    assert_eq!(
+        attention.last().map(String::as_str),
+        Some("acme-fr"),
+        "{attention:?}"
+    );
+    let out = cli(dir.path(), None, &["customers", "--sort", "size"]).await;
+    assert!(!out.status.success() && stderr(&out).contains("name, expiry or attention"));
+    let text = stdout(&cli(dir.path(), None, &["customers", "--limit", "1"]).await);
+    assert!(text.contains("customers 1–1 of 3"), "{text}");
     let out = cli(dir.path(), None, &["customers", "--license-type", "trial"]).await;
     assert!(
         stdout(&out).contains("acme-de") && !stdout(&out).contains("acme-fr"),
@@ -514,6 +561,21 @@ async fn customers_customer_and_instance_report_from_the_cache() {
     assert!(
         text.contains("unavailable") && text.contains("app_version"),
         "the event history: {text}"
+    );
+    let out = cli(
+        dir.path(),
+        None,
+        &["instance", "inst-fr", "--events", "--limit", "2", "--json"],
+    )
+    .await;
+    let v: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["event_count"], 5);
+    assert_eq!(
+        (
+            v["events"]["total"].as_u64(),
+            v["events"]["items"].as_array().map(Vec::len)
+        ),
+        (Some(5), Some(2))
     );
     let out = cli(dir.path(), None, &["instance", "nope"]).await;
     assert!(

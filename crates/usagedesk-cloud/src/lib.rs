@@ -5,11 +5,12 @@ pub mod airgap;
 pub mod customers;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod load;
 pub mod server;
 pub mod storage;
 pub mod summary;
 pub mod tokens;
 
-pub use server::{spawn, RunningServer};
+pub use server::{spawn, spawn_with, RunningServer};
 pub use storage::{SqliteStorage, Storage, TokenKind, TokenScope};

@@ -1,13 +1,17 @@
 //! `usagedesk-cloud`: the reference cloud reporting service.
 
+mod serve_args;
+mod token_cmd;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use usagedesk_cloud::storage::{LoadError, TokenKind, TokenScope};
-use usagedesk_cloud::{load, tokens, SqliteStorage, Storage};
+use clap::{Parser, Subcommand};
+use usagedesk_cloud::limits::{Limits, StorageLimits};
+use usagedesk_cloud::storage::{rotate_epoch, LoadError};
+use usagedesk_cloud::{load, SqliteStorage, Storage};
 use usagedesk_domain::{Clock, SystemClock};
 
 #[derive(Parser)]
@@ -23,13 +27,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the manager and ingest API.
+    /// Serve the manager and ingest API, within the limits below (docs/operations.md).
     Serve {
         /// The SQLite database file (created if missing).
         #[arg(long)]
         db: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        #[command(flatten)]
+        limits: serve_args::ServeArgs,
     },
     /// Load a dataset folder (accounts.csv, daily_usage.csv; optional plans.csv,
     /// instances.csv, licenses.csv, instance_reports.csv, instance_events.csv,
@@ -60,10 +66,23 @@ enum Command {
         #[arg(long)]
         db: PathBuf,
     },
-    /// Manage API tokens.
+    /// Manage API tokens: create, list, revoke.
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: token_cmd::TokenCommand,
+    },
+    /// The dataset epoch that every sync cursor carries.
+    Epoch {
+        #[command(subcommand)]
+        command: EpochCommand,
+    },
+    /// Write a consistent copy of the database to a new file; the service may keep running.
+    Backup {
+        #[arg(long)]
+        db: PathBuf,
+        /// The backup file to write (must not exist).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
     },
     /// Write a license file for an instance of instances.csv: its license, account path and
     /// air-gapped flag, signed by the vendor root key, with a fresh enrollment secret. Hand it
@@ -121,25 +140,13 @@ enum InstanceCommand {
 }
 
 #[derive(Subcommand)]
-enum TokenCommand {
-    /// Create a token and print it (last line of stdout). Only its hash is stored.
-    Create {
+enum EpochCommand {
+    /// Give the database a new epoch, so every cache resyncs in full on its next sync. Run
+    /// it after restoring a backup, with the service stopped (docs/operations.md).
+    Rotate {
         #[arg(long)]
         db: PathBuf,
-        /// The account whose subtree the token may see; `*` for every account.
-        #[arg(long)]
-        account: String,
-        #[arg(long, default_value = "manager")]
-        name: String,
-        #[arg(long, value_enum, default_value_t = Kind::Manager)]
-        kind: Kind,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Kind {
-    Manager,
-    Ingest,
 }
 
 fn main() -> Result<()> {
@@ -153,7 +160,40 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let clock = SystemClock;
     match cli.command {
-        Command::Serve { db, listen } => serve(db, listen),
+        Command::Serve { db, listen, limits } => {
+            let (limits, storage) = limits.into_limits()?;
+            serve(db, listen, limits, storage)
+        }
+        Command::Token { command } => token_cmd::run(command, &clock),
+        Command::Epoch {
+            command: EpochCommand::Rotate { db },
+        } => {
+            let (old, new) = rotate_epoch(&db, &mut rand::rngs::OsRng)
+                .with_context(|| format!("cannot rotate the epoch of {}", db.display()))?;
+            println!("epoch of {}: {old} -> {new}", db.display());
+            eprintln!(
+                "Every cache will resync in full on its next sync. Start the service again \
+                 (a running one keeps the old epoch until restarted)."
+            );
+            Ok(())
+        }
+        Command::Backup { db, output } => {
+            if !db.is_file() {
+                bail!(
+                    "no database at {}: give the --db of the service",
+                    db.display()
+                );
+            }
+            usagedesk_cloud::storage::backup(&db, &output).with_context(|| {
+                format!("cannot back up {} to {}", db.display(), output.display())
+            })?;
+            println!("backed up {} to {}", db.display(), output.display());
+            eprintln!(
+                "To restore it: stop the service, put the backup in place of the database, run \
+                 `usagedesk-cloud epoch rotate --db DB`, start the service (docs/operations.md)."
+            );
+            Ok(())
+        }
         Command::Load { db, dir } => {
             let storage = open(&db)?;
             let dataset = load::read_dataset(&dir)?;
@@ -228,34 +268,6 @@ fn main() -> Result<()> {
                 "customer reporting: {} licenses, {} instance reports, {} instance events, {} install attempts",
                 s.licenses, s.instance_reports, s.instance_events, s.install_attempts
             );
-            Ok(())
-        }
-        Command::Token {
-            command:
-                TokenCommand::Create {
-                    db,
-                    account,
-                    name,
-                    kind,
-                },
-        } => {
-            let storage = open(&db)?;
-            let scope = if account == "*" {
-                TokenScope::All
-            } else {
-                TokenScope::Subtree(account)
-            };
-            let kind = match kind {
-                Kind::Manager => TokenKind::Manager,
-                Kind::Ingest => TokenKind::Ingest,
-            };
-            let token = tokens::generate(&mut rand::rngs::OsRng);
-            storage.create_token(tokens::hash(&token), &scope, kind, &name, clock.now())?;
-            eprintln!(
-                "Created a {} token '{name}'. It is shown once; store it safely.",
-                kind.as_str()
-            );
-            println!("{token}");
             Ok(())
         }
         Command::LicenseFile {
@@ -449,11 +461,14 @@ fn open(db: &std::path::Path) -> Result<SqliteStorage> {
     SqliteStorage::open(db).with_context(|| format!("cannot open the database {}", db.display()))
 }
 
-fn serve(db: PathBuf, listen: SocketAddr) -> Result<()> {
-    let storage: Arc<dyn Storage> = Arc::new(open(&db)?);
+fn serve(db: PathBuf, listen: SocketAddr, limits: Limits, bounds: StorageLimits) -> Result<()> {
+    let storage: Arc<dyn Storage> = Arc::new(
+        SqliteStorage::open_with(&db, bounds)
+            .with_context(|| format!("cannot open the database {}", db.display()))?,
+    );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let server = usagedesk_cloud::spawn(storage, Arc::new(SystemClock), listen)
+        let server = usagedesk_cloud::spawn_with(storage, Arc::new(SystemClock), listen, limits)
             .await
             .with_context(|| {
                 format!("cannot listen on {listen}; is another service using the port?")

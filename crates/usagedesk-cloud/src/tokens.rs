@@ -1,4 +1,5 @@
-//! Manager and ingest API tokens: random, shown once, stored only as a SHA-256 hash.
+//! Manager and ingest API tokens: random, shown once, stored only as a SHA-256 hash, known
+//! by a public id (`tok-…`) that is safe to print and revoke by.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -7,12 +8,27 @@ use sha2::{Digest, Sha256};
 pub const TOKEN_PREFIX: &str = "udk_";
 /// Longest bearer token accepted (bytes); anything longer is refused before hashing.
 pub const MAX_TOKEN_LEN: usize = 256;
+/// Every token id starts with this (never with [`TOKEN_PREFIX`]: an id is not a secret).
+pub const ID_PREFIX: &str = "tok-";
 
 /// A new token from `rng` (the caller passes the randomness: the OS in production, a seed in tests).
 pub fn generate(rng: &mut impl RngCore) -> String {
     let mut bytes = [0u8; 32];
     rng.fill_bytes(&mut bytes);
     format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// A new public token id from `rng`: `tok-` and 12 hex digits.
+pub fn generate_id(rng: &mut impl RngCore) -> String {
+    let mut bytes = [0u8; 6];
+    rng.fill_bytes(&mut bytes);
+    format!("{ID_PREFIX}{}", hex::encode(bytes))
+}
+
+/// Whether `id` has the form of a token id.
+pub fn is_id(id: &str) -> bool {
+    id.strip_prefix(ID_PREFIX)
+        .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub fn hash(token: &str) -> [u8; 32] {
@@ -33,5 +49,12 @@ mod tests {
         assert_ne!(a, b, "two draws from the generator differ");
         assert_eq!(hash(&a), hash(&a));
         assert_ne!(hash(&a), hash(&b));
+        assert!(
+            !usagedesk_domain::redact::redact_secrets(&a).contains(&a[TOKEN_PREFIX.len()..]),
+            "messages mask tokens"
+        );
+        let id = generate_id(&mut rng);
+        assert!(is_id(&id) && !id.starts_with(TOKEN_PREFIX), "{id}");
+        assert!(!is_id(&a) && !is_id("tok-12") && !is_id("tok-zzzzzzzzzzzz"));
     }
 }

@@ -329,11 +329,12 @@ async fn bad_files_are_refused_with_a_reason_and_nothing_is_written() {
         &[record(1, "acme-de", "2024-07-14", "gold", [1, 1, 1])],
         now,
     );
-    // A sync key that places the instance elsewhere in the tree.
+    // A sync key issued before the instance's account moved is accepted under its old
+    // path (tests/airgap_moved.rs); one naming another account than the instance's is not.
     let moved_key = all.sync_key(
         "inst-de",
         None,
-        &["acme-eu", "acme-de"],
+        &["sp-acme", "acme-eu", "acme-fr"],
         0,
         now,
         Duration::days(20),
@@ -428,7 +429,7 @@ async fn bad_files_are_refused_with_a_reason_and_nothing_is_written() {
             &moved_key,
             &moved_usage,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "the cloud has it under sp-acme > acme-eu > acme-de",
+            "which belongs to account 'acme-de'",
         ),
         (
             "another license",

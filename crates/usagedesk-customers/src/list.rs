@@ -1,27 +1,18 @@
-//! The customer list and its filters.
+//! The customer list, one page at a time: filters, search and sort run in the cache's SQL
+//! (`usagedesk_cache::customer_list`); each row of a page is completed here with its
+//! licenses and the facts that depend on `now`.
 
-use std::collections::HashMap;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use usagedesk_cache::{
+    Cache, CacheError, CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow,
+    CustomerQuery, CustomerSort, Page, PageStart,
+};
+use usagedesk_domain::customer::{InstanceStatus, License};
+use usagedesk_reporting::is_expired;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use usagedesk_cache::{Cache, CacheError};
-use usagedesk_domain::customer::{InstanceStatus, License, LicenseType};
-use usagedesk_reporting::{activity, expires_within, is_expired};
-
-/// What the list shows; every field narrows it (`None` / `false`: no filter).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct CustomerFilter {
-    /// Part of the account's name or id, or of a license id (case-insensitive).
-    pub text: Option<String>,
-    pub license_type: Option<LicenseType>,
-    /// A license expires within this many days (already expired ones included).
-    pub expiring_within_days: Option<u32>,
-    /// At least one instance is not Ready (or has never checked in).
-    pub not_ready: bool,
-    /// At least one air-gapped instance is overdue with its usage file.
-    pub reporting_overdue: bool,
-}
+/// The most rows one page of the list may hold (a page is well under 1 MB).
+pub const MAX_LIST_PAGE: u64 = 500;
 
 /// One customer in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,114 +34,147 @@ pub struct CustomerSummary {
     pub worst_status: Option<InstanceStatus>,
 }
 
-fn severity(s: InstanceStatus) -> u8 {
-    match s {
-        InstanceStatus::Ready => 0,
-        InstanceStatus::Updating => 1,
-        InstanceStatus::Degraded => 2,
-        InstanceStatus::Unavailable => 3,
-        InstanceStatus::Missing => 4,
+/// An air-gapped instance is overdue after this long without a verified usage file.
+pub(crate) fn overdue_after() -> Duration {
+    Duration::days(usagedesk_exchange::OVERDUE_DAYS)
+}
+
+fn query(filter: &CustomerFilter, sort: CustomerSort, now: DateTime<Utc>) -> CustomerQuery<'_> {
+    CustomerQuery {
+        filter,
+        sort,
+        now,
+        overdue_after: overdue_after(),
     }
 }
 
-/// Every customer matching `filter`, by name then id.
+/// A row of the index with its licenses, and the expiry facts computed from them.
+fn summary(
+    cache: &Cache,
+    row: CustomerIndexRow,
+    now: DateTime<Utc>,
+) -> Result<CustomerSummary, CacheError> {
+    let licenses = cache.licenses_of(&row.account_id)?;
+    let in_force: Vec<&License> = licenses.iter().filter(|l| !is_expired(l, now)).collect();
+    let expires_at = match in_force.iter().filter_map(|l| l.expires_at).min() {
+        Some(t) => Some(t),
+        None if in_force.is_empty() => licenses.iter().filter_map(|l| l.expires_at).max(),
+        None => None,
+    };
+    Ok(CustomerSummary {
+        account_id: row.account_id,
+        account_name: row.name,
+        expired: in_force.is_empty(),
+        licenses,
+        expires_at,
+        instances: row.instances,
+        not_ready: row.not_ready,
+        inactive: row.inactive,
+        reporting_overdue: row.reporting_overdue,
+        worst_status: row.worst_status,
+    })
+}
+
+/// One page of the customers matching `filter`, in `sort` order, with the total, read from
+/// one state of the cache. `limit` is capped at [`MAX_LIST_PAGE`].
 pub fn customers(
     cache: &Cache,
     now: DateTime<Utc>,
     filter: &CustomerFilter,
-) -> Result<Vec<CustomerSummary>, CacheError> {
-    let mut licenses: HashMap<String, Vec<License>> = HashMap::new();
-    for l in cache.licenses()? {
-        licenses.entry(l.account_id.clone()).or_default().push(l);
-    }
-    let reports: HashMap<String, _> = cache
-        .instance_reports()?
-        .into_iter()
-        .map(|r| (r.instance_id.clone(), r))
-        .collect();
-    let mut by_account: HashMap<String, Vec<usagedesk_cache::InstanceRow>> = HashMap::new();
-    let license_owner: HashMap<&str, &str> = licenses
-        .iter()
-        .flat_map(|(a, ls)| ls.iter().map(move |l| (l.id.as_str(), a.as_str())))
-        .collect();
-    for row in cache.instances()? {
-        let owner = license_owner
-            .get(row.instance.license_id.as_str())
-            .map_or(row.instance.account_id.clone(), |a| (*a).to_owned());
-        by_account.entry(owner).or_default().push(row);
-    }
-    let text = filter
-        .text
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|t| !t.is_empty());
-    let mut out = Vec::new();
-    for (account_id, ls) in &licenses {
-        let Some(account) = cache.account(account_id)? else {
-            continue; // a license of an account outside this cache's view
-        };
-        let rows = by_account
-            .get(account_id)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let (mut not_ready, mut inactive, mut overdue, mut worst) = (0, 0, false, None);
-        for row in rows {
-            overdue |= usagedesk_exchange::is_overdue(row, now);
-            match reports.get(&row.instance.id) {
-                Some(r) => {
-                    let stale = activity(r.last_check_in, now).inactive;
-                    inactive += u32::from(stale);
-                    not_ready += u32::from(r.status != InstanceStatus::Ready);
-                    if !stale && worst.is_none_or(|w| severity(r.status) > severity(w)) {
-                        worst = Some(r.status);
-                    }
-                }
-                None => not_ready += 1,
+    sort: CustomerSort,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<CustomerSummary>, CacheError> {
+    let q = query(filter, sort, now);
+    let limit = limit.min(MAX_LIST_PAGE);
+    cache.read_snapshot(|c| {
+        let total = c.customer_count(&q)?;
+        let items = c
+            .customer_rows(&q, &PageStart::Offset(offset), limit)?
+            .into_iter()
+            .map(|r| summary(c, r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total,
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        })
+    })
+}
+
+/// The customers after `after` (from the start when `None`), at most `limit` of them, each
+/// with the cursor to continue after it. Pages read this way never repeat a customer nor
+/// skip one that was in the list before and after a sync landed between them.
+pub fn customers_after(
+    cache: &Cache,
+    now: DateTime<Utc>,
+    filter: &CustomerFilter,
+    sort: CustomerSort,
+    after: Option<&CustomerCursor>,
+    limit: u64,
+) -> Result<Vec<(CustomerSummary, CustomerCursor)>, CacheError> {
+    let q = query(filter, sort, now);
+    let start = match after {
+        Some(c) => PageStart::After(c.clone()),
+        None => PageStart::Offset(0),
+    };
+    cache.read_snapshot(|c| {
+        c.customer_rows(&q, &start, limit.min(MAX_LIST_PAGE))?
+            .into_iter()
+            .map(|r| {
+                let cursor = r.cursor.clone();
+                Ok((summary(c, r, now)?, cursor))
+            })
+            .collect()
+    })
+}
+
+/// Calls `f` with the customers matching `filter` in `sort` order, from the `offset`-th on,
+/// `limit` of them at most (all when `None`), all read from one state of the cache in pages
+/// (memory stays bounded however many there are). Returns how many `f` was given.
+#[allow(clippy::too_many_arguments)]
+pub fn each_customer<E: From<CacheError>>(
+    cache: &Cache,
+    now: DateTime<Utc>,
+    filter: &CustomerFilter,
+    sort: CustomerSort,
+    offset: u64,
+    limit: Option<u64>,
+    mut f: impl FnMut(CustomerSummary) -> Result<(), E>,
+) -> Result<u64, E> {
+    let q = query(filter, sort, now);
+    cache.read_snapshot(|c| {
+        let mut start = PageStart::Offset(offset);
+        let mut given = 0;
+        loop {
+            let want = limit.map_or(MAX_LIST_PAGE, |l| (l - given).min(MAX_LIST_PAGE));
+            if want == 0 {
+                return Ok(given);
+            }
+            let rows = c.customer_rows(&q, &start, want)?;
+            let Some(last) = rows.last() else {
+                return Ok(given);
+            };
+            start = PageStart::After(last.cursor.clone());
+            for r in rows {
+                f(summary(c, r, now)?)?;
+                given += 1;
             }
         }
-        let in_force: Vec<_> = ls.iter().filter(|l| !is_expired(l, now)).collect();
-        let expires_at = match in_force.iter().filter_map(|l| l.expires_at).min() {
-            Some(t) => Some(t),
-            None if in_force.is_empty() => ls.iter().filter_map(|l| l.expires_at).max(),
-            None => None,
-        };
-        let summary = CustomerSummary {
-            account_id: account_id.clone(),
-            account_name: account.name,
-            expired: in_force.is_empty(),
-            licenses: ls.clone(),
-            expires_at,
-            instances: rows.len() as u32,
-            not_ready,
-            inactive,
-            reporting_overdue: overdue,
-            worst_status: worst,
-        };
-        let keep = text.as_deref().is_none_or(|t| {
-            summary.account_name.to_lowercase().contains(t)
-                || summary.account_id.to_lowercase().contains(t)
-                || summary
-                    .licenses
-                    .iter()
-                    .any(|l| l.id.to_lowercase().contains(t))
-        }) && filter
-            .license_type
-            .is_none_or(|ty| summary.licenses.iter().any(|l| l.license_type == ty))
-            && filter.expiring_within_days.is_none_or(|d| {
-                summary
-                    .licenses
-                    .iter()
-                    .any(|l| expires_within(l, now, d) || is_expired(l, now))
-            })
-            && (!filter.not_ready || summary.not_ready > 0)
-            && (!filter.reporting_overdue || summary.reporting_overdue);
-        if keep {
-            out.push(summary);
-        }
-    }
-    out.sort_by(|a, b| {
-        (a.account_name.as_str(), a.account_id.as_str())
-            .cmp(&(b.account_name.as_str(), b.account_id.as_str()))
-    });
-    Ok(out)
+    })
+}
+
+/// How many customers match `filter` at `now`.
+pub fn customer_total(
+    cache: &Cache,
+    now: DateTime<Utc>,
+    filter: &CustomerFilter,
+) -> Result<u64, CacheError> {
+    cache.customer_count(&query(filter, CustomerSort::Name, now))
+}
+
+/// Badges: every customer, those with an instance not Ready, overdue, expired.
+pub fn customer_counts(cache: &Cache, now: DateTime<Utc>) -> Result<CustomerCounts, CacheError> {
+    cache.customer_counts(now, overdue_after())
 }

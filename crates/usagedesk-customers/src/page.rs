@@ -1,8 +1,9 @@
-//! The customer page and an instance's details.
+//! The customer page (a header, then its instances and install attempts page by page) and an
+//! instance's details (its event history page by page, newest first).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use usagedesk_cache::{Cache, CacheError, InstanceRow};
+use usagedesk_cache::{Cache, CacheError, IndexedInstance, InstanceCounts, Page};
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceReport, License};
 use usagedesk_domain::Account;
 use usagedesk_reporting::{
@@ -10,7 +11,13 @@ use usagedesk_reporting::{
     TimeToInstall, Uptime, UptimeBar,
 };
 
+use crate::list::overdue_after;
 use crate::UPTIME_DAYS;
+
+/// The most instance cards one page may hold (each carries a 14-bar graph).
+pub const MAX_INSTANCE_PAGE: u64 = 100;
+/// The most install attempts or events one page may hold.
+pub const MAX_RECORD_PAGE: u64 = 500;
 
 /// One instance as the customer page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,6 +40,8 @@ pub struct InstanceCard {
     pub reporting_overdue: bool,
 }
 
+/// The customer page's header; its instances ([`customer_instances`]) and install attempts
+/// ([`install_attempts`]) come page by page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CustomerPage {
@@ -43,9 +52,10 @@ pub struct CustomerPage {
     /// For the instance that most recently reached its first Ready (`None`: no Ready
     /// instance).
     pub time_to_install: Option<TimeToInstall>,
-    pub instances: Vec<InstanceCard>,
-    /// Newest first.
-    pub install_attempts: Vec<InstallAttempt>,
+    /// Its instances at `now`.
+    pub counts: InstanceCounts,
+    /// How many install attempts its licenses have.
+    pub install_attempt_count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,22 +64,39 @@ pub struct InstanceDetail {
     pub card: InstanceCard,
     pub account_id: String,
     pub account_name: Option<String>,
-    /// Every recorded change, newest first.
-    pub events: Vec<InstanceEvent>,
+    /// How many changes are recorded ([`instance_events`] pages through them).
+    pub event_count: u64,
+}
+
+fn page<T>(items: Vec<T>, total: u64, offset: u64, limit: u64) -> Page<T> {
+    Page {
+        items,
+        total,
+        offset: usize::try_from(offset).unwrap_or(usize::MAX),
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    }
+}
+
+/// An instance's timeline from its report and every recorded change.
+fn timeline(
+    cache: &Cache,
+    report: &InstanceReport,
+) -> Result<(StatusTimeline, Vec<InstanceEvent>), CacheError> {
+    let events = cache.instance_events(&report.instance_id, None)?;
+    Ok((StatusTimeline::from_report(report, &events), events))
 }
 
 fn card(
     cache: &Cache,
-    row: &InstanceRow,
+    row: &IndexedInstance,
     now: DateTime<Utc>,
-) -> Result<(InstanceCard, Option<StatusTimeline>), CacheError> {
-    let id = &row.instance.id;
+) -> Result<InstanceCard, CacheError> {
+    let id = &row.instance_id;
     let report = cache.instance_report(id)?;
     let window = Duration::days(UPTIME_DAYS);
-    let (activity, uptime, graph, timeline) = match &report {
+    let (activity, uptime, graph) = match &report {
         Some(r) => {
-            let events = cache.instance_events(id, None)?;
-            let timeline = StatusTimeline::from_report(r, &events);
+            let (timeline, events) = timeline(cache, r)?;
             let recent: Vec<InstanceEvent> = events
                 .into_iter()
                 .filter(|e| e.received_at >= now - window)
@@ -78,103 +105,168 @@ fn card(
                 Some(activity(r.last_check_in, now)),
                 Some(uptime(&timeline, now, window)),
                 uptime_graph(&timeline, &recent, now, window, UPTIME_DAYS as usize),
-                Some(timeline),
             )
         }
-        None => (None, None, Vec::new(), None),
+        None => (None, None, Vec::new()),
     };
-    Ok((
-        InstanceCard {
-            short_id: short_id(id).to_owned(),
-            instance_id: id.clone(),
-            license_id: row.instance.license_id.clone(),
-            airgapped: row.instance.airgapped,
-            report,
-            activity,
-            uptime,
-            graph,
-            reporting_overdue: usagedesk_exchange::is_overdue(row, now),
-        },
-        timeline,
-    ))
+    Ok(InstanceCard {
+        short_id: short_id(id).to_owned(),
+        instance_id: id.clone(),
+        license_id: row.license_id.clone(),
+        airgapped: row.airgapped,
+        report,
+        activity,
+        uptime,
+        graph,
+        reporting_overdue: row.reporting_overdue,
+    })
 }
 
-/// The customer page of `account_id`.
+fn known_account(cache: &Cache, account_id: &str) -> Result<Account, CacheError> {
+    cache
+        .account(account_id)?
+        .ok_or_else(|| CacheError::UnknownAccount {
+            id: account_id.to_owned(),
+        })
+}
+
+/// The time to install of a customer: per license, the instance whose first Ready is the
+/// latest (ties: the smallest id), then the latest of those over the licenses. One
+/// instance's timeline is held at a time, plus the best one per license.
+fn customer_time_to_install(
+    cache: &Cache,
+    account_id: &str,
+    licenses: &[License],
+) -> Result<Option<TimeToInstall>, CacheError> {
+    let mut best: Vec<Option<(DateTime<Utc>, StatusTimeline)>> = vec![None; licenses.len()];
+    cache.each_customer_instance(account_id, |instance_id, license_id| {
+        let Some(i) = licenses.iter().position(|l| l.id == license_id) else {
+            return Ok(());
+        };
+        let Some(report) = cache.instance_report(instance_id)? else {
+            return Ok(());
+        };
+        let (tl, _) = timeline(cache, &report)?;
+        if let Some(at) = tl.first_ready_at() {
+            // Instances come by id: a tie keeps the smaller id.
+            if best[i].as_ref().is_none_or(|(b, _)| at > *b) {
+                best[i] = Some((at, tl));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(licenses
+        .iter()
+        .zip(&best)
+        .filter_map(|(l, b)| time_to_install(l, b.as_ref().map(|(_, tl)| tl)))
+        .max_by_key(|t| t.first_ready_at))
+}
+
+/// The customer page's header for `account_id`.
 pub fn customer(
     cache: &Cache,
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<CustomerPage, CacheError> {
-    let account = cache
-        .account(account_id)?
-        .ok_or_else(|| CacheError::UnknownAccount {
-            id: account_id.to_owned(),
-        })?;
-    let licenses = cache.licenses_of(account_id)?;
-    let mut instances = Vec::new();
-    let mut timelines = Vec::new();
-    for row in cache.instances()? {
-        let mine = row.instance.account_id == account_id
-            || licenses.iter().any(|l| l.id == row.instance.license_id);
-        if mine {
-            let (c, t) = card(cache, &row, now)?;
-            instances.push(c);
-            timelines.extend(t);
-        }
-    }
-    // Active instances first, then by id.
-    instances.sort_by(|a, b| {
-        let inactive = |c: &InstanceCard| c.activity.is_none_or(|a| a.inactive);
-        inactive(a)
-            .cmp(&inactive(b))
-            .then_with(|| a.instance_id.cmp(&b.instance_id))
-    });
-    let time_to_install = licenses
-        .iter()
-        .filter_map(|l| {
-            time_to_install(
-                l,
-                timelines.iter().filter(|t| {
-                    instances
-                        .iter()
-                        .any(|c| c.instance_id == t.instance_id() && c.license_id == l.id)
-                }),
-            )
+    cache.read_snapshot(|c| {
+        let account = known_account(c, account_id)?;
+        let licenses = c.licenses_of(account_id)?;
+        Ok(CustomerPage {
+            path: c.path(account_id)?,
+            time_to_install: customer_time_to_install(c, account_id, &licenses)?,
+            counts: c.customer_instance_counts(account_id, now, overdue_after())?,
+            install_attempt_count: c.install_attempt_count(account_id)?,
+            account,
+            licenses,
         })
-        .max_by_key(|t| t.first_ready_at);
-    let mut install_attempts = Vec::new();
-    for l in &licenses {
-        install_attempts.extend(cache.install_attempts(&l.id)?);
-    }
-    install_attempts.sort_by_key(|a| std::cmp::Reverse(a.started_at));
-    Ok(CustomerPage {
-        path: cache.path(account_id)?,
-        account,
-        licenses,
-        time_to_install,
-        instances,
-        install_attempts,
     })
 }
 
-/// One instance with its full event history.
+/// A page of a customer's instances: those still checking in first, then by id. `limit` is
+/// capped at [`MAX_INSTANCE_PAGE`].
+pub fn customer_instances(
+    cache: &Cache,
+    account_id: &str,
+    now: DateTime<Utc>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstanceCard>, CacheError> {
+    let limit = limit.min(MAX_INSTANCE_PAGE);
+    cache.read_snapshot(|c| {
+        known_account(c, account_id)?;
+        let total = c
+            .customer_instance_counts(account_id, now, overdue_after())?
+            .instances;
+        let items = c
+            .customer_instance_page(account_id, now, overdue_after(), offset, limit)?
+            .iter()
+            .map(|row| card(c, row, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, u64::from(total), offset, limit))
+    })
+}
+
+/// A page of a customer's install attempts, newest first. `limit` is capped at
+/// [`MAX_RECORD_PAGE`].
+pub fn install_attempts(
+    cache: &Cache,
+    account_id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstallAttempt>, CacheError> {
+    let limit = limit.min(MAX_RECORD_PAGE);
+    cache.read_snapshot(|c| {
+        known_account(c, account_id)?;
+        let total = c.install_attempt_count(account_id)?;
+        let items = c.install_attempt_page(account_id, offset, limit)?;
+        Ok(page(items, total, offset, limit))
+    })
+}
+
+fn known_instance(
+    cache: &Cache,
+    instance_id: &str,
+    now: DateTime<Utc>,
+) -> Result<IndexedInstance, CacheError> {
+    cache
+        .indexed_instance(instance_id, now, overdue_after())?
+        .ok_or_else(|| {
+            CacheError::Invalid(format!(
+                "instance '{instance_id}' is not in the local cache: check the id (the customer page lists its instances), or sync"
+            ))
+        })
+}
+
+/// One instance: its card and how many events it has.
 pub fn instance(
     cache: &Cache,
     instance_id: &str,
     now: DateTime<Utc>,
 ) -> Result<InstanceDetail, CacheError> {
-    let row = cache.instance(instance_id)?.ok_or_else(|| {
-        CacheError::Invalid(format!(
-            "instance '{instance_id}' is not in the local cache: check the id (the customer page lists its instances), or sync"
-        ))
-    })?;
-    let (card, _) = card(cache, &row, now)?;
-    let mut events = cache.instance_events(instance_id, None)?;
-    events.reverse();
-    Ok(InstanceDetail {
-        account_id: row.instance.account_id.clone(),
-        account_name: row.account_name.clone(),
-        card,
-        events,
+    cache.read_snapshot(|c| {
+        let row = known_instance(c, instance_id, now)?;
+        Ok(InstanceDetail {
+            card: card(c, &row, now)?,
+            account_name: c.account(&row.account_id)?.map(|a| a.name),
+            account_id: row.account_id,
+            event_count: c.instance_event_count(instance_id)?,
+        })
+    })
+}
+
+/// A page of an instance's events, newest first. `limit` is capped at [`MAX_RECORD_PAGE`].
+pub fn instance_events(
+    cache: &Cache,
+    instance_id: &str,
+    now: DateTime<Utc>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<InstanceEvent>, CacheError> {
+    let limit = limit.min(MAX_RECORD_PAGE);
+    cache.read_snapshot(|c| {
+        known_instance(c, instance_id, now)?;
+        let total = c.instance_event_count(instance_id)?;
+        let items = c.instance_event_page(instance_id, offset, limit)?;
+        Ok(page(items, total, offset, limit))
     })
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use usagedesk_cache::Cache;
 use usagedesk_cloud::storage::TokenKind;
-use usagedesk_customers::{customer, customers, instance, CustomerFilter};
+use usagedesk_customers::{
+    customer, customer_instances, customers, install_attempts, instance, instance_events,
+    CustomerFilter, CustomerSort, CustomerSummary,
+};
 use usagedesk_domain::customer::{InstanceStatus, LicenseType};
 use usagedesk_domain::SystemClock;
 use usagedesk_sync::{sync, Client, SyncOptions};
@@ -31,8 +34,17 @@ async fn list_page_and_instance_match_the_hand_computed_values() {
     .await
     .unwrap();
     let now = Utc::now();
+    let list = |f: &CustomerFilter| -> Vec<CustomerSummary> {
+        let page = customers(&cache, now, f, CustomerSort::Name, 0, 100).unwrap();
+        assert_eq!(
+            page.total as usize,
+            page.items.len(),
+            "one page holds them all"
+        );
+        page.items
+    };
 
-    let all = customers(&cache, now, &CustomerFilter::default()).unwrap();
+    let all = list(&CustomerFilter::default());
     let ids: Vec<&str> = all.iter().map(|c| c.account_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -53,13 +65,8 @@ async fn list_page_and_instance_match_the_hand_computed_values() {
         "never checked in: not Ready"
     );
 
-    let only = |f: CustomerFilter| -> Vec<String> {
-        customers(&cache, now, &f)
-            .unwrap()
-            .into_iter()
-            .map(|c| c.account_id)
-            .collect()
-    };
+    let only =
+        |f: CustomerFilter| -> Vec<String> { list(&f).into_iter().map(|c| c.account_id).collect() };
     assert_eq!(
         only(CustomerFilter {
             license_type: Some(LicenseType::Trial),
@@ -109,8 +116,11 @@ async fn list_page_and_instance_match_the_hand_computed_values() {
         "created 12 d ago, Ready 10 d − 2 h ago"
     );
     assert_eq!(tti.instance, Duration::hours(2));
-    let card = page
-        .instances
+    let cards = customer_instances(&cache, "acme-fr", now, 0, 100).unwrap();
+    assert_eq!(cards.total, 2);
+    assert_eq!(page.counts.instances, 2);
+    let card = cards
+        .items
         .iter()
         .find(|c| c.instance_id == "inst-fr")
         .unwrap();
@@ -128,12 +138,18 @@ async fn list_page_and_instance_match_the_hand_computed_values() {
     );
     assert_eq!(card.graph.len(), 14);
     assert_eq!(card.short_id, "inst-fr");
-    assert_eq!(page.install_attempts.len(), 2);
-    assert_eq!(page.install_attempts[0].id, "att-2", "newest first");
-    assert_eq!(page.install_attempts[1].steps.len(), 3);
+    assert_eq!(page.install_attempt_count, 2);
+    let attempts = install_attempts(&cache, "acme-fr", 0, 100).unwrap().items;
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].id, "att-2", "newest first");
+    assert_eq!(attempts[1].steps.len(), 3);
 
     let detail = instance(&cache, "inst-fr", now).unwrap();
-    assert_eq!(detail.events.len(), 5, "every recorded change");
-    assert_eq!(detail.events[0].field, "app_version", "newest first");
+    assert_eq!(detail.event_count, 5, "every recorded change");
+    let events = instance_events(&cache, "inst-fr", now, 0, 100)
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 5, "every recorded change");
+    assert_eq!(events[0].field, "app_version", "newest first");
     assert!(instance(&cache, "nope", now).is_err());
 }

@@ -4,16 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use usagedesk_cache::{InstanceRow, LedgerEntry};
-use usagedesk_exchange::{
-    import, is_overdue, issue_sync_key, preview_import, ExchangeError, ExchangeErrorKind,
-    ImportOutcome, ImportPreview, IssuedSyncKey, Signer,
+use usagedesk_cache::{
+    AirgapPage, InstanceQuery, InstanceRow, LedgerEntry, LedgerQuery, LedgerRow,
 };
+use usagedesk_exchange::{
+    import, is_overdue, issue_sync_key, overdue_cutoff, preview_import, ExchangeError,
+    ExchangeErrorKind, ImportOutcome, ImportPreview, IssuedSyncKey, Signer,
+};
+use usagedesk_sync::outbox::PushReport;
 
 use crate::{AppError, Desk, ErrorKind};
 
 /// The largest file read for an import (the format's own limit is checked when parsing).
 const MAX_FILE_BYTES: u64 = 8 << 20;
+/// The largest page of instances or ledger entries the UI may ask for.
+pub const MAX_AIRGAP_PAGE: usize = 500;
 
 /// An instance as the Air-gapped view lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -101,20 +106,84 @@ fn write_file(path: &str, text: &str) -> Result<(), AppError> {
 }
 
 impl Desk {
-    pub fn airgap_instances(&self) -> Result<Vec<InstanceView>, AppError> {
+    /// One page of instances: filtered, searched and sorted in the cache (at most
+    /// [`MAX_AIRGAP_PAGE`] rows).
+    pub fn airgap_instances(
+        &self,
+        query: &InstanceQuery,
+    ) -> Result<AirgapPage<InstanceView>, AppError> {
+        if query.text.as_deref().is_some_and(|t| t.len() > 200) {
+            return Err(AppError::invalid("search for at most 200 characters"));
+        }
         let now = self.clock().now();
-        let rows = self.reader()?.instances()?;
-        Ok(rows
-            .into_iter()
-            .map(|row| InstanceView {
-                overdue: is_overdue(&row, now),
-                row,
-            })
-            .collect())
+        let q = InstanceQuery {
+            limit: query.limit.clamp(1, MAX_AIRGAP_PAGE),
+            ..query.clone()
+        };
+        let page = self.reader()?.instances_page(&q, overdue_cutoff(now))?;
+        Ok(AirgapPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|row| InstanceView {
+                    overdue: is_overdue(&row, now),
+                    row,
+                })
+                .collect(),
+            total: page.total,
+            offset: page.offset,
+            generation: page.generation,
+        })
     }
 
-    pub fn airgap_ledger(&self, instance: Option<&str>) -> Result<Vec<LedgerEntry>, AppError> {
-        Ok(self.reader()?.ledger(instance, 500)?)
+    /// Air-gapped instances overdue with their usage data file (the sidebar's badge).
+    pub fn airgap_overdue_count(&self) -> Result<u64, AppError> {
+        let now = self.clock().now();
+        Ok(self.reader()?.overdue_count(overdue_cutoff(now))?)
+    }
+
+    /// One page of the ledger, newest first, without documents.
+    pub fn airgap_ledger(&self, query: &LedgerQuery) -> Result<AirgapPage<LedgerRow>, AppError> {
+        let q = LedgerQuery {
+            limit: query.limit.clamp(1, MAX_AIRGAP_PAGE),
+            ..query.clone()
+        };
+        Ok(self.reader()?.ledger_page(&q)?)
+    }
+
+    /// Queues a kept file again (refused, or waiting after a transient failure) and tries
+    /// to upload it now, with the others due for this cloud; offline it stays queued.
+    pub async fn airgap_retry(&self, ledger_id: i64) -> Result<PushReport, AppError> {
+        self.writer().lock().await.requeue(ledger_id)?;
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(_) => return Ok(PushReport::default()), // signed out: sent at the next sync
+        };
+        let mut cache = self.writer().lock().await;
+        let Some(binding) = usagedesk_sync::outbox::current_binding(&cache)? else {
+            return Ok(PushReport::default());
+        };
+        if binding.cloud_url != client.base_url() {
+            return Ok(PushReport::default());
+        }
+        let now = self.clock().now();
+        match usagedesk_sync::outbox::push_outbox(&mut cache, &client, &binding.account_id, now)
+            .await
+        {
+            Ok(report) => Ok(report),
+            Err(e) if e.is_offline() => Ok(PushReport::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Drops a kept file for good (the UI confirms first); the ledger keeps the entry,
+    /// marked discarded.
+    pub async fn airgap_discard(&self, ledger_id: i64) -> Result<(), AppError> {
+        let now = self.clock().now();
+        let mut cache = self.writer().lock().await;
+        let by = subject(cache.scope_account_id()?.as_deref().unwrap_or("signed out"));
+        cache.discard(ledger_id, &by, now)?;
+        Ok(())
     }
 
     /// Issues a sync key for `instance_id`, valid `valid_days`, and saves it at `path`.
@@ -184,12 +253,10 @@ impl Desk {
 
     /// Saves a ledger entry's document again (a sync key, or an import's verification key).
     pub fn airgap_save_document(&self, ledger_id: i64, path: &str) -> Result<(), AppError> {
-        let entry = self
+        let document = self
             .reader()?
-            .ledger(None, usize::MAX)?
-            .into_iter()
-            .find(|e| e.id == ledger_id)
+            .ledger_document(ledger_id)?
             .ok_or_else(|| AppError::new(ErrorKind::NotFound, "no such ledger entry"))?;
-        write_file(path, &entry.document)
+        write_file(path, &document)
     }
 }

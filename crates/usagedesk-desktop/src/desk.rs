@@ -27,6 +27,8 @@ pub struct AccountDetail {
     /// Months of this account whose values come from a usage data file imported here and
     /// not yet accepted by the cloud ("pending upload").
     pub pending_months: Vec<YearMonth>,
+    /// Holds a license: the account has a customer page.
+    pub is_customer: bool,
 }
 
 pub struct DeskOptions {
@@ -149,7 +151,7 @@ impl Desk {
         self.reader.lock().map_err(lock_err)
     }
 
-    fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Cache) -> Result<T, usagedesk_cache::CacheError>,
     ) -> Result<T, AppError> {
@@ -168,13 +170,21 @@ impl Desk {
             Some(u) => self.secrets.get(u).map(|t| t.is_some()).unwrap_or(false),
             None => false,
         };
-        let (stats, last_synced, account) = self.read(|c| {
+        let (stats, last_synced, account, outbox) = self.read(|c| {
             let account = match c.scope_account_id()? {
                 Some(id) if id == "*" => Some("All accounts".to_string()),
                 Some(id) => c.account(&id)?.map(|a| a.name),
                 None => None,
             };
-            Ok((c.stats()?, c.last_synced_at()?, account))
+            let current = match (c.server_url()?, c.scope_account_id()?) {
+                (Some(cloud_url), Some(account_id)) => Some(usagedesk_cache::OutboxBinding {
+                    cloud_url,
+                    account_id,
+                }),
+                _ => None,
+            };
+            let outbox = c.outbox_summary(current.as_ref())?;
+            Ok((c.stats()?, c.last_synced_at()?, account, outbox))
         })?;
         let state = self.state.lock().map_err(lock_err)?;
         Ok(AppStatus {
@@ -197,12 +207,21 @@ impl Desk {
             accounts: stats.accounts,
             month_rows: stats.month_rows,
             db_bytes: stats.db_bytes,
+            outbox,
         })
     }
 
     /// Checks the URL and token against the cloud, then keeps the token in the keyring and the
-    /// URL in the settings. The caller starts a sync next.
-    pub async fn connect(&self, url: &str, token: &str) -> Result<AppStatus, AppError> {
+    /// URL in the settings. The caller starts a sync next. When imported files are still
+    /// queued for another cloud or account, fails with [`ErrorKind::PendingUploads`] unless
+    /// `force`: then the cache switches to the new source at once (its synced data is
+    /// cleared) and the files stay queued for theirs, never sent to this one.
+    pub async fn connect(
+        &self,
+        url: &str,
+        token: &str,
+        force: bool,
+    ) -> Result<AppStatus, AppError> {
         if self.demo_mode {
             return Err(AppError::invalid(
                 "the demo runs on its own cloud; restart without --demo to connect",
@@ -214,12 +233,33 @@ impl Desk {
                 "enter the API token your administrator gave you",
             ));
         }
+        // The app connects to https:// (or a cloud on this computer) only.
         let client = Client::new(url, token)?;
         client.check_version().await?;
-        client.whoami().await?;
+        let me = client.whoami().await?;
+        let binding = usagedesk_cache::OutboxBinding {
+            cloud_url: client.base_url().to_owned(),
+            account_id: me.account_id.clone(),
+        };
+        {
+            let mut cache = self.writer.lock().await;
+            let same = usagedesk_sync::outbox::current_binding(&cache)?.as_ref() == Some(&binding);
+            if !same {
+                if let Some(pending) = usagedesk_sync::outbox::kept_elsewhere(&cache, &binding)? {
+                    if !force {
+                        return Err(pending.into());
+                    }
+                    // Switch now, so the next sync does not ask again.
+                    cache.clear()?;
+                    cache.set_server_url(&binding.cloud_url)?;
+                    cache.set_scope_account_id(&binding.account_id)?;
+                }
+            }
+        }
         self.secrets.set(client.base_url(), token.trim())?;
         let mut settings = Settings::load(&self.data_dir)?;
         settings.cloud_url = Some(client.base_url().to_string());
+        settings.allow_insecure_http = false;
         settings.save(&self.data_dir)?;
         self.status()
     }
@@ -244,9 +284,16 @@ impl Desk {
             let url = Client::new(&cloud.url(), &cloud.token)?
                 .base_url()
                 .to_string();
-            self.writer.lock().await.set_server_url(&url)?;
+            let mut cache = self.writer.lock().await;
+            // Files imported in an earlier run of the demo go to this run's cloud.
+            if let Some(old) = cache.server_url()? {
+                cache.rebind_outbox(&old, &url)?;
+            }
+            cache.set_server_url(&url)?;
+            drop(cache);
             Settings {
                 cloud_url: Some(url),
+                ..Settings::default()
             }
             .save(&self.data_dir)?;
             *demo = Some(cloud);
@@ -257,12 +304,14 @@ impl Desk {
         Ok(Client::new(&cloud.url(), &cloud.token)?)
     }
 
-    async fn client(&self) -> Result<Client, AppError> {
+    pub(crate) async fn client(&self) -> Result<Client, AppError> {
         if self.demo_mode {
             return self.demo_client().await;
         }
-        let url = self
-            .cloud_url()?
+        let settings = Settings::load(&self.data_dir)?;
+        let url = settings
+            .cloud_url
+            .clone()
             .ok_or_else(|| AppError::new(ErrorKind::Unauthorized, "connect to a cloud first"))?;
         let token = self.secrets.get(&url)?.ok_or_else(|| {
             AppError::new(
@@ -270,7 +319,7 @@ impl Desk {
                 "you are signed out: sign in again with your API token",
             )
         })?;
-        Ok(Client::new(&url, &token)?)
+        Ok(Client::new_with(&url, &token, settings.client_options())?)
     }
 
     /// Pulls changes from the cloud. One sync at a time; `progress` is called per page.
@@ -346,22 +395,45 @@ impl Desk {
         Ok(())
     }
 
-    /// Removes the token from the keyring. Cached data stays until cleared.
-    pub fn sign_out(&self) -> Result<AppStatus, AppError> {
+    /// Removes the token and this computer's air-gap signing key from the keyring, and the
+    /// signing certificate from the cache. Cached data stays until cleared; imported files
+    /// not yet accepted stay queued for their cloud and account, uploaded when this computer
+    /// signs in to them again and syncs.
+    pub async fn sign_out(&self) -> Result<AppStatus, AppError> {
         if let Some(url) = self.cloud_url()? {
             self.secrets.delete(&url)?;
+            let mut cache = self.writer.lock().await;
+            let source = cache.server_url()?.unwrap_or(url);
+            usagedesk_exchange::forget_signer(&mut cache, self.secrets.as_ref(), &source)?;
         }
         self.status()
     }
 
-    pub async fn clear_cache(&self) -> Result<AppStatus, AppError> {
+    /// Clears the synced data. Imported files not yet accepted by the cloud stay queued
+    /// (bound to their cloud and account); with any kept, fails with
+    /// [`ErrorKind::PendingUploads`] unless `force`, so the user is asked first.
+    pub async fn clear_cache(&self, force: bool) -> Result<AppStatus, AppError> {
         if self.state.lock().map_err(lock_err)?.syncing {
             return Err(AppError::new(
                 ErrorKind::Busy,
                 "wait for the sync to finish, or cancel it, then clear",
             ));
         }
-        self.writer.lock().await.clear()?;
+        let mut cache = self.writer.lock().await;
+        let kept = cache.outbox()?.len();
+        if kept > 0 && !force {
+            return Err(AppError::new(
+                ErrorKind::PendingUploads,
+                format!(
+                    "{kept} imported usage data file(s) have not reached the cloud yet. Clearing \
+                     keeps them queued for the cloud and account they were imported under (they \
+                     are uploaded at the next sync with them); the usage they hold is not shown \
+                     until then. Confirm to clear"
+                ),
+            ));
+        }
+        cache.clear()?;
+        drop(cache);
         self.status()
     }
 
@@ -397,6 +469,7 @@ impl Desk {
                 row,
                 path: c.path(id)?,
                 pending_months: c.pending_months(id)?,
+                is_customer: c.is_customer(id)?,
             })
         })
     }

@@ -26,6 +26,9 @@ pub enum ErrorKind {
     NoCertificate,
     Cancelled,
     Busy,
+    /// Imported usage data files are still queued for another cloud or account (or the
+    /// cache is being cleared with files queued): ask the user, then call again with `force`.
+    PendingUploads,
     Internal,
 }
 
@@ -59,6 +62,7 @@ impl From<SyncError> for AppError {
             SyncError::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             SyncError::Cache(_) => ErrorKind::Cache,
             SyncError::Cancelled => ErrorKind::Cancelled,
+            SyncError::PendingElsewhere { .. } => ErrorKind::PendingUploads,
             SyncError::Api { status: 404, .. } => ErrorKind::NotFound,
             SyncError::Api { .. } | SyncError::Protocol(_) => ErrorKind::Internal,
         };

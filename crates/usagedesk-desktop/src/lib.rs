@@ -8,6 +8,8 @@ mod demo;
 mod desk;
 mod error;
 mod export;
+mod launch;
+mod opened;
 mod status;
 
 pub use airgap::{DroppedFile, InstanceView};
@@ -16,7 +18,12 @@ pub use demo::DemoCloud;
 pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND};
 pub use error::{AppError, ErrorKind};
 pub use export::GENERATOR;
+pub use launch::{ArgsError, LaunchArgs, USAGE};
+pub use opened::{inspect, KeyFacts, OpenedFile, OpenedFiles, OpenedKind};
 pub use status::{AppStatus, SyncFinished};
-pub use usagedesk_customers::{CustomerFilter, CustomerPage, CustomerSummary, InstanceDetail};
+pub use usagedesk_customers::{
+    CustomerCounts, CustomerFilter, CustomerPage, CustomerSort, CustomerSummary, InstanceCard,
+    InstanceCounts, InstanceDetail,
+};
 pub use usagedesk_exchange::{ImportOutcome, ImportPreview, IssuedSyncKey};
 pub use usagedesk_export::{ExportOutcome, ExportPlan, ExportProgress, ExportRequest};

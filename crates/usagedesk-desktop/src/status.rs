@@ -28,6 +28,9 @@ pub struct AppStatus {
     pub accounts: u64,
     pub month_rows: u64,
     pub db_bytes: u64,
+    /// Imported usage data files kept until the cloud accepts them: queued for this cloud
+    /// and account, refused, or queued for another cloud or account.
+    pub outbox: usagedesk_cache::OutboxSummary,
 }
 
 /// The payload of the `sync://finished` event: emitted after every sync, whoever started it.

@@ -35,16 +35,22 @@ async fn connect_sync_browse_then_work_offline_and_sign_out() {
         "a new install shows the connect screen"
     );
 
-    let err = desk.connect(&cloud.url(), "udk_wrong").await.unwrap_err();
+    let err = desk
+        .connect(&cloud.url(), "udk_wrong", false)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized, "{err}");
-    let err = desk.connect("localhost:1", &token).await.unwrap_err();
+    let err = desk
+        .connect("localhost:1", &token, false)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadUrl, "{err}");
     assert!(
         secrets.get(&format!("{}/", cloud.url())).unwrap().is_none(),
         "nothing stored after failures"
     );
 
-    let status = desk.connect(&cloud.url(), &token).await.unwrap();
+    let status = desk.connect(&cloud.url(), &token, false).await.unwrap();
     assert!(status.signed_in);
     let url = status.cloud_url.clone().unwrap();
     assert_eq!(
@@ -128,13 +134,13 @@ async fn connect_sync_browse_then_work_offline_and_sign_out() {
         "cached data still browsable"
     );
 
-    let status = desk.sign_out().unwrap();
+    let status = desk.sign_out().await.unwrap();
     assert!(!status.signed_in);
     assert!(
         secrets.get(&url).unwrap().is_none(),
         "sign-out removes the keyring entry"
     );
-    let status = desk.clear_cache().await.unwrap();
+    let status = desk.clear_cache(false).await.unwrap();
     assert_eq!(status.accounts, 0);
     assert_eq!(
         status.cloud_url.as_deref(),
@@ -186,13 +192,96 @@ async fn the_demo_runs_the_real_cloud_in_process_and_syncs_from_it() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn customer_commands_answer_bounded_pages_of_the_demo() {
+    use usagedesk_desktop::{CustomerFilter, CustomerSort};
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&dir, Arc::new(MemoryStore::default()), true);
+    desk.start_demo().await.unwrap();
+    desk.sync(|_| {}).await.unwrap();
+    let all = CustomerFilter::default();
+    let counts = desk.customer_counts().unwrap();
+    assert!(counts.customers > 10, "the demo has customers: {counts:?}");
+    // Pages concatenate to the whole list; the total is the count's.
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = desk.customers(&all, CustomerSort::Name, offset, 7).unwrap();
+        assert_eq!(page.total, counts.customers);
+        if page.items.is_empty() {
+            break;
+        }
+        offset += page.items.len() as u64;
+        seen.extend(page.items.into_iter().map(|c| c.account_id));
+    }
+    assert_eq!(seen.len() as u64, counts.customers);
+    let biggest = desk.customers(&all, CustomerSort::Name, 0, 10_000).unwrap();
+    assert_eq!(biggest.limit, 500, "the page size is capped");
+    assert!(
+        serde_json::to_vec(&biggest).unwrap().len() < 1 << 20,
+        "the largest page is under 1 MB"
+    );
+    let not_ready = CustomerFilter {
+        not_ready: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        desk.customers(&not_ready, CustomerSort::Attention, 0, 1)
+            .unwrap()
+            .total,
+        counts.not_ready,
+        "the badge counts what the filter lists"
+    );
+    let long = CustomerFilter {
+        text: Some("x".repeat(201)),
+        ..Default::default()
+    };
+    assert_eq!(
+        desk.customers(&long, CustomerSort::Name, 0, 10)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidInput
+    );
+
+    let first = &seen[0];
+    let header = desk.customer(first).unwrap();
+    let cards = desk.customer_instances(first, 0, 1_000).unwrap();
+    assert_eq!(cards.total, u64::from(header.counts.instances));
+    assert!(cards.items.len() <= 100, "at most 100 cards a page");
+    let attempts = desk.install_attempts(first, 0, 10).unwrap();
+    assert_eq!(attempts.total, header.install_attempt_count);
+    if let Some(card) = cards.items.first() {
+        let detail = desk.instance_detail(&card.instance_id).unwrap();
+        let events = desk.instance_events(&card.instance_id, 0, 3).unwrap();
+        assert_eq!(events.total, detail.event_count);
+        assert!(events.items.len() <= 3);
+        assert!(
+            events
+                .items
+                .windows(2)
+                .all(|w| w[0].received_at >= w[1].received_at),
+            "newest first"
+        );
+    }
+
+    let month = desk.completed_months().unwrap().last().unwrap().to_string();
+    assert!(desk.account_detail(first, &month).unwrap().is_customer);
+    let page = desk.children(None, &month, ChildSort::Name, 0, 50).unwrap();
+    let root = &page.items[0].usage.account_id;
+    assert_eq!(
+        desk.account_detail(root, &month).unwrap().is_customer,
+        seen.contains(root),
+        "is_customer agrees with the list"
+    );
+}
+
 #[tokio::test]
 async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
     let cloud = Cloud::start(&small_fixture()).await;
     let token = cloud.token(None, TokenKind::Manager);
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
-    desk.connect(&cloud.url(), &token).await.unwrap();
+    desk.connect(&cloud.url(), &token, false).await.unwrap();
     desk.sync(|_| {}).await.unwrap();
     drop(cloud); // the export needs only the cache
 
@@ -272,10 +361,17 @@ async fn a_dropped_usage_file_is_previewed_imported_shown_pending_and_pushed() {
     let token = cloud.token(None, TokenKind::Manager);
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
-    desk.connect(&cloud.url(), &token).await.unwrap();
+    desk.connect(&cloud.url(), &token, false).await.unwrap();
     desk.sync(|_| {}).await.unwrap(); // also fetches the signing certificate
 
-    let instances = desk.airgap_instances().unwrap();
+    let instances = desk
+        .airgap_instances(&usagedesk_cache::InstanceQuery {
+            kind: usagedesk_cache::InstanceKind::All,
+            limit: 500,
+            ..Default::default()
+        })
+        .unwrap()
+        .items;
     let de = instances
         .iter()
         .find(|i| i.row.instance.id == "inst-de")
@@ -395,6 +491,178 @@ async fn a_dropped_usage_file_is_previewed_imported_shown_pending_and_pushed() {
     let detail = desk.account_detail("acme-de", "2024-06").unwrap();
     assert!(detail.pending_months.is_empty());
     assert_eq!(detail.row.usage.own.map(|c| c.users_registered), Some(4321));
-    let ledger = desk.airgap_ledger(Some("inst-de")).unwrap();
+    let ledger = desk
+        .airgap_ledger(&usagedesk_cache::LedgerQuery {
+            instance: Some("inst-de".into()),
+            limit: 500,
+            ..Default::default()
+        })
+        .unwrap()
+        .items;
     assert_eq!(ledger.len(), 2, "one sync key, one import");
+}
+
+/// Signs in to `cloud`, syncs, issues a sync key for inst-de and imports the instance's
+/// answer: one file queued for `cloud`.
+async fn import_one_file(desk: &Desk, dir: &tempfile::TempDir, cloud: &Cloud, token: &str) {
+    use rand::SeedableRng;
+    desk.connect(&cloud.url(), token, false).await.unwrap();
+    desk.sync(|_| {}).await.unwrap();
+    let sk = dir.path().join("k.synckey");
+    let key = desk
+        .airgap_issue_sync_key("inst-de", 20, sk.to_str().unwrap())
+        .await
+        .unwrap();
+    let vendor: usagedesk_airgap::PublicKey = reqwest::get(format!(
+        "{}/api/v1/airgap/vendor-key",
+        cloud.url().trim_end_matches('/')
+    ))
+    .await
+    .unwrap()
+    .json::<serde_json::Value>()
+    .await
+    .unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = usagedesk_domain::Clock::now(&clock());
+    let verified = usagedesk_airgap::SyncKey::parse(key.text.as_bytes())
+        .unwrap()
+        .verify(&vendor, now)
+        .unwrap();
+    let instance_key =
+        usagedesk_airgap::SigningKey::generate(&mut rand_chacha::ChaCha20Rng::seed_from_u64(9));
+    let record = usagedesk_airgap::UsageRecord {
+        seq: 1,
+        account_id: "acme-de".into(),
+        date: "2024-06-30".parse().unwrap(),
+        plan: "premium".into(),
+        users_registered: 4321,
+        users_with_token: 3000,
+        users_with_activity: 1000,
+    };
+    let file = usagedesk_airgap::UsageData::answer(
+        &verified,
+        "inst-de",
+        "lic-acme-de",
+        &[record],
+        &instance_key,
+        now,
+    )
+    .unwrap();
+    let dropped = dir.path().join("answer.usage");
+    std::fs::write(&dropped, file).unwrap();
+    let vk = dir.path().join("answer.verificationkey");
+    desk.airgap_import(dropped.to_str().unwrap(), vk.to_str().unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn queued_files_survive_sign_out_clear_and_a_switch_and_go_only_to_their_cloud() {
+    let first = Cloud::start(&small_fixture()).await;
+    let first_token = first.token(None, TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Arc::new(MemoryStore::default());
+    let desk = desk(&dir, secrets.clone(), false);
+    import_one_file(&desk, &dir, &first, &first_token).await;
+    let url = usagedesk_sync::Client::new(&first.url(), "t")
+        .unwrap()
+        .base_url()
+        .to_owned();
+    assert!(
+        secrets
+            .get(&format!("{url}#airgap-signing-key"))
+            .unwrap()
+            .is_some(),
+        "the delegated signing key is in the keyring while signed in"
+    );
+    assert_eq!(desk.status().unwrap().outbox.queued, 1);
+
+    // Sign-out removes the token, the signing key and the certificate; the file stays queued.
+    let status = desk.sign_out().await.unwrap();
+    assert!(!status.signed_in);
+    assert!(secrets
+        .get(&format!("{url}#airgap-signing-key"))
+        .unwrap()
+        .is_none());
+    let err = desk
+        .airgap_issue_sync_key("inst-de", 20, dir.path().join("x").to_str().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::NoCertificate,
+        "nothing can be signed here now: {err}"
+    );
+    assert_eq!(
+        status.outbox.queued, 1,
+        "signing out keeps the file queued for its cloud"
+    );
+
+    // Clearing asks first, and keeps the file when confirmed.
+    let err = desk.clear_cache(false).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PendingUploads, "{err}");
+    assert!(err.message.contains("1 imported usage data file"), "{err}");
+    let status = desk.clear_cache(true).await.unwrap();
+    assert_eq!(status.accounts, 0);
+    assert_eq!(status.outbox.total(), 1, "the file is still kept");
+
+    // Another cloud: asked first; when confirmed, the file is never sent to it.
+    let second = Cloud::start(&small_fixture()).await;
+    let second_token = second.token(None, TokenKind::Manager);
+    let err = desk
+        .connect(&second.url(), &second_token, false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PendingUploads, "{err}");
+    assert!(
+        err.message.contains(&url),
+        "names the cloud the file waits for: {err}"
+    );
+    desk.connect(&second.url(), &second_token, true)
+        .await
+        .unwrap();
+    let report = desk.sync(|_| {}).await.unwrap();
+    assert_eq!(report.uploaded, 0, "nothing goes to the other cloud");
+    let status = desk.status().unwrap();
+    assert_eq!(status.outbox.elsewhere.len(), 1);
+    assert_eq!(status.outbox.elsewhere[0].binding.cloud_url, url);
+    let fresh = tempfile::tempdir().unwrap();
+    let check = self::desk(&fresh, Arc::new(MemoryStore::default()), false);
+    check
+        .connect(&second.url(), &second_token, false)
+        .await
+        .unwrap();
+    check.sync(|_| {}).await.unwrap();
+    assert_ne!(
+        check
+            .account_detail("acme-de", "2024-06")
+            .unwrap()
+            .row
+            .usage
+            .own
+            .map(|c| c.users_registered),
+        Some(4321),
+        "the second cloud never got the file"
+    );
+
+    // Back on the first cloud (no question: the file is for it), the file goes up.
+    desk.connect(&first.url(), &first_token, false)
+        .await
+        .unwrap();
+    let report = desk.sync(|_| {}).await.unwrap();
+    assert_eq!(report.uploaded, 1);
+    assert_eq!(desk.status().unwrap().outbox.total(), 0);
+    assert_eq!(
+        desk.account_detail("acme-de", "2024-06")
+            .unwrap()
+            .row
+            .usage
+            .own
+            .map(|c| c.users_registered),
+        Some(4321),
+        "the first cloud has it"
+    );
 }

@@ -77,6 +77,9 @@ pub struct ChangePage {
     pub next_cursor: String,
     pub has_more: bool,
     /// Changes left after the given cursor, including this page (only with `count=true`).
+    /// The service counts within the next so many positions of its feed (`serve
+    /// --max-feed-count`, 200,000 by default), so on a longer feed this is a lower bound: when
+    /// the next page could use it up and `has_more` is true, ask for a count again.
     pub remaining: Option<u64>,
     pub plans: Vec<Plan>,
     pub server_time: DateTime<Utc>,
@@ -125,14 +128,32 @@ pub struct IngestResponse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// 401: no token, or a token this cloud does not know.
     Unauthorized,
+    /// 401: the token was revoked by the vendor's administrator; a new one is needed.
+    TokenRevoked,
+    /// 401: the token's validity ended; a new one is needed.
+    TokenExpired,
     Forbidden,
+    /// 403: the sync key's signing certificate was issued to a token that is now revoked.
+    CertificateRevoked,
     NotFound,
     BadRequest,
     InvalidInput,
     PayloadTooLarge,
+    /// 410: the cursor belongs to another dataset, or lies beyond the feed (a restored
+    /// backup): start a full sync.
     CursorExpired,
+    /// 408: the request (its body) did not arrive in time.
+    RequestTimeout,
+    /// 429 with `Retry-After`: too many requests from this address or for this instance.
+    RateLimited,
+    /// 503 with `Retry-After`: the service is at its concurrency limit or took too long.
+    Busy,
     Internal,
+    /// A code this build does not know (a newer service): go by the HTTP status.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Every error response has this body.
@@ -181,6 +202,22 @@ mod tests {
             "counts are flattened into the row"
         );
         assert_eq!(serde_json::from_value::<Change>(json).unwrap(), m);
+    }
+
+    #[test]
+    fn error_codes_are_snake_case_and_unknown_ones_still_parse() {
+        let body: ErrorBody = serde_json::from_str(
+            r#"{"error":{"code":"token_revoked","message":"ask for a new token"}}"#,
+        )
+        .unwrap();
+        assert_eq!(body.error.code, ErrorCode::TokenRevoked);
+        let newer: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"something_new","message":"m"}}"#).unwrap();
+        assert_eq!(newer.error.code, ErrorCode::Unknown);
+        assert_eq!(
+            serde_json::to_value(ErrorCode::RateLimited).unwrap(),
+            "rate_limited"
+        );
     }
 
     #[test]

@@ -7,9 +7,12 @@ pub mod account;
 pub mod airgap_api;
 pub mod api;
 pub mod customer;
+pub mod duration;
+pub mod exchange_file;
 pub mod load_format;
 pub mod month;
 pub mod plan;
+pub mod redact;
 pub mod rollup;
 pub mod usage;
 

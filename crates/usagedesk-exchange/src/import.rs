@@ -8,9 +8,9 @@ use usagedesk_airgap::{
     Verified,
 };
 use usagedesk_cache::{Cache, ImportRecord, LedgerEntry, LedgerEvent, UploadState};
+use usagedesk_domain::exchange_file::{exchange_file_name, VERIFICATION_KEY_EXTENSION};
 use usagedesk_domain::UsageCounts;
 
-use crate::issue::safe;
 use crate::{ExchangeError, Signer};
 
 /// What a usage data file holds and what importing it would do; nothing is written.
@@ -128,10 +128,10 @@ pub fn import(
     )?;
     cache.rebuild_aggregates()?;
     Ok(ImportOutcome {
-        suggested_file_name: format!(
-            "{}-{}.verificationkey",
-            safe(&p.instance_id),
-            now.format("%Y%m%d")
+        suggested_file_name: exchange_file_name(
+            &p.instance_id,
+            now.date_naive(),
+            VERIFICATION_KEY_EXTENSION,
         ),
         preview: c.preview,
         ledger_id,

@@ -5,6 +5,7 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use usagedesk_airgap::{SyncKey, SyncKeyRequest};
 use usagedesk_cache::{Cache, LedgerEntry, LedgerEvent};
+use usagedesk_domain::exchange_file::{exchange_file_name, SYNC_KEY_EXTENSION};
 
 use crate::{ExchangeError, Signer};
 
@@ -47,7 +48,9 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
             id: instance_id.to_owned(),
         })?;
     let account_path = signer.account_path(cache, &row.instance.account_id)?;
-    let wanted = now + valid_for;
+    let wanted = now.checked_add_signed(valid_for).ok_or_else(|| {
+        ExchangeError::Invalid("the validity is too long: give at most 365 days, e.g. 30d".into())
+    })?;
     let expires_at = wanted.min(signer.certificate.expires_at);
     let text = SyncKey::issue(
         &SyncKeyRequest {
@@ -83,7 +86,7 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
         upload_error: None,
     })?;
     Ok(IssuedSyncKey {
-        suggested_file_name: format!("{}-{}.synckey", safe(instance_id), now.format("%Y%m%d")),
+        suggested_file_name: exchange_file_name(instance_id, now.date_naive(), SYNC_KEY_EXTENSION),
         instance_id: instance_id.to_owned(),
         text,
         nonce,
@@ -91,18 +94,4 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
         expires_at,
         shortened: expires_at < wanted,
     })
-}
-
-/// Letters, digits, `-` and `_` of `id`, the rest as `_`.
-pub(crate) fn safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect()
 }

@@ -18,10 +18,16 @@ mod signer;
 pub use error::{ExchangeError, ExchangeErrorKind};
 pub use import::{import, preview_import, ImportOutcome, ImportPreview};
 pub use issue::{issue_sync_key, IssuedSyncKey, DEFAULT_SYNC_KEY_DAYS};
-pub use signer::{refresh_certificate, CertificateStatus, Signer};
+pub use signer::{forget_signer, refresh_certificate, CertificateStatus, Signer};
 
 /// Days without a verified usage data file after which an air-gapped instance is overdue.
 pub const OVERDUE_DAYS: i64 = 31;
+
+/// The time before which an air-gapped instance's last verified exchange makes it overdue
+/// at `now` (what [`is_overdue`] means, for the cache's paged queries).
+pub fn overdue_cutoff(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    now - chrono::Duration::days(OVERDUE_DAYS)
+}
 
 /// Whether an air-gapped instance last reported (by file, here or through the cloud) more
 /// than [`OVERDUE_DAYS`] ago, or never.

@@ -213,6 +213,24 @@ pub async fn refresh_certificate<R: RngCore + CryptoRng>(
     })
 }
 
+/// Sign-out: removes this computer's delegated signing key for the cloud at `url` from the
+/// keyring and the certificate from the cache, so nothing can be signed here until the next
+/// sign-in and sync. Files already imported stay queued (pushing them needs no signature).
+/// Returns whether a key was in the keyring.
+pub fn forget_signer(
+    cache: &mut Cache,
+    secrets: &dyn SecretStore,
+    url: &str,
+) -> Result<bool, ExchangeError> {
+    let had_key = secrets.get(&keyring_name(url))?.is_some();
+    if had_key {
+        secrets.delete(&keyring_name(url))?;
+    }
+    cache.remove_sync_value(KEY_CERTIFICATE)?;
+    cache.remove_sync_value(KEY_VENDOR_KEY)?;
+    Ok(had_key)
+}
+
 fn scope_text(c: &DelegationCertificate) -> String {
     match &c.scope {
         usagedesk_airgap::Scope::All => "*".into(),

@@ -8,7 +8,7 @@ use usagedesk_airgap::{
     Enrollment, LicenseFile, LicenseRequest, PublicKey, RootKey, SigningKey, SyncKey, UsageData,
     UsageRecord, VerificationKey,
 };
-use usagedesk_cache::Cache;
+use usagedesk_cache::{Cache, LedgerQuery};
 use usagedesk_cloud::storage::{Storage, TokenKind};
 use usagedesk_domain::{Clock, YearMonth};
 use usagedesk_exchange::{
@@ -159,7 +159,14 @@ async fn issue_answer_import_push_and_refusals() {
     );
 
     // Every refusal leaves the ledger as it was.
-    let ledger_len = cache.ledger(None, 100).unwrap().len();
+    let ledger_len = cache
+        .ledger_page(&LedgerQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .len();
     let mut refusals: Vec<(Vec<u8>, &str)> = Vec::new();
     let mut flipped = file.clone().into_bytes();
     flipped[200] ^= 0x01;
@@ -336,7 +343,14 @@ async fn issue_answer_import_push_and_refusals() {
         "the agent itself refuses to answer another instance's sync key"
     );
     assert_eq!(
-        cache.ledger(None, 100).unwrap().len(),
+        cache
+            .ledger_page(&LedgerQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+            .len(),
         ledger_len,
         "no refusal was recorded as an import"
     );

@@ -51,7 +51,9 @@ pub fn export_file(
         let prefix = format!(".{file_name}.");
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(what);
-        // Temporary files are private (0600); the export is an ordinary document.
+        // Temporary files are private (0600); the export is an ordinary document. Windows has
+        // no mode bits: the file takes the folder's ACL like any document saved there, and
+        // tempfile drops its temporary attribute when it is persisted.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
         builder.tempfile_in(&dir).map_err(ExportError::io(&dir))
@@ -89,7 +91,10 @@ pub fn export_file(
         columns: header(&cache.plans()?),
         generated_at,
         data_synced_at: cache.last_synced_at()?,
-        source: cache.server_url()?,
+        // A cache synced by an older version may hold a URL with user:password@.
+        source: cache
+            .server_url()?
+            .map(|u| usagedesk_domain::redact::redact_secrets(&u).into_owned()),
         generator: generator.to_owned(),
     };
     let manifest_at = manifest_path(path);

@@ -16,11 +16,22 @@ struct Tally {
     no_data: Duration,
 }
 
+/// `t` without its fraction of a second.
+fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
 impl Tally {
+    /// Time in each band over `[from, until)`, counted in whole seconds: every boundary
+    /// (the window's and each status change's) is taken at the start of the second it falls
+    /// in. The parts then telescope to exactly `whole(until) − whole(from)`, so they still
+    /// add up to the window once each is written as whole seconds on the wire. Counting
+    /// each part to the nanosecond and truncating each apart on the wire lost up to a
+    /// second per part whenever `now` (or a change) fell inside a second.
     fn of(timeline: &StatusTimeline, from: DateTime<Utc>, until: DateTime<Utc>) -> Tally {
         let mut t = Tally::default();
         for s in timeline.segments(from, until) {
-            let d = s.duration();
+            let d = whole_second(s.end) - whole_second(s.start);
             match s.band() {
                 Band::Up => t.up += d,
                 Band::Degraded => t.degraded += d,
@@ -61,8 +72,9 @@ pub struct Uptime {
 
 /// The uptime over `[now − window, now)` (usually [`UPTIME_WINDOW`](crate::UPTIME_WINDOW), 14
 /// days): Up = Ready, Updating, Degraded; Down = Missing, Unavailable; time with no data
-/// (see [`StatusTimeline`]) is neither, and is counted apart. `up + down + no_data` is the
-/// window. The window is half-open: a status change exactly at `now − window` counts from
+/// (see [`StatusTimeline`]) is neither, and is counted apart. Time is counted in whole
+/// seconds (each boundary at the start of its second), and `up + down + no_data` is exactly
+/// the window. The window is half-open: a status change exactly at `now − window` counts from
 /// then, one exactly at `now` contributes nothing. A negative window counts as empty.
 pub fn uptime(timeline: &StatusTimeline, now: DateTime<Utc>, window: Duration) -> Uptime {
     let from = earlier(now, window.max(Duration::zero()));
@@ -512,6 +524,97 @@ mod tests {
             [events[2].clone()],
             "i-2's event is not i-1's"
         );
+    }
+
+    /// A small deterministic generator (xorshift64*), so the cases below are the same on
+    /// every run.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        /// A time `secs` seconds after `base`, with a random fraction of a second.
+        fn time(&mut self, base: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+            let whole = self.below(secs.max(1)) as i64;
+            base + Duration::seconds(whole)
+                + Duration::nanoseconds(self.below(1_000_000_000) as i64)
+        }
+    }
+
+    fn as_secs(v: &serde_json::Value, key: &str) -> i64 {
+        v[key].as_i64().unwrap()
+    }
+
+    #[test]
+    fn the_parts_written_in_seconds_add_up_to_the_window_for_any_timeline() {
+        let statuses = ["ready", "updating", "degraded", "unavailable", "missing"];
+        let window_secs = UPTIME_WINDOW.num_seconds();
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        for case in 0..2000 {
+            let base = t("2024-04-01T00:00:00Z");
+            let first = g.time(base, 40 * 86_400);
+            let now = g.time(first, 30 * 86_400);
+            let last = g.time(first, (now - first).num_seconds() as u64);
+            let mut times: Vec<DateTime<Utc>> = (0..g.below(12))
+                .map(|_| g.time(first, (last - first).num_seconds() as u64))
+                .collect();
+            times.sort();
+            let mut previous: Option<&str> = None;
+            let mut events = Vec::new();
+            for at in times {
+                let new = statuses[g.below(5) as usize];
+                let mut e = status("i-1", "2024-01-01T00:00:00Z", previous, new);
+                e.received_at = at;
+                events.push(e);
+                previous = Some(new);
+            }
+            let current = match previous.unwrap_or("ready") {
+                "ready" => Ready,
+                "updating" => Updating,
+                "degraded" => Degraded,
+                "unavailable" => Unavailable,
+                _ => Missing,
+            };
+            let mut r = report(
+                "i-1",
+                current,
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T00:00:00Z",
+            );
+            r.first_check_in = first;
+            r.last_check_in = last;
+            let tl = StatusTimeline::from_report(&r, &events);
+
+            let u = serde_json::to_value(uptime(&tl, now, UPTIME_WINDOW)).unwrap();
+            let sum =
+                as_secs(&u, "up_secs") + as_secs(&u, "down_secs") + as_secs(&u, "no_data_secs");
+            assert_eq!(
+                sum, window_secs,
+                "case {case} (now {now}): up + down + no data as written must be the 14 days"
+            );
+
+            let graph = uptime_graph(&tl, &events, now, UPTIME_WINDOW, UPTIME_BARS);
+            let mut total = 0;
+            for bar in serde_json::to_value(&graph).unwrap().as_array().unwrap() {
+                total += ["up_secs", "degraded_secs", "down_secs", "no_data_secs"]
+                    .iter()
+                    .map(|k| as_secs(bar, k))
+                    .sum::<i64>();
+            }
+            assert_eq!(
+                total, window_secs,
+                "case {case}: the bars as written tile the window to the second"
+            );
+        }
     }
 
     #[test]

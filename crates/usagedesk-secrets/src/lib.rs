@@ -27,6 +27,14 @@ pub trait SecretStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
+// Every desktop target gets a persistent OS store (see Cargo.toml). On any other target the
+// keyring crate would fall back to its in-memory mock, which accepts a token and forgets it at
+// exit: refuse to build rather than lose a manager's token and signing key.
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+compile_error!(
+    "usagedesk-secrets has no persistent OS keyring for this target: add its store to crates/usagedesk-secrets/Cargo.toml and to KeyringStore::detect"
+);
+
 /// Which OS keyring backend is in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -34,8 +42,10 @@ pub enum Backend {
     SecretService,
     /// The Linux kernel keyring: works headless, but is lost at reboot.
     KernelKeyring,
-    /// The platform default (macOS Keychain, Windows Credential Manager).
-    Platform,
+    /// The macOS login Keychain: persistent.
+    Keychain,
+    /// The Windows Credential Manager: persistent.
+    CredentialManager,
 }
 
 /// The OS keyring.
@@ -45,7 +55,8 @@ pub struct KeyringStore {
 
 impl KeyringStore {
     /// Picks the best keyring available: the Secret Service when a desktop session offers
-    /// one, else (Linux, headless) the kernel keyring, with a warning that it is not persistent.
+    /// one, else (Linux, headless) the kernel keyring, with a warning that it is not
+    /// persistent; the Keychain on macOS; the Credential Manager on Windows.
     pub fn detect() -> Self {
         #[cfg(target_os = "linux")]
         {
@@ -65,17 +76,25 @@ impl KeyringStore {
                     tracing::warn!(
                         "no Secret Service (desktop keyring) is running; the token is kept in the kernel keyring, which forgets it at reboot"
                     );
-                    keyring::set_default_credential_builder(
-                        keyring::keyutils::default_credential_builder(),
-                    );
                     Backend::KernelKeyring
                 }
             };
+            keyring::set_default_credential_builder(platform_builder(backend));
             Self { backend }
         }
-        #[cfg(not(target_os = "linux"))]
-        Self {
-            backend: Backend::Platform,
+        #[cfg(target_os = "macos")]
+        {
+            keyring::set_default_credential_builder(platform_builder(Backend::Keychain));
+            Self {
+                backend: Backend::Keychain,
+            }
+        }
+        #[cfg(target_os = "windows")]
+        {
+            keyring::set_default_credential_builder(platform_builder(Backend::CredentialManager));
+            Self {
+                backend: Backend::CredentialManager,
+            }
         }
     }
 
@@ -86,6 +105,26 @@ impl KeyringStore {
     fn entry(&self, url: &str) -> Result<keyring::Entry, SecretError> {
         keyring::Entry::new(SERVICE, url).map_err(map_err)
     }
+}
+
+/// The keyring crate's store for `backend`, named explicitly: each module exists only with
+/// its feature enabled, so a build that would fall back to the in-memory mock fails here.
+#[cfg(target_os = "linux")]
+fn platform_builder(backend: Backend) -> Box<keyring::CredentialBuilder> {
+    match backend {
+        Backend::KernelKeyring => keyring::keyutils::default_credential_builder(),
+        _ => keyring::secret_service::default_credential_builder(),
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn platform_builder(_: Backend) -> Box<keyring::CredentialBuilder> {
+    keyring::macos::default_credential_builder()
+}
+
+#[cfg(target_os = "windows")]
+fn platform_builder(_: Backend) -> Box<keyring::CredentialBuilder> {
+    keyring::windows::default_credential_builder()
 }
 
 fn map_err(e: keyring::Error) -> SecretError {
@@ -133,7 +172,8 @@ impl SecretStore for KeyringStore {
         match self.backend {
             Backend::SecretService => "the desktop keyring (Secret Service)".into(),
             Backend::KernelKeyring => "the kernel keyring (not kept across reboots)".into(),
-            Backend::Platform => "the system keychain".into(),
+            Backend::Keychain => "the macOS Keychain".into(),
+            Backend::CredentialManager => "the Windows Credential Manager".into(),
         }
     }
 }
@@ -241,6 +281,48 @@ mod tests {
         s.delete("http://a").unwrap();
         assert_eq!(s.get("http://a").unwrap(), None);
         assert_eq!(s.get("http://b").unwrap().as_deref(), Some("udk_2"));
+    }
+
+    #[test]
+    fn the_os_stores_keep_secrets_beyond_the_process() {
+        use keyring::credential::CredentialPersistence;
+        // The mock keeps an entry's secret in the entry itself (EntryOnly); a real store keeps
+        // it until deleted (or, for the kernel keyring, until reboot).
+        let kept = |p: CredentialPersistence| {
+            matches!(
+                p,
+                CredentialPersistence::UntilDelete | CredentialPersistence::UntilReboot
+            )
+        };
+        assert!(
+            kept(keyring::default::default_credential_builder().persistence()),
+            "this target's default keyring store is persistent, not the mock"
+        );
+        for backend in [
+            Backend::SecretService,
+            Backend::KernelKeyring,
+            Backend::Keychain,
+            Backend::CredentialManager,
+        ] {
+            assert!(
+                kept(platform_builder(backend).persistence()),
+                "{backend:?} maps to a persistent store"
+            );
+        }
+        assert!(!kept(
+            keyring::mock::default_credential_builder().persistence()
+        ));
+    }
+
+    #[test]
+    fn the_store_is_named_for_the_settings_screen() {
+        let named = |backend| KeyringStore { backend }.describe();
+        assert_eq!(named(Backend::Keychain), "the macOS Keychain");
+        assert_eq!(
+            named(Backend::CredentialManager),
+            "the Windows Credential Manager"
+        );
+        assert!(named(Backend::KernelKeyring).contains("not kept across reboots"));
     }
 
     #[test]

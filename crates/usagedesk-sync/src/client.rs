@@ -17,6 +17,17 @@ use crate::{RetryPolicy, SyncError};
 
 /// Largest response body read (bytes): a full page of 20,000 changes is far below this.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// A `Retry-After` longer than this is not waited out inside one call: the error goes back
+/// to the caller, which tries again later (the outbox keeps the time).
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(15);
+
+/// How a client may reach its cloud.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Allow `http://` to a host other than this computer (the token then crosses the network
+    /// unencrypted). Off: remote clouds must be `https://`.
+    pub allow_insecure_http: bool,
+}
 
 #[derive(Clone)]
 pub struct Client {
@@ -35,18 +46,59 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Checks and normalises a cloud URL: http(s), a host, no query; a trailing slash added.
-pub fn parse_base_url(url: &str) -> Result<Url, SyncError> {
+/// `url` with any `user:password@` masked, for messages.
+fn shown(url: &str) -> String {
+    let url = url.trim();
+    let Some(scheme_end) = url.find("://") else {
+        return url.chars().take(200).collect();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let shown = match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://[redacted]@{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_string(),
+    };
+    shown.chars().take(200).collect()
+}
+
+/// Whether `host` is this computer: `localhost` or a loopback address.
+fn is_loopback(u: &Url) -> bool {
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks and normalises a cloud URL: `https://` (`http://` only to this computer, or with
+/// `allow_insecure_http`), a host, no user name or password, no query; a trailing slash added.
+pub fn parse_base_url(url: &str, options: ClientOptions) -> Result<Url, SyncError> {
     let bad = |reason: &str| SyncError::BadUrl {
-        url: url.to_string(),
+        url: shown(url),
         reason: reason.to_string(),
     };
     let mut u = Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err(bad("it must start with http:// or https://"));
+        return Err(bad("it must start with https://"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad(
+            "it has a user name or password in it (user:password@); remove them: the cloud \
+             takes only the API token, which is kept in the keyring",
+        ));
     }
     if u.host_str().is_none_or(str::is_empty) {
         return Err(bad("it has no host name"));
+    }
+    if u.scheme() == "http" && !is_loopback(&u) && !options.allow_insecure_http {
+        return Err(bad(
+            "plain http:// would send the token unencrypted; use https://, or (only on a network \
+             you trust) allow it explicitly with --allow-insecure-http",
+        ));
     }
     if u.query().is_some() || u.fragment().is_some() {
         return Err(bad("it must not have a query or fragment"));
@@ -59,8 +111,17 @@ pub fn parse_base_url(url: &str) -> Result<Url, SyncError> {
 }
 
 impl Client {
+    /// A client of the cloud at `base_url` ([`parse_base_url`] with the default options).
     pub fn new(base_url: &str, token: &str) -> Result<Self, SyncError> {
-        let base = parse_base_url(base_url)?;
+        Self::new_with(base_url, token, ClientOptions::default())
+    }
+
+    pub fn new_with(
+        base_url: &str,
+        token: &str,
+        options: ClientOptions,
+    ) -> Result<Self, SyncError> {
+        let base = parse_base_url(base_url, options)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -136,13 +197,22 @@ impl Client {
         let mut attempt = 1;
         loop {
             match attempt_once().await {
-                Err(e) if e.is_transient() && attempt < self.retry.attempts => {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.retry.attempts
+                        && e.retry_after().is_none_or(|w| w <= MAX_INLINE_WAIT) =>
+                {
                     tracing::warn!(
                         "{e}; retrying (attempt {} of {})",
                         attempt + 1,
                         self.retry.attempts
                     );
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    // Never sooner than the cloud asked.
+                    let pause = self
+                        .retry
+                        .delay(attempt)
+                        .max(e.retry_after().unwrap_or_default());
+                    tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
                 other => return other,
@@ -154,21 +224,33 @@ impl Client {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, SyncError> {
-        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let mut resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
-        if let Some(len) = resp.content_length() {
-            if len as usize > MAX_RESPONSE_BYTES {
-                return Err(SyncError::Protocol(format!(
-                    "response of {len} bytes is over the limit"
-                )));
-            }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(24 * 3600)));
+        let too_large = || {
+            SyncError::Protocol(format!(
+                "the answer is larger than {} MB, more than any answer of the API",
+                MAX_RESPONSE_BYTES >> 20
+            ))
+        };
+        if resp
+            .content_length()
+            .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(too_large());
         }
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(SyncError::Protocol(format!(
-                "response of {} bytes is over the limit",
-                bytes.len()
-            )));
+        // Read piece by piece, so a body without (or with a false) length stops at the limit.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()));
@@ -188,14 +270,17 @@ impl Client {
             status: status.as_u16(),
             code,
             message,
+            retry_after,
         })
     }
 
     fn transport_error(&self, e: reqwest::Error) -> SyncError {
         let url = self.base.to_string();
+        // Messages name the base URL only, never a request's URL (its query included).
+        let e = e.without_url();
         if e.is_timeout() {
             SyncError::Timeout { url }
-        } else if e.is_connect() || e.is_request() {
+        } else if e.is_connect() || e.is_request() || e.is_body() {
             let mut reason = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
@@ -214,6 +299,8 @@ impl Client {
             .get("api/v1/version", &[], false)
             .await
             .map_err(|e| match e {
+                // A busy or rate-limiting cloud is still the cloud: say so, not "not UsageDesk".
+                e if e.is_transient() => e,
                 SyncError::Api { .. } | SyncError::Protocol(_) => SyncError::NotUsageDesk {
                     url: self.base.to_string(),
                 },
@@ -304,28 +391,71 @@ impl Client {
 mod tests {
     use super::*;
 
+    fn strict(url: &str) -> Result<Url, SyncError> {
+        parse_base_url(url, ClientOptions::default())
+    }
+
     #[test]
     fn urls_are_checked_and_normalised() {
         assert_eq!(
-            parse_base_url("http://127.0.0.1:8787").unwrap().as_str(),
+            strict("http://127.0.0.1:8787").unwrap().as_str(),
             "http://127.0.0.1:8787/"
         );
         assert_eq!(
-            parse_base_url("https://x.example/base").unwrap().as_str(),
+            strict("https://x.example/base").unwrap().as_str(),
             "https://x.example/base/"
         );
+        for local in [
+            "http://localhost:8787",
+            "http://[::1]:8787",
+            "http://127.1.2.3",
+        ] {
+            assert!(strict(local).is_ok(), "{local}: this computer may use http");
+        }
         for bad in [
             "",
             "localhost:8787",
             "ftp://x.example",
-            "http://x.example/?a=1",
+            "https://x.example/?a=1",
             "not a url",
         ] {
             assert!(
-                matches!(parse_base_url(bad), Err(SyncError::BadUrl { .. })),
+                matches!(strict(bad), Err(SyncError::BadUrl { .. })),
                 "{bad} must be refused"
             );
         }
+    }
+
+    #[test]
+    fn remote_http_needs_an_explicit_allowance() {
+        let e = strict("http://cloud.example").unwrap_err().to_string();
+        assert!(
+            e.contains("https://") && e.contains("--allow-insecure-http"),
+            "{e}"
+        );
+        let allowed = ClientOptions {
+            allow_insecure_http: true,
+        };
+        assert!(parse_base_url("http://cloud.example", allowed).is_ok());
+        assert!(parse_base_url("http://10.0.0.5:8787", allowed).is_ok());
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_and_never_shown() {
+        for url in [
+            "https://bob:hunter2@cloud.example",
+            "https://bob@cloud.example/",
+            "http://bob:hunter2@127.0.0.1:8787",
+            "https://:hunter2@cloud.example",
+        ] {
+            let e = strict(url).unwrap_err().to_string();
+            assert!(e.contains("user name or password"), "{url}: {e}");
+            assert!(!e.contains("hunter2") && !e.contains("bob"), "{url}: {e}");
+        }
+        let unparsable = strict("https://bob:hun ter2@cl oud")
+            .unwrap_err()
+            .to_string();
+        assert!(!unparsable.contains("hun ter2"), "{unparsable}");
     }
 
     #[test]

@@ -3,11 +3,12 @@
 
 mod client;
 mod error;
+pub mod outbox;
 mod retry;
 mod run;
 mod settings;
 
-pub use client::Client;
+pub use client::{parse_base_url, Client, ClientOptions};
 pub use error::SyncError;
 pub use retry::RetryPolicy;
 pub use run::{sync, Phase, Progress, SyncOptions, SyncReport};

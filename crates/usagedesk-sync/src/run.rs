@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
-use usagedesk_cache::{Cache, SyncOutcome};
-use usagedesk_domain::airgap_api::AirgapUpload;
+use usagedesk_cache::{Cache, OutboxBinding, SyncOutcome};
 use usagedesk_domain::api::{ChangePage, ErrorCode, DEFAULT_PAGE_SIZE};
 use usagedesk_domain::Clock;
 
+use crate::outbox::{kept_elsewhere, push_outbox, PushReport};
 use crate::{Client, SyncError};
 
 #[derive(Debug, Clone)]
@@ -19,6 +19,10 @@ pub struct SyncOptions {
     pub page_size: usize,
     /// Set to stop between pages; what was applied stays.
     pub cancel: Arc<AtomicBool>,
+    /// Sync from another cloud or account than the cache's although imported files are
+    /// still queued for others (they stay queued for theirs). Without it such a sync fails
+    /// with [`SyncError::PendingElsewhere`] before it changes anything.
+    pub allow_source_switch: bool,
 }
 
 impl Default for SyncOptions {
@@ -26,6 +30,7 @@ impl Default for SyncOptions {
         Self {
             page_size: DEFAULT_PAGE_SIZE,
             cancel: Arc::default(),
+            allow_source_switch: false,
         }
     }
 }
@@ -62,6 +67,8 @@ pub struct SyncReport {
     pub account_name: String,
     /// Usage data files imported offline that the cloud accepted in this run.
     pub uploaded: u64,
+    /// What the push of those files did (accepted, still queued, refused).
+    pub push: PushReport,
 }
 
 /// Syncs `cache` from `client`. `progress` is called from this task.
@@ -108,20 +115,27 @@ async fn run(
     let me = client.whoami().await?;
 
     // Another server or another account's token: what is cached belongs to someone else.
+    // Files imported under the old one stay queued for it, never sent here: ask first.
+    let binding = OutboxBinding {
+        cloud_url: client.base_url().to_owned(),
+        account_id: me.account_id.clone(),
+    };
     let mut full_resync = false;
     let same_source = cache.server_url()?.as_deref() == Some(client.base_url())
         && cache.scope_account_id()?.as_deref() == Some(me.account_id.as_str());
     if !same_source {
+        if let Some(refusal) = kept_elsewhere(cache, &binding)? {
+            if !opts.allow_source_switch {
+                return Err(refusal);
+            }
+        }
         reset(cache, client, &me.account_id)?;
         full_resync = true;
     }
 
-    // Files imported offline go up first, so this run already pulls what they changed.
-    let uploaded = if same_source {
-        push_outbox(cache, client).await?
-    } else {
-        0
-    };
+    // Files imported offline for this cloud and account go up first, so this run already
+    // pulls what they changed.
+    let push = push_outbox(cache, client, &me.account_id, clock.now()).await?;
 
     let mut cursor = cache.cursor()?;
     let pages = loop {
@@ -154,44 +168,9 @@ async fn run(
         finished_at,
         account_id: me.account_id,
         account_name: me.account_name,
-        uploaded,
+        uploaded: push.uploaded,
+        push,
     })
-}
-
-/// Pushes the usage data files imported here to the cloud, which verifies them again.
-/// A file the cloud refuses (4xx) is marked rejected with the cloud's reason (the ledger
-/// shows it; its mark no longer counts, so the next sync key asks for those records
-/// again). Transport failures and server errors fail the sync, to retry later.
-async fn push_outbox(cache: &mut Cache, client: &Client) -> Result<u64, SyncError> {
-    let mut uploaded = 0;
-    for item in cache.outbox()? {
-        let upload = AirgapUpload {
-            sync_key: item.sync_key,
-            usage_data: item.usage_data,
-        };
-        match client.upload_airgap(&upload).await {
-            Ok(accepted) => {
-                tracing::info!(
-                    "uploaded the usage data file of {} ({} new records)",
-                    accepted.instance_id,
-                    accepted.new
-                );
-                cache.mark_uploaded(item.ledger_id)?;
-                uploaded += 1;
-            }
-            Err(SyncError::Api {
-                status, message, ..
-            }) if (400..500).contains(&status) && status != 401 => {
-                tracing::warn!(
-                    "the cloud refused the usage data file of {} imported here: {message}",
-                    item.instance_id
-                );
-                cache.mark_rejected(item.ledger_id, &message)?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(uploaded)
 }
 
 /// Fetches pages on a separate task (one page ahead) while this task applies them.
@@ -211,16 +190,23 @@ async fn download(
         let limit = opts.page_size;
         tokio::spawn(async move {
             let mut cursor = cursor;
-            let mut first = true;
+            // Changes counted and not fetched yet. The first page asks for the count, and a
+            // later one again whenever the next page could use the count up: the cloud
+            // counts at most so many at a time, and the total must stay ahead of progress.
+            let mut counted: u64 = 0;
             loop {
                 if cancel.load(Ordering::Relaxed) {
                     return;
                 }
-                let page = client.changes(cursor.as_deref(), limit, first).await;
-                first = false;
+                let count = counted < limit as u64;
+                let page = client.changes(cursor.as_deref(), limit, count).await;
                 let more = match &page {
                     Ok(pg) => {
                         cursor = Some(pg.next_cursor.clone());
+                        if let Some(remaining) = pg.remaining {
+                            counted = remaining;
+                        }
+                        counted = counted.saturating_sub(pg.changes.len() as u64);
                         pg.has_more
                     }
                     Err(_) => false,

@@ -12,8 +12,12 @@ const MAX_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
-    /// The cloud URL given at sign-in.
+    /// The cloud URL given at sign-in (never with a user name or password: refused).
     pub cloud_url: Option<String>,
+    /// `http://` to a host other than this computer was allowed explicitly at sign-in
+    /// (`--allow-insecure-http`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,13 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    /// How to reach the configured cloud.
+    pub fn client_options(&self) -> crate::ClientOptions {
+        crate::ClientOptions {
+            allow_insecure_http: self.allow_insecure_http,
+        }
+    }
+
     pub fn path(data_dir: &Path) -> PathBuf {
         data_dir.join(FILE)
     }
@@ -82,6 +93,7 @@ mod tests {
         assert_eq!(Settings::load(dir.path()).unwrap(), Settings::default());
         let s = Settings {
             cloud_url: Some("http://127.0.0.1:8787/".into()),
+            ..Settings::default()
         };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()).unwrap(), s);

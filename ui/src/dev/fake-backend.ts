@@ -56,7 +56,8 @@ import type {
   TrendPoint,
   UsageCounts,
 } from '../lib/bindings';
-import type { CustomerFilter } from '$lib/bindings';
+import type { CustomerFilter, CustomerSort, InstanceQuery, LedgerQuery } from '$lib/bindings';
+import { pageInstances, pageLedger } from './airgap-paging';
 import { FakeCustomers, communityCustomer, devCustomer, expiredCustomer, prodCustomer, trialCustomer } from './fake-customers';
 
 const params = new URLSearchParams(location.search);
@@ -300,6 +301,7 @@ const status: AppStatus = {
   accounts: 0,
   month_rows: 0,
   db_bytes: 0,
+  outbox: { queued: 0, refused: 0, elsewhere: [] },
 };
 
 function refreshCounts() {
@@ -459,9 +461,26 @@ function addInstance(
     last_sync_key_at: null,
     high_water_mark: opts.mark,
     pending_uploads: 0,
+    refused_uploads: 0,
   };
   instances.set(id, { view, ledger });
   recompute(id);
+}
+
+let airgapGeneration = 1;
+
+/** Imports not yet accepted: queued here (pending) or refused (kept). */
+function outboxTotal(): number {
+  return [...instances.values()].flatMap((x) => x.ledger).filter((e) => e.upload === 'pending' || e.upload === 'rejected').length;
+}
+
+function refreshOutbox() {
+  const all = [...instances.values()].flatMap((x) => x.ledger);
+  status.outbox = {
+    queued: all.filter((e) => e.upload === 'pending').length,
+    refused: all.filter((e) => e.upload === 'rejected').length,
+    elsewhere: [],
+  };
 }
 
 /** Derived fields of an instance from its ledger, as the cache computes them. */
@@ -473,6 +492,7 @@ function recompute(id: string) {
   v.last_import_at = imports[0]?.at ?? null;
   v.last_sync_key_at = keys[0]?.at ?? null;
   v.pending_uploads = imports.filter((e) => e.upload === 'pending').length;
+  v.refused_uploads = imports.filter((e) => e.upload === 'rejected').length;
   v.high_water_mark = Math.max(v.instance.high_water_mark, ...imports.map((e) => e.high_water_mark));
   const last = [v.last_import_at, v.instance.last_report_at].filter((t): t is string => !!t).sort().at(-1);
   v.overdue = v.instance.airgapped && (!last || Date.now() - new Date(last).getTime() > 31 * DAY);
@@ -501,11 +521,24 @@ function buildInstances() {
     history: [key(40, 4520), imported(33, 4987, 467), key(6, 4987), imported(2, 5310, 323, 'pending')],
   });
   pendingMonths.set('acc-000002', [LAST_MONTH]);
-  addInstance('harbor-lab', 'acc-000003', { mark: 730, lastReportDays: 12, history: [key(1, 730)] });
+  addInstance('harbor-lab', 'acc-000003', {
+    mark: 730,
+    lastReportDays: 12,
+    history: [
+      key(9, 610),
+      {
+        ...imported(8, 730, 120, 'rejected'),
+        upload_error:
+          "no instance 'harbor-lab' is visible to this token: check the instance id in the file, or import it with a token whose account includes the instance's account",
+      },
+      key(1, 730),
+    ],
+  });
   addInstance('nw-nordics-edge', 'acc-000001', { airgapped: false, mark: 96_410, lastReportDays: 0.12, history: [] });
   addInstance('ghost-dc-7', 'acc-404404', { mark: 58, history: [key(24, 0), imported(20, 58, 58)] });
 }
 buildInstances();
+refreshOutbox();
 
 // ---------------------------------------------------------------------------------------------
 // Customer reporting: a few customers among the accounts, each a realistic case.
@@ -548,7 +581,7 @@ function issueSyncKey(id: string, days: number, path: string): IssuedSyncKey {
   return {
     instance_id: id,
     text: e.document,
-    suggested_file_name: `${id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.synckey`,
+    suggested_file_name: `${id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.usagedesk-synckey`,
     nonce: e.nonce,
     high_water_mark: e.high_water_mark,
     expires_at: e.expires_at!,
@@ -629,7 +662,7 @@ function importFile(path: string, verificationPath: string): ImportOutcome {
     preview: p,
     ledger_id: e.id,
     verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----\n…',
-    suggested_file_name: `${p.instance_id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.verificationkey`,
+    suggested_file_name: `${p.instance_id}-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}.usagedesk-verification`,
   };
 }
 
@@ -729,6 +762,7 @@ function runSync(slow = false): Promise<SyncReport> {
         finished_at: status.last_synced_at,
         account_id: 'sp-01',
         account_name: status.account_name ?? 'Demo',
+        push: { uploaded: 0, deferred: 0, refused: 0 },
         uploaded: uploadPending(),
       };
       await progress({ phase: 'done', rows_done: total, rows_total: total, pages: steps });
@@ -809,6 +843,8 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       status.demo = false;
       return snapshot();
     case 'clear_cache':
+      if (!a.force && outboxTotal() > 0)
+        fail('pending_uploads', `${outboxTotal()} imported usage data file(s) have not reached the cloud yet. Clearing keeps them queued for the cloud and account they were imported under; confirm to clear`);
       hasData = false;
       status.last_synced_at = null;
       refreshCounts();
@@ -838,7 +874,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'account_detail': {
       const id = String(a.id);
       if (!hasData || !nodes.has(id)) fail('not_found', 'That account is not in the cache any more. Sync to refresh it.');
-      return { row: toRow(id, String(a.month)), path: pathOf(id), pending_months: pendingMonths.get(id) ?? [] } satisfies AccountDetail;
+      return { row: toRow(id, String(a.month)), path: pathOf(id), pending_months: pendingMonths.get(id) ?? [], is_customer: customers.isCustomer(id) } satisfies AccountDetail;
     }
     case 'search': {
       if (!hasData) return [];
@@ -868,11 +904,25 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       exportCancel = exportRunning;
       return null;
     case 'airgap_instances':
-      return instanceList();
-    case 'airgap_ledger': {
-      const id = (a.instance as string | null) ?? null;
-      const all = [...instances.values()].flatMap((x) => x.ledger).filter((e) => id === null || e.instance_id === id);
-      return all.sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : y.id - x.id));
+      return pageInstances(instanceList(), a.query as InstanceQuery, `g${airgapGeneration}`);
+    case 'airgap_overdue_count':
+      return instanceList().filter((v) => v.overdue && v.instance.airgapped).length;
+    case 'airgap_ledger':
+      return pageLedger([...instances.values()].flatMap((x) => x.ledger), a.query as LedgerQuery, `g${airgapGeneration}`);
+    case 'airgap_retry':
+    case 'airgap_discard': {
+      await sleep(400);
+      const id = Number(a.ledgerId);
+      for (const [key, x] of instances) {
+        const e = x.ledger.find((l) => l.id === id);
+        if (!e) continue;
+        e.upload = cmd === 'airgap_retry' ? 'uploaded' : 'discarded';
+        e.upload_error = cmd === 'airgap_retry' ? null : e.upload_error;
+        recompute(key);
+      }
+      airgapGeneration++;
+      refreshOutbox();
+      return cmd === 'airgap_retry' ? { uploaded: 1, deferred: 0, refused: 0 } : null;
     }
     case 'airgap_issue_sync_key':
       await sleep(300);
@@ -886,11 +936,21 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'airgap_save_document':
       return saveDocument(Number(a.ledgerId), String(a.path));
     case 'customers':
-      return customers.customers(a.filter as CustomerFilter);
+      return customers.customersPage(a.filter as CustomerFilter, a.sort as CustomerSort, Number(a.offset), Number(a.limit));
+    case 'customer_counts':
+      return customers.counts();
     case 'customer':
       return customers.customer(String(a.accountId));
+    case 'customer_instances':
+      return customers.instances(String(a.accountId), Number(a.offset), Number(a.limit));
+    case 'install_attempts':
+      return customers.attempts(String(a.accountId), Number(a.offset), Number(a.limit));
     case 'instance_detail':
       return customers.instanceDetail(String(a.instanceId));
+    case 'instance_events':
+      return customers.instanceEvents(String(a.instanceId), Number(a.offset), Number(a.limit));
+    case 'take_opened_files':
+      return [];
     case 'plugin:dialog|save': {
       // stands in for the native save dialog
       const options = (a.options ?? {}) as { defaultPath?: string; filters?: { name: string }[] };

@@ -8,8 +8,10 @@
 import type { Account, AppError } from '../lib/bindings';
 import type {
   ClusterDetails,
+  CustomerCounts,
   CustomerFilter,
   CustomerPage,
+  CustomerSort,
   CustomerSummary,
   InstallAttempt,
   InstanceCard,
@@ -18,6 +20,7 @@ import type {
   InstanceReport,
   InstanceStatus,
   License,
+  Page,
   TimeToInstall,
   UptimeBar,
 } from '$lib/bindings';
@@ -297,19 +300,51 @@ export class FakeCustomers {
         (!filter.reporting_overdue || s.reporting_overdue);
       if (keep) out.push(s);
     }
-    return out.sort((a, b) => (a.account_name < b.account_name ? -1 : a.account_name > b.account_name ? 1 : a.account_id < b.account_id ? -1 : 1));
+    return sortCustomers(out, 'name');
+  }
+
+  /** One page of {@link customers} in `sort` order, with the total. */
+  customersPage(filter: CustomerFilter, sort: CustomerSort, offset: number, limit: number, now = Date.now()): Page<CustomerSummary> {
+    const all = sortCustomers(this.customers(filter, now), sort);
+    const size = Math.min(500, Math.max(0, limit));
+    return { items: all.slice(offset, offset + size), total: all.length, offset, limit: size };
+  }
+
+  /** Badges: customers, with an instance not Ready, overdue, expired. */
+  counts(now = Date.now()): CustomerCounts {
+    const all = this.customers({ text: null, license_type: null, expiring_within_days: null, not_ready: false, reporting_overdue: false }, now);
+    return {
+      customers: all.length,
+      not_ready: all.filter((c) => c.not_ready > 0).length,
+      reporting_overdue: all.filter((c) => c.reporting_overdue).length,
+      expired: all.filter((c) => c.expired).length,
+    };
+  }
+
+  /** Does the account hold a license? */
+  isCustomer(accountId: string): boolean {
+    return !!this.accountOf(accountId) && this.built.some((b) => b.account.id === accountId);
+  }
+
+  /** Every instance card of a customer: active first, then by id. */
+  private cards(accountId: string, now: number): InstanceCard[] {
+    const c = this.built.find((b) => b.account.id === accountId);
+    if (!c) return [];
+    const cards = c.instances.map((x) => card(x, now));
+    cards.sort((a, b) => {
+      const inactive = (k: InstanceCard) => (k.activity ? k.activity.inactive : true);
+      return Number(inactive(a)) - Number(inactive(b)) || (a.instance_id < b.instance_id ? -1 : 1);
+    });
+    return cards;
   }
 
   customer(accountId: string, now = Date.now()): CustomerPage {
     const account = this.accountOf(accountId);
     if (!account) throw notFound(`account ${accountId} is not in the cache; sync to refresh it`);
     const c = this.built.find((b) => b.account.id === accountId);
-    if (!c) return { account, path: this.pathOf(accountId), licenses: [], time_to_install: null, instances: [], install_attempts: [] };
-    const cards = c.instances.map((x) => card(x, now));
-    cards.sort((a, b) => {
-      const inactive = (k: InstanceCard) => (k.activity ? k.activity.inactive : true);
-      return Number(inactive(a)) - Number(inactive(b)) || (a.instance_id < b.instance_id ? -1 : 1);
-    });
+    const none = { instances: 0, not_ready: 0, inactive: 0, reporting_overdue: 0, airgapped: 0 };
+    if (!c) return { account, path: this.pathOf(accountId), licenses: [], time_to_install: null, counts: none, install_attempt_count: 0 };
+    const cards = this.cards(accountId, now);
     let tti: TimeToInstall | null = null;
     for (const x of c.instances) {
       const ready = firstReadyAt(x);
@@ -329,19 +364,51 @@ export class FakeCustomers {
       path: this.pathOf(accountId),
       licenses: structuredClone(c.licenses),
       time_to_install: tti,
-      instances: cards,
-      install_attempts: structuredClone(c.attempts),
+      counts: {
+        instances: cards.length,
+        not_ready: cards.filter((k) => k.report?.status !== 'ready').length,
+        inactive: cards.filter((k) => k.activity?.inactive).length,
+        reporting_overdue: cards.filter((k) => k.reporting_overdue).length,
+        airgapped: cards.filter((k) => k.airgapped).length,
+      },
+      install_attempt_count: c.attempts.length,
     };
   }
 
-  instanceDetail(instanceId: string, now = Date.now()): InstanceDetail {
+  /** One page (at most 100) of a customer's instance cards. */
+  instances(accountId: string, offset: number, limit: number, now = Date.now()): Page<InstanceCard> {
+    if (!this.accountOf(accountId)) throw notFound(`account ${accountId} is not in the cache; sync to refresh it`);
+    const all = this.cards(accountId, now);
+    const size = Math.min(100, Math.max(0, limit));
+    return { items: all.slice(offset, offset + size), total: all.length, offset, limit: size };
+  }
+
+  /** One page (at most 500) of a customer's install attempts, newest first. */
+  attempts(accountId: string, offset: number, limit: number): Page<InstallAttempt> {
+    if (!this.accountOf(accountId)) throw notFound(`account ${accountId} is not in the cache; sync to refresh it`);
+    const all = structuredClone(this.built.find((b) => b.account.id === accountId)?.attempts ?? []);
+    const size = Math.min(500, Math.max(0, limit));
+    return { items: all.slice(offset, offset + size), total: all.length, offset, limit: size };
+  }
+
+  private find(instanceId: string) {
     for (const c of this.built) {
       const x = c.instances.find((i) => i.spec.id === instanceId);
-      if (x) {
-        return { card: card(x, now), account_id: x.accountId, account_name: this.accountOf(x.accountId)?.name ?? null, events: [...x.events].reverse() };
-      }
+      if (x) return x;
     }
     throw { kind: 'invalid_input', message: `instance '${instanceId}' is not in the local cache: check the id (the customer page lists its instances), or sync` } satisfies AppError;
+  }
+
+  instanceDetail(instanceId: string, now = Date.now()): InstanceDetail {
+    const x = this.find(instanceId);
+    return { card: card(x, now), account_id: x.accountId, account_name: this.accountOf(x.accountId)?.name ?? null, event_count: x.events.length };
+  }
+
+  /** One page (at most 500) of an instance's events, newest first. */
+  instanceEvents(instanceId: string, offset: number, limit: number): Page<InstanceEvent> {
+    const all = [...this.find(instanceId).events].reverse();
+    const size = Math.min(500, Math.max(0, limit));
+    return { items: all.slice(offset, offset + size), total: all.length, offset, limit: size };
   }
 
   /** The account ids holding a license. */
@@ -712,4 +779,21 @@ function domainOf(account: Account): string {
     .split(/\s+/)[0]
     ?.toLowerCase();
   return `${word || 'customer'}.example`;
+}
+
+/** Byte order of two strings, as the cache compares them. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The list's orders (the cache's definitions): ties by name, then account id. */
+export function sortCustomers(list: CustomerSummary[], sort: CustomerSort): CustomerSummary[] {
+  const byName = (a: CustomerSummary, b: CustomerSummary) => cmp(a.account_name, b.account_name) || cmp(a.account_id, b.account_id);
+  const end = (c: CustomerSummary) => (c.expires_at === null ? Infinity : new Date(c.expires_at).getTime());
+  const order: Record<CustomerSort, (a: CustomerSummary, b: CustomerSummary) => number> = {
+    name: byName,
+    expiry: (a, b) => (end(a) === end(b) ? 0 : end(a) < end(b) ? -1 : 1) || byName(a, b),
+    attention: (a, b) => b.not_ready - a.not_ready || byName(a, b),
+  };
+  return [...list].sort(order[sort]);
 }

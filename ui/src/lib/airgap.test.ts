@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AppStatus, LedgerRow } from '$lib/bindings';
 import {
   alreadyImportedText,
   awaitingText,
@@ -27,6 +28,11 @@ import {
   sortInstances,
   syncKeyFileName,
   uploadView,
+  ledgerUploadView,
+  canRetry,
+  signOutText,
+  clearCacheText,
+  outboxNotes,
   validDaysError,
   validUntilText,
   verificationKeyFileName,
@@ -41,23 +47,23 @@ describe('file names', () => {
   it('name sync keys and verification keys {instance}-{yyyymmdd}, by the local day', () => {
     const d = new Date(2025, 0, 5, 23, 59);
     expect(yyyymmdd(d)).toBe('20250105');
-    expect(syncKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.synckey');
-    expect(verificationKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.verificationkey');
+    expect(syncKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.usagedesk-synckey');
+    expect(verificationKeyFileName('acme-de-01', d)).toBe('acme-de-01-20250105.usagedesk-verification');
   });
 
   it('keep ids file-name safe as the shell does', () => {
     expect(safeId('Plant 2/ÖST_x-1')).toBe('Plant_2__ST_x-1');
     expect(safeId('x'.repeat(80))).toHaveLength(64);
-    expect(syncKeyFileName('a b', new Date(2025, 5, 1))).toBe('a_b-20250601.synckey');
+    expect(syncKeyFileName('a b', new Date(2025, 5, 1))).toBe('a_b-20250601.usagedesk-synckey');
   });
 
   it('save a ledger entry’s document under the name and type of its kind, dated as the entry', () => {
     const at = new Date(2025, 2, 9, 10).toISOString();
     const key = ledgerDocument(ledgerEntry(1, 'inst-a', { event: 'sync_key_issued', at }));
-    expect(key).toEqual({ noun: 'sync key', fileName: 'inst-a-20250309.synckey', filter: { name: 'Sync key', extensions: ['synckey'] } });
+    expect(key).toEqual({ noun: 'sync key', fileName: 'inst-a-20250309.usagedesk-synckey', filter: { name: 'Sync key', extensions: ['usagedesk-synckey'] } });
     const ver = ledgerDocument(ledgerEntry(2, 'inst-a', { at }));
-    expect(ver.fileName).toBe('inst-a-20250309.verificationkey');
-    expect(ver.filter).toEqual({ name: 'Verification key', extensions: ['verificationkey'] });
+    expect(ver.fileName).toBe('inst-a-20250309.usagedesk-verification');
+    expect(ver.filter).toEqual({ name: 'Verification key', extensions: ['usagedesk-verification'] });
   });
 
   it('take the last part of a path', () => {
@@ -133,15 +139,15 @@ describe('sync keys', () => {
     const key = {
       instance_id: 'inst-a',
       text: '',
-      suggested_file_name: 'inst-a-20251123.synckey',
+      suggested_file_name: 'inst-a-20251123.usagedesk-synckey',
       nonce: 'n',
       high_water_mark: 1234,
       expires_at: new Date(2025, 11, 23, 9, 5).toISOString(),
       shortened: false,
     };
-    const v = issuedSyncKeyView(key, '/home/me/inst-a.synckey');
+    const v = issuedSyncKeyView(key, '/home/me/inst-a.usagedesk-synckey');
     expect(v.title).toBe('Sync key for inst-a saved');
-    expect(v.detail).toContain('Saved to /home/me/inst-a.synckey.');
+    expect(v.detail).toContain('Saved to /home/me/inst-a.usagedesk-synckey.');
     expect(v.detail).toContain('Valid until Dec 23, 2025 09:05');
     expect(v.detail).toContain('above mark 1,234');
     expect(v.warning).toBeNull();
@@ -178,11 +184,11 @@ describe('import preview and outcome', () => {
 
   it('say what was imported and where the verification key went', () => {
     const o = { preview: importPreview(), ledger_id: 7, verification_key: '', suggested_file_name: '' };
-    expect(outcomeView(o, '/home/me/v.verificationkey')).toEqual({
+    expect(outcomeView(o, '/home/me/v.usagedesk-verification')).toEqual({
       title: 'Imported 91 records',
       records: '90 new, 1 changed, 2 already present.',
       pending: 'Shown now, marked pending upload until the next sync sends it to the cloud (which checks it again).',
-      saved: '/home/me/v.verificationkey',
+      saved: '/home/me/v.usagedesk-verification',
     });
     const none = { ...o, preview: importPreview({ new: 0, changed: 0 }) };
     expect(outcomeView(none, '/x').title).toBe('Imported: nothing new');
@@ -238,5 +244,56 @@ describe('account pane', () => {
     expect(isPendingMonth({ pending_months: ['2024-04'] }, '2024-05')).toBe(false);
     expect(isPendingMonth(null, '2024-05')).toBe(false);
     expect(isPendingMonth({ pending_months: ['2024-05'] }, null)).toBe(false);
+  });
+});
+
+describe('kept files', () => {
+  const now = Date.parse('2025-06-01T12:00:00Z');
+  const row = (over: Partial<LedgerRow> = {}): LedgerRow => ({
+    id: 4,
+    instance_id: 'inst-a',
+    event: 'usage_imported',
+    at: '2025-05-30T09:00:00Z',
+    by: 'anna (sp)',
+    nonce: 'n',
+    file_sha256: 'x',
+    expires_at: null,
+    high_water_mark: 12,
+    records: 3,
+    new_records: 3,
+    already_present: 0,
+    changed: 0,
+    upload: 'pending',
+    upload_error: null,
+    queued: { cloud_url: 'https://u.example.com/', account_id: 'sp', attempts: 0, last_attempt_at: null, next_attempt_at: null, last_error: null, refused_status: null },
+    discarded_at: null,
+    discarded_by: null,
+    ...over,
+  });
+
+  it('tells queued, retrying, refused and discarded apart, with what to do', () => {
+    expect(ledgerUploadView(row(), now)).toMatchObject({ text: 'Pending upload' });
+    const retrying = ledgerUploadView(row({ queued: { ...row().queued!, attempts: 2, next_attempt_at: '2025-06-01T12:05:00Z', last_error: 'the cloud answered 429' } }), now)!;
+    expect(retrying.text).toBe('Retrying');
+    expect(retrying.title).toContain('the cloud answered 429');
+    expect(retrying.title).toContain('2 attempts');
+    const refused = ledgerUploadView(row({ upload: 'rejected', upload_error: 'no instance is visible', queued: { ...row().queued!, refused_status: 404 } }), now)!;
+    expect(refused).toMatchObject({ text: 'Refused by the cloud', tone: 'danger' });
+    expect(refused.title).toContain('kept on this computer');
+    expect(canRetry(row({ queued: { ...row().queued!, refused_status: 404 } }))).toBe(true);
+    expect(canRetry(row())).toBe(false);
+    const discarded = ledgerUploadView(row({ upload: 'discarded', queued: null, discarded_by: 'anna (sp)', discarded_at: '2025-05-31T10:00:00Z' }), now)!;
+    expect(discarded.text).toBe('Discarded');
+    expect(discarded.title).toContain('by anna (sp)');
+  });
+
+  it('says what sign-out and clearing do to queued files', () => {
+    const none = { outbox: { queued: 0, refused: 0, elsewhere: [] } } as unknown as AppStatus;
+    const some = { accounts: 10, outbox: { queued: 1, refused: 1, elsewhere: [{ cloud_url: 'https://o/', account_id: '*', files: 1 }] } } as unknown as AppStatus;
+    expect(signOutText(none)).toContain('signing key');
+    expect(signOutText(none)).not.toContain('queued');
+    expect(signOutText(some)).toContain('3 imported usage data files not yet accepted by the cloud stay queued');
+    expect(clearCacheText(some)).toContain('3 imported usage data files not yet accepted by the cloud are kept');
+    expect(outboxNotes(some.outbox).map((n) => n.text)[1]).toContain('https://o/ (all accounts)');
   });
 });

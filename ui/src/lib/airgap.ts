@@ -2,6 +2,10 @@
 // for the save dialog, preview and outcome summaries, ledger texts, refusals. Pure, unit-tested.
 import type {
   AppError,
+  AppStatus,
+  LedgerRow,
+  OutboxBinding,
+  OutboxSummary,
   ImportOutcome,
   ImportPreview,
   InstanceRow,
@@ -22,8 +26,8 @@ export const OVERDUE_DAYS = 31;
 /** The validity of a sync key, in days. */
 export const SYNC_KEY_DAYS = { min: 1, max: 365, default: 30 } as const;
 
-export const SYNC_KEY_FILTER: SaveFilter = { name: 'Sync key', extensions: ['synckey'] };
-export const VERIFICATION_KEY_FILTER: SaveFilter = { name: 'Verification key', extensions: ['verificationkey'] };
+export const SYNC_KEY_FILTER: SaveFilter = { name: 'Sync key', extensions: ['usagedesk-synckey'] };
+export const VERIFICATION_KEY_FILTER: SaveFilter = { name: 'Verification key', extensions: ['usagedesk-verification'] };
 
 const DAY_MS = 86_400_000;
 
@@ -45,18 +49,18 @@ export function yyyymmdd(at: Date | string | number): string {
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
 }
 
-/** `{instance}-{yyyymmdd}.synckey` */
+/** `{instance}-{yyyymmdd}.usagedesk-synckey` */
 export function syncKeyFileName(instanceId: string, at: Date | string | number): string {
-  return `${safeId(instanceId)}-${yyyymmdd(at)}.synckey`;
+  return `${safeId(instanceId)}-${yyyymmdd(at)}.usagedesk-synckey`;
 }
 
-/** `{instance}-{yyyymmdd}.verificationkey` */
+/** `{instance}-{yyyymmdd}.usagedesk-verification` */
 export function verificationKeyFileName(instanceId: string, at: Date | string | number): string {
-  return `${safeId(instanceId)}-${yyyymmdd(at)}.verificationkey`;
+  return `${safeId(instanceId)}-${yyyymmdd(at)}.usagedesk-verification`;
 }
 
 /** What a ledger entry's document is, with its file name (dated as the entry) and type. */
-export function ledgerDocument(entry: LedgerEntry): { noun: string; fileName: string; filter: SaveFilter } {
+export function ledgerDocument(entry: Pick<LedgerEntry, 'event' | 'instance_id' | 'at'>): { noun: string; fileName: string; filter: SaveFilter } {
   return entry.event === 'sync_key_issued'
     ? { noun: 'sync key', fileName: syncKeyFileName(entry.instance_id, entry.at), filter: SYNC_KEY_FILTER }
     : { noun: 'verification key', fileName: verificationKeyFileName(entry.instance_id, entry.at), filter: VERIFICATION_KEY_FILTER };
@@ -128,6 +132,11 @@ export function overdueText(view: InstanceView, now: number): string | null {
   const x = lastExchange(view);
   if (!x) return 'No verified file yet: issue a sync key and ask the customer for a usage data file';
   return `No verified file for ${pluralize(daysSince(x.at, now), 'day')} (more than ${OVERDUE_DAYS}): issue a sync key and ask the customer for a usage data file`;
+}
+
+/** The tooltip of the "refused" chip. */
+export function refusedText(n: number): string {
+  return `${pluralize(n, 'imported file')} refused by the cloud, kept on this computer: see the ledger for the reason, retry or discard`;
 }
 
 /** "1 import pending upload" for the chip's tooltip. */
@@ -272,28 +281,108 @@ export function ledgerEventLabel(e: LedgerEvent): string {
 }
 
 /** "1,200 new · 30 present · 4 changed" for imports; null for sync keys. */
-export function ledgerCounts(entry: LedgerEntry): string | null {
+export function ledgerCounts(entry: Pick<LedgerEntry, 'event' | 'new_records' | 'already_present' | 'changed'>): string | null {
   if (entry.event !== 'usage_imported') return null;
   return `${formatInt(entry.new_records)} new · ${formatInt(entry.already_present)} present · ${formatInt(entry.changed)} changed`;
+}
+
+export type UploadView = { text: string; tone: 'warning' | 'success' | 'danger' | 'neutral'; title: string };
+
+/** "https://usage.example.com/ (account acme)" */
+export function bindingText(b: OutboxBinding): string {
+  return `${b.cloud_url} (${b.account_id === '*' ? 'all accounts' : `account ${b.account_id}`})`;
+}
+
+/** Where an import's file stands, with what to do, for the ledger. */
+export function ledgerUploadView(row: LedgerRow, now: number): UploadView | null {
+  const q = row.queued;
+  if (row.upload === 'discarded')
+    return {
+      text: 'Discarded',
+      tone: 'neutral',
+      title: `Refused by the cloud${row.upload_error ? ` (${row.upload_error})` : ''}, then discarded${row.discarded_by ? ` by ${row.discarded_by}` : ''}${row.discarded_at ? ` ${formatDateTime(row.discarded_at)}` : ''}. Its values stay here, unconfirmed.`,
+    };
+  if (q && q.refused_status !== null)
+    return {
+      text: 'Refused by the cloud',
+      tone: 'danger',
+      title: `${row.upload_error ?? 'The cloud refused this file'} (${q.refused_status}). The file is kept on this computer: fix the cause and retry, or discard it.`,
+    };
+  if (q && q.next_attempt_at && new Date(q.next_attempt_at).getTime() > now)
+    return {
+      text: 'Retrying',
+      tone: 'warning',
+      title: `${q.last_error ?? 'The upload failed'}. The file stays queued; tried again ${relativeTime(q.next_attempt_at, now)} (${pluralize(q.attempts, 'attempt')} so far).`,
+    };
+  return uploadView(row.upload, row.upload_error);
+}
+
+/** Refused or retrying: offer retry and discard. */
+export function canRetry(row: LedgerRow): boolean {
+  return row.queued !== null && (row.queued.refused_status !== null || row.queued.next_attempt_at !== null);
+}
+
+export function discardText(row: LedgerRow): string {
+  return `The usage data file imported ${formatDateTime(row.at)} for ${row.instance_id} is deleted from this computer. The customer's agent already dropped these records after the verification key, so the cloud will never get them: this cannot be undone. The ledger keeps the entry, marked discarded.`;
+}
+
+/** Files kept but not heading for this cloud now: a note for the Air-gapped view, or null. */
+export function outboxNotes(o: OutboxSummary | null | undefined): { tone: 'danger' | 'warning'; text: string }[] {
+  if (!o) return [];
+  const notes: { tone: 'danger' | 'warning'; text: string }[] = [];
+  if (o.refused > 0)
+    notes.push({
+      tone: 'danger',
+      text: `The cloud refused ${pluralize(o.refused, 'imported file')}. ${o.refused === 1 ? 'It is' : 'They are'} kept on this computer: open the instance's ledger for the reason, then retry once the cause is fixed, or discard.`,
+    });
+  for (const e of o.elsewhere)
+    notes.push({
+      tone: 'warning',
+      text: `${pluralize(e.files, 'imported file')} ${e.files === 1 ? 'waits' : 'wait'} for ${bindingText(e)}: ${e.files === 1 ? 'it is' : 'they are'} uploaded when this computer syncs with it again, never to another cloud.`,
+    });
+  return notes;
+}
+
+function keptTotal(o: OutboxSummary | null | undefined): number {
+  if (!o) return 0;
+  return o.queued + o.refused + o.elsewhere.reduce((n, e) => n + e.files, 0);
+}
+
+/** The sign-out confirmation, saying what happens to queued files. */
+export function signOutText(s: AppStatus | null): string {
+  const base =
+    'The API token and this computer’s air-gap signing key are removed from the keyring, and the signing certificate from the cache. You can still browse cached data; syncing, issuing sync keys and importing need you to sign in again.';
+  const n = keptTotal(s?.outbox);
+  if (n === 0) return base;
+  return `${base} ${pluralize(n, 'imported usage data file')} not yet accepted by the cloud ${n === 1 ? 'stays' : 'stay'} queued for the cloud and account ${n === 1 ? 'it was' : 'they were'} imported under, and ${n === 1 ? 'is' : 'are'} uploaded when you sign in to it again.`;
+}
+
+/** The clear-cache confirmation, saying what happens to queued files. */
+export function clearCacheText(s: AppStatus | null): string {
+  const base = `This deletes ${s ? formatInt(s.accounts) : ''} cached accounts and their usage from this computer. The next sync downloads everything again.`;
+  const n = keptTotal(s?.outbox);
+  if (n === 0) return base;
+  return `${base} ${pluralize(n, 'imported usage data file')} not yet accepted by the cloud ${n === 1 ? 'is' : 'are'} kept, queued for ${n === 1 ? 'its' : 'their'} cloud and account; the usage ${n === 1 ? 'it holds is' : 'they hold is'} not shown until the cloud has ${n === 1 ? 'it' : 'them'}.`;
 }
 
 export function uploadView(
   u: UploadState | null,
   error: string | null = null,
-): { text: string; tone: 'warning' | 'success' | 'danger'; title: string } | null {
+): UploadView | null {
   if (u === 'pending') return { text: 'Pending upload', tone: 'warning', title: 'Sent to the cloud on the next sync' };
   if (u === 'uploaded') return { text: 'Uploaded', tone: 'success', title: 'The cloud verified and accepted it' };
   if (u === 'rejected')
     return {
       text: 'Refused by the cloud',
       tone: 'danger',
-      title: `${error ?? 'The cloud refused this file'}. Its values stay here unconfirmed; issue a new sync key to get the records again.`,
+      title: `${error ?? 'The cloud refused this file'}. The file is kept on this computer: fix the cause and retry, or discard it.`,
     };
+  if (u === 'discarded') return { text: 'Discarded', tone: 'neutral', title: `${error ?? 'Refused by the cloud'}; discarded by hand. Its values stay here, unconfirmed.` };
   return null;
 }
 
 /** A sync key's expiry in the ledger: "expires Dec 3, 2025 09:12" or "expired …". */
-export function expiryText(entry: LedgerEntry, now: number): string | null {
+export function expiryText(entry: Pick<LedgerEntry, 'expires_at'>, now: number): string | null {
   if (!entry.expires_at) return null;
   const past = new Date(entry.expires_at).getTime() <= now;
   return `${past ? 'expired' : 'expires'} ${formatDateTime(entry.expires_at)}`;

@@ -1,6 +1,6 @@
 // Application-wide state: status, navigation, sync progress and the last sync error; the
 // accounts, the customers and the air-gapped exchange (files dropped on the window land here).
-import type { AppError, AppStatus, Progress, SyncFinished } from '$lib/bindings';
+import type { AppError, AppStatus, OpenedFile, Progress, SyncFinished } from '$lib/bindings';
 import * as ipc from './ipc';
 import { toAppError } from './errors';
 import { getContext, setContext } from 'svelte';
@@ -25,6 +25,11 @@ export class AppStore {
   startupError = $state.raw<AppError | null>(null);
   /** ticks every 30 s so "2 min ago" stays true */
   now = $state(Date.now());
+
+  /** files the OS opened with the app, shown one at a time once the sidebar and views are up */
+  openedQueue = $state.raw<OpenedFile[]>([]);
+  /** a sync key, a verification key or another file that is explained, not imported */
+  explained = $state.raw<OpenedFile | null>(null);
 
   accounts = new AccountsStore();
   airgap = new AirgapStore();
@@ -65,6 +70,12 @@ export class AppStore {
       console.warn('[usagedesk] cannot listen to file drops:', toAppError(e).message);
     }
     try {
+      // Files opened with the app: a usage data file opens the import dialog, like a drop.
+      this.unlisten.push(await ipc.onFileOpened((f) => this.opened([f])));
+    } catch (e) {
+      console.warn('[usagedesk] cannot listen to opened files:', toAppError(e).message);
+    }
+    try {
       const s = await ipc.appStatus();
       this.setStatus(s);
       this.view = initialView(s);
@@ -76,6 +87,39 @@ export class AppStore {
       this.startupError = toAppError(e);
       this.view = 'connect';
     }
+    try {
+      this.opened(await ipc.takeOpenedFiles());
+    } catch (e) {
+      console.warn('[usagedesk] cannot take the opened files:', toAppError(e).message);
+    }
+  }
+
+  /** Files the OS opened with the app: queued, shown one at a time. */
+  opened(files: OpenedFile[]): void {
+    if (files.length === 0) return;
+    this.openedQueue = [...this.openedQueue, ...files];
+    this.showNextOpened();
+  }
+
+  /** Shows the next opened file, once the shell is up and no dialog for a file is open. */
+  showNextOpened(): void {
+    if (!this.inShell || this.explained || this.airgap.drop) return;
+    const [next, ...rest] = this.openedQueue;
+    if (!next) return;
+    this.openedQueue = rest;
+    if (next.kind === 'usage_data') this.airgap.dropped([next.path]);
+    else this.explained = next;
+  }
+
+  /** The import dialog (of a drop or an opened file) closed. */
+  closeImport(): void {
+    this.airgap.closeDrop();
+    this.showNextOpened();
+  }
+
+  closeExplained(): void {
+    this.explained = null;
+    this.showNextOpened();
   }
 
   dispose(): void {
@@ -153,11 +197,12 @@ export class AppStore {
     this.view = 'accounts';
     void this.accounts.refresh();
     void this.airgap.refresh();
+    this.showNextOpened();
   }
 
   /** Rejects with the AppError so the form can place it. */
-  async connect(url: string, token: string): Promise<void> {
-    this.entered(await ipc.connect(url, token));
+  async connect(url: string, token: string, force = false): Promise<void> {
+    this.entered(await ipc.connect(url, token, force));
   }
 
   async startDemo(): Promise<void> {
@@ -193,8 +238,9 @@ export class AppStore {
     this.view = 'connect';
   }
 
-  async clearCache(): Promise<void> {
-    this.setStatus(await ipc.clearCache());
+  /** `force`: the user was told that kept imported files stay queued (else `pending_uploads`). */
+  async clearCache(force = false): Promise<void> {
+    this.setStatus(await ipc.clearCache(force));
     this.accounts.tree.select(null);
     await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
   }

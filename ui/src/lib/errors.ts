@@ -18,6 +18,7 @@ const KINDS: Record<ErrorKind, true> = {
   no_certificate: true,
   cancelled: true,
   busy: true,
+  pending_uploads: true,
   internal: true,
 };
 

@@ -21,7 +21,7 @@ describe('ipc wrappers', () => {
       ['account_detail', { id: 'acc-1', month: '2024-05' }],
       ['search', { text: 'acme', limit: 100 }],
       ['trend', { id: 'acc-1', to: '2024-05', count: 12 }],
-      ['connect', { url: 'https://u.example.com', token: 't0k' }],
+      ['connect', { url: 'https://u.example.com', token: 't0k', force: false }],
     ]);
   });
 
@@ -48,16 +48,24 @@ describe('ipc wrappers', () => {
     const calls: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
-      return cmd === 'customers' ? [] : null;
+      return null;
     });
     const filter = { text: 'acme', license_type: 'trial' as const, expiring_within_days: 30, not_ready: true, reporting_overdue: false };
-    await ipc.customers(filter);
+    await ipc.customers(filter, 'expiry', 200, 100);
+    await ipc.customerCounts();
     await ipc.customer('acc-1');
+    await ipc.customerInstances('acc-1', 20, 20);
+    await ipc.installAttempts('acc-1', 0, 10);
     await ipc.instanceDetail('2bQyU1X8kdWv');
+    await ipc.instanceEvents('2bQyU1X8kdWv', 50, 50);
     expect(calls).toEqual([
-      ['customers', { filter }],
+      ['customers', { filter, sort: 'expiry', offset: 200, limit: 100 }],
+      ['customer_counts', {}],
       ['customer', { accountId: 'acc-1' }],
+      ['customer_instances', { accountId: 'acc-1', offset: 20, limit: 20 }],
+      ['install_attempts', { accountId: 'acc-1', offset: 0, limit: 10 }],
       ['instance_detail', { instanceId: '2bQyU1X8kdWv' }],
+      ['instance_events', { instanceId: '2bQyU1X8kdWv', offset: 50, limit: 50 }],
     ]);
   });
 
@@ -119,25 +127,32 @@ describe('ipc wrappers', () => {
     const calls: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       calls.push([cmd, args]);
-      return cmd === 'plugin:dialog|save' ? '/home/me/a.synckey' : null;
+      return cmd === 'plugin:dialog|save' ? '/home/me/a.usagedesk-synckey' : null;
     });
-    await ipc.airgapInstances();
-    await ipc.airgapLedger(null);
-    await ipc.airgapLedger('inst-a');
-    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.synckey');
+    const query = { kind: 'airgapped', overdue_only: false, text: null, sort: 'status', descending: false, offset: 0, limit: 9999 } as const;
+    await ipc.airgapInstances(query);
+    await ipc.airgapOverdueCount();
+    await ipc.airgapLedger({ instance: null, kept_only: false, offset: 0, limit: 50 });
+    await ipc.airgapLedger({ instance: 'inst-a', kept_only: true, offset: 50, limit: 50 });
+    await ipc.airgapRetry(7);
+    await ipc.airgapDiscard(8);
+    await ipc.airgapIssueSyncKey('inst-a', 30, '/home/me/a.usagedesk-synckey');
     await ipc.airgapPreview('/home/me/a.usagedata');
-    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.verificationkey');
-    await ipc.airgapSaveDocument(7, '/home/me/b.verificationkey');
-    await ipc.chooseSavePath('inst-a-20250101.synckey', { name: 'Sync key', extensions: ['synckey'] });
+    await ipc.airgapImport('/home/me/a.usagedata', '/home/me/a.usagedesk-verification');
+    await ipc.airgapSaveDocument(7, '/home/me/b.usagedesk-verification');
+    await ipc.chooseSavePath('inst-a-20250101.usagedesk-synckey', { name: 'Sync key', extensions: ['usagedesk-synckey'] });
     expect(calls).toEqual([
-      ['airgap_instances', {}],
-      ['airgap_ledger', { instance: null }],
-      ['airgap_ledger', { instance: 'inst-a' }],
-      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.synckey' }],
+      ['airgap_instances', { query: { ...query, limit: ipc.MAX_AIRGAP_PAGE } }],
+      ['airgap_overdue_count', {}],
+      ['airgap_ledger', { query: { instance: null, kept_only: false, offset: 0, limit: 50 } }],
+      ['airgap_ledger', { query: { instance: 'inst-a', kept_only: true, offset: 50, limit: 50 } }],
+      ['airgap_retry', { ledgerId: 7 }],
+      ['airgap_discard', { ledgerId: 8 }],
+      ['airgap_issue_sync_key', { instanceId: 'inst-a', validDays: 30, path: '/home/me/a.usagedesk-synckey' }],
       ['airgap_preview', { path: '/home/me/a.usagedata' }],
-      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.verificationkey' }],
-      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.verificationkey' }],
-      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.synckey', filters: [{ name: 'Sync key', extensions: ['synckey'] }] } }],
+      ['airgap_import', { path: '/home/me/a.usagedata', verificationPath: '/home/me/a.usagedesk-verification' }],
+      ['airgap_save_document', { ledgerId: 7, path: '/home/me/b.usagedesk-verification' }],
+      ['plugin:dialog|save', { options: { defaultPath: 'inst-a-20250101.usagedesk-synckey', filters: [{ name: 'Sync key', extensions: ['usagedesk-synckey'] }] } }],
     ]);
   });
 

@@ -8,6 +8,7 @@ import { save } from '@tauri-apps/plugin-dialog';
 import type {
   AccountDetail,
   AccountRow,
+  AirgapPage,
   AppStatus,
   ChildSort,
   DroppedFile,
@@ -16,19 +17,33 @@ import type {
   ExportProgress,
   ExportRequest,
   ImportOutcome,
+  InstanceQuery,
   InstanceView,
   IssuedSyncKey,
-  LedgerEntry,
+  LedgerQuery,
+  LedgerRow,
+  OpenedFile,
   Page,
   Plan,
   Progress,
+  PushReport,
   SearchHit,
   SyncFinished,
   SyncReport,
   TrendPoint,
   YearMonth,
 } from '$lib/bindings';
-import type { CustomerFilter, CustomerPage, CustomerSummary, InstanceDetail } from '$lib/bindings';
+import type {
+  CustomerCounts,
+  CustomerFilter,
+  CustomerPage,
+  CustomerSort,
+  CustomerSummary,
+  InstallAttempt,
+  InstanceCard,
+  InstanceDetail,
+  InstanceEvent,
+} from '$lib/bindings';
 import { toAppError } from './errors';
 
 export { isAppError, toAppError } from './errors';
@@ -46,12 +61,17 @@ export const MAX_SEARCH_LIMIT = 100;
 export const MAX_TREND_COUNT = 36;
 
 export const appStatus = () => call<AppStatus>('app_status');
-export const connect = (url: string, token: string) => call<AppStatus>('connect', { url, token });
+/**
+ * Checks and stores the URL and token. `pending_uploads`: imported files are still queued for
+ * another cloud or account; ask, then call again with `force` (they stay queued for theirs).
+ */
+export const connect = (url: string, token: string, force = false) => call<AppStatus>('connect', { url, token, force });
 export const startDemo = () => call<AppStatus>('start_demo');
 export const syncNow = () => call<SyncReport>('sync_now');
 export const cancelSync = () => call<null>('cancel_sync');
 export const signOut = () => call<AppStatus>('sign_out');
-export const clearCache = () => call<AppStatus>('clear_cache');
+/** Clears the synced data. `pending_uploads` when imported files are kept (they stay): ask, then `force`. */
+export const clearCache = (force = false) => call<AppStatus>('clear_cache', { force });
 export const plans = () => call<Plan[]>('plans');
 export const completedMonths = () => call<YearMonth[]>('completed_months');
 
@@ -93,11 +113,25 @@ export const exportCsv = (request: ExportRequest, path: string) =>
 /** Stops the running export; does nothing when none runs. */
 export const cancelExport = () => call<null>('cancel_export');
 
-/** Air-gapped instances (those reporting online too), with their last exchange and mark. */
-export const airgapInstances = () => call<InstanceView[]>('airgap_instances');
+/** The largest page of instances or ledger entries the shell answers. */
+export const MAX_AIRGAP_PAGE = 500;
 
-/** The exchange ledger of one instance, or of all when `instance` is null; newest first. */
-export const airgapLedger = (instance: string | null) => call<LedgerEntry[]>('airgap_ledger', { instance });
+/** One page of instances, filtered, searched and sorted by the shell; `generation` changes with the data. */
+export const airgapInstances = (query: InstanceQuery) =>
+  call<AirgapPage<InstanceView>>('airgap_instances', { query: { ...query, limit: Math.min(query.limit, MAX_AIRGAP_PAGE) } });
+
+/** Air-gapped instances overdue with their usage data file (the sidebar's badge). */
+export const airgapOverdueCount = () => call<number>('airgap_overdue_count');
+
+/** One page of the exchange ledger, newest first, without documents. */
+export const airgapLedger = (query: LedgerQuery) =>
+  call<AirgapPage<LedgerRow>>('airgap_ledger', { query: { ...query, limit: Math.min(query.limit, MAX_AIRGAP_PAGE) } });
+
+/** Queues a kept file again (refused, or waiting after a failure) and tries to upload it now. */
+export const airgapRetry = (ledgerId: number) => call<PushReport>('airgap_retry', { ledgerId });
+
+/** Drops a kept file for good (ask first: the usage it holds is lost). */
+export const airgapDiscard = (ledgerId: number) => call<null>('airgap_discard', { ledgerId });
 
 /**
  * Issues a sync key for the instance, valid `validDays` (1–365; shortened to the signing
@@ -121,18 +155,38 @@ export const airgapImport = (path: string, verificationPath: string) =>
 export const airgapSaveDocument = (ledgerId: number, path: string) =>
   call<null>('airgap_save_document', { ledgerId, path });
 
-/** The customers (accounts holding a license) matching `filter`, by name. */
-export const customers = (filter: CustomerFilter) => call<CustomerSummary[]>('customers', { filter });
+/**
+ * One page of the customers (accounts holding a license) matching `filter`, in `sort` order:
+ * `limit` rows (at most 500) from `offset`, with the total.
+ */
+export const customers = (filter: CustomerFilter, sort: CustomerSort, offset: number, limit: number) =>
+  call<Page<CustomerSummary>>('customers', { filter, sort, offset, limit });
+
+/** Badges: how many customers, how many with an instance not Ready, overdue, expired. */
+export const customerCounts = () => call<CustomerCounts>('customer_counts');
 
 /**
- * A customer's page: licenses, time to install, instances with their 14-day uptime, install
- * attempts. `not_found` when the account is not in the cache; an account without a license
- * answers with no licenses.
+ * A customer's page header: licenses, time to install, counts of its instances and install
+ * attempts (pages of those: {@link customerInstances}, {@link installAttempts}). `not_found`
+ * when the account is not in the cache; an account without a license answers with no licenses.
  */
 export const customer = (accountId: string) => call<CustomerPage>('customer', { accountId });
 
-/** One instance's card and its full event history (newest first). */
+/** One page (at most 100) of a customer's instances with their 14-day uptime, active first. */
+export const customerInstances = (accountId: string, offset: number, limit: number) =>
+  call<Page<InstanceCard>>('customer_instances', { accountId, offset, limit });
+
+/** One page (at most 500) of a customer's install attempts, newest first. */
+export const installAttempts = (accountId: string, offset: number, limit: number) =>
+  call<Page<InstallAttempt>>('install_attempts', { accountId, offset, limit });
+
+/** One instance's card, and how many events it has. */
 export const instanceDetail = (instanceId: string) => call<InstanceDetail>('instance_detail', { instanceId });
+
+/** One page (at most 500) of an instance's event history, newest first. */
+export const instanceEvents = (instanceId: string, offset: number, limit: number) =>
+  call<Page<InstanceEvent>>('instance_events', { instanceId, offset, limit });
+  OpenedFile,
 
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };
@@ -180,6 +234,7 @@ export const EVENTS = {
   finished: 'sync://finished',
   status: 'status://changed',
   exportProgress: 'export://progress',
+  fileOpened: 'file://opened',
 } as const;
 
 export const onSyncProgress = (cb: (p: Progress) => void): Promise<UnlistenFn> =>
@@ -193,3 +248,7 @@ export const onStatusChanged = (cb: (s: AppStatus) => void): Promise<UnlistenFn>
 
 export const onExportProgress = (cb: (p: ExportProgress) => void): Promise<UnlistenFn> =>
   listen<ExportProgress>(EVENTS.exportProgress, (e) => cb(e.payload));
+
+/** A file the OS opened with the app while it runs (a second launch, a double-click). */
+export const onFileOpened = (cb: (f: OpenedFile) => void): Promise<UnlistenFn> =>
+  listen<OpenedFile>(EVENTS.fileOpened, (e) => cb(e.payload));

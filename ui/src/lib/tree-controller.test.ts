@@ -29,7 +29,7 @@ function backend() {
     accountDetail: vi.fn(async (id: string): Promise<AccountDetail> => {
       const r = all.get(id);
       if (!r) throw { kind: 'not_found', message: 'No such account.' };
-      return { row: r, path: path(id), pending_months: [] };
+      return { row: r, path: path(id), pending_months: [], is_customer: false };
     }),
   };
   return { all, deps, path };
@@ -72,7 +72,7 @@ describe('TreeController', () => {
     const { deps, all, path } = backend();
     const t = new TreeController(deps);
     await t.reload('2024-05');
-    await t.reveal({ row: all.get('c0777')!, path: path('c0777'), pending_months: [] });
+    await t.reveal({ row: all.get('c0777')!, path: path('c0777'), pending_months: [], is_customer: false });
     expect(t.state.selected).toBe('c0777');
     expect(t.state.expanded.has('r') && t.state.expanded.has('m')).toBe(true);
     const keys = t.rows.map((r) => r.key);
@@ -84,7 +84,7 @@ describe('TreeController', () => {
     const { deps, all, path } = backend();
     const t = new TreeController(deps);
     await t.reload('2024-05');
-    await t.reveal({ row: all.get('c0500')!, path: path('c0500'), pending_months: [] });
+    await t.reveal({ row: all.get('c0500')!, path: path('c0500'), pending_months: [], is_customer: false });
     const detail = await t.reload('2024-04');
     expect(detail?.row.account_id).toBe('c0500');
     expect(t.state.selected).toBe('c0500');
@@ -96,7 +96,7 @@ describe('TreeController', () => {
     const { deps, all, path } = backend();
     const t = new TreeController(deps);
     await t.reload('2024-05');
-    await t.reveal({ row: all.get('z')!, path: path('z'), pending_months: [] });
+    await t.reveal({ row: all.get('z')!, path: path('z'), pending_months: [], is_customer: false });
     all.delete('z');
     all.get('r')!.child_count = 1;
     const detail = await t.reload('2024-05');

@@ -18,11 +18,13 @@ import type {
   InstanceView,
   IssuedSyncKey,
   LedgerEntry,
+  OpenedFile,
   Page,
   SearchHit,
 } from '$lib/bindings';
-import type { CustomerFilter } from '$lib/bindings';
+import type { CustomerFilter, CustomerSort, InstanceQuery, LedgerQuery, PushReport } from '$lib/bindings';
 import { counts, row } from './fixtures';
+import { pageInstances, pageLedger } from '../dev/airgap-paging';
 import { FakeCustomers, expiredCustomer, prodCustomer, trialCustomer, type CustomerSpec } from '../dev/fake-customers';
 
 export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {
@@ -42,6 +44,7 @@ export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {
     accounts: 4,
     month_rows: 8,
     db_bytes: 2_500_000,
+    outbox: { queued: 0, refused: 0, elsewhere: [] },
     ...over,
   };
 }
@@ -103,6 +106,7 @@ export function instanceView(id: string, over: Partial<Omit<InstanceView, 'insta
     last_sync_key_at: null,
     high_water_mark: 100,
     pending_uploads: 0,
+    refused_uploads: 0,
     ...rest,
   };
 }
@@ -294,6 +298,10 @@ export function installFake(opts: FakeOptions = {}) {
     files: {} as Record<string, ImportPreview | AppError>,
     /** paths imported (a second preview says already imported) */
     imported: new Map<string, number>(),
+    /** bumped when the fake's air-gap data changes (the shell's page generation) */
+    generation: 1,
+    retried: [] as number[],
+    discarded: [] as number[],
     /** airgap_import / airgap_issue_sync_key / airgap_save_document reject with these when set */
     importError: null as AppError | null,
     issueError: null as AppError | null,
@@ -307,6 +315,8 @@ export function installFake(opts: FakeOptions = {}) {
     customersError: null as AppError | null,
     /** customers / customer answer only after finishCustomers() when set */
     holdCustomers: false,
+    /** files opened with the app before the window listened (take_opened_files) */
+    opened: [] as OpenedFile[],
   };
   let customersRun: (() => void)[] = [];
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
@@ -404,7 +414,12 @@ export function installFake(opts: FakeOptions = {}) {
           const month = String(args.month);
           const r = byId(month).get(String(args.id));
           if (!r) throw { kind: 'not_found', message: 'No such account.' } satisfies AppError;
-          return { row: r, path: pathOf(r.account_id, month), pending_months: state.pendingMonths[r.account_id] ?? [] } satisfies AccountDetail;
+          return {
+            row: r,
+            path: pathOf(r.account_id, month),
+            pending_months: state.pendingMonths[r.account_id] ?? [],
+            is_customer: state.customers.isCustomer(r.account_id),
+          } satisfies AccountDetail;
         }
         case 'search': {
           const text = String(args.text).toLowerCase();
@@ -457,10 +472,24 @@ export function installFake(opts: FakeOptions = {}) {
           exportRun = null;
           return null;
         case 'airgap_instances':
-          return state.instances;
-        case 'airgap_ledger': {
-          const instance = (args.instance as string | null) ?? null;
-          return state.ledger.filter((e) => instance === null || e.instance_id === instance);
+          return pageInstances(state.instances, args.query as InstanceQuery, `g${state.generation}`);
+        case 'airgap_overdue_count':
+          return state.instances.filter((i) => i.overdue && i.instance.airgapped).length;
+        case 'airgap_ledger':
+          return pageLedger(state.ledger, args.query as LedgerQuery, `g${state.generation}`);
+        case 'airgap_retry': {
+          const id = Number(args.ledgerId);
+          state.retried.push(id);
+          state.ledger = state.ledger.map((e) => (e.id === id ? { ...e, upload: 'uploaded', upload_error: null } : e));
+          state.generation++;
+          return { uploaded: 1, deferred: 0, refused: 0 } satisfies PushReport;
+        }
+        case 'airgap_discard': {
+          const id = Number(args.ledgerId);
+          state.discarded.push(id);
+          state.ledger = state.ledger.map((e) => (e.id === id ? { ...e, upload: 'discarded' } : e));
+          state.generation++;
+          return null;
         }
         case 'airgap_issue_sync_key': {
           if (state.issueError) throw state.issueError;
@@ -472,7 +501,7 @@ export function installFake(opts: FakeOptions = {}) {
           const key: IssuedSyncKey = {
             instance_id: id,
             text: '-----BEGIN USAGEDESK SYNC KEY-----',
-            suggested_file_name: `${id}-20240601.synckey`,
+            suggested_file_name: `${id}-20240601.usagedesk-synckey`,
             nonce: 'n-1',
             high_water_mark: inst.high_water_mark,
             expires_at: new Date(Date.now() + (shortened ? 60 : days) * DAY).toISOString(),
@@ -510,20 +539,35 @@ export function installFake(opts: FakeOptions = {}) {
               : i,
           );
           if (state.verificationWriteError) throw state.verificationWriteError;
-          return { preview, ledger_id: entry.id, verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----', suggested_file_name: 'x.verificationkey' } satisfies ImportOutcome;
+          return { preview, ledger_id: entry.id, verification_key: '-----BEGIN USAGEDESK VERIFICATION KEY-----', suggested_file_name: 'x.usagedesk-verification' } satisfies ImportOutcome;
         }
         case 'airgap_save_document':
           if (state.saveDocumentError) throw state.saveDocumentError;
           if (!state.ledger.some((e) => e.id === Number(args.ledgerId))) throw { kind: 'not_found', message: 'no such ledger entry' } satisfies AppError;
           return null;
         case 'customers':
+        case 'customer_counts':
         case 'customer':
-        case 'instance_detail': {
+        case 'customer_instances':
+        case 'install_attempts':
+        case 'instance_detail':
+        case 'instance_events': {
           if (state.holdCustomers) await new Promise<void>((r) => customersRun.push(r));
           if (state.customersError) throw state.customersError;
-          if (cmd === 'customers') return state.customers.customers(args.filter as CustomerFilter);
-          if (cmd === 'customer') return state.customers.customer(String(args.accountId));
-          return state.customers.instanceDetail(String(args.instanceId));
+          const c = state.customers;
+          const [offset, limit] = [Number(args.offset), Number(args.limit)];
+          if (cmd === 'customers') return c.customersPage(args.filter as CustomerFilter, args.sort as CustomerSort, offset, limit);
+          if (cmd === 'customer_counts') return c.counts();
+          if (cmd === 'customer') return c.customer(String(args.accountId));
+          if (cmd === 'customer_instances') return c.instances(String(args.accountId), offset, limit);
+          if (cmd === 'install_attempts') return c.attempts(String(args.accountId), offset, limit);
+          if (cmd === 'instance_events') return c.instanceEvents(String(args.instanceId), offset, limit);
+          return c.instanceDetail(String(args.instanceId));
+        }
+        case 'take_opened_files': {
+          const files = state.opened;
+          state.opened = [];
+          return files;
         }
         case 'plugin:dialog|save': {
           const options = (args.options ?? {}) as { defaultPath?: string };
@@ -551,6 +595,8 @@ export function installFake(opts: FakeOptions = {}) {
     },
     dragEnter: (paths: string[] = ['/x']) => drag('tauri://drag-enter', { paths, position: { x: 10, y: 10 } }),
     dragLeave: () => drag('tauri://drag-leave', null),
+    /** a file the OS opened with the running app (a second launch) */
+    openFile: (file: OpenedFile) => emit('file://opened', file),
     /** lets a held airgap_import go on */
     finishImport: () => importRun?.(),
     /** lets the held customers / customer / instance_detail calls answer */

@@ -3,14 +3,12 @@
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use comfy_table::Cell;
 use usagedesk_domain::Clock;
 use usagedesk_exchange::{
-    import, is_overdue, issue_sync_key, preview_import, ExchangeError, ImportPreview, Signer,
+    import, issue_sync_key, preview_import, ExchangeError, ImportPreview, Signer,
 };
 
 use crate::context::Context;
-use crate::output::{num, table};
 
 /// The largest file `import` reads (the format's own limit is checked again when parsing).
 const MAX_FILE_BYTES: u64 = 8 << 20;
@@ -23,11 +21,17 @@ pub fn subject(account_id: &str) -> String {
     format!("{user} ({account_id})")
 }
 
-pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: &Path) -> Result<()> {
-    let valid_for = humantime::parse_duration(expires_in)
-        .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .with_context(|| format!("'{expires_in}' is not a duration: write e.g. 30d, 72h"))?;
+/// The longest a sync key may be valid (the app offers up to a year too).
+const MAX_SYNC_KEY_VALIDITY: chrono::Duration = chrono::Duration::days(365);
+
+/// Issues a sync key and writes it to `output`, or to its suggested name in the current
+/// directory.
+pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: Option<&Path>) -> Result<()> {
+    let valid_for = usagedesk_domain::duration::parse_duration(
+        expires_in,
+        MAX_SYNC_KEY_VALIDITY,
+        "--expires-in",
+    )?;
     let mut cache = ctx.open_cache()?;
     let now = ctx.clock.now();
     let signer = Signer::load(&cache, &ctx.secrets(), now)?;
@@ -39,6 +43,7 @@ pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: &Path) -> 
         now,
         &mut rand::rngs::OsRng,
     )?;
+    let output = output.unwrap_or(Path::new(&key.suggested_file_name));
     write_new(output, key.text.as_bytes())?;
     eprintln!(
         "sync key for {} written to {}: records above {}, valid until {}{}",
@@ -66,12 +71,10 @@ pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Pa
         eprintln!("dry run: nothing was imported");
         return Ok(());
     }
-    let Some(output) = output else {
-        bail!("say where to write the verification key: -o FILE (or --dry-run to only check the file)");
-    };
     match import(&mut cache, &signer, &bytes, now) {
         Ok(done) => {
             print_preview(&done.preview);
+            let output = output.unwrap_or(Path::new(&done.suggested_file_name));
             write_new(output, done.verification_key.as_bytes())?;
             eprintln!(
                 "imported; the data shows now, marked pending upload until the next sync.\n\
@@ -84,6 +87,13 @@ pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Pa
             at,
             verification_key,
         }) => {
+            let Some(output) = output else {
+                bail!(
+                    "this file was already imported on {}; nothing changed. Pass -o FILE to write \
+                     its verification key again",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                );
+            };
             write_new(output, verification_key.as_bytes())?;
             bail!(
                 "this file was already imported on {}; nothing changed. Its verification key \
@@ -120,82 +130,87 @@ fn print_preview(p: &ImportPreview) {
     );
 }
 
-pub fn ledger(ctx: &Context, instance: Option<&str>, json: bool) -> Result<()> {
-    let cache = ctx.open_cache()?;
-    let entries = cache.ledger(instance, 1000)?;
-    if json {
-        for e in &entries {
-            println!("{}", serde_json::to_string(e)?);
-        }
+/// `airgap retry ID`: queues a kept file again and, when signed in to its cloud, sends it now.
+pub fn retry(ctx: &Context, ledger_id: i64) -> Result<()> {
+    let mut cache = ctx.open_cache()?;
+    cache.requeue(ledger_id)?;
+    let binding = usagedesk_sync::outbox::current_binding(&cache)?;
+    let kept = cache
+        .queued_upload(ledger_id)?
+        .context("the file left the outbox meanwhile")?;
+    let signed_in = binding
+        .as_ref()
+        .filter(|b| b == &&kept.binding)
+        .and_then(|b| ctx.token(&b.cloud_url).ok().map(|t| (b.clone(), t)));
+    let Some((binding, token)) = signed_in else {
+        println!(
+            "queued again for {}: sent when this computer syncs with it",
+            usagedesk_sync::outbox::describe(&kept.binding)
+        );
         return Ok(());
+    };
+    let client = usagedesk_sync::Client::new(&binding.cloud_url, &token)?;
+    let report = super::runtime()?.block_on(usagedesk_sync::outbox::push_outbox(
+        &mut cache,
+        &client,
+        &binding.account_id,
+        ctx.clock.now(),
+    ));
+    match report {
+        Ok(_) => {}
+        Err(e) if e.is_offline() => {
+            println!("queued again; the cloud cannot be reached ({e}): sent at the next sync");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     }
-    let mut t = table(&[
-        "when", "instance", "event", "by", "records", "new", "mark", "upload",
-    ]);
-    for e in &entries {
-        t.add_row(vec![
-            Cell::new(e.at.format("%Y-%m-%d %H:%M").to_string()),
-            Cell::new(&e.instance_id),
-            Cell::new(match e.event {
-                usagedesk_cache::LedgerEvent::SyncKeyIssued => "sync key issued",
-                usagedesk_cache::LedgerEvent::UsageImported => "usage imported",
-            }),
-            Cell::new(&e.by),
-            num(e.records),
-            num(e.new_records),
-            num(e.high_water_mark),
-            Cell::new(match e.upload {
-                Some(usagedesk_cache::UploadState::Pending) => "pending",
-                Some(usagedesk_cache::UploadState::Uploaded) => "uploaded",
-                Some(usagedesk_cache::UploadState::Rejected) => "REJECTED (see --json)",
-                None => "",
-            }),
-        ]);
+    match cache.ledger_row(ledger_id)? {
+        Some(r) if r.upload == Some(usagedesk_cache::UploadState::Uploaded) => {
+            println!("uploaded: the cloud accepted the file of ledger entry {ledger_id}");
+            Ok(())
+        }
+        Some(r) => match r.queued {
+            Some(q) if q.refused_status.is_some() => bail!(
+                "the cloud refused the file again ({}): {}. It stays kept; \
+                 `usagedesk-cli airgap discard {ledger_id} --yes` drops it for good",
+                q.refused_status.unwrap_or_default(),
+                r.upload_error.unwrap_or_default()
+            ),
+            _ => {
+                println!(
+                    "still queued ({}): tried again at a later sync",
+                    r.upload_error.unwrap_or_else(|| "not sent yet".into())
+                );
+                Ok(())
+            }
+        },
+        None => bail!("there is no ledger entry {ledger_id}"),
     }
-    println!("{t}");
-    Ok(())
 }
 
-pub fn instances(ctx: &Context, json: bool) -> Result<()> {
-    let cache = ctx.open_cache()?;
-    let now = ctx.clock.now();
-    let rows = cache.instances()?;
-    if json {
-        for r in &rows {
-            let mut v = serde_json::to_value(r)?;
-            v["overdue"] = is_overdue(r, now).into();
-            println!("{v}");
-        }
-        return Ok(());
+/// `airgap discard ID --yes`: drops a kept file for good.
+pub fn discard(ctx: &Context, ledger_id: i64, yes: bool) -> Result<()> {
+    let mut cache = ctx.open_cache()?;
+    let row = cache
+        .ledger_row(ledger_id)?
+        .with_context(|| format!("there is no ledger entry {ledger_id}"))?;
+    if row.queued.is_none() {
+        bail!(
+            "ledger entry {ledger_id} keeps no file: only imports the cloud has not accepted \
+             can be discarded (see `usagedesk-cli airgap outbox`)"
+        );
     }
-    let mut t = table(&[
-        "instance",
-        "account",
-        "air-gapped",
-        "mark",
-        "last report",
-        "pending",
-        "",
-    ]);
-    for r in &rows {
-        let last = [r.last_import_at, r.instance.last_report_at]
-            .into_iter()
-            .flatten()
-            .max();
-        t.add_row(vec![
-            Cell::new(&r.instance.id),
-            Cell::new(r.account_name.as_deref().unwrap_or(&r.instance.account_id)),
-            Cell::new(if r.instance.airgapped { "yes" } else { "" }),
-            num(r.high_water_mark),
-            Cell::new(
-                last.map(|t| t.format("%Y-%m-%d").to_string())
-                    .unwrap_or_else(|| "never".into()),
-            ),
-            num(r.pending_uploads),
-            Cell::new(if is_overdue(r, now) { "overdue" } else { "" }),
-        ]);
+    if !yes {
+        bail!(
+            "not discarded: the file of ledger entry {ledger_id} (instance {}) holds usage the \
+             customer was told the vendor has, and the customer's agent already dropped it. \
+             Discarding loses it for good; run again with --yes if that is what you want",
+            row.instance_id
+        );
     }
-    println!("{t}");
+    let by = subject(cache.scope_account_id()?.as_deref().unwrap_or("signed out"));
+    cache.discard(ledger_id, &by, ctx.clock.now())?;
+    println!("discarded the file of ledger entry {ledger_id}; the ledger keeps the entry");
     Ok(())
 }
 

@@ -1,21 +1,19 @@
 //! `customers`, `customer`, `instance`: customer reporting from the local cache (offline).
 
+use std::io::Write;
+
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 use comfy_table::Cell;
-use usagedesk_customers::{customer, customers, instance, CustomerFilter, InstanceCard};
+use usagedesk_customers::{
+    customer, customer_instances, customer_total, each_customer, install_attempts, instance,
+    instance_events, CustomerFilter, CustomerSort, CustomerSummary, InstanceCard, Page,
+};
 use usagedesk_domain::customer::{InstanceStatus, LicenseType};
 use usagedesk_domain::Clock;
 
 use crate::context::Context;
-use crate::output::{one_line, table};
-
-fn json_lines<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> Result<()> {
-    for i in items {
-        println!("{}", serde_json::to_string(&i)?);
-    }
-    Ok(())
-}
+use crate::output::{group, one_line, table};
 
 fn date(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "never".into(), |t| t.format("%Y-%m-%d").to_string())
@@ -39,53 +37,153 @@ fn ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "no data".into(), |r| format!("{:.1} %", r * 100.0))
 }
 
-pub fn list(ctx: &Context, filter: CustomerFilter, json: bool) -> Result<()> {
-    let cache = ctx.open_cache()?;
-    let rows = customers(&cache, ctx.clock.now(), &filter)?;
-    if json {
-        return json_lines(&rows);
+/// How `customers` pages and prints.
+pub struct ListArgs {
+    pub filter: CustomerFilter,
+    pub sort: CustomerSort,
+    pub offset: u64,
+    pub limit: Option<u64>,
+    pub json: bool,
+}
+
+fn license_types(r: &CustomerSummary) -> String {
+    let types: Vec<&str> = r
+        .licenses
+        .iter()
+        .map(|l| match l.license_type {
+            LicenseType::Prod => "prod",
+            LicenseType::Trial => "trial",
+            LicenseType::Dev => "dev",
+            LicenseType::Community => "community",
+        })
+        .collect();
+    types.join(", ")
+}
+
+/// At most `width` characters of `s`, on one line.
+fn fit(s: &str, width: usize) -> String {
+    let s = one_line(s);
+    if s.chars().count() <= width {
+        return s;
     }
-    let mut t = table(&[
-        "customer",
-        "licenses",
-        "expires",
-        "instances",
-        "not ready",
-        "status",
-        "",
-    ]);
-    for r in &rows {
-        let types: Vec<&str> = r
-            .licenses
-            .iter()
-            .map(|l| match l.license_type {
-                LicenseType::Prod => "prod",
-                LicenseType::Trial => "trial",
-                LicenseType::Dev => "dev",
-                LicenseType::Community => "community",
-            })
-            .collect();
-        t.add_row(vec![
-            Cell::new(format!("{} [{}]", one_line(&r.account_name), r.account_id)),
-            Cell::new(types.join(", ")),
-            Cell::new(if r.expired {
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+const LIST_HEADER: [(&str, usize); 6] = [
+    ("customer", 44),
+    ("licenses", 16),
+    ("expires", 18),
+    ("instances", 9),
+    ("not ready", 9),
+    ("status", 11),
+];
+
+fn list_line(out: &mut impl Write, cells: [&str; 7]) -> std::io::Result<()> {
+    for (i, (_, w)) in LIST_HEADER.iter().enumerate() {
+        write!(out, "{:<w$}  ", fit(cells[i], *w))?;
+    }
+    writeln!(out, "{}", cells[6].trim_end())
+}
+
+/// SQLite's page cache while streaming the list (KiB).
+const STREAM_CACHE_KIB: u32 = 4 * 1024;
+
+/// Streams the list: each row is written as it is read (one JSON object a line with
+/// `--json`), so memory stays flat however many customers there are.
+pub fn list(ctx: &Context, args: ListArgs) -> Result<()> {
+    let cache = ctx.open_cache()?;
+    // Each page is read once: a small page cache keeps the stream's memory flat.
+    cache.set_page_cache_kib(STREAM_CACHE_KIB)?;
+    let now = ctx.clock.now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if !args.json {
+        let [a, b, c, d, e, f] = LIST_HEADER.map(|(h, _)| h);
+        list_line(&mut out, [a, b, c, d, e, f, ""])?;
+    }
+    let total = customer_total(&cache, now, &args.filter)?;
+    let shown = each_customer(
+        &cache,
+        now,
+        &args.filter,
+        args.sort,
+        args.offset,
+        args.limit,
+        |r| -> Result<()> {
+            if args.json {
+                serde_json::to_writer(&mut out, &r)?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            let expires = if r.expired {
                 format!("expired {}", date(r.expires_at))
             } else {
                 date(r.expires_at).replace("never", "—")
-            }),
-            Cell::new(r.instances),
-            Cell::new(r.not_ready),
-            Cell::new(status(r.worst_status)),
-            Cell::new(if r.reporting_overdue {
-                "reporting overdue"
-            } else {
-                ""
-            }),
-        ]);
+            };
+            list_line(
+                &mut out,
+                [
+                    &format!("{} [{}]", r.account_name, r.account_id),
+                    &license_types(&r),
+                    &expires,
+                    &r.instances.to_string(),
+                    &r.not_ready.to_string(),
+                    status(r.worst_status),
+                    if r.reporting_overdue {
+                        "reporting overdue"
+                    } else {
+                        ""
+                    },
+                ],
+            )?;
+            Ok(())
+        },
+    )?;
+    if !args.json {
+        let first = if shown == 0 { 0 } else { args.offset + 1 };
+        if shown == total {
+            writeln!(out, "{} customers", group(total))?;
+        } else {
+            writeln!(
+                out,
+                "customers {}–{} of {} (--offset and --limit page through them)",
+                group(first),
+                group(args.offset + shown),
+                group(total)
+            )?;
+        }
     }
-    println!("{t}");
-    println!("{} customers", rows.len());
+    out.flush()?;
     Ok(())
+}
+
+/// How far `customer` and `instance --events` page into their lists.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// "instances 1–50 of 1,234 (--offset 50 for more)".
+fn range_note(what: &str, page: &Page<impl Sized>) -> String {
+    let from = page.offset as u64;
+    let to = from + page.items.len() as u64;
+    if page.total == 0 {
+        return format!("no {what}");
+    }
+    let more = if to < page.total {
+        format!(" (--offset {to} for more)")
+    } else {
+        String::new()
+    };
+    format!(
+        "{what} {}–{} of {}{more}",
+        group(from + 1),
+        group(to),
+        group(page.total)
+    )
 }
 
 fn instance_rows(cards: &[InstanceCard]) -> comfy_table::Table {
@@ -139,11 +237,17 @@ fn instance_rows(cards: &[InstanceCard]) -> comfy_table::Table {
     t
 }
 
-pub fn show(ctx: &Context, account: &str, json: bool) -> Result<()> {
+pub fn show(ctx: &Context, account: &str, paging: Paging, json: bool) -> Result<()> {
     let cache = ctx.open_cache()?;
-    let page = customer(&cache, account, ctx.clock.now())?;
+    let now = ctx.clock.now();
+    let page = customer(&cache, account, now)?;
+    let instances = customer_instances(&cache, account, now, paging.offset, paging.limit)?;
+    let attempts = install_attempts(&cache, account, paging.offset, paging.limit)?;
     if json {
-        println!("{}", serde_json::to_string(&page)?);
+        let mut v = serde_json::to_value(&page)?;
+        v["instances"] = serde_json::to_value(&instances)?;
+        v["install_attempts"] = serde_json::to_value(&attempts)?;
+        println!("{}", serde_json::to_string(&v)?);
         return Ok(());
     }
     println!("{} [{}]", page.account.name, page.account.id);
@@ -181,8 +285,18 @@ pub fn show(ctx: &Context, account: &str, json: bool) -> Result<()> {
         ),
         None => println!("time to install: no Ready instances"),
     }
-    println!("{}", instance_rows(&page.instances));
-    for a in &page.install_attempts {
+    let c = page.counts;
+    println!(
+        "{} instances: {} not Ready, {} inactive, {} air-gapped ({} overdue)",
+        group(c.instances.into()),
+        group(c.not_ready.into()),
+        group(c.inactive.into()),
+        group(c.airgapped.into()),
+        group(c.reporting_overdue.into())
+    );
+    println!("{}", instance_rows(&instances.items));
+    println!("{}", range_note("instances", &instances));
+    for a in &attempts.items {
         println!(
             "install attempt {} {:?} started {} by {} ({}, mode {:?}, registry {:?}): {}",
             a.id,
@@ -199,14 +313,23 @@ pub fn show(ctx: &Context, account: &str, json: bool) -> Result<()> {
                 .join(" → ")
         );
     }
+    println!("{}", range_note("install attempts", &attempts));
     Ok(())
 }
 
-pub fn show_instance(ctx: &Context, id: &str, events: bool, json: bool) -> Result<()> {
+pub fn show_instance(ctx: &Context, id: &str, events: Option<Paging>, json: bool) -> Result<()> {
     let cache = ctx.open_cache()?;
-    let detail = instance(&cache, id, ctx.clock.now())?;
+    let now = ctx.clock.now();
+    let detail = instance(&cache, id, now)?;
+    let events = events
+        .map(|p| instance_events(&cache, id, now, p.offset, p.limit))
+        .transpose()?;
     if json {
-        println!("{}", serde_json::to_string(&detail)?);
+        let mut v = serde_json::to_value(&detail)?;
+        if let Some(events) = &events {
+            v["events"] = serde_json::to_value(events)?;
+        }
+        println!("{}", serde_json::to_string(&v)?);
         return Ok(());
     }
     println!(
@@ -226,9 +349,9 @@ pub fn show_instance(ctx: &Context, id: &str, events: bool, json: bool) -> Resul
             ratio(u.ratio)
         );
     }
-    if events {
+    if let Some(events) = &events {
         let mut t = table(&["received", "field", "previous", "new"]);
-        for e in &detail.events {
+        for e in &events.items {
             t.add_row(vec![
                 Cell::new(e.received_at.format("%Y-%m-%d %H:%M:%S").to_string()),
                 Cell::new(&e.field),
@@ -237,6 +360,7 @@ pub fn show_instance(ctx: &Context, id: &str, events: bool, json: bool) -> Resul
             ]);
         }
         println!("{t}");
+        println!("{}", range_note("events (newest first)", events));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod airgap;
+pub mod airgap_lists;
 pub mod customers;
 pub mod export;
 pub mod login;

@@ -6,33 +6,62 @@ use anyhow::{anyhow, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use usagedesk_domain::Clock;
-use usagedesk_sync::{sync as run_sync, Client, Phase, Progress, Settings, SyncOptions};
+use usagedesk_sync::{
+    sync as run_sync, Client, ClientOptions, Phase, Progress, Settings, SyncOptions,
+};
 
 use crate::context::Context;
 use crate::output::group;
 
-pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
-    let mut cache = ctx.open_cache()?;
-    let url = match url {
-        Some(u) => u.to_string(),
-        None => Settings::load(&ctx.data_dir)?.cloud_url.ok_or_else(|| {
-            anyhow!("no cloud URL: run `usagedesk-cli login --url URL` or pass --url")
-        })?,
-    };
-    let client = Client::new(&url, &ctx.token(&url)?)?;
+pub fn sync(
+    ctx: &Context,
+    url: Option<&str>,
+    force: bool,
+    allow_insecure_http: bool,
+) -> Result<()> {
     let mut settings = Settings::load(&ctx.data_dir)?;
-    settings.cloud_url = Some(client.base_url().to_string());
+    // The allowance given at login holds for the URL of the login only.
+    let (url, options) = match url {
+        Some(u) => (
+            u.to_string(),
+            ClientOptions {
+                allow_insecure_http,
+            },
+        ),
+        None => {
+            let url = settings.cloud_url.clone().ok_or_else(|| {
+                anyhow!("no cloud URL: run `usagedesk-cli login --url URL` or pass --url")
+            })?;
+            let mut options = settings.client_options();
+            options.allow_insecure_http |= allow_insecure_http;
+            (url, options)
+        }
+    };
+    let client = Client::new_with(&url, &ctx.token(&url)?, options)?;
+    let mut cache = ctx.open_cache()?;
+    if settings.cloud_url.as_deref() != Some(client.base_url()) {
+        settings.cloud_url = Some(client.base_url().to_string());
+        settings.allow_insecure_http = options.allow_insecure_http;
+    }
     settings.save(&ctx.data_dir)?;
     let mut reporter = Reporter::new();
     let report = super::runtime()?.block_on(run_sync(
         &mut cache,
         &client,
         &ctx.clock,
-        &SyncOptions::default(),
+        &SyncOptions {
+            allow_source_switch: force,
+            ..SyncOptions::default()
+        },
         |p| reporter.show(p),
     ));
     reporter.finish();
-    let report = report?;
+    let report = match report {
+        Err(e @ usagedesk_sync::SyncError::PendingElsewhere { .. }) => {
+            anyhow::bail!("nothing was synced: {e} (`usagedesk-cli airgap outbox` lists them; --force confirms)")
+        }
+        other => other?,
+    };
     println!(
         "synced {} changes in {} pages from {} ({}){}",
         group(report.rows),
@@ -49,6 +78,20 @@ pub fn sync(ctx: &Context, url: Option<&str>) -> Result<()> {
         println!(
             "uploaded {} usage data file(s) imported offline",
             report.uploaded
+        );
+    }
+    if report.push.deferred > 0 {
+        println!(
+            "{} usage data file(s) stay queued: the cloud or the network failed for now; \
+             they are tried again at a later sync",
+            report.push.deferred
+        );
+    }
+    if report.push.refused > 0 {
+        println!(
+            "the cloud refused {} usage data file(s); they are kept: see `usagedesk-cli airgap \
+             outbox` for the reason, then `airgap retry ID` or `airgap discard ID --yes`",
+            report.push.refused
         );
     }
     // The air-gap signing certificate, for issuing sync keys and importing files offline.
@@ -160,6 +203,15 @@ pub fn status(ctx: &Context) -> Result<()> {
     println!("accounts:     {}", group(stats.accounts));
     println!("month rows:   {}", group(stats.month_rows));
     println!("size:         {:.1} MB", stats.db_bytes as f64 / 1e6);
+    let current = usagedesk_sync::outbox::current_binding(&cache)?;
+    let outbox = cache.outbox_summary(current.as_ref())?;
+    if outbox.total() > 0 {
+        let elsewhere: u64 = outbox.elsewhere.iter().map(|e| e.files).sum();
+        println!(
+            "outbox:       {} queued, {} refused, {} for another cloud or account (`airgap outbox`)",
+            outbox.queued, outbox.refused, elsewhere
+        );
+    }
     if let Some(last) = cache.sync_log(1)?.first() {
         if let Some(e) = &last.error {
             println!("last sync failed: {e}");

@@ -136,16 +136,29 @@ fn grant(enrollment: &Enrollment, who: FirstContact<'_>) -> PinGrant {
 /// A usage data file's first contact: [`Verified::check_enrollment`] (at the file's
 /// `created_at`) against the instance as the cloud knows it, then the enrollment key's
 /// standing. Refusals are `422`.
+///
+/// `account_path` is the path of the sync key the file answers, which the caller checked
+/// ends in the instance's account: where the account sat when the key was issued. A file
+/// answering a key issued before the account moved is accepted under that path (see
+/// `imports::check_place`), and the license file the agent holds names the same path (the
+/// agent answers no sync key whose path differs from its license's), so its enrollment is
+/// checked against it too.
 pub fn check_file_enrollment(
     storage: &dyn Storage,
     instance: &Instance,
+    account_path: &[String],
     usage: &Verified<UsageData>,
     who: FirstContact<'_>,
 ) -> Result<PinGrant, Refusal> {
-    let path = instances::account_path(storage, instance)?;
+    if account_path.last() != Some(&instance.account_id) {
+        return Err(who.contact.refuse(format!(
+            "the sync key this file answers does not name the account of instance '{}'",
+            instance.id
+        )));
+    }
     let root = storage.vendor_root_key()?.public_key();
     usage
-        .check_enrollment(&root, &known(instance, &path))
+        .check_enrollment(&root, &known(instance, account_path))
         .map_err(|e| who.contact.refuse(e.to_string()))?;
     let Some(enrollment) = &usage.enrollment else {
         return Err(who

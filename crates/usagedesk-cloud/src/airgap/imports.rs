@@ -99,6 +99,7 @@ pub fn accept<R: RngCore + CryptoRng>(
             return Ok(answer(earlier));
         }
     }
+    keys::check_not_revoked(storage, &sync_key.unverified().certificate)?;
     let root = storage.vendor_root_key()?.public_key();
     let created = created_at(&usage, clock.now)?;
     let sync_key = sync_key.verify(&root, created)?;
@@ -108,7 +109,7 @@ pub fn accept<R: RngCore + CryptoRng>(
             sync_key.instance_id, instance.id, instance.id
         )));
     }
-    instances::check_sync_key(storage, &instance, &sync_key)?;
+    check_place(storage, &instance, &sync_key)?;
     let pinned = instance
         .public_key
         .as_deref()
@@ -129,6 +130,7 @@ pub fn accept<R: RngCore + CryptoRng>(
         None => Some(identity::check_file_enrollment(
             storage,
             &instance,
+            &sync_key.account_path,
             &usage,
             FirstContact {
                 contact: Contact::File,
@@ -189,6 +191,47 @@ pub fn accept<R: RngCore + CryptoRng>(
         );
     }
     Ok(answer(accepted))
+}
+
+/// Checks the sync key's account path against the instance as the cloud knows it now.
+///
+/// The path is where the instance's account sat when the key was issued; the vendor may
+/// have moved the account since (accounts.csv loaded again). A file answering such a key is
+/// accepted under the path that held then: its signature chain proves that the issuing
+/// manager's certificate covered that path, the customer was handed a verification key for
+/// it, and the records belong to accounts, not to places in the tree (each is still checked
+/// against the account's subtree as it is now, by [`instances::daily_rows`]). The sync key
+/// must still name the instance's own account (an instance never changes accounts: the
+/// loader refuses that) and its license.
+fn check_place(
+    storage: &dyn Storage,
+    instance: &Instance,
+    sync_key: &SyncKey,
+) -> Result<(), Refusal> {
+    let path = instances::account_path(storage, instance)?;
+    if sync_key.account_path != path {
+        if sync_key.account_path.last() != Some(&instance.account_id) {
+            return Err(Refusal::Invalid(format!(
+                "the sync key names account '{}' for instance '{}', which belongs to \
+                 account '{}' (an instance never changes accounts): this file does not answer \
+                 a sync key issued for this instance; discard it, issue a new sync key and ask \
+                 the customer for a new file",
+                sync_key.account_path.last().map_or("?", String::as_str),
+                instance.id,
+                instance.account_id
+            )));
+        }
+        tracing::info!(
+            instance = %instance.id,
+            issued_under = %sync_key.account_path.join(" > "),
+            now_under = %path.join(" > "),
+            "accepting a file whose sync key was issued before its account moved"
+        );
+    }
+    match &sync_key.license_id {
+        Some(license) => instances::check_license(instance, license),
+        None => Ok(()),
+    }
 }
 
 fn answer(a: AcceptedFile) -> AirgapAccepted {

@@ -6,6 +6,8 @@ use rand::{CryptoRng, RngCore};
 use usagedesk_airgap::{AirgapError, DelegationCertificate, PublicKey, Scope, SigningKey};
 use usagedesk_domain::airgap_api::{CertificateRequest, CertificateResponse, VendorKey};
 
+use sha2::{Digest, Sha256};
+
 use super::Refusal;
 use crate::storage::{Delegation, Storage, StoreError, StoredSigner, TokenGrant, TokenScope};
 
@@ -83,6 +85,29 @@ pub fn cloud_signer<R: RngCore + CryptoRng>(
     Ok(CloudSigner { key, certificate })
 }
 
+/// How the cloud names a certificate: the SHA-256 (hex) of its compact JSON.
+pub fn certificate_sha256(certificate: &DelegationCertificate) -> String {
+    hex::encode(Sha256::digest(certificate.to_json().as_bytes()))
+}
+
+/// Refuses a sync key signed under a certificate issued to a token that is now revoked.
+pub fn check_not_revoked(
+    storage: &dyn Storage,
+    certificate: &DelegationCertificate,
+) -> Result<(), Refusal> {
+    if let Some(r) = storage.revoked_certificate(&certificate_sha256(certificate))? {
+        return Err(Refusal::Revoked(format!(
+            "the sync key was signed by '{}' under a certificate of token {}, which was revoked \
+             on {}: files answering it are not accepted. Issue a new sync key from an app \
+             signed in with a valid token, and ask the customer to export again",
+            r.subject,
+            r.token_id,
+            super::when(&r.revoked_at)
+        )));
+    }
+    Ok(())
+}
+
 /// The airgap scope of a token's scope.
 pub fn scope_of(scope: &TokenScope) -> Scope {
     match scope {
@@ -128,6 +153,8 @@ pub fn certify_manager(
         subject: certificate.subject.clone(),
         scope: scope.to_string(),
         token_name: grant.name.clone(),
+        token_id: grant.id.clone(),
+        certificate_sha256: certificate_sha256(&certificate),
         issued_at: certificate.issued_at,
         expires_at: certificate.expires_at,
     })?;

@@ -41,6 +41,9 @@ pub enum Refusal {
     /// A file over its size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Signed under a certificate of a revoked token.
+    #[error("{0}")]
+    Revoked(String),
     #[error(transparent)]
     Store(StoreError),
 }

@@ -70,13 +70,10 @@ pub fn verify(
     })?;
     let signed_at = DateTime::parse_from_rfc3339(timestamp)
         .map_err(|_| {
+            // The header's value is not repeated: it could be anything the client holds.
             unauthorized(format!(
-                "{TIMESTAMP_HEADER} '{}' is not an RFC 3339 time",
-                timestamp
-                    .chars()
-                    .take(64)
-                    .collect::<String>()
-                    .escape_debug()
+                "{TIMESTAMP_HEADER} is not an RFC 3339 time such as 2026-03-01T09:00:00.000Z: \
+                 sign the {what} as docs/agent.md describes"
             ))
         })?
         .with_timezone(&Utc);

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use usagedesk_domain::api::{ErrorBody, ErrorCode, ErrorDetail};
 
+use super::redact::redact_secrets;
 use crate::airgap::Refusal;
 use crate::ingest::IngestError;
 use crate::storage::StoreError;
@@ -14,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -22,6 +25,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -44,24 +48,40 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(code = ?self.code, "{}", self.message);
+        // Messages are written without secrets; this catches any that slipped through.
+        let message = redact_secrets(&self.message).into_owned();
+        if self.status.is_server_error() && self.code != ErrorCode::Busy {
+            tracing::error!(code = ?self.code, "{message}");
         }
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,
-                message: self.message,
+                message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = super::rate::retry_after_secs(after);
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        resp
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::CursorExpired => {
+            StoreError::CursorExpired | StoreError::CursorAhead => {
                 Self::new(StatusCode::GONE, ErrorCode::CursorExpired, e.to_string())
+            }
+            StoreError::Busy(m) => {
+                tracing::warn!("{m}");
+                let mut busy = Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, m);
+                busy.retry_after = Some(std::time::Duration::from_secs(2));
+                busy
             }
             StoreError::BadCursor(_) => Self::bad_request(e.to_string()),
             StoreError::Invalid(m) => Self::invalid(m),
@@ -90,6 +110,9 @@ impl From<Refusal> for ApiError {
             Refusal::Conflict(m) => Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, m),
             Refusal::TooLarge(m) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, m)
+            }
+            Refusal::Revoked(m) => {
+                Self::new(StatusCode::FORBIDDEN, ErrorCode::CertificateRevoked, m)
             }
             Refusal::Store(s) => s.into(),
         }

@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use usagedesk_domain::api::{ErrorCode, MAX_BODY_BYTES};
 
 use super::error::ApiError;
+use super::redact::without_quoted_values;
 use super::AppState;
-use crate::storage::{TokenGrant, TokenKind};
+use crate::storage::{TokenGrant, TokenKind, TokenState};
 use crate::tokens::{self, MAX_TOKEN_LEN};
 
 /// A caller authenticated by `Authorization: Bearer <token>`.
@@ -35,9 +36,37 @@ impl FromRequestParts<AppState> for Caller {
         let hash = tokens::hash(token);
         let storage = state.storage.clone();
         let grant = tokio::task::spawn_blocking(move || storage.authenticate(hash)).await??;
-        grant.map(Caller).ok_or_else(|| {
-            unauthorized("the token is not valid: it may have been revoked or mistyped; ask your administrator for a new one")
-        })
+        let Some(grant) = grant else {
+            return Err(unauthorized(
+                "this cloud does not know the token: check that it was copied whole, or ask \
+                 your administrator for a new one",
+            ));
+        };
+        let day = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+        match grant.state(state.clock.now()) {
+            TokenState::Active => Ok(Caller(grant)),
+            TokenState::Revoked => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TokenRevoked,
+                format!(
+                    "the token {} ('{}') was revoked on {}: ask your administrator for a new \
+                     token",
+                    grant.id,
+                    grant.name,
+                    grant.revoked_at.as_ref().map(day).unwrap_or_default()
+                ),
+            )),
+            TokenState::Expired => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TokenExpired,
+                format!(
+                    "the token {} ('{}') expired on {}: ask your administrator for a new token",
+                    grant.id,
+                    grant.name,
+                    grant.expires_at.as_ref().map(day).unwrap_or_default()
+                ),
+            )),
+        }
     }
 }
 
@@ -68,15 +97,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::BytesRejection(_)) => Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                format!("the body is larger than {MAX_BODY_BYTES} bytes; split it into smaller requests"),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {MAX_BODY_BYTES} bytes; split it into smaller requests"),
+                ))
+            }
+            Err(JsonRejection::BytesRejection(_)) => Err(ApiError::bad_request(
+                "the body could not be read to its end; send the request again",
             )),
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 Err(ApiError::bad_request("send the body as JSON with 'Content-Type: application/json'"))
             }
-            Err(e) => Err(ApiError::bad_request(format!("the body is not valid: {}", e.body_text()))),
+            // The deserializer's message quotes the values it refused: they stay out.
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the body is not valid: {}",
+                without_quoted_values(&e.body_text())
+            ))),
         }
     }
 }
@@ -92,7 +130,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
             .await
             .map(|Query(v)| Self(v))
             .map_err(|e: QueryRejection| {
-                ApiError::bad_request(format!("bad query parameters: {}", e.body_text()))
+                ApiError::bad_request(format!(
+                    "bad query parameters: {}",
+                    without_quoted_values(&e.body_text())
+                ))
             })
     }
 }

@@ -33,6 +33,14 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; the API lives under /api/v1")
 }
 
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        usagedesk_domain::api::ErrorCode::BadRequest,
+        format!("this endpoint does not take {method}; the README lists each endpoint's method"),
+    )
+}
+
 pub async fn me(State(s): State<AppState>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
     let grant = caller.require(TokenKind::Manager)?.clone();
     blocking(move || {

@@ -12,7 +12,7 @@ use usagedesk_domain::customer::{
 };
 use usagedesk_domain::{Account, Instance, Plan, PlanCatalog, UsageCounts, YearMonth};
 
-pub use sqlite::SqliteStorage;
+pub use sqlite::{backup, rotate_epoch, SqliteStorage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,13 +28,20 @@ pub enum StoreError {
     Invalid(String),
     #[error("the cursor belongs to another dataset; start a full sync")]
     CursorExpired,
-    #[error("the cursor '{0}' was not issued by this service; start a full sync")]
+    /// The cursor given, never shown in a message (a mistyped one could be anything).
+    #[error("the cursor was not issued by this service; start a full sync")]
     BadCursor(String),
     #[error("storage worker failed: {0}")]
     Worker(String),
     /// A write lost a race with another one (e.g. two first contacts pinning two keys).
     #[error("{0}")]
     Conflict(String),
+    /// The cursor is beyond the feed's head: the database was restored from an older backup.
+    #[error("the cursor is ahead of this service's change feed (its database was restored from an older backup); start a full sync")]
+    CursorAhead,
+    /// Every read connection stayed busy for too long.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// A row that failed validation, located in its input.
@@ -179,11 +186,94 @@ impl TokenKind {
     }
 }
 
+/// A token as authentication finds it, whether or not it is still valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
+    /// The public id (`tok-…`), safe to print.
+    pub id: String,
     pub scope: TokenScope,
     pub kind: TokenKind,
     pub name: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a token may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenState {
+    pub fn of(
+        expires_at: Option<DateTime<Utc>>,
+        revoked_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        if revoked_at.is_some() {
+            Self::Revoked
+        } else if expires_at.is_some_and(|e| e <= now) {
+            Self::Expired
+        } else {
+            Self::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl TokenGrant {
+    pub fn state(&self, now: DateTime<Utc>) -> TokenState {
+        TokenState::of(self.expires_at, self.revoked_at, now)
+    }
+}
+
+/// A token to store: only its hash, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub hash: [u8; 32],
+    /// `tok-` and 12 hex digits ([`crate::tokens::generate_id`]).
+    pub id: String,
+    pub scope: TokenScope,
+    pub kind: TokenKind,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// `None`: valid until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A stored token, for `usagedesk-cloud token list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: TokenKind,
+    pub scope: TokenScope,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenInfo {
+    pub fn state(&self, now: DateTime<Utc>) -> TokenState {
+        TokenState::of(self.expires_at, self.revoked_at, now)
+    }
+}
+
+/// A certificate whose token was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedCertificate {
+    pub token_id: String,
+    pub subject: String,
+    pub revoked_at: DateTime<Utc>,
 }
 
 /// A page of the change feed after a cursor.
@@ -227,6 +317,10 @@ pub struct Delegation {
     pub subject: String,
     pub scope: String,
     pub token_name: String,
+    /// The token the certificate was issued to.
+    pub token_id: String,
+    /// SHA-256 (hex) of the certificate's compact JSON.
+    pub certificate_sha256: String,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -384,7 +478,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Loads a dataset: all or nothing. `today` bounds snapshot dates.
     fn load(&self, dataset: Dataset<'_>, today: NaiveDate) -> Result<LoadStats, LoadError>;
 
-    /// Stores a token by its SHA-256 hash.
+    /// Stores a token by its SHA-256 hash, with a new random id and no expiry.
     fn create_token(
         &self,
         hash: [u8; 32],
@@ -392,9 +486,37 @@ pub trait Storage: Send + Sync + 'static {
         kind: TokenKind,
         name: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.add_token(&NewToken {
+            hash,
+            id: crate::tokens::generate_id(&mut rand::rngs::OsRng),
+            scope: scope.clone(),
+            kind,
+            name: name.to_owned(),
+            created_at: now,
+            expires_at: None,
+        })
+    }
 
+    /// Stores a token by its hash; its account must exist.
+    fn add_token(&self, token: &NewToken) -> Result<(), StoreError>;
+
+    /// The token with this hash, revoked and expired ones included.
     fn authenticate(&self, hash: [u8; 32]) -> Result<Option<TokenGrant>, StoreError>;
+
+    /// Every token, oldest first.
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Revokes the token with this id (at `now`, or keeps the earlier revocation).
+    /// [`StoreError::Invalid`] when there is none.
+    fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<TokenInfo, StoreError>;
+
+    /// The certificate with this SHA-256 (of its compact JSON), when the token it was issued
+    /// to is revoked.
+    fn revoked_certificate(
+        &self,
+        certificate_sha256: &str,
+    ) -> Result<Option<RevokedCertificate>, StoreError>;
 
     /// The account, when it exists and `scope` may see it.
     fn account(&self, scope: &TokenScope, id: &str) -> Result<Option<Account>, StoreError>;

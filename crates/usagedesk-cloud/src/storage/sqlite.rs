@@ -18,41 +18,53 @@ use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 
 use super::{
     AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, EnrollmentKeyState,
-    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, OnlineSyncKey,
-    PinGrant, ReceiptWriter, RowError, Storage, StoreError, StoredSigner, SubtreeAccount,
-    TokenGrant, TokenKind, TokenScope, UsageFile,
+    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken,
+    OnlineSyncKey, PinGrant, ReceiptWriter, RevokedCertificate, RowError, Storage, StoreError,
+    StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope, UsageFile,
 };
+use crate::limits::StorageLimits;
 
 mod airgap;
 mod customers;
 mod identity;
 mod instances;
+mod maintenance;
+mod pool;
+mod tokens;
+
+pub use maintenance::{backup, rotate_epoch};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_airgap.sql"),
     include_str!("../../migrations/0003_customers.sql"),
+    include_str!("../../migrations/0004_tokens.sql"),
     include_str!("../../migrations/0005_instance_identity.sql"),
 ];
 
-/// SQLite storage: one writer connection, a few pooled readers (WAL lets them run together).
+/// Page cache of the writer connection (KiB): loads rewrite large parts of the database.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+
+/// SQLite storage: one writer connection, a bounded pool of readers (WAL lets them run
+/// together).
 pub struct SqliteStorage {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: pool::Readers,
+    limits: StorageLimits,
     epoch: String,
     /// The vendor root key, read (or created) when the database is opened.
     root: RootKey,
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+fn open_connection(path: &Path, cache_kib: u32) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -65536;",
-    )?;
+         PRAGMA cache_size = -{cache_kib};"
+    ))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
@@ -84,12 +96,20 @@ impl SqliteStorage {
         Self::open_with_rng(path, &mut rand::rngs::OsRng)
     }
 
+    /// [`open`](Self::open) with the given bounds.
+    pub fn open_with(path: &Path, limits: StorageLimits) -> Result<Self, StoreError> {
+        let mut storage = Self::open_with_rng(path, &mut rand::rngs::OsRng)?;
+        storage.readers = pool::Readers::new(limits.readers, limits.reader_wait);
+        storage.limits = limits;
+        Ok(storage)
+    }
+
     /// [`open`](Self::open), drawing a missing vendor root key from `rng`.
     pub fn open_with_rng<R: RngCore + CryptoRng>(
         path: &Path,
         rng: &mut R,
     ) -> Result<Self, StoreError> {
-        let mut conn = open_connection(path)?;
+        let mut conn = open_connection(path, WRITER_CACHE_KIB)?;
         migrate(&mut conn, path)?;
         let epoch: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
@@ -113,10 +133,12 @@ impl SqliteStorage {
             }
         };
         let root = airgap::vendor_root_key(&mut conn, rng)?;
+        let limits = StorageLimits::default();
         Ok(Self {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
+            readers: pool::Readers::new(limits.readers, limits.reader_wait),
+            limits,
             epoch,
             root,
         })
@@ -126,22 +148,15 @@ impl SqliteStorage {
         &self.path
     }
 
-    /// Runs `f` on a pooled read connection.
+    /// Runs `f` on a pooled read connection (waiting for one when all are busy).
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.readers.lock().map_err(poisoned)?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path)?,
-        };
-        let out = f(&conn);
-        let mut pool = self.readers.lock().map_err(poisoned)?;
-        if pool.len() < 4 {
-            pool.push(conn);
-        }
-        out
+        let conn = self
+            .readers
+            .lease(|| open_connection(&self.path, self.limits.reader_cache_kib))?;
+        f(&conn)
     }
 
     fn write<T>(
@@ -172,6 +187,23 @@ impl SqliteStorage {
         }
         Ok(seq)
     }
+}
+
+/// A cursor past the feed's last sequence number was issued by a later state of this
+/// database: it was restored from an older backup.
+fn check_cursor_within_head(conn: &Connection, after: i64) -> Result<(), StoreError> {
+    if after == 0 {
+        return Ok(());
+    }
+    let head: i64 = conn
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'feed'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    if after > head {
+        return Err(StoreError::CursorAhead);
+    }
+    Ok(())
 }
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
@@ -326,11 +358,30 @@ fn descendants(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<String>> 
 }
 
 /// Records that `id`'s subtree left the view of every scope that saw it through `old_ancestors`.
+///
+/// An account has one tombstone on the feed, moved to the head on each move. The scopes of
+/// its earlier tombstone move with it: a cache of a scope the account left two moves ago
+/// may not have read that tombstone yet, and must still find one after its cursor.
 fn tombstone(tx: &Transaction<'_>, id: &str, old_ancestors: &[String]) -> rusqlite::Result<()> {
+    let earlier: Option<i64> = tx
+        .prepare_cached(
+            "SELECT seq FROM feed WHERE kind = 'tombstone' AND account_id = ?1 AND key = ''",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
     touch(tx, "tombstone", id, "")?;
     let seq = tx.last_insert_rowid();
+    if let Some(earlier) = earlier {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO tombstone_scope(ancestor, seq)
+             SELECT ancestor, ?2 FROM tombstone_scope WHERE seq = ?1",
+        )?
+        .execute(params![earlier, seq])?;
+        tx.prepare_cached("DELETE FROM tombstone_scope WHERE seq = ?1")?
+            .execute([earlier])?;
+    }
     let mut ins =
-        tx.prepare_cached("INSERT INTO tombstone_scope(ancestor, seq) VALUES (?1, ?2)")?;
+        tx.prepare_cached("INSERT OR IGNORE INTO tombstone_scope(ancestor, seq) VALUES (?1, ?2)")?;
     for a in old_ancestors {
         ins.execute(params![a, seq])?;
     }
@@ -437,58 +488,27 @@ impl Storage for SqliteStorage {
         load_dataset(&mut conn, dataset, today)
     }
 
-    fn create_token(
-        &self,
-        hash: [u8; 32],
-        scope: &TokenScope,
-        kind: TokenKind,
-        name: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError> {
-        self.write(|conn| {
-            let account = match scope {
-                TokenScope::All => None,
-                TokenScope::Subtree(id) => {
-                    let exists: bool =
-                        conn.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)", [id], |r| r.get(0))?;
-                    if !exists {
-                        return Err(StoreError::Invalid(format!(
-                            "account '{id}' does not exist; load it first or check the id"
-                        )));
-                    }
-                    Some(id.as_str())
-                }
-            };
-            conn.execute(
-                "INSERT INTO tokens(hash, account_id, name, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![hash.as_slice(), account, name, kind.as_str(), now.to_rfc3339()],
-            )?;
-            Ok(())
-        })
+    fn add_token(&self, token: &NewToken) -> Result<(), StoreError> {
+        self.write(|conn| tokens::add(conn, token))
     }
 
     fn authenticate(&self, hash: [u8; 32]) -> Result<Option<TokenGrant>, StoreError> {
-        self.read(|conn| {
-            let row = conn
-                .prepare_cached("SELECT account_id, kind, name FROM tokens WHERE hash = ?1")?
-                .query_row([hash.as_slice()], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .optional()?;
-            Ok(row.map(|(account, kind, name)| TokenGrant {
-                scope: account.map_or(TokenScope::All, TokenScope::Subtree),
-                kind: if kind == "ingest" {
-                    TokenKind::Ingest
-                } else {
-                    TokenKind::Manager
-                },
-                name,
-            }))
-        })
+        self.read(|conn| tokens::authenticate(conn, hash))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.read(tokens::list)
+    }
+
+    fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<TokenInfo, StoreError> {
+        self.write(|conn| tokens::revoke(conn, id, now))
+    }
+
+    fn revoked_certificate(
+        &self,
+        certificate_sha256: &str,
+    ) -> Result<Option<RevokedCertificate>, StoreError> {
+        self.read(|conn| tokens::revoked_certificate(conn, certificate_sha256))
     }
 
     fn account(&self, scope: &TokenScope, id: &str) -> Result<Option<Account>, StoreError> {
@@ -522,6 +542,7 @@ impl Storage for SqliteStorage {
     ) -> Result<FeedPage, StoreError> {
         let after = self.parse_cursor(cursor)?;
         self.read(|conn| {
+            check_cursor_within_head(conn, after)?;
             let (filter, root) = scope_filter(scope);
             // Columns: 0-3 the feed row, 4-7 account, 8-12 month, 13-19 instance,
             // 20-25 license, 26-37 report, 38-42 event, 43-49 install attempt.
@@ -595,9 +616,15 @@ impl Storage for SqliteStorage {
                     _ => Change::Tombstone { account_id },
                 });
             }
+            // Counted within the next `max_feed_count` positions of the feed, whatever the
+            // scope: the work is bounded, and the count a lower bound when the feed is longer.
             let remaining = if count {
-                let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM feed f WHERE f.seq > ?1 AND {filter} LIMIT ?2)");
-                Some(conn.prepare_cached(&sql)?.query_row(params![after, i64::MAX, root], |r| r.get::<_, i64>(0))? as u64)
+                let sql = format!(
+                    "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
+                     WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2) f WHERE {filter}"
+                );
+                let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
+                Some(conn.prepare_cached(&sql)?.query_row(params![after, most, root], |r| r.get::<_, i64>(0))? as u64)
             } else {
                 None
             };
@@ -696,7 +723,8 @@ impl Storage for SqliteStorage {
         public_key: &str,
         pin: Option<&PinGrant>,
     ) -> Result<(), StoreError> {
-        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, pin))
+        let keep = self.limits.online_sync_keys_per_instance;
+        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, pin, keep))
     }
 
     fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError> {

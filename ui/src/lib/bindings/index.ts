@@ -65,7 +65,11 @@ export type SyncReport = { rows: number, pages: number, full_resync: boolean, fi
 /**
  * Usage data files imported offline that the cloud accepted in this run.
  */
-uploaded: number, };
+uploaded: number, 
+/**
+ * What the push of those files did (accepted, still queued, refused).
+ */
+push: PushReport, };
 
 export type ExportRequest = { account_id: string, scope: Scope, from: YearMonth, to: YearMonth, };
 
@@ -135,13 +139,18 @@ last_sync_key_at: string | null,
  */
 high_water_mark: number, 
 /**
- * Imports waiting to be pushed to the cloud.
+ * Imports waiting to be pushed to the cloud (queued, or retrying after a transient
+ * failure).
  */
-pending_uploads: number, };
+pending_uploads: number, 
+/**
+ * Imports the cloud refused for good, kept here until retried or discarded.
+ */
+refused_uploads: number, };
 
 export type LedgerEvent = "sync_key_issued" | "usage_imported";
 
-export type UploadState = "pending" | "uploaded" | "rejected";
+export type UploadState = "pending" | "uploaded" | "rejected" | "discarded";
 
 export type LedgerEntry = { 
 /**
@@ -168,6 +177,135 @@ document: string, upload: UploadState | null,
  * Why the cloud refused the file (`upload` is `rejected`).
  */
 upload_error: string | null, };
+
+export type InstanceKind = "airgapped" | "all";
+
+export type InstanceSort = "status" | "id" | "account" | "last_exchange" | "mark";
+
+export type InstanceQuery = { kind: InstanceKind, 
+/**
+ * Only air-gapped instances overdue with their usage data file.
+ */
+overdue_only: boolean, 
+/**
+ * Part of the instance id, the account id or the account name (case-insensitive).
+ */
+text: string | null, sort: InstanceSort, 
+/**
+ * Reverse the order (ties too).
+ */
+descending: boolean, offset: number, limit: number, };
+
+export type AirgapPage<T> = { items: Array<T>, 
+/**
+ * Items in the whole list (with the same filter and search).
+ */
+total: number, offset: number, 
+/**
+ * Changes when the data under the list changed: pages of different generations do not
+ * fit together.
+ */
+generation: string, };
+
+export type LedgerQuery = { 
+/**
+ * One instance's entries (`None`: everyone's).
+ */
+instance: string | null, 
+/**
+ * Only imports whose file is still kept here (queued, retrying or refused): the outbox.
+ */
+kept_only: boolean, offset: number, limit: number, };
+
+export type OutboxBinding = { 
+/**
+ * The cloud's base URL, as the sync client normalises it.
+ */
+cloud_url: string, 
+/**
+ * The account the token was for (`*`: every account).
+ */
+account_id: string, };
+
+export type QueuedUpload = { 
+/**
+ * Uploads tried so far.
+ */
+attempts: number, last_attempt_at: string | null, 
+/**
+ * After a transient failure: not tried again before this time.
+ */
+next_attempt_at: string | null, 
+/**
+ * The last failure, as the cloud or the network said it.
+ */
+last_error: string | null, 
+/**
+ * Set when the cloud refused the file for good (the HTTP status): it waits for a retry
+ * or a discard by hand.
+ */
+refused_status: number | null, 
+/**
+ * The cloud's base URL, as the sync client normalises it.
+ */
+cloud_url: string, 
+/**
+ * The account the token was for (`*`: every account).
+ */
+account_id: string, };
+
+export type LedgerRow = { id: number, instance_id: string, event: LedgerEvent, at: string, by: string, nonce: string, file_sha256: string, expires_at: string | null, high_water_mark: number, records: number, new_records: number, already_present: number, changed: number, upload: UploadState | null, 
+/**
+ * Why the cloud refused the file, or the last failure of a retried upload.
+ */
+upload_error: string | null, 
+/**
+ * The imported file, while it is kept here (until the cloud accepts it).
+ */
+queued: QueuedUpload | null, 
+/**
+ * A refused file discarded by hand: when, and by whom.
+ */
+discarded_at: string | null, discarded_by: string | null, };
+
+export type OutboxElsewhere = { files: number, 
+/**
+ * The cloud's base URL, as the sync client normalises it.
+ */
+cloud_url: string, 
+/**
+ * The account the token was for (`*`: every account).
+ */
+account_id: string, };
+
+export type OutboxSummary = { 
+/**
+ * Queued for the cache's current cloud and account (sent on the next sync).
+ */
+queued: number, 
+/**
+ * Refused for good by the cloud, kept until retried or discarded.
+ */
+refused: number, 
+/**
+ * Queued for another cloud or account than the cache's current one, by binding: sent
+ * only when this computer syncs with that cloud and account again.
+ */
+elsewhere: Array<OutboxElsewhere>, };
+
+export type PushReport = { 
+/**
+ * Accepted by the cloud (gone from the outbox).
+ */
+uploaded: number, 
+/**
+ * Still queued after a transient failure; tried again at a later sync.
+ */
+deferred: number, 
+/**
+ * Refused for good by the cloud in this push; kept, shown with the reason.
+ */
+refused: number, };
 
 export type ImportPreview = { instance_id: string, license_id: string, account_id: string, account_name: string | null, 
 /**
@@ -225,9 +363,14 @@ last_sync_key_at: string | null,
  */
 high_water_mark: number, 
 /**
- * Imports waiting to be pushed to the cloud.
+ * Imports waiting to be pushed to the cloud (queued, or retrying after a transient
+ * failure).
  */
-pending_uploads: number, };
+pending_uploads: number, 
+/**
+ * Imports the cloud refused for good, kept here until retried or discarded.
+ */
+refused_uploads: number, };
 
 export type DroppedFile = { path: string, preview: ImportPreview | null, 
 /**
@@ -391,6 +534,36 @@ not_ready: boolean,
  */
 reporting_overdue: boolean, };
 
+export type CustomerSort = "name" | "expiry" | "attention";
+
+export type CustomerCounts = { customers: number, 
+/**
+ * With at least one instance not Ready.
+ */
+not_ready: number, 
+/**
+ * With at least one air-gapped instance overdue.
+ */
+reporting_overdue: number, 
+/**
+ * Every license expired.
+ */
+expired: number, };
+
+export type InstanceCounts = { instances: number, 
+/**
+ * Not Ready, or never checked in.
+ */
+not_ready: number, 
+/**
+ * No check-in for 24 hours or more.
+ */
+inactive: number, 
+/**
+ * Air-gapped and overdue with their usage file.
+ */
+reporting_overdue: number, airgapped: number, };
+
 export type CustomerSummary = { account_id: string, account_name: string, licenses: Array<License>, 
 /**
  * The soonest end of a license still in force, else the latest end (`None`: none ends).
@@ -444,19 +617,23 @@ path: Array<Account>, licenses: Array<License>,
  * For the instance that most recently reached its first Ready (`None`: no Ready
  * instance).
  */
-time_to_install: TimeToInstall | null, instances: Array<InstanceCard>, 
+time_to_install: TimeToInstall | null, 
 /**
- * Newest first.
+ * Its instances at `now`.
  */
-install_attempts: Array<InstallAttempt>, };
+counts: InstanceCounts, 
+/**
+ * How many install attempts its licenses have.
+ */
+install_attempt_count: number, };
 
 export type InstanceDetail = { card: InstanceCard, account_id: string, account_name: string | null, 
 /**
- * Every recorded change, newest first.
+ * How many changes are recorded ([`instance_events`] pages through them).
  */
-events: Array<InstanceEvent>, };
+event_count: number, };
 
-export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "internal";
+export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "pending_uploads" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };
 
@@ -484,7 +661,12 @@ last_synced_at: string | null, syncing: boolean,
 /**
  * `None`: not known yet.
  */
-online: boolean | null, last_error: AppError | null, accounts: number, month_rows: number, db_bytes: number, };
+online: boolean | null, last_error: AppError | null, accounts: number, month_rows: number, db_bytes: number, 
+/**
+ * Imported usage data files kept until the cloud accepts them: queued for this cloud
+ * and account, refused, or queued for another cloud or account.
+ */
+outbox: OutboxSummary, };
 
 export type AccountDetail = { row: AccountRow, 
 /**
@@ -495,6 +677,42 @@ path: Array<Account>,
  * Months of this account whose values come from a usage data file imported here and
  * not yet accepted by the cloud ("pending upload").
  */
-pending_months: Array<YearMonth>, };
+pending_months: Array<YearMonth>, 
+/**
+ * Holds a license: the account has a customer page.
+ */
+is_customer: boolean, };
 
 export type SyncFinished = { ok: boolean, report: SyncReport | null, error: AppError | null, };
+
+export type OpenedKind = "usage_data" | "sync_key" | "verification_key" | "unknown";
+
+export type KeyFacts = { instance_id: string, 
+/**
+ * The manager who issued it.
+ */
+issued_by: string, issued_at: string, 
+/**
+ * Sync keys: the instance answers it until then.
+ */
+expires_at: string | null, 
+/**
+ * Verification keys: the instance may drop its records up to this `seq`.
+ */
+accepted_high_water_mark: number | null, };
+
+export type OpenedFile = { path: string, 
+/**
+ * The file's name, for titles.
+ */
+name: string, kind: OpenedKind, 
+/**
+ * What a sync key or verification key states about itself, read without checking its
+ * signature (the customer's instance checks it).
+ */
+key: KeyFacts | null, 
+/**
+ * Why the file cannot serve as what it is (unreadable, damaged, not an exchange file): a
+ * sentence that says what to do. `None` for a usage data file: the preview checks it.
+ */
+problem: string | null, };

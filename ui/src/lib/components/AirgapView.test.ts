@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanup, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
-import { baseStatus, installFake, type FakeOptions } from '../../test/fake-ipc';
+import { baseStatus, fakeLedger, installFake, ledgerEntry, type FakeOptions } from '../../test/fake-ipc';
 import { syncKeyFileName } from '$lib/airgap';
 
 let fake: ReturnType<typeof installFake>;
@@ -93,7 +93,7 @@ describe('Air-gapped view', () => {
     expect(key).toHaveTextContent('Sync key issued');
     expect(key).toHaveTextContent(/expires /);
     expect(key).toHaveTextContent('198');
-    expect(cmds('airgap_ledger').at(-1)).toEqual({ instance: 'inst-fresh' });
+    expect(cmds('airgap_ledger').at(-1)).toEqual({ query: { instance: 'inst-fresh', kept_only: false, offset: 0, limit: 50 } });
   });
 
   it('saves a ledger entry’s document again', async () => {
@@ -104,8 +104,8 @@ describe('Air-gapped view', () => {
     await user.click(within(key).getByTestId('ledger-save'));
     const note = await screen.findByTestId('ledger-saved');
     const save = cmds('plugin:dialog|save').at(-1) as { options: { defaultPath: string; filters: unknown } };
-    expect(save.options.defaultPath).toMatch(/^inst-fresh-\d{8}\.synckey$/);
-    expect(save.options.filters).toEqual([{ name: 'Sync key', extensions: ['synckey'] }]);
+    expect(save.options.defaultPath).toMatch(/^inst-fresh-\d{8}\.usagedesk-synckey$/);
+    expect(save.options.filters).toEqual([{ name: 'Sync key', extensions: ['usagedesk-synckey'] }]);
     expect(cmds('airgap_save_document')).toEqual([{ ledgerId: 2, path: `/home/me/${save.options.defaultPath}` }]);
     expect(note).toHaveTextContent(`The sync key was saved to /home/me/${save.options.defaultPath}.`);
   });
@@ -153,7 +153,7 @@ describe('issuing a sync key', () => {
     await user.type(days, '45{Enter}');
     const note = await screen.findByTestId('sync-key-done');
     const name = syncKeyFileName('inst-fresh', Date.now());
-    expect(cmds('plugin:dialog|save')).toEqual([{ options: { defaultPath: name, filters: [{ name: 'Sync key', extensions: ['synckey'] }] } }]);
+    expect(cmds('plugin:dialog|save')).toEqual([{ options: { defaultPath: name, filters: [{ name: 'Sync key', extensions: ['usagedesk-synckey'] }] } }]);
     expect(cmds('airgap_issue_sync_key')).toEqual([{ instanceId: 'inst-fresh', validDays: 45, path: `/home/me/${name}` }]);
     expect(screen.queryByTestId('sync-key-dialog')).toBeNull();
     expect(note).toHaveTextContent('Sync key for inst-fresh saved');
@@ -226,7 +226,7 @@ describe('dropping a file anywhere on the window', () => {
     expect(preview).toHaveAttribute('data-new', '90');
     await user.click(screen.getByTestId('import-confirm'));
     expect(await screen.findByTestId('import-done')).toHaveTextContent('Imported 91 records');
-    expect(cmds('airgap_import')).toEqual([{ path: '/home/me/inst-late.usagedata', verificationPath: expect.stringMatching(/^\/home\/me\/inst-late-\d{8}\.verificationkey$/) }]);
+    expect(cmds('airgap_import')).toEqual([{ path: '/home/me/inst-late.usagedata', verificationPath: expect.stringMatching(/^\/home\/me\/inst-late-\d{8}\.usagedesk-verification$/) }]);
 
     // the accounts and the instances were reloaded: the month shows pending upload, nothing is overdue
     const badge = await screen.findByTestId('pending-upload');
@@ -289,5 +289,54 @@ describe('dropping a file anywhere on the window', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(screen.queryByTestId('drop-overlay')).toBeNull();
     expect(screen.queryByTestId('import-dialog')).toBeNull();
+  });
+});
+
+describe('kept files', () => {
+  const refused = () =>
+    ledgerEntry(9, 'inst-fresh', { upload: 'rejected', upload_error: "no instance 'inst-fresh' is visible to this token" });
+
+  it('shows a refused file with the reason, and retries it', async () => {
+    const user = await openAirgap({ ledger: [refused(), ...fakeLedger()] });
+    await user.click(within(row('inst-fresh')).getByText('inst-fresh'));
+    const entry = await waitFor(() => screen.getAllByTestId('ledger-row').find((r) => r.dataset.ledgerId === '9')!);
+    const badge = within(entry).getByText('Refused by the cloud');
+    expect(badge.getAttribute('title')).toContain('is visible to this token');
+    expect(badge.getAttribute('title')).toContain('kept on this computer');
+    await user.click(within(entry).getByTestId('ledger-retry'));
+    expect(await screen.findByTestId('ledger-saved')).toHaveTextContent('The cloud accepted the file.');
+    expect(cmds('airgap_retry')).toEqual([{ ledgerId: 9 }]);
+  });
+
+  it('discards only after the user confirms, saying it cannot be undone', async () => {
+    const user = await openAirgap({ ledger: [refused(), ...fakeLedger()] });
+    await user.click(within(row('inst-fresh')).getByText('inst-fresh'));
+    const entry = await waitFor(() => screen.getAllByTestId('ledger-row').find((r) => r.dataset.ledgerId === '9')!);
+    await user.click(within(entry).getByTestId('ledger-discard'));
+    const dialog = screen.getByRole('alertdialog', { name: 'Discard this file?' });
+    expect(dialog).toHaveTextContent('cannot be undone');
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(cmds('airgap_discard')).toEqual([]);
+    await user.click(within(entry).getByTestId('ledger-discard'));
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Discard the file' }));
+    await waitFor(() => expect(cmds('airgap_discard')).toEqual([{ ledgerId: 9 }]));
+  });
+
+  it('says when files wait for another cloud or were refused', async () => {
+    await openAirgap({
+      status: baseStatus({ outbox: { queued: 0, refused: 1, elsewhere: [{ cloud_url: 'https://old.example.com/', account_id: 'sp', files: 2 }] } }),
+    });
+    const notes = screen.getAllByTestId('outbox-note').map((n) => n.textContent);
+    expect(notes[0]).toContain('The cloud refused 1 imported file');
+    expect(notes[1]).toContain('2 imported files wait for https://old.example.com/ (account sp)');
+    expect(notes[1]).toContain('never to another cloud');
+  });
+
+  it('searches and filters at the shell', async () => {
+    const user = await openAirgap();
+    await user.type(screen.getByTestId('instance-search'), 'late');
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    expect(rows()[0].dataset.instanceId).toBe('inst-late');
+    expect((cmds('airgap_instances').at(-1) as { query: { text: string } }).query.text).toBe('late');
   });
 });

@@ -3,7 +3,7 @@ import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import ConnectForm from './ConnectForm.svelte';
 
-function setup(onconnect: (url: string, token: string) => Promise<void>) {
+function setup(onconnect: (url: string, token: string, force: boolean) => Promise<void>) {
   const user = userEvent.setup();
   render(ConnectForm, { props: { onconnect } });
   const url = screen.getByTestId('connect-url') as HTMLInputElement;
@@ -25,7 +25,21 @@ describe('ConnectForm', () => {
     const { user, url, token } = setup(onconnect);
     await user.type(url, ' https://usage.example.com ');
     await user.type(token, 'secret-token{Enter}');
-    expect(onconnect).toHaveBeenCalledWith('https://usage.example.com', 'secret-token');
+    expect(onconnect).toHaveBeenCalledWith('https://usage.example.com', 'secret-token', false);
+  });
+
+  it('asks before switching while imported files wait for another cloud, then connects with force', async () => {
+    const onconnect = vi.fn((_u: string, _t: string, force: boolean) =>
+      force ? Promise.resolve() : Promise.reject({ kind: 'pending_uploads', message: '2 imported usage data file(s) are still queued for https://old.example.com/ (account sp)' }),
+    );
+    const { user, url, token } = setup(onconnect);
+    await user.type(url, 'https://new.example.com');
+    await user.type(token, 'secret{Enter}');
+    const dialog = await screen.findByRole('alertdialog', { name: 'Switch with files still queued?' });
+    expect(dialog).toHaveTextContent('still queued for https://old.example.com/ (account sp)');
+    expect(onconnect).toHaveBeenCalledTimes(1);
+    await user.click(screen.getByRole('button', { name: 'Switch anyway' }));
+    expect(onconnect).toHaveBeenLastCalledWith('https://new.example.com', 'secret', true);
   });
 
   it('puts bad_url under the URL field', async () => {

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
-import { FAKE_INSTANCES, installFake, type FakeOptions } from '../../test/fake-ipc';
+import { FAKE_INSTANCES, installFake, treeAccount, type FakeOptions } from '../../test/fake-ipc';
+import { prodCustomer } from '../../dev/fake-customers';
 import type { CustomerFilter } from '$lib/bindings';
 
 let fake: ReturnType<typeof installFake>;
@@ -55,6 +56,18 @@ describe('Customers list', () => {
     // by name; the service provider holds no license
     expect(ids()).toEqual(['a', 'b', 'c']);
     expect(screen.getByTestId('customer-count')).toHaveTextContent('3 customers');
+  });
+
+  it('shows badges from the count query, which filter the list', async () => {
+    const user = await openCustomers();
+    // Alpha (one instance not Ready), Beta (inactive, never Ready, overdue), Gamma (trial, not Ready)
+    const counts = fake.state.customers.counts();
+    await waitFor(() => expect(screen.getByTestId('badge-not-ready')).toHaveTextContent(`${counts.not_ready} with instances not Ready`));
+    expect(cmds('customer_counts')).toHaveLength(1);
+    expect(screen.getByTestId('badge-overdue')).toHaveTextContent(`${counts.reporting_overdue} overdue`);
+    await user.click(screen.getByTestId('badge-overdue'));
+    await waitFor(() => expect(lastFilter().reporting_overdue).toBe(true));
+    await waitFor(() => expect(ids()).toEqual(['b']));
   });
 
   it('shows license types, expiry, instances, worst status and overdue per row', async () => {
@@ -369,19 +382,51 @@ describe('Instance details', () => {
   });
 });
 
+describe('A customer with many instances', () => {
+  /** Alpha Corp with 45 instances (ids i-00 … i-44), all checking in. */
+  function big() {
+    const spec = prodCustomer(treeAccount('a')!);
+    const base = spec.instances[0];
+    spec.instances = Array.from({ length: 45 }, (_, i) => ({ ...base, id: `i-${String(i).padStart(2, '0')}`, lastCheckIn: 1, changes: [] }));
+    return { customers: [spec] };
+  }
+
+  it('shows its instances a page at a time, with the whole count in the header', async () => {
+    const user = await start(big());
+    await user.click(screen.getByTestId('nav-customers'));
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    await user.click(within(rows()[0]).getByTestId('customer-open'));
+    await waitFor(() => expect(screen.getAllByTestId('instance-card')).toHaveLength(20));
+    expect(screen.getByTestId('customer-instances')).toHaveTextContent('45 instances');
+    expect(screen.getByTestId('instances-pager-range')).toHaveTextContent('1–20 of 45');
+    expect(cmds('customer_instances').at(-1)).toEqual({ accountId: 'a', offset: 0, limit: 20 });
+    const shownIds = () => screen.getAllByTestId('instance-card').map((c) => c.dataset.instanceId);
+    expect(shownIds()[0]).toBe('i-00');
+
+    await user.click(screen.getByTestId('instances-pager-next'));
+    await waitFor(() => expect(shownIds()[0]).toBe('i-20'));
+    await user.click(screen.getByTestId('instances-pager-next'));
+    await waitFor(() => expect(shownIds()).toEqual(['i-40', 'i-41', 'i-42', 'i-43', 'i-44']));
+    expect(screen.getByTestId('instances-pager-next')).toBeDisabled();
+    expect(screen.getByTestId('instances-pager-range')).toHaveTextContent('41–45 of 45');
+    await user.click(screen.getByTestId('instances-pager-prev'));
+    await waitFor(() => expect(shownIds()[0]).toBe('i-20'));
+  });
+});
+
 describe('Accounts view link', () => {
-  it('shows “Customer page” only for accounts holding a license, with one list call', async () => {
+  it('shows “Customer page” only for accounts holding a license, from the account detail', async () => {
     const user = await start();
     // the service provider (selected first) holds none
-    await waitFor(() => expect(cmds('customers')).toHaveLength(1));
-    expect(cmds('customers')[0]).toEqual({ filter: NO_FILTER });
+    await waitFor(() => expect(cmds('account_detail').length).toBeGreaterThan(0));
     expect(screen.getByTestId('account-name')).toHaveTextContent('Service Provider');
     expect(screen.queryByTestId('account-customer-link')).toBeNull();
 
     await user.click(screen.getAllByTestId('tree-row').find((r) => r.dataset.accountId === 'c')!);
     await waitFor(() => expect(screen.getByTestId('account-name')).toHaveTextContent('Gamma New'));
     const link = await screen.findByTestId('account-customer-link');
-    expect(cmds('customers')).toHaveLength(1);
+    // no list of every customer is asked for that
+    expect(cmds('customers')).toHaveLength(0);
 
     await user.click(link);
     await waitFor(() => expect(screen.getByTestId('customer-name')).toHaveTextContent('Gamma New'));
@@ -389,12 +434,14 @@ describe('Accounts view link', () => {
     expect(screen.getByTestId('tti-none')).toBeInTheDocument();
   });
 
-  it('is reloaded after a sync', async () => {
-    const user = await start();
-    await waitFor(() => expect(cmds('customers')).toHaveLength(1));
+  it('the list asks for its visible rows again after a sync', async () => {
+    const user = await openCustomers();
+    const before = cmds('customers').length;
     await user.click(screen.getByTestId('sync-button'));
     await waitFor(() => expect(cmds('sync_now')).toHaveLength(1));
     fake.finishSync();
-    await waitFor(() => expect(cmds('customers')).toHaveLength(2));
+    await waitFor(() => expect(cmds('customers').length).toBeGreaterThan(before));
+    expect(cmds('customers').at(-1)).toMatchObject({ offset: 0, sort: 'name' });
+    expect(ids()).toEqual(['a', 'b', 'c']);
   });
 });

@@ -103,7 +103,7 @@ describe('ImportDialog: import', () => {
     const save = cmds('plugin:dialog|save')[0] as { options: unknown };
     expect(save.options).toEqual({
       defaultPath: verificationKeyFileName('inst-late', Date.now()),
-      filters: [{ name: 'Verification key', extensions: ['verificationkey'] }],
+      filters: [{ name: 'Verification key', extensions: ['usagedesk-verification'] }],
     });
     const target = `/home/me/${verificationKeyFileName('inst-late', Date.now())}`;
     expect(cmds('airgap_import')).toEqual([{ path: FILE, verificationPath: target }]);
@@ -172,12 +172,12 @@ describe('ImportDialog: imported, but the verification key was not written', () 
   it('says so and offers to save the key again', async () => {
     const { user, onimported } = setup();
     await phase('preview');
-    fake.state.verificationWriteError = { kind: 'io', message: 'cannot write /home/me/x.verificationkey: No space left on device' };
+    fake.state.verificationWriteError = { kind: 'io', message: 'cannot write /home/me/x.usagedesk-verification: No space left on device' };
     await user.click(screen.getByTestId('import-confirm'));
     await phase('already');
     const err = screen.getByTestId('import-error');
     expect(err).toHaveAttribute('data-kind', 'io');
-    expect(err).toHaveTextContent('Cannot write /home/me/x.verificationkey: No space left on device.');
+    expect(err).toHaveTextContent('Cannot write /home/me/x.usagedesk-verification: No space left on device.');
     expect(screen.getByTestId('import-already')).toHaveTextContent(/^Imported on .*, but the verification key was not saved\./);
     expect(onimported).toHaveBeenCalledOnce();
     fake.state.verificationWriteError = null;
@@ -201,8 +201,8 @@ describe('ImportDialog: already imported', () => {
     await waitFor(() => expect(screen.getByTestId('import-save-again')).toHaveFocus());
     await user.click(screen.getByTestId('import-save-again'));
     const saved = await screen.findByTestId('import-saved-again');
-    expect(saved).toHaveTextContent('/home/me/inst-fresh-20240603.verificationkey');
-    expect(cmds('airgap_save_document')).toEqual([{ ledgerId: 3, path: '/home/me/inst-fresh-20240603.verificationkey' }]);
+    expect(saved).toHaveTextContent('/home/me/inst-fresh-20240603.usagedesk-verification');
+    expect(cmds('airgap_save_document')).toEqual([{ ledgerId: 3, path: '/home/me/inst-fresh-20240603.usagedesk-verification' }]);
     expect(cmds('airgap_import')).toEqual([]);
   });
 

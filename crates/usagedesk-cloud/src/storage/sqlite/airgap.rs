@@ -85,15 +85,18 @@ pub(super) fn save_cloud_signer(
 
 pub(super) fn record_delegation(conn: &Connection, d: &Delegation) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO delegations(public_key, subject, scope, token_name, issued_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO delegations(public_key, subject, scope, token_name, issued_at, expires_at,
+           token_id, certificate_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             d.public_key,
             d.subject,
             d.scope,
             d.token_name,
             time_text(&d.issued_at),
-            time_text(&d.expires_at)
+            time_text(&d.expires_at),
+            d.token_id,
+            d.certificate_sha256
         ],
     )?;
     Ok(())
@@ -204,6 +207,7 @@ pub(super) fn save_online_sync_key(
     key: &OnlineSyncKey,
     public_key: &str,
     pin: Option<&PinGrant>,
+    keep: usize,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     pin_key(
@@ -232,7 +236,31 @@ pub(super) fn save_online_sync_key(
             time_text(&key.expires_at)
         ],
     )?;
+    keep_newest_sync_keys(&tx, key, keep)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Numbers `key` (just issued) after the instance's other sync keys and forgets all but the
+/// `keep` newest: an agent answers its latest; older keys stay answerable while few are
+/// asked for.
+fn keep_newest_sync_keys(
+    tx: &rusqlite::Transaction<'_>,
+    key: &OnlineSyncKey,
+    keep: usize,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE online_sync_keys SET position = (
+           SELECT COALESCE(MAX(position), 0) + 1 FROM online_sync_keys WHERE instance_id = ?1)
+         WHERE nonce = ?2",
+    )?
+    .execute(params![key.instance_id, key.nonce])?;
+    tx.prepare_cached(
+        "DELETE FROM online_sync_keys WHERE instance_id = ?1 AND nonce NOT IN (
+           SELECT nonce FROM online_sync_keys WHERE instance_id = ?1
+           ORDER BY position DESC LIMIT ?2)",
+    )?
+    .execute(params![key.instance_id, keep.max(1) as i64])?;
     Ok(())
 }
 

@@ -1,0 +1,309 @@
+//! Keeps `customer_instances` and `customers` (migration 0004) true to the synced records.
+//!
+//! Whatever can change a customer's facts marks what it touched (`mark_*`): a license (its
+//! account, its former account, and the instances under it, which may change owner), an
+//! instance or its report, an account's name, a tombstone, a local usage file import.
+//! [`refresh`] then recomputes exactly the marked rows, set-based, and clears the marks; it
+//! runs at the end of the same transaction as the changes (each feed page, each import), so
+//! every committed state has an exact index. A full sync marks everything once, so its cost
+//! is one pass over the instances and the licenses.
+//!
+//! Only facts that do not depend on the time of asking are stored; those that do (expired,
+//! inactive, overdue, worst status of the instances still checking in) are computed by the
+//! queries in `customer_list.rs` against the `now` they are given.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+use usagedesk_domain::customer::{InstanceReport, InstanceStatus, License, LicenseType};
+
+use crate::codec::parse_time;
+use crate::{CacheError, Result};
+
+/// Nanoseconds since 1970, saturating outside 1677..2262 (so comparisons stay monotone).
+pub(crate) fn nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() > 0 {
+        i64::MAX
+    } else {
+        i64::MIN
+    })
+}
+
+/// How bad a status is: Ready 0 … Missing 4 (the order the worst status is picked by).
+pub fn severity(s: InstanceStatus) -> u8 {
+    match s {
+        InstanceStatus::Ready => 0,
+        InstanceStatus::Updating => 1,
+        InstanceStatus::Degraded => 2,
+        InstanceStatus::Unavailable => 3,
+        InstanceStatus::Missing => 4,
+    }
+}
+
+/// The status of a [`severity`].
+pub fn status_of_severity(s: u8) -> Option<InstanceStatus> {
+    [
+        InstanceStatus::Ready,
+        InstanceStatus::Updating,
+        InstanceStatus::Degraded,
+        InstanceStatus::Unavailable,
+        InstanceStatus::Missing,
+    ]
+    .get(usize::from(s))
+    .copied()
+}
+
+/// The bit of a license type in `customers.license_types`.
+pub fn license_type_bit(t: LicenseType) -> i64 {
+    match t {
+        LicenseType::Prod => 1,
+        LicenseType::Trial => 2,
+        LicenseType::Dev => 4,
+        LicenseType::Community => 8,
+    }
+}
+
+/// Separates the parts of `customers.search`.
+pub(crate) const SEARCH_SEPARATOR: char = '\u{1f}';
+
+pub(crate) fn mark_instance(conn: &Connection, instance_id: &str) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_instances (id) VALUES (?1)")?
+        .execute([instance_id])?;
+    Ok(())
+}
+
+/// An account's own facts changed (its name): marked if it is a customer.
+pub(crate) fn mark_account(conn: &Connection, account_id: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO customer_dirty_accounts (id)
+         SELECT ?1 WHERE EXISTS (SELECT 1 FROM licenses WHERE account_id = ?1)",
+    )?
+    .execute([account_id])?;
+    Ok(())
+}
+
+/// A license is about to be stored or dropped: its account, the account that held it so
+/// far, and every instance under it (which may change owner).
+pub(crate) fn mark_license(conn: &Connection, license_id: &str, account_id: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO customer_dirty_accounts (id)
+         SELECT ?2 UNION SELECT account_id FROM licenses WHERE id = ?1",
+    )?
+    .execute(params![license_id, account_id])?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO customer_dirty_instances (id)
+         SELECT id FROM instances WHERE license_id = ?1",
+    )?
+    .execute([license_id])?;
+    Ok(())
+}
+
+/// An account is about to be forgotten (tombstone): it, its instances, and the instances
+/// under its licenses (they fall back to their own accounts).
+pub(crate) fn mark_forgotten(conn: &Connection, account_id: &str) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_accounts (id) VALUES (?1)")?
+        .execute([account_id])?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO customer_dirty_instances (id)
+         SELECT id FROM instances WHERE account_id = ?1
+         UNION SELECT i.id FROM licenses l JOIN instances i ON i.license_id = l.id
+               WHERE l.account_id = ?1",
+    )?
+    .execute([account_id])?;
+    Ok(())
+}
+
+/// Whether anything is marked (a cache migrated to schema 4 before its first refresh).
+pub(crate) fn pending(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM customer_dirty_instances)
+             OR EXISTS (SELECT 1 FROM customer_dirty_accounts)",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Recomputes the marked instances and customers and clears the marks (inside the caller's
+/// transaction).
+pub(crate) fn refresh(conn: &Connection) -> Result<()> {
+    if !pending(conn)? {
+        return Ok(());
+    }
+    refresh_instances(conn)?;
+    refresh_customers(conn)?;
+    conn.execute_batch(
+        "DELETE FROM customer_dirty_instances; DELETE FROM customer_dirty_accounts;",
+    )?;
+    Ok(())
+}
+
+fn refresh_instances(conn: &Connection) -> Result<()> {
+    // The owners before: a customer that loses an instance changes too.
+    conn.execute_batch(
+        "INSERT OR IGNORE INTO customer_dirty_accounts (id)
+             SELECT c.owner FROM customer_dirty_instances d
+             JOIN customer_instances c ON c.instance_id = d.id;
+         DELETE FROM customer_instances
+             WHERE instance_id IN (SELECT id FROM customer_dirty_instances);",
+    )?;
+    let mut read = conn.prepare(
+        "SELECT i.id, coalesce(l.account_id, i.account_id), i.license_id, i.airgapped,
+                i.last_report_at, r.body,
+                (SELECT max(g.at) FROM airgap_ledger g
+                 WHERE g.instance_id = i.id AND g.event = 'usage_imported')
+         FROM customer_dirty_instances d
+         JOIN instances i ON i.id = d.id
+         LEFT JOIN licenses l ON l.id = i.license_id
+         LEFT JOIN instance_reports r ON r.instance_id = i.id",
+    )?;
+    let mut put = conn.prepare_cached(
+        "INSERT INTO customer_instances (instance_id, owner, license_id, has_report, ready,
+             severity, last_check_in, airgapped, verified_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut owner_dirty =
+        conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_accounts (id) VALUES (?1)")?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let id = r.get_ref(0)?.as_str()?;
+        let owner = r.get_ref(1)?.as_str()?;
+        let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
+            r.get_ref(i)?.as_str_or_null()?.map(parse_time).transpose()
+        };
+        let report: Option<InstanceReport> = r
+            .get_ref(5)?
+            .as_str_or_null()?
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| CacheError::corrupt(format!("an instance report: {e}")))
+            })
+            .transpose()?;
+        // Verified: the latest usage file, imported here or accepted by the cloud.
+        let verified = [time(6)?, time(4)?].into_iter().flatten().max();
+        put.execute(params![
+            id,
+            owner,
+            r.get_ref(2)?.as_str()?,
+            report.is_some(),
+            report
+                .as_ref()
+                .is_some_and(|r| r.status == InstanceStatus::Ready),
+            report.as_ref().map(|r| severity(r.status)),
+            report.as_ref().map(|r| nanos(r.last_check_in)),
+            r.get::<_, bool>(3)?,
+            verified.map(nanos),
+        ])?;
+        owner_dirty.execute([owner])?;
+    }
+    Ok(())
+}
+
+/// One customer's licenses, folded as they are read.
+#[derive(Default)]
+struct LicenseFacts {
+    name: String,
+    search: String,
+    types: i64,
+    count: i64,
+    ends: Vec<i64>,
+    no_expiry: i64,
+}
+
+impl LicenseFacts {
+    fn add(&mut self, l: &License) {
+        self.types |= license_type_bit(l.license_type);
+        self.count += 1;
+        match l.expires_at {
+            Some(t) => self.ends.push(nanos(t)),
+            None => self.no_expiry += 1,
+        }
+        self.search.push(SEARCH_SEPARATOR);
+        self.search.push_str(&l.id.to_lowercase());
+    }
+}
+
+fn refresh_customers(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DELETE FROM customers WHERE account_id IN (SELECT id FROM customer_dirty_accounts)",
+    )?;
+    // Accounts that hold a license and are in the cache; licenses of an account outside
+    // this cache's view make no customer.
+    let mut read = conn.prepare(
+        "SELECT d.id, a.name, l.body FROM customer_dirty_accounts d
+         JOIN accounts a ON a.id = d.id
+         JOIN licenses l ON l.account_id = d.id
+         ORDER BY d.id, l.id",
+    )?;
+    let mut current: Option<(String, LicenseFacts)> = None;
+    let mut rows = read.query([])?;
+    let flush = |c: Option<(String, LicenseFacts)>| -> Result<()> {
+        if let Some((id, facts)) = c {
+            write_customer(conn, &id, facts)?;
+        }
+        Ok(())
+    };
+    while let Some(r) = rows.next()? {
+        let id = r.get_ref(0)?.as_str()?;
+        let license: License = serde_json::from_str(r.get_ref(2)?.as_str()?)
+            .map_err(|e| CacheError::corrupt(format!("a stored license: {e}")))?;
+        if current.as_ref().is_none_or(|(c, _)| c != id) {
+            flush(current.take())?;
+            let name: String = r.get(1)?;
+            let search = format!(
+                "{}{SEARCH_SEPARATOR}{}",
+                name.to_lowercase(),
+                id.to_lowercase()
+            );
+            current = Some((
+                id.to_owned(),
+                LicenseFacts {
+                    name,
+                    search,
+                    ..Default::default()
+                },
+            ));
+        }
+        if let Some((_, facts)) = current.as_mut() {
+            facts.add(&license);
+        }
+    }
+    flush(current.take())?;
+    Ok(())
+}
+
+fn write_customer(conn: &Connection, id: &str, f: LicenseFacts) -> Result<()> {
+    let (instances, not_ready, airgapped, never, oldest): (i64, i64, i64, i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(1 - ready), 0), coalesce(sum(airgapped), 0),
+                coalesce(sum(airgapped AND verified_at IS NULL), 0),
+                min(CASE WHEN airgapped THEN verified_at END)
+             FROM customer_instances WHERE owner = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+    let ends = serde_json::to_string(&f.ends)
+        .map_err(|e| CacheError::Invalid(format!("cannot store license ends: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO customers (account_id, name, search, license_types, licenses, expiry_min,
+             expiry_max, no_expiry, expiries, instances, not_ready, airgapped, airgap_never,
+             airgap_oldest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        id,
+        f.name,
+        f.search,
+        f.types,
+        f.count,
+        f.ends.iter().min(),
+        f.ends.iter().max(),
+        f.no_expiry,
+        ends,
+        instances,
+        not_ready,
+        airgapped,
+        never,
+        oldest
+    ])?;
+    Ok(())
+}
