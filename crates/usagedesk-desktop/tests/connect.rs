@@ -38,7 +38,7 @@ async fn connect_refuses_unsafe_urls_and_names_a_revoked_token() {
             "user name or password",
         ),
     ] {
-        let err = desk.connect(&url, &token).await.unwrap_err();
+        let err = desk.connect(&url, &token, false).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadUrl, "{url}: {err}");
         assert!(err.message.contains(says), "{url}: {}", err.message);
         assert!(!err.message.contains("hunter2"), "{}", err.message);
@@ -50,7 +50,7 @@ async fn connect_refuses_unsafe_urls_and_names_a_revoked_token() {
         .storage
         .revoke_token(&id, clock().now())
         .expect("revoke");
-    let err = desk.connect(&cloud.url(), &token).await.unwrap_err();
+    let err = desk.connect(&cloud.url(), &token, false).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized, "{err}");
     assert!(
         err.message.contains("was revoked on") && err.message.contains("new token"),

@@ -186,7 +186,12 @@ export const instanceDetail = (instanceId: string) => call<InstanceDetail>('inst
 /** One page (at most 500) of an instance's event history, newest first. */
 export const instanceEvents = (instanceId: string, offset: number, limit: number) =>
   call<Page<InstanceEvent>>('instance_events', { instanceId, offset, limit });
-  OpenedFile,
+
+/**
+ * The files the OS opened with the app before this window listened (a double-click, `usagedesk
+ * FILE`); each is returned once. Files opened later arrive through {@link onFileOpened}.
+ */
+export const takeOpenedFiles = () => call<OpenedFile[]>('take_opened_files');
 
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };
