@@ -245,6 +245,20 @@ fn world() -> (World, String) {
         .find(|l| l.starts_with("ed25519:"))
         .unwrap()
         .to_owned();
+    let license = w.path("inst-de.license");
+    ok(run(
+        &w.cloud,
+        &[
+            "license-file",
+            "--db",
+            &w.db,
+            "--instance",
+            "inst-de",
+            "-o",
+            &license,
+        ],
+        None,
+    ));
     let state = w.path("agent");
     ok(run(
         &w.agent,
@@ -252,10 +266,8 @@ fn world() -> (World, String) {
             "init",
             "--state",
             &state,
-            "--instance-id",
-            "inst-de",
-            "--license-id",
-            "lic-acme-de",
+            "--license-file",
+            &license,
             "--vendor-key",
             &w.vendor,
         ],
