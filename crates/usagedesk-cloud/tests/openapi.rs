@@ -501,7 +501,7 @@ async fn every_answer_is_a_documented_status_with_a_documented_shape() {
 
     let root = h.root().await;
     let mut manager = Manager::certified(&h, Some("acme-eu"), 1).await;
-    let de = Agent::new("inst-de", "lic-de", 3);
+    let de = Agent::licensed(&h, "inst-de", 3);
     let sync_key = manager.sync_key(
         "inst-de",
         Some("lic-de"),
@@ -531,35 +531,35 @@ async fn every_answer_is_a_documented_status_with_a_documented_shape() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a file cut short");
 
     // The agent's online mode: a sync key, its answer, a check-in.
-    let fr = Agent::new("inst-fr", "lic-fr", 4);
+    let fr = Agent::licensed(&h, "inst-fr", 4);
     let sync = "/api/v1/instances/{id}/sync-key";
-    let fr_key = json!({"public_key": fr.key.public_key().to_string()});
-    let (s, issued) = c
-        .send(
-            sync,
+    let fr_key = json!({
+        "public_key": fr.key.public_key().to_string(),
+        "enrollment": fr.enrollment.as_ref().expect("a licensed agent").to_json(),
+    });
+    // Signed by the instance's key, as the agent sends it.
+    let ask = |instance: &str, body: &Value| {
+        let bytes = serde_json::to_vec(body).expect("json");
+        let (timestamp, signature) = fr.sign_request(instance, &bytes, h.now());
+        c.post(&format!("/api/v1/instances/{instance}/sync-key"), None, bytes)
+            .header(TIMESTAMP_HEADER, timestamp)
+            .header(SIGNATURE_HEADER, signature)
+    };
+    let first = ask("inst-fr", &fr_key);
+    let requests = [
+        (ask("inst-fr", &json!({"public_key": "ed25519:nope"})), StatusCode::UNPROCESSABLE_ENTITY),
+        (ask("nobody", &fr_key), StatusCode::NOT_FOUND),
+        (ask("inst-globex", &fr_key), StatusCode::FORBIDDEN),
+        (
             c.post_json("/api/v1/instances/inst-fr/sync-key", None, &fr_key),
-        )
-        .await;
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    let (s, issued) = c.send(sync, first).await;
     assert_eq!(s, StatusCode::OK, "{issued}");
-    for (path, body, want) in [
-        (
-            "/api/v1/instances/inst-fr/sync-key",
-            json!({"public_key": "ed25519:nope"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "/api/v1/instances/nobody/sync-key",
-            fr_key.clone(),
-            StatusCode::NOT_FOUND,
-        ),
-        (
-            "/api/v1/instances/inst-globex/sync-key",
-            fr_key.clone(),
-            StatusCode::FORBIDDEN,
-        ),
-    ] {
-        let (s, answer) = c.send(sync, c.post_json(path, None, &body)).await;
-        assert_eq!(s, want, "{path} {body}: {answer}");
+    for (req, want) in requests {
+        let (s, answer) = c.send(sync, req).await;
+        assert_eq!(s, want, "{answer}");
     }
     let online = "/api/v1/instances/{id}/usage-data";
     let answer = fr.answer(

@@ -75,9 +75,10 @@ async fn no_answer_or_log_line_carries_a_secret() {
     let http = reqwest::Client::new();
 
     // The cloud makes its own signing key on its first online sync key.
-    let first = post(
-        &format!("{base}/api/v1/instances/inst-fr/sync-key"),
-        None,
+    let first = post_signed_sync_key_request(
+        &base,
+        "inst-fr",
+        &[5; 32],
         &json!({"public_key": instance.public_key().to_string()}),
     )
     .await;

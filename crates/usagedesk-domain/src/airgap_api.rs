@@ -61,6 +61,10 @@ pub struct CertificateResponse {
     pub certificate: String,
     /// The root public key that signed it, `ed25519:…`.
     pub vendor_key: String,
+    /// The certificate scope's account and its ancestors, root first (empty for `*`): a
+    /// token's feed holds its subtree only, and sync keys name an instance's whole path.
+    #[serde(default)]
+    pub scope_path: Vec<String>,
 }
 
 /// `POST /api/v1/airgap/imports`: the armored files, as text.
@@ -90,13 +94,20 @@ pub struct AirgapAccepted {
     pub verification_key: String,
 }
 
-/// `POST /api/v1/instances/{id}/sync-key`
+/// `POST /api/v1/instances/{id}/sync-key`, signed by the instance key (headers
+/// `X-Usagedesk-Timestamp` and `X-Usagedesk-Signature`, context
+/// `usagedesk-sync-key-request-v1`; docs/agent.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnlineSyncKeyRequest {
-    /// The instance's public key, `ed25519:…` (pinned on first contact).
+    /// The instance's public key, `ed25519:…`: the one the cloud holds for the instance, or
+    /// on first contact the one `enrollment` proves.
     pub public_key: String,
+    /// First contact: the instance's enrollment (`usagedesk_airgap::Enrollment::to_json`,
+    /// made with its license file). Ignored once the cloud holds the instance's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,10 +17,10 @@ use usagedesk_domain::{
 use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 
 use super::{
-    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, FeedPage, LoadError,
-    LoadStats, MonthRow, NewToken, OnlineSyncKey, ReceiptWriter, RevokedCertificate, RowError,
-    Storage, StoreError, StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope,
-    UsageFile,
+    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, EnrollmentKeyState,
+    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken,
+    OnlineSyncKey, PinGrant, ReceiptWriter, RevokedCertificate, RowError, Storage, StoreError,
+    StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope, UsageFile,
 };
 use crate::limits::StorageLimits;
 
@@ -29,6 +29,7 @@ mod customers;
 mod daily_load;
 mod feed_read;
 mod feed_writer;
+mod identity;
 mod instances;
 mod maintenance;
 mod pool;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_airgap.sql"),
     include_str!("../../migrations/0003_customers.sql"),
     include_str!("../../migrations/0004_tokens.sql"),
+    include_str!("../../migrations/0005_instance_identity.sql"),
 ];
 
 /// Page cache of the writer connection (KiB): loads rewrite large parts of the database.
@@ -673,9 +675,10 @@ impl Storage for SqliteStorage {
         &self,
         key: &OnlineSyncKey,
         public_key: &str,
+        pin: Option<&PinGrant>,
     ) -> Result<(), StoreError> {
         let keep = self.limits.online_sync_keys_per_instance;
-        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, keep))
+        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, pin, keep))
     }
 
     fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError> {
@@ -688,6 +691,34 @@ impl Storage for SqliteStorage {
         receipt: &mut ReceiptWriter<'_>,
     ) -> Result<AcceptedFile, StoreError> {
         self.write(|conn| airgap::accept_usage_file(conn, file, receipt))
+    }
+
+    fn record_license_file(&self, record: &LicenseFileRecord) -> Result<(), StoreError> {
+        self.write(|conn| identity::record_license_file(conn, record))
+    }
+
+    fn enrollment_key_state(
+        &self,
+        instance_id: &str,
+        enrollment_key: &str,
+    ) -> Result<EnrollmentKeyState, StoreError> {
+        self.read(|conn| identity::enrollment_key_state(conn, instance_id, enrollment_key))
+    }
+
+    fn reset_instance_key(
+        &self,
+        instance_id: &str,
+        revoke_license_files: bool,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyReset, StoreError> {
+        self.write(|conn| {
+            identity::reset_instance_key(conn, instance_id, revoke_license_files, actor, now)
+        })
+    }
+
+    fn instance_key_events(&self, instance_id: &str) -> Result<Vec<KeyEvent>, StoreError> {
+        self.read(|conn| identity::instance_key_events(conn, instance_id))
     }
 
     fn record_check_in(&self, check_in: &CheckInWrite) -> Result<CheckInOutcome, StoreError> {

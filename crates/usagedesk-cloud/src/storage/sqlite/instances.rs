@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use usagedesk_domain::Account;
 
 use super::feed_writer::FeedWriter;
-use super::touch;
+use super::{identity, touch};
 use crate::storage::{InstanceRow, LoadError, Located, StoreError};
 
 /// Sends every instance of `account_id` again (its account moved into new scopes).
@@ -103,6 +103,20 @@ pub(super) fn load(
         )
         .and_then(|mut s| s.execute(params![r.id, r.license_id, r.account_id, r.airgapped, key]))
         .map_err(StoreError::from)?;
+        let old_key = old.as_ref().and_then(|o| o.3.as_deref());
+        if let Some(given) = r.public_key.as_deref().filter(|k| Some(*k) != old_key) {
+            // The load runs as of the wall clock, like the rest of what it writes.
+            identity::record_event(
+                tx,
+                &r.id,
+                chrono::Utc::now(),
+                "registered",
+                "instances.csv",
+                Some(given),
+                &format!("loaded from {}", located.file),
+            )
+            .map_err(StoreError::from)?;
+        }
         feed.touch("instance", &r.account_id, &r.id)
             .map_err(StoreError::from)?;
         changed.push(r.id.clone());
