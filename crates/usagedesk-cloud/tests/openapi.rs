@@ -541,13 +541,20 @@ async fn every_answer_is_a_documented_status_with_a_documented_shape() {
     let ask = |instance: &str, body: &Value| {
         let bytes = serde_json::to_vec(body).expect("json");
         let (timestamp, signature) = fr.sign_request(instance, &bytes, h.now());
-        c.post(&format!("/api/v1/instances/{instance}/sync-key"), None, bytes)
-            .header(TIMESTAMP_HEADER, timestamp)
-            .header(SIGNATURE_HEADER, signature)
+        c.post(
+            &format!("/api/v1/instances/{instance}/sync-key"),
+            None,
+            bytes,
+        )
+        .header(TIMESTAMP_HEADER, timestamp)
+        .header(SIGNATURE_HEADER, signature)
     };
     let first = ask("inst-fr", &fr_key);
     let requests = [
-        (ask("inst-fr", &json!({"public_key": "ed25519:nope"})), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            ask("inst-fr", &json!({"public_key": "ed25519:nope"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (ask("nobody", &fr_key), StatusCode::NOT_FOUND),
         (ask("inst-globex", &fr_key), StatusCode::FORBIDDEN),
         (
