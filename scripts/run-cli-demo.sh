@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
-cargo build --release --locked -p usagedesk-cloud -p usagedesk-cli
+cargo build --release --locked -p usagedesk-cloud -p usagedesk-cli -p usagedesk-agent
 bin=target/release
 demo=target/demo
 mkdir -p "$demo"
@@ -24,7 +24,17 @@ export USAGEDESK_TOKEN="$token" USAGEDESK_DATA_DIR="$demo/cli"
 month=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m)
 "$bin/usagedesk-cli" usage --account sp-01 --month "$month" --scope children
 echo
+# An online demo instance, for the agent (docs/agent.md).
+inst=$(awk -F, 'NR > 1 { sub(/\r$/, ""); if ($4 == "false") { print $1; exit } }' "$demo/data/instances.csv")
 echo "The cloud service runs on http://127.0.0.1:8787. Try:"
 echo "  USAGEDESK_TOKEN=$token USAGEDESK_DATA_DIR=$demo/cli $bin/usagedesk-cli accounts search north"
+if [ -n "$inst" ]; then
+  echo "An agent for instance $inst (the demo registered a made-up key for it: reset it; then its"
+  echo "license file, and its first push enrolls the agent's key):"
+  echo "  $bin/usagedesk-cloud instance reset-key --db $demo/cloud.db --instance $inst --by demo"
+  echo "  $bin/usagedesk-cloud license-file --db $demo/cloud.db --instance $inst -o $demo/$inst.license"
+  echo "  $bin/usagedesk-agent init --state $demo/agent-$inst --license-file $demo/$inst.license --vendor-key \"\$($bin/usagedesk-cloud vendor-key --db $demo/cloud.db 2>/dev/null | head -n 1)\""
+  echo "  $bin/usagedesk-agent push --state $demo/agent-$inst --url http://127.0.0.1:8787"
+fi
 echo "Press Ctrl+C to stop."
 wait $cloud

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing UsageDesk needs on a fresh Debian/Ubuntu
 # machine: system packages (Tauri's WebKitGTK stack, WebKitWebDriver, Xvfb; a D-Bus daemon and
-# python3-xlib for the single-instance and window-state tests), the UI's npm packages (with the
-# prebuilt Tauri CLI, which builds the installers) and tauri-driver. Idempotent: installs only
-# what is missing.
+# python3-xlib for the single-instance and window-state tests; python3-venv), the UI's npm
+# packages (with the prebuilt Tauri CLI, which builds the installers), tauri-driver, and
+# Schemathesis (the API fuzzer of scripts/api-fuzz.sh, pinned in scripts/schemathesis.version,
+# in its own virtual environment). Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ SYSTEM_PACKAGES=(
   build-essential pkg-config file curl
   libssl-dev libdbus-1-dev sqlite3
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
-  webkit2gtk-driver xvfb xauth imagemagick dbus python3-xlib
+  webkit2gtk-driver xvfb xauth imagemagick dbus python3-xlib python3-venv
 )
 
 missing=()
@@ -53,4 +54,14 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   echo "==> installing tauri-driver"
   cargo install tauri-driver --locked --version '^2'
+fi
+
+# Schemathesis, pinned, in a virtual environment of its own (shared by checkouts of the repo).
+schemathesis_version="$(cat scripts/schemathesis.version)"
+schemathesis_env="${USAGEDESK_TOOLS:-$HOME/.cache/usagedesk}/schemathesis-$schemathesis_version"
+if [ ! -x "$schemathesis_env/bin/st" ]; then
+  echo "==> installing Schemathesis $schemathesis_version"
+  rm -rf "$schemathesis_env"
+  python3 -m venv "$schemathesis_env"
+  "$schemathesis_env/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi

@@ -2,7 +2,8 @@
 # Installs what is needed, then runs every test: the UI (type check, Vitest, build), Rust
 # formatting and lints, unit and integration tests, the end-to-end tests of the real app
 # window under Xvfb, and the Linux installer (the tested build packed as a .deb, installed with
-# dpkg, started, removed).
+# dpkg, started, removed), and bounded fuzzing runs of the exchange-file parsers and of the
+# cloud's HTTP API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -34,3 +35,6 @@ echo "==> the .deb: build, install, start, remove"
 
 echo "==> fuzzing the exchange-file parsers (10 s each)"
 ./scripts/fuzz.sh 10
+
+echo "==> fuzzing the cloud's HTTP API against its OpenAPI document (at most 40 examples per operation, 180 s)"
+./scripts/api-fuzz.sh 40 180

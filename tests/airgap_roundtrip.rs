@@ -108,10 +108,12 @@ async fn agent_cli_and_cloud_exchange_real_files() {
     let cloud = Cloud::start_on(&small_fixture(), Arc::new(SystemClock)).await;
     let token = cloud.token(None, TokenKind::Manager);
     let url = cloud.url();
-    let (cli, agent) = (
+    let (cli, agent, cloud_bin) = (
         bins::sibling("usagedesk-cli", "usagedesk-cli"),
         bins::sibling("usagedesk-agent", "usagedesk-agent"),
+        bins::sibling("usagedesk-cloud", "usagedesk-cloud"),
     );
+    let db = cloud.dir.path().join("cloud.db").display().to_string();
     let work = tempfile::tempdir().expect("tempdir");
     let path = |name: &str| work.path().join(name).display().to_string();
     let data = path("manager");
@@ -137,7 +139,23 @@ async fn agent_cli_and_cloud_exchange_real_files() {
         .expect("public key")
         .to_owned();
 
-    // The customer's instance: its own key, and usage recorded for its accounts.
+    // The vendor writes the instance's license file; the customer's instance is set up from
+    // it: its own key, its account, and usage recorded for its accounts.
+    let license = path("inst-de.license");
+    ok(&run(
+        &cloud_bin,
+        &[
+            "license-file",
+            "--db",
+            &db,
+            "--instance",
+            "inst-de",
+            "-o",
+            &license,
+        ],
+        None,
+    )
+    .await);
     let state = path("agent");
     ok(&run(
         &agent,
@@ -145,10 +163,8 @@ async fn agent_cli_and_cloud_exchange_real_files() {
             "init",
             "--state",
             &state,
-            "--instance-id",
-            "inst-de",
-            "--license-id",
-            "lic-acme-de",
+            "--license-file",
+            &license,
             "--vendor-key",
             &vendor,
         ],
@@ -321,7 +337,23 @@ async fn agent_cli_and_cloud_exchange_real_files() {
     );
     assert!(ledger.contains("\"upload\":\"uploaded\""), "{ledger}");
 
-    // Online mode: an instance that can reach the cloud pushes the same kind of records.
+    // Online mode: an instance that can reach the cloud pushes the same kind of records; its
+    // first push enrolls its key with its license file.
+    let fr_license = path("inst-fr.license");
+    ok(&run(
+        &cloud_bin,
+        &[
+            "license-file",
+            "--db",
+            &db,
+            "--instance",
+            "inst-fr",
+            "-o",
+            &fr_license,
+        ],
+        None,
+    )
+    .await);
     let online = path("online");
     ok(&run(
         &agent,
@@ -329,10 +361,8 @@ async fn agent_cli_and_cloud_exchange_real_files() {
             "init",
             "--state",
             &online,
-            "--instance-id",
-            "inst-fr",
-            "--license-id",
-            "lic-acme-fr",
+            "--license-file",
+            &fr_license,
             "--vendor-key",
             &vendor,
         ],

@@ -366,6 +366,13 @@ async fn answered_sync_key(
         "lic-acme-de",
         &[record],
         &instance_key,
+        Some(
+            &usagedesk_airgap::LicenseFile::parse(cloud.license_file("inst-de").as_bytes())
+                .expect("license file")
+                .verify(&vendor, now)
+                .expect("the agent accepts its license file")
+                .enroll(&instance_key.public_key()),
+        ),
         now,
     )
     .expect("answer");

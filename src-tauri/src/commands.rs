@@ -10,7 +10,8 @@ use usagedesk_cache::{
 use usagedesk_desktop::{
     AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
     CustomerSummary, Desk, DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
-    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, OpenedFile, OpenedFiles,
+    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, OpenedFile,
+    OpenedFiles,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};

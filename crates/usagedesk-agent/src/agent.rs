@@ -14,6 +14,7 @@ use crate::db::{self, sql_err};
 use crate::error::{AgentError, Result};
 use crate::exchange::ExportInfo;
 use crate::fsutil::{read_capped, read_limited, write_atomic};
+use crate::license::{self, LicenseInfo};
 use crate::record::{parse_daily_usage_csv, DailyUsage, RecordSummary, MAX_CSV_BYTES};
 
 /// The state database, in the state directory.
@@ -33,6 +34,9 @@ pub struct Identity {
     /// The vendor root public key: the only key whose certificates the agent trusts.
     pub vendor_key: PublicKey,
     pub created_at: DateTime<Utc>,
+    /// From the vendor's license file; `None` in a state set up before license files (it
+    /// records, but exchanges nothing until `usagedesk-agent license` gives it one).
+    pub license: Option<LicenseInfo>,
 }
 
 /// What `status` shows.
@@ -45,6 +49,8 @@ pub struct Status {
     pub vendor_key: String,
     /// `sha256:…` of the vendor key, as certificates name it.
     pub vendor_key_fingerprint: String,
+    /// The license file's account path, air-gapped flag and validity (`None`: no license yet).
+    pub license: Option<LicenseInfo>,
     /// Records the vendor has not confirmed.
     pub records_waiting: u64,
     /// The first and last day among them.
@@ -100,17 +106,19 @@ fn check_id(what: &'static str, value: &str) -> Result<()> {
 }
 
 impl Agent {
-    /// Sets up a new state directory `dir` (created if missing) for the instance: the
-    /// database and a new instance key from `rng`. Refuses a directory that already holds
-    /// a state; on failure leaves none behind.
+    /// Sets up a new state directory `dir` (created if missing) for the instance the vendor's
+    /// `license_file` names (verified against `vendor_key` at `now`): the database, a new
+    /// instance key from `rng`, and its enrollment. Refuses a directory that already holds a
+    /// state; on failure leaves none behind.
     pub fn init<R: RngCore + CryptoRng>(
         dir: &Path,
-        instance_id: &str,
-        license_id: &str,
+        license_file: &[u8],
         vendor_key: &PublicKey,
         now: DateTime<Utc>,
         rng: &mut R,
     ) -> Result<Agent> {
+        let file = license::read_license_file(license_file, vendor_key, now)?;
+        let (instance_id, license_id) = (&file.license.instance_id, &file.license.license_id);
         check_id("instance id", instance_id)?;
         check_id("license id", license_id)?;
         create_private_dir(dir)?;
@@ -125,12 +133,15 @@ impl Agent {
             }
         }
         let key = SigningKey::generate(rng);
+        let enrollment = file.enroll(&key.public_key());
+        let enrollment_json = license::column(&enrollment);
         let identity = Identity {
             instance_id: instance_id.to_owned(),
             license_id: license_id.to_owned(),
             public_key: key.public_key(),
             vendor_key: *vendor_key,
             created_at: now,
+            license: Some(LicenseInfo::of(enrollment)),
         };
 
         let result = (|| {
@@ -139,14 +150,16 @@ impl Agent {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| sql_err(dir, e))?;
             tx.execute(
-                "INSERT INTO instance (id, instance_id, license_id, vendor_key, public_key, created_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO instance (id, instance_id, license_id, vendor_key, public_key,
+                                       created_at, enrollment)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     identity.instance_id,
                     identity.license_id,
                     identity.vendor_key.to_string(),
                     identity.public_key.to_string(),
                     rfc3339(now),
+                    enrollment_json,
                 ],
             )
             .map_err(|e| match e.sqlite_error_code() {
@@ -222,12 +235,22 @@ impl Agent {
             s.parse::<PublicKey>()
                 .map_err(|e| AgentError::corrupt(dir, format!("agent.db holds the key `{s}`: {e}")))
         };
+        let (vendor_key, public_key) = (parse_key(&vendor_key)?, parse_key(&public_key)?);
+        let license = license::load(
+            &conn,
+            dir,
+            &instance_id,
+            &license_id,
+            &public_key,
+            &vendor_key,
+        )?;
         let identity = Identity {
             instance_id,
             license_id,
-            vendor_key: parse_key(&vendor_key)?,
-            public_key: parse_key(&public_key)?,
+            vendor_key,
+            public_key,
             created_at: parse_time(dir, &created_at)?,
+            license,
         };
         if !key_path.exists() {
             return Err(AgentError::corrupt(dir, format!("{KEY_FILE} is missing")));
@@ -373,6 +396,7 @@ impl Agent {
             public_key: id.public_key.to_string(),
             vendor_key: id.vendor_key.to_string(),
             vendor_key_fingerprint: id.vendor_key.fingerprint(),
+            license: id.license.clone(),
             records_waiting: waiting as u64,
             waiting_first_date: first.map(|d| parse_day(&self.dir, &d)).transpose()?,
             waiting_last_date: last.map(|d| parse_day(&self.dir, &d)).transpose()?,
@@ -448,8 +472,28 @@ mod tests {
 
     use super::*;
 
+    fn root() -> usagedesk_airgap::RootKey {
+        usagedesk_airgap::RootKey::generate(&mut ChaCha20Rng::seed_from_u64(1))
+    }
+
     fn vendor() -> PublicKey {
-        usagedesk_airgap::RootKey::generate(&mut ChaCha20Rng::seed_from_u64(1)).public_key()
+        root().public_key()
+    }
+
+    fn license_file(instance_id: &str) -> String {
+        usagedesk_airgap::LicenseFile::issue(
+            &root(),
+            &usagedesk_airgap::LicenseRequest {
+                license_id: "lic-1".into(),
+                instance_id: instance_id.into(),
+                account_path: vec!["msp".into(), "acme".into()],
+                airgapped: true,
+                expires_at: now() + chrono::Duration::days(30),
+            },
+            &mut ChaCha20Rng::seed_from_u64(3),
+            now() - chrono::Duration::days(1),
+        )
+        .unwrap()
     }
 
     fn now() -> DateTime<Utc> {
@@ -461,8 +505,7 @@ mod tests {
     fn init(dir: &Path) -> Result<Agent> {
         Agent::init(
             dir,
-            "inst-1",
-            "lic-1",
+            license_file("inst-1").as_bytes(),
             &vendor(),
             now(),
             &mut ChaCha20Rng::seed_from_u64(2),
@@ -522,20 +565,111 @@ mod tests {
     }
 
     #[test]
-    fn init_refuses_bad_ids_and_writes_nothing() {
+    fn init_refuses_a_license_file_it_cannot_trust_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        // Another vendor's root; an expired file; one altered in transit.
+        let other = usagedesk_airgap::RootKey::generate(&mut ChaCha20Rng::seed_from_u64(9));
         let e = Agent::init(
-            dir.path(),
-            " inst",
-            "lic",
+            &state,
+            license_file("inst-1").as_bytes(),
+            &other.public_key(),
+            now(),
+            &mut ChaCha20Rng::seed_from_u64(2),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "untrusted_key", "{e}");
+        let e = Agent::init(
+            &state,
+            license_file("inst-1").as_bytes(),
+            &vendor(),
+            now() + chrono::Duration::days(30),
+            &mut ChaCha20Rng::seed_from_u64(2),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "expired", "{e}");
+        assert!(e.to_string().contains("license file"), "{e}");
+        let altered = license_file("inst-1").replace("\"acme\"", "\"acmf\"");
+        let e = Agent::init(
+            &state,
+            altered.as_bytes(),
             &vendor(),
             now(),
             &mut ChaCha20Rng::seed_from_u64(2),
         )
         .unwrap_err();
-        assert_eq!(e.code(), "invalid_argument");
-        assert!(e.to_string().contains("invalid instance id ` inst`"), "{e}");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(e.code(), "bad_signature", "{e}");
+        assert!(!state.exists(), "nothing was written");
+    }
+
+    #[test]
+    fn the_license_comes_from_the_file_and_is_checked_on_every_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = init(dir.path()).unwrap();
+        let l = agent.license().unwrap();
+        assert_eq!(l.account_path, ["msp", "acme"]);
+        assert!(l.airgapped);
+        assert_eq!(agent.identity().license_id, "lic-1");
+        drop(agent);
+        let opened = Agent::open(dir.path()).unwrap();
+        assert_eq!(opened.license().unwrap().account_path, ["msp", "acme"]);
+
+        // Editing the stored path without the vendor's key makes the state unusable, not
+        // trusting.
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute(
+            "UPDATE instance SET enrollment = replace(enrollment, '\"acme\"', '\"other\"')",
+            [],
+        )
+        .unwrap();
+        drop((opened, conn));
+        let e = Agent::open(dir.path()).unwrap_err();
+        assert_eq!(e.code(), "corrupt_state", "{e}");
+        assert!(e.to_string().contains("license"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_license_file_replaces_the_license_and_keeps_key_and_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = init(dir.path()).unwrap();
+        agent
+            .record_rows(&[row("acme", "2026-03-01", 1)], today())
+            .unwrap();
+        let key = agent.public_key();
+        let moved = usagedesk_airgap::LicenseFile::issue(
+            &root(),
+            &usagedesk_airgap::LicenseRequest {
+                license_id: "lic-2".into(),
+                instance_id: "inst-1".into(),
+                account_path: vec!["msp-2".into(), "acme".into()],
+                airgapped: false,
+                expires_at: now() + chrono::Duration::days(30),
+            },
+            &mut ChaCha20Rng::seed_from_u64(4),
+            now(),
+        )
+        .unwrap();
+        let change = agent.set_license(moved.as_bytes(), now()).unwrap();
+        assert_eq!(change.previous.unwrap().account_path, ["msp", "acme"]);
+        assert_eq!(change.current.account_path, ["msp-2", "acme"]);
+        drop(agent);
+        let agent = Agent::open(dir.path()).unwrap();
+        assert_eq!(agent.identity().license_id, "lic-2");
+        assert_eq!(agent.public_key(), key, "the instance keeps its key");
+        assert_eq!(agent.pending_count().unwrap(), 1, "and its records");
+        assert!(!agent.license().unwrap().airgapped);
+
+        // The first file again is older: refused. Another instance's file: refused.
+        let mut agent = agent;
+        let e = agent
+            .set_license(license_file("inst-1").as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(e.code(), "older_license", "{e}");
+        let e = agent
+            .set_license(license_file("inst-2").as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(e.code(), "wrong_instance", "{e}");
+        assert_eq!(agent.license().unwrap().account_path, ["msp-2", "acme"]);
     }
 
     #[test]

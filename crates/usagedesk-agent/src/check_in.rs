@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 
-use base64::Engine;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use usagedesk_domain::customer::{CheckIn, InstanceEvent, InstanceReport, InstanceStatus};
@@ -49,17 +48,7 @@ pub struct CheckInReceipt {
 
 /// The message an instance signs for a check-in.
 pub fn signed_message(instance_id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(body.len() + instance_id.len() + timestamp.len() + 32);
-    for part in [
-        SIGNING_CONTEXT.as_bytes(),
-        instance_id.as_bytes(),
-        timestamp.as_bytes(),
-    ] {
-        m.extend_from_slice(part);
-        m.push(b'\n');
-    }
-    m.extend_from_slice(body);
-    m
+    crate::online::signed_message_for(SIGNING_CONTEXT, instance_id, timestamp, body)
 }
 
 /// The timestamp header's text for `now`: RFC 3339 UTC with milliseconds.
@@ -117,17 +106,7 @@ pub fn fill_agent_version(check_in: &mut CheckIn) {
 impl Agent {
     /// Signs `body` (a check-in's JSON) for the time `now`: the two headers' values.
     pub fn sign_check_in(&self, body: &[u8], now: DateTime<Utc>) -> (String, String) {
-        let timestamp = timestamp_text(now);
-        let key = ed25519_dalek::SigningKey::from_bytes(&self.key.to_bytes());
-        let message = signed_message(&self.identity.instance_id, &timestamp, body);
-        let signature = ed25519_dalek::Signer::sign(&key, &message);
-        (
-            timestamp,
-            format!(
-                "ed25519 {}",
-                base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
-            ),
-        )
+        self.sign_request(SIGNING_CONTEXT, body, now)
     }
 
     /// Sends one check-in, signed at `now`.

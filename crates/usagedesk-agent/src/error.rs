@@ -100,6 +100,26 @@ pub enum AgentError {
     },
 
     #[error(
+        "the agent state in {} has no license file yet (it was set up before license files): \
+         ask the vendor for the instance's license file (usagedesk-cloud license-file) and run \
+         `usagedesk-agent license --state {} --license-file FILE`; until then it records usage \
+         but exchanges nothing",
+        .dir.display(), .dir.display()
+    )]
+    NoLicense { dir: PathBuf },
+
+    #[error(
+        "this license file was issued on {found}, before the one this instance already holds \
+         ({current}): use the newest license file the vendor sent",
+        found = .found.format("%Y-%m-%d %H:%M:%S UTC"),
+        current = .current.format("%Y-%m-%d %H:%M:%S UTC")
+    )]
+    OlderLicense {
+        found: chrono::DateTime<chrono::Utc>,
+        current: chrono::DateTime<chrono::Utc>,
+    },
+
+    #[error(
         "this verification key confirms the answer to sync key nonce {nonce}, and no export of \
          this agent state answered that sync key: it was made from another copy of the state, or \
          is for another installation; use the verification key for the file exported here"
@@ -193,6 +213,8 @@ impl AgentError {
             AgentError::TooLarge { .. } => "too_large",
             AgentError::WrongInstance { .. } | AgentError::WrongLicense { .. } => "wrong_instance",
             AgentError::MarkAhead { .. } => "mark_ahead",
+            AgentError::NoLicense { .. } => "no_license",
+            AgentError::OlderLicense { .. } => "older_license",
             AgentError::UnknownExport { .. } => "unknown_export",
             AgentError::Refused(e) => e.kind().as_str(),
             AgentError::Io { .. } => "io",

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 use usagedesk_airgap::{
     AirgapError, Artifact, ExpectedAnswer, FileKind, ImportCounts, Nonce, Period, Sha256Digest,
-    SyncKey, UsageData, VerificationKey,
+    SyncKey, UsageData, VerificationKey, MAX_SEQ_ADVANCE,
 };
 
 use crate::agent::{load_records, parse_time, rfc3339, Agent};
@@ -144,6 +144,7 @@ impl Agent {
     }
 
     pub(crate) fn export(&mut self, bytes: &[u8], now: DateTime<Utc>, via: Via) -> Result<Export> {
+        let license = self.license()?;
         let sync_key = SyncKey::parse(bytes)?.verify(&self.identity.vendor_key, now)?;
         let ours = &self.identity;
         if sync_key.instance_id != ours.instance_id {
@@ -161,7 +162,15 @@ impl Agent {
                 });
             }
         }
+        // The sync key's certificate covers the path the sync key names (checked above); only
+        // the path the vendor's license names is this instance's.
+        check_account_path(
+            Artifact::File(FileKind::SyncKey),
+            &license.account_path,
+            &sync_key.account_path,
+        )?;
         let mark = sync_key.high_water_mark;
+        let enrollment = license.enrollment.clone();
 
         let dir = self.dir.clone();
         let tx = self
@@ -183,6 +192,7 @@ impl Agent {
             &ours.license_id,
             &records,
             &self.key,
+            Some(&enrollment),
             now,
         )?;
         // Read back what was written, exactly as the vendor will: the agent never hands out a
@@ -245,8 +255,16 @@ impl Agent {
     /// export, then drops the records up to the accepted mark. Applying it again changes
     /// nothing.
     pub fn confirm(&mut self, verification_key: &[u8], now: DateTime<Utc>) -> Result<Confirmation> {
+        let license = self.license()?;
         let signed = VerificationKey::parse(verification_key)?;
         let claimed = signed.unverified();
+        // Only a manager whose scope holds this instance's own account (the license's, not
+        // the one the verification key names) may make it drop records.
+        check_account_path(
+            Artifact::File(FileKind::VerificationKey),
+            &license.account_path,
+            &claimed.account_path,
+        )?;
         let ours = &self.identity;
         let nonce = claimed.answers_nonce.to_hex();
         // Of the exports answering that nonce, the one whose hash it names (the same sync key
@@ -367,12 +385,39 @@ impl Agent {
     }
 }
 
+/// Refuses a file naming another account path than the instance's license.
+fn check_account_path(what: Artifact, ours: &[String], named: &[String]) -> Result<()> {
+    if named == ours {
+        return Ok(());
+    }
+    Err(AgentError::Refused(AirgapError::WrongAccount {
+        what,
+        expected: ours.join(" > "),
+        found: named.join(" > "),
+    }))
+}
+
 /// The vendor says it holds records up to `mark`, yet this instance never numbered that far
 /// (its state was restored from a backup, say): the waiting records would never be sent, as
 /// they all sit at or below the mark. Move them just above it, in order, and continue the
 /// numbering from there. Returns how many moved.
+///
+/// Only for a mark at most [`MAX_SEQ_ADVANCE`] beyond the last seq given out: a vendor cannot
+/// legitimately hold more of this instance's numbers than one exchange's reach past what it
+/// ever numbered, and a mark far beyond (a mistaken or hostile sync key) must not use up the
+/// sequence. Such a sync key is refused and nothing moves.
 fn renumber_above(tx: &rusqlite::Transaction<'_>, mark: u64, last_seq: u64) -> Result<u64> {
     let pending: i64 = tx.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))?;
+    if mark - last_seq > MAX_SEQ_ADVANCE {
+        return Err(AgentError::MarkAhead {
+            mark,
+            last_seq,
+            pending: pending as u64,
+            reason: "that is more than this instance could have numbered since (2^32 beyond its \
+                     last seq): the sync key is mistaken; ask the vendor to check the instance's \
+                     high-water mark and issue a new sync key",
+        });
+    }
     let new_last = mark
         .checked_add(pending as u64)
         .filter(|n| *n <= i64::MAX as u64)

@@ -5,7 +5,8 @@
 //! records the vendor has not confirmed, and the exports that answered sync keys.
 //!
 //! ```text
-//! Agent::init(dir, instance, license, vendor_key, now, rng)   once
+//! Agent::init(dir, license_file, vendor_key, now, rng)        once, from the vendor's file
+//! agent.set_license(license_file, now)                         a newer license file
 //! agent.record(file, reader, today)                             daily usage in, each with a seq
 //! agent.discard(account, date)                                  rows recorded by mistake out
 //! agent.export_for(sync_key_bytes, now) -> Export               usage data file out
@@ -26,6 +27,7 @@ mod db;
 mod error;
 mod exchange;
 mod fsutil;
+mod license;
 #[cfg(feature = "online")]
 mod online;
 mod record;
@@ -37,6 +39,10 @@ pub use db::SCHEMA_VERSION;
 pub use error::{AgentError, Result};
 pub use exchange::{Confirmation, Export, ExportInfo, Via};
 pub use fsutil::{read_limited, write_atomic};
+pub use license::{LicenseChange, LicenseInfo};
 #[cfg(feature = "online")]
-pub use online::{parse_cloud_url, CloudClient, PushRound, PushSummary};
+pub use online::{
+    parse_cloud_url, signed_message_for, CloudClient, PushRound, PushSummary,
+    SYNC_KEY_REQUEST_CONTEXT,
+};
 pub use record::{parse_daily_usage_csv, DailyUsage, RecordSummary, MAX_CSV_BYTES};

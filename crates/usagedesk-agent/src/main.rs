@@ -42,19 +42,26 @@ struct StateArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Set up the state directory and this instance's own signing key.
+    /// Set up the state directory from the vendor's license file: this instance's identity,
+    /// its account, and its own signing key.
     Init {
         #[command(flatten)]
         state: StateArg,
-        /// This instance's id, as the vendor knows it.
-        #[arg(long, value_name = "ID")]
-        instance_id: String,
-        /// The license this instance runs under.
-        #[arg(long, value_name = "ID")]
-        license_id: String,
+        /// The license file the vendor issued for this instance (usagedesk-cloud license-file).
+        #[arg(long, value_name = "FILE")]
+        license_file: PathBuf,
         /// The vendor's root public key (`ed25519:…`), the only key the agent trusts.
         #[arg(long, value_name = "PUBKEY")]
         vendor_key: String,
+    },
+    /// Take a newer license file for this instance (its account moved, its license changed,
+    /// the vendor revoked the old file, or the state predates license files).
+    License {
+        #[command(flatten)]
+        state: StateArg,
+        /// The new license file.
+        #[arg(long, value_name = "FILE")]
+        license_file: PathBuf,
     },
     /// Add daily usage rows from a daily_usage.csv file (`-` reads standard input).
     Record {
@@ -315,34 +322,61 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init {
             state,
-            instance_id,
-            license_id,
+            license_file,
             vendor_key,
         } => {
             let vendor_key: PublicKey = vendor_key
                 .trim()
                 .parse()
                 .map_err(|e| anyhow::anyhow!("invalid --vendor-key: {e}"))?;
-            let agent = Agent::init(
-                &state.state,
-                &instance_id,
-                &license_id,
-                &vendor_key,
-                Utc::now(),
-                &mut OsRng,
+            let bytes = read_limited(
+                &license_file,
+                FileKind::License.max_bytes() as u64,
+                "a license file",
             )?;
+            let agent = Agent::init(&state.state, &bytes, &vendor_key, Utc::now(), &mut OsRng)?;
             println!(
                 "initialised {} for instance {} (license {})",
                 state.state.display(),
                 agent.instance_id(),
                 agent.identity().license_id
             );
+            if let Ok(l) = agent.license() {
+                print_license(l);
+            }
             println!(
                 "trusting vendor key {} ({})",
                 vendor_key,
                 vendor_key.fingerprint()
             );
             println!("instance public key: {}", agent.public_key());
+            println!(
+                "the license file is no longer needed here: its enrollment of this key is kept \
+                 in the state; keep the file as safe as a license key, or delete it"
+            );
+        }
+        Command::License {
+            state,
+            license_file,
+        } => {
+            let mut agent = Agent::open(&state.state)?;
+            let bytes = read_limited(
+                &license_file,
+                FileKind::License.max_bytes() as u64,
+                "a license file",
+            )?;
+            let change = agent.set_license(&bytes, Utc::now())?;
+            println!(
+                "instance {} now runs under license {}",
+                agent.instance_id(),
+                change.license_id
+            );
+            if let Some(p) = &change.previous {
+                if p.account_path != change.current.account_path {
+                    println!("account moved from {}", p.account_path.join(" > "));
+                }
+            }
+            print_license(&change.current);
         }
         Command::Record { state, file } => {
             let mut agent = Agent::open(&state.state)?;
@@ -619,8 +653,28 @@ fn print_export(export: &Export, verb: &str) {
     }
 }
 
+fn print_license(l: &usagedesk_agent::LicenseInfo) {
+    println!(
+        "account      {} ({}); answering only managers whose scope holds it",
+        l.account_path.join(" > "),
+        if l.airgapped { "air-gapped" } else { "online" }
+    );
+    println!(
+        "license file issued {}, enrolls this instance's key until {}",
+        when(&l.issued_at),
+        when(&l.expires_at)
+    );
+}
+
 fn print_status(s: &Status) {
     println!("instance     {} (license {})", s.instance_id, s.license_id);
+    match &s.license {
+        Some(l) => print_license(l),
+        None => println!(
+            "account      unknown: no license file yet; `usagedesk-agent license --license-file \
+             FILE` gives one"
+        ),
+    }
     println!("public key   {}", s.public_key);
     println!(
         "vendor key   {} ({})",

@@ -16,9 +16,37 @@ use usagedesk_domain::airgap_api::{
 };
 use usagedesk_domain::Clock;
 
+use base64::Engine;
+use chrono::{DateTime, Utc};
+
 use crate::agent::Agent;
+use crate::check_in::{timestamp_text, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::error::{AgentError, Result};
 use crate::exchange::{Confirmation, Export, Via};
+
+/// The first line of what the instance signs for a sync key request.
+pub const SYNC_KEY_REQUEST_CONTEXT: &str = "usagedesk-sync-key-request-v1";
+
+/// The message an instance signs for a request of kind `context`:
+/// `{context}\n{instance id}\n{timestamp}\n{body}`.
+pub fn signed_message_for(
+    context: &str,
+    instance_id: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(body.len() + instance_id.len() + timestamp.len() + 48);
+    for part in [
+        context.as_bytes(),
+        instance_id.as_bytes(),
+        timestamp.as_bytes(),
+    ] {
+        m.extend_from_slice(part);
+        m.push(b'\n');
+    }
+    m.extend_from_slice(body);
+    m
+}
 
 /// Largest response read: a sync key or a verification key is at most 16 KiB of armor.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -134,13 +162,30 @@ impl CloudClient {
         u
     }
 
-    /// Asks the cloud for a sync key for this instance (`POST …/sync-key`).
-    pub async fn request_sync_key(&self, instance_id: &str, public_key: &str) -> Result<String> {
-        let url = self.instance_url(instance_id, "sync-key");
-        let body = OnlineSyncKeyRequest {
-            public_key: public_key.to_owned(),
+    /// Asks the cloud for a sync key for `agent`'s instance (`POST …/sync-key`), signed by
+    /// its key at `now`, with its enrollment (the cloud takes the key on first contact only if
+    /// the enrollment proves it, and ignores it afterwards).
+    pub async fn request_sync_key(&self, agent: &Agent, now: DateTime<Utc>) -> Result<String> {
+        let license = agent.license()?;
+        let request = OnlineSyncKeyRequest {
+            public_key: agent.public_key().to_string(),
+            enrollment: Some(license.enrollment.to_json()),
         };
-        let r: OnlineSyncKeyResponse = self.post(url, &body, "sync key request").await?;
+        let body = serde_json::to_vec(&request).map_err(|e| AgentError::Protocol {
+            url: self.base.to_string(),
+            step: "sync key request",
+            reason: format!("the request cannot be written as JSON: {e}"),
+        })?;
+        let (timestamp, signature) = agent.sign_request(SYNC_KEY_REQUEST_CONTEXT, &body, now);
+        let url = self.instance_url(agent.instance_id(), "sync-key");
+        let r: OnlineSyncKeyResponse = self
+            .post_bytes(
+                url,
+                body,
+                &[(TIMESTAMP_HEADER, timestamp), (SIGNATURE_HEADER, signature)],
+                "sync key request",
+            )
+            .await?;
         Ok(r.sync_key)
     }
 
@@ -263,12 +308,24 @@ fn cloud_error(step: &'static str, status: StatusCode, bytes: &[u8]) -> AgentErr
 }
 
 impl Agent {
+    /// Signs `body` of a request of kind `context` (e.g. `usagedesk-check-in-v1`) for the time
+    /// `now`: the values of the timestamp and signature headers.
+    pub fn sign_request(&self, context: &str, body: &[u8], now: DateTime<Utc>) -> (String, String) {
+        let timestamp = timestamp_text(now);
+        let key = ed25519_dalek::SigningKey::from_bytes(&self.key.to_bytes());
+        let message = signed_message_for(context, &self.identity.instance_id, &timestamp, body);
+        let signature = ed25519_dalek::Signer::sign(&key, &message);
+        (
+            timestamp,
+            format!(
+                "ed25519 {}",
+                base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+            ),
+        )
+    }
+
     /// Answers the sync key the cloud sent (like [`Agent::export_for`], marked as online).
-    pub fn export_online(
-        &mut self,
-        sync_key: &[u8],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Export> {
+    pub fn export_online(&mut self, sync_key: &[u8], now: DateTime<Utc>) -> Result<Export> {
         self.export(sync_key, now, Via::Online)
     }
 
@@ -276,11 +333,11 @@ impl Agent {
     /// verification key; again while records remain. Every file is checked as in the
     /// air-gapped exchange: the cloud is trusted only through the vendor key.
     pub async fn push(&mut self, client: &CloudClient, clock: &dyn Clock) -> Result<PushSummary> {
+        self.license()?;
         let instance_id = self.identity.instance_id.clone();
-        let public_key = self.identity.public_key.to_string();
         let mut summary = PushSummary::default();
         for _ in 0..MAX_ROUNDS {
-            let sync_key = client.request_sync_key(&instance_id, &public_key).await?;
+            let sync_key = client.request_sync_key(self, clock.now()).await?;
             let export = self.export_online(sync_key.as_bytes(), clock.now())?;
             let accepted = client.send_usage_data(&instance_id, &export.text).await?;
             let confirmation = self.confirm(accepted.verification_key.as_bytes(), clock.now())?;

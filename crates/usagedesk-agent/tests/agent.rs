@@ -39,7 +39,7 @@ fn the_round_trip_drops_records_exactly_up_to_the_accepted_mark() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(1, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(
             &[
@@ -140,7 +140,7 @@ fn a_changed_row_goes_out_again_and_an_identical_one_does_not() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(2, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     let rows = [
         usage("acme", "2026-02-28", 100),
         usage("acme", "2026-03-01", 110),
@@ -188,7 +188,7 @@ fn replaying_a_verification_key_changes_nothing() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(3, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(
             &[
@@ -228,7 +228,7 @@ fn refused_sync_keys_write_nothing_and_say_why() {
     let mut vendor = Vendor::new(4, now - Duration::days(1));
     let mut foreign = Vendor::new(40, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(&[usage("acme", "2026-03-01", 5)], now.date_naive())
         .unwrap();
@@ -316,7 +316,7 @@ fn verification_keys_for_other_files_are_refused() {
     let today = now.date_naive();
     let mut vendor = Vendor::new(5, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(&[usage("acme", "2026-02-28", 1)], today)
         .unwrap();
@@ -341,7 +341,7 @@ fn verification_keys_for_other_files_are_refused() {
 
     // A verification key for an export this state never made (another copy of the state).
     let elsewhere_dir = tempfile::tempdir().unwrap();
-    let mut elsewhere = init_agent(elsewhere_dir.path(), &vendor, now);
+    let mut elsewhere = init_agent(elsewhere_dir.path(), &mut vendor, now);
     elsewhere
         .record_rows(&[usage("acme", "2026-02-28", 1)], today)
         .unwrap();
@@ -362,10 +362,10 @@ fn verification_keys_for_other_files_are_refused() {
     // A verification key for another instance.
     let mut vendor2 = Vendor::new(50, now - Duration::days(1));
     let other_dir = tempfile::tempdir().unwrap();
+    let other_license = vendor2.license_file_for("inst-globex-7", "lic-globex", now);
     let mut other = Agent::init(
         other_dir.path(),
-        "inst-globex-7",
-        "lic-globex",
+        other_license.as_bytes(),
         &vendor2.vendor_key(),
         now,
         &mut rand::rngs::OsRng,
@@ -401,7 +401,7 @@ fn a_file_never_passes_the_size_limit_and_the_rest_follows_in_the_next_exchange(
     let now = t(NOW);
     let mut vendor = Vendor::new(6, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     let total = 15_000u64;
     agent
         .record_rows(&many_rows(total as usize, "2026-03-01"), now.date_naive())
@@ -443,7 +443,7 @@ fn a_sync_key_mark_beyond_what_was_numbered_moves_the_waiting_records_above_it()
     let today = now.date_naive();
     let mut vendor = Vendor::new(7, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     agent
         .record_rows(
             &[
@@ -481,13 +481,128 @@ fn a_sync_key_mark_beyond_what_was_numbered_moves_the_waiting_records_above_it()
 }
 
 #[test]
+fn a_sync_key_for_another_account_is_refused_before_anything_is_exported() {
+    // The manager's certificate (scope `msp`) covers what the sync key names; but the
+    // license says this instance is `msp > acme`, and only that path is answered.
+    let now = t(NOW);
+    let mut vendor = Vendor::new(8, now - Duration::days(1));
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
+    agent
+        .record_rows(&[usage("acme", "2026-03-01", 5)], now.date_naive())
+        .unwrap();
+    let before = snapshot(&agent);
+    for path in [
+        &["msp", "globex"][..],
+        &["msp"],
+        &["msp", "acme", "acme-eu"],
+    ] {
+        let sk = vendor.sync_key_at(path, 0, now);
+        let e = agent.export_for(sk.as_bytes(), now).unwrap_err();
+        assert_eq!(e.code(), "wrong_account", "{path:?}: {e}");
+        assert!(
+            e.to_string()
+                .contains("but the instance belongs under msp > acme"),
+            "{e}"
+        );
+        assert_eq!(snapshot(&agent), before, "{path:?}: nothing was written");
+    }
+    agent
+        .export_for(vendor.sync_key(0, now).as_bytes(), now)
+        .expect("its own path is answered");
+}
+
+#[test]
+fn a_mark_far_beyond_what_was_numbered_is_refused_and_uses_up_no_numbers() {
+    let now = t(NOW);
+    let today = now.date_naive();
+    let mut vendor = Vendor::new(17, now - Duration::days(1));
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
+    agent
+        .record_rows(
+            &[
+                usage("acme", "2026-02-28", 1),
+                usage("acme", "2026-03-01", 2),
+            ],
+            today,
+        )
+        .unwrap();
+    let before = snapshot(&agent);
+    for mark in [
+        2 + usagedesk_airgap::MAX_SEQ_ADVANCE + 1,
+        i64::MAX as u64,
+        u64::MAX,
+    ] {
+        let sk = vendor.sync_key(mark, now);
+        let e = agent.export_for(sk.as_bytes(), now).unwrap_err();
+        assert_eq!(e.code(), "mark_ahead", "{mark}: {e}");
+        assert!(e.to_string().contains("the sync key is mistaken"), "{e}");
+        assert_eq!(snapshot(&agent), before, "{mark}: nothing moved");
+    }
+    // Exactly one exchange's reach beyond is still a restored backup: renumbered.
+    let mark = 2 + usagedesk_airgap::MAX_SEQ_ADVANCE;
+    let sk = vendor.sync_key(mark, now);
+    let export = agent.export_for(sk.as_bytes(), now).unwrap();
+    assert_eq!(export.renumbered, 2);
+    assert_eq!(seqs(&agent), [mark + 1, mark + 2]);
+    assert_eq!(agent.marks().unwrap().0, mark + 2);
+}
+
+#[test]
+fn a_state_from_before_license_files_records_but_exchanges_nothing_until_given_one() {
+    // A state as the first agent release wrote it: schema version 1, no license.
+    let now = t(NOW);
+    let mut vendor = Vendor::new(18, now - Duration::days(1));
+    let dir = tempfile::tempdir().unwrap();
+    let key = usagedesk_airgap::SigningKey::from_bytes(&[18; 32]);
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("agent.db")).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_init.sql"))
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO instance (id, instance_id, license_id, vendor_key, public_key, created_at)
+             VALUES (1, ?1, ?2, ?3, ?4, '2026-01-01T00:00:00Z')",
+            rusqlite::params![
+                INSTANCE,
+                LICENSE,
+                vendor.vendor_key().to_string(),
+                key.public_key().to_string()
+            ],
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("instance.key"), key.to_secret_text()).unwrap();
+
+    let mut agent = Agent::open(dir.path()).unwrap();
+    assert_eq!(agent.status().unwrap().license, None);
+    agent
+        .record_rows(&[usage("acme", "2026-03-01", 5)], now.date_naive())
+        .unwrap();
+    let e = agent
+        .export_for(vendor.sync_key(0, now).as_bytes(), now)
+        .unwrap_err();
+    assert_eq!(e.code(), "no_license", "{e}");
+    assert!(e.to_string().contains("usagedesk-agent license"), "{e}");
+
+    let license = vendor.license_file(now - Duration::hours(1));
+    agent.set_license(license.as_bytes(), now).unwrap();
+    let export = agent
+        .export_for(vendor.sync_key(0, now).as_bytes(), now)
+        .unwrap();
+    assert!(export.text.contains("\nVersion: 2\n"), "it now enrolls");
+    assert_eq!(agent.public_key(), key.public_key(), "with the key it had");
+}
+
+#[test]
 fn the_exported_file_is_the_answer_the_vendor_expects() {
     // The file text given back is exactly what the vendor parses: canonical, signed by the
     // instance key, answering the sync key's nonce and hash.
     let now = t(NOW);
     let mut vendor = Vendor::new(8, now - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, now);
+    let mut agent = init_agent(dir.path(), &mut vendor, now);
     let sk = vendor.sync_key(0, now);
     let export = agent.export_for(sk.as_bytes(), now).unwrap();
     let parsed = UsageData::parse(export.text.as_bytes()).unwrap();
@@ -549,18 +664,26 @@ fn the_binary_runs_the_whole_exchange() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let vendor_key = vendor.vendor_key().to_string();
+    let license = tmp.path().join("inst-acme-1.license");
+    std::fs::write(&license, vendor.license_file(now - Duration::hours(1))).unwrap();
 
     let out = ok(&[
         "init",
         "--state",
         s(&state),
-        "--instance-id",
-        INSTANCE,
-        "--license-id",
-        LICENSE,
+        "--license-file",
+        s(&license),
         "--vendor-key",
         &vendor_key,
     ]);
+    assert!(
+        out.contains("for instance inst-acme-1 (license lic-acme-2026)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("account      msp > acme (air-gapped)"),
+        "{out}"
+    );
     let agent = Agent::open(&state).unwrap();
     let public_key = agent.public_key().to_string();
     drop(agent);
@@ -572,10 +695,8 @@ fn the_binary_runs_the_whole_exchange() {
         "init",
         "--state",
         s(&state),
-        "--instance-id",
-        INSTANCE,
-        "--license-id",
-        LICENSE,
+        "--license-file",
+        s(&license),
         "--vendor-key",
         &vendor_key,
     ]);

@@ -161,9 +161,9 @@ fn clock() -> FixedClock {
 
 #[tokio::test]
 async fn push_runs_rounds_until_nothing_remains_and_drops_what_the_cloud_holds() {
-    let (url, cloud, vendor) = start(None).await;
+    let (url, cloud, mut vendor) = start(None).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, t(NOW));
+    let mut agent = init_agent(dir.path(), &mut vendor, t(NOW));
     let total = 15_000u64; // over one file's 4 MiB
     agent
         .record_rows(
@@ -204,13 +204,13 @@ async fn push_runs_rounds_until_nothing_remains_and_drops_what_the_cloud_holds()
 
 #[tokio::test]
 async fn the_clouds_refusal_is_shown_and_the_records_stay() {
-    let (url, cloud, vendor) = start(None).await;
+    let (url, cloud, mut vendor) = start(None).await;
     cloud.lock().unwrap().refuse_usage = Some((
         StatusCode::FORBIDDEN,
         "instance inst-acme-1 is pinned to another key: ask the vendor to reset it".into(),
     ));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, t(NOW));
+    let mut agent = init_agent(dir.path(), &mut vendor, t(NOW));
     agent
         .record_rows(&[usage("acme", "2026-03-01", 5)], t(NOW).date_naive())
         .unwrap();
@@ -234,9 +234,9 @@ async fn the_clouds_refusal_is_shown_and_the_records_stay() {
 
 #[tokio::test]
 async fn a_sync_key_not_signed_under_the_vendor_key_stops_the_push_before_any_data_goes_out() {
-    let (url, cloud, vendor) = start(Some(Vendor::new(99, t(NOW) - Duration::days(1)))).await;
+    let (url, cloud, mut vendor) = start(Some(Vendor::new(99, t(NOW) - Duration::days(1)))).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = init_agent(dir.path(), &vendor, t(NOW));
+    let mut agent = init_agent(dir.path(), &mut vendor, t(NOW));
     agent
         .record_rows(&[usage("acme", "2026-03-01", 5)], t(NOW).date_naive())
         .unwrap();
@@ -259,9 +259,9 @@ async fn an_unreachable_cloud_says_so() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let vendor = Vendor::new(12, t(NOW) - Duration::days(1));
+    let mut vendor = Vendor::new(12, t(NOW) - Duration::days(1));
     let dir = tempfile::tempdir().unwrap();
-    let mut agent: Agent = init_agent(dir.path(), &vendor, t(NOW));
+    let mut agent: Agent = init_agent(dir.path(), &mut vendor, t(NOW));
     let e = agent
         .push(&CloudClient::new(&url).unwrap(), &clock())
         .await

@@ -21,24 +21,42 @@ use crate::error::{AirgapError, Artifact, Result};
 use crate::fields::{signature_b64, Sha256Digest};
 use crate::keys::SigningKey;
 
-/// The format version this build writes and reads, for all three files.
+/// The first format version of every file, and the only one of the sync key, the verification
+/// key and the license file. See [`FileKind::versions`].
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The three armored files.
+/// The four armored files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     SyncKey,
     UsageData,
     VerificationKey,
+    /// The vendor's license file for one instance, with its enrollment secret.
+    License,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 3] = [
+    pub const ALL: [FileKind; 4] = [
         FileKind::SyncKey,
         FileKind::UsageData,
         FileKind::VerificationKey,
+        FileKind::License,
     ];
+
+    /// The format versions this build reads, oldest first; it writes the last one (the usage
+    /// data file's version 1, without enrollment, only on request).
+    pub fn versions(self) -> &'static [u32] {
+        match self {
+            FileKind::UsageData => &[1, 2],
+            FileKind::SyncKey | FileKind::VerificationKey | FileKind::License => &[1],
+        }
+    }
+
+    /// The newest version: what this build writes.
+    pub fn current_version(self) -> u32 {
+        self.versions().last().copied().unwrap_or(FORMAT_VERSION)
+    }
 
     /// The words between `-----BEGIN USAGEDESK ` and `-----`.
     pub fn label(self) -> &'static str {
@@ -46,6 +64,7 @@ impl FileKind {
             FileKind::SyncKey => "SYNC KEY",
             FileKind::UsageData => "USAGE DATA",
             FileKind::VerificationKey => "VERIFICATION KEY",
+            FileKind::License => "LICENSE",
         }
     }
 
@@ -54,13 +73,14 @@ impl FileKind {
             FileKind::SyncKey => "sync key",
             FileKind::UsageData => "usage data file",
             FileKind::VerificationKey => "verification key",
+            FileKind::License => "license file",
         }
     }
 
     /// The largest file accepted, in bytes, as received (before any CRLF conversion).
     pub fn max_bytes(self) -> usize {
         match self {
-            FileKind::SyncKey | FileKind::VerificationKey => 16 * 1024,
+            FileKind::SyncKey | FileKind::VerificationKey | FileKind::License => 16 * 1024,
             FileKind::UsageData => 4 * 1024 * 1024,
         }
     }
@@ -81,7 +101,7 @@ impl FileKind {
 const SIGNATURE_PREFIX: &str = "Signature: ed25519 ";
 const VERSION_PREFIX: &str = "Version: ";
 
-/// A body type of one of the three files.
+/// A body type of one of the four files.
 pub(crate) trait Body: Serialize + DeserializeOwned {
     const KIND: FileKind;
     /// Rules beyond the JSON shape (ids, ordering, periods); `Err` is an [`InvalidData`] or
@@ -90,11 +110,17 @@ pub(crate) trait Body: Serialize + DeserializeOwned {
     /// [`InvalidData`]: AirgapError::InvalidData
     /// [`UnknownVersion`]: AirgapError::UnknownVersion
     fn check(&self) -> Result<()>;
+
+    /// The format version this content is written in: the version line must say it.
+    fn version(&self) -> u32 {
+        FORMAT_VERSION
+    }
 }
 
 /// A file that parsed and passed every check that needs no key. Its signature is not checked
-/// yet: look at it with [`Signed::unverified`], then call the file type's `verify`.
-#[derive(Debug, Clone)]
+/// yet: look at it with [`Signed::unverified`], then call the file type's `verify`. Its
+/// `Debug` shows the content and the hash, not the text (a license file's holds a secret).
+#[derive(Clone)]
 pub struct Signed<T> {
     pub(crate) body: T,
     /// The file in canonical form: `\n` line ends, one final `\n`.
@@ -102,6 +128,15 @@ pub struct Signed<T> {
     /// `text[..signed_len]` is what the signature covers.
     pub(crate) signed_len: usize,
     pub(crate) signature: Signature,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Signed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("body", &self.body)
+            .field("sha256", &self.sha256())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Signed<T> {
@@ -232,9 +267,10 @@ pub(crate) fn parse<T: Body>(bytes: &[u8]) -> Result<Signed<T>> {
 
     // Version line.
     let version_line = lines[1];
+    let current = kind.current_version();
     let Some(version) = version_line.strip_prefix(VERSION_PREFIX) else {
         return Err(bad(format!(
-            "the second line must be `{VERSION_PREFIX}{FORMAT_VERSION}`, not {}",
+            "the second line must be `{VERSION_PREFIX}{current}`, not {}",
             shown(version_line)
         )));
     };
@@ -244,17 +280,22 @@ pub(crate) fn parse<T: Body>(bytes: &[u8]) -> Result<Signed<T>> {
         && (version == "0" || !version.starts_with('0'));
     if !plain_number {
         return Err(bad(format!(
-            "the second line must be `{VERSION_PREFIX}{FORMAT_VERSION}`, not {}",
+            "the second line must be `{VERSION_PREFIX}{current}`, not {}",
             shown(version_line)
         )));
     }
-    if version != FORMAT_VERSION.to_string() {
+    let Some(version) = kind
+        .versions()
+        .iter()
+        .copied()
+        .find(|v| v.to_string() == version)
+    else {
         return Err(AirgapError::UnknownVersion {
             what,
             found: version.to_owned(),
-            supported: FORMAT_VERSION,
+            supported: kind.versions(),
         });
-    }
+    };
 
     // Signature line, just before END.
     let sig_line = lines[lines.len() - 2];
@@ -282,6 +323,13 @@ pub(crate) fn parse<T: Body>(bytes: &[u8]) -> Result<Signed<T>> {
              or time spelling): it was edited"
                 .into(),
         ));
+    }
+    if parsed.version() != version {
+        return Err(bad(format!(
+            "its version line says {version}, but its fields are those of format version {}: it \
+             was edited",
+            parsed.version()
+        )));
     }
     parsed.check()?;
 
@@ -323,8 +371,9 @@ pub(crate) fn write<T: Body>(body: &T, key: &SigningKey) -> Result<String> {
     let json = serde_json::to_string_pretty(body)
         .map_err(|e| AirgapError::request(what, e.to_string()))?;
     let mut text = format!(
-        "{}\n{VERSION_PREFIX}{FORMAT_VERSION}\n{json}\n",
-        T::KIND.begin_line()
+        "{}\n{VERSION_PREFIX}{}\n{json}\n",
+        T::KIND.begin_line(),
+        body.version()
     );
     let signature = key.sign(text.as_bytes());
     text.push_str(SIGNATURE_PREFIX);
@@ -360,5 +409,12 @@ mod tests {
         );
         assert_eq!(FileKind::SyncKey.max_bytes(), 16 * 1024);
         assert_eq!(FileKind::UsageData.max_bytes(), 4 * 1024 * 1024);
+        assert_eq!(
+            FileKind::License.begin_line(),
+            "-----BEGIN USAGEDESK LICENSE-----"
+        );
+        assert_eq!(FileKind::License.max_bytes(), 16 * 1024);
+        assert_eq!(FileKind::UsageData.current_version(), 2);
+        assert_eq!(FileKind::SyncKey.current_version(), 1);
     }
 }

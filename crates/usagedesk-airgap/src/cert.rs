@@ -157,7 +157,7 @@ impl DelegationCertificate {
             return Err(AirgapError::UnknownVersion {
                 what: CERT,
                 found: self.version.to_string(),
-                supported: CERTIFICATE_VERSION,
+                supported: &[CERTIFICATE_VERSION],
             });
         }
         check_subject("subject", &self.subject).map_err(|r| AirgapError::invalid(CERT, r))?;

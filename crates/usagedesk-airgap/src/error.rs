@@ -18,6 +18,12 @@ pub enum Artifact {
     PublicKey,
     /// An `ed25519-secret:` signing key in text form.
     SecretKey,
+    /// The vendor's signed statement of an instance's license (in a license file, and in the
+    /// first usage data file or online request that proves it).
+    License,
+    /// The proof, made with a license file's enrollment secret, that an instance key is the
+    /// licensed instance's.
+    Enrollment,
 }
 
 impl Artifact {
@@ -28,6 +34,8 @@ impl Artifact {
             Artifact::Certificate => "delegation certificate",
             Artifact::PublicKey => "public key",
             Artifact::SecretKey => "secret key",
+            Artifact::License => "instance license",
+            Artifact::Enrollment => "enrollment proof",
         }
     }
 
@@ -43,11 +51,18 @@ impl Artifact {
             Artifact::File(FileKind::VerificationKey) => {
                 "ask the vendor's account manager to send the verification key again"
             }
+            Artifact::File(FileKind::License) => {
+                "ask the vendor for the instance's license file again"
+            }
             Artifact::Certificate => {
                 "sync with the cloud while online to fetch a new signing certificate"
             }
             Artifact::PublicKey => "copy the whole key again (it starts with `ed25519:`)",
             Artifact::SecretKey => "restore the key from a backup, or create a new key",
+            Artifact::License | Artifact::Enrollment => {
+                "ask the vendor for a new license file for the instance, give it to the agent \
+                 (usagedesk-agent license), and export again"
+            }
         }
     }
 }
@@ -76,6 +91,8 @@ pub enum ErrorKind {
     WrongInstance,
     WrongNonce,
     WrongFile,
+    WrongAccount,
+    EnrollmentRequired,
     InvalidRequest,
 }
 
@@ -97,6 +114,8 @@ impl ErrorKind {
             ErrorKind::WrongInstance => "wrong_instance",
             ErrorKind::WrongNonce => "wrong_nonce",
             ErrorKind::WrongFile => "wrong_file",
+            ErrorKind::WrongAccount => "wrong_account",
+            ErrorKind::EnrollmentRequired => "enrollment_required",
             ErrorKind::InvalidRequest => "invalid_request",
         }
     }
@@ -140,13 +159,14 @@ pub enum AirgapError {
     WrongFileKind { expected: FileKind, found: FileKind },
 
     #[error(
-        "the {what} has format version {found}, and this build reads version {supported} only: \
-         update UsageDesk and the agent to a release that reads it"
+        "the {what} has format version {found}, and this build reads {} only: update UsageDesk \
+         and the agent to a release that reads it",
+        versions(.supported)
     )]
     UnknownVersion {
         what: Artifact,
         found: String,
-        supported: u32,
+        supported: &'static [u32],
     },
 
     #[error(
@@ -215,8 +235,39 @@ pub enum AirgapError {
     )]
     WrongFile { expected: String, found: String },
 
+    #[error(
+        "the {what} places the instance under {found}, but the instance belongs under \
+         {expected}: if the instance's account moved, ask the vendor for a new license file \
+         (usagedesk-agent license); otherwise the {what} was made for another installation"
+    )]
+    WrongAccount {
+        what: Artifact,
+        expected: String,
+        found: String,
+    },
+
+    #[error(
+        "instance `{instance_id}` has no registered key yet, and this {what} does not prove that \
+         it comes from the licensed instance (it carries no enrollment proof): set the agent up \
+         with the license file the vendor issued for the instance (usagedesk-agent init \
+         --license-file, or usagedesk-agent license for an existing state) and export again"
+    )]
+    EnrollmentRequired { what: Artifact, instance_id: String },
+
     #[error("cannot write the {what}: {reason}")]
     InvalidRequest { what: Artifact, reason: String },
+}
+
+/// `version 1`, `versions 1 and 2`.
+fn versions(v: &[u32]) -> String {
+    match v {
+        [one] => format!("version {one}"),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(u32::to_string).collect();
+            format!("versions {} and {last}", init.join(", "))
+        }
+        [] => "no version".into(),
+    }
 }
 
 fn expired_remedy(what: Artifact) -> &'static str {
@@ -250,6 +301,8 @@ impl AirgapError {
             AirgapError::WrongInstance { .. } => ErrorKind::WrongInstance,
             AirgapError::WrongNonce { .. } => ErrorKind::WrongNonce,
             AirgapError::WrongFile { .. } => ErrorKind::WrongFile,
+            AirgapError::WrongAccount { .. } => ErrorKind::WrongAccount,
+            AirgapError::EnrollmentRequired { .. } => ErrorKind::EnrollmentRequired,
             AirgapError::InvalidRequest { .. } => ErrorKind::InvalidRequest,
         }
     }
@@ -299,6 +352,8 @@ mod tests {
             ErrorKind::WrongInstance,
             ErrorKind::WrongNonce,
             ErrorKind::WrongFile,
+            ErrorKind::WrongAccount,
+            ErrorKind::EnrollmentRequired,
             ErrorKind::InvalidRequest,
         ] {
             // The UI keys on these strings; as_str and serde must never disagree.
@@ -328,5 +383,12 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("expired on 2026-04-01 09:00:00 UTC"), "{msg}");
         assert!(msg.contains("issue a new sync key"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_versions_name_every_version_read() {
+        assert_eq!(versions(&[1]), "version 1");
+        assert_eq!(versions(&[1, 2]), "versions 1 and 2");
+        assert_eq!(versions(&[1, 2, 3]), "versions 1, 2 and 3");
     }
 }

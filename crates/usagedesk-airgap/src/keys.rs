@@ -162,7 +162,7 @@ impl fmt::Debug for SigningKey {
 }
 
 /// The vendor's root key. It lives in the cloud only and signs nothing but delegation
-/// certificates; agents trust its public key and nothing else.
+/// certificates and license files; agents trust its public key and nothing else.
 #[derive(Clone, Debug)]
 pub struct RootKey(SigningKey);
 
@@ -189,6 +189,11 @@ impl RootKey {
 
     pub fn public_key(&self) -> PublicKey {
         self.0.public_key()
+    }
+
+    /// The key itself, for what the root signs directly (license files).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
     }
 
     /// Certifies a manager's delegated key for `scope` from `now` until `expires_at`.

@@ -1,5 +1,9 @@
-//! The air-gapped exchange's three files, in `docs/airgap-format.md`:
+//! The air-gapped exchange's files, in `docs/airgap-format.md`:
 //!
+//! 0. once, the vendor's **license file** for an instance, signed by the root key: the
+//!    instance's license, account path and air-gapped flag, and the enrollment secret with
+//!    which the instance proves its own key on first contact ([`LicenseFile::issue`],
+//!    [`Enrollment`]);
 //! 1. a **sync key**, issued offline by a manager with a delegated key the vendor root key
 //!    certified ([`SyncKey::issue`]);
 //! 2. the instance's answer, a **usage data file** signed by the instance's own key
@@ -19,6 +23,7 @@ mod cert;
 mod error;
 mod fields;
 mod keys;
+mod license;
 pub mod samples;
 mod sync_key;
 mod usage_data;
@@ -34,8 +39,12 @@ pub use cert::{DelegationCertificate, Scope, CERTIFICATE_VERSION, MAX_CERTIFICAT
 pub use error::{AirgapError, Artifact, ErrorKind, Result};
 pub use fields::{Nonce, Sha256Digest, MAX_ACCOUNT_PATH, MAX_CLOCK_SKEW, MAX_SUBJECT_LEN};
 pub use keys::{PublicKey, RootKey, SigningKey, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
+pub use license::{
+    Enrollment, EnrollmentProof, EnrollmentSecret, InstanceLicense, KnownInstance, LicenseFile,
+    LicenseRequest, LICENSE_VERSION, MAX_ENROLLMENT_BYTES,
+};
 pub use sync_key::{SyncKey, SyncKeyRequest};
-pub use usage_data::{Period, UsageData, UsageRecord};
+pub use usage_data::{Period, UsageData, UsageRecord, MAX_SEQ_ADVANCE};
 pub use verification_key::{Acceptance, ExpectedAnswer, ImportCounts, VerificationKey};
 
 /// Which kind of file `bytes` claim to be, from their first line, without checking anything

@@ -6,9 +6,10 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::armor::{FileKind, Verified};
 use crate::error::{ErrorKind, Result};
+use crate::license::LicenseFile;
 use crate::samples::{samples, Samples};
 use crate::sync_key::SyncKey;
-use crate::testutil::{sign_raw, sign_raw_versioned};
+use crate::testutil::sign_raw_versioned;
 use crate::usage_data::UsageData;
 use crate::verification_key::VerificationKey;
 use crate::{sniff, ExpectedAnswer, PublicKey};
@@ -47,23 +48,37 @@ impl Receiver {
             FileKind::SyncKey => &self.s.sync_key,
             FileKind::UsageData => &self.s.usage_data,
             FileKind::VerificationKey => &self.s.verification_key,
+            FileKind::License => &self.s.license_file,
         }
     }
 
     /// Parse and verify as the real receiver of `kind` would; the canonical text on success.
-    /// The usage data file is checked with no pinned key: the signature alone must hold.
+    /// The usage data file is checked as on first contact: with no pinned key, its enrollment
+    /// must hold.
     fn accept(&self, kind: FileKind, bytes: &[u8]) -> Result<String> {
         match kind {
             FileKind::SyncKey => SyncKey::parse(bytes)?
                 .verify(&self.root, self.s.exported_at)
                 .map(|v| v.text().to_owned()),
-            FileKind::UsageData => UsageData::parse(bytes)?
-                .verify_for(&self.sync_key, None)
-                .map(|v| v.text().to_owned()),
+            FileKind::UsageData => {
+                let v = UsageData::parse(bytes)?.verify_for(&self.sync_key, None)?;
+                v.check_enrollment(&self.root, &self.s.known_instance())?;
+                Ok(v.text().to_owned())
+            }
             FileKind::VerificationKey => VerificationKey::parse(bytes)?
                 .verify(&self.root, &self.expected, self.s.confirmed_at)
                 .map(|v| v.text().to_owned()),
+            FileKind::License => LicenseFile::parse(bytes)?
+                .verify(&self.root, self.s.licensed_at)
+                .map(|v| v.text().to_owned()),
         }
+    }
+
+    /// A version 1 usage data file, read as the vendor does for an instance whose key it holds.
+    fn accept_v1(&self, bytes: &[u8]) -> Result<String> {
+        UsageData::parse(bytes)?
+            .verify_for(&self.sync_key, Some(&self.s.instance.public_key()))
+            .map(|v| v.text().to_owned())
     }
 
     fn refusal(&self, kind: FileKind, bytes: &[u8]) -> ErrorKind {
@@ -76,17 +91,22 @@ impl Receiver {
 
 fn every_bit_flip_is_refused(kind: FileKind) {
     let r = receiver();
-    let original = r.text(kind).as_bytes().to_vec();
-    assert!(
-        r.accept(kind, &original).is_ok(),
-        "the sample itself must pass"
-    );
+    every_bit_flip_is_refused_by(kind, r.text(kind), |b| r.accept(kind, b));
+}
+
+fn every_bit_flip_is_refused_by(
+    kind: FileKind,
+    text: &str,
+    accept: impl Fn(&[u8]) -> Result<String>,
+) {
+    let original = text.as_bytes().to_vec();
+    assert!(accept(&original).is_ok(), "the sample itself must pass");
     let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
     let mut bytes = original.clone();
     for i in 0..bytes.len() {
         for bit in 0..8 {
             bytes[i] ^= 1 << bit;
-            match r.accept(kind, &bytes) {
+            match accept(&bytes) {
                 Ok(_) => panic!(
                     "flipping bit {bit} of byte {i} ({:?} -> {:?}) of the {} went unnoticed",
                     original[i] as char,
@@ -110,6 +130,44 @@ fn every_bit_flip_is_refused(kind: FileKind) {
 #[test]
 fn every_single_bit_flip_of_a_usage_data_file_is_refused() {
     every_bit_flip_is_refused(FileKind::UsageData);
+}
+
+#[test]
+fn every_single_bit_flip_of_a_version_1_usage_data_file_is_refused() {
+    let r = receiver();
+    every_bit_flip_is_refused_by(FileKind::UsageData, &r.s.usage_data_v1, |b| r.accept_v1(b));
+}
+
+#[test]
+fn every_single_bit_flip_of_a_license_file_is_refused() {
+    every_bit_flip_is_refused(FileKind::License);
+}
+
+#[test]
+fn a_version_1_usage_data_file_is_read_but_cannot_enroll() {
+    let r = receiver();
+    assert_eq!(
+        r.accept_v1(r.s.usage_data_v1.as_bytes()).unwrap(),
+        r.s.usage_data_v1
+    );
+    assert_eq!(
+        r.refusal(FileKind::UsageData, r.s.usage_data_v1.as_bytes()),
+        ErrorKind::EnrollmentRequired
+    );
+    // The version line must match the content: a version 2 body called 1, and the reverse.
+    let v2 = &r.s.usage_data;
+    let json = &v2[v2.find('{').unwrap()..v2.rfind("\nSignature:").unwrap()];
+    let called_v1 = sign_raw_versioned(FileKind::UsageData, "1", json, &r.s.instance);
+    assert_eq!(
+        r.refusal(FileKind::UsageData, called_v1.as_bytes()),
+        ErrorKind::Malformed
+    );
+    let v1 = &r.s.usage_data_v1;
+    let json = &v1[v1.find('{').unwrap()..v1.rfind("\nSignature:").unwrap()];
+    let called_v2 = sign_raw_versioned(FileKind::UsageData, "2", json, &r.s.instance);
+    let e = UsageData::parse(called_v2.as_bytes()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Malformed, "{e}");
+    assert!(e.to_string().contains("version 1"), "{e}");
 }
 
 #[test]
@@ -252,12 +310,17 @@ fn unknown_versions_are_refused_as_such() {
         let json = &text[text.find('{').unwrap()..text.rfind("\nSignature:").unwrap()];
         let key = match kind {
             FileKind::UsageData => &r.s.instance,
+            FileKind::License => r.s.root.signing_key(),
             _ => &r.s.delegated,
         };
-        let v2 = sign_raw_versioned(kind, "2", json, key);
-        let e = r.accept(kind, v2.as_bytes()).unwrap_err();
+        let next = (kind.current_version() + 1).to_string();
+        let unknown = sign_raw_versioned(kind, &next, json, key);
+        let e = r.accept(kind, unknown.as_bytes()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnknownVersion, "{e}");
-        assert!(e.to_string().contains("format version 2"), "{e}");
+        assert!(
+            e.to_string().contains(&format!("format version {next}")),
+            "{e}"
+        );
         assert!(e.to_string().contains("update UsageDesk"), "{e}");
         for bad in ["01", "1.0", " 1", "", "one", "99999999999999999999"] {
             let f = sign_raw_versioned(kind, bad, json, key);
@@ -268,7 +331,9 @@ fn unknown_versions_are_refused_as_such() {
             );
         }
         // The signed control file passes, so the refusals above are the version's doing.
-        assert!(r.accept(kind, sign_raw(kind, json, key).as_bytes()).is_ok());
+        let current = kind.current_version().to_string();
+        let control = sign_raw_versioned(kind, &current, json, key);
+        assert!(r.accept(kind, control.as_bytes()).is_ok());
     }
 }
 
@@ -287,7 +352,7 @@ fn unknown_fields_are_refused_even_when_signed() {
     ] {
         let edited = json.replacen(from, to, 1);
         assert_ne!(edited, json);
-        let f = sign_raw(FileKind::UsageData, &edited, &r.s.instance);
+        let f = sign_raw_versioned(FileKind::UsageData, "2", &edited, &r.s.instance);
         let e = r.accept(FileKind::UsageData, f.as_bytes()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Malformed, "{e}");
         assert!(e.to_string().contains("unknown field"), "{e}");
@@ -305,7 +370,7 @@ fn json_in_another_layout_is_refused_even_when_signed() {
         json.replace("  ", "    "),                       // wider indent
         json.replacen("inst-acme", "inst\\u002dacme", 1), // an escape for a plain character
     ] {
-        let f = sign_raw(FileKind::UsageData, &other, &r.s.instance);
+        let f = sign_raw_versioned(FileKind::UsageData, "2", &other, &r.s.instance);
         let e = r.accept(FileKind::UsageData, f.as_bytes()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Malformed, "{e}");
     }
@@ -342,7 +407,7 @@ fn random_garbage_is_refused_and_never_panics() {
             for b in &mut bytes {
                 *b = b' ' + *b % 95;
             }
-            let kind = FileKind::ALL[i % 3];
+            let kind = FileKind::ALL[i % FileKind::ALL.len()];
             let mut framed = format!("{}\nVersion: 1\n", kind.begin_line()).into_bytes();
             framed.extend(&bytes);
             bytes = framed;
@@ -365,7 +430,7 @@ fn mutated_files_never_panic_and_never_pass_as_something_else() {
     let r = receiver();
     let mut rng = ChaCha20Rng::seed_from_u64(0x6d75_7461);
     for i in 0..10_000 {
-        let kind = FileKind::ALL[i % 3];
+        let kind = FileKind::ALL[i % FileKind::ALL.len()];
         let mut bytes = r.text(kind).as_bytes().to_vec();
         for _ in 0..rng.gen_range(1..4) {
             let at = rng.gen_range(0..bytes.len());

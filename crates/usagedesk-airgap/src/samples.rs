@@ -9,11 +9,12 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::cert::{DelegationCertificate, Scope};
 use crate::keys::{RootKey, SigningKey};
+use crate::license::{KnownInstance, LicenseFile, LicenseRequest};
 use crate::sync_key::{SyncKey, SyncKeyRequest};
 use crate::usage_data::{UsageData, UsageRecord};
 use crate::verification_key::{Acceptance, ImportCounts, VerificationKey};
 
-/// The exchange: keys, certificate, the three files, and the times each was made.
+/// The exchange: keys, certificate, the four files, and the times each was made.
 #[derive(Debug, Clone)]
 pub struct Samples {
     pub root: RootKey,
@@ -22,15 +23,36 @@ pub struct Samples {
     pub instance: SigningKey,
     pub instance_id: String,
     pub license_id: String,
+    /// Where the instance's account sits: `msp-north > acme`.
+    pub account_path: Vec<String>,
+    /// The instance's license file (air-gapped), issued at `licensed_at` for 90 days.
+    pub license_file: String,
     /// All the records the instance holds (the file carries those above the mark, 40).
     pub records: Vec<UsageRecord>,
     pub sync_key: String,
+    /// The answer, format version 2 (with the instance's enrollment).
     pub usage_data: String,
+    /// The same answer in format version 1 (no enrollment), as older agents wrote it.
+    pub usage_data_v1: String,
+    /// The verification key confirming `usage_data`.
     pub verification_key: String,
+    pub licensed_at: DateTime<Utc>,
     /// When the sync key was issued, the usage data exported, the verification key issued.
     pub issued_at: DateTime<Utc>,
     pub exported_at: DateTime<Utc>,
     pub confirmed_at: DateTime<Utc>,
+}
+
+impl Samples {
+    /// The sample instance as the vendor knows it.
+    pub fn known_instance(&self) -> KnownInstance<'_> {
+        KnownInstance {
+            instance_id: &self.instance_id,
+            license_id: &self.license_id,
+            account_path: &self.account_path,
+            airgapped: true,
+        }
+    }
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -64,11 +86,31 @@ pub fn samples() -> Samples {
         )
         .expect("sample certificate");
 
+    let account_path: Vec<String> = vec!["msp-north".into(), "acme".into()];
+    let licensed_at = at("2026-03-01T08:00:00Z");
+    let license_file = LicenseFile::issue(
+        &root,
+        &LicenseRequest {
+            license_id: "lic-acme-2026".into(),
+            instance_id: "inst-acme-prod-1".into(),
+            account_path: account_path.clone(),
+            airgapped: true,
+            expires_at: licensed_at + Duration::days(90),
+        },
+        &mut ChaCha20Rng::seed_from_u64(5),
+        licensed_at,
+    )
+    .expect("sample license file");
+    let enrollment = LicenseFile::parse(license_file.as_bytes())
+        .and_then(|l| l.verify(&root.public_key(), licensed_at))
+        .expect("sample license file verifies")
+        .enroll(&instance.public_key());
+
     let issued_at = at("2026-03-02T09:00:00Z");
     let request = SyncKeyRequest {
         instance_id: "inst-acme-prod-1".into(),
         license_id: Some("lic-acme-2026".into()),
-        account_path: vec!["msp-north".into(), "acme".into()],
+        account_path: account_path.clone(),
         high_water_mark: 40,
         expires_at: issued_at + Duration::days(30),
     };
@@ -91,15 +133,20 @@ pub fn samples() -> Samples {
         record(43, "acme", "2026-03-01", "standard", [121, 96, 58]),
     ];
     let exported_at = at("2026-03-03T14:30:00Z");
-    let usage_data = UsageData::answer(
-        &verified_sync_key,
-        "inst-acme-prod-1",
-        "lic-acme-2026",
-        &records,
-        &instance,
-        exported_at,
-    )
-    .expect("sample usage data");
+    let answer = |enrollment| {
+        UsageData::answer(
+            &verified_sync_key,
+            "inst-acme-prod-1",
+            "lic-acme-2026",
+            &records,
+            &instance,
+            enrollment,
+            exported_at,
+        )
+        .expect("sample usage data")
+    };
+    let usage_data = answer(Some(&enrollment));
+    let usage_data_v1 = answer(None);
     let verified_usage = UsageData::parse(usage_data.as_bytes())
         .and_then(|u| u.verify_for(&verified_sync_key, None))
         .expect("sample usage data verifies");
@@ -130,10 +177,14 @@ pub fn samples() -> Samples {
         instance,
         instance_id: "inst-acme-prod-1".into(),
         license_id: "lic-acme-2026".into(),
+        account_path,
+        license_file,
         records,
         sync_key,
         usage_data,
+        usage_data_v1,
         verification_key,
+        licensed_at,
         issued_at,
         exported_at,
         confirmed_at,
@@ -151,17 +202,39 @@ mod tests {
         let b = samples();
         assert_eq!(a.sync_key, b.sync_key, "same seeds, same bytes");
         assert_eq!(a.usage_data, b.usage_data);
+        assert_eq!(a.usage_data_v1, b.usage_data_v1);
         assert_eq!(a.verification_key, b.verification_key);
+        assert_eq!(a.license_file, b.license_file);
 
         let root = a.root.public_key();
+        LicenseFile::parse(a.license_file.as_bytes())
+            .unwrap()
+            .verify(&root, a.licensed_at)
+            .unwrap();
         let sk = SyncKey::parse(a.sync_key.as_bytes())
             .unwrap()
             .verify(&root, a.exported_at)
             .unwrap();
         let ud = UsageData::parse(a.usage_data.as_bytes())
             .unwrap()
+            .verify_for(&sk, None)
+            .unwrap();
+        ud.check_enrollment(&root, &a.known_instance()).unwrap();
+        assert!(a
+            .usage_data
+            .starts_with("-----BEGIN USAGEDESK USAGE DATA-----\nVersion: 2\n"));
+        let v1 = UsageData::parse(a.usage_data_v1.as_bytes())
+            .unwrap()
             .verify_for(&sk, Some(&a.instance.public_key()))
             .unwrap();
+        assert_eq!(v1.records, ud.records);
+        assert_eq!(
+            v1.check_enrollment(&root, &a.known_instance())
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::EnrollmentRequired,
+            "a version 1 file cannot enroll"
+        );
         VerificationKey::parse(a.verification_key.as_bytes())
             .unwrap()
             .verify(&root, &ud.expected_answer(), a.confirmed_at)
@@ -180,6 +253,7 @@ mod tests {
             (FileKind::SyncKey, &s.sync_key),
             (FileKind::UsageData, &s.usage_data),
             (FileKind::VerificationKey, &s.verification_key),
+            (FileKind::License, &s.license_file),
         ] {
             // The example is the fenced block that starts with the BEGIN line.
             let fence = format!("```\n{}", kind.begin_line());

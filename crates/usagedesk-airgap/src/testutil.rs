@@ -7,7 +7,8 @@ use rand_chacha::ChaCha20Rng;
 use crate::armor::{FileKind, Verified};
 use crate::cert::{DelegationCertificate, Scope};
 use crate::fields::signature_b64;
-use crate::keys::{RootKey, SigningKey};
+use crate::keys::{PublicKey, RootKey, SigningKey};
+use crate::license::{Enrollment, LicenseFile, LicenseRequest};
 use crate::sync_key::{SyncKey, SyncKeyRequest};
 use crate::usage_data::UsageRecord;
 use crate::verification_key::{Acceptance, ImportCounts};
@@ -99,6 +100,30 @@ impl Fixture {
             .unwrap()
             .verify(&self.root.public_key(), self.now)
             .unwrap()
+    }
+
+    /// A license file for the fixture's instance (air-gapped, `msp > acme`), issued a day
+    /// before "now", and the enrollment of `key` it makes.
+    pub fn enrollment(&self, key: &PublicKey) -> Enrollment {
+        let issued = self.now - Duration::days(1);
+        let text = LicenseFile::issue(
+            &self.root,
+            &LicenseRequest {
+                license_id: "lic-acme-2026".into(),
+                instance_id: "inst-acme-1".into(),
+                account_path: path(&["msp", "acme"]),
+                airgapped: true,
+                expires_at: self.now + Duration::days(60),
+            },
+            &mut ChaCha20Rng::seed_from_u64(105),
+            issued,
+        )
+        .unwrap();
+        LicenseFile::parse(text.as_bytes())
+            .unwrap()
+            .verify(&self.root.public_key(), self.now)
+            .unwrap()
+            .enroll(key)
     }
 
     pub fn acceptance(&self) -> Acceptance {

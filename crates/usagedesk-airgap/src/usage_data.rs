@@ -9,11 +9,19 @@ use crate::fields::{
     check_id, date, timestamp, whole_seconds, Nonce, Sha256Digest, MAX_CLOCK_SKEW,
 };
 use crate::keys::{PublicKey, SigningKey};
+use crate::license::{Enrollment, KnownInstance};
 use crate::sync_key::SyncKey;
 use crate::verification_key::ExpectedAnswer;
 
 const WHAT: Artifact = Artifact::File(FileKind::UsageData);
 const SYNC_KEY: Artifact = Artifact::File(FileKind::SyncKey);
+
+/// How far above the sync key's mark one file's records may go: 2^32. An agent gives one
+/// `seq` per new or changed account-day, so a real instance never numbers this many between
+/// two exchanges (100,000 accounts changing every day for a century stay below it), while a
+/// file can no longer push the vendor's mark, and with it every later sync key's, to the end
+/// of the 63-bit range the agent and the cloud count in.
+pub const MAX_SEQ_ADVANCE: u64 = 1 << 32;
 
 /// One daily usage snapshot of one account, as the instance recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,10 +71,23 @@ pub struct UsageData {
     pub remaining_records: u64,
     #[serde(with = "timestamp")]
     pub created_at: DateTime<Utc>,
+    /// Format version 2: the instance's license and the proof, made with its license file's
+    /// enrollment secret, that `instance_key` is the licensed instance's. It is what lets the
+    /// vendor take the key on first contact. Version 1 files have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment: Option<Enrollment>,
 }
 
 impl Body for UsageData {
     const KIND: FileKind = FileKind::UsageData;
+
+    fn version(&self) -> u32 {
+        if self.enrollment.is_some() {
+            2
+        } else {
+            1
+        }
+    }
 
     fn check(&self) -> Result<()> {
         let invalid = |r: String| AirgapError::invalid(WHAT, r);
@@ -85,6 +106,12 @@ impl Body for UsageData {
             previous = r.seq;
             check_id("account_id", &r.account_id).map_err(at)?;
             check_id("plan", &r.plan).map_err(at)?;
+        }
+        if previous - self.above_mark > MAX_SEQ_ADVANCE {
+            return Err(invalid(format!(
+                "its records reach seq {previous}, more than {MAX_SEQ_ADVANCE} above the mark {}",
+                self.above_mark
+            )));
         }
         let period = self
             .records
@@ -113,6 +140,11 @@ impl UsageData {
     /// order, as many as fit under the size limit (the lowest `seq` first; the count left out
     /// is `remaining_records`), signed by the instance's own `key`.
     ///
+    /// With an `enrollment` (made by the instance's license file for `key`) the file is format
+    /// version 2, which a vendor that holds no key for the instance yet can take; without, the
+    /// older version 1, which only a vendor that already holds the key accepts. Records more
+    /// than [`MAX_SEQ_ADVANCE`] above the mark count as remaining.
+    ///
     /// Refuses a sync key for another instance or license, and one not in force at `now`.
     pub fn answer(
         sync_key: &Verified<SyncKey>,
@@ -120,9 +152,19 @@ impl UsageData {
         license_id: &str,
         records: &[UsageRecord],
         key: &SigningKey,
+        enrollment: Option<&Enrollment>,
         now: DateTime<Utc>,
     ) -> Result<String> {
         let now = whole_seconds(now);
+        if let Some(e) = enrollment {
+            e.check_proof(instance_id, license_id, &key.public_key())
+                .map_err(|e| {
+                    AirgapError::request(
+                        WHAT,
+                        format!("the enrollment is not this instance key's: {e}"),
+                    )
+                })?;
+        }
         if sync_key.instance_id != instance_id {
             return Err(AirgapError::WrongInstance {
                 what: SYNC_KEY,
@@ -145,12 +187,12 @@ impl UsageData {
             });
         }
 
-        let mut above: Vec<UsageRecord> = records
-            .iter()
-            .filter(|r| r.seq > sync_key.high_water_mark)
-            .cloned()
-            .collect();
+        let mark = sync_key.high_water_mark;
+        let mut above: Vec<UsageRecord> =
+            records.iter().filter(|r| r.seq > mark).cloned().collect();
         above.sort_by_key(|r| r.seq);
+        // Records too far above the mark for one file wait, counted as remaining.
+        let reach = above.partition_point(|r| r.seq - mark <= MAX_SEQ_ADVANCE);
         if let Some(w) = above.windows(2).find(|w| w[0].seq == w[1].seq) {
             return Err(AirgapError::request(
                 WHAT,
@@ -160,7 +202,7 @@ impl UsageData {
 
         let limit = FileKind::UsageData.max_bytes();
         let total = above.len();
-        let mut take = total;
+        let mut take = reach;
         loop {
             let chosen = &above[..take];
             let body = UsageData {
@@ -174,6 +216,7 @@ impl UsageData {
                 records: chosen.to_vec(),
                 remaining_records: (total - take) as u64,
                 created_at: now,
+                enrollment: enrollment.cloned(),
             };
             let text = armor::write(&body, key)?;
             // Within the limit even once a mail client rewrote every line end as CRLF.
@@ -229,11 +272,15 @@ fn check_license(
 }
 
 impl Signed<UsageData> {
-    /// Checks, in order: the signature by the file's `instance_key`; the instance (and license,
-    /// when the sync key names one) are the sync key's; the nonce, the sync key's hash and the
-    /// mark are those of `sync_key`; the instance key is `pinned` (when the instance has a
-    /// pinned key; on first contact pass `None` and pin `instance_key` after import); the file
-    /// was created while the sync key was in force.
+    /// Checks, in order: the signature by the file's `instance_key`; the instance is the sync
+    /// key's; a version 2 file's enrollment names the file's instance and license and proves
+    /// `instance_key` ([`Enrollment::check_proof`]); the license, when the sync key names one,
+    /// is the sync key's; the nonce, the sync key's hash and the mark are those of
+    /// `sync_key`; the instance key is `pinned` (when the vendor holds a key for the
+    /// instance); the file was created while the sync key was in force.
+    ///
+    /// On first contact (`pinned` is `None`) the key is not trusted yet: call
+    /// [`Verified::check_enrollment`] before taking it.
     pub fn verify_for(
         &self,
         sync_key: &Verified<SyncKey>,
@@ -252,6 +299,9 @@ impl Signed<UsageData> {
                 expected: sync_key.instance_id.clone(),
                 found: ud.instance_id.clone(),
             });
+        }
+        if let Some(e) = &ud.enrollment {
+            e.check_proof(&ud.instance_id, &ud.license_id, &ud.instance_key)?;
         }
         if let Some(l) = &sync_key.license_id {
             if *l != ud.license_id {
@@ -287,10 +337,11 @@ impl Signed<UsageData> {
                 return Err(AirgapError::UntrustedKey {
                     what: WHAT,
                     reason: format!(
-                        "it is signed by {}, but instance `{}` is pinned to {}: if the instance \
-                         was reinstalled, have an administrator reset its pinned key; otherwise \
-                         the file did not come from that instance",
-                        ud.instance_key, ud.instance_id, pinned
+                        "it is signed by {}, but the vendor holds another key for instance `{}`: \
+                         if the instance was reinstalled, have the vendor reset its key \
+                         (usagedesk-cloud instance reset-key); otherwise the file did not come \
+                         from that instance",
+                        ud.instance_key, ud.instance_id
                     ),
                 });
             }
@@ -315,6 +366,21 @@ impl Signed<UsageData> {
 }
 
 impl Verified<UsageData> {
+    /// First contact: the vendor holds no key for the instance, so the file must prove that
+    /// its `instance_key` is the licensed instance's. Refuses a version 1 file
+    /// (`enrollment_required`), else checks its enrollment against `root` and `known` at the
+    /// file's `created_at` ([`Enrollment::verify`]), which [`Signed::verify_for`] has bound to
+    /// the sync key's validity.
+    pub fn check_enrollment(&self, root: &PublicKey, known: &KnownInstance<'_>) -> Result<()> {
+        let Some(enrollment) = &self.enrollment else {
+            return Err(AirgapError::EnrollmentRequired {
+                what: WHAT,
+                instance_id: self.instance_id.clone(),
+            });
+        };
+        enrollment.verify(root, &self.instance_key, known, self.created_at)
+    }
+
     /// What a verification key for this file must confirm.
     pub fn expected_answer(&self) -> ExpectedAnswer {
         ExpectedAnswer {
@@ -330,6 +396,8 @@ impl Verified<UsageData> {
 mod tests {
     use chrono::Duration;
 
+    use rand::SeedableRng;
+
     use super::*;
     use crate::error::ErrorKind;
     use crate::testutil::{day, fixture, record, Fixture};
@@ -342,6 +410,7 @@ mod tests {
             "lic-acme-2026",
             records,
             &f.instance,
+            None,
             f.now,
         )
         .unwrap()
@@ -440,6 +509,7 @@ mod tests {
             "lic-globex",
             &[record(41, "globex", "2026-03-01")],
             &foreign_key,
+            None,
             f.now,
         )
         .unwrap();
@@ -455,11 +525,27 @@ mod tests {
     fn the_agent_refuses_a_sync_key_for_another_instance_or_license() {
         let f = fixture();
         let sk = f.verified_sync_key();
-        let e = UsageData::answer(&sk, "inst-other", "lic-acme-2026", &[], &f.instance, f.now)
-            .unwrap_err();
+        let e = UsageData::answer(
+            &sk,
+            "inst-other",
+            "lic-acme-2026",
+            &[],
+            &f.instance,
+            None,
+            f.now,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::WrongInstance, "{e}");
-        let e = UsageData::answer(&sk, "inst-acme-1", "lic-other", &[], &f.instance, f.now)
-            .unwrap_err();
+        let e = UsageData::answer(
+            &sk,
+            "inst-acme-1",
+            "lic-other",
+            &[],
+            &f.instance,
+            None,
+            f.now,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::WrongInstance, "{e}");
         assert!(e.to_string().contains("lic-other"), "{e}");
     }
@@ -474,6 +560,7 @@ mod tests {
             "lic-acme-2026",
             &[],
             &f.instance,
+            None,
             sk.expires_at + Duration::seconds(1),
         )
         .unwrap_err();
@@ -509,7 +596,12 @@ mod tests {
             .verify_for(&f.verified_sync_key(), Some(&impostor))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UntrustedKey, "{e}");
-        assert!(e.to_string().contains("pinned"), "{e}");
+        assert!(
+            e.to_string().contains("the vendor holds another key"),
+            "{e}"
+        );
+        // The key the vendor holds is not told to whoever sent the file.
+        assert!(!e.to_string().contains(&impostor.to_string()), "{e}");
     }
 
     #[test]
@@ -606,6 +698,7 @@ mod tests {
             "lic-acme-2026",
             &records,
             &f.instance,
+            None,
             f.now,
         )
         .unwrap();
@@ -634,6 +727,115 @@ mod tests {
     }
 
     #[test]
+    fn a_file_cannot_reach_far_above_its_mark() {
+        let f = fixture();
+        let sk = f.verified_sync_key();
+        // The writer keeps records beyond the reach for later...
+        let far = 40 + MAX_SEQ_ADVANCE + 1;
+        let text = UsageData::answer(
+            &sk,
+            "inst-acme-1",
+            "lic-acme-2026",
+            &[
+                record(41, "acme", "2026-03-01"),
+                record(far, "acme", "2026-03-02"),
+            ],
+            &f.instance,
+            None,
+            f.now,
+        )
+        .unwrap();
+        let ud = UsageData::parse(text.as_bytes())
+            .unwrap()
+            .unverified()
+            .clone();
+        assert_eq!(ud.records.len(), 1);
+        assert_eq!(ud.remaining_records, 1);
+        // ...and a file claiming them anyway is refused, signed or not.
+        let mut body = ud.clone();
+        body.records.push(record(far, "acme", "2026-03-02"));
+        body.period = Some(Period {
+            first: day("2026-03-01"),
+            last: day("2026-03-02"),
+        });
+        body.remaining_records = 0;
+        let forged = armor::write(&body, &f.instance);
+        assert_eq!(forged.unwrap_err().kind(), ErrorKind::InvalidRequest);
+        let json = serde_json::to_string_pretty(&body).unwrap();
+        let signed = crate::testutil::sign_raw(FileKind::UsageData, &json, &f.instance);
+        let e = UsageData::parse(signed.as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+        assert!(
+            e.to_string().contains("4294967296 above the mark 40"),
+            "{e}"
+        );
+        // Exactly the reach is fine.
+        body.records[1].seq = 40 + MAX_SEQ_ADVANCE;
+        let json = serde_json::to_string_pretty(&body).unwrap();
+        let signed = crate::testutil::sign_raw(FileKind::UsageData, &json, &f.instance);
+        UsageData::parse(signed.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_version_2_file_carries_an_enrollment_that_proves_its_own_key() {
+        let f = fixture();
+        let sk = f.verified_sync_key();
+        let enrollment = f.enrollment(&f.instance.public_key());
+        let text = UsageData::answer(
+            &sk,
+            "inst-acme-1",
+            "lic-acme-2026",
+            &[record(41, "acme", "2026-03-01")],
+            &f.instance,
+            Some(&enrollment),
+            f.now,
+        )
+        .unwrap();
+        assert!(text.contains("\nVersion: 2\n"), "{text}");
+        let ud = UsageData::parse(text.as_bytes())
+            .unwrap()
+            .verify_for(&sk, None)
+            .unwrap();
+        let p = crate::testutil::path(&["msp", "acme"]);
+        let known = KnownInstance {
+            instance_id: "inst-acme-1",
+            license_id: "lic-acme-2026",
+            account_path: &p,
+            airgapped: true,
+        };
+        ud.check_enrollment(&f.root.public_key(), &known).unwrap();
+
+        // An enrollment made for another key cannot be written with this one...
+        let thief = SigningKey::generate(&mut rand_chacha::ChaCha20Rng::from_seed([7; 32]));
+        let e = UsageData::answer(
+            &sk,
+            "inst-acme-1",
+            "lic-acme-2026",
+            &[],
+            &thief,
+            Some(&enrollment),
+            f.now,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+        // ...nor read: a copied enrollment in a file signed by another key.
+        let mut body = ud.clone().into_inner();
+        body.instance_key = thief.public_key();
+        let forged = crate::testutil::sign_raw_versioned(
+            FileKind::UsageData,
+            "2",
+            &serde_json::to_string_pretty(&body).unwrap(),
+            &thief,
+        );
+        let e = UsageData::parse(forged.as_bytes())
+            .unwrap()
+            .verify_for(&sk, None)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadSignature, "{e}");
+        assert!(e.to_string().contains("enrollment proof"), "{e}");
+    }
+
+    #[test]
     fn duplicate_seq_cannot_be_written() {
         let f = fixture();
         let e = UsageData::answer(
@@ -645,6 +847,7 @@ mod tests {
                 record(41, "acme-eu", "2026-03-01"),
             ],
             &f.instance,
+            None,
             f.now,
         )
         .unwrap_err();

@@ -227,6 +227,7 @@ mod tests {
                 record(42, "acme", "2026-03-01"),
             ],
             &f.instance,
+            None,
             f.now,
         )
         .unwrap();

@@ -1,45 +1,11 @@
 //! How domain values are written to and read from SQLite columns.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use usagedesk_domain::{AccountStatus, UsageCounts, YearMonth};
 
 use crate::{CacheError, Result};
 
-/// `YYYY-MM-DD` into a stack buffer (the hot path of applying pages). Years outside
-/// 0..=9999 fall back to chrono's formatting.
-pub(crate) struct DateText {
-    buf: [u8; 10],
-    other: Option<String>,
-}
-
-impl DateText {
-    pub(crate) fn new(d: NaiveDate) -> Self {
-        let (y, m, day) = (d.year(), d.month(), d.day());
-        if !(0..=9999).contains(&y) {
-            return Self {
-                buf: [0; 10],
-                other: Some(d.format("%Y-%m-%d").to_string()),
-            };
-        }
-        Self::from_parts(y as u32, m, day)
-    }
-
-    /// From year (0..=9999), month and day numbers.
-    pub(crate) fn from_parts(y: u32, m: u32, day: u32) -> Self {
-        Self {
-            buf: usagedesk_domain::month::ymd_ascii(y, m, day),
-            other: None,
-        }
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        match &self.other {
-            Some(s) => s,
-            // Only ASCII digits and dashes are written into buf.
-            None => std::str::from_utf8(&self.buf).unwrap_or("0000-00-00"),
-        }
-    }
-}
+pub(crate) use usagedesk_domain::month::DateText;
 
 /// `YYYY-MM` of a month key (see [`month_key`]) into a stack buffer.
 pub(crate) struct MonthText([u8; 7]);
@@ -57,7 +23,7 @@ impl MonthText {
 }
 
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| CacheError::corrupt(format!("date '{s}'")))
+    usagedesk_domain::month::parse_date(s).map_err(|_| CacheError::corrupt(format!("date '{s}'")))
 }
 
 pub(crate) fn parse_month(s: &str) -> Result<YearMonth> {

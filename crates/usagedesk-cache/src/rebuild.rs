@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use usagedesk_domain::rollup::{rollup, Own, Tree};
 use usagedesk_domain::{UsageCounts, YearMonth};
 
@@ -91,6 +91,101 @@ pub(crate) struct FoldedRows {
     plans: Vec<String>,
 }
 
+/// Rows one statement of the fold writes (seven parameters each).
+const FOLD_BATCH: usize = 64;
+
+/// The upsert of `n` month-end rows: one statement for many rows, so the per-statement
+/// work of SQLite is paid once per batch.
+fn upsert_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO month_usage (account_k, month, plan, snapshot_date,
+             users_registered, users_with_token, users_with_activity)
+         VALUES {}
+         ON CONFLICT (account_k, month) DO UPDATE SET
+             plan = excluded.plan, snapshot_date = excluded.snapshot_date,
+             users_registered = excluded.users_registered,
+             users_with_token = excluded.users_with_token,
+             users_with_activity = excluded.users_with_activity",
+        vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
+/// Binds and runs one [`upsert_sql`] of `rows` (distinct keys).
+fn bind_folded(
+    stmt: &mut rusqlite::Statement<'_>,
+    rows: &[&Staged],
+    plans: &[String],
+    other: &[String],
+) -> Result<()> {
+    for (i, s) in rows.iter().enumerate() {
+        let at = i * 7;
+        let packed;
+        let snapshot = if s.snapshot >= ASIDE {
+            other[(s.snapshot - ASIDE) as usize].as_str()
+        } else {
+            packed = stage::date_text(s.snapshot);
+            packed.as_str()
+        };
+        let month = stage::month_text(s.month);
+        stmt.raw_bind_parameter(at + 1, s.k)?;
+        stmt.raw_bind_parameter(at + 2, month.as_str())?;
+        stmt.raw_bind_parameter(at + 3, plans[s.plan as usize].as_str())?;
+        stmt.raw_bind_parameter(at + 4, snapshot)?;
+        stmt.raw_bind_parameter(at + 5, s.counts[0])?;
+        stmt.raw_bind_parameter(at + 6, s.counts[1])?;
+        stmt.raw_bind_parameter(at + 7, s.counts[2])?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// The local keys of account ids during a fold: all read at once for a big fold, or looked
+/// up one id at a time (and remembered) for a small one, so folding a few pages while a sync
+/// runs does not read every account each time.
+enum AccountKeys<'c> {
+    All(FxMap<String, i64>),
+    Each {
+        stmt: rusqlite::CachedStatement<'c>,
+        seen: FxMap<String, Option<i64>>,
+    },
+}
+
+impl<'c> AccountKeys<'c> {
+    fn new(conn: &'c Connection, staged: i64) -> Result<Self> {
+        // `k` only grows, so its maximum bounds the number of accounts. A lookup costs a
+        // few microseconds per distinct account, reading them all a fraction of one per
+        // account: read them all once the rows may name most of them.
+        let accounts: i64 = conn
+            .prepare_cached("SELECT coalesce(max(k), 0) FROM accounts")?
+            .query_row([], |r| r.get(0))?;
+        if staged >= accounts.saturating_mul(4) {
+            let all = conn
+                .prepare_cached("SELECT id, k FROM accounts")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            return Ok(Self::All(all));
+        }
+        Ok(Self::Each {
+            stmt: conn.prepare_cached("SELECT k FROM accounts WHERE id = ?1")?,
+            seen: FxMap::default(),
+        })
+    }
+
+    fn get(&mut self, id: &str) -> Result<Option<i64>> {
+        match self {
+            Self::All(all) => Ok(all.get(id).copied()),
+            Self::Each { stmt, seen } => {
+                if let Some(k) = seen.get(id) {
+                    return Ok(*k);
+                }
+                let k = stmt.query_row([id], |r| r.get(0)).optional()?;
+                seen.insert(id.to_owned(), k);
+                Ok(k)
+            }
+        }
+    }
+}
+
 /// Moves staged month-end rows whose account is cached into `month_usage`: sorted by key
 /// (sequential B-tree writes) and, for one key, the last one received wins. Accounts are
 /// matched in memory: a lookup per row inside SQLite would cost more than the fold itself.
@@ -106,52 +201,33 @@ pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
         .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM month_usage)")?
         .query_row([], |r| r.get(0))?;
     let mut one_chunk = true;
-    let keys: FxMap<String, i64> = conn
-        .prepare_cached("SELECT id, k FROM accounts")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut keys = AccountKeys::new(conn, total)?;
     let mut plans: Vec<String> = Vec::new();
     let mut other_dates: Vec<String> = Vec::new();
     let mut waiting = StageWriter::default();
     let mut chunk: Vec<Staged> =
         Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(FOLD_CHUNK));
     let mut folded = 0u64;
-    let mut upsert = conn.prepare_cached(
-        "INSERT INTO month_usage (account_k, month, plan, snapshot_date,
-             users_registered, users_with_token, users_with_activity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (account_k, month) DO UPDATE SET
-             plan = excluded.plan, snapshot_date = excluded.snapshot_date,
-             users_registered = excluded.users_registered,
-             users_with_token = excluded.users_with_token,
-             users_with_activity = excluded.users_with_activity",
-    )?;
+    let mut upsert = conn.prepare_cached(&upsert_sql(FOLD_BATCH))?;
     let mut write_chunk = |chunk: &mut [Staged], plans: &[String], other: &[String]| {
         // Stable: rows of one key stay in arrival order, and the last one is written.
         chunk.sort_by_key(|s| (s.k, s.month));
-        for (i, s) in chunk.iter().enumerate() {
-            if chunk
+        let last_of_key = |i: usize| {
+            chunk
                 .get(i + 1)
-                .is_some_and(|n| (n.k, n.month) == (s.k, s.month))
-            {
-                continue;
-            }
-            let packed;
-            let snapshot = if s.snapshot >= ASIDE {
-                other[(s.snapshot - ASIDE) as usize].as_str()
+                .is_none_or(|n| (n.k, n.month) != (chunk[i].k, chunk[i].month))
+        };
+        let rows: Vec<&Staged> = (0..chunk.len())
+            .filter(|i| last_of_key(*i))
+            .map(|i| &chunk[i])
+            .collect();
+        for batch in rows.chunks(FOLD_BATCH) {
+            if batch.len() == FOLD_BATCH {
+                bind_folded(&mut upsert, batch, plans, other)?;
             } else {
-                packed = stage::date_text(s.snapshot);
-                packed.as_str()
-            };
-            upsert.execute(params![
-                s.k,
-                stage::month_text(s.month).as_str(),
-                plans[s.plan as usize],
-                snapshot,
-                s.counts[0],
-                s.counts[1],
-                s.counts[2]
-            ])?;
+                let mut rest = conn.prepare_cached(&upsert_sql(batch.len()))?;
+                bind_folded(&mut rest, batch, plans, other)?;
+            }
         }
         Ok::<_, CacheError>(())
     };
@@ -161,7 +237,7 @@ pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
         while let Some(page) = pages.next()? {
             let mut rows = StageReader::new(page.get_ref(0)?.as_blob()?)?;
             while let Some(row) = rows.next_row()? {
-                let Some(&k) = keys.get(row.account_id) else {
+                let Some(k) = keys.get(row.account_id)? else {
                     waiting.push(&row)?;
                     continue;
                 };
@@ -332,6 +408,30 @@ impl Cache {
             .query_row("SELECT EXISTS (SELECT 1 FROM dirty_months)", [], |r| {
                 r.get(0)
             })?)
+    }
+
+    /// Staged month-end rows (those still waiting for their account included).
+    pub fn staged_rows(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(sum(rows), 0) FROM staged_pages")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Folds the staged month-end rows whose account is cached into `month_usage`, in one
+    /// transaction, and leaves the aggregates (and the months to rebuild) to
+    /// [`Cache::rebuild_aggregates`]. A sync calls it while it waits for the next page, so the
+    /// rebuild at its end has less left to do. Fills `rows_folded` and `rows_waiting`.
+    pub fn fold_staged(&mut self) -> Result<RebuildStats> {
+        let tx = self.write_tx()?;
+        let fold = fold_pending(&tx, false)?;
+        tx.commit()?;
+        Ok(RebuildStats {
+            rows_folded: fold.folded,
+            rows_waiting: fold.waiting,
+            ..RebuildStats::default()
+        })
     }
 
     /// Folds staged month-end rows into `month_usage` and rebuilds the aggregate tables of

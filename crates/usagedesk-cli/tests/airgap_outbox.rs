@@ -245,6 +245,20 @@ fn world() -> (World, String) {
         .find(|l| l.starts_with("ed25519:"))
         .unwrap()
         .to_owned();
+    let license = w.path("inst-de.license");
+    ok(run(
+        &w.cloud,
+        &[
+            "license-file",
+            "--db",
+            &w.db,
+            "--instance",
+            "inst-de",
+            "-o",
+            &license,
+        ],
+        None,
+    ));
     let state = w.path("agent");
     ok(run(
         &w.agent,
@@ -252,10 +266,8 @@ fn world() -> (World, String) {
             "init",
             "--state",
             &state,
-            "--instance-id",
-            "inst-de",
-            "--license-id",
-            "lic-acme-de",
+            "--license-file",
+            &license,
             "--vendor-key",
             &w.vendor,
         ],
@@ -324,6 +336,28 @@ fn a_file_whose_account_moved_before_the_next_sync_is_not_lost() {
     );
     let outbox = ok(w.cli(&data, &["airgap", "outbox"], None));
     assert!(outbox.contains("the outbox is empty"), "{outbox}");
+    // The agent answers only sync keys naming the path its license names: the vendor sends a
+    // new license file for the moved account.
+    let license = w.path("inst-de-moved.license");
+    ok(run(
+        &w.cloud,
+        &[
+            "license-file",
+            "--db",
+            &w.db,
+            "--instance",
+            "inst-de",
+            "-o",
+            &license,
+        ],
+        None,
+    ));
+    let taken = ok(run(
+        &w.agent,
+        &["license", "--state", &state, "--license-file", &license],
+        None,
+    ));
+    assert!(taken.contains("account moved from"), "{taken}");
 
     // A file queued, then logout: the signing key and certificate go, the file stays.
     w.exchange(

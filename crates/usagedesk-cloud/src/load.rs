@@ -1,7 +1,8 @@
 //! Reads a dataset folder in the load format (see `docs/load-format.md`).
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use usagedesk_airgap::PublicKey;
 use usagedesk_domain::account::{validate_id, validate_name, MAX_ID_LEN};
@@ -153,7 +154,8 @@ fn open(path: &Path, header: &[&str]) -> Result<csv::Reader<File>, RowError> {
 
 /// Iterates records with their line numbers and the file's name, checking size and width.
 struct Records {
-    path: PathBuf,
+    /// The file's path as text, shared by its rows.
+    file: Arc<str>,
     reader: csv::Reader<File>,
     record: csv::StringRecord,
     width: usize,
@@ -162,7 +164,7 @@ struct Records {
 impl Records {
     fn new(path: &Path, header: &[&str]) -> Result<Self, RowError> {
         Ok(Self {
-            path: path.to_path_buf(),
+            file: Arc::from(path.display().to_string()),
             reader: open(path, header)?,
             record: csv::StringRecord::new(),
             width: header.len(),
@@ -197,7 +199,7 @@ impl Records {
 
     fn error(&self, line: u64, message: String) -> RowError {
         RowError {
-            file: self.path.display().to_string(),
+            file: self.file.to_string(),
             line,
             message,
         }
@@ -205,7 +207,7 @@ impl Records {
 
     fn locate<T>(&self, line: u64, row: T) -> Located<T> {
         Located {
-            file: self.path.display().to_string(),
+            file: self.file.clone(),
             line,
             row,
         }

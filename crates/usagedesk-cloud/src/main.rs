@@ -84,6 +84,59 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Write a license file for an instance of instances.csv: its license, account path and
+    /// air-gapped flag, signed by the vendor root key, with a fresh enrollment secret. Hand it
+    /// to the customer (`usagedesk-agent init --license-file`); only its public half is kept.
+    LicenseFile {
+        #[arg(long)]
+        db: PathBuf,
+        /// The instance id (instances.csv).
+        #[arg(long, value_name = "ID")]
+        instance: String,
+        /// How long the file may set up agents and enroll the instance's key.
+        #[arg(long, value_name = "DAYS", default_value_t = usagedesk_cloud::airgap::identity::DEFAULT_LICENSE_DAYS)]
+        valid_days: i64,
+        /// Who issues it, for the instance's key history (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// Where to write it (created with mode 0600; `-`: standard output).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// An instance's key: reset it, or show its history.
+    Instance {
+        #[command(subcommand)]
+        command: InstanceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InstanceCommand {
+    /// Remove the instance's registered key (a reinstalled instance, or one claimed by someone
+    /// else): its next first contact must enroll again with a license file.
+    ResetKey {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, value_name = "ID")]
+        instance: String,
+        /// Also revoke every license file issued for it (one was copied): issue a new one.
+        #[arg(long)]
+        revoke_license_files: bool,
+        /// Who resets it, for the instance's key history (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// Show the instance's key history: license files issued, keys enrolled, registered,
+    /// reset; who and when.
+    History {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, value_name = "ID")]
+        instance: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,7 +270,191 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
+        Command::LicenseFile {
+            db,
+            instance,
+            valid_days,
+            by,
+            output,
+        } => {
+            use usagedesk_cloud::airgap::identity;
+            let storage = open_existing(&db)?;
+            let issued = identity::issue_license_file(
+                &storage,
+                &instance,
+                chrono::Duration::days(valid_days),
+                &operator(by),
+                clock.now(),
+                &mut rand::rngs::OsRng,
+            )
+            .map_err(refused)?;
+            write_private(&output, &issued.text)?;
+            let l = &issued.license;
+            eprintln!(
+                "Wrote the license file of instance {} (license {}, account {}, {}) to {}: it \
+                 sets up the agent and enrolls its key until {}. It holds a secret: send it to \
+                 the customer as you would a license key.",
+                l.instance_id,
+                l.license_id,
+                l.account_path.join(" > "),
+                if l.airgapped { "air-gapped" } else { "online" },
+                output.display(),
+                l.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            Ok(())
+        }
+        Command::Instance {
+            command:
+                InstanceCommand::ResetKey {
+                    db,
+                    instance,
+                    revoke_license_files,
+                    by,
+                },
+        } => {
+            use usagedesk_cloud::airgap::identity;
+            let storage = open_existing(&db)?;
+            let reset = identity::reset_key(
+                &storage,
+                &instance,
+                revoke_license_files,
+                &operator(by),
+                clock.now(),
+            )
+            .map_err(refused)?;
+            match &reset.previous_key {
+                Some(k) => println!("removed the key of instance {instance} ({k})"),
+                None => println!("instance {instance} had no registered key"),
+            }
+            if revoke_license_files {
+                println!(
+                    "revoked {} license file{}",
+                    reset.revoked,
+                    plural(reset.revoked)
+                );
+            }
+            match reset.usable_license_files {
+                0 => println!(
+                    "no license file can enroll it now: issue one (usagedesk-cloud license-file \
+                     --instance {instance}) and have the agent set up with it"
+                ),
+                1 => println!(
+                    "1 license file can enroll it: its next first contact (usagedesk-agent push, \
+                     or its next usage data file) registers the key again"
+                ),
+                n => println!(
+                    "{n} license files can enroll it: its next first contact (usagedesk-agent \
+                     push, or its next usage data file) registers the key again"
+                ),
+            }
+            Ok(())
+        }
+        Command::Instance {
+            command: InstanceCommand::History { db, instance, json },
+        } => {
+            use usagedesk_cloud::airgap::identity;
+            let storage = open_existing(&db)?;
+            let events = identity::history(&storage, &instance).map_err(refused)?;
+            if events.is_empty() && !json {
+                println!("instance {instance}: no key events yet");
+            }
+            for e in events {
+                if json {
+                    println!("{}", serde_json::to_string(&e)?);
+                } else {
+                    println!(
+                        "{}  {:<22} by {}{}{}",
+                        e.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        e.event,
+                        e.actor,
+                        e.public_key
+                            .as_deref()
+                            .map(|k| if e.event == "license_file_issued" {
+                                format!("  enrollment key {k}")
+                            } else {
+                                format!("  key {k}")
+                            })
+                            .unwrap_or_default(),
+                        if e.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", e.detail)
+                        }
+                    );
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The operator's name for the key history: `--by`, else `$USER`, else `operator`.
+fn operator(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control))
+        .unwrap_or_else(|| "operator".into())
+}
+
+/// An existing database (these commands never create one).
+fn open_existing(db: &std::path::Path) -> Result<SqliteStorage> {
+    if !db.is_file() {
+        bail!(
+            "no database at {}: give the --db of the running service",
+            db.display()
+        );
+    }
+    open(db)
+}
+
+fn refused(e: usagedesk_cloud::airgap::Refusal) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Writes `text` to `path` readable by its owner only, through a temporary file renamed into
+/// place; `-` writes to standard output.
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    if path == std::path::Path::new("-") {
+        print!("{text}");
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = options
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn open(db: &std::path::Path) -> Result<SqliteStorage> {

@@ -78,7 +78,7 @@ async fn each_token_sees_the_instances_of_its_subtree_and_their_changes() {
     let root = h.root().await;
     let mut manager =
         Manager::certified_at(&h, Some("acme-eu"), 31, h.now() - Duration::days(1)).await;
-    let agent = Agent::new("inst-de", "lic-de", 7);
+    let agent = Agent::licensed(&h, "inst-de", 7);
     let sk = manager.sync_key(
         "inst-de",
         Some("lic-de"),

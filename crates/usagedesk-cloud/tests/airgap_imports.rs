@@ -53,7 +53,7 @@ async fn setup() -> Setup {
     let root = h.root().await;
     let mut manager =
         Manager::certified_at(&h, Some("acme-eu"), 11, h.now() - Duration::days(4)).await;
-    let agent = Agent::new("inst-de", "lic-de", 7);
+    let agent = Agent::licensed(&h, "inst-de", 7);
     let issued = h.now() - Duration::days(3);
     let sync_key = manager.sync_key(
         "inst-de",
@@ -212,7 +212,8 @@ async fn a_file_imported_offline_days_ago_still_verifies() {
     let h = Harness::start().await;
     let root = h.root().await;
     let mut manager = Manager::certified_at(&h, None, 12, h.now() - Duration::days(21)).await;
-    let agent = Agent::new("inst-de", "lic-de", 7);
+    let license = h.license_file_at("inst-de", h.now() - Duration::days(25));
+    let agent = Agent::from_license_file(&h, &license, 7);
     // Issued 20 days ago for a week; answered within the week; uploaded now, long after the
     // sync key expired (the desktop was offline).
     let issued = h.now() - Duration::days(20);
@@ -257,7 +258,7 @@ async fn bad_files_are_refused_with_a_reason_and_nothing_is_written() {
         Duration::days(20),
     );
     // globex's instance answering its own sync key.
-    let globex = Agent::new("inst-globex", "lic-globex", 9);
+    let globex = Agent::licensed(&h, "inst-globex", 9);
     let globex_key = all.sync_key(
         "inst-globex",
         None,
@@ -545,7 +546,17 @@ async fn a_nonce_is_answered_once_and_the_pinned_key_holds() {
     );
     let (s, body) = h.import(&manager.token, &next, &forged).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(message(&body).contains("is pinned to"), "{body}");
+    assert!(
+        message(&body).contains("the vendor holds another key for instance `inst-de`"),
+        "{body}"
+    );
+    let pinned = agent.key.public_key().to_string();
+    assert!(
+        !body
+            .to_string()
+            .contains(pinned.trim_start_matches("ed25519:")),
+        "the refusal does not show the registered key: {body}"
+    );
     assert_eq!(h.state(), before, "nothing was written");
 }
 
@@ -554,7 +565,7 @@ async fn a_file_that_arrives_late_does_not_undo_a_newer_record() {
     let h = Harness::start().await;
     let root = h.root().await;
     let mut manager = Manager::certified_at(&h, None, 14, h.now() - Duration::days(4)).await;
-    let agent = Agent::new("inst-de", "lic-de", 7);
+    let agent = Agent::licensed(&h, "inst-de", 7);
     let day = |c: [u64; 3]| record(0, "acme-de", "2024-07-14", "standard", c);
     let first = UsageRecord {
         seq: 1,

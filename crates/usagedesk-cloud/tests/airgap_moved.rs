@@ -46,7 +46,9 @@ async fn a_file_answering_a_key_issued_before_its_account_moved_is_accepted() {
     let h = Harness::start().await;
     let root = h.root().await;
     let mut manager = Manager::certified_at(&h, None, 3, h.now() - Duration::days(1)).await;
-    let agent = Agent::new("inst-de", "lic-de", 7);
+    // Set up before the move: its license file names the path of the time, and its first
+    // file enrolls its key under that path.
+    let agent = Agent::licensed(&h, "inst-de", 7);
     let at = h.now() - Duration::hours(2);
     let key = manager.sync_key(
         "inst-de",
@@ -107,7 +109,9 @@ async fn a_move_out_of_the_tokens_scope_is_refused_clearly_and_a_retry_succeeds_
     let root = h.root().await;
     let mut manager =
         Manager::certified_at(&h, Some("acme-eu"), 5, h.now() - Duration::days(1)).await;
-    let agent = Agent::new("inst-de", "lic-de", 7);
+    // Set up before the move: its license file names the path of the time, and its first
+    // file enrolls its key under that path.
+    let agent = Agent::licensed(&h, "inst-de", 7);
     let at = h.now() - Duration::hours(2);
     let key = manager.sync_key(
         "inst-de",

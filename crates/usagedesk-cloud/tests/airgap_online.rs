@@ -21,15 +21,6 @@ fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or_default()
 }
 
-async fn ask_sync_key(h: &Harness, instance: &str, key: &str) -> (StatusCode, Value) {
-    h.post(
-        &format!("/api/v1/instances/{instance}/sync-key"),
-        None,
-        &json!({ "public_key": key }),
-    )
-    .await
-}
-
 async fn send(h: &Harness, instance: &str, usage: &str) -> (StatusCode, Value) {
     h.post(
         &format!("/api/v1/instances/{instance}/usage-data"),
@@ -41,7 +32,7 @@ async fn send(h: &Harness, instance: &str, usage: &str) -> (StatusCode, Value) {
 
 /// Asks for a sync key as `agent`, checking it as the agent does.
 async fn sync_key(h: &Harness, root: &PublicKey, agent: &Agent) -> String {
-    let (s, body) = ask_sync_key(h, &agent.id, &agent.key.public_key().to_string()).await;
+    let (s, body) = h.ask_sync_key(&agent.id, agent).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let text = body["sync_key"].as_str().unwrap().to_string();
     SyncKey::parse(text.as_bytes())
@@ -55,7 +46,7 @@ async fn sync_key(h: &Harness, root: &PublicKey, agent: &Agent) -> String {
 async fn an_online_exchange_round_trips_and_replays_change_nothing() {
     let h = Harness::start().await;
     let root = h.root().await;
-    let agent = Agent::new("inst-fr", "lic-fr", 21);
+    let agent = Agent::licensed(&h, "inst-fr", 21);
 
     let text = sync_key(&h, &root, &agent).await;
     let sk = SyncKey::parse(text.as_bytes())
@@ -132,13 +123,14 @@ fn body_of_sync_key(text: &str) -> SyncKey {
 async fn online_refusals_say_why_and_write_nothing() {
     let h = Harness::start().await;
     let root = h.root().await;
-    let agent = Agent::new("inst-fr", "lic-fr", 21);
+    let agent = Agent::licensed(&h, "inst-fr", 21);
     let issued_at = h.now();
     let text = sync_key(&h, &root, &agent).await;
+    let stranger = Agent::licensed(&h, "inst-fr", 22);
     let before = h.state();
 
     // Unknown instance, on both endpoints.
-    let (s, body) = ask_sync_key(&h, "inst-nope", &agent.key.public_key().to_string()).await;
+    let (s, body) = h.ask_sync_key("inst-nope", &agent).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     assert!(
         message(&body).contains("no instance 'inst-nope' is registered"),
@@ -152,17 +144,28 @@ async fn online_refusals_say_why_and_write_nothing() {
         "{body}"
     );
 
-    // Another key, once the instance is pinned.
-    let stranger = Agent::new("inst-fr", "lic-fr", 22);
-    let (s, body) = ask_sync_key(&h, "inst-fr", &stranger.key.public_key().to_string()).await;
+    // Another key, once the instance is pinned, even with a license file of its own.
+    let (s, body) = h.ask_sync_key("inst-fr", &stranger).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert!(
-        message(&body).contains("is pinned to another key"),
+        message(&body).contains("is registered with another key"),
         "{body}"
+    );
+    let pinned = agent.key.public_key().to_string();
+    let b64 = pinned.trim_start_matches("ed25519:");
+    assert!(
+        !body.to_string().contains(b64),
+        "a refusal never shows the registered key: {body}"
     );
 
     // Not a key.
-    let (s, body) = ask_sync_key(&h, "inst-fr", "hello").await;
+    let (s, body) = h
+        .post(
+            "/api/v1/instances/inst-fr/sync-key",
+            None,
+            &json!({ "public_key": "hello" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(message(&body).contains("public_key"), "{body}");
 
@@ -205,7 +208,7 @@ async fn online_refusals_say_why_and_write_nothing() {
 async fn the_cloud_renews_its_own_certificate_before_it_expires() {
     let h = Harness::start().await;
     let root = h.root().await;
-    let agent = Agent::new("inst-fr", "lic-fr", 21);
+    let agent = Agent::licensed(&h, "inst-fr", 21);
     let first = body_of_sync_key(&sync_key(&h, &root, &agent).await).certificate;
     let start = h.now();
 
@@ -229,7 +232,7 @@ async fn the_cloud_renews_its_own_certificate_before_it_expires() {
 async fn an_empty_answer_tells_the_cloud_the_instance_is_alive() {
     let h = Harness::start().await;
     let root = h.root().await;
-    let agent = Agent::new("inst-fr", "lic-fr", 21);
+    let agent = Agent::licensed(&h, "inst-fr", 21);
     let text = sync_key(&h, &root, &agent).await;
     let usage = agent.answer(&root, &text, &[], h.now());
     let (s, body) = send(&h, "inst-fr", &usage).await;

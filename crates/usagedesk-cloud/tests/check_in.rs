@@ -23,21 +23,18 @@ async fn pinned_agent(h: &Harness) -> (tempfile::TempDir, Agent) {
     let root = h.root().await;
     let agent = Agent::init(
         &dir.path().join("state"),
-        "inst-fr",
-        "lic-fr",
+        h.license_file("inst-fr").as_bytes(),
         &root,
         h.now(),
         &mut ChaCha20Rng::seed_from_u64(5),
     )
     .unwrap();
-    let (s, body) = h
-        .post(
-            "/api/v1/instances/inst-fr/sync-key",
-            None,
-            &json!({"public_key": agent.public_key().to_string()}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "first contact pins the key: {body}");
+    // First contact: the agent's sync key request enrolls its key.
+    let client = CloudClient::new(&h.server.url()).unwrap();
+    client
+        .request_sync_key(&agent, h.now())
+        .await
+        .expect("first contact enrolls the key");
     (dir, agent)
 }
 
@@ -249,8 +246,7 @@ async fn check_ins_that_do_not_verify_are_refused_and_write_nothing() {
     let other_dir = tempfile::tempdir().unwrap();
     let impostor = Agent::init(
         &other_dir.path().join("state"),
-        "inst-fr",
-        "lic-fr",
+        h.license_file("inst-fr").as_bytes(),
         &h.root().await,
         h.now(),
         &mut ChaCha20Rng::seed_from_u64(6),
@@ -280,7 +276,7 @@ async fn check_ins_that_do_not_verify_are_refused_and_write_nothing() {
         "no pinned key",
         post_check_in(&h, "inst-de", ok.clone(), Some(&ts), Some(&sig)).await,
         StatusCode::FORBIDDEN,
-        "has no pinned key yet",
+        "has no registered key yet",
     );
     expect(
         "no signature",
@@ -295,11 +291,21 @@ async fn check_ins_that_do_not_verify_are_refused_and_write_nothing() {
         "no x-usagedesk-timestamp header",
     );
     let (its, isig) = impostor.sign_check_in(&ok, now);
+    let refused = post_check_in(&h, "inst-fr", ok.clone(), Some(&its), Some(&isig)).await;
+    let pinned = agent.public_key().to_string();
+    assert!(
+        !refused
+            .1
+            .to_string()
+            .contains(pinned.trim_start_matches("ed25519:")),
+        "a refusal never shows the registered key: {}",
+        refused.1
+    );
     expect(
         "another key",
-        post_check_in(&h, "inst-fr", ok.clone(), Some(&its), Some(&isig)).await,
+        refused,
         StatusCode::UNAUTHORIZED,
-        "does not verify with the key pinned for instance 'inst-fr'",
+        "does not verify with the instance's key",
     );
     let mut altered = ok.clone();
     let at = altered.iter().position(|&b| b == b'4').unwrap();
@@ -427,8 +433,7 @@ async fn the_agent_reports_the_cloud_s_refusal() {
     // Never pinned: the agent says what to do.
     let agent = Agent::init(
         &dir.path().join("state"),
-        "inst-fr",
-        "lic-fr",
+        h.license_file("inst-fr").as_bytes(),
         &h.root().await,
         h.now(),
         &mut ChaCha20Rng::seed_from_u64(9),

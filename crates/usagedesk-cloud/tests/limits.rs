@@ -381,9 +381,10 @@ async fn only_the_newest_online_sync_keys_of_an_instance_are_kept() {
 
     let mut issued = Vec::new();
     for i in 0..5 {
-        let a = post(
-            &format!("{}/api/v1/instances/inst-fr/sync-key", served.url),
-            None,
+        let a = post_signed_sync_key_request(
+            &served.url,
+            "inst-fr",
+            &[7; 32],
             &json!({ "public_key": key.public_key().to_string() }),
         )
         .await;
@@ -405,7 +406,7 @@ async fn only_the_newest_online_sync_keys_of_an_instance_are_kept() {
         let sk = SyncKey::parse(sync_key.as_bytes())
             .and_then(|s| s.verify(&root, now))
             .expect("the agent accepts it");
-        UsageData::answer(&sk, "inst-fr", "lic-acme-fr", &[], &key, now).expect("answer")
+        UsageData::answer(&sk, "inst-fr", "lic-acme-fr", &[], &key, None, now).expect("answer")
     };
     let usage_data = format!("{}/api/v1/instances/inst-fr/usage-data", served.url);
     let oldest = post(

@@ -188,6 +188,7 @@ fn usage_file(
         "lic-acme-de",
         &[record],
         &instance_key(),
+        None,
         now,
     )
     .expect("the agent answers");

@@ -428,6 +428,13 @@ async fn a_dropped_usage_file_is_previewed_imported_shown_pending_and_pushed() {
         "lic-acme-de",
         &[record],
         &instance_key,
+        Some(
+            &usagedesk_airgap::LicenseFile::parse(cloud.license_file("inst-de").as_bytes())
+                .expect("license file")
+                .verify(&vendor, now)
+                .expect("the agent accepts its license file")
+                .enroll(&instance_key.public_key()),
+        ),
         now,
     )
     .unwrap();
@@ -541,6 +548,14 @@ async fn import_one_file(desk: &Desk, dir: &tempfile::TempDir, cloud: &Cloud, to
         "lic-acme-de",
         &[record],
         &instance_key,
+        // The instance's first contact: its license file's enrollment of its key.
+        Some(
+            &usagedesk_airgap::LicenseFile::parse(cloud.license_file("inst-de").as_bytes())
+                .expect("license file")
+                .verify(&vendor, now)
+                .expect("the agent accepts its license file")
+                .enroll(&instance_key.public_key()),
+        ),
         now,
     )
     .unwrap();

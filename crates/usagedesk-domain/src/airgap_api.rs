@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// One instance of the vendor's product at a customer, as the change feed sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Instance {
     pub id: String,
@@ -34,6 +35,7 @@ pub struct Instance {
 
 /// `GET /api/v1/airgap/vendor-key`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VendorKey {
     /// `ed25519:…`
     pub public_key: String,
@@ -43,6 +45,7 @@ pub struct VendorKey {
 
 /// `POST /api/v1/airgap/certificate`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
     /// The manager's delegated public key, `ed25519:…`.
@@ -52,15 +55,21 @@ pub struct CertificateRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateResponse {
     /// The delegation certificate, compact JSON (`DelegationCertificate::to_json`).
     pub certificate: String,
     /// The root public key that signed it, `ed25519:…`.
     pub vendor_key: String,
+    /// The certificate scope's account and its ancestors, root first (empty for `*`): a
+    /// token's feed holds its subtree only, and sync keys name an instance's whole path.
+    #[serde(default)]
+    pub scope_path: Vec<String>,
 }
 
 /// `POST /api/v1/airgap/imports`: the armored files, as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AirgapUpload {
     pub sync_key: String,
@@ -69,6 +78,7 @@ pub struct AirgapUpload {
 
 /// What the cloud made of a usage data file (an upload, or the agent's online push).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AirgapAccepted {
     pub instance_id: String,
     /// Records in the file.
@@ -84,15 +94,24 @@ pub struct AirgapAccepted {
     pub verification_key: String,
 }
 
-/// `POST /api/v1/instances/{id}/sync-key`
+/// `POST /api/v1/instances/{id}/sync-key`, signed by the instance key (headers
+/// `X-Usagedesk-Timestamp` and `X-Usagedesk-Signature`, context
+/// `usagedesk-sync-key-request-v1`; docs/agent.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnlineSyncKeyRequest {
-    /// The instance's public key, `ed25519:…` (pinned on first contact).
+    /// The instance's public key, `ed25519:…`: the one the cloud holds for the instance, or
+    /// on first contact the one `enrollment` proves.
     pub public_key: String,
+    /// First contact: the instance's enrollment (`usagedesk_airgap::Enrollment::to_json`,
+    /// made with its license file). Ignored once the cloud holds the instance's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OnlineSyncKeyResponse {
     /// An armored sync key issued by the cloud for this instance.
     pub sync_key: String,
@@ -100,6 +119,7 @@ pub struct OnlineSyncKeyResponse {
 
 /// `POST /api/v1/instances/{id}/usage-data` (answers an online sync key)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnlineUsageData {
     pub usage_data: String,

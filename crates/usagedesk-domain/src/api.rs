@@ -17,6 +17,7 @@ pub const MAX_SUMMARY_MONTHS: usize = 60;
 
 /// `GET /api/v1/version` (no authentication).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionInfo {
     /// The service name, so a client can tell it reached UsageDesk and not something else.
     pub service: String,
@@ -28,6 +29,7 @@ pub const SERVICE_NAME: &str = "usagedesk-cloud";
 
 /// `GET /api/v1/me`: who the bearer token is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhoAmI {
     pub account_id: String,
     pub account_name: String,
@@ -37,6 +39,7 @@ pub struct WhoAmI {
 
 /// One entry of the change feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// An account was created or changed.
@@ -59,6 +62,7 @@ pub enum Change {
 
 /// The month-end value of one account for one month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonthUsage {
     pub account_id: String,
     pub month: YearMonth,
@@ -71,6 +75,7 @@ pub struct MonthUsage {
 
 /// `GET /api/v1/changes?cursor=C&limit=N&count=true`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePage {
     pub changes: Vec<Change>,
     /// Pass back as `cursor` for the next page. Opaque.
@@ -87,6 +92,7 @@ pub struct ChangePage {
 
 /// `GET /api/v1/accounts/{id}/monthly-usage-summary?from=&to=&scope=`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonthlyUsageSummary {
     pub account_id: String,
     pub scope: Scope,
@@ -100,6 +106,7 @@ pub struct MonthlyUsageSummary {
 /// A daily usage snapshot as an instance reports it. Counts are signed on the wire so that a
 /// negative count gets a precise error instead of a generic parse failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DailySnapshot {
     pub account_id: String,
@@ -112,12 +119,14 @@ pub struct DailySnapshot {
 
 /// `POST /api/v1/usage`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     pub snapshots: Vec<DailySnapshot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestResponse {
     pub accepted: usize,
     /// Month-end rows that changed because of this request.
@@ -126,6 +135,7 @@ pub struct IngestResponse {
 
 /// Machine-readable error codes. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 401: no token, or a token this cloud does not know.
@@ -158,11 +168,13 @@ pub enum ErrorCode {
 
 /// Every error response has this body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     /// A human sentence that says what went wrong and what to do.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A license's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LicenseType {
@@ -21,6 +22,7 @@ pub enum LicenseType {
 
 /// Features a license enables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LicenseFeatures {
     pub gitops: bool,
@@ -31,6 +33,7 @@ pub struct LicenseFeatures {
 
 /// A customer's license; it belongs to an account (the customer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct License {
     pub id: String,
@@ -48,6 +51,7 @@ pub struct License {
 
 /// An instance's (aggregate) status, or one resource's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum InstanceStatus {
@@ -90,6 +94,7 @@ impl std::str::FromStr for InstanceStatus {
 
 /// Where an instance runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClusterDetails {
     /// Kubernetes distribution, e.g. `eks`, `k3s`, `openshift` (empty when unknown).
@@ -108,6 +113,7 @@ pub struct ClusterDetails {
 
 /// What an instance last reported, as the feed sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstanceReport {
     pub instance_id: String,
@@ -120,6 +126,7 @@ pub struct InstanceReport {
 
 /// One change of one reported field of an instance (recorded only when the value changes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstanceEvent {
     pub instance_id: String,
@@ -133,6 +140,7 @@ pub struct InstanceEvent {
 /// A check-in from an instance's agent (`POST /api/v1/instances/{id}/check-in`): on start,
 /// on every status change, and every 4 hours.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckIn {
     /// The state of each of the application's resources (name → state); the aggregate
@@ -143,6 +151,7 @@ pub struct CheckIn {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum InstallStatus {
@@ -153,6 +162,7 @@ pub enum InstallStatus {
 
 /// Online (internet-connected) or offline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Connectivity {
@@ -162,6 +172,7 @@ pub enum Connectivity {
 
 /// One progress step of an install attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstallStep {
     /// e.g. `Started`, `Registry accessed`, `Images pulled`, `Assets downloaded`, `Completed`.
@@ -171,6 +182,7 @@ pub struct InstallStep {
 
 /// An install attempt by a customer's user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstallAttempt {
     pub id: String,

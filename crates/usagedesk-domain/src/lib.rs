@@ -9,6 +9,7 @@ pub mod api;
 pub mod customer;
 pub mod duration;
 pub mod exchange_file;
+pub mod feed_codec;
 pub mod load_format;
 pub mod month;
 pub mod plan;

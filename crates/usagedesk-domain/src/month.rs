@@ -131,6 +131,23 @@ impl<'de> Deserialize<'de> for YearMonth {
     }
 }
 
+/// In the OpenAPI document: a string `YYYY-MM`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for YearMonth {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[0-9]{4}-(0[1-9]|1[0-2])$"))
+            .description(Some("A calendar month, `YYYY-MM`"))
+            .examples(["2024-05"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for YearMonth {}
+
 /// `YYYY-MM` as ASCII bytes, without a formatter (hot paths write millions of these).
 /// The year is taken modulo 10,000.
 pub fn ym_ascii(year: u32, month: u32) -> [u8; 7] {
@@ -164,8 +181,62 @@ pub fn ymd_ascii(year: u32, month: u32, day: u32) -> [u8; 10] {
     ]
 }
 
+/// `YYYY-MM-DD` of a date in a stack buffer (hot paths write millions of these); years
+/// outside 0..=9999 fall back to chrono's formatting.
+pub struct DateText {
+    buf: [u8; 10],
+    other: Option<String>,
+}
+
+impl DateText {
+    pub fn new(d: NaiveDate) -> Self {
+        let (y, m, day) = (d.year(), d.month(), d.day());
+        if !(0..=9999).contains(&y) {
+            return Self {
+                buf: [0; 10],
+                other: Some(d.format("%Y-%m-%d").to_string()),
+            };
+        }
+        Self::from_parts(y as u32, m, day)
+    }
+
+    /// From year (0..=9999), month and day numbers.
+    pub fn from_parts(y: u32, m: u32, day: u32) -> Self {
+        Self {
+            buf: ymd_ascii(y, m, day),
+            other: None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.other {
+            Some(s) => s,
+            // Only ASCII digits and dashes are written into buf.
+            None => std::str::from_utf8(&self.buf).unwrap_or("0000-00-00"),
+        }
+    }
+}
+
+/// `YYYY-MM-DD` with exactly four, two and two digits, without chrono's format parser (the
+/// loader and the feed read millions); `None` for any other shape or an impossible date.
+fn parse_date_fast(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)
+}
+
 /// Parses a `YYYY-MM-DD` date with a message that says what is expected.
 pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
+    if let Some(d) = parse_date_fast(s) {
+        return Ok(d);
+    }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         ParseError(format!(
             "'{s}' is not a date: write it as YYYY-MM-DD, e.g. 2024-05-31"
@@ -261,6 +332,45 @@ mod tests {
         assert_eq!(
             YearMonth::last_completed(d("2024-01-15")).to_string(),
             "2023-12"
+        );
+    }
+
+    #[test]
+    fn dates_parse_exactly_as_chrono_parses_them() {
+        for s in [
+            "2024-02-29",
+            "2023-02-29",
+            "2024-02-30",
+            "2024-00-10",
+            "2024-13-01",
+            "2024-12-00",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-1-05",
+            "2024-01-5",
+            " 2024-01-01",
+            "2024-01-01 ",
+            "+2024-01-01",
+            "10000-01-01",
+            "2024/01/01",
+            "2024-01-0x",
+            "",
+        ] {
+            assert_eq!(
+                parse_date(s).ok(),
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+                "{s:?}"
+            );
+        }
+        assert_eq!(
+            DateText::new(d("0999-01-05")).as_str(),
+            "0999-01-05",
+            "zero-padded"
+        );
+        let far = NaiveDate::from_ymd_opt(12000, 1, 1).unwrap();
+        assert_eq!(
+            DateText::new(far).as_str(),
+            far.format("%Y-%m-%d").to_string()
         );
     }
 

@@ -12,6 +12,7 @@ use crate::{AccountStatus, ParseError, YearMonth};
 
 /// The three month-end counts of an account (or the sum over a subtree).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsageCounts {
     pub users_registered: u64,
@@ -99,6 +100,7 @@ impl FromStr for Metric {
 
 /// Whether an account has a month-end value for a month (DESIGN.md, "Month-end usage").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Availability {
@@ -137,6 +139,7 @@ impl fmt::Display for Availability {
 
 /// Which accounts a report covers, relative to one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Scope {
@@ -193,6 +196,7 @@ impl fmt::Display for Scope {
 /// This is the line format of `usagedesk-cli usage --json` and the row of the
 /// monthly-usage-summary endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountMonthUsage {
     pub account_id: String,

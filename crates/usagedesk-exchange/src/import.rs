@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use usagedesk_airgap::{
-    Acceptance, ImportCounts, PublicKey, SyncKey, UsageData, VerificationKey, Verified,
+    Acceptance, ImportCounts, KnownInstance, PublicKey, SyncKey, UsageData, VerificationKey,
+    Verified,
 };
 use usagedesk_cache::{Cache, ImportRecord, LedgerEntry, LedgerEvent, UploadState};
 use usagedesk_domain::exchange_file::{exchange_file_name, VERIFICATION_KEY_EXTENSION};
@@ -62,14 +63,16 @@ struct Checked {
 /// import would do. Refusals: the file's own (size, format, signature), one imported
 /// before ([`ExchangeError::AlreadyImported`], with its verification key), a sync key not
 /// issued here or answered before, an expired sync key, another instance, a key other
-/// than the instance's pinned one.
+/// than the instance's pinned one, and on first contact (no key pinned yet) a file without
+/// a valid enrollment for the instance as the cache knows it (`enrollment_required`,
+/// `wrong_account`, ...), as the cloud would refuse it.
 pub fn preview_import(
     cache: &Cache,
     signer: &Signer,
     bytes: &[u8],
     now: DateTime<Utc>,
 ) -> Result<ImportPreview, ExchangeError> {
-    Ok(check(cache, &signer.vendor_key, bytes, now)?.preview)
+    Ok(check(cache, signer, bytes, now)?.preview)
 }
 
 /// Imports `bytes` (see [`preview_import`] for the checks): records and month-end rows go
@@ -81,7 +84,7 @@ pub fn import(
     bytes: &[u8],
     now: DateTime<Utc>,
 ) -> Result<ImportOutcome, ExchangeError> {
-    let c = check(cache, &signer.vendor_key, bytes, now)?;
+    let c = check(cache, signer, bytes, now)?;
     let p = &c.preview;
     let verification_key = VerificationKey::issue(
         &c.sync_key,
@@ -138,10 +141,11 @@ pub fn import(
 
 fn check(
     cache: &Cache,
-    vendor_key: &PublicKey,
+    signer: &Signer,
     bytes: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Checked, ExchangeError> {
+    let vendor_key = &signer.vendor_key;
     let signed = UsageData::parse(bytes)?;
     let file_sha256 = signed.sha256().to_string();
     if let Some(earlier) = cache.import_by_file(&file_sha256)? {
@@ -167,6 +171,26 @@ fn check(
         .map(str::parse)
         .transpose()?;
     let usage = signed.verify_for(&sync_key, pinned.as_ref())?;
+    if pinned.is_none() {
+        // First contact, as the cloud checks it: the file must prove the instance's license,
+        // as the vendor knows the instance now. (The cloud also checks that it issued the
+        // license file and did not revoke it, which only it knows.)
+        let row = instance
+            .as_ref()
+            .ok_or_else(|| ExchangeError::UnknownInstance {
+                id: sync_key.instance_id.clone(),
+            })?;
+        let account_path = signer.account_path(cache, &row.instance.account_id)?;
+        usage.check_enrollment(
+            &signer.vendor_key,
+            &KnownInstance {
+                instance_id: &row.instance.id,
+                license_id: &row.instance.license_id,
+                account_path: &account_path,
+                airgapped: row.instance.airgapped,
+            },
+        )?;
+    }
     let records: Vec<ImportRecord> = usage
         .records
         .iter()

@@ -47,17 +47,7 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
         .ok_or_else(|| ExchangeError::UnknownInstance {
             id: instance_id.to_owned(),
         })?;
-    let account_path: Vec<String> = cache
-        .path(&row.instance.account_id)?
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
-    if account_path.is_empty() {
-        return Err(ExchangeError::Invalid(format!(
-            "the account of instance '{instance_id}' ({}) is not in the local cache: sync, then try again",
-            row.instance.account_id
-        )));
-    }
+    let account_path = signer.account_path(cache, &row.instance.account_id)?;
     let wanted = now.checked_add_signed(valid_for).ok_or_else(|| {
         ExchangeError::Invalid("the validity is too long: give at most 365 days, e.g. 30d".into())
     })?;

@@ -16,6 +16,8 @@ use crate::ExchangeError;
 /// Cache `sync_state` keys.
 const KEY_CERTIFICATE: &str = "airgap_certificate";
 const KEY_VENDOR_KEY: &str = "airgap_vendor_key";
+/// The certificate scope's account and its ancestors (JSON array), from the cloud.
+const KEY_SCOPE_PATH: &str = "airgap_scope_path";
 /// A certificate closer to its end than this is renewed at the next sync.
 const RENEW_BEFORE: Duration = Duration::days(7);
 
@@ -30,6 +32,8 @@ pub struct Signer {
     pub certificate: DelegationCertificate,
     /// The vendor's root public key: what every file's chain ends in.
     pub vendor_key: PublicKey,
+    /// The certificate scope's account and its ancestors, root first (empty for `*`).
+    pub scope_path: Vec<String>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -80,11 +84,59 @@ impl Signer {
             return Err(ExchangeError::CertificateExpired(certificate.expires_at));
         }
         certificate.verify(&vendor_key, now)?;
+        let scope_path = stored_scope_path(cache)?;
+        if !scope_path_fits(&certificate, scope_path.as_deref()) {
+            return Err(ExchangeError::NoCertificate);
+        }
         Ok(Self {
             key,
             certificate,
             vendor_key,
+            scope_path: scope_path.unwrap_or_default(),
         })
+    }
+
+    /// The account path of `account_id` in the vendor's whole tree, root first, as sync keys
+    /// and license files name it. The cache holds the token's subtree only: the scope's
+    /// ancestors come from the cloud with the certificate.
+    pub fn account_path(
+        &self,
+        cache: &Cache,
+        account_id: &str,
+    ) -> Result<Vec<String>, ExchangeError> {
+        let inside: Vec<String> = cache.path(account_id)?.into_iter().map(|a| a.id).collect();
+        let Some(first) = inside.first() else {
+            return Err(ExchangeError::Invalid(format!(
+                "account '{account_id}' is not in the local cache: sync, then try again"
+            )));
+        };
+        match &self.certificate.scope {
+            usagedesk_airgap::Scope::All => Ok(inside),
+            usagedesk_airgap::Scope::Subtree(root) => {
+                if first != root || self.scope_path.last() != Some(root) {
+                    return Err(ExchangeError::Invalid(format!(
+                        "account '{account_id}' is not under this certificate's account \
+                         '{root}' in the local cache: sync while online, then try again"
+                    )));
+                }
+                let above = &self.scope_path[..self.scope_path.len() - 1];
+                Ok(above.iter().cloned().chain(inside).collect())
+            }
+        }
+    }
+}
+
+fn stored_scope_path(cache: &Cache) -> Result<Option<Vec<String>>, ExchangeError> {
+    Ok(cache
+        .sync_value(KEY_SCOPE_PATH)?
+        .and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Whether `path` is the stored path of the certificate's scope (anything for `*`).
+fn scope_path_fits(cert: &DelegationCertificate, path: Option<&[String]>) -> bool {
+    match &cert.scope {
+        usagedesk_airgap::Scope::All => true,
+        usagedesk_airgap::Scope::Subtree(root) => path.is_some_and(|p| p.last() == Some(root)),
     }
 }
 
@@ -110,6 +162,7 @@ pub async fn refresh_certificate<R: RngCore + CryptoRng>(
             key
         }
     };
+    let scope_path = stored_scope_path(cache)?;
     let current = cache
         .sync_value(KEY_CERTIFICATE)?
         .and_then(|c| DelegationCertificate::from_json(c.as_bytes()).ok())
@@ -117,9 +170,10 @@ pub async fn refresh_certificate<R: RngCore + CryptoRng>(
             c.public_key == key.public_key()
                 && c.verify(&vendor_key, now).is_ok()
                 && c.expires_at - now > RENEW_BEFORE
+                && scope_path_fits(c, scope_path.as_deref())
         });
-    let (certificate, renewed) = match current {
-        Some(c) => (c, false),
+    let (certificate, renewed, scope_path) = match current {
+        Some(c) => (c, false, scope_path.unwrap_or_default()),
         None => {
             let answer = client
                 .airgap_certificate(&CertificateRequest {
@@ -135,11 +189,22 @@ pub async fn refresh_certificate<R: RngCore + CryptoRng>(
                     "the cloud certified another key than this computer's; sync again".into(),
                 ));
             }
-            (cert, true)
+            if !scope_path_fits(&cert, Some(&answer.scope_path)) {
+                return Err(ExchangeError::Invalid(
+                    "the cloud did not say where the certificate's account sits in its tree: \
+                     update the cloud service to this release"
+                        .into(),
+                ));
+            }
+            (cert, true, answer.scope_path)
         }
     };
     cache.set_sync_value(KEY_VENDOR_KEY, &vendor_key.to_string())?;
     cache.set_sync_value(KEY_CERTIFICATE, &certificate.to_json())?;
+    cache.set_sync_value(
+        KEY_SCOPE_PATH,
+        &serde_json::to_string(&scope_path).unwrap_or_default(),
+    )?;
     Ok(CertificateStatus {
         subject: certificate.subject.clone(),
         scope: scope_text(&certificate),

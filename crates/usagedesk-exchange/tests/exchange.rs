@@ -4,9 +4,12 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::SeedableRng;
-use usagedesk_airgap::{PublicKey, SigningKey, SyncKey, UsageData, UsageRecord, VerificationKey};
+use usagedesk_airgap::{
+    Enrollment, LicenseFile, LicenseRequest, PublicKey, RootKey, SigningKey, SyncKey, UsageData,
+    UsageRecord, VerificationKey,
+};
 use usagedesk_cache::{Cache, LedgerQuery};
-use usagedesk_cloud::storage::TokenKind;
+use usagedesk_cloud::storage::{Storage, TokenKind};
 use usagedesk_domain::{Clock, YearMonth};
 use usagedesk_exchange::{
     import, issue_sync_key, preview_import, refresh_certificate, ExchangeError, Signer,
@@ -25,6 +28,7 @@ fn answer(
     vendor: &PublicKey,
     sync_key: &str,
     key: &SigningKey,
+    enrollment: Option<&Enrollment>,
     records: &[UsageRecord],
     at: DateTime<Utc>,
 ) -> String {
@@ -32,7 +36,25 @@ fn answer(
         .unwrap()
         .verify(vendor, at)
         .unwrap();
-    UsageData::answer(&verified, "inst-de", "lic-acme-de", records, key, at).unwrap()
+    UsageData::answer(
+        &verified,
+        "inst-de",
+        "lic-acme-de",
+        records,
+        key,
+        enrollment,
+        at,
+    )
+    .unwrap()
+}
+
+/// What the agent keeps from its license file: the enrollment of its `key`.
+fn enrollment(vendor: &PublicKey, license_file: &str, key: &SigningKey) -> Enrollment {
+    LicenseFile::parse(license_file.as_bytes())
+        .unwrap()
+        .verify(vendor, now())
+        .unwrap()
+        .enroll(&key.public_key())
 }
 
 fn record(seq: u64, account: &str, date: &str, registered: u64) -> UsageRecord {
@@ -112,12 +134,20 @@ async fn issue_answer_import_push_and_refusals() {
     .unwrap();
     assert_eq!(key.high_water_mark, 0);
     let instance_key = SigningKey::generate(&mut rng);
+    let enrolled = enrollment(&vendor, &cloud.license_file("inst-de"), &instance_key);
     let records = [
         record(1, "acme-de", "2024-06-29", 500),
         record(2, "acme-de", "2024-06-30", 510),
         record(3, "acme-de-ber", "2024-06-30", 40),
     ];
-    let file = answer(&vendor, &key.text, &instance_key, &records, now());
+    let file = answer(
+        &vendor,
+        &key.text,
+        &instance_key,
+        Some(&enrolled),
+        &records,
+        now(),
+    );
     let before = month_row(&cache, "acme-de", "2024-06");
 
     let preview = preview_import(&cache, &signer, file.as_bytes(), now()).unwrap();
@@ -180,13 +210,94 @@ async fn issue_answer_import_push_and_refusals() {
         .unwrap()
     };
     refusals.push((
-        answer(&vendor, &foreign_key.text, &instance_key, &records, now()).into_bytes(),
+        answer(
+            &vendor,
+            &foreign_key.text,
+            &instance_key,
+            Some(&enrolled),
+            &records,
+            now(),
+        )
+        .into_bytes(),
         "not issued from this computer",
+    ));
+    // First contact (no key pinned yet) without the license's proof, or with a proof the
+    // cloud would refuse: refused here as the cloud would, so no verification key goes out
+    // for a file the cloud will not take.
+    refusals.push((
+        answer(&vendor, &key.text, &instance_key, None, &records, now()).into_bytes(),
+        "has no registered key yet",
+    ));
+    let fake_root = RootKey::generate(&mut rng);
+    let forged = LicenseFile::issue(
+        &fake_root,
+        &LicenseRequest {
+            license_id: "lic-acme-de".into(),
+            instance_id: "inst-de".into(),
+            account_path: vec!["sp-acme".into(), "acme-eu".into(), "acme-de".into()],
+            airgapped: true,
+            expires_at: now() + Duration::days(30),
+        },
+        &mut rng,
+        now() - Duration::days(1),
+    )
+    .unwrap();
+    let forged = LicenseFile::parse(forged.as_bytes())
+        .unwrap()
+        .unverified()
+        .enroll(&instance_key.public_key());
+    refusals.push((
+        answer(
+            &vendor,
+            &key.text,
+            &instance_key,
+            Some(&forged),
+            &records,
+            now(),
+        )
+        .into_bytes(),
+        "not trusted here",
+    ));
+    // The vendor's own license, for another place in the tree than the instance's (issued
+    // before a move): the cache knows where the instance is now.
+    let elsewhere = LicenseFile::issue(
+        &cloud.storage.vendor_root_key().unwrap(),
+        &LicenseRequest {
+            license_id: "lic-acme-de".into(),
+            instance_id: "inst-de".into(),
+            account_path: vec!["sp-globex".into(), "globex-2".into()],
+            airgapped: true,
+            expires_at: now() + Duration::days(30),
+        },
+        &mut rng,
+        now() - Duration::days(1),
+    )
+    .unwrap();
+    refusals.push((
+        answer(
+            &vendor,
+            &key.text,
+            &instance_key,
+            Some(&enrollment(&vendor, &elsewhere, &instance_key)),
+            &records,
+            now(),
+        )
+        .into_bytes(),
+        "but the instance belongs under sp-acme > acme-eu > acme-de",
     ));
     // Records the cloud would refuse are refused here first, so the agent never gets a
     // verification key for data the vendor will not take.
-    let answered =
-        |rs: &[UsageRecord]| answer(&vendor, &key.text, &instance_key, rs, now()).into_bytes();
+    let answered = |rs: &[UsageRecord]| {
+        answer(
+            &vendor,
+            &key.text,
+            &instance_key,
+            Some(&enrolled),
+            rs,
+            now(),
+        )
+        .into_bytes()
+    };
     refusals.push((
         answered(&[record(1, "globex-1", "2024-06-30", 5)]),
         "and its subtree only",
@@ -225,6 +336,7 @@ async fn issue_answer_import_push_and_refusals() {
             "lic-globex",
             &records,
             &instance_key,
+            None,
             now()
         )
         .is_err(),
@@ -319,4 +431,74 @@ async fn issue_answer_import_push_and_refusals() {
     )
     .unwrap();
     assert_eq!(next.high_water_mark, 3);
+}
+
+#[tokio::test]
+async fn a_manager_of_a_subtree_issues_sync_keys_naming_the_whole_path() {
+    // The token's feed holds acme-eu's subtree only; a sync key must still name where the
+    // instance sits in the vendor's whole tree, as its license does.
+    let cloud = Cloud::start(&small_fixture()).await;
+    let token = cloud.token(Some("acme-eu"), TokenKind::Manager);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path().join("cache.db")).unwrap();
+    let client = Client::new(&cloud.url(), &token).unwrap();
+    sync(
+        &mut cache,
+        &client,
+        &clock(),
+        &SyncOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let secrets = MemoryStore::default();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+    let status = refresh_certificate(&mut cache, &client, &secrets, "eve", now(), &mut rng)
+        .await
+        .unwrap();
+    assert_eq!(status.scope, "acme-eu");
+    let signer = Signer::load(&cache, &secrets, now()).unwrap();
+    assert_eq!(signer.scope_path, ["sp-acme", "acme-eu"]);
+    let key = issue_sync_key(
+        &mut cache,
+        &signer,
+        "inst-de",
+        Duration::days(30),
+        now(),
+        &mut rng,
+    )
+    .unwrap();
+    let sk = SyncKey::parse(key.text.as_bytes()).unwrap();
+    assert_eq!(
+        sk.unverified().account_path,
+        ["sp-acme", "acme-eu", "acme-de"],
+        "the path above the token's account comes from the cloud"
+    );
+
+    // The instance's first file enrolls it; the desktop checks the license's whole path.
+    let instance_key = SigningKey::generate(&mut rng);
+    let enrolled = enrollment(
+        &signer.vendor_key,
+        &cloud.license_file("inst-de"),
+        &instance_key,
+    );
+    let file = answer(
+        &signer.vendor_key,
+        &key.text,
+        &instance_key,
+        Some(&enrolled),
+        &[record(1, "acme-de", "2024-06-30", 7)],
+        now(),
+    );
+    import(&mut cache, &signer, file.as_bytes(), now()).unwrap();
+    let report = sync(
+        &mut cache,
+        &client,
+        &clock(),
+        &SyncOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.uploaded, 1, "and the cloud takes it");
 }

@@ -163,6 +163,7 @@ async fn every_answer_keeps_the_file_until_the_cloud_accepts_it() {
         "lic-acme-de",
         &[record(1, "acme-de", "2024-06-30", 777)],
         &instance_key,
+        None,
         now(),
     )
     .unwrap();
@@ -347,6 +348,7 @@ async fn a_network_failure_keeps_the_file_queued_for_a_later_sync() {
         "lic-acme-de",
         &[record(1, "acme-de", "2024-06-30", 9)],
         &instance_key,
+        None,
         now(),
     )
     .unwrap();

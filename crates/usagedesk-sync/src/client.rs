@@ -11,7 +11,7 @@ use usagedesk_domain::airgap_api::{
 use usagedesk_domain::api::{
     ChangePage, ErrorBody, MonthlyUsageSummary, VersionInfo, WhoAmI, SERVICE_NAME,
 };
-use usagedesk_domain::{Scope, YearMonth, API_VERSION};
+use usagedesk_domain::{feed_codec, Scope, YearMonth, API_VERSION};
 
 use crate::{RetryPolicy, SyncError};
 
@@ -224,6 +224,16 @@ impl Client {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, SyncError> {
+        let (_, bytes) = self.fetch(req).await?;
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
+    /// Sends `req`; on success the answer's content type and body, otherwise the error the
+    /// body names.
+    async fn fetch(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(Option<String>, Vec<u8>), SyncError> {
         let mut resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let retry_after = resp
@@ -244,6 +254,11 @@ impl Client {
         {
             return Err(too_large());
         }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         // Read piece by piece, so a body without (or with a false) length stops at the limit.
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
@@ -253,7 +268,7 @@ impl Client {
             bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()));
+            return Ok((content_type, bytes));
         }
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         let (code, message) = match body {
@@ -325,6 +340,8 @@ impl Client {
         self.get("api/v1/me", &[], true).await
     }
 
+    /// A page of the change feed, in the compact encoding when the cloud offers it
+    /// (`docs/feed-encoding.md`), else JSON.
     pub async fn changes(
         &self,
         cursor: Option<&str>,
@@ -338,7 +355,27 @@ impl Client {
         if count {
             q.push(("count", "true".into()));
         }
-        self.get("api/v1/changes", &q, true).await
+        let url = self.url("api/v1/changes")?;
+        let accept = format!("{}, application/json;q=0.5", feed_codec::MEDIA_TYPE);
+        self.with_retries(|| async {
+            let req = self
+                .http
+                .get(url.clone())
+                .query(&q)
+                .bearer_auth(&self.token)
+                .header(reqwest::header::ACCEPT, &accept);
+            let (content_type, bytes) = self.fetch(req).await?;
+            let compact = content_type
+                .as_deref()
+                .and_then(|t| t.split(';').next())
+                .is_some_and(|t| t.trim() == feed_codec::MEDIA_TYPE);
+            if compact {
+                feed_codec::decode_page(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+            }
+        })
+        .await
     }
 
     pub async fn monthly_usage_summary(

@@ -191,6 +191,7 @@ pub struct Cloud {
     pub dir: tempfile::TempDir,
     pub storage: Arc<SqliteStorage>,
     pub server: RunningServer,
+    clock: Arc<dyn usagedesk_domain::Clock>,
 }
 
 impl Cloud {
@@ -206,15 +207,34 @@ impl Cloud {
         let storage = Arc::new(SqliteStorage::open(&dir.path().join("cloud.db")).expect("open db"));
         let data = load::read_dataset(dataset).expect("read dataset");
         storage.load(data, clock.today()).expect("load dataset");
-        let server =
-            usagedesk_cloud::spawn(storage.clone(), clock, "127.0.0.1:0".parse().expect("addr"))
-                .await
-                .expect("start server");
+        let server = usagedesk_cloud::spawn(
+            storage.clone(),
+            clock.clone(),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("start server");
         Self {
             dir,
             storage,
             server,
+            clock,
         }
+    }
+
+    /// A license file for registered instance `instance_id`, as `usagedesk-cloud
+    /// license-file` writes it: issued a day before the cloud's now, for 90 days.
+    pub fn license_file(&self, instance_id: &str) -> String {
+        usagedesk_cloud::airgap::identity::issue_license_file(
+            self.storage.as_ref(),
+            instance_id,
+            chrono::Duration::days(90),
+            "testkit",
+            self.clock.now() - chrono::Duration::days(1),
+            &mut rand::thread_rng(),
+        )
+        .expect("a license file for a registered instance")
+        .text
     }
 
     /// Starts another server on the same database (after the first was stopped).

@@ -10,8 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use usagedesk_agent::{Agent, DailyUsage};
 use usagedesk_airgap::{
-    Acceptance, DelegationCertificate, ImportCounts, RootKey, Scope, SigningKey, SyncKey,
-    SyncKeyRequest, UsageData, VerificationKey, Verified,
+    Acceptance, DelegationCertificate, ImportCounts, LicenseFile, LicenseRequest, RootKey, Scope,
+    SigningKey, SyncKey, SyncKeyRequest, UsageData, VerificationKey, Verified,
 };
 
 pub const INSTANCE: &str = "inst-acme-1";
@@ -59,6 +59,44 @@ impl Vendor {
         self.root.public_key()
     }
 
+    /// The license file of `instance` (license `license`, account `msp > acme`, air-gapped),
+    /// issued at `now` for 90 days.
+    pub fn license_file_for(
+        &mut self,
+        instance: &str,
+        license: &str,
+        now: DateTime<Utc>,
+    ) -> String {
+        self.license_file_at(instance, license, &["msp", "acme"], now)
+    }
+
+    /// The same for another account path.
+    pub fn license_file_at(
+        &mut self,
+        instance: &str,
+        license: &str,
+        path: &[&str],
+        now: DateTime<Utc>,
+    ) -> String {
+        LicenseFile::issue(
+            &self.root,
+            &LicenseRequest {
+                license_id: license.into(),
+                instance_id: instance.into(),
+                account_path: path.iter().map(|p| p.to_string()).collect(),
+                airgapped: true,
+                expires_at: now + Duration::days(90),
+            },
+            &mut self.rng,
+            now,
+        )
+        .unwrap()
+    }
+
+    pub fn license_file(&mut self, now: DateTime<Utc>) -> String {
+        self.license_file_for(INSTANCE, LICENSE, now)
+    }
+
     /// A sync key for `instance` asking for the records above `mark`, valid 30 days from `now`.
     pub fn sync_key_for(
         &mut self,
@@ -79,6 +117,18 @@ impl Vendor {
 
     pub fn sync_key(&mut self, mark: u64, now: DateTime<Utc>) -> String {
         self.sync_key_for(INSTANCE, Some(LICENSE), mark, now)
+    }
+
+    /// A sync key for this test's instance naming `path` as its account path.
+    pub fn sync_key_at(&mut self, path: &[&str], mark: u64, now: DateTime<Utc>) -> String {
+        let request = SyncKeyRequest {
+            instance_id: INSTANCE.into(),
+            license_id: Some(LICENSE.into()),
+            account_path: path.iter().map(|p| p.to_string()).collect(),
+            high_water_mark: mark,
+            expires_at: now + Duration::days(30),
+        };
+        SyncKey::issue(&request, &self.delegated, &self.cert, &mut self.rng, now).unwrap()
     }
 
     /// What the vendor's import does first: the sync key it issued, then the file answering it.
@@ -129,11 +179,11 @@ impl Vendor {
     }
 }
 
-pub fn init_agent(dir: &Path, vendor: &Vendor, now: DateTime<Utc>) -> Agent {
+pub fn init_agent(dir: &Path, vendor: &mut Vendor, now: DateTime<Utc>) -> Agent {
+    let license = vendor.license_file(now - Duration::hours(2));
     Agent::init(
         dir,
-        INSTANCE,
-        LICENSE,
+        license.as_bytes(),
         &vendor.vendor_key(),
         now,
         &mut ChaCha20Rng::seed_from_u64(77),

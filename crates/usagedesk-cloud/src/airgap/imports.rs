@@ -11,6 +11,7 @@ use usagedesk_airgap::{
 use usagedesk_domain::airgap_api::{AirgapAccepted, AirgapUpload};
 use usagedesk_domain::Instance;
 
+use super::identity::{self, Contact, FirstContact};
 use super::instances::{self, Asker};
 use super::{keys, when, Now, Refusal};
 use crate::storage::{
@@ -123,6 +124,21 @@ pub fn accept<R: RngCore + CryptoRng>(
         })?;
     let usage = usage.verify_for(&sync_key, pinned.as_ref())?;
     instances::check_license(&instance, &usage.license_id)?;
+    // First contact: nothing is written unless the file proves the instance's license.
+    let pin = match pinned {
+        Some(_) => None,
+        None => Some(identity::check_file_enrollment(
+            storage,
+            &instance,
+            &sync_key.account_path,
+            &usage,
+            FirstContact {
+                contact: Contact::File,
+                actor: &accepted_by,
+                now: clock.now,
+            },
+        )?),
+    };
     let sha256 = usage.sha256().to_hex();
     if let Some(earlier) = storage.accepted_file(&sha256)? {
         return Ok(answer(earlier));
@@ -134,6 +150,7 @@ pub fn accept<R: RngCore + CryptoRng>(
         nonce: usage.answers_nonce.to_hex(),
         instance_id: instance.id.clone(),
         instance_key: usage.instance_key.to_string(),
+        pin,
         highest_seq: usage.highest_seq(),
         rows,
         seqs: usage.records.iter().map(|r| r.seq).collect(),

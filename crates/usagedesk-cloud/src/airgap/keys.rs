@@ -158,8 +158,13 @@ pub fn certify_manager(
         issued_at: certificate.issued_at,
         expires_at: certificate.expires_at,
     })?;
+    let scope_path = match &grant.scope {
+        TokenScope::All => Vec::new(),
+        TokenScope::Subtree(account) => storage.account_path(account)?,
+    };
     Ok(CertificateResponse {
         certificate: certificate.to_json(),
         vendor_key: root.public_key().to_string(),
+        scope_path,
     })
 }

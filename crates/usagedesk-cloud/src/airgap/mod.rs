@@ -1,16 +1,19 @@
 //! The cloud side of the air-gapped exchange (`docs/airgap-format.md`, "Online endpoints"):
 //! the vendor root key and the cloud's own delegated key ([`keys`]), instances and the
 //! checks that bind a file to one ([`instances`]), manager uploads of usage data files
-//! ([`imports`]) and the agent's online mode ([`online`]).
+//! ([`imports`]), the agent's online mode ([`online`]), and instance identity: license files,
+//! first contacts, key resets ([`identity`]).
 //!
 //! Nothing here trusts the desktop: every file is parsed and verified again against the
 //! cloud's own root key, tree and pinned instance keys. Nothing here reads the clock or the
 //! OS random source: time and randomness are arguments.
 
+pub mod identity;
 pub mod imports;
 pub mod instances;
 pub mod keys;
 pub mod online;
+pub mod signed_request;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use usagedesk_airgap::{AirgapError, ErrorKind};

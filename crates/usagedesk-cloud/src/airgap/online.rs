@@ -3,49 +3,102 @@
 
 use chrono::Duration;
 use rand::{CryptoRng, RngCore};
-use usagedesk_airgap::{AirgapError, PublicKey, SyncKey, SyncKeyRequest, UsageData};
+use usagedesk_airgap::{AirgapError, Enrollment, PublicKey, SyncKey, SyncKeyRequest, UsageData};
 use usagedesk_domain::airgap_api::{
     AirgapAccepted, OnlineSyncKeyRequest, OnlineSyncKeyResponse, OnlineUsageData,
 };
 
+use super::identity::{self, Contact, FirstContact};
 use super::imports::{self, Submission};
 use super::instances::{self, Asker};
+use super::signed_request::{self, Signature};
 use super::{keys, Now, Refusal};
 use crate::storage::{OnlineSyncKey, Storage, UsageVia};
 
 /// How long a sync key issued online is valid.
 pub const ONLINE_SYNC_KEY_LIFETIME: Duration = Duration::hours(1);
 
+/// The first line of what an instance signs for a sync key request.
+pub const SYNC_KEY_REQUEST_CONTEXT: &str = "usagedesk-sync-key-request-v1";
+
+/// Who asks online: the instance itself.
+pub const ONLINE_ACTOR: &str = "instance (online)";
+
 /// `POST /api/v1/instances/{id}/sync-key`: a sync key for the instance, with the cloud's
-/// current mark. Pins the instance's key on first contact; refuses any other key afterwards.
+/// current mark. The request (`body`, an [`OnlineSyncKeyRequest`]) must be signed by the key
+/// it names ([`signed_request`]); that key must be the one the cloud holds for the instance,
+/// or, on first contact, be proven by the request's enrollment, which pins it. Refusals
+/// never name a key.
 pub fn issue_sync_key<R: RngCore + CryptoRng>(
     storage: &dyn Storage,
     clock: Now,
     instance_id: &str,
-    request: &OnlineSyncKeyRequest,
+    headers: Signature<'_>,
+    body: &[u8],
     rng: &mut R,
 ) -> Result<OnlineSyncKeyResponse, Refusal> {
+    let request: OnlineSyncKeyRequest = serde_json::from_slice(body).map_err(|e| {
+        Refusal::Invalid(format!(
+            "the sync key request is not valid: {e}; send {{\"public_key\": \"ed25519:…\"}} (and \
+             \"enrollment\" on first contact), signed, as usagedesk-agent push does"
+        ))
+    })?;
     let key: PublicKey = request.public_key.parse().map_err(|e: AirgapError| {
         Refusal::Invalid(format!("public_key is not an Ed25519 public key: {e}"))
     })?;
-    let key = key.to_string();
+    // Whoever asks must hold the key they name.
+    signed_request::verify(
+        SYNC_KEY_REQUEST_CONTEXT,
+        "sync key request",
+        &key,
+        clock.now,
+        instance_id,
+        headers,
+        body,
+    )?;
+    let key_text = key.to_string();
     let instance = instances::find(storage, Asker::Instance, instance_id)?;
-    if instance.airgapped && instance.public_key.is_none() {
-        // Nobody may claim an air-gapped instance's key over the network: it is pinned by
-        // its first usage data file, carried by hand and imported by a manager.
-        return Err(Refusal::Forbidden(format!(
-            "instance '{instance_id}' is air-gapped and reports by file: it cannot start an \
-             online exchange until its key is registered (its first imported usage data file, \
-             or instances.csv)"
-        )));
-    }
-    if let Some(pinned) = instance.public_key.as_deref().filter(|p| *p != key) {
-        return Err(Refusal::Forbidden(format!(
-            "instance '{instance_id}' is pinned to another key ({pinned}): if the instance was \
-             reinstalled with a new key, ask the vendor to register the new key for it \
-             (instances.csv); otherwise this agent is not that instance"
-        )));
-    }
+    let grant = match instance.public_key.as_deref() {
+        Some(pinned) if pinned == key_text => None,
+        Some(_) => {
+            return Err(Refusal::Forbidden(format!(
+                "instance '{instance_id}' is registered with another key: this agent is not \
+                 that instance, or the instance was reinstalled with a new state; then ask the \
+                 vendor to reset the instance's key (usagedesk-cloud instance reset-key) and \
+                 push again"
+            )))
+        }
+        None if instance.airgapped => {
+            // An air-gapped instance enrolls by its first usage data file, carried by hand.
+            return Err(Refusal::Forbidden(format!(
+                "instance '{instance_id}' is air-gapped and reports by file: it cannot start an \
+                 online exchange until its key is registered (its first imported usage data \
+                 file, or instances.csv)"
+            )));
+        }
+        None => {
+            let Some(enrollment) = request.enrollment.as_deref() else {
+                return Err(Refusal::Forbidden(format!(
+                    "instance '{instance_id}' has no registered key yet, and the request carries \
+                     no enrollment: set the agent up with the license file the vendor issued for \
+                     the instance (usagedesk-agent init --license-file, or usagedesk-agent \
+                     license) and push again"
+                )));
+            };
+            let enrollment = Enrollment::from_json(enrollment.as_bytes())?;
+            Some(identity::check_enrollment(
+                storage,
+                &instance,
+                &enrollment,
+                &key,
+                FirstContact {
+                    contact: Contact::Online,
+                    actor: ONLINE_ACTOR,
+                    now: clock.now,
+                },
+            )?)
+        }
+    };
     let account_path = instances::account_path(storage, &instance)?;
     let signer = keys::cloud_signer(storage, clock.now, rng)?;
     let text = SyncKey::issue(
@@ -71,8 +124,12 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
             issued_at: body.issued_at,
             expires_at: body.expires_at,
         },
-        &key,
+        &key_text,
+        grant.as_ref(),
     )?;
+    if grant.is_some() {
+        tracing::info!(instance = %instance.id, "enrolled the instance's key online");
+    }
     Ok(OnlineSyncKeyResponse { sync_key: text })
 }
 

@@ -1,7 +1,9 @@
 //! The air-gapped exchange's endpoints (`docs/airgap-format.md`, "Online endpoints").
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use rand::rngs::OsRng;
 use usagedesk_airgap::FileKind;
@@ -9,12 +11,13 @@ use usagedesk_domain::airgap_api::{
     AirgapAccepted, AirgapUpload, CertificateRequest, CertificateResponse, OnlineSyncKeyRequest,
     OnlineSyncKeyResponse, OnlineUsageData, VendorKey,
 };
-use usagedesk_domain::api::ErrorCode;
+use usagedesk_domain::api::{ErrorBody, ErrorCode};
 
 use super::error::ApiError;
 use super::extract::{Caller, JsonBody};
 use super::handlers::blocking;
 use super::AppState;
+use crate::airgap::signed_request::{Signature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::airgap::{imports, keys, online, Now};
 use crate::storage::TokenKind;
 
@@ -57,12 +60,20 @@ fn now(s: &AppState) -> Now {
     }
 }
 
-/// `GET /api/v1/airgap/vendor-key` (no token).
+/// The vendor root public key that signs every delegation certificate; no token.
+#[utoipa::path(get, path = "/api/v1/airgap/vendor-key", tag = "airgap",
+    responses((status = 200, description = "The vendor root public key", body = VendorKey)))]
 pub async fn vendor_key(State(s): State<AppState>) -> Result<Json<VendorKey>, ApiError> {
     blocking(move || Ok(Json(keys::vendor_key(s.storage.as_ref())?))).await
 }
 
-/// `POST /api/v1/airgap/certificate` (manager token).
+/// Certifies a manager's delegated key for the token's scope (to sign sync keys offline).
+#[utoipa::path(post, path = "/api/v1/airgap/certificate", tag = "airgap", security(("token" = [])),
+    request_body = CertificateRequest,
+    responses(
+        (status = 200, description = "The delegation certificate", body = CertificateResponse),
+        (status = 422, description = "The key or the subject is not valid", body = ErrorBody),
+    ))]
 pub async fn certificate(
     State(s): State<AppState>,
     caller: Caller,
@@ -87,7 +98,15 @@ pub async fn certificate(
     .await
 }
 
-/// `POST /api/v1/airgap/imports` (manager token).
+/// A usage data file a manager imported, with the sync key it answers.
+#[utoipa::path(post, path = "/api/v1/airgap/imports", tag = "airgap", security(("token" = [])),
+    request_body = AirgapUpload,
+    responses(
+        (status = 200, description = "What the cloud made of the file", body = AirgapAccepted),
+        (status = 404, description = "The file's instance is not registered", body = ErrorBody),
+        (status = 409, description = "The file conflicts with what the instance reported before", body = ErrorBody),
+        (status = 422, description = "A file is forged, cut short, expired, or not this manager's", body = ErrorBody),
+    ))]
 pub async fn import(
     State(s): State<AppState>,
     caller: Caller,
@@ -108,24 +127,62 @@ pub async fn import(
     .await
 }
 
-/// `POST /api/v1/instances/{id}/sync-key` (no token: the agent's online mode).
+/// A sync key for an online instance (the agent's online mode). No token: the request is
+/// signed by the instance's key, and a first contact carries the enrollment its license file
+/// makes (`docs/airgap-format.md`, "Online endpoints"; read by `online::issue_sync_key`).
+#[utoipa::path(post, path = "/api/v1/instances/{id}/sync-key", tag = "instances",
+    params(
+        ("id" = String, Path, description = "The instance's id"),
+        ("x-usagedesk-timestamp" = String, Header, description = "When the instance signed the request (RFC 3339), within 5 minutes of the cloud's clock"),
+        ("x-usagedesk-signature" = String, Header, description = "`ed25519 <base64 signature>` of `usagedesk-sync-key-request-v1\\n{id}\\n{timestamp}\\n{body}` by the instance's key"),
+    ),
+    request_body = OnlineSyncKeyRequest,
+    responses(
+        (status = 200, description = "An armored sync key", body = OnlineSyncKeyResponse),
+        (status = 401, description = "The signature or timestamp is missing, wrong or too far from the cloud's clock", body = ErrorBody),
+        (status = 403, description = "The instance is air-gapped, or a first contact without a valid enrollment", body = ErrorBody),
+        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 409, description = "Another key was pinned for the instance at the same time", body = ErrorBody),
+        (status = 422, description = "The public key or the enrollment is not valid", body = ErrorBody),
+    ))]
 pub async fn online_sync_key(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    req: Result<JsonBody<OnlineSyncKeyRequest>, ApiError>,
+    headers: HeaderMap,
+    req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OnlineSyncKeyResponse>, ApiError> {
-    let req = body(
-        req,
-        MAX_SMALL_BODY_BYTES,
-        "a sync key request",
-        SMALL_REMEDY,
-    )?;
+    let req = req.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the request is larger than {MAX_SMALL_BODY_BYTES} bytes, the limit for a \
+                     sync key request: {SMALL_REMEDY}"
+                ),
+            )
+        } else {
+            ApiError::bad_request(format!("the body could not be read: {e}"))
+        }
+    })?;
+    let header = |name: &str| -> Option<String> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let timestamp = header(TIMESTAMP_HEADER);
+    let signature = header(SIGNATURE_HEADER);
     let clock = now(&s);
     blocking(move || {
         Ok(Json(online::issue_sync_key(
             s.storage.as_ref(),
             clock,
             &id,
+            Signature {
+                timestamp: timestamp.as_deref(),
+                signature: signature.as_deref(),
+            },
             &req,
             &mut OsRng,
         )?))
@@ -133,7 +190,17 @@ pub async fn online_sync_key(
     .await
 }
 
-/// `POST /api/v1/instances/{id}/usage-data` (no token: answers an online sync key).
+/// A usage data file answering an online sync key; no token: signed by the instance's key.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/usage-data", tag = "instances",
+    params(("id" = String, Path, description = "The instance's id")),
+    request_body = OnlineUsageData,
+    responses(
+        (status = 200, description = "What the cloud made of the file", body = AirgapAccepted),
+        (status = 403, description = "The file is not signed by the instance's pinned key", body = ErrorBody),
+        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 409, description = "The file conflicts with what the instance reported before", body = ErrorBody),
+        (status = 422, description = "The file is forged, cut short, expired or answers another sync key", body = ErrorBody),
+    ))]
 pub async fn online_usage_data(
     State(s): State<AppState>,
     Path(id): Path<String>,

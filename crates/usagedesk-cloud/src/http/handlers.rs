@@ -1,13 +1,17 @@
 //! Endpoint handlers. Each one authenticates, validates, then calls storage on the blocking pool.
 
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use usagedesk_domain::api::ErrorBody;
 use usagedesk_domain::api::{
     ChangePage, IngestRequest, IngestResponse, MonthlyUsageSummary, VersionInfo, WhoAmI,
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SUMMARY_MONTHS, SERVICE_NAME,
 };
-use usagedesk_domain::{Account, Scope, YearMonth, API_VERSION};
+use usagedesk_domain::{feed_codec, Account, Scope, YearMonth, API_VERSION};
+use utoipa::IntoParams;
 
 use super::error::ApiError;
 use super::extract::{Caller, JsonBody, QueryParams};
@@ -21,6 +25,9 @@ pub(super) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await?
 }
 
+/// The service and the API version it speaks; no token.
+#[utoipa::path(get, path = "/api/v1/version", tag = "service",
+    responses((status = 200, description = "The service's name and versions", body = VersionInfo)))]
 pub async fn version() -> Json<VersionInfo> {
     Json(VersionInfo {
         service: SERVICE_NAME.into(),
@@ -41,6 +48,12 @@ pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
     )
 }
 
+/// Who the token is: its account (`*` for every account), its name, the plan catalog.
+#[utoipa::path(get, path = "/api/v1/me", tag = "manager", security(("token" = [])),
+    responses(
+        (status = 200, description = "The token's account and name", body = WhoAmI),
+        (status = 404, description = "The token's account no longer exists", body = ErrorBody),
+    ))]
 pub async fn me(State(s): State<AppState>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
     let grant = caller.require(TokenKind::Manager)?.clone();
     blocking(move || {
@@ -64,19 +77,50 @@ pub async fn me(State(s): State<AppState>, caller: Caller) -> Result<Json<WhoAmI
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
+    /// The `next_cursor` of the previous page; none for the first page.
     cursor: Option<String>,
+    /// Changes per page.
+    #[param(minimum = 1, maximum = 20_000, default = 5_000)]
     limit: Option<usize>,
+    /// Also count the changes left after `cursor` (`remaining`).
     #[serde(default)]
+    #[param(default = false)]
     count: bool,
 }
 
+/// Whether the client asked for the compact encoding (`docs/feed-encoding.md`).
+fn wants_compact(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.split(';').next().unwrap_or("").trim() == feed_codec::MEDIA_TYPE)
+}
+
+/// One page of the change feed of the accounts the token sees.
+#[utoipa::path(get, path = "/api/v1/changes", tag = "manager", security(("token" = [])),
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "A page of changes and the cursor of the next: JSON, or the \
+            compact encoding of docs/feed-encoding.md (`Content-Type: \
+            application/x-usagedesk-changes; version=1`) when the request's `Accept` names it",
+            content(
+                (ChangePage = "application/json"),
+                (String = "application/x-usagedesk-changes"),
+            )),
+        (status = 400, description = "A bad `limit` or cursor", body = ErrorBody),
+        (status = 410, description = "The cursor belongs to another dataset or lies beyond the feed: start a full sync", body = ErrorBody),
+    ))]
 pub async fn changes(
     State(s): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     QueryParams(q): QueryParams<ChangesQuery>,
-) -> Result<Json<ChangePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let grant = caller.require(TokenKind::Manager)?.clone();
     let limit = q.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
@@ -85,22 +129,47 @@ pub async fn changes(
         )));
     }
     let server_time = s.clock.now();
+    let compact = wants_compact(&headers);
     blocking(move || {
         let page = s
             .storage
             .changes(&grant.scope, q.cursor.as_deref(), limit, q.count)?;
-        Ok(Json(ChangePage {
+        let page = ChangePage {
             changes: page.changes,
             next_cursor: page.next_cursor,
             has_more: page.has_more,
             remaining: page.remaining,
             plans: s.storage.plans()?.0,
             server_time,
-        }))
+        };
+        if !compact {
+            return Ok(Json(page).into_response());
+        }
+        // Encoded here, on the blocking pool, like the read.
+        let body = feed_codec::encode_page(&page);
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                format!(
+                    "{}; version={}",
+                    feed_codec::MEDIA_TYPE,
+                    feed_codec::VERSION
+                ),
+            )],
+            body,
+        )
+            .into_response())
     })
     .await
 }
 
+/// One account the token sees.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "manager", security(("token" = [])),
+    params(("id" = String, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 404, description = "No such account in the token's view", body = ErrorBody),
+    ))]
 pub async fn account(
     State(s): State<AppState>,
     caller: Caller,
@@ -118,14 +187,30 @@ pub async fn account(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
+    /// The first month.
+    #[param(value_type = YearMonth)]
     from: String,
+    /// The last month, a completed one; at most 60 months after `from`.
+    #[param(value_type = YearMonth)]
     to: String,
+    /// The account only (`self`, the default), with its children, or its whole subtree.
     #[serde(default)]
+    #[param(value_type = Option<Scope>)]
     scope: Option<String>,
 }
 
+/// Month-end usage of an account (and its children or subtree) with subtree totals per plan.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/monthly-usage-summary", tag = "manager",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "The account's id"), SummaryQuery),
+    responses(
+        (status = 200, description = "One row per account in scope and month", body = MonthlyUsageSummary),
+        (status = 400, description = "Bad months or scope, a month not completed yet, or more than 60 months", body = ErrorBody),
+        (status = 404, description = "No such account in the token's view", body = ErrorBody),
+    ))]
 pub async fn summary(
     State(s): State<AppState>,
     caller: Caller,
@@ -184,6 +269,14 @@ pub async fn summary(
     .await
 }
 
+/// Daily usage snapshots, as an instance (or its relay) reports them; an ingest token.
+#[utoipa::path(post, path = "/api/v1/usage", tag = "ingest", security(("token" = [])),
+    request_body = IngestRequest,
+    responses(
+        (status = 200, description = "The snapshots were stored", body = IngestResponse),
+        (status = 409, description = "The snapshots conflict with what is stored", body = ErrorBody),
+        (status = 422, description = "A snapshot is not valid (unknown account or plan, negative count, future date, too many)", body = ErrorBody),
+    ))]
 pub async fn ingest(
     State(s): State<AppState>,
     caller: Caller,

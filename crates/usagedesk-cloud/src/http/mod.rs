@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod guard;
 mod handlers;
+mod openapi;
 mod rate;
 mod redact;
 
@@ -13,7 +14,6 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 use usagedesk_domain::api::MAX_BODY_BYTES;
@@ -22,6 +22,7 @@ use usagedesk_domain::Clock;
 pub use airgap::{max_upload_body_bytes, MAX_SMALL_BODY_BYTES};
 pub use error::ApiError;
 pub use guard::canonical as canonical_addr;
+pub use openapi::{openapi, DOCUMENT_PATH};
 pub use redact::redact_secrets;
 
 use crate::limits::Limits;
@@ -46,44 +47,11 @@ impl AppState {
     }
 }
 
-/// The routes, behind (outermost first) the request log, the rate limits, and the
-/// concurrency limit with the body and request deadlines.
+/// The routes (every one documented: `openapi.rs`), behind (outermost first) the request
+/// log, the rate limits, and the concurrency limit with the body and request deadlines.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/version", get(handlers::version))
-        .route("/api/v1/me", get(handlers::me))
-        .route("/api/v1/changes", get(handlers::changes))
-        .route("/api/v1/accounts/{id}", get(handlers::account))
-        .route(
-            "/api/v1/accounts/{id}/monthly-usage-summary",
-            get(handlers::summary),
-        )
-        .route("/api/v1/usage", post(handlers::ingest))
-        .route("/api/v1/airgap/vendor-key", get(airgap::vendor_key))
-        .route(
-            "/api/v1/airgap/certificate",
-            post(airgap::certificate).layer(DefaultBodyLimit::max(airgap::MAX_SMALL_BODY_BYTES)),
-        )
-        .route(
-            "/api/v1/airgap/imports",
-            post(airgap::import).layer(DefaultBodyLimit::max(airgap::max_upload_body_bytes())),
-        )
-        .route(
-            "/api/v1/instances/{id}/sync-key",
-            post(airgap::online_sync_key)
-                .layer(DefaultBodyLimit::max(airgap::MAX_SMALL_BODY_BYTES)),
-        )
-        .route(
-            "/api/v1/instances/{id}/usage-data",
-            post(airgap::online_usage_data)
-                .layer(DefaultBodyLimit::max(airgap::max_upload_body_bytes())),
-        )
-        .route(
-            "/api/v1/instances/{id}/check-in",
-            post(customers::check_in).layer(DefaultBodyLimit::max(
-                crate::customers::check_in::MAX_CHECK_IN_BYTES,
-            )),
-        )
+    let (routes, _) = openapi::documented().split_for_parts();
+    routes
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -53,10 +53,11 @@ pub struct RowError {
     pub message: String,
 }
 
-/// A value with where it came from (a file and line, or a request and index).
+/// A value with where it came from (a file and line, or a request and index). The file's
+/// name is shared by every row of the file.
 #[derive(Debug, Clone)]
 pub struct Located<T> {
-    pub file: String,
+    pub file: std::sync::Arc<str>,
     pub line: u64,
     pub row: T,
 }
@@ -64,7 +65,7 @@ pub struct Located<T> {
 impl<T> Located<T> {
     pub fn error(&self, message: impl Into<String>) -> RowError {
         RowError {
-            file: self.file.clone(),
+            file: self.file.to_string(),
             line: self.line,
             message: message.into(),
         }
@@ -355,6 +356,68 @@ impl UsageVia {
     }
 }
 
+/// The right to pin a first key for an instance: an enrollment the service verified, made with
+/// the license file whose enrollment key this is. Re-checked (issued for the instance, not
+/// revoked) in the transaction that pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinGrant {
+    /// `ed25519:…`, the license file's enrollment public key.
+    pub enrollment_key: String,
+    /// Who brought the enrollment: `instance (online)`, or the manager token's name.
+    pub actor: String,
+    pub now: DateTime<Utc>,
+}
+
+/// A license file the vendor issued, as the service records it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseFileRecord {
+    pub instance_id: String,
+    pub license_id: String,
+    /// `ed25519:…`
+    pub enrollment_key: String,
+    pub account_path: Vec<String>,
+    pub airgapped: bool,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Who issued it (the operator's name).
+    pub issued_by: String,
+}
+
+/// What the service knows of a license file's enrollment key, for one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentKeyState {
+    /// Issued for the instance and not revoked.
+    Usable,
+    /// Issued for the instance, revoked then.
+    Revoked(DateTime<Utc>),
+    /// Never issued for this instance by this service.
+    Unknown,
+}
+
+/// A change of an instance's key, for its history (`usagedesk-cloud instance history`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyEvent {
+    pub instance_id: String,
+    pub at: DateTime<Utc>,
+    /// `license_file_issued`, `enrolled`, `registered`, `reset`, `license_files_revoked`.
+    pub event: String,
+    pub actor: String,
+    /// The instance key enrolled, registered or reset; a license file's enrollment key.
+    pub public_key: Option<String>,
+    pub detail: String,
+}
+
+/// What `reset_instance_key` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyReset {
+    /// The key that was pinned (`None`: there was none).
+    pub previous_key: Option<String>,
+    /// License files revoked.
+    pub revoked: u64,
+    /// License files still able to enroll the instance (issued, not revoked, not expired).
+    pub usable_license_files: u64,
+}
+
 /// A verified usage data file to write, its records already validated as daily rows.
 #[derive(Debug, Clone)]
 pub struct UsageFile {
@@ -363,8 +426,11 @@ pub struct UsageFile {
     /// The nonce it answers, hex.
     pub nonce: String,
     pub instance_id: String,
-    /// The key that signed it: pinned when the instance has none yet, else must be the pinned one.
+    /// The key that signed it: must be the pinned one, or is pinned with `pin` when the instance
+    /// has none yet.
     pub instance_key: String,
+    /// First contact: the verified enrollment that allows pinning `instance_key`.
+    pub pin: Option<PinGrant>,
     /// The highest record `seq` it carries (its mark when it carries none); at most `i64::MAX`.
     pub highest_seq: u64,
     /// One per record, in `seq` order.
@@ -506,10 +572,17 @@ pub trait Storage: Send + Sync + 'static {
     /// The file accepted earlier with this SHA-256 (hex), if any.
     fn accepted_file(&self, sha256: &str) -> Result<Option<AcceptedFile>, StoreError>;
 
-    /// Pins `public_key` to the instance when it has none (else it must be the pinned one:
-    /// [`StoreError::Conflict`]) and remembers the sync key issued to it, in one transaction.
-    fn save_online_sync_key(&self, key: &OnlineSyncKey, public_key: &str)
-        -> Result<(), StoreError>;
+    /// Remembers the sync key issued to an instance whose key is `public_key`, in one
+    /// transaction with its first pin: the instance must be pinned to `public_key` already, or
+    /// have no key and `pin` must hold (its enrollment key issued for the instance and not
+    /// revoked); else [`StoreError::Conflict`] and nothing is written. A pin is recorded in
+    /// the instance's key history.
+    fn save_online_sync_key(
+        &self,
+        key: &OnlineSyncKey,
+        public_key: &str,
+        pin: Option<&PinGrant>,
+    ) -> Result<(), StoreError>;
 
     /// A sync key the cloud issued, by nonce (hex).
     fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError>;
@@ -524,6 +597,33 @@ pub trait Storage: Send + Sync + 'static {
         file: &UsageFile,
         receipt: &mut ReceiptWriter<'_>,
     ) -> Result<AcceptedFile, StoreError>;
+
+    // ---- Instance identity ----
+
+    /// Records a license file issued for an instance (and the event in its key history).
+    fn record_license_file(&self, record: &LicenseFileRecord) -> Result<(), StoreError>;
+
+    /// Whether `enrollment_key` belongs to a license file issued for `instance_id`, and
+    /// whether it was revoked.
+    fn enrollment_key_state(
+        &self,
+        instance_id: &str,
+        enrollment_key: &str,
+    ) -> Result<EnrollmentKeyState, StoreError>;
+
+    /// Removes the instance's pinned key (its next first contact must enroll again), forgets
+    /// the online sync keys issued to it, and with `revoke_license_files` revokes every
+    /// license file issued for it; records who did it and when. In one transaction.
+    fn reset_instance_key(
+        &self,
+        instance_id: &str,
+        revoke_license_files: bool,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyReset, StoreError>;
+
+    /// The instance's key history, oldest first.
+    fn instance_key_events(&self, instance_id: &str) -> Result<Vec<KeyEvent>, StoreError>;
 
     // ---- Customer reporting ----
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rand::{CryptoRng, RngCore};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_airgap::RootKey;
-use usagedesk_domain::api::{Change, IngestResponse, MonthUsage};
+use usagedesk_domain::api::IngestResponse;
 use usagedesk_domain::rollup::Tree;
 use usagedesk_domain::{
     Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
@@ -17,15 +17,19 @@ use usagedesk_domain::{
 use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 
 use super::{
-    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, FeedPage, LoadError,
-    LoadStats, MonthRow, NewToken, OnlineSyncKey, ReceiptWriter, RevokedCertificate, RowError,
-    Storage, StoreError, StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope,
-    UsageFile,
+    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, EnrollmentKeyState,
+    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken,
+    OnlineSyncKey, PinGrant, ReceiptWriter, RevokedCertificate, RowError, Storage, StoreError,
+    StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope, UsageFile,
 };
 use crate::limits::StorageLimits;
 
 mod airgap;
 mod customers;
+mod daily_load;
+mod feed_read;
+mod feed_writer;
+mod identity;
 mod instances;
 mod maintenance;
 mod pool;
@@ -38,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_airgap.sql"),
     include_str!("../../migrations/0003_customers.sql"),
     include_str!("../../migrations/0004_tokens.sql"),
+    include_str!("../../migrations/0005_instance_identity.sql"),
 ];
 
 /// Page cache of the writer connection (KiB): loads rewrite large parts of the database.
@@ -55,14 +60,26 @@ pub struct SqliteStorage {
     root: RootKey,
 }
 
+/// Every connection's settings (after `journal_mode = WAL`, set once per connection), with
+/// a page cache of `cache_kib` KiB.
+fn connection_pragmas(cache_kib: u32) -> String {
+    format!(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -{cache_kib};
+         PRAGMA temp_store = DEFAULT;"
+    )
+}
+
+/// The writer's settings for the transaction of a load (see [`Storage::load`]).
+const LOAD_PRAGMAS: &str = "PRAGMA foreign_keys = OFF;
+     PRAGMA cache_size = -262144;
+     PRAGMA temp_store = MEMORY;";
+
 fn open_connection(path: &Path, cache_kib: u32) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -{cache_kib};"
-    ))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL;")?;
+    conn.execute_batch(&connection_pragmas(cache_kib))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
@@ -211,8 +228,8 @@ fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
 }
 
 fn date_col(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
-    let s: String = row.get(i)?;
-    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| {
+    let s = row.get_ref(i)?.as_str()?;
+    usagedesk_domain::month::parse_date(s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     })
 }
@@ -250,8 +267,6 @@ fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         created_at: date_col(row, 4)?,
     })
 }
-
-use customers::{ATTEMPT_COLS, EVENT_COLS, LICENSE_COLS, REPORT_COLS};
 
 /// The columns [`instance_row`] reads, in order (table alias `i`).
 const INSTANCE_COLS: &str =
@@ -483,7 +498,15 @@ impl Storage for SqliteStorage {
 
     fn load(&self, dataset: Dataset<'_>, today: NaiveDate) -> Result<LoadStats, LoadError> {
         let mut conn = self.writer.lock().map_err(poisoned)?;
-        load_dataset(&mut conn, dataset, today)
+        // A load checks every reference it writes itself (accounts, parents, plans,
+        // instances, licenses, attempts) before the row goes in, and never deletes, so its
+        // transaction skips SQLite's per-row foreign-key lookups; a larger page cache keeps
+        // the B-trees it fills in memory instead of spilling them to the WAL mid-way.
+        conn.execute_batch(LOAD_PRAGMAS).map_err(StoreError::from)?;
+        let out = load_dataset(&mut conn, dataset, today);
+        conn.execute_batch(&connection_pragmas(WRITER_CACHE_KIB))
+            .map_err(StoreError::from)?;
+        out
     }
 
     fn add_token(&self, token: &NewToken) -> Result<(), StoreError> {
@@ -541,95 +564,28 @@ impl Storage for SqliteStorage {
         let after = self.parse_cursor(cursor)?;
         self.read(|conn| {
             check_cursor_within_head(conn, after)?;
-            let (filter, root) = scope_filter(scope);
-            // Columns: 0-3 the feed row, 4-7 account, 8-12 month, 13-19 instance,
-            // 20-25 license, 26-37 report, 38-42 event, 43-49 install attempt.
-            // Each join's key is NULL unless the row is of its kind, so SQLite skips the seek
-            // (a NULL key never matches) and a row costs one lookup, in its own table.
-            let account_key = "CASE WHEN f.kind = 'account' THEN f.account_id END";
-            let month_key = "CASE WHEN f.kind = 'month' THEN f.account_id END";
-            let instance_key = "CASE WHEN f.kind = 'instance' THEN f.key END";
-            let license_key = "CASE WHEN f.kind = 'license' THEN f.key END";
-            let report_key = "CASE WHEN f.kind = 'report' THEN f.key END";
-            let event_key = "CASE WHEN f.kind = 'event' THEN CAST(f.key AS INTEGER) END";
-            let attempt_key = "CASE WHEN f.kind = 'attempt' THEN f.key END";
-            let sql = format!(
-                "SELECT f.seq, f.kind, f.account_id, f.key,
-                        a.name, a.parent_id, a.status, a.created_at,
-                        m.plan, m.snapshot_date, m.users_registered, m.users_with_token, m.users_with_activity,
-                        {INSTANCE_COLS},
-                        {LICENSE_COLS},
-                        {REPORT_COLS},
-                        {EVENT_COLS},
-                        {ATTEMPT_COLS}
-                 FROM feed f
-                 LEFT JOIN accounts a ON a.id = {account_key}
-                 LEFT JOIN month_usage m ON m.account_id = {month_key} AND m.month = f.key
-                 LEFT JOIN instances i ON i.id = {instance_key}
-                 LEFT JOIN licenses l ON l.id = {license_key}
-                 LEFT JOIN instance_reports r ON r.instance_id = {report_key}
-                 LEFT JOIN instance_events e ON e.id = {event_key}
-                 LEFT JOIN install_attempts t ON t.id = {attempt_key}
-                 WHERE f.seq > ?1 AND {filter}
-                 ORDER BY f.seq LIMIT ?2"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![after, limit as i64 + 1, root])?;
-            let mut changes = Vec::with_capacity(limit.min(20_000));
-            let mut last_seq = after;
-            let mut has_more = false;
-            while let Some(r) = rows.next()? {
-                if changes.len() == limit {
-                    has_more = true;
-                    break;
-                }
-                last_seq = r.get(0)?;
-                let kind: String = r.get(1)?;
-                let account_id: String = r.get(2)?;
-                changes.push(match kind.as_str() {
-                    "account" => Change::Account(Account {
-                        id: account_id,
-                        name: r.get(4)?,
-                        parent_id: r.get(5)?,
-                        status: status_col(r, 6)?,
-                        created_at: date_col(r, 7)?,
-                    }),
-                    "month" => Change::MonthUsage(MonthUsage {
-                        account_id,
-                        month: month_col(r, 3)?,
-                        plan: r.get(8)?,
-                        snapshot_date: date_col(r, 9)?,
-                        counts: counts_cols(r, 10)?,
-                    }),
-                    "instance" => Change::Instance(instance_row(r, 13)?),
-                    "license" => Change::License(customers::license_row(r, 20, r.get(3)?, account_id)?),
-                    "report" => Change::InstanceReport(customers::report_row(r, 26, r.get(3)?)?),
-                    "event" => Change::InstanceEvent(customers::event_row(r, 38)?),
-                    "attempt" => {
-                        let id: String = r.get(3)?;
-                        let mut attempt = customers::attempt_row(r, 43, id)?;
-                        attempt.steps = customers::steps_of(conn, &attempt.id)?;
-                        Change::InstallAttempt(attempt)
-                    }
-                    _ => Change::Tombstone { account_id },
-                });
-            }
+            let page = feed_read::page(conn, scope, after, limit)?;
             // Counted within the next `max_feed_count` positions of the feed, whatever the
             // scope: the work is bounded, and the count a lower bound when the feed is longer.
             let remaining = if count {
+                let (filter, root) = scope_filter(scope);
                 let sql = format!(
                     "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
                      WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2) f WHERE {filter}"
                 );
                 let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
-                Some(conn.prepare_cached(&sql)?.query_row(params![after, most, root], |r| r.get::<_, i64>(0))? as u64)
+                Some(
+                    conn.prepare_cached(&sql)?
+                        .query_row(params![after, most, root], |r| r.get::<_, i64>(0))?
+                        as u64,
+                )
             } else {
                 None
             };
             Ok(FeedPage {
-                changes,
-                next_cursor: self.cursor(last_seq),
-                has_more,
+                changes: page.changes,
+                next_cursor: self.cursor(page.last_seq),
+                has_more: page.has_more,
                 remaining,
             })
         })
@@ -719,9 +675,10 @@ impl Storage for SqliteStorage {
         &self,
         key: &OnlineSyncKey,
         public_key: &str,
+        pin: Option<&PinGrant>,
     ) -> Result<(), StoreError> {
         let keep = self.limits.online_sync_keys_per_instance;
-        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, keep))
+        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, pin, keep))
     }
 
     fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError> {
@@ -734,6 +691,34 @@ impl Storage for SqliteStorage {
         receipt: &mut ReceiptWriter<'_>,
     ) -> Result<AcceptedFile, StoreError> {
         self.write(|conn| airgap::accept_usage_file(conn, file, receipt))
+    }
+
+    fn record_license_file(&self, record: &LicenseFileRecord) -> Result<(), StoreError> {
+        self.write(|conn| identity::record_license_file(conn, record))
+    }
+
+    fn enrollment_key_state(
+        &self,
+        instance_id: &str,
+        enrollment_key: &str,
+    ) -> Result<EnrollmentKeyState, StoreError> {
+        self.read(|conn| identity::enrollment_key_state(conn, instance_id, enrollment_key))
+    }
+
+    fn reset_instance_key(
+        &self,
+        instance_id: &str,
+        revoke_license_files: bool,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyReset, StoreError> {
+        self.write(|conn| {
+            identity::reset_instance_key(conn, instance_id, revoke_license_files, actor, now)
+        })
+    }
+
+    fn instance_key_events(&self, instance_id: &str) -> Result<Vec<KeyEvent>, StoreError> {
+        self.read(|conn| identity::instance_key_events(conn, instance_id))
     }
 
     fn record_check_in(&self, check_in: &CheckInWrite) -> Result<CheckInOutcome, StoreError> {
@@ -791,6 +776,7 @@ fn load_dataset(
     mut dataset: Dataset<'_>,
     today: NaiveDate,
 ) -> Result<LoadStats, LoadError> {
+    let started = std::time::Instant::now();
     let tx = conn.transaction().map_err(StoreError::from)?;
     let mut stats = LoadStats::default();
 
@@ -900,6 +886,7 @@ fn load_dataset(
         }
     }
     stats.accounts_changed = changed.len();
+    tracing::debug!("load: accounts, {:.2} s", started.elapsed().as_secs_f64());
     let changed_instances = instances::load(&tx, &all, &dataset.instances)?;
     stats.instances_changed = changed_instances.len();
     customers::load(
@@ -912,52 +899,14 @@ fn load_dataset(
         &mut stats,
     )?;
 
-    // Daily usage, streamed and validated row by row.
-    let mut touched = BTreeSet::new();
-    let mut batch = Vec::with_capacity(4096);
-    for row in dataset.daily {
-        let row = row?;
-        let r = &row.row;
-        let Some(account) = all.get(&r.account_id) else {
-            return Err(row
-                .error(format!("account_id '{}' is not an account", r.account_id))
-                .into());
-        };
-        if catalog.index_of(&r.plan).is_none() {
-            return Err(row
-                .error(format!(
-                    "plan '{}' is not in the catalog ({})",
-                    r.plan,
-                    catalog.describe()
-                ))
-                .into());
-        }
-        if r.date > today {
-            return Err(row
-                .error(format!(
-                    "date {} is in the future (today is {today})",
-                    r.date
-                ))
-                .into());
-        }
-        if r.date < account.created_at {
-            return Err(row
-                .error(format!(
-                    "date {} is before account '{}' was created ({})",
-                    r.date, r.account_id, account.created_at
-                ))
-                .into());
-        }
-        batch.push(row.row);
-        if batch.len() == batch.capacity() {
-            stats.daily_rows +=
-                write_daily(&tx, batch.iter(), &mut touched).map_err(StoreError::from)?;
-            batch.clear();
-        }
-    }
-    stats.daily_rows += write_daily(&tx, batch.iter(), &mut touched).map_err(StoreError::from)?;
-    stats.months_changed = refresh_month_usage(&tx, &touched).map_err(StoreError::from)?;
+    tracing::debug!(
+        "load: instances and customer data, {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Daily usage, streamed and validated row by row; then the month-end rows it changes.
+    daily_load::load_daily(&tx, dataset.daily, &all, &catalog, today, &mut stats)?;
     tx.commit().map_err(StoreError::from)?;
+    tracing::debug!("load: committed, {:.2} s", started.elapsed().as_secs_f64());
     Ok(stats)
 }
 

@@ -14,9 +14,10 @@ use rand_chacha::ChaCha20Rng;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{
-    DelegationCertificate, FileKind, PublicKey, SigningKey, SyncKey, SyncKeyRequest, UsageData,
-    UsageRecord,
+    DelegationCertificate, Enrollment, FileKind, LicenseFile, PublicKey, SigningKey, SyncKey,
+    SyncKeyRequest, UsageData, UsageRecord,
 };
+use usagedesk_cloud::airgap::identity;
 use usagedesk_cloud::load::read_dataset;
 use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
 use usagedesk_cloud::{tokens, RunningServer, SqliteStorage};
@@ -67,6 +68,11 @@ impl Harness {
     /// The service on a free port, the fixture loaded, the clock at the testkit's "now"
     /// (2024-07-15 12:00 UTC).
     pub async fn start() -> Self {
+        Self::start_with(usagedesk_cloud::limits::Limits::default()).await
+    }
+
+    /// [`start`](Self::start) with the given limits.
+    pub async fn start_with(limits: usagedesk_cloud::limits::Limits) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         dataset(&data, INSTANCES_CSV);
@@ -78,10 +84,11 @@ impl Harness {
             )
             .expect("load");
         let clock = Arc::new(TestClock(Mutex::new(usagedesk_testkit::clock().now())));
-        let server = usagedesk_cloud::spawn(
+        let server = usagedesk_cloud::spawn_with(
             storage.clone(),
             clock.clone(),
             "127.0.0.1:0".parse().expect("addr"),
+            limits,
         )
         .await
         .expect("server");
@@ -156,6 +163,76 @@ impl Harness {
             .expect("an ed25519 key")
     }
 
+    /// A license file for `instance`, issued a week ago for 90 days, as `usagedesk-cloud
+    /// license-file` writes it.
+    pub fn license_file(&self, instance: &str) -> String {
+        self.license_file_at(instance, self.now() - Duration::days(7))
+    }
+
+    /// The same, issued at `at`.
+    pub fn license_file_at(&self, instance: &str, at: DateTime<Utc>) -> String {
+        identity::issue_license_file(
+            self.storage.as_ref(),
+            instance,
+            Duration::days(90),
+            "test operator",
+            at,
+            &mut rand::thread_rng(),
+        )
+        .expect("a license file for a registered instance")
+        .text
+    }
+
+    /// `POST /api/v1/instances/{instance}/sync-key` as `agent` sends it: signed by its key,
+    /// with its enrollment when it has one.
+    pub async fn ask_sync_key(&self, instance: &str, agent: &Agent) -> (StatusCode, Value) {
+        let mut body = json!({ "public_key": agent.key.public_key().to_string() });
+        if let Some(e) = &agent.enrollment {
+            body["enrollment"] = json!(e.to_json());
+        }
+        let body = serde_json::to_vec(&body).expect("json");
+        let (timestamp, signature) = agent.sign_request(instance, &body, self.now());
+        self.post_with(
+            &format!("/api/v1/instances/{instance}/sync-key"),
+            &[
+                ("x-usagedesk-timestamp", timestamp),
+                ("x-usagedesk-signature", signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// A POST with extra headers and no token.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.server.url()))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.expect("every response is JSON"))
+    }
+
+    /// The instance's key history, oldest first: `(event, actor, public key)`.
+    pub fn key_events(&self, instance: &str) -> Vec<(String, String, Option<String>)> {
+        self.storage
+            .instance_key_events(instance)
+            .expect("history")
+            .into_iter()
+            .map(|e| (e.event, e.actor, e.public_key))
+            .collect()
+    }
+
     /// `POST /api/v1/airgap/imports`.
     pub async fn import(&self, token: &str, sync_key: &str, usage: &str) -> (StatusCode, Value) {
         self.post(
@@ -179,6 +256,8 @@ impl Harness {
             ("online_sync_keys", "nonce"),
             ("instance_reports", "instance_id"),
             ("instance_events", "id"),
+            ("instance_key_events", "id"),
+            ("license_files", "id"),
             ("feed", "seq"),
         ] {
             let mut stmt = conn
@@ -304,12 +383,15 @@ impl Manager {
     }
 }
 
-/// An agent: an instance with its own key.
+/// An agent: an instance with its own key, and the enrollment its license file made.
 pub struct Agent {
     pub id: String,
     pub license: String,
     pub seed: [u8; 32],
     pub key: SigningKey,
+    /// `None`: no license file (an old agent, or a stranger): it writes version 1 files and
+    /// asks for sync keys without an enrollment.
+    pub enrollment: Option<Enrollment>,
 }
 
 impl Agent {
@@ -320,7 +402,42 @@ impl Agent {
             license: license.into(),
             seed,
             key: SigningKey::from_bytes(&seed),
+            enrollment: None,
         }
+    }
+
+    /// The agent of registered instance `id`, set up with a license file the cloud issues now.
+    pub fn licensed(h: &Harness, id: &str, seed: u8) -> Self {
+        let text = h.license_file(id);
+        Self::from_license_file(h, &text, seed)
+    }
+
+    /// An agent set up with `license_file` (verified as the agent does).
+    pub fn from_license_file(h: &Harness, license_file: &str, seed: u8) -> Self {
+        let root = h.storage.vendor_root_key().expect("root").public_key();
+        let file = LicenseFile::parse(license_file.as_bytes())
+            .and_then(|f| f.verify(&root, h.now()))
+            .expect("the agent accepts the license file");
+        let mut agent = Self::new(&file.license.instance_id, &file.license.license_id, seed);
+        agent.enrollment = Some(file.enroll(&agent.key.public_key()));
+        agent
+    }
+
+    /// Signs a request body for `instance` (a sync key request) at `at`: the two headers.
+    pub fn sign_request(&self, instance: &str, body: &[u8], at: DateTime<Utc>) -> (String, String) {
+        let timestamp = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut message =
+            format!("usagedesk-sync-key-request-v1\n{instance}\n{timestamp}\n").into_bytes();
+        message.extend_from_slice(body);
+        let key = ed25519_dalek::SigningKey::from_bytes(&self.seed);
+        let sig = key.sign(&message);
+        (
+            timestamp,
+            format!(
+                "ed25519 {}",
+                base64::engine::general_purpose::STANDARD.encode(sig.to_bytes())
+            ),
+        )
     }
 
     /// Verifies the sync key as the agent does (root key, its clock `at`) and answers it.
@@ -334,8 +451,16 @@ impl Agent {
         let sk = SyncKey::parse(sync_key.as_bytes())
             .and_then(|s| s.verify(root, at))
             .expect("the agent accepts the sync key");
-        UsageData::answer(&sk, &self.id, &self.license, records, &self.key, at)
-            .expect("the agent answers")
+        UsageData::answer(
+            &sk,
+            &self.id,
+            &self.license,
+            records,
+            &self.key,
+            self.enrollment.as_ref(),
+            at,
+        )
+        .expect("the agent answers")
     }
 
     /// Signs any usage data content with this agent's key, skipping every check a writer
@@ -343,7 +468,8 @@ impl Agent {
     pub fn sign_raw(&self, body: &UsageData) -> String {
         let kind = FileKind::UsageData;
         let json = serde_json::to_string_pretty(body).expect("json");
-        let signed = format!("{}\nVersion: 1\n{json}\n", kind.begin_line());
+        let version = if body.enrollment.is_some() { 2 } else { 1 };
+        let signed = format!("{}\nVersion: {version}\n{json}\n", kind.begin_line());
         let key = ed25519_dalek::SigningKey::from_bytes(&self.seed);
         let sig = key.sign(signed.as_bytes());
         format!(

@@ -222,3 +222,38 @@ pub async fn post(url: &str, token: Option<&str>, body: &serde_json::Value) -> A
     }
     answer(req.send().await.expect("request")).await
 }
+
+/// `POST` of an online sync key request for `instance`, signed by the instance key's seed as
+/// the agent signs it (docs/airgap-format.md, "Online mode").
+#[allow(dead_code)]
+pub async fn post_signed_sync_key_request(
+    base: &str,
+    instance: &str,
+    seed: &[u8; 32],
+    body: &serde_json::Value,
+) -> Answer {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    let bytes = serde_json::to_vec(body).expect("json");
+    let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let message = usagedesk_cloud::airgap::signed_request::signed_message(
+        "usagedesk-sync-key-request-v1",
+        instance,
+        &timestamp,
+        &bytes,
+    );
+    let signature = ed25519_dalek::SigningKey::from_bytes(seed).sign(&message);
+    let req = reqwest::Client::new()
+        .post(format!("{base}/api/v1/instances/{instance}/sync-key"))
+        .header("content-type", "application/json")
+        .header("x-usagedesk-timestamp", timestamp)
+        .header(
+            "x-usagedesk-signature",
+            format!(
+                "ed25519 {}",
+                base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+            ),
+        )
+        .body(bytes);
+    answer(req.send().await.expect("request")).await
+}

@@ -10,11 +10,12 @@ use usagedesk_airgap::RootKey;
 use usagedesk_domain::{Instance, UsageCounts};
 
 use super::{
-    counts_cols, instance_row, refresh_month_usage, time_text, touch, write_daily, INSTANCE_COLS,
+    counts_cols, identity, instance_row, refresh_month_usage, time_text, touch, write_daily,
+    INSTANCE_COLS,
 };
 use crate::storage::{
-    AcceptedFile, DailyRow, Delegation, FileCounts, OnlineSyncKey, ReceiptWriter, StoreError,
-    StoredSigner, TokenScope, UsageFile,
+    AcceptedFile, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant, ReceiptWriter,
+    StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
 };
 
 const ROOT: &str = "vendor_root";
@@ -166,12 +167,15 @@ pub(super) fn accepted_file(
         .optional()?)
 }
 
-/// Pins `public_key` when the instance has none; refuses another one. Touches the feed when
-/// it pins.
+/// Checks that the instance is pinned to `public_key`, or pins it when the instance has no key
+/// and `grant` (a verified enrollment) allows it. Refuses another key, and a first key without
+/// a grant. Never names a key in its refusals.
 fn pin_key(
     tx: &rusqlite::Transaction<'_>,
     instance_id: &str,
     public_key: &str,
+    grant: Option<&PinGrant>,
+    via: &str,
 ) -> Result<(), StoreError> {
     let row: Option<(String, Option<String>)> = tx
         .prepare_cached("SELECT account_id, public_key FROM instances WHERE id = ?1")?
@@ -182,19 +186,18 @@ fn pin_key(
             "instance '{instance_id}' was removed meanwhile"
         )));
     };
-    match pinned {
-        Some(p) if p == public_key => Ok(()),
-        Some(p) => Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' was just pinned to another key ({p}); if this is the \
-             instance's key, ask the vendor to reset the pinned key"
+    match (pinned, grant) {
+        (Some(p), _) if p == public_key => Ok(()),
+        (Some(_), _) => Err(StoreError::Conflict(format!(
+            "instance '{instance_id}' was just registered with another key; if this is the \
+             instance's key, ask the vendor to reset the instance's key"
         ))),
-        None => {
-            tx.execute(
-                "UPDATE instances SET public_key = ?2 WHERE id = ?1",
-                params![instance_id, public_key],
-            )?;
-            touch(tx, "instance", &account_id, instance_id)?;
-            Ok(())
+        (None, None) => Err(StoreError::Conflict(format!(
+            "instance '{instance_id}' has no key any more (it was reset meanwhile): set the \
+             agent up with the instance's license file and try again"
+        ))),
+        (None, Some(grant)) => {
+            identity::pin_first_key(tx, instance_id, &account_id, public_key, grant, via)
         }
     }
 }
@@ -203,10 +206,17 @@ pub(super) fn save_online_sync_key(
     conn: &mut Connection,
     key: &OnlineSyncKey,
     public_key: &str,
+    pin: Option<&PinGrant>,
     keep: usize,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    pin_key(&tx, &key.instance_id, public_key)?;
+    pin_key(
+        &tx,
+        &key.instance_id,
+        public_key,
+        pin,
+        "online sync key request",
+    )?;
     // Sync keys expired for a day are never answered any more.
     tx.execute(
         "DELETE FROM online_sync_keys WHERE instance_id = ?1 AND expires_at < ?2",
@@ -309,7 +319,16 @@ pub(super) fn accept_usage_file(
             file.nonce
         )));
     }
-    pin_key(&tx, &file.instance_id, &file.instance_key)?;
+    pin_key(
+        &tx,
+        &file.instance_id,
+        &file.instance_key,
+        file.pin.as_ref(),
+        match file.via {
+            UsageVia::Import => "usage data file (imported)",
+            UsageVia::Online => "usage data file (online)",
+        },
+    )?;
 
     // Count each record against what the cloud holds, or what an earlier record of this file
     // for the same (account, date) just replaced. A record older than the one of the same

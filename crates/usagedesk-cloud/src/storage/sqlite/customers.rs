@@ -11,6 +11,7 @@ use usagedesk_domain::customer::{
 };
 use usagedesk_domain::{Account, PlanCatalog};
 
+use super::feed_writer::FeedWriter;
 use super::touch;
 use crate::customers::rules::{
     check_seat_plans, feature_bits, features_from_bits, field_values, seats_from_text, seats_text,
@@ -366,7 +367,7 @@ impl<'a> CustomerFiles<'a> {
             instance_lines: dataset
                 .instances
                 .iter()
-                .map(|i| (i.row.id.clone(), (i.file.clone(), i.line)))
+                .map(|i| (i.row.id.clone(), (i.file.to_string(), i.line)))
                 .collect(),
         }
     }
@@ -383,6 +384,7 @@ fn load_licenses(
     let mut seen = HashSet::new();
     let mut changed = Vec::new();
     let empty = is_empty(tx, "licenses")?;
+    let mut feed = db(FeedWriter::new(tx))?;
     for row in rows {
         let l = &row.row;
         if !seen.insert(l.id.as_str()) {
@@ -447,9 +449,10 @@ fn load_licenses(
                     seats_text(&l.seats)
                 ])
             }))?;
-        db(touch(tx, "license", &l.account_id, &l.id))?;
+        db(feed.touch("license", &l.account_id, &l.id))?;
         changed.push(l.id.clone());
     }
+    db(feed.finish())?;
     Ok(changed)
 }
 
@@ -510,7 +513,7 @@ fn check_instance_licenses(
     let (file, line) = match files.instance_lines.get(&instance) {
         Some((file, line)) => (file.clone(), *line),
         None => match files.licenses.iter().find(|l| l.row.id == license) {
-            Some(l) => (l.file.clone(), l.line),
+            Some(l) => (l.file.to_string(), l.line),
             None => ("licenses.csv".into(), 0),
         },
     };
@@ -532,6 +535,7 @@ fn load_reports(
     let mut seen = HashSet::new();
     let mut changed = 0;
     let empty = is_empty(tx, "instance_reports")?;
+    let mut feed = db(FeedWriter::new(tx))?;
     for row in rows {
         let r = &row.row;
         if !seen.insert(r.instance_id.as_str()) {
@@ -570,9 +574,10 @@ fn load_reports(
             continue;
         }
         db(write_report(tx, r))?;
-        db(touch(tx, "report", &account, &r.instance_id))?;
+        db(feed.touch("report", &account, &r.instance_id))?;
         changed += 1;
     }
+    db(feed.finish())?;
     Ok(changed)
 }
 
@@ -636,6 +641,7 @@ fn load_events(
     ))?;
     let mut update =
         db(tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1"))?;
+    let mut feed = db(FeedWriter::new(tx))?;
     let mut changed = 0;
     for row in rows {
         let row = row?;
@@ -673,9 +679,10 @@ fn load_events(
             db(update.execute(params![id, e.previous, e.new]))?;
             id
         };
-        db(touch(tx, "event", account, &id.to_string()))?;
+        db(feed.touch("event", account, &id.to_string()))?;
         changed += 1;
     }
+    db(feed.finish())?;
     Ok(changed)
 }
 
@@ -838,12 +845,14 @@ fn load_attempts(
         }
     }
     let mut changed = 0;
+    let mut feed = db(FeedWriter::new(tx))?;
     for (id, (account, _, was_changed)) in &known {
         if *was_changed {
-            db(touch(tx, "attempt", account, id))?;
+            db(feed.touch("attempt", account, id))?;
             changed += 1;
         }
     }
+    db(feed.finish())?;
     Ok(changed)
 }
 

@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{params, OptionalExtension, Transaction};
 use usagedesk_domain::Account;
 
-use super::touch;
+use super::feed_writer::FeedWriter;
+use super::{identity, touch};
 use crate::storage::{InstanceRow, LoadError, Located, StoreError};
 
 /// Sends every instance of `account_id` again (its account moved into new scopes).
@@ -33,6 +34,13 @@ pub(super) fn load(
 ) -> Result<Vec<String>, LoadError> {
     let mut seen = HashSet::new();
     let mut changed = Vec::new();
+    let mut feed = FeedWriter::new(tx).map_err(StoreError::from)?;
+    // Into an empty table (a first load) no row has a stored version to look up.
+    let empty: bool = tx
+        .query_row("SELECT NOT EXISTS (SELECT 1 FROM instances)", [], |r| {
+            r.get(0)
+        })
+        .map_err(StoreError::from)?;
     for located in rows {
         let r = &located.row;
         if !seen.insert(r.id.as_str()) {
@@ -48,8 +56,10 @@ pub(super) fn load(
                 ))
                 .into());
         }
-        let old: Option<Stored> = tx
-            .prepare_cached(
+        let old: Option<Stored> = if empty {
+            None
+        } else {
+            tx.prepare_cached(
                 "SELECT license_id, account_id, airgapped, public_key FROM instances WHERE id = ?1",
             )
             .and_then(|mut s| {
@@ -58,7 +68,8 @@ pub(super) fn load(
                 })
                 .optional()
             })
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?
+        };
         if let Some((_, old_account, _, _)) = &old {
             if *old_account != r.account_id {
                 return Err(located
@@ -92,8 +103,24 @@ pub(super) fn load(
         )
         .and_then(|mut s| s.execute(params![r.id, r.license_id, r.account_id, r.airgapped, key]))
         .map_err(StoreError::from)?;
-        touch(tx, "instance", &r.account_id, &r.id).map_err(StoreError::from)?;
+        let old_key = old.as_ref().and_then(|o| o.3.as_deref());
+        if let Some(given) = r.public_key.as_deref().filter(|k| Some(*k) != old_key) {
+            // The load runs as of the wall clock, like the rest of what it writes.
+            identity::record_event(
+                tx,
+                &r.id,
+                chrono::Utc::now(),
+                "registered",
+                "instances.csv",
+                Some(given),
+                &format!("loaded from {}", located.file),
+            )
+            .map_err(StoreError::from)?;
+        }
+        feed.touch("instance", &r.account_id, &r.id)
+            .map_err(StoreError::from)?;
         changed.push(r.id.clone());
     }
+    feed.finish().map_err(StoreError::from)?;
     Ok(changed)
 }

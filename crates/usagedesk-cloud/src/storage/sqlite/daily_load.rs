@@ -1,0 +1,408 @@
+//! The daily rows of a load, in bulk.
+//!
+//! Each row is validated and inserted as it streams in (many rows per statement), and the
+//! same pass derives each (account, month)'s month-end candidate: the file's latest-dated
+//! row in that month (of two rows of one date the later one, which replaced the earlier).
+//!
+//! - Into a database without daily or month-end rows (a first load), a candidate is the
+//!   month-end row: it is written to `month_usage` and the feed as soon as its key is done.
+//! - Otherwise the candidates go to a temporary table, and a few set-based statements merge
+//!   them with what is stored: a later stored row of the same month wins, unchanged
+//!   month-end rows are dropped, the rest are written and moved to the head of the feed in
+//!   (account, month) order.
+//!
+//! No statement runs per (account, month): a month-end query per key cost more than the
+//! rest of a 100k-account load together, and a GROUP BY or a window function over the daily
+//! rows costs seconds (measured: 3.3 s and 4.9 s for 4.2M rows) where the streaming pass
+//! costs nothing.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rusqlite::{Statement, Transaction};
+use usagedesk_domain::month::{ym_ascii, DateText};
+use usagedesk_domain::{Account, PlanCatalog, UsageCounts, YearMonth};
+
+use super::feed_writer;
+use crate::storage::{DailyRow, LoadError, LoadStats, RowStream, StoreError};
+
+fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
+    r.map_err(|e| LoadError::Store(StoreError::from(e)))
+}
+
+/// Rows written by one statement.
+const BATCH: usize = 64;
+
+fn values(n: usize, width: usize) -> String {
+    let one = format!("({})", vec!["?"; width].join(", "));
+    vec![one; n].join(", ")
+}
+
+fn daily_sql(n: usize) -> String {
+    format!(
+        "INSERT OR REPLACE INTO daily_usage
+         (account_id, date, plan, users_registered, users_with_token, users_with_activity)
+         VALUES {}",
+        values(n, 6)
+    )
+}
+
+/// Of a key written twice, the later snapshot date stays.
+const KEEP_LATER: &str = "ON CONFLICT (account_id, month) DO UPDATE SET
+         plan = excluded.plan, snapshot_date = excluded.snapshot_date,
+         users_registered = excluded.users_registered,
+         users_with_token = excluded.users_with_token,
+         users_with_activity = excluded.users_with_activity
+     WHERE excluded.snapshot_date >= snapshot_date";
+
+fn month_end_sql(table: &str, n: usize) -> String {
+    format!(
+        "INSERT INTO {table} (account_id, month, plan, snapshot_date, users_registered,
+             users_with_token, users_with_activity)
+         VALUES {} {KEEP_LATER}",
+        values(n, 7)
+    )
+}
+
+/// A statement for full batches and one for the rest, with the rows waiting.
+struct Batched<'t, T> {
+    full: Statement<'t>,
+    rest: fn(usize) -> String,
+    rows: Vec<T>,
+}
+
+impl<'t, T> Batched<'t, T> {
+    fn new(tx: &'t Transaction<'_>, sql: fn(usize) -> String) -> rusqlite::Result<Self> {
+        Ok(Self {
+            full: tx.prepare(&sql(BATCH))?,
+            rest: sql,
+            rows: Vec::with_capacity(BATCH),
+        })
+    }
+
+    /// Adds a row; with a full batch, hands the statement and the rows to `write`.
+    fn push(
+        &mut self,
+        row: T,
+        write: impl FnOnce(&mut Statement<'t>, &[T]) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<()> {
+        self.rows.push(row);
+        if self.rows.len() == BATCH {
+            write(&mut self.full, &self.rows)?;
+            self.rows.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the rows still waiting.
+    fn finish(
+        self,
+        tx: &Transaction<'_>,
+        write: impl FnOnce(&mut Statement<'_>, &[T]) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = tx.prepare(&(self.rest)(self.rows.len()))?;
+        write(&mut stmt, &self.rows)
+    }
+}
+
+fn write_daily(stmt: &mut Statement<'_>, rows: &[DailyRow]) -> rusqlite::Result<()> {
+    for (i, r) in rows.iter().enumerate() {
+        let at = i * 6;
+        stmt.raw_bind_parameter(at + 1, &r.account_id)?;
+        stmt.raw_bind_parameter(at + 2, DateText::new(r.date).as_str())?;
+        stmt.raw_bind_parameter(at + 3, &r.plan)?;
+        stmt.raw_bind_parameter(at + 4, r.counts.users_registered)?;
+        stmt.raw_bind_parameter(at + 5, r.counts.users_with_token)?;
+        stmt.raw_bind_parameter(at + 6, r.counts.users_with_activity)?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// The latest row of one (account, month) seen so far; the texts borrow from the accounts
+/// and the catalog.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    account_id: &'a str,
+    month: YearMonth,
+    date: NaiveDate,
+    plan: &'a str,
+    counts: UsageCounts,
+}
+
+impl Candidate<'_> {
+    fn same_key(&self, other: &Self) -> bool {
+        self.account_id == other.account_id && self.month == other.month
+    }
+
+    fn month_text(&self) -> [u8; 7] {
+        ym_ascii(self.month.year() as u32, self.month.month())
+    }
+}
+
+/// Writes candidates with a `month_end_sql` statement.
+fn bind_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite::Result<()> {
+    for (i, c) in rows.iter().enumerate() {
+        let at = i * 7;
+        let month = c.month_text();
+        stmt.raw_bind_parameter(at + 1, c.account_id)?;
+        stmt.raw_bind_parameter(at + 2, std::str::from_utf8(&month).unwrap_or_default())?;
+        stmt.raw_bind_parameter(at + 3, c.plan)?;
+        stmt.raw_bind_parameter(at + 4, DateText::new(c.date).as_str())?;
+        stmt.raw_bind_parameter(at + 5, c.counts.users_registered)?;
+        stmt.raw_bind_parameter(at + 6, c.counts.users_with_token)?;
+        stmt.raw_bind_parameter(at + 7, c.counts.users_with_activity)?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// Moves candidates to the head of the feed with a `feed_writer::insert_sql` statement.
+fn touch_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite::Result<()> {
+    for (i, c) in rows.iter().enumerate() {
+        let month = c.month_text();
+        stmt.raw_bind_parameter(i * 3 + 1, "month")?;
+        stmt.raw_bind_parameter(i * 3 + 2, c.account_id)?;
+        stmt.raw_bind_parameter(i * 3 + 3, std::str::from_utf8(&month).unwrap_or_default())?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// Where finished candidates go.
+enum MonthEnds<'t, 'a> {
+    /// Straight to `month_usage` and the feed (a first load).
+    Direct {
+        rows: Batched<'t, Candidate<'a>>,
+        feed: Statement<'t>,
+    },
+    /// To `temp.load_month_end`, for [`merge_staged`].
+    Staged { rows: Batched<'t, Candidate<'a>> },
+}
+
+fn direct_sql(n: usize) -> String {
+    month_end_sql("month_usage", n)
+}
+
+fn staged_sql(n: usize) -> String {
+    month_end_sql("temp.load_month_end", n)
+}
+
+impl<'t, 'a> MonthEnds<'t, 'a> {
+    fn new(tx: &'t Transaction<'_>, direct: bool) -> rusqlite::Result<Self> {
+        if direct {
+            return Ok(Self::Direct {
+                rows: Batched::new(tx, direct_sql)?,
+                feed: tx.prepare(&feed_writer::insert_sql(BATCH))?,
+            });
+        }
+        tx.execute_batch(
+            "DROP TABLE IF EXISTS temp.load_month_end;
+             CREATE TEMP TABLE load_month_end (
+                 account_id          TEXT NOT NULL,
+                 month               TEXT NOT NULL,
+                 plan                TEXT NOT NULL,
+                 snapshot_date       TEXT NOT NULL,
+                 users_registered    INTEGER NOT NULL,
+                 users_with_token    INTEGER NOT NULL,
+                 users_with_activity INTEGER NOT NULL,
+                 PRIMARY KEY (account_id, month)
+             ) WITHOUT ROWID;",
+        )?;
+        Ok(Self::Staged {
+            rows: Batched::new(tx, staged_sql)?,
+        })
+    }
+
+    fn push(&mut self, c: Candidate<'a>) -> rusqlite::Result<()> {
+        match self {
+            Self::Direct { rows, feed } => rows.push(c, |stmt, rows| {
+                bind_month_ends(stmt, rows)?;
+                touch_month_ends(feed, rows)
+            }),
+            Self::Staged { rows } => rows.push(c, bind_month_ends),
+        }
+    }
+
+    fn finish(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        match self {
+            Self::Direct { rows, .. } => rows.finish(tx, |stmt, rows| {
+                bind_month_ends(stmt, rows)?;
+                let mut feed = tx.prepare(&feed_writer::insert_sql(rows.len()))?;
+                touch_month_ends(&mut feed, rows)
+            }),
+            Self::Staged { rows } => rows.finish(tx, bind_month_ends),
+        }
+    }
+}
+
+/// Streams `rows` into `daily_usage` (each validated first: its account is in `accounts`,
+/// its plan in `catalog`, its date neither after `today` nor before the account was
+/// created), then derives the month-end rows they change. Fills `stats.daily_rows` and
+/// `stats.months_changed`.
+pub(super) fn load_daily(
+    tx: &Transaction<'_>,
+    rows: RowStream<'_, DailyRow>,
+    accounts: &HashMap<String, Account>,
+    catalog: &PlanCatalog,
+    today: NaiveDate,
+    stats: &mut LoadStats,
+) -> Result<(), LoadError> {
+    let started = std::time::Instant::now();
+    let exists = |table: &str| -> Result<bool, LoadError> {
+        db(
+            tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
+                r.get(0)
+            }),
+        )
+    };
+    let (had_daily, had_months) = (exists("daily_usage")?, exists("month_usage")?);
+    let direct = !had_daily && !had_months;
+    {
+        let mut daily = db(Batched::new(tx, daily_sql))?;
+        let mut month_ends = db(MonthEnds::new(tx, direct))?;
+        let mut current: Option<Candidate<'_>> = None;
+        for row in rows {
+            let row = row?;
+            let c = check(&row.row, accounts, catalog, today).map_err(|m| row.error(m))?;
+            match &mut current {
+                Some(cur) if cur.same_key(&c) => {
+                    // The later of two rows of one date replaced the earlier.
+                    if c.date >= cur.date {
+                        *cur = c;
+                    }
+                }
+                Some(cur) => {
+                    db(month_ends.push(*cur))?;
+                    *cur = c;
+                }
+                None => current = Some(c),
+            }
+            db(daily.push(row.row, write_daily))?;
+            stats.daily_rows += 1;
+        }
+        if let Some(c) = current {
+            db(month_ends.push(c))?;
+        }
+        db(daily.finish(tx, write_daily))?;
+        db(month_ends.finish(tx))?;
+    }
+    tracing::debug!(
+        "load: {} daily rows in, {:.2} s",
+        stats.daily_rows,
+        started.elapsed().as_secs_f64()
+    );
+    stats.months_changed = if direct {
+        db(tx.query_row("SELECT count(*) FROM month_usage", [], |r| {
+            r.get::<_, i64>(0)
+        }))? as usize
+    } else {
+        merge_staged(tx, had_daily, had_months)?
+    };
+    tracing::debug!(
+        "load: {} month-end rows changed, {:.2} s",
+        stats.months_changed,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Merges the candidates in `temp.load_month_end` with what was stored before the load:
+/// a later stored row of the same month wins, unchanged rows are dropped, the others are
+/// written and moved to the head of the feed. Returns how many changed.
+fn merge_staged(
+    tx: &Transaction<'_>,
+    had_daily: bool,
+    had_months: bool,
+) -> Result<usize, LoadError> {
+    if had_daily {
+        db(tx.execute(
+            "UPDATE temp.load_month_end AS c SET
+                 (plan, snapshot_date, users_registered, users_with_token, users_with_activity) =
+                 (SELECT d.plan, d.date, d.users_registered, d.users_with_token,
+                         d.users_with_activity
+                  FROM daily_usage d
+                  WHERE d.account_id = c.account_id AND d.date > c.snapshot_date
+                    AND d.date < c.month || '-32'
+                  ORDER BY d.date DESC LIMIT 1)
+             WHERE EXISTS (SELECT 1 FROM daily_usage d
+                           WHERE d.account_id = c.account_id AND d.date > c.snapshot_date
+                             AND d.date < c.month || '-32')",
+            [],
+        ))?;
+    }
+    if had_months {
+        db(tx.execute(
+            "DELETE FROM temp.load_month_end AS c WHERE EXISTS (
+                 SELECT 1 FROM month_usage m
+                 WHERE m.account_id = c.account_id AND m.month = c.month AND m.plan = c.plan
+                   AND m.snapshot_date = c.snapshot_date
+                   AND m.users_registered = c.users_registered
+                   AND m.users_with_token = c.users_with_token
+                   AND m.users_with_activity = c.users_with_activity)",
+            [],
+        ))?;
+    }
+    let changed = db(tx.execute(
+        "INSERT INTO month_usage (account_id, month, plan, snapshot_date, users_registered,
+             users_with_token, users_with_activity)
+         SELECT account_id, month, plan, snapshot_date, users_registered, users_with_token,
+             users_with_activity
+         FROM temp.load_month_end WHERE true
+         ON CONFLICT (account_id, month) DO UPDATE SET
+             plan = excluded.plan, snapshot_date = excluded.snapshot_date,
+             users_registered = excluded.users_registered,
+             users_with_token = excluded.users_with_token,
+             users_with_activity = excluded.users_with_activity",
+        [],
+    ))?;
+    db(tx.execute(
+        "INSERT OR REPLACE INTO feed (kind, account_id, key)
+         SELECT 'month', account_id, month FROM temp.load_month_end ORDER BY account_id, month",
+        [],
+    ))?;
+    db(tx.execute_batch("DROP TABLE temp.load_month_end"))?;
+    Ok(changed)
+}
+
+/// The checks of one daily row, in the order their messages were always given; the row as
+/// a month-end candidate, its texts borrowed from `accounts` and `catalog`.
+fn check<'a>(
+    r: &DailyRow,
+    accounts: &'a HashMap<String, Account>,
+    catalog: &'a PlanCatalog,
+    today: NaiveDate,
+) -> Result<Candidate<'a>, String> {
+    let Some((account_id, account)) = accounts.get_key_value(&r.account_id) else {
+        return Err(format!("account_id '{}' is not an account", r.account_id));
+    };
+    let Some(plan) = catalog.0.iter().find(|p| p.id == r.plan) else {
+        return Err(format!(
+            "plan '{}' is not in the catalog ({})",
+            r.plan,
+            catalog.describe()
+        ));
+    };
+    if r.date > today {
+        return Err(format!(
+            "date {} is in the future (today is {today})",
+            r.date
+        ));
+    }
+    if r.date < account.created_at {
+        return Err(format!(
+            "date {} is before account '{}' was created ({})",
+            r.date, r.account_id, account.created_at
+        ));
+    }
+    Ok(Candidate {
+        account_id,
+        month: YearMonth::of(r.date),
+        date: r.date,
+        plan: &plan.id,
+        counts: r.counts,
+    })
+}
