@@ -592,10 +592,10 @@ async fn exchange_files_named_at_launch_are_explained_or_previewed() {
     let ledger = invoke(
         &s,
         "airgap_ledger",
-        serde_json::json!({ "instance": "inst-de" }),
+        serde_json::json!({ "query": { "instance": "inst-de", "kept_only": false, "offset": 0, "limit": 50 } }),
     )
     .await;
-    let events: Vec<&str> = ledger
+    let events: Vec<&str> = ledger["items"]
         .as_array()
         .expect("ledger")
         .iter()
