@@ -171,11 +171,7 @@ fn ledger_at(r: &Row<'_>) -> Result<LedgerEntry> {
     Ok(LedgerEntry {
         id: r.get(0)?,
         instance_id: r.get(1)?,
-        event: match r.get_ref(2)?.as_str()? {
-            "sync_key_issued" => LedgerEvent::SyncKeyIssued,
-            "usage_imported" => LedgerEvent::UsageImported,
-            other => return Err(CacheError::corrupt(format!("ledger event '{other}'"))),
-        },
+        event: ledger_event(r.get_ref(2)?.as_str()?)?,
         at: time(3)?.ok_or_else(|| CacheError::corrupt("a ledger entry without a time"))?,
         by: r.get(4)?,
         nonce: r.get(5)?,
@@ -489,4 +485,13 @@ fn merge_month_end(
             .execute([&month_text])?;
     }
     Ok(())
+}
+
+/// A ledger row's stored event name.
+pub(crate) fn ledger_event(stored: &str) -> Result<LedgerEvent> {
+    match stored {
+        "sync_key_issued" => Ok(LedgerEvent::SyncKeyIssued),
+        "usage_imported" => Ok(LedgerEvent::UsageImported),
+        other => Err(CacheError::corrupt(format!("ledger event '{other}'"))),
+    }
 }

@@ -307,11 +307,7 @@ fn ledger_row_at(r: &Row<'_>) -> Result<LedgerRow> {
     Ok(LedgerRow {
         id: r.get(0)?,
         instance_id: r.get(1)?,
-        event: match r.get_ref(2)?.as_str()? {
-            "sync_key_issued" => LedgerEvent::SyncKeyIssued,
-            "usage_imported" => LedgerEvent::UsageImported,
-            other => return Err(CacheError::corrupt(format!("ledger event '{other}'"))),
-        },
+        event: crate::airgap::ledger_event(r.get_ref(2)?.as_str()?)?,
         at: time(3)?.ok_or_else(|| CacheError::corrupt("a ledger entry without a time"))?,
         by: r.get(4)?,
         nonce: r.get(5)?,
