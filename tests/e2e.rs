@@ -463,6 +463,99 @@ async fn a_usage_file_dropped_on_the_window_is_previewed_imported_and_shown() {
     s.quit().await;
 }
 
+/// The outbox in the window: a file the cloud refuses for good stays on this computer, shown
+/// as refused with the cloud's reason, and goes only when a person confirms the discard.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_the_cloud_refuses_stays_shown_and_goes_only_on_a_confirmed_discard() {
+    use std::sync::Arc;
+    let _one = ONE_WINDOW.lock().await;
+    let cloud = Cloud::start_on(&small_fixture(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let (s, _driver, _data) = connected(&cloud).await;
+    let nav = s.wait("[data-testid=nav-airgap]").await;
+    s.click(&nav).await;
+    s.wait("[data-testid=instance-row][data-instance-id=inst-de]")
+        .await;
+
+    // Imported under the first token's signing certificate, not yet sent to the cloud.
+    let files = tempfile::tempdir().expect("files");
+    let (_, usage) = answered_sync_key(&cloud, &s, files.path()).await;
+    let vk_path = files.path().join("inst-de.verificationkey");
+    let done = invoke(
+        &s,
+        "airgap_import",
+        serde_json::json!({
+            "path": usage.display().to_string(), "verificationPath": vk_path.display().to_string()
+        }),
+    )
+    .await;
+    assert!(done.get("error").is_none(), "imported: {done}");
+
+    // The vendor revokes that token; the manager signs in again with a new one. The sync
+    // that follows sends the file, and the cloud refuses it for good (403: it answers a sync
+    // key signed under a revoked token's certificate).
+    cloud.revoke_all_tokens();
+    let token = cloud.token(None, TokenKind::Manager);
+    let status = invoke(
+        &s,
+        "connect",
+        serde_json::json!({ "url": cloud.url(), "token": token, "force": true }),
+    )
+    .await;
+    assert!(status.get("error").is_none(), "signed in again: {status}");
+
+    // The row says refused; the ledger keeps the file with Retry and Discard.
+    let nav = s.wait("[data-testid=nav-airgap]").await;
+    s.click(&nav).await;
+    let badge = s
+        .wait("[data-testid=instance-row][data-instance-id=inst-de] [data-testid=instance-refused]")
+        .await;
+    assert_eq!(s.text(&badge).await.trim(), "refused", "one refused file");
+    let row = s
+        .wait("[data-testid=instance-row][data-instance-id=inst-de]")
+        .await;
+    s.click(&row).await;
+    s.wait("[data-testid=ledger-retry]").await;
+    let discard = s.wait("[data-testid=ledger-discard]").await;
+    let upload = s
+        .wait("[data-testid=ledger-row][data-event=usage_imported] .badge.danger")
+        .await;
+    assert_eq!(s.text(&upload).await.trim(), "Refused by the cloud");
+    let reason = s.attr(&upload, "title").await.unwrap_or_default();
+    assert!(
+        reason.contains("was revoked") && reason.contains("Issue a new sync key"),
+        "the cloud's reason and what to do are shown: {reason}"
+    );
+    s.screenshot(&shots().join("10-refused-file.png")).await;
+
+    // Cancel keeps it; confirm removes it, and the refused badge with it.
+    s.click(&discard).await;
+    let cancel = s.wait("[data-testid=confirm-cancel]").await;
+    s.click(&cancel).await;
+    assert_eq!(
+        s.find_all("[data-testid=ledger-discard]").await.len(),
+        1,
+        "cancel keeps the file"
+    );
+    let discard = s.wait("[data-testid=ledger-discard]").await;
+    s.click(&discard).await;
+    let ok = s.wait("[data-testid=confirm-ok]").await;
+    s.click(&ok).await;
+    let deadline = std::time::Instant::now() + support::UI_TIMEOUT;
+    while !s.find_all("[data-testid=ledger-discard]").await.is_empty()
+        || !s
+            .find_all("[data-testid=instance-refused]")
+            .await
+            .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the discarded file is still shown"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    s.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_page_shows_status_uptime_and_time_to_install() {
     use std::sync::Arc;

@@ -262,6 +262,18 @@ impl Cloud {
             .expect("create token");
         token
     }
+
+    /// Revokes every token the cloud holds, as `usagedesk-cloud token revoke` does: their
+    /// requests are refused from now on, and so are files answering sync keys issued under
+    /// their certificates.
+    pub fn revoke_all_tokens(&self) {
+        let live = self.storage.tokens().expect("list tokens");
+        for t in live.iter().filter(|t| t.revoked_at.is_none()) {
+            self.storage
+                .revoke_token(&t.id, self.clock.now())
+                .expect("revoke token");
+        }
+    }
 }
 
 fn clock_now() -> chrono::DateTime<chrono::Utc> {
