@@ -328,7 +328,7 @@ fn ledger_row_at(r: &Row<'_>) -> Result<LedgerRow> {
 
 impl Cache {
     /// One page of instances as `q` asks; `overdue_before` is the cut-off of
-    /// `usagedesk_exchange::is_overdue` (an air-gapped instance whose last verified exchange
+    /// `usagedesk_domain::overdue::is_overdue` (an air-gapped instance whose last verified exchange
     /// is older, or missing, is overdue).
     pub fn instances_page(
         &self,

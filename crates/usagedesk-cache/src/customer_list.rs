@@ -72,7 +72,7 @@ pub struct CustomerQuery<'a> {
     pub sort: CustomerSort,
     pub now: DateTime<Utc>,
     /// An air-gapped instance is overdue once its latest usage file is older than this
-    /// (`usagedesk_exchange::OVERDUE_DAYS`).
+    /// (`usagedesk_domain::overdue`).
     pub overdue_after: Duration,
 }
 

@@ -2,7 +2,7 @@
 //! (`usagedesk_cache::customer_list`); each row of a page is completed here with its
 //! licenses and the facts that depend on `now`.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use usagedesk_cache::{
     Cache, CacheError, CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow,
@@ -34,10 +34,7 @@ pub struct CustomerSummary {
     pub worst_status: Option<InstanceStatus>,
 }
 
-/// An air-gapped instance is overdue after this long without a verified usage file.
-pub(crate) fn overdue_after() -> Duration {
-    Duration::days(usagedesk_exchange::OVERDUE_DAYS)
-}
+pub(crate) use usagedesk_domain::overdue::overdue_after;
 
 fn query(filter: &CustomerFilter, sort: CustomerSort, now: DateTime<Utc>) -> CustomerQuery<'_> {
     CustomerQuery {

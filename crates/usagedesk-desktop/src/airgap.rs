@@ -8,15 +8,14 @@ use usagedesk_cache::{
     AirgapPage, InstanceQuery, InstanceRow, LedgerEntry, LedgerQuery, LedgerRow,
 };
 use usagedesk_exchange::{
-    import, is_overdue, issue_sync_key, overdue_cutoff, preview_import, ExchangeError,
-    ExchangeErrorKind, ImportOutcome, ImportPreview, IssuedSyncKey, Signer,
+    discard_upload, import, is_overdue, issue_sync_key, overdue_cutoff, preview_import,
+    read_exchange_file, retry_upload, write_exchange_file, ExchangeError, ExchangeErrorKind,
+    ImportOutcome, ImportPreview, IssuedSyncKey, Retried, Signer,
 };
 use usagedesk_sync::outbox::PushReport;
 
 use crate::{AppError, Desk, ErrorKind};
 
-/// The largest file read for an import (the format's own limit is checked when parsing).
-const MAX_FILE_BYTES: u64 = 8 << 20;
 /// The largest page of instances or ledger entries the UI may ask for.
 pub const MAX_AIRGAP_PAGE: usize = 500;
 
@@ -38,14 +37,6 @@ pub struct DroppedFile {
     pub already_imported: Option<LedgerEntry>,
 }
 
-/// Who signs here: the OS user, and the account the token is for.
-pub(crate) fn subject(account_id: &str) -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "manager".into());
-    format!("{user} ({account_id})")
-}
-
 impl From<ExchangeError> for AppError {
     fn from(e: ExchangeError) -> Self {
         let kind = match e.kind() {
@@ -59,32 +50,18 @@ impl From<ExchangeError> for AppError {
             ExchangeErrorKind::Cache => ErrorKind::Cache,
             ExchangeErrorKind::Keyring => ErrorKind::Keyring,
             ExchangeErrorKind::Sync => ErrorKind::Offline,
+            ExchangeErrorKind::Io => ErrorKind::Io,
+            ExchangeErrorKind::NotAnExchangeFile => ErrorKind::FileRefused,
         };
         Self::new(kind, e.to_string())
     }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, AppError> {
-    let io = |e: std::io::Error| {
-        AppError::new(
-            ErrorKind::Io,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(AppError::new(
-            ErrorKind::FileRefused,
-            format!(
-                "{} is {len} bytes, more than any exchange file: check you dropped the right file",
-                path.display()
-            ),
-        ));
-    }
-    std::fs::read(path).map_err(io)
+    Ok(read_exchange_file(path)?)
 }
 
-/// Writes `text` to the absolute `path` through a temporary file beside it.
+/// Writes `text` to the absolute `path` (one the save dialog gave).
 fn write_file(path: &str, text: &str) -> Result<(), AppError> {
     let path = PathBuf::from(path);
     if !path.is_absolute() {
@@ -92,17 +69,7 @@ fn write_file(path: &str, text: &str) -> Result<(), AppError> {
             "choose where to save with the save dialog",
         ));
     }
-    let io = |e: std::io::Error| {
-        AppError::new(
-            ErrorKind::Io,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    };
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io)?;
-    tmp.persist(&path).map_err(|e| io(e.error))?;
-    Ok(())
+    Ok(write_exchange_file(&path, text.as_bytes())?)
 }
 
 impl Desk {
@@ -154,36 +121,26 @@ impl Desk {
     /// Queues a kept file again (refused, or waiting after a transient failure) and tries
     /// to upload it now, with the others due for this cloud; offline it stays queued.
     pub async fn airgap_retry(&self, ledger_id: i64) -> Result<PushReport, AppError> {
-        self.writer().lock().await.requeue(ledger_id)?;
-        let client = match self.client().await {
-            Ok(c) => c,
-            Err(_) => return Ok(PushReport::default()), // signed out: sent at the next sync
-        };
-        let mut cache = self.writer().lock().await;
-        let Some(binding) = usagedesk_sync::outbox::current_binding(&cache)? else {
-            return Ok(PushReport::default());
-        };
-        if binding.cloud_url != client.base_url() {
-            return Ok(PushReport::default());
-        }
+        let client = self.client().await.ok(); // signed out: sent at the next sync
         let now = self.clock().now();
-        match usagedesk_sync::outbox::push_outbox(&mut cache, &client, &binding.account_id, now)
-            .await
-        {
-            Ok(report) => Ok(report),
-            Err(e) if e.is_offline() => Ok(PushReport::default()),
-            Err(e) => Err(e.into()),
-        }
+        let mut cache = self.writer().lock().await;
+        Ok(
+            match retry_upload(&mut cache, ledger_id, client.as_ref(), now).await? {
+                Retried::Sent(report) => report,
+                Retried::Queued { .. } | Retried::Offline { .. } => PushReport::default(),
+            },
+        )
     }
 
     /// Drops a kept file for good (the UI confirms first); the ledger keeps the entry,
     /// marked discarded.
     pub async fn airgap_discard(&self, ledger_id: i64) -> Result<(), AppError> {
         let now = self.clock().now();
-        let mut cache = self.writer().lock().await;
-        let by = subject(cache.scope_account_id()?.as_deref().unwrap_or("signed out"));
-        cache.discard(ledger_id, &by, now)?;
-        Ok(())
+        Ok(discard_upload(
+            &mut *self.writer().lock().await,
+            ledger_id,
+            now,
+        )?)
     }
 
     /// Issues a sync key for `instance_id`, valid `valid_days`, and saves it at `path`.

@@ -378,26 +378,24 @@ impl Desk {
             ..SyncOptions::default()
         };
         let mut cache = self.writer.lock().await;
-        let report =
-            usagedesk_sync::sync(&mut cache, &client, self.clock.as_ref(), &opts, progress).await?;
-        // The air-gap signing certificate rides along; without it only offline exchange
-        // steps fail, so a failure here is logged, not the sync's.
-        let subject = crate::airgap::subject(&report.account_id);
-        let now = self.clock.now();
-        let mut rng = rand::rngs::OsRng;
-        let secrets = self.secrets.as_ref();
-        match usagedesk_exchange::refresh_certificate(
-            &mut cache, &client, secrets, &subject, now, &mut rng,
+        let synced = usagedesk_exchange::sync_and_certify(
+            &mut cache,
+            &client,
+            self.clock.as_ref(),
+            self.secrets.as_ref(),
+            &opts,
+            progress,
         )
-        .await
-        {
+        .await?;
+        // Without a certificate only offline exchange steps fail: logged, not the sync's.
+        match synced.certificate {
             Ok(c) if c.renewed => {
                 tracing::info!("air-gap signing certificate valid until {}", c.expires_at)
             }
             Ok(_) => {}
             Err(e) => tracing::warn!("the air-gap signing certificate was not renewed: {e}"),
         }
-        Ok(report)
+        Ok(synced.report)
     }
 
     pub fn cancel_sync(&self) -> Result<(), AppError> {

@@ -12,6 +12,7 @@ pub mod exchange_file;
 pub mod feed_codec;
 pub mod load_format;
 pub mod month;
+pub mod overdue;
 pub mod plan;
 pub mod redact;
 pub mod rollup;

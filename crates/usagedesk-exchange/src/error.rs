@@ -63,6 +63,19 @@ pub enum ExchangeError {
 
     #[error(transparent)]
     Sync(#[from] usagedesk_sync::SyncError),
+
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error(
+        "{} is {len} bytes, more than any exchange file: check it is the right file",
+        path.display()
+    )]
+    NotAnExchangeFile { path: std::path::PathBuf, len: u64 },
 }
 
 /// What kind of failure, for callers that branch on it (the app's error codes).
@@ -80,6 +93,10 @@ pub enum ExchangeErrorKind {
     Cache,
     Keyring,
     Sync,
+    /// Reading or writing a file failed.
+    Io,
+    /// A file far larger than any exchange file.
+    NotAnExchangeFile,
 }
 
 impl ExchangeError {
@@ -97,6 +114,8 @@ impl ExchangeError {
             Self::Cache(_) => ExchangeErrorKind::Cache,
             Self::Secrets(_) => ExchangeErrorKind::Keyring,
             Self::Sync(_) => ExchangeErrorKind::Sync,
+            Self::Io { .. } => ExchangeErrorKind::Io,
+            Self::NotAnExchangeFile { .. } => ExchangeErrorKind::NotAnExchangeFile,
         }
     }
 }

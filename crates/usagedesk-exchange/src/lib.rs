@@ -2,7 +2,8 @@
 //! by the CLI and the desktop app. Files and signatures: crate `usagedesk-airgap`; storage:
 //! `usagedesk_cache::airgap`.
 //!
-//! - [`refresh_certificate`] (while online, after a sync): fetches the vendor key and has the
+//! - [`sync_and_certify`]: the sync both the app and the CLI run, with
+//!   [`refresh_certificate`] (while online, after a sync): fetches the vendor key and has the
 //!   cloud certify this manager's delegated key (kept in the OS keyring) for the token's scope.
 //! - [`Signer::load`] then works offline: [`issue_sync_key`] for an instance, and
 //!   [`preview_import`] / [`import`] of the usage data file that answers it, which writes the
@@ -11,30 +12,27 @@
 //!   verification key for the instance.
 
 mod error;
+mod files;
 mod import;
 mod issue;
+mod session;
 mod signer;
 
 pub use error::{ExchangeError, ExchangeErrorKind};
+pub use files::{read_exchange_file, write_exchange_file, MAX_EXCHANGE_FILE_BYTES};
 pub use import::{import, preview_import, ImportOutcome, ImportPreview};
 pub use issue::{issue_sync_key, IssuedSyncKey, DEFAULT_SYNC_KEY_DAYS};
+pub use session::{discard_upload, retry_upload, subject, sync_and_certify, Retried, Synced};
 pub use signer::{forget_signer, refresh_certificate, CertificateStatus, Signer};
 
-/// Days without a verified usage data file after which an air-gapped instance is overdue.
-pub const OVERDUE_DAYS: i64 = 31;
+pub use usagedesk_domain::overdue::{overdue_cutoff, OVERDUE_DAYS};
 
-/// The time before which an air-gapped instance's last verified exchange makes it overdue
-/// at `now` (what [`is_overdue`] means, for the cache's paged queries).
-pub fn overdue_cutoff(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    now - chrono::Duration::days(OVERDUE_DAYS)
-}
-
-/// Whether an air-gapped instance last reported (by file, here or through the cloud) more
-/// than [`OVERDUE_DAYS`] ago, or never.
+/// Whether an air-gapped instance is overdue at `now` ([`usagedesk_domain::overdue`]): its
+/// last verified exchange is the latest of its import here and its report through the cloud.
 pub fn is_overdue(row: &usagedesk_cache::InstanceRow, now: chrono::DateTime<chrono::Utc>) -> bool {
-    let last = [row.last_import_at, row.instance.last_report_at]
-        .into_iter()
-        .flatten()
-        .max();
-    row.instance.airgapped && last.is_none_or(|t| now - t > chrono::Duration::days(OVERDUE_DAYS))
+    usagedesk_domain::overdue::is_overdue(
+        row.instance.airgapped,
+        [row.last_import_at, row.instance.last_report_at],
+        now,
+    )
 }

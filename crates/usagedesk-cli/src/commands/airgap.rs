@@ -5,21 +5,11 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use usagedesk_domain::Clock;
 use usagedesk_exchange::{
-    import, issue_sync_key, preview_import, ExchangeError, ImportPreview, Signer,
+    discard_upload, import, issue_sync_key, preview_import, read_exchange_file, retry_upload,
+    write_exchange_file, ExchangeError, ImportPreview, Retried, Signer,
 };
 
 use crate::context::Context;
-
-/// The largest file `import` reads (the format's own limit is checked again when parsing).
-const MAX_FILE_BYTES: u64 = 8 << 20;
-
-/// Who signs here: the OS user, and the account the token is for.
-pub fn subject(account_id: &str) -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "manager".into());
-    format!("{user} ({account_id})")
-}
 
 /// The longest a sync key may be valid (the app offers up to a year too).
 const MAX_SYNC_KEY_VALIDITY: chrono::Duration = chrono::Duration::days(365);
@@ -44,7 +34,7 @@ pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: Option<&Pa
         &mut rand::rngs::OsRng,
     )?;
     let output = output.unwrap_or(Path::new(&key.suggested_file_name));
-    write_new(output, key.text.as_bytes())?;
+    write_exchange_file(output, key.text.as_bytes())?;
     eprintln!(
         "sync key for {} written to {}: records above {}, valid until {}{}",
         key.instance_id,
@@ -61,7 +51,7 @@ pub fn issue(ctx: &Context, instance: &str, expires_in: &str, output: Option<&Pa
 }
 
 pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Path>) -> Result<()> {
-    let bytes = read_limited(file)?;
+    let bytes = read_exchange_file(file)?;
     let mut cache = ctx.open_cache()?;
     let now = ctx.clock.now();
     let signer = Signer::load(&cache, &ctx.secrets(), now)?;
@@ -75,7 +65,7 @@ pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Pa
         Ok(done) => {
             print_preview(&done.preview);
             let output = output.unwrap_or(Path::new(&done.suggested_file_name));
-            write_new(output, done.verification_key.as_bytes())?;
+            write_exchange_file(output, done.verification_key.as_bytes())?;
             eprintln!(
                 "imported; the data shows now, marked pending upload until the next sync.\n\
                  verification key written to {}: hand it to the customer",
@@ -94,7 +84,7 @@ pub fn import_file(ctx: &Context, file: &Path, dry_run: bool, output: Option<&Pa
                     at.format("%Y-%m-%d %H:%M UTC")
                 );
             };
-            write_new(output, verification_key.as_bytes())?;
+            write_exchange_file(output, verification_key.as_bytes())?;
             bail!(
                 "this file was already imported on {}; nothing changed. Its verification key \
                  was written again to {}",
@@ -133,36 +123,33 @@ fn print_preview(p: &ImportPreview) {
 /// `airgap retry ID`: queues a kept file again and, when signed in to its cloud, sends it now.
 pub fn retry(ctx: &Context, ledger_id: i64) -> Result<()> {
     let mut cache = ctx.open_cache()?;
-    cache.requeue(ledger_id)?;
-    let binding = usagedesk_sync::outbox::current_binding(&cache)?;
-    let kept = cache
-        .queued_upload(ledger_id)?
-        .context("the file left the outbox meanwhile")?;
-    let signed_in = binding
-        .as_ref()
-        .filter(|b| b == &&kept.binding)
-        .and_then(|b| ctx.token(&b.cloud_url).ok().map(|t| (b.clone(), t)));
-    let Some((binding, token)) = signed_in else {
-        println!(
-            "queued again for {}: sent when this computer syncs with it",
-            usagedesk_sync::outbox::describe(&kept.binding)
-        );
-        return Ok(());
+    // The client of the cloud this computer is signed in to, when it has the token for it.
+    let client = match usagedesk_sync::outbox::current_binding(&cache)? {
+        Some(b) => match ctx.token(&b.cloud_url) {
+            Ok(token) => Some(usagedesk_sync::Client::new(&b.cloud_url, &token)?),
+            Err(_) => None,
+        },
+        None => None,
     };
-    let client = usagedesk_sync::Client::new(&binding.cloud_url, &token)?;
-    let report = super::runtime()?.block_on(usagedesk_sync::outbox::push_outbox(
+    let retried = super::runtime()?.block_on(retry_upload(
         &mut cache,
-        &client,
-        &binding.account_id,
+        ledger_id,
+        client.as_ref(),
         ctx.clock.now(),
-    ));
-    match report {
-        Ok(_) => {}
-        Err(e) if e.is_offline() => {
-            println!("queued again; the cloud cannot be reached ({e}): sent at the next sync");
+    ))?;
+    match retried {
+        Retried::Sent(_) => {}
+        Retried::Queued { binding } => {
+            println!(
+                "queued again for {}: sent when this computer syncs with it",
+                usagedesk_sync::outbox::describe(&binding)
+            );
             return Ok(());
         }
-        Err(e) => return Err(e.into()),
+        Retried::Offline { reason } => {
+            println!("queued again; the cloud cannot be reached ({reason}): sent at the next sync");
+            return Ok(());
+        }
     }
     match cache.ledger_row(ledger_id)? {
         Some(r) if r.upload == Some(usagedesk_cache::UploadState::Uploaded) => {
@@ -208,35 +195,7 @@ pub fn discard(ctx: &Context, ledger_id: i64, yes: bool) -> Result<()> {
             row.instance_id
         );
     }
-    let by = subject(cache.scope_account_id()?.as_deref().unwrap_or("signed out"));
-    cache.discard(ledger_id, &by, ctx.clock.now())?;
+    discard_upload(&mut cache, ledger_id, ctx.clock.now())?;
     println!("discarded the file of ledger entry {ledger_id}; the ledger keeps the entry");
-    Ok(())
-}
-
-fn read_limited(file: &Path) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {}", file.display()))?
-        .len();
-    if len > MAX_FILE_BYTES {
-        bail!(
-            "{} is {len} bytes, more than any exchange file ({MAX_FILE_BYTES} bytes): check you picked the right file",
-            file.display()
-        );
-    }
-    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -5,10 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
-use usagedesk_domain::Clock;
-use usagedesk_sync::{
-    sync as run_sync, Client, ClientOptions, Phase, Progress, Settings, SyncOptions,
-};
+use usagedesk_sync::{Client, ClientOptions, Phase, Progress, Settings, SyncOptions};
 
 use crate::context::Context;
 use crate::output::group;
@@ -45,10 +42,11 @@ pub fn sync(
     }
     settings.save(&ctx.data_dir)?;
     let mut reporter = Reporter::new();
-    let report = super::runtime()?.block_on(run_sync(
+    let synced = super::runtime()?.block_on(usagedesk_exchange::sync_and_certify(
         &mut cache,
         &client,
         &ctx.clock,
+        &ctx.secrets(),
         &SyncOptions {
             allow_source_switch: force,
             ..SyncOptions::default()
@@ -56,12 +54,13 @@ pub fn sync(
         |p| reporter.show(p),
     ));
     reporter.finish();
-    let report = match report {
+    let synced = match synced {
         Err(e @ usagedesk_sync::SyncError::PendingElsewhere { .. }) => {
             anyhow::bail!("nothing was synced: {e} (`usagedesk-cli airgap outbox` lists them; --force confirms)")
         }
         other => other?,
     };
+    let report = &synced.report;
     println!(
         "synced {} changes in {} pages from {} ({}){}",
         group(report.rows),
@@ -95,16 +94,7 @@ pub fn sync(
         );
     }
     // The air-gap signing certificate, for issuing sync keys and importing files offline.
-    let subject = super::airgap::subject(&report.account_id);
-    let refreshed = super::runtime()?.block_on(usagedesk_exchange::refresh_certificate(
-        &mut cache,
-        &client,
-        &ctx.secrets(),
-        &subject,
-        ctx.clock.now(),
-        &mut rand::rngs::OsRng,
-    ));
-    match refreshed {
+    match synced.certificate {
         Ok(c) if c.renewed => println!(
             "air-gap signing certificate for {} (scope {}) valid until {}",
             c.subject,
