@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanup, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from './App.svelte';
-import { baseStatus, installFake } from './test/fake-ipc';
+import { baseStatus, installFake } from './test/fake';
 
 // Each render creates its own app store (provided through context).
 async function renderApp() {

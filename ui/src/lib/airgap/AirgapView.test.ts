@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanup, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
-import { baseStatus, fakeLedger, installFake, ledgerEntry, type FakeOptions } from '../../test/fake-ipc';
+import { baseStatus, fakeLedger, installFake, ledgerEntry, type FakeOptions } from '../../test/fake';
 import { syncKeyFileName } from '$lib/airgap/airgap';
 
 let fake: ReturnType<typeof installFake>;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import ImportDialog from './ImportDialog.svelte';
-import { importPreview, installFake, type FakeOptions } from '../../test/fake-ipc';
+import { importPreview, installFake, type FakeOptions } from '../../test/fake';
 import { verificationKeyFileName } from '$lib/airgap/airgap';
 
 let fake: ReturnType<typeof installFake>;

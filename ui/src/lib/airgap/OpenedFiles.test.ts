@@ -5,7 +5,7 @@ import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
 import type { OpenedFile } from '$lib/bindings';
-import { baseStatus, installFake } from '../../test/fake-ipc';
+import { baseStatus, installFake } from '../../test/fake';
 
 let fake: ReturnType<typeof installFake>;
 

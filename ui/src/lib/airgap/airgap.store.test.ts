@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import type { InstanceQuery, InstanceView } from '$lib/bindings';
 import { AirgapStore, INSTANCE_PAGE, pagesFor } from './airgap.svelte';
-import { pageInstances } from '../../dev/airgap-paging';
-import { instanceView } from '../../test/fake-ipc';
+import { pageInstances } from '../../fake/airgap-paging';
+import { instanceView } from '../../test/fake';
 
 afterEach(() => clearMocks());
 

@@ -38,7 +38,7 @@ import {
   verificationKeyFileName,
   yyyymmdd,
 } from './airgap';
-import { importPreview, instanceView, ledgerEntry } from '../../test/fake-ipc';
+import { importPreview, instanceView, ledgerEntry } from '../../test/fake';
 
 const NOW = new Date(2025, 10, 23, 12, 0).getTime();
 const daysAgo = (d: number) => new Date(NOW - d * 86_400_000).toISOString();

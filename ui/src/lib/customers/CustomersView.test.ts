@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
-import { FAKE_INSTANCES, installFake, treeAccount, type FakeOptions } from '../../test/fake-ipc';
-import { prodCustomer } from '../../dev/fake-customers';
+import { FAKE_INSTANCES, installFake, treeAccount, type FakeOptions } from '../../test/fake';
+import { prodCustomer } from '../../fake/customers';
 import type { CustomerFilter } from '$lib/bindings';
 
 let fake: ReturnType<typeof installFake>;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import ExportDialog from './ExportDialog.svelte';
-import { FAKE_SHA256, installFake, type FakeOptions } from '../../test/fake-ipc';
+import { FAKE_SHA256, installFake, type FakeOptions } from '../../test/fake';
 
 let fake: ReturnType<typeof installFake>;
 

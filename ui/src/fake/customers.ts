@@ -5,7 +5,7 @@
 // check-in vouches for 24 hours; Up = Ready/Updating/Degraded, Down = Missing/Unavailable;
 // 14 bars of 24 hours ending at now). Times are given in hours before the moment the data is
 // built; answers are computed at the moment they are asked for.
-import type { Account, AppError } from '../lib/bindings';
+import type { Account, AppError } from '$lib/bindings';
 import type {
   ClusterDetails,
   CustomerCounts,
