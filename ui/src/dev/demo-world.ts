@@ -16,7 +16,7 @@ import type {
 } from '$lib/bindings';
 import type { AccountSource, FakeWorld } from '../fake';
 import { FakeCustomers } from '../fake/customers';
-import { communityCustomer, devCustomer, expiredCustomer, prodCustomer, trialCustomer } from '../fake/customers';
+import { communityCustomer, devCustomer, expiredCustomer, prodCustomer, trialCustomer } from '../fake/customer-profiles';
 import { fail } from '../fake/shell';
 
 const PLANS: Plan[] = [
@@ -229,6 +229,7 @@ function pathOf(id: string): Account[] {
 
 const DAY = 86_400_000;
 const agoIso = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+/** Set by demoWorld: no signing certificate yet, every preview refused for it. */
 let noCert = false;
 const NO_CERT =
   'no signing certificate yet: sync once while online (the cloud certifies this computer\'s key then), and try again';

@@ -14,7 +14,8 @@ import type {
 import { useBackend } from '$lib/backend/backend';
 import type { EventName, Events } from '$lib/backend/contract';
 import { createFakeBackend, type AccountSource, type FakeWorld } from '../fake';
-import { FakeCustomers, expiredCustomer, prodCustomer, trialCustomer, type CustomerSpec } from '../fake/customers';
+import { FakeCustomers, type CustomerSpec } from '../fake/customers';
+import { expiredCustomer, prodCustomer, trialCustomer } from '../fake/customer-profiles';
 import { counts, row } from './fixtures';
 
 export function baseStatus(over: Partial<AppStatus> = {}): AppStatus {

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import userEvent from '@testing-library/user-event';
 import App from '../../App.svelte';
 import { FAKE_INSTANCES, installFake, treeAccount, type FakeOptions } from '../../test/fake';
-import { prodCustomer } from '../../fake/customers';
+import { prodCustomer } from '../../fake/customer-profiles';
 import type { CustomerFilter } from '$lib/bindings';
 
 let fake: ReturnType<typeof installFake>;
