@@ -1,6 +1,6 @@
-// The shell's air-gap paging, over in-memory lists, for the two stand-ins of the shell (the
-// dev fake backend and the tests' fake IPC): filter, search, sort, page, total. Follows
-// docs/ipc.md (`airgap_instances`, `airgap_ledger`); never part of a production build.
+// The shell's air-gap paging over in-memory lists, for the fake shell (shell.ts) and the stores'
+// tests: filter, search, sort, page, total. Follows docs/ipc.md (`airgap_instances`,
+// `airgap_ledger`); never part of a production build.
 import type { AirgapPage, InstanceQuery, InstanceView, LedgerEntry, LedgerQuery, LedgerRow } from '$lib/bindings';
 
 const bytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
