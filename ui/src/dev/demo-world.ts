@@ -229,8 +229,6 @@ function pathOf(id: string): Account[] {
 
 const DAY = 86_400_000;
 const agoIso = (days: number) => new Date(Date.now() - days * DAY).toISOString();
-/** Set by demoWorld: no signing certificate yet, every preview refused for it. */
-let noCert = false;
 const NO_CERT =
   'no signing certificate yet: sync once while online (the cloud certifies this computer\'s key then), and try again';
 const SIGNER = 'anna (sp-01)';
@@ -372,7 +370,8 @@ function buildCustomers(hasData: () => boolean): FakeCustomers {
   return new FakeCustomers(specs, (id) => (hasData() ? acc(id) : null), pathOf);
 }
 
-function filePreview(path: string): ImportPreview {
+/** What a dropped file would import, chosen by its name; refused without a certificate. */
+function filePreview(path: string, noCert: boolean): ImportPreview {
   const name = (path.split(/[\\/]/).at(-1) ?? path).toLowerCase();
   if (noCert || name.includes('nocert')) fail('no_certificate', NO_CERT);
   if (name.includes('unreadable')) fail('io', `cannot read ${path}: Permission denied (os error 13)`);
@@ -435,7 +434,6 @@ const source: AccountSource = {
 
 export function demoWorld(opts: DemoOptions): FakeWorld {
   const { scenario } = opts;
-  noCert = opts.noCert;
   if (!nodes.size) buildTree(opts.kids);
   const hasData = !['first-run', 'empty'].includes(scenario);
   const rows = hasData ? nodes.size * MONTHS.length : 0;
@@ -484,14 +482,14 @@ export function demoWorld(opts: DemoOptions): FakeWorld {
     generation: 1,
     pendingMonths: Object.fromEntries(pendingMonths),
     files: {},
-    fileAt: filePreview,
+    fileAt: (path) => filePreview(path, opts.noCert),
     importedBefore: (path) => {
       const name = (path.split(/[\\/]/).at(-1) ?? path).toLowerCase();
       return name.includes('again') ? instances.get('acme-plant-2')!.ledger.find((e) => e.event === 'usage_imported')!.id : undefined;
     },
     imported: new Map(),
     signer: SIGNER,
-    certificateDays: noCert ? null : 200,
+    certificateDays: opts.noCert ? null : 200,
     sha256: fakeSha,
     customers: buildCustomers(() => world.months.length > 0),
     opened: [],

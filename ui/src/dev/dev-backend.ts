@@ -25,6 +25,7 @@
 // "nocert" are refused as the shell would; "again" was imported before; "remaining" leaves
 // records on the instance; a name starting with an instance id is for that instance (else for
 // the overdue one). Importing with a verification key path containing "readonly" imports, then
+// fails to write the key (as the shell can).
 import { useBackend } from '$lib/backend/backend';
 import { createFakeBackend } from '../fake';
 import { demoWorld } from './demo-world';
