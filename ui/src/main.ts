@@ -6,7 +6,7 @@ async function start(): Promise<void> {
   // Outside Tauri, in `vite dev` only, a fake backend stands in for the Rust shell.
   // The whole branch (and src/dev) is dropped from production builds.
   if (import.meta.env.DEV && !('__TAURI_INTERNALS__' in window)) {
-    const { installFakeBackend } = await import('./dev/fake-backend');
+    const { installFakeBackend } = await import('./dev/dev-backend');
     installFakeBackend();
   }
   mount(App, { target: document.getElementById('app')! });
