@@ -523,7 +523,16 @@ async fn a_file_the_cloud_refuses_stays_shown_and_goes_only_on_a_confirmed_disca
     let reason = s.attr(&upload, "title").await.unwrap_or_default();
     assert!(
         reason.contains("was revoked") && reason.contains("Issue a new sync key"),
-        "the cloud's reason and what to do are shown: {reason}"
+        "the cloud's reason and what to do are in the badge's title: {reason}"
+    );
+    let shown = s
+        .wait_text("[data-testid=ledger-refusal]", |t| {
+            t.contains("was revoked")
+        })
+        .await;
+    assert!(
+        shown.contains("(403)") && shown.contains("Issue a new sync key"),
+        "and in full under the entry: {shown}"
     );
     s.screenshot(&shots().join("10-refused-file.png")).await;
 

@@ -280,6 +280,10 @@ describe('kept files', () => {
     const refused = ledgerUploadView(row({ upload: 'rejected', upload_error: 'no instance is visible', queued: { ...row().queued!, refused_status: 404 } }), now)!;
     expect(refused).toMatchObject({ text: 'Refused by the cloud', tone: 'danger' });
     expect(refused.title).toContain('kept on this computer');
+    expect(refused.reason, 'the reason is shown in full, not only on hover').toBe(
+      'The cloud refused this file (404): no instance is visible. It is kept on this computer: fix the cause and retry, or discard it.',
+    );
+    expect(retrying.reason, 'a transient failure shows no refusal').toBeUndefined();
     expect(canRetry(row({ queued: { ...row().queued!, refused_status: 404 } }))).toBe(true);
     expect(canRetry(row())).toBe(false);
     const discarded = ledgerUploadView(row({ upload: 'discarded', queued: null, discarded_by: 'anna (sp)', discarded_at: '2025-05-31T10:00:00Z' }), now)!;

@@ -286,7 +286,13 @@ export function ledgerCounts(entry: Pick<LedgerEntry, 'event' | 'new_records' | 
   return `${formatInt(entry.new_records)} new · ${formatInt(entry.already_present)} present · ${formatInt(entry.changed)} changed`;
 }
 
-export type UploadView = { text: string; tone: 'warning' | 'success' | 'danger' | 'neutral'; title: string };
+export type UploadView = {
+  text: string;
+  tone: 'warning' | 'success' | 'danger' | 'neutral';
+  title: string;
+  /** A refusal's reason in the cloud's words, shown in full under the entry. */
+  reason?: string;
+};
 
 /** "https://usage.example.com/ (account acme)" */
 export function bindingText(b: OutboxBinding): string {
@@ -307,6 +313,7 @@ export function ledgerUploadView(row: LedgerRow, now: number): UploadView | null
       text: 'Refused by the cloud',
       tone: 'danger',
       title: `${row.upload_error ?? 'The cloud refused this file'} (${q.refused_status}). The file is kept on this computer: fix the cause and retry, or discard it.`,
+      reason: `The cloud refused this file (${q.refused_status}): ${row.upload_error ?? 'no reason given'}. It is kept on this computer: fix the cause and retry, or discard it.`,
     };
   if (q && q.next_attempt_at && new Date(q.next_attempt_at).getTime() > now)
     return {
