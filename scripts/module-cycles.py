@@ -7,6 +7,7 @@ then prints the strongly connected components with more than one module: the cyc
 A name the crate root re-exports (`pub use a::B`) counts as a use of module `a`.
 
     scripts/module-cycles.py [crates/usagedesk-agent/src ...] [--edges]
+    scripts/module-cycles.py crates/usagedesk-agent/src/bin/usagedesk-agent --edges   # a binary
 """
 import pathlib
 import re
@@ -61,9 +62,16 @@ def paths_in(text: str) -> list:
 
 
 def analyse(src: pathlib.Path):
-    files = sorted(src.rglob("*.rs"))
+    # A binary's modules (src/main.rs, src/bin/…) belong to another crate: pass its folder.
+    files = sorted(
+        f
+        for f in src.rglob("*.rs")
+        if f.relative_to(src).parts[0] != "bin" and f.relative_to(src) != pathlib.Path("main.rs")
+    )
+    if not files and (src / "main.rs").exists():
+        files = sorted(src.rglob("*.rs"))
     modules = {module_of(src, f): f for f in files}
-    root_file = src / "lib.rs"
+    root_file = src / "lib.rs" if (src / "lib.rs").exists() else src / "main.rs"
     reexports = {}
     if root_file.exists():
         for p in paths_in_root(root_file.read_text()):
