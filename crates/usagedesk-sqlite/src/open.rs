@@ -90,8 +90,9 @@ impl Settings {
         flags
     }
 
-    /// Everything but the journal mode, which only a file database has.
-    fn apply(&self, conn: &Connection) -> Result<(), SqliteError> {
+    /// Sets these settings on `conn`, all but the journal mode (set once, by [`open`]): to
+    /// restore a connection after a bulk load changed some of them for one transaction.
+    pub fn apply(&self, conn: &Connection) -> Result<(), SqliteError> {
         conn.busy_timeout(self.busy_timeout)?;
         let mut pragmas = String::from(
             "PRAGMA synchronous = NORMAL;
@@ -191,6 +192,22 @@ mod tests {
         assert_eq!(pragma(&memory, "foreign_keys"), "1");
         assert_eq!(pragma(&memory, "synchronous"), "1");
         assert_eq!(pragma(&memory, "busy_timeout"), "5000");
+    }
+
+    #[test]
+    fn apply_restores_settings_a_bulk_load_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::new(Duration::from_secs(5)).cache_kib(2048);
+        let conn = open(&dir.path().join("a.db"), &settings).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;",
+        )
+        .unwrap();
+        settings.apply(&conn).unwrap();
+        assert_eq!(pragma(&conn, "foreign_keys"), "1");
+        assert_eq!(pragma(&conn, "cache_size"), "-2048");
+        assert_eq!(pragma(&conn, "temp_store"), "0");
+        assert_eq!(pragma(&conn, "journal_mode"), "wal", "untouched");
     }
 
     #[test]
