@@ -10,11 +10,10 @@
 //!
 //! [`run_check_ins`] is the loop of `usagedesk-agent run`: a check-in on start, whenever what
 //! the product reports changes, and every 4 hours; the clock and the sleeping are passed in.
-//!
-//! Layout: [`message`] holds what one check-in sends and its signing (the [`crate::Agent`]
-//! facade uses it), [`schedule`] the loop; this module adds [`OnlineCheckIns`], the loop's
-//! sender over an [`Agent`], and names the public items.
 
+// `message` holds what one check-in sends and its signing (the `Agent` facade uses it),
+// `schedule` the loop; this module adds `OnlineCheckIns`, the loop's sender over an `Agent`,
+// and names the public items.
 pub(crate) mod message;
 mod schedule;
 
