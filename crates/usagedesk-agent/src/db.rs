@@ -4,18 +4,19 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode};
+use usagedesk_sqlite::{Migrator, Settings, SqliteError};
 
 use crate::error::{AgentError, Result};
 
 /// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_license.sql"),
-];
+]);
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATOR.latest();
 
 /// How long a writer waits for another agent process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,27 +24,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Opens `path` (creating it when `create`), sets WAL, `synchronous = NORMAL`, foreign keys
 /// and the busy timeout, and brings the schema up to date.
 pub(crate) fn open(path: &Path, dir: &Path, create: bool) -> Result<Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| sql_err(dir, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| sql_err(dir, e))?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| sql_err(dir, e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(AgentError::corrupt(
-            dir,
-            format!("agent.db cannot use write-ahead logging (journal mode {mode})"),
-        ));
-    }
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;",
-    )
-    .map_err(|e| sql_err(dir, e))?;
+    let settings = Settings::new(BUSY_TIMEOUT).create(create);
+    let mut conn = usagedesk_sqlite::open(path, &settings).map_err(|e| plumbing_err(dir, e))?;
     migrate(&mut conn, dir)?;
     Ok(conn)
 }
@@ -51,36 +33,25 @@ pub(crate) fn open(path: &Path, dir: &Path, create: bool) -> Result<Connection> 
 /// Applies the missing migrations, each in its own transaction with its version bump.
 /// Returns how many were applied.
 pub(crate) fn migrate(conn: &mut Connection, dir: &Path) -> Result<usize> {
-    let mut applied = 0;
-    loop {
-        // Re-read the version inside the write lock: another process may have migrated.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql_err(dir, e))?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(AgentError::TooNew {
-                dir: dir.to_path_buf(),
-                found: version,
-                known: SCHEMA_VERSION,
-            });
+    MIGRATOR.migrate(conn).map_err(|e| plumbing_err(dir, e))
+}
+
+/// An error opening or migrating `agent.db`, in the agent's words.
+fn plumbing_err(dir: &Path, e: SqliteError) -> AgentError {
+    match e {
+        SqliteError::Sqlite(e) | SqliteError::Migration { source: e, .. } => sql_err(dir, e),
+        SqliteError::NoWal { mode } => AgentError::corrupt(
+            dir,
+            format!("agent.db cannot use write-ahead logging (journal mode {mode})"),
+        ),
+        SqliteError::TooNew { found, known } => AgentError::TooNew {
+            dir: dir.to_path_buf(),
+            found,
+            known,
+        },
+        SqliteError::BadVersion { found } => {
+            AgentError::corrupt(dir, format!("agent.db has schema version {found}"))
         }
-        if version == SCHEMA_VERSION {
-            return Ok(applied);
-        }
-        let Some(sql) = usize::try_from(version)
-            .ok()
-            .and_then(|v| MIGRATIONS.get(v))
-        else {
-            return Err(AgentError::corrupt(
-                dir,
-                format!("agent.db has schema version {version}"),
-            ));
-        };
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
-        applied += 1;
     }
 }
 

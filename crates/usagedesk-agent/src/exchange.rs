@@ -9,9 +9,9 @@ use usagedesk_airgap::{
     SyncKey, UsageData, VerificationKey, MAX_SEQ_ADVANCE,
 };
 
-use crate::agent::{load_records, parse_time, rfc3339, Agent};
 use crate::db::sql_err;
 use crate::error::{AgentError, Result};
+use crate::state::{load_records, parse_time, rfc3339, State};
 
 /// How many unconfirmed usage data files keep their text in the state (the newest ones).
 const KEEP_UNCONFIRMED_FILES: i64 = 8;
@@ -133,13 +133,13 @@ struct ExportRow {
     accepted_mark: Option<i64>,
 }
 
-impl Agent {
+impl State {
     /// Answers the sync key `sync_key` (the file's bytes) with a usage data file: verifies it
     /// against the vendor key at `now`, refuses one for another instance or license, and
     /// writes the records above its mark (as many as fit; see [`Export::remaining_records`]).
-    /// The export is kept so that [`Agent::confirm`] can check its verification key. Nothing
+    /// The export is kept so that `confirm` can check its verification key. Nothing
     /// is written when the sync key is refused.
-    pub fn export_for(&mut self, sync_key: &[u8], now: DateTime<Utc>) -> Result<Export> {
+    pub(crate) fn export_for(&mut self, sync_key: &[u8], now: DateTime<Utc>) -> Result<Export> {
         self.export(sync_key, now, Via::File)
     }
 
@@ -254,7 +254,11 @@ impl Agent {
     /// it confirms by its nonce and file hash, verifies it against the vendor key and that
     /// export, then drops the records up to the accepted mark. Applying it again changes
     /// nothing.
-    pub fn confirm(&mut self, verification_key: &[u8], now: DateTime<Utc>) -> Result<Confirmation> {
+    pub(crate) fn confirm(
+        &mut self,
+        verification_key: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Confirmation> {
         let license = self.license()?;
         let signed = VerificationKey::parse(verification_key)?;
         let claimed = signed.unverified();
@@ -339,7 +343,7 @@ impl Agent {
     }
 
     /// The latest `limit` exports, newest first.
-    pub fn exports(&self, limit: usize) -> Result<Vec<ExportInfo>> {
+    pub(crate) fn exports(&self, limit: usize) -> Result<Vec<ExportInfo>> {
         let mut st = self.conn.prepare(&format!(
             "SELECT {EXPORT_COLUMNS} FROM exports ORDER BY id DESC LIMIT ?1"
         ))?;
@@ -372,7 +376,7 @@ impl Agent {
 
     /// The text of a usage data file exported here and not yet confirmed, by the nonce of the
     /// sync key it answers (the newest such file): to send it again when it was lost.
-    pub fn exported_file(&self, nonce: &str) -> Result<Option<String>> {
+    pub(crate) fn exported_file(&self, nonce: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row(

@@ -20,29 +20,43 @@
 
 #![forbid(unsafe_code)]
 
+// Layers, each using only those above it (scripts/module-cycles.py checks there is no cycle):
+// plumbing (error, fsutil, db) → license → state → the features (enrollment, record,
+// exchange, status; online: cloud, signing, push, check_in::message) → agent (the facade) →
+// check_in (the loop's sender over an Agent).
 mod agent;
 #[cfg(feature = "online")]
 pub mod check_in;
+#[cfg(feature = "online")]
+mod cloud;
 mod db;
+mod enrollment;
 mod error;
 mod exchange;
 mod fsutil;
 mod license;
 #[cfg(feature = "online")]
-mod online;
+mod push;
 mod record;
+#[cfg(feature = "online")]
+mod signing;
+mod state;
+mod status;
 
-pub use agent::{Agent, Identity, Status, DB_FILE, KEY_FILE};
+pub use agent::Agent;
 #[cfg(feature = "online")]
 pub use check_in::CheckInReceipt;
+#[cfg(feature = "online")]
+pub use cloud::{parse_cloud_url, CloudClient};
 pub use db::SCHEMA_VERSION;
 pub use error::{AgentError, Result};
 pub use exchange::{Confirmation, Export, ExportInfo, Via};
 pub use fsutil::{read_limited, write_atomic};
 pub use license::{LicenseChange, LicenseInfo};
 #[cfg(feature = "online")]
-pub use online::{
-    parse_cloud_url, signed_message_for, CloudClient, PushRound, PushSummary,
-    SYNC_KEY_REQUEST_CONTEXT,
-};
+pub use push::{PushRound, PushSummary};
 pub use record::{parse_daily_usage_csv, DailyUsage, RecordSummary, MAX_CSV_BYTES};
+#[cfg(feature = "online")]
+pub use signing::{signed_message_for, SYNC_KEY_REQUEST_CONTEXT};
+pub use state::{Identity, DB_FILE, KEY_FILE};
+pub use status::Status;

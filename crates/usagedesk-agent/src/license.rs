@@ -1,16 +1,13 @@
 //! The instance's license, from the vendor's license file: who the instance is, where its
 //! account sits (whom the agent answers), and the enrollment that proves its key on first
-//! contact.
+//! contact. What the state holds and how it is checked; taking a new file is in
+//! [`crate::enrollment`].
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use usagedesk_airgap::{
-    AirgapError, Artifact, Enrollment, FileKind, InstanceLicense, LicenseFile, PublicKey, Verified,
-};
+use usagedesk_airgap::{Enrollment, LicenseFile, PublicKey, Verified};
 
-use crate::agent::Agent;
-use crate::db::sql_err;
 use crate::error::{AgentError, Result};
 
 /// What the agent holds of its license.
@@ -93,65 +90,4 @@ pub(crate) fn load(
 /// The column `init` and `license` write: the enrollment, as JSON.
 pub(crate) fn column(enrollment: &Enrollment) -> String {
     enrollment.to_json()
-}
-
-impl Agent {
-    /// The license the state holds; refuses a state set up before license files.
-    pub fn license(&self) -> Result<&LicenseInfo> {
-        self.identity
-            .license
-            .as_ref()
-            .ok_or_else(|| AgentError::NoLicense {
-                dir: self.dir.clone(),
-            })
-    }
-
-    /// Takes a new license file for this instance (the account moved, the license was renewed,
-    /// the vendor revoked the old file, or the state predates license files): verified against
-    /// the vendor key at `now`; it must name this instance and be no older than the license
-    /// held. The instance keeps its key and its records; its license id, account path and
-    /// enrollment are replaced.
-    pub fn set_license(
-        &mut self,
-        license_file: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<LicenseChange> {
-        let file = read_license_file(license_file, &self.identity.vendor_key, now)?;
-        let new: &InstanceLicense = &file.license;
-        if new.instance_id != self.identity.instance_id {
-            return Err(AgentError::Refused(AirgapError::WrongInstance {
-                what: Artifact::File(FileKind::License),
-                expected: self.identity.instance_id.clone(),
-                found: new.instance_id.clone(),
-            }));
-        }
-        if let Some(current) = &self.identity.license {
-            if new.issued_at < current.issued_at {
-                return Err(AgentError::OlderLicense {
-                    found: new.issued_at,
-                    current: current.issued_at,
-                });
-            }
-        }
-        let enrollment = file.enroll(&self.identity.public_key);
-        let enrollment_json = column(&enrollment);
-        let dir = self.dir.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql_err(&dir, e))?;
-        tx.execute(
-            "UPDATE instance SET license_id = ?1, enrollment = ?2",
-            params![new.license_id, enrollment_json],
-        )?;
-        tx.commit().map_err(|e| sql_err(&dir, e))?;
-        let current = LicenseInfo::of(enrollment);
-        let previous = self.identity.license.replace(current.clone());
-        self.identity.license_id = new.license_id.clone();
-        Ok(LicenseChange {
-            previous,
-            license_id: new.license_id.clone(),
-            current,
-        })
-    }
 }

@@ -1,16 +1,21 @@
 //! Daily usage rows: the `daily_usage.csv` load format (`docs/load-format.md`), checked in
-//! full before anything is written, and recorded in one transaction with a `seq` each.
+//! full before anything is written, and recorded in one transaction with a `seq` each; rows
+//! recorded by mistake discarded.
+
+use std::io::Read;
 
 use chrono::NaiveDate;
 use indexmap::IndexMap;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use usagedesk_airgap::UsageRecord;
 use usagedesk_domain::load_format::DAILY_USAGE_HEADER;
 
-use crate::agent::Agent;
 use crate::db::sql_err;
 use crate::error::{AgentError, Result};
+use crate::fsutil::read_capped;
+use crate::state::{load_records, State};
 
 /// The largest CSV file `record` reads (64 MiB, some 1.5 million rows).
 pub const MAX_CSV_BYTES: u64 = 64 << 20;
@@ -192,7 +197,77 @@ pub fn parse_daily_usage_csv(
     Ok(rows)
 }
 
-impl Agent {
+impl State {
+    /// Records a `daily_usage.csv` read from `reader` (named `file` in errors; at most
+    /// [`MAX_CSV_BYTES`]). Every row is checked first, with `today` as the latest date allowed;
+    /// then all are written in one transaction (see [`RecordSummary`]).
+    pub(crate) fn record<R: Read>(
+        &mut self,
+        file: &str,
+        reader: R,
+        today: NaiveDate,
+    ) -> Result<RecordSummary> {
+        let bytes = read_capped(reader, MAX_CSV_BYTES)
+            .map_err(|e| AgentError::io("read", file, e))?
+            .ok_or_else(|| AgentError::TooLarge {
+                file: file.to_owned(),
+                what: "a daily usage file",
+                limit: MAX_CSV_BYTES,
+                hint: ": split it into smaller files and record each",
+            })?;
+        let rows = parse_daily_usage_csv(file, &bytes, today)?;
+        self.apply_rows(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Records rows handed over by the embedding product, with the rules of
+    /// [`State::record`]; an error names the row (1-based) and nothing is written.
+    pub(crate) fn record_rows(
+        &mut self,
+        rows: &[DailyUsage],
+        today: NaiveDate,
+    ) -> Result<RecordSummary> {
+        for (i, row) in rows.iter().enumerate() {
+            row.check(today).map_err(|message| AgentError::Csv {
+                file: "the rows given".into(),
+                line: i as u64 + 1,
+                message,
+            })?;
+        }
+        self.apply_rows(rows.to_vec())
+    }
+
+    /// The records the vendor has not confirmed, in `seq` order.
+    pub(crate) fn pending(&self) -> Result<Vec<UsageRecord>> {
+        load_records(&self.conn, &self.dir, 0)
+    }
+
+    /// Discards the waiting records of `account_id` (on `date` only, when given): for rows
+    /// recorded by mistake, e.g. an account the vendor refuses for this instance, which would
+    /// otherwise block every export. The days are forgotten, so recording them again sends
+    /// them. Returns how many records were discarded.
+    pub(crate) fn discard(&mut self, account_id: &str, date: Option<NaiveDate>) -> Result<u64> {
+        let date = date.map(|d| d.format("%Y-%m-%d").to_string());
+        let filter = "account_id = ?1 AND (?2 IS NULL OR date = ?2)";
+        let dir = self.dir.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(&dir, e))?;
+        tx.execute(
+            &format!(
+                "DELETE FROM recorded WHERE (account_id, date, seq) IN
+                     (SELECT account_id, date, seq FROM records WHERE {filter})"
+            ),
+            params![account_id, date],
+        )?;
+        let n = tx.execute(
+            &format!("DELETE FROM records WHERE {filter}"),
+            params![account_id, date],
+        )?;
+        tx.commit().map_err(|e| sql_err(&dir, e))?;
+        Ok(n as u64)
+    }
+
     /// Records `rows` (already checked): in one transaction, each account-day whose values are
     /// new or changed gets the next `seq` and replaces its waiting older version; identical
     /// values are skipped. A later row for the same account and date wins.

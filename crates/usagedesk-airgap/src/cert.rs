@@ -13,7 +13,7 @@ use crate::error::{when, AirgapError, Artifact, Result};
 use crate::fields::{
     check_id, check_subject, show_path, signature_b64, timestamp, whole_seconds, MAX_CLOCK_SKEW,
 };
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{PublicKey, RootKey, SigningKey};
 
 /// The certificate format version this build writes and reads.
 pub const CERTIFICATE_VERSION: u32 = 1;
@@ -309,6 +309,29 @@ pub(crate) fn check_chain<T>(
         });
     }
     Ok(())
+}
+
+impl RootKey {
+    /// Certifies a manager's delegated key for `scope` from `now` until `expires_at`.
+    /// `subject` names the manager (e.g. an e-mail address) and becomes the `issued_by` of
+    /// everything that key signs.
+    pub fn certify(
+        &self,
+        delegated: &PublicKey,
+        subject: &str,
+        scope: Scope,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<DelegationCertificate> {
+        DelegationCertificate::issue(
+            self.signing_key(),
+            delegated,
+            subject,
+            scope,
+            now,
+            expires_at,
+        )
+    }
 }
 
 #[cfg(test)]

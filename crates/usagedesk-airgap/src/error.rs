@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::armor::FileKind;
+use crate::file_kind::FileKind;
 
 /// What an error is about: one of the three files, or a piece they are made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -5,12 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use base64::Engine;
-use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer};
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::cert::{DelegationCertificate, Scope};
 use crate::error::{AirgapError, Artifact, Result};
 use crate::fields::Sha256Digest;
 
@@ -194,20 +192,6 @@ impl RootKey {
     /// The key itself, for what the root signs directly (license files).
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.0
-    }
-
-    /// Certifies a manager's delegated key for `scope` from `now` until `expires_at`.
-    /// `subject` names the manager (e.g. an e-mail address) and becomes the `issued_by` of
-    /// everything that key signs.
-    pub fn certify(
-        &self,
-        delegated: &PublicKey,
-        subject: &str,
-        scope: Scope,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<DelegationCertificate> {
-        DelegationCertificate::issue(&self.0, delegated, subject, scope, now, expires_at)
     }
 }
 

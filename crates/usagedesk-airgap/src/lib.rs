@@ -18,10 +18,14 @@
 
 #![forbid(unsafe_code)]
 
+// Layers, each using only those above it (scripts/module-cycles.py checks there is no cycle):
+// file_kind, fields → error → keys → armor → cert → license, sync_key → usage_data →
+// verification_key → samples.
 mod armor;
 mod cert;
 mod error;
 mod fields;
+mod file_kind;
 mod keys;
 mod license;
 pub mod samples;
@@ -34,18 +38,19 @@ mod refusals;
 #[cfg(test)]
 mod testutil;
 
-pub use armor::{FileKind, Signed, Verified, FORMAT_VERSION};
+pub use armor::{Signed, Verified};
 pub use cert::{DelegationCertificate, Scope, CERTIFICATE_VERSION, MAX_CERTIFICATE_BYTES};
 pub use error::{AirgapError, Artifact, ErrorKind, Result};
 pub use fields::{Nonce, Sha256Digest, MAX_ACCOUNT_PATH, MAX_CLOCK_SKEW, MAX_SUBJECT_LEN};
+pub use file_kind::{FileKind, FORMAT_VERSION};
 pub use keys::{PublicKey, RootKey, SigningKey, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
 pub use license::{
     Enrollment, EnrollmentProof, EnrollmentSecret, InstanceLicense, KnownInstance, LicenseFile,
     LicenseRequest, LICENSE_VERSION, MAX_ENROLLMENT_BYTES,
 };
 pub use sync_key::{SyncKey, SyncKeyRequest};
-pub use usage_data::{Period, UsageData, UsageRecord, MAX_SEQ_ADVANCE};
-pub use verification_key::{Acceptance, ExpectedAnswer, ImportCounts, VerificationKey};
+pub use usage_data::{ExpectedAnswer, Period, UsageData, UsageRecord, MAX_SEQ_ADVANCE};
+pub use verification_key::{Acceptance, ImportCounts, VerificationKey};
 
 /// Which kind of file `bytes` claim to be, from their first line, without checking anything
 /// else: for a drop handler to route a file. `None` when the first line is no BEGIN line.

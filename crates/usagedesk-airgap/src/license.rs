@@ -20,12 +20,13 @@ use ed25519_dalek::Signature;
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::armor::{self, Body, FileKind, Signed, Verified};
+use crate::armor::{self, Body, Signed, Verified};
 use crate::error::{AirgapError, Artifact, Result};
 use crate::fields::{
     check_account_path, check_id, show_path, signature_b64, timestamp, whole_seconds,
     MAX_CLOCK_SKEW,
 };
+use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, RootKey, SigningKey};
 
 const WHAT: Artifact = Artifact::File(FileKind::License);

@@ -4,8 +4,9 @@
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::armor::{FileKind, Verified};
+use crate::armor::Verified;
 use crate::error::{ErrorKind, Result};
+use crate::file_kind::FileKind;
 use crate::license::LicenseFile;
 use crate::samples::{samples, Samples};
 use crate::sync_key::SyncKey;

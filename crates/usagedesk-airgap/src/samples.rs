@@ -194,7 +194,7 @@ pub fn samples() -> Samples {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::armor::FileKind;
+    use crate::file_kind::FileKind;
 
     #[test]
     fn samples_are_deterministic_and_verify() {

@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::armor::{self, Body, FileKind, Signed, Verified};
+use crate::armor::{self, Body, Signed, Verified};
 use crate::cert::{check_chain, check_signer, DelegationCertificate};
 use crate::error::{AirgapError, Artifact, Result};
 use crate::fields::{
     check_account_path, check_id, check_subject, timestamp, whole_seconds, Nonce, MAX_CLOCK_SKEW,
 };
+use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, SigningKey};
 
 const WHAT: Artifact = Artifact::File(FileKind::SyncKey);

@@ -4,9 +4,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use crate::armor::{FileKind, Verified};
+use crate::armor::Verified;
 use crate::cert::{DelegationCertificate, Scope};
 use crate::fields::signature_b64;
+use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, RootKey, SigningKey};
 use crate::license::{Enrollment, LicenseFile, LicenseRequest};
 use crate::sync_key::{SyncKey, SyncKeyRequest};

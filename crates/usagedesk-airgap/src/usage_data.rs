@@ -3,15 +3,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::armor::{self, Body, FileKind, Signed, Verified};
+use crate::armor::{self, Body, Signed, Verified};
 use crate::error::{AirgapError, Artifact, Result};
 use crate::fields::{
     check_id, date, timestamp, whole_seconds, Nonce, Sha256Digest, MAX_CLOCK_SKEW,
 };
+use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, SigningKey};
 use crate::license::{Enrollment, KnownInstance};
 use crate::sync_key::SyncKey;
-use crate::verification_key::ExpectedAnswer;
 
 const WHAT: Artifact = Artifact::File(FileKind::UsageData);
 const SYNC_KEY: Artifact = Artifact::File(FileKind::SyncKey);
@@ -390,6 +390,18 @@ impl Verified<UsageData> {
             highest_seq_sent: self.highest_seq(),
         }
     }
+}
+
+/// What the instance expects a verification key to confirm: see
+/// [`Verified::expected_answer`](crate::Verified#method.expected_answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedAnswer {
+    pub instance_id: String,
+    pub answers_nonce: Nonce,
+    pub usage_file_sha256: Sha256Digest,
+    /// The highest `seq` the file carried (its mark when it carried none): the vendor cannot
+    /// accept beyond it.
+    pub highest_seq_sent: u64,
 }
 
 #[cfg(test)]

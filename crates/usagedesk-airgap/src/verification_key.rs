@@ -4,16 +4,17 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::armor::{self, Body, FileKind, Signed, Verified};
+use crate::armor::{self, Body, Signed, Verified};
 use crate::cert::{check_chain, check_signer, DelegationCertificate};
 use crate::error::{AirgapError, Artifact, Result};
 use crate::fields::{
     check_account_path, check_id, check_subject, timestamp, whole_seconds, Nonce, Sha256Digest,
     MAX_CLOCK_SKEW,
 };
+use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, SigningKey};
 use crate::sync_key::SyncKey;
-use crate::usage_data::UsageData;
+use crate::usage_data::{ExpectedAnswer, UsageData};
 
 const WHAT: Artifact = Artifact::File(FileKind::VerificationKey);
 
@@ -49,18 +50,6 @@ pub struct VerificationKey {
     pub issued_at: DateTime<Utc>,
     pub issued_by: String,
     pub certificate: DelegationCertificate,
-}
-
-/// What the instance expects a verification key to confirm: see
-/// [`Verified::expected_answer`](crate::Verified#method.expected_answer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExpectedAnswer {
-    pub instance_id: String,
-    pub answers_nonce: Nonce,
-    pub usage_file_sha256: Sha256Digest,
-    /// The highest `seq` the file carried (its mark when it carried none): the vendor cannot
-    /// accept beyond it.
-    pub highest_seq_sent: u64,
 }
 
 /// The vendor's verdict on an imported file.

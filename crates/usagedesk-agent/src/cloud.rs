@@ -1,92 +1,22 @@
-//! Online mode: the same exchange over HTTP, the cloud acting as the manager.
-//!
-//! 1. `POST {url}/api/v1/instances/{id}/sync-key` with [`OnlineSyncKeyRequest`] →
-//!    [`OnlineSyncKeyResponse`]: a sync key, verified exactly like one carried by hand;
-//! 2. `POST {url}/api/v1/instances/{id}/usage-data` with [`OnlineUsageData`] (the answer) →
-//!    [`AirgapAccepted`], whose verification key is applied exactly like `airgap confirm`;
-//! 3. again while records remain (a file holds at most 4 MiB).
+//! The HTTP client of the cloud's instance endpoints (`{url}/api/v1/instances/{id}/…`):
+//! bounded answers, and the API's error bodies turned into [`AgentError::Cloud`].
 
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use usagedesk_domain::airgap_api::{
-    AirgapAccepted, OnlineSyncKeyRequest, OnlineSyncKeyResponse, OnlineUsageData,
-};
-use usagedesk_domain::Clock;
 
-use base64::Engine;
-use chrono::{DateTime, Utc};
-
-use crate::agent::Agent;
-use crate::check_in::{timestamp_text, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::error::{AgentError, Result};
-use crate::exchange::{Confirmation, Export, Via};
-
-/// The first line of what the instance signs for a sync key request.
-pub const SYNC_KEY_REQUEST_CONTEXT: &str = "usagedesk-sync-key-request-v1";
-
-/// The message an instance signs for a request of kind `context`:
-/// `{context}\n{instance id}\n{timestamp}\n{body}`.
-pub fn signed_message_for(
-    context: &str,
-    instance_id: &str,
-    timestamp: &str,
-    body: &[u8],
-) -> Vec<u8> {
-    let mut m = Vec::with_capacity(body.len() + instance_id.len() + timestamp.len() + 48);
-    for part in [
-        context.as_bytes(),
-        instance_id.as_bytes(),
-        timestamp.as_bytes(),
-    ] {
-        m.extend_from_slice(part);
-        m.push(b'\n');
-    }
-    m.extend_from_slice(body);
-    m
-}
 
 /// Largest response read: a sync key or a verification key is at most 16 KiB of armor.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
-/// At most this many rounds in one push (each carries up to ~20,000 records).
-const MAX_ROUNDS: usize = 10_000;
 
 /// The cloud's online exchange endpoints.
 #[derive(Debug, Clone)]
 pub struct CloudClient {
     http: reqwest::Client,
     base: Url,
-}
-
-/// One round of a push: the file sent, and the cloud's confirmation of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PushRound {
-    pub export: Export,
-    /// The cloud had accepted the same file before.
-    pub replay: bool,
-    pub confirmation: Confirmation,
-}
-
-/// What a push did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PushSummary {
-    pub rounds: Vec<PushRound>,
-    /// Records still waiting after the push (recorded meanwhile, or refused by the cloud).
-    pub waiting: u64,
-}
-
-impl PushSummary {
-    /// Records sent, over all rounds.
-    pub fn records_sent(&self) -> u64 {
-        self.rounds.iter().map(|r| r.export.records).sum()
-    }
-
-    /// The confirmed mark after the push, when any round ran.
-    pub fn confirmed_mark(&self) -> Option<u64> {
-        self.rounds.last().map(|r| r.confirmation.confirmed_mark)
-    }
 }
 
 /// Checks a cloud URL: http or https, a host, no query or fragment; a trailing slash added.
@@ -162,47 +92,7 @@ impl CloudClient {
         u
     }
 
-    /// Asks the cloud for a sync key for `agent`'s instance (`POST …/sync-key`), signed by
-    /// its key at `now`, with its enrollment (the cloud takes the key on first contact only if
-    /// the enrollment proves it, and ignores it afterwards).
-    pub async fn request_sync_key(&self, agent: &Agent, now: DateTime<Utc>) -> Result<String> {
-        let license = agent.license()?;
-        let request = OnlineSyncKeyRequest {
-            public_key: agent.public_key().to_string(),
-            enrollment: Some(license.enrollment.to_json()),
-        };
-        let body = serde_json::to_vec(&request).map_err(|e| AgentError::Protocol {
-            url: self.base.to_string(),
-            step: "sync key request",
-            reason: format!("the request cannot be written as JSON: {e}"),
-        })?;
-        let (timestamp, signature) = agent.sign_request(SYNC_KEY_REQUEST_CONTEXT, &body, now);
-        let url = self.instance_url(agent.instance_id(), "sync-key");
-        let r: OnlineSyncKeyResponse = self
-            .post_bytes(
-                url,
-                body,
-                &[(TIMESTAMP_HEADER, timestamp), (SIGNATURE_HEADER, signature)],
-                "sync key request",
-            )
-            .await?;
-        Ok(r.sync_key)
-    }
-
-    /// Sends a usage data file answering a sync key from the cloud (`POST …/usage-data`).
-    pub async fn send_usage_data(
-        &self,
-        instance_id: &str,
-        usage_data: &str,
-    ) -> Result<AirgapAccepted> {
-        let url = self.instance_url(instance_id, "usage-data");
-        let body = OnlineUsageData {
-            usage_data: usage_data.to_owned(),
-        };
-        self.post(url, &body, "usage data").await
-    }
-
-    async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         url: Url,
         body: &B,
@@ -304,62 +194,6 @@ fn cloud_error(step: &'static str, status: StatusCode, bytes: &[u8]) -> AgentErr
                 },
             }
         }
-    }
-}
-
-impl Agent {
-    /// Signs `body` of a request of kind `context` (e.g. `usagedesk-check-in-v1`) for the time
-    /// `now`: the values of the timestamp and signature headers.
-    pub fn sign_request(&self, context: &str, body: &[u8], now: DateTime<Utc>) -> (String, String) {
-        let timestamp = timestamp_text(now);
-        let key = ed25519_dalek::SigningKey::from_bytes(&self.key.to_bytes());
-        let message = signed_message_for(context, &self.identity.instance_id, &timestamp, body);
-        let signature = ed25519_dalek::Signer::sign(&key, &message);
-        (
-            timestamp,
-            format!(
-                "ed25519 {}",
-                base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
-            ),
-        )
-    }
-
-    /// Answers the sync key the cloud sent (like [`Agent::export_for`], marked as online).
-    pub fn export_online(&mut self, sync_key: &[u8], now: DateTime<Utc>) -> Result<Export> {
-        self.export(sync_key, now, Via::Online)
-    }
-
-    /// The exchange with the cloud: asks for a sync key, answers it, applies the cloud's
-    /// verification key; again while records remain. Every file is checked as in the
-    /// air-gapped exchange: the cloud is trusted only through the vendor key.
-    pub async fn push(&mut self, client: &CloudClient, clock: &dyn Clock) -> Result<PushSummary> {
-        self.license()?;
-        let instance_id = self.identity.instance_id.clone();
-        let mut summary = PushSummary::default();
-        for _ in 0..MAX_ROUNDS {
-            let sync_key = client.request_sync_key(self, clock.now()).await?;
-            let export = self.export_online(sync_key.as_bytes(), clock.now())?;
-            let accepted = client.send_usage_data(&instance_id, &export.text).await?;
-            let confirmation = self.confirm(accepted.verification_key.as_bytes(), clock.now())?;
-            let progressed = confirmation.accepted_mark > export.above_mark;
-            let remaining = export.remaining_records;
-            summary.rounds.push(PushRound {
-                export,
-                replay: accepted.replay,
-                confirmation,
-            });
-            if remaining == 0 {
-                break;
-            }
-            if !progressed {
-                return Err(AgentError::NoProgress {
-                    mark: summary.rounds.last().map_or(0, |r| r.export.above_mark),
-                    remaining,
-                });
-            }
-        }
-        summary.waiting = self.pending_count()?;
-        Ok(summary)
     }
 }
 

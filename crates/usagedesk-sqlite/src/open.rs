@@ -1,0 +1,241 @@
+//! Opening a connection with the project's settings: write-ahead logging (refused when the
+//! file system cannot do it), `synchronous = NORMAL`, foreign keys on and a busy timeout,
+//! plus the per-database options of [`Settings`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::SqliteError;
+
+/// Where SQLite keeps temporary tables and indices (sorts, `GROUP BY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TempStore {
+    /// SQLite's compile-time default (a temporary file).
+    #[default]
+    Default,
+    /// In memory: faster sorts, memory grows with them.
+    Memory,
+}
+
+/// How a connection is opened. [`Settings::new`] gives the project's fixed settings; the
+/// builder methods add what differs between databases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    busy_timeout: Duration,
+    create: bool,
+    uri: bool,
+    cache_kib: Option<u32>,
+    journal_size_limit: Option<i64>,
+    temp_store: TempStore,
+}
+
+impl Settings {
+    /// WAL, `synchronous = NORMAL`, foreign keys on, and a writer waiting up to
+    /// `busy_timeout` for another connection's lock. Creates a missing file; paths are plain
+    /// file names (not `file:` URIs); SQLite's default page cache and temp store.
+    pub fn new(busy_timeout: Duration) -> Self {
+        Self {
+            busy_timeout,
+            create: true,
+            uri: false,
+            cache_kib: None,
+            journal_size_limit: None,
+            temp_store: TempStore::Default,
+        }
+    }
+
+    /// Whether a missing file is created (`false`: opening it fails).
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Whether a path beginning `file:` is read as an SQLite URI.
+    pub fn uri(mut self, uri: bool) -> Self {
+        self.uri = uri;
+        self
+    }
+
+    /// The page cache of the connection, in KiB.
+    pub fn cache_kib(mut self, kib: u32) -> Self {
+        self.cache_kib = Some(kib);
+        self
+    }
+
+    /// After a checkpoint, the write-ahead log is truncated back to this many bytes.
+    pub fn journal_size_limit(mut self, bytes: i64) -> Self {
+        self.journal_size_limit = Some(bytes);
+        self
+    }
+
+    pub fn temp_store(mut self, store: TempStore) -> Self {
+        self.temp_store = store;
+        self
+    }
+
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    fn flags(&self) -> OpenFlags {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if self.create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        if self.uri {
+            flags |= OpenFlags::SQLITE_OPEN_URI;
+        }
+        flags
+    }
+
+    /// Sets these settings on `conn`, all but the journal mode (set once, by [`open`]): to
+    /// restore a connection after a bulk load changed some of them for one transaction.
+    pub fn apply(&self, conn: &Connection) -> Result<(), SqliteError> {
+        conn.busy_timeout(self.busy_timeout)?;
+        let mut pragmas = String::from(
+            "PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        );
+        if let Some(kib) = self.cache_kib {
+            // A negative cache size is in KiB, a positive one in pages.
+            pragmas.push_str(&format!("PRAGMA cache_size = -{kib};"));
+        }
+        if let Some(bytes) = self.journal_size_limit {
+            pragmas.push_str(&format!("PRAGMA journal_size_limit = {bytes};"));
+        }
+        pragmas.push_str(match self.temp_store {
+            TempStore::Default => "PRAGMA temp_store = DEFAULT;",
+            TempStore::Memory => "PRAGMA temp_store = MEMORY;",
+        });
+        conn.execute_batch(&pragmas)?;
+        Ok(())
+    }
+}
+
+/// Opens the database file at `path` with `settings`. Refuses a file system without
+/// write-ahead logging ([`SqliteError::NoWal`]), so readers never block the writer.
+pub fn open(path: &Path, settings: &Settings) -> Result<Connection, SqliteError> {
+    let conn = Connection::open_with_flags(path, settings.flags())?;
+    // The timeout first: switching to WAL takes a lock another process may hold.
+    conn.busy_timeout(settings.busy_timeout)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(SqliteError::NoWal { mode });
+    }
+    settings.apply(&conn)?;
+    Ok(conn)
+}
+
+/// A private database in memory with `settings` (no write-ahead log: nothing else can open
+/// it), for tests and dry runs.
+pub fn open_in_memory(settings: &Settings) -> Result<Connection, SqliteError> {
+    let conn = Connection::open_in_memory()?;
+    settings.apply(&conn)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(conn: &Connection, name: &str) -> String {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+            r.get::<_, rusqlite::types::Value>(0)
+        })
+        .map(|v| match v {
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Text(t) => t,
+            other => format!("{other:?}"),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_file_database_gets_the_project_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(
+            &dir.path().join("a.db"),
+            &Settings::new(Duration::from_millis(7_500)),
+        )
+        .unwrap();
+        assert_eq!(
+            pragma(&conn, "journal_mode"),
+            "wal",
+            "readers must not block the writer"
+        );
+        assert_eq!(
+            pragma(&conn, "synchronous"),
+            "1",
+            "NORMAL: safe with WAL, fewer fsyncs"
+        );
+        assert_eq!(pragma(&conn, "foreign_keys"), "1");
+        assert_eq!(pragma(&conn, "busy_timeout"), "7500");
+        assert_eq!(pragma(&conn, "temp_store"), "0", "DEFAULT unless asked");
+    }
+
+    #[test]
+    fn the_options_set_cache_journal_limit_and_temp_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::new(Duration::from_secs(5))
+            .cache_kib(4096)
+            .journal_size_limit(1 << 20)
+            .temp_store(TempStore::Memory);
+        let conn = open(&dir.path().join("a.db"), &settings).unwrap();
+        assert_eq!(pragma(&conn, "cache_size"), "-4096", "negative: KiB");
+        assert_eq!(pragma(&conn, "journal_size_limit"), (1 << 20).to_string());
+        assert_eq!(pragma(&conn, "temp_store"), "2", "MEMORY");
+
+        let memory = open_in_memory(&settings).unwrap();
+        assert_eq!(pragma(&memory, "cache_size"), "-4096");
+        assert_eq!(pragma(&memory, "foreign_keys"), "1");
+        assert_eq!(pragma(&memory, "synchronous"), "1");
+        assert_eq!(pragma(&memory, "busy_timeout"), "5000");
+    }
+
+    #[test]
+    fn apply_restores_settings_a_bulk_load_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::new(Duration::from_secs(5)).cache_kib(2048);
+        let conn = open(&dir.path().join("a.db"), &settings).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;",
+        )
+        .unwrap();
+        settings.apply(&conn).unwrap();
+        assert_eq!(pragma(&conn, "foreign_keys"), "1");
+        assert_eq!(pragma(&conn, "cache_size"), "-2048");
+        assert_eq!(pragma(&conn, "temp_store"), "0");
+        assert_eq!(pragma(&conn, "journal_mode"), "wal", "untouched");
+    }
+
+    #[test]
+    fn a_missing_file_is_created_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.db");
+        let settings = Settings::new(Duration::from_secs(1)).create(false);
+        let e = open(&path, &settings).unwrap_err();
+        assert_eq!(
+            e.sqlite().and_then(|e| e.sqlite_error_code()),
+            Some(rusqlite::ErrorCode::CannotOpen),
+            "{e}"
+        );
+        assert!(!path.exists(), "nothing was created");
+        open(&path, &settings.create(true)).unwrap();
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn a_file_that_is_no_database_fails_with_the_sqlite_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("text.db");
+        std::fs::write(&path, b"plain text, long enough to look like a header.....").unwrap();
+        let e = open(&path, &Settings::new(Duration::from_secs(1))).unwrap_err();
+        assert_eq!(
+            e.sqlite().and_then(|e| e.sqlite_error_code()),
+            Some(rusqlite::ErrorCode::NotADatabase),
+            "{e}"
+        );
+    }
+}
