@@ -176,7 +176,7 @@ pub fn accept<R: RngCore + CryptoRng>(
             &signer.certificate,
             clock.now,
         )
-        .map_err(|e| StoreError::Worker(format!("cannot write the verification key: {e}")))
+        .map_err(|e| StoreError::other(format!("cannot write the verification key: {e}")))
     };
     let accepted = storage.accept_usage_file(&file, &mut receipt)?;
     if !accepted.replay {

@@ -98,7 +98,7 @@ pub fn receive(
         )));
     };
     let key: PublicKey = pinned.parse().map_err(|e| {
-        Refusal::Store(crate::storage::StoreError::Worker(format!(
+        Refusal::Store(crate::storage::StoreError::other(format!(
             "the pinned key of instance '{instance_id}' is unreadable: {e}"
         )))
     })?;

@@ -14,10 +14,14 @@ use usagedesk_domain::{Account, Instance, Plan, PlanCatalog, UsageCounts, YearMo
 
 pub use sqlite::{backup, rotate_epoch, SqliteStorage};
 
+/// Why a storage call failed, in words every engine can give: an engine maps its own
+/// driver's errors onto these (see the SQLite engine's `From<rusqlite::Error>`), so nothing
+/// above the engine names a driver type.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The thing asked for does not exist (e.g. revoking an unknown token id).
+    #[error("{0}")]
+    NotFound(String),
     #[error("the database at {path} was written by a newer usagedesk-cloud (schema {found}, this build knows {known}); upgrade usagedesk-cloud")]
     NewerSchema {
         path: String,
@@ -31,17 +35,28 @@ pub enum StoreError {
     /// The cursor given, never shown in a message (a mistyped one could be anything).
     #[error("the cursor was not issued by this service; start a full sync")]
     BadCursor(String),
-    #[error("storage worker failed: {0}")]
-    Worker(String),
-    /// A write lost a race with another one (e.g. two first contacts pinning two keys).
+    /// A write lost a race with another one (e.g. two first contacts pinning two keys), or
+    /// was refused by what is stored (a check-in not later than the last).
     #[error("{0}")]
     Conflict(String),
     /// The cursor is beyond the feed's head: the database was restored from an older backup.
     #[error("the cursor is ahead of this service's change feed (its database was restored from an older backup); start a full sync")]
     CursorAhead,
-    /// Every read connection stayed busy for too long.
+    /// The database cannot serve now but may in a moment: every connection busy, a lock
+    /// held too long, a connection lost. Nothing was written; the HTTP layer answers 503 with
+    /// a retry hint.
     #[error("{0}")]
-    Busy(String),
+    Unavailable(String),
+    /// Anything else: a failing disk, a corrupt row, a bug.
+    #[error("storage failed: {0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// An [`StoreError::Other`] with this message.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::Other(message.into().into())
+    }
 }
 
 /// A row that failed validation, located in its input.
@@ -509,7 +524,7 @@ pub trait Storage: Send + Sync + 'static {
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
 
     /// Revokes the token with this id (at `now`, or keeps the earlier revocation).
-    /// [`StoreError::Invalid`] when there is none.
+    /// [`StoreError::NotFound`] when there is none.
     fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<TokenInfo, StoreError>;
 
     /// The certificate with this SHA-256 (of its compact JSON), when the token it was issued

@@ -221,10 +221,23 @@ fn check_cursor_within_head(conn: &Connection, after: i64) -> Result<(), StoreEr
     Ok(())
 }
 
+/// How the engine's driver errors reach the service: a busy or locked database (another
+/// writer held it past the busy timeout) may pass, so it is [`StoreError::Unavailable`]; the rest
+/// is [`StoreError::Other`] with the driver's error as its source.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Unavailable(
+                "the database is busy with other writes; try again in a moment".into(),
+            ),
+            _ => StoreError::Other(Box::new(e)),
+        }
+    }
+}
+
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
-    StoreError::Worker(
-        "a database lock was poisoned by an earlier panic; restart the service".into(),
-    )
+    StoreError::other("a database lock was poisoned by an earlier panic; restart the service")
 }
 
 fn date_col(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {

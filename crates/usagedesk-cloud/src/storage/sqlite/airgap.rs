@@ -45,13 +45,12 @@ pub(super) fn vendor_root_key<R: RngCore + CryptoRng>(
                 "INSERT OR IGNORE INTO signing_keys(role, secret, created_at) VALUES (?1, ?2, ?3)",
                 params![ROOT, key.to_secret_text(), time_text(&Utc::now())],
             )?;
-            read(conn)?.ok_or_else(|| {
-                StoreError::Worker("the vendor root key could not be stored".into())
-            })?
+            read(conn)?
+                .ok_or_else(|| StoreError::other("the vendor root key could not be stored"))?
         }
     };
     RootKey::from_secret_text(&secret).map_err(|e| {
-        StoreError::Worker(format!(
+        StoreError::other(format!(
             "the database's vendor root key cannot be read ({e}); restore the database from a \
              backup"
         ))
@@ -282,7 +281,7 @@ pub(super) fn online_sync_key(
     };
     let time = |s: &str| {
         super::parse_time(s)
-            .map_err(|e| StoreError::Worker(format!("a stored time '{s}' is unreadable: {e}")))
+            .map_err(|e| StoreError::other(format!("a stored time '{s}' is unreadable: {e}")))
     };
     Ok(Some(OnlineSyncKey {
         nonce,

@@ -53,7 +53,7 @@ pub(super) fn record_license_file(
         )));
     }
     let path = serde_json::to_string(&r.account_path)
-        .map_err(|e| StoreError::Worker(format!("cannot write an account path: {e}")))?;
+        .map_err(|e| StoreError::other(format!("cannot write an account path: {e}")))?;
     tx.execute(
         "INSERT INTO license_files(instance_id, license_id, enrollment_key, account_path,
            airgapped, issued_at, expires_at, issued_by)
@@ -108,7 +108,7 @@ fn key_state(
         Some((id, None)) => (EnrollmentKeyState::Usable, Some(id)),
         Some((id, Some(at))) => (
             EnrollmentKeyState::Revoked(parse_time(&at).map_err(|e| {
-                StoreError::Worker(format!("a stored time '{at}' is unreadable: {e}"))
+                StoreError::other(format!("a stored time '{at}' is unreadable: {e}"))
             })?),
             Some(id),
         ),
@@ -262,7 +262,7 @@ pub(super) fn instance_key_events(
         out.push(KeyEvent {
             instance_id: instance_id.to_owned(),
             at: parse_time(&at).map_err(|e| {
-                StoreError::Worker(format!("a stored time '{at}' is unreadable: {e}"))
+                StoreError::other(format!("a stored time '{at}' is unreadable: {e}"))
             })?,
             event,
             actor,
