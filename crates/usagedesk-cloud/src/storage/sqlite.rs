@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rand::{CryptoRng, RngCore};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_airgap::RootKey;
 use usagedesk_domain::api::IngestResponse;
@@ -17,10 +16,11 @@ use usagedesk_domain::{
 use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 
 use super::{
-    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, EnrollmentKeyState,
-    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken,
-    OnlineSyncKey, PinGrant, ReceiptWriter, RevokedCertificate, RowError, Storage, StoreError,
-    StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope, UsageFile,
+    AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
+    EnrollmentKeyState, Feed, FeedRows, InstanceIdentity, KeyEvent, KeyReset, LastCheckIn,
+    LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant,
+    ReceiptWriter, RevokedCertificate, RowError, StoreError, StoredSigner, SubtreeAccount, Tenants,
+    TokenGrant, TokenInfo, TokenScope, Tokens, UsageFile,
 };
 use crate::limits::StorageLimits;
 
@@ -56,8 +56,6 @@ pub struct SqliteStorage {
     readers: pool::Readers,
     limits: StorageLimits,
     epoch: String,
-    /// The vendor root key, read (or created) when the database is opened.
-    root: RootKey,
 }
 
 /// Every connection's settings (after `journal_mode = WAL`, set once per connection), with
@@ -105,25 +103,15 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database file and brings its schema up to date.
-    /// A new database gets the default plan catalog, a fresh dataset epoch and a vendor root
-    /// key from the operating system's random source.
+    /// A new database gets the default plan catalog, a fresh dataset epoch and (by the
+    /// service's rule, [`crate::airgap::keys::root_key`]) a vendor root key from the operating
+    /// system's random source.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with_rng(path, &mut rand::rngs::OsRng)
+        Self::open_with(path, StorageLimits::default())
     }
 
     /// [`open`](Self::open) with the given bounds.
     pub fn open_with(path: &Path, limits: StorageLimits) -> Result<Self, StoreError> {
-        let mut storage = Self::open_with_rng(path, &mut rand::rngs::OsRng)?;
-        storage.readers = pool::Readers::new(limits.readers, limits.reader_wait);
-        storage.limits = limits;
-        Ok(storage)
-    }
-
-    /// [`open`](Self::open), drawing a missing vendor root key from `rng`.
-    pub fn open_with_rng<R: RngCore + CryptoRng>(
-        path: &Path,
-        rng: &mut R,
-    ) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, WRITER_CACHE_KIB)?;
         migrate(&mut conn, path)?;
         let epoch: Option<String> = conn
@@ -147,16 +135,16 @@ impl SqliteStorage {
                 e
             }
         };
-        let root = airgap::vendor_root_key(&mut conn, rng)?;
-        let limits = StorageLimits::default();
-        Ok(Self {
+        let storage = Self {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
             readers: pool::Readers::new(limits.readers, limits.reader_wait),
             limits,
             epoch,
-            root,
-        })
+        };
+        // Created with the database, so every backup holds it.
+        storage.vendor_root_key()?;
+        Ok(storage)
     }
 
     pub fn path(&self) -> &Path {
@@ -181,44 +169,6 @@ impl SqliteStorage {
         let mut conn = self.writer.lock().map_err(poisoned)?;
         f(&mut conn)
     }
-
-    fn cursor(&self, seq: i64) -> String {
-        format!("{}.{}", self.epoch, seq)
-    }
-
-    fn parse_cursor(&self, cursor: Option<&str>) -> Result<i64, StoreError> {
-        let Some(c) = cursor.filter(|c| !c.is_empty()) else {
-            return Ok(0);
-        };
-        let (epoch, seq) = c
-            .split_once('.')
-            .ok_or_else(|| StoreError::BadCursor(c.into()))?;
-        let seq: i64 = seq.parse().map_err(|_| StoreError::BadCursor(c.into()))?;
-        if epoch.len() != 16 || !epoch.bytes().all(|b| b.is_ascii_hexdigit()) || seq < 0 {
-            return Err(StoreError::BadCursor(c.into()));
-        }
-        if epoch != self.epoch {
-            return Err(StoreError::CursorExpired);
-        }
-        Ok(seq)
-    }
-}
-
-/// A cursor past the feed's last sequence number was issued by a later state of this
-/// database: it was restored from an older backup.
-fn check_cursor_within_head(conn: &Connection, after: i64) -> Result<(), StoreError> {
-    if after == 0 {
-        return Ok(());
-    }
-    let head: i64 = conn
-        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'feed'")?
-        .query_row([], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    if after > head {
-        return Err(StoreError::CursorAhead);
-    }
-    Ok(())
 }
 
 /// How the engine's driver errors reach the service: a busy or locked database (another
@@ -504,7 +454,7 @@ fn scope_filter(scope: &TokenScope) -> (&'static str, Option<&str>) {
     }
 }
 
-impl Storage for SqliteStorage {
+impl Tenants for SqliteStorage {
     fn plans(&self) -> Result<PlanCatalog, StoreError> {
         self.read(load_catalog)
     }
@@ -522,27 +472,18 @@ impl Storage for SqliteStorage {
         out
     }
 
-    fn add_token(&self, token: &NewToken) -> Result<(), StoreError> {
-        self.write(|conn| tokens::add(conn, token))
-    }
-
-    fn authenticate(&self, hash: [u8; 32]) -> Result<Option<TokenGrant>, StoreError> {
-        self.read(|conn| tokens::authenticate(conn, hash))
-    }
-
-    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        self.read(tokens::list)
-    }
-
-    fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<TokenInfo, StoreError> {
-        self.write(|conn| tokens::revoke(conn, id, now))
-    }
-
-    fn revoked_certificate(
-        &self,
-        certificate_sha256: &str,
-    ) -> Result<Option<RevokedCertificate>, StoreError> {
-        self.read(|conn| tokens::revoked_certificate(conn, certificate_sha256))
+    fn ingest(&self, rows: &[DailyRow]) -> Result<IngestResponse, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let mut touched = BTreeSet::new();
+            let accepted = write_daily(&tx, rows.iter(), &mut touched)?;
+            let months_changed = refresh_month_usage(&tx, &touched)?;
+            tx.commit()?;
+            Ok(IngestResponse {
+                accepted,
+                months_changed,
+            })
+        })
     }
 
     fn account(&self, scope: &TokenScope, id: &str) -> Result<Option<Account>, StoreError> {
@@ -567,16 +508,55 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn changes(
+    fn account_path(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| airgap::account_path(conn, account_id))
+    }
+}
+
+impl Tokens for SqliteStorage {
+    fn add_token(&self, token: &NewToken) -> Result<(), StoreError> {
+        self.write(|conn| tokens::add(conn, token))
+    }
+
+    fn authenticate(&self, hash: [u8; 32]) -> Result<Option<TokenGrant>, StoreError> {
+        self.read(|conn| tokens::authenticate(conn, hash))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.read(tokens::list)
+    }
+
+    fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<TokenInfo, StoreError> {
+        self.write(|conn| tokens::revoke(conn, id, now))
+    }
+
+    fn revoked_certificate(
+        &self,
+        certificate_sha256: &str,
+    ) -> Result<Option<RevokedCertificate>, StoreError> {
+        self.read(|conn| tokens::revoked_certificate(conn, certificate_sha256))
+    }
+}
+
+impl Feed for SqliteStorage {
+    fn feed_epoch(&self) -> Result<String, StoreError> {
+        Ok(self.epoch.clone())
+    }
+
+    fn feed_after(
         &self,
         scope: &TokenScope,
-        cursor: Option<&str>,
+        after_seq: u64,
         limit: usize,
         count: bool,
-    ) -> Result<FeedPage, StoreError> {
-        let after = self.parse_cursor(cursor)?;
+    ) -> Result<FeedRows, StoreError> {
+        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         self.read(|conn| {
-            check_cursor_within_head(conn, after)?;
+            let head: i64 = conn
+                .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'feed'")?
+                .query_row([], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
             let page = feed_read::page(conn, scope, after, limit)?;
             // Counted within the next `max_feed_count` positions of the feed, whatever the
             // scope: the work is bounded, and the count a lower bound when the feed is longer.
@@ -595,11 +575,12 @@ impl Storage for SqliteStorage {
             } else {
                 None
             };
-            Ok(FeedPage {
+            Ok(FeedRows {
                 changes: page.changes,
-                next_cursor: self.cursor(page.last_seq),
+                last_seq: page.last_seq.max(0) as u64,
                 has_more: page.has_more,
                 remaining,
+                head: head.max(0) as u64,
             })
         })
     }
@@ -637,23 +618,15 @@ impl Storage for SqliteStorage {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
+}
 
-    fn ingest(&self, rows: &[DailyRow]) -> Result<IngestResponse, StoreError> {
-        self.write(|conn| {
-            let tx = conn.transaction()?;
-            let mut touched = BTreeSet::new();
-            let accepted = write_daily(&tx, rows.iter(), &mut touched)?;
-            let months_changed = refresh_month_usage(&tx, &touched)?;
-            tx.commit()?;
-            Ok(IngestResponse {
-                accepted,
-                months_changed,
-            })
-        })
+impl AirGap for SqliteStorage {
+    fn root_key(&self) -> Result<Option<RootKey>, StoreError> {
+        self.read(airgap::root_key)
     }
 
-    fn vendor_root_key(&self) -> Result<RootKey, StoreError> {
-        Ok(self.root.clone())
+    fn insert_root_key(&self, key: &RootKey, now: DateTime<Utc>) -> Result<RootKey, StoreError> {
+        self.write(|conn| airgap::insert_root_key(conn, key, now))
     }
 
     fn cloud_signer(&self) -> Result<Option<StoredSigner>, StoreError> {
@@ -674,10 +647,6 @@ impl Storage for SqliteStorage {
 
     fn instance(&self, scope: &TokenScope, id: &str) -> Result<Option<Instance>, StoreError> {
         self.read(|conn| airgap::instance(conn, scope, id))
-    }
-
-    fn account_path(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| airgap::account_path(conn, account_id))
     }
 
     fn accepted_file(&self, sha256: &str) -> Result<Option<AcceptedFile>, StoreError> {
@@ -705,7 +674,9 @@ impl Storage for SqliteStorage {
     ) -> Result<AcceptedFile, StoreError> {
         self.write(|conn| airgap::accept_usage_file(conn, file, receipt))
     }
+}
 
+impl InstanceIdentity for SqliteStorage {
     fn record_license_file(&self, record: &LicenseFileRecord) -> Result<(), StoreError> {
         self.write(|conn| identity::record_license_file(conn, record))
     }
@@ -733,9 +704,15 @@ impl Storage for SqliteStorage {
     fn instance_key_events(&self, instance_id: &str) -> Result<Vec<KeyEvent>, StoreError> {
         self.read(|conn| identity::instance_key_events(conn, instance_id))
     }
+}
 
-    fn record_check_in(&self, check_in: &CheckInWrite) -> Result<CheckInOutcome, StoreError> {
-        self.write(|conn| customers::record_check_in(conn, check_in))
+impl Customers for SqliteStorage {
+    fn last_check_in(&self, instance_id: &str) -> Result<Option<LastCheckIn>, StoreError> {
+        self.read(|conn| customers::last_check_in(conn, instance_id))
+    }
+
+    fn write_check_in(&self, record: &CheckInRecord) -> Result<CheckInWritten, StoreError> {
+        self.write(|conn| customers::write_check_in(conn, record))
     }
 
     fn instance_report(

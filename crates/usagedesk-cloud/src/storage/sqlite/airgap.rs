@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rand::{CryptoRng, RngCore};
 use rusqlite::{params, Connection, OptionalExtension};
 use usagedesk_airgap::RootKey;
 use usagedesk_domain::{Instance, UsageCounts};
@@ -21,40 +20,35 @@ use crate::storage::{
 const ROOT: &str = "vendor_root";
 const CLOUD: &str = "cloud";
 
-/// Reads the vendor root key, creating it from `rng` when the database has none yet.
-pub(super) fn vendor_root_key<R: RngCore + CryptoRng>(
-    conn: &mut Connection,
-    rng: &mut R,
+pub(super) fn root_key(conn: &Connection) -> Result<Option<RootKey>, StoreError> {
+    let secret: Option<String> = conn
+        .prepare_cached("SELECT secret FROM signing_keys WHERE role = ?1")?
+        .query_row([ROOT], |r| r.get(0))
+        .optional()?;
+    secret
+        .map(|s| {
+            RootKey::from_secret_text(&s).map_err(|e| {
+                StoreError::other(format!(
+                    "the database's vendor root key cannot be read ({e}); restore the database \
+                     from a backup"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Stores `key` unless a root key is stored (OR IGNORE: another process may have stored its
+/// own first); returns the stored one.
+pub(super) fn insert_root_key(
+    conn: &Connection,
+    key: &RootKey,
+    now: DateTime<Utc>,
 ) -> Result<RootKey, StoreError> {
-    let read = |conn: &Connection| -> Result<Option<String>, StoreError> {
-        Ok(conn
-            .query_row(
-                "SELECT secret FROM signing_keys WHERE role = ?1",
-                [ROOT],
-                |r| r.get(0),
-            )
-            .optional()?)
-    };
-    let secret = match read(conn)? {
-        Some(s) => s,
-        None => {
-            let key = RootKey::generate(rng);
-            // OR IGNORE: another process opening the same new database may have won the race;
-            // its key is then the one read back.
-            conn.execute(
-                "INSERT OR IGNORE INTO signing_keys(role, secret, created_at) VALUES (?1, ?2, ?3)",
-                params![ROOT, key.to_secret_text(), time_text(&Utc::now())],
-            )?;
-            read(conn)?
-                .ok_or_else(|| StoreError::other("the vendor root key could not be stored"))?
-        }
-    };
-    RootKey::from_secret_text(&secret).map_err(|e| {
-        StoreError::other(format!(
-            "the database's vendor root key cannot be read ({e}); restore the database from a \
-             backup"
-        ))
-    })
+    conn.execute(
+        "INSERT OR IGNORE INTO signing_keys(role, secret, created_at) VALUES (?1, ?2, ?3)",
+        params![ROOT, key.to_secret_text(), time_text(&now)],
+    )?;
+    root_key(conn)?.ok_or_else(|| StoreError::other("the vendor root key could not be stored"))
 }
 
 pub(super) fn cloud_signer(conn: &Connection) -> Result<Option<StoredSigner>, StoreError> {

@@ -14,12 +14,11 @@ use usagedesk_domain::{Account, PlanCatalog};
 use super::feed_writer::FeedWriter;
 use super::touch;
 use crate::customers::rules::{
-    check_seat_plans, feature_bits, features_from_bits, field_values, seats_from_text, seats_text,
-    time_text, TRACKED_FIELDS,
+    check_seat_plans, feature_bits, features_from_bits, seats_from_text, seats_text, time_text,
 };
 use crate::storage::{
-    CheckInOutcome, CheckInWrite, Dataset, LoadError, LoadStats, Located, RowError, RowStream,
-    StepRow, StoreError, TokenScope,
+    CheckInRecord, CheckInWritten, Dataset, LastCheckIn, LoadError, LoadStats, Located, RowError,
+    RowStream, StepRow, StoreError, TokenScope,
 };
 
 // ---- Reading rows ----
@@ -858,110 +857,73 @@ fn load_attempts(
 
 // ---- Check-ins ----
 
-/// The body of [`crate::storage::Storage::record_check_in`].
-pub(super) fn record_check_in(
-    conn: &mut Connection,
-    c: &CheckInWrite,
-) -> Result<CheckInOutcome, StoreError> {
-    let tx = conn.transaction()?;
-    let account: Option<String> = tx
-        .prepare_cached("SELECT account_id FROM instances WHERE id = ?1")?
-        .query_row([&c.instance_id], |r| r.get(0))
-        .optional()?;
-    let Some(account) = account else {
-        return Err(StoreError::Conflict(format!(
-            "instance '{}' was removed meanwhile",
-            c.instance_id
-        )));
-    };
-    let old: Option<(InstanceReport, Option<DateTime<Utc>>)> = tx
+/// The body of [`crate::storage::Customers::last_check_in`].
+pub(super) fn last_check_in(
+    conn: &Connection,
+    instance_id: &str,
+) -> Result<Option<LastCheckIn>, StoreError> {
+    Ok(conn
         .prepare_cached(&format!(
             "SELECT {REPORT_COLS}, r.signed_at FROM instance_reports r WHERE r.instance_id = ?1"
         ))?
-        .query_row([&c.instance_id], |r| {
-            Ok((
-                report_row(r, 0, c.instance_id.clone())?,
-                opt_time_col(r, 12)?,
-            ))
+        .query_row([instance_id], |r| {
+            Ok(LastCheckIn {
+                report: report_row(r, 0, instance_id.to_owned())?,
+                signed_at: opt_time_col(r, 12)?,
+            })
         })
+        .optional()?)
+}
+
+/// The body of [`crate::storage::Customers::write_check_in`].
+pub(super) fn write_check_in(
+    conn: &mut Connection,
+    c: &CheckInRecord,
+) -> Result<CheckInWritten, StoreError> {
+    let id = &c.report.instance_id;
+    let tx = conn.transaction()?;
+    let account: Option<String> = tx
+        .prepare_cached("SELECT account_id FROM instances WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
-    let now = crate::customers::rules::truncate_ms(c.now);
-    let signed_at = crate::customers::rules::truncate_ms(c.signed_at);
-    if let Some(last) = old.as_ref().and_then(|o| o.1) {
-        if signed_at <= last {
-            return Err(StoreError::Conflict(format!(
-                "this check-in is signed at {}, not later than the last one the cloud recorded \
-                 ({}): a check-in is accepted once; send a new one",
-                time_text(&signed_at),
-                time_text(&last)
-            )));
-        }
-    }
-    let report = InstanceReport {
-        instance_id: c.instance_id.clone(),
-        status: c.status,
-        app_version: c.app_version.clone(),
-        cluster: c.cluster.clone(),
-        first_check_in: old.as_ref().map_or(now, |o| o.0.first_check_in.min(now)),
-        last_check_in: now,
+    let Some(account) = account else {
+        return Err(StoreError::Conflict(format!(
+            "instance '{id}' was removed meanwhile"
+        )));
     };
-    let new_values = field_values(report.status, &report.app_version, &report.cluster);
-    let mut events = Vec::new();
-    match &old {
-        Some((before, _)) => {
-            let old_values = field_values(before.status, &before.app_version, &before.cluster);
-            for ((field, old), new) in TRACKED_FIELDS.iter().zip(old_values).zip(new_values) {
-                if old != new {
-                    events.push(InstanceEvent {
-                        instance_id: c.instance_id.clone(),
-                        field: (*field).to_owned(),
-                        previous: (!old.is_empty()).then_some(old),
-                        new,
-                        received_at: now,
-                    });
-                }
-            }
-        }
-        None => {
-            // First check-in: the report holds the starting values; the status and the app
-            // version start their history (time to install counts from here).
-            for (field, new) in TRACKED_FIELDS.iter().zip(new_values).take(2) {
-                events.push(InstanceEvent {
-                    instance_id: c.instance_id.clone(),
-                    field: (*field).to_owned(),
-                    previous: None,
-                    new,
-                    received_at: now,
-                });
-            }
-        }
+    if last_check_in(&tx, id)? != c.judged_against {
+        return Ok(CheckInWritten::Stale);
     }
-    write_report(&tx, &report)?;
+    write_report(&tx, &c.report)?;
     tx.execute(
         "UPDATE instance_reports SET signed_at = ?2 WHERE instance_id = ?1",
-        params![c.instance_id, time_text(&signed_at)],
+        params![id, time_text(&c.signed_at)],
     )?;
-    touch(&tx, "report", &account, &c.instance_id)?;
-    let received = time_text(&now);
-    for e in &events {
+    touch(&tx, "report", &account, id)?;
+    for e in &c.events {
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(instance_id, received_at, field) DO NOTHING",
             )?
-            .execute(params![e.instance_id, e.field, e.previous, e.new, received])?;
+            .execute(params![
+                e.instance_id,
+                e.field,
+                e.previous,
+                e.new,
+                time_text(&e.received_at)
+            ])?;
         if inserted == 0 {
             return Err(StoreError::Conflict(format!(
-                "instance '{}' checked in twice within the same millisecond; check in again",
-                c.instance_id
+                "instance '{id}' checked in twice within the same millisecond; check in again"
             )));
         }
-        let id = tx.last_insert_rowid();
-        touch(&tx, "event", &account, &id.to_string())?;
+        let event_id = tx.last_insert_rowid();
+        touch(&tx, "event", &account, &event_id.to_string())?;
     }
     tx.commit()?;
-    Ok(CheckInOutcome { report, events })
+    Ok(CheckInWritten::Written)
 }
 
 // ---- Reading for the API ----
