@@ -1,6 +1,6 @@
 //! The embedded SQLite engine of the cloud service.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -8,7 +8,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_airgap::RootKey;
 use usagedesk_domain::api::IngestResponse;
-use usagedesk_domain::rollup::Tree;
 use usagedesk_domain::{
     Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
@@ -19,10 +18,11 @@ use super::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
     EnrollmentKeyState, Feed, FeedRows, InstanceIdentity, KeyEvent, KeyReset, LastCheckIn,
     LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant,
-    ReceiptWriter, RevokedCertificate, RowError, StoreError, StoredSigner, SubtreeAccount, Tenants,
+    ReceiptWriter, RevokedCertificate, StoreError, StoredSigner, SubtreeAccount, Tenants,
     TokenGrant, TokenInfo, TokenScope, Tokens, UsageFile,
 };
 use crate::limits::StorageLimits;
+use crate::load::rules;
 
 mod airgap;
 mod customers;
@@ -784,50 +784,13 @@ fn load_dataset(
     }
     let catalog = load_catalog(&tx)?;
 
-    // Accounts: merge the file over what is stored, then check it is still a forest.
-    let mut all = load_accounts(&tx)?;
-    let before = all.clone();
-    let mut seen = HashSet::new();
-    for a in &dataset.accounts {
-        if !seen.insert(a.row.id.as_str()) {
-            return Err(a
-                .error(format!(
-                    "account id '{}' appears twice in the file",
-                    a.row.id
-                ))
-                .into());
-        }
-        all.insert(a.row.id.clone(), a.row.clone());
-    }
-    for a in &dataset.accounts {
-        if let Some(p) = &a.row.parent_id {
-            if !all.contains_key(p) {
-                return Err(a
-                    .error(format!(
-                        "parent_id '{p}' is not an account in the file or the database"
-                    ))
-                    .into());
-            }
-        }
-    }
-    check_forest(&all, &dataset)?;
-
-    let changed: Vec<&Located<Account>> = dataset
-        .accounts
-        .iter()
-        .filter(|a| before.get(&a.row.id) != Some(&a.row))
-        .collect();
-    let moved: Vec<&Account> = changed
-        .iter()
-        .filter_map(|a| {
-            before
-                .get(&a.row.id)
-                .filter(|old| old.parent_id != a.row.parent_id)
-        })
-        .collect();
+    // Accounts: the file merged over what is stored, by the service's rules.
+    let merge = rules::merge_accounts(load_accounts(&tx)?, &dataset.accounts)?;
+    let all = &merge.all;
+    let changed = &merge.changed;
     // Accounts that move leave the scopes of their old ancestors: tombstone them there.
     let mut moved_subtrees = Vec::new();
-    for old in &moved {
+    for old in &merge.moved {
         let anc = ancestors(&tx, &old.id).map_err(StoreError::from)?;
         tombstone(&tx, &old.id, &anc).map_err(StoreError::from)?;
         moved_subtrees.push(old.id.clone());
@@ -840,7 +803,7 @@ fn load_dataset(
                    status = excluded.status, created_at = excluded.created_at",
             )
             .map_err(StoreError::from)?;
-        for a in &changed {
+        for a in changed {
             let r = &a.row;
             up.execute(params![
                 r.id,
@@ -853,12 +816,8 @@ fn load_dataset(
             touch(&tx, "account", &r.id, "").map_err(StoreError::from)?;
         }
     }
-    let tree_changed = changed.iter().any(|a| {
-        before.get(&a.row.id).map(|o| (&o.parent_id, o.created_at))
-            != Some((&a.row.parent_id, a.row.created_at))
-    });
-    if tree_changed {
-        rebuild_closure(&tx, &all)?;
+    if merge.tree_changed {
+        rebuild_closure(&tx, all)?;
     }
     // A moved subtree is sent again, in full, to the scopes that now see it.
     for id in &moved_subtrees {
@@ -877,11 +836,11 @@ fn load_dataset(
     }
     stats.accounts_changed = changed.len();
     tracing::debug!("load: accounts, {:.2} s", started.elapsed().as_secs_f64());
-    let changed_instances = instances::load(&tx, &all, &dataset.instances)?;
+    let changed_instances = instances::load(&tx, all, &dataset.instances)?;
     stats.instances_changed = changed_instances.len();
     customers::load(
         &tx,
-        &all,
+        all,
         &catalog,
         customers::CustomerFiles::take(&mut dataset),
         &changed_instances,
@@ -894,48 +853,8 @@ fn load_dataset(
         started.elapsed().as_secs_f64()
     );
     // Daily usage, streamed and validated row by row; then the month-end rows it changes.
-    daily_load::load_daily(&tx, dataset.daily, &all, &catalog, today, &mut stats)?;
+    daily_load::load_daily(&tx, dataset.daily, all, &catalog, today, &mut stats)?;
     tx.commit().map_err(StoreError::from)?;
     tracing::debug!("load: committed, {:.2} s", started.elapsed().as_secs_f64());
     Ok(stats)
-}
-
-use super::Located;
-
-fn check_forest(all: &HashMap<String, Account>, dataset: &Dataset<'_>) -> Result<(), LoadError> {
-    let ids: Vec<&String> = all.keys().collect();
-    let index: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let parents = ids
-        .iter()
-        .map(|id| {
-            all[*id]
-                .parent_id
-                .as_deref()
-                .and_then(|p| index.get(p).copied())
-        })
-        .collect();
-    match Tree::new(parents) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let culprit = match e {
-                usagedesk_domain::rollup::TreeError::Cycle(i)
-                | usagedesk_domain::rollup::TreeError::MissingParent(i, _) => ids[i].as_str(),
-            };
-            let located = dataset.accounts.iter().find(|a| a.row.id == culprit);
-            let msg = format!("parent_id values around account '{culprit}' form a cycle: an account cannot be its own ancestor");
-            Err(match located {
-                Some(a) => a.error(msg).into(),
-                None => RowError {
-                    file: "accounts.csv".into(),
-                    line: 0,
-                    message: msg,
-                }
-                .into(),
-            })
-        }
-    }
 }
