@@ -5,11 +5,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceReport, License};
 use usagedesk_domain::rollup::{Tree, TreeError};
 use usagedesk_domain::{Account, PlanCatalog};
 
-use crate::storage::{DailyRow, InstanceRow, LoadError, Located, RowError};
+use crate::customers::rules::{check_seat_plans, time_text};
+use crate::storage::{DailyRow, InstanceRow, LoadError, Located, RowError, StepRow};
 
 /// The file's accounts merged over the stored ones.
 #[derive(Debug)]
@@ -185,4 +187,263 @@ pub fn check_instance<'f>(
             .into());
     }
     Ok(())
+}
+
+/// The first instant after `today`: loaded times must be before it.
+fn end_of(today: NaiveDate) -> DateTime<Utc> {
+    today
+        .checked_add_days(Days::new(1))
+        .unwrap_or(today)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+}
+
+/// Refuses a time of a loaded row (`field`) later than `today`.
+pub fn not_future<T>(
+    row: &Located<T>,
+    field: &str,
+    t: &DateTime<Utc>,
+    today: NaiveDate,
+) -> Result<(), LoadError> {
+    if *t >= end_of(today) {
+        return Err(row
+            .error(format!(
+                "{field} {} is in the future (today is {today})",
+                time_text(t)
+            ))
+            .into());
+    }
+    Ok(())
+}
+
+/// The checks of one license row: its id once in the file, its account exists, its seats
+/// name plans of the catalog, it was not created after `today`, and a stored license keeps
+/// its account (`stored_account`).
+pub fn check_license<'f>(
+    row: &'f Located<License>,
+    seen: &mut HashSet<&'f str>,
+    accounts: &HashMap<String, Account>,
+    catalog: &PlanCatalog,
+    today: NaiveDate,
+) -> Result<(), LoadError> {
+    let l = &row.row;
+    if !seen.insert(l.id.as_str()) {
+        return Err(row
+            .error(format!("license id '{}' appears twice in the file", l.id))
+            .into());
+    }
+    if !accounts.contains_key(&l.account_id) {
+        return Err(row
+            .error(format!(
+                "account_id '{}' is not an account of accounts.csv or the database",
+                l.account_id
+            ))
+            .into());
+    }
+    check_seat_plans(&l.seats, catalog).map_err(|m| row.error(m))?;
+    not_future(row, "created_at", &l.created_at, today)
+}
+
+/// A stored license keeps its account.
+pub fn check_license_account(
+    row: &Located<License>,
+    stored_account: &str,
+) -> Result<(), LoadError> {
+    let l = &row.row;
+    if stored_account != l.account_id {
+        return Err(row
+            .error(format!(
+                "license '{}' belongs to account '{stored_account}'; a license cannot move to \
+                 another account: keep its account_id, or issue a new license id",
+                l.id
+            ))
+            .into());
+    }
+    Ok(())
+}
+
+/// An instance whose license belongs to an account that is neither the instance's account
+/// nor one of its ancestors, blamed on the instance's row when the load has it, else on the
+/// license's.
+pub struct LicenseMismatch<'a> {
+    pub instance: &'a str,
+    pub instance_account: &'a str,
+    pub license: &'a str,
+    pub license_account: &'a str,
+}
+
+impl LicenseMismatch<'_> {
+    /// `instance_lines`: where each instance of the load's instance file is (file, line).
+    pub fn error(
+        &self,
+        instance_lines: &HashMap<String, (String, u64)>,
+        licenses: &[Located<License>],
+    ) -> LoadError {
+        let Self {
+            instance,
+            instance_account,
+            license,
+            license_account,
+        } = self;
+        let message = format!(
+            "instance '{instance}' of account '{instance_account}' runs under license \
+             '{license}', which belongs to account '{license_account}': a license serves the \
+             instances of its account and its descendants; fix the license's account_id or \
+             the instance's license_id"
+        );
+        let (file, line) = match instance_lines.get(*instance) {
+            Some((file, line)) => (file.clone(), *line),
+            None => match licenses.iter().find(|l| l.row.id == *license) {
+                Some(l) => (l.file.to_string(), l.line),
+                None => ("licenses.csv".into(), 0),
+            },
+        };
+        RowError {
+            file,
+            line,
+            message,
+        }
+        .into()
+    }
+}
+
+/// The checks of one report row: one per instance in the file, its instance known
+/// (`instance_known`), its last check-in not after `today`.
+pub fn check_report<'f>(
+    row: &'f Located<InstanceReport>,
+    seen: &mut HashSet<&'f str>,
+    instance_known: bool,
+    today: NaiveDate,
+) -> Result<(), LoadError> {
+    let r = &row.row;
+    if !seen.insert(r.instance_id.as_str()) {
+        return Err(row
+            .error(format!(
+                "instance '{}' has a second report in the file; give one row per instance",
+                r.instance_id
+            ))
+            .into());
+    }
+    if !instance_known {
+        return Err(unknown_instance(row, &r.instance_id));
+    }
+    not_future(row, "last_check_in", &r.last_check_in, today)
+}
+
+/// The checks of one event row: its instance known, received not after `today`.
+pub fn check_event(
+    row: &Located<InstanceEvent>,
+    instance_known: bool,
+    today: NaiveDate,
+) -> Result<(), LoadError> {
+    let e = &row.row;
+    if !instance_known {
+        return Err(unknown_instance(row, &e.instance_id));
+    }
+    not_future(row, "received_at", &e.received_at, today)
+}
+
+/// A second event of one instance, field and time in the file.
+pub fn duplicate_event(row: &Located<InstanceEvent>) -> LoadError {
+    let e = &row.row;
+    row.error(format!(
+        "instance '{}' has a second '{}' event at {} in the file; give one row per instance, \
+         time and field",
+        e.instance_id,
+        e.field,
+        time_text(&e.received_at)
+    ))
+    .into()
+}
+
+fn unknown_instance<T>(row: &Located<T>, instance_id: &str) -> LoadError {
+    row.error(format!(
+        "instance_id '{instance_id}' is not an instance of instances.csv or the database"
+    ))
+    .into()
+}
+
+/// The checks of one install attempt row: its id once in the file (`seen`), its license
+/// known (`license_known`), started not after `today`, and a stored attempt keeps its
+/// license (`stored_license`).
+pub fn check_attempt(
+    row: &Located<InstallAttempt>,
+    seen: bool,
+    license_known: bool,
+    stored_license: Option<&str>,
+    today: NaiveDate,
+) -> Result<(), LoadError> {
+    let a = &row.row;
+    if seen {
+        return Err(row
+            .error(format!(
+                "install attempt id '{}' appears twice in the file",
+                a.id
+            ))
+            .into());
+    }
+    if !license_known {
+        return Err(row
+            .error(format!(
+                "license_id '{}' is not a license of licenses.csv or the database",
+                a.license_id
+            ))
+            .into());
+    }
+    not_future(row, "started_at", &a.started_at, today)?;
+    if let Some(old) = stored_license.filter(|l| *l != a.license_id) {
+        return Err(row
+            .error(format!(
+                "install attempt '{}' belongs to license '{old}'; an attempt keeps its license: \
+                 give the new attempt a new id",
+                a.id
+            ))
+            .into());
+    }
+    Ok(())
+}
+
+/// A step naming an attempt neither the file nor the database has.
+pub fn unknown_attempt(row: &Located<StepRow>) -> LoadError {
+    row.error(format!(
+        "attempt_id '{}' is not an install attempt of install_attempts.csv or the database",
+        row.row.attempt_id
+    ))
+    .into()
+}
+
+/// The checks of one step row: not before its attempt `started`, not before the step
+/// before it in the file (`previous`), not after `today`.
+pub fn check_step(
+    row: &Located<StepRow>,
+    started: &DateTime<Utc>,
+    previous: Option<&Located<StepRow>>,
+    today: NaiveDate,
+) -> Result<(), LoadError> {
+    let step = &row.row.step;
+    if step.at < *started {
+        return Err(row
+            .error(format!(
+                "step '{}' at {} is before its attempt started ({})",
+                step.name,
+                time_text(&step.at),
+                time_text(started)
+            ))
+            .into());
+    }
+    if let Some(prev) = previous {
+        if step.at < prev.row.step.at {
+            return Err(row
+                .error(format!(
+                    "step '{}' at {} is earlier than the step before it (line {}); list an \
+                     attempt's steps in time order",
+                    step.name,
+                    time_text(&step.at),
+                    prev.line
+                ))
+                .into());
+        }
+    }
+    not_future(row, "at", &step.at, today)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_domain::customer::{
     ClusterDetails, Connectivity, InstallAttempt, InstallStatus, InstallStep, InstanceEvent,
@@ -14,11 +14,12 @@ use usagedesk_domain::{Account, PlanCatalog};
 use super::feed_writer::FeedWriter;
 use super::touch;
 use crate::customers::rules::{
-    check_seat_plans, feature_bits, features_from_bits, seats_from_text, seats_text, time_text,
+    feature_bits, features_from_bits, seats_from_text, seats_text, time_text,
 };
+use crate::load::rules;
 use crate::storage::{
-    CheckInRecord, CheckInWritten, Dataset, LastCheckIn, LoadError, LoadStats, Located, RowError,
-    RowStream, StepRow, StoreError, TokenScope,
+    CheckInRecord, CheckInWritten, Dataset, LastCheckIn, LoadError, LoadStats, Located, RowStream,
+    StepRow, StoreError, TokenScope,
 };
 
 // ---- Reading rows ----
@@ -261,33 +262,6 @@ pub(super) fn touch_customer_data_of(
 
 // ---- Loading ----
 
-/// The first instant after `today`: loaded times must be before it.
-fn end_of(today: NaiveDate) -> DateTime<Utc> {
-    today
-        .checked_add_days(Days::new(1))
-        .unwrap_or(today)
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-}
-
-fn not_future<T>(
-    row: &Located<T>,
-    field: &str,
-    t: &DateTime<Utc>,
-    today: NaiveDate,
-) -> Result<(), LoadError> {
-    if *t >= end_of(today) {
-        return Err(row
-            .error(format!(
-                "{field} {} is in the future (today is {today})",
-                time_text(t)
-            ))
-            .into());
-    }
-    Ok(())
-}
-
 fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
     r.map_err(|e| LoadError::Store(StoreError::from(e)))
 }
@@ -386,21 +360,7 @@ fn load_licenses(
     let mut feed = db(FeedWriter::new(tx))?;
     for row in rows {
         let l = &row.row;
-        if !seen.insert(l.id.as_str()) {
-            return Err(row
-                .error(format!("license id '{}' appears twice in the file", l.id))
-                .into());
-        }
-        if !accounts.contains_key(&l.account_id) {
-            return Err(row
-                .error(format!(
-                    "account_id '{}' is not an account of accounts.csv or the database",
-                    l.account_id
-                ))
-                .into());
-        }
-        check_seat_plans(&l.seats, catalog).map_err(|m| row.error(m))?;
-        not_future(row, "created_at", &l.created_at, today)?;
+        rules::check_license(row, &mut seen, accounts, catalog, today)?;
         let old: Option<License> = if empty {
             None
         } else {
@@ -414,15 +374,7 @@ fn load_licenses(
                 }))?
         };
         if let Some(old) = &old {
-            if old.account_id != l.account_id {
-                return Err(row
-                    .error(format!(
-                        "license '{}' belongs to account '{}'; a license cannot move to another \
-                         account: keep its account_id, or issue a new license id",
-                        l.id, old.account_id
-                    ))
-                    .into());
-            }
+            rules::check_license_account(row, &old.account_id)?;
             if old == l {
                 continue;
             }
@@ -503,25 +455,13 @@ fn check_instance_licenses(
     let Some((instance, instance_account, license, license_account)) = found else {
         return Ok(());
     };
-    let message = format!(
-        "instance '{instance}' of account '{instance_account}' runs under license '{license}', \
-         which belongs to account '{license_account}': a license serves the instances of its \
-         account and its descendants; fix the license's account_id or the instance's license_id"
-    );
-    // Blame the instance row when this load has it, else the license row.
-    let (file, line) = match files.instance_lines.get(&instance) {
-        Some((file, line)) => (file.clone(), *line),
-        None => match files.licenses.iter().find(|l| l.row.id == license) {
-            Some(l) => (l.file.to_string(), l.line),
-            None => ("licenses.csv".into(), 0),
-        },
-    };
-    Err(RowError {
-        file,
-        line,
-        message,
+    Err(rules::LicenseMismatch {
+        instance: &instance,
+        instance_account: &instance_account,
+        license: &license,
+        license_account: &license_account,
     }
-    .into())
+    .error(&files.instance_lines, &files.licenses))
 }
 
 /// Writes the changed reports; returns how many changed.
@@ -537,24 +477,11 @@ fn load_reports(
     let mut feed = db(FeedWriter::new(tx))?;
     for row in rows {
         let r = &row.row;
-        if !seen.insert(r.instance_id.as_str()) {
-            return Err(row
-                .error(format!(
-                    "instance '{}' has a second report in the file; give one row per instance",
-                    r.instance_id
-                ))
-                .into());
-        }
-        let Some(account) = instance_accounts.get(tx, &r.instance_id)? else {
-            return Err(row
-                .error(format!(
-                    "instance_id '{}' is not an instance of instances.csv or the database",
-                    r.instance_id
-                ))
-                .into());
-        };
-        let account = account.to_owned();
-        not_future(row, "last_check_in", &r.last_check_in, today)?;
+        let account = instance_accounts
+            .get(tx, &r.instance_id)?
+            .map(str::to_owned);
+        rules::check_report(row, &mut seen, account.is_some(), today)?;
+        let account = account.unwrap_or_default();
         let old: Option<InstanceReport> = if empty {
             None
         } else {
@@ -645,15 +572,9 @@ fn load_events(
     for row in rows {
         let row = row?;
         let e = &row.row;
-        let Some(account) = instance_accounts.get(tx, &e.instance_id)? else {
-            return Err(row
-                .error(format!(
-                    "instance_id '{}' is not an instance of instances.csv or the database",
-                    e.instance_id
-                ))
-                .into());
-        };
-        not_future(&row, "received_at", &e.received_at, today)?;
+        let account = instance_accounts.get(tx, &e.instance_id)?;
+        rules::check_event(&row, account.is_some(), today)?;
+        let account = account.unwrap_or_default();
         let at = time_text(&e.received_at);
         let id = if db(insert.execute(params![e.instance_id, e.field, e.previous, e.new, at]))? == 1
         {
@@ -664,13 +585,7 @@ fn load_events(
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 }))?;
             if id > before {
-                return Err(row
-                    .error(format!(
-                        "instance '{}' has a second '{}' event at {at} in the file; give one \
-                         row per instance, time and field",
-                        e.instance_id, e.field
-                    ))
-                    .into());
+                return Err(rules::duplicate_event(&row));
             }
             if previous == e.previous && new == e.new {
                 continue;
@@ -712,35 +627,24 @@ fn load_attempts(
     let mut known: HashMap<String, (String, DateTime<Utc>, bool)> = HashMap::new();
     for row in attempts {
         let a = &row.row;
-        if known.contains_key(&a.id) {
-            return Err(row
-                .error(format!(
-                    "install attempt id '{}' appears twice in the file",
-                    a.id
-                ))
-                .into());
-        }
-        let Some(account) = license_account(&a.license_id)? else {
-            return Err(row
-                .error(format!(
-                    "license_id '{}' is not a license of licenses.csv or the database",
-                    a.license_id
-                ))
-                .into());
+        let seen = known.contains_key(&a.id);
+        let account = if seen {
+            None
+        } else {
+            license_account(&a.license_id)?
         };
-        not_future(row, "started_at", &a.started_at, today)?;
-        let old = stored(&a.id)?;
-        if let Some(old) = &old {
-            if old.license_id != a.license_id {
-                return Err(row
-                    .error(format!(
-                        "install attempt '{}' belongs to license '{}'; an attempt keeps its \
-                         license: give the new attempt a new id",
-                        a.id, old.license_id
-                    ))
-                    .into());
-            }
-        }
+        let old = match &account {
+            Some(_) => stored(&a.id)?,
+            None => None,
+        };
+        rules::check_attempt(
+            row,
+            seen,
+            account.is_some(),
+            old.as_ref().map(|o| o.license_id.as_str()),
+            today,
+        )?;
+        let account = account.unwrap_or_default();
         let changed = old.as_ref() != Some(a);
         if changed {
             db(tx
@@ -785,12 +689,7 @@ fn load_attempts(
                         .optional()
                 }))?;
             let Some((account, started)) = attempt else {
-                return Err(row
-                    .error(format!(
-                        "attempt_id '{id}' is not an install attempt of install_attempts.csv or \
-                         the database"
-                    ))
-                    .into());
+                return Err(rules::unknown_attempt(row));
             };
             known.insert(id.to_owned(), (account, started, false));
         }
@@ -799,31 +698,7 @@ fn load_attempts(
             Vec::new()
         });
         let (_, started, _) = &known[id];
-        let step = &row.row.step;
-        if step.at < *started {
-            return Err(row
-                .error(format!(
-                    "step '{}' at {} is before its attempt started ({})",
-                    step.name,
-                    time_text(&step.at),
-                    time_text(started)
-                ))
-                .into());
-        }
-        if let Some(prev) = list.last() {
-            if step.at < prev.row.step.at {
-                return Err(row
-                    .error(format!(
-                        "step '{}' at {} is earlier than the step before it (line {}); list an \
-                         attempt's steps in time order",
-                        step.name,
-                        time_text(&step.at),
-                        prev.line
-                    ))
-                    .into());
-            }
-        }
-        not_future(row, "at", &step.at, today)?;
+        rules::check_step(row, started, list.last().copied(), today)?;
         list.push(row);
     }
     for id in order {
