@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             tenants::a_cycle_is_refused_and_writes_nothing,
             tenants::ingest_replaces_a_day_and_keeps_the_latest_as_month_end,
             tenants::accounts_are_seen_only_inside_their_scope,
+            tenants::refused_instances_and_licenses_write_nothing,
             feed::pages_after_cursors_read_every_change_once,
             feed::a_scope_reads_only_its_subtree,
             feed::a_move_tombstones_the_old_scope_and_resends_to_the_new,

@@ -1,7 +1,8 @@
 //! [`Tenants`]: loads, their refusals, ingest, accounts and their scopes.
 
-use usagedesk_cloud::storage::LoadError;
+use usagedesk_cloud::storage::{InstanceRow, LoadError};
 use usagedesk_cloud::TokenScope;
+use usagedesk_domain::customer::License;
 use usagedesk_domain::YearMonth;
 
 use super::*;
@@ -239,5 +240,50 @@ pub fn accounts_are_seen_only_inside_their_scope(open: Open<'_>) {
             .collect::<Vec<_>>(),
         ["basic", "standard", "premium"],
         "a new store holds the default catalog in order"
+    );
+}
+
+pub fn refused_instances_and_licenses_write_nothing(open: Open<'_>) {
+    let fresh = with_instance(open);
+    let s = fresh.store.as_ref();
+    let (_, cursor) = read_all(s, &TokenScope::All, None, 1000);
+    // Each dataset also carries a good new account, which must not be written either.
+    let attempt = |instances: Vec<InstanceRow>, licenses: Vec<License>| {
+        let mut data = dataset(vec![account("c", "Gamma", Some("r"))], Vec::new());
+        data.instances = located("instances.csv", instances);
+        data.licenses = located("licenses.csv", licenses);
+        s.load(data, today()).expect_err("refused")
+    };
+    let err = attempt(vec![instance_row("inst-a", "lic-a", "b")], Vec::new());
+    assert!(
+        err.to_string().contains("cannot move"),
+        "an instance keeps its account: {err}"
+    );
+    let err = attempt(Vec::new(), vec![license("lic-a", "b")]);
+    assert!(
+        err.to_string().contains("cannot move"),
+        "a license keeps its account: {err}"
+    );
+    // A license of b cannot serve an instance of a (not b's descendant).
+    let err = attempt(
+        vec![instance_row("inst-x", "lic-b", "a")],
+        vec![license("lic-b", "b")],
+    );
+    assert!(
+        err.to_string().contains("runs under license 'lic-b'"),
+        "{err}"
+    );
+    let err = attempt(vec![instance_row("inst-y", "lic-a", "ghost")], Vec::new());
+    assert!(err.to_string().contains("ghost"), "{err}");
+    let (after, _) = read_all(s, &TokenScope::All, Some(cursor), 1000);
+    assert!(after.is_empty(), "nothing reached the feed: {after:?}");
+    assert!(s.account(&TokenScope::All, "c").unwrap().is_none());
+    assert!(s.instance(&TokenScope::All, "inst-x").unwrap().is_none());
+    assert_eq!(
+        s.instance(&TokenScope::All, "inst-a")
+            .unwrap()
+            .unwrap()
+            .account_id,
+        "a"
     );
 }
