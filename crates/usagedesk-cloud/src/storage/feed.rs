@@ -1,7 +1,9 @@
 //! The change feed and the tree reads of reports.
 
+use std::collections::HashMap;
 use usagedesk_domain::api::Change;
-use usagedesk_domain::YearMonth;
+
+use usagedesk_domain::{Account, YearMonth};
 
 use super::tenants::{MonthRow, SubtreeAccount};
 use super::{StoreError, TokenScope};
@@ -59,8 +61,13 @@ pub trait Feed {
         count: bool,
     ) -> Result<FeedRows, StoreError>;
 
-    /// The subtree of `root` in tree order (depth-first, siblings by name then id).
-    fn subtree(&self, root: &str) -> Result<Vec<SubtreeAccount>, StoreError>;
+    /// The accounts of `root`'s subtree, `root` included, in any order.
+    fn subtree_accounts(&self, root: &str) -> Result<Vec<Account>, StoreError>;
+
+    /// The subtree of `root` in tree order (see [`tree_order`]).
+    fn subtree(&self, root: &str) -> Result<Vec<SubtreeAccount>, StoreError> {
+        Ok(tree_order(root, self.subtree_accounts(root)?))
+    }
 
     /// Month-end rows of `root`'s subtree for months `from..=to`.
     fn subtree_month_rows(
@@ -69,4 +76,32 @@ pub trait Feed {
         from: YearMonth,
         to: YearMonth,
     ) -> Result<Vec<MonthRow>, StoreError>;
+}
+
+/// Orders a subtree depth-first, siblings by name then id, with depths below `root`.
+pub fn tree_order(root: &str, accounts: Vec<Account>) -> Vec<SubtreeAccount> {
+    let mut children: HashMap<&str, Vec<&Account>> = HashMap::new();
+    let mut top = None;
+    for a in &accounts {
+        if a.id == root {
+            top = Some(a);
+        } else if let Some(p) = &a.parent_id {
+            children.entry(p.as_str()).or_default().push(a);
+        }
+    }
+    for list in children.values_mut() {
+        list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    }
+    let mut out = Vec::with_capacity(accounts.len());
+    let mut stack: Vec<(&Account, u32)> = top.into_iter().map(|a| (a, 0)).collect();
+    while let Some((a, depth)) = stack.pop() {
+        out.push(SubtreeAccount {
+            account: a.clone(),
+            depth,
+        });
+        if let Some(kids) = children.get(a.id.as_str()) {
+            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+        }
+    }
+    out
 }

@@ -18,8 +18,8 @@ use super::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
     EnrollmentKeyState, Feed, FeedRows, InstanceIdentity, KeyEvent, KeyReset, LastCheckIn,
     LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant,
-    ReceiptWriter, RevokedCertificate, StoreError, StoredSigner, SubtreeAccount, Tenants,
-    TokenGrant, TokenInfo, TokenScope, Tokens, UsageFile,
+    ReceiptWriter, RevokedCertificate, StoreError, StoredSigner, Tenants, TokenGrant, TokenInfo,
+    TokenScope, Tokens, UsageFile,
 };
 use crate::limits::StorageLimits;
 use crate::load::rules;
@@ -585,13 +585,13 @@ impl Feed for SqliteStorage {
         })
     }
 
-    fn subtree(&self, root: &str) -> Result<Vec<SubtreeAccount>, StoreError> {
+    fn subtree_accounts(&self, root: &str) -> Result<Vec<Account>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {ACCOUNT_COLS} FROM closure c JOIN accounts a ON a.id = c.descendant WHERE c.ancestor = ?1"
             ))?;
             let accounts = stmt.query_map([root], account_row)?.collect::<Result<Vec<_>, _>>()?;
-            Ok(tree_order(root, accounts))
+            Ok(accounts)
         })
     }
 
@@ -732,35 +732,7 @@ impl Customers for SqliteStorage {
     }
 }
 
-/// Orders a subtree depth-first, siblings by name then id, with depths below `root`.
-fn tree_order(root: &str, accounts: Vec<Account>) -> Vec<SubtreeAccount> {
-    let mut children: HashMap<&str, Vec<&Account>> = HashMap::new();
-    let mut top = None;
-    for a in &accounts {
-        if a.id == root {
-            top = Some(a);
-        } else if let Some(p) = &a.parent_id {
-            children.entry(p.as_str()).or_default().push(a);
-        }
-    }
-    for list in children.values_mut() {
-        list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-    }
-    let mut out = Vec::with_capacity(accounts.len());
-    let mut stack: Vec<(&Account, u32)> = top.into_iter().map(|a| (a, 0)).collect();
-    while let Some((a, depth)) = stack.pop() {
-        out.push(SubtreeAccount {
-            account: a.clone(),
-            depth,
-        });
-        if let Some(kids) = children.get(a.id.as_str()) {
-            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
-        }
-    }
-    out
-}
-
-/// The body of [`Storage::load`]: validate and write in one transaction.
+/// The body of [`Tenants::load`]: validate and write in one transaction.
 fn load_dataset(
     conn: &mut Connection,
     mut dataset: Dataset<'_>,
