@@ -13,6 +13,7 @@ pub mod imports;
 pub mod instances;
 pub mod keys;
 pub mod online;
+pub mod records;
 pub mod signed_request;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -12,6 +12,7 @@ use super::{
     counts_cols, identity, instance_row, refresh_month_usage, time_text, touch, write_daily,
     INSTANCE_COLS,
 };
+use crate::airgap::records::{mark_after, Record};
 use crate::storage::{
     AcceptedFile, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant, ReceiptWriter,
     StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
@@ -323,9 +324,8 @@ pub(super) fn accept_usage_file(
         },
     )?;
 
-    // Count each record against what the cloud holds, or what an earlier record of this file
-    // for the same (account, date) just replaced. A record older than the one of the same
-    // instance that wrote the day (a file that arrived late) is held already: it is skipped.
+    // Each record is judged by the service's rule ([`Record::of`]) against what the cloud
+    // holds, or what an earlier record of this file for the same (account, date) just replaced.
     let mut counts = FileCounts {
         received: file.rows.len() as u64,
         ..FileCounts::default()
@@ -348,16 +348,12 @@ pub(super) fn accept_usage_file(
             let key = (row.account_id.as_str(), row.date);
             let date = row.date.to_string();
             let seq = to_i64(seq)?;
-            let newer: Option<i64> = source
+            let written_by: Option<i64> = source
                 .query_row(params![row.account_id, date, file.instance_id], |r| {
                     r.get(0)
                 })
                 .optional()?;
-            if newer.is_some_and(|held_seq| held_seq > seq) {
-                counts.already_present += 1;
-                continue;
-            }
-            let before = match held.get(&key) {
+            let before: Option<(String, UsageCounts)> = match held.get(&key) {
                 Some((plan, c)) => Some((plan.to_string(), *c)),
                 None => current
                     .query_row(params![row.account_id, date], |r| {
@@ -365,12 +361,15 @@ pub(super) fn accept_usage_file(
                     })
                     .optional()?,
             };
-            match before {
-                None => counts.new += 1,
-                Some((plan, c)) if plan == row.plan && c == row.counts => {
-                    counts.already_present += 1
-                }
-                Some(_) => counts.changed += 1,
+            let record = Record::of(
+                row,
+                seq as u64,
+                written_by.map(|s| s.max(0) as u64),
+                before.as_ref().map(|(plan, c)| (plan.as_str(), *c)),
+            );
+            record.count(&mut counts);
+            if !record.writes() {
+                continue;
             }
             held.insert(key, (row.plan.as_str(), row.counts));
             set_source.execute(params![row.account_id, date, file.instance_id, seq])?;
@@ -386,7 +385,7 @@ pub(super) fn accept_usage_file(
         [&file.instance_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let mark = mark.max(to_i64(file.highest_seq)?);
+    let mark = to_i64(mark_after(mark.max(0) as u64, file.highest_seq))?;
     tx.execute(
         "UPDATE instances SET high_water_mark = ?2, last_report_at = ?3 WHERE id = ?1",
         params![file.instance_id, mark, time_text(&file.now)],
