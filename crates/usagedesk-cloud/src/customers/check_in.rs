@@ -25,8 +25,8 @@ use crate::airgap::signed_request;
 pub use crate::airgap::signed_request::{Signature, MAX_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::airgap::Refusal;
 use crate::storage::{
-    CheckInOutcome, CheckInRecord, CheckInWrite, CheckInWritten, Customers, LastCheckIn, Store,
-    StoreError,
+    CheckInOutcome, CheckInRecord, CheckInWrite, CheckInWritten, Conflict, Customers, LastCheckIn,
+    Store, StoreError,
 };
 
 /// The first line of the signed message (domain separation from every other signature the
@@ -179,12 +179,12 @@ fn judge(
     let signed_at = truncate_ms(c.signed_at);
     if let Some(previous) = last.and_then(|l| l.signed_at) {
         if signed_at <= previous {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Conflict(Conflict::Refused(format!(
                 "this check-in is signed at {}, not later than the last one the cloud recorded \
                  ({}): a check-in is accepted once; send a new one",
                 time_text(&signed_at),
                 time_text(&previous)
-            )));
+            ))));
         }
     }
     let report = InstanceReport {

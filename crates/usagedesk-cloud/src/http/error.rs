@@ -86,7 +86,9 @@ impl From<StoreError> for ApiError {
             StoreError::BadCursor(_) => Self::bad_request(e.to_string()),
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Invalid(m) => Self::invalid(m),
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, m),
+            StoreError::Conflict(c) => {
+                Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, c.to_string())
+            }
             other => {
                 tracing::error!("storage: {other}");
                 Self::new(

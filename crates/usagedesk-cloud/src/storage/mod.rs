@@ -88,9 +88,10 @@ pub enum StoreError {
     #[error("the cursor was not issued by this service; start a full sync")]
     BadCursor(String),
     /// A write lost a race with another one (e.g. two first contacts pinning two keys), or
-    /// was refused by what is stored (a check-in not later than the last).
+    /// was refused by what is stored (a check-in not later than the last). Nothing was
+    /// written.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(#[from] Conflict),
     /// The cursor is beyond the feed's head: the database was restored from an older backup.
     #[error("the cursor is ahead of this service's change feed (its database was restored from an older backup); start a full sync")]
     CursorAhead,
@@ -102,6 +103,44 @@ pub enum StoreError {
     /// Anything else: a failing disk, a corrupt row, a bug.
     #[error("storage failed: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What a write conflicted with. Engines say which; the words are the service's, the same for
+/// every engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("instance '{instance}' was removed meanwhile")]
+    InstanceRemoved { instance: String },
+    /// The instance is pinned to another key than the one asking.
+    #[error(
+        "instance '{instance}' was just registered with another key; if this is the \
+         instance's key, ask the vendor to reset the instance's key"
+    )]
+    OtherKeyPinned { instance: String },
+    /// The instance has no key and no enrollment came with the request.
+    #[error(
+        "instance '{instance}' has no key any more (it was reset meanwhile): set the agent up \
+         with the instance's license file and try again"
+    )]
+    KeyReset { instance: String },
+    /// The enrollment's license file is revoked, or was never issued for the instance.
+    #[error(
+        "the license file this enrollment was made with was revoked meanwhile: ask the vendor \
+         for a new license file for instance '{instance}'"
+    )]
+    EnrollmentRevoked { instance: String },
+    /// Another usage data file (`other`, its SHA-256) answered the sync key already.
+    #[error(
+        "the sync key with nonce {nonce} was already answered by another usage data file \
+         (sha256 {other}): a sync key is answered once; issue a new sync key and export again"
+    )]
+    NonceAnswered { nonce: String, other: String },
+    /// An event of the same field and time is stored.
+    #[error("instance '{instance}' checked in twice within the same millisecond; check in again")]
+    SameMillisecond { instance: String },
+    /// A refusal the service words itself.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl StoreError {

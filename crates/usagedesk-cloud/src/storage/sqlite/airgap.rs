@@ -14,8 +14,8 @@ use super::{
 };
 use crate::airgap::records::{mark_after, Record};
 use crate::storage::{
-    AcceptedFile, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant, ReceiptWriter,
-    StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
+    AcceptedFile, Conflict, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant,
+    ReceiptWriter, StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
 };
 
 const ROOT: &str = "vendor_root";
@@ -176,20 +176,21 @@ fn pin_key(
         .query_row([instance_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((account_id, pinned)) = row else {
-        return Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' was removed meanwhile"
-        )));
+        return Err(Conflict::InstanceRemoved {
+            instance: instance_id.into(),
+        }
+        .into());
     };
     match (pinned, grant) {
         (Some(p), _) if p == public_key => Ok(()),
-        (Some(_), _) => Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' was just registered with another key; if this is the \
-             instance's key, ask the vendor to reset the instance's key"
-        ))),
-        (None, None) => Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' has no key any more (it was reset meanwhile): set the \
-             agent up with the instance's license file and try again"
-        ))),
+        (Some(_), _) => Err(Conflict::OtherKeyPinned {
+            instance: instance_id.into(),
+        }
+        .into()),
+        (None, None) => Err(Conflict::KeyReset {
+            instance: instance_id.into(),
+        }
+        .into()),
         (None, Some(grant)) => {
             identity::pin_first_key(tx, instance_id, &account_id, public_key, grant, via)
         }
@@ -306,12 +307,11 @@ pub(super) fn accept_usage_file(
         .query_row([&file.nonce], |r| r.get(0))
         .optional()?;
     if let Some(other) = answered {
-        return Err(StoreError::Conflict(format!(
-            "the sync key with nonce {} was already answered by another usage data file \
-             (sha256 {other}): a sync key is answered once; issue a new sync key and export \
-             again",
-            file.nonce
-        )));
+        return Err(Conflict::NonceAnswered {
+            nonce: file.nonce.clone(),
+            other,
+        }
+        .into());
     }
     pin_key(
         &tx,

@@ -18,8 +18,8 @@ use crate::customers::rules::{
 };
 use crate::load::rules;
 use crate::storage::{
-    CheckInRecord, CheckInWritten, Dataset, LastCheckIn, LoadError, LoadStats, Located, RowStream,
-    StepRow, StoreError, TokenScope,
+    CheckInRecord, CheckInWritten, Conflict, Dataset, LastCheckIn, LoadError, LoadStats, Located,
+    RowStream, StepRow, StoreError, TokenScope,
 };
 
 // ---- Reading rows ----
@@ -762,9 +762,10 @@ pub(super) fn write_check_in(
         .query_row([id], |r| r.get(0))
         .optional()?;
     let Some(account) = account else {
-        return Err(StoreError::Conflict(format!(
-            "instance '{id}' was removed meanwhile"
-        )));
+        return Err(Conflict::InstanceRemoved {
+            instance: id.clone(),
+        }
+        .into());
     };
     if last_check_in(&tx, id)? != c.judged_against {
         return Ok(CheckInWritten::Stale);
@@ -790,9 +791,10 @@ pub(super) fn write_check_in(
                 time_text(&e.received_at)
             ])?;
         if inserted == 0 {
-            return Err(StoreError::Conflict(format!(
-                "instance '{id}' checked in twice within the same millisecond; check in again"
-            )));
+            return Err(Conflict::SameMillisecond {
+                instance: id.clone(),
+            }
+            .into());
         }
         let event_id = tx.last_insert_rowid();
         touch(&tx, "event", &account, &event_id.to_string())?;
