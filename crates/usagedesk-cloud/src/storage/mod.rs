@@ -15,9 +15,11 @@
 //! and are the same for every engine: what a load may contain ([`crate::load::rules`]),
 //! cursors and their epochs ([`crate::feed`]), when a check-in is accepted and which events it
 //! makes ([`crate::customers::check_in`]), when the vendor root key is created
-//! ([`crate::airgap::keys::root_key`]). Errors are [`StoreError`]s, which name no driver type;
-//! an engine maps its driver's errors onto them (busy or lost connections are
-//! [`StoreError::Unavailable`], answered 503 with `Retry-After`).
+//! ([`crate::airgap::keys::root_key`]), how a usage file's records count
+//! ([`crate::airgap::records`]), a subtree's order ([`tree_order`]). Errors are
+//! [`StoreError`]s, which name no driver type; an engine maps its driver's errors onto them
+//! (busy or lost connections are [`StoreError::Unavailable`], answered 503 with
+//! `Retry-After`) and says which [`Conflict`] a refused write met, in the service's words.
 //!
 //! **The traits are synchronous, and called only off the async runtime** (the HTTP layer runs
 //! every call on tokio's blocking pool, the CLI calls them from its main thread). SQLite is
