@@ -381,3 +381,33 @@ fn scope_filter(scope: &TokenScope) -> (&'static str, Option<&str>) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_unavailable_and_other_errors_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t(x); BEGIN IMMEDIATE;")
+            .unwrap();
+        // A second writer that does not wait meets the first one's lock.
+        let writer = Connection::open(&path).unwrap();
+        writer.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let busy = writer.execute("INSERT INTO t VALUES (1)", []).unwrap_err();
+        assert!(
+            matches!(StoreError::from(busy), StoreError::Unavailable(_)),
+            "a lock held by another writer may pass: the client is told to retry"
+        );
+        let missing = writer
+            .execute("INSERT INTO nowhere VALUES (1)", [])
+            .unwrap_err();
+        assert!(
+            matches!(StoreError::from(missing), StoreError::Other(_)),
+            "a statement that cannot succeed is not worth retrying"
+        );
+    }
+}
