@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
-use usagedesk_cloud::storage::{NewToken, Storage, TokenKind, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{NewToken, TokenKind, TokenScope};
 use usagedesk_cloud::tokens;
 use usagedesk_domain::{Clock, SystemClock};
 use usagedesk_testkit::{clock, small_fixture, Cloud};

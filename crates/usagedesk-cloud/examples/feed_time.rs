@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenScope;
-use usagedesk_cloud::{load, SqliteStorage, Storage};
+use usagedesk_cloud::{load, SqliteStorage};
 use usagedesk_domain::api::{Change, DEFAULT_PAGE_SIZE};
 
 fn main() -> anyhow::Result<()> {

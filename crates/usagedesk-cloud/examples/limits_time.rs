@@ -10,8 +10,9 @@
 use std::time::Instant;
 
 use usagedesk_cloud::limits::StorageLimits;
+use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenScope;
-use usagedesk_cloud::{SqliteStorage, Storage};
+use usagedesk_cloud::SqliteStorage;
 use usagedesk_domain::api::DEFAULT_PAGE_SIZE;
 
 fn open(db: &str, limits: StorageLimits) -> anyhow::Result<SqliteStorage> {

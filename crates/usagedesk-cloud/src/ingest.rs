@@ -5,7 +5,7 @@ use usagedesk_domain::account::validate_id;
 use usagedesk_domain::api::{DailySnapshot, MAX_INGEST_SNAPSHOTS};
 use usagedesk_domain::UsageCounts;
 
-use crate::storage::{DailyRow, Storage, StoreError, TokenScope};
+use crate::storage::{DailyRow, Store, StoreError, TokenScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -23,7 +23,7 @@ fn count(at: &str, field: &str, v: i64) -> Result<u64, IngestError> {
 /// Checks every snapshot against the token's scope, the catalog, the account's creation date
 /// and today. The first problem found is reported with the snapshot's index.
 pub fn validate(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     scope: &TokenScope,
     snapshots: &[DailySnapshot],
     today: NaiveDate,
@@ -47,7 +47,7 @@ pub fn validate(
 /// The checks of [`validate`] on each snapshot, with no limit on their number; `at(i)` names
 /// the `i`-th snapshot in messages (e.g. `snapshots[3]`).
 pub fn validate_rows(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     scope: &TokenScope,
     snapshots: &[DailySnapshot],
     today: NaiveDate,

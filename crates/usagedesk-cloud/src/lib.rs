@@ -3,6 +3,7 @@
 
 pub mod airgap;
 pub mod customers;
+pub mod feed;
 pub mod http;
 pub mod ingest;
 pub mod limits;
@@ -13,4 +14,4 @@ pub mod summary;
 pub mod tokens;
 
 pub use server::{spawn, spawn_with, RunningServer};
-pub use storage::{SqliteStorage, Storage, TokenKind, TokenScope};
+pub use storage::{SqliteStorage, Store, TokenKind, TokenScope};

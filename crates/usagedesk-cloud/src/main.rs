@@ -10,8 +10,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use usagedesk_cloud::limits::{Limits, StorageLimits};
+use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{rotate_epoch, LoadError};
-use usagedesk_cloud::{load, SqliteStorage, Storage};
+use usagedesk_cloud::{load, SqliteStorage};
 use usagedesk_domain::{Clock, SystemClock};
 
 #[derive(Parser)]
@@ -462,7 +463,7 @@ fn open(db: &std::path::Path) -> Result<SqliteStorage> {
 }
 
 fn serve(db: PathBuf, listen: SocketAddr, limits: Limits, bounds: StorageLimits) -> Result<()> {
-    let storage: Arc<dyn Storage> = Arc::new(
+    let storage: Arc<dyn Store> = Arc::new(
         SqliteStorage::open_with(&db, bounds)
             .with_context(|| format!("cannot open the database {}", db.display()))?,
     );

@@ -16,7 +16,7 @@ use usagedesk_domain::Clock;
 
 use crate::http::{canonical_addr, router, AppState};
 use crate::limits::Limits;
-use crate::storage::Storage;
+use crate::storage::Store;
 
 /// A service running on a background task. Dropping it does not stop it; call [`stop`](Self::stop).
 pub struct RunningServer {
@@ -52,7 +52,7 @@ impl RunningServer {
 /// Starts the service on `addr` (use `127.0.0.1:0` for a free port) with the default
 /// [`Limits`].
 pub async fn spawn(
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     addr: SocketAddr,
 ) -> std::io::Result<RunningServer> {
@@ -61,7 +61,7 @@ pub async fn spawn(
 
 /// [`spawn`] with the given limits.
 pub async fn spawn_with(
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     addr: SocketAddr,
     limits: Limits,

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
+use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{NewToken, TokenInfo, TokenKind, TokenScope};
-use usagedesk_cloud::{tokens, SqliteStorage, Storage};
+use usagedesk_cloud::{tokens, SqliteStorage};
 use usagedesk_domain::duration::{describe, parse_duration};
 use usagedesk_domain::Clock;
 

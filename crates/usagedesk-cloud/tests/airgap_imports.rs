@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{PublicKey, SyncKey, UsageData, UsageRecord, VerificationKey, Verified};
 use usagedesk_cloud::http::max_upload_body_bytes;
-use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{TokenKind, TokenScope};
 
 /// What the instance of acme-de holds: one record the cloud has, one it holds with other
 /// counts, two it lacks.

@@ -7,7 +7,8 @@ use common::{Harness, Manager, DE_PATH, FR_PATH, GLOBEX_PATH};
 use reqwest::StatusCode;
 use serde_json::json;
 use usagedesk_airgap::{DelegationCertificate, ErrorKind, PublicKey, Scope, SigningKey, SyncKey};
-use usagedesk_cloud::storage::{Storage, TokenKind};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::TokenKind;
 use usagedesk_cloud::SqliteStorage;
 
 #[tokio::test]

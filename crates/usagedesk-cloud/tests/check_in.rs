@@ -13,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_agent::check_in::{timestamp_text, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use usagedesk_agent::{Agent, CloudClient};
-use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{TokenKind, TokenScope};
 use usagedesk_domain::customer::{CheckIn, ClusterDetails, InstanceStatus};
 
 /// The agent of `inst-fr` (online, acme-fr), its key pinned through the sync-key endpoint

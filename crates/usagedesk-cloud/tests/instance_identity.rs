@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{LicenseFile, LicenseRequest, RootKey, MAX_SEQ_ADVANCE};
 use usagedesk_cloud::airgap::identity;
-use usagedesk_cloud::storage::{Storage, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::TokenScope;
 
 fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or_default()

@@ -8,7 +8,8 @@ use std::fs;
 use std::path::Path;
 
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::{Storage, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::TokenScope;
 use usagedesk_cloud::SqliteStorage;
 use usagedesk_domain::api::Change;
 use usagedesk_testkit::today;

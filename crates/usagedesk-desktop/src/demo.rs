@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{TokenKind, TokenScope};
 use usagedesk_cloud::{load, tokens, RunningServer, SqliteStorage};
 use usagedesk_domain::Clock;
 

@@ -9,7 +9,8 @@ use usagedesk_airgap::{
     UsageRecord, VerificationKey,
 };
 use usagedesk_cache::{Cache, LedgerQuery};
-use usagedesk_cloud::storage::{Storage, TokenKind};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::TokenKind;
 use usagedesk_domain::{Clock, YearMonth};
 use usagedesk_exchange::{
     import, issue_sync_key, preview_import, refresh_certificate, ExchangeError, Signer,

@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use usagedesk_cache::Cache;
-use usagedesk_cloud::storage::{DailyRow, Storage, TokenKind};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{DailyRow, TokenKind};
 use usagedesk_domain::{AccountMonthUsage, Scope, UsageCounts, YearMonth};
 use usagedesk_sync::{sync, Client, Progress, RetryPolicy, SyncError, SyncOptions};
 use usagedesk_testkit::{clock, small_fixture, today, Cloud, Expected};

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{TokenKind, TokenScope};
 use usagedesk_cloud::{load, tokens, RunningServer, SqliteStorage};
 use usagedesk_domain::FixedClock;
 
@@ -239,7 +240,7 @@ impl Cloud {
 
     /// Starts another server on the same database (after the first was stopped).
     pub async fn restart(&mut self) {
-        let storage: Arc<dyn Storage> = self.storage.clone();
+        let storage: Arc<dyn Store> = self.storage.clone();
         self.server = usagedesk_cloud::spawn(
             storage,
             Arc::new(clock()),

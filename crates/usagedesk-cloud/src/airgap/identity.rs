@@ -17,9 +17,7 @@ use usagedesk_domain::Instance;
 
 use super::instances::{self, Asker};
 use super::{when, Refusal};
-use crate::storage::{
-    EnrollmentKeyState, KeyEvent, KeyReset, LicenseFileRecord, PinGrant, Storage,
-};
+use crate::storage::{EnrollmentKeyState, KeyEvent, KeyReset, LicenseFileRecord, PinGrant, Store};
 
 /// How long a license file enrolls unless asked otherwise.
 pub const DEFAULT_LICENSE_DAYS: i64 = 90;
@@ -37,7 +35,7 @@ pub struct IssuedLicenseFile {
 /// Issues a license file for `instance_id` (registered in `instances.csv`), valid from `now`
 /// for `valid_for`, and records its enrollment public key (never the secret) and who issued it.
 pub fn issue_license_file<R: RngCore + CryptoRng>(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance_id: &str,
     valid_for: Duration,
     issued_by: &str,
@@ -110,7 +108,7 @@ pub struct FirstContact<'a> {
 /// cloud's clock, and the cloud issued its enrollment key for the instance and did not revoke
 /// it. Returns the grant that lets the write pin the key (re-checked there).
 pub fn check_enrollment(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance: &Instance,
     enrollment: &Enrollment,
     instance_key: &PublicKey,
@@ -144,7 +142,7 @@ fn grant(enrollment: &Enrollment, who: FirstContact<'_>) -> PinGrant {
 /// agent answers no sync key whose path differs from its license's), so its enrollment is
 /// checked against it too.
 pub fn check_file_enrollment(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance: &Instance,
     account_path: &[String],
     usage: &Verified<UsageData>,
@@ -179,7 +177,7 @@ fn known<'a>(instance: &'a Instance, path: &'a [String]) -> KnownInstance<'a> {
 }
 
 fn usable_enrollment_key(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance: &Instance,
     license: &InstanceLicense,
     contact: Contact,
@@ -202,9 +200,9 @@ fn usable_enrollment_key(
 }
 
 /// Resets an instance's key (`usagedesk-cloud instance reset-key`): see
-/// [`Storage::reset_instance_key`].
+/// [`crate::storage::InstanceIdentity::reset_instance_key`].
 pub fn reset_key(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance_id: &str,
     revoke_license_files: bool,
     actor: &str,
@@ -215,7 +213,7 @@ pub fn reset_key(
 }
 
 /// An instance's key history (`usagedesk-cloud instance history`).
-pub fn history(storage: &dyn Storage, instance_id: &str) -> Result<Vec<KeyEvent>, Refusal> {
+pub fn history(storage: &dyn Store, instance_id: &str) -> Result<Vec<KeyEvent>, Refusal> {
     instances::find(storage, Asker::Instance, instance_id)?;
     Ok(storage.instance_key_events(instance_id)?)
 }

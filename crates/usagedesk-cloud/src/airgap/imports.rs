@@ -15,7 +15,7 @@ use super::identity::{self, Contact, FirstContact};
 use super::instances::{self, Asker};
 use super::{keys, when, Now, Refusal};
 use crate::storage::{
-    AcceptedFile, FileCounts, Storage, StoreError, TokenGrant, UsageFile, UsageVia,
+    AcceptedFile, FileCounts, Store, StoreError, TokenGrant, UsageFile, UsageVia,
 };
 
 /// A usage data file and the sync key it answers, for one instance.
@@ -32,7 +32,7 @@ pub struct Submission {
 /// `POST /api/v1/airgap/imports`: a manager uploads a usage data file with the sync key it
 /// answers (imported on the desktop, maybe days ago, maybe offline).
 pub fn upload<R: RngCore + CryptoRng>(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     clock: Now,
     grant: &TokenGrant,
     upload: &AirgapUpload,
@@ -79,7 +79,7 @@ fn created_at(usage: &Signed<UsageData>, now: DateTime<Utc>) -> Result<DateTime<
 /// Verifies and ingests a submission. The same file again is a replay: the earlier answer,
 /// nothing written.
 pub fn accept<R: RngCore + CryptoRng>(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     clock: Now,
     submission: Submission,
     rng: &mut R,
@@ -176,7 +176,7 @@ pub fn accept<R: RngCore + CryptoRng>(
             &signer.certificate,
             clock.now,
         )
-        .map_err(|e| StoreError::Worker(format!("cannot write the verification key: {e}")))
+        .map_err(|e| StoreError::other(format!("cannot write the verification key: {e}")))
     };
     let accepted = storage.accept_usage_file(&file, &mut receipt)?;
     if !accepted.replay {
@@ -204,7 +204,7 @@ pub fn accept<R: RngCore + CryptoRng>(
 /// must still name the instance's own account (an instance never changes accounts: the
 /// loader refuses that) and its license.
 fn check_place(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance: &Instance,
     sync_key: &SyncKey,
 ) -> Result<(), Refusal> {

@@ -11,7 +11,7 @@ use usagedesk_domain::Instance;
 
 use super::Refusal;
 use crate::ingest::{self, IngestError};
-use crate::storage::{DailyRow, Storage, TokenScope};
+use crate::storage::{DailyRow, Store, TokenScope};
 
 /// Who is asking: a manager's token, or an instance itself (online mode, no token).
 #[derive(Debug, Clone, Copy)]
@@ -22,7 +22,7 @@ pub enum Asker<'a> {
 
 /// The instance `id`, when it is registered and the asker may see it; a 404 otherwise (a
 /// token never learns whether an instance outside its scope exists).
-pub fn find(storage: &dyn Storage, asker: Asker<'_>, id: &str) -> Result<Instance, Refusal> {
+pub fn find(storage: &dyn Store, asker: Asker<'_>, id: &str) -> Result<Instance, Refusal> {
     let scope = match asker {
         Asker::Token(scope) => scope,
         Asker::Instance => &TokenScope::All,
@@ -42,7 +42,7 @@ pub fn find(storage: &dyn Storage, asker: Asker<'_>, id: &str) -> Result<Instanc
 }
 
 /// The instance's account path in the cloud's tree, root first.
-pub fn account_path(storage: &dyn Storage, instance: &Instance) -> Result<Vec<String>, Refusal> {
+pub fn account_path(storage: &dyn Store, instance: &Instance) -> Result<Vec<String>, Refusal> {
     let path = storage.account_path(&instance.account_id)?;
     if path.is_empty() || path.len() > MAX_ACCOUNT_PATH {
         return Err(Refusal::Invalid(format!(
@@ -59,7 +59,7 @@ pub fn account_path(storage: &dyn Storage, instance: &Instance) -> Result<Vec<St
 /// Checks that a (verified) sync key describes the instance as the cloud knows it: its place
 /// in the tree and, when it names one, its license.
 pub fn check_sync_key(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance: &Instance,
     sync_key: &SyncKey,
 ) -> Result<(), Refusal> {
@@ -96,7 +96,7 @@ pub fn check_license(instance: &Instance, license: &str) -> Result<(), Refusal> 
 /// through the ingest validation (catalog, dates, creation dates, counts), as daily rows in
 /// `seq` order.
 pub fn daily_rows(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     instance: &Instance,
     usage: &UsageData,
     today: NaiveDate,

@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rand::{CryptoRng, RngCore};
-use usagedesk_airgap::{AirgapError, DelegationCertificate, PublicKey, Scope, SigningKey};
+use usagedesk_airgap::{AirgapError, DelegationCertificate, PublicKey, RootKey, Scope, SigningKey};
 use usagedesk_domain::airgap_api::{CertificateRequest, CertificateResponse, VendorKey};
 
 use sha2::{Digest, Sha256};
 
 use super::Refusal;
-use crate::storage::{Delegation, Storage, StoreError, StoredSigner, TokenGrant, TokenScope};
+use crate::storage::{AirGap, Delegation, Store, StoreError, StoredSigner, TokenGrant, TokenScope};
 
 /// The subject of the cloud's own certificate: the `issued_by` of the files it signs.
 pub const CLOUD_SUBJECT: &str = "usagedesk-cloud";
@@ -20,8 +20,21 @@ pub const CLOUD_RENEW_BEFORE: Duration = Duration::days(30);
 /// How long a manager's certificate lasts.
 pub const MANAGER_CERTIFICATE_LIFETIME: Duration = Duration::days(30);
 
+/// The vendor root key: the stored one, or (the first time, for a new database) one drawn
+/// from `rng` and stored, unless another process stored its own first: then that one.
+pub fn root_key<S, R>(store: &S, rng: &mut R, now: DateTime<Utc>) -> Result<RootKey, StoreError>
+where
+    S: AirGap + ?Sized,
+    R: RngCore + CryptoRng,
+{
+    match store.root_key()? {
+        Some(key) => Ok(key),
+        None => store.insert_root_key(&RootKey::generate(rng), now),
+    }
+}
+
 /// The vendor root public key, as `GET /api/v1/airgap/vendor-key` shows it.
-pub fn vendor_key(storage: &dyn Storage) -> Result<VendorKey, StoreError> {
+pub fn vendor_key(storage: &dyn Store) -> Result<VendorKey, StoreError> {
     let public = storage.vendor_root_key()?.public_key();
     Ok(VendorKey {
         public_key: public.to_string(),
@@ -51,7 +64,7 @@ fn usable(stored: &StoredSigner, root: &PublicKey, now: DateTime<Utc>) -> Option
 /// The cloud's signer: the stored one, or a new key certified by the root (the first time,
 /// and whenever the stored certificate nears its expiry).
 pub fn cloud_signer<R: RngCore + CryptoRng>(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     now: DateTime<Utc>,
     rng: &mut R,
 ) -> Result<CloudSigner, Refusal> {
@@ -92,7 +105,7 @@ pub fn certificate_sha256(certificate: &DelegationCertificate) -> String {
 
 /// Refuses a sync key signed under a certificate issued to a token that is now revoked.
 pub fn check_not_revoked(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     certificate: &DelegationCertificate,
 ) -> Result<(), Refusal> {
     if let Some(r) = storage.revoked_certificate(&certificate_sha256(certificate))? {
@@ -119,7 +132,7 @@ pub fn scope_of(scope: &TokenScope) -> Scope {
 /// Certifies a manager's delegated key for the token's scope, for
 /// [`MANAGER_CERTIFICATE_LIFETIME`] from `now`, and records it.
 pub fn certify_manager(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     grant: &TokenGrant,
     request: &CertificateRequest,
     now: DateTime<Utc>,

@@ -13,6 +13,7 @@ pub mod imports;
 pub mod instances;
 pub mod keys;
 pub mod online;
+pub mod records;
 pub mod signed_request;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -51,7 +52,7 @@ pub enum Refusal {
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => Refusal::Conflict(m),
+            StoreError::Conflict(c) => Refusal::Conflict(c.to_string()),
             StoreError::Invalid(m) => Refusal::Invalid(m),
             other => Refusal::Store(other),
         }

@@ -13,7 +13,7 @@ use super::imports::{self, Submission};
 use super::instances::{self, Asker};
 use super::signed_request::{self, Signature};
 use super::{keys, Now, Refusal};
-use crate::storage::{OnlineSyncKey, Storage, UsageVia};
+use crate::storage::{OnlineSyncKey, Store, UsageVia};
 
 /// How long a sync key issued online is valid.
 pub const ONLINE_SYNC_KEY_LIFETIME: Duration = Duration::hours(1);
@@ -30,7 +30,7 @@ pub const ONLINE_ACTOR: &str = "instance (online)";
 /// or, on first contact, be proven by the request's enrollment, which pins it. Refusals
 /// never name a key.
 pub fn issue_sync_key<R: RngCore + CryptoRng>(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     clock: Now,
     instance_id: &str,
     headers: Signature<'_>,
@@ -136,7 +136,7 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
 /// `POST /api/v1/instances/{id}/usage-data`: the instance's answer to a sync key the cloud
 /// issued it; verified and ingested as an upload is.
 pub fn receive<R: RngCore + CryptoRng>(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     clock: Now,
     instance_id: &str,
     body: &OnlineUsageData,

@@ -106,7 +106,7 @@ pub fn verify(
             ))
         })?;
     let verifying = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| {
-        Refusal::Store(crate::storage::StoreError::Worker(format!(
+        Refusal::Store(crate::storage::StoreError::other(format!(
             "a key of instance '{instance_id}' is not an Ed25519 key"
         )))
     })?;

@@ -17,12 +17,17 @@ use serde::{Deserialize, Serialize};
 use usagedesk_airgap::PublicKey;
 use usagedesk_domain::customer::{CheckIn, InstanceEvent, InstanceReport};
 
-use super::rules::{check_cluster, check_text};
+use super::rules::{
+    check_cluster, check_text, field_values, time_text, truncate_ms, TRACKED_FIELDS,
+};
 use crate::airgap::instances::{self as registered, Asker};
 use crate::airgap::signed_request;
 pub use crate::airgap::signed_request::{Signature, MAX_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::airgap::Refusal;
-use crate::storage::{CheckInWrite, Storage};
+use crate::storage::{
+    CheckInOutcome, CheckInRecord, CheckInWrite, CheckInWritten, Conflict, Customers, LastCheckIn,
+    Store, StoreError,
+};
 
 /// The first line of the signed message (domain separation from every other signature the
 /// instance key makes).
@@ -75,7 +80,7 @@ pub fn validate(c: &CheckIn) -> Result<(), String> {
 
 /// Verifies and records a check-in of `instance_id` received at `now`.
 pub fn receive(
-    storage: &dyn Storage,
+    storage: &dyn Store,
     now: DateTime<Utc>,
     instance_id: &str,
     headers: Signature<'_>,
@@ -98,7 +103,7 @@ pub fn receive(
         )));
     };
     let key: PublicKey = pinned.parse().map_err(|e| {
-        Refusal::Store(crate::storage::StoreError::Worker(format!(
+        Refusal::Store(crate::storage::StoreError::other(format!(
             "the pinned key of instance '{instance_id}' is unreadable: {e}"
         )))
     })?;
@@ -118,19 +123,108 @@ pub fn receive(
         ))
     })?;
     validate(&check_in).map_err(|e| Refusal::Invalid(format!("the check-in is not valid: {e}")))?;
-    let outcome = storage.record_check_in(&CheckInWrite {
-        instance_id: instance.id,
-        // The rule is usagedesk-reporting's, the one the app explains.
-        status: usagedesk_reporting::aggregate_status(check_in.resources.values().copied()),
-        app_version: check_in.app_version,
-        cluster: check_in.cluster,
-        signed_at,
-        now,
-    })?;
+    let outcome = record(
+        storage,
+        &CheckInWrite {
+            instance_id: instance.id,
+            // The rule is usagedesk-reporting's, the one the app explains.
+            status: usagedesk_reporting::aggregate_status(check_in.resources.values().copied()),
+            app_version: check_in.app_version,
+            cluster: check_in.cluster,
+            signed_at,
+            now,
+        },
+    )?;
     Ok(CheckInReceipt {
         report: outcome.report,
         events: outcome.events,
     })
+}
+
+/// How often a check-in is judged again when another one of its instance was written between
+/// reading the instance's state and writing.
+const CHECK_IN_ATTEMPTS: usize = 4;
+
+/// Records a verified, validated check-in: refuses it ([`StoreError::Conflict`]) unless it is
+/// signed later than the last recorded one; makes an event for every tracked field whose
+/// value changed (on the instance's first check-in: its status and app version, where its
+/// history starts); replaces the report. Times are kept to the millisecond.
+pub fn record(store: &dyn Customers, c: &CheckInWrite) -> Result<CheckInOutcome, StoreError> {
+    for _ in 0..CHECK_IN_ATTEMPTS {
+        let last = store.last_check_in(&c.instance_id)?;
+        let (report, events, signed_at) = judge(c, last.as_ref())?;
+        let written = store.write_check_in(&CheckInRecord {
+            report: report.clone(),
+            events: events.clone(),
+            signed_at,
+            judged_against: last,
+        })?;
+        if written == CheckInWritten::Written {
+            return Ok(CheckInOutcome { report, events });
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "instance '{}' is checking in from several places at once; check in again",
+        c.instance_id
+    )))
+}
+
+/// The report a check-in makes over `last`, the events of what it changed and its signing
+/// time, or why it is refused.
+fn judge(
+    c: &CheckInWrite,
+    last: Option<&LastCheckIn>,
+) -> Result<(InstanceReport, Vec<InstanceEvent>, DateTime<Utc>), StoreError> {
+    let now = truncate_ms(c.now);
+    let signed_at = truncate_ms(c.signed_at);
+    if let Some(previous) = last.and_then(|l| l.signed_at) {
+        if signed_at <= previous {
+            return Err(StoreError::Conflict(Conflict::Refused(format!(
+                "this check-in is signed at {}, not later than the last one the cloud recorded \
+                 ({}): a check-in is accepted once; send a new one",
+                time_text(&signed_at),
+                time_text(&previous)
+            ))));
+        }
+    }
+    let report = InstanceReport {
+        instance_id: c.instance_id.clone(),
+        status: c.status,
+        app_version: c.app_version.clone(),
+        cluster: c.cluster.clone(),
+        first_check_in: last.map_or(now, |l| l.report.first_check_in.min(now)),
+        last_check_in: now,
+    };
+    let new_values = field_values(report.status, &report.app_version, &report.cluster);
+    let event = |field: &str, previous: Option<String>, new: String| InstanceEvent {
+        instance_id: c.instance_id.clone(),
+        field: field.to_owned(),
+        previous,
+        new,
+        received_at: now,
+    };
+    let events = match last {
+        Some(before) => {
+            let b = &before.report;
+            let old_values = field_values(b.status, &b.app_version, &b.cluster);
+            TRACKED_FIELDS
+                .iter()
+                .zip(old_values)
+                .zip(new_values)
+                .filter(|((_, old), new)| old != new)
+                .map(|((field, old), new)| event(field, (!old.is_empty()).then_some(old), new))
+                .collect()
+        }
+        // First check-in: the report holds the starting values; the status and the app
+        // version start their history (time to install counts from here).
+        None => TRACKED_FIELDS
+            .iter()
+            .zip(new_values)
+            .take(2)
+            .map(|(field, new)| event(field, None, new))
+            .collect(),
+    };
+    Ok((report, events, signed_at))
 }
 
 #[cfg(test)]

@@ -77,15 +77,18 @@ impl From<StoreError> for ApiError {
             StoreError::CursorExpired | StoreError::CursorAhead => {
                 Self::new(StatusCode::GONE, ErrorCode::CursorExpired, e.to_string())
             }
-            StoreError::Busy(m) => {
+            StoreError::Unavailable(m) => {
                 tracing::warn!("{m}");
                 let mut busy = Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, m);
                 busy.retry_after = Some(std::time::Duration::from_secs(2));
                 busy
             }
             StoreError::BadCursor(_) => Self::bad_request(e.to_string()),
+            StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Invalid(m) => Self::invalid(m),
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, m),
+            StoreError::Conflict(c) => {
+                Self::new(StatusCode::CONFLICT, ErrorCode::InvalidInput, c.to_string())
+            }
             other => {
                 tracing::error!("storage: {other}");
                 Self::new(

@@ -26,18 +26,18 @@ pub use openapi::{openapi, DOCUMENT_PATH};
 pub use redact::redact_secrets;
 
 use crate::limits::Limits;
-use crate::storage::Storage;
+use crate::storage::Store;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub storage: Arc<dyn Storage>,
+    pub storage: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub limits: Arc<Limits>,
     guards: Arc<guard::Guards>,
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, limits: Arc<Limits>) -> Self {
+    pub fn new(storage: Arc<dyn Store>, clock: Arc<dyn Clock>, limits: Arc<Limits>) -> Self {
         Self {
             guards: Arc::new(guard::Guards::new(&limits)),
             storage,

@@ -1,27 +1,16 @@
 //! The embedded SQLite engine of the cloud service.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rand::{CryptoRng, RngCore};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use usagedesk_airgap::RootKey;
-use usagedesk_domain::api::IngestResponse;
-use usagedesk_domain::rollup::Tree;
 use usagedesk_domain::{
     Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
 
-use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
-
-use super::{
-    AcceptedFile, CheckInOutcome, CheckInWrite, DailyRow, Dataset, Delegation, EnrollmentKeyState,
-    FeedPage, KeyEvent, KeyReset, LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken,
-    OnlineSyncKey, PinGrant, ReceiptWriter, RevokedCertificate, RowError, Storage, StoreError,
-    StoredSigner, SubtreeAccount, TokenGrant, TokenInfo, TokenScope, UsageFile,
-};
+use super::{AirGap, DailyRow, StoreError, TokenScope};
 use crate::limits::StorageLimits;
 
 mod airgap;
@@ -31,8 +20,10 @@ mod feed_read;
 mod feed_writer;
 mod identity;
 mod instances;
+mod load;
 mod maintenance;
 mod pool;
+mod store;
 mod tokens;
 
 pub use maintenance::{backup, rotate_epoch};
@@ -56,8 +47,6 @@ pub struct SqliteStorage {
     readers: pool::Readers,
     limits: StorageLimits,
     epoch: String,
-    /// The vendor root key, read (or created) when the database is opened.
-    root: RootKey,
 }
 
 /// Every connection's settings (after `journal_mode = WAL`, set once per connection), with
@@ -71,7 +60,7 @@ fn connection_pragmas(cache_kib: u32) -> String {
     )
 }
 
-/// The writer's settings for the transaction of a load (see [`Storage::load`]).
+/// The writer's settings for the transaction of a load (see [`Tenants::load`]).
 const LOAD_PRAGMAS: &str = "PRAGMA foreign_keys = OFF;
      PRAGMA cache_size = -262144;
      PRAGMA temp_store = MEMORY;";
@@ -105,25 +94,15 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database file and brings its schema up to date.
-    /// A new database gets the default plan catalog, a fresh dataset epoch and a vendor root
-    /// key from the operating system's random source.
+    /// A new database gets the default plan catalog, a fresh dataset epoch and (by the
+    /// service's rule, [`crate::airgap::keys::root_key`]) a vendor root key from the operating
+    /// system's random source.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with_rng(path, &mut rand::rngs::OsRng)
+        Self::open_with(path, StorageLimits::default())
     }
 
     /// [`open`](Self::open) with the given bounds.
     pub fn open_with(path: &Path, limits: StorageLimits) -> Result<Self, StoreError> {
-        let mut storage = Self::open_with_rng(path, &mut rand::rngs::OsRng)?;
-        storage.readers = pool::Readers::new(limits.readers, limits.reader_wait);
-        storage.limits = limits;
-        Ok(storage)
-    }
-
-    /// [`open`](Self::open), drawing a missing vendor root key from `rng`.
-    pub fn open_with_rng<R: RngCore + CryptoRng>(
-        path: &Path,
-        rng: &mut R,
-    ) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, WRITER_CACHE_KIB)?;
         migrate(&mut conn, path)?;
         let epoch: Option<String> = conn
@@ -147,16 +126,16 @@ impl SqliteStorage {
                 e
             }
         };
-        let root = airgap::vendor_root_key(&mut conn, rng)?;
-        let limits = StorageLimits::default();
-        Ok(Self {
+        let storage = Self {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
             readers: pool::Readers::new(limits.readers, limits.reader_wait),
             limits,
             epoch,
-            root,
-        })
+        };
+        // Created with the database, so every backup holds it.
+        storage.vendor_root_key()?;
+        Ok(storage)
     }
 
     pub fn path(&self) -> &Path {
@@ -181,50 +160,25 @@ impl SqliteStorage {
         let mut conn = self.writer.lock().map_err(poisoned)?;
         f(&mut conn)
     }
-
-    fn cursor(&self, seq: i64) -> String {
-        format!("{}.{}", self.epoch, seq)
-    }
-
-    fn parse_cursor(&self, cursor: Option<&str>) -> Result<i64, StoreError> {
-        let Some(c) = cursor.filter(|c| !c.is_empty()) else {
-            return Ok(0);
-        };
-        let (epoch, seq) = c
-            .split_once('.')
-            .ok_or_else(|| StoreError::BadCursor(c.into()))?;
-        let seq: i64 = seq.parse().map_err(|_| StoreError::BadCursor(c.into()))?;
-        if epoch.len() != 16 || !epoch.bytes().all(|b| b.is_ascii_hexdigit()) || seq < 0 {
-            return Err(StoreError::BadCursor(c.into()));
-        }
-        if epoch != self.epoch {
-            return Err(StoreError::CursorExpired);
-        }
-        Ok(seq)
-    }
 }
 
-/// A cursor past the feed's last sequence number was issued by a later state of this
-/// database: it was restored from an older backup.
-fn check_cursor_within_head(conn: &Connection, after: i64) -> Result<(), StoreError> {
-    if after == 0 {
-        return Ok(());
+/// How the engine's driver errors reach the service: a busy or locked database (another
+/// writer held it past the busy timeout) may pass, so it is [`StoreError::Unavailable`]; the rest
+/// is [`StoreError::Other`] with the driver's error as its source.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Unavailable(
+                "the database is busy with other writes; try again in a moment".into(),
+            ),
+            _ => StoreError::Other(Box::new(e)),
+        }
     }
-    let head: i64 = conn
-        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'feed'")?
-        .query_row([], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    if after > head {
-        return Err(StoreError::CursorAhead);
-    }
-    Ok(())
 }
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
-    StoreError::Worker(
-        "a database lock was poisoned by an earlier panic; restart the service".into(),
-    )
+    StoreError::other("a database lock was poisoned by an earlier panic; restart the service")
 }
 
 fn date_col(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
@@ -338,69 +292,6 @@ fn touch(tx: &Transaction<'_>, kind: &str, account_id: &str, key: &str) -> rusql
     Ok(())
 }
 
-/// Rebuilds the closure table from the full account set. Validated to be a forest.
-fn rebuild_closure(
-    tx: &Transaction<'_>,
-    accounts: &HashMap<String, Account>,
-) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM closure", [])?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO closure(ancestor, descendant, depth) VALUES (?1, ?2, ?3)")?;
-    for a in accounts.values() {
-        let mut at = Some(a);
-        let mut depth = 0i64;
-        while let Some(node) = at {
-            insert.execute(params![node.id, a.id, depth])?;
-            depth += 1;
-            at = node.parent_id.as_ref().and_then(|p| accounts.get(p));
-        }
-    }
-    Ok(())
-}
-
-fn ancestors(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = tx.prepare_cached("SELECT ancestor FROM closure WHERE descendant = ?1")?;
-    let rows = stmt.query_map([id], |r| r.get(0))?;
-    rows.collect()
-}
-
-fn descendants(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = tx.prepare_cached("SELECT descendant FROM closure WHERE ancestor = ?1")?;
-    let rows = stmt.query_map([id], |r| r.get(0))?;
-    rows.collect()
-}
-
-/// Records that `id`'s subtree left the view of every scope that saw it through `old_ancestors`.
-///
-/// An account has one tombstone on the feed, moved to the head on each move. The scopes of
-/// its earlier tombstone move with it: a cache of a scope the account left two moves ago
-/// may not have read that tombstone yet, and must still find one after its cursor.
-fn tombstone(tx: &Transaction<'_>, id: &str, old_ancestors: &[String]) -> rusqlite::Result<()> {
-    let earlier: Option<i64> = tx
-        .prepare_cached(
-            "SELECT seq FROM feed WHERE kind = 'tombstone' AND account_id = ?1 AND key = ''",
-        )?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
-    touch(tx, "tombstone", id, "")?;
-    let seq = tx.last_insert_rowid();
-    if let Some(earlier) = earlier {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO tombstone_scope(ancestor, seq)
-             SELECT ancestor, ?2 FROM tombstone_scope WHERE seq = ?1",
-        )?
-        .execute(params![earlier, seq])?;
-        tx.prepare_cached("DELETE FROM tombstone_scope WHERE seq = ?1")?
-            .execute([earlier])?;
-    }
-    let mut ins =
-        tx.prepare_cached("INSERT OR IGNORE INTO tombstone_scope(ancestor, seq) VALUES (?1, ?2)")?;
-    for a in old_ancestors {
-        ins.execute(params![a, seq])?;
-    }
-    Ok(())
-}
-
 /// Inserts or replaces daily rows; returns the (account, month) pairs they touch.
 fn write_daily<'r>(
     tx: &Transaction<'_>,
@@ -491,461 +382,32 @@ fn scope_filter(scope: &TokenScope) -> (&'static str, Option<&str>) {
     }
 }
 
-impl Storage for SqliteStorage {
-    fn plans(&self) -> Result<PlanCatalog, StoreError> {
-        self.read(load_catalog)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn load(&self, dataset: Dataset<'_>, today: NaiveDate) -> Result<LoadStats, LoadError> {
-        let mut conn = self.writer.lock().map_err(poisoned)?;
-        // A load checks every reference it writes itself (accounts, parents, plans,
-        // instances, licenses, attempts) before the row goes in, and never deletes, so its
-        // transaction skips SQLite's per-row foreign-key lookups; a larger page cache keeps
-        // the B-trees it fills in memory instead of spilling them to the WAL mid-way.
-        conn.execute_batch(LOAD_PRAGMAS).map_err(StoreError::from)?;
-        let out = load_dataset(&mut conn, dataset, today);
-        conn.execute_batch(&connection_pragmas(WRITER_CACHE_KIB))
-            .map_err(StoreError::from)?;
-        out
-    }
-
-    fn add_token(&self, token: &NewToken) -> Result<(), StoreError> {
-        self.write(|conn| tokens::add(conn, token))
-    }
-
-    fn authenticate(&self, hash: [u8; 32]) -> Result<Option<TokenGrant>, StoreError> {
-        self.read(|conn| tokens::authenticate(conn, hash))
-    }
-
-    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        self.read(tokens::list)
-    }
-
-    fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> Result<TokenInfo, StoreError> {
-        self.write(|conn| tokens::revoke(conn, id, now))
-    }
-
-    fn revoked_certificate(
-        &self,
-        certificate_sha256: &str,
-    ) -> Result<Option<RevokedCertificate>, StoreError> {
-        self.read(|conn| tokens::revoked_certificate(conn, certificate_sha256))
-    }
-
-    fn account(&self, scope: &TokenScope, id: &str) -> Result<Option<Account>, StoreError> {
-        self.read(|conn| {
-            let sql = match scope {
-                TokenScope::All => {
-                    format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id = ?1 AND ?2 IS NULL")
-                }
-                TokenScope::Subtree(_) => format!(
-                    "SELECT {ACCOUNT_COLS} FROM accounts a
-                     JOIN closure c ON c.descendant = a.id AND c.ancestor = ?2 WHERE a.id = ?1"
-                ),
-            };
-            let root = match scope {
-                TokenScope::All => None,
-                TokenScope::Subtree(r) => Some(r.as_str()),
-            };
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row(params![id, root], account_row)
-                .optional()?)
-        })
-    }
-
-    fn changes(
-        &self,
-        scope: &TokenScope,
-        cursor: Option<&str>,
-        limit: usize,
-        count: bool,
-    ) -> Result<FeedPage, StoreError> {
-        let after = self.parse_cursor(cursor)?;
-        self.read(|conn| {
-            check_cursor_within_head(conn, after)?;
-            let page = feed_read::page(conn, scope, after, limit)?;
-            // Counted within the next `max_feed_count` positions of the feed, whatever the
-            // scope: the work is bounded, and the count a lower bound when the feed is longer.
-            let remaining = if count {
-                let (filter, root) = scope_filter(scope);
-                let sql = format!(
-                    "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
-                     WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2) f WHERE {filter}"
-                );
-                let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
-                Some(
-                    conn.prepare_cached(&sql)?
-                        .query_row(params![after, most, root], |r| r.get::<_, i64>(0))?
-                        as u64,
-                )
-            } else {
-                None
-            };
-            Ok(FeedPage {
-                changes: page.changes,
-                next_cursor: self.cursor(page.last_seq),
-                has_more: page.has_more,
-                remaining,
-            })
-        })
-    }
-
-    fn subtree(&self, root: &str) -> Result<Vec<SubtreeAccount>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM closure c JOIN accounts a ON a.id = c.descendant WHERE c.ancestor = ?1"
-            ))?;
-            let accounts = stmt.query_map([root], account_row)?.collect::<Result<Vec<_>, _>>()?;
-            Ok(tree_order(root, accounts))
-        })
-    }
-
-    fn subtree_month_rows(
-        &self,
-        root: &str,
-        from: YearMonth,
-        to: YearMonth,
-    ) -> Result<Vec<MonthRow>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT m.account_id, m.month, m.plan, m.users_registered, m.users_with_token, m.users_with_activity
-                 FROM closure c JOIN month_usage m ON m.account_id = c.descendant
-                 WHERE c.ancestor = ?1 AND m.month >= ?2 AND m.month <= ?3",
-            )?;
-            let rows = stmt.query_map(params![root, from.to_string(), to.to_string()], |r| {
-                Ok(MonthRow {
-                    account_id: r.get(0)?,
-                    month: month_col(r, 1)?,
-                    plan: r.get(2)?,
-                    counts: counts_cols(r, 3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-    }
-
-    fn ingest(&self, rows: &[DailyRow]) -> Result<IngestResponse, StoreError> {
-        self.write(|conn| {
-            let tx = conn.transaction()?;
-            let mut touched = BTreeSet::new();
-            let accepted = write_daily(&tx, rows.iter(), &mut touched)?;
-            let months_changed = refresh_month_usage(&tx, &touched)?;
-            tx.commit()?;
-            Ok(IngestResponse {
-                accepted,
-                months_changed,
-            })
-        })
-    }
-
-    fn vendor_root_key(&self) -> Result<RootKey, StoreError> {
-        Ok(self.root.clone())
-    }
-
-    fn cloud_signer(&self) -> Result<Option<StoredSigner>, StoreError> {
-        self.read(airgap::cloud_signer)
-    }
-
-    fn save_cloud_signer(
-        &self,
-        signer: &StoredSigner,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write(|conn| airgap::save_cloud_signer(conn, signer, now))
-    }
-
-    fn record_delegation(&self, delegation: &Delegation) -> Result<(), StoreError> {
-        self.write(|conn| airgap::record_delegation(conn, delegation))
-    }
-
-    fn instance(&self, scope: &TokenScope, id: &str) -> Result<Option<Instance>, StoreError> {
-        self.read(|conn| airgap::instance(conn, scope, id))
-    }
-
-    fn account_path(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| airgap::account_path(conn, account_id))
-    }
-
-    fn accepted_file(&self, sha256: &str) -> Result<Option<AcceptedFile>, StoreError> {
-        self.read(|conn| airgap::accepted_file(conn, sha256))
-    }
-
-    fn save_online_sync_key(
-        &self,
-        key: &OnlineSyncKey,
-        public_key: &str,
-        pin: Option<&PinGrant>,
-    ) -> Result<(), StoreError> {
-        let keep = self.limits.online_sync_keys_per_instance;
-        self.write(|conn| airgap::save_online_sync_key(conn, key, public_key, pin, keep))
-    }
-
-    fn online_sync_key(&self, nonce: &str) -> Result<Option<OnlineSyncKey>, StoreError> {
-        self.read(|conn| airgap::online_sync_key(conn, nonce))
-    }
-
-    fn accept_usage_file(
-        &self,
-        file: &UsageFile,
-        receipt: &mut ReceiptWriter<'_>,
-    ) -> Result<AcceptedFile, StoreError> {
-        self.write(|conn| airgap::accept_usage_file(conn, file, receipt))
-    }
-
-    fn record_license_file(&self, record: &LicenseFileRecord) -> Result<(), StoreError> {
-        self.write(|conn| identity::record_license_file(conn, record))
-    }
-
-    fn enrollment_key_state(
-        &self,
-        instance_id: &str,
-        enrollment_key: &str,
-    ) -> Result<EnrollmentKeyState, StoreError> {
-        self.read(|conn| identity::enrollment_key_state(conn, instance_id, enrollment_key))
-    }
-
-    fn reset_instance_key(
-        &self,
-        instance_id: &str,
-        revoke_license_files: bool,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<KeyReset, StoreError> {
-        self.write(|conn| {
-            identity::reset_instance_key(conn, instance_id, revoke_license_files, actor, now)
-        })
-    }
-
-    fn instance_key_events(&self, instance_id: &str) -> Result<Vec<KeyEvent>, StoreError> {
-        self.read(|conn| identity::instance_key_events(conn, instance_id))
-    }
-
-    fn record_check_in(&self, check_in: &CheckInWrite) -> Result<CheckInOutcome, StoreError> {
-        self.write(|conn| customers::record_check_in(conn, check_in))
-    }
-
-    fn instance_report(
-        &self,
-        scope: &TokenScope,
-        instance_id: &str,
-    ) -> Result<Option<InstanceReport>, StoreError> {
-        self.read(|conn| customers::instance_report(conn, scope, instance_id))
-    }
-
-    fn instance_events(
-        &self,
-        scope: &TokenScope,
-        instance_id: &str,
-    ) -> Result<Vec<InstanceEvent>, StoreError> {
-        self.read(|conn| customers::instance_events(conn, scope, instance_id))
-    }
-}
-
-/// Orders a subtree depth-first, siblings by name then id, with depths below `root`.
-fn tree_order(root: &str, accounts: Vec<Account>) -> Vec<SubtreeAccount> {
-    let mut children: HashMap<&str, Vec<&Account>> = HashMap::new();
-    let mut top = None;
-    for a in &accounts {
-        if a.id == root {
-            top = Some(a);
-        } else if let Some(p) = &a.parent_id {
-            children.entry(p.as_str()).or_default().push(a);
-        }
-    }
-    for list in children.values_mut() {
-        list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-    }
-    let mut out = Vec::with_capacity(accounts.len());
-    let mut stack: Vec<(&Account, u32)> = top.into_iter().map(|a| (a, 0)).collect();
-    while let Some((a, depth)) = stack.pop() {
-        out.push(SubtreeAccount {
-            account: a.clone(),
-            depth,
-        });
-        if let Some(kids) = children.get(a.id.as_str()) {
-            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
-        }
-    }
-    out
-}
-
-/// The body of [`Storage::load`]: validate and write in one transaction.
-fn load_dataset(
-    conn: &mut Connection,
-    mut dataset: Dataset<'_>,
-    today: NaiveDate,
-) -> Result<LoadStats, LoadError> {
-    let started = std::time::Instant::now();
-    let tx = conn.transaction().map_err(StoreError::from)?;
-    let mut stats = LoadStats::default();
-
-    if let Some(plans) = &dataset.plans {
-        let mut up = tx
-            .prepare_cached(
-                "INSERT INTO plans(id, name, position) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, position = excluded.position",
-            )
-            .map_err(StoreError::from)?;
-        for (i, p) in plans.iter().enumerate() {
-            up.execute(params![p.id, p.name, i as i64])
-                .map_err(StoreError::from)?;
-        }
-    }
-    let catalog = load_catalog(&tx)?;
-
-    // Accounts: merge the file over what is stored, then check it is still a forest.
-    let mut all = load_accounts(&tx)?;
-    let before = all.clone();
-    let mut seen = HashSet::new();
-    for a in &dataset.accounts {
-        if !seen.insert(a.row.id.as_str()) {
-            return Err(a
-                .error(format!(
-                    "account id '{}' appears twice in the file",
-                    a.row.id
-                ))
-                .into());
-        }
-        all.insert(a.row.id.clone(), a.row.clone());
-    }
-    for a in &dataset.accounts {
-        if let Some(p) = &a.row.parent_id {
-            if !all.contains_key(p) {
-                return Err(a
-                    .error(format!(
-                        "parent_id '{p}' is not an account in the file or the database"
-                    ))
-                    .into());
-            }
-        }
-    }
-    check_forest(&all, &dataset)?;
-
-    let changed: Vec<&Located<Account>> = dataset
-        .accounts
-        .iter()
-        .filter(|a| before.get(&a.row.id) != Some(&a.row))
-        .collect();
-    let moved: Vec<&Account> = changed
-        .iter()
-        .filter_map(|a| {
-            before
-                .get(&a.row.id)
-                .filter(|old| old.parent_id != a.row.parent_id)
-        })
-        .collect();
-    // Accounts that move leave the scopes of their old ancestors: tombstone them there.
-    let mut moved_subtrees = Vec::new();
-    for old in &moved {
-        let anc = ancestors(&tx, &old.id).map_err(StoreError::from)?;
-        tombstone(&tx, &old.id, &anc).map_err(StoreError::from)?;
-        moved_subtrees.push(old.id.clone());
-    }
-    {
-        let mut up = tx
-            .prepare_cached(
-                "INSERT INTO accounts(id, name, parent_id, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,
-                   status = excluded.status, created_at = excluded.created_at",
-            )
-            .map_err(StoreError::from)?;
-        for a in &changed {
-            let r = &a.row;
-            up.execute(params![
-                r.id,
-                r.name,
-                r.parent_id,
-                r.status.as_str(),
-                r.created_at.to_string()
-            ])
-            .map_err(StoreError::from)?;
-            touch(&tx, "account", &r.id, "").map_err(StoreError::from)?;
-        }
-    }
-    let tree_changed = changed.iter().any(|a| {
-        before.get(&a.row.id).map(|o| (&o.parent_id, o.created_at))
-            != Some((&a.row.parent_id, a.row.created_at))
-    });
-    if tree_changed {
-        rebuild_closure(&tx, &all)?;
-    }
-    // A moved subtree is sent again, in full, to the scopes that now see it.
-    for id in &moved_subtrees {
-        for d in descendants(&tx, id).map_err(StoreError::from)? {
-            touch(&tx, "account", &d, "").map_err(StoreError::from)?;
-            let months: Vec<String> = tx
-                .prepare_cached("SELECT month FROM month_usage WHERE account_id = ?1")
-                .and_then(|mut s| s.query_map([&d], |r| r.get(0))?.collect())
-                .map_err(StoreError::from)?;
-            for m in months {
-                touch(&tx, "month", &d, &m).map_err(StoreError::from)?;
-            }
-            instances::touch_instances_of(&tx, &d).map_err(StoreError::from)?;
-            customers::touch_customer_data_of(&tx, &d).map_err(StoreError::from)?;
-        }
-    }
-    stats.accounts_changed = changed.len();
-    tracing::debug!("load: accounts, {:.2} s", started.elapsed().as_secs_f64());
-    let changed_instances = instances::load(&tx, &all, &dataset.instances)?;
-    stats.instances_changed = changed_instances.len();
-    customers::load(
-        &tx,
-        &all,
-        &catalog,
-        customers::CustomerFiles::take(&mut dataset),
-        &changed_instances,
-        today,
-        &mut stats,
-    )?;
-
-    tracing::debug!(
-        "load: instances and customer data, {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
-    // Daily usage, streamed and validated row by row; then the month-end rows it changes.
-    daily_load::load_daily(&tx, dataset.daily, &all, &catalog, today, &mut stats)?;
-    tx.commit().map_err(StoreError::from)?;
-    tracing::debug!("load: committed, {:.2} s", started.elapsed().as_secs_f64());
-    Ok(stats)
-}
-
-use super::Located;
-
-fn check_forest(all: &HashMap<String, Account>, dataset: &Dataset<'_>) -> Result<(), LoadError> {
-    let ids: Vec<&String> = all.keys().collect();
-    let index: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let parents = ids
-        .iter()
-        .map(|id| {
-            all[*id]
-                .parent_id
-                .as_deref()
-                .and_then(|p| index.get(p).copied())
-        })
-        .collect();
-    match Tree::new(parents) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let culprit = match e {
-                usagedesk_domain::rollup::TreeError::Cycle(i)
-                | usagedesk_domain::rollup::TreeError::MissingParent(i, _) => ids[i].as_str(),
-            };
-            let located = dataset.accounts.iter().find(|a| a.row.id == culprit);
-            let msg = format!("parent_id values around account '{culprit}' form a cycle: an account cannot be its own ancestor");
-            Err(match located {
-                Some(a) => a.error(msg).into(),
-                None => RowError {
-                    file: "accounts.csv".into(),
-                    line: 0,
-                    message: msg,
-                }
-                .into(),
-            })
-        }
+    #[test]
+    fn a_busy_database_is_unavailable_and_other_errors_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t(x); BEGIN IMMEDIATE;")
+            .unwrap();
+        // A second writer that does not wait meets the first one's lock.
+        let writer = Connection::open(&path).unwrap();
+        writer.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let busy = writer.execute("INSERT INTO t VALUES (1)", []).unwrap_err();
+        assert!(
+            matches!(StoreError::from(busy), StoreError::Unavailable(_)),
+            "a lock held by another writer may pass: the client is told to retry"
+        );
+        let missing = writer
+            .execute("INSERT INTO nowhere VALUES (1)", [])
+            .unwrap_err();
+        assert!(
+            matches!(StoreError::from(missing), StoreError::Other(_)),
+            "a statement that cannot succeed is not worth retrying"
+        );
     }
 }

@@ -19,7 +19,8 @@ use usagedesk_airgap::{
 };
 use usagedesk_cloud::airgap::identity;
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::{Storage, TokenKind, TokenScope};
+use usagedesk_cloud::storage::prelude::*;
+use usagedesk_cloud::storage::{TokenKind, TokenScope};
 use usagedesk_cloud::{tokens, RunningServer, SqliteStorage};
 use usagedesk_domain::Clock;
 

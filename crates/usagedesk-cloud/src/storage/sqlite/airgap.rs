@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rand::{CryptoRng, RngCore};
 use rusqlite::{params, Connection, OptionalExtension};
 use usagedesk_airgap::RootKey;
 use usagedesk_domain::{Instance, UsageCounts};
@@ -13,49 +12,44 @@ use super::{
     counts_cols, identity, instance_row, refresh_month_usage, time_text, touch, write_daily,
     INSTANCE_COLS,
 };
+use crate::airgap::records::{mark_after, Record};
 use crate::storage::{
-    AcceptedFile, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant, ReceiptWriter,
-    StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
+    AcceptedFile, Conflict, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant,
+    ReceiptWriter, StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
 };
 
 const ROOT: &str = "vendor_root";
 const CLOUD: &str = "cloud";
 
-/// Reads the vendor root key, creating it from `rng` when the database has none yet.
-pub(super) fn vendor_root_key<R: RngCore + CryptoRng>(
-    conn: &mut Connection,
-    rng: &mut R,
+pub(super) fn root_key(conn: &Connection) -> Result<Option<RootKey>, StoreError> {
+    let secret: Option<String> = conn
+        .prepare_cached("SELECT secret FROM signing_keys WHERE role = ?1")?
+        .query_row([ROOT], |r| r.get(0))
+        .optional()?;
+    secret
+        .map(|s| {
+            RootKey::from_secret_text(&s).map_err(|e| {
+                StoreError::other(format!(
+                    "the database's vendor root key cannot be read ({e}); restore the database \
+                     from a backup"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Stores `key` unless a root key is stored (OR IGNORE: another process may have stored its
+/// own first); returns the stored one.
+pub(super) fn insert_root_key(
+    conn: &Connection,
+    key: &RootKey,
+    now: DateTime<Utc>,
 ) -> Result<RootKey, StoreError> {
-    let read = |conn: &Connection| -> Result<Option<String>, StoreError> {
-        Ok(conn
-            .query_row(
-                "SELECT secret FROM signing_keys WHERE role = ?1",
-                [ROOT],
-                |r| r.get(0),
-            )
-            .optional()?)
-    };
-    let secret = match read(conn)? {
-        Some(s) => s,
-        None => {
-            let key = RootKey::generate(rng);
-            // OR IGNORE: another process opening the same new database may have won the race;
-            // its key is then the one read back.
-            conn.execute(
-                "INSERT OR IGNORE INTO signing_keys(role, secret, created_at) VALUES (?1, ?2, ?3)",
-                params![ROOT, key.to_secret_text(), time_text(&Utc::now())],
-            )?;
-            read(conn)?.ok_or_else(|| {
-                StoreError::Worker("the vendor root key could not be stored".into())
-            })?
-        }
-    };
-    RootKey::from_secret_text(&secret).map_err(|e| {
-        StoreError::Worker(format!(
-            "the database's vendor root key cannot be read ({e}); restore the database from a \
-             backup"
-        ))
-    })
+    conn.execute(
+        "INSERT OR IGNORE INTO signing_keys(role, secret, created_at) VALUES (?1, ?2, ?3)",
+        params![ROOT, key.to_secret_text(), time_text(&now)],
+    )?;
+    root_key(conn)?.ok_or_else(|| StoreError::other("the vendor root key could not be stored"))
 }
 
 pub(super) fn cloud_signer(conn: &Connection) -> Result<Option<StoredSigner>, StoreError> {
@@ -182,20 +176,21 @@ fn pin_key(
         .query_row([instance_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((account_id, pinned)) = row else {
-        return Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' was removed meanwhile"
-        )));
+        return Err(Conflict::InstanceRemoved {
+            instance: instance_id.into(),
+        }
+        .into());
     };
     match (pinned, grant) {
         (Some(p), _) if p == public_key => Ok(()),
-        (Some(_), _) => Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' was just registered with another key; if this is the \
-             instance's key, ask the vendor to reset the instance's key"
-        ))),
-        (None, None) => Err(StoreError::Conflict(format!(
-            "instance '{instance_id}' has no key any more (it was reset meanwhile): set the \
-             agent up with the instance's license file and try again"
-        ))),
+        (Some(_), _) => Err(Conflict::OtherKeyPinned {
+            instance: instance_id.into(),
+        }
+        .into()),
+        (None, None) => Err(Conflict::KeyReset {
+            instance: instance_id.into(),
+        }
+        .into()),
         (None, Some(grant)) => {
             identity::pin_first_key(tx, instance_id, &account_id, public_key, grant, via)
         }
@@ -282,7 +277,7 @@ pub(super) fn online_sync_key(
     };
     let time = |s: &str| {
         super::parse_time(s)
-            .map_err(|e| StoreError::Worker(format!("a stored time '{s}' is unreadable: {e}")))
+            .map_err(|e| StoreError::other(format!("a stored time '{s}' is unreadable: {e}")))
     };
     Ok(Some(OnlineSyncKey {
         nonce,
@@ -312,12 +307,11 @@ pub(super) fn accept_usage_file(
         .query_row([&file.nonce], |r| r.get(0))
         .optional()?;
     if let Some(other) = answered {
-        return Err(StoreError::Conflict(format!(
-            "the sync key with nonce {} was already answered by another usage data file \
-             (sha256 {other}): a sync key is answered once; issue a new sync key and export \
-             again",
-            file.nonce
-        )));
+        return Err(Conflict::NonceAnswered {
+            nonce: file.nonce.clone(),
+            other,
+        }
+        .into());
     }
     pin_key(
         &tx,
@@ -330,9 +324,8 @@ pub(super) fn accept_usage_file(
         },
     )?;
 
-    // Count each record against what the cloud holds, or what an earlier record of this file
-    // for the same (account, date) just replaced. A record older than the one of the same
-    // instance that wrote the day (a file that arrived late) is held already: it is skipped.
+    // Each record is judged by the service's rule ([`Record::of`]) against what the cloud
+    // holds, or what an earlier record of this file for the same (account, date) just replaced.
     let mut counts = FileCounts {
         received: file.rows.len() as u64,
         ..FileCounts::default()
@@ -355,16 +348,12 @@ pub(super) fn accept_usage_file(
             let key = (row.account_id.as_str(), row.date);
             let date = row.date.to_string();
             let seq = to_i64(seq)?;
-            let newer: Option<i64> = source
+            let written_by: Option<i64> = source
                 .query_row(params![row.account_id, date, file.instance_id], |r| {
                     r.get(0)
                 })
                 .optional()?;
-            if newer.is_some_and(|held_seq| held_seq > seq) {
-                counts.already_present += 1;
-                continue;
-            }
-            let before = match held.get(&key) {
+            let before: Option<(String, UsageCounts)> = match held.get(&key) {
                 Some((plan, c)) => Some((plan.to_string(), *c)),
                 None => current
                     .query_row(params![row.account_id, date], |r| {
@@ -372,12 +361,15 @@ pub(super) fn accept_usage_file(
                     })
                     .optional()?,
             };
-            match before {
-                None => counts.new += 1,
-                Some((plan, c)) if plan == row.plan && c == row.counts => {
-                    counts.already_present += 1
-                }
-                Some(_) => counts.changed += 1,
+            let record = Record::of(
+                row,
+                seq as u64,
+                written_by.map(|s| s.max(0) as u64),
+                before.as_ref().map(|(plan, c)| (plan.as_str(), *c)),
+            );
+            record.count(&mut counts);
+            if !record.writes() {
+                continue;
             }
             held.insert(key, (row.plan.as_str(), row.counts));
             set_source.execute(params![row.account_id, date, file.instance_id, seq])?;
@@ -393,7 +385,7 @@ pub(super) fn accept_usage_file(
         [&file.instance_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let mark = mark.max(to_i64(file.highest_seq)?);
+    let mark = to_i64(mark_after(mark.max(0) as u64, file.highest_seq))?;
     tx.execute(
         "UPDATE instances SET high_water_mark = ?2, last_report_at = ?3 WHERE id = ?1",
         params![file.instance_id, mark, time_text(&file.now)],

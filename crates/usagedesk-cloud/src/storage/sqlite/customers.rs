@@ -1,26 +1,22 @@
-//! Customer reporting in SQLite: loading licenses, instance reports and events, install
-//! attempts and their steps; reading them back for the feed; recording check-ins.
+//! Customer reporting in SQLite: reading licenses, instance reports and events, install
+//! attempts and their steps back for the feed; writing check-ins; loading them ([`loading`]).
 
-use std::collections::{HashMap, HashSet};
-
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_domain::customer::{
     ClusterDetails, Connectivity, InstallAttempt, InstallStatus, InstallStep, InstanceEvent,
     InstanceReport, InstanceStatus, License, LicenseType,
 };
-use usagedesk_domain::{Account, PlanCatalog};
 
-use super::feed_writer::FeedWriter;
 use super::touch;
-use crate::customers::rules::{
-    check_seat_plans, feature_bits, features_from_bits, field_values, seats_from_text, seats_text,
-    time_text, TRACKED_FIELDS,
-};
+use crate::customers::rules::{features_from_bits, seats_from_text, time_text};
 use crate::storage::{
-    CheckInOutcome, CheckInWrite, Dataset, LoadError, LoadStats, Located, RowError, RowStream,
-    StepRow, StoreError, TokenScope,
+    CheckInRecord, CheckInWritten, Conflict, LastCheckIn, StoreError, TokenScope,
 };
+
+mod loading;
+
+pub(super) use loading::{load, CustomerFiles};
 
 // ---- Reading rows ----
 
@@ -260,327 +256,6 @@ pub(super) fn touch_customer_data_of(
     Ok(())
 }
 
-// ---- Loading ----
-
-/// The first instant after `today`: loaded times must be before it.
-fn end_of(today: NaiveDate) -> DateTime<Utc> {
-    today
-        .checked_add_days(Days::new(1))
-        .unwrap_or(today)
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-}
-
-fn not_future<T>(
-    row: &Located<T>,
-    field: &str,
-    t: &DateTime<Utc>,
-    today: NaiveDate,
-) -> Result<(), LoadError> {
-    if *t >= end_of(today) {
-        return Err(row
-            .error(format!(
-                "{field} {} is in the future (today is {today})",
-                time_text(t)
-            ))
-            .into());
-    }
-    Ok(())
-}
-
-fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
-    r.map_err(|e| LoadError::Store(StoreError::from(e)))
-}
-
-/// Whether `table` has no row: a load into it then need not look for stored versions (the
-/// rows of the file are checked for duplicates on their own).
-fn is_empty(tx: &Transaction<'_>, table: &str) -> Result<bool, LoadError> {
-    db(tx.query_row(
-        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
-        [],
-        |r| r.get(0),
-    ))
-}
-
-/// The customer-reporting part of a load, inside its transaction, after accounts and
-/// instances: licenses, the instance→license check, reports, events, attempts, steps.
-pub(super) fn load(
-    tx: &Transaction<'_>,
-    accounts: &HashMap<String, Account>,
-    catalog: &PlanCatalog,
-    dataset: CustomerFiles<'_>,
-    changed_instances: &[String],
-    today: NaiveDate,
-    stats: &mut LoadStats,
-) -> Result<(), LoadError> {
-    let changed_licenses = load_licenses(tx, accounts, catalog, &dataset.licenses, today)?;
-    stats.licenses_changed = changed_licenses.len();
-    check_instance_licenses(tx, changed_instances, &changed_licenses, &dataset)?;
-
-    let mut instance_accounts = InstanceAccounts::default();
-    stats.reports_changed = load_reports(tx, &mut instance_accounts, &dataset.reports, today)?;
-    stats.events_changed = load_events(tx, &mut instance_accounts, dataset.events, today)?;
-    stats.attempts_changed = load_attempts(tx, &dataset.attempts, &dataset.steps, today)?;
-    Ok(())
-}
-
-/// The account of every instance, read once when a report or event first needs it.
-#[derive(Default)]
-struct InstanceAccounts(Option<HashMap<String, String>>);
-
-impl InstanceAccounts {
-    fn get<'s>(&'s mut self, tx: &Transaction<'_>, id: &str) -> Result<Option<&'s str>, LoadError> {
-        if self.0.is_none() {
-            let mut map = HashMap::new();
-            let mut stmt = db(tx.prepare("SELECT id, account_id FROM instances"))?;
-            let rows = db(stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))))?;
-            for row in rows {
-                let (id, account): (String, String) = db(row)?;
-                map.insert(id, account);
-            }
-            self.0 = Some(map);
-        }
-        Ok(self.0.as_ref().and_then(|m| m.get(id)).map(String::as_str))
-    }
-}
-
-/// The customer-reporting files of a dataset.
-pub(super) struct CustomerFiles<'a> {
-    pub licenses: Vec<Located<License>>,
-    pub reports: Vec<Located<InstanceReport>>,
-    pub events: RowStream<'a, InstanceEvent>,
-    pub attempts: Vec<Located<InstallAttempt>>,
-    pub steps: Vec<Located<StepRow>>,
-    /// Where each instance of `instances.csv` was, to place errors.
-    pub instance_lines: HashMap<String, (String, u64)>,
-}
-
-impl<'a> CustomerFiles<'a> {
-    pub fn take(dataset: &mut Dataset<'a>) -> Self {
-        Self {
-            licenses: std::mem::take(&mut dataset.licenses),
-            reports: std::mem::take(&mut dataset.reports),
-            events: std::mem::replace(&mut dataset.events, Box::new(std::iter::empty())),
-            attempts: std::mem::take(&mut dataset.attempts),
-            steps: std::mem::take(&mut dataset.steps),
-            instance_lines: dataset
-                .instances
-                .iter()
-                .map(|i| (i.row.id.clone(), (i.file.to_string(), i.line)))
-                .collect(),
-        }
-    }
-}
-
-/// Writes the changed licenses; returns their ids.
-fn load_licenses(
-    tx: &Transaction<'_>,
-    accounts: &HashMap<String, Account>,
-    catalog: &PlanCatalog,
-    rows: &[Located<License>],
-    today: NaiveDate,
-) -> Result<Vec<String>, LoadError> {
-    let mut seen = HashSet::new();
-    let mut changed = Vec::new();
-    let empty = is_empty(tx, "licenses")?;
-    let mut feed = db(FeedWriter::new(tx))?;
-    for row in rows {
-        let l = &row.row;
-        if !seen.insert(l.id.as_str()) {
-            return Err(row
-                .error(format!("license id '{}' appears twice in the file", l.id))
-                .into());
-        }
-        if !accounts.contains_key(&l.account_id) {
-            return Err(row
-                .error(format!(
-                    "account_id '{}' is not an account of accounts.csv or the database",
-                    l.account_id
-                ))
-                .into());
-        }
-        check_seat_plans(&l.seats, catalog).map_err(|m| row.error(m))?;
-        not_future(row, "created_at", &l.created_at, today)?;
-        let old: Option<License> = if empty {
-            None
-        } else {
-            db(tx
-                .prepare_cached(&format!(
-                    "SELECT l.id, l.account_id, {LICENSE_COLS} FROM licenses l WHERE l.id = ?1"
-                ))
-                .and_then(|mut s| {
-                    s.query_row([&l.id], |r| license_row(r, 2, r.get(0)?, r.get(1)?))
-                        .optional()
-                }))?
-        };
-        if let Some(old) = &old {
-            if old.account_id != l.account_id {
-                return Err(row
-                    .error(format!(
-                        "license '{}' belongs to account '{}'; a license cannot move to another \
-                         account: keep its account_id, or issue a new license id",
-                        l.id, old.account_id
-                    ))
-                    .into());
-            }
-            if old == l {
-                continue;
-            }
-        }
-        db(tx
-            .prepare_cached(
-                "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at,
-                   features, seats)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
-                   created_at = excluded.created_at, expires_at = excluded.expires_at,
-                   features = excluded.features, seats = excluded.seats",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    l.id,
-                    l.account_id,
-                    license_type_text(l.license_type),
-                    l.channel,
-                    time_text(&l.created_at),
-                    l.expires_at.as_ref().map(time_text),
-                    feature_bits(&l.features),
-                    seats_text(&l.seats)
-                ])
-            }))?;
-        db(feed.touch("license", &l.account_id, &l.id))?;
-        changed.push(l.id.clone());
-    }
-    db(feed.finish())?;
-    Ok(changed)
-}
-
-/// An instance's license, when the cloud has it, must belong to the instance's account or
-/// one of its ancestors. Checked for the instances and licenses this load changed.
-fn check_instance_licenses(
-    tx: &Transaction<'_>,
-    changed_instances: &[String],
-    changed_licenses: &[String],
-    files: &CustomerFiles<'_>,
-) -> Result<(), LoadError> {
-    const MISMATCH: &str = "SELECT i.id, i.account_id, l.id, l.account_id
-         FROM instances i JOIN licenses l ON l.id = i.license_id
-         WHERE NOT EXISTS (SELECT 1 FROM closure c
-                           WHERE c.ancestor = l.account_id AND c.descendant = i.account_id)";
-    type Mismatch = (String, String, String, String);
-    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Mismatch> {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    };
-    if (changed_instances.is_empty() && changed_licenses.is_empty()) || is_empty(tx, "licenses")? {
-        return Ok(());
-    }
-    let mut found: Option<Mismatch> = None;
-    if changed_instances.len() + changed_licenses.len() > 10_000 {
-        // A big load: one pass over every instance beats a query per row.
-        found = db(tx
-            .prepare(&format!("{MISMATCH} LIMIT 1"))
-            .and_then(|mut s| s.query_row([], read).optional()))?;
-    } else {
-        for id in changed_instances {
-            found = db(tx
-                .prepare_cached(&format!("{MISMATCH} AND i.id = ?1"))
-                .and_then(|mut s| s.query_row([id], read).optional()))?;
-            if found.is_some() {
-                break;
-            }
-        }
-    }
-    if found.is_none() && changed_instances.len() + changed_licenses.len() <= 10_000 {
-        for id in changed_licenses {
-            found = db(tx
-                .prepare_cached(&format!("{MISMATCH} AND l.id = ?1 LIMIT 1"))
-                .and_then(|mut s| s.query_row([id], read).optional()))?;
-            if found.is_some() {
-                break;
-            }
-        }
-    }
-    let Some((instance, instance_account, license, license_account)) = found else {
-        return Ok(());
-    };
-    let message = format!(
-        "instance '{instance}' of account '{instance_account}' runs under license '{license}', \
-         which belongs to account '{license_account}': a license serves the instances of its \
-         account and its descendants; fix the license's account_id or the instance's license_id"
-    );
-    // Blame the instance row when this load has it, else the license row.
-    let (file, line) = match files.instance_lines.get(&instance) {
-        Some((file, line)) => (file.clone(), *line),
-        None => match files.licenses.iter().find(|l| l.row.id == license) {
-            Some(l) => (l.file.to_string(), l.line),
-            None => ("licenses.csv".into(), 0),
-        },
-    };
-    Err(RowError {
-        file,
-        line,
-        message,
-    }
-    .into())
-}
-
-/// Writes the changed reports; returns how many changed.
-fn load_reports(
-    tx: &Transaction<'_>,
-    instance_accounts: &mut InstanceAccounts,
-    rows: &[Located<InstanceReport>],
-    today: NaiveDate,
-) -> Result<usize, LoadError> {
-    let mut seen = HashSet::new();
-    let mut changed = 0;
-    let empty = is_empty(tx, "instance_reports")?;
-    let mut feed = db(FeedWriter::new(tx))?;
-    for row in rows {
-        let r = &row.row;
-        if !seen.insert(r.instance_id.as_str()) {
-            return Err(row
-                .error(format!(
-                    "instance '{}' has a second report in the file; give one row per instance",
-                    r.instance_id
-                ))
-                .into());
-        }
-        let Some(account) = instance_accounts.get(tx, &r.instance_id)? else {
-            return Err(row
-                .error(format!(
-                    "instance_id '{}' is not an instance of instances.csv or the database",
-                    r.instance_id
-                ))
-                .into());
-        };
-        let account = account.to_owned();
-        not_future(row, "last_check_in", &r.last_check_in, today)?;
-        let old: Option<InstanceReport> = if empty {
-            None
-        } else {
-            db(tx
-                .prepare_cached(&format!(
-                    "SELECT {REPORT_COLS} FROM instance_reports r WHERE r.instance_id = ?1"
-                ))
-                .and_then(|mut s| {
-                    s.query_row([&r.instance_id], |x| {
-                        report_row(x, 0, r.instance_id.clone())
-                    })
-                    .optional()
-                }))?
-        };
-        if old.as_ref() == Some(r) {
-            continue;
-        }
-        db(write_report(tx, r))?;
-        db(feed.touch("report", &account, &r.instance_id))?;
-        changed += 1;
-    }
-    db(feed.finish())?;
-    Ok(changed)
-}
-
 /// Inserts or replaces a report, keeping the signed time of the last check-in.
 fn write_report(tx: &Transaction<'_>, r: &InstanceReport) -> rusqlite::Result<()> {
     let c = &r.cluster;
@@ -615,353 +290,77 @@ fn write_report(tx: &Transaction<'_>, r: &InstanceReport) -> rusqlite::Result<()
     Ok(())
 }
 
-/// Inserts new events, rewrites the values of events loaded before (same instance, time and
-/// field); returns how many were new or changed.
-fn load_events(
-    tx: &Transaction<'_>,
-    instance_accounts: &mut InstanceAccounts,
-    rows: RowStream<'_, InstanceEvent>,
-    today: NaiveDate,
-) -> Result<usize, LoadError> {
-    // Events inserted by this load get ids above this: a conflict with one of them is a
-    // duplicate row in the file.
-    let before: i64 = db(tx.query_row(
-        "SELECT COALESCE(MAX(id), 0) FROM instance_events",
-        [],
-        |r| r.get(0),
-    ))?;
-    let mut insert = db(tx.prepare_cached(
-        "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(instance_id, received_at, field) DO NOTHING",
-    ))?;
-    let mut existing = db(tx.prepare_cached(
-        "SELECT id, previous, new FROM instance_events
-         WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
-    ))?;
-    let mut update =
-        db(tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1"))?;
-    let mut feed = db(FeedWriter::new(tx))?;
-    let mut changed = 0;
-    for row in rows {
-        let row = row?;
-        let e = &row.row;
-        let Some(account) = instance_accounts.get(tx, &e.instance_id)? else {
-            return Err(row
-                .error(format!(
-                    "instance_id '{}' is not an instance of instances.csv or the database",
-                    e.instance_id
-                ))
-                .into());
-        };
-        not_future(&row, "received_at", &e.received_at, today)?;
-        let at = time_text(&e.received_at);
-        let id = if db(insert.execute(params![e.instance_id, e.field, e.previous, e.new, at]))? == 1
-        {
-            tx.last_insert_rowid()
-        } else {
-            let (id, previous, new): (i64, Option<String>, String) = db(existing
-                .query_row(params![e.instance_id, at, e.field], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                }))?;
-            if id > before {
-                return Err(row
-                    .error(format!(
-                        "instance '{}' has a second '{}' event at {at} in the file; give one \
-                         row per instance, time and field",
-                        e.instance_id, e.field
-                    ))
-                    .into());
-            }
-            if previous == e.previous && new == e.new {
-                continue;
-            }
-            db(update.execute(params![id, e.previous, e.new]))?;
-            id
-        };
-        db(feed.touch("event", account, &id.to_string()))?;
-        changed += 1;
-    }
-    db(feed.finish())?;
-    Ok(changed)
-}
-
-/// Writes the changed attempts and the steps of the attempts the steps file names; returns
-/// how many attempts changed (row or steps).
-fn load_attempts(
-    tx: &Transaction<'_>,
-    attempts: &[Located<InstallAttempt>],
-    steps: &[Located<StepRow>],
-    today: NaiveDate,
-) -> Result<usize, LoadError> {
-    let license_account = |id: &str| -> Result<Option<String>, LoadError> {
-        db(tx
-            .prepare_cached("SELECT account_id FROM licenses WHERE id = ?1")
-            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional()))
-    };
-    let stored = |id: &str| -> Result<Option<InstallAttempt>, LoadError> {
-        db(tx
-            .prepare_cached(&format!(
-                "SELECT {ATTEMPT_COLS} FROM install_attempts t WHERE t.id = ?1"
-            ))
-            .and_then(|mut s| {
-                s.query_row([id], |r| attempt_row(r, 0, id.to_owned()))
-                    .optional()
-            }))
-    };
-    // attempt id → (account, started_at, changed)
-    let mut known: HashMap<String, (String, DateTime<Utc>, bool)> = HashMap::new();
-    for row in attempts {
-        let a = &row.row;
-        if known.contains_key(&a.id) {
-            return Err(row
-                .error(format!(
-                    "install attempt id '{}' appears twice in the file",
-                    a.id
-                ))
-                .into());
-        }
-        let Some(account) = license_account(&a.license_id)? else {
-            return Err(row
-                .error(format!(
-                    "license_id '{}' is not a license of licenses.csv or the database",
-                    a.license_id
-                ))
-                .into());
-        };
-        not_future(row, "started_at", &a.started_at, today)?;
-        let old = stored(&a.id)?;
-        if let Some(old) = &old {
-            if old.license_id != a.license_id {
-                return Err(row
-                    .error(format!(
-                        "install attempt '{}' belongs to license '{}'; an attempt keeps its \
-                         license: give the new attempt a new id",
-                        a.id, old.license_id
-                    ))
-                    .into());
-            }
-        }
-        let changed = old.as_ref() != Some(a);
-        if changed {
-            db(tx
-                .prepare_cached(
-                    "INSERT INTO install_attempts(id, license_id, status, started_at, user_email,
-                       environment, mode, registry)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT(id) DO UPDATE SET status = excluded.status,
-                       started_at = excluded.started_at, user_email = excluded.user_email,
-                       environment = excluded.environment, mode = excluded.mode,
-                       registry = excluded.registry",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        a.id,
-                        a.license_id,
-                        install_status_text(a.status),
-                        time_text(&a.started_at),
-                        a.user_email,
-                        a.environment,
-                        mode_text(a.mode),
-                        registry_text(a.registry)
-                    ])
-                }))?;
-        }
-        known.insert(a.id.clone(), (account, a.started_at, changed));
-    }
-
-    // Steps: the file's steps of an attempt replace its stored ones.
-    let mut order: Vec<&str> = Vec::new();
-    let mut grouped: HashMap<&str, Vec<&Located<StepRow>>> = HashMap::new();
-    for row in steps {
-        let id = row.row.attempt_id.as_str();
-        if !known.contains_key(id) {
-            let attempt = db(tx
-                .prepare_cached(
-                    "SELECT l.account_id, t.started_at FROM install_attempts t
-                     JOIN licenses l ON l.id = t.license_id WHERE t.id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.query_row([id], |r| Ok((r.get::<_, String>(0)?, time_col(r, 1)?)))
-                        .optional()
-                }))?;
-            let Some((account, started)) = attempt else {
-                return Err(row
-                    .error(format!(
-                        "attempt_id '{id}' is not an install attempt of install_attempts.csv or \
-                         the database"
-                    ))
-                    .into());
-            };
-            known.insert(id.to_owned(), (account, started, false));
-        }
-        let list = grouped.entry(id).or_insert_with(|| {
-            order.push(id);
-            Vec::new()
-        });
-        let (_, started, _) = &known[id];
-        let step = &row.row.step;
-        if step.at < *started {
-            return Err(row
-                .error(format!(
-                    "step '{}' at {} is before its attempt started ({})",
-                    step.name,
-                    time_text(&step.at),
-                    time_text(started)
-                ))
-                .into());
-        }
-        if let Some(prev) = list.last() {
-            if step.at < prev.row.step.at {
-                return Err(row
-                    .error(format!(
-                        "step '{}' at {} is earlier than the step before it (line {}); list an \
-                         attempt's steps in time order",
-                        step.name,
-                        time_text(&step.at),
-                        prev.line
-                    ))
-                    .into());
-            }
-        }
-        not_future(row, "at", &step.at, today)?;
-        list.push(row);
-    }
-    for id in order {
-        let new: Vec<InstallStep> = grouped[id].iter().map(|r| r.row.step.clone()).collect();
-        let old = db(steps_of(tx, id))?;
-        if old == new {
-            continue;
-        }
-        db(tx.execute("DELETE FROM install_steps WHERE attempt_id = ?1", [id]))?;
-        let mut ins = db(tx.prepare_cached(
-            "INSERT INTO install_steps(attempt_id, position, name, at) VALUES (?1, ?2, ?3, ?4)",
-        ))?;
-        for (i, s) in new.iter().enumerate() {
-            db(ins.execute(params![id, i as i64, s.name, time_text(&s.at)]))?;
-        }
-        if let Some(k) = known.get_mut(id) {
-            k.2 = true;
-        }
-    }
-    let mut changed = 0;
-    let mut feed = db(FeedWriter::new(tx))?;
-    for (id, (account, _, was_changed)) in &known {
-        if *was_changed {
-            db(feed.touch("attempt", account, id))?;
-            changed += 1;
-        }
-    }
-    db(feed.finish())?;
-    Ok(changed)
-}
-
 // ---- Check-ins ----
 
-/// The body of [`crate::storage::Storage::record_check_in`].
-pub(super) fn record_check_in(
-    conn: &mut Connection,
-    c: &CheckInWrite,
-) -> Result<CheckInOutcome, StoreError> {
-    let tx = conn.transaction()?;
-    let account: Option<String> = tx
-        .prepare_cached("SELECT account_id FROM instances WHERE id = ?1")?
-        .query_row([&c.instance_id], |r| r.get(0))
-        .optional()?;
-    let Some(account) = account else {
-        return Err(StoreError::Conflict(format!(
-            "instance '{}' was removed meanwhile",
-            c.instance_id
-        )));
-    };
-    let old: Option<(InstanceReport, Option<DateTime<Utc>>)> = tx
+/// The body of [`crate::storage::Customers::last_check_in`].
+pub(super) fn last_check_in(
+    conn: &Connection,
+    instance_id: &str,
+) -> Result<Option<LastCheckIn>, StoreError> {
+    Ok(conn
         .prepare_cached(&format!(
             "SELECT {REPORT_COLS}, r.signed_at FROM instance_reports r WHERE r.instance_id = ?1"
         ))?
-        .query_row([&c.instance_id], |r| {
-            Ok((
-                report_row(r, 0, c.instance_id.clone())?,
-                opt_time_col(r, 12)?,
-            ))
+        .query_row([instance_id], |r| {
+            Ok(LastCheckIn {
+                report: report_row(r, 0, instance_id.to_owned())?,
+                signed_at: opt_time_col(r, 12)?,
+            })
         })
+        .optional()?)
+}
+
+/// The body of [`crate::storage::Customers::write_check_in`].
+pub(super) fn write_check_in(
+    conn: &mut Connection,
+    c: &CheckInRecord,
+) -> Result<CheckInWritten, StoreError> {
+    let id = &c.report.instance_id;
+    let tx = conn.transaction()?;
+    let account: Option<String> = tx
+        .prepare_cached("SELECT account_id FROM instances WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
-    let now = crate::customers::rules::truncate_ms(c.now);
-    let signed_at = crate::customers::rules::truncate_ms(c.signed_at);
-    if let Some(last) = old.as_ref().and_then(|o| o.1) {
-        if signed_at <= last {
-            return Err(StoreError::Conflict(format!(
-                "this check-in is signed at {}, not later than the last one the cloud recorded \
-                 ({}): a check-in is accepted once; send a new one",
-                time_text(&signed_at),
-                time_text(&last)
-            )));
+    let Some(account) = account else {
+        return Err(Conflict::InstanceRemoved {
+            instance: id.clone(),
         }
-    }
-    let report = InstanceReport {
-        instance_id: c.instance_id.clone(),
-        status: c.status,
-        app_version: c.app_version.clone(),
-        cluster: c.cluster.clone(),
-        first_check_in: old.as_ref().map_or(now, |o| o.0.first_check_in.min(now)),
-        last_check_in: now,
+        .into());
     };
-    let new_values = field_values(report.status, &report.app_version, &report.cluster);
-    let mut events = Vec::new();
-    match &old {
-        Some((before, _)) => {
-            let old_values = field_values(before.status, &before.app_version, &before.cluster);
-            for ((field, old), new) in TRACKED_FIELDS.iter().zip(old_values).zip(new_values) {
-                if old != new {
-                    events.push(InstanceEvent {
-                        instance_id: c.instance_id.clone(),
-                        field: (*field).to_owned(),
-                        previous: (!old.is_empty()).then_some(old),
-                        new,
-                        received_at: now,
-                    });
-                }
-            }
-        }
-        None => {
-            // First check-in: the report holds the starting values; the status and the app
-            // version start their history (time to install counts from here).
-            for (field, new) in TRACKED_FIELDS.iter().zip(new_values).take(2) {
-                events.push(InstanceEvent {
-                    instance_id: c.instance_id.clone(),
-                    field: (*field).to_owned(),
-                    previous: None,
-                    new,
-                    received_at: now,
-                });
-            }
-        }
+    if last_check_in(&tx, id)? != c.judged_against {
+        return Ok(CheckInWritten::Stale);
     }
-    write_report(&tx, &report)?;
+    write_report(&tx, &c.report)?;
     tx.execute(
         "UPDATE instance_reports SET signed_at = ?2 WHERE instance_id = ?1",
-        params![c.instance_id, time_text(&signed_at)],
+        params![id, time_text(&c.signed_at)],
     )?;
-    touch(&tx, "report", &account, &c.instance_id)?;
-    let received = time_text(&now);
-    for e in &events {
+    touch(&tx, "report", &account, id)?;
+    for e in &c.events {
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(instance_id, received_at, field) DO NOTHING",
             )?
-            .execute(params![e.instance_id, e.field, e.previous, e.new, received])?;
+            .execute(params![
+                e.instance_id,
+                e.field,
+                e.previous,
+                e.new,
+                time_text(&e.received_at)
+            ])?;
         if inserted == 0 {
-            return Err(StoreError::Conflict(format!(
-                "instance '{}' checked in twice within the same millisecond; check in again",
-                c.instance_id
-            )));
+            return Err(Conflict::SameMillisecond {
+                instance: id.clone(),
+            }
+            .into());
         }
-        let id = tx.last_insert_rowid();
-        touch(&tx, "event", &account, &id.to_string())?;
+        let event_id = tx.last_insert_rowid();
+        touch(&tx, "event", &account, &event_id.to_string())?;
     }
     tx.commit()?;
-    Ok(CheckInOutcome { report, events })
+    Ok(CheckInWritten::Written)
 }
 
 // ---- Reading for the API ----

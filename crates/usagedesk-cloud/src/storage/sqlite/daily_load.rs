@@ -24,6 +24,7 @@ use usagedesk_domain::month::{ym_ascii, DateText};
 use usagedesk_domain::{Account, PlanCatalog, UsageCounts, YearMonth};
 
 use super::feed_writer;
+use crate::load::rules;
 use crate::storage::{DailyRow, LoadError, LoadStats, RowStream, StoreError};
 
 fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
@@ -239,9 +240,7 @@ impl<'t, 'a> MonthEnds<'t, 'a> {
     }
 }
 
-/// Streams `rows` into `daily_usage` (each validated first: its account is in `accounts`,
-/// its plan in `catalog`, its date neither after `today` nor before the account was
-/// created), then derives the month-end rows they change. Fills `stats.daily_rows` and
+/// Streams `rows` into `daily_usage` (each checked first by [`rules::check_daily`]), then derives the month-end rows they change. Fills `stats.daily_rows` and
 /// `stats.months_changed`.
 pub(super) fn load_daily(
     tx: &Transaction<'_>,
@@ -368,41 +367,20 @@ fn merge_staged(
     Ok(changed)
 }
 
-/// The checks of one daily row, in the order their messages were always given; the row as
-/// a month-end candidate, its texts borrowed from `accounts` and `catalog`.
+/// The row as a month-end candidate once [`rules::check_daily`] accepts it, its texts
+/// borrowed from `accounts` and `catalog`.
 fn check<'a>(
     r: &DailyRow,
     accounts: &'a HashMap<String, Account>,
     catalog: &'a PlanCatalog,
     today: NaiveDate,
 ) -> Result<Candidate<'a>, String> {
-    let Some((account_id, account)) = accounts.get_key_value(&r.account_id) else {
-        return Err(format!("account_id '{}' is not an account", r.account_id));
-    };
-    let Some(plan) = catalog.0.iter().find(|p| p.id == r.plan) else {
-        return Err(format!(
-            "plan '{}' is not in the catalog ({})",
-            r.plan,
-            catalog.describe()
-        ));
-    };
-    if r.date > today {
-        return Err(format!(
-            "date {} is in the future (today is {today})",
-            r.date
-        ));
-    }
-    if r.date < account.created_at {
-        return Err(format!(
-            "date {} is before account '{}' was created ({})",
-            r.date, r.account_id, account.created_at
-        ));
-    }
+    let (account_id, plan) = rules::check_daily(r, accounts, catalog, today)?;
     Ok(Candidate {
         account_id,
         month: YearMonth::of(r.date),
         date: r.date,
-        plan: &plan.id,
+        plan,
         counts: r.counts,
     })
 }

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{parse_time, time_text, touch};
 use crate::storage::{
-    EnrollmentKeyState, KeyEvent, KeyReset, LicenseFileRecord, PinGrant, StoreError,
+    Conflict, EnrollmentKeyState, KeyEvent, KeyReset, LicenseFileRecord, PinGrant, StoreError,
 };
 
 /// Appends an event to the instance's key history.
@@ -47,13 +47,13 @@ pub(super) fn record_license_file(
         )
         .optional()?;
     if exists.is_none() {
-        return Err(StoreError::Conflict(format!(
-            "instance '{}' was removed meanwhile",
-            r.instance_id
-        )));
+        return Err(Conflict::InstanceRemoved {
+            instance: r.instance_id.clone(),
+        }
+        .into());
     }
     let path = serde_json::to_string(&r.account_path)
-        .map_err(|e| StoreError::Worker(format!("cannot write an account path: {e}")))?;
+        .map_err(|e| StoreError::other(format!("cannot write an account path: {e}")))?;
     tx.execute(
         "INSERT INTO license_files(instance_id, license_id, enrollment_key, account_path,
            airgapped, issued_at, expires_at, issued_by)
@@ -108,7 +108,7 @@ fn key_state(
         Some((id, None)) => (EnrollmentKeyState::Usable, Some(id)),
         Some((id, Some(at))) => (
             EnrollmentKeyState::Revoked(parse_time(&at).map_err(|e| {
-                StoreError::Worker(format!("a stored time '{at}' is unreadable: {e}"))
+                StoreError::other(format!("a stored time '{at}' is unreadable: {e}"))
             })?),
             Some(id),
         ),
@@ -138,10 +138,10 @@ pub(super) fn pin_first_key(
     match state {
         EnrollmentKeyState::Usable => {}
         EnrollmentKeyState::Revoked(_) | EnrollmentKeyState::Unknown => {
-            return Err(StoreError::Conflict(format!(
-                "the license file this enrollment was made with was revoked meanwhile: ask the \
-                 vendor for a new license file for instance '{instance_id}'"
-            )));
+            return Err(Conflict::EnrollmentRevoked {
+                instance: instance_id.into(),
+            }
+            .into());
         }
     }
     tx.execute(
@@ -262,7 +262,7 @@ pub(super) fn instance_key_events(
         out.push(KeyEvent {
             instance_id: instance_id.to_owned(),
             at: parse_time(&at).map_err(|e| {
-                StoreError::Worker(format!("a stored time '{at}' is unreadable: {e}"))
+                StoreError::other(format!("a stored time '{at}' is unreadable: {e}"))
             })?,
             event,
             actor,

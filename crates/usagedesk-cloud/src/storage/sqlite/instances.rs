@@ -7,6 +7,7 @@ use usagedesk_domain::Account;
 
 use super::feed_writer::FeedWriter;
 use super::{identity, touch};
+use crate::load::rules;
 use crate::storage::{InstanceRow, LoadError, Located, StoreError};
 
 /// Sends every instance of `account_id` again (its account moved into new scopes).
@@ -43,19 +44,6 @@ pub(super) fn load(
         .map_err(StoreError::from)?;
     for located in rows {
         let r = &located.row;
-        if !seen.insert(r.id.as_str()) {
-            return Err(located
-                .error(format!("instance id '{}' appears twice in the file", r.id))
-                .into());
-        }
-        if !accounts.contains_key(&r.account_id) {
-            return Err(located
-                .error(format!(
-                    "account_id '{}' is not an account of accounts.csv or the database",
-                    r.account_id
-                ))
-                .into());
-        }
         let old: Option<Stored> = if empty {
             None
         } else {
@@ -70,18 +58,12 @@ pub(super) fn load(
             })
             .map_err(StoreError::from)?
         };
-        if let Some((_, old_account, _, _)) = &old {
-            if *old_account != r.account_id {
-                return Err(located
-                    .error(format!(
-                        "instance '{}' belongs to account '{old_account}'; an instance cannot move \
-                         to another account: keep its account_id, or register the new \
-                         installation under a new instance id",
-                        r.id
-                    ))
-                    .into());
-            }
-        }
+        rules::check_instance(
+            located,
+            &mut seen,
+            accounts,
+            old.as_ref().map(|o| o.1.as_str()),
+        )?;
         let key = r
             .public_key
             .clone()

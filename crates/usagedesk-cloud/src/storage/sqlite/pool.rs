@@ -94,7 +94,7 @@ impl Readers {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(StoreError::Busy(format!(
+                return Err(StoreError::Unavailable(format!(
                     "all {} database readers stayed busy for {} s; try again in a moment",
                     self.max,
                     self.wait.as_secs()
@@ -132,7 +132,7 @@ mod tests {
             .lease(memory)
             .err()
             .expect("a third reader waits, then gives up");
-        assert!(matches!(err, StoreError::Busy(_)), "{err}");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
         drop(a);
         let c = pool
             .lease(|| panic!("an idle connection is reused, none opened"))

@@ -20,7 +20,7 @@ fn kind_of(text: &str) -> TokenKind {
 fn time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     text.map(|t| {
         parse_time(&t)
-            .map_err(|e| StoreError::Worker(format!("a stored time '{t}' is unreadable: {e}")))
+            .map_err(|e| StoreError::other(format!("a stored time '{t}' is unreadable: {e}")))
     })
     .transpose()
 }
@@ -158,7 +158,7 @@ pub(super) fn revoke(
             }
             info(row)
         }
-        None => Err(StoreError::Invalid(format!(
+        None => Err(StoreError::NotFound(format!(
             "no token has the id '{id}'; `usagedesk-cloud token list` shows the ids"
         ))),
     }

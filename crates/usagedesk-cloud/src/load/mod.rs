@@ -1,5 +1,7 @@
 //! Reads a dataset folder in the load format (see `docs/load-format.md`).
 
+pub mod rules;
+
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;

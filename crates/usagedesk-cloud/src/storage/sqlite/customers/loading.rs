@@ -1,0 +1,455 @@
+//! The customer-reporting part of a load, inside its transaction: licenses, the
+//! instance→license check, reports, events, install attempts and their steps. Every row is
+//! checked by the service's rules ([`crate::load::rules`]) before it is written.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+use usagedesk_domain::customer::{
+    InstallAttempt, InstallStep, InstanceEvent, InstanceReport, License,
+};
+use usagedesk_domain::{Account, PlanCatalog};
+
+use super::{
+    attempt_row, install_status_text, license_row, license_type_text, mode_text, registry_text,
+    report_row, steps_of, time_col, write_report, ATTEMPT_COLS, LICENSE_COLS, REPORT_COLS,
+};
+use crate::customers::rules::{feature_bits, seats_text, time_text};
+use crate::load::rules;
+use crate::storage::sqlite::feed_writer::FeedWriter;
+use crate::storage::{Dataset, LoadError, LoadStats, Located, RowStream, StepRow, StoreError};
+
+fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
+    r.map_err(|e| LoadError::Store(StoreError::from(e)))
+}
+
+/// Whether `table` has no row: a load into it then need not look for stored versions (the
+/// rows of the file are checked for duplicates on their own).
+fn is_empty(tx: &Transaction<'_>, table: &str) -> Result<bool, LoadError> {
+    db(tx.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    ))
+}
+
+/// The customer-reporting part of a load, inside its transaction, after accounts and
+/// instances: licenses, the instance→license check, reports, events, attempts, steps.
+pub(in crate::storage::sqlite) fn load(
+    tx: &Transaction<'_>,
+    accounts: &HashMap<String, Account>,
+    catalog: &PlanCatalog,
+    dataset: CustomerFiles<'_>,
+    changed_instances: &[String],
+    today: NaiveDate,
+    stats: &mut LoadStats,
+) -> Result<(), LoadError> {
+    let changed_licenses = load_licenses(tx, accounts, catalog, &dataset.licenses, today)?;
+    stats.licenses_changed = changed_licenses.len();
+    check_instance_licenses(tx, changed_instances, &changed_licenses, &dataset)?;
+
+    let mut instance_accounts = InstanceAccounts::default();
+    stats.reports_changed = load_reports(tx, &mut instance_accounts, &dataset.reports, today)?;
+    stats.events_changed = load_events(tx, &mut instance_accounts, dataset.events, today)?;
+    stats.attempts_changed = load_attempts(tx, &dataset.attempts, &dataset.steps, today)?;
+    Ok(())
+}
+
+/// The account of every instance, read once when a report or event first needs it.
+#[derive(Default)]
+struct InstanceAccounts(Option<HashMap<String, String>>);
+
+impl InstanceAccounts {
+    fn get<'s>(&'s mut self, tx: &Transaction<'_>, id: &str) -> Result<Option<&'s str>, LoadError> {
+        if self.0.is_none() {
+            let mut map = HashMap::new();
+            let mut stmt = db(tx.prepare("SELECT id, account_id FROM instances"))?;
+            let rows = db(stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))))?;
+            for row in rows {
+                let (id, account): (String, String) = db(row)?;
+                map.insert(id, account);
+            }
+            self.0 = Some(map);
+        }
+        Ok(self.0.as_ref().and_then(|m| m.get(id)).map(String::as_str))
+    }
+}
+
+/// The customer-reporting files of a dataset.
+pub(in crate::storage::sqlite) struct CustomerFiles<'a> {
+    pub licenses: Vec<Located<License>>,
+    pub reports: Vec<Located<InstanceReport>>,
+    pub events: RowStream<'a, InstanceEvent>,
+    pub attempts: Vec<Located<InstallAttempt>>,
+    pub steps: Vec<Located<StepRow>>,
+    /// Where each instance of `instances.csv` was, to place errors.
+    pub instance_lines: HashMap<String, (String, u64)>,
+}
+
+impl<'a> CustomerFiles<'a> {
+    pub fn take(dataset: &mut Dataset<'a>) -> Self {
+        Self {
+            licenses: std::mem::take(&mut dataset.licenses),
+            reports: std::mem::take(&mut dataset.reports),
+            events: std::mem::replace(&mut dataset.events, Box::new(std::iter::empty())),
+            attempts: std::mem::take(&mut dataset.attempts),
+            steps: std::mem::take(&mut dataset.steps),
+            instance_lines: dataset
+                .instances
+                .iter()
+                .map(|i| (i.row.id.clone(), (i.file.to_string(), i.line)))
+                .collect(),
+        }
+    }
+}
+
+/// Writes the changed licenses; returns their ids.
+fn load_licenses(
+    tx: &Transaction<'_>,
+    accounts: &HashMap<String, Account>,
+    catalog: &PlanCatalog,
+    rows: &[Located<License>],
+    today: NaiveDate,
+) -> Result<Vec<String>, LoadError> {
+    let mut seen = HashSet::new();
+    let mut changed = Vec::new();
+    let empty = is_empty(tx, "licenses")?;
+    let mut feed = db(FeedWriter::new(tx))?;
+    for row in rows {
+        let l = &row.row;
+        rules::check_license(row, &mut seen, accounts, catalog, today)?;
+        let old: Option<License> = if empty {
+            None
+        } else {
+            db(tx
+                .prepare_cached(&format!(
+                    "SELECT l.id, l.account_id, {LICENSE_COLS} FROM licenses l WHERE l.id = ?1"
+                ))
+                .and_then(|mut s| {
+                    s.query_row([&l.id], |r| license_row(r, 2, r.get(0)?, r.get(1)?))
+                        .optional()
+                }))?
+        };
+        if let Some(old) = &old {
+            rules::check_license_account(row, &old.account_id)?;
+            if old == l {
+                continue;
+            }
+        }
+        db(tx
+            .prepare_cached(
+                "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at,
+                   features, seats)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
+                   created_at = excluded.created_at, expires_at = excluded.expires_at,
+                   features = excluded.features, seats = excluded.seats",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    l.id,
+                    l.account_id,
+                    license_type_text(l.license_type),
+                    l.channel,
+                    time_text(&l.created_at),
+                    l.expires_at.as_ref().map(time_text),
+                    feature_bits(&l.features),
+                    seats_text(&l.seats)
+                ])
+            }))?;
+        db(feed.touch("license", &l.account_id, &l.id))?;
+        changed.push(l.id.clone());
+    }
+    db(feed.finish())?;
+    Ok(changed)
+}
+
+/// An instance's license, when the cloud has it, must belong to the instance's account or
+/// one of its ancestors. Checked for the instances and licenses this load changed.
+fn check_instance_licenses(
+    tx: &Transaction<'_>,
+    changed_instances: &[String],
+    changed_licenses: &[String],
+    files: &CustomerFiles<'_>,
+) -> Result<(), LoadError> {
+    const MISMATCH: &str = "SELECT i.id, i.account_id, l.id, l.account_id
+         FROM instances i JOIN licenses l ON l.id = i.license_id
+         WHERE NOT EXISTS (SELECT 1 FROM closure c
+                           WHERE c.ancestor = l.account_id AND c.descendant = i.account_id)";
+    type Mismatch = (String, String, String, String);
+    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Mismatch> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    };
+    if (changed_instances.is_empty() && changed_licenses.is_empty()) || is_empty(tx, "licenses")? {
+        return Ok(());
+    }
+    let mut found: Option<Mismatch> = None;
+    if changed_instances.len() + changed_licenses.len() > 10_000 {
+        // A big load: one pass over every instance beats a query per row.
+        found = db(tx
+            .prepare(&format!("{MISMATCH} LIMIT 1"))
+            .and_then(|mut s| s.query_row([], read).optional()))?;
+    } else {
+        for id in changed_instances {
+            found = db(tx
+                .prepare_cached(&format!("{MISMATCH} AND i.id = ?1"))
+                .and_then(|mut s| s.query_row([id], read).optional()))?;
+            if found.is_some() {
+                break;
+            }
+        }
+    }
+    if found.is_none() && changed_instances.len() + changed_licenses.len() <= 10_000 {
+        for id in changed_licenses {
+            found = db(tx
+                .prepare_cached(&format!("{MISMATCH} AND l.id = ?1 LIMIT 1"))
+                .and_then(|mut s| s.query_row([id], read).optional()))?;
+            if found.is_some() {
+                break;
+            }
+        }
+    }
+    let Some((instance, instance_account, license, license_account)) = found else {
+        return Ok(());
+    };
+    Err(rules::LicenseMismatch {
+        instance: &instance,
+        instance_account: &instance_account,
+        license: &license,
+        license_account: &license_account,
+    }
+    .error(&files.instance_lines, &files.licenses))
+}
+
+/// Writes the changed reports; returns how many changed.
+fn load_reports(
+    tx: &Transaction<'_>,
+    instance_accounts: &mut InstanceAccounts,
+    rows: &[Located<InstanceReport>],
+    today: NaiveDate,
+) -> Result<usize, LoadError> {
+    let mut seen = HashSet::new();
+    let mut changed = 0;
+    let empty = is_empty(tx, "instance_reports")?;
+    let mut feed = db(FeedWriter::new(tx))?;
+    for row in rows {
+        let r = &row.row;
+        let account = instance_accounts
+            .get(tx, &r.instance_id)?
+            .map(str::to_owned);
+        rules::check_report(row, &mut seen, account.is_some(), today)?;
+        let account = account.unwrap_or_default();
+        let old: Option<InstanceReport> = if empty {
+            None
+        } else {
+            db(tx
+                .prepare_cached(&format!(
+                    "SELECT {REPORT_COLS} FROM instance_reports r WHERE r.instance_id = ?1"
+                ))
+                .and_then(|mut s| {
+                    s.query_row([&r.instance_id], |x| {
+                        report_row(x, 0, r.instance_id.clone())
+                    })
+                    .optional()
+                }))?
+        };
+        if old.as_ref() == Some(r) {
+            continue;
+        }
+        db(write_report(tx, r))?;
+        db(feed.touch("report", &account, &r.instance_id))?;
+        changed += 1;
+    }
+    db(feed.finish())?;
+    Ok(changed)
+}
+
+/// Inserts new events, rewrites the values of events loaded before (same instance, time and
+/// field); returns how many were new or changed.
+fn load_events(
+    tx: &Transaction<'_>,
+    instance_accounts: &mut InstanceAccounts,
+    rows: RowStream<'_, InstanceEvent>,
+    today: NaiveDate,
+) -> Result<usize, LoadError> {
+    // Events inserted by this load get ids above this: a conflict with one of them is a
+    // duplicate row in the file.
+    let before: i64 = db(tx.query_row(
+        "SELECT COALESCE(MAX(id), 0) FROM instance_events",
+        [],
+        |r| r.get(0),
+    ))?;
+    let mut insert = db(tx.prepare_cached(
+        "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(instance_id, received_at, field) DO NOTHING",
+    ))?;
+    let mut existing = db(tx.prepare_cached(
+        "SELECT id, previous, new FROM instance_events
+         WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
+    ))?;
+    let mut update =
+        db(tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1"))?;
+    let mut feed = db(FeedWriter::new(tx))?;
+    let mut changed = 0;
+    for row in rows {
+        let row = row?;
+        let e = &row.row;
+        let account = instance_accounts.get(tx, &e.instance_id)?;
+        rules::check_event(&row, account.is_some(), today)?;
+        let account = account.unwrap_or_default();
+        let at = time_text(&e.received_at);
+        let id = if db(insert.execute(params![e.instance_id, e.field, e.previous, e.new, at]))? == 1
+        {
+            tx.last_insert_rowid()
+        } else {
+            let (id, previous, new): (i64, Option<String>, String) = db(existing
+                .query_row(params![e.instance_id, at, e.field], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                }))?;
+            if id > before {
+                return Err(rules::duplicate_event(&row));
+            }
+            if previous == e.previous && new == e.new {
+                continue;
+            }
+            db(update.execute(params![id, e.previous, e.new]))?;
+            id
+        };
+        db(feed.touch("event", account, &id.to_string()))?;
+        changed += 1;
+    }
+    db(feed.finish())?;
+    Ok(changed)
+}
+
+/// Writes the changed attempts and the steps of the attempts the steps file names; returns
+/// how many attempts changed (row or steps).
+fn load_attempts(
+    tx: &Transaction<'_>,
+    attempts: &[Located<InstallAttempt>],
+    steps: &[Located<StepRow>],
+    today: NaiveDate,
+) -> Result<usize, LoadError> {
+    let license_account = |id: &str| -> Result<Option<String>, LoadError> {
+        db(tx
+            .prepare_cached("SELECT account_id FROM licenses WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional()))
+    };
+    let stored = |id: &str| -> Result<Option<InstallAttempt>, LoadError> {
+        db(tx
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLS} FROM install_attempts t WHERE t.id = ?1"
+            ))
+            .and_then(|mut s| {
+                s.query_row([id], |r| attempt_row(r, 0, id.to_owned()))
+                    .optional()
+            }))
+    };
+    // attempt id → (account, started_at, changed)
+    let mut known: HashMap<String, (String, DateTime<Utc>, bool)> = HashMap::new();
+    for row in attempts {
+        let a = &row.row;
+        let seen = known.contains_key(&a.id);
+        let account = if seen {
+            None
+        } else {
+            license_account(&a.license_id)?
+        };
+        let old = match &account {
+            Some(_) => stored(&a.id)?,
+            None => None,
+        };
+        rules::check_attempt(
+            row,
+            seen,
+            account.is_some(),
+            old.as_ref().map(|o| o.license_id.as_str()),
+            today,
+        )?;
+        let account = account.unwrap_or_default();
+        let changed = old.as_ref() != Some(a);
+        if changed {
+            db(tx
+                .prepare_cached(
+                    "INSERT INTO install_attempts(id, license_id, status, started_at, user_email,
+                       environment, mode, registry)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+                       started_at = excluded.started_at, user_email = excluded.user_email,
+                       environment = excluded.environment, mode = excluded.mode,
+                       registry = excluded.registry",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        a.id,
+                        a.license_id,
+                        install_status_text(a.status),
+                        time_text(&a.started_at),
+                        a.user_email,
+                        a.environment,
+                        mode_text(a.mode),
+                        registry_text(a.registry)
+                    ])
+                }))?;
+        }
+        known.insert(a.id.clone(), (account, a.started_at, changed));
+    }
+
+    // Steps: the file's steps of an attempt replace its stored ones.
+    let mut order: Vec<&str> = Vec::new();
+    let mut grouped: HashMap<&str, Vec<&Located<StepRow>>> = HashMap::new();
+    for row in steps {
+        let id = row.row.attempt_id.as_str();
+        if !known.contains_key(id) {
+            let attempt = db(tx
+                .prepare_cached(
+                    "SELECT l.account_id, t.started_at FROM install_attempts t
+                     JOIN licenses l ON l.id = t.license_id WHERE t.id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.query_row([id], |r| Ok((r.get::<_, String>(0)?, time_col(r, 1)?)))
+                        .optional()
+                }))?;
+            let Some((account, started)) = attempt else {
+                return Err(rules::unknown_attempt(row));
+            };
+            known.insert(id.to_owned(), (account, started, false));
+        }
+        let list = grouped.entry(id).or_insert_with(|| {
+            order.push(id);
+            Vec::new()
+        });
+        let (_, started, _) = &known[id];
+        rules::check_step(row, started, list.last().copied(), today)?;
+        list.push(row);
+    }
+    for id in order {
+        let new: Vec<InstallStep> = grouped[id].iter().map(|r| r.row.step.clone()).collect();
+        let old = db(steps_of(tx, id))?;
+        if old == new {
+            continue;
+        }
+        db(tx.execute("DELETE FROM install_steps WHERE attempt_id = ?1", [id]))?;
+        let mut ins = db(tx.prepare_cached(
+            "INSERT INTO install_steps(attempt_id, position, name, at) VALUES (?1, ?2, ?3, ?4)",
+        ))?;
+        for (i, s) in new.iter().enumerate() {
+            db(ins.execute(params![id, i as i64, s.name, time_text(&s.at)]))?;
+        }
+        if let Some(k) = known.get_mut(id) {
+            k.2 = true;
+        }
+    }
+    let mut changed = 0;
+    let mut feed = db(FeedWriter::new(tx))?;
+    for (id, (account, _, was_changed)) in &known {
+        if *was_changed {
+            db(feed.touch("attempt", account, id))?;
+            changed += 1;
+        }
+    }
+    db(feed.finish())?;
+    Ok(changed)
+}
