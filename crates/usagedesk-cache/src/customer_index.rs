@@ -3,10 +3,13 @@
 //! Whatever can change a customer's facts marks what it touched (`mark_*`): a license (its
 //! account, its former account, and the instances under it, which may change owner), an
 //! instance or its report, an account's name, a tombstone, a local usage file import.
-//! [`refresh`] then recomputes exactly the marked rows, set-based, and clears the marks; it
-//! runs at the end of the same transaction as the changes (each feed page, each import), so
-//! every committed state has an exact index. A full sync marks everything once, so its cost
-//! is one pass over the instances and the licenses.
+//! [`refresh`] then recomputes exactly the marked rows, set-based, and clears the marks. It
+//! runs at the end of the transaction that completes a unit of changes: the feed page that
+//! catches up (the last of a sync) and each local import. Pages before it only add marks,
+//! which are stored with them, so a sync that stops half-way leaves the index of the last
+//! complete sync plus the marks, and its next page that catches up (or the next
+//! [`crate::Cache::open`]) makes the index exact. A full sync thus indexes each customer
+//! once: one pass over the instances and the licenses, not one per page touching them.
 //!
 //! Only facts that do not depend on the time of asking are stored; those that do (expired,
 //! inactive, overdue, worst status of the instances still checking in) are computed by the
