@@ -510,7 +510,10 @@ fn a_sync_between_two_pages_repeats_nothing_and_skips_nothing_that_stayed() {
             }
         }
         cache
-            .apply_page(&feed_page(&changes, format!("after-{sort:?}"), false), now())
+            .apply_page(
+                &feed_page(&changes, format!("after-{sort:?}"), false),
+                now(),
+            )
             .unwrap();
         let new = sorted(cache_world.expected(now()), sort);
         assert_eq!(
