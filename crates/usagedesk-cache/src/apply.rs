@@ -19,20 +19,27 @@ impl Cache {
     /// Applies one page of the change feed and stores `page.next_cursor`, in one
     /// transaction: either all of it is stored or none of it. Re-applying a page is
     /// harmless. When the page is the feed's last (`has_more == false`), `last_synced_at`
-    /// is set to `now` in the same transaction.
+    /// is set to `now` and the customer index is brought up to date, in the same
+    /// transaction.
+    ///
+    /// The customer index (`customer_index.rs`) is refreshed only by the page that catches
+    /// up: a full sync then indexes every customer once instead of once per page that
+    /// touches it. Until then readers see the index of the last complete sync, and the
+    /// marks of what changed are stored with each page, so an interrupted sync is caught up
+    /// by the next one (or when the cache is next opened).
     ///
     /// Month-end rows are staged; call [`Cache::rebuild_aggregates`] after the last page.
     pub fn apply_page(&mut self, page: &ChangePage, now: DateTime<Utc>) -> Result<ApplyStats> {
-        self.apply(
-            &page.changes,
-            &page.plans,
-            &page.next_cursor,
-            now,
-            !page.has_more,
-        )
+        let end = if page.has_more {
+            PageEnd::MoreToCome
+        } else {
+            PageEnd::CaughtUp { synced_at: true }
+        };
+        self.apply(&page.changes, &page.plans, &page.next_cursor, now, end)
     }
 
-    /// [`Cache::apply_page`] from its parts (`last_synced_at` is left alone). An empty
+    /// [`Cache::apply_page`] from its parts, for a batch that is complete on its own: the
+    /// customer index is brought up to date; `last_synced_at` is left alone. An empty
     /// `plans` keeps the stored catalog.
     pub fn apply_changes(
         &mut self,
@@ -41,7 +48,8 @@ impl Cache {
         next_cursor: &str,
         now: DateTime<Utc>,
     ) -> Result<ApplyStats> {
-        self.apply(changes, plans, next_cursor, now, false)
+        let end = PageEnd::CaughtUp { synced_at: false };
+        self.apply(changes, plans, next_cursor, now, end)
     }
 
     fn apply(
@@ -50,7 +58,7 @@ impl Cache {
         plans: &[Plan],
         next_cursor: &str,
         now: DateTime<Utc>,
-        caught_up: bool,
+        end: PageEnd,
     ) -> Result<ApplyStats> {
         let tx = self.write_tx()?;
         let mut stats = ApplyStats::default();
@@ -112,16 +120,28 @@ impl Cache {
                 mark.execute([months.text(*m)])?;
             }
         }
-        crate::customer_index::refresh(&tx)?;
         let now = codec::time_text(now);
         state::set(&tx, KEY_CURSOR, next_cursor)?;
         state::set(&tx, KEY_LAST_APPLIED_AT, &now)?;
-        if caught_up {
-            state::set(&tx, KEY_LAST_SYNCED_AT, &now)?;
+        if let PageEnd::CaughtUp { synced_at } = end {
+            crate::customer_index::refresh(&tx)?;
+            if synced_at {
+                state::set(&tx, KEY_LAST_SYNCED_AT, &now)?;
+            }
         }
         tx.commit()?;
         Ok(stats)
     }
+}
+
+/// Where a page stands in its sync.
+#[derive(Clone, Copy)]
+enum PageEnd {
+    /// More pages follow: the customer index waits for the last one.
+    MoreToCome,
+    /// Nothing more for now: the customer index is refreshed; `synced_at`: the feed's
+    /// last page, which also sets `last_synced_at`.
+    CaughtUp { synced_at: bool },
 }
 
 /// `YYYY-MM` texts of the few months a page holds, formatted once.

@@ -3,10 +3,13 @@
 //! Whatever can change a customer's facts marks what it touched (`mark_*`): a license (its
 //! account, its former account, and the instances under it, which may change owner), an
 //! instance or its report, an account's name, a tombstone, a local usage file import.
-//! [`refresh`] then recomputes exactly the marked rows, set-based, and clears the marks; it
-//! runs at the end of the same transaction as the changes (each feed page, each import), so
-//! every committed state has an exact index. A full sync marks everything once, so its cost
-//! is one pass over the instances and the licenses.
+//! [`refresh`] then recomputes exactly the marked rows, set-based, and clears the marks. It
+//! runs at the end of the transaction that completes a unit of changes: the feed page that
+//! catches up (the last of a sync) and each local import. Pages before it only add marks,
+//! which are stored with them, so a sync that stops half-way leaves the index of the last
+//! complete sync plus the marks, and its next page that catches up (or the next
+//! [`crate::Cache::open`]) makes the index exact. A full sync thus indexes each customer
+//! once: one pass over the instances and the licenses, not one per page touching them.
 //!
 //! Only facts that do not depend on the time of asking are stored; those that do (expired,
 //! inactive, overdue, worst status of the instances still checking in) are computed by the
@@ -125,11 +128,15 @@ pub(crate) fn pending(conn: &Connection) -> Result<bool> {
 /// Recomputes the marked instances and customers and clears the marks (inside the caller's
 /// transaction).
 pub(crate) fn refresh(conn: &Connection) -> Result<()> {
+    refresh_with(conn, REBUILD_INDEXES_FROM)
+}
+
+fn refresh_with(conn: &Connection, rebuild_indexes_from: i64) -> Result<()> {
     if !pending(conn)? {
         return Ok(());
     }
     refresh_instances(conn)?;
-    refresh_customers(conn)?;
+    refresh_customers(conn, rebuild_indexes_from)?;
     conn.execute_batch(
         "DELETE FROM customer_dirty_instances; DELETE FROM customer_dirty_accounts;",
     )?;
@@ -221,10 +228,43 @@ impl LicenseFacts {
     }
 }
 
-fn refresh_customers(conn: &Connection) -> Result<()> {
+/// Marked customers from which [`refresh_customers`] rebuilds the sort indexes of
+/// `customers` once at the end instead of updating each of them row by row (in name,
+/// expiry and attention order: random places). A first sync marks every customer.
+const REBUILD_INDEXES_FROM: i64 = 10_000;
+
+fn refresh_customers(conn: &Connection, rebuild_indexes_from: i64) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM customers WHERE account_id IN (SELECT id FROM customer_dirty_accounts)",
     )?;
+    let marked: i64 = conn.query_row("SELECT count(*) FROM customer_dirty_accounts", [], |r| {
+        r.get(0)
+    })?;
+    // Dropped and created again from their own definitions, in this transaction.
+    let indexes: Vec<(String, String)> = if marked >= rebuild_indexes_from {
+        let list: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema
+                 WHERE type = 'index' AND tbl_name = 'customers' AND sql IS NOT NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, _) in &list {
+            conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        }
+        list
+    } else {
+        Vec::new()
+    };
+    write_customers(conn)?;
+    for (_, sql) in &indexes {
+        conn.execute_batch(sql)?;
+    }
+    Ok(())
+}
+
+/// Writes the row of every marked customer (their old rows are gone).
+fn write_customers(conn: &Connection) -> Result<()> {
     // Accounts that hold a license and are in the cache; licenses of an account outside
     // this cache's view make no customer.
     let mut read = conn.prepare(
@@ -306,4 +346,97 @@ fn write_customer(conn: &Connection, id: &str, f: LicenseFacts) -> Result<()> {
         oldest
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use usagedesk_domain::api::Change;
+    use usagedesk_domain::customer::LicenseFeatures;
+
+    use super::*;
+    use crate::test_support::*;
+    use crate::Cache;
+
+    fn schema_and_rows(conn: &Connection) -> (Vec<String>, Vec<String>) {
+        let texts = |sql: &str| -> Vec<String> {
+            let mut st = conn.prepare(sql).unwrap();
+            let n = st.column_count();
+            st.query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(" | "))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+        };
+        (
+            texts("SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'customers' ORDER BY name"),
+            texts("SELECT * FROM customers ORDER BY account_id"),
+        )
+    }
+
+    #[test]
+    fn a_bulk_refresh_writes_the_same_rows_and_puts_back_the_indexes_it_dropped() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        let mut changes = Vec::new();
+        for n in 0..30 {
+            let id = format!("c{n:02}");
+            changes.push(acc(
+                &id,
+                &format!("Customer {}", 30 - n),
+                None,
+                "2023-01-01",
+            ));
+            for l in 0..(n % 3 + 1) {
+                changes.push(Change::License(License {
+                    id: format!("L-{id}-{l}"),
+                    account_id: id.clone(),
+                    license_type: [LicenseType::Prod, LicenseType::Trial][l % 2],
+                    channel: "stable".into(),
+                    created_at: now() - Duration::days(100),
+                    expires_at: (l != 1).then(|| now() + Duration::days(n as i64 - 10)),
+                    features: LicenseFeatures::default(),
+                    seats: Default::default(),
+                }));
+            }
+        }
+        cache
+            .apply_changes(&changes, &plans(), "c1", now())
+            .unwrap();
+        let row_by_row = schema_and_rows(&cache.conn);
+        assert_eq!(
+            row_by_row.0.len(),
+            4,
+            "the table and its three sort indexes"
+        );
+        assert_eq!(row_by_row.1.len(), 30, "every account holds a license");
+
+        cache
+            .conn
+            .execute_batch(
+                "DELETE FROM customers;
+                 INSERT INTO customer_dirty_accounts SELECT DISTINCT account_id FROM licenses;",
+            )
+            .unwrap();
+        let tx = cache.conn.unchecked_transaction().unwrap();
+        refresh_with(&tx, 1).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            schema_and_rows(&cache.conn),
+            row_by_row,
+            "rebuilt from their own definitions, the indexes are those of the schema"
+        );
+        let plan: String = cache
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT account_id FROM customers ORDER BY name, account_id",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("customers_by_name"), "{plan}");
+    }
 }

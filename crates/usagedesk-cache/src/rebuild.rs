@@ -419,6 +419,16 @@ impl Cache {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Whether `month_usage` holds any row (an empty one: a first sync, which is best folded
+    /// all at once by [`Cache::rebuild_aggregates`]: written front to back, and its rows
+    /// rolled up from memory instead of read back).
+    pub fn has_month_rows(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM month_usage)")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// Folds the staged month-end rows whose account is cached into `month_usage`, in one
     /// transaction, and leaves the aggregates (and the months to rebuild) to
     /// [`Cache::rebuild_aggregates`]. A sync calls it while it waits for the next page, so the

@@ -11,7 +11,7 @@ use usagedesk_cache::Cache;
 use usagedesk_customers::{
     customers, customers_after, CustomerFilter, CustomerSort, CustomerSummary,
 };
-use usagedesk_domain::api::Change;
+use usagedesk_domain::api::{Change, ChangePage};
 use usagedesk_domain::customer::{
     ClusterDetails, InstanceReport, InstanceStatus, License, LicenseFeatures, LicenseType,
 };
@@ -352,25 +352,45 @@ const SORTS: [CustomerSort; 3] = [
     CustomerSort::Attention,
 ];
 
-/// Stores `changes` as a sync would: in pages, each in one transaction.
+/// A feed page of `changes`; `has_more`: not the last of its sync.
+fn feed_page(changes: &[Change], cursor: String, has_more: bool) -> ChangePage {
+    ChangePage {
+        changes: changes.to_vec(),
+        next_cursor: cursor,
+        has_more,
+        remaining: None,
+        plans: vec![],
+        server_time: now(),
+    }
+}
+
+/// Stores `changes` as a sync would: in pages, each in one transaction, the last one
+/// catching up.
 fn sync_pages(cache: &mut Cache, changes: &[Change], page: usize) {
-    for (n, chunk) in changes.chunks(page).enumerate() {
+    let pages: Vec<&[Change]> = changes.chunks(page).collect();
+    for (n, chunk) in pages.iter().enumerate() {
+        let more = n + 1 < pages.len();
         cache
-            .apply_changes(chunk, &[], &format!("c{n}"), now())
+            .apply_page(&feed_page(chunk, format!("c{n}"), more), now())
             .unwrap();
     }
+}
+
+/// `world`'s changes in an order a feed may send them: licenses before their accounts,
+/// reports before their instances.
+fn shuffled(world: &World, seed: u64) -> Vec<Change> {
+    let mut changes = world.changes();
+    let mut g = Gen(seed);
+    for i in (1..changes.len()).rev() {
+        changes.swap(i, g.below(i as u64 + 1) as usize);
+    }
+    changes
 }
 
 fn stored(world: &World, seed: u64) -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = Cache::open(dir.path().join("cache.db")).unwrap();
-    let mut changes = world.changes();
-    // Any order: licenses before their accounts, reports before their instances.
-    let mut g = Gen(seed);
-    for i in (1..changes.len()).rev() {
-        changes.swap(i, g.below(i as u64 + 1) as usize);
-    }
-    sync_pages(&mut cache, &changes, 97);
+    sync_pages(&mut cache, &shuffled(world, seed), 97);
     (dir, cache)
 }
 
@@ -490,7 +510,10 @@ fn a_sync_between_two_pages_repeats_nothing_and_skips_nothing_that_stayed() {
             }
         }
         cache
-            .apply_changes(&changes, &[], &format!("after-{sort:?}"), now())
+            .apply_page(
+                &feed_page(&changes, format!("after-{sort:?}"), false),
+                now(),
+            )
             .unwrap();
         let new = sorted(cache_world.expected(now()), sort);
         assert_eq!(
@@ -553,6 +576,101 @@ fn a_sync_between_two_pages_repeats_nothing_and_skips_nothing_that_stayed() {
             }
         }
     }
+}
+
+#[test]
+fn a_sync_interrupted_between_pages_is_caught_up_by_the_next_one() {
+    let before = generate(31, 120);
+    let (dir, mut cache) = stored(&before, 3);
+    let want = |w: &World| sorted(w.expected(now()), CustomerSort::Name);
+    let old = want(&before);
+    let list = |cache: &Cache| {
+        customers(
+            cache,
+            now(),
+            &CustomerFilter::default(),
+            CustomerSort::Name,
+            0,
+            1000,
+        )
+        .unwrap()
+        .items
+    };
+    assert_eq!(list(&cache), old, "a complete sync indexes every customer");
+
+    // The next sync has three pages: a tombstone, new customers and a moved license
+    // arrive in the first two; it stops before its last.
+    let mut after = before.clone();
+    let gone = old[5].account_id.clone();
+    after.forget(&gone);
+    let mut changes = vec![Change::Tombstone { account_id: gone }];
+    for n in 0..4 {
+        let id = format!("late-{n}");
+        let license = License {
+            id: format!("LIC-late-{n}"),
+            account_id: id.clone(),
+            license_type: LicenseType::Trial,
+            channel: "beta".into(),
+            created_at: now() - Duration::days(3),
+            expires_at: None,
+            features: LicenseFeatures::default(),
+            seats: Default::default(),
+        };
+        after.accounts.insert(id.clone(), account(&id, "Late Corp"));
+        after.licenses.insert(license.id.clone(), license.clone());
+        changes.push(Change::Account(account(&id, "Late Corp")));
+        changes.push(Change::License(license));
+    }
+    let moved = after.licenses.values().nth(7).cloned().map(|mut l| {
+        l.account_id = old[60].account_id.clone();
+        l
+    });
+    if let Some(l) = moved {
+        after.licenses.insert(l.id.clone(), l.clone());
+        changes.push(Change::License(l));
+    }
+    let new = want(&after);
+    assert_ne!(new, old, "the sync changes the list");
+    let pages: Vec<&[Change]> = changes.chunks(4).collect();
+    assert_eq!(pages.len(), 3);
+    for (n, page) in pages[..2].iter().enumerate() {
+        cache
+            .apply_page(&feed_page(page, format!("p{n}"), true), now())
+            .unwrap();
+    }
+    // Until the sync catches up, which customers are listed, in which order and with which
+    // counts is the last complete sync's (a row's licenses are read as stored, so they
+    // may be the new ones already).
+    let mid = list(&cache);
+    assert_eq!(ids(&mid), ids(&old), "the rows of the last complete sync");
+    let counts = |v: &[CustomerSummary]| -> Vec<(u32, u32)> {
+        v.iter().map(|c| (c.instances, c.not_ready)).collect()
+    };
+    assert_eq!(counts(&mid), counts(&old));
+
+    // Resumed: its last page catches up and indexes what it and the pages before it
+    // marked.
+    cache
+        .apply_page(&feed_page(pages[2], "p2".into(), false), now())
+        .unwrap();
+    assert_eq!(list(&cache), new, "the page that catches up makes it exact");
+
+    // Interrupted again, and the app restarts: opening the cache catches up.
+    let mut again = after.clone();
+    let gone = new[0].account_id.clone();
+    again.forget(&gone);
+    let tomb = [Change::Tombstone { account_id: gone }];
+    cache
+        .apply_page(&feed_page(&tomb, "again".into(), true), now())
+        .unwrap();
+    assert_eq!(ids(&list(&cache)), ids(&new), "not caught up yet");
+    drop(cache);
+    let reopened = Cache::open(dir.path().join("cache.db")).unwrap();
+    assert_eq!(
+        list(&reopened),
+        want(&again),
+        "opening the cache indexes what the interrupted sync's pages marked"
+    );
 }
 
 #[test]

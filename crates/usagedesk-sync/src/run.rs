@@ -228,6 +228,10 @@ async fn download(
     let mut pages = 0;
     // Staged rows a fold left waiting for their account: not worth folding again.
     let mut waiting = 0;
+    // A first sync folds everything at the end in one pass (see `has_month_rows`); folding
+    // it in parts would write `month_usage` out of order and make the rebuild read it all
+    // back.
+    let fold_while_waiting = cache.has_month_rows()?;
     loop {
         let page = match rx.try_recv() {
             Ok(page) => page,
@@ -235,7 +239,9 @@ async fn download(
             Err(mpsc::error::TryRecvError::Empty) => {
                 // The cloud is behind: fold staged month rows while the next page comes, so
                 // less is left for the rebuild at the end.
-                if cache.staged_rows()?.saturating_sub(waiting) >= FOLD_WHILE_WAITING {
+                if fold_while_waiting
+                    && cache.staged_rows()?.saturating_sub(waiting) >= FOLD_WHILE_WAITING
+                {
                     waiting = cache.fold_staged()?.rows_waiting;
                 }
                 match rx.recv().await {
@@ -256,6 +262,9 @@ async fn download(
         p.pages += 1;
         p.rows_done += page.changes.len() as u64;
         progress(*p);
+        // Freeing a page's 20,000 changes (their strings) takes a few milliseconds: off
+        // this task, which applies the next page meanwhile.
+        tokio::task::spawn_blocking(move || drop(page));
     }
     if opts.cancel.load(Ordering::Relaxed) {
         return Err(SyncError::Cancelled);
