@@ -51,7 +51,8 @@ mod test_support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
+use usagedesk_sqlite::{Settings, SqliteError, TempStore};
 
 pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, RecordCounts, UploadState};
 pub use airgap_page::{
@@ -89,52 +90,48 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The write-ahead log is truncated back to this size after checkpoints.
 const WAL_LIMIT_BYTES: i64 = 64 << 20;
 /// Page cache per connection (KiB, SQLite's negative `cache_size`).
-const CACHE_KIB: i64 = 64 * 1024;
+const CACHE_KIB: u32 = 64 * 1024;
+
+/// How every cache connection is opened: the project's settings (WAL, `synchronous=NORMAL`,
+/// foreign keys, busy timeout), URI paths, a bounded log after checkpoints (a full sync writes
+/// ~250 MB), temporary tables in memory.
+fn settings() -> Settings {
+    Settings::new(BUSY_TIMEOUT)
+        .uri(true)
+        .journal_size_limit(WAL_LIMIT_BYTES)
+        .cache_kib(CACHE_KIB)
+        .temp_store(TempStore::Memory)
+}
 
 impl Cache {
     /// Opens (creating if needed) the cache file at `path` and brings its schema up to date.
     /// A file written by a newer build is refused ([`CacheError::TooNew`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let open_err = |source| CacheError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
-        // After a checkpoint, truncate the log back to this size (a full sync writes ~250 MB).
-        conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)
-            .map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(CacheError::NoWal {
+        let conn = usagedesk_sqlite::open(path, &settings()).map_err(|e| match e {
+            SqliteError::NoWal { mode } => CacheError::NoWal {
                 path: path.to_path_buf(),
                 mode,
-            });
-        }
+            },
+            SqliteError::Sqlite(source) => CacheError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => CacheError::corrupt(other.to_string()),
+        })?;
         Self::init(conn, Some(path.to_path_buf()))
     }
 
     /// A private cache in memory (tests, dry runs).
     pub fn open_in_memory() -> Result<Self> {
-        let conn = Connection::open_in_memory()?;
+        let conn = usagedesk_sqlite::open_in_memory(&settings()).map_err(|e| match e {
+            SqliteError::Sqlite(source) => CacheError::Sqlite(source),
+            other => CacheError::corrupt(other.to_string()),
+        })?;
         Self::init(conn, None)
     }
 
     fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<Self> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -{CACHE_KIB};"
-        ))?;
         conn.set_prepared_statement_cache_capacity(64);
         let location = match &path {
             Some(p) => format!("at {}", p.display()),
@@ -142,7 +139,8 @@ impl Cache {
         };
         migrate::migrate(&mut conn, &location)?;
         if customer_index::pending(&conn)? {
-            // A cache synced before the customer index existed: build it once.
+            // A cache synced before the customer index existed, or a sync that stopped before
+            // its last page: bring the index up to date once.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             customer_index::refresh(&tx)?;
             tx.commit()?;

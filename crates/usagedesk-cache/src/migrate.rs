@@ -1,52 +1,37 @@
 //! Embedded, numbered, never-edited migrations, tracked with `PRAGMA user_version`.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
+use usagedesk_sqlite::{Migrator, SqliteError};
 
 use crate::{CacheError, Result};
 
 /// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_airgap.sql"),
     include_str!("../migrations/0003_customers.sql"),
     include_str!("../migrations/0004_customer_index.sql"),
     include_str!("../migrations/0005_airgap_outbox.sql"),
-];
+]);
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATOR.latest();
 
 /// Applies the missing migrations, each in its own transaction with its version bump.
 /// Returns how many were applied.
 pub(crate) fn migrate(conn: &mut Connection, location: &str) -> Result<usize> {
-    let mut applied = 0;
-    loop {
-        // Re-read the version inside the write lock: another process may have migrated.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(CacheError::TooNew {
-                location: location.to_owned(),
-                found: version,
-                known: SCHEMA_VERSION,
-            });
+    MIGRATOR.migrate(conn).map_err(|e| match e {
+        SqliteError::TooNew { found, known } => CacheError::TooNew {
+            location: location.to_owned(),
+            found,
+            known,
+        },
+        SqliteError::BadVersion { found } => {
+            CacheError::corrupt(format!("schema version {found} of the cache {location}"))
         }
-        if version == SCHEMA_VERSION {
-            return Ok(applied);
-        }
-        let Some(sql) = usize::try_from(version)
-            .ok()
-            .and_then(|v| MIGRATIONS.get(v))
-        else {
-            return Err(CacheError::corrupt(format!(
-                "schema version {version} of the cache {location}"
-            )));
-        };
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
-        applied += 1;
-    }
+        SqliteError::Sqlite(e) | SqliteError::Migration { source: e, .. } => CacheError::Sqlite(e),
+        other => CacheError::corrupt(other.to_string()),
+    })
 }
 
 #[cfg(test)]
