@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_domain::{
     Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
+use usagedesk_sqlite::{Migrator, Settings, SqliteError};
 
 use super::{AirGap, DailyRow, StoreError, TokenScope};
 use crate::limits::StorageLimits;
@@ -28,13 +29,14 @@ mod tokens;
 
 pub use maintenance::{backup, rotate_epoch};
 
-const MIGRATIONS: &[&str] = &[
+/// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
+const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_airgap.sql"),
     include_str!("../../migrations/0003_customers.sql"),
     include_str!("../../migrations/0004_tokens.sql"),
     include_str!("../../migrations/0005_instance_identity.sql"),
-];
+]);
 
 /// Page cache of the writer connection (KiB): loads rewrite large parts of the database.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
@@ -49,46 +51,42 @@ pub struct SqliteStorage {
     epoch: String,
 }
 
-/// Every connection's settings (after `journal_mode = WAL`, set once per connection), with
-/// a page cache of `cache_kib` KiB.
-fn connection_pragmas(cache_kib: u32) -> String {
-    format!(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -{cache_kib};
-         PRAGMA temp_store = DEFAULT;"
-    )
+/// Every connection's settings: the project's (WAL, `synchronous=NORMAL`, foreign keys, a
+/// busy timeout) with a page cache of `cache_kib` KiB.
+fn connection_settings(cache_kib: u32) -> Settings {
+    Settings::new(std::time::Duration::from_secs(5))
+        .uri(true)
+        .cache_kib(cache_kib)
 }
 
-/// The writer's settings for the transaction of a load (see [`Tenants::load`]).
+/// The writer's settings for the transaction of a load (see [`Tenants::load`]); the
+/// writer's [`connection_settings`] are applied again after it.
 const LOAD_PRAGMAS: &str = "PRAGMA foreign_keys = OFF;
      PRAGMA cache_size = -262144;
      PRAGMA temp_store = MEMORY;";
 
 fn open_connection(path: &Path, cache_kib: u32) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL;")?;
-    conn.execute_batch(&connection_pragmas(cache_kib))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(conn)
+    usagedesk_sqlite::open(path, &connection_settings(cache_kib)).map_err(|e| match e {
+        SqliteError::NoWal { mode } => StoreError::other(format!(
+            "the database at {} cannot use write-ahead logging (journal mode {mode}): put it on a \
+             local disk",
+            path.display()
+        )),
+        SqliteError::Sqlite(e) => e.into(),
+        other => StoreError::other(other.to_string()),
+    })
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StoreError::NewerSchema {
+    MIGRATOR.migrate(conn).map_err(|e| match e {
+        SqliteError::TooNew { found, known } => StoreError::NewerSchema {
             path: path.display().to_string(),
-            found: version,
+            found,
             known,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
+        },
+        SqliteError::Sqlite(e) | SqliteError::Migration { source: e, .. } => e.into(),
+        other => StoreError::other(format!("{other} ({})", path.display())),
+    })?;
     Ok(())
 }
 

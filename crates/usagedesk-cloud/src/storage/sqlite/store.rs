@@ -11,7 +11,7 @@ use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 use usagedesk_domain::{Account, Instance, PlanCatalog, YearMonth};
 
 use super::{
-    account_row, airgap, connection_pragmas, counts_cols, customers, feed_read, identity,
+    account_row, airgap, connection_settings, counts_cols, customers, feed_read, identity,
     load::load_dataset, load_catalog, month_col, poisoned, refresh_month_usage, scope_filter,
     tokens, write_daily, SqliteStorage, ACCOUNT_COLS, LOAD_PRAGMAS, WRITER_CACHE_KIB,
 };
@@ -36,8 +36,9 @@ impl Tenants for SqliteStorage {
         // the B-trees it fills in memory instead of spilling them to the WAL mid-way.
         conn.execute_batch(LOAD_PRAGMAS).map_err(StoreError::from)?;
         let out = load_dataset(&mut conn, dataset, today);
-        conn.execute_batch(&connection_pragmas(WRITER_CACHE_KIB))
-            .map_err(StoreError::from)?;
+        connection_settings(WRITER_CACHE_KIB)
+            .apply(&conn)
+            .map_err(|e| StoreError::other(e.to_string()))?;
         out
     }
 
