@@ -258,17 +258,6 @@ pub(crate) fn bump_generation(conn: &Connection) -> Result<()> {
 }
 
 impl Cache {
-    /// Every cached instance, air-gapped first, then by id, with its ledger summary. Loads
-    /// them all: lists on screen page with [`Cache::instances_page`].
-    pub fn instances(&self) -> Result<Vec<InstanceRow>> {
-        crate::airgap_page::all_instances(&self.conn)
-    }
-
-    /// One instance with its ledger summary (`None`: not in the cache).
-    pub fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
-        crate::airgap_page::one_instance(&self.conn, id)
-    }
-
     /// Records a sync key issued here.
     pub fn record_sync_key(&mut self, entry: &LedgerEntry) -> Result<i64> {
         let tx = self.write_tx()?;

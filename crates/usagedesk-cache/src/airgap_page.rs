@@ -327,6 +327,17 @@ fn ledger_row_at(r: &Row<'_>) -> Result<LedgerRow> {
 }
 
 impl Cache {
+    /// Every cached instance, air-gapped first, then by id, with its ledger summary. Loads
+    /// them all: lists on screen page with [`Cache::instances_page`].
+    pub fn instances(&self) -> Result<Vec<InstanceRow>> {
+        all_instances(&self.conn)
+    }
+
+    /// One instance with its ledger summary (`None`: not in the cache).
+    pub fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
+        one_instance(&self.conn, id)
+    }
+
     /// One page of instances as `q` asks; `overdue_before` is the cut-off of
     /// `usagedesk_domain::overdue::is_overdue` (an air-gapped instance whose last verified exchange
     /// is older, or missing, is overdue).

@@ -8,12 +8,10 @@ use usagedesk_domain::api::{Change, ChangePage, MonthUsage};
 use usagedesk_domain::{Account, Plan, YearMonth};
 
 use crate::codec::{self, DateText};
+use crate::rebuild::ALL_MONTHS;
 use crate::stage::{self, StageWriter, StagedRow};
 use crate::state::{self, KEY_CURSOR, KEY_LAST_APPLIED_AT, KEY_LAST_SYNCED_AT};
 use crate::{rebuild, ApplyStats, Cache, CacheError, Result};
-
-/// The `dirty_months` entry that stands for every month.
-pub(crate) const ALL_MONTHS: &str = "*";
 
 impl Cache {
     /// Applies one page of the change feed and stores `page.next_cursor`, in one

@@ -7,10 +7,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use usagedesk_domain::rollup::{rollup, Own, Tree};
 use usagedesk_domain::{UsageCounts, YearMonth};
 
-use crate::apply::ALL_MONTHS;
 use crate::codec;
 use crate::stage::{self, StageReader, StageWriter};
 use crate::{Cache, CacheError, RebuildStats, Result};
+
+/// The `dirty_months` entry that stands for every month.
+pub(crate) const ALL_MONTHS: &str = "*";
 
 /// Memory the per-month `Own` arrays of one scan may take; more dirty months than fit are
 /// rolled up in several scans of `month_usage`.
