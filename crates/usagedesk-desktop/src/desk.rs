@@ -11,6 +11,8 @@ use usagedesk_secrets::SecretStore;
 use usagedesk_sync::{Client, Progress, Settings, SyncOptions, SyncReport};
 
 use crate::demo::{DemoCloud, DEFAULT_DEMO_ACCOUNTS};
+use crate::error::lock_err;
+use crate::job::JobSlot;
 use crate::{AppError, AppStatus, ErrorKind};
 
 /// Largest page of children, search result list and trend the UI may ask for.
@@ -75,14 +77,8 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
     state: Mutex<RunState>,
     demo: tokio::sync::Mutex<Option<DemoCloud>>,
-    pub(crate) exports: crate::export::Exports,
-}
-
-pub(crate) fn lock_err<T>(_: std::sync::PoisonError<T>) -> AppError {
-    AppError::new(
-        ErrorKind::Internal,
-        "an earlier failure left the app in a bad state; restart it",
-    )
+    /// The running export (one at a time).
+    pub(crate) export_job: JobSlot,
 }
 
 impl Desk {
@@ -125,7 +121,7 @@ impl Desk {
             clock,
             state: Mutex::new(RunState::default()),
             demo: tokio::sync::Mutex::new(None),
-            exports: Default::default(),
+            export_job: JobSlot::default(),
         })
     }
 

@@ -8,6 +8,7 @@ mod demo;
 mod desk;
 mod error;
 mod export;
+mod job;
 mod launch;
 mod opened;
 mod status;
