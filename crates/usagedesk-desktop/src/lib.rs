@@ -15,6 +15,7 @@ mod status;
 
 pub use airgap::{DroppedFile, InstanceView};
 pub use bindings::typescript_bindings;
+#[cfg(feature = "demo")]
 pub use demo::DemoCloud;
 pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND};
 pub use error::{AppError, ErrorKind};

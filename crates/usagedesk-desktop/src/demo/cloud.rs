@@ -1,5 +1,5 @@
-//! "Explore with demo data": the real cloud service, in-process on 127.0.0.1, with a
-//! generated dataset. Nothing is faked: the app syncs from it like from any cloud.
+//! The demo cloud: the real cloud service, in-process on 127.0.0.1, with a generated
+//! dataset. Nothing is faked: the app syncs from it like from any cloud.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,8 +11,6 @@ use usagedesk_domain::Clock;
 
 use crate::{AppError, ErrorKind};
 
-/// Accounts in the demo dataset unless `USAGEDESK_DEMO_ACCOUNTS` says otherwise.
-pub const DEFAULT_DEMO_ACCOUNTS: usize = 3_000;
 const DEMO_MONTHS: u32 = 24;
 const DEMO_SEED: u64 = 42;
 
@@ -58,6 +56,10 @@ impl DemoCloud {
 
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
     }
 }
 
