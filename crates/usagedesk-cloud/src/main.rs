@@ -1,7 +1,6 @@
 //! `usagedesk-cloud`: the reference cloud reporting service.
 
-mod serve_args;
-mod token_cmd;
+mod cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use cli::{demo_data, serve_args, token_cmd};
 use usagedesk_cloud::limits::{Limits, StorageLimits};
 use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{rotate_epoch, LoadError};
@@ -47,19 +47,7 @@ enum Command {
         dir: PathBuf,
     },
     /// Write a realistic demo dataset in the load format.
-    DemoData {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
-        #[arg(long, default_value_t = 24)]
-        months: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Generate as if today were this date (YYYY-MM-DD); default: the real today.
-        #[arg(long)]
-        today: Option<String>,
-    },
+    DemoData(demo_data::DemoDataArgs),
     /// Print the vendor root public key (first line) and its fingerprint (second line): the
     /// key every agent is given with `--vendor-key`. The secret key never leaves the database.
     VendorKey {
@@ -236,41 +224,7 @@ fn main() -> Result<()> {
             println!("{}", key.fingerprint);
             Ok(())
         }
-        Command::DemoData {
-            out,
-            accounts,
-            months,
-            seed,
-            today,
-        } => {
-            let today = match today {
-                Some(t) => usagedesk_domain::month::parse_date(&t)?,
-                None => clock.today(),
-            };
-            if accounts == 0 || months == 0 {
-                bail!("--accounts and --months must be at least 1");
-            }
-            let opts = usagedesk_demo::DemoOptions {
-                accounts,
-                months,
-                seed,
-                today,
-                snapshots_per_month: usagedesk_demo::SnapshotDensity::MonthEndOnly,
-            };
-            let s = usagedesk_demo::write_demo(&opts, &out)?;
-            println!(
-                "wrote {} accounts, {} instances and {} daily rows to {}",
-                s.accounts,
-                s.instances,
-                s.daily_rows,
-                out.display()
-            );
-            println!(
-                "customer reporting: {} licenses, {} instance reports, {} instance events, {} install attempts",
-                s.licenses, s.instance_reports, s.instance_events, s.install_attempts
-            );
-            Ok(())
-        }
+        Command::DemoData(args) => demo_data::run(args, &clock),
         Command::LicenseFile {
             db,
             instance,

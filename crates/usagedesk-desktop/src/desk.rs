@@ -10,7 +10,9 @@ use usagedesk_domain::{Account, Clock, Plan, YearMonth};
 use usagedesk_secrets::SecretStore;
 use usagedesk_sync::{Client, Progress, Settings, SyncOptions, SyncReport};
 
-use crate::demo::{DemoCloud, DEFAULT_DEMO_ACCOUNTS};
+use crate::demo::{self, DemoCloud, DEFAULT_DEMO_ACCOUNTS};
+use crate::error::lock_err;
+use crate::job::JobSlot;
 use crate::{AppError, AppStatus, ErrorKind};
 
 /// Largest page of children, search result list and trend the UI may ask for.
@@ -75,14 +77,8 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
     state: Mutex<RunState>,
     demo: tokio::sync::Mutex<Option<DemoCloud>>,
-    pub(crate) exports: crate::export::Exports,
-}
-
-pub(crate) fn lock_err<T>(_: std::sync::PoisonError<T>) -> AppError {
-    AppError::new(
-        ErrorKind::Internal,
-        "an earlier failure left the app in a bad state; restart it",
-    )
+    /// The running export (one at a time).
+    pub(crate) export_job: JobSlot,
 }
 
 impl Desk {
@@ -91,6 +87,9 @@ impl Desk {
         secrets: Arc<dyn SecretStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, AppError> {
+        if opts.demo && !demo::AVAILABLE {
+            return Err(demo::no_demo());
+        }
         let data_dir = if opts.demo {
             opts.data_dir.join("demo")
         } else {
@@ -125,7 +124,7 @@ impl Desk {
             clock,
             state: Mutex::new(RunState::default()),
             demo: tokio::sync::Mutex::new(None),
-            exports: Default::default(),
+            export_job: JobSlot::default(),
         })
     }
 
@@ -280,6 +279,9 @@ impl Desk {
 
     /// Starts the embedded demo cloud (once) and points the settings at it.
     pub async fn start_demo(&self) -> Result<AppStatus, AppError> {
+        if !demo::AVAILABLE {
+            return Err(demo::no_demo());
+        }
         if !self.demo_mode {
             return Err(AppError::invalid(
                 "start the app with --demo to explore the demo data",
@@ -295,7 +297,7 @@ impl Desk {
             let cloud =
                 DemoCloud::start(&self.data_dir, self.demo_accounts, self.clock.clone()).await?;
             // The demo listens on a new port each start; it is still the same dataset.
-            let url = Client::new(&cloud.url(), &cloud.token)?
+            let url = Client::new(&cloud.url(), cloud.token())?
                 .base_url()
                 .to_string();
             let mut cache = self.writer.lock().await;
@@ -315,7 +317,7 @@ impl Desk {
         let cloud = demo
             .as_ref()
             .ok_or_else(|| AppError::new(ErrorKind::Internal, "demo cloud missing"))?;
-        Ok(Client::new(&cloud.url(), &cloud.token)?)
+        Ok(Client::new(&cloud.url(), cloud.token())?)
     }
 
     pub(crate) async fn client(&self) -> Result<Client, AppError> {

@@ -52,6 +52,14 @@ impl AppError {
     }
 }
 
+/// A lock held by a thread that panicked.
+pub(crate) fn lock_err<T>(_: std::sync::PoisonError<T>) -> AppError {
+    AppError::new(
+        ErrorKind::Internal,
+        "an earlier failure left the app in a bad state; restart it",
+    )
+}
+
 impl From<SyncError> for AppError {
     fn from(e: SyncError) -> Self {
         let kind = match &e {

@@ -2,8 +2,6 @@
 //! blocking thread with its own cache connection so the window stays responsive.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use usagedesk_cache::Cache;
 use usagedesk_export::{
@@ -15,33 +13,6 @@ use crate::{AppError, Desk, ErrorKind};
 
 /// What wrote an export, for its manifest.
 pub const GENERATOR: &str = concat!("usagedesk ", env!("CARGO_PKG_VERSION"));
-
-/// The running export's cancel flag (one export at a time).
-#[derive(Default)]
-pub(crate) struct Exports {
-    running: Mutex<Option<Arc<AtomicBool>>>,
-}
-
-impl Exports {
-    fn begin(&self) -> Result<Arc<AtomicBool>, AppError> {
-        let mut running = self.running.lock().map_err(crate::desk::lock_err)?;
-        if running.is_some() {
-            return Err(AppError::new(
-                ErrorKind::Busy,
-                "an export is already running; wait for it or cancel it",
-            ));
-        }
-        let flag = Arc::new(AtomicBool::new(false));
-        *running = Some(flag.clone());
-        Ok(flag)
-    }
-
-    fn end(&self) {
-        if let Ok(mut running) = self.running.lock() {
-            *running = None;
-        }
-    }
-}
 
 impl From<ExportError> for AppError {
     fn from(e: ExportError) -> Self {
@@ -80,7 +51,9 @@ impl Desk {
                 path.display()
             )));
         }
-        let cancel = self.exports.begin()?;
+        let cancel = self
+            .export_job
+            .begin("an export is already running; wait for it or cancel it")?;
         let cache_path = self.cache_path().to_path_buf();
         let (today, now) = (self.clock().today(), self.clock().now());
         let job = tokio::task::spawn_blocking(move || {
@@ -100,21 +73,12 @@ impl Desk {
             )?)
         })
         .await;
-        self.exports.end();
+        self.export_job.end();
         job.map_err(|e| AppError::new(ErrorKind::Internal, format!("the export stopped: {e}")))?
     }
 
     /// Stops the running export (nothing happens when none runs).
     pub fn cancel_export(&self) -> Result<(), AppError> {
-        if let Some(flag) = self
-            .exports
-            .running
-            .lock()
-            .map_err(crate::desk::lock_err)?
-            .as_ref()
-        {
-            flag.store(true, Ordering::Relaxed);
-        }
-        Ok(())
+        self.export_job.cancel()
     }
 }

@@ -8,12 +8,14 @@ mod demo;
 mod desk;
 mod error;
 mod export;
+mod job;
 mod launch;
 mod opened;
 mod status;
 
 pub use airgap::{DroppedFile, InstanceView};
 pub use bindings::typescript_bindings;
+#[cfg(feature = "demo")]
 pub use demo::DemoCloud;
 pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND};
 pub use error::{AppError, ErrorKind};

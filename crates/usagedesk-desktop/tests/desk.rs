@@ -168,6 +168,7 @@ async fn bad_arguments_from_the_ui_are_refused_with_a_kind() {
     );
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_runs_the_real_cloud_in_process_and_syncs_from_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,6 +193,7 @@ async fn the_demo_runs_the_real_cloud_in_process_and_syncs_from_it() {
     );
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
 async fn customer_commands_answer_bounded_pages_of_the_demo() {
     use usagedesk_desktop::{CustomerFilter, CustomerSort};
@@ -273,6 +275,40 @@ async fn customer_commands_answer_bounded_pages_of_the_demo() {
         seen.contains(root),
         "is_customer agrees with the list"
     );
+}
+
+/// A build without the `demo` feature links no demo cloud: asking for the demo, at launch or
+/// from the connect screen, is refused with a reason and creates no demo folder.
+#[cfg(not(feature = "demo"))]
+#[tokio::test]
+async fn a_build_without_the_demo_refuses_it_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DeskOptions {
+        data_dir: dir.path().to_path_buf(),
+        demo: true,
+        demo_accounts: 120,
+    };
+    let err = Desk::open(opts, Arc::new(MemoryStore::default()), Arc::new(clock()))
+        .err()
+        .expect("--demo is refused");
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err:?}");
+    assert!(
+        err.message.starts_with("this build has no demo: "),
+        "{err:?}"
+    );
+    assert!(
+        !dir.path().join("demo").exists(),
+        "the refusal comes before the demo's own data folder is made"
+    );
+
+    let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
+    let err = desk.start_demo().await.expect_err("start_demo is refused");
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err:?}");
+    assert!(
+        err.message.starts_with("this build has no demo: "),
+        "{err:?}"
+    );
+    assert!(!desk.status().unwrap().demo);
 }
 
 #[tokio::test]
