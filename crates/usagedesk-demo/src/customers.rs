@@ -113,18 +113,7 @@ pub(crate) struct CustomerData {
 }
 
 /// The tracked fields, as the load format's `instance_events.csv` names them.
-pub(crate) const FIELDS: [&str; 10] = [
-    "status",
-    "app_version",
-    "distribution",
-    "kubernetes_version",
-    "embedded_cluster",
-    "nodes_ready",
-    "nodes_total",
-    "agent_version",
-    "cloud_provider",
-    "region",
-];
+pub(crate) use usagedesk_domain::customer::TRACKED_FIELDS as FIELDS;
 const STATUS: usize = 0;
 const APP: usize = 1;
 const K8S: usize = 3;

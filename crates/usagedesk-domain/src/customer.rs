@@ -8,6 +8,22 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The reported fields of an instance that its events track, in the order a check-in
+/// compares them (the names of `instance_events.csv`'s `field` column and of the check-in's
+/// fields).
+pub const TRACKED_FIELDS: [&str; 10] = [
+    "status",
+    "app_version",
+    "distribution",
+    "kubernetes_version",
+    "embedded_cluster",
+    "nodes_ready",
+    "nodes_total",
+    "agent_version",
+    "cloud_provider",
+    "region",
+];
+
 /// A license's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -71,3 +71,17 @@ pub const INSTALL_ATTEMPTS_HEADER: [&str; 8] = [
 ];
 /// The steps of one attempt in time order.
 pub const INSTALL_STEPS_HEADER: [&str; 3] = ["attempt_id", "name", "at"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_report_row_holds_the_tracked_fields_in_their_order() {
+        assert_eq!(
+            INSTANCE_REPORTS_HEADER[1..=crate::customer::TRACKED_FIELDS.len()],
+            crate::customer::TRACKED_FIELDS,
+            "instance_reports.csv: the instance id, then each tracked field, then the times"
+        );
+    }
+}

@@ -14,9 +14,7 @@ use usagedesk_domain::Instance;
 use super::identity::{self, Contact, FirstContact};
 use super::instances::{self, Asker};
 use super::{keys, when, Now, Refusal};
-use crate::storage::{
-    AcceptedFile, FileCounts, Store, StoreError, TokenGrant, UsageFile, UsageVia,
-};
+use crate::storage::{AcceptedFile, Store, StoreError, TokenGrant, UsageFile, UsageVia};
 
 /// A usage data file and the sync key it answers, for one instance.
 pub struct Submission {
@@ -158,15 +156,10 @@ pub fn accept<R: RngCore + CryptoRng>(
         accepted_by,
         now: clock.now,
     };
-    let mut receipt = |counts: &FileCounts| -> Result<String, StoreError> {
+    let mut receipt = |counts: &ImportCounts| -> Result<String, StoreError> {
         let acceptance = Acceptance {
             accepted_high_water_mark: usage.highest_seq(),
-            records: ImportCounts {
-                received: counts.received,
-                new: counts.new,
-                already_present: counts.already_present,
-                changed: counts.changed,
-            },
+            records: *counts,
         };
         VerificationKey::issue(
             &sync_key,

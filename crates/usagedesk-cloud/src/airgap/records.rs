@@ -3,7 +3,7 @@
 
 use usagedesk_domain::UsageCounts;
 
-use crate::storage::{DailyRow, FileCounts};
+use crate::storage::{DailyRow, ImportCounts};
 
 /// What one record of a file is, compared with what the cloud holds for its (account, date).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Record {
     }
 
     /// Adds the record to a file's counts (late and same records are both "already present").
-    pub fn count(self, counts: &mut FileCounts) {
+    pub fn count(self, counts: &mut ImportCounts) {
         match self {
             Self::New => counts.new += 1,
             Self::Same | Self::Late => counts.already_present += 1,
@@ -95,7 +95,7 @@ mod tests {
             Record::of(&r, 3, Some(3), Some(("basic", r.counts))),
             Record::Same
         );
-        let mut counts = FileCounts::default();
+        let mut counts = ImportCounts::default();
         for rec in [Record::New, Record::Same, Record::Late, Record::Changed] {
             rec.count(&mut counts);
         }

@@ -13,19 +13,7 @@ pub const MAX_TEXT_LEN: usize = 128;
 /// The longest user e-mail address (bytes).
 pub const MAX_EMAIL_LEN: usize = 254;
 
-/// The reported fields an instance event may name, in the order a check-in compares them.
-pub const TRACKED_FIELDS: [&str; 10] = [
-    "status",
-    "app_version",
-    "distribution",
-    "kubernetes_version",
-    "embedded_cluster",
-    "nodes_ready",
-    "nodes_total",
-    "agent_version",
-    "cloud_provider",
-    "region",
-];
+pub use usagedesk_domain::customer::TRACKED_FIELDS;
 
 /// The feature names of `licenses.csv`, in their canonical order.
 pub const FEATURE_NAMES: [&str; 4] = ["gitops", "airgap", "identity", "snapshots"];

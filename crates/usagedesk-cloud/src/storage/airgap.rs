@@ -88,23 +88,16 @@ pub struct UsageFile {
     pub now: DateTime<Utc>,
 }
 
-/// How the records of a file compare with what the cloud held.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FileCounts {
-    pub received: u64,
-    /// No daily row for (account, date) yet.
-    pub new: u64,
-    /// The same plan and counts already held.
-    pub already_present: u64,
-    /// Another plan or other counts held: replaced.
-    pub changed: u64,
-}
+/// How the records of a file compare with what the cloud held: the counts the verification
+/// key reports (`new`: no daily row for (account, date) yet; `already_present`: the same plan
+/// and counts held; `changed`: another plan or other counts held, replaced).
+pub use usagedesk_airgap::ImportCounts;
 
 /// The cloud's answer to a usage data file, stored with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedFile {
     pub instance_id: String,
-    pub counts: FileCounts,
+    pub counts: ImportCounts,
     /// The instance's mark after the file.
     pub high_water_mark: u64,
     /// The cloud's verification key for the file (armored).
@@ -114,7 +107,7 @@ pub struct AcceptedFile {
 }
 
 /// Writes the verification key of a file once its counts are known (inside the write).
-pub type ReceiptWriter<'a> = dyn FnMut(&FileCounts) -> Result<String, StoreError> + 'a;
+pub type ReceiptWriter<'a> = dyn FnMut(&ImportCounts) -> Result<String, StoreError> + 'a;
 
 /// Keys and files of the air-gapped exchange.
 pub trait AirGap {

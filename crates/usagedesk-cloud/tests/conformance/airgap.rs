@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use usagedesk_airgap::RootKey;
 use usagedesk_cloud::storage::{
-    Delegation, EnrollmentKeyState, FileCounts, LicenseFileRecord, NewToken, OnlineSyncKey,
+    Delegation, EnrollmentKeyState, ImportCounts, LicenseFileRecord, NewToken, OnlineSyncKey,
     PinGrant, StoreError, StoredSigner, TokenKind, UsageFile, UsageVia,
 };
 use usagedesk_cloud::TokenScope;
@@ -198,12 +198,12 @@ pub fn a_usage_file_pins_counts_and_replays(open: Open<'_>) {
     );
     let mut seen = None;
     let accepted = s
-        .accept_usage_file(&file, &mut |c: &FileCounts| {
+        .accept_usage_file(&file, &mut |c: &ImportCounts| {
             seen = Some(*c);
             Ok(format!("verification of {}", c.received))
         })
         .unwrap();
-    let want = FileCounts {
+    let want = ImportCounts {
         received: 3,
         new: 1,
         already_present: 1,
@@ -248,7 +248,7 @@ pub fn a_usage_file_pins_counts_and_replays(open: Open<'_>) {
     // The same file again: a replay, nothing written (the receipt is not asked for).
     let (_, cursor) = read_all(s, &TokenScope::All, None, 1000);
     let again = s
-        .accept_usage_file(&file, &mut |_: &FileCounts| {
+        .accept_usage_file(&file, &mut |_: &ImportCounts| {
             panic!("no receipt for a replay")
         })
         .unwrap();
@@ -267,7 +267,7 @@ pub fn a_usage_file_pins_counts_and_replays(open: Open<'_>) {
         vec![daily("a", day(2026, 3, 2), "basic", 1)],
     );
     assert!(matches!(
-        s.accept_usage_file(&other, &mut |_: &FileCounts| Ok(String::new())),
+        s.accept_usage_file(&other, &mut |_: &ImportCounts| Ok(String::new())),
         Err(StoreError::Conflict(_))
     ));
     // A file signed by another key than the pinned one: refused, nothing written.
@@ -279,7 +279,7 @@ pub fn a_usage_file_pins_counts_and_replays(open: Open<'_>) {
         vec![daily("a", day(2026, 3, 3), "basic", 1)],
     );
     assert!(matches!(
-        s.accept_usage_file(&forged, &mut |_: &FileCounts| Ok(String::new())),
+        s.accept_usage_file(&forged, &mut |_: &ImportCounts| Ok(String::new())),
         Err(StoreError::Conflict(_))
     ));
     let (after, _) = read_all(s, &TokenScope::All, Some(cursor), 1000);

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::airgap::records::{mark_after, Record};
 use crate::storage::{
-    AcceptedFile, Conflict, DailyRow, Delegation, FileCounts, OnlineSyncKey, PinGrant,
+    AcceptedFile, Conflict, DailyRow, Delegation, ImportCounts, OnlineSyncKey, PinGrant,
     ReceiptWriter, StoreError, StoredSigner, TokenScope, UsageFile, UsageVia,
 };
 
@@ -147,7 +147,7 @@ pub(super) fn accepted_file(
         .query_row([sha256], |r| {
             Ok(AcceptedFile {
                 instance_id: r.get(0)?,
-                counts: FileCounts {
+                counts: ImportCounts {
                     received: u64_col(r, 1)?,
                     new: u64_col(r, 2)?,
                     already_present: u64_col(r, 3)?,
@@ -326,9 +326,9 @@ pub(super) fn accept_usage_file(
 
     // Each record is judged by the service's rule ([`Record::of`]) against what the cloud
     // holds, or what an earlier record of this file for the same (account, date) just replaced.
-    let mut counts = FileCounts {
+    let mut counts = ImportCounts {
         received: file.rows.len() as u64,
-        ..FileCounts::default()
+        ..ImportCounts::default()
     };
     let mut fresh: Vec<&DailyRow> = Vec::with_capacity(file.rows.len());
     {
