@@ -1,4 +1,4 @@
-//! Customer reporting (issue 6, seed `001`) from the local cache, page by page: the customer
+//! Customer reporting (seed `001`) from the local cache, page by page: the customer
 //! list with its filters, search and sorts, the customer page (a header with license and
 //! features, time to install and counts; its instances with the 14-day uptime graph and
 //! ratio; its install attempts) and an instance's details with its event history.

@@ -1,4 +1,4 @@
-//! Offline CSV export of usage reports, read from the local cache (issue 4; the column
+//! Offline CSV export of usage reports, read from the local cache (the column
 //! contract is in `docs/export-format.md`).
 //!
 //! - [`ExportRequest`] (account, scope, month range) is checked by [`plan`] against the

@@ -1,4 +1,4 @@
-//! Customer reporting computations (issue 6, seed `001` "Customer Reporting", DESIGN.md
+//! Customer reporting computations (seed `001` "Customer Reporting", DESIGN.md
 //! "Instance"): pure functions over the wire types of `usagedesk_domain::customer`. No I/O and
 //! no clock: every function that depends on the present takes `now`.
 //!
