@@ -22,13 +22,20 @@ impl Migrator {
     }
 
     /// Applies the missing migrations, each in its own `IMMEDIATE` transaction together with
-    /// its version bump, and returns how many it applied. The version is read inside the
-    /// write lock, so two processes opening the same file never apply one migration twice.
+    /// its version bump, and returns how many it applied. An up-to-date database is only
+    /// read (a WAL reader never waits for a writer, so opening it never waits for another
+    /// process's long write); otherwise the version is read again inside the write lock, so
+    /// two processes opening the same file never apply one migration twice.
     /// A failing migration is rolled back: the version and schema stay those before it.
     /// A schema newer than [`latest`](Self::latest) is refused ([`SqliteError::TooNew`])
     /// and left untouched.
     pub fn migrate(&self, conn: &mut Connection) -> Result<usize, SqliteError> {
         let known = self.latest();
+        match user_version(conn)? {
+            v if v > known => return Err(SqliteError::TooNew { found: v, known }),
+            v if v == known => return Ok(0),
+            _ => {}
+        }
         let mut applied = 0;
         loop {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -196,5 +203,25 @@ mod tests {
             "the version is re-read under the write lock"
         );
         assert_eq!(tables(&two), ["a", "b"]);
+    }
+
+    #[test]
+    fn an_up_to_date_database_migrates_without_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        TWO.migrate(&mut open_file(&path)).unwrap();
+        // Another process holds the write lock (a long load, say) for longer than the busy
+        // timeout of the opener below.
+        let writer = open_file(&path);
+        writer
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO a(id) VALUES (2);")
+            .unwrap();
+        let mut reader = open(&path, &Settings::new(Duration::from_millis(50))).unwrap();
+        assert_eq!(
+            TWO.migrate(&mut reader).unwrap(),
+            0,
+            "nothing to apply: the version is only read, and a WAL reader does not wait"
+        );
+        writer.execute_batch("ROLLBACK").unwrap();
     }
 }

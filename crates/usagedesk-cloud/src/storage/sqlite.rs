@@ -84,7 +84,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             found,
             known,
         },
-        SqliteError::Sqlite(e) | SqliteError::Migration { source: e, .. } => e.into(),
+        SqliteError::Sqlite(e) => e.into(),
+        SqliteError::Migration { version, source } => match StoreError::from(source) {
+            busy @ StoreError::Unavailable(_) => busy,
+            other => StoreError::other(format!(
+                "migration {version} of {} failed: {other}",
+                path.display()
+            )),
+        },
         other => StoreError::other(format!("{other} ({})", path.display())),
     })?;
     Ok(())
@@ -160,14 +167,15 @@ impl SqliteStorage {
     }
 }
 
-/// How the engine's driver errors reach the service: a busy or locked database (another
-/// writer held it past the busy timeout) may pass, so it is [`StoreError::Unavailable`]; the rest
-/// is [`StoreError::Other`] with the driver's error as its source.
+/// How the engine's driver errors reach the service: a busy database (another writer held it
+/// past the busy timeout) may pass, so it is [`StoreError::Unavailable`]; the rest, `LOCKED`
+/// included (without a shared cache it is a conflict inside one connection, a bug that does
+/// not pass by waiting), is [`StoreError::Other`] with the driver's error as its source.
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode as C;
         match e.sqlite_error_code() {
-            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Unavailable(
+            Some(C::DatabaseBusy) => StoreError::Unavailable(
                 "the database is busy with other writes; try again in a moment".into(),
             ),
             _ => StoreError::Other(Box::new(e)),
