@@ -120,12 +120,31 @@ pub fn open(path: &Path, settings: &Settings) -> Result<Connection, SqliteError>
     let conn = Connection::open_with_flags(path, settings.flags())?;
     // The timeout first: switching to WAL takes a lock another process may hold.
     conn.busy_timeout(settings.busy_timeout)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    let mode = switch_to_wal(&conn, settings.busy_timeout)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(SqliteError::NoWal { mode });
     }
     settings.apply(&conn)?;
     Ok(conn)
+}
+
+/// Switches `conn` to write-ahead logging and returns the journal mode it got. SQLite does not
+/// call the busy handler for this switch (it could deadlock), so two processes creating the
+/// same new file at once would see "database is locked": the switch is tried again, for at
+/// most `patience`.
+fn switch_to_wal(conn: &Connection, patience: Duration) -> Result<String, SqliteError> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < patience =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// A private database in memory with `settings` (no write-ahead log: nothing else can open
@@ -237,5 +256,25 @@ mod tests {
             Some(rusqlite::ErrorCode::NotADatabase),
             "{e}"
         );
+    }
+
+    #[test]
+    fn switching_a_new_file_to_wal_waits_for_another_process_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        // Another process is creating the file's first table, still in the rollback journal
+        // (it has not switched to WAL yet): changing the journal mode needs it to finish.
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; CREATE TABLE t (x);")
+            .unwrap();
+        let finisher = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let conn = open(&path, &Settings::new(Duration::from_secs(5)))
+            .expect("the switch is tried again until the other process commits");
+        assert_eq!(pragma(&conn, "journal_mode"), "wal");
+        finisher.join().unwrap();
     }
 }

@@ -118,15 +118,29 @@ impl SqliteStorage {
         let epoch = match epoch {
             Some(e) => e,
             None => {
-                let e = format!("{:016x}", rand::random::<u64>());
-                let tx = conn.transaction()?;
-                tx.execute("INSERT INTO meta(key, value) VALUES ('epoch', ?1)", [&e])?;
-                for (i, p) in PlanCatalog::default().0.iter().enumerate() {
+                // Under the write lock, and keeping what another process starting together
+                // may have written first: one epoch and one catalog whoever wins.
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let created = tx.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('epoch', ?1)",
+                    [format!("{:016x}", rand::random::<u64>())],
+                )? == 1;
+                let catalog = if created {
+                    PlanCatalog::default().0
+                } else {
+                    Vec::new()
+                };
+                for (i, p) in catalog.iter().enumerate() {
                     tx.execute(
                         "INSERT OR IGNORE INTO plans(id, name, position) VALUES (?1, ?2, ?3)",
                         params![p.id, p.name, i as i64],
                     )?;
                 }
+                let e: String =
+                    tx.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                        r.get(0)
+                    })?;
                 tx.commit()?;
                 e
             }
