@@ -62,6 +62,11 @@ struct InstanceAccounts(Option<HashMap<String, String>>);
 
 impl InstanceAccounts {
     fn get<'s>(&'s mut self, tx: &Transaction<'_>, id: &str) -> Result<Option<&'s str>, LoadError> {
+        Ok(self.all(tx)?.get(id).map(String::as_str))
+    }
+
+    /// Instance id → account id, read on the first call.
+    fn all<'s>(&'s mut self, tx: &Transaction<'_>) -> Result<&'s HashMap<String, String>, LoadError> {
         if self.0.is_none() {
             let mut map = HashMap::new();
             let mut stmt = db(tx.prepare("SELECT id, account_id FROM instances"))?;
@@ -72,7 +77,7 @@ impl InstanceAccounts {
             }
             self.0 = Some(map);
         }
-        Ok(self.0.as_ref().and_then(|m| m.get(id)).map(String::as_str))
+        Ok(self.0.get_or_insert_with(HashMap::new))
     }
 }
 
@@ -265,8 +270,22 @@ fn load_reports(
     Ok(changed)
 }
 
+/// Events written by one statement while the table had none before the load.
+const EVENT_BATCH: usize = 64;
+
+fn event_insert_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO instance_events(instance_id, field, previous, new, received_at) VALUES {}",
+        vec!["(?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
 /// Inserts new events, rewrites the values of events loaded before (same instance, time and
 /// field); returns how many were new or changed.
+///
+/// Into a table without events (a first load) the rows go in [`EVENT_BATCH`] per statement.
+/// A statement that meets a uniqueness conflict (a row repeated in the file) is undone by
+/// SQLite, and its rows go in again one by one, which names the first repeated row.
 fn load_events(
     tx: &Transaction<'_>,
     instance_accounts: &mut InstanceAccounts,
@@ -280,48 +299,157 @@ fn load_events(
         [],
         |r| r.get(0),
     ))?;
-    let mut insert = db(tx.prepare_cached(
-        "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(instance_id, received_at, field) DO NOTHING",
-    ))?;
-    let mut existing = db(tx.prepare_cached(
-        "SELECT id, previous, new FROM instance_events
-         WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
-    ))?;
-    let mut update =
-        db(tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1"))?;
+    let fresh = is_empty(tx, "instance_events")?;
+    let mut single = SingleEvents {
+        tx,
+        before,
+        insert: db(tx.prepare_cached(
+            "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(instance_id, received_at, field) DO NOTHING",
+        ))?,
+        existing: db(tx.prepare_cached(
+            "SELECT id, previous, new FROM instance_events
+             WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
+        ))?,
+        update: db(tx.prepare_cached(
+            "UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1",
+        ))?,
+    };
+    let mut batch = EventBatch {
+        full: db(tx.prepare(&event_insert_sql(EVENT_BATCH)))?,
+        rows: Vec::with_capacity(EVENT_BATCH),
+    };
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return Ok(0);
+    }
+    let accounts = instance_accounts.all(tx)?;
     let mut feed = db(FeedWriter::new(tx))?;
     let mut changed = 0;
     for row in rows {
         let row = row?;
         let e = &row.row;
-        let account = instance_accounts.get(tx, &e.instance_id)?;
-        rules::check_event(&row, account.is_some(), today)?;
+        let account = accounts.get(&e.instance_id).map(String::as_str);
+        if let Err(refused) = rules::check_event(&row, account.is_some(), today) {
+            // A repeated row before this one is the first refusal.
+            batch.flush(tx, &mut single, &mut feed)?;
+            return Err(refused);
+        }
         let account = account.unwrap_or_default();
         let at = time_text(&e.received_at);
-        let id = if db(insert.execute(params![e.instance_id, e.field, e.previous, e.new, at]))? == 1
-        {
-            tx.last_insert_rowid()
-        } else {
-            let (id, previous, new): (i64, Option<String>, String) = db(existing
-                .query_row(params![e.instance_id, at, e.field], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                }))?;
-            if id > before {
-                return Err(rules::duplicate_event(&row));
+        if fresh {
+            batch.rows.push((row, account, at));
+            if batch.rows.len() == EVENT_BATCH {
+                changed += batch.flush(tx, &mut single, &mut feed)?;
             }
-            if previous == e.previous && new == e.new {
-                continue;
-            }
-            db(update.execute(params![id, e.previous, e.new]))?;
-            id
-        };
-        db(feed.touch("event", account, &id.to_string()))?;
-        changed += 1;
+            continue;
+        }
+        if let Some(id) = single.write(&row, &at)? {
+            db(feed.touch("event", account, &id.to_string()))?;
+            changed += 1;
+        }
     }
+    changed += batch.flush(tx, &mut single, &mut feed)?;
     db(feed.finish())?;
     Ok(changed)
+}
+
+/// One event at a time: insert, or rewrite the values of an event loaded before.
+struct SingleEvents<'t> {
+    tx: &'t Transaction<'t>,
+    before: i64,
+    insert: rusqlite::CachedStatement<'t>,
+    existing: rusqlite::CachedStatement<'t>,
+    update: rusqlite::CachedStatement<'t>,
+}
+
+impl SingleEvents<'_> {
+    /// Writes the event; returns its id when it is new or changed.
+    fn write(
+        &mut self,
+        row: &Located<InstanceEvent>,
+        at: &str,
+    ) -> Result<Option<i64>, LoadError> {
+        let e = &row.row;
+        if db(self
+            .insert
+            .execute(params![e.instance_id, e.field, e.previous, e.new, at]))?
+            == 1
+        {
+            return Ok(Some(self.tx.last_insert_rowid()));
+        }
+        let (id, previous, new): (i64, Option<String>, String) = db(self
+            .existing
+            .query_row(params![e.instance_id, at, e.field], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            }))?;
+        if id > self.before {
+            return Err(rules::duplicate_event(row));
+        }
+        if previous == e.previous && new == e.new {
+            return Ok(None);
+        }
+        db(self.update.execute(params![id, e.previous, e.new]))?;
+        Ok(Some(id))
+    }
+}
+
+/// Checked events waiting for one multi-row statement, with their account and time text.
+struct EventBatch<'t, 'a> {
+    full: rusqlite::Statement<'t>,
+    rows: Vec<(Located<InstanceEvent>, &'a str, String)>,
+}
+
+impl<'t> EventBatch<'t, '_> {
+    /// Writes the waiting rows; returns how many were written.
+    fn flush(
+        &mut self,
+        tx: &'t Transaction<'_>,
+        single: &mut SingleEvents<'_>,
+        feed: &mut FeedWriter<'_>,
+    ) -> Result<usize, LoadError> {
+        let n = self.rows.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut rest;
+        let stmt = if n == EVENT_BATCH {
+            &mut self.full
+        } else {
+            rest = db(tx.prepare(&event_insert_sql(n)))?;
+            &mut rest
+        };
+        for (i, (row, _, at)) in self.rows.iter().enumerate() {
+            let e = &row.row;
+            let p = i * 5;
+            db(stmt.raw_bind_parameter(p + 1, &e.instance_id))?;
+            db(stmt.raw_bind_parameter(p + 2, &e.field))?;
+            db(stmt.raw_bind_parameter(p + 3, &e.previous))?;
+            db(stmt.raw_bind_parameter(p + 4, &e.new))?;
+            db(stmt.raw_bind_parameter(p + 5, at))?;
+        }
+        match stmt.raw_execute() {
+            Ok(_) => {
+                // New rows of a rowid table take consecutive ids, the last one reported.
+                let last = tx.last_insert_rowid();
+                let first = last - n as i64 + 1;
+                for (i, (_, account, _)) in self.rows.iter().enumerate() {
+                    db(feed.touch("event", account, &(first + i as i64).to_string()))?;
+                }
+            }
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                for (row, account, at) in &self.rows {
+                    if let Some(id) = single.write(row, at)? {
+                        db(feed.touch("event", account, &id.to_string()))?;
+                    }
+                }
+            }
+            Err(e) => return Err(LoadError::Store(StoreError::from(e))),
+        }
+        self.rows.clear();
+        Ok(n)
+    }
 }
 
 /// Writes the changed attempts and the steps of the attempts the steps file names; returns
