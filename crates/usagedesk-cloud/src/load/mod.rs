@@ -53,23 +53,35 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
     } else {
         None
     };
-    let accounts = read_accounts(&dir.join(ACCOUNTS_FILE))?;
-    let instances_path = dir.join(INSTANCES_FILE);
-    let instances = if instances_path.exists() {
-        read_instances(&instances_path)?
-    } else {
-        Vec::new()
-    };
-    let daily = read_ahead(daily_rows(&dir.join(DAILY_FILE))?);
     let optional = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
-    let licenses = match optional(LICENSES_FILE) {
-        Some(p) => read_all(&p, &LICENSES_HEADER, parse_license)?,
-        None => Vec::new(),
-    };
-    let reports = match optional(INSTANCE_REPORTS_FILE) {
-        Some(p) => read_all(&p, &INSTANCE_REPORTS_HEADER, parse_report)?,
-        None => Vec::new(),
-    };
+    // Instances (their keys are checked points of a curve) and reports are read on a
+    // second thread while the main thread reads accounts and licenses; the first error in
+    // the files' order below is the one reported, as when they are read one after another.
+    let (accounts, instances, licenses, reports) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let instances = match optional(INSTANCES_FILE) {
+                Some(p) => read_instances(&p),
+                None => Ok(Vec::new()),
+            };
+            let reports = match optional(INSTANCE_REPORTS_FILE) {
+                Some(p) => read_all(&p, &INSTANCE_REPORTS_HEADER, parse_report),
+                None => Ok(Vec::new()),
+            };
+            (instances, reports)
+        });
+        let accounts = read_accounts(&dir.join(ACCOUNTS_FILE));
+        let licenses = match optional(LICENSES_FILE) {
+            Some(p) => read_all(&p, &LICENSES_HEADER, parse_license),
+            None => Ok(Vec::new()),
+        };
+        let (instances, reports) = other
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (accounts, instances, licenses, reports)
+    });
+    let (accounts, instances) = (accounts?, instances?);
+    let daily = read_ahead(daily_rows(&dir.join(DAILY_FILE))?);
+    let (licenses, reports) = (licenses?, reports?);
     let events: RowStream<'static, InstanceEvent> = match optional(INSTANCE_EVENTS_FILE) {
         Some(p) => Box::new(read_ahead(stream(
             &p,

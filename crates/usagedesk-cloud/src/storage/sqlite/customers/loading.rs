@@ -66,7 +66,10 @@ impl InstanceAccounts {
     }
 
     /// Instance id → account id, read on the first call.
-    fn all<'s>(&'s mut self, tx: &Transaction<'_>) -> Result<&'s HashMap<String, String>, LoadError> {
+    fn all<'s>(
+        &'s mut self,
+        tx: &Transaction<'_>,
+    ) -> Result<&'s HashMap<String, String>, LoadError> {
         if self.0.is_none() {
             let mut map = HashMap::new();
             let mut stmt = db(tx.prepare("SELECT id, account_id FROM instances"))?;
@@ -312,9 +315,9 @@ fn load_events(
             "SELECT id, previous, new FROM instance_events
              WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
         ))?,
-        update: db(tx.prepare_cached(
-            "UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1",
-        ))?,
+        update: db(
+            tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1")
+        )?,
     };
     let mut batch = EventBatch {
         full: db(tx.prepare(&event_insert_sql(EVENT_BATCH)))?,
@@ -366,11 +369,7 @@ struct SingleEvents<'t> {
 
 impl SingleEvents<'_> {
     /// Writes the event; returns its id when it is new or changed.
-    fn write(
-        &mut self,
-        row: &Located<InstanceEvent>,
-        at: &str,
-    ) -> Result<Option<i64>, LoadError> {
+    fn write(&mut self, row: &Located<InstanceEvent>, at: &str) -> Result<Option<i64>, LoadError> {
         let e = &row.row;
         if db(self
             .insert
