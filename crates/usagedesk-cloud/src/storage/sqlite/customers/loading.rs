@@ -288,7 +288,8 @@ fn event_insert_sql(n: usize) -> String {
 ///
 /// Into a table without events (a first load) the rows go in [`EVENT_BATCH`] per statement.
 /// A statement that meets a uniqueness conflict (a row repeated in the file) is undone by
-/// SQLite, and its rows go in again one by one, which names the first repeated row.
+/// SQLite, and its rows go in again one by one, which names the first repeated row. The
+/// new events then go on the feed in one statement, in id (file) order.
 fn load_events(
     tx: &Transaction<'_>,
     instance_accounts: &mut InstanceAccounts,
@@ -336,15 +337,15 @@ fn load_events(
         let account = accounts.get(&e.instance_id).map(String::as_str);
         if let Err(refused) = rules::check_event(&row, account.is_some(), today) {
             // A repeated row before this one is the first refusal.
-            batch.flush(tx, &mut single, &mut feed)?;
+            batch.flush(tx, &mut single)?;
             return Err(refused);
         }
         let account = account.unwrap_or_default();
         let at = time_text(&e.received_at);
         if fresh {
-            batch.rows.push((row, account, at));
+            batch.rows.push((row, at));
             if batch.rows.len() == EVENT_BATCH {
-                changed += batch.flush(tx, &mut single, &mut feed)?;
+                changed += batch.flush(tx, &mut single)?;
             }
             continue;
         }
@@ -353,8 +354,17 @@ fn load_events(
             changed += 1;
         }
     }
-    changed += batch.flush(tx, &mut single, &mut feed)?;
+    changed += batch.flush(tx, &mut single)?;
     db(feed.finish())?;
+    if fresh {
+        // Every event is this load's: all go on the feed in id order (the file's).
+        db(tx.execute(
+            "INSERT OR REPLACE INTO feed (kind, account_id, key)
+             SELECT 'event', i.account_id, e.id FROM instance_events e
+             JOIN instances i ON i.id = e.instance_id ORDER BY e.id",
+            [],
+        ))?;
+    }
     Ok(changed)
 }
 
@@ -394,19 +404,19 @@ impl SingleEvents<'_> {
     }
 }
 
-/// Checked events waiting for one multi-row statement, with their account and time text.
-struct EventBatch<'t, 'a> {
+/// Checked events waiting for one multi-row statement, with their time text. They go on
+/// the feed all together after the last one.
+struct EventBatch<'t> {
     full: rusqlite::Statement<'t>,
-    rows: Vec<(Located<InstanceEvent>, &'a str, String)>,
+    rows: Vec<(Located<InstanceEvent>, String)>,
 }
 
-impl<'t> EventBatch<'t, '_> {
+impl<'t> EventBatch<'t> {
     /// Writes the waiting rows; returns how many were written.
     fn flush(
         &mut self,
         tx: &'t Transaction<'_>,
         single: &mut SingleEvents<'_>,
-        feed: &mut FeedWriter<'_>,
     ) -> Result<usize, LoadError> {
         let n = self.rows.len();
         if n == 0 {
@@ -419,7 +429,7 @@ impl<'t> EventBatch<'t, '_> {
             rest = db(tx.prepare(&event_insert_sql(n)))?;
             &mut rest
         };
-        for (i, (row, _, at)) in self.rows.iter().enumerate() {
+        for (i, (row, at)) in self.rows.iter().enumerate() {
             let e = &row.row;
             let p = i * 5;
             db(stmt.raw_bind_parameter(p + 1, &e.instance_id))?;
@@ -429,19 +439,10 @@ impl<'t> EventBatch<'t, '_> {
             db(stmt.raw_bind_parameter(p + 5, at))?;
         }
         match stmt.raw_execute() {
-            Ok(_) => {
-                // New rows of a rowid table take consecutive ids, the last one reported.
-                let last = tx.last_insert_rowid();
-                let first = last - n as i64 + 1;
-                for (i, (_, account, _)) in self.rows.iter().enumerate() {
-                    db(feed.touch("event", account, &(first + i as i64).to_string()))?;
-                }
-            }
+            Ok(_) => {}
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                for (row, account, at) in &self.rows {
-                    if let Some(id) = single.write(row, at)? {
-                        db(feed.touch("event", account, &id.to_string()))?;
-                    }
+                for (row, at) in &self.rows {
+                    single.write(row, at)?;
                 }
             }
             Err(e) => return Err(LoadError::Store(StoreError::from(e))),
