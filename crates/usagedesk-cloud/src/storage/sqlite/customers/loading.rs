@@ -12,8 +12,9 @@ use usagedesk_domain::customer::{
 use usagedesk_domain::{Account, PlanCatalog};
 
 use super::{
-    attempt_row, install_status_text, license_row, license_type_text, mode_text, registry_text,
-    report_row, steps_of, time_col, write_report, ATTEMPT_COLS, LICENSE_COLS, REPORT_COLS,
+    attempt_row, bind_report, install_status_text, license_row, license_type_text, mode_text,
+    registry_text, report_row, report_upsert_sql, steps_of, time_col, ATTEMPT_COLS, LICENSE_COLS,
+    REPORT_COLS,
 };
 use crate::customers::rules::{feature_bits, seats_text, time_text};
 use crate::load::rules;
@@ -230,7 +231,10 @@ fn check_instance_licenses(
     .error(&files.instance_lines, &files.licenses))
 }
 
-/// Writes the changed reports; returns how many changed.
+/// Reports written by one statement.
+const REPORT_BATCH: usize = 64;
+
+/// Writes the changed reports, [`REPORT_BATCH`] per statement; returns how many changed.
 fn load_reports(
     tx: &Transaction<'_>,
     instance_accounts: &mut InstanceAccounts,
@@ -241,6 +245,14 @@ fn load_reports(
     let mut changed = 0;
     let empty = is_empty(tx, "instance_reports")?;
     let mut feed = db(FeedWriter::new(tx))?;
+    let mut full = db(tx.prepare(&report_upsert_sql(REPORT_BATCH)))?;
+    let mut pending: Vec<&InstanceReport> = Vec::with_capacity(REPORT_BATCH);
+    let write = |stmt: &mut rusqlite::Statement<'_>, rows: &[&InstanceReport]| {
+        for (i, r) in rows.iter().enumerate() {
+            bind_report(stmt, i, r)?;
+        }
+        stmt.raw_execute().map(drop)
+    };
     for row in rows {
         let r = &row.row;
         let account = instance_accounts
@@ -265,9 +277,17 @@ fn load_reports(
         if old.as_ref() == Some(r) {
             continue;
         }
-        db(write_report(tx, r))?;
+        pending.push(r);
+        if pending.len() == REPORT_BATCH {
+            db(write(&mut full, &pending))?;
+            pending.clear();
+        }
         db(feed.touch("report", &account, &r.instance_id))?;
         changed += 1;
+    }
+    if !pending.is_empty() {
+        let mut rest = db(tx.prepare(&report_upsert_sql(pending.len())))?;
+        db(write(&mut rest, &pending))?;
     }
     db(feed.finish())?;
     Ok(changed)
