@@ -125,6 +125,8 @@ fn load_licenses(
     let mut changed = Vec::new();
     let empty = is_empty(tx, "licenses")?;
     let mut feed = db(FeedWriter::new(tx))?;
+    let mut full = db(tx.prepare(&license_upsert_sql(LICENSE_BATCH)))?;
+    let mut pending: Vec<&License> = Vec::with_capacity(LICENSE_BATCH);
     for row in rows {
         let l = &row.row;
         rules::check_license(row, &mut seen, accounts, catalog, today)?;
@@ -146,32 +148,52 @@ fn load_licenses(
                 continue;
             }
         }
-        db(tx
-            .prepare_cached(
-                "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at,
-                   features, seats)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
-                   created_at = excluded.created_at, expires_at = excluded.expires_at,
-                   features = excluded.features, seats = excluded.seats",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    l.id,
-                    l.account_id,
-                    license_type_text(l.license_type),
-                    l.channel,
-                    time_text(&l.created_at),
-                    l.expires_at.as_ref().map(time_text),
-                    feature_bits(&l.features),
-                    seats_text(&l.seats)
-                ])
-            }))?;
+        pending.push(l);
+        if pending.len() == LICENSE_BATCH {
+            db(write_licenses(&mut full, &pending))?;
+            pending.clear();
+        }
         db(feed.touch("license", &l.account_id, &l.id))?;
         changed.push(l.id.clone());
     }
+    if !pending.is_empty() {
+        let mut rest = db(tx.prepare(&license_upsert_sql(pending.len())))?;
+        db(write_licenses(&mut rest, &pending))?;
+    }
     db(feed.finish())?;
     Ok(changed)
+}
+
+/// Licenses written by one statement.
+const LICENSE_BATCH: usize = 64;
+
+fn license_upsert_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at, features,
+           seats)
+         VALUES {}
+         ON CONFLICT(id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
+           created_at = excluded.created_at, expires_at = excluded.expires_at,
+           features = excluded.features, seats = excluded.seats",
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
+/// Writes licenses with a [`license_upsert_sql`] statement of their number.
+fn write_licenses(stmt: &mut rusqlite::Statement<'_>, rows: &[&License]) -> rusqlite::Result<()> {
+    for (i, l) in rows.iter().enumerate() {
+        let at = i * 8;
+        stmt.raw_bind_parameter(at + 1, &l.id)?;
+        stmt.raw_bind_parameter(at + 2, &l.account_id)?;
+        stmt.raw_bind_parameter(at + 3, license_type_text(l.license_type))?;
+        stmt.raw_bind_parameter(at + 4, &l.channel)?;
+        stmt.raw_bind_parameter(at + 5, time_text(&l.created_at))?;
+        stmt.raw_bind_parameter(at + 6, l.expires_at.as_ref().map(time_text))?;
+        stmt.raw_bind_parameter(at + 7, feature_bits(&l.features))?;
+        stmt.raw_bind_parameter(at + 8, seats_text(&l.seats))?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
 }
 
 /// An instance's license, when the cloud has it, must belong to the instance's account or
