@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Transaction};
 use usagedesk_domain::Account;
 
 use super::feed_writer::FeedWriter;
-use super::{identity, touch};
+use super::{time_text, touch};
 use crate::load::rules;
 use crate::storage::{InstanceRow, LoadError, Located, StoreError};
 
@@ -133,19 +133,24 @@ fn write(
     }
     stmt.raw_execute()?;
     // The load runs as of the wall clock, like the rest of what it writes.
-    let now = chrono::Utc::now();
-    for (located, key, registers) in rows {
-        if *registers {
-            identity::record_event(
-                tx,
-                &located.row.id,
-                now,
-                "registered",
-                "instances.csv",
-                key.as_deref(),
-                &format!("loaded from {}", located.file),
-            )?;
+    let now = time_text(&chrono::Utc::now());
+    let registered: Vec<_> = rows.iter().filter(|w| w.2).collect();
+    if !registered.is_empty() {
+        let mut events = tx.prepare_cached(&format!(
+            "INSERT INTO instance_key_events(instance_id, at, event, actor, public_key, detail)
+             VALUES {}",
+            vec!["(?, ?, 'registered', 'instances.csv', ?, ?)"; registered.len()].join(", ")
+        ))?;
+        for (i, (located, key, _)) in registered.iter().enumerate() {
+            let at = i * 4;
+            events.raw_bind_parameter(at + 1, &located.row.id)?;
+            events.raw_bind_parameter(at + 2, &now)?;
+            events.raw_bind_parameter(at + 3, key)?;
+            events.raw_bind_parameter(at + 4, format!("loaded from {}", located.file))?;
         }
+        events.raw_execute()?;
+    }
+    for (located, _, _) in rows {
         feed.touch("instance", &located.row.account_id, &located.row.id)?;
     }
     Ok(())
