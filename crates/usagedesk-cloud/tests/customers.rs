@@ -564,6 +564,33 @@ fn a_bad_row_names_its_file_and_line_and_nothing_is_loaded() {
 }
 
 #[test]
+fn a_repeated_event_is_the_refusal_even_when_a_later_event_is_refused_too() {
+    // Events are written many per statement; the refusal is still the file's first bad row.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_dataset(&data);
+    let mut text = fs::read_to_string(data.join("instance_events.csv")).unwrap();
+    let repeated = text.lines().count() + 1;
+    text.push_str("inst-fr,status,ready,degraded,2024-07-02T10:12:00Z\n");
+    text.push_str("inst-ghost,status,,ready,2024-07-01T00:00:00Z\n");
+    fs::write(data.join("instance_events.csv"), text).unwrap();
+    let db = open(dir.path());
+    let err = match db.load(read_dataset(&data).unwrap(), today()) {
+        Err(LoadError::Row(r)) => r.to_string(),
+        other => panic!("expected a row error, got {other:?}"),
+    };
+    assert!(
+        err.contains(&format!("instance_events.csv, line {repeated}: "))
+            && err.contains("second 'status' event"),
+        "'{err}' names the repeated row, which comes first"
+    );
+    assert!(
+        changes(&db, &TokenScope::All, None).0.is_empty(),
+        "nothing was written"
+    );
+}
+
+#[test]
 fn licenses_and_attempts_keep_their_owner() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

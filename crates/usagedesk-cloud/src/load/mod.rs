@@ -53,25 +53,41 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
     } else {
         None
     };
-    let accounts = read_accounts(&dir.join(ACCOUNTS_FILE))?;
-    let instances_path = dir.join(INSTANCES_FILE);
-    let instances = if instances_path.exists() {
-        read_instances(&instances_path)?
-    } else {
-        Vec::new()
-    };
-    let daily = daily_rows(&dir.join(DAILY_FILE))?;
     let optional = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
-    let licenses = match optional(LICENSES_FILE) {
-        Some(p) => read_all(&p, &LICENSES_HEADER, parse_license)?,
-        None => Vec::new(),
-    };
-    let reports = match optional(INSTANCE_REPORTS_FILE) {
-        Some(p) => read_all(&p, &INSTANCE_REPORTS_HEADER, parse_report)?,
-        None => Vec::new(),
-    };
+    // Instances (their keys are checked points of a curve) and reports are read on a
+    // second thread while the main thread reads accounts and licenses; the first error in
+    // the files' order below is the one reported, as when they are read one after another.
+    let (accounts, instances, licenses, reports) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let instances = match optional(INSTANCES_FILE) {
+                Some(p) => read_instances(&p),
+                None => Ok(Vec::new()),
+            };
+            let reports = match optional(INSTANCE_REPORTS_FILE) {
+                Some(p) => read_all(&p, &INSTANCE_REPORTS_HEADER, parse_report),
+                None => Ok(Vec::new()),
+            };
+            (instances, reports)
+        });
+        let accounts = read_accounts(&dir.join(ACCOUNTS_FILE));
+        let licenses = match optional(LICENSES_FILE) {
+            Some(p) => read_all(&p, &LICENSES_HEADER, parse_license),
+            None => Ok(Vec::new()),
+        };
+        let (instances, reports) = other
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (accounts, instances, licenses, reports)
+    });
+    let (accounts, instances) = (accounts?, instances?);
+    let daily = read_ahead(daily_rows(&dir.join(DAILY_FILE))?);
+    let (licenses, reports) = (licenses?, reports?);
     let events: RowStream<'static, InstanceEvent> = match optional(INSTANCE_EVENTS_FILE) {
-        Some(p) => Box::new(stream(&p, &INSTANCE_EVENTS_HEADER, parse_event)?),
+        Some(p) => Box::new(read_ahead(stream(
+            &p,
+            &INSTANCE_EVENTS_HEADER,
+            parse_event,
+        )?)),
         None => Box::new(std::iter::empty()),
     };
     let attempts = match optional(INSTALL_ATTEMPTS_FILE) {
@@ -93,6 +109,38 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset<'static>, RowError> {
         attempts,
         steps,
     })
+}
+
+/// Rows handed from the reading thread to the loader at a time.
+const READ_AHEAD_CHUNK: usize = 4096;
+/// Chunks the reading thread may be ahead of the loader (bounds the memory held).
+const READ_AHEAD_CHUNKS: usize = 4;
+
+/// The rows of `rows`, read and parsed on a thread of their own while the loader writes
+/// the ones before: CSV parsing and the row checks overlap the database's work. The thread
+/// stops after the first error (handed on in its place) and when the loader drops the
+/// stream (a refused load), so it never reads more than a few chunks ahead.
+fn read_ahead<T: Send + 'static>(
+    rows: impl Iterator<Item = Result<Located<T>, RowError>> + Send + 'static,
+) -> impl Iterator<Item = Result<Located<T>, RowError>> {
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<_>>(READ_AHEAD_CHUNKS);
+    std::thread::spawn(move || {
+        let mut chunk = Vec::with_capacity(READ_AHEAD_CHUNK);
+        for row in rows {
+            let failed = row.is_err();
+            chunk.push(row);
+            if failed || chunk.len() == READ_AHEAD_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_AHEAD_CHUNK));
+                if send.send(full).is_err() || failed {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = send.send(chunk);
+        }
+    });
+    receive.into_iter().flatten()
 }
 
 /// Reads every row of a file with `parse`.

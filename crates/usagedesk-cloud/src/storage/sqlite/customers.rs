@@ -256,14 +256,14 @@ pub(super) fn touch_customer_data_of(
     Ok(())
 }
 
-/// Inserts or replaces a report, keeping the signed time of the last check-in.
-fn write_report(tx: &Transaction<'_>, r: &InstanceReport) -> rusqlite::Result<()> {
-    let c = &r.cluster;
-    tx.prepare_cached(
+/// Inserts or replaces `n` reports, keeping the signed time of the last check-in; bound by
+/// [`bind_report`].
+fn report_upsert_sql(n: usize) -> String {
+    format!(
         "INSERT INTO instance_reports(instance_id, status, app_version, distribution,
            kubernetes_version, embedded_cluster, nodes_ready, nodes_total, agent_version,
            cloud_provider, region, first_check_in, last_check_in)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         VALUES {}
          ON CONFLICT(instance_id) DO UPDATE SET status = excluded.status,
            app_version = excluded.app_version, distribution = excluded.distribution,
            kubernetes_version = excluded.kubernetes_version,
@@ -271,22 +271,39 @@ fn write_report(tx: &Transaction<'_>, r: &InstanceReport) -> rusqlite::Result<()
            nodes_total = excluded.nodes_total, agent_version = excluded.agent_version,
            cloud_provider = excluded.cloud_provider, region = excluded.region,
            first_check_in = excluded.first_check_in, last_check_in = excluded.last_check_in",
-    )?
-    .execute(params![
-        r.instance_id,
-        r.status.as_str(),
-        r.app_version,
-        c.distribution,
-        c.kubernetes_version,
-        c.embedded_cluster,
-        c.nodes_ready,
-        c.nodes_total,
-        c.agent_version,
-        c.cloud_provider,
-        c.region,
-        time_text(&r.first_check_in),
-        time_text(&r.last_check_in)
-    ])?;
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
+/// Binds the `i`th (0-based) report of a [`report_upsert_sql`] statement.
+fn bind_report(
+    stmt: &mut rusqlite::Statement<'_>,
+    i: usize,
+    r: &InstanceReport,
+) -> rusqlite::Result<()> {
+    let c = &r.cluster;
+    let at = i * 13;
+    stmt.raw_bind_parameter(at + 1, &r.instance_id)?;
+    stmt.raw_bind_parameter(at + 2, r.status.as_str())?;
+    stmt.raw_bind_parameter(at + 3, &r.app_version)?;
+    stmt.raw_bind_parameter(at + 4, &c.distribution)?;
+    stmt.raw_bind_parameter(at + 5, &c.kubernetes_version)?;
+    stmt.raw_bind_parameter(at + 6, c.embedded_cluster)?;
+    stmt.raw_bind_parameter(at + 7, c.nodes_ready)?;
+    stmt.raw_bind_parameter(at + 8, c.nodes_total)?;
+    stmt.raw_bind_parameter(at + 9, &c.agent_version)?;
+    stmt.raw_bind_parameter(at + 10, &c.cloud_provider)?;
+    stmt.raw_bind_parameter(at + 11, &c.region)?;
+    stmt.raw_bind_parameter(at + 12, time_text(&r.first_check_in))?;
+    stmt.raw_bind_parameter(at + 13, time_text(&r.last_check_in))?;
+    Ok(())
+}
+
+/// Inserts or replaces a report, keeping the signed time of the last check-in.
+fn write_report(tx: &Transaction<'_>, r: &InstanceReport) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(&report_upsert_sql(1))?;
+    bind_report(&mut stmt, 0, r)?;
+    stmt.raw_execute()?;
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 //! row in that month (of two rows of one date the later one, which replaced the earlier).
 //!
 //! - Into a database without daily or month-end rows (a first load), a candidate is the
-//!   month-end row: it is written to `month_usage` and the feed as soon as its key is done.
+//!   month-end row: it is written to `month_usage` as soon as its key is done, and all of
+//!   them go on the feed in one statement at the end, in (account, month) order.
 //! - Otherwise the candidates go to a temporary table, and a few set-based statements merge
 //!   them with what is stored: a later stored row of the same month wins, unchanged
 //!   month-end rows are dropped, the rest are written and moved to the head of the feed in
@@ -23,7 +24,6 @@ use rusqlite::{Statement, Transaction};
 use usagedesk_domain::month::{ym_ascii, DateText};
 use usagedesk_domain::{Account, PlanCatalog, UsageCounts, YearMonth};
 
-use super::feed_writer;
 use crate::load::rules;
 use crate::storage::{DailyRow, LoadError, LoadStats, RowStream, StoreError};
 
@@ -161,25 +161,10 @@ fn bind_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite
     Ok(())
 }
 
-/// Moves candidates to the head of the feed with a `feed_writer::insert_sql` statement.
-fn touch_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite::Result<()> {
-    for (i, c) in rows.iter().enumerate() {
-        let month = c.month_text();
-        stmt.raw_bind_parameter(i * 3 + 1, "month")?;
-        stmt.raw_bind_parameter(i * 3 + 2, c.account_id)?;
-        stmt.raw_bind_parameter(i * 3 + 3, std::str::from_utf8(&month).unwrap_or_default())?;
-    }
-    stmt.raw_execute()?;
-    Ok(())
-}
-
 /// Where finished candidates go.
 enum MonthEnds<'t, 'a> {
-    /// Straight to `month_usage` and the feed (a first load).
-    Direct {
-        rows: Batched<'t, Candidate<'a>>,
-        feed: Statement<'t>,
-    },
+    /// Straight to `month_usage` (a first load); [`feed_month_ends`] puts them on the feed.
+    Direct { rows: Batched<'t, Candidate<'a>> },
     /// To `temp.load_month_end`, for [`merge_staged`].
     Staged { rows: Batched<'t, Candidate<'a>> },
 }
@@ -197,7 +182,6 @@ impl<'t, 'a> MonthEnds<'t, 'a> {
         if direct {
             return Ok(Self::Direct {
                 rows: Batched::new(tx, direct_sql)?,
-                feed: tx.prepare(&feed_writer::insert_sql(BATCH))?,
             });
         }
         tx.execute_batch(
@@ -220,22 +204,13 @@ impl<'t, 'a> MonthEnds<'t, 'a> {
 
     fn push(&mut self, c: Candidate<'a>) -> rusqlite::Result<()> {
         match self {
-            Self::Direct { rows, feed } => rows.push(c, |stmt, rows| {
-                bind_month_ends(stmt, rows)?;
-                touch_month_ends(feed, rows)
-            }),
-            Self::Staged { rows } => rows.push(c, bind_month_ends),
+            Self::Direct { rows } | Self::Staged { rows } => rows.push(c, bind_month_ends),
         }
     }
 
     fn finish(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         match self {
-            Self::Direct { rows, .. } => rows.finish(tx, |stmt, rows| {
-                bind_month_ends(stmt, rows)?;
-                let mut feed = tx.prepare(&feed_writer::insert_sql(rows.len()))?;
-                touch_month_ends(&mut feed, rows)
-            }),
-            Self::Staged { rows } => rows.finish(tx, bind_month_ends),
+            Self::Direct { rows } | Self::Staged { rows } => rows.finish(tx, bind_month_ends),
         }
     }
 }
@@ -295,9 +270,7 @@ pub(super) fn load_daily(
         started.elapsed().as_secs_f64()
     );
     stats.months_changed = if direct {
-        db(tx.query_row("SELECT count(*) FROM month_usage", [], |r| {
-            r.get::<_, i64>(0)
-        }))? as usize
+        feed_month_ends(tx)?
     } else {
         merge_staged(tx, had_daily, had_months)?
     };
@@ -307,6 +280,17 @@ pub(super) fn load_daily(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Puts every month-end row of a first load on the feed, in (account, month) order, in one
+/// statement (the rows are read in key order, the feed's key index grows at its end);
+/// returns how many there are.
+fn feed_month_ends(tx: &Transaction<'_>) -> Result<usize, LoadError> {
+    db(tx.execute(
+        "INSERT OR REPLACE INTO feed (kind, account_id, key)
+         SELECT 'month', account_id, month FROM month_usage ORDER BY account_id, month",
+        [],
+    ))
 }
 
 /// Merges the candidates in `temp.load_month_end` with what was stored before the load:

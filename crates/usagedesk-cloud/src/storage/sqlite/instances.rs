@@ -2,11 +2,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{OptionalExtension, Transaction};
 use usagedesk_domain::Account;
 
 use super::feed_writer::FeedWriter;
-use super::{identity, touch};
+use super::{time_text, touch};
 use crate::load::rules;
 use crate::storage::{InstanceRow, LoadError, Located, StoreError};
 
@@ -24,10 +24,26 @@ pub(super) fn touch_instances_of(tx: &Transaction<'_>, account_id: &str) -> rusq
 
 type Stored = (String, String, bool, Option<String>);
 
+/// Instances written by one statement.
+const BATCH: usize = 64;
+
+fn upsert_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO instances(id, license_id, account_id, airgapped, public_key)
+         VALUES {}
+         ON CONFLICT(id) DO UPDATE SET license_id = excluded.license_id,
+           airgapped = excluded.airgapped, public_key = excluded.public_key",
+        vec!["(?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
+/// A checked row to write: the row, the key it keeps, whether the load registers a key.
+type Write<'f> = (&'f Located<InstanceRow>, Option<String>, bool);
+
 /// Validates the rows against `accounts` (the file's merged over the database's) and what is
-/// stored, then writes the changed ones. A row leaves the high-water mark and the last report
-/// alone; an empty `public_key` keeps the pinned key, a given one replaces it. Returns
-/// the ids of the instances that changed.
+/// stored, then writes the changed ones, [`BATCH`] per statement. A row leaves the
+/// high-water mark and the last report alone; an empty `public_key` keeps the pinned key, a
+/// given one replaces it. Returns the ids of the instances that changed.
 pub(super) fn load(
     tx: &Transaction<'_>,
     accounts: &HashMap<String, Account>,
@@ -36,6 +52,8 @@ pub(super) fn load(
     let mut seen = HashSet::new();
     let mut changed = Vec::new();
     let mut feed = FeedWriter::new(tx).map_err(StoreError::from)?;
+    let mut full = tx.prepare(&upsert_sql(BATCH)).map_err(StoreError::from)?;
+    let mut pending: Vec<Write<'_>> = Vec::with_capacity(BATCH);
     // Into an empty table (a first load) no row has a stored version to look up.
     let empty: bool = tx
         .query_row("SELECT NOT EXISTS (SELECT 1 FROM instances)", [], |r| {
@@ -64,45 +82,76 @@ pub(super) fn load(
             accounts,
             old.as_ref().map(|o| o.1.as_str()),
         )?;
-        let key = r
-            .public_key
-            .clone()
-            .or_else(|| old.as_ref().and_then(|o| o.3.clone()));
-        let new: Stored = (
-            r.license_id.clone(),
-            r.account_id.clone(),
-            r.airgapped,
-            key.clone(),
-        );
-        if old.as_ref() == Some(&new) {
-            continue;
-        }
-        tx.prepare_cached(
-            "INSERT INTO instances(id, license_id, account_id, airgapped, public_key)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET license_id = excluded.license_id,
-               airgapped = excluded.airgapped, public_key = excluded.public_key",
-        )
-        .and_then(|mut s| s.execute(params![r.id, r.license_id, r.account_id, r.airgapped, key]))
-        .map_err(StoreError::from)?;
         let old_key = old.as_ref().and_then(|o| o.3.as_deref());
-        if let Some(given) = r.public_key.as_deref().filter(|k| Some(*k) != old_key) {
-            // The load runs as of the wall clock, like the rest of what it writes.
-            identity::record_event(
-                tx,
-                &r.id,
-                chrono::Utc::now(),
-                "registered",
-                "instances.csv",
-                Some(given),
-                &format!("loaded from {}", located.file),
-            )
-            .map_err(StoreError::from)?;
+        let key = r.public_key.as_deref().or(old_key);
+        if let Some(o) = &old {
+            if (o.0.as_str(), o.1.as_str(), o.2, o.3.as_deref())
+                == (
+                    r.license_id.as_str(),
+                    r.account_id.as_str(),
+                    r.airgapped,
+                    key,
+                )
+            {
+                continue;
+            }
         }
-        feed.touch("instance", &r.account_id, &r.id)
-            .map_err(StoreError::from)?;
+        let registers = r.public_key.as_deref().is_some_and(|k| Some(k) != old_key);
+        pending.push((located, key.map(str::to_owned), registers));
         changed.push(r.id.clone());
+        if pending.len() == BATCH {
+            write(tx, &mut full, &pending, &mut feed).map_err(StoreError::from)?;
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() {
+        let mut rest = tx
+            .prepare(&upsert_sql(pending.len()))
+            .map_err(StoreError::from)?;
+        write(tx, &mut rest, &pending, &mut feed).map_err(StoreError::from)?;
     }
     feed.finish().map_err(StoreError::from)?;
     Ok(changed)
+}
+
+/// Writes checked rows with an [`upsert_sql`] statement of their number, records the keys
+/// they register, and moves them to the head of the feed, in file order.
+fn write(
+    tx: &Transaction<'_>,
+    stmt: &mut rusqlite::Statement<'_>,
+    rows: &[Write<'_>],
+    feed: &mut FeedWriter<'_>,
+) -> rusqlite::Result<()> {
+    for (i, (located, key, _)) in rows.iter().enumerate() {
+        let r = &located.row;
+        let at = i * 5;
+        stmt.raw_bind_parameter(at + 1, &r.id)?;
+        stmt.raw_bind_parameter(at + 2, &r.license_id)?;
+        stmt.raw_bind_parameter(at + 3, &r.account_id)?;
+        stmt.raw_bind_parameter(at + 4, r.airgapped)?;
+        stmt.raw_bind_parameter(at + 5, key)?;
+    }
+    stmt.raw_execute()?;
+    // The load runs as of the wall clock, like the rest of what it writes.
+    let now = time_text(&chrono::Utc::now());
+    let registered: Vec<_> = rows.iter().filter(|w| w.2).collect();
+    if !registered.is_empty() {
+        let mut events = tx.prepare_cached(&format!(
+            "INSERT INTO instance_key_events(instance_id, at, event, actor, public_key, detail)
+             VALUES {}",
+            vec!["(?, ?, 'registered', 'instances.csv', ?, ?)"; registered.len()].join(", ")
+        ))?;
+        for (i, (located, key, _)) in registered.iter().enumerate() {
+            let at = i * 4;
+            events.raw_bind_parameter(at + 1, &located.row.id)?;
+            events.raw_bind_parameter(at + 2, &now)?;
+            events.raw_bind_parameter(at + 3, key)?;
+            events.raw_bind_parameter(at + 4, format!("loaded from {}", located.file))?;
+        }
+        events.raw_execute()?;
+    }
+    for (located, _, _) in rows {
+        feed.touch("instance", &located.row.account_id, &located.row.id)?;
+    }
+    Ok(())
 }

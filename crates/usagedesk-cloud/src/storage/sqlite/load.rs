@@ -11,22 +11,51 @@ use super::{customers, daily_load, instances, load_accounts, load_catalog, touch
 use crate::load::rules;
 use crate::storage::{Dataset, LoadError, LoadStats, StoreError};
 
+/// Closure rows written by one statement.
+const CLOSURE_BATCH: usize = 128;
+
+fn closure_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO closure(ancestor, descendant, depth) VALUES {}",
+        vec!["(?, ?, ?)"; n].join(", ")
+    )
+}
+
 /// Rebuilds the closure table from the full account set. Validated to be a forest.
+///
+/// The rows are written in key order, [`CLOSURE_BATCH`] per statement: the table's B-tree
+/// then only ever grows at its end.
 fn rebuild_closure(
     tx: &Transaction<'_>,
     accounts: &HashMap<String, Account>,
 ) -> Result<(), StoreError> {
     tx.execute("DELETE FROM closure", [])?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO closure(ancestor, descendant, depth) VALUES (?1, ?2, ?3)")?;
+    let mut rows: Vec<(&str, &str, i64)> = Vec::with_capacity(accounts.len() * 4);
     for a in accounts.values() {
         let mut at = Some(a);
         let mut depth = 0i64;
         while let Some(node) = at {
-            insert.execute(params![node.id, a.id, depth])?;
+            rows.push((&node.id, &a.id, depth));
             depth += 1;
             at = node.parent_id.as_ref().and_then(|p| accounts.get(p));
         }
+    }
+    rows.sort_unstable();
+    let mut full = tx.prepare(&closure_sql(CLOSURE_BATCH))?;
+    for chunk in rows.chunks(CLOSURE_BATCH) {
+        let mut rest;
+        let stmt = if chunk.len() == CLOSURE_BATCH {
+            &mut full
+        } else {
+            rest = tx.prepare(&closure_sql(chunk.len()))?;
+            &mut rest
+        };
+        for (i, (ancestor, descendant, depth)) in chunk.iter().enumerate() {
+            stmt.raw_bind_parameter(i * 3 + 1, ancestor)?;
+            stmt.raw_bind_parameter(i * 3 + 2, descendant)?;
+            stmt.raw_bind_parameter(i * 3 + 3, depth)?;
+        }
+        stmt.raw_execute()?;
     }
     Ok(())
 }

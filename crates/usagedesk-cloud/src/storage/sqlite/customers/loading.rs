@@ -12,8 +12,9 @@ use usagedesk_domain::customer::{
 use usagedesk_domain::{Account, PlanCatalog};
 
 use super::{
-    attempt_row, install_status_text, license_row, license_type_text, mode_text, registry_text,
-    report_row, steps_of, time_col, write_report, ATTEMPT_COLS, LICENSE_COLS, REPORT_COLS,
+    attempt_row, bind_report, install_status_text, license_row, license_type_text, mode_text,
+    registry_text, report_row, report_upsert_sql, steps_of, time_col, ATTEMPT_COLS, LICENSE_COLS,
+    REPORT_COLS,
 };
 use crate::customers::rules::{feature_bits, seats_text, time_text};
 use crate::load::rules;
@@ -62,6 +63,14 @@ struct InstanceAccounts(Option<HashMap<String, String>>);
 
 impl InstanceAccounts {
     fn get<'s>(&'s mut self, tx: &Transaction<'_>, id: &str) -> Result<Option<&'s str>, LoadError> {
+        Ok(self.all(tx)?.get(id).map(String::as_str))
+    }
+
+    /// Instance id → account id, read on the first call.
+    fn all<'s>(
+        &'s mut self,
+        tx: &Transaction<'_>,
+    ) -> Result<&'s HashMap<String, String>, LoadError> {
         if self.0.is_none() {
             let mut map = HashMap::new();
             let mut stmt = db(tx.prepare("SELECT id, account_id FROM instances"))?;
@@ -72,7 +81,7 @@ impl InstanceAccounts {
             }
             self.0 = Some(map);
         }
-        Ok(self.0.as_ref().and_then(|m| m.get(id)).map(String::as_str))
+        Ok(self.0.get_or_insert_with(HashMap::new))
     }
 }
 
@@ -116,6 +125,8 @@ fn load_licenses(
     let mut changed = Vec::new();
     let empty = is_empty(tx, "licenses")?;
     let mut feed = db(FeedWriter::new(tx))?;
+    let mut full = db(tx.prepare(&license_upsert_sql(LICENSE_BATCH)))?;
+    let mut pending: Vec<&License> = Vec::with_capacity(LICENSE_BATCH);
     for row in rows {
         let l = &row.row;
         rules::check_license(row, &mut seen, accounts, catalog, today)?;
@@ -137,32 +148,52 @@ fn load_licenses(
                 continue;
             }
         }
-        db(tx
-            .prepare_cached(
-                "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at,
-                   features, seats)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
-                   created_at = excluded.created_at, expires_at = excluded.expires_at,
-                   features = excluded.features, seats = excluded.seats",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    l.id,
-                    l.account_id,
-                    license_type_text(l.license_type),
-                    l.channel,
-                    time_text(&l.created_at),
-                    l.expires_at.as_ref().map(time_text),
-                    feature_bits(&l.features),
-                    seats_text(&l.seats)
-                ])
-            }))?;
+        pending.push(l);
+        if pending.len() == LICENSE_BATCH {
+            db(write_licenses(&mut full, &pending))?;
+            pending.clear();
+        }
         db(feed.touch("license", &l.account_id, &l.id))?;
         changed.push(l.id.clone());
     }
+    if !pending.is_empty() {
+        let mut rest = db(tx.prepare(&license_upsert_sql(pending.len())))?;
+        db(write_licenses(&mut rest, &pending))?;
+    }
     db(feed.finish())?;
     Ok(changed)
+}
+
+/// Licenses written by one statement.
+const LICENSE_BATCH: usize = 64;
+
+fn license_upsert_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at, features,
+           seats)
+         VALUES {}
+         ON CONFLICT(id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
+           created_at = excluded.created_at, expires_at = excluded.expires_at,
+           features = excluded.features, seats = excluded.seats",
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
+/// Writes licenses with a [`license_upsert_sql`] statement of their number.
+fn write_licenses(stmt: &mut rusqlite::Statement<'_>, rows: &[&License]) -> rusqlite::Result<()> {
+    for (i, l) in rows.iter().enumerate() {
+        let at = i * 8;
+        stmt.raw_bind_parameter(at + 1, &l.id)?;
+        stmt.raw_bind_parameter(at + 2, &l.account_id)?;
+        stmt.raw_bind_parameter(at + 3, license_type_text(l.license_type))?;
+        stmt.raw_bind_parameter(at + 4, &l.channel)?;
+        stmt.raw_bind_parameter(at + 5, time_text(&l.created_at))?;
+        stmt.raw_bind_parameter(at + 6, l.expires_at.as_ref().map(time_text))?;
+        stmt.raw_bind_parameter(at + 7, feature_bits(&l.features))?;
+        stmt.raw_bind_parameter(at + 8, seats_text(&l.seats))?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
 }
 
 /// An instance's license, when the cloud has it, must belong to the instance's account or
@@ -222,7 +253,10 @@ fn check_instance_licenses(
     .error(&files.instance_lines, &files.licenses))
 }
 
-/// Writes the changed reports; returns how many changed.
+/// Reports written by one statement.
+const REPORT_BATCH: usize = 64;
+
+/// Writes the changed reports, [`REPORT_BATCH`] per statement; returns how many changed.
 fn load_reports(
     tx: &Transaction<'_>,
     instance_accounts: &mut InstanceAccounts,
@@ -233,6 +267,14 @@ fn load_reports(
     let mut changed = 0;
     let empty = is_empty(tx, "instance_reports")?;
     let mut feed = db(FeedWriter::new(tx))?;
+    let mut full = db(tx.prepare(&report_upsert_sql(REPORT_BATCH)))?;
+    let mut pending: Vec<&InstanceReport> = Vec::with_capacity(REPORT_BATCH);
+    let write = |stmt: &mut rusqlite::Statement<'_>, rows: &[&InstanceReport]| {
+        for (i, r) in rows.iter().enumerate() {
+            bind_report(stmt, i, r)?;
+        }
+        stmt.raw_execute().map(drop)
+    };
     for row in rows {
         let r = &row.row;
         let account = instance_accounts
@@ -257,16 +299,39 @@ fn load_reports(
         if old.as_ref() == Some(r) {
             continue;
         }
-        db(write_report(tx, r))?;
+        pending.push(r);
+        if pending.len() == REPORT_BATCH {
+            db(write(&mut full, &pending))?;
+            pending.clear();
+        }
         db(feed.touch("report", &account, &r.instance_id))?;
         changed += 1;
+    }
+    if !pending.is_empty() {
+        let mut rest = db(tx.prepare(&report_upsert_sql(pending.len())))?;
+        db(write(&mut rest, &pending))?;
     }
     db(feed.finish())?;
     Ok(changed)
 }
 
+/// Events written by one statement while the table had none before the load.
+const EVENT_BATCH: usize = 64;
+
+fn event_insert_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO instance_events(instance_id, field, previous, new, received_at) VALUES {}",
+        vec!["(?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
 /// Inserts new events, rewrites the values of events loaded before (same instance, time and
 /// field); returns how many were new or changed.
+///
+/// Into a table without events (a first load) the rows go in [`EVENT_BATCH`] per statement.
+/// A statement that meets a uniqueness conflict (a row repeated in the file) is undone by
+/// SQLite, and its rows go in again one by one, which names the first repeated row. The
+/// new events then go on the feed in one statement, in id (file) order.
 fn load_events(
     tx: &Transaction<'_>,
     instance_accounts: &mut InstanceAccounts,
@@ -280,48 +345,153 @@ fn load_events(
         [],
         |r| r.get(0),
     ))?;
-    let mut insert = db(tx.prepare_cached(
-        "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(instance_id, received_at, field) DO NOTHING",
-    ))?;
-    let mut existing = db(tx.prepare_cached(
-        "SELECT id, previous, new FROM instance_events
-         WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
-    ))?;
-    let mut update =
-        db(tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1"))?;
+    let fresh = is_empty(tx, "instance_events")?;
+    let mut single = SingleEvents {
+        tx,
+        before,
+        insert: db(tx.prepare_cached(
+            "INSERT INTO instance_events(instance_id, field, previous, new, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(instance_id, received_at, field) DO NOTHING",
+        ))?,
+        existing: db(tx.prepare_cached(
+            "SELECT id, previous, new FROM instance_events
+             WHERE instance_id = ?1 AND received_at = ?2 AND field = ?3",
+        ))?,
+        update: db(
+            tx.prepare_cached("UPDATE instance_events SET previous = ?2, new = ?3 WHERE id = ?1")
+        )?,
+    };
+    let mut batch = EventBatch {
+        full: db(tx.prepare(&event_insert_sql(EVENT_BATCH)))?,
+        rows: Vec::with_capacity(EVENT_BATCH),
+    };
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return Ok(0);
+    }
+    let accounts = instance_accounts.all(tx)?;
     let mut feed = db(FeedWriter::new(tx))?;
     let mut changed = 0;
     for row in rows {
         let row = row?;
         let e = &row.row;
-        let account = instance_accounts.get(tx, &e.instance_id)?;
-        rules::check_event(&row, account.is_some(), today)?;
+        let account = accounts.get(&e.instance_id).map(String::as_str);
+        if let Err(refused) = rules::check_event(&row, account.is_some(), today) {
+            // A repeated row before this one is the first refusal.
+            batch.flush(tx, &mut single)?;
+            return Err(refused);
+        }
         let account = account.unwrap_or_default();
         let at = time_text(&e.received_at);
-        let id = if db(insert.execute(params![e.instance_id, e.field, e.previous, e.new, at]))? == 1
-        {
-            tx.last_insert_rowid()
-        } else {
-            let (id, previous, new): (i64, Option<String>, String) = db(existing
-                .query_row(params![e.instance_id, at, e.field], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                }))?;
-            if id > before {
-                return Err(rules::duplicate_event(&row));
+        if fresh {
+            batch.rows.push((row, at));
+            if batch.rows.len() == EVENT_BATCH {
+                changed += batch.flush(tx, &mut single)?;
             }
-            if previous == e.previous && new == e.new {
-                continue;
-            }
-            db(update.execute(params![id, e.previous, e.new]))?;
-            id
-        };
-        db(feed.touch("event", account, &id.to_string()))?;
-        changed += 1;
+            continue;
+        }
+        if let Some(id) = single.write(&row, &at)? {
+            db(feed.touch("event", account, &id.to_string()))?;
+            changed += 1;
+        }
     }
+    changed += batch.flush(tx, &mut single)?;
     db(feed.finish())?;
+    if fresh {
+        // Every event is this load's: all go on the feed in id order (the file's).
+        db(tx.execute(
+            "INSERT OR REPLACE INTO feed (kind, account_id, key)
+             SELECT 'event', i.account_id, e.id FROM instance_events e
+             JOIN instances i ON i.id = e.instance_id ORDER BY e.id",
+            [],
+        ))?;
+    }
     Ok(changed)
+}
+
+/// One event at a time: insert, or rewrite the values of an event loaded before.
+struct SingleEvents<'t> {
+    tx: &'t Transaction<'t>,
+    before: i64,
+    insert: rusqlite::CachedStatement<'t>,
+    existing: rusqlite::CachedStatement<'t>,
+    update: rusqlite::CachedStatement<'t>,
+}
+
+impl SingleEvents<'_> {
+    /// Writes the event; returns its id when it is new or changed.
+    fn write(&mut self, row: &Located<InstanceEvent>, at: &str) -> Result<Option<i64>, LoadError> {
+        let e = &row.row;
+        if db(self
+            .insert
+            .execute(params![e.instance_id, e.field, e.previous, e.new, at]))?
+            == 1
+        {
+            return Ok(Some(self.tx.last_insert_rowid()));
+        }
+        let (id, previous, new): (i64, Option<String>, String) = db(self
+            .existing
+            .query_row(params![e.instance_id, at, e.field], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            }))?;
+        if id > self.before {
+            return Err(rules::duplicate_event(row));
+        }
+        if previous == e.previous && new == e.new {
+            return Ok(None);
+        }
+        db(self.update.execute(params![id, e.previous, e.new]))?;
+        Ok(Some(id))
+    }
+}
+
+/// Checked events waiting for one multi-row statement, with their time text. They go on
+/// the feed all together after the last one.
+struct EventBatch<'t> {
+    full: rusqlite::Statement<'t>,
+    rows: Vec<(Located<InstanceEvent>, String)>,
+}
+
+impl<'t> EventBatch<'t> {
+    /// Writes the waiting rows; returns how many were written.
+    fn flush(
+        &mut self,
+        tx: &'t Transaction<'_>,
+        single: &mut SingleEvents<'_>,
+    ) -> Result<usize, LoadError> {
+        let n = self.rows.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut rest;
+        let stmt = if n == EVENT_BATCH {
+            &mut self.full
+        } else {
+            rest = db(tx.prepare(&event_insert_sql(n)))?;
+            &mut rest
+        };
+        for (i, (row, at)) in self.rows.iter().enumerate() {
+            let e = &row.row;
+            let p = i * 5;
+            db(stmt.raw_bind_parameter(p + 1, &e.instance_id))?;
+            db(stmt.raw_bind_parameter(p + 2, &e.field))?;
+            db(stmt.raw_bind_parameter(p + 3, &e.previous))?;
+            db(stmt.raw_bind_parameter(p + 4, &e.new))?;
+            db(stmt.raw_bind_parameter(p + 5, at))?;
+        }
+        match stmt.raw_execute() {
+            Ok(_) => {}
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                for (row, at) in &self.rows {
+                    single.write(row, at)?;
+                }
+            }
+            Err(e) => return Err(LoadError::Store(StoreError::from(e))),
+        }
+        self.rows.clear();
+        Ok(n)
+    }
 }
 
 /// Writes the changed attempts and the steps of the attempts the steps file names; returns
