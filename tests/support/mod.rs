@@ -112,8 +112,9 @@ impl Drop for TauriDriver {
 
 /// Asks the app's window to close as a window manager does when its close button is clicked
 /// (`WM_DELETE_WINDOW`): the app then exits as it does for a user. Sent with python3-xlib,
-/// since the virtual display has no window manager.
-pub fn close_like_a_window_manager(title: &str) {
+/// since the virtual display has no window manager. Returns `false` when no such window is on
+/// the screen any more (the message was not sent), `true` when it was sent.
+pub fn close_like_a_window_manager(title: &str) -> bool {
     const SCRIPT: &str = r#"
 import sys
 from Xlib import X, display, protocol
@@ -121,22 +122,28 @@ d = display.Display()
 protocols, delete = d.intern_atom("WM_PROTOCOLS"), d.intern_atom("WM_DELETE_WINDOW")
 found = [w for w in d.screen().root.query_tree().children
          if w.get_wm_name() == sys.argv[1] and w.get_attributes().map_state == X.IsViewable]
+if not found:
+    sys.exit(3)
 if len(found) != 1:
     sys.exit(f"expected one window named {sys.argv[1]!r} on the screen, found {len(found)}")
 found[0].send_event(protocol.event.ClientMessage(
     window=found[0], client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
-d.flush()
+d.sync()
 "#;
     // The system's python3, where the python3-xlib package installs.
     let out = Command::new("/usr/bin/python3")
         .args(["-c", SCRIPT, title])
         .output()
         .expect("/usr/bin/python3 (with python3-xlib: scripts/setup.sh installs it)");
+    if out.status.code() == Some(3) {
+        return false;
+    }
     assert!(
         out.status.success(),
         "closing the window: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    true
 }
 
 /// One WebDriver session: the real app window.
