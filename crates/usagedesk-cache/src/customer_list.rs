@@ -16,7 +16,7 @@ use crate::customer_index::{license_type_bit, nanos, status_of_severity};
 use crate::{codec, Cache, CacheError, Result};
 
 /// An instance is inactive after this long without a check-in
-/// (`usagedesk_reporting::INACTIVE_AFTER`, which the customers crate checks is the same).
+/// (`usagedesk_domain::customer::INACTIVE_AFTER`, which the customers crate checks is the same).
 pub const INACTIVE_AFTER_HOURS: i64 = 24;
 
 /// What the list shows; every field narrows it (`None` / `false`: no filter).

@@ -1,6 +1,6 @@
 //! Customer reporting as synced (schema in `migrations/0003_customers.sql`): licenses,
 //! instance reports, instance events and install attempts, stored as the feed sends them.
-//! The computations on them (status, uptime, time to install) are `usagedesk-reporting`'s.
+//! The computations on them (status, uptime, time to install) are `usagedesk_domain::customer`'s.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};

@@ -149,7 +149,7 @@ async fn a_signed_check_in_updates_the_report_and_records_only_what_changed() {
     );
     assert!(r.events.iter().all(|e| e.received_at == h.now()));
 
-    // A resource missing, the others ready: Missing (usagedesk-reporting's rule).
+    // A resource missing, the others ready: Missing (usagedesk_domain::customer's rule).
     h.set_now(t0 + Duration::hours(3));
     let mut gone = upgrade.clone();
     gone.resources = [("web", Ready), ("db", Missing)]

@@ -2,7 +2,7 @@
 //! list with its filters, search and sorts, the customer page (a header with license and
 //! features, time to install and counts; its instances with the 14-day uptime graph and
 //! ratio; its install attempts) and an instance's details with its event history.
-//! Computations: `usagedesk-reporting`; storage and paging: `usagedesk_cache::customers`,
+//! Computations: `usagedesk_domain::customer`; storage and paging: `usagedesk_cache::customers`,
 //! `customer_index` and `customer_list`. A customer is an account that holds at least one
 //! license.
 
@@ -30,7 +30,7 @@ mod tests {
     fn the_cache_counts_inactivity_as_the_reporting_crate_does() {
         assert_eq!(
             chrono::Duration::hours(usagedesk_cache::INACTIVE_AFTER_HOURS),
-            usagedesk_reporting::INACTIVE_AFTER
+            usagedesk_domain::customer::INACTIVE_AFTER
         );
     }
 }

@@ -8,8 +8,8 @@ use usagedesk_cache::{
     Cache, CacheError, CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow,
     CustomerQuery, CustomerSort, Page, PageStart,
 };
+use usagedesk_domain::customer::is_expired;
 use usagedesk_domain::customer::{InstanceStatus, License};
-use usagedesk_reporting::is_expired;
 
 /// The most rows one page of the list may hold (a page is well under 1 MB).
 pub const MAX_LIST_PAGE: u64 = 500;

@@ -4,12 +4,12 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use usagedesk_cache::{Cache, CacheError, IndexedInstance, InstanceCounts, Page};
-use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceReport, License};
-use usagedesk_domain::Account;
-use usagedesk_reporting::{
+use usagedesk_domain::customer::{
     activity, short_id, time_to_install, uptime, uptime_graph, Activity, StatusTimeline,
     TimeToInstall, Uptime, UptimeBar,
 };
+use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceReport, License};
+use usagedesk_domain::Account;
 
 use crate::list::overdue_after;
 use crate::UPTIME_DAYS;

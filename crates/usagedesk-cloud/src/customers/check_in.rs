@@ -127,8 +127,10 @@ pub fn receive(
         storage,
         &CheckInWrite {
             instance_id: instance.id,
-            // The rule is usagedesk-reporting's, the one the app explains.
-            status: usagedesk_reporting::aggregate_status(check_in.resources.values().copied()),
+            // The rule is usagedesk_domain::customer's, the one the app explains.
+            status: usagedesk_domain::customer::aggregate_status(
+                check_in.resources.values().copied(),
+            ),
             app_version: check_in.app_version,
             cluster: check_in.cluster,
             signed_at,

@@ -1,6 +1,8 @@
-//! Customer reporting computations (seed `001` "Customer Reporting", DESIGN.md
-//! "Instance"): pure functions over the wire types of `usagedesk_domain::customer`. No I/O and
-//! no clock: every function that depends on the present takes `now`.
+//! Customer reporting (seed `001` "Customer Reporting", DESIGN.md "License", "Instance"):
+//! the wire types (licenses, instance status and cluster details, instance events, install
+//! attempts) shared by the cloud (load format, feed, check-ins), the agent, the cache, the CLI
+//! and the app, and the pure rules over them. No I/O and no clock: every function that
+//! depends on the present takes `now`.
 //!
 //! - [`aggregate_status`]: an instance's status from its resources' states.
 //! - [`StatusTimeline`]: an instance's status over time, from its report and its events.
@@ -11,7 +13,7 @@
 //! - [`activity`]: inactive after 24 hours without a check-in, and how stale the status is.
 //! - [`short_id`], [`expires_within`], [`is_expired`]: small helpers for the app and the CLI.
 //!
-//! # The rules, and the choices made where the issue leaves room
+//! # The rules, and the choices made where the seeds leave room
 //!
 //! - **Aggregate status** ([`aggregate_status`]): the first matching rule of: none reported →
 //!   Missing; any Unavailable → Unavailable; any Degraded → Degraded; any Updating →
@@ -54,13 +56,12 @@
 //! - **Durations in JSON** are whole seconds under a `_secs` name (`up_secs`, ...), numbers
 //!   in TypeScript; times are RFC 3339 strings.
 
-#![forbid(unsafe_code)]
-
 mod activity;
 mod install;
 mod secs;
 mod status;
 mod timeline;
+mod types;
 mod uptime;
 
 use chrono::Duration;
@@ -71,6 +72,7 @@ pub use install::{
 };
 pub use status::{aggregate_status, counts_as_up, Band};
 pub use timeline::{StatusSpan, StatusTimeline};
+pub use types::*;
 pub use uptime::{uptime, uptime_graph, Uptime, UptimeBar};
 
 /// No check-in for this long makes an instance inactive; it is also how long a check-in
@@ -83,59 +85,12 @@ pub const UPTIME_WINDOW: Duration = Duration::days(14);
 /// Bars in the uptime graph: one per day of [`UPTIME_WINDOW`].
 pub const UPTIME_BARS: usize = 14;
 
-/// The `field` of an [`InstanceEvent`](usagedesk_domain::customer::InstanceEvent) that records
+/// The `field` of an [`InstanceEvent`] that records
 /// a status change (`previous` and `new` are status names, e.g. `ready`).
 pub const STATUS_FIELD: &str = "status";
 
 #[cfg(test)]
-pub(crate) mod test_support {
-    use chrono::{DateTime, Utc};
-    use usagedesk_domain::customer::{
-        ClusterDetails, InstanceEvent, InstanceReport, InstanceStatus,
-    };
-
-    /// A time from RFC 3339.
-    pub fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    pub fn report(
-        id: &str,
-        status: InstanceStatus,
-        first_check_in: &str,
-        last_check_in: &str,
-    ) -> InstanceReport {
-        InstanceReport {
-            instance_id: id.to_owned(),
-            status,
-            app_version: "1.0.0".to_owned(),
-            cluster: ClusterDetails::default(),
-            first_check_in: t(first_check_in),
-            last_check_in: t(last_check_in),
-        }
-    }
-
-    /// A status change event.
-    pub fn status(id: &str, at: &str, previous: Option<&str>, new: &str) -> InstanceEvent {
-        event(id, at, "status", previous, new)
-    }
-
-    pub fn event(
-        id: &str,
-        at: &str,
-        field: &str,
-        previous: Option<&str>,
-        new: &str,
-    ) -> InstanceEvent {
-        InstanceEvent {
-            instance_id: id.to_owned(),
-            field: field.to_owned(),
-            previous: previous.map(str::to_owned),
-            new: new.to_owned(),
-            received_at: t(at),
-        }
-    }
-}
+pub(crate) mod test_support;
 
 #[cfg(all(test, feature = "ts"))]
 mod ts_tests {
@@ -145,13 +100,13 @@ mod ts_tests {
     fn decls() -> String {
         let cfg = Config::new().with_large_int("number");
         [
-            crate::Band::decl(&cfg),
-            crate::StatusSpan::decl(&cfg),
-            crate::StatusTimeline::decl(&cfg),
-            crate::Uptime::decl(&cfg),
-            crate::UptimeBar::decl(&cfg),
-            crate::TimeToInstall::decl(&cfg),
-            crate::Activity::decl(&cfg),
+            super::Band::decl(&cfg),
+            super::StatusSpan::decl(&cfg),
+            super::StatusTimeline::decl(&cfg),
+            super::Uptime::decl(&cfg),
+            super::UptimeBar::decl(&cfg),
+            super::TimeToInstall::decl(&cfg),
+            super::Activity::decl(&cfg),
         ]
         .join("\n")
     }

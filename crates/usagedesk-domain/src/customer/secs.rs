@@ -1,4 +1,4 @@
-//! Durations on the wire as whole seconds (`#[serde(with = "crate::secs")]`): chrono's own
+//! Durations on the wire as whole seconds (`#[serde(with = "crate::customer::secs")]`): chrono's own
 //! encoding is a `[secs, nanos]` pair, awkward for the app and the CLI's JSON.
 
 use chrono::Duration;

@@ -1,11 +1,11 @@
 //! Uptime over a window, and the uptime graph.
 
+use crate::customer::InstanceEvent;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use usagedesk_domain::customer::InstanceEvent;
 
-use crate::timeline::{earlier, later};
-use crate::{Band, StatusTimeline};
+use crate::customer::timeline::{earlier, later};
+use crate::customer::{Band, StatusTimeline};
 
 /// Time in each band over a window.
 #[derive(Default)]
@@ -55,22 +55,22 @@ impl Tally {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Uptime {
     /// Ready, Updating or Degraded.
-    #[serde(rename = "up_secs", with = "crate::secs")]
+    #[serde(rename = "up_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub up: Duration,
     /// Missing or Unavailable.
-    #[serde(rename = "down_secs", with = "crate::secs")]
+    #[serde(rename = "down_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub down: Duration,
     /// Neither: before the first check-in, or after 24 hours without one.
-    #[serde(rename = "no_data_secs", with = "crate::secs")]
+    #[serde(rename = "no_data_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub no_data: Duration,
     /// `up / (up + down)`, in 0..=1; `None` when there is no data in the window at all.
     pub ratio: Option<f64>,
 }
 
-/// The uptime over `[now − window, now)` (usually [`UPTIME_WINDOW`](crate::UPTIME_WINDOW), 14
+/// The uptime over `[now − window, now)` (usually [`UPTIME_WINDOW`](crate::customer::UPTIME_WINDOW), 14
 /// days): Up = Ready, Updating, Degraded; Down = Missing, Unavailable; time with no data
 /// (see [`StatusTimeline`]) is neither, and is counted apart. Time is counted in whole
 /// seconds (each boundary at the start of its second), and `up + down + no_data` is exactly
@@ -96,17 +96,17 @@ pub struct UptimeBar {
     /// Exclusive.
     pub end: DateTime<Utc>,
     /// Ready or Updating (Degraded is apart here, unlike in [`Uptime::up`]).
-    #[serde(rename = "up_secs", with = "crate::secs")]
+    #[serde(rename = "up_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub up: Duration,
-    #[serde(rename = "degraded_secs", with = "crate::secs")]
+    #[serde(rename = "degraded_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub degraded: Duration,
     /// Missing or Unavailable.
-    #[serde(rename = "down_secs", with = "crate::secs")]
+    #[serde(rename = "down_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub down: Duration,
-    #[serde(rename = "no_data_secs", with = "crate::secs")]
+    #[serde(rename = "no_data_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub no_data: Duration,
     /// The bar's own uptime ratio, Degraded counted as up; `None` when it has no data.
@@ -125,8 +125,8 @@ fn fraction(window: Duration, i: usize, n: usize) -> Duration {
     Duration::seconds(secs) + Duration::nanoseconds(sub)
 }
 
-/// The uptime graph over `[now − window, now)` (usually [`UPTIME_WINDOW`](crate::UPTIME_WINDOW)
-/// and [`UPTIME_BARS`](crate::UPTIME_BARS): 14 bars of one day): `bars` equal consecutive
+/// The uptime graph over `[now − window, now)` (usually [`UPTIME_WINDOW`](crate::customer::UPTIME_WINDOW)
+/// and [`UPTIME_BARS`](crate::customer::UPTIME_BARS): 14 bars of one day): `bars` equal consecutive
 /// bars, the last ending at `now`, so that the bars add up exactly to [`uptime`]'s window
 /// (not calendar days, which would need a time zone). Each bar has its Up (Ready, Updating),
 /// Degraded, Down (Missing, Unavailable) and No data times, and the events of `events` that
@@ -176,11 +176,11 @@ pub fn uptime_graph(
 
 #[cfg(test)]
 mod tests {
-    use usagedesk_domain::customer::InstanceStatus::*;
+    use crate::customer::InstanceStatus::*;
 
     use super::*;
-    use crate::test_support::{event, report, status, t};
-    use crate::{UPTIME_BARS, UPTIME_WINDOW};
+    use crate::customer::test_support::{event, report, status, t};
+    use crate::customer::{UPTIME_BARS, UPTIME_WINDOW};
 
     /// `now` in every case: the window is [2024-05-01T00:00Z, 2024-05-15T00:00Z).
     const NOW: &str = "2024-05-15T00:00:00Z";

@@ -1,10 +1,10 @@
 //! An instance's status over time, from its latest report and its events.
 
+use crate::customer::{InstanceEvent, InstanceReport, InstanceStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use usagedesk_domain::customer::{InstanceEvent, InstanceReport, InstanceStatus};
 
-use crate::{Band, INACTIVE_AFTER, STATUS_FIELD};
+use crate::customer::{Band, INACTIVE_AFTER, STATUS_FIELD};
 
 /// `t + d`, saturating at the latest representable time.
 pub(crate) fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -255,10 +255,10 @@ impl StatusTimeline {
 
 #[cfg(test)]
 mod tests {
-    use usagedesk_domain::customer::InstanceStatus::*;
+    use crate::customer::InstanceStatus::*;
 
     use super::*;
-    use crate::test_support::{event, report, status, t};
+    use crate::customer::test_support::{event, report, status, t};
 
     fn span(start: &str, end: &str, status: Option<InstanceStatus>) -> StatusSpan {
         StatusSpan {

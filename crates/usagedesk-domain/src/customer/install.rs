@@ -1,10 +1,10 @@
 //! Time to install (seed `001`, "Time to Install").
 
+use crate::customer::License;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use usagedesk_domain::customer::License;
 
-use crate::StatusTimeline;
+use crate::customer::StatusTimeline;
 
 /// The time to install shown for a customer: that of the instance that most recently reached
 /// its *first* Ready.
@@ -17,11 +17,11 @@ pub struct TimeToInstall {
     /// When the instance first reached Ready.
     pub first_ready_at: DateTime<Utc>,
     /// License time to install: license created → the instance's first Ready.
-    #[serde(rename = "license_secs", with = "crate::secs")]
+    #[serde(rename = "license_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub license: Duration,
     /// Instance time to install: the instance's first event → its first Ready.
-    #[serde(rename = "instance_secs", with = "crate::secs")]
+    #[serde(rename = "instance_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub instance: Duration,
 }
@@ -71,11 +71,11 @@ pub fn time_to_install<'a>(
 mod tests {
     use std::collections::BTreeMap;
 
-    use usagedesk_domain::customer::InstanceStatus::*;
-    use usagedesk_domain::customer::{LicenseFeatures, LicenseType};
+    use crate::customer::InstanceStatus::*;
+    use crate::customer::{LicenseFeatures, LicenseType};
 
     use super::*;
-    use crate::test_support::{report, status, t};
+    use crate::customer::test_support::{report, status, t};
 
     fn license(created: &str) -> License {
         License {

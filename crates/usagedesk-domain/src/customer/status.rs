@@ -1,7 +1,7 @@
 //! An instance's aggregate status, and how a status counts for uptime.
 
+use crate::customer::InstanceStatus;
 use serde::{Deserialize, Serialize};
-use usagedesk_domain::customer::InstanceStatus;
 
 /// The aggregate status of an instance from the states of its resources (a check-in's
 /// `resources`), by the first matching rule:
@@ -83,7 +83,7 @@ impl Band {
 mod tests {
     use std::collections::BTreeMap;
 
-    use usagedesk_domain::customer::{CheckIn, ClusterDetails};
+    use crate::customer::{CheckIn, ClusterDetails};
     use InstanceStatus::*;
 
     use super::*;

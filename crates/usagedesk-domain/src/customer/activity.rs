@@ -1,11 +1,11 @@
 //! Activity, and small helpers for the app and the CLI.
 
+use crate::customer::License;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use usagedesk_domain::customer::License;
 
-use crate::timeline::later;
-use crate::INACTIVE_AFTER;
+use crate::customer::timeline::later;
+use crate::customer::INACTIVE_AFTER;
 
 /// Whether an instance still reports, and how old its last check-in is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,13 +14,13 @@ pub struct Activity {
     /// No check-in for 24 hours or more. Its last status is still shown, with `stale_for`.
     pub inactive: bool,
     /// Since the last check-in; never negative.
-    #[serde(rename = "stale_for_secs", with = "crate::secs")]
+    #[serde(rename = "stale_for_secs", with = "crate::customer::secs")]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub stale_for: Duration,
 }
 
 /// An instance is inactive when it has not checked in for [`INACTIVE_AFTER`] (24 hours) or
-/// more; exactly then its [`StatusTimeline`](crate::StatusTimeline) runs out of data. A
+/// more; exactly then its [`StatusTimeline`](crate::customer::StatusTimeline) runs out of data. A
 /// check-in stamped after `now` (clock skew) is 0 old.
 pub fn activity(last_check_in: DateTime<Utc>, now: DateTime<Utc>) -> Activity {
     let stale_for = (now - last_check_in).max(Duration::zero());
@@ -58,11 +58,11 @@ pub fn expires_within(license: &License, now: DateTime<Utc>, days: u32) -> bool 
 mod tests {
     use std::collections::BTreeMap;
 
-    use usagedesk_domain::customer::{InstanceStatus, LicenseFeatures, LicenseType};
+    use crate::customer::{InstanceStatus, LicenseFeatures, LicenseType};
 
     use super::*;
-    use crate::test_support::{report, t};
-    use crate::StatusTimeline;
+    use crate::customer::test_support::{report, t};
+    use crate::customer::StatusTimeline;
 
     const NOW: &str = "2024-05-15T12:00:00Z";
 

@@ -1,7 +1,4 @@
-//! Customer reporting (seed `001`, DESIGN.md "License", "Instance"): licenses, instance
-//! status and cluster details, instance events, install attempts. Wire types shared by the
-//! cloud (load format, feed, check-ins), the agent, the cache, the CLI and the app. The
-//! computations (aggregate status, uptime, time to install) live in `usagedesk-reporting`.
+//! The wire types of customer reporting.
 
 use std::collections::BTreeMap;
 
@@ -160,7 +157,7 @@ pub struct InstanceEvent {
 #[serde(deny_unknown_fields)]
 pub struct CheckIn {
     /// The state of each of the application's resources (name → state); the aggregate
-    /// status is computed from them (`usagedesk_reporting::aggregate_status`).
+    /// status is computed from them ([`aggregate_status`](super::aggregate_status)).
     pub resources: BTreeMap<String, InstanceStatus>,
     pub app_version: String,
     pub cluster: ClusterDetails,
