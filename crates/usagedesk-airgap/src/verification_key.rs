@@ -15,22 +15,9 @@ use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, SigningKey};
 use crate::sync_key::SyncKey;
 use crate::usage_data::{ExpectedAnswer, UsageData};
+pub use usagedesk_domain::airgap_api::ImportCounts;
 
 const WHAT: Artifact = Artifact::File(FileKind::VerificationKey);
-
-/// How the vendor's import treated the file's records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportCounts {
-    /// Records in the file: `new + already_present + changed`.
-    pub received: u64,
-    /// Records the vendor did not have.
-    pub new: u64,
-    /// Records the vendor already had, identical.
-    pub already_present: u64,
-    /// Records the vendor had with other values, now replaced.
-    pub changed: u64,
-}
 
 /// The content of a verification key file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

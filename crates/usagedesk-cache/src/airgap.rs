@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
+use usagedesk_domain::airgap_api::ImportCounts;
 use usagedesk_domain::{Instance, UsageCounts, YearMonth};
 
 use crate::codec::{self, DateText};
@@ -119,15 +120,6 @@ pub struct ImportRecord {
     pub date: NaiveDate,
     pub plan: String,
     pub counts: UsageCounts,
-}
-
-/// How the records of a file compare with what is already known.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct RecordCounts {
-    pub new: u64,
-    pub already_present: u64,
-    pub changed: u64,
 }
 
 /// Stores an instance from the change feed.
@@ -298,12 +290,15 @@ impl Cache {
         instance: &str,
         cloud_mark: u64,
         records: &[ImportRecord],
-    ) -> Result<RecordCounts> {
+    ) -> Result<ImportCounts> {
         let mut st = self.conn.prepare_cached(
             "SELECT plan, users_registered, users_with_token, users_with_activity
              FROM airgap_records WHERE instance_id = ?1 AND account_id = ?2 AND date = ?3",
         )?;
-        let mut counts = RecordCounts::default();
+        let mut counts = ImportCounts {
+            received: records.len() as u64,
+            ..ImportCounts::default()
+        };
         for r in records {
             let known = st
                 .query_row(

@@ -54,7 +54,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use usagedesk_sqlite::{Settings, SqliteError, TempStore};
 
-pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, RecordCounts, UploadState};
+pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, UploadState};
 pub use airgap_page::{
     AirgapPage, InstanceKind, InstanceQuery, InstanceSort, LedgerQuery, LedgerRow,
 };

@@ -124,3 +124,18 @@ pub struct OnlineSyncKeyResponse {
 pub struct OnlineUsageData {
     pub usage_data: String,
 }
+
+/// How the vendor's import treated a usage data file's records (in the verification key, the
+/// cloud's receipt and the manager's import preview).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCounts {
+    /// Records in the file: `new + already_present + changed`.
+    pub received: u64,
+    /// Records the vendor did not have.
+    pub new: u64,
+    /// Records the vendor already had, identical.
+    pub already_present: u64,
+    /// Records the vendor had with other values, now replaced.
+    pub changed: u64,
+}

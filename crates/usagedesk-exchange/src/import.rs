@@ -56,6 +56,8 @@ struct Checked {
     sync_key_text: String,
     usage: Verified<UsageData>,
     records: Vec<ImportRecord>,
+    /// How the records compare with what is known: the verification key reports them.
+    counts: ImportCounts,
     preview: ImportPreview,
 }
 
@@ -91,12 +93,7 @@ pub fn import(
         &c.usage,
         Acceptance {
             accepted_high_water_mark: p.accepted_high_water_mark,
-            records: ImportCounts {
-                received: p.records,
-                new: p.new,
-                already_present: p.already_present,
-                changed: p.changed,
-            },
+            records: c.counts,
         },
         &signer.key,
         &signer.certificate,
@@ -228,7 +225,7 @@ fn check(
         period_first: usage.period.as_ref().map(|p| p.first),
         period_last: usage.period.as_ref().map(|p| p.last),
         accounts: accounts.len() as u64,
-        records: records.len() as u64,
+        records: counts.received,
         new: counts.new,
         already_present: counts.already_present,
         changed: counts.changed,
@@ -244,6 +241,7 @@ fn check(
         sync_key,
         usage,
         records,
+        counts,
         preview,
     })
 }
