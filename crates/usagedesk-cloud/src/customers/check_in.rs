@@ -134,6 +134,7 @@ pub fn receive(
             app_version: check_in.app_version,
             cluster: check_in.cluster,
             signed_at,
+            signed_with: pinned.to_owned(),
             now,
         },
     )?;
@@ -159,6 +160,7 @@ pub fn record(store: &dyn Customers, c: &CheckInWrite) -> Result<CheckInOutcome,
             report: report.clone(),
             events: events.clone(),
             signed_at,
+            signed_with: c.signed_with.clone(),
             judged_against: last,
         })?;
         if written == CheckInWritten::Written {

@@ -15,6 +15,8 @@ pub struct CheckInWrite {
     pub cluster: ClusterDetails,
     /// The time the instance signed the check-in with; must be later than the last one's.
     pub signed_at: DateTime<Utc>,
+    /// The instance's pinned key the signature was verified with (`ed25519:…`).
+    pub signed_with: String,
     /// The cloud's clock: the check-in time and the events' `received_at`.
     pub now: DateTime<Utc>,
 }
@@ -44,6 +46,9 @@ pub struct CheckInRecord {
     pub events: Vec<InstanceEvent>,
     /// Kept with the report; the next check-in must be signed later.
     pub signed_at: DateTime<Utc>,
+    /// The pinned key the check-in was verified with: nothing is written when the instance's
+    /// key is no longer that one (reset, or reset and enrolled again, meanwhile).
+    pub signed_with: String,
     /// What [`Customers::last_check_in`] returned when the service decided: the write is
     /// refused as [`CheckInWritten::Stale`] when the stored report is no longer that one.
     pub judged_against: Option<LastCheckIn>,
@@ -67,7 +72,9 @@ pub trait Customers {
     /// In one transaction: unless the stored report changed since `judged_against`
     /// ([`CheckInWritten::Stale`]), replaces the report, appends the events and moves the
     /// report and the events to the feed's head. [`StoreError::Conflict`] (nothing written)
-    /// when the instance is gone or an event of the same field and time is stored already.
+    /// when the instance is gone ([`Conflict::InstanceRemoved`](super::Conflict)), its pinned
+    /// key is not `signed_with` any more (`KeyReset` when it has none, `OtherKeyPinned`), or
+    /// an event of the same field and time is stored already (`SameMillisecond`).
     fn write_check_in(&self, record: &CheckInRecord) -> Result<CheckInWritten, StoreError>;
 
     /// The instance's report, when it has one and `scope` may see its account.

@@ -1,9 +1,6 @@
 //! [`AirGap`] and [`InstanceIdentity`]: keys, delegations, usage files, pins and resets.
 
 use chrono::Duration;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-use usagedesk_airgap::RootKey;
 use usagedesk_cloud::storage::{
     Delegation, EnrollmentKeyState, ImportCounts, LicenseFileRecord, NewToken, OnlineSyncKey,
     PinGrant, StoreError, StoredSigner, TokenKind, UsageFile, UsageVia,
@@ -11,13 +8,6 @@ use usagedesk_cloud::storage::{
 use usagedesk_cloud::TokenScope;
 
 use super::*;
-
-/// A public key text (`ed25519:…`), different for each seed.
-fn public_key(seed: u64) -> String {
-    RootKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
-        .public_key()
-        .to_string()
-}
 
 fn license_file(
     instance_id: &str,

@@ -3,11 +3,16 @@
 
 use chrono::Duration;
 use usagedesk_cloud::customers::check_in;
-use usagedesk_cloud::storage::{CheckInRecord, CheckInWrite, CheckInWritten, StoreError};
+use usagedesk_cloud::storage::{
+    CheckInRecord, CheckInWrite, CheckInWritten, Conflict, StoreError,
+};
 use usagedesk_cloud::TokenScope;
 use usagedesk_domain::customer::{ClusterDetails, InstanceEvent, InstanceReport, InstanceStatus};
 
 use super::*;
+
+/// The seed of the key `inst-a` is pinned to.
+const KEY: u64 = 7;
 
 fn cluster() -> ClusterDetails {
     ClusterDetails {
@@ -49,7 +54,7 @@ fn event(field: &str, previous: Option<&str>, new: &str, at: DateTime<Utc>) -> I
 }
 
 pub fn check_ins_replace_the_report_and_append_events(open: Open<'_>) {
-    let fresh = with_instance(open);
+    let fresh = with_keyed_instance(open, KEY);
     let s = fresh.store.as_ref();
     assert_eq!(s.last_check_in("inst-a").unwrap(), None, "no check-in yet");
     let t1 = at(2026, 3, 10, 9);
@@ -60,6 +65,7 @@ pub fn check_ins_replace_the_report_and_append_events(open: Open<'_>) {
             event("app_version", None, "2.0.0", t1),
         ],
         signed_at: t1,
+        signed_with: public_key(KEY),
         judged_against: None,
     };
     let (_, cursor) = read_all(s, &TokenScope::All, None, 1000);
@@ -72,6 +78,7 @@ pub fn check_ins_replace_the_report_and_append_events(open: Open<'_>) {
         report: report(InstanceStatus::Degraded, "2.0.0", t1, t2),
         events: vec![event("status", Some("ready"), "degraded", t2)],
         signed_at: t2,
+        signed_with: public_key(KEY),
         judged_against: Some(last),
     };
     assert_eq!(s.write_check_in(&second).unwrap(), CheckInWritten::Written);
@@ -108,13 +115,14 @@ pub fn check_ins_replace_the_report_and_append_events(open: Open<'_>) {
 }
 
 pub fn a_stale_or_duplicate_check_in_writes_nothing(open: Open<'_>) {
-    let fresh = with_instance(open);
+    let fresh = with_keyed_instance(open, KEY);
     let s = fresh.store.as_ref();
     let t1 = at(2026, 3, 10, 9);
     let first = CheckInRecord {
         report: report(InstanceStatus::Ready, "2.0.0", t1, t1),
         events: vec![event("status", None, "ready", t1)],
         signed_at: t1,
+        signed_with: public_key(KEY),
         judged_against: None,
     };
     s.write_check_in(&first).unwrap();
@@ -125,6 +133,7 @@ pub fn a_stale_or_duplicate_check_in_writes_nothing(open: Open<'_>) {
         report: report(InstanceStatus::Missing, "2.1.0", t2, t2),
         events: vec![event("status", None, "missing", t2)],
         signed_at: t2,
+        signed_with: public_key(KEY),
         judged_against: None,
     };
     assert_eq!(s.write_check_in(&stale).unwrap(), CheckInWritten::Stale);
@@ -136,6 +145,7 @@ pub fn a_stale_or_duplicate_check_in_writes_nothing(open: Open<'_>) {
             event("status", Some("ready"), "missing", t1),
         ],
         signed_at: t2,
+        signed_with: public_key(KEY),
         judged_against: s.last_check_in("inst-a").unwrap(),
     };
     assert!(matches!(
@@ -155,7 +165,7 @@ pub fn a_stale_or_duplicate_check_in_writes_nothing(open: Open<'_>) {
 }
 
 pub fn the_service_refuses_a_check_in_not_signed_later(open: Open<'_>) {
-    let fresh = with_instance(open);
+    let fresh = with_keyed_instance(open, KEY);
     let s = fresh.store.as_ref();
     let t1 = at(2026, 3, 10, 9);
     let write = |version: &str, signed_at: DateTime<Utc>, now: DateTime<Utc>| CheckInWrite {
@@ -164,6 +174,7 @@ pub fn the_service_refuses_a_check_in_not_signed_later(open: Open<'_>) {
         app_version: version.into(),
         cluster: cluster(),
         signed_at,
+        signed_with: public_key(KEY),
         now,
     };
     let first = check_in::record(s, &write("2.0.0", t1, t1)).unwrap();
@@ -194,4 +205,43 @@ pub fn the_service_refuses_a_check_in_not_signed_later(open: Open<'_>) {
         (second.report.first_check_in, second.report.last_check_in),
         (t1, t2)
     );
+}
+
+pub fn a_check_in_verified_with_a_key_no_longer_pinned_writes_nothing(open: Open<'_>) {
+    let fresh = with_keyed_instance(open, KEY);
+    let s = fresh.store.as_ref();
+    let t1 = at(2026, 3, 10, 9);
+    let record = |signed_with: String| CheckInRecord {
+        report: report(InstanceStatus::Ready, "2.0.0", t1, t1),
+        events: vec![event("status", None, "ready", t1)],
+        signed_at: t1,
+        signed_with,
+        judged_against: None,
+    };
+    let (_, cursor) = read_all(s, &TokenScope::All, None, 1000);
+    // Verified with another key than the one pinned (the pin changed meanwhile).
+    assert!(
+        matches!(
+            s.write_check_in(&record(public_key(KEY + 1))),
+            Err(StoreError::Conflict(Conflict::OtherKeyPinned { .. }))
+        ),
+        "a signature by a key that is not the pinned one records nothing"
+    );
+    // Verified with the pinned key, which the vendor then reset before the write.
+    s.reset_instance_key("inst-a", false, "vendor", t1).unwrap();
+    let (_, cursor_after_reset) = read_all(s, &TokenScope::All, Some(cursor.clone()), 1000);
+    assert!(
+        matches!(
+            s.write_check_in(&record(public_key(KEY))),
+            Err(StoreError::Conflict(Conflict::KeyReset { .. }))
+        ),
+        "a reset key voids what it signed before the reset"
+    );
+    assert_eq!(s.last_check_in("inst-a").unwrap(), None, "no report written");
+    assert!(s
+        .instance_events(&TokenScope::All, "inst-a")
+        .unwrap()
+        .is_empty());
+    let (after, _) = read_all(s, &TokenScope::All, Some(cursor_after_reset), 1000);
+    assert!(after.is_empty(), "nothing reached the feed: {after:?}");
 }

@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use usagedesk_airgap::RootKey;
 use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{DailyRow, Dataset, InstanceRow, Located, RowError};
 use usagedesk_domain::api::Change;
@@ -73,7 +76,8 @@ macro_rules! conformance_suite {
             airgap::a_reset_revokes_license_files_and_refuses_their_pin,
             customers::check_ins_replace_the_report_and_append_events,
             customers::a_stale_or_duplicate_check_in_writes_nothing,
-            customers::the_service_refuses_a_check_in_not_signed_later
+            customers::the_service_refuses_a_check_in_not_signed_later,
+            customers::a_check_in_verified_with_a_key_no_longer_pinned_writes_nothing
         );
     };
     (@tests $($module:ident :: $name:ident),* $(,)?) => {
@@ -259,6 +263,25 @@ pub fn with_instance(open: Open<'_>) -> Fresh {
     let mut data = dataset(Vec::new(), Vec::new());
     data.licenses = located("licenses.csv", vec![license("lic-a", "a")]);
     data.instances = located("instances.csv", vec![instance_row("inst-a", "lic-a", "a")]);
+    fresh.store.load(data, today()).expect("the instance loads");
+    fresh
+}
+
+/// A public key text (`ed25519:…`), different for each seed.
+pub fn public_key(seed: u64) -> String {
+    RootKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
+        .public_key()
+        .to_string()
+}
+
+/// [`with_instance`], with `inst-a` pinned to `public_key(seed)`.
+pub fn with_keyed_instance(open: Open<'_>, seed: u64) -> Fresh {
+    let fresh = loaded(open);
+    let mut data = dataset(Vec::new(), Vec::new());
+    data.licenses = located("licenses.csv", vec![license("lic-a", "a")]);
+    let mut instance = instance_row("inst-a", "lic-a", "a");
+    instance.public_key = Some(public_key(seed));
+    data.instances = located("instances.csv", vec![instance]);
     fresh.store.load(data, today()).expect("the instance loads");
     fresh
 }

@@ -334,16 +334,32 @@ pub(super) fn write_check_in(
 ) -> Result<CheckInWritten, StoreError> {
     let id = &c.report.instance_id;
     let tx = conn.transaction()?;
-    let account: Option<String> = tx
-        .prepare_cached("SELECT account_id FROM instances WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
+    let row: Option<(String, Option<String>)> = tx
+        .prepare_cached("SELECT account_id, public_key FROM instances WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some(account) = account else {
+    let Some((account, pinned)) = row else {
         return Err(Conflict::InstanceRemoved {
             instance: id.clone(),
         }
         .into());
     };
+    // The key was checked before this transaction; a reset since then voids the signature.
+    match pinned {
+        Some(key) if key == c.signed_with => {}
+        Some(_) => {
+            return Err(Conflict::OtherKeyPinned {
+                instance: id.clone(),
+            }
+            .into())
+        }
+        None => {
+            return Err(Conflict::KeyReset {
+                instance: id.clone(),
+            }
+            .into())
+        }
+    }
     if last_check_in(&tx, id)? != c.judged_against {
         return Ok(CheckInWritten::Stale);
     }
