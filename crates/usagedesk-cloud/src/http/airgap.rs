@@ -14,10 +14,10 @@ use usagedesk_domain::airgap_api::{
 use usagedesk_domain::api::{ErrorBody, ErrorCode};
 
 use super::error::ApiError;
+use super::extract::SignedRequest;
 use super::extract::{Caller, JsonBody};
 use super::handlers::blocking;
 use super::AppState;
-use crate::airgap::signed_request::{Signature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::airgap::{imports, keys, online, Now};
 use crate::storage::TokenKind;
 
@@ -151,39 +151,20 @@ pub async fn online_sync_key(
     headers: HeaderMap,
     req: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OnlineSyncKeyResponse>, ApiError> {
-    let req = req.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "the request is larger than {MAX_SMALL_BODY_BYTES} bytes, the limit for a \
-                     sync key request: {SMALL_REMEDY}"
-                ),
-            )
-        } else {
-            ApiError::bad_request(format!("the body could not be read: {e}"))
-        }
+    let req = SignedRequest::read(&headers, req, || {
+        format!(
+            "the request is larger than {MAX_SMALL_BODY_BYTES} bytes, the limit for a sync key \
+             request: {SMALL_REMEDY}"
+        )
     })?;
-    let header = |name: &str| -> Option<String> {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let timestamp = header(TIMESTAMP_HEADER);
-    let signature = header(SIGNATURE_HEADER);
     let clock = now(&s);
     blocking(move || {
         Ok(Json(online::issue_sync_key(
             s.storage.as_ref(),
             clock,
             &id,
-            Signature {
-                timestamp: timestamp.as_deref(),
-                signature: signature.as_deref(),
-            },
-            &req,
+            req.signature(),
+            &req.body,
             &mut OsRng,
         )?))
     })

@@ -3,17 +3,16 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::Json;
-use usagedesk_domain::api::{ErrorBody, ErrorCode};
+use usagedesk_domain::api::ErrorBody;
 use usagedesk_domain::customer::CheckIn;
 
 use super::error::ApiError;
+use super::extract::SignedRequest;
 use super::handlers::blocking;
 use super::AppState;
-use crate::customers::check_in::{
-    self, CheckInReceipt, Signature, MAX_CHECK_IN_BYTES, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+use crate::customers::check_in::{self, CheckInReceipt, MAX_CHECK_IN_BYTES};
 
 /// An instance's check-in (resource states, versions, cluster); no token: signed by the
 /// instance's pinned key over `usagedesk-check-in-v1`, the id, the timestamp and the body
@@ -41,39 +40,20 @@ pub async fn check_in(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CheckInReceipt>, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "the check-in is larger than {MAX_CHECK_IN_BYTES} bytes, the limit for a \
-                     check-in: report fewer resources"
-                ),
-            )
-        } else {
-            ApiError::bad_request(format!("the body could not be read: {e}"))
-        }
+    let req = SignedRequest::read(&headers, body, || {
+        format!(
+            "the check-in is larger than {MAX_CHECK_IN_BYTES} bytes, the limit for a check-in: \
+             report fewer resources"
+        )
     })?;
-    let header = |name: &str| -> Option<String> {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let timestamp = header(TIMESTAMP_HEADER);
-    let signature = header(SIGNATURE_HEADER);
     let now = s.clock.now();
     blocking(move || {
         Ok(Json(check_in::receive(
             s.storage.as_ref(),
             now,
             &id,
-            Signature {
-                timestamp: timestamp.as_deref(),
-                signature: signature.as_deref(),
-            },
-            &body,
+            req.signature(),
+            &req.body,
         )?))
     })
     .await

@@ -137,3 +137,51 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
             })
     }
 }
+
+/// The body and the signature headers of a request an instance signs with its key, owned so
+/// that they can go to the blocking pool. `limit_text` completes "the request is larger than
+/// N bytes, …" when the body is over the route's limit.
+pub struct SignedRequest {
+    pub body: axum::body::Bytes,
+    timestamp: Option<String>,
+    signature: Option<String>,
+}
+
+impl SignedRequest {
+    pub fn read(
+        headers: &axum::http::HeaderMap,
+        body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+        limit_text: impl FnOnce() -> String,
+    ) -> Result<Self, ApiError> {
+        let body = body.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    limit_text(),
+                )
+            } else {
+                ApiError::bad_request(format!("the body could not be read: {e}"))
+            }
+        })?;
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(Self {
+            body,
+            timestamp: header(crate::airgap::signed_request::TIMESTAMP_HEADER),
+            signature: header(crate::airgap::signed_request::SIGNATURE_HEADER),
+        })
+    }
+
+    /// The signature headers as the verifier reads them.
+    pub fn signature(&self) -> crate::airgap::signed_request::Signature<'_> {
+        crate::airgap::signed_request::Signature {
+            timestamp: self.timestamp.as_deref(),
+            signature: self.signature.as_deref(),
+        }
+    }
+}

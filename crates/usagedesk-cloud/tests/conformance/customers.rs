@@ -3,9 +3,7 @@
 
 use chrono::Duration;
 use usagedesk_cloud::customers::check_in;
-use usagedesk_cloud::storage::{
-    CheckInRecord, CheckInWrite, CheckInWritten, Conflict, StoreError,
-};
+use usagedesk_cloud::storage::{CheckInRecord, CheckInWrite, CheckInWritten, Conflict, StoreError};
 use usagedesk_cloud::TokenScope;
 use usagedesk_domain::customer::{ClusterDetails, InstanceEvent, InstanceReport, InstanceStatus};
 
@@ -237,7 +235,11 @@ pub fn a_check_in_verified_with_a_key_no_longer_pinned_writes_nothing(open: Open
         ),
         "a reset key voids what it signed before the reset"
     );
-    assert_eq!(s.last_check_in("inst-a").unwrap(), None, "no report written");
+    assert_eq!(
+        s.last_check_in("inst-a").unwrap(),
+        None,
+        "no report written"
+    );
     assert!(s
         .instance_events(&TokenScope::All, "inst-a")
         .unwrap()
