@@ -1,6 +1,7 @@
 import './app.css';
 import { mount } from 'svelte';
 import App from './App.svelte';
+import { followSystemTheme } from './lib/app/theme';
 
 async function start(): Promise<void> {
   // Outside Tauri, in `vite dev` only, a fake backend stands in for the Rust shell.
@@ -9,6 +10,7 @@ async function start(): Promise<void> {
     const { installFakeBackend } = await import('./dev/dev-backend');
     installFakeBackend();
   }
+  followSystemTheme();
   mount(App, { target: document.getElementById('app')! });
 }
 
