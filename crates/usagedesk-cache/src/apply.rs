@@ -65,6 +65,8 @@ impl Cache {
         // Whether every staged row whose account is cached has been folded in.
         let mut folded = false;
         let mut stage = StageWriter::default();
+        // Whether licenses or the tree changed (the entitlement tables follow both).
+        let mut entitlements = false;
         store_plans(&tx, plans)?;
         for change in changes {
             match change {
@@ -74,6 +76,7 @@ impl Cache {
                         crate::customer_index::mark_account(&tx, &a.id)?;
                         stats.accounts_written += 1;
                         stats.tree_changed |= tree;
+                        entitlements |= tree;
                     }
                 },
                 Change::MonthUsage(m) => {
@@ -91,6 +94,7 @@ impl Cache {
                         folded = true;
                     }
                     let deleted = delete_subtree(&tx, account_id)?;
+                    entitlements |= deleted > 0;
                     stats.accounts_deleted += deleted;
                     stats.tree_changed |= deleted > 0;
                 }
@@ -103,6 +107,7 @@ impl Cache {
                 | Change::InstanceReport(_)
                 | Change::InstanceEvent(_)
                 | Change::InstallAttempt(_) => {
+                    entitlements |= matches!(change, Change::License(_));
                     crate::customers::apply(&tx, change)?;
                     stats.customer_records += 1;
                 }
@@ -121,8 +126,12 @@ impl Cache {
         let now = codec::time_text(now);
         state::set(&tx, KEY_CURSOR, next_cursor)?;
         state::set(&tx, KEY_LAST_APPLIED_AT, &now)?;
+        if entitlements {
+            crate::entitlements::mark_dirty(&tx)?;
+        }
         if let PageEnd::CaughtUp { synced_at } = end {
             crate::customer_index::refresh(&tx)?;
+            crate::entitlements::refresh(&tx)?;
             if synced_at {
                 state::set(&tx, KEY_LAST_SYNCED_AT, &now)?;
             }
@@ -169,13 +178,14 @@ fn store_plans(conn: &Connection, plans: &[Plan]) -> Result<()> {
         return Ok(());
     }
     conn.execute("DELETE FROM plans", [])?;
-    let mut ins =
-        conn.prepare_cached("INSERT INTO plans (position, id, name) VALUES (?1, ?2, ?3)")?;
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO plans (position, id, name, seat_metric) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     let mut seen = HashSet::new();
     for (i, p) in plans.iter().enumerate() {
         // A duplicated id would break the UNIQUE constraint; the first one wins.
         if seen.insert(p.id.as_str()) {
-            ins.execute(params![i as i64, p.id, p.name])?;
+            ins.execute(params![i as i64, p.id, p.name, p.seat_metric.as_str()])?;
         }
     }
     Ok(())
@@ -551,12 +561,15 @@ mod tests {
             cache.plans().unwrap().describe(),
             "basic, standard, premium"
         );
-        let gold = vec![usagedesk_domain::Plan {
-            id: "gold".into(),
-            name: "Gold".into(),
-        }];
+        let gold = vec![usagedesk_domain::Plan::new("gold", "Gold")
+            .with_seat_metric(usagedesk_domain::Metric::UsersWithActivity)];
         cache.apply_changes(&[], &gold, "c2", now()).unwrap();
         assert_eq!(cache.plans().unwrap().describe(), "gold");
+        assert_eq!(
+            cache.plans().unwrap().0,
+            gold,
+            "the seat metric is kept with the plan"
+        );
         cache.apply_changes(&[], &[], "c3", now()).unwrap();
         assert_eq!(
             cache.plans().unwrap().describe(),

@@ -30,6 +30,7 @@ mod codec;
 mod customer_index;
 mod customer_list;
 mod customers;
+mod entitlements;
 mod error;
 mod maint;
 mod migrate;
@@ -62,6 +63,9 @@ pub use customer_index::{severity, status_of_severity};
 pub use customer_list::{
     CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow, CustomerQuery, CustomerSort,
     IndexedInstance, InstanceCounts, PageStart, INACTIVE_AFTER_HOURS,
+};
+pub use entitlements::{
+    EntitlementScope, LicenseFilter, LicenseListRow, LicenseMonth, RollupMonth, MAX_LICENSE_PAGE,
 };
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;
@@ -138,11 +142,12 @@ impl Cache {
             None => "in memory".to_owned(),
         };
         migrate::migrate(&mut conn, &location)?;
-        if customer_index::pending(&conn)? {
-            // A cache synced before the customer index existed, or a sync that stopped before
-            // its last page: bring the index up to date once.
+        if customer_index::pending(&conn)? || entitlements::pending(&conn)? {
+            // A cache synced before the customer index (or the entitlement tables) existed,
+            // or a sync that stopped before its last page: bring them up to date once.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             customer_index::refresh(&tx)?;
+            entitlements::refresh(&tx)?;
             tx.commit()?;
         }
         Ok(Self {

@@ -50,7 +50,11 @@ impl Cache {
              DELETE FROM licenses;
              DELETE FROM instance_reports;
              DELETE FROM instance_events;
-             DELETE FROM install_attempts;",
+             DELETE FROM install_attempts;
+             DELETE FROM ent_licenses;
+             DELETE FROM ent_seats;
+             DELETE FROM ent_cover;
+             DELETE FROM ent_dirty;",
         )?;
         tx.commit()?;
         Ok(())

@@ -19,15 +19,23 @@ use crate::{
 };
 
 pub(crate) fn load_plans(conn: &Connection) -> Result<PlanCatalog> {
-    let mut st = conn.prepare_cached("SELECT id, name FROM plans ORDER BY position")?;
+    let mut st =
+        conn.prepare_cached("SELECT id, name, seat_metric FROM plans ORDER BY position")?;
     let plans = st
         .query_map([], |r| {
-            Ok(Plan {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            })
+            let metric: String = r.get(2)?;
+            Ok((
+                Plan::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                metric,
+            ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .map(|row| {
+            let (plan, metric) = row?;
+            let metric = Metric::from_column(&metric)
+                .ok_or_else(|| CacheError::corrupt(format!("seat metric '{metric}' stored")))?;
+            Ok(plan.with_seat_metric(metric))
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(PlanCatalog(plans))
 }
 

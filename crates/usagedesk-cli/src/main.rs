@@ -76,6 +76,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Seats against used seats per license and plan, with utilization, overage and the
+    /// forecast at expiry (docs/entitlements.md); offline, from the cache.
+    Entitlements {
+        #[arg(long)]
+        account: String,
+        /// A completed month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Whose licenses: the account's own (self), with its direct children's, or its tree.
+        #[arg(long, default_value = "self", value_parser = parse_entitlement_scope)]
+        scope: usagedesk_entitlements::EntitlementScope,
+        /// One JSON object per (license, plan), one per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exchange files with air-gapped instances: sync keys out, usage data files in (offline).
     Airgap {
         #[command(subcommand)]
@@ -276,6 +291,11 @@ fn parse_license_type(s: &str) -> Result<usagedesk_domain::customer::LicenseType
         .map_err(|_| format!("'{s}' is not a license type: prod, trial, dev or community"))
 }
 
+fn parse_entitlement_scope(s: &str) -> Result<usagedesk_entitlements::EntitlementScope, String> {
+    s.parse()
+        .map_err(|e: usagedesk_cache::CacheError| e.to_string())
+}
+
 fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse().map_err(|e: usagedesk_domain::ParseError| e.0)
 }
@@ -323,6 +343,12 @@ fn run(cli: Cli) -> Result<()> {
             scope,
             json,
         } => commands::usage::usage(&ctx, &account, &month, scope, json),
+        Command::Entitlements {
+            account,
+            month,
+            scope,
+            json,
+        } => commands::entitlements::entitlements(&ctx, &account, &month, scope, json),
         Command::Airgap { command } => match command {
             AirgapCommand::IssueSyncKey {
                 instance,

@@ -362,3 +362,79 @@ fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
         "{err}"
     );
 }
+
+#[test]
+fn plans_carry_their_seat_metric_and_a_file_without_the_column_counts_users_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let data = dir.path().join("data");
+    copy_fixture(&data);
+    fs::write(
+        data.join("plans.csv"),
+        "id,name,seat_metric\nbasic,Basic,\nstandard,Standard,users_with_token\npremium,Premium,users_with_activity\n",
+    )
+    .unwrap();
+    db.load(read_dataset(&data).unwrap(), today()).unwrap();
+    let metrics: Vec<(String, &str)> = db
+        .plans()
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|p| (p.id, p.seat_metric.as_str()))
+        .collect();
+    assert_eq!(
+        metrics,
+        [
+            ("basic".to_string(), "users_registered"),
+            ("standard".to_string(), "users_with_token"),
+            ("premium".to_string(), "users_with_activity"),
+        ],
+        "an empty seat_metric is users_registered; the others as written"
+    );
+
+    // The older two-column file still loads; it sets every plan back to users registered.
+    fs::write(
+        data.join("plans.csv"),
+        "id,name\nbasic,Basic\nstandard,Standard\npremium,Premium\n",
+    )
+    .unwrap();
+    db.load(read_dataset(&data).unwrap(), today()).unwrap();
+    assert!(db
+        .plans()
+        .unwrap()
+        .0
+        .iter()
+        .all(|p| p.seat_metric.as_str() == "users_registered"));
+}
+
+#[test]
+fn an_unknown_seat_metric_names_file_line_and_value_and_nothing_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let data = dir.path().join("data");
+    copy_fixture(&data);
+    fs::write(
+        data.join("plans.csv"),
+        "id,name,seat_metric\nbasic,Basic,users_registered\nstandard,Standard,seats\npremium,Premium,\n",
+    )
+    .unwrap();
+    let err = match read_dataset(&data) {
+        Err(e) => e.to_string(),
+        Ok(ds) => db.load(ds, today()).unwrap_err().to_string(),
+    };
+    assert!(err.contains("plans.csv"), "{err} names the file");
+    assert!(err.contains("line 3"), "{err} names the line");
+    assert!(err.contains("'seats'"), "{err} names the value");
+    assert!(
+        all_changes(&db, &TokenScope::All).is_empty(),
+        "nothing was written"
+    );
+    assert!(
+        db.plans()
+            .unwrap()
+            .0
+            .iter()
+            .all(|p| p.seat_metric.as_str() == "users_registered"),
+        "the stored catalog is unchanged"
+    );
+}

@@ -27,6 +27,8 @@ use crate::usage::PLAN_IDS;
 
 /// Random streams of the customer data: this plus the account's tree index.
 pub(crate) const CUSTOMER_STREAM: u64 = 3 << 32;
+/// Random streams of the nested licenses (accounts with children): this plus the index.
+pub(crate) const NESTED_STREAM: u64 = 5 << 32;
 
 /// How far back the instance stories reach (the uptime graph shows 14 days).
 const WINDOW_DAYS: i64 = 18;
@@ -476,7 +478,10 @@ pub(crate) fn of_account(ctx: &Context<'_>, rng: &mut ChaCha8Rng) -> CustomerDat
         _ => {
             let plan = ctx.reporting.plan as usize;
             let registered = ctx.reporting.registered.max(5) as f64;
-            let mut parts = vec![(plan, nice(registered * rng.gen_range(1.1..1.6)))];
+            // Seats around what the plan's seat metric last counted: about a quarter of the
+            // licenses are over their seats, the others under, some well under.
+            let used = ctx.reporting.last_counts[plan].max(5) as f64;
+            let mut parts = vec![(plan, seats_near(used * rng.gen_range(0.75..1.6)))];
             if rng.gen_bool(0.25) {
                 let other = (plan + rng.gen_range(1..3)) % 3;
                 parts.push((other, nice(registered * rng.gen_range(0.1..0.4))));
@@ -769,6 +774,44 @@ fn next_anniversary(created: DateTime<Utc>, now: DateTime<Utc>, months: u32) -> 
 }
 
 /// A round seat count at least `x`: 10, 25, 50, 100, 250, 500, …
+/// Seats near `x`: a multiple of 5, at least 5.
+fn seats_near(x: f64) -> u64 {
+    ((x / 5.0).round() as u64).max(1) * 5
+}
+
+/// A license for an account with children, on about a quarter of those below the roots: a
+/// production license for its own last plan (or basic), created after the account, renewed
+/// yearly (its renewal falls in the coming 12 months).
+pub(crate) fn nested_license(
+    account: &DemoAccount,
+    reporting: Reporting,
+    now: DateTime<Utc>,
+    rng: &mut ChaCha8Rng,
+) -> Option<DemoLicense> {
+    if account.parent.is_none() || account.disabled || !rng.gen_bool(0.25) {
+        return None;
+    }
+    let stem = account.id.strip_prefix("acc-").unwrap_or(&account.id);
+    let created = (business_time(rng, account.created_at)
+        + Duration::hours(rng.gen_range(1..24 * 30)))
+    .min(now - Duration::days(1));
+    let plan = reporting.plan as usize;
+    let used = reporting.last_counts[plan].max(5) as f64;
+    Some(DemoLicense {
+        id: format!("lic-{stem}-group"),
+        license_type: "prod",
+        channel: "Stable",
+        created_at: created,
+        expires_at: Some(next_anniversary(created, now, 12)),
+        features: "gitops;identity".into(),
+        seats: format!(
+            "{}={}",
+            PLAN_IDS[plan],
+            seats_near(used * rng.gen_range(0.75..1.6))
+        ),
+    })
+}
+
 fn nice(x: f64) -> u64 {
     let mut scale = 1u64;
     loop {

@@ -22,6 +22,8 @@ pub(crate) struct Reporting {
     /// The plan (catalog position) and users registered of its last usage row.
     pub plan: u8,
     pub registered: u64,
+    /// Its last usage row's counts (registered, with token, with activity).
+    pub last_counts: [u64; 3],
 }
 
 /// One row of `instances.csv`.

@@ -7,7 +7,8 @@
 //!   then the service providers `sp-01`…, so many parents come after their children);
 //! - `daily_usage.csv`: `account_id,date,plan,users_registered,users_with_token,users_with_activity`,
 //!   by account (same order) then date;
-//! - `plans.csv`: `id,name`, the default catalog (basic, standard, premium);
+//! - `plans.csv`: `id,name,seat_metric`, the default catalog (basic, standard, premium), whose
+//!   seats count users registered, users with a token and users with activity;
 //! - `instances.csv`: `id,license_id,account_id,airgapped,public_key`, by account (same
 //!   order): one or two instances (`inst-000123-1`, `inst-000123-2`, sharing license
 //!   `lic-000123`) per customer or division without children. About a fifth are air-gapped:
@@ -15,7 +16,9 @@
 //!   their staging ones. Online instances of accounts with usage rows carry a pinned public key
 //!   (from the seed: nobody holds its secret); the others have none yet;
 //! - the customer-reporting files (`docs/load-format.md`), by account (same order): one
-//!   license per account that runs the product (`licenses.csv`), what each instance that ever
+//!   license per account that runs the product (`licenses.csv`; its seats over or under what
+//!   the account last used, and a few accounts with children holding a license above their
+//!   customers'), what each instance that ever
 //!   checked in last reported (`instance_reports.csv`) and the events that led there
 //!   (`instance_events.csv`, instance by instance in time order), and the install attempts of
 //!   recent licenses with their steps (`install_attempts.csv`, `install_steps.csv`); see the
@@ -51,7 +54,7 @@ mod usage;
 mod tests;
 
 use calendar::{fmt_date, Num, Period};
-use usage::{Profile, PLAN_IDS};
+use usage::{Profile, PLAN_IDS, SEAT_METRICS};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,8 +167,8 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
         move |source| DemoError::Csv { path, source }
     };
     w.write_record(PLANS_HEADER).map_err(csv_err(&path))?;
-    for plan in PlanCatalog::default().0 {
-        w.write_record([plan.id, plan.name])
+    for (plan, metric) in PlanCatalog::default().0.into_iter().zip(SEAT_METRICS) {
+        w.write_record([plan.id.as_str(), &plan.name, metric.as_str()])
             .map_err(csv_err(&path))?;
     }
     finish(w, &path)?;
@@ -200,11 +203,11 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
         let mut rng = model::stream(opts.seed, model::USAGE_STREAM + i as u64);
         let profile = Profile::new(a, &period, &mut rng);
         let before = daily_rows;
-        let mut last: Option<(chrono::NaiveDate, u8, u64)> = None;
+        let mut last: Option<(chrono::NaiveDate, u8, [u64; 3])> = None;
         profile
             .for_each_snapshot(&period, opts.snapshots_per_month, &mut rng, |s| {
                 daily_rows += 1;
-                last = Some((s.date, s.plan, s.counts[0]));
+                last = Some((s.date, s.plan, s.counts));
                 w.write_record([
                     a.id.as_bytes(),
                     &fmt_date(s.date),
@@ -220,7 +223,8 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
             airgapped: profile.airgapped(),
             last_report: last.map(|l| l.0),
             plan: last.map_or(0, |l| l.1),
-            registered: last.map_or(0, |l| l.2),
+            registered: last.map_or(0, |l| l.2[0]),
+            last_counts: last.map_or([0; 3], |l| l.2),
         };
     }
     finish(w, &path)?;
@@ -264,6 +268,17 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
     };
     for &i in &base.file_order {
         if !hosts[i as usize] {
+            // A few accounts with children hold a license of their own above their
+            // customers' (nested licenses).
+            let mut rng = model::stream(opts.seed, customers::NESTED_STREAM + i as u64);
+            if let Some(l) = customers::nested_license(
+                &base.accounts[i as usize],
+                reporting[i as usize],
+                now,
+                &mut rng,
+            ) {
+                files.license(&base.accounts[i as usize].id, &l, &mut summary)?;
+            }
             continue;
         }
         let account = &base.accounts[i as usize];
@@ -332,6 +347,30 @@ impl CustomerWriters {
         })
     }
 
+    fn license(
+        &mut self,
+        account: &str,
+        l: &customers::DemoLicense,
+        summary: &mut DemoSummary,
+    ) -> Result<(), DemoError> {
+        use customers::ts;
+        self.row(
+            Self::LICENSES,
+            [
+                l.id.as_str(),
+                account,
+                l.license_type,
+                l.channel,
+                &ts(&l.created_at),
+                &l.expires_at.as_ref().map(ts).unwrap_or_default(),
+                &l.features,
+                &l.seats,
+            ],
+        )?;
+        summary.licenses += 1;
+        Ok(())
+    }
+
     fn write(
         &mut self,
         account: &str,
@@ -354,20 +393,7 @@ impl CustomerWriters {
         }
         summary.instances += instances.len();
         if let Some(l) = &data.license {
-            self.row(
-                Self::LICENSES,
-                [
-                    l.id.as_str(),
-                    account,
-                    l.license_type,
-                    l.channel,
-                    &ts(&l.created_at),
-                    &l.expires_at.as_ref().map(ts).unwrap_or_default(),
-                    &l.features,
-                    &l.seats,
-                ],
-            )?;
-            summary.licenses += 1;
+            self.license(account, l, summary)?;
         }
         for r in &data.reports {
             let v = &r.values;

@@ -284,8 +284,10 @@ fn plans_file_is_the_default_catalog() {
     write_demo(&opts(10, 1, 1, SnapshotDensity::Weekly), dir.path()).unwrap();
     let text = std::fs::read_to_string(dir.path().join(PLANS_FILE)).unwrap();
     assert_eq!(
-        text, "id,name\r\nbasic,Basic\r\nstandard,Standard\r\npremium,Premium\r\n",
-        "RFC 4180: CRLF line ends"
+        text,
+        "id,name,seat_metric\r\nbasic,Basic,users_registered\r\n\
+         standard,Standard,users_with_token\r\npremium,Premium,users_with_activity\r\n",
+        "RFC 4180: CRLF line ends; each plan's seats count another metric"
     );
     let catalog = PlanCatalog::default();
     let ids: Vec<&str> = catalog.ids().collect();
@@ -849,3 +851,4 @@ fn a_small_demo_has_both_kinds_of_instances() {
 }
 
 mod customers;
+mod entitlements;

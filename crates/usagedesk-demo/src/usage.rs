@@ -18,6 +18,12 @@ use crate::SnapshotDensity;
 
 /// Catalog positions of the default plans.
 pub(crate) const PLAN_IDS: [&str; 3] = ["basic", "standard", "premium"];
+/// The seat metric of each plan of [`PLAN_IDS`] (`plans.csv`).
+pub(crate) const SEAT_METRICS: [usagedesk_domain::Metric; 3] = [
+    usagedesk_domain::Metric::UsersRegistered,
+    usagedesk_domain::Metric::UsersWithToken,
+    usagedesk_domain::Metric::UsersWithActivity,
+];
 
 /// One row of `daily_usage.csv` for the account being generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,14 +12,17 @@ use crate::customer::{
     ClusterDetails, Connectivity, InstallAttempt, InstallStatus, InstallStep, InstanceEvent,
     InstanceReport, InstanceStatus, License, LicenseFeatures, LicenseType,
 };
-use crate::{Account, AccountStatus, Instance, Plan, UsageCounts, YearMonth};
+use crate::{Account, AccountStatus, Instance, Metric, Plan, UsageCounts, YearMonth};
 
 /// The media type of the compact encoding.
 pub const MEDIA_TYPE: &str = "application/x-usagedesk-changes";
 /// The first bytes of an encoded page.
 pub const MAGIC: &[u8; 4] = b"UDCH";
-/// The encoding's version (the byte after the magic).
-pub const VERSION: u8 = 1;
+/// The encoding's newest version (the byte after the magic): version 2 adds each plan's seat
+/// metric. A client asks for it with `version=2` in its `Accept`; others get version 1.
+pub const VERSION: u8 = 2;
+/// The versions this build reads and writes.
+pub const VERSIONS: [u8; 2] = [1, 2];
 
 /// Why a body is not a page in the compact encoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,12 +47,18 @@ const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
 
 // ---- Encoding ----
 
-/// Encodes a page.
+/// Encodes a page in the newest version.
 pub fn encode_page(page: &ChangePage) -> Vec<u8> {
+    encode_page_version(page, VERSION)
+}
+
+/// Encodes a page in `version` (one of [`VERSIONS`]; version 1 leaves out the plans' seat
+/// metrics, for clients that do not ask for more).
+pub fn encode_page_version(page: &ChangePage, version: u8) -> Vec<u8> {
     // About 40 bytes for a month row; more for the others.
     let mut w = Writer(Vec::with_capacity(64 + page.changes.len() * 48));
     w.0.extend_from_slice(MAGIC);
-    w.0.push(VERSION);
+    w.0.push(version);
     w.str(&page.next_cursor);
     w.bool(page.has_more);
     w.opt(page.remaining.as_ref(), |w, n| w.varint(*n));
@@ -58,6 +67,9 @@ pub fn encode_page(page: &ChangePage) -> Vec<u8> {
     for p in &page.plans {
         w.str(&p.id);
         w.str(&p.name);
+        if version >= 2 {
+            w.0.push(metric_code(p.seat_metric));
+        }
     }
     w.varint(page.changes.len() as u64);
     for c in &page.changes {
@@ -235,6 +247,20 @@ fn instance_status_code(s: InstanceStatus) -> u8 {
     }
 }
 
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::UsersRegistered => 0,
+        Metric::UsersWithToken => 1,
+        Metric::UsersWithActivity => 2,
+    }
+}
+
+const METRICS: [Metric; 3] = [
+    Metric::UsersRegistered,
+    Metric::UsersWithToken,
+    Metric::UsersWithActivity,
+];
+
 fn connectivity_code(c: Connectivity) -> u8 {
     match c {
         Connectivity::Online => 0,
@@ -251,10 +277,12 @@ pub fn decode_page(bytes: &[u8]) -> Result<ChangePage, DecodeError> {
         return Err(r.fail_at(0, "it does not start with UDCH"));
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if !VERSIONS.contains(&version) {
         return Err(r.fail_at(
             4,
-            format!("encoding version {version}; this build reads version {VERSION}: update it"),
+            format!(
+                "encoding version {version}; this build reads versions 1 to {VERSION}: update it"
+            ),
         ));
     }
     let next_cursor = r.string()?;
@@ -262,10 +290,17 @@ pub fn decode_page(bytes: &[u8]) -> Result<ChangePage, DecodeError> {
     let remaining = r.opt(Reader::varint)?;
     let server_time = r.time()?;
     let plans = r.list(|r| {
-        Ok(Plan {
-            id: r.string()?,
-            name: r.string()?,
-        })
+        let plan = Plan::new(r.string()?, r.string()?);
+        if version < 2 {
+            return Ok(plan);
+        }
+        let at = r.at;
+        let code = r.u8()?;
+        let metric = METRICS
+            .get(usize::from(code))
+            .copied()
+            .ok_or_else(|| r.fail_at(at, format!("seat metric {code} is none of 0, 1, 2")))?;
+        Ok(plan.with_seat_metric(metric))
     })?;
     let changes = r.list(Reader::change)?;
     if r.at != bytes.len() {
@@ -550,7 +585,7 @@ impl<'a> Reader<'a> {
             kind => {
                 return Err(self.fail_at(
                     start,
-                    format!("{kind} is not a change kind of encoding version {VERSION}"),
+                    format!("{kind} is not a change kind of encoding versions 1 to {VERSION}"),
                 ))
             }
         })

@@ -15,10 +15,12 @@ fn time(s: &str) -> DateTime<Utc> {
 fn plans() -> Vec<Plan> {
     ["basic", "standard", "premium"]
         .iter()
-        .map(|p| Plan {
-            id: (*p).into(),
-            name: p.to_uppercase(),
-        })
+        .zip([
+            Metric::UsersRegistered,
+            Metric::UsersWithToken,
+            Metric::UsersWithActivity,
+        ])
+        .map(|(p, m)| Plan::new(*p, p.to_uppercase()).with_seat_metric(m))
         .collect()
 }
 
@@ -47,10 +49,7 @@ fn documented_page() -> ChangePage {
         next_cursor: "c.7".into(),
         has_more: false,
         remaining: Some(3),
-        plans: vec![Plan {
-            id: "basic".into(),
-            name: "Basic".into(),
-        }],
+        plans: vec![Plan::new("basic", "Basic").with_seat_metric(Metric::UsersWithToken)],
         server_time: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
     }
 }
@@ -301,12 +300,49 @@ fn another_encoding_or_version_is_named() {
         .unwrap_err()
         .reason
         .contains("UDCH"));
-    bytes[4] = 2;
+    bytes[4] = 3;
     let err = decode_page(&bytes).unwrap_err();
     assert!(
-        err.reason.contains("version 2") && err.reason.contains("update"),
+        err.reason.contains("version 3") && err.reason.contains("update"),
         "{err}"
     );
+}
+
+#[test]
+fn version_1_leaves_out_the_seat_metrics_and_reads_as_users_registered() {
+    let page = every_kind();
+    let v1 = encode_page_version(&page, 1);
+    let v2 = encode_page(&page);
+    assert_eq!(v1[4], 1);
+    assert_eq!(
+        v2.len() - v1.len(),
+        page.plans.len(),
+        "version 2 adds one byte per plan"
+    );
+    let read = decode_page(&v1).unwrap();
+    assert!(read
+        .plans
+        .iter()
+        .all(|p| p.seat_metric == Metric::UsersRegistered));
+    let mut expected = page;
+    for p in &mut expected.plans {
+        p.seat_metric = Metric::UsersRegistered;
+    }
+    assert_eq!(read, expected, "everything else is the same page");
+}
+
+#[test]
+fn an_unknown_seat_metric_is_refused() {
+    let mut bytes = encode_page(&documented_page());
+    // The seat metric is the byte after the plan's name ("Basic").
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"Basic")
+        .expect("the plan's name")
+        + 5;
+    bytes[at] = 7;
+    let err = decode_page(&bytes).unwrap_err();
+    assert!(err.reason.contains("seat metric 7"), "{err}");
 }
 
 /// The bytes of the example in `docs/feed-encoding.md` (hex, between the markers).

@@ -16,7 +16,10 @@ pub const DAILY_USAGE_HEADER: [&str; 6] = [
     "users_with_token",
     "users_with_activity",
 ];
-pub const PLANS_HEADER: [&str; 2] = ["id", "name"];
+/// `plans.csv` with each plan's seat metric; [`PLANS_HEADER_NO_SEAT_METRIC`] is also read
+/// (every plan's seats then count users registered).
+pub const PLANS_HEADER: [&str; 3] = ["id", "name", "seat_metric"];
+pub const PLANS_HEADER_NO_SEAT_METRIC: [&str; 2] = ["id", "name"];
 /// `public_key` may be empty (pinned on the instance's first report).
 pub const INSTANCES_HEADER: [&str; 5] =
     ["id", "license_id", "account_id", "airgapped", "public_key"];

@@ -50,9 +50,10 @@ impl AddAssign for UsageCounts {
     }
 }
 
-/// Which count a view shows.
+/// Which count a view shows, or a plan's seats are compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Metric {
     UsersRegistered,
@@ -73,6 +74,12 @@ impl Metric {
             Self::UsersWithToken => "users_with_token",
             Self::UsersWithActivity => "users_with_activity",
         }
+    }
+
+    /// The metric named exactly by its column name (`users_registered`, …), as files and
+    /// the database spell it; `None` for anything else.
+    pub fn from_column(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
     pub fn label(self) -> &'static str {

@@ -55,14 +55,8 @@ mod tests {
     #[test]
     fn header_is_the_contract() {
         let catalog = PlanCatalog(vec![
-            Plan {
-                id: "basic".into(),
-                name: "Basic".into(),
-            },
-            Plan {
-                id: "premium".into(),
-                name: "Premium".into(),
-            },
+            Plan::new("basic", "Basic"),
+            Plan::new("premium", "Premium"),
         ]);
         // Spelled out in full: this line is what customers' spreadsheets depend on.
         assert_eq!(

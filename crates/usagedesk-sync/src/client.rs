@@ -356,7 +356,14 @@ impl Client {
             q.push(("count", "true".into()));
         }
         let url = self.url("api/v1/changes")?;
-        let accept = format!("{}, application/json;q=0.5", feed_codec::MEDIA_TYPE);
+        // The newest version of the compact encoding; a cloud that knows only version 1
+        // answers version 1 (its plans then count users registered), one without the
+        // encoding answers JSON.
+        let accept = format!(
+            "{}; version={}, application/json;q=0.5",
+            feed_codec::MEDIA_TYPE,
+            feed_codec::VERSION
+        );
         self.with_retries(|| async {
             let req = self
                 .http

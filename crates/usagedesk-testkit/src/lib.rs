@@ -15,6 +15,11 @@ use usagedesk_cloud::storage::{TokenKind, TokenScope};
 use usagedesk_cloud::{load, tokens, RunningServer, SqliteStorage};
 use usagedesk_domain::FixedClock;
 
+mod entitlements;
+pub use entitlements::{
+    entitlements_fixture, month_back, ExpEntitlement, ExpLicense, ExpectedEntitlements,
+};
+
 /// "Today" in every test that uses the small fixture: July 2024 is running, June is the
 /// last completed month.
 pub fn today() -> NaiveDate {

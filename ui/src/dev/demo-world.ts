@@ -20,9 +20,9 @@ import { communityCustomer, devCustomer, expiredCustomer, prodCustomer, trialCus
 import { fail } from '../fake/shell';
 
 const PLANS: Plan[] = [
-  { id: 'basic', name: 'Basic' },
-  { id: 'standard', name: 'Standard' },
-  { id: 'premium', name: 'Premium' },
+  { id: 'basic', name: 'Basic', seat_metric: 'users_registered' },
+  { id: 'standard', name: 'Standard', seat_metric: 'users_with_token' },
+  { id: 'premium', name: 'Premium', seat_metric: 'users_with_activity' },
 ];
 
 // Completed months: 14 ending last month (relative to a fixed "today" for stable screenshots).

@@ -274,9 +274,9 @@ export function testWorld(opts: FakeOptions = {}): FakeWorld {
   return {
     status: opts.status ?? baseStatus(),
     plans: [
-      { id: 'basic', name: 'Basic' },
-      { id: 'standard', name: 'Standard' },
-      { id: 'premium', name: 'Premium' },
+      { id: 'basic', name: 'Basic', seat_metric: 'users_registered' },
+      { id: 'standard', name: 'Standard', seat_metric: 'users_with_token' },
+      { id: 'premium', name: 'Premium', seat_metric: 'users_with_activity' },
     ],
     months,
     syncedMonths: months.length ? months : ['2024-04', '2024-05'],

@@ -2,6 +2,7 @@ pub mod accounts;
 pub mod airgap;
 pub mod airgap_lists;
 pub mod customers;
+pub mod entitlements;
 pub mod export;
 pub mod login;
 pub mod sync;

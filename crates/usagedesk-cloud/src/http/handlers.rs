@@ -91,14 +91,27 @@ pub struct ChangesQuery {
     count: bool,
 }
 
-/// Whether the client asked for the compact encoding (`docs/feed-encoding.md`).
-fn wants_compact(headers: &HeaderMap) -> bool {
+/// The compact encoding's version the client asked for (`docs/feed-encoding.md`): the
+/// highest `version=N` this build writes among the `Accept` entries naming the media type,
+/// 1 for an entry without one; `None` when no entry names it.
+fn wants_compact(headers: &HeaderMap) -> Option<u8> {
     headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.split(';').next().unwrap_or("").trim() == feed_codec::MEDIA_TYPE)
+        .filter_map(|t| {
+            let mut parts = t.split(';');
+            if parts.next().unwrap_or("").trim() != feed_codec::MEDIA_TYPE {
+                return None;
+            }
+            let asked = parts
+                .filter_map(|p| p.trim().strip_prefix("version="))
+                .filter_map(|v| v.trim().parse::<u8>().ok())
+                .find(|v| feed_codec::VERSIONS.contains(v));
+            Some(asked.unwrap_or(1))
+        })
+        .max()
 }
 
 /// One page of the change feed of the accounts the token sees.
@@ -107,7 +120,8 @@ fn wants_compact(headers: &HeaderMap) -> bool {
     responses(
         (status = 200, description = "A page of changes and the cursor of the next: JSON, or the \
             compact encoding of docs/feed-encoding.md (`Content-Type: \
-            application/x-usagedesk-changes; version=1`) when the request's `Accept` names it",
+            application/x-usagedesk-changes; version=N`) when the request's `Accept` names it \
+            (version 1, or 2 when asked with `version=2`)",
             content(
                 (ChangePage = "application/json"),
                 (String = "application/x-usagedesk-changes"),
@@ -142,19 +156,15 @@ pub async fn changes(
             plans: s.storage.plans()?.0,
             server_time,
         };
-        if !compact {
+        let Some(version) = compact else {
             return Ok(Json(page).into_response());
-        }
+        };
         // Encoded here, on the blocking pool, like the read.
-        let body = feed_codec::encode_page(&page);
+        let body = feed_codec::encode_page_version(&page, version);
         Ok((
             [(
                 header::CONTENT_TYPE,
-                format!(
-                    "{}; version={}",
-                    feed_codec::MEDIA_TYPE,
-                    feed_codec::VERSION
-                ),
+                format!("{}; version={version}", feed_codec::MEDIA_TYPE),
             )],
             body,
         )

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use usagedesk_airgap::PublicKey;
 use usagedesk_domain::account::{validate_id, validate_name, MAX_ID_LEN};
 use usagedesk_domain::month::parse_date;
-use usagedesk_domain::{Account, Plan, UsageCounts};
+use usagedesk_domain::{Account, Metric, Plan, UsageCounts};
 
 use usagedesk_domain::customer::{
     ClusterDetails, Connectivity, InstallAttempt, InstallStatus, InstallStep, InstanceEvent,
@@ -29,7 +29,7 @@ pub use usagedesk_domain::load_format::{
 use usagedesk_domain::load_format::{
     ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER, INSTALL_ATTEMPTS_HEADER,
     INSTALL_STEPS_HEADER, INSTANCES_HEADER, INSTANCE_EVENTS_HEADER, INSTANCE_REPORTS_HEADER,
-    LICENSES_HEADER, PLANS_HEADER as PLAN_HEADER,
+    LICENSES_HEADER, PLANS_HEADER as PLAN_HEADER, PLANS_HEADER_NO_SEAT_METRIC,
 };
 
 /// Largest single CSV record accepted (a name of at most 512 bytes fits easily).
@@ -171,6 +171,18 @@ fn stream<T>(
     }))
 }
 
+/// Whether the file's header row is exactly `header` (an unreadable header is left to the
+/// reader, which names the problem).
+fn first_line_names(path: &Path, header: &[&str]) -> Result<bool, RowError> {
+    let file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(file);
+    Ok(reader
+        .headers()
+        .is_ok_and(|found| found.iter().eq(header.iter().copied())))
+}
+
 fn file_error(path: &Path, message: String) -> RowError {
     RowError {
         file: path.display().to_string(),
@@ -264,8 +276,14 @@ impl Records {
     }
 }
 
+/// `plans.csv`, with or without its optional `seat_metric` column.
 fn read_plans(path: &Path) -> Result<Vec<Plan>, RowError> {
-    let mut records = Records::new(path, &PLAN_HEADER)?;
+    let header: &[&str] = if first_line_names(path, &PLANS_HEADER_NO_SEAT_METRIC)? {
+        &PLANS_HEADER_NO_SEAT_METRIC
+    } else {
+        &PLAN_HEADER
+    };
+    let mut records = Records::new(path, header)?;
     let mut plans: Vec<Plan> = Vec::new();
     while let Some(rec) = records.next() {
         let (line, r) = rec?;
@@ -276,7 +294,21 @@ fn read_plans(path: &Path) -> Result<Vec<Plan>, RowError> {
         if plans.iter().any(|p| p.id == id) {
             return Err(records.error(line, format!("plan '{id}' appears twice")));
         }
-        plans.push(Plan { id, name });
+        let metric = r.get(2).filter(|t| !t.is_empty()).map(|text| {
+            Metric::from_column(text).ok_or_else(|| {
+                format!(
+                    "seat_metric '{}' is none of users_registered, users_with_token, \
+                     users_with_activity (empty: users_registered)",
+                    text.escape_debug()
+                )
+            })
+        });
+        let plan = Plan::new(id, name);
+        plans.push(match metric {
+            None => plan,
+            Some(Ok(m)) => plan.with_seat_metric(m),
+            Some(Err(message)) => return Err(records.error(line, message)),
+        });
     }
     if plans.is_empty() {
         return Err(records.error(

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_domain::{
-    Account, AccountStatus, Instance, Plan, PlanCatalog, UsageCounts, YearMonth,
+    Account, AccountStatus, Instance, Metric, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
 use usagedesk_sqlite::{Migrator, Settings, SqliteError};
 
@@ -36,6 +36,7 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../../migrations/0003_customers.sql"),
     include_str!("../../migrations/0004_tokens.sql"),
     include_str!("../../migrations/0005_instance_identity.sql"),
+    include_str!("../../migrations/0006_seat_metric.sql"),
 ]);
 
 /// Page cache of the writer connection (KiB): loads rewrite large parts of the database.
@@ -133,8 +134,9 @@ impl SqliteStorage {
                 };
                 for (i, p) in catalog.iter().enumerate() {
                     tx.execute(
-                        "INSERT OR IGNORE INTO plans(id, name, position) VALUES (?1, ?2, ?3)",
-                        params![p.id, p.name, i as i64],
+                        "INSERT OR IGNORE INTO plans(id, name, position, seat_metric)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![p.id, p.name, i as i64, p.seat_metric.as_str()],
                     )?;
                 }
                 let e: String =
@@ -281,15 +283,24 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
 }
 
 fn load_catalog(conn: &Connection) -> Result<PlanCatalog, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, name FROM plans ORDER BY position")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, name, seat_metric FROM plans ORDER BY position")?;
     let plans = stmt
         .query_map([], |r| {
-            Ok(Plan {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            })
+            let metric: String = r.get(2)?;
+            Ok((
+                Plan::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                metric,
+            ))
         })?
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|row| {
+            let (plan, metric) = row?;
+            // The column's CHECK admits only the three names.
+            let metric = Metric::from_column(&metric)
+                .ok_or_else(|| StoreError::Invalid(format!("seat metric '{metric}' stored")))?;
+            Ok(plan.with_seat_metric(metric))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(PlanCatalog(plans))
 }
 

@@ -30,7 +30,8 @@ pub fn contents(path: &Path) -> BTreeMap<String, Vec<String>> {
             .iter()
             .filter(|c| !(table == "accounts" && *c == "k"))
             .map(|c| match c.as_str() {
-                "account_k" => "(SELECT id FROM accounts WHERE k = t.account_k)".to_string(),
+                // Local account keys (the entitlement tables' holder too).
+                "account_k" | "holder_k" => format!("(SELECT id FROM accounts WHERE k = t.{c})"),
                 other => format!("t.\"{other}\""),
             })
             .collect();

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { TrendPoint } from '$lib/bindings';
+import type { Plan, TrendPoint } from '$lib/bindings';
 import { barAt, computeChart, labelStride, niceStep, niceTicks } from './chart';
 import { counts } from '../../test/fixtures';
 
-const plans = [
-  { id: 'basic', name: 'Basic' },
-  { id: 'standard', name: 'Standard' },
-  { id: 'premium', name: 'Premium' },
+const plans: Plan[] = [
+  { id: 'basic', name: 'Basic', seat_metric: 'users_registered' },
+  { id: 'standard', name: 'Standard', seat_metric: 'users_with_token' },
+  { id: 'premium', name: 'Premium', seat_metric: 'users_with_activity' },
 ];
 
 const pt = (month: string, b: number, s: number, p: number, ok = 1, na = 0, ne = 0): TrendPoint => ({

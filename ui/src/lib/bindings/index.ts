@@ -13,7 +13,12 @@ export type Scope = "self" | "children" | "tree";
 
 export type UsageCounts = { users_registered: number, users_with_token: number, users_with_activity: number, };
 
-export type Plan = { id: string, name: string, };
+export type Plan = { id: string, name: string, 
+/**
+ * The count a license's seats for this plan are compared with (`plans.csv`'s
+ * `seat_metric`). Absent on the wire (an older cloud): users registered.
+ */
+seat_metric: Metric, };
 
 export type Account = { id: string, name: string, parent_id: string | null, status: AccountStatus, created_at: string, };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InstallAttempt, InstanceEvent, UptimeBar } from '$lib/bindings';
+import type { InstallAttempt, InstanceEvent, Plan, UptimeBar } from '$lib/bindings';
 import {
   EMPTY_FILTER,
   attemptEndText,
@@ -155,10 +155,10 @@ describe('license expiry', () => {
   });
 
   it('lists seats in plan catalog order, unknown plans last', () => {
-    const plans = [
-      { id: 'basic', name: 'Basic' },
-      { id: 'standard', name: 'Standard' },
-      { id: 'premium', name: 'Premium' },
+    const plans: Plan[] = [
+      { id: 'basic', name: 'Basic', seat_metric: 'users_registered' },
+      { id: 'standard', name: 'Standard', seat_metric: 'users_with_token' },
+      { id: 'premium', name: 'Premium', seat_metric: 'users_with_activity' },
     ];
     expect(seatsView({ premium: 40, basic: 250, legacy: 3 }, plans)).toEqual([
       { plan: 'basic', name: 'Basic', seats: 250 },

@@ -116,12 +116,13 @@ pub(super) fn load_dataset(
     if let Some(plans) = &dataset.plans {
         let mut up = tx
             .prepare_cached(
-                "INSERT INTO plans(id, name, position) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, position = excluded.position",
+                "INSERT INTO plans(id, name, position, seat_metric) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, position = excluded.position,
+                     seat_metric = excluded.seat_metric",
             )
             .map_err(StoreError::from)?;
         for (i, p) in plans.iter().enumerate() {
-            up.execute(params![p.id, p.name, i as i64])
+            up.execute(params![p.id, p.name, i as i64, p.seat_metric.as_str()])
                 .map_err(StoreError::from)?;
         }
     }

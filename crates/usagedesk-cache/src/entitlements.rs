@@ -1,0 +1,478 @@
+//! Entitlements over the cache (`docs/entitlements.md`): per license, plan and month, the
+//! seats and the used seats — the month-end values of the plan's seat metric summed over the
+//! license's covered accounts — computed in SQL, set-based, over `month_usage` and the derived
+//! tables of `migrations/0006_entitlements.sql`. What follows from those numbers (utilization,
+//! overage, forecast) is `usagedesk-entitlements`'.
+//!
+//! Covered accounts: an account is covered in month M by the license(s) of its nearest
+//! ancestor-or-self that holds a license in force in M. `ent_cover` lists, for every account,
+//! each ancestor-or-self holding any license with its distance, so "nearest in force in M" is
+//! one indexed `NOT EXISTS` per covered account and month; nothing walks the tree per query
+//! but the scope of the question.
+
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, Row, Statement};
+use serde::{Deserialize, Serialize};
+use usagedesk_domain::{Metric, YearMonth};
+
+use crate::{Cache, CacheError, Page, Result};
+
+/// Whose licenses a question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum EntitlementScope {
+    /// The licenses the account holds itself.
+    #[serde(rename = "self")]
+    Own,
+    /// Its own and those of its direct children.
+    Children,
+    /// Every license held in its subtree.
+    Tree,
+}
+
+impl EntitlementScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Own => "self",
+            Self::Children => "children",
+            Self::Tree => "tree",
+        }
+    }
+}
+
+impl std::str::FromStr for EntitlementScope {
+    type Err = CacheError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "self" | "own" => Ok(Self::Own),
+            "children" => Ok(Self::Children),
+            "tree" => Ok(Self::Tree),
+            _ => Err(CacheError::Invalid(format!(
+                "scope '{s}' is none of self, children, tree"
+            ))),
+        }
+    }
+}
+
+/// One license, plan and month in which the license is in force: the seats (`None`: the
+/// license has none for the plan) and the used seats. A plan appears when the license has
+/// seats for it or its covered accounts used it that month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseMonth {
+    pub license_id: String,
+    pub account_id: String,
+    pub plan: String,
+    pub seat_metric: Metric,
+    pub seats: Option<u64>,
+    pub used: u64,
+    pub month: YearMonth,
+    /// The license's months in force: from `first_month`, through `last_month` (`None`:
+    /// it never expires).
+    pub first_month: YearMonth,
+    pub last_month: Option<YearMonth>,
+    /// RFC 3339, as synced.
+    pub expires_at: Option<String>,
+}
+
+/// Per plan and month: the sums over the licenses in force held in an account's subtree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupMonth {
+    pub plan: String,
+    pub month: YearMonth,
+    pub seats: u64,
+    pub used: u64,
+    /// Summed per license: `max(0, used − seats)` of each, never netted between licenses.
+    pub overage: u64,
+    /// (license, plan) pairs summed.
+    pub licenses: u64,
+}
+
+/// Which licenses a list of one month shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum LicenseFilter {
+    /// Used more than its seats (a plan without seats that was used counts): by overage,
+    /// largest first.
+    Over,
+    /// Above 90 % of its seats without going over: by utilization, highest first.
+    Near,
+    /// Below 50 % of its seats: by utilization, lowest first.
+    Under,
+}
+
+/// A row of [`Cache::license_list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseListRow {
+    pub license_id: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub plan: String,
+    pub seat_metric: Metric,
+    pub seats: Option<u64>,
+    pub used: u64,
+}
+
+/// The largest page of [`Cache::license_list`].
+pub const MAX_LICENSE_PAGE: usize = 500;
+
+/// Marks the derived tables as lagging behind licenses or the tree.
+pub(crate) fn mark_dirty(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO ent_dirty VALUES (1)")?
+        .execute([])?;
+    Ok(())
+}
+
+/// Whether the derived tables lag behind.
+pub(crate) fn pending(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM ent_dirty)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Rebuilds the derived tables from `licenses` and the tree when marked (inside the caller's
+/// write transaction).
+pub(crate) fn refresh(conn: &Connection) -> Result<()> {
+    if !pending(conn)? {
+        return Ok(());
+    }
+    conn.execute_batch(REBUILD)?;
+    Ok(())
+}
+
+/// Times in `licenses.body` are the feed's RFC 3339 in UTC (`…Z`), so their first 7 and 10
+/// characters are the UTC month and day. The last month in force is the expiry's month when
+/// the license expires on that month's last day, else the month before.
+const REBUILD: &str = "
+DELETE FROM ent_licenses;
+DELETE FROM ent_seats;
+DELETE FROM ent_cover;
+INSERT INTO ent_licenses (license_id, account_k, first_month, last_month, expires_at)
+SELECT l.id, a.k, substr(json_extract(l.body, '$.created_at'), 1, 7),
+       CASE WHEN e.at IS NULL THEN NULL
+            WHEN strftime('%d', substr(e.at, 1, 10), '+1 day') = '01' THEN substr(e.at, 1, 7)
+            ELSE strftime('%Y-%m', substr(e.at, 1, 10), 'start of month', '-1 day')
+       END,
+       e.at
+FROM licenses l
+JOIN accounts a ON a.id = l.account_id
+JOIN (SELECT id, json_extract(body, '$.expires_at') AS at FROM licenses) e ON e.id = l.id;
+INSERT INTO ent_seats (license_id, plan, seats)
+SELECT l.id, j.key, j.value
+FROM licenses l JOIN ent_licenses el ON el.license_id = l.id, json_each(l.body, '$.seats') j;
+INSERT INTO ent_cover (account_k, depth, holder_k)
+WITH RECURSIVE c(account_k, depth, holder_k) AS (
+    SELECT DISTINCT account_k, 0, account_k FROM ent_licenses
+    UNION ALL
+    SELECT ch.k, c.depth + 1, c.holder_k
+    FROM c JOIN accounts p ON p.k = c.account_k JOIN accounts ch ON ch.parent_id = p.id
+    WHERE c.depth < 1000
+)
+SELECT account_k, depth, holder_k FROM c;
+DELETE FROM ent_dirty;
+";
+
+/// The holders a scope asks about, as the CTE `scope(k)`; `:account` names the account.
+fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
+    match scope {
+        None => "scope(k) AS (SELECT DISTINCT account_k FROM ent_licenses)",
+        Some(EntitlementScope::Own) => "scope(k) AS (SELECT k FROM accounts WHERE id = :account)",
+        Some(EntitlementScope::Children) => {
+            "scope(k) AS (SELECT k FROM accounts WHERE id = :account
+                  UNION ALL SELECT k FROM accounts WHERE parent_id = :account)"
+        }
+        Some(EntitlementScope::Tree) => {
+            "tree(k, id) AS (SELECT k, id FROM accounts WHERE id = :account
+                  UNION ALL SELECT c.k, c.id FROM tree JOIN accounts c ON c.parent_id = tree.id),
+             scope(k) AS (SELECT k FROM tree)"
+        }
+    }
+}
+
+/// The CTEs ending in `rows(license_id, account_k, plan, seats, used, m)`: each license held
+/// in the scope, each month of `:from..=:to` it is in force, each plan it has seats for or
+/// its covered accounts used. `used`: the plan's seat metric summed over the covered
+/// accounts whose month-end plan is that plan (accounts without a month-end row add 0).
+fn rows_cte(scope: Option<EntitlementScope>) -> String {
+    format!(
+        "WITH RECURSIVE {scope},
+         months(m) AS (
+             SELECT :from UNION ALL
+             SELECT strftime('%Y-%m', m || '-01', '+1 month') FROM months WHERE m < :to
+         ),
+         lic AS MATERIALIZED (
+             SELECT l.license_id, l.account_k, mo.m
+             FROM scope JOIN ent_licenses l ON l.account_k = scope.k
+             JOIN months mo ON l.first_month <= mo.m AND (l.last_month IS NULL OR l.last_month >= mo.m)
+         ),
+         held AS MATERIALIZED (SELECT DISTINCT account_k AS h, m FROM lic),
+         used AS MATERIALIZED (
+             SELECT held.h, held.m, mu.plan,
+                    SUM(CASE p.seat_metric
+                        WHEN 'users_with_token' THEN mu.users_with_token
+                        WHEN 'users_with_activity' THEN mu.users_with_activity
+                        ELSE mu.users_registered END) AS used
+             FROM held
+             JOIN ent_cover c ON c.holder_k = held.h
+             JOIN month_usage mu ON mu.account_k = c.account_k AND mu.month = held.m
+             LEFT JOIN plans p ON p.id = mu.plan
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM ent_cover c2 JOIN ent_licenses l2 ON l2.account_k = c2.holder_k
+                 WHERE c2.account_k = c.account_k AND c2.depth < c.depth
+                   AND l2.first_month <= held.m AND (l2.last_month IS NULL OR l2.last_month >= held.m)
+             )
+             GROUP BY held.h, held.m, mu.plan
+         ),
+         rows(license_id, account_k, plan, seats, used, m) AS (
+             SELECT lic.license_id, lic.account_k, s.plan, s.seats, COALESCE(u.used, 0), lic.m
+             FROM lic JOIN ent_seats s ON s.license_id = lic.license_id
+             LEFT JOIN used u ON u.h = lic.account_k AND u.m = lic.m AND u.plan = s.plan
+             UNION ALL
+             SELECT lic.license_id, lic.account_k, u.plan, NULL, u.used, lic.m
+             FROM lic JOIN used u ON u.h = lic.account_k AND u.m = lic.m
+             WHERE u.used > 0 AND NOT EXISTS (
+                 SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = u.plan)
+         )",
+        scope = scope_cte(scope)
+    )
+}
+
+/// Binds the named parameters the statement has (a scope without `:account` has none).
+fn bind(st: &mut Statement<'_>, params: &[(&str, &dyn ToSql)]) -> Result<()> {
+    for (name, value) in params {
+        if let Some(i) = st.parameter_index(name)? {
+            st.raw_bind_parameter(i, value)?;
+        }
+    }
+    Ok(())
+}
+
+fn month(r: &Row<'_>, i: usize) -> rusqlite::Result<YearMonth> {
+    let text: String = r.get(i)?;
+    text.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("month '{text}'").into(),
+        )
+    })
+}
+
+fn metric(r: &Row<'_>, i: usize) -> rusqlite::Result<Metric> {
+    let text: Option<String> = r.get(i)?;
+    Ok(text
+        .as_deref()
+        .and_then(Metric::from_column)
+        .unwrap_or(usagedesk_domain::plan::DEFAULT_SEAT_METRIC))
+}
+
+fn seats(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
+    Ok(r.get::<_, Option<i64>>(i)?.map(|n| n.max(0) as u64))
+}
+
+impl Cache {
+    fn account_exists(&self, id: &str) -> Result<()> {
+        let found: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?;
+        if found {
+            Ok(())
+        } else {
+            Err(CacheError::UnknownAccount { id: id.to_owned() })
+        }
+    }
+
+    /// Streams the months `from..=to` of the licenses held in `scope` of `account`, ordered
+    /// by license, plan and month, to `each` (which may stop the stream with an error).
+    pub fn each_license_month<E: From<CacheError>>(
+        &self,
+        account: &str,
+        scope: EntitlementScope,
+        from: YearMonth,
+        to: YearMonth,
+        mut each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.account_exists(account)?;
+        let sql = format!(
+            "{}
+             SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
+                    l.first_month, l.last_month, l.expires_at
+             FROM rows r JOIN accounts a ON a.k = r.account_k
+             JOIN ent_licenses l ON l.license_id = r.license_id
+             LEFT JOIN plans p ON p.id = r.plan
+             ORDER BY r.license_id, r.plan, r.m",
+            rows_cte(Some(scope))
+        );
+        let (from_text, to_text) = (from.to_string(), to.to_string());
+        let mut st = self.conn.prepare(&sql).map_err(CacheError::from)?;
+        bind(
+            &mut st,
+            &[
+                (":account", &account),
+                (":from", &from_text),
+                (":to", &to_text),
+            ],
+        )?;
+        let mut rows = st.raw_query();
+        while let Some(r) = rows.next().map_err(CacheError::from)? {
+            let row = (|| -> rusqlite::Result<LicenseMonth> {
+                Ok(LicenseMonth {
+                    license_id: r.get(0)?,
+                    account_id: r.get(1)?,
+                    plan: r.get(2)?,
+                    seat_metric: metric(r, 3)?,
+                    seats: seats(r, 4)?,
+                    used: r.get::<_, i64>(5)?.max(0) as u64,
+                    month: month(r, 6)?,
+                    first_month: month(r, 7)?,
+                    last_month: match r.get::<_, Option<String>>(8)? {
+                        Some(_) => Some(month(r, 8)?),
+                        None => None,
+                    },
+                    expires_at: r.get(9)?,
+                })
+            })()
+            .map_err(|e| CacheError::corrupt(format!("an entitlement row: {e}")))?;
+            each(row)?;
+        }
+        Ok(())
+    }
+
+    /// Per plan and month of `from..=to`: seats, used and overage summed over the licenses in
+    /// force held in `account`'s subtree (account included).
+    pub fn entitlement_rollup(
+        &self,
+        account: &str,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<RollupMonth>> {
+        self.account_exists(account)?;
+        let sql = format!(
+            "{}
+             SELECT plan, m, SUM(COALESCE(seats, 0)), SUM(used),
+                    SUM(MAX(0, used - COALESCE(seats, 0))), COUNT(*)
+             FROM rows GROUP BY plan, m ORDER BY plan, m",
+            rows_cte(Some(EntitlementScope::Tree))
+        );
+        let (from_text, to_text) = (from.to_string(), to.to_string());
+        let mut st = self.conn.prepare(&sql)?;
+        bind(
+            &mut st,
+            &[
+                (":account", &account),
+                (":from", &from_text),
+                (":to", &to_text),
+            ],
+        )?;
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(RollupMonth {
+                plan: r.get(0)?,
+                month: month(r, 1)?,
+                seats: r.get::<_, i64>(2)?.max(0) as u64,
+                used: r.get::<_, i64>(3)?.max(0) as u64,
+                overage: r.get::<_, i64>(4)?.max(0) as u64,
+                licenses: r.get::<_, i64>(5)?.max(0) as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One page of the licenses (license and plan) of `month` that `filter` selects, among
+    /// those held in `account`'s subtree (`None`: every cached license), with the list's total.
+    pub fn license_list(
+        &self,
+        account: Option<&str>,
+        month: YearMonth,
+        filter: LicenseFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<LicenseListRow>> {
+        if let Some(a) = account {
+            self.account_exists(a)?;
+        }
+        let limit = limit.clamp(1, MAX_LICENSE_PAGE);
+        let (condition, order) = match filter {
+            LicenseFilter::Over => (
+                "used > COALESCE(seats, 0)",
+                "used - COALESCE(seats, 0) DESC",
+            ),
+            LicenseFilter::Near => (
+                "seats > 0 AND used <= seats AND used * 10 > seats * 9",
+                "CAST(used AS REAL) / seats DESC",
+            ),
+            LicenseFilter::Under => (
+                "seats > 0 AND used * 2 < seats",
+                "CAST(used AS REAL) / seats ASC",
+            ),
+        };
+        let scope = account.map(|_| EntitlementScope::Tree);
+        let sql = format!(
+            "{}, picked AS MATERIALIZED (SELECT * FROM rows WHERE {condition})
+             SELECT p.license_id, a.id, a.name, p.plan, pl.seat_metric, p.seats, p.used,
+                    (SELECT COUNT(*) FROM picked)
+             FROM picked p JOIN accounts a ON a.k = p.account_k
+             LEFT JOIN plans pl ON pl.id = p.plan
+             ORDER BY {order}, p.license_id, p.plan
+             LIMIT :limit OFFSET :offset",
+            rows_cte(scope)
+        );
+        let m = month.to_string();
+        let (limit_i, offset_i) = (limit as i64, offset as i64);
+        let mut st = self.conn.prepare(&sql)?;
+        bind(
+            &mut st,
+            &[
+                (":account", &account),
+                (":from", &m),
+                (":to", &m),
+                (":limit", &limit_i),
+                (":offset", &offset_i),
+            ],
+        )?;
+        let mut rows = st.raw_query();
+        let mut items = Vec::new();
+        let mut total = None;
+        while let Some(r) = rows.next()? {
+            total = Some(r.get::<_, i64>(7)?);
+            items.push(LicenseListRow {
+                license_id: r.get(0)?,
+                account_id: r.get(1)?,
+                account_name: r.get(2)?,
+                plan: r.get(3)?,
+                seat_metric: metric(r, 4)?,
+                seats: seats(r, 5)?,
+                used: r.get::<_, i64>(6)?.max(0) as u64,
+            });
+        }
+        let total = match total {
+            Some(t) => t.max(0) as u64,
+            // An empty page (past the end, or nothing selected): count on its own.
+            None => {
+                let sql = format!(
+                    "{} SELECT COUNT(*) FROM rows WHERE {condition}",
+                    rows_cte(scope)
+                );
+                let mut st = self.conn.prepare(&sql)?;
+                bind(
+                    &mut st,
+                    &[(":account", &account), (":from", &m), (":to", &m)],
+                )?;
+                let mut rows = st.raw_query();
+                match rows.next()? {
+                    Some(r) => r.get::<_, i64>(0)?.max(0) as u64,
+                    None => 0,
+                }
+            }
+        };
+        Ok(Page {
+            items,
+            total,
+            offset,
+            limit,
+        })
+    }
+}

@@ -1,0 +1,6 @@
+-- Cloud schema version 6: each plan's seat metric (plans.csv's optional `seat_metric`), the
+-- count a license's seats for the plan are compared with.
+-- Never edit a released migration: add migrations/000N_*.sql and list it in src/storage/sqlite.rs.
+
+ALTER TABLE plans ADD COLUMN seat_metric TEXT NOT NULL DEFAULT 'users_registered'
+    CHECK (seat_metric IN ('users_registered', 'users_with_token', 'users_with_activity'));
