@@ -1,4 +1,5 @@
-//! Children with aggregates on the synced cache: the query behind every tree expansion.
+//! Queries of the synced cache behind the views: children with aggregates (every tree
+//! expansion), and the entitlements card and license list.
 
 use std::path::Path;
 use std::time::Instant;
@@ -11,6 +12,10 @@ use crate::table::{ms, Figure};
 
 /// What a tree expansion may take.
 const TARGET_MS: f64 = 20.0;
+/// What a view's first rows may take.
+const VIEW_TARGET_MS: f64 = 100.0;
+/// Runs of the entitlement queries (each takes up to seconds at 100k accounts).
+const ENTITLEMENT_RUNS: usize = 5;
 
 /// Median latency of a page of children with aggregates, for the roots, the largest root and a
 /// mid-level account, over `runs` runs each.
@@ -40,7 +45,39 @@ pub fn bench(cache_path: &Path, today: chrono::NaiveDate, runs: usize) -> Result
             .target(format!("< {TARGET_MS} ms"), median < TARGET_MS),
         );
     }
+    out.extend(entitlements(&cache, month, &root)?);
     Ok(out)
+}
+
+/// The entitlements card of the largest root (own and rolled-up, 12-month trend) and the first
+/// page of the licenses over their seats, across the whole cache.
+fn entitlements(cache: &Cache, month: YearMonth, root: &str) -> Result<Vec<Figure>> {
+    let card = median_ms(ENTITLEMENT_RUNS, || {
+        usagedesk_entitlements::card(cache, root, month).map(|_| ())
+    })?;
+    let list = median_ms(ENTITLEMENT_RUNS, || {
+        usagedesk_entitlements::license_list(
+            cache,
+            None,
+            month,
+            usagedesk_entitlements::LicenseFilter::Over,
+            0,
+            100,
+        )
+        .map(|_| ())
+    })?;
+    Ok(vec![
+        Figure::plain(
+            format!("entitlements card, root {root} (median of {ENTITLEMENT_RUNS})"),
+            ms(card),
+        )
+        .target(format!("< {VIEW_TARGET_MS} ms"), card < VIEW_TARGET_MS),
+        Figure::plain(
+            format!("licenses over their seats, first page of all (median of {ENTITLEMENT_RUNS})"),
+            ms(list),
+        )
+        .target(format!("< {VIEW_TARGET_MS} ms"), list < VIEW_TARGET_MS),
+    ])
 }
 
 /// The root with the most children, and a mid-level account (depth 2) with the most children.
