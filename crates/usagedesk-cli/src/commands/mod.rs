@@ -3,6 +3,7 @@ pub mod airgap;
 pub mod airgap_lists;
 pub mod customers;
 pub mod export;
+pub mod export_verify;
 pub mod login;
 pub mod sync;
 pub mod usage;
