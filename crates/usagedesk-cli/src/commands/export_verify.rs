@@ -75,7 +75,8 @@ fn report(args: &VerifyArgs, v: &Verification, root: Option<&Root>) -> i32 {
     };
     if args.json {
         let mut out = serde_json::to_value(v).unwrap_or_default();
-        if let (Some(root), Some(signer)) = (root, out.get_mut("signer")) {
+        let signer = out.get_mut("signer").filter(|s| s.is_object());
+        if let (Some(root), Some(signer)) = (root, signer) {
             signer["root_key"] = json!(root.key.to_string());
             signer["root_key_source"] = json!(root.source);
         }
