@@ -111,14 +111,15 @@ fn report(args: &VerifyArgs, v: &Verification, root: Option<&Root>) -> i32 {
         }
     }
     println!(
-        "  content      {} {} ({}), {}..{}, {} rows, {} bytes",
+        "  content      {} {} ({}), {}..{}, {} row{}, {} bytes",
         m.account_id,
         crate::output::one_line(&m.account_name),
         m.scope,
         m.from,
         m.to,
-        m.rows,
-        m.bytes
+        crate::output::group(m.rows),
+        if m.rows == 1 { "" } else { "s" },
+        crate::output::group(m.bytes)
     );
     println!("  sha256       {} (matches)", m.sha256);
     println!(
