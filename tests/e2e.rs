@@ -147,15 +147,39 @@ async fn export_from_the_window(s: &Session, data_dir: &Path) {
         app_bytes, cli_bytes,
         "app and CLI write the same bytes for the same request"
     );
+    // This test's cloud runs on 2024's clock, so the certificate it gave is long over by the
+    // app's clock: the export is written unsigned, says why, and verifies as such (exit 3).
+    assert_eq!(done["signature"]["status"], "unsigned", "{done}");
+    assert!(
+        done["signature"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sync"),
+        "the reason says what to do: {done}"
+    );
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(out.path().join("from-app.csv.manifest.json")).expect("manifest"),
     )
     .expect("manifest JSON");
     assert_eq!(manifest["sha256"], done["sha256"]);
+    assert_eq!(manifest["unsigned_reason"], done["signature"]["reason"]);
     assert!(manifest["generator"]
         .as_str()
         .unwrap_or("")
         .starts_with("usagedesk "));
+    let verified = std::process::Command::new(cli())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["export", "verify"])
+        .arg(&from_app)
+        .output()
+        .expect("run usagedesk-cli export verify");
+    assert_eq!(
+        verified.status.code(),
+        Some(3),
+        "intact but unsigned: {}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
     let close = s.wait("[data-testid=export-close]").await;
     s.click(&close).await;
 }

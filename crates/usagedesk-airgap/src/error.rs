@@ -54,6 +54,9 @@ impl Artifact {
             Artifact::File(FileKind::License) => {
                 "ask the vendor for the instance's license file again"
             }
+            Artifact::File(FileKind::UsageExport) => {
+                "ask the sender for the export's original CSV and manifest, or export again"
+            }
             Artifact::Certificate => {
                 "sync with the cloud while online to fetch a new signing certificate"
             }

@@ -1,11 +1,11 @@
-//! The four armored files by kind: their labels, format versions and size limits. Below
+//! The armored files by kind: their labels, format versions and size limits. Below
 //! everything else in the crate (errors name a file by its kind).
 
 /// The first format version of every file, and the only one of the sync key, the verification
 /// key and the license file. See [`FileKind::versions`].
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The four armored files.
+/// The armored files: the four of the exchange, and the signed manifest of a usage export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
@@ -14,14 +14,17 @@ pub enum FileKind {
     VerificationKey,
     /// The vendor's license file for one instance, with its enrollment secret.
     License,
+    /// The manifest of a CSV usage export, signed by a manager's delegated key.
+    UsageExport,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 4] = [
+    pub const ALL: [FileKind; 5] = [
         FileKind::SyncKey,
         FileKind::UsageData,
         FileKind::VerificationKey,
         FileKind::License,
+        FileKind::UsageExport,
     ];
 
     /// The format versions this build reads, oldest first; it writes the last one (the usage
@@ -29,7 +32,10 @@ impl FileKind {
     pub fn versions(self) -> &'static [u32] {
         match self {
             FileKind::UsageData => &[1, 2],
-            FileKind::SyncKey | FileKind::VerificationKey | FileKind::License => &[1],
+            FileKind::SyncKey
+            | FileKind::VerificationKey
+            | FileKind::License
+            | FileKind::UsageExport => &[1],
         }
     }
 
@@ -45,6 +51,7 @@ impl FileKind {
             FileKind::UsageData => "USAGE DATA",
             FileKind::VerificationKey => "VERIFICATION KEY",
             FileKind::License => "LICENSE",
+            FileKind::UsageExport => "USAGE EXPORT",
         }
     }
 
@@ -54,6 +61,7 @@ impl FileKind {
             FileKind::UsageData => "usage data file",
             FileKind::VerificationKey => "verification key",
             FileKind::License => "license file",
+            FileKind::UsageExport => "usage export manifest",
         }
     }
 
@@ -62,6 +70,7 @@ impl FileKind {
         match self {
             FileKind::SyncKey | FileKind::VerificationKey | FileKind::License => 16 * 1024,
             FileKind::UsageData => 4 * 1024 * 1024,
+            FileKind::UsageExport => 1024 * 1024,
         }
     }
 

@@ -10,6 +10,9 @@
 //!    ([`UsageData::answer`]);
 //! 3. the vendor's receipt, a **verification key** ([`VerificationKey::issue`]).
 //!
+//! Beside them, a manager signs the manifest of a CSV usage export the same way
+//! ([`UsageExport::sign`]), so anyone holding the vendor's root public key can check it.
+//!
 //! Each is armored text around pretty JSON, Ed25519-signed, size-limited and strictly parsed.
 //! Reading is two steps: `parse(&[u8])` (shape, never panics) returns a [`Signed`] file to
 //! look at, then its `verify` / `verify_for` checks keys, bindings and time and returns a
@@ -19,8 +22,8 @@
 #![forbid(unsafe_code)]
 
 // Layers, each using only those above it (scripts/module-cycles.py checks there is no cycle):
-// file_kind, fields → error → keys → armor → cert → license, sync_key → usage_data →
-// verification_key → samples.
+// file_kind, fields → error → keys → armor → cert → license, sync_key, usage_export →
+// usage_data → verification_key → samples.
 mod armor;
 mod cert;
 mod error;
@@ -31,6 +34,7 @@ mod license;
 pub mod samples;
 mod sync_key;
 mod usage_data;
+mod usage_export;
 mod verification_key;
 
 #[cfg(test)]
@@ -50,6 +54,7 @@ pub use license::{
 };
 pub use sync_key::{SyncKey, SyncKeyRequest};
 pub use usage_data::{ExpectedAnswer, Period, UsageData, UsageRecord, MAX_SEQ_ADVANCE};
+pub use usage_export::{ExportManifest, UsageExport};
 pub use verification_key::{Acceptance, ImportCounts, VerificationKey};
 
 /// Which kind of file `bytes` claim to be, from their first line, without checking anything

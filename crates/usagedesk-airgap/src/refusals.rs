@@ -10,8 +10,9 @@ use crate::file_kind::FileKind;
 use crate::license::LicenseFile;
 use crate::samples::{samples, Samples};
 use crate::sync_key::SyncKey;
-use crate::testutil::sign_raw_versioned;
+use crate::testutil::{sample_export, sign_raw_versioned, SampleManifest};
 use crate::usage_data::UsageData;
+use crate::usage_export::UsageExport;
 use crate::verification_key::VerificationKey;
 use crate::{sniff, ExpectedAnswer, PublicKey};
 
@@ -21,6 +22,8 @@ struct Receiver {
     root: PublicKey,
     sync_key: Verified<SyncKey>,
     expected: ExpectedAnswer,
+    /// A usage export manifest signed by the samples' manager at `confirmed_at`.
+    export: String,
 }
 
 fn receiver() -> Receiver {
@@ -35,11 +38,13 @@ fn receiver() -> Receiver {
         .verify_for(&sync_key, None)
         .unwrap()
         .expected_answer();
+    let export = sample_export(&s, s.confirmed_at);
     Receiver {
         s,
         root,
         sync_key,
         expected,
+        export,
     }
 }
 
@@ -50,6 +55,7 @@ impl Receiver {
             FileKind::UsageData => &self.s.usage_data,
             FileKind::VerificationKey => &self.s.verification_key,
             FileKind::License => &self.s.license_file,
+            FileKind::UsageExport => &self.export,
         }
     }
 
@@ -71,6 +77,9 @@ impl Receiver {
                 .map(|v| v.text().to_owned()),
             FileKind::License => LicenseFile::parse(bytes)?
                 .verify(&self.root, self.s.licensed_at)
+                .map(|v| v.text().to_owned()),
+            FileKind::UsageExport => UsageExport::<SampleManifest>::parse(bytes)?
+                .verify(&self.root, self.s.confirmed_at)
                 .map(|v| v.text().to_owned()),
         }
     }
@@ -182,6 +191,11 @@ fn every_single_bit_flip_of_a_verification_key_is_refused() {
 }
 
 #[test]
+fn every_single_bit_flip_of_a_usage_export_manifest_is_refused() {
+    every_bit_flip_is_refused(FileKind::UsageExport);
+}
+
+#[test]
 fn a_truncated_file_is_malformed_at_every_length() {
     let r = receiver();
     for kind in FileKind::ALL {
@@ -287,7 +301,7 @@ fn bytes_that_are_not_utf8_are_refused() {
     let r = receiver();
     for kind in FileKind::ALL {
         let mut bytes = r.text(kind).as_bytes().to_vec();
-        let at = r.text(kind).find("inst-acme").unwrap();
+        let at = r.text(kind).find("acme").unwrap();
         bytes[at] = 0xff;
         let e = r.accept(kind, &bytes).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotUtf8, "{e}");

@@ -155,3 +155,42 @@ pub fn sign_raw_versioned(kind: FileKind, version: &str, json: &str, key: &Signi
         kind.end_line()
     )
 }
+
+/// A small stand-in for the exporter's manifest (crate `usagedesk-export` has the real one).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleManifest {
+    pub csv_file: String,
+    pub account_id: String,
+    pub rows: u64,
+    pub sha256: String,
+    #[serde(with = "crate::fields::timestamp")]
+    pub generated_at: DateTime<Utc>,
+}
+
+impl crate::usage_export::ExportManifest for SampleManifest {
+    fn account_id(&self) -> &str {
+        &self.account_id
+    }
+    fn generated_at(&self) -> DateTime<Utc> {
+        self.generated_at
+    }
+}
+
+/// The samples' manager signs the export of `acme` at `at`.
+pub fn sample_export(s: &crate::samples::Samples, at: DateTime<Utc>) -> String {
+    let manifest = SampleManifest {
+        csv_file: "usage-acme-self-2026-02_2026-02.csv".into(),
+        account_id: "acme".into(),
+        rows: 1,
+        sha256: "5e".repeat(32),
+        generated_at: at,
+    };
+    crate::usage_export::UsageExport::sign(
+        manifest,
+        s.account_path.clone(),
+        &s.delegated,
+        &s.certificate,
+    )
+    .unwrap()
+}

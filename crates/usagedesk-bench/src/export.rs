@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{TimeZone, Utc};
 use usagedesk_cache::Cache;
 use usagedesk_domain::Scope;
-use usagedesk_export::{export_file, plan, Control, ExportRequest};
+use usagedesk_export::{export_file, plan, Control, ExportRequest, Signing};
 
 use crate::table::{Figure, Goal};
 
@@ -75,6 +75,9 @@ pub fn bench_export(
                 &out.join(&p.suggested_file_name),
                 Utc.from_utc_datetime(&today.and_hms_opt(12, 0, 0).context("time")?),
                 "usagedesk-bench",
+                Signing::Unsigned {
+                    reason: "benchmark".into(),
+                },
                 &mut Control {
                     cancel: None,
                     progress: &mut |_| {},

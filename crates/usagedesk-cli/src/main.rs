@@ -159,23 +159,67 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write a usage report as CSV (and FILE.manifest.json beside it), from the local cache.
-    #[command(after_help = "Columns: docs/export-format.md. Works offline.")]
+    /// Write a usage report as CSV with its manifest beside it, from the local cache, signed
+    /// with this computer's certified key when it holds one; `export verify FILE` checks one.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Columns and manifest: docs/export-format.md. Works offline. The manifest \
+        is FILE.manifest (signed) or, when this computer holds no signing certificate in force, \
+        FILE.manifest.json (unsigned, saying why)."
+    )]
     Export {
+        #[command(subcommand)]
+        command: Option<ExportCommand>,
+        #[command(flatten)]
+        write: Option<ExportWrite>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ExportWrite {
+    #[arg(long)]
+    account: String,
+    /// self: the account only; children: with its direct children; tree: its whole subtree.
+    #[arg(long, value_parser = parse_scope)]
+    scope: Scope,
+    /// First completed month, YYYY-MM.
+    #[arg(long)]
+    from: YearMonth,
+    /// Last completed month, YYYY-MM (inclusive).
+    #[arg(long)]
+    to: YearMonth,
+    /// The CSV file to write; `-` writes the CSV to stdout and no manifest.
+    #[arg(short = 'o', long = "output")]
+    output: String,
+    /// Fail, writing nothing, when the manifest cannot be signed (no signing certificate in
+    /// force here) instead of writing it unsigned.
+    #[arg(long)]
+    require_signature: bool,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Check an export: the CSV's SHA-256 against its manifest, the manifest's signature and
+    /// its certificate up to the vendor root key.
+    #[command(
+        after_help = "Exit codes: 0 verified (signed, and everything holds); 1 refused \
+        (the CSV or the manifest was changed, or the signature does not lead to the trusted \
+        root key); 2 bad arguments; 3 the CSV matches an unsigned manifest (nothing proves who \
+        wrote it); 4 could not check (no manifest beside the file, unreadable, no root key). \
+        The trusted root key is --root-key FILE, else the vendor key the local cache holds \
+        from its last sync."
+    )]
+    Verify {
+        /// The CSV file; its manifest is FILE.manifest or FILE.manifest.json beside it.
+        file: PathBuf,
+        /// A file holding the vendor's root public key (`ed25519:…`), e.g. from the vendor's
+        /// website; without it, the key from this computer's last sync.
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+        /// One JSON object: status (verified, unsigned, refused, error), and the manifest and
+        /// signer, or the refusal's code and reason.
         #[arg(long)]
-        account: String,
-        /// self: the account only; children: with its direct children; tree: its whole subtree.
-        #[arg(long, value_parser = parse_scope)]
-        scope: Scope,
-        /// First completed month, YYYY-MM.
-        #[arg(long)]
-        from: YearMonth,
-        /// Last completed month, YYYY-MM (inclusive).
-        #[arg(long)]
-        to: YearMonth,
-        /// The CSV file to write; `-` writes the CSV to stdout and no manifest.
-        #[arg(short = 'o', long = "output")]
-        output: String,
+        json: bool,
     },
 }
 
@@ -310,63 +354,95 @@ fn main() {
         .without_time()
         .init();
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    match run(cli) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the command; the exit code (0 but for `export verify`).
+fn run(cli: Cli) -> Result<i32> {
     let ctx = context::Context::new(cli.data_dir)?;
-    match cli.command {
+    if let Command::Export {
+        command:
+            Some(ExportCommand::Verify {
+                file,
+                root_key,
+                json,
+            }),
+        ..
+    } = cli.command
+    {
+        let args = commands::export_verify::VerifyArgs {
+            csv: file,
+            root_key,
+            json,
+        };
+        return match commands::export_verify::verify(&ctx, &args) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                Ok(commands::export_verify::EXIT_UNCHECKED)
+            }
+        };
+    }
+    run_command(&ctx, cli.command).map(|()| 0)
+}
+
+fn run_command(ctx: &context::Context, command: Command) -> Result<()> {
+    match command {
         Command::Login {
             url,
             force,
             allow_insecure_http,
-        } => commands::login::login(&ctx, &url, force, allow_insecure_http),
-        Command::Logout => commands::login::logout(&ctx),
+        } => commands::login::login(ctx, &url, force, allow_insecure_http),
+        Command::Logout => commands::login::logout(ctx),
         Command::Sync {
             url,
             force,
             allow_insecure_http,
-        } => commands::sync::sync(&ctx, url.as_deref(), force, allow_insecure_http),
-        Command::Status => commands::sync::status(&ctx),
+        } => commands::sync::sync(ctx, url.as_deref(), force, allow_insecure_http),
+        Command::Status => commands::sync::status(ctx),
         Command::Accounts {
             command: AccountsCommand::Tree { account, depth },
-        } => commands::accounts::tree(&ctx, account.as_deref(), depth),
+        } => commands::accounts::tree(ctx, account.as_deref(), depth),
         Command::Accounts {
             command: AccountsCommand::Search { text, limit },
-        } => commands::accounts::search(&ctx, &text, limit),
+        } => commands::accounts::search(ctx, &text, limit),
         Command::Usage {
             account,
             month,
             scope,
             json,
-        } => commands::usage::usage(&ctx, &account, &month, scope, json),
+        } => commands::usage::usage(ctx, &account, &month, scope, json),
         Command::Entitlements {
             account,
             month,
             scope,
             json,
-        } => commands::entitlements::entitlements(&ctx, &account, &month, scope, json),
+        } => commands::entitlements::entitlements(ctx, &account, &month, scope, json),
         Command::Airgap { command } => match command {
             AirgapCommand::IssueSyncKey {
                 instance,
                 expires_in,
                 output,
-            } => commands::airgap::issue(&ctx, &instance, &expires_in, output.as_deref()),
+            } => commands::airgap::issue(ctx, &instance, &expires_in, output.as_deref()),
             AirgapCommand::Import {
                 file,
                 dry_run,
                 output,
-            } => commands::airgap::import_file(&ctx, &file, dry_run, output.as_deref()),
+            } => commands::airgap::import_file(ctx, &file, dry_run, output.as_deref()),
             AirgapCommand::Ledger {
                 instance,
                 json,
                 offset,
                 limit,
             } => commands::airgap_lists::ledger(
-                &ctx,
+                ctx,
                 instance.as_deref(),
                 false,
                 json,
@@ -382,7 +458,7 @@ fn run(cli: Cli) -> Result<()> {
                 offset,
                 limit,
             } => commands::airgap_lists::instances(
-                &ctx,
+                ctx,
                 &commands::airgap_lists::InstanceArgs {
                     all,
                     overdue,
@@ -394,11 +470,11 @@ fn run(cli: Cli) -> Result<()> {
                 commands::airgap_lists::window(offset, limit)?,
             ),
             AirgapCommand::Outbox { json } => {
-                commands::airgap_lists::outbox(&ctx, json, commands::airgap_lists::window(0, None)?)
+                commands::airgap_lists::outbox(ctx, json, commands::airgap_lists::window(0, None)?)
             }
-            AirgapCommand::Retry { ledger_id } => commands::airgap::retry(&ctx, ledger_id),
+            AirgapCommand::Retry { ledger_id } => commands::airgap::retry(ctx, ledger_id),
             AirgapCommand::Discard { ledger_id, yes } => {
-                commands::airgap::discard(&ctx, ledger_id, yes)
+                commands::airgap::discard(ctx, ledger_id, yes)
             }
         },
         Command::Customers {
@@ -412,7 +488,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => commands::customers::list(
-            &ctx,
+            ctx,
             commands::customers::ListArgs {
                 filter: usagedesk_customers::CustomerFilter {
                     text: search,
@@ -433,7 +509,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => commands::customers::show(
-            &ctx,
+            ctx,
             &account,
             commands::customers::Paging { offset, limit },
             json,
@@ -445,25 +521,34 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => commands::customers::show_instance(
-            &ctx,
+            ctx,
             &id,
             events.then_some(commands::customers::Paging { offset, limit }),
             json,
         ),
         Command::Export {
-            account,
-            scope,
-            from,
-            to,
-            output,
+            command: Some(ExportCommand::Verify { .. }),
+            ..
+        } => unreachable!("handled in run"),
+        Command::Export {
+            command: None,
+            write: None,
+        } => anyhow::bail!(
+            "say what to export (--account, --scope, --from, --to, -o FILE), or \
+             `export verify FILE` to check one; see `usagedesk-cli export --help`"
+        ),
+        Command::Export {
+            command: None,
+            write: Some(w),
         } => commands::export::export(
-            &ctx,
+            ctx,
             commands::export::ExportArgs {
-                account,
-                scope,
-                from,
-                to,
-                output,
+                account: w.account,
+                scope: w.scope,
+                from: w.from,
+                to: w.to,
+                output: w.output,
+                require_signature: w.require_signature,
             },
         ),
     }

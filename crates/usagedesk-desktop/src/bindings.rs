@@ -36,6 +36,7 @@ pub fn typescript_bindings() -> String {
         decl::<usagedesk_export::ExportRequest>(&cfg),
         decl::<usagedesk_export::ExportPlan>(&cfg),
         decl::<usagedesk_export::ExportProgress>(&cfg),
+        decl::<usagedesk_export::ExportSignature>(&cfg),
         decl::<usagedesk_export::ExportOutcome>(&cfg),
         decl::<usagedesk_domain::Instance>(&cfg),
         decl::<usagedesk_cache::InstanceRow>(&cfg),

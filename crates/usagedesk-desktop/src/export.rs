@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use usagedesk_cache::Cache;
+use usagedesk_exchange::export_signer;
 use usagedesk_export::{
     export_file, plan, Control, ExportError, ExportErrorKind, ExportOutcome, ExportPlan,
-    ExportProgress, ExportRequest,
+    ExportProgress, ExportRequest, Signing,
 };
 
 use crate::{AppError, Desk, ErrorKind};
@@ -35,7 +36,8 @@ impl Desk {
         Ok(plan(&cache, req, today)?)
     }
 
-    /// Writes the export to `path` (from the save dialog) and its manifest beside it.
+    /// Writes the export to `path` (from the save dialog) and its manifest beside it, signed
+    /// with this computer's certified key, or unsigned with the reason in the outcome.
     /// `progress` is called every few thousand rows; [`Desk::cancel_export`] stops it and
     /// leaves no file behind.
     pub async fn export_csv(
@@ -56,9 +58,26 @@ impl Desk {
             .begin("an export is already running; wait for it or cancel it")?;
         let cache_path = self.cache_path().to_path_buf();
         let (today, now) = (self.clock().today(), self.clock().now());
+        let signer = match self.reader() {
+            Ok(cache) => export_signer(&cache, self.secrets(), &req.account_id, now),
+            Err(e) => {
+                self.export_job.end();
+                return Err(e);
+            }
+        };
         let job = tokio::task::spawn_blocking(move || {
             let cache = Cache::open(&cache_path)?;
             let plan = plan(&cache, &req, today)?;
+            let signing = match &signer {
+                Ok((s, account_path)) => Signing::Sign {
+                    key: &s.key,
+                    certificate: &s.certificate,
+                    account_path: account_path.clone(),
+                },
+                Err(e) => Signing::Unsigned {
+                    reason: e.to_string(),
+                },
+            };
             let mut control = Control {
                 cancel: Some(&cancel),
                 progress: &mut progress,
@@ -69,6 +88,7 @@ impl Desk {
                 &path,
                 now,
                 GENERATOR,
+                signing,
                 &mut control,
             )?)
         })

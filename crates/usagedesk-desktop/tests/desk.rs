@@ -319,6 +319,10 @@ async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
     let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
     desk.connect(&cloud.url(), &token, false).await.unwrap();
     desk.sync(|_| {}).await.unwrap();
+    let root = {
+        use usagedesk_cloud::storage::prelude::*;
+        cloud.storage.vendor_root_key().unwrap().public_key()
+    };
     drop(cloud); // the export needs only the cache
 
     let req = |scope, from: &str, to: &str| usagedesk_desktop::ExportRequest {
@@ -374,8 +378,24 @@ async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
     assert_eq!(done.bytes, bytes.len() as u64);
     let last = *seen.lock().unwrap().last().expect("progress reported");
     assert_eq!((last.written, last.total), (42, 42));
-    let manifest = std::fs::read_to_string(dir.path().join("tree.csv.manifest.json")).unwrap();
-    assert!(manifest.contains(&done.sha256) && manifest.contains(usagedesk_desktop::GENERATOR));
+    // The sync certified this computer's key: the manifest is signed with it, and checks out
+    // against the vendor's root key.
+    match &done.signature {
+        usagedesk_export::ExportSignature::Signed {
+            root_fingerprint, ..
+        } => {
+            assert_eq!(root_fingerprint, &root.fingerprint())
+        }
+        unsigned => panic!("signed with the certificate of the sync: {unsigned:?}"),
+    }
+    assert_eq!(
+        done.manifest_path,
+        dir.path().join("tree.csv.manifest").display().to_string()
+    );
+    let now = usagedesk_domain::Clock::now(&clock());
+    let checked = usagedesk_export::verify_export(&path, Some(&root), now).unwrap();
+    assert_eq!(checked.manifest.sha256, done.sha256);
+    assert_eq!(checked.manifest.generator, usagedesk_desktop::GENERATOR);
 
     // Cancelling when nothing runs is harmless; an unwritable folder is an io error.
     desk.cancel_export().unwrap();

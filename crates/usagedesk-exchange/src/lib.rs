@@ -23,7 +23,9 @@ pub use files::{read_exchange_file, write_exchange_file, MAX_EXCHANGE_FILE_BYTES
 pub use import::{import, preview_import, ImportOutcome, ImportPreview};
 pub use issue::{issue_sync_key, IssuedSyncKey, DEFAULT_SYNC_KEY_DAYS};
 pub use session::{discard_upload, retry_upload, subject, sync_and_certify, Retried, Synced};
-pub use signer::{forget_signer, refresh_certificate, CertificateStatus, Signer};
+pub use signer::{
+    cached_vendor_key, export_signer, forget_signer, refresh_certificate, CertificateStatus, Signer,
+};
 
 pub use usagedesk_domain::overdue::{overdue_cutoff, OVERDUE_DAYS};
 

@@ -126,6 +126,29 @@ impl Signer {
     }
 }
 
+/// Who signs an export of `account_id` at `now`, and the account's path in the vendor's tree;
+/// or why no one can here (never synced, signed out, certificate ended, keyring unreadable):
+/// the export is then written unsigned and says so.
+pub fn export_signer(
+    cache: &Cache,
+    secrets: &dyn SecretStore,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Signer, Vec<String>), ExchangeError> {
+    let signer = Signer::load(cache, secrets, now)?;
+    let path = signer.account_path(cache, account_id)?;
+    Ok((signer, path))
+}
+
+/// The vendor root public key stored with the certificate at the last sync (`None`: never
+/// synced with a certificate, or signed out since): what exports are verified against.
+pub fn cached_vendor_key(cache: &Cache) -> Result<Option<PublicKey>, ExchangeError> {
+    match cache.sync_value(KEY_VENDOR_KEY)? {
+        Some(text) => Ok(Some(text.parse()?)),
+        None => Ok(None),
+    }
+}
+
 fn stored_scope_path(cache: &Cache) -> Result<Option<Vec<String>>, ExchangeError> {
     Ok(cache
         .sync_value(KEY_SCOPE_PATH)?

@@ -1,4 +1,5 @@
-//! Writing an export to a file and its manifest beside it, all or nothing.
+//! Writing an export to a file and its manifest beside it, all or nothing: `FILE.manifest`
+//! when signed, else `FILE.manifest.json`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use usagedesk_cache::Cache;
 
-use crate::{header, write_csv, Control, ExportError, ExportPlan, Manifest, MANIFEST_FORMAT};
+use crate::{
+    header, write_csv, Control, ExportError, ExportPlan, ExportSignature, Manifest, SignedManifest,
+    Signing, MANIFEST_FORMAT,
+};
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,26 +22,46 @@ pub struct ExportOutcome {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// Whether the manifest is signed, by whom, or why not.
+    pub signature: ExportSignature,
 }
 
-/// `FILE.manifest.json` for `FILE`.
+/// `FILE.manifest.json` for `FILE`: the unsigned manifest, plain JSON.
 pub fn manifest_path(csv: &Path) -> PathBuf {
+    sibling(csv, ".manifest.json")
+}
+
+/// `FILE.manifest` for `FILE`: the signed manifest, armored like the exchange files.
+pub fn signed_manifest_path(csv: &Path) -> PathBuf {
+    sibling(csv, ".manifest")
+}
+
+fn sibling(csv: &Path, suffix: &str) -> PathBuf {
     let mut name = csv.file_name().unwrap_or_default().to_os_string();
-    name.push(".manifest.json");
+    name.push(suffix);
     csv.with_file_name(name)
 }
 
-/// Writes `plan` to `path` and its manifest beside it. Both are written to temporary files
-/// in the same folder and renamed into place only once complete: a failed or cancelled
-/// export leaves no partial file, and an existing file is replaced only by a whole one.
+/// Writes `plan` to `path` and its manifest beside it, signed as `signing` says. Both are
+/// written to temporary files in the same folder and renamed into place only once complete:
+/// a failed or cancelled export leaves no partial file, and an existing file is replaced only
+/// by a whole one. A manifest of the other kind left by an earlier export to the same path is
+/// removed, so the one beside the CSV is always its own.
+///
+/// When signing fails (the certificate ended meanwhile, or does not cover the account), the
+/// manifest is written unsigned and the outcome says why.
 pub fn export_file(
     cache: &Cache,
     plan: &ExportPlan,
     path: &Path,
     generated_at: DateTime<Utc>,
     generator: &str,
+    signing: Signing<'_>,
     control: &mut Control<'_>,
 ) -> Result<ExportOutcome, ExportError> {
+    // The manifest speaks in whole seconds; the signature is checked against what it says.
+    let generated_at =
+        DateTime::from_timestamp(generated_at.timestamp(), 0).unwrap_or(generated_at);
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -75,7 +99,7 @@ pub fn export_file(
         .map_err(ExportError::io(path))?;
 
     let req = &plan.request;
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: MANIFEST_FORMAT.to_owned(),
         csv_file: file_name.clone(),
         account_id: req.account_id.clone(),
@@ -96,13 +120,41 @@ pub fn export_file(
             .server_url()?
             .map(|u| usagedesk_domain::redact::redact_secrets(&u).into_owned()),
         generator: generator.to_owned(),
+        unsigned_reason: None,
     };
-    let manifest_at = manifest_path(path);
+    let signed = match signing {
+        Signing::Sign {
+            key,
+            certificate,
+            account_path,
+        } => SignedManifest::sign(manifest.clone(), account_path, key, certificate)
+            .map(|text| (text, ExportSignature::of(certificate)))
+            .map_err(|e| format!("it could not be signed: {e}")),
+        Signing::Unsigned { reason } => Err(reason),
+    };
+    let (manifest_at, stale, text, signature) = match signed {
+        Ok((text, signature)) => (
+            signed_manifest_path(path),
+            manifest_path(path),
+            text.into_bytes(),
+            signature,
+        ),
+        Err(reason) => {
+            manifest.unsigned_reason = Some(reason.clone());
+            let mut json =
+                serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Output(e.into()))?;
+            json.push(b'\n');
+            (
+                manifest_path(path),
+                signed_manifest_path(path),
+                json,
+                ExportSignature::Unsigned { reason },
+            )
+        }
+    };
     let mut manifest_tmp = temp(".manifest.partial")?;
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Output(e.into()))?;
     manifest_tmp
-        .write_all(&json)
-        .and_then(|()| manifest_tmp.write_all(b"\n"))
+        .write_all(&text)
         .and_then(|()| manifest_tmp.as_file().sync_all())
         .map_err(ExportError::io(&manifest_at))?;
 
@@ -112,11 +164,18 @@ pub fn export_file(
     manifest_tmp
         .persist(&manifest_at)
         .map_err(|e| ExportError::io(&manifest_at)(e.error))?;
+    match std::fs::remove_file(&stale) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ExportError::io(&stale)(e));
+        }
+        _ => {}
+    }
     Ok(ExportOutcome {
         csv_path: path.display().to_string(),
         manifest_path: manifest_at.display().to_string(),
         rows: summary.rows,
         bytes: summary.bytes,
         sha256: summary.sha256,
+        signature,
     })
 }

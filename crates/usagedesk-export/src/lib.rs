@@ -6,7 +6,10 @@
 //!   and a file name, which the app shows before anything is written.
 //! - [`write_csv`] streams the rows to any writer and returns their SHA-256; [`export_file`]
 //!   writes the CSV through a temporary file (renamed into place only when complete, so a
-//!   failed or cancelled export leaves nothing behind) and the manifest beside it.
+//!   failed or cancelled export leaves nothing behind) and the manifest beside it, signed with
+//!   the manager's delegated key when the caller holds one ([`Signing`]).
+//! - [`verify_export`] checks an export: the CSV's hash against the manifest, the manifest's
+//!   signature and its certificate up to the vendor root key.
 //!
 //! Both report progress every few thousand rows and stop when the cancel flag is raised.
 
@@ -15,11 +18,15 @@ mod error;
 mod file;
 mod manifest;
 mod request;
+mod signing;
+mod verify;
 mod writer;
 
 pub use columns::{header, neutralise};
 pub use error::{ExportError, ExportErrorKind};
-pub use file::{export_file, manifest_path, ExportOutcome};
-pub use manifest::{Manifest, MANIFEST_FORMAT};
+pub use file::{export_file, manifest_path, signed_manifest_path, ExportOutcome};
+pub use manifest::{Manifest, SignedManifest, MANIFEST_FORMAT};
 pub use request::{plan, ExportPlan, ExportRequest, MAX_MONTHS};
+pub use signing::{ExportSignature, Signing};
+pub use verify::{verify_export, SignerFacts, Verification, VerifiedStatus, VerifyError};
 pub use writer::{write_csv, Control, CsvSummary, ExportProgress, PROGRESS_EVERY};

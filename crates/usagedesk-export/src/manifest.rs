@@ -1,8 +1,11 @@
-//! `FILE.manifest.json`: what a CSV holds and its SHA-256, so finance can tell what a file
-//! is and that it was not edited since.
+//! The manifest: what a CSV holds and its SHA-256, so finance can tell what a file is and that
+//! it was not edited since. Signed (`FILE.manifest`, inside a [`UsageExport`]) when the
+//! manager holds a signing certificate in force, else plain JSON (`FILE.manifest.json`) that
+//! says why it is not signed.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use usagedesk_airgap::{ExportManifest, UsageExport};
 use usagedesk_domain::{Scope, YearMonth};
 
 /// The manifest's `format` value.
@@ -37,7 +40,23 @@ pub struct Manifest {
     pub source: Option<String>,
     /// The program and version that wrote the file, e.g. `usagedesk-cli 0.1.0`.
     pub generator: String,
+    /// Only in an unsigned manifest: why the export could not be signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned_reason: Option<String>,
 }
+
+impl ExportManifest for Manifest {
+    fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    fn generated_at(&self) -> DateTime<Utc> {
+        self.generated_at
+    }
+}
+
+/// The signed manifest file's content.
+pub type SignedManifest = UsageExport<Manifest>;
 
 /// Times as `2024-07-15T09:30:00Z`.
 mod rfc3339 {

@@ -10,7 +10,8 @@ use usagedesk_cache::Cache;
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_domain::{Scope, YearMonth};
 use usagedesk_export::{
-    export_file, manifest_path, plan, write_csv, Control, ExportErrorKind, ExportRequest, Manifest,
+    export_file, manifest_path, plan, signed_manifest_path, verify_export, write_csv, Control,
+    ExportErrorKind, ExportRequest, ExportSignature, Manifest, Signing, VerifiedStatus,
 };
 use usagedesk_sync::{sync, Client, SyncOptions};
 use usagedesk_testkit::{clock, small_fixture, today, Cloud, Expected};
@@ -38,6 +39,12 @@ fn req(account: &str, scope: Scope, from: &str, to: &str) -> ExportRequest {
         scope,
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
+    }
+}
+
+fn unsigned() -> Signing<'static> {
+    Signing::Unsigned {
+        reason: "no key in this test".into(),
     }
 }
 
@@ -262,6 +269,7 @@ async fn a_file_export_writes_csv_and_manifest_whole_or_not_at_all() {
         &path,
         at,
         "usagedesk-test 1.0",
+        unsigned(),
         &mut Control {
             cancel: None,
             progress: &mut progress,
@@ -303,6 +311,17 @@ async fn a_file_export_writes_csv_and_manifest_whole_or_not_at_all() {
     assert!(manifest.data_synced_at.is_some(), "the cache was synced");
     assert_eq!(manifest.generator, "usagedesk-test 1.0");
     assert_eq!(manifest.columns.join(","), HEADER);
+    assert_eq!(
+        manifest.unsigned_reason.as_deref(),
+        Some("no key in this test"),
+        "an unsigned manifest says why"
+    );
+    assert_eq!(
+        outcome.signature,
+        ExportSignature::Unsigned {
+            reason: "no key in this test".into()
+        }
+    );
     let listing = |d: &Path| {
         let mut names: Vec<String> = std::fs::read_dir(d)
             .unwrap()
@@ -326,6 +345,7 @@ async fn a_file_export_writes_csv_and_manifest_whole_or_not_at_all() {
         &path,
         at,
         "t",
+        unsigned(),
         &mut Control {
             cancel: Some(&cancel),
             progress: &mut |_| {},
@@ -337,7 +357,16 @@ async fn a_file_export_writes_csv_and_manifest_whole_or_not_at_all() {
     assert_eq!(listing(&out), ["report.csv", "report.csv.manifest.json"]);
 
     // A folder that does not exist: the message names the path.
-    let err = export_file(&cache, &p, &out.join("nope/x.csv"), at, "t", &mut quiet()).unwrap_err();
+    let err = export_file(
+        &cache,
+        &p,
+        &out.join("nope/x.csv"),
+        at,
+        "t",
+        unsigned(),
+        &mut quiet(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ExportErrorKind::Io);
     assert!(err.to_string().contains("nope"), "{err}");
 }
@@ -388,4 +417,86 @@ async fn a_generated_tree_matches_the_model() {
             );
         }
     }
+}
+
+/// A signed export verifies against its root, replaces an earlier unsigned manifest of the
+/// same file, and is refused under another root or after one changed byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_manifest_replaces_the_plain_one_and_verifies() {
+    use rand::SeedableRng;
+    use usagedesk_airgap::{RootKey, Scope as CertScope, SigningKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = synced(&small_fixture(), dir.path()).await;
+    let path = dir.path().join("signed.csv");
+    let p = plan(
+        &cache,
+        &req("acme-de", Scope::Children, "2024-01", "2024-06"),
+        today(),
+    )
+    .unwrap();
+    let at = Utc.with_ymd_and_hms(2024, 7, 15, 9, 30, 0).unwrap();
+    export_file(&cache, &p, &path, at, "t", unsigned(), &mut quiet()).unwrap();
+    assert!(manifest_path(&path).exists());
+
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    let root = RootKey::generate(&mut rng);
+    let key = SigningKey::generate(&mut rng);
+    let cert = root
+        .certify(
+            &key.public_key(),
+            "manager@vendor.example",
+            CertScope::Subtree("sp-acme".into()),
+            at - chrono::Duration::days(1),
+            at + chrono::Duration::days(30),
+        )
+        .unwrap();
+    let signing = Signing::Sign {
+        key: &key,
+        certificate: &cert,
+        account_path: vec!["sp-acme".into(), "acme-de".into()],
+    };
+    let done = export_file(&cache, &p, &path, at, "t", signing, &mut quiet()).unwrap();
+    assert_eq!(
+        done.signature,
+        ExportSignature::Signed {
+            signed_by: "manager@vendor.example".into(),
+            scope: "sp-acme".into(),
+            certificate_expires_at: at + chrono::Duration::days(30),
+            root_fingerprint: root.public_key().fingerprint(),
+        }
+    );
+    assert_eq!(
+        done.manifest_path,
+        signed_manifest_path(&path).display().to_string()
+    );
+    assert!(
+        !manifest_path(&path).exists(),
+        "the earlier unsigned manifest is gone: the one beside the CSV is its own"
+    );
+    let text = std::fs::read_to_string(signed_manifest_path(&path)).unwrap();
+    assert!(text.starts_with("-----BEGIN USAGEDESK USAGE EXPORT-----\nVersion: 1\n{\n  \"manifest\": {\n    \"format\": \"usagedesk-usage-export/1\""), "{text}");
+
+    // Verified a year later: the certificate was in force when the export was written.
+    let later = at + chrono::Duration::days(365);
+    let v = verify_export(&path, Some(&root.public_key()), later).unwrap();
+    assert_eq!(v.status, VerifiedStatus::Verified);
+    assert_eq!(v.manifest.sha256, done.sha256);
+    assert_eq!(
+        v.signer.as_ref().unwrap().account_path,
+        ["sp-acme", "acme-de"]
+    );
+
+    let other = RootKey::generate(&mut rng);
+    let e = verify_export(&path, Some(&other.public_key()), later).unwrap_err();
+    assert_eq!(e.code(), "untrusted_key", "{e}");
+    let e = verify_export(&path, None, later).unwrap_err();
+    assert_eq!((e.code(), e.is_refusal()), ("no_root_key", false), "{e}");
+
+    let mut csv = std::fs::read(&path).unwrap();
+    let last = csv.len() - 3;
+    csv[last] ^= 1;
+    std::fs::write(&path, &csv).unwrap();
+    let e = verify_export(&path, Some(&root.public_key()), later).unwrap_err();
+    assert_eq!((e.code(), e.is_refusal()), ("csv_altered", true), "{e}");
 }

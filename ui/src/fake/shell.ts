@@ -8,6 +8,7 @@ import type {
   DroppedFile,
   ExportPlan,
   ExportRequest,
+  ExportSignature,
   ImportPreview,
   LedgerEntry,
   SearchHit,
@@ -389,7 +390,25 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
           await step('export');
         }
         if (cancelExport) fail('cancelled', 'the export was cancelled; no file was written');
-        return { csv_path: file, manifest_path: `${file}.manifest.json`, rows: plan.rows, bytes: 200 + plan.rows * 120, sha256: w.sha256(`${file}:${plan.rows}`) };
+        // Signed with the manager's certificate when there is one, as the shell does.
+        const signature: ExportSignature =
+          w.certificateDays === null || w.certificateDays <= 0
+            ? {
+                status: 'unsigned',
+                reason:
+                  w.certificateDays === null
+                    ? "no signing certificate yet: sync once while online (the cloud certifies this computer's key then), and try again"
+                    : `the signing certificate expired on ${new Date(Date.now() + w.certificateDays * DAY).toISOString().slice(0, 10)}: sync while online to renew it, then try again`,
+              }
+            : {
+                status: 'signed',
+                signed_by: w.signer,
+                scope: '*',
+                certificate_expires_at: new Date(Date.now() + w.certificateDays * DAY).toISOString(),
+                root_fingerprint: `sha256:${w.sha256('root')}`,
+              };
+        const manifest_path = signature.status === 'signed' ? `${file}.manifest` : `${file}.manifest.json`;
+        return { csv_path: file, manifest_path, rows: plan.rows, bytes: 200 + plan.rows * 120, sha256: w.sha256(`${file}:${plan.rows}`), signature };
       } finally {
         exporting = false;
       }

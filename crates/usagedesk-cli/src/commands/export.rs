@@ -1,5 +1,5 @@
 //! `export`: a usage report as CSV, from the local cache (works offline), with a manifest
-//! beside the file.
+//! beside the file, signed with this computer's certified key when it holds one.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -9,7 +9,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use usagedesk_domain::{Clock, Scope, YearMonth};
-use usagedesk_export::{export_file, plan, write_csv, Control, ExportProgress, ExportRequest};
+use usagedesk_exchange::export_signer;
+use usagedesk_export::{
+    export_file, plan, write_csv, Control, ExportProgress, ExportRequest, ExportSignature, Signing,
+};
 
 use crate::context::Context;
 
@@ -20,6 +23,8 @@ pub struct ExportArgs {
     pub to: YearMonth,
     /// `-` for stdout (the CSV only, no manifest).
     pub output: String,
+    /// Fail, writing nothing, when the manifest cannot be signed.
+    pub require_signature: bool,
 }
 
 /// What wrote the file, for the manifest.
@@ -64,14 +69,22 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
         return Ok(());
     }
     let path = Path::new(&args.output);
-    let done = export_file(
-        &cache,
-        &plan,
-        path,
-        ctx.clock.now(),
-        GENERATOR,
-        &mut control,
-    )?;
+    let now = ctx.clock.now();
+    let signer = export_signer(&cache, &ctx.secrets(), &req.account_id, now);
+    let signing = match &signer {
+        Ok((s, account_path)) => Signing::Sign {
+            key: &s.key,
+            certificate: &s.certificate,
+            account_path: account_path.clone(),
+        },
+        Err(e) if args.require_signature => {
+            anyhow::bail!("the export cannot be signed, so nothing was written: {e}")
+        }
+        Err(e) => Signing::Unsigned {
+            reason: e.to_string(),
+        },
+    };
+    let done = export_file(&cache, &plan, path, now, GENERATOR, signing, &mut control)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -84,6 +97,24 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
         done.manifest_path,
         done.sha256
     );
+    match &done.signature {
+        ExportSignature::Signed {
+            signed_by,
+            certificate_expires_at,
+            ..
+        } => eprintln!(
+            "signed by {signed_by} (certificate valid until {})",
+            certificate_expires_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        ExportSignature::Unsigned { reason } => eprintln!(
+            "warning: the export is NOT signed: {reason}\nAnyone can check the CSV against the \
+             manifest's SHA-256, but nothing proves who wrote them."
+        ),
+    }
+    if args.require_signature && matches!(done.signature, ExportSignature::Unsigned { .. }) {
+        // The certificate ended between the check above and the signature: say so.
+        anyhow::bail!("the export was written unsigned (see above)");
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod airgap_lists;
 pub mod customers;
 pub mod entitlements;
 pub mod export;
+pub mod export_verify;
 pub mod login;
 pub mod sync;
 pub mod usage;

@@ -102,7 +102,25 @@ suggested_file_name: string, };
 
 export type ExportProgress = { written: number, total: number, };
 
-export type ExportOutcome = { csv_path: string, manifest_path: string, rows: number, bytes: number, sha256: string, };
+export type ExportSignature = { "status": "signed", 
+/**
+ * The certificate's subject: the manager who signed.
+ */
+signed_by: string, 
+/**
+ * `*` or the account whose subtree the certificate covers.
+ */
+scope: string, certificate_expires_at: string, 
+/**
+ * `sha256:…` of the vendor root key that certified the signing key.
+ */
+root_fingerprint: string, } | { "status": "unsigned", reason: string, };
+
+export type ExportOutcome = { csv_path: string, manifest_path: string, rows: number, bytes: number, sha256: string, 
+/**
+ * Whether the manifest is signed, by whom, or why not.
+ */
+signature: ExportSignature, };
 
 export type Instance = { id: string, license_id: string, 
 /**

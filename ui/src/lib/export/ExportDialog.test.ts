@@ -165,7 +165,12 @@ describe('ExportDialog: export', () => {
     expect(done).toHaveTextContent('Export complete');
     expect(screen.getByTestId('export-done-rows')).toHaveTextContent('12 rows');
     expect(screen.getByTestId('export-done-path')).toHaveTextContent('/home/me/usage-sp-tree-2024-03_2024-05.csv');
-    expect(screen.getByTestId('export-done-manifest')).toHaveTextContent('/home/me/usage-sp-tree-2024-03_2024-05.csv.manifest.json');
+    expect(screen.getByTestId('export-done-manifest')).toHaveTextContent(/^\/home\/me\/usage-sp-tree-2024-03_2024-05\.csv\.manifest$/);
+    // the test world's manager holds a certificate for 60 more days: the manifest is signed
+    const signature = screen.getByTestId('export-done-signature');
+    expect(signature).toHaveAttribute('data-signed', 'true');
+    expect(signature).toHaveTextContent('Signed by anna (sp)');
+    expect(signature).toHaveTextContent('valid until');
     expect(screen.getByTestId('export-done-size')).toHaveTextContent('1.6 KB');
     const sha = screen.getByTestId('export-done-sha');
     expect(sha).toHaveTextContent(/^9f86d081884c…$/);
@@ -176,6 +181,21 @@ describe('ExportDialog: export', () => {
     await waitFor(() => expect(close).toHaveFocus());
     await user.click(close);
     expect(onclose).toHaveBeenCalledTimes(1);
+  });
+
+  it('says plainly that the export is not signed, and why, without a certificate', async () => {
+    const { user } = setup();
+    fake.state.certificateDays = null; // never synced: no signing certificate
+    await ready();
+    await user.click(screen.getByTestId('export-save'));
+    await screen.findByTestId('export-progress');
+    fake.finishExport();
+    const signature = await screen.findByTestId('export-done-signature');
+    expect(signature).toHaveAttribute('data-signed', 'false');
+    expect(signature).toHaveTextContent('Not signed');
+    expect(signature).toHaveTextContent('No signing certificate yet: sync once while online');
+    expect(signature).toHaveTextContent('nothing proves who wrote it');
+    expect(screen.getByTestId('export-done-manifest')).toHaveTextContent(/\.csv\.manifest\.json$/);
   });
 
   it('does nothing when the save dialog is cancelled', async () => {

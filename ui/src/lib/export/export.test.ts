@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ExportPlan, ExportRequest } from '$lib/bindings';
+import type { ExportPlan, ExportRequest, ExportSignature } from '$lib/bindings';
 import {
   asSentence,
   CANCELLED_TEXT,
@@ -15,6 +15,7 @@ import {
   rangeError,
   SCOPES,
   shortSha,
+  signatureView,
 } from './export';
 
 const months = ['2024-01', '2024-02', '2024-03', '2024-04', '2024-05', '2024-06'];
@@ -150,15 +151,37 @@ describe('progress', () => {
 
 describe('outcome', () => {
   const sha = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+  const signed: ExportSignature = {
+    status: 'signed',
+    signed_by: 'anna (sp)',
+    scope: 'sp',
+    certificate_expires_at: '2027-03-02T09:00:00Z',
+    root_fingerprint: 'sha256:ab',
+  };
+  const outcome = (rows: number, bytes: number, signature: ExportSignature = signed) => ({ csv_path: '/x.csv', manifest_path: '/x.csv.manifest', rows, bytes, sha256: sha, signature });
   it('shows rows, a size in KB or MB, and a short digest', () => {
-    expect(outcomeView({ csv_path: '/x.csv', manifest_path: '/x.csv.manifest.json', rows: 2_400_000, bytes: 3 * 1024 * 1024 + 512 * 1024, sha256: sha })).toEqual({
+    expect(outcomeView(outcome(2_400_000, 3 * 1024 * 1024 + 512 * 1024))).toEqual({
       rows: '2,400,000 rows',
       size: '3.5 MB',
       sha: '9f86d081884c…',
       shaFull: sha,
+      signature: {
+        signed: true,
+        title: 'Signed by anna (sp)',
+        detail: 'Certificate for sp, valid until Mar 2, 2027. Anyone can check the export with usagedesk-cli export verify.',
+      },
     });
-    expect(outcomeView({ csv_path: '', manifest_path: '', rows: 1, bytes: 1536, sha256: sha }).size).toBe('1.5 KB');
-    expect(outcomeView({ csv_path: '', manifest_path: '', rows: 0, bytes: 300, sha256: sha }).rows).toBe('0 rows');
+    expect(outcomeView(outcome(1, 1536)).size).toBe('1.5 KB');
+    expect(outcomeView(outcome(0, 300)).rows).toBe('0 rows');
+  });
+  it('says plainly when and why the export is not signed', () => {
+    expect(signatureView({ status: 'unsigned', reason: 'the signing certificate expired on 2026-11-24 09:00:00 UTC: sync while online to renew it, then try again' })).toEqual({
+      signed: false,
+      title: 'Not signed',
+      detail:
+        'The signing certificate expired on 2026-11-24 09:00:00 UTC: sync while online to renew it, then try again. The CSV still matches the SHA-256 in its manifest, but nothing proves who wrote it.',
+    });
+    expect(signatureView({ ...signed, scope: '*' }).detail).toContain('Certificate for all accounts');
   });
   it('leaves short digests alone', () => {
     expect(shortSha('abc')).toBe('abc');

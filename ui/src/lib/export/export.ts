@@ -1,7 +1,7 @@
 // The CSV export dialog's logic: scopes, the default month range and its checks, and the texts
 // for the preview, the progress and the result. Pure, unit-tested; the dialog only wires it up.
-import type { AppError, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, Scope, YearMonth } from '$lib/bindings';
-import { formatBytes, formatInt, formatMonth, pluralize } from '../ui/format';
+import type { AppError, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ExportSignature, Scope, YearMonth } from '$lib/bindings';
+import { formatBytes, formatDate, formatInt, formatMonth, pluralize } from '../ui/format';
 
 /** The three scopes, with the names the usage report uses for them. */
 export const SCOPES: readonly { id: Scope; label: string; hint: string }[] = [
@@ -103,10 +103,35 @@ export function shortSha(sha: string): string {
   return sha.length > SHORT_SHA ? `${sha.slice(0, SHORT_SHA)}…` : sha;
 }
 
-export type OutcomeView = { rows: string; size: string; sha: string; shaFull: string };
+/** Whether the manifest is signed: a headline and what it means. */
+export type SignatureView = { signed: boolean; title: string; detail: string };
+
+export type OutcomeView = { rows: string; size: string; sha: string; shaFull: string; signature: SignatureView };
 
 export function outcomeView(o: ExportOutcome): OutcomeView {
-  return { rows: pluralize(o.rows, 'row'), size: formatBytes(o.bytes), sha: shortSha(o.sha256), shaFull: o.sha256 };
+  return {
+    rows: pluralize(o.rows, 'row'),
+    size: formatBytes(o.bytes),
+    sha: shortSha(o.sha256),
+    shaFull: o.sha256,
+    signature: signatureView(o.signature),
+  };
+}
+
+export function signatureView(s: ExportSignature): SignatureView {
+  if (s.status === 'signed') {
+    const scope = s.scope === '*' ? 'all accounts' : s.scope;
+    return {
+      signed: true,
+      title: `Signed by ${s.signed_by}`,
+      detail: `Certificate for ${scope}, valid until ${formatDate(s.certificate_expires_at)}. Anyone can check the export with usagedesk-cli export verify.`,
+    };
+  }
+  return {
+    signed: false,
+    title: 'Not signed',
+    detail: `${asSentence(s.reason)} The CSV still matches the SHA-256 in its manifest, but nothing proves who wrote it.`,
+  };
 }
 
 /** The shell's messages are lower-case clauses ("cannot write …"): show them as sentences. */
