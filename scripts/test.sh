@@ -46,13 +46,15 @@ echo "==> cargo test"
 cargo test --workspace --locked
 
 # The cloud's integration tests again, on PostgreSQL: the API, scoping, feed (with concurrent
-# writers), ingest, air-gap, check-ins, customers, identity and load. The CLI, limits and
-# restore tests are about the SQLite file and stay on SQLite.
+# writers), ingest, air-gap, check-ins, customers, identity and load; connections killed under
+# load; two serve processes on one database. The CLI, limits and restore tests are about the
+# SQLite file and stay on SQLite.
 echo "==> cargo test: the cloud's integration tests on PostgreSQL"
 USAGEDESK_TEST_ENGINE=postgres cargo test --locked -p usagedesk-cloud \
   --test api --test airgap_feed --test airgap_imports --test airgap_keys --test airgap_moved \
   --test airgap_online --test check_in --test customers --test feed_concurrency \
-  --test instance_identity --test load --test load_month_end
+  --test instance_identity --test load --test load_month_end --test lost_connection \
+  --test two_processes
 
 echo "==> the .deb: build, install, start, remove"
 ./scripts/installer-test.sh

@@ -163,3 +163,17 @@ fn postgres_rows(db: &str, sql: &str) -> Vec<Vec<String>> {
             .collect()
     })
 }
+
+/// Whether [`engine`] is PostgreSQL; otherwise writes that `test` (about PostgreSQL only) is
+/// skipped on this engine.
+pub fn is_postgres(test: &str) -> bool {
+    if matches!(engine(), Engine::Postgres(_)) {
+        return true;
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: it runs with {ENGINE_VAR}=postgres"
+    );
+    false
+}

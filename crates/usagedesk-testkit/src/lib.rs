@@ -192,6 +192,8 @@ impl Expected {
 /// The real cloud service on loopback with a dataset loaded and tokens created.
 pub struct Cloud {
     pub dir: tempfile::TempDir,
+    /// Where the store is: a SQLite file in `dir`, or a PostgreSQL database's URL.
+    pub db: String,
     /// The store of the engine [`engine::engine`] chose (SQLite unless set otherwise).
     pub storage: Arc<dyn Store>,
     pub server: RunningServer,
@@ -217,7 +219,8 @@ impl Cloud {
         limits: usagedesk_cloud::limits::Limits,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let storage = engine::fresh_store(dir.path());
+        let db = engine::database(dir.path());
+        let storage = engine::open(&db);
         let data = load::read_dataset(dataset).expect("read dataset");
         storage.load(data, clock.today()).expect("load dataset");
         let server = usagedesk_cloud::spawn_with(
@@ -230,6 +233,7 @@ impl Cloud {
         .expect("start server");
         Self {
             dir,
+            db,
             storage,
             server,
             clock,
