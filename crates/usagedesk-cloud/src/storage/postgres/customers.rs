@@ -185,7 +185,7 @@ pub(super) async fn steps_of(
 }
 
 /// Inserts or replaces a report, keeping the signed time of the last check-in.
-pub(super) const REPORT_UPSERT: &str = "INSERT INTO instance_reports(instance_id, status,
+const REPORT_UPSERT: &str = "INSERT INTO instance_reports(instance_id, status,
        app_version, distribution, kubernetes_version, embedded_cluster, nodes_ready, nodes_total,
        agent_version, cloud_provider, region, first_check_in, last_check_in)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -197,10 +197,7 @@ pub(super) const REPORT_UPSERT: &str = "INSERT INTO instance_reports(instance_id
        cloud_provider = excluded.cloud_provider, region = excluded.region,
        first_check_in = excluded.first_check_in, last_check_in = excluded.last_check_in";
 
-pub(super) async fn write_report(
-    conn: &mut PgConnection,
-    r: &InstanceReport,
-) -> Result<(), StoreError> {
+async fn write_report(conn: &mut PgConnection, r: &InstanceReport) -> Result<(), StoreError> {
     let c = &r.cluster;
     sqlx::query(REPORT_UPSERT)
         .bind(&r.instance_id)

@@ -562,6 +562,7 @@ async fn load_reports(
     };
     let mut seen = HashSet::new();
     let mut touches: Touches = Vec::new();
+    let mut changed: Vec<&InstanceReport> = Vec::new();
     for row in rows {
         let r = &row.row;
         let account = instance_accounts.get(&r.instance_id);
@@ -569,12 +570,68 @@ async fn load_reports(
         if stored.get(&r.instance_id) == Some(r) {
             continue;
         }
-        store(cust::write_report(tx, r).await)?;
+        changed.push(r);
         touches.push((
             "report",
             account.cloned().unwrap_or_default(),
             r.instance_id.clone(),
         ));
+    }
+    for chunk in changed.chunks(CHUNK) {
+        let text = |f: fn(&InstanceReport) -> &str| chunk.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let opt =
+            |f: fn(&InstanceReport) -> Option<&str>| chunk.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let nodes = |f: fn(&InstanceReport) -> Option<u32>| {
+            chunk
+                .iter()
+                .map(|r| f(r).map(i64::from))
+                .collect::<Vec<_>>()
+        };
+        db(sqlx::query(
+            "INSERT INTO instance_reports(instance_id, status, app_version, distribution,
+               kubernetes_version, embedded_cluster, nodes_ready, nodes_total, agent_version,
+               cloud_provider, region, first_check_in, last_check_in)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                 $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[],
+                 $12::text[], $13::text[])
+             ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,
+               app_version = excluded.app_version, distribution = excluded.distribution,
+               kubernetes_version = excluded.kubernetes_version,
+               embedded_cluster = excluded.embedded_cluster, nodes_ready = excluded.nodes_ready,
+               nodes_total = excluded.nodes_total, agent_version = excluded.agent_version,
+               cloud_provider = excluded.cloud_provider, region = excluded.region,
+               first_check_in = excluded.first_check_in, last_check_in = excluded.last_check_in",
+        )
+        .bind(text(|r| &r.instance_id))
+        .bind(text(|r| r.status.as_str()))
+        .bind(text(|r| &r.app_version))
+        .bind(text(|r| &r.cluster.distribution))
+        .bind(text(|r| &r.cluster.kubernetes_version))
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.cluster.embedded_cluster)
+                .collect::<Vec<_>>(),
+        )
+        .bind(nodes(|r| r.cluster.nodes_ready))
+        .bind(nodes(|r| r.cluster.nodes_total))
+        .bind(text(|r| &r.cluster.agent_version))
+        .bind(opt(|r| r.cluster.cloud_provider.as_deref()))
+        .bind(opt(|r| r.cluster.region.as_deref()))
+        .bind(
+            chunk
+                .iter()
+                .map(|r| time_text_ms(&r.first_check_in))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| time_text_ms(&r.last_check_in))
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *tx)
+        .await)?;
     }
     store(touch_all(tx, &touches).await)?;
     Ok(touches.len())
