@@ -64,15 +64,23 @@ pub(super) async fn write_daily(
 /// `account_id`, `month`) from its latest daily row; writes those that changed and moves them
 /// to the head of the feed in (account, month) order. Returns how many changed.
 pub(super) fn refresh_sql(keys: &str) -> String {
+    month_ends_sql(&format!(
+        "SELECT DISTINCT ON (d.account_id, k.month)
+                d.account_id, k.month, d.plan, d.date, d.users_registered,
+                d.users_with_token, d.users_with_activity
+         FROM {keys} k
+         JOIN daily_usage d ON d.account_id = k.account_id
+              AND d.date >= k.month || '-01' AND d.date <= k.month || '-31'
+         ORDER BY d.account_id, k.month, d.date DESC"
+    ))
+}
+
+/// Writes the month-end rows `latest` selects (account, month, plan, snapshot date, the three
+/// counts; one per key) where they differ from the stored ones, and moves those to the head
+/// of the feed in (account, month) order; its row count is how many changed.
+pub(super) fn month_ends_sql(latest: &str) -> String {
     format!(
-        "WITH latest AS (
-             SELECT DISTINCT ON (d.account_id, k.month)
-                    d.account_id, k.month, d.plan, d.date, d.users_registered,
-                    d.users_with_token, d.users_with_activity
-             FROM {keys} k
-             JOIN daily_usage d ON d.account_id = k.account_id
-                  AND d.date >= k.month || '-01' AND d.date <= k.month || '-31'
-             ORDER BY d.account_id, k.month, d.date DESC),
+        "WITH latest AS ({latest}),
          changed AS (
              INSERT INTO month_usage AS m (account_id, month, plan, snapshot_date,
                  users_registered, users_with_token, users_with_activity)

@@ -928,6 +928,9 @@ async fn load_daily(
     if rows.peek().is_none() {
         return Ok(());
     }
+    // Into a database without daily rows (a first load), a month's end is the file's latest
+    // row of the month; else a stored later row of the month may still win.
+    let first = is_empty(tx, "daily_usage").await?;
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (
@@ -981,10 +984,15 @@ async fn load_daily(
     )
     .execute(&mut *tx)
     .await)?;
-    let keys = "(SELECT DISTINCT account_id, left(date, 7) AS month FROM load_daily)";
-    stats.months_changed = db(sqlx::query(&daily::refresh_sql(keys))
-        .execute(&mut *tx)
-        .await)?
-    .rows_affected() as usize;
+    let sql = if first {
+        daily::month_ends_sql(
+            "SELECT DISTINCT ON (account_id, left(date, 7)) account_id, left(date, 7), plan,
+                 date, users_registered, users_with_token, users_with_activity
+             FROM load_daily ORDER BY account_id, left(date, 7), date DESC, ord DESC",
+        )
+    } else {
+        daily::refresh_sql("(SELECT DISTINCT account_id, left(date, 7) AS month FROM load_daily)")
+    };
+    stats.months_changed = db(sqlx::query(&sql).execute(&mut *tx).await)?.rows_affected() as usize;
     Ok(())
 }
