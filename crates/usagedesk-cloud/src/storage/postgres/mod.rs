@@ -172,7 +172,7 @@ impl PgStorage {
             .max_connections(u32::try_from(limits.readers).unwrap_or(64).max(1) + 2)
             .acquire_timeout(limits.reader_wait)
             .idle_timeout(Some(Duration::from_secs(300)))
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
         let mut storage = Self {
             pool,
             label,
@@ -180,22 +180,33 @@ impl PgStorage {
             epoch: String::new(),
         };
         let epoch = storage.run(async {
-            let mut conn = storage.pool.acquire().await.map_err(|e| {
-                let e = StoreError::from(e);
-                match e {
-                    StoreError::Unavailable(m) | StoreError::Invalid(m) => StoreError::Unavailable(
-                        format!("cannot connect to PostgreSQL at {}: {m}", storage.label),
-                    ),
-                    StoreError::Other(source) => StoreError::other(format!(
-                        "cannot connect to PostgreSQL at {}: {}",
-                        storage.label,
-                        redact_url(&source.to_string())
-                    )),
-                    other => other,
-                }
-            })?;
+            // A connection of its own first: its error says why (TLS refused, a wrong
+            // password, no server), where the pool would only time out.
+            let connect = sqlx::Connection::connect_with(&options);
+            let mut conn: sqlx::PgConnection =
+                match tokio::time::timeout(storage.limits.reader_wait, connect).await {
+                    Ok(Ok(conn)) => conn,
+                    Ok(Err(e)) => {
+                        let why = format!(
+                            "cannot connect to PostgreSQL at {}: {}",
+                            storage.label,
+                            redact_url(&e.to_string())
+                        );
+                        return Err(match StoreError::from(e) {
+                            StoreError::Unavailable(_) => StoreError::Unavailable(why),
+                            _ => StoreError::other(why),
+                        });
+                    }
+                    Err(_) => {
+                        return Err(StoreError::Unavailable(format!(
+                            "cannot connect to PostgreSQL at {}: no answer within {} s",
+                            storage.label,
+                            storage.limits.reader_wait.as_secs()
+                        )))
+                    }
+                };
             migrate::migrate(&mut conn, &storage.label).await?;
-            drop(conn);
+            sqlx::Connection::close(conn).await?;
             storage.init_meta().await
         })?;
         storage.epoch = epoch;
