@@ -159,7 +159,7 @@ impl Kind {
         }
     }
 
-    async fn read(self, conn: &mut PgConnection, r: &PgRow) -> Result<Change, StoreError> {
+    fn read(self, r: &PgRow) -> Result<Change, StoreError> {
         const AT: usize = 3;
         let account_id = || col::<String>(r, 1);
         let key = || col::<String>(r, 2);
@@ -182,11 +182,8 @@ impl Kind {
             Kind::License => Change::License(customers::license_row(r, AT, key()?, account_id()?)?),
             Kind::Report => Change::InstanceReport(customers::report_row(r, AT, key()?)?),
             Kind::Event => Change::InstanceEvent(customers::event_row(r, AT)?),
-            Kind::Attempt => {
-                let mut attempt = customers::attempt_row(r, AT, key()?)?;
-                attempt.steps = customers::steps_of(conn, &attempt.id).await?;
-                Change::InstallAttempt(attempt)
-            }
+            // Its steps are read for the whole page at once (see `page`).
+            Kind::Attempt => Change::InstallAttempt(customers::attempt_row(r, AT, key()?)?),
         })
     }
 }
@@ -251,10 +248,11 @@ pub(super) async fn page(
         for r in &rows {
             let seq: i64 = r.try_get(0)?;
             if let Ok(i) = seqs.binary_search(&seq) {
-                slots[i] = Some(kind.read(conn, r).await?);
+                slots[i] = Some(kind.read(r)?);
             }
         }
     }
+    read_steps(conn, &mut slots).await?;
     let mut changes = Vec::with_capacity(slots.len());
     for (slot, seq) in slots.into_iter().zip(&seqs) {
         changes.push(slot.ok_or_else(|| {
@@ -268,4 +266,45 @@ pub(super) async fn page(
         last_seq,
         has_more,
     })
+}
+
+/// Fills in the steps of the page's install attempts, with one query.
+async fn read_steps(
+    conn: &mut PgConnection,
+    slots: &mut [Option<Change>],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = slots
+        .iter()
+        .filter_map(|s| match s {
+            Some(Change::InstallAttempt(a)) => Some(a.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "SELECT attempt_id, name, at FROM install_steps WHERE attempt_id = ANY($1)
+         ORDER BY attempt_id, position",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut steps: std::collections::HashMap<String, Vec<usagedesk_domain::customer::InstallStep>> =
+        std::collections::HashMap::new();
+    for r in &rows {
+        steps
+            .entry(col(r, 0)?)
+            .or_default()
+            .push(usagedesk_domain::customer::InstallStep {
+                name: col(r, 1)?,
+                at: super::time_col(r, 2)?,
+            });
+    }
+    for slot in slots.iter_mut() {
+        if let Some(Change::InstallAttempt(a)) = slot {
+            a.steps = steps.remove(&a.id).unwrap_or_default();
+        }
+    }
+    Ok(())
 }

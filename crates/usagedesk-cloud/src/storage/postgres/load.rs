@@ -75,6 +75,10 @@ pub(super) async fn load_dataset(
 ) -> Result<LoadStats, LoadError> {
     let started = std::time::Instant::now();
     let mut stats = LoadStats::default();
+    // The load's sorts (daily rows by key, month-ends) in memory rather than on disk.
+    db(sqlx::query("SET LOCAL work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await)?;
     if let Some(plans) = &dataset.plans {
         for (i, p) in plans.iter().enumerate() {
             db(sqlx::query(
@@ -187,6 +191,15 @@ pub(super) async fn load_dataset(
     let daily = std::mem::replace(&mut dataset.daily, Box::new(std::iter::empty()));
     load_daily(tx, daily, all, &catalog, today, &mut stats).await?;
     tracing::debug!("load: daily rows, {:.2} s", started.elapsed().as_secs_f64());
+    // A load can change a table's size many times over: fresh statistics keep the plans of
+    // the reads that follow (feed pages, subtrees) on their indexes.
+    db(sqlx::query(
+        "ANALYZE accounts, closure, daily_usage, month_usage, feed, tombstone_scope, instances,
+             licenses, instance_reports, instance_events, install_attempts, install_steps",
+    )
+    .execute(&mut *tx)
+    .await)?;
+    tracing::debug!("load: analyzed, {:.2} s", started.elapsed().as_secs_f64());
     Ok(stats)
 }
 

@@ -166,7 +166,11 @@ impl PgStorage {
                     redact_url(&e.to_string())
                 ))
             })?
-            .application_name("usagedesk-cloud");
+            .application_name("usagedesk-cloud")
+            // The service's queries read a page or write a batch: starting parallel workers
+            // costs more than they save (10 ms a feed page, measured), and PostgreSQL never
+            // runs a write's query in parallel anyway.
+            .options([("max_parallel_workers_per_gather", "0")]);
         let _enter = runtime().enter();
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(limits.readers).unwrap_or(64).max(1) + 2)
