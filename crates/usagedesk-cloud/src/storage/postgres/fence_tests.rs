@@ -151,3 +151,29 @@ fn no_reader_sees_past_a_position_not_yet_committed() {
         "both changes, in the order their writers committed"
     );
 }
+
+#[test]
+fn sslmode_is_honoured_and_the_refusal_names_tls_without_the_password() {
+    let Some(server) = server() else { return };
+    // The test server speaks no TLS: `require` must refuse rather than fall back to plain text.
+    let url = format!(
+        "{server}{}sslmode=require",
+        if server.contains('?') { '&' } else { '?' }
+    );
+    let err = PgStorage::open(&url)
+        .err()
+        .expect("sslmode=require refuses a server without TLS");
+    let text = err.to_string();
+    assert!(text.contains("TLS"), "the refusal says why: {text}");
+    let password = server
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, p)| p.to_owned())
+        .expect("the test server's URL has a password");
+    assert!(!text.contains(&password), "no password in: {text}");
+    // `prefer` (the default) connects without TLS to such a server.
+    let name = format!("tls_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    let fresh = create_database(&server, &name).expect("a database");
+    assert!(PgStorage::open(&format!("{fresh}?sslmode=prefer")).is_ok());
+}
