@@ -927,8 +927,44 @@ async fn load_attempts(
     Ok(touches.len())
 }
 
+/// A checked daily row waiting to be copied: it is known to end its (account, month) in the
+/// file once the next row is seen.
+struct Staged<'a> {
+    ord: i64,
+    account_id: &'a str,
+    date: NaiveDate,
+    plan: &'a str,
+    counts: usagedesk_domain::UsageCounts,
+}
+
+impl Staged<'_> {
+    fn month(&self) -> (i32, u32) {
+        use chrono::Datelike;
+        (self.date.year(), self.date.month())
+    }
+
+    async fn copy(&self, copy: &mut Copy<'_>, last_of_month: bool) -> Result<(), StoreError> {
+        let int = |n: u64| n.min(i64::MAX as u64) as i64;
+        copy.int(self.ord)
+            .text(self.account_id)
+            .text(usagedesk_domain::month::DateText::new(self.date).as_str())
+            .text(self.plan)
+            .int(int(self.counts.users_registered))
+            .int(int(self.counts.users_with_token))
+            .int(int(self.counts.users_with_activity))
+            .text(if last_of_month { "t" } else { "f" });
+        copy.end_row().await
+    }
+}
+
 /// Streams the daily rows through COPY (each checked first by [`rules::check_daily`]), merges
 /// them into `daily_usage`, then derives the month-end rows they touch, set-based.
+///
+/// Files usually list rows by account then date. The stream notes whether they are (strictly
+/// increasing keys) and marks each (account, month)'s last row as it goes; then no sort is
+/// needed: the rows go into `daily_usage` as they are, and the marked rows are the file's
+/// month-end candidates. Otherwise the rows are sorted in SQL (of one date given twice, the
+/// later wins; a month's latest date ends it).
 async fn load_daily(
     tx: &mut PgConnection,
     rows: RowStream<'_, crate::storage::DailyRow>,
@@ -953,55 +989,84 @@ async fn load_daily(
              plan                TEXT COLLATE \"C\" NOT NULL,
              users_registered    BIGINT NOT NULL,
              users_with_token    BIGINT NOT NULL,
-             users_with_activity BIGINT NOT NULL
+             users_with_activity BIGINT NOT NULL,
+             last_of_month       BOOLEAN NOT NULL
          ) ON COMMIT DROP",
     )
     .execute(&mut *tx)
     .await)?;
+    let mut sorted = true;
     {
         let mut copy = store(
             Copy::start(
                 tx,
                 "load_daily (ord, account_id, date, plan, users_registered, users_with_token, \
-                 users_with_activity)",
+                 users_with_activity, last_of_month)",
             )
             .await,
         )?;
-        let int = |n: u64| n.min(i64::MAX as u64) as i64;
+        let mut pending: Option<Staged<'_>> = None;
         for (ord, row) in rows.enumerate() {
             let row = row?;
             let r = &row.row;
             let (account_id, plan) =
                 rules::check_daily(r, accounts, catalog, today).map_err(|m| row.error(m))?;
-            copy.int(ord as i64)
-                .text(account_id)
-                .text(usagedesk_domain::month::DateText::new(r.date).as_str())
-                .text(plan)
-                .int(int(r.counts.users_registered))
-                .int(int(r.counts.users_with_token))
-                .int(int(r.counts.users_with_activity));
-            store(copy.end_row().await)?;
+            let next = Staged {
+                ord: ord as i64,
+                account_id,
+                date: r.date,
+                plan,
+                counts: r.counts,
+            };
+            if let Some(prev) = pending.take() {
+                sorted &= (prev.account_id, prev.date) < (next.account_id, next.date);
+                let last = (prev.account_id, prev.month()) != (next.account_id, next.month());
+                store(prev.copy(&mut copy, last).await)?;
+            }
+            pending = Some(next);
+        }
+        if let Some(prev) = pending {
+            store(prev.copy(&mut copy, true).await)?;
         }
         stats.daily_rows = store(copy.finish().await)? as usize;
     }
-    db(sqlx::query(
-        "INSERT INTO daily_usage (account_id, date, plan, users_registered, users_with_token,
-             users_with_activity)
-         SELECT DISTINCT ON (account_id, date) account_id, date, plan, users_registered,
-             users_with_token, users_with_activity
-         FROM load_daily ORDER BY account_id, date, ord DESC
-         ON CONFLICT (account_id, date) DO UPDATE SET plan = excluded.plan,
-             users_registered = excluded.users_registered,
-             users_with_token = excluded.users_with_token,
-             users_with_activity = excluded.users_with_activity",
-    )
-    .execute(&mut *tx)
-    .await)?;
-    let sql = if first {
-        daily::month_ends_sql(
+    let (daily_sql, candidates) = if sorted {
+        (
+            "INSERT INTO daily_usage (account_id, date, plan, users_registered, users_with_token,
+                 users_with_activity)
+             SELECT account_id, date, plan, users_registered, users_with_token,
+                 users_with_activity
+             FROM load_daily",
+            "SELECT account_id, left(date, 7), plan, date, users_registered, users_with_token,
+                 users_with_activity
+             FROM load_daily WHERE last_of_month",
+        )
+    } else {
+        (
+            "INSERT INTO daily_usage (account_id, date, plan, users_registered, users_with_token,
+                 users_with_activity)
+             SELECT DISTINCT ON (account_id, date) account_id, date, plan, users_registered,
+                 users_with_token, users_with_activity
+             FROM load_daily ORDER BY account_id, date, ord DESC",
             "SELECT DISTINCT ON (account_id, left(date, 7)) account_id, left(date, 7), plan,
                  date, users_registered, users_with_token, users_with_activity
              FROM load_daily ORDER BY account_id, left(date, 7), date DESC, ord DESC",
+        )
+    };
+    db(sqlx::query(&format!(
+        "{daily_sql}
+         ON CONFLICT (account_id, date) DO UPDATE SET plan = excluded.plan,
+             users_registered = excluded.users_registered,
+             users_with_token = excluded.users_with_token,
+             users_with_activity = excluded.users_with_activity"
+    ))
+    .execute(&mut *tx)
+    .await)?;
+    let sql = if first {
+        daily::month_ends_sql(candidates)
+    } else if sorted {
+        daily::refresh_sql(
+            "(SELECT account_id, left(date, 7) AS month FROM load_daily WHERE last_of_month)",
         )
     } else {
         daily::refresh_sql("(SELECT DISTINCT account_id, left(date, 7) AS month FROM load_daily)")
