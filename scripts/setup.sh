@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing UsageDesk needs on a fresh Debian/Ubuntu
 # machine: system packages (Tauri's WebKitGTK stack, WebKitWebDriver, Xvfb; a D-Bus daemon and
-# python3-xlib for the single-instance and window-state tests; python3-venv), the UI's npm
+# python3-xlib for the single-instance and window-state tests; python3-venv; PostgreSQL, whose
+# server binaries scripts/postgres.sh runs as a throwaway cluster for the cloud's PostgreSQL
+# engine tests), the UI's npm
 # packages (with the prebuilt Tauri CLI, which builds the installers), tauri-driver, and
 # Schemathesis (the API fuzzer of scripts/api-fuzz.sh, pinned in scripts/schemathesis.version,
 # in its own virtual environment). Idempotent: installs only what is missing.
@@ -13,6 +15,7 @@ SYSTEM_PACKAGES=(
   libssl-dev libdbus-1-dev sqlite3
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
   webkit2gtk-driver xvfb xauth imagemagick dbus python3-xlib python3-venv
+  postgresql
 )
 
 missing=()

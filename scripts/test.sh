@@ -3,10 +3,19 @@
 # formatting and lints, unit and integration tests, the end-to-end tests of the real app
 # window under Xvfb, and the Linux installer (the tested build packed as a .deb, installed with
 # dpkg, started, removed), and bounded fuzzing runs of the exchange-file parsers and of the
-# cloud's HTTP API.
+# cloud's HTTP API. The cloud's PostgreSQL engine is tested on a throwaway cluster
+# (scripts/postgres.sh) started here and always stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+
+xvfb=""
+pgdir=""
+cleanup() {
+  if [ -n "$xvfb" ]; then kill "$xvfb" 2>/dev/null || true; fi
+  if [ -n "$pgdir" ]; then ./scripts/postgres.sh stop "$pgdir" || true; fi
+}
+trap cleanup EXIT
 
 echo "==> UI: type check, tests, build"
 npm --prefix ui run check
@@ -22,13 +31,47 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 if [ -z "${DISPLAY:-}" ]; then
   Xvfb :99 -screen 0 1440x900x24 -nolisten tcp >/dev/null 2>&1 &
   xvfb=$!
-  trap 'kill $xvfb 2>/dev/null || true' EXIT
   export DISPLAY=:99
 fi
 export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1
 
+echo "==> a throwaway PostgreSQL cluster for the cloud's PostgreSQL engine"
+pgdir=$(mktemp -d "${TMPDIR:-/tmp}/usagedesk-pg.XXXXXX")
+USAGEDESK_TEST_POSTGRES_URL=$(./scripts/postgres.sh start "$pgdir")
+export USAGEDESK_TEST_POSTGRES_URL
+
+# With the URL set, the PostgreSQL conformance suite and the feed fence test run here; every
+# other test runs on SQLite.
 echo "==> cargo test"
 cargo test --workspace --locked
+
+# The cloud's integration tests again, on PostgreSQL: the API, scoping, feed (with concurrent
+# writers), ingest, air-gap, check-ins, customers, identity and load; connections killed under
+# load; two serve processes on one database. The CLI, limits and restore tests are about the
+# SQLite file and stay on SQLite. The test binaries just built are run again (asking cargo for
+# a subset would resolve other features and rebuild).
+echo "==> the cloud's integration tests on PostgreSQL"
+pg_tests=(api airgap_feed airgap_imports airgap_keys airgap_moved airgap_online check_in customers
+  feed_concurrency instance_identity load load_month_end lost_connection two_processes)
+mapfile -t pg_bins < <(cargo test --workspace --locked --no-run --message-format=json 2>/dev/null |
+  python3 -c '
+import json, sys
+want = set(sys.argv[1:])
+for line in sys.stdin:
+    m = json.loads(line)
+    t = m.get("target", {})
+    if (m.get("reason") == "compiler-artifact" and m.get("executable") and t.get("kind") == ["test"]
+            and t.get("name") in want and "/crates/usagedesk-cloud/tests/" in t.get("src_path", "")):
+        print(m["executable"])
+' "${pg_tests[@]}")
+if [ "${#pg_bins[@]}" -ne "${#pg_tests[@]}" ]; then
+  echo "error: found ${#pg_bins[@]} of the ${#pg_tests[@]} cloud test binaries to run on PostgreSQL" >&2
+  exit 1
+fi
+for bin in "${pg_bins[@]}"; do
+  echo "--- $(basename "$bin") on PostgreSQL"
+  (cd crates/usagedesk-cloud && USAGEDESK_TEST_ENGINE=postgres "$bin")
+done
 
 echo "==> the .deb: build, install, start, remove"
 ./scripts/installer-test.sh

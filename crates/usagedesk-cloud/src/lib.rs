@@ -14,4 +14,4 @@ pub mod summary;
 pub mod tokens;
 
 pub use server::{spawn, spawn_with, RunningServer};
-pub use storage::{SqliteStorage, Store, TokenKind, TokenScope};
+pub use storage::{PgStorage, SqliteStorage, Store, TokenKind, TokenScope};

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use cli::db::{Db, DB_ENV, DB_HELP};
 use cli::{demo_data, serve_args, token_cmd};
 use usagedesk_cloud::limits::{Limits, StorageLimits};
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{rotate_epoch, LoadError};
-use usagedesk_cloud::{load, SqliteStorage};
+use usagedesk_cloud::{load, PgStorage};
 use usagedesk_domain::{Clock, SystemClock};
 
 #[derive(Parser)]
@@ -30,9 +30,11 @@ struct Cli {
 enum Command {
     /// Serve the manager and ingest API, within the limits below (docs/operations.md).
     Serve {
-        /// The SQLite database file (created if missing).
-        #[arg(long)]
-        db: PathBuf,
+        /// The database: a SQLite file (created if missing), or a PostgreSQL URL
+        /// (postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full; the database must
+        /// exist, its tables are created); also from $USAGEDESK_CLOUD_DB.
+        #[arg(long, env = DB_ENV, hide_env_values = true)]
+        db: Db,
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
         #[command(flatten)]
@@ -42,8 +44,8 @@ enum Command {
     /// instances.csv, licenses.csv, instance_reports.csv, instance_events.csv,
     /// install_attempts.csv, install_steps.csv): all or nothing.
     Load {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         dir: PathBuf,
     },
     /// Write a realistic demo dataset in the load format.
@@ -51,9 +53,8 @@ enum Command {
     /// Print the vendor root public key (first line) and its fingerprint (second line): the
     /// key every agent is given with `--vendor-key`. The secret key never leaves the database.
     VendorKey {
-        /// The SQLite database file of the service (must exist).
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
     },
     /// Manage API tokens: create, list, revoke.
     Token {
@@ -67,8 +68,8 @@ enum Command {
     },
     /// Write a consistent copy of the database to a new file; the service may keep running.
     Backup {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         /// The backup file to write (must not exist).
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -77,8 +78,8 @@ enum Command {
     /// air-gapped flag, signed by the vendor root key, with a fresh enrollment secret. Hand it
     /// to the customer (`usagedesk-agent init --license-file`); only its public half is kept.
     LicenseFile {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         /// The instance id (instances.csv).
         #[arg(long, value_name = "ID")]
         instance: String,
@@ -104,8 +105,8 @@ enum InstanceCommand {
     /// Remove the instance's registered key (a reinstalled instance, or one claimed by someone
     /// else): its next first contact must enroll again with a license file.
     ResetKey {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         #[arg(long, value_name = "ID")]
         instance: String,
         /// Also revoke every license file issued for it (one was copied): issue a new one.
@@ -118,8 +119,8 @@ enum InstanceCommand {
     /// Show the instance's key history: license files issued, keys enrolled, registered,
     /// reset; who and when.
     History {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         #[arg(long, value_name = "ID")]
         instance: String,
         /// One JSON object per line.
@@ -133,8 +134,8 @@ enum EpochCommand {
     /// Give the database a new epoch, so every cache resyncs in full on its next sync. Run
     /// it after restoring a backup, with the service stopped (docs/operations.md).
     Rotate {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
     },
 }
 
@@ -157,9 +158,12 @@ fn main() -> Result<()> {
         Command::Epoch {
             command: EpochCommand::Rotate { db },
         } => {
-            let (old, new) = rotate_epoch(&db, &mut rand::rngs::OsRng)
-                .with_context(|| format!("cannot rotate the epoch of {}", db.display()))?;
-            println!("epoch of {}: {old} -> {new}", db.display());
+            let (old, new) = match &db {
+                Db::Sqlite(path) => rotate_epoch(path, &mut rand::rngs::OsRng),
+                Db::Postgres(url) => PgStorage::rotate_epoch(url, &mut rand::rngs::OsRng),
+            }
+            .with_context(|| format!("cannot rotate the epoch of {db}"))?;
+            println!("epoch of {db}: {old} -> {new}");
             eprintln!(
                 "Every cache will resync in full on its next sync. Start the service again \
                  (a running one keeps the old epoch until restarted)."
@@ -167,13 +171,14 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Backup { db, output } => {
+            let db = db.sqlite_file("backup (use pg_dump for PostgreSQL)")?;
             if !db.is_file() {
                 bail!(
                     "no database at {}: give the --db of the service",
                     db.display()
                 );
             }
-            usagedesk_cloud::storage::backup(&db, &output).with_context(|| {
+            usagedesk_cloud::storage::backup(db, &output).with_context(|| {
                 format!("cannot back up {} to {}", db.display(), output.display())
             })?;
             println!("backed up {} to {}", db.display(), output.display());
@@ -184,7 +189,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Load { db, dir } => {
-            let storage = open(&db)?;
+            let storage = db.open()?;
             let dataset = load::read_dataset(&dir)?;
             let stats = storage.load(dataset, clock.today()).map_err(|e| match e {
                 LoadError::Row(r) => anyhow::anyhow!("nothing was loaded: {r}"),
@@ -208,18 +213,16 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::VendorKey { db } => {
-            if !db.is_file() {
-                bail!(
-                    "no database at {}: give the --db of the running service (its vendor key is \
-                     created with it)",
-                    db.display()
-                );
+            if let Db::Sqlite(path) = &db {
+                if !path.is_file() {
+                    bail!(
+                        "no database at {db}: give the --db of the running service (its vendor \
+                         key is created with it)"
+                    );
+                }
             }
-            let key = usagedesk_cloud::airgap::keys::vendor_key(&open(&db)?)?;
-            eprintln!(
-                "The vendor key of {}: configure every agent with it (--vendor-key).",
-                db.display()
-            );
+            let key = usagedesk_cloud::airgap::keys::vendor_key(db.open()?.as_ref())?;
+            eprintln!("The vendor key of {db}: configure every agent with it (--vendor-key).");
             println!("{}", key.public_key);
             println!("{}", key.fingerprint);
             Ok(())
@@ -233,9 +236,9 @@ fn main() -> Result<()> {
             output,
         } => {
             use usagedesk_cloud::airgap::identity;
-            let storage = open_existing(&db)?;
+            let storage = db.open_existing()?;
             let issued = identity::issue_license_file(
-                &storage,
+                storage.as_ref(),
                 &instance,
                 chrono::Duration::days(valid_days),
                 &operator(by),
@@ -268,9 +271,9 @@ fn main() -> Result<()> {
                 },
         } => {
             use usagedesk_cloud::airgap::identity;
-            let storage = open_existing(&db)?;
+            let storage = db.open_existing()?;
             let reset = identity::reset_key(
-                &storage,
+                storage.as_ref(),
                 &instance,
                 revoke_license_files,
                 &operator(by),
@@ -308,8 +311,8 @@ fn main() -> Result<()> {
             command: InstanceCommand::History { db, instance, json },
         } => {
             use usagedesk_cloud::airgap::identity;
-            let storage = open_existing(&db)?;
-            let events = identity::history(&storage, &instance).map_err(refused)?;
+            let storage = db.open_existing()?;
+            let events = identity::history(storage.as_ref(), &instance).map_err(refused)?;
             if events.is_empty() && !json {
                 println!("instance {instance}: no key events yet");
             }
@@ -359,17 +362,6 @@ fn operator(by: Option<String>) -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
-/// An existing database (these commands never create one).
-fn open_existing(db: &std::path::Path) -> Result<SqliteStorage> {
-    if !db.is_file() {
-        bail!(
-            "no database at {}: give the --db of the running service",
-            db.display()
-        );
-    }
-    open(db)
-}
-
 fn refused(e: usagedesk_cloud::airgap::Refusal) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -412,15 +404,8 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     result
 }
 
-fn open(db: &std::path::Path) -> Result<SqliteStorage> {
-    SqliteStorage::open(db).with_context(|| format!("cannot open the database {}", db.display()))
-}
-
-fn serve(db: PathBuf, listen: SocketAddr, limits: Limits, bounds: StorageLimits) -> Result<()> {
-    let storage: Arc<dyn Store> = Arc::new(
-        SqliteStorage::open_with(&db, bounds)
-            .with_context(|| format!("cannot open the database {}", db.display()))?,
-    );
+fn serve(db: Db, listen: SocketAddr, limits: Limits, bounds: StorageLimits) -> Result<()> {
+    let storage = db.open_with(bounds)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let server = usagedesk_cloud::spawn_with(storage, Arc::new(SystemClock), listen, limits)
@@ -429,9 +414,8 @@ fn serve(db: PathBuf, listen: SocketAddr, limits: Limits, bounds: StorageLimits)
                 format!("cannot listen on {listen}; is another service using the port?")
             })?;
         tracing::info!(
-            "usagedesk-cloud listening on {} (database {})",
-            server.url(),
-            db.display()
+            "usagedesk-cloud listening on {} (database {db})",
+            server.url()
         );
         eprintln!("listening on {}", server.url());
         tokio::signal::ctrl_c().await?;

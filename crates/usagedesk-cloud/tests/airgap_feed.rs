@@ -9,7 +9,6 @@ use common::{record, Agent, Harness, Manager, DE_PATH};
 use reqwest::StatusCode;
 use serde_json::Value;
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenKind;
 
 /// The changes a token sees after `cursor`, and the cursor after them.

@@ -9,7 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{PublicKey, SyncKey, UsageData, UsageRecord, VerificationKey, Verified};
 use usagedesk_cloud::http::max_upload_body_bytes;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{TokenKind, TokenScope};
 
 /// What the instance of acme-de holds: one record the cloud has, one it holds with other
@@ -626,13 +625,8 @@ async fn a_file_that_arrives_late_does_not_undo_a_newer_record() {
         [1, 0, 2],
         "the late file's older record is held already, in a newer version"
     );
-    let conn = rusqlite::Connection::open(h.dir.path().join("cloud.db")).unwrap();
-    let users: i64 = conn
-        .query_row(
-            "SELECT users_registered FROM daily_usage WHERE account_id = 'acme-de' AND date = '2024-07-14'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(users, 170, "the day keeps the newer record's values");
+    let users = h.rows(
+        "SELECT users_registered FROM daily_usage WHERE account_id = 'acme-de' AND date = '2024-07-14'",
+    );
+    assert_eq!(users, [["170"]], "the day keeps the newer record's values");
 }

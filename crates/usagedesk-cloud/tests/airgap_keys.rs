@@ -24,8 +24,9 @@ async fn the_vendor_key_is_public_stable_and_printed_by_the_cli() {
     );
 
     // The key is kept with its database: reopening it gives the same key.
-    let db = h.dir.path().join("cloud.db");
-    let again = SqliteStorage::open(&db).unwrap().vendor_root_key().unwrap();
+    let again = usagedesk_testkit::engine::open(&h.db)
+        .vendor_root_key()
+        .unwrap();
     assert_eq!(
         again.public_key(),
         key,
@@ -33,8 +34,9 @@ async fn the_vendor_key_is_public_stable_and_printed_by_the_cli() {
     );
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_usagedesk-cloud"))
-        .args(["vendor-key", "--db"])
-        .arg(&db)
+        .arg("vendor-key")
+        // From the environment: a PostgreSQL URL's password stays off the command line.
+        .env("USAGEDESK_CLOUD_DB", &h.db)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -198,13 +200,6 @@ async fn certificate_requests_are_checked() {
     assert_eq!(body["vendor_key"], h.root().await.to_string());
 
     // Every certificate given is on record (one: the refused requests left nothing).
-    let conn = rusqlite::Connection::open(h.dir.path().join("cloud.db")).unwrap();
-    let rows: Vec<(String, String, String)> = conn
-        .prepare("SELECT public_key, subject, scope FROM delegations")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(rows, [(key, "bob@vendor.example".into(), "*".into())]);
+    let rows = h.rows("SELECT public_key, subject, scope FROM delegations");
+    assert_eq!(rows, [[key, "bob@vendor.example".into(), "*".into()]]);
 }

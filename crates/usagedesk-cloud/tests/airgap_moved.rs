@@ -10,7 +10,6 @@ use chrono::Duration;
 use common::{record, Agent, Harness, Manager, DE_PATH};
 use reqwest::StatusCode;
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 
 /// Loads the fixture again with `acme-de` under `parent` and `instances` as instances.csv.
 fn reload(h: &Harness, parent: &str, instances: &str) {

@@ -8,7 +8,6 @@ use common::{body_of, record, Agent, Harness, Manager, FR_PATH};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{PublicKey, SyncKey, UsageData, UsageRecord, VerificationKey};
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenScope;
 
 fn fr_records() -> Vec<UsageRecord> {

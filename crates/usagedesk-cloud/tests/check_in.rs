@@ -13,7 +13,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_agent::check_in::{timestamp_text, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use usagedesk_agent::{Agent, CloudClient};
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{TokenKind, TokenScope};
 use usagedesk_domain::customer::{CheckIn, ClusterDetails, InstanceStatus};
 

@@ -12,9 +12,8 @@ use common::Harness;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{LoadError, TokenKind, TokenScope};
-use usagedesk_cloud::SqliteStorage;
+use usagedesk_cloud::Store;
 use usagedesk_domain::api::Change;
 use usagedesk_testkit::today;
 
@@ -111,14 +110,14 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-fn changes(db: &SqliteStorage, scope: &TokenScope, cursor: Option<&str>) -> (Vec<Change>, String) {
+fn changes(db: &dyn Store, scope: &TokenScope, cursor: Option<&str>) -> (Vec<Change>, String) {
     let page = db.changes(scope, cursor, 20_000, false).unwrap();
     assert!(!page.has_more);
     (page.changes, page.next_cursor)
 }
 
-fn open(dir: &Path) -> SqliteStorage {
-    SqliteStorage::open(&dir.join("cloud.db")).unwrap()
+fn open(dir: &Path) -> std::sync::Arc<dyn Store> {
+    usagedesk_testkit::engine::fresh_store(dir)
 }
 
 #[test]
@@ -138,7 +137,7 @@ fn the_customer_files_load_and_each_scope_sees_its_own() {
         (3, 2, 4, 3)
     );
 
-    let eu = customer_keys(&changes(&db, &TokenScope::Subtree("acme-eu".into()), None).0);
+    let eu = customer_keys(&changes(db.as_ref(), &TokenScope::Subtree("acme-eu".into()), None).0);
     assert_eq!(
         eu,
         set(&[
@@ -153,9 +152,10 @@ fn the_customer_files_load_and_each_scope_sees_its_own() {
             "report:inst-fr",
         ])
     );
-    let fr = customer_keys(&changes(&db, &TokenScope::Subtree("acme-fr".into()), None).0);
+    let fr = customer_keys(&changes(db.as_ref(), &TokenScope::Subtree("acme-fr".into()), None).0);
     assert!(fr.iter().all(|k| k.contains("fr")), "{fr:?}");
-    let globex = customer_keys(&changes(&db, &TokenScope::Subtree("sp-globex".into()), None).0);
+    let globex =
+        customer_keys(&changes(db.as_ref(), &TokenScope::Subtree("sp-globex".into()), None).0);
     assert_eq!(
         globex,
         set(&[
@@ -164,10 +164,11 @@ fn the_customer_files_load_and_each_scope_sees_its_own() {
             "report:inst-globex",
         ])
     );
-    let all = customer_keys(&changes(&db, &TokenScope::All, None).0);
+    let all = customer_keys(&changes(db.as_ref(), &TokenScope::All, None).0);
     assert_eq!(all.len(), eu.len() + globex.len());
     assert!(
-        customer_keys(&changes(&db, &TokenScope::Subtree("acme-us".into()), None).0).is_empty()
+        customer_keys(&changes(db.as_ref(), &TokenScope::Subtree("acme-us".into()), None).0)
+            .is_empty()
     );
 }
 
@@ -259,7 +260,7 @@ fn loading_again_changes_nothing_and_a_changed_row_moves_to_a_new_seq() {
     write_dataset(&data);
     let db = open(dir.path());
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
-    let (_, cursor) = changes(&db, &TokenScope::All, None);
+    let (_, cursor) = changes(db.as_ref(), &TokenScope::All, None);
 
     let stats = db.load(read_dataset(&data).unwrap(), today()).unwrap();
     assert_eq!(
@@ -271,7 +272,9 @@ fn loading_again_changes_nothing_and_a_changed_row_moves_to_a_new_seq() {
         ),
         (0, 0, 0, 0)
     );
-    assert!(changes(&db, &TokenScope::All, Some(&cursor)).0.is_empty());
+    assert!(changes(db.as_ref(), &TokenScope::All, Some(&cursor))
+        .0
+        .is_empty());
 
     // One license renewed, one event corrected, one attempt's steps extended, one report
     // updated: exactly those move.
@@ -310,7 +313,7 @@ fn loading_again_changes_nothing_and_a_changed_row_moves_to_a_new_seq() {
         ),
         (1, 1, 1, 1)
     );
-    let (moved, _) = changes(&db, &TokenScope::All, Some(&cursor));
+    let (moved, _) = changes(db.as_ref(), &TokenScope::All, Some(&cursor));
     assert_eq!(
         customer_keys(&moved),
         set(&[
@@ -338,7 +341,7 @@ fn a_dataset_without_customer_files_still_loads() {
     let db = open(dir.path());
     let stats = db.load(read_dataset(&data).unwrap(), today()).unwrap();
     assert_eq!(stats.instances_changed, 3);
-    assert!(customer_keys(&changes(&db, &TokenScope::All, None).0).is_empty());
+    assert!(customer_keys(&changes(db.as_ref(), &TokenScope::All, None).0).is_empty());
 }
 
 /// Each case: the file, a line appended to it (or `None` with a replacement), and what the
@@ -557,7 +560,7 @@ fn a_bad_row_names_its_file_and_line_and_nothing_is_loaded() {
         );
         assert!(err.contains(needle), "'{err}' should say '{needle}'");
         assert!(
-            changes(&db, &TokenScope::All, None).0.is_empty(),
+            changes(db.as_ref(), &TokenScope::All, None).0.is_empty(),
             "{line}: nothing was written"
         );
     }
@@ -585,7 +588,7 @@ fn a_repeated_event_is_the_refusal_even_when_a_later_event_is_refused_too() {
         "'{err}' names the repeated row, which comes first"
     );
     assert!(
-        changes(&db, &TokenScope::All, None).0.is_empty(),
+        changes(db.as_ref(), &TokenScope::All, None).0.is_empty(),
         "nothing was written"
     );
 }
@@ -597,7 +600,7 @@ fn licenses_and_attempts_keep_their_owner() {
     write_dataset(&data);
     let db = open(dir.path());
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
-    let (_, cursor) = changes(&db, &TokenScope::All, None);
+    let (_, cursor) = changes(db.as_ref(), &TokenScope::All, None);
     for (file, from, to, needle) in [
         (
             "licenses.csv",
@@ -621,7 +624,9 @@ fn licenses_and_attempts_keep_their_owner() {
             .to_string();
         assert!(err.contains(file) && err.contains(needle), "{err}");
     }
-    assert!(changes(&db, &TokenScope::All, Some(&cursor)).0.is_empty());
+    assert!(changes(db.as_ref(), &TokenScope::All, Some(&cursor))
+        .0
+        .is_empty());
 }
 
 #[test]
@@ -632,7 +637,7 @@ fn an_account_that_moves_takes_its_customer_data_to_its_new_scopes() {
     let db = open(dir.path());
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
     let globex = TokenScope::Subtree("sp-globex".into());
-    let (_, cursor) = changes(&db, &globex, None);
+    let (_, cursor) = changes(db.as_ref(), &globex, None);
 
     // acme-fr moves from acme-eu to sp-globex.
     let text = fs::read_to_string(data.join("accounts.csv"))
@@ -644,7 +649,7 @@ fn an_account_that_moves_takes_its_customer_data_to_its_new_scopes() {
     fs::write(data.join("accounts.csv"), text).unwrap();
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
     assert_eq!(
-        customer_keys(&changes(&db, &globex, Some(&cursor)).0),
+        customer_keys(&changes(db.as_ref(), &globex, Some(&cursor)).0),
         set(&[
             "attempt:att-fr-1",
             "attempt:att-fr-2",
@@ -683,7 +688,7 @@ fn the_demo_data_loads_and_the_feed_carries_all_of_it() {
             summary.install_attempts
         )
     );
-    let (all, _) = changes(&db, &TokenScope::All, None);
+    let (all, _) = changes(db.as_ref(), &TokenScope::All, None);
     let count = |k: &str| all.iter().filter(|c| kind(c) == k).count();
     assert_eq!(count("license"), summary.licenses);
     assert_eq!(count("report"), summary.instance_reports);

@@ -12,7 +12,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{LicenseFile, LicenseRequest, RootKey, MAX_SEQ_ADVANCE};
 use usagedesk_cloud::airgap::identity;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenScope;
 
 fn message(body: &Value) -> &str {

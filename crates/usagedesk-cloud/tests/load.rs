@@ -4,9 +4,8 @@ use std::fs;
 use std::path::Path;
 
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{LoadError, TokenScope};
-use usagedesk_cloud::SqliteStorage;
+use usagedesk_cloud::Store;
 use usagedesk_domain::api::Change;
 use usagedesk_testkit::{small_fixture, today};
 
@@ -17,14 +16,14 @@ fn copy_fixture(to: &Path) {
     }
 }
 
-fn all_changes(s: &SqliteStorage, scope: &TokenScope) -> Vec<Change> {
+fn all_changes(s: &dyn Store, scope: &TokenScope) -> Vec<Change> {
     s.changes(scope, None, 20_000, false).unwrap().changes
 }
 
 #[test]
 fn a_bad_row_names_its_file_line_and_problem_and_nothing_is_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     let cases = [
         (
             "daily_usage.csv",
@@ -87,7 +86,7 @@ fn a_bad_row_names_its_file_line_and_problem_and_nothing_is_loaded() {
             );
         }
         assert!(
-            all_changes(&db, &TokenScope::All).is_empty(),
+            all_changes(db.as_ref(), &TokenScope::All).is_empty(),
             "{line}: nothing was written"
         );
     }
@@ -108,7 +107,7 @@ fn a_parent_cycle_is_refused() {
         "account_id,date,plan,users_registered,users_with_token,users_with_activity\n",
     )
     .unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     let err = db
         .load(read_dataset(&data).unwrap(), today())
         .unwrap_err()
@@ -121,7 +120,7 @@ fn moving_an_account_tombstones_it_for_its_old_scope_and_sends_it_to_the_new_one
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     copy_fixture(&data);
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
     let eu = TokenScope::Subtree("acme-eu".into());
     let globex = TokenScope::Subtree("sp-globex".into());
@@ -187,7 +186,7 @@ fn moving_an_account_tombstones_it_for_its_old_scope_and_sends_it_to_the_new_one
 #[test]
 fn loading_the_same_folder_twice_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     db.load(read_dataset(&small_fixture()).unwrap(), today())
         .unwrap();
     let cursor = db
@@ -209,7 +208,7 @@ const INSTANCES_HEADER: &str = "id,license_id,account_id,airgapped,public_key\n"
 const KEY: &str = "ed25519:R4uOUH4LsrGMD54IJHaehWLRDfmr4ud0iW+CtLRAUmY=";
 const OTHER_KEY: &str = "ed25519:WSW6huIYlESmw7Q3sl0u812uzRq/gsX7NgYPn8CvQow=";
 
-fn instances_of(s: &SqliteStorage) -> Vec<usagedesk_domain::Instance> {
+fn instances_of(s: &dyn Store) -> Vec<usagedesk_domain::Instance> {
     all_changes(s, &TokenScope::All)
         .into_iter()
         .filter_map(|c| match c {
@@ -222,7 +221,7 @@ fn instances_of(s: &SqliteStorage) -> Vec<usagedesk_domain::Instance> {
 #[test]
 fn a_bad_instance_row_names_its_line_and_nothing_is_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     let good = "inst-1,lic-1,acme-de,true,\n";
     let cases = [
         (
@@ -270,7 +269,7 @@ fn a_bad_instance_row_names_its_line_and_nothing_is_loaded() {
         );
         assert!(err.contains(needle), "'{err}' should say '{needle}'");
         assert!(
-            all_changes(&db, &TokenScope::All).is_empty(),
+            all_changes(db.as_ref(), &TokenScope::All).is_empty(),
             "{line}: nothing was written, accounts and usage included"
         );
     }
@@ -294,7 +293,7 @@ fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     copy_fixture(&data);
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     fs::write(
         data.join("instances.csv"),
         format!("{INSTANCES_HEADER}inst-1,lic-1,acme-de,true,\ninst-2,lic-1,acme-fr,false,{KEY}\n"),
@@ -302,7 +301,7 @@ fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
     .unwrap();
     let stats = db.load(read_dataset(&data).unwrap(), today()).unwrap();
     assert_eq!(stats.instances_changed, 2);
-    let loaded = instances_of(&db);
+    let loaded = instances_of(db.as_ref());
     assert_eq!(loaded.len(), 2);
     assert!(
         loaded[0].airgapped && loaded[0].public_key.is_none(),
@@ -330,7 +329,7 @@ fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
     )
     .unwrap();
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
-    let i2 = instances_of(&db)
+    let i2 = instances_of(db.as_ref())
         .into_iter()
         .find(|i| i.id == "inst-2")
         .unwrap();
@@ -341,7 +340,7 @@ fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
     )
     .unwrap();
     db.load(read_dataset(&data).unwrap(), today()).unwrap();
-    let i2 = instances_of(&db)
+    let i2 = instances_of(db.as_ref())
         .into_iter()
         .find(|i| i.id == "inst-2")
         .unwrap();

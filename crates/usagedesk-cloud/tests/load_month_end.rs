@@ -8,9 +8,8 @@ use std::fs;
 use std::path::Path;
 
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenScope;
-use usagedesk_cloud::SqliteStorage;
+use usagedesk_cloud::Store;
 use usagedesk_domain::api::Change;
 use usagedesk_testkit::today;
 
@@ -78,7 +77,7 @@ fn month_rows(changes: &[Change]) -> MonthEnds {
         .collect()
 }
 
-fn load(db: &SqliteStorage, dir: &Path, daily: &[Daily]) -> usize {
+fn load(db: &dyn Store, dir: &Path, daily: &[Daily]) -> usize {
     let _ = fs::remove_dir_all(dir);
     write(dir, daily);
     db.load(read_dataset(dir).unwrap(), today())
@@ -117,8 +116,8 @@ const SECOND: &[Daily] = &[
 #[test]
 fn a_first_load_derives_each_month_end_from_the_latest_snapshot_in_any_file_order() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
-    let changed = load(&db, &dir.path().join("data"), FIRST);
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
+    let changed = load(db.as_ref(), &dir.path().join("data"), FIRST);
     let want = expected(&[FIRST]);
     let page = db.changes(&TokenScope::All, None, 20_000, false).unwrap();
     assert_eq!(month_rows(&page.changes), want);
@@ -139,14 +138,14 @@ fn a_first_load_derives_each_month_end_from_the_latest_snapshot_in_any_file_orde
 #[test]
 fn a_load_on_top_of_stored_rows_changes_only_the_month_ends_it_moves() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
-    load(&db, &dir.path().join("one"), FIRST);
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
+    load(db.as_ref(), &dir.path().join("one"), FIRST);
     let cursor = db
         .changes(&TokenScope::All, None, 20_000, false)
         .unwrap()
         .next_cursor;
 
-    let changed = load(&db, &dir.path().join("two"), SECOND);
+    let changed = load(db.as_ref(), &dir.path().join("two"), SECOND);
     let before = expected(&[FIRST]);
     let after = expected(&[FIRST, SECOND]);
     let moved: MonthEnds = after
@@ -180,7 +179,7 @@ fn a_load_on_top_of_stored_rows_changes_only_the_month_ends_it_moves() {
         "and the stored month-end rows are those of every row loaded"
     );
     assert_eq!(
-        load(&db, &dir.path().join("three"), SECOND),
+        load(db.as_ref(), &dir.path().join("three"), SECOND),
         0,
         "the same rows again change nothing"
     );

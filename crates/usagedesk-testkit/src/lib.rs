@@ -5,6 +5,8 @@
 //! the product against an independent model. [`Cloud`] runs the real cloud service on
 //! `127.0.0.1:0` with a dataset loaded.
 
+pub mod engine;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{TokenKind, TokenScope};
-use usagedesk_cloud::{load, tokens, RunningServer, SqliteStorage};
+use usagedesk_cloud::{load, tokens, RunningServer};
 use usagedesk_domain::FixedClock;
 
 mod entitlements;
@@ -195,7 +197,10 @@ impl Expected {
 /// The real cloud service on loopback with a dataset loaded and tokens created.
 pub struct Cloud {
     pub dir: tempfile::TempDir,
-    pub storage: Arc<SqliteStorage>,
+    /// Where the store is: a SQLite file in `dir`, or a PostgreSQL database's URL.
+    pub db: String,
+    /// The store of the engine [`engine::engine`] chose (SQLite unless set otherwise).
+    pub storage: Arc<dyn Store>,
     pub server: RunningServer,
     clock: Arc<dyn usagedesk_domain::Clock>,
 }
@@ -209,19 +214,31 @@ impl Cloud {
     /// The same on another clock: [`SystemClock`](usagedesk_domain::SystemClock) for tests
     /// that run the built binaries, which read the real time.
     pub async fn start_on(dataset: &Path, clock: Arc<dyn usagedesk_domain::Clock>) -> Self {
+        Self::start_with(dataset, clock, usagedesk_cloud::limits::Limits::default()).await
+    }
+
+    /// The same with the given limits.
+    pub async fn start_with(
+        dataset: &Path,
+        clock: Arc<dyn usagedesk_domain::Clock>,
+        limits: usagedesk_cloud::limits::Limits,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let storage = Arc::new(SqliteStorage::open(&dir.path().join("cloud.db")).expect("open db"));
+        let db = engine::database(dir.path());
+        let storage = engine::open(&db);
         let data = load::read_dataset(dataset).expect("read dataset");
         storage.load(data, clock.today()).expect("load dataset");
-        let server = usagedesk_cloud::spawn(
+        let server = usagedesk_cloud::spawn_with(
             storage.clone(),
             clock.clone(),
             "127.0.0.1:0".parse().expect("addr"),
+            limits,
         )
         .await
         .expect("start server");
         Self {
             dir,
+            db,
             storage,
             server,
             clock,
@@ -245,7 +262,7 @@ impl Cloud {
 
     /// Starts another server on the same database (after the first was stopped).
     pub async fn restart(&mut self) {
-        let storage: Arc<dyn Store> = self.storage.clone();
+        let storage = self.storage.clone();
         self.server = usagedesk_cloud::spawn(
             storage,
             Arc::new(clock()),

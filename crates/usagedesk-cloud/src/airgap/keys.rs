@@ -69,9 +69,10 @@ pub fn cloud_signer<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<CloudSigner, Refusal> {
     let root = storage.vendor_root_key()?;
-    if let Some(signer) = storage
-        .cloud_signer()?
-        .and_then(|s| usable(&s, &root.public_key(), now))
+    let stored = storage.cloud_signer()?;
+    if let Some(signer) = stored
+        .as_ref()
+        .and_then(|s| usable(s, &root.public_key(), now))
     {
         return Ok(signer);
     }
@@ -83,13 +84,21 @@ pub fn cloud_signer<R: RngCore + CryptoRng>(
         now,
         now + CLOUD_CERTIFICATE_LIFETIME,
     )?;
-    storage.save_cloud_signer(
-        &StoredSigner {
-            secret: key.to_secret_text(),
-            certificate: certificate.to_json(),
-        },
-        now,
-    )?;
+    let new = StoredSigner {
+        secret: key.to_secret_text(),
+        certificate: certificate.to_json(),
+    };
+    if stored.is_none() {
+        // The first signer: whichever process stores one first, every process uses that one.
+        let first = storage.insert_cloud_signer(&new, now)?;
+        if first != new {
+            if let Some(signer) = usable(&first, &root.public_key(), now) {
+                return Ok(signer);
+            }
+        }
+    } else {
+        storage.save_cloud_signer(&new, now)?;
+    }
     tracing::info!(
         "renewed the cloud's signing key {} (certified until {})",
         key.public_key(),

@@ -2,6 +2,7 @@
 //! the subcommands that need more than the library (the demo generator). The library the app
 //! and the tests embed links none of this.
 
+pub mod db;
 pub mod demo_data;
 pub mod serve_args;
 pub mod token_cmd;

@@ -55,7 +55,7 @@ pub struct ServeArgs {
     /// A reverse proxy whose X-Forwarded-For names the client (repeat for several).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxies: Vec<IpAddr>,
-    /// Database read connections at most.
+    /// Database read connections at most (PostgreSQL: the pool's connections, plus 2).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     db_readers: u32,
     /// Page cache of each read connection, in MiB.

@@ -1,13 +1,12 @@
 //! `usagedesk-cloud token create | list | revoke`.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{NewToken, TokenInfo, TokenKind, TokenScope};
-use usagedesk_cloud::{tokens, SqliteStorage};
+use usagedesk_cloud::tokens;
+
+use super::db::{Db, DB_ENV, DB_HELP};
 use usagedesk_domain::duration::{describe, parse_duration};
 use usagedesk_domain::Clock;
 
@@ -19,8 +18,8 @@ pub enum TokenCommand {
     /// Create a token and print it (last line of stdout, shown this once). Only its hash is
     /// stored; its id (tok-…) names it in `list` and `revoke`.
     Create {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         /// The account whose subtree the token may see; `*` for every account.
         #[arg(long)]
         account: String,
@@ -34,8 +33,8 @@ pub enum TokenCommand {
     },
     /// Every token: id, name, kind, scope, created, expires, state. Never the token itself.
     List {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -43,8 +42,8 @@ pub enum TokenCommand {
     /// Revoke a token by its id: it is refused from now on (401 token_revoked), and usage
     /// files signed under certificates issued to it are no longer accepted.
     Revoke {
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, env = DB_ENV, hide_env_values = true, help = DB_HELP)]
+        db: Db,
         /// The token's id, as `token list` shows it (tok-…).
         id: String,
     },
@@ -54,16 +53,6 @@ pub enum TokenCommand {
 pub enum Kind {
     Manager,
     Ingest,
-}
-
-fn open_existing(db: &Path) -> Result<SqliteStorage> {
-    if !db.is_file() {
-        bail!(
-            "no database at {}: give the --db of the service",
-            db.display()
-        );
-    }
-    SqliteStorage::open(db).with_context(|| format!("cannot open the database {}", db.display()))
 }
 
 /// `never`, or a bounded duration from now.
@@ -97,8 +86,7 @@ pub fn run(command: TokenCommand, clock: &dyn Clock) -> Result<()> {
         } => {
             let now = clock.now();
             let expires_at = expiry(&expires_in, now)?;
-            let storage = SqliteStorage::open(&db)
-                .with_context(|| format!("cannot open the database {}", db.display()))?;
+            let storage = db.open()?;
             let scope = if account == "*" {
                 TokenScope::All
             } else {
@@ -131,7 +119,7 @@ pub fn run(command: TokenCommand, clock: &dyn Clock) -> Result<()> {
             Ok(())
         }
         TokenCommand::List { db, json } => {
-            let storage = open_existing(&db)?;
+            let storage = db.open_existing()?;
             let now = clock.now();
             let list = storage.tokens()?;
             if json {
@@ -155,7 +143,7 @@ pub fn run(command: TokenCommand, clock: &dyn Clock) -> Result<()> {
                     }
                 );
             }
-            let storage = open_existing(&db)?;
+            let storage = db.open_existing()?;
             let t = storage.revoke_token(&id, clock.now())?;
             println!(
                 "token {} '{}' revoked on {}",

@@ -134,6 +134,14 @@ pub trait AirGap {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Stores `signer` as the cloud's own key unless one is stored already; returns the stored
+    /// one. Two processes creating one together both get the first that was stored.
+    fn insert_cloud_signer(
+        &self,
+        signer: &StoredSigner,
+        now: DateTime<Utc>,
+    ) -> Result<StoredSigner, StoreError>;
+
     /// Records a certificate given to a manager's key.
     fn record_delegation(&self, delegation: &Delegation) -> Result<(), StoreError>;
 

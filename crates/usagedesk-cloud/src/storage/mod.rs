@@ -23,11 +23,10 @@
 //!
 //! **The traits are synchronous, and called only off the async runtime** (the HTTP layer runs
 //! every call on tokio's blocking pool, the CLI calls them from its main thread). SQLite is
-//! synchronous, so its engine runs there directly. An engine over an async driver
-//! (PostgreSQL through sqlx) implements the same traits by running each call's future to
-//! completion with `tokio::runtime::Handle::block_on` on that blocking thread, on a runtime
-//! handle it keeps from when it was opened: the runtime's worker threads never wait on the
-//! database, and no caller changes. Async traits were weighed and not chosen: the load
+//! synchronous, so its engine runs there directly. The PostgreSQL engine ([`PgStorage`], over
+//! sqlx) implements the same traits by running each call's future to completion on that
+//! calling thread, while a small runtime of the engine's own drives the pool's sockets: the
+//! server's worker threads never wait on the database, and no caller changes. Async traits were weighed and not chosen: the load
 //! streams rows from a synchronous CSV reader, a usage file's verification key is signed by
 //! a callback inside the write's transaction, and every caller (CLI, desktop demo, six
 //! crates' tests) calls these directly; async traits would make the SQLite engine copy every
@@ -39,6 +38,7 @@ mod airgap;
 mod customers;
 mod feed;
 mod identity;
+mod postgres;
 mod sqlite;
 mod tenants;
 mod tokens;
@@ -47,6 +47,7 @@ pub use airgap::*;
 pub use customers::*;
 pub use feed::*;
 pub use identity::*;
+pub use postgres::{create_database, is_postgres_url, redact_url, PgStorage};
 pub use sqlite::{backup, rotate_epoch, SqliteStorage};
 pub use tenants::*;
 pub use tokens::*;

@@ -19,10 +19,10 @@ use usagedesk_airgap::{
 };
 use usagedesk_cloud::airgap::identity;
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{TokenKind, TokenScope};
-use usagedesk_cloud::{tokens, RunningServer, SqliteStorage};
+use usagedesk_cloud::{tokens, RunningServer, Store};
 use usagedesk_domain::Clock;
+use usagedesk_testkit::engine;
 
 /// `inst-de` (air-gapped) reports for acme-de's subtree, `inst-fr` (online) for acme-fr,
 /// `inst-globex` (air-gapped) for globex-2's; none has a pinned key yet.
@@ -59,7 +59,10 @@ pub fn dataset(dir: &Path, instances: &str) {
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
-    pub storage: Arc<SqliteStorage>,
+    /// The database of the engine `USAGEDESK_TEST_ENGINE` chose: a SQLite file in `dir`, or a
+    /// fresh PostgreSQL database's URL.
+    pub db: String,
+    pub storage: Arc<dyn Store>,
     pub clock: Arc<TestClock>,
     pub server: RunningServer,
     http: reqwest::Client,
@@ -77,7 +80,8 @@ impl Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         dataset(&data, INSTANCES_CSV);
-        let storage = Arc::new(SqliteStorage::open(&dir.path().join("cloud.db")).expect("db"));
+        let db = engine::database(dir.path());
+        let storage = engine::open(&db);
         storage
             .load(
                 read_dataset(&data).expect("dataset"),
@@ -95,6 +99,7 @@ impl Harness {
         .expect("server");
         Self {
             dir,
+            db,
             storage,
             clock,
             server,
@@ -246,7 +251,6 @@ impl Harness {
 
     /// Every row of every table the exchange writes to, for "nothing was written" checks.
     pub fn state(&self) -> String {
-        let conn = rusqlite::Connection::open(self.dir.path().join("cloud.db")).expect("open");
         let mut out = String::new();
         for (table, order) in [
             ("daily_usage", "account_id, date"),
@@ -261,22 +265,16 @@ impl Harness {
             ("license_files", "id"),
             ("feed", "seq"),
         ] {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
-                .expect("query");
-            let n = stmt.column_count();
-            let rows = stmt
-                .query_map([], |r| {
-                    (0..n)
-                        .map(|i| r.get::<_, rusqlite::types::Value>(i))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .expect("rows");
-            for row in rows {
-                out.push_str(&format!("{table}: {:?}\n", row.expect("row")));
+            for row in self.rows(&format!("SELECT * FROM {table} ORDER BY {order}")) {
+                out.push_str(&format!("{table}: {row:?}\n"));
             }
         }
         out
+    }
+
+    /// The rows `sql` returns from the service's database, every value as text.
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        engine::query_rows(&self.db, sql)
     }
 }
 

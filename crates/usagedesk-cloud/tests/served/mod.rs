@@ -78,8 +78,22 @@ impl Served {
     /// Starts `serve --db DB --listen 127.0.0.1:0 ARGS` with the service's debug log on, and
     /// waits until it listens.
     pub fn start(db: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--db", path(db), "--listen", "127.0.0.1:0"])
+        let mut command = Command::new(BIN);
+        command.args(["serve", "--db", path(db)]);
+        Self::spawn(command, args)
+    }
+
+    /// Starts `serve` on the database `db` (a file or a URL) given in `USAGEDESK_CLOUD_DB`, as
+    /// [`start`](Self::start) does.
+    pub fn start_env(db: &str, args: &[&str]) -> Self {
+        let mut command = Command::new(BIN);
+        command.arg("serve").env("USAGEDESK_CLOUD_DB", db);
+        Self::spawn(command, args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
+            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "usagedesk_cloud=debug,tower_http=debug")
             .stdout(Stdio::null())

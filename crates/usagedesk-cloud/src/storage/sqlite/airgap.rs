@@ -77,6 +77,22 @@ pub(super) fn save_cloud_signer(
     Ok(())
 }
 
+/// Stores `signer` unless a cloud signer is stored (OR IGNORE: another process may have
+/// stored its own first); returns the stored one.
+pub(super) fn insert_cloud_signer(
+    conn: &Connection,
+    signer: &StoredSigner,
+    now: DateTime<Utc>,
+) -> Result<StoredSigner, StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO signing_keys(role, secret, certificate, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![CLOUD, signer.secret, signer.certificate, time_text(&now)],
+    )?;
+    cloud_signer(conn)?
+        .ok_or_else(|| StoreError::other("the cloud's signing key could not be stored"))
+}
+
 pub(super) fn record_delegation(conn: &Connection, d: &Delegation) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO delegations(public_key, subject, scope, token_name, issued_at, expires_at,

@@ -211,6 +211,14 @@ impl AirGap for SqliteStorage {
         self.write(|conn| airgap::save_cloud_signer(conn, signer, now))
     }
 
+    fn insert_cloud_signer(
+        &self,
+        signer: &StoredSigner,
+        now: DateTime<Utc>,
+    ) -> Result<StoredSigner, StoreError> {
+        self.write(|conn| airgap::insert_cloud_signer(conn, signer, now))
+    }
+
     fn record_delegation(&self, delegation: &Delegation) -> Result<(), StoreError> {
         self.write(|conn| airgap::record_delegation(conn, delegation))
     }

@@ -1,0 +1,96 @@
+//! Rows for `COPY … FROM STDIN` (PostgreSQL's text format), sent in chunks of about a
+//! megabyte as they are made: a bulk load streams its rows instead of binding parameters.
+
+use sqlx::postgres::{PgConnection, PgCopyIn};
+
+use crate::storage::StoreError;
+
+const CHUNK: usize = 1 << 20;
+
+/// A `COPY` in progress: fields are escaped into a buffer that is sent when full.
+pub(super) struct Copy<'c> {
+    copy: PgCopyIn<&'c mut PgConnection>,
+    buf: Vec<u8>,
+    first: bool,
+    rows: u64,
+}
+
+impl<'c> Copy<'c> {
+    /// Starts `COPY table (columns) FROM STDIN`.
+    pub(super) async fn start(
+        conn: &'c mut PgConnection,
+        table_and_columns: &str,
+    ) -> Result<Copy<'c>, StoreError> {
+        let copy = conn
+            .copy_in_raw(&format!("COPY {table_and_columns} FROM STDIN"))
+            .await?;
+        Ok(Self {
+            copy,
+            buf: Vec::with_capacity(CHUNK + 4096),
+            first: true,
+            rows: 0,
+        })
+    }
+
+    fn sep(&mut self) {
+        if !self.first {
+            self.buf.push(b'\t');
+        }
+        self.first = false;
+    }
+
+    /// A text field.
+    pub(super) fn text(&mut self, s: &str) -> &mut Self {
+        self.sep();
+        for &b in s.as_bytes() {
+            match b {
+                b'\\' => self.buf.extend_from_slice(b"\\\\"),
+                b'\t' => self.buf.extend_from_slice(b"\\t"),
+                b'\n' => self.buf.extend_from_slice(b"\\n"),
+                b'\r' => self.buf.extend_from_slice(b"\\r"),
+                _ => self.buf.push(b),
+            }
+        }
+        self
+    }
+
+    /// A text field or NULL.
+    pub(super) fn opt_text(&mut self, s: Option<&str>) -> &mut Self {
+        match s {
+            Some(s) => self.text(s),
+            None => {
+                self.sep();
+                self.buf.extend_from_slice(b"\\N");
+                self
+            }
+        }
+    }
+
+    /// An integer field.
+    pub(super) fn int(&mut self, n: i64) -> &mut Self {
+        self.sep();
+        self.buf.extend_from_slice(n.to_string().as_bytes());
+        self
+    }
+
+    /// Ends the row; sends the buffer when it is full.
+    pub(super) async fn end_row(&mut self) -> Result<(), StoreError> {
+        self.buf.push(b'\n');
+        self.first = true;
+        self.rows += 1;
+        if self.buf.len() >= CHUNK {
+            self.copy.send(std::mem::take(&mut self.buf)).await?;
+            self.buf.reserve(CHUNK + 4096);
+        }
+        Ok(())
+    }
+
+    /// Sends the rest and ends the `COPY`; returns the rows copied.
+    pub(super) async fn finish(mut self) -> Result<u64, StoreError> {
+        if !self.buf.is_empty() {
+            self.copy.send(std::mem::take(&mut self.buf)).await?;
+        }
+        self.copy.finish().await?;
+        Ok(self.rows)
+    }
+}
