@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{NewToken, TokenKind, TokenScope};
 use usagedesk_cloud::tokens;
 use usagedesk_domain::{Clock, SystemClock};

@@ -12,7 +12,6 @@ use chrono::{Duration, Utc};
 use serde_json::Value;
 use sha2::Digest;
 use usagedesk_airgap::{DelegationCertificate, RootKey, SigningKey};
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_export::SignedManifest;
 use usagedesk_testkit::{small_fixture, Cloud};

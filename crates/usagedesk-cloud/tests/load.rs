@@ -365,7 +365,7 @@ fn instances_load_with_the_dataset_and_reloads_keep_what_the_exchange_learnt() {
 #[test]
 fn plans_carry_their_seat_metric_and_a_file_without_the_column_counts_users_registered() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     let data = dir.path().join("data");
     copy_fixture(&data);
     fs::write(
@@ -409,7 +409,7 @@ fn plans_carry_their_seat_metric_and_a_file_without_the_column_counts_users_regi
 #[test]
 fn an_unknown_seat_metric_names_file_line_and_value_and_nothing_is_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteStorage::open(&dir.path().join("c.db")).unwrap();
+    let db = usagedesk_testkit::engine::fresh_store(dir.path());
     let data = dir.path().join("data");
     copy_fixture(&data);
     fs::write(
@@ -425,7 +425,7 @@ fn an_unknown_seat_metric_names_file_line_and_value_and_nothing_is_loaded() {
     assert!(err.contains("line 3"), "{err} names the line");
     assert!(err.contains("'seats'"), "{err} names the value");
     assert!(
-        all_changes(&db, &TokenScope::All).is_empty(),
+        all_changes(db.as_ref(), &TokenScope::All).is_empty(),
         "nothing was written"
     );
     assert!(

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_desktop::{Desk, DeskOptions, ErrorKind};
 use usagedesk_domain::Clock;

@@ -319,10 +319,7 @@ async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
     let desk = desk(&dir, Arc::new(MemoryStore::default()), false);
     desk.connect(&cloud.url(), &token, false).await.unwrap();
     desk.sync(|_| {}).await.unwrap();
-    let root = {
-        use usagedesk_cloud::storage::prelude::*;
-        cloud.storage.vendor_root_key().unwrap().public_key()
-    };
+    let root = { cloud.storage.vendor_root_key().unwrap().public_key() };
     drop(cloud); // the export needs only the cache
 
     let req = |scope, from: &str, to: &str| usagedesk_desktop::ExportRequest {

@@ -9,7 +9,6 @@ use usagedesk_airgap::{
     UsageRecord, VerificationKey,
 };
 use usagedesk_cache::{Cache, LedgerQuery};
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_domain::{Clock, YearMonth};
 use usagedesk_exchange::{

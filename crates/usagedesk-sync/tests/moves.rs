@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use usagedesk_cache::Cache;
 use usagedesk_cloud::load::read_dataset;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{DailyRow, TokenKind};
 use usagedesk_domain::{Clock, UsageCounts};
 use usagedesk_sync::{sync, Client, SyncOptions};

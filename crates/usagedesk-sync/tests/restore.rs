@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use usagedesk_cache::Cache;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{DailyRow, TokenKind};
 use usagedesk_cloud::SqliteStorage;
 use usagedesk_domain::{UsageCounts, YearMonth};

@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use usagedesk_cache::Cache;
-use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::{DailyRow, TokenKind};
 use usagedesk_domain::{AccountMonthUsage, Scope, UsageCounts, YearMonth};
 use usagedesk_sync::{sync, Client, Progress, RetryPolicy, SyncError, SyncOptions};

@@ -280,17 +280,33 @@ pub(super) async fn write_check_in(
     c: &CheckInRecord,
 ) -> Result<CheckInWritten, StoreError> {
     let id = &c.report.instance_id;
-    let account: Option<String> =
-        sqlx::query_scalar("SELECT account_id FROM instances WHERE id = $1")
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT account_id, public_key FROM instances WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some(account) = account else {
+    let Some((account, pinned)) = row else {
         return Err(Conflict::InstanceRemoved {
             instance: id.clone(),
         }
         .into());
     };
+    // The key was checked before this transaction; a reset since then voids the signature.
+    match pinned {
+        Some(key) if key == c.signed_with => {}
+        Some(_) => {
+            return Err(Conflict::OtherKeyPinned {
+                instance: id.clone(),
+            }
+            .into())
+        }
+        None => {
+            return Err(Conflict::KeyReset {
+                instance: id.clone(),
+            }
+            .into())
+        }
+    }
     if last_check_in(tx, id).await? != c.judged_against {
         return Ok(CheckInWritten::Stale);
     }

@@ -52,16 +52,20 @@ async fn is_empty(tx: &mut PgConnection, table: &str) -> Result<bool, LoadError>
 }
 
 pub(super) async fn catalog(conn: &mut PgConnection) -> Result<PlanCatalog, StoreError> {
-    let rows = sqlx::query("SELECT id, name FROM plans ORDER BY position")
+    let rows = sqlx::query("SELECT id, name, seat_metric FROM plans ORDER BY position")
         .fetch_all(&mut *conn)
         .await?;
     Ok(PlanCatalog(
         rows.iter()
             .map(|r| {
-                Ok(usagedesk_domain::Plan {
-                    id: col(r, 0)?,
-                    name: col(r, 1)?,
-                })
+                let metric: String = col(r, 2)?;
+                // The column's CHECK admits only the three names.
+                let metric = usagedesk_domain::Metric::from_column(&metric)
+                    .ok_or_else(|| StoreError::Invalid(format!("seat metric '{metric}' stored")))?;
+                Ok(
+                    usagedesk_domain::Plan::new(col::<String>(r, 0)?, col::<String>(r, 1)?)
+                        .with_seat_metric(metric),
+                )
             })
             .collect::<Result<_, StoreError>>()?,
     ))
@@ -82,12 +86,14 @@ pub(super) async fn load_dataset(
     if let Some(plans) = &dataset.plans {
         for (i, p) in plans.iter().enumerate() {
             db(sqlx::query(
-                "INSERT INTO plans(id, name, position) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, position = excluded.position",
+                "INSERT INTO plans(id, name, position, seat_metric) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, position = excluded.position,
+                     seat_metric = excluded.seat_metric",
             )
             .bind(&p.id)
             .bind(&p.name)
             .bind(i as i64)
+            .bind(p.seat_metric.as_str())
             .execute(&mut *tx)
             .await)?;
         }

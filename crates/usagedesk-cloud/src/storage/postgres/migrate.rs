@@ -8,7 +8,10 @@ use crate::storage::StoreError;
 
 /// Migration `i` (0-based) brings the schema from version `i` to `i + 1`. Never edit one once
 /// landed: add the next.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_seat_metric.sql"),
+];
 
 /// Held (per database) while migrating.
 const MIGRATE_LOCK: i64 = 0x5573_6167_6544_0002;

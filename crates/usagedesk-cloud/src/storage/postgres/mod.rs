@@ -273,12 +273,13 @@ impl PgStorage {
         if created {
             for (i, p) in PlanCatalog::default().0.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO plans(id, name, position) VALUES ($1, $2, $3)
+                    "INSERT INTO plans(id, name, position, seat_metric) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(&p.id)
                 .bind(&p.name)
                 .bind(i as i64)
+                .bind(p.seat_metric.as_str())
                 .execute(&mut *tx)
                 .await?;
             }
