@@ -121,6 +121,8 @@ describe('ipc.ts', () => {
       ipc.installAttempts('a', 0, 10),
       ipc.instanceDetail('i'),
       ipc.instanceEvents('i', 0, 10),
+      ipc.entitlementCard('a', '2024-05'),
+      ipc.licenseList(null, '2024-05', 'over', 0, 10),
       ipc.takeOpenedFiles(),
     ]);
     const names = sent.map(([cmd]) => cmd as CommandName);
