@@ -41,7 +41,7 @@ describe('entitlements view logic', () => {
     expect(stateText('under', 0)).toBe('below 50 % of its seats');
     expect(forecastText(52.25, '2025-01-01T00:00:00Z')).toBe('52.3');
     expect(forecastText(7, '2025-01-01T00:00:00Z')).toBe('7.0');
-    expect(forecastText(null, null)).toBe('none (no expiry)');
+    expect(forecastText(null, null)).toBe('no forecast');
     expect(forecastText(null, '2025-01-01T00:00:00Z')).toBe('none (under 3 months of data)');
   });
 

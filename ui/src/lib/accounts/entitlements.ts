@@ -58,9 +58,9 @@ export function stateText(state: SeatState, overage: number): string {
   }
 }
 
-/** The forecast at expiry: "52.3", "none (under 3 months in force)", "none (no expiry)". */
+/** The forecast at expiry: "52.3", "none (under 3 months of data)", "no forecast" (no expiry). */
 export function forecastText(forecast: number | null, expiresAt: string | null): string {
-  if (forecast === null) return expiresAt === null ? 'none (no expiry)' : 'none (under 3 months of data)';
+  if (forecast === null) return expiresAt === null ? 'no forecast' : 'none (under 3 months of data)';
   return forecast.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 }
 
