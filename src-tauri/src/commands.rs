@@ -291,7 +291,8 @@ pub fn instance_events(
     desk.instance_events(&instance_id, offset, limit)
 }
 
-#[tauri::command]
+/// Off the main thread: a large subtree's roll-up reads for a while.
+#[tauri::command(async)]
 pub fn entitlement_card(
     desk: Desktop<'_>,
     account_id: String,
@@ -300,7 +301,8 @@ pub fn entitlement_card(
     desk.entitlement_card(&account_id, &month)
 }
 
-#[tauri::command]
+/// Off the main thread: a large subtree's roll-up reads for a while.
+#[tauri::command(async)]
 pub fn license_list(
     desk: Desktop<'_>,
     account_id: Option<String>,
