@@ -867,3 +867,218 @@ async fn the_window_keeps_its_size_and_place_across_restarts() {
     );
     s.quit().await;
 }
+
+/// Utilization as the Entitlements card writes it: one decimal under 100 % (".0" dropped),
+/// whole percents with `,` separators from 100 % on, "—" when undefined.
+fn utilization_text(u: Option<f64>) -> String {
+    match u {
+        None => "—".into(),
+        Some(u) if u * 100.0 >= 100.0 => format!("{} %", grouped((u * 100.0).round() as u64)),
+        Some(u) => {
+            let one = (u * 1000.0).round() / 10.0;
+            if one.fract() == 0.0 {
+                format!("{one:.0} %")
+            } else {
+                format!("{one:.1} %")
+            }
+        }
+    }
+}
+
+/// The number in a cell of the card's row `row`, once it reads `want`.
+async fn cell(s: &Session, row: &str, id: &str, want: &str) -> String {
+    s.wait_text(&format!("{row} [data-testid={id}]"), |t| t == want)
+        .await
+}
+
+/// Opens an account through the search box and waits for its name in the pane.
+async fn open_account(s: &Session, id: &str, name: &str) {
+    let search = s.wait("[data-testid=search-input]").await;
+    s.type_text(&search, id).await;
+    let hit = s
+        .wait(&format!(
+            "[data-testid=search-result][data-account-id={id}]"
+        ))
+        .await;
+    s.click(&hit).await;
+    s.wait_text("[data-testid=account-name]", |t| t == name)
+        .await;
+}
+
+/// The Entitlements card's numbers for one account and month equal the definitions' (own
+/// licenses per plan, and every plan rolled up over the subtree).
+async fn assert_entitlements(
+    s: &Session,
+    exp: &usagedesk_testkit::ExpectedEntitlements,
+    id: &str,
+    month: &str,
+) -> usize {
+    let card = format!(
+        "[data-testid=entitlements-card][data-state=ready][data-account-id={id}][data-month='{month}']"
+    );
+    let card = card.as_str();
+    s.wait(card).await;
+    let mut checked = 0;
+    for e in exp.entitlements(id, "self", month) {
+        let row = format!(
+            "{card} [data-testid=ent-own-row][data-license-id={}][data-plan={}]",
+            e.license_id, e.plan
+        );
+        let seats = e.seats.map_or_else(|| "none".to_string(), grouped);
+        for (cell_id, want) in [
+            ("ent-seats", seats),
+            ("ent-used", grouped(e.used)),
+            ("ent-overage", grouped(e.overage)),
+            ("ent-utilization", utilization_text(e.utilization)),
+        ] {
+            let shown = cell(s, &row, cell_id, &want).await;
+            assert_eq!(
+                shown, want,
+                "{cell_id} of {} {} on {id} in {month}",
+                e.license_id, e.plan
+            );
+        }
+        let forecast = s
+            .text(&s.wait(&format!("{row} [data-testid=ent-forecast]")).await)
+            .await;
+        match e.forecast_at_expiry {
+            Some(f) => {
+                // One decimal, `,` thousands separators (the forecast is never negative).
+                let text = format!("{f:.1}");
+                let (whole, tenth) = text.split_once('.').expect("one decimal");
+                let want = format!(
+                    "{}.{tenth}",
+                    grouped(whole.parse().expect("a whole number"))
+                );
+                assert_eq!(forecast, want, "forecast of {} {}", e.license_id, e.plan);
+            }
+            None => assert!(
+                forecast == "no forecast" || forecast.starts_with("none"),
+                "no forecast for {}: {forecast}",
+                e.license_id
+            ),
+        }
+        let over = e
+            .forecast_at_expiry
+            .is_some_and(|f| f > e.seats.unwrap_or(0) as f64);
+        let flagged = s
+            .find_all(&format!("{row} [data-testid=ent-forecast-over]"))
+            .await;
+        assert_eq!(
+            !flagged.is_empty(),
+            over,
+            "over-seats flag of {} {}",
+            e.license_id,
+            e.plan
+        );
+        checked += 1;
+    }
+    let own_rows = s
+        .find_all(&format!("{card} [data-testid=ent-own-row]"))
+        .await;
+    assert_eq!(
+        own_rows.len(),
+        exp.entitlements(id, "self", month).len(),
+        "own rows of {id}"
+    );
+    let rolled = exp.rollup(id, month);
+    for (plan, (seats, used, overage)) in &rolled {
+        let row = format!("{card} [data-testid=ent-rollup-row][data-plan={plan}]");
+        for (cell_id, want) in [
+            ("ent-seats", grouped(*seats)),
+            ("ent-used", grouped(*used)),
+            ("ent-overage", grouped(*overage)),
+        ] {
+            let shown = cell(s, &row, cell_id, &want).await;
+            assert_eq!(
+                shown, want,
+                "rolled-up {cell_id} of {plan} on {id} in {month}"
+            );
+        }
+        checked += 1;
+    }
+    let rows = s
+        .find_all(&format!("{card} [data-testid=ent-rollup-row]"))
+        .await;
+    assert_eq!(
+        rows.len(),
+        rolled.len(),
+        "one rolled-up row per plan of {id}"
+    );
+    checked
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_entitlements_card_shows_the_numbers_of_the_definitions() {
+    use std::sync::Arc;
+    let _one = ONE_WINDOW.lock().await;
+    // The app reads the real clock: the dataset is built around today's month.
+    let today = chrono::Utc::now().date_naive();
+    let data = usagedesk_testkit::entitlements_fixture(today);
+    let exp = usagedesk_testkit::ExpectedEntitlements::from_dir(data.path());
+    let cloud = Cloud::start_on(data.path(), Arc::new(usagedesk_domain::SystemClock)).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let driver = TauriDriver::start();
+    let dir = tempfile::tempdir().expect("data dir");
+    let s = launch(&driver, dir.path()).await;
+    connect(&s, &cloud.url(), &token).await;
+    s.wait("[data-testid=tree-row][data-account-id=root]").await;
+    // The month before the last completed one: cust-b reported then (not in the last).
+    let month = usagedesk_testkit::month_back(today, 2);
+
+    // cust-b: a license with seats and one without (all of its use is overage).
+    open_account(&s, "cust-b", "Customer B").await;
+    // The account must be on screen before the month changes, or its load resets the picker.
+    let select = s.wait("[data-testid=month-select]").await;
+    s.script(
+        "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![
+            serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": select}),
+            month.clone().into(),
+        ],
+    )
+    .await;
+    let mut checked = assert_entitlements(&s, &exp, "cust-b", &month).await;
+    assert!(
+        exp.entitlements("cust-b", "self", &month)
+            .iter()
+            .any(|e| e.seats.is_none() && e.overage > 0),
+        "the dataset shows a plan without seats used"
+    );
+    let card = s.wait("[data-testid=entitlements-card]").await;
+    s.script(
+        "arguments[0].scrollIntoView({block: 'start'});",
+        vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": card})],
+    )
+    .await;
+    s.screenshot(&shots().join("11-entitlements.png")).await;
+    // root: its own license, and every plan rolled up over nested licenses.
+    open_account(&s, "root", "Root Holdings").await;
+    checked += assert_entitlements(&s, &exp, "root", &month).await;
+    // The list of licenses over their seats in root's subtree: as many rows as the definitions
+    // give (the fixture has fewer than a page).
+    let over: usize = exp
+        .entitlements("root", "tree", &month)
+        .iter()
+        .filter(|e| e.overage > 0)
+        .count();
+    assert!(over > 0, "some license is over its seats in {month}");
+    s.wait("[data-testid=license-list][data-filter=over]").await;
+    for _ in 0..50 {
+        if s.find_all("[data-testid=license-row]").await.len() == over {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        s.find_all("[data-testid=license-row]").await.len(),
+        over,
+        "licenses over seats"
+    );
+    // cust-c holds no license and has no descendant: the card says so.
+    open_account(&s, "cust-c", "Customer C").await;
+    assert_eq!(exp.rollup("cust-c", &month).len(), 0);
+    s.wait("[data-testid=entitlements-none]").await;
+    assert!(checked >= 5, "compared {checked} rows");
+    s.quit().await;
+}

@@ -9,9 +9,9 @@ use usagedesk_cache::{
 };
 use usagedesk_desktop::{
     AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
-    CustomerSummary, Desk, DroppedFile, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
-    ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, OpenedFile,
-    OpenedFiles,
+    CustomerSummary, Desk, DroppedFile, EntitlementCard, ExportOutcome, ExportPlan, ExportProgress,
+    ExportRequest, ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey,
+    LicenseFilter, LicenseListItem, OpenedFile, OpenedFiles,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
@@ -289,6 +289,29 @@ pub fn instance_events(
     limit: u64,
 ) -> Result<Page<InstanceEvent>, AppError> {
     desk.instance_events(&instance_id, offset, limit)
+}
+
+/// Off the main thread: a large subtree's roll-up reads for a while.
+#[tauri::command(async)]
+pub fn entitlement_card(
+    desk: Desktop<'_>,
+    account_id: String,
+    month: String,
+) -> Result<EntitlementCard, AppError> {
+    desk.entitlement_card(&account_id, &month)
+}
+
+/// Off the main thread: a large subtree's roll-up reads for a while.
+#[tauri::command(async)]
+pub fn license_list(
+    desk: Desktop<'_>,
+    account_id: Option<String>,
+    month: String,
+    filter: LicenseFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<LicenseListItem>, AppError> {
+    desk.license_list(account_id.as_deref(), &month, filter, offset, limit)
 }
 
 /// The files opened with the app before the UI listened; later ones come as `file://opened`.

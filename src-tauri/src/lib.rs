@@ -93,6 +93,8 @@ pub fn run() {
             commands::install_attempts,
             commands::instance_detail,
             commands::instance_events,
+            commands::entitlement_card,
+            commands::license_list,
             commands::take_opened_files,
         ])
         .build(tauri::generate_context!())

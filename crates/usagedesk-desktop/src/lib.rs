@@ -6,6 +6,7 @@ mod bindings;
 mod customers;
 mod demo;
 mod desk;
+mod entitlements;
 mod error;
 mod export;
 mod job;
@@ -26,6 +27,9 @@ pub use status::{AppStatus, SyncFinished};
 pub use usagedesk_customers::{
     CustomerCounts, CustomerFilter, CustomerPage, CustomerSort, CustomerSummary, InstanceCard,
     InstanceCounts, InstanceDetail,
+};
+pub use usagedesk_entitlements::{
+    EntitlementCard, EntitlementTrend, LicenseFilter, LicenseListItem, PlanRollup,
 };
 pub use usagedesk_exchange::{ImportOutcome, ImportPreview, IssuedSyncKey};
 pub use usagedesk_export::{ExportOutcome, ExportPlan, ExportProgress, ExportRequest};

@@ -411,6 +411,11 @@ export class FakeCustomers {
     return { items: all.slice(offset, offset + size), total: all.length, offset, limit: size };
   }
 
+  /** Every license of the cached accounts, by account then license id. */
+  licenses(): License[] {
+    return this.built.filter((b) => this.accountOf(b.account.id)).flatMap((b) => b.licenses);
+  }
+
   /** The account ids holding a license. */
   accountIds(): string[] {
     return this.built.map((b) => b.account.id);

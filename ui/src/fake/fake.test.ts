@@ -59,6 +59,8 @@ async function everyCommand(world: FakeWorld) {
   const card = cards.items[0];
   const instanceDetail = card ? await ipc.instanceDetail(card.instance_id) : null;
   const events = card ? await ipc.instanceEvents(card.instance_id, 0, 50) : null;
+  const entitlements = await ipc.entitlementCard(customer, month);
+  const overSeats = await ipc.licenseList(null, month, 'over', 0, 50);
   const opened = await ipc.takeOpenedFiles();
   const plans = await ipc.plans();
   const months = await ipc.completedMonths();
@@ -69,7 +71,7 @@ async function everyCommand(world: FakeWorld) {
   const signedOut = await ipc.signOut();
   const connected = await ipc.connect('https://usage.example.com', 'a-good-token');
   const demo = await ipc.startDemo();
-  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, opened, plans, months, report, cleared, signedOut, connected, demo };
+  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, opened, plans, months, report, cleared, signedOut, connected, demo };
 }
 
 describe('the fake backend', () => {

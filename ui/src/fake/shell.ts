@@ -20,6 +20,7 @@ import type {
 import type { EventName, Events } from '$lib/backend/contract';
 import { pageInstances, pageLedger } from './airgap-paging';
 import type { Handlers } from './backend';
+import { fakeEntitlementCard, fakeLicenseList } from './entitlements';
 import type { FakeWorld, LongRun } from './world';
 
 export type Emit = <E extends EventName>(event: E, payload: Events[E]) => Promise<void>;
@@ -308,6 +309,14 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
     return { path, preview: previewOf(path), already_imported: null };
   };
 
+  /** Entitlements use month-end values: only completed months. */
+  const completedMonth = (month: YearMonth) => {
+    const last = w.months[w.months.length - 1];
+    if (!/^\d{4}-\d{2}$/.test(month) || (last !== undefined && month > last)) {
+      fail('invalid_input', `${month} is not a completed month yet: entitlements use month-end values; the last completed month is ${last}`);
+    }
+  };
+
   async function customersAnswer<T>(answer: () => T): Promise<T> {
     if (w.holdCustomers) await wait('customers');
     if (w.customersError) throw w.customersError;
@@ -503,6 +512,17 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
     install_attempts: ({ accountId, offset, limit }) => customersAnswer(() => w.customers.attempts(accountId, offset, limit)),
     instance_detail: ({ instanceId }) => customersAnswer(() => w.customers.instanceDetail(instanceId)),
     instance_events: ({ instanceId, offset, limit }) => customersAnswer(() => w.customers.instanceEvents(instanceId, offset, limit)),
+    entitlement_card: ({ accountId, month }) =>
+      customersAnswer(() => {
+        completedMonth(month);
+        return fakeEntitlementCard(w, accountId, month) ?? fail('not_found', `account '${accountId}' is not in the cache; sync first`);
+      }),
+    license_list: ({ accountId, month, filter, offset, limit }) =>
+      customersAnswer(() => {
+        completedMonth(month);
+        if (accountId !== null && !accounts.account(accountId)) fail('not_found', `account '${accountId}' is not in the cache; sync first`);
+        return fakeLicenseList(w, accountId, month, filter, offset, limit);
+      }),
     take_opened_files: () => {
       const files = w.opened;
       w.opened = [];

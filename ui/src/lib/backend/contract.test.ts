@@ -36,10 +36,10 @@ function topLevel(params: string): string[] {
   return out;
 }
 
-/** Each `#[tauri::command]` fn's arguments, as Tauri names them (camelCase), without the injected ones. */
+/** Each `#[tauri::command]` (or `(async)`) fn's arguments, as Tauri names them (camelCase), without the injected ones. */
 function signatures(commands: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const re = /#\[tauri::command\]\s*pub (?:async )?fn (\w+)(?:<[^>]*>)?\(([^)]*)\)/g;
+  const re = /#\[tauri::command(?:\(async\))?\]\s*pub (?:async )?fn (\w+)(?:<[^>]*>)?\(([^)]*)\)/g;
   for (const m of commands.matchAll(re)) {
     const args = topLevel(m[2])
       .map((p) => p.trim())
@@ -121,6 +121,8 @@ describe('ipc.ts', () => {
       ipc.installAttempts('a', 0, 10),
       ipc.instanceDetail('i'),
       ipc.instanceEvents('i', 0, 10),
+      ipc.entitlementCard('a', '2024-05'),
+      ipc.licenseList(null, '2024-05', 'over', 0, 10),
       ipc.takeOpenedFiles(),
     ]);
     const names = sent.map(([cmd]) => cmd as CommandName);

@@ -14,6 +14,7 @@ import type {
   CustomerSort,
   CustomerSummary,
   DroppedFile,
+  EntitlementCard,
   ExportOutcome,
   ExportPlan,
   ExportProgress,
@@ -28,6 +29,8 @@ import type {
   IssuedSyncKey,
   LedgerQuery,
   LedgerRow,
+  LicenseFilter,
+  LicenseListItem,
   OpenedFile,
   Page,
   Plan,
@@ -77,6 +80,8 @@ export type Commands = {
   install_attempts: { args: { accountId: string } & Paged; result: Page<InstallAttempt> };
   instance_detail: { args: { instanceId: string }; result: InstanceDetail };
   instance_events: { args: { instanceId: string } & Paged; result: Page<InstanceEvent> };
+  entitlement_card: { args: { accountId: string; month: YearMonth }; result: EntitlementCard };
+  license_list: { args: { accountId: string | null; month: YearMonth; filter: LicenseFilter } & Paged; result: Page<LicenseListItem> };
   take_opened_files: { args: None; result: OpenedFile[] };
 };
 
@@ -121,6 +126,8 @@ export const COMMANDS = {
   install_attempts: ['accountId', 'offset', 'limit'],
   instance_detail: ['instanceId'],
   instance_events: ['instanceId', 'offset', 'limit'],
+  entitlement_card: ['accountId', 'month'],
+  license_list: ['accountId', 'month', 'filter', 'offset', 'limit'],
   take_opened_files: [],
 } as const satisfies { readonly [K in CommandName]: readonly (keyof Args<K>)[] };
 

@@ -11,6 +11,7 @@ import type {
   ExportRequest,
   InstanceQuery,
   LedgerQuery,
+  LicenseFilter,
   OpenedFile,
   Progress,
   SyncFinished,
@@ -162,6 +163,23 @@ export const instanceDetail = (instanceId: string) => call('instance_detail', { 
 /** One page (at most 500) of an instance's event history, newest first. */
 export const instanceEvents = (instanceId: string, offset: number, limit: number) =>
   call('instance_events', { instanceId, offset, limit });
+
+export const MAX_LICENSE_LIMIT = 500;
+
+/**
+ * An account's Entitlements card for a completed month: its own licenses per plan (each with a
+ * 12-month trend and the forecast at expiry) and every plan rolled up over its subtree.
+ * `not_found` for an account not in the cache; `invalid_input` for a month not completed yet.
+ */
+export const entitlementCard = (accountId: string, month: YearMonth) => call('entitlement_card', { accountId, month });
+
+/**
+ * One page (at most 500) of the (license, plan) pairs of a completed month over their seats
+ * (largest overage first), above 90 % (highest first) or below 50 % (lowest first), held in
+ * `accountId`'s subtree or anywhere (null).
+ */
+export const licenseList = (accountId: string | null, month: YearMonth, filter: LicenseFilter, offset: number, limit: number) =>
+  call('license_list', { accountId, month, filter, offset, limit });
 
 /**
  * The files the OS opened with the app before this window listened (a double-click, `usagedesk

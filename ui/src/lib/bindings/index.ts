@@ -656,6 +656,72 @@ export type InstanceDetail = { card: InstanceCard, account_id: string, account_n
  */
 event_count: number, };
 
+export type Entitlement = { license_id: string, 
+/**
+ * The account holding the license.
+ */
+account_id: string, plan: string, seat_metric: Metric, 
+/**
+ * `None`: the license has no seats for the plan (any use is overage).
+ */
+seats: number | null, used: number, 
+/**
+ * used / seats; `None` without seats.
+ */
+utilization: number | null, overage: number, 
+/**
+ * The least-squares line through the last ≤ 6 completed months (up to `month`) in force,
+ * at the expiry month; `None` under 3 months or without expiry. One decimal, never < 0.
+ */
+forecast_at_expiry: number | null, 
+/**
+ * The forecast exceeds the seats (0 without seats).
+ */
+forecast_over_seats: boolean, 
+/**
+ * RFC 3339; `None`: never expires.
+ */
+expires_at: string | null, month: YearMonth, };
+
+export type UsedPoint = { month: YearMonth, used: number, seats: number | null, };
+
+export type EntitlementTrend = { entitlement: Entitlement, trend: Array<UsedPoint>, };
+
+export type RollupPoint = { month: YearMonth, seats: number, used: number, overage: number, };
+
+export type PlanRollup = { plan: string, seat_metric: Metric, seats: number, used: number, 
+/**
+ * used / seats of the sums; `None` without seats.
+ */
+utilization: number | null, overage: number, 
+/**
+ * (license, plan) pairs in force in the month.
+ */
+licenses: number, 
+/**
+ * The window's months, oldest first, each present (0 where nothing was in force).
+ */
+trend: Array<RollupPoint>, };
+
+export type EntitlementCard = { account_id: string, month: YearMonth, 
+/**
+ * The account's own licenses, per plan, by license then plan (at most
+ * [`MAX_OWN_ON_CARD`]).
+ */
+own: Array<EntitlementTrend>, 
+/**
+ * More own (license, plan) pairs than shown.
+ */
+own_more: boolean, 
+/**
+ * Per plan (catalog order, then others), over the subtree.
+ */
+rollup: Array<PlanRollup>, };
+
+export type LicenseFilter = "over" | "near" | "under";
+
+export type LicenseListItem = { license_id: string, account_id: string, account_name: string, plan: string, seat_metric: Metric, seats: number | null, used: number, utilization: number | null, overage: number, };
+
 export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "pending_uploads" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };
