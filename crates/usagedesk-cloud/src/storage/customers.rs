@@ -54,6 +54,19 @@ pub struct CheckInRecord {
     pub judged_against: Option<LastCheckIn>,
 }
 
+impl CheckInRecord {
+    /// Refuses the write (nothing written) when the instance's pinned key, read in the writing
+    /// transaction, is no longer the one the check-in was verified with.
+    pub fn still_pinned(&self, pinned: Option<&str>) -> Result<(), StoreError> {
+        let instance = self.report.instance_id.clone();
+        match pinned {
+            Some(key) if key == self.signed_with => Ok(()),
+            Some(_) => Err(super::Conflict::OtherKeyPinned { instance }.into()),
+            None => Err(super::Conflict::KeyReset { instance }.into()),
+        }
+    }
+}
+
 /// What [`Customers::write_check_in`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckInWritten {

@@ -345,21 +345,7 @@ pub(super) fn write_check_in(
         .into());
     };
     // The key was checked before this transaction; a reset since then voids the signature.
-    match pinned {
-        Some(key) if key == c.signed_with => {}
-        Some(_) => {
-            return Err(Conflict::OtherKeyPinned {
-                instance: id.clone(),
-            }
-            .into())
-        }
-        None => {
-            return Err(Conflict::KeyReset {
-                instance: id.clone(),
-            }
-            .into())
-        }
-    }
+    c.still_pinned(pinned.as_deref())?;
     if last_check_in(&tx, id)? != c.judged_against {
         return Ok(CheckInWritten::Stale);
     }
