@@ -9,6 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
+# A test run builds everything once: incremental state would only take disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+# Disk in use and free after each build stage, so a run that fills the disk says where.
+disk() {
+  echo "--- disk after $1: target $(du -sh target 2>/dev/null | cut -f1), free $(df -h --output=avail . | tail -1 | tr -d ' ')"
+}
+
 xvfb=""
 pgdir=""
 cleanup() {
@@ -26,6 +33,7 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+disk clippy
 
 # A virtual display for the real window, unless one is there already.
 if [ -z "${DISPLAY:-}" ]; then
@@ -44,6 +52,7 @@ export USAGEDESK_TEST_POSTGRES_URL
 # other test runs on SQLite.
 echo "==> cargo test"
 cargo test --workspace --locked
+disk "cargo test"
 
 # The cloud's integration tests again, on PostgreSQL: the API, scoping, feed (with concurrent
 # writers), ingest, air-gap, check-ins, customers, identity and load; connections killed under
@@ -75,9 +84,11 @@ done
 
 echo "==> the .deb: build, install, start, remove"
 ./scripts/installer-test.sh
+disk "the .deb"
 
 echo "==> fuzzing the exchange-file parsers (10 s each)"
 ./scripts/fuzz.sh 10
+disk fuzzing
 
 echo "==> fuzzing the cloud's HTTP API against its OpenAPI document (at most 40 examples per operation, 180 s)"
 ./scripts/api-fuzz.sh 40 180
