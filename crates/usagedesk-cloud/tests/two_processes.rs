@@ -121,3 +121,74 @@ async fn two_processes_on_one_database_serve_one_dataset() {
         );
     }
 }
+
+/// A request's status, its code and its `Retry-After`, whatever the status.
+async fn send(req: reqwest::RequestBuilder) -> (u16, String, Option<u64>) {
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let code = body["code"].as_str().unwrap_or_default().to_owned();
+    (status, code, retry_after)
+}
+
+#[tokio::test]
+async fn rate_budgets_are_shared_by_the_processes_on_one_database() {
+    if !engine::is_postgres("the shared rate budgets test") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = engine::database(dir.path());
+    let limits = ["--rate-per-address", "6/1h", "--rate-per-instance", "2/1h"];
+    let a = Served::start_env(&db, &limits);
+    let b = Served::start_env(&db, &limits);
+    let servers = [&a.url, &b.url];
+    let client = reqwest::Client::new();
+
+    // An instance's budget (2 an hour) is spent alternately on both processes: each process
+    // alone has spent only one or two, so only the shared budget can refuse the third.
+    for i in 0..2 {
+        let (status, ..) = send(
+            client
+                .post(format!("{}/api/v1/instances/inst-fr/check-in", servers[i % 2]))
+                .json(&serde_json::json!({})),
+        )
+        .await;
+        assert_ne!(status, 429, "check-in {i} of 2 is within the instance's budget");
+    }
+    let (status, code, retry_after) = send(
+        client
+            .post(format!("{}/api/v1/instances/inst-fr/check-in", a.url))
+            .json(&serde_json::json!({})),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"), "the instance's third");
+    let wait = retry_after.expect("a Retry-After header");
+    assert!(
+        (1..=1800).contains(&wait),
+        "one check-in comes back every 30 minutes at 2/1h: {wait}"
+    );
+
+    // The address has spent 3 of its 6 (the third check-in was refused by the instance's
+    // budget after the address's was spent); 3 more pass, alternating, and the next is
+    // refused by whichever process gets it.
+    for i in 0..3 {
+        let (status, ..) =
+            send(client.get(format!("{}/api/v1/version", servers[i % 2]))).await;
+        assert_eq!(status, 200, "request {i} of the address's last 3");
+    }
+    for url in servers {
+        let (status, code, retry_after) =
+            send(client.get(format!("{url}/api/v1/version"))).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "rate_limited"),
+            "{url}: the address spent its 6 across both processes"
+        );
+        assert!(retry_after.is_some_and(|s| (1..=600).contains(&s)));
+    }
+}

@@ -22,7 +22,8 @@ use usagedesk_domain::api::ErrorCode;
 use super::error::ApiError;
 use super::rate::{retry_after_secs, Denied, RateLimiter};
 use super::AppState;
-use crate::limits::{Limits, MAX_RATE_KEYS};
+use crate::limits::{Limits, RateLimit, MAX_RATE_KEYS};
+use crate::storage::{Budget, Rates};
 
 /// The limiters shared by every request of one server.
 pub struct Guards {
@@ -114,9 +115,14 @@ fn too_many(denied: Denied, whose: &str) -> Response {
 /// - a request with a token: refused while its address is over budget; a failed
 ///   authentication (401) spends from the budget;
 /// - any other request without a token: the address's budget.
+///
+/// Each budget is this process's, then, when the engine shares them with other processes on
+/// its database ([`crate::storage::Rates`]), the database's: a client behind a load balancer
+/// gets one budget, not one per process.
 pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let now = Instant::now();
     let addr = client_addr(&req, &s.limits);
+    let per_address = (format!("address {addr}"), s.limits.per_address);
     if let Some(instance) = instance_of(req.uri().path()) {
         if let Err(d) = s.guards.per_address.check(&addr, now) {
             return too_many(d, "from this address");
@@ -124,23 +130,86 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
         if let Err(d) = s.guards.per_instance.check(&instance.to_owned(), now) {
             return too_many(d, "for this instance");
         }
+        let per_instance = (format!("instance {instance}"), s.limits.per_instance);
+        if let Some(refused) = shared(&s, vec![per_address, per_instance], Use::Spend).await {
+            return refused;
+        }
         return next.run(req).await;
     }
     if req.headers().contains_key(AUTHORIZATION) {
         if let Err(d) = s.guards.per_address.would_allow(&addr, now) {
             return too_many(d, "with failed sign-ins from this address");
         }
+        if let Some(refused) = shared(&s, vec![per_address.clone()], Use::Peek).await {
+            return refused;
+        }
         let resp = next.run(req).await;
         if resp.status() == StatusCode::UNAUTHORIZED {
             // Spent after the fact; being over budget only shows on the next request.
             let _ = s.guards.per_address.check(&addr, Instant::now());
+            let _ = shared(&s, vec![per_address], Use::Spend).await;
         }
         return resp;
     }
     if let Err(d) = s.guards.per_address.check(&addr, now) {
         return too_many(d, "from this address");
     }
+    if let Some(refused) = shared(&s, vec![per_address], Use::Spend).await {
+        return refused;
+    }
     next.run(req).await
+}
+
+#[derive(Clone, Copy)]
+enum Use {
+    Spend,
+    Peek,
+}
+
+/// The shared budgets' answer for `keys` (each a key and its limit), in order: the refusal
+/// of the first key over its budget, or `None`. Engines that share none answer `None` at
+/// once. A database that cannot answer does not refuse the request (its handler will meet
+/// the same database); that is logged.
+async fn shared(s: &AppState, keys: Vec<(String, RateLimit)>, how: Use) -> Option<Response> {
+    s.storage.shared_budgets()?;
+    let storage = s.storage.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let budgets = storage.shared_budgets()?;
+        for (key, limit) in &keys {
+            let budget = match how {
+                Use::Spend => budgets.spend(key, limit),
+                Use::Peek => budgets.peek(key, limit),
+            };
+            match budget {
+                Ok(Budget::Allowed) => {}
+                Ok(Budget::Denied(retry_after)) => return Some(Ok((key.clone(), retry_after))),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    })
+    .await
+    .ok()??;
+    match answer {
+        Ok((key, retry_after)) => {
+            let whose = if key.starts_with("instance ") {
+                "for this instance"
+            } else {
+                "from this address"
+            };
+            Some(too_many(
+                Denied {
+                    retry_after,
+                    crowded: false,
+                },
+                whose,
+            ))
+        }
+        Err(e) => {
+            tracing::warn!("the shared rate budgets could not be read ({e}); this process's own budgets stand alone");
+            None
+        }
+    }
 }
 
 /// How a request's body is doing, shared between the body and [`admit`].

@@ -4,10 +4,11 @@
 //! loads, ingest, accounts), [`Feed`] (the change feed and the tree reads of reports),
 //! [`Tokens`], [`AirGap`] (root key, cloud signer, delegations, online sync keys, accepted
 //! files), [`InstanceIdentity`] (license files, enrollment keys, key events) and
-//! [`Customers`] (check-ins, reports, events). An engine implements all six and is then a
+//! [`Customers`] (check-ins, reports, events), and [`Rates`] (whether request budgets are
+//! shared with other processes). An engine implements all seven and is then a
 //! [`Store`] (a blanket supertrait): the service holds one `Arc<dyn Store>`, and a function
 //! that needs one concern takes that trait (`&dyn Tokens`), which any `&dyn Store` coerces to.
-//! A struct of six handles would let one engine's parts be mixed with another's, which no
+//! A struct of seven handles would let one engine's parts be mixed with another's, which no
 //! engine needs: every concern shares the engine's transactions (a usage file writes daily
 //! rows, instances and the feed together).
 //!
@@ -39,6 +40,7 @@ mod customers;
 mod feed;
 mod identity;
 mod postgres;
+mod rates;
 mod sqlite;
 mod tenants;
 mod tokens;
@@ -48,24 +50,34 @@ pub use customers::*;
 pub use feed::*;
 pub use identity::*;
 pub use postgres::{create_database, is_postgres_url, redact_url, PgStorage};
+pub use rates::*;
 pub use sqlite::{backup, rotate_epoch, SqliteStorage};
 pub use tenants::*;
 pub use tokens::*;
 
 /// Every trait of an engine, for `use usagedesk_cloud::storage::prelude::*`.
 pub mod prelude {
-    pub use super::{AirGap, Customers, Feed, InstanceIdentity, Store, Tenants, Tokens};
+    pub use super::{AirGap, Customers, Feed, InstanceIdentity, Rates, Store, Tenants, Tokens};
 }
 
 /// A storage engine: every per-concern trait. Implemented for any type that implements
-/// them all, so an engine implements the six traits and nothing else.
+/// them all, so an engine implements the seven traits and nothing else.
 pub trait Store:
-    Tenants + Feed + Tokens + AirGap + InstanceIdentity + Customers + Send + Sync + 'static
+    Tenants + Feed + Tokens + AirGap + InstanceIdentity + Customers + Rates + Send + Sync + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Tenants + Feed + Tokens + AirGap + InstanceIdentity + Customers + Send + Sync + 'static
+    T: Tenants
+        + Feed
+        + Tokens
+        + AirGap
+        + InstanceIdentity
+        + Customers
+        + Rates
+        + Send
+        + Sync
+        + 'static
 {
 }
 

@@ -16,6 +16,7 @@
 pub mod airgap;
 pub mod customers;
 pub mod feed;
+pub mod rates;
 pub mod tenants;
 pub mod tokens;
 
@@ -85,7 +86,9 @@ macro_rules! conformance_suite {
             customers::check_ins_replace_the_report_and_append_events,
             customers::a_stale_or_duplicate_check_in_writes_nothing,
             customers::the_service_refuses_a_check_in_not_signed_later,
-            customers::a_check_in_verified_with_a_key_no_longer_pinned_writes_nothing
+            customers::a_check_in_verified_with_a_key_no_longer_pinned_writes_nothing,
+            rates::shared_budgets_give_a_burst_then_refuse_for_at_most_an_interval,
+            rates::shared_budgets_count_concurrent_requests_once_each
         );
     };
     (@tests $($module:ident :: $name:ident),* $(,)?) => {

@@ -11,6 +11,7 @@ use crate::storage::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_seat_metric.sql"),
+    include_str!("../../../migrations/postgres/0003_rate_budgets.sql"),
 ];
 
 /// Held (per database) while migrating.

@@ -36,6 +36,7 @@ mod feed;
 mod identity;
 mod load;
 mod migrate;
+mod rates;
 mod store;
 mod tokens;
 
@@ -54,6 +55,8 @@ pub struct PgStorage {
     label: String,
     limits: StorageLimits,
     epoch: String,
+    /// When this process last deleted full rate budgets.
+    sweep: rates::Sweep,
 }
 
 /// The runtime that drives every pool's sockets and timers (two threads, process-wide).
@@ -182,6 +185,7 @@ impl PgStorage {
             label,
             limits,
             epoch: String::new(),
+            sweep: rates::Sweep::new(),
         };
         let epoch = storage.run(async {
             // A connection of its own first: its error says why (TLS refused, a wrong

@@ -16,8 +16,8 @@ use super::{
 use crate::storage::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
     EnrollmentKeyState, Feed, FeedRows, InstanceIdentity, KeyEvent, KeyReset, LastCheckIn,
-    LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant,
-    ReceiptWriter, RevokedCertificate, StoreError, StoredSigner, Tenants, TokenGrant, TokenInfo,
+    LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant, Rates,
+    ReceiptWriter, SharedBudgets, RevokedCertificate, StoreError, StoredSigner, Tenants, TokenGrant, TokenInfo,
     TokenScope, Tokens, UsageFile,
 };
 
@@ -356,5 +356,12 @@ impl Customers for PgStorage {
         instance_id: &str,
     ) -> Result<Vec<InstanceEvent>, StoreError> {
         read!(self, |c| customers::instance_events(c, scope, instance_id))
+    }
+}
+
+/// Several processes may serve one PostgreSQL database: the budgets are kept in it.
+impl Rates for PgStorage {
+    fn shared_budgets(&self) -> Option<&dyn SharedBudgets> {
+        Some(self)
     }
 }

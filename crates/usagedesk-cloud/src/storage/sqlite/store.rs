@@ -18,8 +18,8 @@ use super::{
 use crate::storage::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
     EnrollmentKeyState, Feed, FeedRows, InstanceIdentity, KeyEvent, KeyReset, LastCheckIn,
-    LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant,
-    ReceiptWriter, RevokedCertificate, StoreError, StoredSigner, Tenants, TokenGrant, TokenInfo,
+    LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant, Rates,
+    ReceiptWriter, SharedBudgets, RevokedCertificate, StoreError, StoredSigner, Tenants, TokenGrant, TokenInfo,
     TokenScope, Tokens, UsageFile,
 };
 
@@ -307,5 +307,12 @@ impl Customers for SqliteStorage {
         instance_id: &str,
     ) -> Result<Vec<InstanceEvent>, StoreError> {
         self.read(|conn| customers::instance_events(conn, scope, instance_id))
+    }
+}
+
+/// One process serves a SQLite file: its in-memory budgets are the only ones.
+impl Rates for SqliteStorage {
+    fn shared_budgets(&self) -> Option<&dyn SharedBudgets> {
+        None
     }
 }
