@@ -132,7 +132,10 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, String, Option<u64>) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let body: Value = resp.json().await.unwrap_or(Value::Null);
-    let code = body["code"].as_str().unwrap_or_default().to_owned();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     (status, code, retry_after)
 }
 
@@ -154,11 +157,17 @@ async fn rate_budgets_are_shared_by_the_processes_on_one_database() {
     for i in 0..2 {
         let (status, ..) = send(
             client
-                .post(format!("{}/api/v1/instances/inst-fr/check-in", servers[i % 2]))
+                .post(format!(
+                    "{}/api/v1/instances/inst-fr/check-in",
+                    servers[i % 2]
+                ))
                 .json(&serde_json::json!({})),
         )
         .await;
-        assert_ne!(status, 429, "check-in {i} of 2 is within the instance's budget");
+        assert_ne!(
+            status, 429,
+            "check-in {i} of 2 is within the instance's budget"
+        );
     }
     let (status, code, retry_after) = send(
         client
@@ -166,7 +175,11 @@ async fn rate_budgets_are_shared_by_the_processes_on_one_database() {
             .json(&serde_json::json!({})),
     )
     .await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"), "the instance's third");
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "rate_limited"),
+        "the instance's third"
+    );
     let wait = retry_after.expect("a Retry-After header");
     assert!(
         (1..=1800).contains(&wait),
@@ -177,13 +190,11 @@ async fn rate_budgets_are_shared_by_the_processes_on_one_database() {
     // budget after the address's was spent); 3 more pass, alternating, and the next is
     // refused by whichever process gets it.
     for i in 0..3 {
-        let (status, ..) =
-            send(client.get(format!("{}/api/v1/version", servers[i % 2]))).await;
+        let (status, ..) = send(client.get(format!("{}/api/v1/version", servers[i % 2]))).await;
         assert_eq!(status, 200, "request {i} of the address's last 3");
     }
     for url in servers {
-        let (status, code, retry_after) =
-            send(client.get(format!("{url}/api/v1/version"))).await;
+        let (status, code, retry_after) = send(client.get(format!("{url}/api/v1/version"))).await;
         assert_eq!(
             (status, code.as_str()),
             (429, "rate_limited"),

@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::rate::{retry_after_secs, Denied, RateLimiter};
 use super::AppState;
 use crate::limits::{Limits, RateLimit, MAX_RATE_KEYS};
-use crate::storage::{Budget, Rates};
+use crate::storage::Budget;
 
 /// The limiters shared by every request of one server.
 pub struct Guards {

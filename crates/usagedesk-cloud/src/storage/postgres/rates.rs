@@ -48,7 +48,11 @@ fn bounds(limit: &RateLimit) -> (i64, i64) {
 
 /// How long until `key` may send again, in microseconds (0 or less: now); `None` for a key
 /// with no row (a full budget).
-async fn wait(conn: &mut PgConnection, key: &str, tolerance: i64) -> Result<Option<i64>, StoreError> {
+async fn wait(
+    conn: &mut PgConnection,
+    key: &str,
+    tolerance: i64,
+) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT CAST(EXTRACT(EPOCH FROM (full_at - $2 * INTERVAL '1 microsecond'
                                          - clock_timestamp())) * 1000000 AS BIGINT)

@@ -17,8 +17,8 @@ use crate::storage::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
     EnrollmentKeyState, Feed, FeedRows, InstanceIdentity, KeyEvent, KeyReset, LastCheckIn,
     LicenseFileRecord, LoadError, LoadStats, MonthRow, NewToken, OnlineSyncKey, PinGrant, Rates,
-    ReceiptWriter, SharedBudgets, RevokedCertificate, StoreError, StoredSigner, Tenants, TokenGrant, TokenInfo,
-    TokenScope, Tokens, UsageFile,
+    ReceiptWriter, RevokedCertificate, SharedBudgets, StoreError, StoredSigner, Tenants,
+    TokenGrant, TokenInfo, TokenScope, Tokens, UsageFile,
 };
 
 /// Runs `$body` with `$c` a pooled connection.
