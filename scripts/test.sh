@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 
 # A test run builds everything once: incremental state would only take disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-# Disk in use and free after each build stage, so a run that fills the disk says where.
+# Time, and disk in use and free, after each stage, so a slow run or a full disk says where.
 disk() {
-  echo "--- disk after $1: target $(du -sh target 2>/dev/null | cut -f1), free $(df -h --output=avail . | tail -1 | tr -d ' ')"
+  echo "--- after $1 (${SECONDS} s into the run): target $(du -sh target 2>/dev/null | cut -f1), free $(df -h --output=avail . | tail -1 | tr -d ' ')"
 }
 
 xvfb=""
@@ -28,6 +28,7 @@ echo "==> UI: type check, tests, build"
 npm --prefix ui run check
 npm --prefix ui test
 npm --prefix ui run build
+disk "set-up and the UI"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -82,6 +83,8 @@ for bin in "${pg_bins[@]}"; do
   (cd crates/usagedesk-cloud && USAGEDESK_TEST_ENGINE=postgres "$bin")
 done
 
+disk "the PostgreSQL half"
+
 echo "==> the .deb: build, install, start, remove"
 ./scripts/installer-test.sh
 disk "the .deb"
@@ -92,3 +95,4 @@ disk fuzzing
 
 echo "==> fuzzing the cloud's HTTP API against its OpenAPI document (at most 40 examples per operation, 180 s)"
 ./scripts/api-fuzz.sh 40 180
+disk "the API fuzzing"
