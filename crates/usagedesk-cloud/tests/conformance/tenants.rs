@@ -312,7 +312,10 @@ pub fn a_loaded_last_report_moves_forward_only(open: Open<'_>) {
     load(Some(at(2026, 3, 1, 9))).expect("a past time loads");
     assert_eq!(last(s), Some(at(2026, 3, 1, 9)));
     let (changes, cursor) = read_all(s, &TokenScope::All, Some(cursor), 1000);
-    assert!(!changes.is_empty(), "the instance's new last report is on the feed");
+    assert!(
+        !changes.is_empty(),
+        "the instance's new last report is on the feed"
+    );
     load(Some(at(2026, 2, 1, 9))).expect("an earlier time loads");
     assert_eq!(last(s), Some(at(2026, 3, 1, 9)), "never moved back");
     load(None).expect("an empty one loads");
@@ -326,7 +329,11 @@ pub fn a_loaded_last_report_moves_forward_only(open: Open<'_>) {
         err.to_string().contains("last_report_at") && err.to_string().contains("future"),
         "{err}"
     );
-    assert_eq!(last(s), Some(at(2026, 3, 14, 9)), "a refusal writes nothing");
+    assert_eq!(
+        last(s),
+        Some(at(2026, 3, 14, 9)),
+        "a refusal writes nothing"
+    );
     let (changes, _) = read_all(s, &TokenScope::All, Some(cursor), 1000);
     assert_eq!(changes.len(), 1, "only the forward move: {changes:?}");
 }

@@ -419,7 +419,10 @@ fn air_gapped_instances_are_some_overdue_and_some_recent() {
     for i in &c.instances {
         let (id, account, airgapped, last) = (&i[0], &i[2], i[3] == "true", &i[5]);
         if !airgapped {
-            assert_eq!(last, "", "{id}: online instances report by check-in, not by file");
+            assert_eq!(
+                last, "",
+                "{id}: online instances report by check-in, not by file"
+            );
             continue;
         }
         match last_usage.get(account) {
@@ -434,8 +437,15 @@ fn air_gapped_instances_are_some_overdue_and_some_recent() {
             Some(day) => {
                 let at = t(last);
                 assert!(at < now(), "{id}: {at} is not in the past");
-                assert!(at.date_naive() >= *day, "{id}: {at} is before its last usage row {day}");
-                assert_eq!(Some(&at), last_check_in.get(id.as_str()), "{id}: its last check-in");
+                assert!(
+                    at.date_naive() >= *day,
+                    "{id}: {at} is before its last usage row {day}"
+                );
+                assert_eq!(
+                    Some(&at),
+                    last_check_in.get(id.as_str()),
+                    "{id}: its last check-in"
+                );
                 if at < overdue_before {
                     stale += 1;
                 } else {
@@ -444,7 +454,10 @@ fn air_gapped_instances_are_some_overdue_and_some_recent() {
             }
         }
     }
-    assert!(recent >= 20, "air-gapped instances that reported recently: {recent}");
+    assert!(
+        recent >= 20,
+        "air-gapped instances that reported recently: {recent}"
+    );
     assert!(
         stale + never >= 20,
         "overdue air-gapped instances: {stale} with an old file, {never} without"
