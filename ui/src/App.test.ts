@@ -189,7 +189,7 @@ describe('export', () => {
     await waitFor(() => expect(fake.calls.some((c) => c.cmd === 'account_detail' && c.args.month === '2024-04')).toBe(true));
     const open = screen.getByTestId('export-open');
     await user.click(open);
-    const dialog = screen.getByRole('dialog', { name: 'Export usage to CSV' });
+    const dialog = screen.getByRole('dialog', { name: 'Export to CSV' });
     expect(within(dialog).getByTestId('export-account')).toHaveTextContent('Service Provider');
     expect(screen.getByTestId('export-from')).toHaveValue('2024-04');
     expect(screen.getByTestId('export-to')).toHaveValue('2024-04');

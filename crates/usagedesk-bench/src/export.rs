@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{TimeZone, Utc};
 use usagedesk_cache::Cache;
 use usagedesk_domain::Scope;
-use usagedesk_export::{export_file, plan, Control, ExportRequest, Signing};
+use usagedesk_export::{export_file, plan, Control, ExportReport, ExportRequest, Signing};
 
 use crate::table::{Figure, Goal};
 
@@ -63,6 +63,7 @@ pub fn bench_export(
         (our_rows, our_bytes) = (0, 0);
         for root in &roots {
             let req = ExportRequest {
+                report: ExportReport::Usage,
                 account_id: root.id.clone(),
                 scope: Scope::Tree,
                 from,

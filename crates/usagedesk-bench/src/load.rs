@@ -35,7 +35,7 @@ const FILES: &[FileTable] = &[
     },
     FileTable {
         file: lf::INSTANCES_FILE,
-        header: &lf::INSTANCES_HEADER,
+        header: &lf::INSTANCES_HEADER_LAST_REPORT,
         key: Some(&["id"]),
     },
     FileTable {

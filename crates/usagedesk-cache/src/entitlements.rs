@@ -75,6 +75,15 @@ pub struct LicenseMonth {
     pub expires_at: Option<String>,
 }
 
+/// The size of an export of licenses' months ([`Cache::count_license_months`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LicenseMonthCount {
+    /// Licenses in force in at least one of the months.
+    pub licenses: u64,
+    /// (license, plan with seats, month in force) triples.
+    pub seat_rows: u64,
+}
+
 /// Per plan and month: the sums over the licenses in force held in an account's subtree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupMonth {
@@ -282,6 +291,43 @@ impl Cache {
         } else {
             Err(CacheError::UnknownAccount { id: id.to_owned() })
         }
+    }
+
+    /// What an export of `months` (ascending) for the licenses held in `scope` of `account`
+    /// will hold, counted without computing used seats: the licenses in force in at least one
+    /// of the months, and the (license, plan with seats, month in force) rows. Plans used
+    /// without seats add a row each on top of these, known only once computed.
+    pub fn count_license_months(
+        &self,
+        account: &str,
+        scope: EntitlementScope,
+        months: &[YearMonth],
+    ) -> Result<LicenseMonthCount> {
+        self.account_exists(account)?;
+        let sql = format!(
+            "WITH RECURSIVE {},
+             months(m) AS (SELECT value FROM json_each(:months)),
+             lic AS MATERIALIZED (
+                 SELECT l.license_id, mo.m
+                 FROM scope JOIN ent_licenses l ON l.account_k = scope.k
+                 JOIN months mo ON l.first_month <= mo.m AND (l.last_month IS NULL OR l.last_month >= mo.m)
+             )
+             SELECT (SELECT COUNT(DISTINCT license_id) FROM lic),
+                    (SELECT COUNT(*) FROM lic JOIN ent_seats s ON s.license_id = lic.license_id)",
+            scope_cte(Some(scope))
+        );
+        let list = serde_json::to_string(&months.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+            .map_err(|e| CacheError::Invalid(format!("months: {e}")))?;
+        let mut st = self.conn.prepare(&sql)?;
+        bind(&mut st, &[(":account", &account), (":months", &list)])?;
+        let mut rows = st.raw_query();
+        let r = rows
+            .next()?
+            .ok_or_else(|| CacheError::corrupt("a count gave no row"))?;
+        Ok(LicenseMonthCount {
+            licenses: r.get::<_, i64>(0)?.max(0) as u64,
+            seat_rows: r.get::<_, i64>(1)?.max(0) as u64,
+        })
     }
 
     /// Streams the months `from..=to` of the licenses held in `scope` of `account`, ordered

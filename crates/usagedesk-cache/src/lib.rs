@@ -65,7 +65,8 @@ pub use customer_list::{
     IndexedInstance, InstanceCounts, PageStart, INACTIVE_AFTER_HOURS,
 };
 pub use entitlements::{
-    EntitlementScope, LicenseFilter, LicenseListRow, LicenseMonth, RollupMonth, MAX_LICENSE_PAGE,
+    EntitlementScope, LicenseFilter, LicenseListRow, LicenseMonth, LicenseMonthCount, RollupMonth,
+    MAX_LICENSE_PAGE,
 };
 pub use error::{CacheError, Result};
 pub use migrate::SCHEMA_VERSION;

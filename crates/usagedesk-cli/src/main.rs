@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use usagedesk_domain::{Scope, YearMonth};
+use usagedesk_export::ExportReport;
 
 #[derive(Parser)]
 #[command(
@@ -159,8 +160,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write a usage report as CSV with its manifest beside it, from the local cache, signed
-    /// with this computer's certified key when it holds one; `export verify FILE` checks one.
+    /// Write a report (monthly usage, or entitlements with --report entitlements) as CSV with
+    /// its manifest beside it, from the local cache, signed with this computer's certified key
+    /// when it holds one; `export verify FILE` checks one.
     #[command(
         args_conflicts_with_subcommands = true,
         after_help = "Columns and manifest: docs/export-format.md. Works offline. The manifest \
@@ -177,9 +179,14 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ExportWrite {
+    /// usage: one row per account and month; entitlements: one row per license, plan and
+    /// month (the rows of `entitlements --json`).
+    #[arg(long, default_value = "usage", value_parser = parse_report)]
+    report: ExportReport,
     #[arg(long)]
     account: String,
-    /// self: the account only; children: with its direct children; tree: its whole subtree.
+    /// self: the account only; children: with its direct children; tree: its whole subtree
+    /// (for entitlements: the licenses those accounts hold).
     #[arg(long, value_parser = parse_scope)]
     scope: Scope,
     /// First completed month, YYYY-MM.
@@ -338,6 +345,14 @@ fn parse_license_type(s: &str) -> Result<usagedesk_domain::customer::LicenseType
 fn parse_entitlement_scope(s: &str) -> Result<usagedesk_entitlements::EntitlementScope, String> {
     s.parse()
         .map_err(|e: usagedesk_cache::CacheError| e.to_string())
+}
+
+fn parse_report(s: &str) -> Result<ExportReport, String> {
+    match s {
+        "usage" => Ok(ExportReport::Usage),
+        "entitlements" => Ok(ExportReport::Entitlements),
+        _ => Err(format!("'{s}' is neither usage nor entitlements")),
+    }
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
@@ -543,6 +558,7 @@ fn run_command(ctx: &context::Context, command: Command) -> Result<()> {
         } => commands::export::export(
             ctx,
             commands::export::ExportArgs {
+                report: w.report,
                 account: w.account,
                 scope: w.scope,
                 from: w.from,

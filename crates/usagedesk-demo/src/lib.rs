@@ -9,12 +9,15 @@
 //!   by account (same order) then date;
 //! - `plans.csv`: `id,name,seat_metric`, the default catalog (basic, standard, premium), whose
 //!   seats count users registered, users with a token and users with activity;
-//! - `instances.csv`: `id,license_id,account_id,airgapped,public_key`, by account (same
-//!   order): one or two instances (`inst-000123-1`, `inst-000123-2`, sharing license
+//! - `instances.csv`: `id,license_id,account_id,airgapped,public_key,last_report_at`, by
+//!   account (same order): one or two instances (`inst-000123-1`, `inst-000123-2`, sharing license
 //!   `lic-000123`) per customer or division without children. About a fifth are air-gapped:
 //!   the production instance of every account whose usage comes by monthly file, and half
 //!   their staging ones. Online instances of accounts with usage rows carry a pinned public key
-//!   (from the seed: nobody holds its secret); the others have none yet;
+//!   (from the seed: nobody holds its secret); the others have none yet. An air-gapped
+//!   instance of an account that sent usage files last reported when its last file came
+//!   (`last_report_at`, the time of its last check-in): recent for most, more than 31 days ago
+//!   (overdue) for those that stopped or skipped months, empty for those that never sent one;
 //! - the customer-reporting files (`docs/load-format.md`), by account (same order): one
 //!   license per account that runs the product (`licenses.csv`; its seats over or under what
 //!   the account last used, and a few accounts with children holding a license above their
@@ -144,7 +147,7 @@ pub use usagedesk_domain::load_format::{
 };
 use usagedesk_domain::load_format::{
     ACCOUNTS_HEADER, DAILY_USAGE_HEADER, INSTALL_ATTEMPTS_HEADER, INSTALL_STEPS_HEADER,
-    INSTANCES_HEADER, INSTANCE_EVENTS_HEADER, INSTANCE_REPORTS_HEADER, LICENSES_HEADER,
+    INSTANCES_HEADER_LAST_REPORT, INSTANCE_EVENTS_HEADER, INSTANCE_REPORTS_HEADER, LICENSES_HEADER,
     PLANS_HEADER,
 };
 
@@ -294,7 +297,8 @@ pub fn write_demo(opts: &DemoOptions, out_dir: &Path) -> Result<DemoSummary, Dem
             },
             &mut rng,
         );
-        files.write(&account.id, &instances, &data, &mut summary)?;
+        let sent_files = reporting[i as usize].last_report.is_some();
+        files.write(&account.id, &instances, &data, sent_files, &mut summary)?;
     }
     files.finish()?;
     Ok(summary)
@@ -317,7 +321,7 @@ impl CustomerWriters {
     fn open(dir: &Path) -> Result<Self, DemoError> {
         let mut files = Vec::new();
         for (name, header) in [
-            (INSTANCES_FILE, &INSTANCES_HEADER[..]),
+            (INSTANCES_FILE, &INSTANCES_HEADER_LAST_REPORT[..]),
             (LICENSES_FILE, &LICENSES_HEADER[..]),
             (INSTANCE_REPORTS_FILE, &INSTANCE_REPORTS_HEADER[..]),
             (INSTANCE_EVENTS_FILE, &INSTANCE_EVENTS_HEADER[..]),
@@ -376,10 +380,19 @@ impl CustomerWriters {
         account: &str,
         instances: &[instances::DemoInstance],
         data: &customers::CustomerData,
+        sent_files: bool,
         summary: &mut DemoSummary,
     ) -> Result<(), DemoError> {
         use customers::ts;
         for inst in instances {
+            // An air-gapped instance whose account sent usage files last reported with the
+            // last one: the time its report carries.
+            let last_report_at = data
+                .reports
+                .iter()
+                .find(|r| inst.airgapped && sent_files && r.instance_id == inst.id)
+                .map(|r| ts(&r.last_check_in))
+                .unwrap_or_default();
             self.row(
                 Self::INSTANCES,
                 [
@@ -388,6 +401,7 @@ impl CustomerWriters {
                     account,
                     if inst.airgapped { "true" } else { "false" },
                     inst.public_key.as_deref().unwrap_or(""),
+                    &last_report_at,
                 ],
             )?;
         }

@@ -713,12 +713,19 @@ fn read_instances(dir: &Path) -> Vec<Inst> {
     let mut r = reader(&dir.join(INSTANCES_FILE));
     assert_eq!(
         r.headers().unwrap(),
-        vec!["id", "license_id", "account_id", "airgapped", "public_key"]
+        vec![
+            "id",
+            "license_id",
+            "account_id",
+            "airgapped",
+            "public_key",
+            "last_report_at"
+        ]
     );
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            assert_eq!(rec.len(), 5, "{rec:?}");
+            assert_eq!(rec.len(), 6, "{rec:?}");
             Inst {
                 id: rec[0].to_string(),
                 license_id: rec[1].to_string(),

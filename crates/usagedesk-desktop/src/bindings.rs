@@ -33,6 +33,7 @@ pub fn typescript_bindings() -> String {
         decl::<usagedesk_sync::Phase>(&cfg),
         decl::<usagedesk_sync::Progress>(&cfg),
         decl::<usagedesk_sync::SyncReport>(&cfg),
+        decl::<usagedesk_export::ExportReport>(&cfg),
         decl::<usagedesk_export::ExportRequest>(&cfg),
         decl::<usagedesk_export::ExportPlan>(&cfg),
         decl::<usagedesk_export::ExportProgress>(&cfg),

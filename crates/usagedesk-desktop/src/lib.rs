@@ -32,4 +32,6 @@ pub use usagedesk_entitlements::{
     EntitlementCard, EntitlementTrend, LicenseFilter, LicenseListItem, PlanRollup,
 };
 pub use usagedesk_exchange::{ImportOutcome, ImportPreview, IssuedSyncKey};
-pub use usagedesk_export::{ExportOutcome, ExportPlan, ExportProgress, ExportRequest};
+pub use usagedesk_export::{
+    ExportOutcome, ExportPlan, ExportProgress, ExportReport, ExportRequest,
+};

@@ -323,6 +323,7 @@ async fn export_previews_writes_reports_progress_and_refuses_with_reasons() {
     drop(cloud); // the export needs only the cache
 
     let req = |scope, from: &str, to: &str| usagedesk_desktop::ExportRequest {
+        report: usagedesk_desktop::ExportReport::Usage,
         account_id: "sp-acme".into(),
         scope,
         from: from.parse().unwrap(),

@@ -23,6 +23,16 @@ pub const PLANS_HEADER_NO_SEAT_METRIC: [&str; 2] = ["id", "name"];
 /// `public_key` may be empty (pinned on the instance's first report).
 pub const INSTANCES_HEADER: [&str; 5] =
     ["id", "license_id", "account_id", "airgapped", "public_key"];
+/// `instances.csv` with its optional last column: when the instance last reported (RFC 3339,
+/// may be empty), e.g. carried over from another system.
+pub const INSTANCES_HEADER_LAST_REPORT: [&str; 6] = [
+    "id",
+    "license_id",
+    "account_id",
+    "airgapped",
+    "public_key",
+    "last_report_at",
+];
 
 /// Optional customer-reporting files (`docs/load-format.md`; headers defined with the loader).
 pub const LICENSES_FILE: &str = "licenses.csv";

@@ -215,6 +215,47 @@ pub fn each_entitlement<E: From<CacheError>>(
     flush(&mut group)
 }
 
+/// Streams, for every month of `months` (ascending), the entitlements of the licenses held in
+/// `scope` of `account`, by license, then plan, then month: the rows of [`each_entitlement`]
+/// for each month (same numbers, same forecast), read in one pass over the range. Holds one
+/// (license, plan)'s months at a time.
+pub fn each_entitlement_over<E: From<CacheError>>(
+    cache: &Cache,
+    account: &str,
+    scope: EntitlementScope,
+    months: &[YearMonth],
+    mut each: impl FnMut(Entitlement) -> Result<(), E>,
+) -> Result<(), E> {
+    let (Some(&first), Some(&last)) = (months.first(), months.last()) else {
+        return Ok(());
+    };
+    if months.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(CacheError::Invalid("months must ascend without repeats".into()).into());
+    }
+    let from = window_start(first, FORECAST_MONTHS);
+    let mut group: Vec<LicenseMonth> = Vec::new();
+    let mut flush = |group: &mut Vec<LicenseMonth>| -> Result<(), E> {
+        for &m in months {
+            if let Some(e) = fold(group, window_start(m, FORECAST_MONTHS), m) {
+                each(e.entitlement)?;
+            }
+        }
+        group.clear();
+        Ok(())
+    };
+    cache.each_license_month(account, scope, from, last, |row: LicenseMonth| {
+        let same = group
+            .first()
+            .is_some_and(|g| g.license_id == row.license_id && g.plan == row.plan);
+        if !same {
+            flush(&mut group)?;
+        }
+        group.push(row);
+        Ok::<(), E>(())
+    })?;
+    flush(&mut group)
+}
+
 /// Per plan, the licenses in force held in `account`'s subtree rolled up in `month`, with a
 /// trend over the `trend_months` months ending there.
 pub fn rollup(

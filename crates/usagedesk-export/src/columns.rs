@@ -3,6 +3,8 @@
 
 use usagedesk_domain::PlanCatalog;
 
+use crate::ExportReport;
+
 /// The columns before the per-plan totals, in order.
 pub const FIXED_COLUMNS: [&str; 12] = [
     "month",
@@ -26,7 +28,35 @@ pub const TOTAL_SUFFIXES: [&str; 3] = [
     "_users_with_activity_total",
 ];
 
-/// The header row for a catalog: the fixed columns, then three totals per plan in catalog
+/// The entitlements report's columns, in order: the month, then the fields of
+/// `usagedesk-cli entitlements --json` in theirs.
+pub const ENTITLEMENT_COLUMNS: [&str; 12] = [
+    "month",
+    "license_id",
+    "account_id",
+    "plan",
+    "seat_metric",
+    "seats",
+    "used",
+    "utilization",
+    "overage",
+    "forecast_at_expiry",
+    "forecast_over_seats",
+    "expires_at",
+];
+
+/// The header row of `report` for a catalog.
+pub fn columns(report: ExportReport, catalog: &PlanCatalog) -> Vec<String> {
+    match report {
+        ExportReport::Usage => header(catalog),
+        ExportReport::Entitlements => ENTITLEMENT_COLUMNS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect(),
+    }
+}
+
+/// The usage report's header row for a catalog: the fixed columns, then three totals per plan in catalog
 /// order.
 pub fn header(catalog: &PlanCatalog) -> Vec<String> {
     let mut cols: Vec<String> = FIXED_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
@@ -66,6 +96,17 @@ mod tests {
              basic_users_registered_total,basic_users_with_token_total,basic_users_with_activity_total,\
              premium_users_registered_total,premium_users_with_token_total,premium_users_with_activity_total"
         );
+    }
+
+    #[test]
+    fn entitlements_header_is_the_contract() {
+        let catalog = PlanCatalog(vec![Plan::new("basic", "Basic")]);
+        assert_eq!(
+            columns(ExportReport::Entitlements, &catalog).join(","),
+            "month,license_id,account_id,plan,seat_metric,seats,used,utilization,overage,\
+             forecast_at_expiry,forecast_over_seats,expires_at"
+        );
+        assert_eq!(columns(ExportReport::Usage, &catalog), header(&catalog));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use usagedesk_cache::Cache;
 
 use crate::{
-    header, write_csv, Control, ExportError, ExportPlan, ExportSignature, Manifest, SignedManifest,
-    Signing, MANIFEST_FORMAT,
+    columns, manifest_format, write_csv, Control, ExportError, ExportPlan, ExportSignature,
+    Manifest, SignedManifest, Signing,
 };
 
 /// What an export wrote.
@@ -100,7 +100,7 @@ pub fn export_file(
 
     let req = &plan.request;
     let mut manifest = Manifest {
-        format: MANIFEST_FORMAT.to_owned(),
+        format: manifest_format(req.report).to_owned(),
         csv_file: file_name.clone(),
         account_id: req.account_id.clone(),
         account_name: plan.account_name.clone(),
@@ -112,7 +112,7 @@ pub fn export_file(
         rows: summary.rows,
         bytes: summary.bytes,
         sha256: summary.sha256.clone(),
-        columns: header(&cache.plans()?),
+        columns: columns(req.report, &cache.plans()?),
         generated_at,
         data_synced_at: cache.last_synced_at()?,
         // A cache synced by an older version may hold a URL with user:password@.

@@ -1,4 +1,4 @@
-//! Offline CSV export of usage reports, read from the local cache (the column
+//! Offline CSV export of the usage and entitlements reports, read from the local cache (the column
 //! contract is in `docs/export-format.md`).
 //!
 //! - [`ExportRequest`] (account, scope, month range) is checked by [`plan`] against the
@@ -22,11 +22,13 @@ mod signing;
 mod verify;
 mod writer;
 
-pub use columns::{header, neutralise};
+pub use columns::{columns, header, neutralise, ENTITLEMENT_COLUMNS};
 pub use error::{ExportError, ExportErrorKind};
 pub use file::{export_file, manifest_path, signed_manifest_path, ExportOutcome};
-pub use manifest::{Manifest, SignedManifest, MANIFEST_FORMAT};
-pub use request::{plan, ExportPlan, ExportRequest, MAX_MONTHS};
+pub use manifest::{
+    manifest_format, Manifest, SignedManifest, ENTITLEMENTS_MANIFEST_FORMAT, MANIFEST_FORMAT,
+};
+pub use request::{entitlement_scope, plan, ExportPlan, ExportReport, ExportRequest, MAX_MONTHS};
 pub use signing::{ExportSignature, Signing};
 pub use verify::{verify_export, SignerFacts, Verification, VerifiedStatus, VerifyError};
 pub use writer::{write_csv, Control, CsvSummary, ExportProgress, PROGRESS_EVERY};

@@ -8,8 +8,18 @@ use serde::{Deserialize, Serialize};
 use usagedesk_airgap::{ExportManifest, UsageExport};
 use usagedesk_domain::{Scope, YearMonth};
 
-/// The manifest's `format` value.
+/// The manifest's `format` value for the usage report.
 pub const MANIFEST_FORMAT: &str = "usagedesk-usage-export/1";
+/// The manifest's `format` value for the entitlements report.
+pub const ENTITLEMENTS_MANIFEST_FORMAT: &str = "usagedesk-entitlements-export/1";
+
+/// The manifest's `format` value for `report`.
+pub fn manifest_format(report: crate::ExportReport) -> &'static str {
+    match report {
+        crate::ExportReport::Usage => MANIFEST_FORMAT,
+        crate::ExportReport::Entitlements => ENTITLEMENTS_MANIFEST_FORMAT,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use usagedesk_cache::Cache;
+use usagedesk_cache::{Cache, EntitlementScope};
 use usagedesk_domain::{Scope, YearMonth};
 
 use crate::ExportError;
@@ -10,10 +10,35 @@ use crate::ExportError;
 /// The longest month range one export takes (50 years).
 pub const MAX_MONTHS: usize = 600;
 
-/// What the user asks for: an account, a scope and a range of completed months.
+/// Which report an export writes (`docs/export-format.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum ExportReport {
+    /// Monthly usage: one row per account in scope and month.
+    #[default]
+    Usage,
+    /// Entitlements: one row per license held in scope, plan and month
+    /// (`docs/entitlements.md`).
+    Entitlements,
+}
+
+impl ExportReport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::Entitlements => "entitlements",
+        }
+    }
+}
+
+/// What the user asks for: a report, an account, a scope and a range of completed months.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExportRequest {
+    /// Absent in requests written before entitlements could be exported: `usage`.
+    #[serde(default)]
+    pub report: ExportReport,
     pub account_id: String,
     pub scope: Scope,
     pub from: YearMonth,
@@ -30,10 +55,17 @@ pub struct ExportPlan {
     pub months: Vec<YearMonth>,
     /// Months of the range with no synced data at all: no rows (sync, or widen the range).
     pub months_without_data: Vec<YearMonth>,
-    /// Accounts in scope (rows per month).
+    /// Accounts in scope (the usage report's rows per month).
     pub accounts: u64,
-    /// Rows the CSV will hold, header not counted.
+    /// Entitlements: licenses held in scope in force in at least one of `months` (0 for the
+    /// usage report).
+    pub licenses: u64,
+    /// Rows the CSV will hold, header not counted. For entitlements, when not `rows_exact`,
+    /// the rows of plans with seats: each plan used without seats adds a row, known only
+    /// once computed.
     pub rows: u64,
+    /// Whether `rows` is the exact count (always for usage) or a lower bound.
+    pub rows_exact: bool,
     /// A file name to offer in the save dialog.
     pub suggested_file_name: String,
 }
@@ -80,10 +112,23 @@ pub fn plan(
         .into_iter()
         .partition(|m| with_data.binary_search(m).is_ok());
     let accounts = cache.report_accounts(&req.account_id, req.scope)?;
+    let (licenses, rows, rows_exact) = match req.report {
+        ExportReport::Usage => (0, accounts * months.len() as u64, true),
+        ExportReport::Entitlements => {
+            let n = cache.count_license_months(
+                &req.account_id,
+                entitlement_scope(req.scope),
+                &months,
+            )?;
+            (n.licenses, n.seat_rows, false)
+        }
+    };
     Ok(ExportPlan {
         suggested_file_name: file_name(req),
-        rows: accounts * months.len() as u64,
+        rows,
+        rows_exact,
         accounts,
+        licenses,
         account_name: account.name,
         months,
         months_without_data,
@@ -91,7 +136,17 @@ pub fn plan(
     })
 }
 
-/// `usage-<account>-<scope>-<from>_<to>.csv`, with anything but letters, digits, `-` and
+/// The entitlements' scope of a report scope: the licenses held by the account, with its
+/// direct children's, or in its whole subtree.
+pub fn entitlement_scope(scope: Scope) -> EntitlementScope {
+    match scope {
+        Scope::Own => EntitlementScope::Own,
+        Scope::Children => EntitlementScope::Children,
+        Scope::Tree => EntitlementScope::Tree,
+    }
+}
+
+/// `<report>-<account>-<scope>-<from>_<to>.csv`, with anything but letters, digits, `-` and
 /// `_` in the account id replaced by `_`.
 fn file_name(req: &ExportRequest) -> String {
     let id: String = req
@@ -111,7 +166,11 @@ fn file_name(req: &ExportRequest) -> String {
     } else {
         format!("{}_{}", req.from, req.to)
     };
-    format!("usage-{id}-{}-{range}.csv", req.scope.as_str())
+    format!(
+        "{}-{id}-{}-{range}.csv",
+        req.report.as_str(),
+        req.scope.as_str()
+    )
 }
 
 #[cfg(test)]
@@ -120,6 +179,7 @@ mod tests {
 
     fn req(from: &str, to: &str) -> ExportRequest {
         ExportRequest {
+            report: ExportReport::Usage,
             account_id: "acme/eu 1".into(),
             scope: Scope::Tree,
             from: from.parse().unwrap(),
@@ -136,6 +196,14 @@ mod tests {
         assert_eq!(
             file_name(&req("2024-03", "2024-03")),
             "usage-acme_eu_1-tree-2024-03.csv"
+        );
+        let ent = ExportRequest {
+            report: ExportReport::Entitlements,
+            ..req("2024-01", "2024-06")
+        };
+        assert_eq!(
+            file_name(&ent),
+            "entitlements-acme_eu_1-tree-2024-01_2024-06.csv"
         );
     }
 

@@ -9,8 +9,10 @@ use sha2::{Digest, Sha256};
 use usagedesk_cache::{Cache, ReportRow};
 use usagedesk_domain::month::ym_ascii;
 
-use crate::columns::{header, neutralise};
-use crate::{ExportError, ExportPlan};
+use usagedesk_entitlements::{each_entitlement_over, Entitlement};
+
+use crate::columns::{columns, neutralise};
+use crate::{entitlement_scope, ExportError, ExportPlan, ExportReport};
 
 /// Progress is reported (and the cancel flag read) every this many rows.
 pub const PROGRESS_EVERY: u64 = 8192;
@@ -89,17 +91,14 @@ fn write_rows(
         .terminator(csv::Terminator::CRLF)
         .buffer_capacity(1 << 18)
         .from_writer(chunks);
-    let head: Vec<String> = header(catalog)
+    let head: Vec<String> = columns(plan.request.report, catalog)
         .iter()
         .map(|c| neutralise(c).into_owned())
         .collect();
     csv.write_record(&head).map_err(output)?;
-    let total = plan.rows;
     let mut rows = 0u64;
-    let mut cells = Cells::default();
-    let req = &plan.request;
-    cache.for_each_report_row(&req.account_id, req.scope, &plan.months, catalog, |row| {
-        cells.write(&mut csv, row).map_err(output)?;
+    // Entitlements' planned rows are a lower bound: the total grows with what was written.
+    let mut step = |control: &mut Control<'_>| {
         rows += 1;
         if rows.is_multiple_of(PROGRESS_EVERY) {
             if control.cancelled() {
@@ -107,15 +106,44 @@ fn write_rows(
             }
             (control.progress)(ExportProgress {
                 written: rows,
-                total,
+                total: plan.rows.max(rows),
             });
         }
         Ok(())
-    })?;
+    };
+    let req = &plan.request;
+    match req.report {
+        ExportReport::Usage => {
+            let mut cells = Cells::default();
+            cache.for_each_report_row(
+                &req.account_id,
+                req.scope,
+                &plan.months,
+                catalog,
+                |row| {
+                    cells.write(&mut csv, row).map_err(output)?;
+                    step(control)
+                },
+            )?;
+        }
+        ExportReport::Entitlements => {
+            let mut cells = EntitlementCells::default();
+            each_entitlement_over(
+                cache,
+                &req.account_id,
+                entitlement_scope(req.scope),
+                &plan.months,
+                |e| {
+                    cells.write(&mut csv, &e).map_err(output)?;
+                    step(control)
+                },
+            )?;
+        }
+    }
     csv.flush().map_err(output)?;
     (control.progress)(ExportProgress {
         written: rows,
-        total,
+        total: rows,
     });
     Ok(rows)
 }
@@ -215,4 +243,57 @@ impl Cells {
         }
         csv.write_byte_record(r)
     }
+}
+
+/// Scratch space for the entitlements report's rows. Numbers without a value (no seats, no
+/// utilization, no forecast, no expiry) are empty cells; fractions are written in the
+/// shortest decimal that reads back as the same number (`0.9`, `1.25`), never with an
+/// exponent.
+#[derive(Default)]
+struct EntitlementCells {
+    num: itoa::Buffer,
+    text: String,
+    record: csv::ByteRecord,
+}
+
+impl EntitlementCells {
+    fn write<W: Write>(&mut self, csv: &mut csv::Writer<W>, e: &Entitlement) -> csv::Result<()> {
+        let r = &mut self.record;
+        r.clear();
+        r.push_field(&ym_ascii(e.month.year() as u32, e.month.month()));
+        r.push_field(neutralise(&e.license_id).as_bytes());
+        r.push_field(neutralise(&e.account_id).as_bytes());
+        r.push_field(neutralise(&e.plan).as_bytes());
+        r.push_field(e.seat_metric.as_str().as_bytes());
+        match e.seats {
+            Some(n) => r.push_field(self.num.format(n).as_bytes()),
+            None => r.push_field(b""),
+        }
+        r.push_field(self.num.format(e.used).as_bytes());
+        r.push_field(decimal(&mut self.text, e.utilization));
+        r.push_field(self.num.format(e.overage).as_bytes());
+        r.push_field(decimal(&mut self.text, e.forecast_at_expiry));
+        r.push_field(if e.forecast_over_seats {
+            b"true"
+        } else {
+            b"false"
+        });
+        r.push_field(
+            e.expires_at
+                .as_deref()
+                .map_or("".into(), neutralise)
+                .as_bytes(),
+        );
+        csv.write_byte_record(r)
+    }
+}
+
+/// `x` in the shortest decimal that reads back as the same number; empty for `None`.
+fn decimal(buf: &mut String, x: Option<f64>) -> &[u8] {
+    use std::fmt::Write as _;
+    buf.clear();
+    if let Some(x) = x {
+        let _ = write!(buf, "{x}");
+    }
+    buf.as_bytes()
 }

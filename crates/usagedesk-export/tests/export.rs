@@ -11,7 +11,8 @@ use usagedesk_cloud::storage::TokenKind;
 use usagedesk_domain::{Scope, YearMonth};
 use usagedesk_export::{
     export_file, manifest_path, plan, signed_manifest_path, verify_export, write_csv, Control,
-    ExportErrorKind, ExportRequest, ExportSignature, Manifest, Signing, VerifiedStatus,
+    ExportErrorKind, ExportReport, ExportRequest, ExportSignature, Manifest, Signing,
+    VerifiedStatus,
 };
 use usagedesk_sync::{sync, Client, SyncOptions};
 use usagedesk_testkit::{clock, small_fixture, today, Cloud, Expected};
@@ -35,6 +36,7 @@ async fn synced(dataset: &Path, dir: &Path) -> Cache {
 
 fn req(account: &str, scope: Scope, from: &str, to: &str) -> ExportRequest {
     ExportRequest {
+        report: ExportReport::Usage,
         account_id: account.into(),
         scope,
         from: from.parse().unwrap(),

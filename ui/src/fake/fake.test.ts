@@ -33,7 +33,7 @@ async function everyCommand(world: FakeWorld) {
     0,
     1,
   ).items[0].account_id;
-  const request = { account_id: root, scope: 'children', from: month, to: month } as const;
+  const request = { report: 'usage', account_id: root, scope: 'children', from: month, to: month } as const;
   const status = await ipc.appStatus();
   const roots = await ipc.children(null, month, { by: 'name' }, 0, 50);
   const kids = await ipc.children(root, month, { by: 'subtree_total', metric: 'users_with_activity' }, 0, 50);

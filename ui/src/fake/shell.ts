@@ -231,8 +231,11 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
       months,
       months_without_data: range.filter((m) => !months.includes(m)),
       accounts: count,
+      // the fake holds one license per account for entitlements; plans used without seats would add rows
+      licenses: req.report === 'entitlements' ? count : 0,
       rows: count * months.length,
-      suggested_file_name: `usage-${id}-${req.scope}-${req.from === req.to ? req.from : `${req.from}_${req.to}`}.csv`,
+      rows_exact: req.report !== 'entitlements',
+      suggested_file_name: `${req.report}-${id}-${req.scope}-${req.from === req.to ? req.from : `${req.from}_${req.to}`}.csv`,
     };
   }
 

@@ -1,4 +1,4 @@
-//! `export`: a usage report as CSV, from the local cache (works offline), with a manifest
+//! `export`: a usage or entitlements report as CSV, from the local cache (works offline), with a manifest
 //! beside the file, signed with this computer's certified key when it holds one.
 
 use std::io::IsTerminal;
@@ -11,12 +11,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use usagedesk_domain::{Clock, Scope, YearMonth};
 use usagedesk_exchange::export_signer;
 use usagedesk_export::{
-    export_file, plan, write_csv, Control, ExportProgress, ExportRequest, ExportSignature, Signing,
+    export_file, plan, write_csv, Control, ExportProgress, ExportReport, ExportRequest,
+    ExportSignature, Signing,
 };
 
 use crate::context::Context;
 
 pub struct ExportArgs {
+    pub report: ExportReport,
     pub account: String,
     pub scope: Scope,
     pub from: YearMonth,
@@ -33,6 +35,7 @@ pub const GENERATOR: &str = concat!("usagedesk-cli ", env!("CARGO_PKG_VERSION"))
 pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
     let cache = ctx.open_cache()?;
     let req = ExportRequest {
+        report: args.report,
         account_id: args.account,
         scope: args.scope,
         from: args.from,
@@ -88,10 +91,13 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let what = match req.report {
+        ExportReport::Usage => format!("{} accounts", plan.accounts),
+        ExportReport::Entitlements => format!("{} licenses, by plan", plan.licenses),
+    };
     eprintln!(
-        "wrote {} rows ({} accounts × {} months) to {}\nmanifest: {}\nsha256: {}",
+        "wrote {} rows ({what} × {} months) to {}\nmanifest: {}\nsha256: {}",
         done.rows,
-        plan.accounts,
         plan.months.len(),
         done.csv_path,
         done.manifest_path,

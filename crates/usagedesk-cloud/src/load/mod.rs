@@ -28,8 +28,9 @@ pub use usagedesk_domain::load_format::{
 };
 use usagedesk_domain::load_format::{
     ACCOUNTS_HEADER as ACCOUNT_HEADER, DAILY_USAGE_HEADER as DAILY_HEADER, INSTALL_ATTEMPTS_HEADER,
-    INSTALL_STEPS_HEADER, INSTANCES_HEADER, INSTANCE_EVENTS_HEADER, INSTANCE_REPORTS_HEADER,
-    LICENSES_HEADER, PLANS_HEADER as PLAN_HEADER, PLANS_HEADER_NO_SEAT_METRIC,
+    INSTALL_STEPS_HEADER, INSTANCES_HEADER, INSTANCES_HEADER_LAST_REPORT, INSTANCE_EVENTS_HEADER,
+    INSTANCE_REPORTS_HEADER, LICENSES_HEADER, PLANS_HEADER as PLAN_HEADER,
+    PLANS_HEADER_NO_SEAT_METRIC,
 };
 
 /// Largest single CSV record accepted (a name of at most 512 bytes fits easily).
@@ -394,17 +395,28 @@ fn parse_instance(r: &csv::StringRecord) -> Result<InstanceRow, String> {
                 .to_string(),
         ),
     };
+    let last_report_at = match r.get(5).unwrap_or("") {
+        "" => None,
+        text => Some(parse_time("last_report_at", text)?),
+    };
     Ok(InstanceRow {
         id: r[0].to_string(),
         license_id: r[1].to_string(),
         account_id: r[2].to_string(),
         airgapped,
         public_key,
+        last_report_at,
     })
 }
 
+/// `instances.csv`, with or without its optional `last_report_at` column.
 fn read_instances(path: &Path) -> Result<Vec<Located<InstanceRow>>, RowError> {
-    let mut records = Records::new(path, &INSTANCES_HEADER)?;
+    let header: &[&str] = if first_line_names(path, &INSTANCES_HEADER)? {
+        &INSTANCES_HEADER
+    } else {
+        &INSTANCES_HEADER_LAST_REPORT
+    };
+    let mut records = Records::new(path, header)?;
     let mut out = Vec::new();
     while let Some(rec) = records.next() {
         let (line, r) = rec?;

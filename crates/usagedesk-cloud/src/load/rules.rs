@@ -154,13 +154,14 @@ pub fn check_daily<'a>(
 }
 
 /// The checks of one instance row of a load: its id once in the file (`seen` holds the ids
-/// before it), its account exists, and an instance keeps its account (`stored_account`: the
-/// account it is stored under, if it is stored).
+/// before it), its account exists, an instance keeps its account (`stored_account`: the
+/// account it is stored under, if it is stored), and its last report is not after `today`.
 pub fn check_instance<'f>(
     row: &'f Located<InstanceRow>,
     seen: &mut HashSet<&'f str>,
     accounts: &HashMap<String, Account>,
     stored_account: Option<&str>,
+    today: NaiveDate,
 ) -> Result<(), LoadError> {
     let r = &row.row;
     if !seen.insert(r.id.as_str()) {
@@ -186,7 +187,10 @@ pub fn check_instance<'f>(
             ))
             .into());
     }
-    Ok(())
+    match &r.last_report_at {
+        Some(t) => not_future(row, "last_report_at", t, today),
+        None => Ok(()),
+    }
 }
 
 /// The first instant after `today`: loaded times must be before it.

@@ -1,6 +1,6 @@
 //! The tenant tree and its usage: the plan catalog, loads, ingested snapshots, accounts.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use usagedesk_domain::api::IngestResponse;
 use usagedesk_domain::customer::{
     InstallAttempt, InstallStep, InstanceEvent, InstanceReport, License,
@@ -55,6 +55,9 @@ pub struct InstanceRow {
     pub airgapped: bool,
     /// `ed25519:…`, checked; `None` keeps the key the cloud pinned (if any).
     pub public_key: Option<String>,
+    /// When it last reported, from the optional `last_report_at` column: moves the stored
+    /// last report forward, never back; `None` keeps it.
+    pub last_report_at: Option<DateTime<Utc>>,
 }
 
 /// One row of `install_steps.csv`, already parsed.

@@ -70,6 +70,7 @@ macro_rules! conformance_suite {
             tenants::ingest_replaces_a_day_and_keeps_the_latest_as_month_end,
             tenants::accounts_are_seen_only_inside_their_scope,
             tenants::refused_instances_and_licenses_write_nothing,
+            tenants::a_loaded_last_report_moves_forward_only,
             feed::pages_after_cursors_read_every_change_once,
             feed::a_scope_reads_only_its_subtree,
             feed::a_move_tombstones_the_old_scope_and_resends_to_the_new,
@@ -267,6 +268,7 @@ pub fn instance_row(id: &str, license_id: &str, account_id: &str) -> InstanceRow
         account_id: account_id.into(),
         airgapped: true,
         public_key: None,
+        last_report_at: None,
     }
 }
 

@@ -287,3 +287,53 @@ pub fn refused_instances_and_licenses_write_nothing(open: Open<'_>) {
         "a"
     );
 }
+
+/// `instances.csv`'s optional `last_report_at`: stored on both engines, moved forward by a later
+/// time, never back by an earlier or empty one, a time after today refused with nothing written;
+/// a change of it reaches the feed.
+pub fn a_loaded_last_report_moves_forward_only(open: Open<'_>) {
+    let fresh = with_instance(open);
+    let s = fresh.store.as_ref();
+    let last = |s: &dyn usagedesk_cloud::storage::Store| {
+        s.instance(&TokenScope::All, "inst-a")
+            .unwrap()
+            .expect("inst-a is stored")
+            .last_report_at
+    };
+    assert_eq!(last(s), None, "loaded without one: none");
+    let load = |at: Option<DateTime<Utc>>| {
+        let mut data = dataset(Vec::new(), Vec::new());
+        let mut row = instance_row("inst-a", "lic-a", "a");
+        row.last_report_at = at;
+        data.instances = located("instances.csv", vec![row]);
+        s.load(data, today())
+    };
+    let (_, cursor) = read_all(s, &TokenScope::All, None, 1000);
+    load(Some(at(2026, 3, 1, 9))).expect("a past time loads");
+    assert_eq!(last(s), Some(at(2026, 3, 1, 9)));
+    let (changes, cursor) = read_all(s, &TokenScope::All, Some(cursor), 1000);
+    assert!(
+        !changes.is_empty(),
+        "the instance's new last report is on the feed"
+    );
+    load(Some(at(2026, 2, 1, 9))).expect("an earlier time loads");
+    assert_eq!(last(s), Some(at(2026, 3, 1, 9)), "never moved back");
+    load(None).expect("an empty one loads");
+    assert_eq!(last(s), Some(at(2026, 3, 1, 9)), "empty keeps it");
+    let (changes, cursor) = read_all(s, &TokenScope::All, Some(cursor), 1000);
+    assert!(changes.is_empty(), "nothing changed: {changes:?}");
+    load(Some(at(2026, 3, 14, 9))).expect("a later time loads");
+    assert_eq!(last(s), Some(at(2026, 3, 14, 9)), "moved forward");
+    let err = load(Some(at(2026, 3, 16, 9))).expect_err("after today (2026-03-15)");
+    assert!(
+        err.to_string().contains("last_report_at") && err.to_string().contains("future"),
+        "{err}"
+    );
+    assert_eq!(
+        last(s),
+        Some(at(2026, 3, 14, 9)),
+        "a refusal writes nothing"
+    );
+    let (changes, _) = read_all(s, &TokenScope::All, Some(cursor), 1000);
+    assert_eq!(changes.len(), 1, "only the forward move: {changes:?}");
+}

@@ -43,7 +43,7 @@ struct Customers {
 fn read_customers(dir: &Path) -> Customers {
     use usagedesk_domain::load_format::*;
     Customers {
-        instances: rows(dir, INSTANCES_FILE, &INSTANCES_HEADER),
+        instances: rows(dir, INSTANCES_FILE, &INSTANCES_HEADER_LAST_REPORT),
         licenses: rows(dir, LICENSES_FILE, &LICENSES_HEADER),
         reports: rows(dir, INSTANCE_REPORTS_FILE, &INSTANCE_REPORTS_HEADER),
         events: rows(dir, INSTANCE_EVENTS_FILE, &INSTANCE_EVENTS_HEADER),
@@ -389,4 +389,78 @@ fn a_small_demo_shows_every_forced_story() {
             "seed {seed}: a recent customer with time to install"
         );
     }
+}
+
+/// The Air-gapped view must show both kinds: instances that sent their last usage file within
+/// the 31 days after which one is overdue, and instances overdue (a file too long ago, or
+/// never). `last_report_at` is what the instance's last file carried: its last check-in, on or
+/// after the day of its account's last usage row; empty when the account sent no file or the
+/// instance never checked in.
+#[test]
+fn air_gapped_instances_are_some_overdue_and_some_recent() {
+    let o = opts(3_000, 12, 5, SnapshotDensity::MonthEndOnly);
+    let dir = tempfile::tempdir().unwrap();
+    write_demo(&o, dir.path()).unwrap();
+    let c = read_customers(dir.path());
+    let mut last_usage: BTreeMap<String, chrono::NaiveDate> = BTreeMap::new();
+    for rec in reader(&dir.path().join(DAILY_USAGE_FILE)).records() {
+        let rec = rec.unwrap();
+        let date = d(&rec[1]);
+        let e = last_usage.entry(rec[0].to_string()).or_insert(date);
+        *e = (*e).max(date);
+    }
+    let last_check_in: BTreeMap<&str, DateTime<Utc>> = c
+        .reports
+        .iter()
+        .map(|r| (r[0].as_str(), t(&r[12])))
+        .collect();
+    let overdue_before = now() - Duration::days(usagedesk_domain::overdue::OVERDUE_DAYS);
+    let (mut recent, mut stale, mut never) = (0, 0, 0);
+    for i in &c.instances {
+        let (id, account, airgapped, last) = (&i[0], &i[2], i[3] == "true", &i[5]);
+        if !airgapped {
+            assert_eq!(
+                last, "",
+                "{id}: online instances report by check-in, not by file"
+            );
+            continue;
+        }
+        match last_usage.get(account) {
+            None => {
+                assert_eq!(last, "", "{id}: its account sent no usage file");
+                never += 1;
+            }
+            Some(_) if !last_check_in.contains_key(id.as_str()) => {
+                assert_eq!(last, "", "{id}: it never checked in");
+                never += 1;
+            }
+            Some(day) => {
+                let at = t(last);
+                assert!(at < now(), "{id}: {at} is not in the past");
+                assert!(
+                    at.date_naive() >= *day,
+                    "{id}: {at} is before its last usage row {day}"
+                );
+                assert_eq!(
+                    Some(&at),
+                    last_check_in.get(id.as_str()),
+                    "{id}: its last check-in"
+                );
+                if at < overdue_before {
+                    stale += 1;
+                } else {
+                    recent += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        recent >= 20,
+        "air-gapped instances that reported recently: {recent}"
+    );
+    assert!(
+        stale + never >= 20,
+        "overdue air-gapped instances: {stale} with an old file, {never} without"
+    );
+    assert!(stale >= 3, "overdue with a file too long ago: {stale}");
 }

@@ -86,7 +86,7 @@ describe('ipc.ts', () => {
       onDragDrop: async () => () => {},
     };
     useBackend(recorder);
-    const request = { account_id: 'a', scope: 'self', from: '2024-01', to: '2024-01' } as const;
+    const request = { report: 'usage', account_id: 'a', scope: 'self', from: '2024-01', to: '2024-01' } as const;
     const filter = { text: null, license_type: null, expiring_within_days: null, not_ready: false, reporting_overdue: false };
     await Promise.all([
       ipc.appStatus(),

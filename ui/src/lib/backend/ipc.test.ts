@@ -31,7 +31,7 @@ describe('ipc wrappers', () => {
       calls.push([cmd, args]);
       return cmd === 'plugin:dialog|save' ? '/home/me/usage.csv' : null;
     });
-    const request = { account_id: 'acc-1', scope: 'tree' as const, from: '2024-01', to: '2024-06' };
+    const request = { report: 'usage' as const, account_id: 'acc-1', scope: 'tree' as const, from: '2024-01', to: '2024-06' };
     await ipc.exportPreview(request);
     expect(await ipc.chooseSavePath('usage-acc-1-tree-2024-01_2024-06.csv')).toBe('/home/me/usage.csv');
     await ipc.exportCsv(request, '/home/me/usage.csv');
@@ -78,7 +78,7 @@ describe('ipc wrappers', () => {
     mockIPC(() => {
       throw { kind: 'io', message: 'cannot write /ro/x.csv: Permission denied' };
     });
-    await expect(ipc.exportCsv({ account_id: 'a', scope: 'self', from: '2024-01', to: '2024-01' }, '/ro/x.csv')).rejects.toEqual({
+    await expect(ipc.exportCsv({ report: 'usage', account_id: 'a', scope: 'self', from: '2024-01', to: '2024-01' }, '/ro/x.csv')).rejects.toEqual({
       kind: 'io',
       message: 'cannot write /ro/x.csv: Permission denied',
     });

@@ -76,7 +76,13 @@ uploaded: number,
  */
 push: PushReport, };
 
-export type ExportRequest = { account_id: string, scope: Scope, from: YearMonth, to: YearMonth, };
+export type ExportReport = "usage" | "entitlements";
+
+export type ExportRequest = { 
+/**
+ * Absent in requests written before entitlements could be exported: `usage`.
+ */
+report: ExportReport, account_id: string, scope: Scope, from: YearMonth, to: YearMonth, };
 
 export type ExportPlan = { request: ExportRequest, account_name: string, 
 /**
@@ -88,13 +94,24 @@ months: Array<YearMonth>,
  */
 months_without_data: Array<YearMonth>, 
 /**
- * Accounts in scope (rows per month).
+ * Accounts in scope (the usage report's rows per month).
  */
 accounts: number, 
 /**
- * Rows the CSV will hold, header not counted.
+ * Entitlements: licenses held in scope in force in at least one of `months` (0 for the
+ * usage report).
+ */
+licenses: number, 
+/**
+ * Rows the CSV will hold, header not counted. For entitlements, when not `rows_exact`,
+ * the rows of plans with seats: each plan used without seats adds a row, known only
+ * once computed.
  */
 rows: number, 
+/**
+ * Whether `rows` is the exact count (always for usage) or a lower bound.
+ */
+rows_exact: boolean, 
 /**
  * A file name to offer in the save dialog.
  */

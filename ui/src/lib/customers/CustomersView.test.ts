@@ -177,6 +177,18 @@ describe('Customer page', () => {
     expect(within(license).getByTestId('license-seats')).toHaveTextContent('Basic 250Standard 120Premium 40');
   });
 
+  it('shows the account view’s entitlements card for the customer, in the month picked there', async () => {
+    await openPage('Alpha Corp');
+    const card = await screen.findByTestId('entitlements-card');
+    await waitFor(() => expect(card).toHaveAttribute('data-state', 'ready'));
+    const asked = cmds('entitlement_card') as { accountId: string; month: string }[];
+    expect(asked.at(-1)?.accountId).toBe('a');
+    expect(card).toHaveAttribute('data-account-id', 'a');
+    expect(card).toHaveAttribute('data-month', asked.at(-1)?.month);
+    // the month the accounts view shows (its last account_detail question)
+    expect(asked.at(-1)?.month).toBe((cmds('account_detail').at(-1) as { month: string }).month);
+  });
+
   it('shows the time to install of the instance that most recently reached its first Ready', async () => {
     await openPage('Alpha Corp');
     // license created 420 days ago, the upgraded instance first Ready 959.5 hours ago, 30 min after its first check-in

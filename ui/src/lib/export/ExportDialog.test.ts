@@ -39,7 +39,7 @@ const select = (id: string) => screen.getByTestId(id) as HTMLSelectElement;
 describe('ExportDialog: inputs and preview', () => {
   it('opens on the month of the account view with the first scope, and previews it', async () => {
     setup();
-    const dialog = screen.getByRole('dialog', { name: 'Export usage to CSV' });
+    const dialog = screen.getByRole('dialog', { name: 'Export to CSV' });
     expect(dialog).toHaveAttribute('aria-modal', 'true');
     expect(screen.getByTestId('export-account')).toHaveTextContent('Service Provider');
     expect(screen.getByLabelText('Only this account')).toBe(screen.getByTestId('export-scope-self'));
@@ -51,7 +51,7 @@ describe('ExportDialog: inputs and preview', () => {
     await ready();
     expect(preview()).toHaveTextContent('Will write 1 row: 1 account × 1 month');
     expect(preview()).toHaveAttribute('data-rows', '1');
-    expect(previews()).toEqual([{ account_id: 'sp', scope: 'self', from: '2024-05', to: '2024-05' }]);
+    expect(previews()).toEqual([{ report: 'usage', account_id: 'sp', scope: 'self', from: '2024-05', to: '2024-05' }]);
     expect(screen.getByTestId('export-save')).toBeEnabled();
   });
 
@@ -74,11 +74,27 @@ describe('ExportDialog: inputs and preview', () => {
     await user.selectOptions(select('export-from'), '2024-03');
     await waitFor(() => expect(preview()).toHaveTextContent('Will write 12 rows: 4 accounts × 3 months'));
     await ready();
-    expect(previews().at(-1)).toEqual({ account_id: 'sp', scope: 'tree', from: '2024-03', to: '2024-05' });
+    expect(previews().at(-1)).toEqual({ report: 'usage', account_id: 'sp', scope: 'tree', from: '2024-03', to: '2024-05' });
     await user.click(screen.getByTestId('export-scope-children'));
     await waitFor(() => expect(preview()).toHaveAttribute('data-rows', '12'));
     await user.click(screen.getByTestId('export-scope-self'));
     await waitFor(() => expect(preview()).toHaveTextContent('Will write 3 rows: 1 account × 3 months'));
+  });
+
+  it('exports entitlements with the same scope and range, previewing licenses and a lower bound of rows', async () => {
+    const { user } = setup();
+    await ready();
+    expect(screen.getByLabelText('Monthly usage')).toBeChecked();
+    expect(screen.getByTestId('export-scope-tree').closest('label')).toHaveTextContent('This account and every account in its subtree.');
+    await user.click(screen.getByLabelText('Entitlements'));
+    await user.click(screen.getByTestId('export-scope-tree'));
+    await user.selectOptions(select('export-from'), '2024-03');
+    // the fake holds one license per account: 4 licenses over 3 months, a lower bound of rows
+    await waitFor(() => expect(preview()).toHaveTextContent('Will write at least 12 rows: 4 licenses over 3 months, a row per plan and month in force'));
+    await ready();
+    expect(previews().at(-1)).toEqual({ report: 'entitlements', account_id: 'sp', scope: 'tree', from: '2024-03', to: '2024-05' });
+    expect(screen.getByTestId('export-scope-tree').closest('label')).toHaveTextContent('Every license held in this account’s subtree.');
+    expect(screen.getByTestId('export-save')).toBeEnabled();
   });
 
   it('debounces the preview while the inputs change', async () => {
@@ -92,7 +108,7 @@ describe('ExportDialog: inputs and preview', () => {
     expect(preview()).toHaveAttribute('data-state', 'loading');
     expect(screen.getByTestId('export-save')).toBeDisabled();
     await waitFor(() => expect(preview()).toHaveTextContent('Will write 8 rows: 4 accounts × 2 months'));
-    expect(previews().slice(before)).toEqual([{ account_id: 'sp', scope: 'tree', from: '2024-04', to: '2024-05' }]);
+    expect(previews().slice(before)).toEqual([{ report: 'usage', account_id: 'sp', scope: 'tree', from: '2024-04', to: '2024-05' }]);
   });
 
   it('refuses a reversed range inline, without asking the shell', async () => {
@@ -109,7 +125,7 @@ describe('ExportDialog: inputs and preview', () => {
     await user.selectOptions(select('export-from'), '2024-03');
     await ready();
     expect(screen.queryByTestId('export-error')).toBeNull();
-    expect(previews().slice(before)).toEqual([{ account_id: 'sp', scope: 'self', from: '2024-03', to: '2024-03' }]);
+    expect(previews().slice(before)).toEqual([{ report: 'usage', account_id: 'sp', scope: 'self', from: '2024-03', to: '2024-03' }]);
   });
 
   it('shows the shell’s refusal of a preview', async () => {
@@ -148,7 +164,7 @@ describe('ExportDialog: export', () => {
     expect(progress).toHaveAttribute('role', 'progressbar');
     expect(progress).toHaveAttribute('aria-valuenow', '0');
     expect(fake.calls.find((c) => c.cmd === 'export_csv')?.args).toEqual({
-      request: { account_id: 'sp', scope: 'tree', from: '2024-03', to: '2024-05' },
+      request: { report: 'usage', account_id: 'sp', scope: 'tree', from: '2024-03', to: '2024-05' },
       path: '/home/me/usage-sp-tree-2024-03_2024-05.csv',
     });
     await waitFor(() => expect(screen.getByTestId('export-cancel')).toHaveFocus());
@@ -254,10 +270,12 @@ describe('ExportDialog: export', () => {
 });
 
 describe('ExportDialog: keyboard and focus', () => {
-  it('starts on the chosen scope and keeps Tab inside the dialog', async () => {
+  it('starts on the chosen report and keeps Tab inside the dialog', async () => {
     const { user } = setup();
-    await waitFor(() => expect(screen.getByTestId('export-scope-self')).toHaveFocus());
+    await waitFor(() => expect(screen.getByTestId('export-report-usage')).toHaveFocus());
     await ready();
+    await user.tab();
+    expect(screen.getByTestId('export-scope-self')).toHaveFocus();
     await user.tab();
     expect(select('export-from')).toHaveFocus();
     await user.tab();
@@ -267,7 +285,7 @@ describe('ExportDialog: keyboard and focus', () => {
     await user.tab();
     expect(screen.getByTestId('export-save')).toHaveFocus();
     await user.tab();
-    expect(screen.getByTestId('export-scope-self')).toHaveFocus();
+    expect(screen.getByTestId('export-report-usage')).toHaveFocus();
     await user.tab({ shift: true });
     expect(screen.getByTestId('export-save')).toHaveFocus();
   });
@@ -277,7 +295,7 @@ describe('ExportDialog: keyboard and focus', () => {
     await user.click(screen.getByTestId('export-scope-tree'));
     expect(screen.getByTestId('export-scope-tree')).toHaveFocus();
     await user.tab({ shift: true });
-    expect(screen.getByTestId('export-save')).toHaveFocus();
+    expect(screen.getByTestId('export-report-usage')).toHaveFocus();
   });
 
   it('closes with Escape and the Close button when idle', async () => {

@@ -19,7 +19,7 @@ import {
 } from './export';
 
 const months = ['2024-01', '2024-02', '2024-03', '2024-04', '2024-05', '2024-06'];
-const request: ExportRequest = { account_id: 'sp', scope: 'tree', from: '2024-01', to: '2024-06' };
+const request: ExportRequest = { report: 'usage', account_id: 'sp', scope: 'tree', from: '2024-01', to: '2024-06' };
 
 function plan(over: Partial<ExportPlan> = {}): ExportPlan {
   return {
@@ -28,11 +28,34 @@ function plan(over: Partial<ExportPlan> = {}): ExportPlan {
     months,
     months_without_data: [],
     accounts: 7,
+    licenses: 0,
     rows: 42,
+    rows_exact: true,
     suggested_file_name: 'usage-sp-tree-2024-01_2024-06.csv',
     ...over,
   };
 }
+
+describe('entitlements preview', () => {
+  const ent = (over: Partial<ExportPlan> = {}) => plan({ request: { ...request, report: 'entitlements' }, licenses: 5, rows: 40, rows_exact: false, ...over });
+
+  it('counts licenses over months, the rows as a lower bound', () => {
+    expect(previewText(ent())).toBe('Will write at least 40 rows: 5 licenses over 6 months, a row per plan and month in force');
+    expect(previewText(ent({ rows_exact: true, licenses: 1, rows: 1, months: ['2024-01'] }))).toBe(
+      'Will write 1 row: 1 license over 1 month, a row per plan and month in force',
+    );
+  });
+
+  it('says when no license is in force, or no month has data', () => {
+    expect(previewText(ent({ licenses: 0, rows: 0 }))).toBe('Will write the header line only: no license held in this scope is in force in these months.');
+    expect(previewText(ent({ months: [], months_without_data: months }))).toBe('Will write the header line only: no month of the range has synced data.');
+  });
+
+  it('matches a plan to its request, report included', () => {
+    expect(planMatches(ent(), { ...request, report: 'entitlements' })).toBe(true);
+    expect(planMatches(ent(), request)).toBe(false);
+  });
+});
 
 describe('scopes', () => {
   it('lists the three scopes in the order and with the names of the usage report', () => {

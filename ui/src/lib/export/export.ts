@@ -1,13 +1,26 @@
 // The CSV export dialog's logic: scopes, the default month range and its checks, and the texts
 // for the preview, the progress and the result. Pure, unit-tested; the dialog only wires it up.
-import type { AppError, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ExportSignature, Scope, YearMonth } from '$lib/bindings';
+import type { AppError, ExportOutcome, ExportPlan, ExportProgress, ExportReport, ExportRequest, ExportSignature, Scope, YearMonth } from '$lib/bindings';
 import { formatBytes, formatDate, formatInt, formatMonth, pluralize } from '../ui/format';
 
+/** The two reports an export can write (docs/export-format.md). */
+export const REPORTS: readonly { id: ExportReport; label: string; hint: string }[] = [
+  { id: 'usage', label: 'Monthly usage', hint: 'One row per account and month: month-end users and subtree totals per plan.' },
+  { id: 'entitlements', label: 'Entitlements', hint: 'One row per license, plan and month: seats, used, utilization, overage, forecast.' },
+];
+
+export const DEFAULT_REPORT: ExportReport = 'usage';
+
 /** The three scopes, with the names the usage report uses for them. */
-export const SCOPES: readonly { id: Scope; label: string; hint: string }[] = [
-  { id: 'self', label: 'Only this account', hint: 'One row per month for this account.' },
-  { id: 'children', label: 'Include direct child accounts', hint: 'This account and its first-level child accounts.' },
-  { id: 'tree', label: 'Entire account tree', hint: 'This account and every account in its subtree.' },
+export const SCOPES: readonly { id: Scope; label: string; hint: string; licenseHint: string }[] = [
+  { id: 'self', label: 'Only this account', hint: 'One row per month for this account.', licenseHint: 'The licenses this account holds.' },
+  {
+    id: 'children',
+    label: 'Include direct child accounts',
+    hint: 'This account and its first-level child accounts.',
+    licenseHint: 'The licenses of this account and of its first-level child accounts.',
+  },
+  { id: 'tree', label: 'Entire account tree', hint: 'This account and every account in its subtree.', licenseHint: 'Every license held in this account’s subtree.' },
 ];
 
 export const DEFAULT_SCOPE: Scope = 'self';
@@ -42,11 +55,21 @@ export function rangeError(completed: readonly YearMonth[], from: YearMonth, to:
 export function planMatches(plan: ExportPlan | null, req: ExportRequest): plan is ExportPlan {
   if (!plan) return false;
   const p = plan.request;
-  return p.account_id === req.account_id && p.scope === req.scope && p.from === req.from && p.to === req.to;
+  return p.report === req.report && p.account_id === req.account_id && p.scope === req.scope && p.from === req.from && p.to === req.to;
 }
 
-/** "Will write 1,234 rows: 7 accounts × 6 months" (the header line not counted). */
+/**
+ * "Will write 1,234 rows: 7 accounts × 6 months" (the header line not counted); for
+ * entitlements "Will write at least 40 rows: 5 licenses over 6 months, a row per plan and
+ * month in force" (plans used without seats add rows, known once written).
+ */
 export function previewText(plan: ExportPlan): string {
+  if (plan.months.length === 0) return 'Will write the header line only: no month of the range has synced data.';
+  if (plan.request.report === 'entitlements') {
+    if (plan.licenses === 0) return 'Will write the header line only: no license held in this scope is in force in these months.';
+    const rows = plan.rows_exact ? pluralize(plan.rows, 'row') : `at least ${pluralize(plan.rows, 'row')}`;
+    return `Will write ${rows}: ${pluralize(plan.licenses, 'license')} over ${pluralize(plan.months.length, 'month')}, a row per plan and month in force`;
+  }
   if (plan.rows === 0) return 'Will write the header line only: no month of the range has synced data.';
   return `Will write ${pluralize(plan.rows, 'row')}: ${pluralize(plan.accounts, 'account')} × ${pluralize(plan.months.length, 'month')}`;
 }

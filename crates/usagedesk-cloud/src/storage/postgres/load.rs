@@ -160,7 +160,7 @@ pub(super) async fn load_dataset(
     }
     tracing::debug!("load: accounts, {:.2} s", started.elapsed().as_secs_f64());
 
-    let changed_instances = load_instances(tx, all, &dataset.instances).await?;
+    let changed_instances = load_instances(tx, all, &dataset.instances, today).await?;
     stats.instances_changed = changed_instances.len();
     let instance_lines: HashMap<String, (String, u64)> = dataset
         .instances
@@ -306,21 +306,27 @@ async fn load_instances(
     tx: &mut PgConnection,
     accounts: &HashMap<String, Account>,
     rows: &[Located<InstanceRow>],
+    today: NaiveDate,
 ) -> Result<Vec<String>, LoadError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    type Stored = (String, String, bool, Option<String>);
+    type Stored = (String, String, bool, Option<String>, Option<String>);
     let stored: HashMap<String, Stored> = if is_empty(tx, "instances").await? {
         HashMap::new()
     } else {
         let rows = db(sqlx::query(
-            "SELECT id, license_id, account_id, airgapped, public_key FROM instances",
+            "SELECT id, license_id, account_id, airgapped, public_key, last_report_at FROM instances",
         )
         .fetch_all(&mut *tx)
         .await)?;
         rows.iter()
-            .map(|r| Ok((col(r, 0)?, (col(r, 1)?, col(r, 2)?, col(r, 3)?, col(r, 4)?))))
+            .map(|r| {
+                Ok((
+                    col(r, 0)?,
+                    (col(r, 1)?, col(r, 2)?, col(r, 3)?, col(r, 4)?, col(r, 5)?),
+                ))
+            })
             .collect::<Result<_, StoreError>>()?
     };
     let mut seen = HashSet::new();
@@ -328,17 +334,28 @@ async fn load_instances(
     for located in rows {
         let r = &located.row;
         let old = stored.get(&r.id);
-        rules::check_instance(located, &mut seen, accounts, old.map(|o| o.1.as_str()))?;
+        rules::check_instance(
+            located,
+            &mut seen,
+            accounts,
+            old.map(|o| o.1.as_str()),
+            today,
+        )?;
         let old_key = old.and_then(|o| o.3.as_deref());
         let key = r.public_key.as_deref().or(old_key);
         if let Some(o) = old {
-            if (o.0.as_str(), o.1.as_str(), o.2, o.3.as_deref())
-                == (
-                    r.license_id.as_str(),
-                    r.account_id.as_str(),
-                    r.airgapped,
-                    key,
-                )
+            // Times are stored as `time_text`, which orders as text.
+            let report_moves = r
+                .last_report_at
+                .is_some_and(|t| o.4.as_deref().is_none_or(|s| time_text(&t).as_str() > s));
+            if !report_moves
+                && (o.0.as_str(), o.1.as_str(), o.2, o.3.as_deref())
+                    == (
+                        r.license_id.as_str(),
+                        r.account_id.as_str(),
+                        r.airgapped,
+                        key,
+                    )
             {
                 continue;
             }
@@ -350,10 +367,16 @@ async fn load_instances(
     let now = time_text(&chrono::Utc::now());
     for chunk in changed.chunks(CHUNK) {
         db(sqlx::query(
-            "INSERT INTO instances(id, license_id, account_id, airgapped, public_key)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[])
+            "INSERT INTO instances(id, license_id, account_id, airgapped, public_key, last_report_at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[],
+                                  $6::text[])
              ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id,
-               airgapped = excluded.airgapped, public_key = excluded.public_key",
+               airgapped = excluded.airgapped, public_key = excluded.public_key,
+               last_report_at = CASE
+                 WHEN instances.last_report_at IS NULL
+                   OR excluded.last_report_at > instances.last_report_at
+                 THEN coalesce(excluded.last_report_at, instances.last_report_at)
+                 ELSE instances.last_report_at END",
         )
         .bind(
             chunk
@@ -375,6 +398,12 @@ async fn load_instances(
         )
         .bind(chunk.iter().map(|c| c.0.row.airgapped).collect::<Vec<_>>())
         .bind(chunk.iter().map(|c| c.1.as_deref()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|c| c.0.row.last_report_at.as_ref().map(time_text))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await)?;
         let registered: Vec<_> = chunk.iter().filter(|c| c.2).collect();

@@ -22,18 +22,23 @@ pub(super) fn touch_instances_of(tx: &Transaction<'_>, account_id: &str) -> rusq
     Ok(())
 }
 
-type Stored = (String, String, bool, Option<String>);
+type Stored = (String, String, bool, Option<String>, Option<String>);
 
 /// Instances written by one statement.
 const BATCH: usize = 64;
 
 fn upsert_sql(n: usize) -> String {
     format!(
-        "INSERT INTO instances(id, license_id, account_id, airgapped, public_key)
+        "INSERT INTO instances(id, license_id, account_id, airgapped, public_key, last_report_at)
          VALUES {}
          ON CONFLICT(id) DO UPDATE SET license_id = excluded.license_id,
-           airgapped = excluded.airgapped, public_key = excluded.public_key",
-        vec!["(?, ?, ?, ?, ?)"; n].join(", ")
+           airgapped = excluded.airgapped, public_key = excluded.public_key,
+           last_report_at = CASE
+             WHEN instances.last_report_at IS NULL
+               OR excluded.last_report_at > instances.last_report_at
+             THEN coalesce(excluded.last_report_at, instances.last_report_at)
+             ELSE instances.last_report_at END",
+        vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ")
     )
 }
 
@@ -42,12 +47,14 @@ type Write<'f> = (&'f Located<InstanceRow>, Option<String>, bool);
 
 /// Validates the rows against `accounts` (the file's merged over the database's) and what is
 /// stored, then writes the changed ones, [`BATCH`] per statement. A row leaves the
-/// high-water mark and the last report alone; an empty `public_key` keeps the pinned key, a
-/// given one replaces it. Returns the ids of the instances that changed.
+/// high-water mark alone and moves the last report only forward (`last_report_at`); an empty
+/// `public_key` keeps the pinned key, a given one replaces it. Returns the ids of the
+/// instances that changed.
 pub(super) fn load(
     tx: &Transaction<'_>,
     accounts: &HashMap<String, Account>,
     rows: &[Located<InstanceRow>],
+    today: chrono::NaiveDate,
 ) -> Result<Vec<String>, LoadError> {
     let mut seen = HashSet::new();
     let mut changed = Vec::new();
@@ -66,11 +73,12 @@ pub(super) fn load(
             None
         } else {
             tx.prepare_cached(
-                "SELECT license_id, account_id, airgapped, public_key FROM instances WHERE id = ?1",
+                "SELECT license_id, account_id, airgapped, public_key, last_report_at
+                 FROM instances WHERE id = ?1",
             )
             .and_then(|mut s| {
                 s.query_row([&r.id], |x| {
-                    Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?))
+                    Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?, x.get(4)?))
                 })
                 .optional()
             })
@@ -81,17 +89,20 @@ pub(super) fn load(
             &mut seen,
             accounts,
             old.as_ref().map(|o| o.1.as_str()),
+            today,
         )?;
         let old_key = old.as_ref().and_then(|o| o.3.as_deref());
         let key = r.public_key.as_deref().or(old_key);
         if let Some(o) = &old {
-            if (o.0.as_str(), o.1.as_str(), o.2, o.3.as_deref())
-                == (
-                    r.license_id.as_str(),
-                    r.account_id.as_str(),
-                    r.airgapped,
-                    key,
-                )
+            let report_moves = report_moves(o.4.as_deref(), r.last_report_at.as_ref());
+            if !report_moves
+                && (o.0.as_str(), o.1.as_str(), o.2, o.3.as_deref())
+                    == (
+                        r.license_id.as_str(),
+                        r.account_id.as_str(),
+                        r.airgapped,
+                        key,
+                    )
             {
                 continue;
             }
@@ -114,6 +125,11 @@ pub(super) fn load(
     Ok(changed)
 }
 
+/// Whether a row's `last_report_at` is later than the stored one (times as `time_text`).
+fn report_moves(stored: Option<&str>, given: Option<&chrono::DateTime<chrono::Utc>>) -> bool {
+    given.is_some_and(|t| stored.is_none_or(|s| time_text(t).as_str() > s))
+}
+
 /// Writes checked rows with an [`upsert_sql`] statement of their number, records the keys
 /// they register, and moves them to the head of the feed, in file order.
 fn write(
@@ -124,12 +140,13 @@ fn write(
 ) -> rusqlite::Result<()> {
     for (i, (located, key, _)) in rows.iter().enumerate() {
         let r = &located.row;
-        let at = i * 5;
+        let at = i * 6;
         stmt.raw_bind_parameter(at + 1, &r.id)?;
         stmt.raw_bind_parameter(at + 2, &r.license_id)?;
         stmt.raw_bind_parameter(at + 3, &r.account_id)?;
         stmt.raw_bind_parameter(at + 4, r.airgapped)?;
         stmt.raw_bind_parameter(at + 5, key)?;
+        stmt.raw_bind_parameter(at + 6, r.last_report_at.as_ref().map(time_text))?;
     }
     stmt.raw_execute()?;
     // The load runs as of the wall clock, like the rest of what it writes.

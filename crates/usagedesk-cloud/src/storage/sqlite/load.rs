@@ -180,7 +180,7 @@ pub(super) fn load_dataset(
     }
     stats.accounts_changed = changed.len();
     tracing::debug!("load: accounts, {:.2} s", started.elapsed().as_secs_f64());
-    let changed_instances = instances::load(&tx, all, &dataset.instances)?;
+    let changed_instances = instances::load(&tx, all, &dataset.instances, today)?;
     stats.instances_changed = changed_instances.len();
     customers::load(
         &tx,
