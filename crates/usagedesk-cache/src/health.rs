@@ -119,9 +119,11 @@ impl Cache {
             )
             .optional()?;
         match row {
-            Some((day, false)) => Ok(Some(day.parse().map_err(|_| {
-                CacheError::corrupt(format!("health day '{day}'"))
-            })?)),
+            Some((day, false)) => {
+                Ok(Some(day.parse().map_err(|_| {
+                    CacheError::corrupt(format!("health day '{day}'"))
+                })?))
+            }
             _ => Ok(None),
         }
     }
@@ -175,8 +177,10 @@ impl Cache {
     }
 
     /// Each customer's active users at month end over its subtree in `months` (YYYY-MM):
-    /// `(account_id, month, Some(users_with_activity))`, `None` when not available. The subtree
-    /// sums are the aggregates of the last rebuild (`subtree_month`; a leaf's own row).
+    /// `(account_id, month, Some(users_with_activity))`, `None` when no account of the subtree
+    /// has a month-end row. The sums are the aggregates of the last rebuild (`subtree_month`),
+    /// or, for an account without aggregate rows (its children are all leaves, see
+    /// `rebuild::materialized`), its own row and its children's.
     pub fn each_health_activity(
         &self,
         months: &[String],
@@ -188,11 +192,14 @@ impl Cache {
             "SELECT c.account_id, mo.value,
                     CASE WHEN st.account_k IS NOT NULL
                          THEN CASE WHEN st.ok > 0 THEN st.users_with_activity END
-                         ELSE mu.users_with_activity END
+                         ELSE (SELECT sum(mu.users_with_activity) FROM month_usage mu
+                               WHERE mu.month = mo.value
+                                 AND (mu.account_k = a.k OR mu.account_k IN
+                                      (SELECT ch.k FROM accounts ch WHERE ch.parent_id = a.id)))
+                    END
              FROM customers c JOIN accounts a ON a.id = c.account_id
              JOIN json_each(?1) mo
              LEFT JOIN subtree_month st ON st.month = mo.value AND st.account_k = a.k
-             LEFT JOIN month_usage mu ON mu.account_k = a.k AND mu.month = mo.value
              ORDER BY c.account_id, mo.value",
         )?;
         let mut rows = st.query([list])?;
@@ -300,7 +307,9 @@ impl Cache {
         };
         let dir = if descending { "DESC" } else { "ASC" };
         self.read_snapshot(|c| {
-            let total: i64 = c.conn.query_row("SELECT count(*) FROM health", [], |r| r.get(0))?;
+            let total: i64 = c
+                .conn
+                .query_row("SELECT count(*) FROM health", [], |r| r.get(0))?;
             let known: i64 = c.conn.query_row(
                 &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
                 [],

@@ -105,8 +105,9 @@ pub struct RenewalCalendar {
 
 fn customer(r: HealthRecord) -> Result<CustomerHealth, CacheError> {
     Ok(CustomerHealth {
-        factors: serde_json::from_str(&r.factors_json)
-            .map_err(|e| CacheError::Corrupt { what: format!("stored health factors: {e}") })?,
+        factors: serde_json::from_str(&r.factors_json).map_err(|e| CacheError::Corrupt {
+            what: format!("stored health factors: {e}"),
+        })?,
         account_id: r.account_id,
         name: r.name,
         score: r.score,
@@ -168,10 +169,13 @@ fn renewal(r: RenewalListRow) -> Result<Renewal, CacheError> {
         .expires_at
         .get(..7)
         .and_then(|m| m.parse().ok())
-        .ok_or_else(|| CacheError::Corrupt { what: format!("license end '{}'", l.expires_at) })?;
+        .ok_or_else(|| CacheError::Corrupt {
+            what: format!("license end '{}'", l.expires_at),
+        })?;
     Ok(Renewal {
-        plans: serde_json::from_str(&l.plans_json)
-            .map_err(|e| CacheError::Corrupt { what: format!("stored renewal plans: {e}") })?,
+        plans: serde_json::from_str(&l.plans_json).map_err(|e| CacheError::Corrupt {
+            what: format!("stored renewal plans: {e}"),
+        })?,
         utilization: (l.seats > 0).then(|| l.used as f64 / l.seats as f64),
         license_id: l.license_id,
         account_id: l.account_id,

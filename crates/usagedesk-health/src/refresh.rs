@@ -108,9 +108,7 @@ fn gather(
         let g = Gathered {
             name: f.name,
             inputs: HealthInputs {
-                days_to_expiry: if f.no_expiry > 0
-                    && !f.ends.iter().any(|e| *e >= now_ns)
-                {
+                days_to_expiry: if f.no_expiry > 0 && !f.ends.iter().any(|e| *e >= now_ns) {
                     None
                 } else {
                     days_to_expiry(&f.ends, now)
@@ -151,7 +149,11 @@ fn gather(
     })?;
 
     let (earlier, recent) = trend_months(today);
-    let months: Vec<String> = earlier.iter().chain(&recent).map(|m| m.to_string()).collect();
+    let months: Vec<String> = earlier
+        .iter()
+        .chain(&recent)
+        .map(|m| m.to_string())
+        .collect();
     c.each_health_activity(&months, |id, month, value| {
         if let Some(g) = customers.get_mut(id) {
             if earlier.iter().any(|m| m.to_string() == month) {

@@ -147,9 +147,8 @@ pub fn status_points(s: InstanceStatus) -> f64 {
 
 /// The mean points of the statuses (`None` without any).
 pub fn instance_status_score(statuses: &[InstanceStatus]) -> Option<f64> {
-    (!statuses.is_empty()).then(|| {
-        statuses.iter().map(|s| status_points(*s)).sum::<f64>() / statuses.len() as f64
-    })
+    (!statuses.is_empty())
+        .then(|| statuses.iter().map(|s| status_points(*s)).sum::<f64>() / statuses.len() as f64)
 }
 
 /// 100 − 25 per version behind, at least 0.
@@ -241,7 +240,10 @@ fn mean_text(v: &[Option<u64>]) -> String {
     if known.is_empty() {
         "n/a".into()
     } else {
-        format!("{:.0}", known.iter().sum::<u64>() as f64 / known.len() as f64)
+        format!(
+            "{:.0}",
+            known.iter().sum::<u64>() as f64 / known.len() as f64
+        )
     }
 }
 

@@ -14,9 +14,7 @@ impl Version {
     }
 
     fn parts(&self) -> impl Iterator<Item = &str> {
-        self.0
-            .trim_start_matches(['v', 'V'])
-            .split(['.', '-', '+'])
+        self.0.trim_start_matches(['v', 'V']).split(['.', '-', '+'])
     }
 }
 
@@ -107,8 +105,16 @@ mod tests {
             c.add(ch, ver);
         }
         assert_eq!(c.behind("stable", "2.10.0"), 0);
-        assert_eq!(c.behind("stable", "2.1.0"), 1, "2.1.0 seen twice counts once");
-        assert_eq!(c.behind("stable", "2.0.0"), 2, "beta's 3.0.0 is another channel");
+        assert_eq!(
+            c.behind("stable", "2.1.0"),
+            1,
+            "2.1.0 seen twice counts once"
+        );
+        assert_eq!(
+            c.behind("stable", "2.0.0"),
+            2,
+            "beta's 3.0.0 is another channel"
+        );
         assert_eq!(c.behind("stable", "1.0.0"), 3, "a version nobody else runs");
         assert_eq!(c.newest("stable"), Some("2.10.0"));
         assert_eq!(c.behind("nightly", "1.0"), 0);

@@ -19,12 +19,19 @@ fn the_weights_add_up_to_100() {
 fn usage_trend_compares_the_means_of_the_known_months() {
     // Earlier 40, (n/a), 50 → mean 45; recent 45, 54, 36 → mean 45: no change.
     let earlier = [Some(40), None, Some(50)];
-    assert_eq!(usage_change(&earlier, &[Some(45), Some(54), Some(36)]), Some(0.0));
+    assert_eq!(
+        usage_change(&earlier, &[Some(45), Some(54), Some(36)]),
+        Some(0.0)
+    );
     // Recent 54 → +20 %.
     let up = usage_change(&earlier, &[Some(54), None, None]).unwrap();
     assert!(close(up, 0.2), "{up}");
     assert_eq!(usage_change(&[None, None, None], &[Some(3)]), None);
-    assert_eq!(usage_change(&[Some(0)], &[Some(3)]), Some(1.0), "from nothing: +100 %");
+    assert_eq!(
+        usage_change(&[Some(0)], &[Some(3)]),
+        Some(1.0),
+        "from nothing: +100 %"
+    );
     assert_eq!(usage_change(&[Some(0)], &[Some(0)]), Some(0.0));
     // Anchors: −50 % → 0, 0 → 70, +20 % → 100; −25 % halfway between 0 and 70.
     assert_eq!(usage_trend_score(-0.9), 0.0);
@@ -39,11 +46,17 @@ fn usage_trend_compares_the_means_of_the_known_months() {
 #[test]
 fn utilization_is_full_between_half_and_all_seats() {
     assert_eq!(utilization_score(0.0), 0.0);
-    assert!(close(utilization_score(0.2), 40.0), "20 % is 2/5 of the way to 50 %");
+    assert!(
+        close(utilization_score(0.2), 40.0),
+        "20 % is 2/5 of the way to 50 %"
+    );
     assert_eq!(utilization_score(0.5), 100.0);
     assert_eq!(utilization_score(0.9), 100.0);
     assert_eq!(utilization_score(1.0), 100.0);
-    assert!(close(utilization_score(1.25), 80.0), "25 % over: 20 points less");
+    assert!(
+        close(utilization_score(1.25), 80.0),
+        "25 % over: 20 points less"
+    );
     assert_eq!(utilization_score(1.5), 60.0);
     assert_eq!(utilization_score(4.0), 60.0);
 }
@@ -78,7 +91,10 @@ fn expiry_and_freshness_are_linear_between_their_anchors() {
     assert_eq!(reporting_freshness_score(0), 100.0);
     assert_eq!(reporting_freshness_score(1), 100.0);
     // 1 day → 100, 30 days → 0: 100 − 100 × (15 − 1) / 29.
-    assert!(close(reporting_freshness_score(15), 100.0 - 100.0 * 14.0 / 29.0));
+    assert!(close(
+        reporting_freshness_score(15),
+        100.0 - 100.0 * 14.0 / 29.0
+    ));
     assert_eq!(reporting_freshness_score(30), 0.0);
     assert_eq!(reporting_freshness_score(90), 0.0);
 }
@@ -101,14 +117,23 @@ fn the_score_is_the_weighted_mean_and_contributions_add_up() {
     // freshness 100.
     let expected = [56.0, 60.0, 75.0, 50.0, 50.0, 100.0];
     for (f, e) in h.factors.iter().zip(expected) {
-        assert!(close(f.score.unwrap(), e), "{:?}: {:?} vs {e}", f.factor, f.score);
+        assert!(
+            close(f.score.unwrap(), e),
+            "{:?}: {:?} vs {e}",
+            f.factor,
+            f.score
+        );
         assert!(close(f.contribution, f64::from(f.weight) * e / 100.0));
     }
-    let total: f64 = (20.0 * 56.0 + 20.0 * 60.0 + 20.0 * 75.0 + 15.0 * 50.0 + 15.0 * 50.0 + 10.0 * 100.0)
-        / 100.0;
+    let total: f64 =
+        (20.0 * 56.0 + 20.0 * 60.0 + 20.0 * 75.0 + 15.0 * 50.0 + 15.0 * 50.0 + 10.0 * 100.0)
+            / 100.0;
     assert_eq!(h.score, total.round() as u32);
     assert!(close(h.factors.iter().map(|f| f.contribution).sum(), total));
-    assert_eq!(h.factors[2].detail, "1 Ready, 1 Degraded, 1 not reporting (left out)");
+    assert_eq!(
+        h.factors[2].detail,
+        "1 Ready, 1 Degraded, 1 not reporting (left out)"
+    );
 }
 
 #[test]
@@ -131,7 +156,10 @@ fn factors_without_data_are_left_out_and_the_others_weigh_more() {
         ..Default::default()
     });
     let fresh = &silent.factors[5];
-    assert_eq!((fresh.score, fresh.detail.as_str()), (Some(0.0), "never reported"));
+    assert_eq!(
+        (fresh.score, fresh.detail.as_str()),
+        (Some(0.0), "never reported")
+    );
     assert_eq!(silent.factors[4].score, Some(100.0));
     // Expiry 100 × 15 + freshness 0 × 10 over 25: 60.
     assert_eq!(silent.score, 60);
