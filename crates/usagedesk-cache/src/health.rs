@@ -103,6 +103,31 @@ fn record(r: &Row<'_>) -> rusqlite::Result<HealthRecord> {
     })
 }
 
+const RENEWAL_SELECT: &str = "SELECT r.license_id, r.account_id, r.license_type, r.expires_at,
+        r.seats, r.used, r.forecast, r.forecast_over, r.plans,
+        coalesce(h.name, a.name, r.account_id), h.score
+    FROM health_renewals r
+    LEFT JOIN health h ON h.account_id = r.account_id
+    LEFT JOIN accounts a ON a.id = r.account_id";
+
+fn renewal_row(r: &Row<'_>) -> rusqlite::Result<RenewalListRow> {
+    Ok(RenewalListRow {
+        renewal: RenewalRecord {
+            license_id: r.get(0)?,
+            account_id: r.get(1)?,
+            license_type: r.get(2)?,
+            expires_at: r.get(3)?,
+            seats: r.get::<_, i64>(4)?.max(0) as u64,
+            used: r.get::<_, i64>(5)?.max(0) as u64,
+            forecast: r.get(6)?,
+            forecast_over: r.get(7)?,
+            plans_json: r.get(8)?,
+        },
+        account_name: r.get(9)?,
+        score: r.get::<_, Option<i64>>(10)?.map(|s| s.clamp(0, 100) as u32),
+    })
+}
+
 const HEALTH_COLUMNS: &str = "account_id, name, score, f_usage_trend, f_utilization,
     f_instance_status, f_version_lag, f_license_expiry, f_reporting_freshness, factors";
 
@@ -126,6 +151,19 @@ impl Cache {
             }
             _ => Ok(None),
         }
+    }
+
+    /// The day the stored health tables were last computed for, current or not.
+    pub fn health_computed_for(&self) -> Result<Option<NaiveDate>> {
+        let day: Option<String> = self
+            .conn
+            .query_row("SELECT as_of FROM health_state", [], |r| r.get(0))
+            .optional()?;
+        day.map(|d| {
+            d.parse()
+                .map_err(|_| CacheError::corrupt(format!("health day '{d}'")))
+        })
+        .transpose()
     }
 
     /// Every customer (an account holding a license), by account id, with its licenses' ends.
@@ -348,6 +386,61 @@ impl Cache {
         })
     }
 
+    /// Streams the customers in [`Cache::health_page`]'s order from `offset` in one statement
+    /// (the CLI: no page is read twice); `each` returns `false` to stop.
+    pub fn each_health(
+        &self,
+        factor: Option<usize>,
+        descending: bool,
+        offset: usize,
+        mut each: impl FnMut(HealthRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let column = match factor {
+            None => "score",
+            Some(i) => HEALTH_FACTOR_COLUMNS
+                .get(i)
+                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
+        };
+        let dir = if descending { "DESC" } else { "ASC" };
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {HEALTH_COLUMNS} FROM health
+             ORDER BY {column} IS NULL,
+                      {column} {dir},
+                      CASE WHEN {column} IS NULL THEN name END,
+                      CASE WHEN {column} IS NULL THEN account_id END,
+                      name {dir}, account_id {dir}
+             LIMIT -1 OFFSET ?1"
+        ))?;
+        let mut rows = st.query([offset as i64])?;
+        while let Some(r) = rows.next()? {
+            if !each(record(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams the licenses ending in `[from, until)` in [`Cache::renewal_page`]'s order;
+    /// `each` returns `false` to stop.
+    pub fn each_renewal(
+        &self,
+        from: &str,
+        until: &str,
+        mut each: impl FnMut(RenewalListRow) -> Result<bool>,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(&format!(
+            "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
+             ORDER BY r.expires_at, r.license_id"
+        ))?;
+        let mut rows = st.query([from, until])?;
+        while let Some(r) = rows.next()? {
+            if !each(renewal_row(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// One customer's stored health (`None`: not a customer, or not computed).
     pub fn health_of(&self, account_id: &str) -> Result<Option<HealthRecord>> {
         Ok(self
@@ -381,36 +474,14 @@ impl Cache {
                 months.push((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64));
             }
             let total = months.iter().map(|(_, n)| n).sum();
-            let mut st = c.conn.prepare_cached(
-                "SELECT r.license_id, r.account_id, r.license_type, r.expires_at, r.seats, r.used,
-                        r.forecast, r.forecast_over, r.plans, coalesce(h.name, a.name, r.account_id),
-                        h.score
-                 FROM health_renewals r
-                 LEFT JOIN health h ON h.account_id = r.account_id
-                 LEFT JOIN accounts a ON a.id = r.account_id
-                 WHERE r.expires_at >= ?1 AND r.expires_at < ?2
-                 ORDER BY r.expires_at, r.license_id LIMIT ?3 OFFSET ?4",
-            )?;
+            let mut st = c.conn.prepare_cached(&format!(
+                "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
+                 ORDER BY r.expires_at, r.license_id LIMIT ?3 OFFSET ?4"
+            ))?;
             let items = st
                 .query_map(
                     params![from, until, limit as i64, offset as i64],
-                    |r| {
-                        Ok(RenewalListRow {
-                            renewal: RenewalRecord {
-                                license_id: r.get(0)?,
-                                account_id: r.get(1)?,
-                                license_type: r.get(2)?,
-                                expires_at: r.get(3)?,
-                                seats: r.get::<_, i64>(4)?.max(0) as u64,
-                                used: r.get::<_, i64>(5)?.max(0) as u64,
-                                forecast: r.get(6)?,
-                                forecast_over: r.get(7)?,
-                                plans_json: r.get(8)?,
-                            },
-                            account_name: r.get(9)?,
-                            score: r.get::<_, Option<i64>>(10)?.map(|s| s.clamp(0, 100) as u32),
-                        })
-                    },
+                    renewal_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((

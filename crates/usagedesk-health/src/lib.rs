@@ -7,8 +7,11 @@
 //!   each first brings the stored tables up to the `now` it is given.
 
 pub mod refresh;
+mod renewal_csv;
 pub mod rules;
 mod versions;
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,8 +19,23 @@ use usagedesk_cache::{Cache, CacheError, HealthRecord, Page, RenewalListRow, MAX
 use usagedesk_domain::YearMonth;
 
 pub use refresh::{ensure_current, trend_months};
+pub use renewal_csv::{export_renewals, renewal_record, write_renewals_csv, RENEWAL_COLUMNS};
 pub use rules::{Factor, FactorScore, HealthInputs, HealthScore};
 pub use versions::{ChannelVersions, Version};
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("cannot write the CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("cannot write {}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
 
 /// The calendar's default span in months.
 pub const DEFAULT_RENEWAL_MONTHS: u32 = 12;
@@ -41,8 +59,8 @@ pub struct CustomerHealth {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HealthPage {
     pub page: Page<CustomerHealth>,
-    /// The UTC day the scores are computed for.
-    pub as_of: NaiveDate,
+    /// The UTC day the stored scores were computed for.
+    pub as_of: Option<NaiveDate>,
 }
 
 /// One plan of a license in the calendar, last completed month.
@@ -100,7 +118,7 @@ pub struct RenewalCalendar {
     pub page: Page<Renewal>,
     /// The month utilization is measured in (the last completed one).
     pub utilization_month: YearMonth,
-    pub as_of: NaiveDate,
+    pub as_of: Option<NaiveDate>,
 }
 
 fn customer(r: HealthRecord) -> Result<CustomerHealth, CacheError> {
@@ -114,8 +132,44 @@ fn customer(r: HealthRecord) -> Result<CustomerHealth, CacheError> {
     })
 }
 
-/// One page of the customers by health (`sort`: by that factor's score instead), lowest
-/// first unless `descending`; customers without data for the factor last.
+fn sort_column(sort: Option<Factor>) -> Option<usize> {
+    sort.map(|f| Factor::ALL.iter().position(|x| *x == f).unwrap_or(0))
+}
+
+/// One page of the customers by health as stored (`sort`: by that factor's score instead),
+/// lowest first unless `descending`; customers without data for the factor last, by name.
+/// Call [`ensure_current`] first (or use [`health_list`]).
+pub fn health_page(
+    cache: &Cache,
+    sort: Option<Factor>,
+    descending: bool,
+    offset: usize,
+    limit: usize,
+) -> Result<HealthPage, CacheError> {
+    cache.read_snapshot(|c| {
+        let page = c.health_page(
+            sort_column(sort),
+            descending,
+            offset,
+            limit.min(MAX_HEALTH_PAGE),
+        )?;
+        Ok(HealthPage {
+            page: Page {
+                items: page
+                    .items
+                    .into_iter()
+                    .map(customer)
+                    .collect::<Result<_, _>>()?,
+                total: page.total,
+                offset: page.offset,
+                limit: page.limit,
+            },
+            as_of: c.health_computed_for()?,
+        })
+    })
+}
+
+/// [`ensure_current`] as of `now`, then [`health_page`].
 pub fn health_list(
     cache: &mut Cache,
     now: DateTime<Utc>,
@@ -125,34 +179,50 @@ pub fn health_list(
     limit: usize,
 ) -> Result<HealthPage, CacheError> {
     ensure_current(cache, now)?;
-    let column = sort.map(|f| Factor::ALL.iter().position(|x| *x == f).unwrap_or(0));
-    let page = cache.health_page(column, descending, offset, limit.min(MAX_HEALTH_PAGE))?;
-    Ok(HealthPage {
-        page: Page {
-            items: page
-                .items
-                .into_iter()
-                .map(customer)
-                .collect::<Result<_, _>>()?,
-            total: page.total,
-            offset: page.offset,
-            limit: page.limit,
-        },
-        as_of: now.date_naive(),
-    })
+    health_page(cache, sort, descending, offset, limit)
 }
 
-/// One customer's health (`None`: the account holds no license).
+/// Streams the customers in [`health_page`]'s order from `offset` (one statement); `each`
+/// returns `false` to stop.
+pub fn each_customer_health<E: From<CacheError>>(
+    cache: &Cache,
+    sort: Option<Factor>,
+    descending: bool,
+    offset: usize,
+    mut each: impl FnMut(CustomerHealth) -> Result<bool, E>,
+) -> Result<(), E> {
+    let mut failed: Option<E> = None;
+    cache.each_health(sort_column(sort), descending, offset, |r| {
+        match each(customer(r)?) {
+            Ok(go) => Ok(go),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        }
+    })?;
+    failed.map_or(Ok(()), Err)
+}
+
+/// One customer's stored health (`None`: the account holds no license).
+pub fn customer_health_of(
+    cache: &Cache,
+    account_id: &str,
+) -> Result<Option<CustomerHealth>, CacheError> {
+    cache.health_of(account_id)?.map(customer).transpose()
+}
+
+/// [`ensure_current`] as of `now`, then [`customer_health_of`].
 pub fn customer_health(
     cache: &mut Cache,
     now: DateTime<Utc>,
     account_id: &str,
 ) -> Result<Option<CustomerHealth>, CacheError> {
     ensure_current(cache, now)?;
-    cache.health_of(account_id)?.map(customer).transpose()
+    customer_health_of(cache, account_id)
 }
 
-/// The calendar's window: from `now` to the start of the month `months` after now's month.
+/// The calendar's window: now's month and the `months − 1` after it.
 pub fn renewal_window(now: DateTime<Utc>, months: u32) -> Vec<YearMonth> {
     let first = YearMonth::of(now.date_naive());
     let mut out = vec![first];
@@ -191,24 +261,32 @@ fn renewal(r: RenewalListRow) -> Result<Renewal, CacheError> {
     })
 }
 
-/// One page of the licenses expiring from `now` through the end of the `months`-th month
-/// (now's month is the first), soonest first.
-pub fn renewals(
-    cache: &mut Cache,
+/// `[from, until)` of the calendar, RFC 3339 in UTC (as licenses' ends are stored).
+fn renewal_range(
     now: DateTime<Utc>,
     months: u32,
-    offset: usize,
-    limit: usize,
-) -> Result<RenewalCalendar, CacheError> {
+) -> Result<(Vec<YearMonth>, String, String), CacheError> {
     if months == 0 || months > MAX_RENEWAL_MONTHS {
         return Err(CacheError::Invalid(format!(
             "months must be 1 to {MAX_RENEWAL_MONTHS}, not {months}"
         )));
     }
-    ensure_current(cache, now)?;
     let window = renewal_window(now, months);
     let from = now.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string();
     let until = format!("{}T00:00:00Z", window[window.len() - 1].next().first_day());
+    Ok((window, from, until))
+}
+
+/// One page of the licenses ending from `now` through the end of the `months`-th month
+/// (now's month is the first), soonest first, as stored (call [`ensure_current`] first).
+pub fn renewal_page(
+    cache: &Cache,
+    now: DateTime<Utc>,
+    months: u32,
+    offset: usize,
+    limit: usize,
+) -> Result<RenewalCalendar, CacheError> {
+    let (window, from, until) = renewal_range(now, months)?;
     let (page, counts) = cache.renewal_page(&from, &until, offset, limit)?;
     Ok(RenewalCalendar {
         months: window
@@ -232,6 +310,38 @@ pub fn renewals(
             limit: page.limit,
         },
         utilization_month: YearMonth::last_completed(now.date_naive()),
-        as_of: now.date_naive(),
+        as_of: cache.health_computed_for()?,
     })
+}
+
+/// [`ensure_current`] as of `now`, then [`renewal_page`].
+pub fn renewals(
+    cache: &mut Cache,
+    now: DateTime<Utc>,
+    months: u32,
+    offset: usize,
+    limit: usize,
+) -> Result<RenewalCalendar, CacheError> {
+    renewal_range(now, months)?;
+    ensure_current(cache, now)?;
+    renewal_page(cache, now, months, offset, limit)
+}
+
+/// Streams the calendar's licenses, soonest first (one statement).
+pub fn each_renewal<E: From<CacheError>>(
+    cache: &Cache,
+    now: DateTime<Utc>,
+    months: u32,
+    mut each: impl FnMut(Renewal) -> Result<(), E>,
+) -> Result<(), E> {
+    let (_, from, until) = renewal_range(now, months)?;
+    let mut failed: Option<E> = None;
+    cache.each_renewal(&from, &until, |r| match each(renewal(r)?) {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            failed = Some(e);
+            Ok(false)
+        }
+    })?;
+    failed.map_or(Ok(()), Err)
 }

@@ -736,7 +736,7 @@ fn the_calendar_lists_the_licenses_ending_in_the_window_by_month() {
 fn the_tables_follow_new_data_and_a_new_day() {
     let (_dir, mut cache) = cache();
     let before = health_list(&mut cache, now(), None, false, 0, 10).unwrap();
-    assert_eq!(before.as_of, now().date_naive());
+    assert_eq!(before.as_of, Some(now().date_naive()));
     // c5 gets an instance that checked in an hour ago: status and freshness now count.
     cache
         .apply_changes(
