@@ -36,7 +36,9 @@ fn lines(out: &Output) -> Vec<Value> {
 }
 
 fn ids(rows: &[Value], key: &str) -> Vec<String> {
-    rows.iter().map(|r| r[key].as_str().unwrap().to_owned()).collect()
+    rows.iter()
+        .map(|r| r[key].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,7 +73,11 @@ async fn health_and_renewals_from_the_built_binary() {
     let dir = dir.path();
 
     // Every customer (an account holding a license) once, lowest score first.
-    let customers: BTreeSet<String> = expected.licenses.iter().map(|l| l.account.clone()).collect();
+    let customers: BTreeSet<String> = expected
+        .licenses
+        .iter()
+        .map(|l| l.account.clone())
+        .collect();
     let all = lines(&cli(dir, &["health", "--json"]));
     assert_eq!(
         ids(&all, "account_id").into_iter().collect::<BTreeSet<_>>(),
@@ -82,7 +88,10 @@ async fn health_and_renewals_from_the_built_binary() {
     assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
     for h in &all {
         let factors = h["factors"].as_array().unwrap();
-        let keys: Vec<&str> = factors.iter().map(|f| f["factor"].as_str().unwrap()).collect();
+        let keys: Vec<&str> = factors
+            .iter()
+            .map(|f| f["factor"].as_str().unwrap())
+            .collect();
         assert_eq!(
             keys,
             [
@@ -94,7 +103,10 @@ async fn health_and_renewals_from_the_built_binary() {
                 "reporting_freshness"
             ]
         );
-        let weights: Vec<u64> = factors.iter().map(|f| f["weight"].as_u64().unwrap()).collect();
+        let weights: Vec<u64> = factors
+            .iter()
+            .map(|f| f["weight"].as_u64().unwrap())
+            .collect();
         assert_eq!(weights, [20, 20, 20, 15, 15, 10], "docs/health.md");
         // The weighted mean over the factors with data (written here from the definition).
         let (mut sum, mut w) = (0.0, 0.0);
@@ -104,7 +116,11 @@ async fn health_and_renewals_from_the_built_binary() {
                 w += f["weight"].as_f64().unwrap();
             }
         }
-        assert_eq!(h["score"].as_u64().unwrap(), (sum / w).round() as u64, "{h}");
+        assert_eq!(
+            h["score"].as_u64().unwrap(),
+            (sum / w).round() as u64,
+            "{h}"
+        );
     }
 
     // Pages of two concatenate to the whole list; past the end: nothing.
@@ -112,7 +128,14 @@ async fn health_and_renewals_from_the_built_binary() {
     for offset in (0..all.len() + 2).step_by(2) {
         let page = lines(&cli(
             dir,
-            &["health", "--json", "--limit", "2", "--offset", &offset.to_string()],
+            &[
+                "health",
+                "--json",
+                "--limit",
+                "2",
+                "--offset",
+                &offset.to_string(),
+            ],
         ));
         assert!(page.len() <= 2);
         paged.extend(ids(&page, "account_id"));
@@ -120,7 +143,10 @@ async fn health_and_renewals_from_the_built_binary() {
     assert_eq!(paged, ids(&all, "account_id"));
 
     // By utilization, highest first, customers without seats in force last.
-    let by_util = lines(&cli(dir, &["health", "--json", "--sort", "utilization", "--desc"]));
+    let by_util = lines(&cli(
+        dir,
+        &["health", "--json", "--sort", "utilization", "--desc"],
+    ));
     let util: Vec<Option<f64>> = by_util
         .iter()
         .map(|h| h["factors"][1]["score"].as_f64())
@@ -135,7 +161,11 @@ async fn health_and_renewals_from_the_built_binary() {
     let t = text(&table.stdout);
     assert!(t.starts_with("score"), "{t}");
     assert!(
-        t.contains(&format!("{} of {} customers", customers.len(), customers.len())),
+        t.contains(&format!(
+            "{} of {} customers",
+            customers.len(),
+            customers.len()
+        )),
         "{t}"
     );
 
@@ -158,13 +188,21 @@ async fn health_and_renewals_from_the_built_binary() {
         v.sort_by(|a, b| (&a.expires_at, &a.id).cmp(&(&b.expires_at, &b.id)));
         v.into_iter().map(|l| l.id.as_str()).collect()
     };
-    assert!(!want.is_empty(), "the fixture has licenses ending within a year");
+    assert!(
+        !want.is_empty(),
+        "the fixture has licenses ending within a year"
+    );
     let cal = lines(&cli(dir, &["renewals", "--json"]));
     assert_eq!(ids(&cal, "license_id"), want);
     let month = month_back(today, 1);
     let health: BTreeMap<String, u64> = all
         .iter()
-        .map(|h| (h["account_id"].as_str().unwrap().to_owned(), h["score"].as_u64().unwrap()))
+        .map(|h| {
+            (
+                h["account_id"].as_str().unwrap().to_owned(),
+                h["score"].as_u64().unwrap(),
+            )
+        })
         .collect();
     for r in &cal {
         let l = expected
@@ -188,7 +226,10 @@ async fn health_and_renewals_from_the_built_binary() {
         assert_eq!(r["seats"].as_u64(), Some(seats), "{r}");
         assert_eq!(r["used"].as_u64(), Some(used), "{r}");
         assert_eq!(r["health"].as_u64(), health.get(&l.account).copied(), "{r}");
-        assert_eq!(r["month"].as_str(), Some(&r["expires_at"].as_str().unwrap()[..7]));
+        assert_eq!(
+            r["month"].as_str(),
+            Some(&r["expires_at"].as_str().unwrap()[..7])
+        );
     }
 
     // The CSV: the documented header, the same licenses in the same order.
@@ -196,7 +237,12 @@ async fn health_and_renewals_from_the_built_binary() {
     let out = cli(dir, &["renewals", "--csv", csv_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     assert_eq!(
         header,
         [
@@ -229,7 +275,10 @@ async fn health_and_renewals_from_the_built_binary() {
     // Refusals: an unknown sort, a calendar of 0 months; nothing written for a bad path.
     let bad = cli(dir, &["health", "--sort", "mood"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad.stderr).contains("usage_trend"), "names the choices");
+    assert!(
+        text(&bad.stderr).contains("usage_trend"),
+        "names the choices"
+    );
     let bad = cli(dir, &["renewals", "--months", "0"]);
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("1 to 120"));
