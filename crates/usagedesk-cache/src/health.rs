@@ -386,8 +386,9 @@ impl Cache {
         })
     }
 
-    /// Streams the customers in [`Cache::health_page`]'s order from `offset` in one statement
-    /// (the CLI: no page is read twice); `each` returns `false` to stop.
+    /// Streams the customers in [`Cache::health_page`]'s order from `offset` (the CLI: no page
+    /// is read twice); `each` returns `false` to stop. Two index scans, the customers with
+    /// data for the factor then those without, so nothing is sorted and memory stays flat.
     pub fn each_health(
         &self,
         factor: Option<usize>,
@@ -402,19 +403,49 @@ impl Cache {
                 .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
         };
         let dir = if descending { "DESC" } else { "ASC" };
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {HEALTH_COLUMNS} FROM health
-             ORDER BY {column} IS NULL,
-                      {column} {dir},
-                      CASE WHEN {column} IS NULL THEN name END,
-                      CASE WHEN {column} IS NULL THEN account_id END,
-                      name {dir}, account_id {dir}
-             LIMIT -1 OFFSET ?1"
-        ))?;
-        let mut rows = st.query([offset as i64])?;
-        while let Some(r) = rows.next()? {
-            if !each(record(r)?)? {
-                break;
+        // One read transaction: both scans see the same state.
+        self.read_snapshot(|c| c.each_health_in(column, dir, offset, &mut each))
+    }
+
+    fn each_health_in(
+        &self,
+        column: &str,
+        dir: &str,
+        offset: usize,
+        each: &mut dyn FnMut(HealthRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let known: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
+            [],
+            |r| r.get(0),
+        )?;
+        let offset = offset as i64;
+        let parts = [
+            (
+                format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
+                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT -1 OFFSET ?1"
+                ),
+                offset,
+            ),
+            (
+                format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
+                     ORDER BY {column}, name, account_id LIMIT -1 OFFSET ?1"
+                ),
+                (offset - known).max(0),
+            ),
+        ];
+        for (i, (sql, skip)) in parts.iter().enumerate() {
+            if i == 0 && offset >= known {
+                continue;
+            }
+            let mut st = self.conn.prepare(sql)?;
+            let mut rows = st.query([skip])?;
+            while let Some(r) = rows.next()? {
+                if !each(record(r)?)? {
+                    return Ok(());
+                }
             }
         }
         Ok(())
