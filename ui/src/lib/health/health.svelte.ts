@@ -63,12 +63,14 @@ export class HealthStore {
     this.list.reload(0, rows, this.fetcher(this.sort, this.descending));
     await this.list.idle();
     // the shown customer's numbers may have changed
+    // (unless another one was chosen meanwhile)
     const s = this.selected;
     if (s) {
       try {
-        this.selected = await ipc.customerHealth(s.account_id);
+        const fresh = await ipc.customerHealth(s.account_id);
+        if (this.selected?.account_id === s.account_id) this.selected = fresh;
       } catch {
-        this.selected = this.list.get(0) ?? null;
+        if (this.selected === s) this.selected = this.list.get(0) ?? null;
       }
     }
   }
