@@ -54,7 +54,8 @@ describe('health', () => {
     expect(forecastText({ forecast_at_expiry: 12.34, forecast_over_seats: true, seats: 10 })).toEqual({ text: '12.3 of 10', over: true });
     expect(forecastText({ forecast_at_expiry: null, forecast_over_seats: false, seats: 10 })).toEqual({ text: '—', over: false });
     const now = Date.UTC(2024, 6, 10, 12);
-    expect(daysUntil('2024-08-15T00:00:00Z', now)).toBe(35);
-    expect(daysUntil('2024-07-10T00:00:00Z', now)).toBe(-1);
+    expect(daysUntil('2024-08-15T00:00:00Z', now)).toBe(36);
+    expect(daysUntil('2024-07-11T00:30:00Z', now)).toBe(1); // tomorrow, though less than a day away
+    expect(daysUntil('2024-07-10T23:00:00Z', now)).toBe(0);
   });
 });

@@ -65,9 +65,10 @@ export function forecastText(r: Pick<Renewal, 'forecast_at_expiry' | 'forecast_o
   return { text: `${r.forecast_at_expiry.toFixed(1)} of ${r.seats}`, over: r.forecast_over_seats };
 }
 
-/** Days from `now` to an RFC 3339 end (negative: passed), whole days rounded down. */
+/** Calendar days (UTC) from `now`'s date to an RFC 3339 end's date: 0 today, 1 tomorrow. */
 export function daysUntil(iso: string, now: number): number {
-  return Math.floor((new Date(iso).getTime() - now) / 86_400_000);
+  const day = (t: number) => Math.floor(t / 86_400_000);
+  return day(new Date(iso).getTime()) - day(now);
 }
 
 /** The calendar's span choices, in months. */
