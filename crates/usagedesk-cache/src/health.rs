@@ -57,6 +57,9 @@ pub struct RenewalListRow {
     pub score: Option<u32>,
 }
 
+/// Licenses per month (`YYYY-MM`) of a calendar's range, months without any left out.
+pub type RenewalMonthCounts = Vec<(String, u64)>;
+
 /// One instance's facts for the health factors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthInstanceFacts {
@@ -492,7 +495,7 @@ impl Cache {
         until: &str,
         offset: usize,
         limit: usize,
-    ) -> Result<(Page<RenewalListRow>, Vec<(String, u64)>)> {
+    ) -> Result<(Page<RenewalListRow>, RenewalMonthCounts)> {
         let limit = limit.clamp(1, MAX_HEALTH_PAGE);
         self.read_snapshot(|c| {
             let mut months = Vec::new();
