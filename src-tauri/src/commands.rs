@@ -8,10 +8,11 @@ use usagedesk_cache::{
     TrendPoint,
 };
 use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
-    CustomerSummary, Desk, DroppedFile, EntitlementCard, ExportOutcome, ExportPlan, ExportProgress,
-    ExportRequest, ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey,
-    LicenseFilter, LicenseListItem, OpenedFile, OpenedFiles,
+    AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerHealth,
+    CustomerPage, CustomerSort, CustomerSummary, Desk, DroppedFile, EntitlementCard, ExportOutcome,
+    ExportPlan, ExportProgress, ExportRequest, HealthFactor, HealthPage, ImportOutcome,
+    InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, LicenseFilter, LicenseListItem,
+    OpenedFile, OpenedFiles, RenewalCalendar,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
@@ -312,6 +313,45 @@ pub fn license_list(
     limit: u64,
 ) -> Result<Page<LicenseListItem>, AppError> {
     desk.license_list(account_id.as_deref(), &month, filter, offset, limit)
+}
+
+/// Off the main thread: the first page of a day recomputes every customer's score.
+#[tauri::command(async)]
+pub async fn health_list(
+    desk: Desktop<'_>,
+    sort: Option<HealthFactor>,
+    descending: bool,
+    offset: u64,
+    limit: u64,
+) -> Result<HealthPage, AppError> {
+    desk.health_list(sort, descending, offset, limit).await
+}
+
+#[tauri::command(async)]
+pub async fn customer_health(
+    desk: Desktop<'_>,
+    account_id: String,
+) -> Result<CustomerHealth, AppError> {
+    desk.customer_health(&account_id).await
+}
+
+#[tauri::command(async)]
+pub async fn renewal_calendar(
+    desk: Desktop<'_>,
+    months: u32,
+    offset: u64,
+    limit: u64,
+) -> Result<RenewalCalendar, AppError> {
+    desk.renewal_calendar(months, offset, limit).await
+}
+
+#[tauri::command(async)]
+pub async fn export_renewals(
+    desk: Desktop<'_>,
+    months: u32,
+    path: String,
+) -> Result<u64, AppError> {
+    desk.export_renewals(months, &path).await
 }
 
 /// The files opened with the app before the UI listened; later ones come as `file://opened`.

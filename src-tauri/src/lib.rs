@@ -95,6 +95,10 @@ pub fn run() {
             commands::instance_events,
             commands::entitlement_card,
             commands::license_list,
+            commands::health_list,
+            commands::customer_health,
+            commands::renewal_calendar,
+            commands::export_renewals,
             commands::take_opened_files,
         ])
         .build(tauri::generate_context!())

@@ -391,6 +391,7 @@ impl Cache {
         // The file is the instance's latest verified report: its customer's overdue facts.
         crate::customer_index::mark_instance(&tx, &entry.instance_id)?;
         crate::customer_index::refresh(&tx)?;
+        crate::health::mark_dirty(&tx)?;
         tx.commit()?;
         Ok(id)
     }

@@ -129,6 +129,9 @@ impl Cache {
         if entitlements {
             crate::entitlements::mark_dirty(&tx)?;
         }
+        if !changes.is_empty() {
+            crate::health::mark_dirty(&tx)?;
+        }
         if let PageEnd::CaughtUp { synced_at } = end {
             crate::customer_index::refresh(&tx)?;
             crate::entitlements::refresh(&tx)?;

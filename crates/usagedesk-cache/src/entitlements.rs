@@ -338,9 +338,30 @@ impl Cache {
         scope: EntitlementScope,
         from: YearMonth,
         to: YearMonth,
-        mut each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
+        each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         self.account_exists(account)?;
+        self.license_months(Some((account, scope)), from, to, each)
+    }
+
+    /// [`Cache::each_license_month`] over every license in the cache.
+    pub fn each_license_month_everywhere<E: From<CacheError>>(
+        &self,
+        from: YearMonth,
+        to: YearMonth,
+        each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.license_months(None, from, to, each)
+    }
+
+    fn license_months<E: From<CacheError>>(
+        &self,
+        scope: Option<(&str, EntitlementScope)>,
+        from: YearMonth,
+        to: YearMonth,
+        mut each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let account = scope.map(|s| s.0);
         let sql = format!(
             "{}
              SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
@@ -349,7 +370,7 @@ impl Cache {
              JOIN ent_licenses l ON l.license_id = r.license_id
              LEFT JOIN plans p ON p.id = r.plan
              ORDER BY r.license_id, r.plan, r.m",
-            rows_cte(Some(scope))
+            rows_cte(scope.map(|s| s.1))
         );
         let (from_text, to_text) = (from.to_string(), to.to_string());
         let mut st = self.conn.prepare(&sql).map_err(CacheError::from)?;

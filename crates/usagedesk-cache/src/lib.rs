@@ -32,6 +32,7 @@ mod customer_list;
 mod customers;
 mod entitlements;
 mod error;
+mod health;
 mod maint;
 mod migrate;
 mod outbox;
@@ -69,6 +70,10 @@ pub use entitlements::{
     MAX_LICENSE_PAGE,
 };
 pub use error::{CacheError, Result};
+pub use health::{
+    HealthCustomerFacts, HealthInstanceFacts, HealthRecord, RenewalListRow, RenewalRecord,
+    HEALTH_FACTOR_COLUMNS, MAX_HEALTH_PAGE,
+};
 pub use migrate::SCHEMA_VERSION;
 pub use outbox::{OutboxBinding, OutboxElsewhere, OutboxItem, OutboxSummary, QueuedUpload};
 pub use report::{ReportRow, RowResult};

@@ -54,7 +54,11 @@ impl Cache {
              DELETE FROM ent_licenses;
              DELETE FROM ent_seats;
              DELETE FROM ent_cover;
-             DELETE FROM ent_dirty;",
+             DELETE FROM ent_dirty;
+             DELETE FROM health;
+             DELETE FROM health_renewals;
+             DELETE FROM health_state;
+             INSERT OR IGNORE INTO health_dirty VALUES (1);",
         )?;
         tx.commit()?;
         Ok(())

@@ -13,6 +13,7 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0004_customer_index.sql"),
     include_str!("../migrations/0005_airgap_outbox.sql"),
     include_str!("../migrations/0006_entitlements.sql"),
+    include_str!("../migrations/0007_health.sql"),
 ]);
 
 /// The schema version this build writes.

@@ -482,6 +482,10 @@ impl Cache {
                 months.insert(codec::parse_month(r.get_ref(0)?.as_str()?)?);
             }
         }
+        if fold.folded > 0 || !months.is_empty() {
+            // Health reads the aggregates: computed before this rebuild, it lags.
+            crate::health::mark_dirty(&tx)?;
+        }
         if months.is_empty() {
             tx.execute("DELETE FROM dirty_months", [])?;
             tx.commit()?;

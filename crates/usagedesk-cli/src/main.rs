@@ -92,6 +92,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Customers by account health: one 0–100 score from six weighted factors, each shown
+    /// with its score (docs/health.md); offline, from the cache.
+    #[command(
+        after_help = "Rows are written a page at a time. --json writes one JSON object per line \
+        (NDJSON), each a CustomerHealth with every factor's weight, value, detail, score and \
+        contribution (docs/ipc.md)."
+    )]
+    Health {
+        /// score, or a factor: usage_trend, utilization, instance_status, version_lag,
+        /// license_expiry, reporting_freshness. Lowest first; customers without data for the
+        /// factor last.
+        #[arg(long, default_value = "score", value_parser = commands::health::parse_sort)]
+        sort: commands::health::SortBy,
+        /// Highest first.
+        #[arg(long)]
+        desc: bool,
+        /// Skip this many customers.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Write at most this many (default: all).
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Licenses ending in the next N months by month, with utilization (last completed month),
+    /// the forecast at expiry and the customer's health (docs/health.md).
+    Renewals {
+        /// This month and the N − 1 after it.
+        #[arg(long, default_value_t = usagedesk_health::DEFAULT_RENEWAL_MONTHS)]
+        months: u32,
+        /// One JSON object per license, one per line.
+        #[arg(long)]
+        json: bool,
+        /// Write the calendar to this CSV file instead (written whole or not at all).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
     /// Exchange files with air-gapped instances: sync keys out, usage data files in (offline).
     Airgap {
         #[command(subcommand)]
@@ -440,6 +478,16 @@ fn run_command(ctx: &context::Context, command: Command) -> Result<()> {
             scope,
             json,
         } => commands::entitlements::entitlements(ctx, &account, &month, scope, json),
+        Command::Health {
+            sort,
+            desc,
+            offset,
+            limit,
+            json,
+        } => commands::health::health(ctx, sort.0, desc, offset, limit, json),
+        Command::Renewals { months, json, csv } => {
+            commands::health::renewal_calendar(ctx, months, json, csv.as_deref())
+        }
         Command::Airgap { command } => match command {
             AirgapCommand::IssueSyncKey {
                 instance,

@@ -389,6 +389,10 @@ impl Desk {
             progress,
         )
         .await?;
+        // Health and the renewal calendar are computed as the sync lands, not at first sight.
+        if let Err(e) = usagedesk_health::ensure_current(&mut cache, self.clock.now()) {
+            tracing::warn!("account health was not recomputed after the sync: {e}");
+        }
         // Without a certificate only offline exchange steps fail: logged, not the sync's.
         match synced.certificate {
             Ok(c) if c.renewed => {

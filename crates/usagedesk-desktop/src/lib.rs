@@ -9,6 +9,7 @@ mod desk;
 mod entitlements;
 mod error;
 mod export;
+mod health;
 mod job;
 mod launch;
 mod opened;
@@ -34,4 +35,8 @@ pub use usagedesk_entitlements::{
 pub use usagedesk_exchange::{ImportOutcome, ImportPreview, IssuedSyncKey};
 pub use usagedesk_export::{
     ExportOutcome, ExportPlan, ExportProgress, ExportReport, ExportRequest,
+};
+pub use usagedesk_health::{
+    CustomerHealth, Factor as HealthFactor, FactorScore, HealthPage, Renewal, RenewalCalendar,
+    RenewalMonth, RenewalPlan,
 };

@@ -189,7 +189,32 @@ pub fn each_entitlement<E: From<CacheError>>(
     scope: EntitlementScope,
     month: YearMonth,
     trend_months: usize,
+    each: impl FnMut(EntitlementTrend) -> Result<(), E>,
+) -> Result<(), E> {
+    fold_stream(month, trend_months, each, |from, feed| {
+        cache.each_license_month(account, scope, from, month, feed)
+    })
+}
+
+/// [`each_entitlement`] over every license in the cache (the health tables' rebuild).
+pub fn each_entitlement_everywhere<E: From<CacheError>>(
+    cache: &Cache,
+    month: YearMonth,
+    trend_months: usize,
+    each: impl FnMut(EntitlementTrend) -> Result<(), E>,
+) -> Result<(), E> {
+    fold_stream(month, trend_months, each, |from, feed| {
+        cache.each_license_month_everywhere(from, month, feed)
+    })
+}
+
+/// Groups the rows `source` streams (from the month it is given) by (license, plan) and
+/// folds each group into its entitlement.
+fn fold_stream<E: From<CacheError>>(
+    month: YearMonth,
+    trend_months: usize,
     mut each: impl FnMut(EntitlementTrend) -> Result<(), E>,
+    source: impl FnOnce(YearMonth, &mut dyn FnMut(LicenseMonth) -> Result<(), E>) -> Result<(), E>,
 ) -> Result<(), E> {
     let from = window_start(month, trend_months.max(FORECAST_MONTHS));
     let shown_from = window_start(month, trend_months.max(1));
@@ -202,7 +227,7 @@ pub fn each_entitlement<E: From<CacheError>>(
         group.clear();
         Ok(())
     };
-    cache.each_license_month(account, scope, from, month, |row: LicenseMonth| {
+    source(from, &mut |row: LicenseMonth| {
         let same = group
             .first()
             .is_some_and(|g| g.license_id == row.license_id && g.plan == row.plan);

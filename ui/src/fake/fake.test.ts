@@ -61,6 +61,10 @@ async function everyCommand(world: FakeWorld) {
   const events = card ? await ipc.instanceEvents(card.instance_id, 0, 50) : null;
   const entitlements = await ipc.entitlementCard(customer, month);
   const overSeats = await ipc.licenseList(null, month, 'over', 0, 50);
+  const health = await ipc.healthList(null, false, 0, 50);
+  const oneHealth = await ipc.customerHealth(customer);
+  const renewals = await ipc.renewalCalendar(12, 0, 50);
+  const renewalsWritten = await ipc.exportRenewals(12, '/home/me/renewals.csv');
   const opened = await ipc.takeOpenedFiles();
   const plans = await ipc.plans();
   const months = await ipc.completedMonths();
@@ -71,7 +75,7 @@ async function everyCommand(world: FakeWorld) {
   const signedOut = await ipc.signOut();
   const connected = await ipc.connect('https://usage.example.com', 'a-good-token');
   const demo = await ipc.startDemo();
-  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, opened, plans, months, report, cleared, signedOut, connected, demo };
+  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, health, oneHealth, renewals, renewalsWritten, opened, plans, months, report, cleared, signedOut, connected, demo };
 }
 
 describe('the fake backend', () => {
@@ -97,6 +101,16 @@ describe('the fake backend', () => {
     expect(a.dropped.preview?.instance_id).toBe(world.instances[0].instance.id);
     expect(a.imported.preview.records).toBe(a.dropped.preview?.records);
     expect(a.list.total).toBe(a.counts.customers);
+    // health: every customer once, lowest score first, contributions adding up to the score
+    expect(a.health.page.total).toBe(a.counts.customers);
+    const scores = a.health.page.items.map((h) => h.score);
+    expect(scores).toEqual([...scores].sort((x, y) => x - y));
+    expect(a.oneHealth.factors).toHaveLength(6);
+    expect(Math.abs(a.oneHealth.factors.reduce((s, f) => s + f.contribution, 0) - a.oneHealth.score)).toBeLessThanOrEqual(0.5);
+    // the calendar: 12 months, each license counted in its month, the CSV writes them all
+    expect(a.renewals.months).toHaveLength(12);
+    expect(a.renewals.months.reduce((s, m) => s + m.licenses, 0)).toBe(a.renewals.page.total);
+    expect(a.renewalsWritten).toBe(a.renewals.page.total);
     expect(a.page.account.id).toBe(a.list.items[0].account_id);
     expect(a.plans.map((p) => p.id)).toEqual(['basic', 'standard', 'premium']);
     // the sync reported its progress and uploaded what was imported

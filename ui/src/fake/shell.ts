@@ -21,6 +21,7 @@ import type { EventName, Events } from '$lib/backend/contract';
 import { pageInstances, pageLedger } from './airgap-paging';
 import type { Handlers } from './backend';
 import { fakeEntitlementCard, fakeLicenseList } from './entitlements';
+import { fakeCustomerHealth, fakeHealthList, fakeRenewals } from './health';
 import type { FakeWorld, LongRun } from './world';
 
 export type Emit = <E extends EventName>(event: E, payload: Events[E]) => Promise<void>;
@@ -525,6 +526,19 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
         completedMonth(month);
         if (accountId !== null && !accounts.account(accountId)) fail('not_found', `account '${accountId}' is not in the cache; sync first`);
         return fakeLicenseList(w, accountId, month, filter, offset, limit);
+      }),
+    health_list: ({ sort, descending, offset, limit }) => customersAnswer(() => fakeHealthList(w, sort, descending, offset, Math.min(Math.max(limit, 1), 500))),
+    customer_health: ({ accountId }) =>
+      customersAnswer(() => fakeCustomerHealth(w, accountId) ?? fail('not_found', `account '${accountId}' holds no license in the cache; sync first`)),
+    renewal_calendar: ({ months, offset, limit }) =>
+      customersAnswer(() => {
+        if (months < 1 || months > 120) fail('invalid_input', `months must be 1 to 120, not ${months}`);
+        return fakeRenewals(w, months, offset, Math.min(Math.max(limit, 1), 500));
+      }),
+    export_renewals: ({ months, path: file }) =>
+      customersAnswer(() => {
+        if (file.includes('readonly')) cannotWrite(file);
+        return fakeRenewals(w, months, 0, 100_000).page.total;
       }),
     take_opened_files: () => {
       const files = w.opened;

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod entitlements;
 pub mod export;
 pub mod export_verify;
+pub mod health;
 pub mod login;
 pub mod sync;
 pub mod usage;

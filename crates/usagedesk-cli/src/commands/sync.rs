@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
+use usagedesk_domain::Clock;
 use usagedesk_sync::{Client, ClientOptions, Phase, Progress, Settings, SyncOptions};
 
 use crate::context::Context;
@@ -60,6 +61,10 @@ pub fn sync(
         }
         other => other?,
     };
+    // Health and the renewal calendar are computed as the sync lands (docs/health.md).
+    if let Err(e) = usagedesk_health::ensure_current(&mut cache, ctx.clock.now()) {
+        eprintln!("warning: account health was not recomputed: {e}");
+    }
     let report = &synced.report;
     println!(
         "synced {} changes in {} pages from {} ({}){}",

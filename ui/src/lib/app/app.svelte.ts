@@ -8,7 +8,7 @@ import { AccountsStore } from '../accounts/accounts.svelte';
 import { AirgapStore } from '../airgap/airgap.svelte';
 import { CustomersStore } from '../customers/customers.svelte';
 
-export type View = 'loading' | 'connect' | 'accounts' | 'customers' | 'airgap' | 'settings';
+export type View = 'loading' | 'connect' | 'accounts' | 'customers' | 'health' | 'renewals' | 'airgap' | 'settings';
 
 /** Which screen to open on start: the app is usable once connected, or in demo mode. */
 export function initialView(s: AppStatus): View {

@@ -123,6 +123,10 @@ describe('ipc.ts', () => {
       ipc.instanceEvents('i', 0, 10),
       ipc.entitlementCard('a', '2024-05'),
       ipc.licenseList(null, '2024-05', 'over', 0, 10),
+      ipc.healthList('utilization', false, 0, 10),
+      ipc.customerHealth('a'),
+      ipc.renewalCalendar(12, 0, 10),
+      ipc.exportRenewals(12, '/r.csv'),
       ipc.takeOpenedFiles(),
     ]);
     const names = sent.map(([cmd]) => cmd as CommandName);

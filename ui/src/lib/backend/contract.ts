@@ -3,6 +3,10 @@
 // generated bindings; the argument names are those Tauri takes (camelCase of the Rust ones).
 // Both backends (tauri.ts, the fake in src/fake) are checked against this one list.
 import type {
+  CustomerHealth,
+  Factor,
+  HealthPage,
+  RenewalCalendar,
   AccountDetail,
   AccountRow,
   AirgapPage,
@@ -82,6 +86,10 @@ export type Commands = {
   instance_events: { args: { instanceId: string } & Paged; result: Page<InstanceEvent> };
   entitlement_card: { args: { accountId: string; month: YearMonth }; result: EntitlementCard };
   license_list: { args: { accountId: string | null; month: YearMonth; filter: LicenseFilter } & Paged; result: Page<LicenseListItem> };
+  health_list: { args: { sort: Factor | null; descending: boolean } & Paged; result: HealthPage };
+  customer_health: { args: { accountId: string }; result: CustomerHealth };
+  renewal_calendar: { args: { months: number } & Paged; result: RenewalCalendar };
+  export_renewals: { args: { months: number; path: string }; result: number };
   take_opened_files: { args: None; result: OpenedFile[] };
 };
 
@@ -128,6 +136,10 @@ export const COMMANDS = {
   instance_events: ['instanceId', 'offset', 'limit'],
   entitlement_card: ['accountId', 'month'],
   license_list: ['accountId', 'month', 'filter', 'offset', 'limit'],
+  health_list: ['sort', 'descending', 'offset', 'limit'],
+  customer_health: ['accountId'],
+  renewal_calendar: ['months', 'offset', 'limit'],
+  export_renewals: ['months', 'path'],
   take_opened_files: [],
 } as const satisfies { readonly [K in CommandName]: readonly (keyof Args<K>)[] };
 

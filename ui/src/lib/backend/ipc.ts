@@ -3,6 +3,7 @@
 // one in the app, the fake one in `vite dev` and the tests. The native save dialog and the
 // window's file drops are wrapped here too, so no component knows about Tauri.
 import type {
+  Factor,
   AppStatus,
   ChildSort,
   CustomerFilter,
@@ -180,6 +181,23 @@ export const entitlementCard = (accountId: string, month: YearMonth) => call('en
  */
 export const licenseList = (accountId: string | null, month: YearMonth, filter: LicenseFilter, offset: number, limit: number) =>
   call('license_list', { accountId, month, filter, offset, limit });
+
+/**
+ * One page (at most 500) of the customers by health (`sort`: by one factor's score instead),
+ * lowest first unless `descending`; customers without data for the factor come last. The
+ * first call of a day (or after a sync) recomputes the stored scores.
+ */
+export const healthList = (sort: Factor | null, descending: boolean, offset: number, limit: number) =>
+  call('health_list', { sort, descending, offset, limit });
+
+/** One customer's health with its six factors; `not_found` for an account holding no license. */
+export const customerHealth = (accountId: string) => call('customer_health', { accountId });
+
+/** One page of the licenses ending this month and the `months − 1` after it, soonest first. */
+export const renewalCalendar = (months: number, offset: number, limit: number) => call('renewal_calendar', { months, offset, limit });
+
+/** Writes the renewal calendar as CSV to `path` (whole or not at all); answers the licenses written. */
+export const exportRenewals = (months: number, path: string) => call('export_renewals', { months, path });
 
 /**
  * The files the OS opened with the app before this window listened (a double-click, `usagedesk

@@ -739,6 +739,91 @@ export type LicenseFilter = "over" | "near" | "under";
 
 export type LicenseListItem = { license_id: string, account_id: string, account_name: string, plan: string, seat_metric: Metric, seats: number | null, used: number, utilization: number | null, overage: number, };
 
+export type Factor = "usage_trend" | "utilization" | "instance_status" | "version_lag" | "license_expiry" | "reporting_freshness";
+
+export type FactorScore = { factor: Factor, 
+/**
+ * Its nominal weight (the six add up to 100).
+ */
+weight: number, 
+/**
+ * The value the factor is scored from (`None`: no data, the factor is left out).
+ */
+value: number | null, 
+/**
+ * The value in words ("+12 % (41 → 46 active users)").
+ */
+detail: string, 
+/**
+ * 0–100 (`None`: no data).
+ */
+score: number | null, 
+/**
+ * Points it adds to the total: weight × score / (sum of the weights of the factors
+ * with data). The contributions add up to the total.
+ */
+contribution: number, };
+
+export type CustomerHealth = { account_id: string, name: string, 
+/**
+ * 0–100.
+ */
+score: number, 
+/**
+ * The six factors, in [`Factor::ALL`] order.
+ */
+factors: Array<FactorScore>, };
+
+export type HealthPage = { page: Page<CustomerHealth>, 
+/**
+ * The UTC day the stored scores were computed for.
+ */
+as_of: string | null, };
+
+export type RenewalPlan = { plan: string, seats: number | null, used: number, utilization: number | null, forecast_at_expiry: number | null, forecast_over_seats: boolean, };
+
+export type Renewal = { license_id: string, account_id: string, account_name: string, license_type: string, 
+/**
+ * RFC 3339, UTC.
+ */
+expires_at: string, 
+/**
+ * The month it expires in (its calendar group).
+ */
+month: YearMonth, 
+/**
+ * Summed over its plans in [`RenewalCalendar::utilization_month`].
+ */
+seats: number, used: number, 
+/**
+ * used / seats; `None` without seats (or not in force that month).
+ */
+utilization: number | null, 
+/**
+ * The plans' forecasts at expiry summed (`None`: no plan has one).
+ */
+forecast_at_expiry: number | null, 
+/**
+ * A plan's forecast exceeds its seats.
+ */
+forecast_over_seats: boolean, 
+/**
+ * Its customer's health score.
+ */
+health: number | null, plans: Array<RenewalPlan>, };
+
+export type RenewalMonth = { month: YearMonth, licenses: number, };
+
+export type RenewalCalendar = { 
+/**
+ * The month of "now" and the `months − 1` after it, each with its count (0 included).
+ */
+months: Array<RenewalMonth>, page: Page<Renewal>, 
+/**
+ * The month utilization is measured in (the last completed one).
+ */
+utilization_month: YearMonth, as_of: string | null, };
+
 export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "pending_uploads" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };

@@ -1,0 +1,532 @@
+//! Storage of account health and the renewal calendar (`migrations/0007_health.sql`,
+//! `docs/health.md`). The scores are computed by `usagedesk-health` from the facts read here,
+//! as of one UTC day, and written back in one transaction ([`Cache::replace_health`]); the
+//! list and the calendar are then paged in SQL from those tables. Every change a sync or an
+//! import writes marks them as lagging ([`mark_dirty`], in the same transaction), so they are
+//! recomputed before they are read again.
+
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::{Cache, CacheError, Page, Result};
+
+/// The largest page of the health list and the calendar.
+pub const MAX_HEALTH_PAGE: usize = 500;
+
+/// The sortable factor columns, in the order of `usagedesk_health::Factor::ALL`.
+pub const HEALTH_FACTOR_COLUMNS: [&str; 6] = [
+    "f_usage_trend",
+    "f_utilization",
+    "f_instance_status",
+    "f_version_lag",
+    "f_license_expiry",
+    "f_reporting_freshness",
+];
+
+/// One customer's row as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthRecord {
+    pub account_id: String,
+    pub name: String,
+    pub score: u32,
+    /// Each factor's score (`None`: no data), in [`HEALTH_FACTOR_COLUMNS`] order.
+    pub factor_scores: [Option<f64>; 6],
+    /// The factors, JSON (the health crate's `FactorScore` array).
+    pub factors_json: String,
+}
+
+/// One license that ends, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenewalRecord {
+    pub license_id: String,
+    pub account_id: String,
+    pub license_type: String,
+    pub expires_at: String,
+    pub seats: u64,
+    pub used: u64,
+    pub forecast: Option<f64>,
+    pub forecast_over: bool,
+    pub plans_json: String,
+}
+
+/// A row of the calendar: the license with its customer's name and score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenewalListRow {
+    pub renewal: RenewalRecord,
+    pub account_name: String,
+    pub score: Option<u32>,
+}
+
+/// Licenses per month (`YYYY-MM`) of a calendar's range, months without any left out.
+pub type RenewalMonthCounts = Vec<(String, u64)>;
+
+/// One instance's facts for the health factors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthInstanceFacts {
+    pub owner: String,
+    /// Ready 0 … Missing 4 (`None`: never checked in).
+    pub severity: Option<u8>,
+    /// ns since 1970.
+    pub last_check_in: Option<i64>,
+    pub verified_at: Option<i64>,
+    pub app_version: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// A customer with its licenses' ends (ns; `None`: a license that never ends).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCustomerFacts {
+    pub account_id: String,
+    pub name: String,
+    pub ends: Vec<i64>,
+    pub no_expiry: u32,
+}
+
+/// Marks health as lagging behind the data (inside the caller's write transaction).
+pub(crate) fn mark_dirty(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO health_dirty VALUES (1)")?
+        .execute([])?;
+    Ok(())
+}
+
+fn record(r: &Row<'_>) -> rusqlite::Result<HealthRecord> {
+    Ok(HealthRecord {
+        account_id: r.get(0)?,
+        name: r.get(1)?,
+        score: r.get::<_, i64>(2)?.clamp(0, 100) as u32,
+        factor_scores: [
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ],
+        factors_json: r.get(9)?,
+    })
+}
+
+const RENEWAL_SELECT: &str = "SELECT r.license_id, r.account_id, r.license_type, r.expires_at,
+        r.seats, r.used, r.forecast, r.forecast_over, r.plans,
+        coalesce(h.name, a.name, r.account_id), h.score
+    FROM health_renewals r
+    LEFT JOIN health h ON h.account_id = r.account_id
+    LEFT JOIN accounts a ON a.id = r.account_id";
+
+fn renewal_row(r: &Row<'_>) -> rusqlite::Result<RenewalListRow> {
+    Ok(RenewalListRow {
+        renewal: RenewalRecord {
+            license_id: r.get(0)?,
+            account_id: r.get(1)?,
+            license_type: r.get(2)?,
+            expires_at: r.get(3)?,
+            seats: r.get::<_, i64>(4)?.max(0) as u64,
+            used: r.get::<_, i64>(5)?.max(0) as u64,
+            forecast: r.get(6)?,
+            forecast_over: r.get(7)?,
+            plans_json: r.get(8)?,
+        },
+        account_name: r.get(9)?,
+        score: r.get::<_, Option<i64>>(10)?.map(|s| s.clamp(0, 100) as u32),
+    })
+}
+
+const HEALTH_COLUMNS: &str = "account_id, name, score, f_usage_trend, f_utilization,
+    f_instance_status, f_version_lag, f_license_expiry, f_reporting_freshness, factors";
+
+impl Cache {
+    /// The day the health tables were computed for, when they are current (`None`: they lag
+    /// behind the data, or were never computed).
+    pub fn health_as_of(&self) -> Result<Option<NaiveDate>> {
+        let row: Option<(String, bool)> = self
+            .conn
+            .query_row(
+                "SELECT as_of, EXISTS (SELECT 1 FROM health_dirty) FROM health_state",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            Some((day, false)) => {
+                Ok(Some(day.parse().map_err(|_| {
+                    CacheError::corrupt(format!("health day '{day}'"))
+                })?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The day the stored health tables were last computed for, current or not.
+    pub fn health_computed_for(&self) -> Result<Option<NaiveDate>> {
+        let day: Option<String> = self
+            .conn
+            .query_row("SELECT as_of FROM health_state", [], |r| r.get(0))
+            .optional()?;
+        day.map(|d| {
+            d.parse()
+                .map_err(|_| CacheError::corrupt(format!("health day '{d}'")))
+        })
+        .transpose()
+    }
+
+    /// Every customer (an account holding a license), by account id, with its licenses' ends.
+    pub fn each_health_customer(
+        &self,
+        mut each: impl FnMut(HealthCustomerFacts) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(
+            "SELECT account_id, name, expiries, no_expiry FROM customers ORDER BY account_id",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let ends: Vec<i64> = serde_json::from_str(r.get_ref(2)?.as_str()?)
+                .map_err(|e| CacheError::corrupt(format!("a customer's license ends: {e}")))?;
+            each(HealthCustomerFacts {
+                account_id: r.get(0)?,
+                name: r.get(1)?,
+                ends,
+                no_expiry: r.get::<_, i64>(3)?.max(0) as u32,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every instance of a customer, with its version and its license's channel.
+    pub fn each_health_instance(
+        &self,
+        mut each: impl FnMut(HealthInstanceFacts) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(
+            "SELECT ci.owner, ci.severity, ci.last_check_in, ci.verified_at,
+                    json_extract(r.body, '$.app_version'), json_extract(l.body, '$.channel')
+             FROM customer_instances ci
+             LEFT JOIN instance_reports r ON r.instance_id = ci.instance_id
+             LEFT JOIN licenses l ON l.id = ci.license_id",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            each(HealthInstanceFacts {
+                owner: r.get(0)?,
+                severity: r.get::<_, Option<i64>>(1)?.map(|s| s.clamp(0, 4) as u8),
+                last_check_in: r.get(2)?,
+                verified_at: r.get(3)?,
+                app_version: r.get(4)?,
+                channel: r.get(5)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Each customer's active users at month end over its subtree in `months` (YYYY-MM):
+    /// `(account_id, month, Some(users_with_activity))`, `None` when no account of the subtree
+    /// has a month-end row. The sums are the aggregates of the last rebuild (`subtree_month`),
+    /// or, for an account without aggregate rows (its children are all leaves, see
+    /// `rebuild::materialized`), its own row and its children's.
+    pub fn each_health_activity(
+        &self,
+        months: &[String],
+        mut each: impl FnMut(&str, &str, Option<u64>) -> Result<()>,
+    ) -> Result<()> {
+        let list = serde_json::to_string(months)
+            .map_err(|e| CacheError::Invalid(format!("months: {e}")))?;
+        let mut st = self.conn.prepare(
+            "SELECT c.account_id, mo.value,
+                    CASE WHEN st.account_k IS NOT NULL
+                         THEN CASE WHEN st.ok > 0 THEN st.users_with_activity END
+                         ELSE (SELECT sum(mu.users_with_activity) FROM month_usage mu
+                               WHERE mu.month = mo.value
+                                 AND (mu.account_k = a.k OR mu.account_k IN
+                                      (SELECT ch.k FROM accounts ch WHERE ch.parent_id = a.id)))
+                    END
+             FROM customers c JOIN accounts a ON a.id = c.account_id
+             JOIN json_each(?1) mo
+             LEFT JOIN subtree_month st ON st.month = mo.value AND st.account_k = a.k
+             ORDER BY c.account_id, mo.value",
+        )?;
+        let mut rows = st.query([list])?;
+        while let Some(r) = rows.next()? {
+            let v: Option<i64> = r.get(2)?;
+            each(
+                r.get_ref(0)?.as_str()?,
+                r.get_ref(1)?.as_str()?,
+                v.map(|n| n.max(0) as u64),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Each license that ends: `(license_id, account_id, license type, expires_at)`.
+    pub fn each_ending_license(
+        &self,
+        mut each: impl FnMut(String, String, String, String) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(
+            "SELECT id, account_id, json_extract(body, '$.license_type'),
+                    json_extract(body, '$.expires_at')
+             FROM licenses WHERE json_extract(body, '$.expires_at') IS NOT NULL ORDER BY id",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            each(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces both health tables with `health` and `renewals`, computed as of `as_of`, and
+    /// clears the lag mark, in one transaction (a failure keeps the previous tables).
+    pub fn replace_health(
+        &mut self,
+        as_of: NaiveDate,
+        health: impl IntoIterator<Item = HealthRecord>,
+        renewals: impl IntoIterator<Item = RenewalRecord>,
+    ) -> Result<()> {
+        let tx = self.write_tx()?;
+        tx.execute_batch("DELETE FROM health; DELETE FROM health_renewals;")?;
+        {
+            let mut put = tx.prepare(&format!(
+                "INSERT INTO health ({HEALTH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))?;
+            for h in health {
+                let f = h.factor_scores;
+                put.execute(params![
+                    h.account_id,
+                    h.name,
+                    h.score,
+                    f[0],
+                    f[1],
+                    f[2],
+                    f[3],
+                    f[4],
+                    f[5],
+                    h.factors_json
+                ])?;
+            }
+            let mut put = tx.prepare(
+                "INSERT INTO health_renewals (license_id, account_id, license_type, expires_at,
+                     seats, used, forecast, forecast_over, plans)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for r in renewals {
+                put.execute(params![
+                    r.license_id,
+                    r.account_id,
+                    r.license_type,
+                    r.expires_at,
+                    r.seats as i64,
+                    r.used as i64,
+                    r.forecast,
+                    r.forecast_over,
+                    r.plans_json
+                ])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO health_state (one, as_of) VALUES (1, ?1)",
+            [as_of.to_string()],
+        )?;
+        tx.execute_batch("DELETE FROM health_dirty; ANALYZE health; ANALYZE health_renewals;")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One page of the customers by score (`factor`: by that factor's score, index into
+    /// [`HEALTH_FACTOR_COLUMNS`]), lowest first or, `descending`, highest first; ties by
+    /// name then account id; customers without data for the factor last, by name.
+    pub fn health_page(
+        &self,
+        factor: Option<usize>,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<HealthRecord>> {
+        let limit = limit.clamp(1, MAX_HEALTH_PAGE);
+        let column = match factor {
+            None => "score",
+            Some(i) => HEALTH_FACTOR_COLUMNS
+                .get(i)
+                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
+        };
+        let dir = if descending { "DESC" } else { "ASC" };
+        self.read_snapshot(|c| {
+            let total: i64 = c
+                .conn
+                .query_row("SELECT count(*) FROM health", [], |r| r.get(0))?;
+            let known: i64 = c.conn.query_row(
+                &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
+                [],
+                |r| r.get(0),
+            )?;
+            let mut items = Vec::with_capacity(limit);
+            let (offset_i, limit_i) = (offset as i64, limit as i64);
+            if offset_i < known {
+                let mut st = c.conn.prepare_cached(&format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
+                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT ?1 OFFSET ?2"
+                ))?;
+                let rows = st.query_map([limit_i, offset_i], record)?;
+                for r in rows {
+                    items.push(r?);
+                }
+            }
+            let rest = limit_i - items.len() as i64;
+            if rest > 0 && offset_i + (items.len() as i64) < total {
+                let skip = (offset_i - known).max(0);
+                let mut st = c.conn.prepare_cached(&format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
+                     ORDER BY name, account_id LIMIT ?1 OFFSET ?2"
+                ))?;
+                let rows = st.query_map([rest, skip], record)?;
+                for r in rows {
+                    items.push(r?);
+                }
+            }
+            Ok(Page {
+                items,
+                total: total.max(0) as u64,
+                offset,
+                limit,
+            })
+        })
+    }
+
+    /// Streams the customers in [`Cache::health_page`]'s order from `offset` (the CLI: no page
+    /// is read twice); `each` returns `false` to stop. Two index scans, the customers with
+    /// data for the factor then those without, so nothing is sorted and memory stays flat.
+    pub fn each_health(
+        &self,
+        factor: Option<usize>,
+        descending: bool,
+        offset: usize,
+        mut each: impl FnMut(HealthRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let column = match factor {
+            None => "score",
+            Some(i) => HEALTH_FACTOR_COLUMNS
+                .get(i)
+                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
+        };
+        let dir = if descending { "DESC" } else { "ASC" };
+        // One read transaction: both scans see the same state.
+        self.read_snapshot(|c| c.each_health_in(column, dir, offset, &mut each))
+    }
+
+    fn each_health_in(
+        &self,
+        column: &str,
+        dir: &str,
+        offset: usize,
+        each: &mut dyn FnMut(HealthRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let known: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
+            [],
+            |r| r.get(0),
+        )?;
+        let offset = offset as i64;
+        let parts = [
+            (
+                format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
+                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT -1 OFFSET ?1"
+                ),
+                offset,
+            ),
+            (
+                format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
+                     ORDER BY {column}, name, account_id LIMIT -1 OFFSET ?1"
+                ),
+                (offset - known).max(0),
+            ),
+        ];
+        for (i, (sql, skip)) in parts.iter().enumerate() {
+            if i == 0 && offset >= known {
+                continue;
+            }
+            let mut st = self.conn.prepare(sql)?;
+            let mut rows = st.query([skip])?;
+            while let Some(r) = rows.next()? {
+                if !each(record(r)?)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams the licenses ending in `[from, until)` in [`Cache::renewal_page`]'s order;
+    /// `each` returns `false` to stop.
+    pub fn each_renewal(
+        &self,
+        from: &str,
+        until: &str,
+        mut each: impl FnMut(RenewalListRow) -> Result<bool>,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(&format!(
+            "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
+             ORDER BY r.expires_at, r.license_id"
+        ))?;
+        let mut rows = st.query([from, until])?;
+        while let Some(r) = rows.next()? {
+            if !each(renewal_row(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One customer's stored health (`None`: not a customer, or not computed).
+    pub fn health_of(&self, account_id: &str) -> Result<Option<HealthRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {HEALTH_COLUMNS} FROM health WHERE account_id = ?1"),
+                [account_id],
+                record,
+            )
+            .optional()?)
+    }
+
+    /// One page of the licenses ending in `[from, until)` (RFC 3339 in UTC), soonest first
+    /// (ties by license id), with its total and the count per month (`YYYY-MM`) of the range.
+    pub fn renewal_page(
+        &self,
+        from: &str,
+        until: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Page<RenewalListRow>, RenewalMonthCounts)> {
+        let limit = limit.clamp(1, MAX_HEALTH_PAGE);
+        self.read_snapshot(|c| {
+            let mut months = Vec::new();
+            let mut st = c.conn.prepare_cached(
+                "SELECT substr(expires_at, 1, 7), count(*) FROM health_renewals
+                 WHERE expires_at >= ?1 AND expires_at < ?2 GROUP BY 1 ORDER BY 1",
+            )?;
+            let mut rows = st.query([from, until])?;
+            while let Some(r) = rows.next()? {
+                months.push((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64));
+            }
+            let total = months.iter().map(|(_, n)| n).sum();
+            let mut st = c.conn.prepare_cached(&format!(
+                "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
+                 ORDER BY r.expires_at, r.license_id LIMIT ?3 OFFSET ?4"
+            ))?;
+            let items = st
+                .query_map(
+                    params![from, until, limit as i64, offset as i64],
+                    renewal_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((
+                Page {
+                    items,
+                    total,
+                    offset,
+                    limit,
+                },
+                months,
+            ))
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Account health and the renewal calendar (logic: `usagedesk-health`). The stored scores are
+//! brought up to today through the writing connection when they lag (after a sync, on a new
+//! day), then every page is read through the reading one.
+
+use std::path::Path;
+
+use usagedesk_cache::{CacheError, MAX_HEALTH_PAGE};
+use usagedesk_health::{
+    CustomerHealth, Factor, HealthError, HealthPage, RenewalCalendar, MAX_RENEWAL_MONTHS,
+};
+
+use crate::{AppError, Desk, ErrorKind};
+
+impl From<HealthError> for AppError {
+    fn from(e: HealthError) -> Self {
+        match e {
+            HealthError::Cache(e) => e.into(),
+            HealthError::Io { .. } | HealthError::Csv(_) => {
+                AppError::new(ErrorKind::Io, format!("{e}; choose another file or folder"))
+            }
+        }
+    }
+}
+
+fn window(offset: u64, limit: u64) -> Result<(usize, usize), AppError> {
+    let offset = usize::try_from(offset).map_err(|_| AppError::invalid("offset too large"))?;
+    Ok((offset, (limit as usize).clamp(1, MAX_HEALTH_PAGE)))
+}
+
+impl Desk {
+    /// Recomputes the stored scores if they are not today's or lag behind the data.
+    async fn health_current(&self) -> Result<(), AppError> {
+        let now = self.clock().now();
+        if self.read(|c| c.health_as_of())? == Some(now.date_naive()) {
+            return Ok(());
+        }
+        let mut cache = self.writer().lock().await;
+        usagedesk_health::ensure_current(&mut cache, now)?;
+        Ok(())
+    }
+
+    /// One page (`limit` 1..=500) of the customers by health, or by one factor (`sort`),
+    /// lowest first unless `descending`.
+    pub async fn health_list(
+        &self,
+        sort: Option<Factor>,
+        descending: bool,
+        offset: u64,
+        limit: u64,
+    ) -> Result<HealthPage, AppError> {
+        let (offset, limit) = window(offset, limit)?;
+        self.health_current().await?;
+        self.read(|c| usagedesk_health::health_page(c, sort, descending, offset, limit))
+    }
+
+    /// One customer's health with its factors; `not_found` for an account holding no license.
+    pub async fn customer_health(&self, account_id: &str) -> Result<CustomerHealth, AppError> {
+        self.health_current().await?;
+        self.read(|c| {
+            usagedesk_health::customer_health_of(c, account_id)?.ok_or_else(|| {
+                CacheError::UnknownAccount {
+                    id: account_id.to_owned(),
+                }
+            })
+        })
+    }
+
+    /// One page of the licenses ending this month and the `months − 1` after it.
+    pub async fn renewal_calendar(
+        &self,
+        months: u32,
+        offset: u64,
+        limit: u64,
+    ) -> Result<RenewalCalendar, AppError> {
+        if months == 0 || months > MAX_RENEWAL_MONTHS {
+            return Err(AppError::invalid(format!(
+                "months must be 1 to {MAX_RENEWAL_MONTHS}, not {months}"
+            )));
+        }
+        let (offset, limit) = window(offset, limit)?;
+        self.health_current().await?;
+        let now = self.clock().now();
+        self.read(|c| usagedesk_health::renewal_page(c, now, months, offset, limit))
+    }
+
+    /// Writes the calendar of `months` months to `path` as CSV (whole or not at all);
+    /// returns the licenses written.
+    pub async fn export_renewals(&self, months: u32, path: &str) -> Result<u64, AppError> {
+        if months == 0 || months > MAX_RENEWAL_MONTHS {
+            return Err(AppError::invalid(format!(
+                "months must be 1 to {MAX_RENEWAL_MONTHS}, not {months}"
+            )));
+        }
+        let now = self.clock().now();
+        let mut cache = self.writer().lock().await;
+        Ok(usagedesk_health::export_renewals(
+            &mut cache,
+            now,
+            months,
+            Path::new(path),
+        )?)
+    }
+}
