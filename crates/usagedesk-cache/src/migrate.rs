@@ -13,6 +13,8 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0004_customer_index.sql"),
     include_str!("../migrations/0005_airgap_outbox.sql"),
     include_str!("../migrations/0006_entitlements.sql"),
+    // 0007 is another branch's; at merge it goes before this one.
+    include_str!("../migrations/0008_attention.sql"),
 ]);
 
 /// The schema version this build writes.
