@@ -123,6 +123,10 @@ describe('ipc.ts', () => {
       ipc.instanceEvents('i', 0, 10),
       ipc.entitlementCard('a', '2024-05'),
       ipc.licenseList(null, '2024-05', 'over', 0, 10),
+      ipc.attention(null, 0, 10),
+      ipc.attentionCounts(),
+      ipc.remindersEnabled(),
+      ipc.setReminders(false),
       ipc.takeOpenedFiles(),
     ]);
     const names = sent.map(([cmd]) => cmd as CommandName);

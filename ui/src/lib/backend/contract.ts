@@ -7,6 +7,9 @@ import type {
   AccountRow,
   AirgapPage,
   AppStatus,
+  AttentionCounts,
+  AttentionKind,
+  AttentionPage,
   ChildSort,
   CustomerCounts,
   CustomerFilter,
@@ -82,6 +85,10 @@ export type Commands = {
   instance_events: { args: { instanceId: string } & Paged; result: Page<InstanceEvent> };
   entitlement_card: { args: { accountId: string; month: YearMonth }; result: EntitlementCard };
   license_list: { args: { accountId: string | null; month: YearMonth; filter: LicenseFilter } & Paged; result: Page<LicenseListItem> };
+  attention: { args: { kind: AttentionKind | null } & Paged; result: AttentionPage };
+  attention_counts: { args: None; result: AttentionCounts };
+  reminders_enabled: { args: None; result: boolean };
+  set_reminders: { args: { enabled: boolean }; result: boolean };
   take_opened_files: { args: None; result: OpenedFile[] };
 };
 
@@ -128,6 +135,10 @@ export const COMMANDS = {
   instance_events: ['instanceId', 'offset', 'limit'],
   entitlement_card: ['accountId', 'month'],
   license_list: ['accountId', 'month', 'filter', 'offset', 'limit'],
+  attention: ['kind', 'offset', 'limit'],
+  attention_counts: [],
+  reminders_enabled: [],
+  set_reminders: ['enabled'],
   take_opened_files: [],
 } as const satisfies { readonly [K in CommandName]: readonly (keyof Args<K>)[] };
 
