@@ -8,10 +8,11 @@ use usagedesk_cache::{
     TrendPoint,
 };
 use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, AttentionCounts, AttentionKind, AttentionPage, CustomerCounts, CustomerFilter, CustomerPage, CustomerSort,
-    CustomerSummary, Desk, DroppedFile, EntitlementCard, ExportOutcome, ExportPlan, ExportProgress,
-    ExportRequest, ImportOutcome, InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey,
-    LicenseFilter, LicenseListItem, OpenedFile, OpenedFiles,
+    AccountDetail, AppError, AppStatus, AttentionCounts, AttentionKind, AttentionPage,
+    CustomerCounts, CustomerFilter, CustomerPage, CustomerSort, CustomerSummary, Desk, DroppedFile,
+    EntitlementCard, ExportOutcome, ExportPlan, ExportProgress, ExportRequest, ImportOutcome,
+    InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, LicenseFilter, LicenseListItem,
+    OpenedFile, OpenedFiles,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};

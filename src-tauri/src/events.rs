@@ -42,7 +42,12 @@ pub async fn remind(app: &AppHandle, desk: &Desk) {
     match desk.check_reminders().await {
         Ok(check) => {
             for n in check.notices {
-                let shown = app.notification().builder().title(&n.title).body(&n.body).show();
+                let shown = app
+                    .notification()
+                    .builder()
+                    .title(&n.title)
+                    .body(&n.body)
+                    .show();
                 if let Err(e) = shown {
                     tracing::warn!("a reminder could not be shown: {e}");
                 }
