@@ -114,10 +114,7 @@ async fn the_attention_view_lists_the_items_of_the_definitions() {
         .wait("[data-testid=attention-row] [data-testid=attention-title]")
         .await;
     let title = s.text(&first).await;
-    assert!(
-        title.contains("went over its") || title.contains("seats but"),
-        "{title}"
-    );
+    assert!(title.contains("seats used"), "{title}");
 
     // Reminders are on by default; switching them off is kept with the settings.
     let settings = s.wait("[data-testid=nav-settings]").await;

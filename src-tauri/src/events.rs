@@ -41,6 +41,13 @@ const REMINDER_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 
 pub async fn remind(app: &AppHandle, desk: &Desk) {
     match desk.check_reminders().await {
         Ok(check) => {
+            if check.new > 0 {
+                tracing::info!(
+                    "{} item(s) newly need attention; {} notice(s) to show",
+                    check.new,
+                    check.notices.len()
+                );
+            }
             for n in check.notices {
                 let shown = app
                     .notification()

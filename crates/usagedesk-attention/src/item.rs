@@ -108,11 +108,11 @@ impl AttentionItem {
                 let m = month.map_or_else(|| row.occurrence.clone(), |m| m.to_string());
                 item.title = match row.seats {
                     Some(s) => format!(
-                        "License {} went over its {plan} seats in {m}: {used} used of {s} ({over} over)",
+                        "License {}: {used} {plan} seats used of {s} in {m} ({over} over)",
                         item.license_id
                     ),
                     None => format!(
-                        "License {} has no {plan} seats but {used} were used in {m}",
+                        "License {}: {used} {plan} seats used in {m}, none licensed",
                         item.license_id
                     ),
                 };

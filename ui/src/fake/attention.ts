@@ -92,8 +92,8 @@ function overSeats(w: FakeWorld, month: YearMonth | null): AttentionItem[] {
       since,
       title:
         r.seats === null
-          ? `License ${r.license_id} has no ${r.plan} seats but ${r.used} were used in ${month}`
-          : `License ${r.license_id} went over its ${r.plan} seats in ${month}: ${r.used} used of ${r.seats} (${r.overage} over)`,
+          ? `License ${r.license_id}: ${r.used} ${r.plan} seats used in ${month}, none licensed`
+          : `License ${r.license_id}: ${r.used} ${r.plan} seats used of ${r.seats} in ${month} (${r.overage} over)`,
       next_step: `Bill ${who} for the ${r.overage} extra ${r.plan} seats, or offer a license with more`,
       occurrence: month,
     };
