@@ -83,12 +83,14 @@ async fn the_attention_view_lists_the_items_of_the_definitions() {
     let nav = s.wait("[data-testid=nav-attention]").await;
     s.click(&nav).await;
     s.wait("[data-testid=attention-row]").await;
-    let total: usize = badge
-        .split_whitespace()
-        .next()
-        .unwrap()
+    let digits: String = badge
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let total: usize = digits
         .parse()
-        .expect("a number");
+        .unwrap_or_else(|_| panic!("a number: {badge:?}"));
     s.wait_text("[data-testid=attention-count]", |t| {
         t.starts_with(&format!("{total} item"))
     })
