@@ -5,6 +5,7 @@
 //! Notifications themselves need a notification service, which Xvfb has not: their decision
 //! is tested in `crates/usagedesk-attention/tests/attention.rs`.
 
+#[allow(dead_code)]
 mod bins;
 #[allow(dead_code)]
 mod support;
