@@ -202,7 +202,8 @@ mod tests {
         );
         assert_eq!(over.overage, Some(3));
         assert!(
-            over.title.contains("13 used of 10 (3 over)"),
+            over.title
+                .contains("13 premium seats used of 10 in 2026-01 (3 over)"),
             "{}",
             over.title
         );
