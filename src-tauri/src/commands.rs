@@ -8,11 +8,11 @@ use usagedesk_cache::{
     TrendPoint,
 };
 use usagedesk_desktop::{
-    AccountDetail, AppError, AppStatus, CustomerCounts, CustomerFilter, CustomerHealth,
-    CustomerPage, CustomerSort, CustomerSummary, Desk, DroppedFile, EntitlementCard, ExportOutcome,
-    ExportPlan, ExportProgress, ExportRequest, HealthFactor, HealthPage, ImportOutcome,
-    InstanceCard, InstanceDetail, InstanceView, IssuedSyncKey, LicenseFilter, LicenseListItem,
-    OpenedFile, OpenedFiles, RenewalCalendar,
+    AccountDetail, AppError, AppStatus, AttentionCounts, AttentionKind, AttentionPage,
+    CustomerCounts, CustomerFilter, CustomerHealth, CustomerPage, CustomerSort, CustomerSummary,
+    Desk, DroppedFile, EntitlementCard, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
+    HealthFactor, HealthPage, ImportOutcome, InstanceCard, InstanceDetail, InstanceView,
+    IssuedSyncKey, LicenseFilter, LicenseListItem, OpenedFile, OpenedFiles, RenewalCalendar,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
@@ -352,6 +352,32 @@ pub async fn export_renewals(
     path: String,
 ) -> Result<u64, AppError> {
     desk.export_renewals(months, &path).await
+}
+
+/// Off the main thread: the over-seats items read the month's entitlements.
+#[tauri::command(async)]
+pub fn attention(
+    desk: Desktop<'_>,
+    kind: Option<AttentionKind>,
+    offset: u64,
+    limit: u64,
+) -> Result<AttentionPage, AppError> {
+    desk.attention(kind, offset, limit)
+}
+
+#[tauri::command(async)]
+pub fn attention_counts(desk: Desktop<'_>) -> Result<AttentionCounts, AppError> {
+    desk.attention_counts()
+}
+
+#[tauri::command(async)]
+pub fn reminders_enabled(desk: Desktop<'_>) -> Result<bool, AppError> {
+    desk.reminders_enabled()
+}
+
+#[tauri::command(async)]
+pub fn set_reminders(desk: Desktop<'_>, enabled: bool) -> Result<bool, AppError> {
+    desk.set_reminders(enabled)
 }
 
 /// The files opened with the app before the UI listened; later ones come as `file://opened`.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter, Manager, RunEvent};
+use tauri_plugin_notification::NotificationExt;
 use usagedesk_desktop::{AppError, Desk, LaunchArgs, OpenedFiles, SyncFinished};
 use usagedesk_sync::SyncReport;
 
@@ -26,7 +27,51 @@ pub async fn run_sync(app: &AppHandle, desk: &Desk) -> Result<SyncReport, AppErr
     if let Ok(s) = desk.status() {
         let _ = app.emit(STATUS_CHANGED, &s);
     }
+    if result.is_ok() {
+        remind(app, desk).await;
+    }
     result
+}
+
+/// How often reminders are checked while the app runs (items become due as time passes).
+const REMINDER_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Delivers the reminders a check decides on (`Desk::check_reminders`). Without a
+/// notification service nothing is shown, and only that is logged.
+pub async fn remind(app: &AppHandle, desk: &Desk) {
+    match desk.check_reminders().await {
+        Ok(check) => {
+            if check.new > 0 {
+                tracing::info!(
+                    "{} item(s) newly need attention; {} notice(s) to show",
+                    check.new,
+                    check.notices.len()
+                );
+            }
+            for n in check.notices {
+                let shown = app
+                    .notification()
+                    .builder()
+                    .title(&n.title)
+                    .body(&n.body)
+                    .show();
+                if let Err(e) = shown {
+                    tracing::warn!("a reminder could not be shown: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::warn!("reminders were not checked: {e}"),
+    }
+}
+
+/// Checks reminders now and then every [`REMINDER_EVERY`] while the app runs.
+pub fn spawn_reminders(app: AppHandle, desk: Arc<Desk>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            remind(&app, &desk).await;
+            tokio::time::sleep(REMINDER_EVERY).await;
+        }
+    });
 }
 
 /// Starts a sync in the background (on start-up, after connecting).

@@ -40,6 +40,7 @@ pub fn run() {
     let app = builder
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(opened)
         .setup(move |app| {
             // The cache is local data: %LOCALAPPDATA% on Windows, not the roaming profile.
@@ -56,8 +57,9 @@ pub fn run() {
             app.manage(desk.clone());
             // Sync on start when there is something to sync from.
             if desk.signed_in() {
-                events::spawn_sync(app.handle().clone(), desk);
+                events::spawn_sync(app.handle().clone(), desk.clone());
             }
+            events::spawn_reminders(app.handle().clone(), desk);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -99,6 +101,10 @@ pub fn run() {
             commands::customer_health,
             commands::renewal_calendar,
             commands::export_renewals,
+            commands::attention,
+            commands::attention_counts,
+            commands::reminders_enabled,
+            commands::set_reminders,
             commands::take_opened_files,
         ])
         .build(tauri::generate_context!())

@@ -147,7 +147,8 @@ fn contains_pattern(text: &str) -> String {
 
 /// The latest verified exchange of `i` joined with `s`, as text ('' for none): RFC 3339
 /// times of one format sort as text.
-const LAST_EXCHANGE: &str = "max(coalesce(i.last_report_at, ''), coalesce(s.last_import_at, ''))";
+pub(crate) const LAST_EXCHANGE: &str =
+    "max(coalesce(i.last_report_at, ''), coalesce(s.last_import_at, ''))";
 const MARK: &str = "max(i.high_water_mark, coalesce(s.imported_mark, 0))";
 
 const ROW_COLUMNS: &str = "i.id, i.license_id, i.account_id, i.airgapped, i.public_key,

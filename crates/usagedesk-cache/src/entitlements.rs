@@ -203,7 +203,7 @@ fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
 /// in the scope, each month of `:from..=:to` it is in force, each plan it has seats for or
 /// its covered accounts used. `used`: the plan's seat metric summed over the covered
 /// accounts whose month-end plan is that plan (accounts without a month-end row add 0).
-fn rows_cte(scope: Option<EntitlementScope>) -> String {
+pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
     format!(
         "WITH RECURSIVE {scope},
          months(m) AS (
@@ -248,7 +248,7 @@ fn rows_cte(scope: Option<EntitlementScope>) -> String {
 }
 
 /// Binds the named parameters the statement has (a scope without `:account` has none).
-fn bind(st: &mut Statement<'_>, params: &[(&str, &dyn ToSql)]) -> Result<()> {
+pub(crate) fn bind(st: &mut Statement<'_>, params: &[(&str, &dyn ToSql)]) -> Result<()> {
     for (name, value) in params {
         if let Some(i) = st.parameter_index(name)? {
             st.raw_bind_parameter(i, value)?;

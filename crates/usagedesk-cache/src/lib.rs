@@ -26,6 +26,7 @@
 pub mod airgap;
 mod airgap_page;
 mod apply;
+mod attention;
 mod codec;
 mod customer_index;
 mod customer_list;
@@ -60,6 +61,7 @@ pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, UploadStat
 pub use airgap_page::{
     AirgapPage, InstanceKind, InstanceQuery, InstanceSort, LedgerQuery, LedgerRow,
 };
+pub use attention::{AttentionBounds, AttentionKind, AttentionRow};
 pub use customer_index::{severity, status_of_severity};
 pub use customer_list::{
     CustomerCounts, CustomerCursor, CustomerFilter, CustomerIndexRow, CustomerQuery, CustomerSort,

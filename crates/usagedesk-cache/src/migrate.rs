@@ -14,6 +14,7 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0005_airgap_outbox.sql"),
     include_str!("../migrations/0006_entitlements.sql"),
     include_str!("../migrations/0007_health.sql"),
+    include_str!("../migrations/0008_attention.sql"),
 ]);
 
 /// The schema version this build writes.

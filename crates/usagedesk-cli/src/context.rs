@@ -48,6 +48,10 @@ impl Context {
         self.clock.today()
     }
 
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The secret store; only touched when no token is in the environment.
     pub fn secrets(&self) -> KeyringStore {
         KeyringStore::detect()

@@ -130,6 +130,28 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
     },
+    /// What needs attention now: air-gapped instances overdue with their usage data file,
+    /// licenses expiring within 30 days, licenses over their seats in the last completed month
+    /// (docs/attention.md); offline, from the cache.
+    #[command(
+        after_help = "Items are written as they are read (overdue, then expiring, then over \
+        seats), in the app's order. --json writes one JSON object per line (NDJSON), each an \
+        AttentionItem (docs/ipc.md); the text output ends with the counts."
+    )]
+    Attention {
+        /// Only one kind: overdue, expiring or over-seats.
+        #[arg(long, value_parser = parse_attention_kind)]
+        kind: Option<usagedesk_attention::AttentionKind>,
+        /// Skip this many items first.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// At most this many items (default: all).
+        #[arg(long)]
+        limit: Option<u64>,
+        /// One JSON object per item, one per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exchange files with air-gapped instances: sync keys out, usage data files in (offline).
     Airgap {
         #[command(subcommand)]
@@ -393,6 +415,11 @@ fn parse_report(s: &str) -> Result<ExportReport, String> {
     }
 }
 
+fn parse_attention_kind(s: &str) -> Result<usagedesk_attention::AttentionKind, String> {
+    s.parse()
+        .map_err(|e: usagedesk_cache::CacheError| e.to_string())
+}
+
 fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse().map_err(|e: usagedesk_domain::ParseError| e.0)
 }
@@ -488,6 +515,12 @@ fn run_command(ctx: &context::Context, command: Command) -> Result<()> {
         Command::Renewals { months, json, csv } => {
             commands::health::renewal_calendar(ctx, months, json, csv.as_deref())
         }
+        Command::Attention {
+            kind,
+            offset,
+            limit,
+            json,
+        } => commands::attention::attention(ctx, kind, offset, limit, json),
         Command::Airgap { command } => match command {
             AirgapCommand::IssueSyncKey {
                 instance,

@@ -307,11 +307,11 @@ impl Desk {
             }
             cache.set_server_url(&url)?;
             drop(cache);
-            Settings {
-                cloud_url: Some(url),
-                ..Settings::default()
-            }
-            .save(&self.data_dir)?;
+            // Only the cloud changes: other settings (reminders) stay as they were.
+            let mut settings = Settings::load(&self.data_dir).unwrap_or_default();
+            settings.cloud_url = Some(url);
+            settings.allow_insecure_http = false;
+            settings.save(&self.data_dir)?;
             *demo = Some(cloud);
         }
         let cloud = demo

@@ -2,6 +2,7 @@
 //! methods to commands and events; tests drive them directly against the real cloud service.
 
 mod airgap;
+mod attention;
 mod bindings;
 mod customers;
 mod demo;
@@ -25,6 +26,9 @@ pub use export::GENERATOR;
 pub use launch::{ArgsError, LaunchArgs, USAGE};
 pub use opened::{inspect, KeyFacts, OpenedFile, OpenedFiles, OpenedKind};
 pub use status::{AppStatus, SyncFinished};
+pub use usagedesk_attention::{
+    AttentionCounts, AttentionItem, AttentionKind, AttentionPage, Notice, ReminderCheck,
+};
 pub use usagedesk_customers::{
     CustomerCounts, CustomerFilter, CustomerPage, CustomerSort, CustomerSummary, InstanceCard,
     InstanceCounts, InstanceDetail,

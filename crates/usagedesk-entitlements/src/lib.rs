@@ -12,9 +12,8 @@ pub use forecast::{forecast_at, month_index, round1, FORECAST_MONTHS, MIN_FORECA
 pub use usagedesk_cache::{EntitlementScope, LicenseFilter, MAX_LICENSE_PAGE};
 pub use views::{
     card, each_entitlement, each_entitlement_everywhere, each_entitlement_over, license_list,
-    rollup, Entitlement,
-    EntitlementCard, EntitlementTrend, LicenseListItem, PlanRollup, RollupPoint, UsedPoint,
-    MAX_OWN_ON_CARD, TREND_MONTHS,
+    rollup, Entitlement, EntitlementCard, EntitlementTrend, LicenseListItem, PlanRollup,
+    RollupPoint, UsedPoint, MAX_OWN_ON_CARD, TREND_MONTHS,
 };
 
 use chrono::NaiveDate;

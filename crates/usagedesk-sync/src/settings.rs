@@ -18,6 +18,9 @@ pub struct Settings {
     /// (`--allow-insecure-http`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_insecure_http: bool,
+    /// Desktop reminders of new attention items were switched off (on by default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminders_off: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -65,6 +65,9 @@ async function everyCommand(world: FakeWorld) {
   const oneHealth = await ipc.customerHealth(customer);
   const renewals = await ipc.renewalCalendar(12, 0, 50);
   const renewalsWritten = await ipc.exportRenewals(12, '/home/me/renewals.csv');
+  const attention = await ipc.attention(null, 0, 50);
+  const attentionCounts = await ipc.attentionCounts();
+  const reminders = [await ipc.setReminders(false), await ipc.remindersEnabled()];
   const opened = await ipc.takeOpenedFiles();
   const plans = await ipc.plans();
   const months = await ipc.completedMonths();
@@ -75,7 +78,7 @@ async function everyCommand(world: FakeWorld) {
   const signedOut = await ipc.signOut();
   const connected = await ipc.connect('https://usage.example.com', 'a-good-token');
   const demo = await ipc.startDemo();
-  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, health, oneHealth, renewals, renewalsWritten, opened, plans, months, report, cleared, signedOut, connected, demo };
+  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, health, oneHealth, renewals, renewalsWritten, attention, attentionCounts, reminders, opened, plans, months, report, cleared, signedOut, connected, demo };
 }
 
 describe('the fake backend', () => {
@@ -113,6 +116,11 @@ describe('the fake backend', () => {
     expect(a.renewalsWritten).toBe(a.renewals.page.total);
     expect(a.page.account.id).toBe(a.list.items[0].account_id);
     expect(a.plans.map((p) => p.id)).toEqual(['basic', 'standard', 'premium']);
+    // the Attention list: its counts are those of its page, its over-seats items those of the license list
+    expect(a.attention.total).toBe(a.attentionCounts.total);
+    expect(a.attentionCounts.over_seats).toBe(a.overSeats.total);
+    expect(a.attentionCounts.overdue).toBe(world.instances.filter((i) => i.overdue && i.instance.airgapped).length);
+    expect(a.reminders).toEqual([false, false]);
     // the sync reported its progress and uploaded what was imported
     expect(a.report.uploaded).toBeGreaterThan(0);
     expect(fake.events.filter(([e]) => e === 'sync://progress').length).toBeGreaterThan(3);

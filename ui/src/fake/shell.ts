@@ -20,6 +20,7 @@ import type {
 import type { EventName, Events } from '$lib/backend/contract';
 import { pageInstances, pageLedger } from './airgap-paging';
 import type { Handlers } from './backend';
+import { fakeAttention, fakeAttentionCounts } from './attention';
 import { fakeEntitlementCard, fakeLicenseList } from './entitlements';
 import { fakeCustomerHealth, fakeHealthList, fakeRenewals } from './health';
 import type { FakeWorld, LongRun } from './world';
@@ -540,6 +541,13 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
         if (file.includes('readonly')) cannotWrite(file);
         return fakeRenewals(w, months, 0, 100_000).page.total;
       }),
+    attention: ({ kind, offset, limit }) => customersAnswer(() => fakeAttention(w, kind, offset, limit)),
+    attention_counts: () => customersAnswer(() => fakeAttentionCounts(w)),
+    reminders_enabled: () => !w.remindersOff,
+    set_reminders: ({ enabled }) => {
+      w.remindersOff = !enabled;
+      return enabled;
+    },
     take_opened_files: () => {
       const files = w.opened;
       w.opened = [];

@@ -89,4 +89,6 @@ export type FakeWorld = {
   holdImport: boolean;
   /** The customer commands wait for `release('customers')`. */
   holdCustomers: boolean;
+  /** Reminders were switched off in Settings (on when unset). */
+  remindersOff?: boolean;
 };

@@ -1,6 +1,7 @@
 pub mod accounts;
 pub mod airgap;
 pub mod airgap_lists;
+pub mod attention;
 pub mod customers;
 pub mod entitlements;
 pub mod export;

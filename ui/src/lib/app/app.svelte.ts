@@ -6,9 +6,10 @@ import { toAppError } from '../backend/errors';
 import { getContext, setContext } from 'svelte';
 import { AccountsStore } from '../accounts/accounts.svelte';
 import { AirgapStore } from '../airgap/airgap.svelte';
+import { AttentionStore } from '../attention/attention.svelte';
 import { CustomersStore } from '../customers/customers.svelte';
 
-export type View = 'loading' | 'connect' | 'accounts' | 'customers' | 'health' | 'renewals' | 'airgap' | 'settings';
+export type View = 'loading' | 'connect' | 'accounts' | 'customers' | 'health' | 'renewals' | 'airgap' | 'attention' | 'settings';
 
 /** Which screen to open on start: the app is usable once connected, or in demo mode. */
 export function initialView(s: AppStatus): View {
@@ -34,6 +35,7 @@ export class AppStore {
   accounts = new AccountsStore();
   airgap = new AirgapStore();
   customers = new CustomersStore();
+  attention = new AttentionStore();
 
   syncing = $derived(!!this.status?.syncing || this.syncRequested || this.progress !== null);
   offline = $derived(this.status?.online === false);
@@ -47,7 +49,12 @@ export class AppStore {
   private timer: ReturnType<typeof setInterval> | null = null;
 
   async init(): Promise<void> {
-    this.timer = setInterval(() => (this.now = Date.now()), 30_000);
+    let ticks = 0;
+    this.timer = setInterval(() => {
+      this.now = Date.now();
+      // items fall due as time passes, not only at a sync: the badge follows every 5 min
+      if (++ticks % 10 === 0 && this.inShell) void this.attention.refresh();
+    }, 30_000);
     try {
       this.unlisten.push(
         await ipc.onStatusChanged((s) => this.setStatus(s)),
@@ -82,6 +89,7 @@ export class AppStore {
       if (this.view === 'accounts') {
         void this.accounts.refresh();
         void this.airgap.refresh();
+        void this.attention.refreshCounts();
       }
     } catch (e) {
       this.startupError = toAppError(e);
@@ -157,17 +165,18 @@ export class AppStore {
     } catch {
       /* the status event will tell */
     }
-    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
+    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh(), this.attention.refresh()]);
   }
 
   /** After an import from a dropped file: its usage shows at once (pending upload). */
   async afterImport(): Promise<void> {
-    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
+    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh(), this.attention.refresh()]);
   }
 
   navigate(view: View): void {
     if (view === 'accounts' && this.view !== 'accounts' && !this.accounts.ready) void this.accounts.refresh();
     if (view === 'airgap' && this.view !== 'airgap') void this.airgap.refresh();
+    if (view === 'attention' && this.view !== 'attention') void this.attention.load();
     if (view === 'customers') {
       // the sidebar entry leads to the list (a second click, back from a customer page)
       if (this.view === 'customers' && this.customers.open !== null) this.customers.closeCustomer();
@@ -197,6 +206,7 @@ export class AppStore {
     this.view = 'accounts';
     void this.accounts.refresh();
     void this.airgap.refresh();
+    void this.attention.refreshCounts();
     this.showNextOpened();
   }
 
@@ -242,7 +252,7 @@ export class AppStore {
   async clearCache(force = false): Promise<void> {
     this.setStatus(await ipc.clearCache(force));
     this.accounts.tree.select(null);
-    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh()]);
+    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh(), this.attention.refresh()]);
   }
 
   signInAgain(): void {

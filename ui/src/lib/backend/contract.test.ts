@@ -127,6 +127,10 @@ describe('ipc.ts', () => {
       ipc.customerHealth('a'),
       ipc.renewalCalendar(12, 0, 10),
       ipc.exportRenewals(12, '/r.csv'),
+      ipc.attention(null, 0, 10),
+      ipc.attentionCounts(),
+      ipc.remindersEnabled(),
+      ipc.setReminders(false),
       ipc.takeOpenedFiles(),
     ]);
     const names = sent.map(([cmd]) => cmd as CommandName);

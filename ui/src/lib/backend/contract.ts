@@ -11,6 +11,9 @@ import type {
   AccountRow,
   AirgapPage,
   AppStatus,
+  AttentionCounts,
+  AttentionKind,
+  AttentionPage,
   ChildSort,
   CustomerCounts,
   CustomerFilter,
@@ -90,6 +93,10 @@ export type Commands = {
   customer_health: { args: { accountId: string }; result: CustomerHealth };
   renewal_calendar: { args: { months: number } & Paged; result: RenewalCalendar };
   export_renewals: { args: { months: number; path: string }; result: number };
+  attention: { args: { kind: AttentionKind | null } & Paged; result: AttentionPage };
+  attention_counts: { args: None; result: AttentionCounts };
+  reminders_enabled: { args: None; result: boolean };
+  set_reminders: { args: { enabled: boolean }; result: boolean };
   take_opened_files: { args: None; result: OpenedFile[] };
 };
 
@@ -140,6 +147,10 @@ export const COMMANDS = {
   customer_health: ['accountId'],
   renewal_calendar: ['months', 'offset', 'limit'],
   export_renewals: ['months', 'path'],
+  attention: ['kind', 'offset', 'limit'],
+  attention_counts: [],
+  reminders_enabled: [],
+  set_reminders: ['enabled'],
   take_opened_files: [],
 } as const satisfies { readonly [K in CommandName]: readonly (keyof Args<K>)[] };
 

@@ -5,6 +5,7 @@
 import type {
   Factor,
   AppStatus,
+  AttentionKind,
   ChildSort,
   CustomerFilter,
   CustomerSort,
@@ -181,6 +182,25 @@ export const entitlementCard = (accountId: string, month: YearMonth) => call('en
  */
 export const licenseList = (accountId: string | null, month: YearMonth, filter: LicenseFilter, offset: number, limit: number) =>
   call('license_list', { accountId, month, filter, offset, limit });
+
+export const MAX_ATTENTION_LIMIT = 500;
+
+/**
+ * One page (at most 500) of the Attention list: overdue instances, then licenses expiring
+ * within 30 days, then licenses over their seats in the last completed month (`kind` null: all
+ * three), with every kind's count.
+ */
+export const attention = (kind: AttentionKind | null, offset: number, limit: number) =>
+  call('attention', { kind, offset, limit: Math.min(limit, MAX_ATTENTION_LIMIT) });
+
+/** How many items of each kind need attention now (the sidebar's badge is `total`). */
+export const attentionCounts = () => call('attention_counts');
+
+/** Whether desktop reminders of new attention items are on (the default). */
+export const remindersEnabled = () => call('reminders_enabled');
+
+/** Switches reminders on or off (kept with the settings); answers the new state. */
+export const setReminders = (enabled: boolean) => call('set_reminders', { enabled });
 
 /**
  * One page (at most 500) of the customers by health (`sort`: by one factor's score instead),

@@ -824,6 +824,72 @@ months: Array<RenewalMonth>, page: Page<Renewal>,
  */
 utilization_month: YearMonth, as_of: string | null, };
 
+export type AttentionKind = "overdue" | "expiring" | "over_seats";
+
+export type AttentionItem = { kind: AttentionKind, 
+/**
+ * The customer: the instance's account (overdue) or the license holder.
+ */
+account_id: string, 
+/**
+ * `None`: the account is not in the cache.
+ */
+account_name: string | null, license_id: string, 
+/**
+ * Overdue: the instance.
+ */
+instance_id: string | null, 
+/**
+ * Over seats: the plan.
+ */
+plan: string | null, 
+/**
+ * When the condition began: 31 days after the last verified exchange (overdue; `None`
+ * when the instance never reported), 30 days before the expiry (expiring), the day after
+ * the month's end (over seats).
+ */
+since: string | null, 
+/**
+ * Overdue: the last verified exchange (`None`: never).
+ */
+last_exchange_at: string | null, 
+/**
+ * Expiring: the expiry.
+ */
+expires_at: string | null, 
+/**
+ * Over seats: the month, the seats (`None`: none for the plan), used and over.
+ */
+month: YearMonth | null, seats: number | null, used: number | null, overage: number | null, 
+/**
+ * One line: what happened.
+ */
+title: string, 
+/**
+ * One line: what to do next.
+ */
+next_step: string, 
+/**
+ * Tells occurrences of this subject's condition apart (see docs/attention.md).
+ */
+occurrence: string, };
+
+export type AttentionCounts = { overdue: number, expiring: number, over_seats: number, 
+/**
+ * All three: the sidebar's badge.
+ */
+total: number, };
+
+export type AttentionPage = { items: Array<AttentionItem>, 
+/**
+ * Items in the list (of the kind asked for, or all).
+ */
+total: number, offset: number, 
+/**
+ * Every kind's count, whatever the kind asked for (the filter's numbers).
+ */
+counts: AttentionCounts, };
+
 export type ErrorKind = "offline" | "unauthorized" | "version_mismatch" | "bad_url" | "not_usage_desk" | "not_found" | "invalid_input" | "cache" | "keyring" | "io" | "file_refused" | "already_imported" | "no_certificate" | "cancelled" | "busy" | "pending_uploads" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };
