@@ -133,6 +133,12 @@ impl Cache {
             crate::health::mark_dirty(&tx)?;
         }
         if let PageEnd::CaughtUp { synced_at } = end {
+            // Scores read the customer index and the entitlement tables: when these are
+            // rebuilt (changes of an earlier page, or of a sync that stopped before its last
+            // page), the scores are out of date too.
+            if crate::customer_index::pending(&tx)? || crate::entitlements::pending(&tx)? {
+                crate::health::mark_dirty(&tx)?;
+            }
             crate::customer_index::refresh(&tx)?;
             crate::entitlements::refresh(&tx)?;
             if synced_at {

@@ -156,6 +156,7 @@ impl Cache {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             customer_index::refresh(&tx)?;
             entitlements::refresh(&tx)?;
+            health::mark_dirty(&tx)?;
             tx.commit()?;
         }
         Ok(Self {

@@ -137,7 +137,11 @@ async fn a_reader_paging_during_concurrent_writes_ends_with_the_database() {
                     .await
                     .expect("json page");
                 pages += 1;
-                apply(&mut months, page["changes"].as_array().expect("changes"));
+                let changes = page["changes"].as_array();
+                apply(
+                    &mut months,
+                    changes.unwrap_or_else(|| panic!("a page of changes: {page}")),
+                );
                 cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
                 if writers_done && page["has_more"] == false {
                     return (months, pages);

@@ -45,14 +45,13 @@ impl Guards {
 /// The longest instance id a rate-limit key keeps (ids are shorter; longer ones are cut).
 const MAX_INSTANCE_KEY: usize = 128;
 
-/// The instance of `/api/v1/instances/{id}/…`.
-fn instance_of(path: &str) -> Option<&str> {
+/// The instance of `/api/v1/instances/{id}/…`, percent-decoded as its handler sees it (else
+/// `inst%2D1` would be a budget of its own beside `inst-1`).
+fn instance_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/api/v1/instances/")?;
-    let id = rest.split('/').next().filter(|id| !id.is_empty())?;
-    Some(match id.char_indices().nth(MAX_INSTANCE_KEY) {
-        Some((i, _)) => &id[..i],
-        None => id,
-    })
+    let raw = rest.split('/').next().filter(|id| !id.is_empty())?;
+    let id = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    Some(id.chars().take(MAX_INSTANCE_KEY).collect())
 }
 
 /// Who is asking: the connection's peer, or the last `X-Forwarded-For` entry when the peer
@@ -127,7 +126,7 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
         if let Err(d) = s.guards.per_address.check(&addr, now) {
             return too_many(d, "from this address");
         }
-        if let Err(d) = s.guards.per_instance.check(&instance.to_owned(), now) {
+        if let Err(d) = s.guards.per_instance.check(&instance, now) {
             return too_many(d, "for this instance");
         }
         let per_instance = (format!("instance {instance}"), s.limits.per_instance);
@@ -160,6 +159,9 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
     next.run(req).await
 }
 
+/// How long a request waits for the shared budgets at most.
+const SHARED_BUDGET_WAIT: Duration = Duration::from_millis(250);
+
 #[derive(Clone, Copy)]
 enum Use {
     Spend,
@@ -173,7 +175,7 @@ enum Use {
 async fn shared(s: &AppState, keys: Vec<(String, RateLimit)>, how: Use) -> Option<Response> {
     s.storage.shared_budgets()?;
     let storage = s.storage.clone();
-    let answer = tokio::task::spawn_blocking(move || {
+    let ask = tokio::task::spawn_blocking(move || {
         let budgets = storage.shared_budgets()?;
         for (key, limit) in &keys {
             let budget = match how {
@@ -187,9 +189,16 @@ async fn shared(s: &AppState, keys: Vec<(String, RateLimit)>, how: Use) -> Optio
             }
         }
         None
-    })
-    .await
-    .ok()??;
+    });
+    // A database slower than this does not hold the request up: it is judged by this
+    // process's budgets alone, as when the database cannot answer.
+    let answer = match tokio::time::timeout(SHARED_BUDGET_WAIT, ask).await {
+        Ok(joined) => joined.ok()??,
+        Err(_) => {
+            tracing::warn!("the shared rate budgets did not answer within {} ms; this process's own budgets stand alone", SHARED_BUDGET_WAIT.as_millis());
+            return None;
+        }
+    };
     match answer {
         Ok((key, retry_after)) => {
             let whose = if key.starts_with("instance ") {
@@ -343,15 +352,21 @@ mod tests {
 
     #[test]
     fn instance_paths_name_their_instance() {
+        let of = |p: &str| instance_of(p);
         assert_eq!(
-            instance_of("/api/v1/instances/inst-1/sync-key"),
+            of("/api/v1/instances/inst-1/sync-key").as_deref(),
             Some("inst-1")
         );
-        assert_eq!(instance_of("/api/v1/instances/inst-1"), Some("inst-1"));
-        assert_eq!(instance_of("/api/v1/instances/"), None);
-        assert_eq!(instance_of("/api/v1/changes"), None);
+        assert_eq!(of("/api/v1/instances/inst-1").as_deref(), Some("inst-1"));
+        assert_eq!(
+            of("/api/v1/instances/inst%2D1/check-in").as_deref(),
+            Some("inst-1"),
+            "an escaped id spends the budget of the id its handler sees"
+        );
+        assert_eq!(of("/api/v1/instances/"), None);
+        assert_eq!(of("/api/v1/changes"), None);
         let long = format!("/api/v1/instances/{}/check-in", "x".repeat(1000));
-        assert_eq!(instance_of(&long).map(str::len), Some(MAX_INSTANCE_KEY));
+        assert_eq!(of(&long).map(|k| k.len()), Some(MAX_INSTANCE_KEY));
     }
 
     fn request(peer: &str, forwarded: Option<&str>) -> Request {

@@ -163,7 +163,10 @@ impl SqliteStorage {
         &self.path
     }
 
-    /// Runs `f` on a pooled read connection (waiting for one when all are busy).
+    /// Runs `f` on a pooled read connection (waiting for one when all are busy), in one read
+    /// transaction: every statement of the call sees the same snapshot. (Without it each
+    /// statement had its own, and a feed page, read as one query of positions and then one
+    /// per kind, could meet an entity moved to the head in between and report it missing.)
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -171,7 +174,10 @@ impl SqliteStorage {
         let conn = self
             .readers
             .lease(|| open_connection(&self.path, self.limits.reader_cache_kib))?;
-        f(&conn)
+        let snapshot = conn.unchecked_transaction()?;
+        let out = f(&snapshot)?;
+        snapshot.commit()?;
+        Ok(out)
     }
 
     fn write<T>(
