@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::procs::{process_tree, tree_memory, TreeSampler};
+use crate::procs::{distinct_resident, process_tree, tree_memory, TreeSampler};
 use crate::table::{mib, ms, Figure};
 use crate::webdriver::{Driver, Session};
 
@@ -183,8 +183,9 @@ fn app_pid(driver: &Driver, app: &Path) -> Option<u32> {
         .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app))
 }
 
-/// Sums the memory of the app's tree, printing each process; (RSS, PSS) bytes.
-fn memory(pid: u32, when: &str) -> (u64, u64) {
+/// Sums the memory of the app's tree, printing each process; (RSS, PSS, each physical page
+/// once when readable) bytes.
+fn memory(pid: u32, when: &str) -> (u64, u64, Option<u64>) {
     let procs = tree_memory(pid);
     let (rss, pss) = procs.iter().fold((0u64, 0u64), |(r, p), (_, _, rss, pss)| {
         (r + *rss, p + *pss)
@@ -194,13 +195,16 @@ fn memory(pid: u32, when: &str) -> (u64, u64) {
         .filter(|(_, _, rss, _)| *rss > 0)
         .map(|(_, name, rss, pss)| format!("{name} {} (PSS {})", mib(*rss), mib(*pss)))
         .collect();
+    let pids: Vec<u32> = procs.iter().map(|(pid, ..)| *pid).collect();
+    let once = distinct_resident(&pids);
     eprintln!(
-        "app memory {when}: RSS {} (PSS {}): {}",
+        "app memory {when}: RSS {} (PSS {}; each physical page once: {}): {}",
         mib(rss),
         mib(pss),
+        once.map_or("not readable (needs root)".into(), mib),
         parts.join(", ")
     );
-    (rss, pss)
+    (rss, pss, once)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -334,7 +338,7 @@ async fn measure(ctx: &AppContext, out: &mut Vec<Figure>) -> Result<()> {
         P95_TARGET_MS,
     ));
 
-    let (rss, pss) = after_all.context("no memory sample")?;
+    let (rss, pss, once) = after_all.context("no memory sample")?;
     out.push(
         Figure::plain("app: RSS of app + WebKit after every view", mib(rss))
             .target(format!("<= {}", mib(RSS_TARGET)), rss <= RSS_TARGET),
@@ -343,8 +347,19 @@ async fn measure(ctx: &AppContext, out: &mut Vec<Figure>) -> Result<()> {
         "app: PSS of app + WebKit after every view (shared pages split)",
         mib(pss),
     ));
+    out.push(match once {
+        Some(b) => Figure::plain(
+            "app: physical memory of app + WebKit after every view (each page once)",
+            mib(b),
+        )
+        .target(format!("<= {}", mib(RSS_TARGET)), b <= RSS_TARGET),
+        None => Figure::not_measured(
+            "app: physical memory of app + WebKit (each page once)",
+            "page frame numbers need root",
+        ),
+    });
     match after_growth {
-        Some((later, _)) => {
+        Some((later, ..)) => {
             let growth = (later as f64 / rss as f64 - 1.0) * 100.0;
             out.push(
                 Figure::plain(

@@ -190,6 +190,58 @@ pub fn tree_memory(root: u32) -> Vec<(u32, String, u64, u64)> {
         .collect()
 }
 
+/// The physical memory a set of processes occupies, bytes: every resident page counted once,
+/// however many of the processes map it (a shared library's code is one copy in RAM, where
+/// the sum of RSS counts it in each process). From `/proc/PID/pagemap`, whose page frame
+/// numbers only a privileged reader sees: `None` otherwise (or when a process has gone).
+pub fn distinct_resident(pids: &[u32]) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const PAGE: u64 = 4096;
+    const PRESENT: u64 = 1 << 63;
+    const PFN: u64 = (1 << 55) - 1;
+    let mut frames: HashSet<u64> = HashSet::new();
+    for pid in pids {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+        let mut pagemap = std::fs::File::open(format!("/proc/{pid}/pagemap")).ok()?;
+        let mut any_frame = false;
+        for line in maps.lines() {
+            let Some((start, end)) = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'))
+                .and_then(|(a, b)| {
+                    Some((
+                        u64::from_str_radix(a, 16).ok()?,
+                        u64::from_str_radix(b, 16).ok()?,
+                    ))
+                })
+            else {
+                continue;
+            };
+            if line.ends_with("[vsyscall]") {
+                continue;
+            }
+            let mut entries = vec![0u8; ((end - start) / PAGE * 8) as usize];
+            pagemap.seek(SeekFrom::Start(start / PAGE * 8)).ok()?;
+            if pagemap.read_exact(&mut entries).is_err() {
+                continue;
+            }
+            for e in entries.chunks_exact(8) {
+                let e = u64::from_le_bytes(e.try_into().ok()?);
+                if e & PRESENT != 0 {
+                    any_frame |= e & PFN != 0;
+                    frames.insert(e & PFN);
+                }
+            }
+        }
+        if !any_frame {
+            // Unprivileged: present pages read as frame 0, so nothing can be told apart.
+            return None;
+        }
+    }
+    Some(frames.len() as u64 * PAGE)
+}
+
 /// The proportional set size of a process, bytes (`/proc/PID/smaps_rollup`).
 fn pss_of(pid: u32) -> Option<u64> {
     let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
@@ -280,6 +332,37 @@ mod tests {
             m.peak_rss >= 48_000_000,
             "the grandchild's 48 MB string is in the tree's peak ({} bytes)",
             m.peak_rss
+        );
+    }
+
+    #[test]
+    fn pages_two_processes_share_are_counted_once() {
+        let me = std::process::id();
+        let Some(alone) = distinct_resident(&[me]) else {
+            // Not privileged: the page frame numbers are hidden, so there is nothing to check.
+            return;
+        };
+        let (rss, _) = memory_of(me).unwrap();
+        let rss_after = memory_of(me).unwrap().0.max(rss);
+        assert!(
+            alone <= rss_after + (1 << 20),
+            "one process's distinct pages ({alone}) are at most its RSS ({rss_after}) give or take a page table's worth"
+        );
+        // The same process twice is the same pages: listing it again adds nothing.
+        let twice = distinct_resident(&[me, me]).unwrap();
+        assert!(
+            twice.abs_diff(alone) < (1 << 20),
+            "a process listed twice is counted once ({alone} vs {twice})"
+        );
+        // A child shares libc's pages with this process: the pair is less than the sum.
+        let child = Command::new("sleep").arg("2").spawn().unwrap();
+        let guard = Guard(child);
+        std::thread::sleep(Duration::from_millis(100));
+        let child_rss = memory_of(guard.0.id()).unwrap().0;
+        let pair = distinct_resident(&[me, guard.0.id()]).unwrap();
+        assert!(
+            pair < alone + child_rss,
+            "the shared libc pages count once: {pair} < {alone} + {child_rss}"
         );
     }
 

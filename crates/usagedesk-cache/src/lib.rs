@@ -174,6 +174,17 @@ impl Cache {
         Ok(())
     }
 
+    /// Bounds this handle's memory for a long-lived process: a page cache of `kib` KiB, and
+    /// sorts and temporary tables in temporary files (SQLite keeps a small cache of them;
+    /// the OS caches the rest) instead of memory. In memory, one large sort (a rebuild, a
+    /// list of 40k rows in order) grows the heap by tens of MiB that the allocator keeps
+    /// after it is freed.
+    pub fn bound_memory(&self, kib: u32) -> Result<()> {
+        self.set_page_cache_kib(kib)?;
+        self.conn.execute_batch("PRAGMA temp_store = FILE;")?;
+        Ok(())
+    }
+
     /// The file this cache lives in (`None` in memory).
     pub fn file_path(&self) -> Option<&Path> {
         self.path.as_deref()

@@ -110,9 +110,10 @@ impl Desk {
         let reader = Cache::open(&cache_path)?;
         // The views read one page at a time through indexes: a small page cache holds what
         // they touch again. SQLite keeps a cache at its high-water mark for as long as the
-        // connection lives, and two at the 64 MiB default held over 100 MiB after a scan.
-        reader.set_page_cache_kib(APP_PAGE_CACHE_KIB)?;
-        writer.set_page_cache_kib(APP_PAGE_CACHE_KIB)?;
+        // connection lives, and two at the 64 MiB default held over 100 MiB after a scan;
+        // sorts in memory (a sync's rebuilds, the reminder check) left 64 MiB more.
+        reader.bound_memory(APP_PAGE_CACHE_KIB)?;
+        writer.bound_memory(APP_PAGE_CACHE_KIB)?;
         Ok(Self {
             data_dir,
             cache_path,
