@@ -1,6 +1,7 @@
 //! What every request passes before its handler: the rate limits of unauthenticated callers
-//! ([`rate_limit`]), then the concurrency limit and the body and request deadlines
-//! ([`admit`]).
+//! in this process ([`rate_limit`]), then the concurrency limit and the body and request
+//! deadlines ([`admit`]), then the same rate limits in the database when the engine shares
+//! them between processes ([`shared_rate_limit`]).
 
 use std::future::Future as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -115,10 +116,12 @@ fn too_many(denied: Denied, whose: &str) -> Response {
 ///   authentication (401) spends from the budget;
 /// - any other request without a token: the address's budget.
 ///
-/// Each budget is this process's, then, when the engine shares them with other processes on
-/// its database ([`crate::storage::Rates`]), the database's: a client behind a load balancer
-/// gets one budget, not one per process.
-pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// This process's budgets are checked here, before the concurrency limit, so a flood is
+/// refused without taking a slot. When the engine shares budgets with other processes on
+/// its database ([`crate::storage::Rates`]), the same budgets are then asked of the
+/// database by [`shared_rate_limit`], inside the concurrency limit: at most as many
+/// requests wait on the database as may run at once.
+pub async fn rate_limit(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let now = Instant::now();
     let addr = client_addr(&req, &s.limits);
     let per_address = (format!("address {addr}"), s.limits.per_address);
@@ -130,33 +133,72 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
             return too_many(d, "for this instance");
         }
         let per_instance = (format!("instance {instance}"), s.limits.per_instance);
-        if let Some(refused) = shared(&s, vec![per_address, per_instance], Use::Spend).await {
-            return refused;
-        }
+        req.extensions_mut().insert(SharedBudgets {
+            keys: vec![per_address, per_instance],
+            how: Use::Spend,
+        });
         return next.run(req).await;
     }
     if req.headers().contains_key(AUTHORIZATION) {
         if let Err(d) = s.guards.per_address.would_allow(&addr, now) {
             return too_many(d, "with failed sign-ins from this address");
         }
-        if let Some(refused) = shared(&s, vec![per_address.clone()], Use::Peek).await {
-            return refused;
-        }
+        req.extensions_mut().insert(SharedBudgets {
+            keys: vec![per_address],
+            how: Use::PeekThenSpendOn401,
+        });
         let resp = next.run(req).await;
         if resp.status() == StatusCode::UNAUTHORIZED {
             // Spent after the fact; being over budget only shows on the next request.
             let _ = s.guards.per_address.check(&addr, Instant::now());
-            let _ = shared(&s, vec![per_address], Use::Spend).await;
         }
         return resp;
     }
     if let Err(d) = s.guards.per_address.check(&addr, now) {
         return too_many(d, "from this address");
     }
-    if let Some(refused) = shared(&s, vec![per_address], Use::Spend).await {
-        return refused;
-    }
+    req.extensions_mut().insert(SharedBudgets {
+        keys: vec![per_address],
+        how: Use::Spend,
+    });
     next.run(req).await
+}
+
+/// The budgets [`rate_limit`] found open in this process, for [`shared_rate_limit`] to ask
+/// of the database: each a key and its limit.
+#[derive(Clone)]
+struct SharedBudgets {
+    keys: Vec<(String, RateLimit)>,
+    how: Use,
+}
+
+/// The budgets of [`rate_limit`] as kept in the database, for engines that share them
+/// between processes: refused as there, or passed. Runs inside the concurrency limit.
+pub async fn shared_rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(budgets) = req.extensions().get::<SharedBudgets>().cloned() else {
+        return next.run(req).await;
+    };
+    if s.storage.shared_budgets().is_none() {
+        return next.run(req).await;
+    }
+    match budgets.how {
+        Use::Spend | Use::Peek => {
+            if let Some(refused) = shared(&s, budgets.keys, budgets.how).await {
+                return refused;
+            }
+            next.run(req).await
+        }
+        Use::PeekThenSpendOn401 => {
+            if let Some(refused) = shared(&s, budgets.keys.clone(), Use::Peek).await {
+                return refused;
+            }
+            let resp = next.run(req).await;
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                let _ = shared(&s, budgets.keys, Use::Spend).await;
+            }
+            resp
+        }
+    }
 }
 
 /// How long a request waits for the shared budgets at most.
@@ -166,6 +208,8 @@ const SHARED_BUDGET_WAIT: Duration = Duration::from_millis(250);
 enum Use {
     Spend,
     Peek,
+    /// A request with a token: peeked before, spent after a failed authentication.
+    PeekThenSpendOn401,
 }
 
 /// The shared budgets' answer for `keys` (each a key and its limit), in order: the refusal
@@ -180,7 +224,7 @@ async fn shared(s: &AppState, keys: Vec<(String, RateLimit)>, how: Use) -> Optio
         for (key, limit) in &keys {
             let budget = match how {
                 Use::Spend => budgets.spend(key, limit),
-                Use::Peek => budgets.peek(key, limit),
+                Use::Peek | Use::PeekThenSpendOn401 => budgets.peek(key, limit),
             };
             match budget {
                 Ok(Budget::Allowed) => {}

@@ -48,13 +48,15 @@ impl AppState {
 }
 
 /// The routes (every one documented: `openapi.rs`), behind (outermost first) the request
-/// log, the rate limits, and the concurrency limit with the body and request deadlines.
+/// log, the rate limits of this process, the concurrency limit with the body and request
+/// deadlines, and the rate limits shared through the database.
 pub fn router(state: AppState) -> Router {
     let (routes, _) = openapi::documented().split_for_parts();
     routes
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), guard::shared_rate_limit))
         .layer(from_fn_with_state(state.clone(), guard::admit))
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))
         .layer(
