@@ -308,8 +308,9 @@ impl Desk {
             }
             cache.set_server_url(&url)?;
             drop(cache);
-            // Only the cloud changes: other settings (reminders) stay as they were.
-            let mut settings = Settings::load(&self.data_dir).unwrap_or_default();
+            // Only the cloud changes: other settings (reminders) stay as they were. A damaged
+            // file is refused, as at sign-in, rather than silently reset.
+            let mut settings = Settings::load(&self.data_dir)?;
             settings.cloud_url = Some(url);
             settings.allow_insecure_http = false;
             settings.save(&self.data_dir)?;

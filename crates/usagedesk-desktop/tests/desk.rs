@@ -195,6 +195,28 @@ async fn the_demo_runs_the_real_cloud_in_process_and_syncs_from_it() {
 
 #[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
+async fn the_demo_refuses_a_damaged_settings_file_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(&dir, Arc::new(MemoryStore::default()), true);
+    let settings = dir.path().join("demo/settings.json");
+    std::fs::write(&settings, b"{\"reminders_off\": tru").unwrap();
+    let err = desk
+        .start_demo()
+        .await
+        .expect_err("a damaged settings file is not silently reset");
+    assert!(
+        err.message.contains("settings file") && err.message.contains("damaged"),
+        "the error names the file and what is wrong with it: {err}"
+    );
+    assert_eq!(
+        std::fs::read(&settings).unwrap(),
+        b"{\"reminders_off\": tru",
+        "the file is left as it was, for the person to look at"
+    );
+}
+
+#[cfg(feature = "demo")]
+#[tokio::test(flavor = "multi_thread")]
 async fn customer_commands_answer_bounded_pages_of_the_demo() {
     use usagedesk_desktop::{CustomerFilter, CustomerSort};
     let dir = tempfile::tempdir().unwrap();
