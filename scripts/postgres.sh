@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL cluster for the tests: Debian's server binaries, a cluster made with
 # initdb in a folder of its own, listening on 127.0.0.1 at a free port with its socket in that
 # folder, a superuser `usagedesk` with a random password (scram-sha-256, no trust), and fsync
-# off (nothing in it outlives the run).
+# off (nothing in it outlives the run). It speaks TLS too, with a certificate for
+# `localhost` from a CA made for the run (DIR/ca.pem): clients choose by their `sslmode`.
 #
 #   scripts/postgres.sh start DIR   creates and starts the cluster in DIR (which must not exist
 #                                   or be empty) and prints its URL on stdout
@@ -54,8 +55,29 @@ case "$cmd" in
       exit 1
     }
     rm -f "$pwfile"
+    # A CA of the run's own and a server certificate for localhost (not 127.0.0.1, so a test
+    # can see verify-full refuse a name the certificate does not hold).
+    (
+      cd "$dir"
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=UsageDesk test CA" -keyout ca.key -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=localhost" -keyout data/server.key -out server.csr
+      printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile server.ext -out data/server.crt
+      rm -f ca.key ca.srl server.csr server.ext
+    ) >"$dir/tls.log" 2>&1 || {
+      cat "$dir/tls.log" >&2
+      exit 1
+    }
+    chmod 600 "$dir/data/server.key"
+    [ "$(id -u)" -ne 0 ] || chown postgres: "$dir/data/server.key" "$dir/data/server.crt"
+    chmod 644 "$dir/ca.pem"
     as_owner "$bindir/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --silent \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
+          -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key \
           -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start || {
       cat "$dir/server.log" >&2

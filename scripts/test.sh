@@ -47,7 +47,8 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1
 echo "==> a throwaway PostgreSQL cluster for the cloud's PostgreSQL engine"
 pgdir=$(mktemp -d "${TMPDIR:-/tmp}/usagedesk-pg.XXXXXX")
 USAGEDESK_TEST_POSTGRES_URL=$(./scripts/postgres.sh start "$pgdir")
-export USAGEDESK_TEST_POSTGRES_URL
+USAGEDESK_TEST_POSTGRES_CA="$pgdir/ca.pem"
+export USAGEDESK_TEST_POSTGRES_URL USAGEDESK_TEST_POSTGRES_CA
 
 # With the URL set, the PostgreSQL conformance suite and the feed fence test run here; every
 # other test runs on SQLite.

@@ -152,28 +152,89 @@ fn no_reader_sees_past_a_position_not_yet_committed() {
     );
 }
 
+/// The CA that signed the test server's certificate (`scripts/postgres.sh` makes one per run
+/// and `scripts/test.sh` passes it as `USAGEDESK_TEST_POSTGRES_CA`).
+fn server_ca() -> Option<String> {
+    match std::env::var("USAGEDESK_TEST_POSTGRES_CA") {
+        Ok(path) if !path.is_empty() => Some(path),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("USAGEDESK_TEST_POSTGRES_CA is not set and CI is: the TLS test must run")
+        }
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped the TLS test: set USAGEDESK_TEST_POSTGRES_CA (scripts/test.sh does)"
+            );
+            None
+        }
+    }
+}
+
+/// Whether the storage's connections are encrypted, as the server sees them.
+fn encrypted(store: &PgStorage) -> bool {
+    store
+        .run(async {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            )
+            .fetch_one(&store.pool)
+            .await
+        })
+        .expect("pg_stat_ssl")
+}
+
 #[test]
-fn sslmode_is_honoured_and_the_refusal_names_tls_without_the_password() {
-    let Some(server) = server() else { return };
-    // The test server speaks no TLS: `require` must refuse rather than fall back to plain text.
-    let url = format!(
-        "{server}{}sslmode=require",
-        if server.contains('?') { '&' } else { '?' }
-    );
-    let err = PgStorage::open(&url)
-        .err()
-        .expect("sslmode=require refuses a server without TLS");
-    let text = err.to_string();
-    assert!(text.contains("TLS"), "the refusal says why: {text}");
+fn sslmode_is_honoured_and_a_refusal_names_tls_without_the_password() {
+    let (Some(server), Some(ca)) = (server(), server_ca()) else {
+        return;
+    };
     let password = server
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('@'))
         .and_then(|(user, _)| user.split_once(':'))
         .map(|(_, p)| p.to_owned())
         .expect("the test server's URL has a password");
-    assert!(!text.contains(&password), "no password in: {text}");
-    // `prefer` (the default) connects without TLS to such a server.
     let name = format!("tls_{}_{:08x}", std::process::id(), rand::random::<u32>());
     let fresh = create_database(&server, &name).expect("a database");
-    assert!(PgStorage::open(&format!("{fresh}?sslmode=prefer")).is_ok());
+    // The server's certificate names `localhost`, signed by the run's CA.
+    let by_name = fresh.replace("@127.0.0.1:", "@localhost:");
+    assert_ne!(by_name, fresh, "the test server listens on 127.0.0.1");
+
+    let verified = PgStorage::open(&format!("{by_name}?sslmode=verify-full&sslrootcert={ca}"))
+        .expect("verify-full accepts the server's certificate for the name it holds");
+    assert!(encrypted(&verified), "verify-full connections are TLS");
+
+    let refusals = [
+        (
+            format!("{fresh}?sslmode=verify-full&sslrootcert={ca}"),
+            "verify-full: the certificate holds `localhost`, not 127.0.0.1",
+        ),
+        (
+            format!("{by_name}?sslmode=verify-ca&sslrootcert=/etc/ssl/certs/ca-certificates.crt"),
+            "verify-ca: the public CAs did not sign the server's certificate",
+        ),
+    ];
+    for (url, why) in refusals {
+        if why.starts_with("verify-ca")
+            && !std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists()
+        {
+            continue;
+        }
+        let err = PgStorage::open(&url)
+            .err()
+            .unwrap_or_else(|| panic!("refused, {why}"));
+        let text = err.to_string();
+        assert!(
+            text.contains("TLS") || text.contains("certificate"),
+            "the refusal says it is about TLS ({why}): {text}"
+        );
+        assert!(!text.contains(&password), "no password in: {text}");
+    }
+
+    // `require` encrypts without checking the name; `disable` does not encrypt.
+    let required = PgStorage::open(&format!("{fresh}?sslmode=require")).expect("require");
+    assert!(encrypted(&required), "require connections are TLS");
+    let plain = PgStorage::open(&format!("{fresh}?sslmode=disable")).expect("disable");
+    assert!(!encrypted(&plain), "disable connections are plain text");
 }
