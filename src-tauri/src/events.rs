@@ -35,6 +35,8 @@ pub async fn run_sync(app: &AppHandle, desk: &Desk) -> Result<SyncReport, AppErr
 
 /// How often reminders are checked while the app runs (items become due as time passes).
 const REMINDER_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The first check after start (a sync that lands checks at once).
+const FIRST_REMINDER_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Delivers the reminders a check decides on (`Desk::check_reminders`). Without a
 /// notification service nothing is shown, and only that is logged.
@@ -67,6 +69,9 @@ pub async fn remind(app: &AppHandle, desk: &Desk) {
 /// Checks reminders now and then every [`REMINDER_EVERY`] while the app runs.
 pub fn spawn_reminders(app: AppHandle, desk: Arc<Desk>) {
     tauri::async_runtime::spawn(async move {
+        // Not while the window starts: at 100,000 accounts a check reads every item that
+        // needs attention, on one of the two cores a small machine has.
+        tokio::time::sleep(FIRST_REMINDER_AFTER).await;
         loop {
             remind(&app, &desk).await;
             tokio::time::sleep(REMINDER_EVERY).await;
