@@ -11,21 +11,24 @@ use usagedesk_domain::{Account, AccountStatus, UsageCounts};
 use super::*;
 use crate::storage::{DailyRow, Dataset, Feed, Located, Tenants, TokenScope};
 
-fn server() -> Option<String> {
-    match std::env::var("USAGEDESK_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
+/// The test environment's `var`: `None` (the test is skipped, saying so) when unset, and a
+/// failure when `CI` is set too, where every test must run.
+fn from_env(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
         _ if std::env::var_os("CI").is_some() => {
-            panic!("USAGEDESK_TEST_POSTGRES_URL is not set and CI is: the fence test must run")
+            panic!("{var} is not set and CI is: the {test} must run")
         }
         _ => {
             use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped the feed fence test: set USAGEDESK_TEST_POSTGRES_URL"
-            );
+            let _ = writeln!(std::io::stderr(), "skipped the {test}: set {var}");
             None
         }
     }
+}
+
+fn server() -> Option<String> {
+    from_env("USAGEDESK_TEST_POSTGRES_URL", "feed fence test")
 }
 
 fn fresh(server: &str) -> PgStorage {
@@ -155,20 +158,7 @@ fn no_reader_sees_past_a_position_not_yet_committed() {
 /// The CA that signed the test server's certificate (`scripts/postgres.sh` makes one per run
 /// and `scripts/test.sh` passes it as `USAGEDESK_TEST_POSTGRES_CA`).
 fn server_ca() -> Option<String> {
-    match std::env::var("USAGEDESK_TEST_POSTGRES_CA") {
-        Ok(path) if !path.is_empty() => Some(path),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("USAGEDESK_TEST_POSTGRES_CA is not set and CI is: the TLS test must run")
-        }
-        _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped the TLS test: set USAGEDESK_TEST_POSTGRES_CA (scripts/test.sh does)"
-            );
-            None
-        }
-    }
+    from_env("USAGEDESK_TEST_POSTGRES_CA", "TLS test")
 }
 
 /// Whether the storage's connections are encrypted, as the server sees them.
