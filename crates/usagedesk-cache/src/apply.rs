@@ -133,20 +133,42 @@ impl Cache {
             crate::health::mark_dirty(&tx)?;
         }
         if let PageEnd::CaughtUp { synced_at } = end {
-            // Scores read the customer index and the entitlement tables: when these are
-            // rebuilt (changes of an earlier page, or of a sync that stopped before its last
-            // page), the scores are out of date too.
-            if crate::customer_index::pending(&tx)? || crate::entitlements::pending(&tx)? {
-                crate::health::mark_dirty(&tx)?;
-            }
-            crate::customer_index::refresh(&tx)?;
-            crate::entitlements::refresh(&tx)?;
+            refresh_derived(&tx)?;
             if synced_at {
                 state::set(&tx, KEY_LAST_SYNCED_AT, &now)?;
             }
         }
         tx.commit()?;
         Ok(stats)
+    }
+}
+
+/// Brings the customer index and the entitlement tables up to date with what is stored;
+/// returns whether they lagged.
+pub(crate) fn refresh_derived(conn: &Connection) -> Result<bool> {
+    if !crate::customer_index::pending(conn)? && !crate::entitlements::pending(conn)? {
+        return Ok(false);
+    }
+    // Scores read the customer index and the entitlement tables: when these are rebuilt
+    // (changes of an earlier page, or of a sync that stopped before its last page), the
+    // scores are out of date too.
+    crate::health::mark_dirty(conn)?;
+    crate::customer_index::refresh(conn)?;
+    crate::entitlements::refresh(conn)?;
+    Ok(true)
+}
+
+impl Cache {
+    /// Brings the customer index and the entitlement tables up to date with the pages
+    /// applied so far, in one transaction, when they lag; returns whether they did. A sync
+    /// calls it while it waits for the cloud, so the page that catches up has less to do;
+    /// pages applied later mark what they change again. Readers see tables that agree
+    /// with the stored records either way.
+    pub fn refresh_derived(&mut self) -> Result<bool> {
+        let tx = self.write_tx()?;
+        let done = refresh_derived(&tx)?;
+        tx.commit()?;
+        Ok(done)
     }
 }
 

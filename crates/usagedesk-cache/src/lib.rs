@@ -27,6 +27,7 @@ pub mod airgap;
 mod airgap_page;
 mod apply;
 mod attention;
+mod checkpoint;
 mod codec;
 mod customer_index;
 mod customer_list;
@@ -89,6 +90,8 @@ pub struct Cache {
     path: Option<PathBuf>,
     /// The whole tree as last loaded, and the database state it was loaded from.
     tree_memo: std::cell::RefCell<Option<query::TreeMemo>>,
+    /// Checkpoints on a thread of their own (see `checkpoint.rs`), during a sync.
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -154,15 +157,14 @@ impl Cache {
             // A cache synced before the customer index (or the entitlement tables) existed,
             // or a sync that stopped before its last page: bring them up to date once.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            customer_index::refresh(&tx)?;
-            entitlements::refresh(&tx)?;
-            health::mark_dirty(&tx)?;
+            apply::refresh_derived(&tx)?;
             tx.commit()?;
         }
         Ok(Self {
             conn,
             path,
             tree_memo: Default::default(),
+            checkpointer: None,
         })
     }
 

@@ -270,38 +270,43 @@ fn connectivity_code(c: Connectivity) -> u8 {
 
 // ---- Decoding ----
 
+/// What a page says of the feed after it, read without decoding its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageHead {
+    pub next_cursor: String,
+    pub has_more: bool,
+    pub remaining: Option<u64>,
+    /// How many changes the page holds.
+    pub changes: u64,
+}
+
+/// Reads a page's [`PageHead`] (a client fetching ahead needs the cursor before it decodes
+/// the changes). The page as a whole is checked by [`decode_page`] only.
+pub fn decode_head(bytes: &[u8]) -> Result<PageHead, DecodeError> {
+    let mut r = Reader { buf: bytes, at: 0 };
+    let version = r.version()?;
+    let next_cursor = r.string()?;
+    let has_more = r.bool()?;
+    let remaining = r.opt(Reader::varint)?;
+    r.time()?;
+    r.list(|r| r.plan(version))?;
+    Ok(PageHead {
+        next_cursor,
+        has_more,
+        remaining,
+        changes: r.varint()?,
+    })
+}
+
 /// Decodes a page; refuses anything but exactly one well-formed page.
 pub fn decode_page(bytes: &[u8]) -> Result<ChangePage, DecodeError> {
     let mut r = Reader { buf: bytes, at: 0 };
-    if r.take(4)? != MAGIC {
-        return Err(r.fail_at(0, "it does not start with UDCH"));
-    }
-    let version = r.u8()?;
-    if !VERSIONS.contains(&version) {
-        return Err(r.fail_at(
-            4,
-            format!(
-                "encoding version {version}; this build reads versions 1 to {VERSION}: update it"
-            ),
-        ));
-    }
+    let version = r.version()?;
     let next_cursor = r.string()?;
     let has_more = r.bool()?;
     let remaining = r.opt(Reader::varint)?;
     let server_time = r.time()?;
-    let plans = r.list(|r| {
-        let plan = Plan::new(r.string()?, r.string()?);
-        if version < 2 {
-            return Ok(plan);
-        }
-        let at = r.at;
-        let code = r.u8()?;
-        let metric = METRICS
-            .get(usize::from(code))
-            .copied()
-            .ok_or_else(|| r.fail_at(at, format!("seat metric {code} is none of 0, 1, 2")))?;
-        Ok(plan.with_seat_metric(metric))
-    })?;
+    let plans = r.list(|r| r.plan(version))?;
     let changes = r.list(Reader::change)?;
     if r.at != bytes.len() {
         return Err(r.fail(format!(
@@ -325,6 +330,37 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// The magic and the version byte.
+    fn version(&mut self) -> Result<u8, DecodeError> {
+        if self.take(4)? != MAGIC {
+            return Err(self.fail_at(0, "it does not start with UDCH"));
+        }
+        let version = self.u8()?;
+        if !VERSIONS.contains(&version) {
+            return Err(self.fail_at(
+                4,
+                format!(
+                    "encoding version {version}; this build reads versions 1 to {VERSION}: update it"
+                ),
+            ));
+        }
+        Ok(version)
+    }
+
+    fn plan(&mut self, version: u8) -> Result<Plan, DecodeError> {
+        let plan = Plan::new(self.string()?, self.string()?);
+        if version < 2 {
+            return Ok(plan);
+        }
+        let at = self.at;
+        let code = self.u8()?;
+        let metric = METRICS
+            .get(usize::from(code))
+            .copied()
+            .ok_or_else(|| self.fail_at(at, format!("seat metric {code} is none of 0, 1, 2")))?;
+        Ok(plan.with_seat_metric(metric))
+    }
+
     fn fail(&self, reason: impl Into<String>) -> DecodeError {
         self.fail_at(self.at, reason)
     }

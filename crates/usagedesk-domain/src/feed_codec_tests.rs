@@ -378,3 +378,32 @@ fn the_documented_example_is_what_the_code_writes_and_reads() {
     );
     assert_eq!(decode_page(&bytes).unwrap(), documented_page());
 }
+
+#[test]
+fn the_head_alone_is_what_the_whole_page_says() {
+    for version in [1, VERSION] {
+        for page in [documented_page(), every_kind()] {
+            let bytes = encode_page_version(&page, version);
+            let head = decode_head(&bytes).unwrap();
+            assert_eq!(
+                (
+                    head.next_cursor.as_str(),
+                    head.has_more,
+                    head.remaining,
+                    head.changes
+                ),
+                (
+                    page.next_cursor.as_str(),
+                    page.has_more,
+                    page.remaining,
+                    page.changes.len() as u64
+                ),
+                "the head is the page's cursor, flags and number of changes"
+            );
+        }
+    }
+    assert!(
+        decode_head(b"UDCX\x02").is_err(),
+        "another magic is refused by the head reader too"
+    );
+}

@@ -11,9 +11,49 @@ use usagedesk_domain::airgap_api::{
 use usagedesk_domain::api::{
     ChangePage, ErrorBody, MonthlyUsageSummary, VersionInfo, WhoAmI, SERVICE_NAME,
 };
+use usagedesk_domain::feed_codec::PageHead;
 use usagedesk_domain::{feed_codec, Scope, YearMonth, API_VERSION};
 
 use crate::{RetryPolicy, SyncError};
+
+/// A page of the change feed as received: its head read, its changes not yet decoded.
+#[derive(Debug)]
+pub struct RawPage {
+    pub head: PageHead,
+    body: Vec<u8>,
+    compact: bool,
+}
+
+impl RawPage {
+    /// The bytes received.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// Decodes the whole page (checked as a whole: the head alone proves nothing).
+    pub fn decode(self) -> Result<ChangePage, SyncError> {
+        if self.compact {
+            feed_codec::decode_page(&self.body).map_err(|e| SyncError::Protocol(e.to_string()))
+        } else {
+            serde_json::from_slice(&self.body).map_err(|e| SyncError::Protocol(e.to_string()))
+        }
+    }
+}
+
+/// The fields of a JSON page a client needs before decoding it (the rest is skipped).
+#[derive(serde::Deserialize)]
+struct JsonHead {
+    next_cursor: String,
+    has_more: bool,
+    #[serde(default)]
+    remaining: Option<u64>,
+    /// Counted, not kept.
+    changes: Vec<serde::de::IgnoredAny>,
+}
 
 /// Largest response body read (bytes): a full page of 20,000 changes is far below this.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -348,6 +388,18 @@ impl Client {
         limit: usize,
         count: bool,
     ) -> Result<ChangePage, SyncError> {
+        self.changes_raw(cursor, limit, count).await?.decode()
+    }
+
+    /// A page of the change feed as received, with its [`PageHead`] read: a sync fetches
+    /// ahead with the cursor while earlier pages are still applied, and decodes each page
+    /// ([`RawPage::decode`]) only when it comes next.
+    pub async fn changes_raw(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+        count: bool,
+    ) -> Result<RawPage, SyncError> {
         let mut q = vec![("limit", limit.to_string())];
         if let Some(c) = cursor {
             q.push(("cursor", c.to_string()));
@@ -376,11 +428,23 @@ impl Client {
                 .as_deref()
                 .and_then(|t| t.split(';').next())
                 .is_some_and(|t| t.trim() == feed_codec::MEDIA_TYPE);
-            if compact {
-                feed_codec::decode_page(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
+            let head = if compact {
+                feed_codec::decode_head(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))?
             } else {
-                serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))
-            }
+                let h: JsonHead = serde_json::from_slice(&bytes)
+                    .map_err(|e| SyncError::Protocol(e.to_string()))?;
+                PageHead {
+                    next_cursor: h.next_cursor,
+                    has_more: h.has_more,
+                    remaining: h.remaining,
+                    changes: h.changes.len() as u64,
+                }
+            };
+            Ok(RawPage {
+                head,
+                body: bytes,
+                compact,
+            })
         })
         .await
     }

@@ -8,7 +8,7 @@ mod retry;
 mod run;
 mod settings;
 
-pub use client::{parse_base_url, Client, ClientOptions};
+pub use client::{parse_base_url, Client, ClientOptions, RawPage};
 pub use error::SyncError;
 pub use retry::RetryPolicy;
 pub use run::{sync, Phase, Progress, SyncOptions, SyncReport};

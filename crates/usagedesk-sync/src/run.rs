@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use usagedesk_cache::{Cache, OutboxBinding, SyncOutcome};
 use usagedesk_domain::api::{ChangePage, ErrorCode, MAX_PAGE_SIZE};
 use usagedesk_domain::Clock;
 
 use crate::outbox::{kept_elsewhere, push_outbox, PushReport};
-use crate::{Client, SyncError};
+use crate::{Client, RawPage, SyncError};
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -83,11 +83,15 @@ pub async fn sync(
 ) -> Result<SyncReport, SyncError> {
     let started = clock.now();
     let mut rows_applied = 0;
+    // Hundreds of megabytes may be committed: checkpoints run beside the apply loop instead
+    // of inside its commits.
+    cache.checkpoint_in_background()?;
     let result = run(cache, client, clock, opts, &mut |p: Progress| {
         rows_applied = p.rows_done;
         progress(p)
     })
     .await;
+    let checkpoints = cache.checkpoint_inline();
     // Logged at the end: a run that changes source clears the cache, log included.
     let (outcome, error) = match &result {
         Ok(_) => (SyncOutcome::Succeeded, None),
@@ -96,7 +100,9 @@ pub async fn sync(
     };
     let id = cache.start_sync_log(started)?;
     cache.finish_sync_log(id, clock.now(), outcome, rows_applied, error.as_deref())?;
-    result
+    let report = result?;
+    checkpoints?;
+    Ok(report)
 }
 
 async fn run(
@@ -178,7 +184,15 @@ async fn run(
 /// Staged month rows worth folding while waiting for a page (a fraction of a second's work).
 const FOLD_WHILE_WAITING: u64 = 50_000;
 
-/// Fetches pages on a separate task (one page ahead) while this task applies them.
+/// Bytes of pages received ahead of the one being applied (as received: a page decoded
+/// takes several times its size). The cloud and this computer work at different paces on
+/// different parts of the feed (a page of accounts or licenses costs more here than there, a
+/// page of month rows the other way round): fetching well ahead lets one keep working while
+/// the other is on a slow stretch. About 40 pages of month rows.
+const AHEAD_BYTES: usize = 32 << 20;
+
+/// Fetches pages on a separate task (up to [`AHEAD_BYTES`] ahead) and decodes them on another
+/// (one page ahead), while this task applies them.
 async fn download(
     cache: &mut Cache,
     client: &Client,
@@ -188,11 +202,15 @@ async fn download(
     p: &mut Progress,
     progress: &mut impl FnMut(Progress),
 ) -> Result<u32, SyncError> {
-    let (tx, mut rx) = mpsc::channel::<Result<ChangePage, SyncError>>(2);
+    let kib = |bytes: usize| u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+    let budget = Arc::new(Semaphore::new(kib(AHEAD_BYTES) as usize));
+    let (raw_tx, mut raw_rx) =
+        mpsc::unbounded_channel::<Result<(RawPage, OwnedSemaphorePermit), SyncError>>();
     let fetcher = {
         let client = client.clone();
         let cancel = opts.cancel.clone();
         let limit = opts.page_size;
+        let budget = budget.clone();
         tokio::spawn(async move {
             let mut cursor = cursor;
             // Changes counted and not fetched yet. The first page asks for the count, and a
@@ -204,24 +222,47 @@ async fn download(
                     return;
                 }
                 let count = counted < limit as u64;
-                let page = client.changes(cursor.as_deref(), limit, count).await;
-                let more = match &page {
-                    Ok(pg) => {
-                        cursor = Some(pg.next_cursor.clone());
-                        if let Some(remaining) = pg.remaining {
-                            counted = remaining;
-                        }
-                        counted = counted.saturating_sub(pg.changes.len() as u64);
-                        pg.has_more
+                let page = match client.changes_raw(cursor.as_deref(), limit, count).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = raw_tx.send(Err(e));
+                        return;
                     }
-                    Err(_) => false,
                 };
-                if tx.send(page).await.is_err() || !more {
+                let head = &page.head;
+                cursor = Some(head.next_cursor.clone());
+                if let Some(remaining) = head.remaining {
+                    counted = remaining;
+                }
+                counted = counted.saturating_sub(head.changes);
+                let more = head.has_more;
+                // Waits while the pages ahead fill the budget (a page larger than all of it
+                // takes all of it).
+                let need = kib(page.len()).clamp(1, kib(AHEAD_BYTES));
+                let Ok(permit) = budget.clone().acquire_many_owned(need).await else {
+                    return;
+                };
+                if raw_tx.send(Ok((page, permit))).is_err() || !more {
                     return;
                 }
             }
         })
     };
+    let (tx, mut rx) = mpsc::channel::<Result<ChangePage, SyncError>>(1);
+    let decoder = tokio::spawn(async move {
+        while let Some(raw) = raw_rx.recv().await {
+            let page = raw.and_then(|(page, permit)| {
+                let page = page.decode();
+                drop(permit);
+                page
+            });
+            let failed = page.is_err();
+            if tx.send(page).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let _abort_decoder = AbortOnDrop(decoder);
     let _abort = AbortOnDrop(fetcher);
 
     p.phase = Phase::Downloading;
@@ -232,17 +273,25 @@ async fn download(
     // it in parts would write `month_usage` out of order and make the rebuild read it all
     // back.
     let fold_while_waiting = cache.has_month_rows()?;
+    // Whether the last page applied held only month-end rows.
+    let mut only_month_rows = false;
     loop {
         let page = match rx.try_recv() {
             Ok(page) => page,
             Err(mpsc::error::TryRecvError::Disconnected) => break,
             Err(mpsc::error::TryRecvError::Empty) => {
-                // The cloud is behind: fold staged month rows while the next page comes, so
-                // less is left for the rebuild at the end.
+                // The cloud is behind: do now what would otherwise wait for the last page,
+                // one piece at a time, looking for the next page in between. The customer
+                // index and the entitlement tables once the feed has moved on to month rows
+                // (refreshed while their records still come, they would be refreshed again).
+                if only_month_rows && cache.refresh_derived()? {
+                    continue;
+                }
                 if fold_while_waiting
                     && cache.staged_rows()?.saturating_sub(waiting) >= FOLD_WHILE_WAITING
                 {
                     waiting = cache.fold_staged()?.rows_waiting;
+                    continue;
                 }
                 match rx.recv().await {
                     Some(page) => page,
@@ -257,7 +306,11 @@ async fn download(
         if let Some(total) = page.remaining {
             p.rows_total = Some(p.rows_done + total);
         }
-        cache.apply_page(&page, clock.now())?;
+        let applied = cache.apply_page(&page, clock.now())?;
+        only_month_rows = applied.accounts_written == 0
+            && applied.tombstones == 0
+            && applied.instances == 0
+            && applied.customer_records == 0;
         pages += 1;
         p.pages += 1;
         p.rows_done += page.changes.len() as u64;
