@@ -34,8 +34,10 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     fn start(db: &Path) -> Result<Self> {
-        let conn = Connection::open(db)?;
-        conn.busy_timeout(crate::BUSY_TIMEOUT)?;
+        // Opened as every cache connection is (WAL, busy timeout, the log's size limit).
+        let conn = usagedesk_sqlite::open(db, &crate::settings()).map_err(|e| {
+            crate::CacheError::Invalid(format!("cannot open the checkpoint connection: {e}"))
+        })?;
         let wal = wal_path(db);
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()

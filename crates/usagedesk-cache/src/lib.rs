@@ -110,7 +110,7 @@ const CACHE_KIB: u32 = 64 * 1024;
 /// How every cache connection is opened: the project's settings (WAL, `synchronous=NORMAL`,
 /// foreign keys, busy timeout), URI paths, a bounded log after checkpoints (a full sync writes
 /// ~250 MB), temporary tables in memory.
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings::new(BUSY_TIMEOUT)
         .uri(true)
         .journal_size_limit(WAL_LIMIT_BYTES)
