@@ -694,6 +694,7 @@ async fn load_events(
     rows: RowStream<'_, usagedesk_domain::customer::InstanceEvent>,
     today: NaiveDate,
 ) -> Result<usize, LoadError> {
+    let started = std::time::Instant::now();
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
         return Ok(0);
@@ -1008,6 +1009,7 @@ async fn load_daily(
     today: NaiveDate,
     stats: &mut LoadStats,
 ) -> Result<(), LoadError> {
+    let started = std::time::Instant::now();
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
         return Ok(());
@@ -1065,6 +1067,7 @@ async fn load_daily(
         }
         stats.daily_rows = store(copy.finish().await)? as usize;
     }
+    tracing::debug!("load: {} daily rows copied, {:.2} s", stats.daily_rows, started.elapsed().as_secs_f64());
     let (daily_sql, candidates) = if sorted {
         (
             "INSERT INTO daily_usage (account_id, date, plan, users_registered, users_with_token,
@@ -1097,6 +1100,7 @@ async fn load_daily(
     ))
     .execute(&mut *tx)
     .await)?;
+    tracing::debug!("load: daily rows merged, {:.2} s", started.elapsed().as_secs_f64());
     let sql = if first {
         daily::month_ends_sql(candidates)
     } else if sorted {
