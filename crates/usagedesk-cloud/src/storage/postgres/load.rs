@@ -694,7 +694,6 @@ async fn load_events(
     rows: RowStream<'_, usagedesk_domain::customer::InstanceEvent>,
     today: NaiveDate,
 ) -> Result<usize, LoadError> {
-    let started = std::time::Instant::now();
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
         return Ok(0);
@@ -1067,7 +1066,11 @@ async fn load_daily(
         }
         stats.daily_rows = store(copy.finish().await)? as usize;
     }
-    tracing::debug!("load: {} daily rows copied, {:.2} s", stats.daily_rows, started.elapsed().as_secs_f64());
+    tracing::debug!(
+        "load: {} daily rows copied, {:.2} s",
+        stats.daily_rows,
+        started.elapsed().as_secs_f64()
+    );
     let (daily_sql, candidates) = if sorted {
         (
             "INSERT INTO daily_usage (account_id, date, plan, users_registered, users_with_token,
@@ -1100,7 +1103,10 @@ async fn load_daily(
     ))
     .execute(&mut *tx)
     .await)?;
-    tracing::debug!("load: daily rows merged, {:.2} s", started.elapsed().as_secs_f64());
+    tracing::debug!(
+        "load: daily rows merged, {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let sql = if first {
         daily::month_ends_sql(candidates)
     } else if sorted {
