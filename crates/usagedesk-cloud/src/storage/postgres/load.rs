@@ -23,7 +23,7 @@ use super::customers::{
     LICENSE_COLS, REPORT_COLS,
 };
 use super::feed::{touch, touch_all};
-use super::{account_row, col, daily, time_text, ACCOUNT_COLS};
+use super::{account_row, col, daily, first_load, time_text, ACCOUNT_COLS};
 use crate::customers::rules::{feature_bits, seats_text};
 use crate::load::rules;
 use crate::storage::{
@@ -1015,7 +1015,27 @@ async fn load_daily(
     }
     // Into a database without daily rows (a first load), a month's end is the file's latest
     // row of the month; else a stored later row of the month may still win.
-    let first = is_empty(tx, "daily_usage").await?;
+    let mut first = is_empty(tx, "daily_usage").await?;
+    let rows: RowStream<'_, crate::storage::DailyRow> =
+        if first && is_empty(tx, "month_usage").await? {
+            let rest = first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats)
+                .await?;
+            tracing::debug!(
+                "load: {} daily rows copied in order, {:.2} s",
+                stats.daily_rows,
+                started.elapsed().as_secs_f64()
+            );
+            match rest {
+                None => return Ok(()),
+                // Rows out of order: merged over the ones copied.
+                Some(rest) => {
+                    first = false;
+                    rest
+                }
+            }
+        } else {
+            Box::new(rows)
+        };
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (
@@ -1064,7 +1084,7 @@ async fn load_daily(
         if let Some(prev) = pending {
             store(prev.copy(&mut copy, true).await)?;
         }
-        stats.daily_rows = store(copy.finish().await)? as usize;
+        stats.daily_rows += store(copy.finish().await)? as usize;
     }
     tracing::debug!(
         "load: {} daily rows copied, {:.2} s",
@@ -1116,6 +1136,6 @@ async fn load_daily(
     } else {
         daily::refresh_sql("(SELECT DISTINCT account_id, left(date, 7) AS month FROM load_daily)")
     };
-    stats.months_changed = db(sqlx::query(&sql).execute(&mut *tx).await)?.rows_affected() as usize;
+    stats.months_changed += db(sqlx::query(&sql).execute(&mut *tx).await)?.rows_affected() as usize;
     Ok(())
 }
