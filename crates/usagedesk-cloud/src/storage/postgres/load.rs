@@ -1016,6 +1016,7 @@ async fn load_daily(
     // Into a database without daily rows (a first load), a month's end is the file's latest
     // row of the month; else a stored later row of the month may still win.
     let mut first = is_empty(tx, "daily_usage").await?;
+    let mut copied_first = false;
     let rows: RowStream<'_, crate::storage::DailyRow> =
         if first && is_empty(tx, "month_usage").await? {
             let rest = first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats)
@@ -1030,6 +1031,7 @@ async fn load_daily(
                 // Rows out of order: merged over the ones copied.
                 Some(rest) => {
                     first = false;
+                    copied_first = true;
                     rest
                 }
             }
@@ -1137,5 +1139,13 @@ async fn load_daily(
         daily::refresh_sql("(SELECT DISTINCT account_id, left(date, 7) AS month FROM load_daily)")
     };
     stats.months_changed += db(sqlx::query(&sql).execute(&mut *tx).await)?.rows_affected() as usize;
+    if copied_first {
+        // Into a database that had no month-end rows, each one stored is new (the merge
+        // above may have rewritten some of those copied first).
+        let stored: i64 = db(sqlx::query_scalar("SELECT COUNT(*) FROM month_usage")
+            .fetch_one(&mut *tx)
+            .await)?;
+        stats.months_changed = stored.max(0) as usize;
+    }
     Ok(())
 }
