@@ -10,11 +10,15 @@
 //! so memory is bounded. At the first row out of that order (an earlier or repeated key)
 //! the rest of the file is handed back for the staged path, which merges it over what was
 //! copied (a later row of a date wins) and derives the month ends it touches again.
+//!
+//! Instance events into a database without any go the same way: with `COPY` into
+//! `instance_events` and onto the feed, ids and positions drawn in file order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use sqlx::postgres::PgConnection;
+use usagedesk_domain::customer::InstanceEvent;
 use usagedesk_domain::month::DateText;
 use usagedesk_domain::{Account, PlanCatalog, UsageCounts};
 
@@ -82,12 +86,7 @@ async fn flush(
     if ends.is_empty() {
         return Ok(());
     }
-    let n = i64::try_from(ends.len()).unwrap_or(i64::MAX);
-    let last: i64 = sqlx::query_scalar("SELECT setval('feed_seq', nextval('feed_seq') + $1 - 1)")
-        .bind(n)
-        .fetch_one(&mut *conn)
-        .await?;
-    let first = last - n + 1;
+    let first = draw(conn, "'feed_seq'", ends.len()).await?;
     let month = |r: &Row<'_>| DateText::new(r.date).as_str()[..7].to_owned();
     let mut copy = Copy::start(
         conn,
@@ -175,4 +174,95 @@ pub(super) async fn copy_sorted<'r>(
     Ok(rest.map(|r| -> RowStream<'r, DailyRow> {
         Box::new(std::iter::once(Ok::<_, RowError>(r)).chain(rows))
     }))
+}
+
+/// Events copied per chunk.
+const EVENT_CHUNK: usize = 20_000;
+
+/// Draws `n` consecutive values of the sequence `seq` (under the engine's write lock no other
+/// transaction draws meanwhile); returns the first.
+async fn draw(conn: &mut PgConnection, seq: &str, n: usize) -> Result<i64, StoreError> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let last: i64 = sqlx::query_scalar(&format!("SELECT setval({seq}, nextval({seq}) + $1 - 1)"))
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(last - n + 1)
+}
+
+/// Copies one chunk of new events with ids drawn in file order, then their feed entries in
+/// the same order.
+async fn flush_events(
+    conn: &mut PgConnection,
+    chunk: &mut Vec<(Located<InstanceEvent>, String, &str)>,
+) -> Result<(), StoreError> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let ids = draw(
+        conn,
+        "pg_get_serial_sequence('instance_events', 'id')",
+        chunk.len(),
+    )
+    .await?;
+    let mut copy = Copy::start(
+        conn,
+        "instance_events (id, instance_id, field, previous, new, received_at)",
+    )
+    .await?;
+    for (id, (row, at, _)) in (ids..).zip(chunk.iter()) {
+        let e = &row.row;
+        copy.int(id)
+            .text(&e.instance_id)
+            .text(&e.field)
+            .opt_text(e.previous.as_deref())
+            .text(&e.new)
+            .text(at);
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    let seqs = draw(conn, "'feed_seq'", chunk.len()).await?;
+    let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
+    for ((seq, id), (_, _, account)) in (seqs..).zip(ids..).zip(chunk.iter()) {
+        copy.int(seq)
+            .text("event")
+            .text(account)
+            .text(&id.to_string());
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    chunk.clear();
+    Ok(())
+}
+
+/// The events of a load into a database without events, straight into `instance_events` and
+/// the feed with `COPY`, ids and positions in file order (as the staged path gives them),
+/// each row checked first by [`rules::check_event`]; a second row of one instance, time and
+/// field is refused. Returns how many were written.
+pub(super) async fn copy_new_events(
+    conn: &mut PgConnection,
+    instance_accounts: &HashMap<String, String>,
+    rows: RowStream<'_, InstanceEvent>,
+    today: NaiveDate,
+) -> Result<usize, LoadError> {
+    let mut seen: HashSet<(String, String, String)> = HashSet::new();
+    let mut chunk = Vec::with_capacity(EVENT_CHUNK);
+    let mut written = 0;
+    for row in rows {
+        let row = row?;
+        let account = instance_accounts.get(&row.row.instance_id);
+        rules::check_event(&row, account.is_some(), today)?;
+        let at = crate::customers::rules::time_text(&row.row.received_at);
+        let e = &row.row;
+        if !seen.insert((e.instance_id.clone(), at.clone(), e.field.clone())) {
+            return Err(rules::duplicate_event(&row));
+        }
+        chunk.push((row, at, account.map_or("", String::as_str)));
+        written += 1;
+        if chunk.len() == EVENT_CHUNK {
+            store(flush_events(conn, &mut chunk).await)?;
+        }
+    }
+    store(flush_events(conn, &mut chunk).await)?;
+    Ok(written)
 }

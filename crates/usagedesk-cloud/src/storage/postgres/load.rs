@@ -698,6 +698,9 @@ async fn load_events(
     if rows.peek().is_none() {
         return Ok(0);
     }
+    if is_empty(tx, "instance_events").await? {
+        return first_load::copy_new_events(tx, instance_accounts, Box::new(rows), today).await;
+    }
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_events;
          CREATE TEMP TABLE load_events (
