@@ -14,7 +14,10 @@
 //! writes anyway, as on SQLite.)
 //!
 //! A page is read in one snapshot (a read-only REPEATABLE READ transaction): the entries
-//! first, then one query per kind over the page's range, as the SQLite engine does.
+//! first, then one query per kind over the page's range, as the SQLite engine does. Month
+//! rows, most of the feed, keep their own position (`month_usage.seq`, set by the statement
+//! that moves them on the feed), so their query is one range scan of `month_usage_seq`; the
+//! other kinds are joined by key, with index lookups only (see `Feed::feed_after`).
 
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;

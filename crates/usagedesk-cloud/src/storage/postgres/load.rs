@@ -8,7 +8,9 @@
 //! streamed files (daily rows, events) go through `COPY` into a temporary table, and
 //! set-based statements merge them: daily rows (of one date given twice, the later wins),
 //! then every touched month's end derived in SQL, written when it changed and moved to the
-//! head of the feed in (account, month) order.
+//! head of the feed in (account, month) order. Into a database without daily rows or without
+//! events (a first load), the rows in file order skip the staging and go straight into their
+//! tables and onto the feed ([`first_load`]).
 
 use std::collections::{HashMap, HashSet};
 
