@@ -18,7 +18,10 @@ use crate::table::{secs, Figure, Goal};
 /// A file of the load format and the key of its rows (`None`: no natural key, a rowid table).
 struct FileTable {
     file: &'static str,
+    /// The header the file's rows are stored with.
     header: &'static [&'static str],
+    /// Another header the format accepts for the file (an optional last column left out).
+    short_header: Option<&'static [&'static str]>,
     key: Option<&'static [&'static str]>,
 }
 
@@ -26,46 +29,55 @@ const FILES: &[FileTable] = &[
     FileTable {
         file: lf::PLANS_FILE,
         header: &lf::PLANS_HEADER,
+        short_header: Some(&lf::PLANS_HEADER_NO_SEAT_METRIC),
         key: Some(&["id"]),
     },
     FileTable {
         file: lf::ACCOUNTS_FILE,
         header: &lf::ACCOUNTS_HEADER,
+        short_header: None,
         key: Some(&["id"]),
     },
     FileTable {
         file: lf::INSTANCES_FILE,
         header: &lf::INSTANCES_HEADER_LAST_REPORT,
+        short_header: Some(&lf::INSTANCES_HEADER),
         key: Some(&["id"]),
     },
     FileTable {
         file: lf::LICENSES_FILE,
         header: &lf::LICENSES_HEADER,
+        short_header: None,
         key: Some(&["id"]),
     },
     FileTable {
         file: lf::INSTANCE_REPORTS_FILE,
         header: &lf::INSTANCE_REPORTS_HEADER,
+        short_header: None,
         key: Some(&["instance_id"]),
     },
     FileTable {
         file: lf::INSTANCE_EVENTS_FILE,
         header: &lf::INSTANCE_EVENTS_HEADER,
+        short_header: None,
         key: Some(&["instance_id", "received_at", "field"]),
     },
     FileTable {
         file: lf::INSTALL_ATTEMPTS_FILE,
         header: &lf::INSTALL_ATTEMPTS_HEADER,
+        short_header: None,
         key: Some(&["id"]),
     },
     FileTable {
         file: lf::INSTALL_STEPS_FILE,
         header: &lf::INSTALL_STEPS_HEADER,
+        short_header: None,
         key: None,
     },
     FileTable {
         file: lf::DAILY_USAGE_FILE,
         header: &lf::DAILY_USAGE_HEADER,
+        short_header: None,
         key: Some(&["account_id", "date"]),
     },
 ];
@@ -73,8 +85,10 @@ const FILES: &[FileTable] = &[
 /// The rows of one file in memory: every field's text in one buffer.
 struct Rows {
     table: &'static FileTable,
+    /// The file's columns: the table's `header` or its `short_header`.
+    columns: &'static [&'static str],
     text: String,
-    /// Field end offsets into `text`, `header.len()` per row.
+    /// Field end offsets into `text`, `columns.len()` per row.
     ends: Vec<u32>,
 }
 
@@ -86,8 +100,15 @@ impl Rows {
         }
         let mut reader = csv::Reader::from_path(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
+        let found = reader.headers()?;
+        let columns = [Some(table.header), table.short_header]
+            .into_iter()
+            .flatten()
+            .find(|h| found.iter().eq(h.iter().copied()))
+            .with_context(|| format!("{}: unexpected header {found:?}", path.display()))?;
         let mut rows = Self {
             table,
+            columns,
             text: String::new(),
             ends: Vec::new(),
         };
@@ -103,7 +124,7 @@ impl Rows {
     }
 
     fn len(&self) -> usize {
-        self.ends.len() / self.table.header.len()
+        self.ends.len() / self.columns.len()
     }
 }
 
@@ -121,13 +142,13 @@ fn raw_insert(db: &Path, files: &[Rows]) -> Result<Duration> {
         };
         conn.execute_batch(&format!(
             "CREATE TABLE {name} ({}{key};",
-            t.header.join(", ")
+            f.columns.join(", ")
         ))?;
     }
     let start = Instant::now();
     let tx = conn.transaction()?;
     for f in files {
-        let width = f.table.header.len();
+        let width = f.columns.len();
         let name = f.table.file.trim_end_matches(".csv");
         let marks: Vec<String> = (1..=width).map(|i| format!("?{i}")).collect();
         let mut stmt = tx.prepare(&format!("INSERT INTO {name} VALUES ({})", marks.join(", ")))?;

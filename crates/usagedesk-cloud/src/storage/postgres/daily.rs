@@ -78,27 +78,39 @@ pub(super) fn refresh_sql(keys: &str) -> String {
 /// Writes the month-end rows `latest` selects (account, month, plan, snapshot date, the three
 /// counts; one per key) where they differ from the stored ones, and moves those to the head
 /// of the feed in (account, month) order; its row count is how many changed.
+///
+/// The changed rows draw their feed positions first, in (account, month) order, so the
+/// month row and its feed entry get the same `seq` in this one statement (the feed's month
+/// pages read `month_usage` by `seq`).
 pub(super) fn month_ends_sql(latest: &str) -> String {
     format!(
-        "WITH latest AS ({latest}),
+        "WITH latest (account_id, month, plan, snapshot_date, users_registered,
+                 users_with_token, users_with_activity) AS ({latest}),
          changed AS (
+             SELECT l.* FROM latest l
+             LEFT JOIN month_usage m ON m.account_id = l.account_id AND m.month = l.month
+             WHERE m.account_id IS NULL
+                OR (m.plan, m.snapshot_date, m.users_registered, m.users_with_token,
+                    m.users_with_activity)
+                   IS DISTINCT FROM (l.plan, l.snapshot_date, l.users_registered,
+                    l.users_with_token, l.users_with_activity)),
+         placed AS (
+             SELECT c.*, nextval('feed_seq') AS seq
+             FROM (SELECT * FROM changed ORDER BY account_id, month) c),
+         written AS (
              INSERT INTO month_usage AS m (account_id, month, plan, snapshot_date,
-                 users_registered, users_with_token, users_with_activity)
-             SELECT * FROM latest
+                 users_registered, users_with_token, users_with_activity, seq)
+             SELECT account_id, month, plan, snapshot_date, users_registered,
+                 users_with_token, users_with_activity, seq FROM placed
              ON CONFLICT (account_id, month) DO UPDATE SET plan = excluded.plan,
                  snapshot_date = excluded.snapshot_date,
                  users_registered = excluded.users_registered,
                  users_with_token = excluded.users_with_token,
-                 users_with_activity = excluded.users_with_activity
-             WHERE (m.plan, m.snapshot_date, m.users_registered, m.users_with_token,
-                    m.users_with_activity)
-                   IS DISTINCT FROM (excluded.plan, excluded.snapshot_date,
-                    excluded.users_registered, excluded.users_with_token,
-                    excluded.users_with_activity)
-             RETURNING m.account_id, m.month)
+                 users_with_activity = excluded.users_with_activity,
+                 seq = excluded.seq
+             RETURNING m.account_id, m.month, m.seq)
          INSERT INTO feed(seq, kind, account_id, key)
-         SELECT nextval('feed_seq'), 'month', account_id, month
-         FROM (SELECT account_id, month FROM changed ORDER BY account_id, month) s
+         SELECT seq, 'month', account_id, month FROM written
          ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq"
     )
 }

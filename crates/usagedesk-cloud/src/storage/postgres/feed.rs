@@ -14,7 +14,10 @@
 //! writes anyway, as on SQLite.)
 //!
 //! A page is read in one snapshot (a read-only REPEATABLE READ transaction): the entries
-//! first, then one query per kind over the page's range, as the SQLite engine does.
+//! first, then one query per kind over the page's range, as the SQLite engine does. Month
+//! rows, most of the feed, keep their own position (`month_usage.seq`, set by the statement
+//! that moves them on the feed), so their query is one range scan of `month_usage_seq`; the
+//! other kinds are joined by key, with index lookups only (see `Feed::feed_after`).
 
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
@@ -28,7 +31,8 @@ use super::{
 use crate::storage::{StoreError, TokenScope};
 
 /// Moves an entity to the head of the feed; returns its new position. `key`: '' for accounts
-/// and tombstones, the month for month rows, the entity's id for the others.
+/// and tombstones, the month for month rows, the entity's id for the others. A month row
+/// takes its new position in the same statement.
 pub(super) async fn touch(
     conn: &mut PgConnection,
     kind: &str,
@@ -36,9 +40,14 @@ pub(super) async fn touch(
     key: &str,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO feed(seq, kind, account_id, key) VALUES (nextval('feed_seq'), $1, $2, $3)
-         ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq
-         RETURNING seq",
+        "WITH t AS (
+             INSERT INTO feed(seq, kind, account_id, key) VALUES (nextval('feed_seq'), $1, $2, $3)
+             ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq
+             RETURNING seq),
+         m AS (
+             UPDATE month_usage SET seq = (SELECT seq FROM t)
+             WHERE $1 = 'month' AND account_id = $2 AND month = $3)
+         SELECT seq FROM t",
     )
     .bind(kind)
     .bind(account_id)
@@ -48,7 +57,8 @@ pub(super) async fn touch(
 }
 
 /// Moves many entities to the head of the feed in one statement, in the order given (an
-/// entity given twice ends where its last touch puts it), exactly as one [`touch`] each.
+/// entity given twice ends where its last touch puts it), exactly as one [`touch`] each
+/// (month rows take their new positions in the same statement).
 pub(super) async fn touch_all(
     conn: &mut PgConnection,
     touches: &[(&str, String, String)],
@@ -68,21 +78,26 @@ pub(super) async fn touch_all(
             keys.push(key.as_str());
         }
     }
+    const INSERT: &str = "INSERT INTO feed(seq, kind, account_id, key)
+         SELECT nextval('feed_seq'), k, a, t FROM (
+             SELECT k, a, t, n FROM unnest($1::text[], $2::text[], $3::text[])
+                 WITH ORDINALITY AS u(k, a, t, n)
+             ORDER BY n) s
+         ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq";
+    let with_months = format!(
+        "WITH t AS ({INSERT} RETURNING seq, kind, account_id, key)
+         UPDATE month_usage m SET seq = t.seq FROM t
+         WHERE t.kind = 'month' AND m.account_id = t.account_id AND m.month = t.key"
+    );
     for chunk in (0..kinds.len()).collect::<Vec<_>>().chunks(50_000) {
         let (a, b) = (chunk[0], chunk[chunk.len() - 1] + 1);
-        sqlx::query(
-            "INSERT INTO feed(seq, kind, account_id, key)
-             SELECT nextval('feed_seq'), k, a, t FROM (
-                 SELECT k, a, t, n FROM unnest($1::text[], $2::text[], $3::text[])
-                     WITH ORDINALITY AS u(k, a, t, n)
-                 ORDER BY n) s
-             ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq",
-        )
-        .bind(&kinds[a..b])
-        .bind(&accounts[a..b])
-        .bind(&keys[a..b])
-        .execute(&mut *conn)
-        .await?;
+        let months = kinds[a..b].contains(&"month");
+        sqlx::query(if months { &with_months } else { INSERT })
+            .bind(&kinds[a..b])
+            .bind(&accounts[a..b])
+            .bind(&keys[a..b])
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -96,6 +111,16 @@ pub(super) fn scope_filter(scope: &TokenScope) -> &'static str {
                 THEN EXISTS (SELECT 1 FROM tombstone_scope t WHERE t.ancestor = $3 AND t.seq = f.seq)
                 ELSE EXISTS (SELECT 1 FROM closure c WHERE c.ancestor = $3 AND c.descendant = f.account_id)
              END"
+        }
+    }
+}
+
+/// [`scope_filter`] for month rows read from `month_usage m`.
+fn month_scope_filter(scope: &TokenScope) -> &'static str {
+    match scope {
+        TokenScope::All => "true",
+        TokenScope::Subtree(_) => {
+            "EXISTS (SELECT 1 FROM closure c WHERE c.ancestor = $3 AND c.descendant = m.account_id)"
         }
     }
 }
@@ -139,10 +164,8 @@ impl Kind {
             Kind::Account => "a.name, a.parent_id, a.status, a.created_at
                  FROM feed f JOIN accounts a ON a.id = f.account_id"
                 .into(),
-            Kind::Month => "m.month, m.plan, m.snapshot_date, m.users_registered,
-                 m.users_with_token, m.users_with_activity
-                 FROM feed f JOIN month_usage m ON m.account_id = f.account_id AND m.month = f.key"
-                .into(),
+            // Read from `month_usage` alone (see `page`).
+            Kind::Month => String::new(),
             Kind::Instance => {
                 format!("{INSTANCE_COLS} FROM feed f JOIN instances i ON i.id = f.key")
             }
@@ -234,12 +257,23 @@ pub(super) async fn page(
     }
     let last_seq = seqs.last().copied().unwrap_or(after);
     for kind in kinds {
-        let sql = format!(
-            "SELECT f.seq, f.account_id, f.key, {}
-             WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = '{}' AND {filter}",
-            kind.select(),
-            kind.name()
-        );
+        let sql = if kind == Kind::Month {
+            // Each month row keeps its feed position: one range scan of `month_usage_seq`.
+            format!(
+                "SELECT m.seq, m.account_id, m.month, m.month, m.plan, m.snapshot_date,
+                     m.users_registered, m.users_with_token, m.users_with_activity
+                 FROM month_usage m
+                 WHERE m.seq > $1 AND m.seq <= $2 AND {}",
+                month_scope_filter(scope)
+            )
+        } else {
+            format!(
+                "SELECT f.seq, f.account_id, f.key, {}
+                 WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = '{}' AND {filter}",
+                kind.select(),
+                kind.name()
+            )
+        };
         let mut q = sqlx::query(&sql).bind(after).bind(last_seq);
         if let Some(root) = root {
             q = q.bind(root);

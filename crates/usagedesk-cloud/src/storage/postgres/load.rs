@@ -8,7 +8,9 @@
 //! streamed files (daily rows, events) go through `COPY` into a temporary table, and
 //! set-based statements merge them: daily rows (of one date given twice, the later wins),
 //! then every touched month's end derived in SQL, written when it changed and moved to the
-//! head of the feed in (account, month) order.
+//! head of the feed in (account, month) order. Into a database without daily rows or without
+//! events (a first load), the rows in file order skip the staging and go straight into their
+//! tables and onto the feed ([`first_load`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,7 +25,7 @@ use super::customers::{
     LICENSE_COLS, REPORT_COLS,
 };
 use super::feed::{touch, touch_all};
-use super::{account_row, col, daily, time_text, ACCOUNT_COLS};
+use super::{account_row, col, daily, first_load, time_text, ACCOUNT_COLS};
 use crate::customers::rules::{feature_bits, seats_text};
 use crate::load::rules;
 use crate::storage::{
@@ -698,6 +700,9 @@ async fn load_events(
     if rows.peek().is_none() {
         return Ok(0);
     }
+    if is_empty(tx, "instance_events").await? {
+        return first_load::copy_new_events(tx, instance_accounts, Box::new(rows), today).await;
+    }
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_events;
          CREATE TEMP TABLE load_events (
@@ -1008,13 +1013,36 @@ async fn load_daily(
     today: NaiveDate,
     stats: &mut LoadStats,
 ) -> Result<(), LoadError> {
+    let started = std::time::Instant::now();
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
         return Ok(());
     }
     // Into a database without daily rows (a first load), a month's end is the file's latest
     // row of the month; else a stored later row of the month may still win.
-    let first = is_empty(tx, "daily_usage").await?;
+    let mut first = is_empty(tx, "daily_usage").await?;
+    let mut copied_first = false;
+    let rows: RowStream<'_, crate::storage::DailyRow> =
+        if first && is_empty(tx, "month_usage").await? {
+            let rest = first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats)
+                .await?;
+            tracing::debug!(
+                "load: {} daily rows copied in order, {:.2} s",
+                stats.daily_rows,
+                started.elapsed().as_secs_f64()
+            );
+            match rest {
+                None => return Ok(()),
+                // Rows out of order: merged over the ones copied.
+                Some(rest) => {
+                    first = false;
+                    copied_first = true;
+                    rest
+                }
+            }
+        } else {
+            Box::new(rows)
+        };
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (
@@ -1063,8 +1091,13 @@ async fn load_daily(
         if let Some(prev) = pending {
             store(prev.copy(&mut copy, true).await)?;
         }
-        stats.daily_rows = store(copy.finish().await)? as usize;
+        stats.daily_rows += store(copy.finish().await)? as usize;
     }
+    tracing::debug!(
+        "load: {} daily rows copied, {:.2} s",
+        stats.daily_rows,
+        started.elapsed().as_secs_f64()
+    );
     let (daily_sql, candidates) = if sorted {
         (
             "INSERT INTO daily_usage (account_id, date, plan, users_registered, users_with_token,
@@ -1097,6 +1130,10 @@ async fn load_daily(
     ))
     .execute(&mut *tx)
     .await)?;
+    tracing::debug!(
+        "load: daily rows merged, {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let sql = if first {
         daily::month_ends_sql(candidates)
     } else if sorted {
@@ -1106,6 +1143,14 @@ async fn load_daily(
     } else {
         daily::refresh_sql("(SELECT DISTINCT account_id, left(date, 7) AS month FROM load_daily)")
     };
-    stats.months_changed = db(sqlx::query(&sql).execute(&mut *tx).await)?.rows_affected() as usize;
+    stats.months_changed += db(sqlx::query(&sql).execute(&mut *tx).await)?.rows_affected() as usize;
+    if copied_first {
+        // Into a database that had no month-end rows, each one stored is new (the merge
+        // above may have rewritten some of those copied first).
+        let stored: i64 = db(sqlx::query_scalar("SELECT COUNT(*) FROM month_usage")
+            .fetch_one(&mut *tx)
+            .await)?;
+        stats.months_changed = stored.max(0) as usize;
+    }
     Ok(())
 }

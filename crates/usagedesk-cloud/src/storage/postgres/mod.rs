@@ -33,6 +33,7 @@ mod copy;
 mod customers;
 mod daily;
 mod feed;
+mod first_load;
 mod identity;
 mod load;
 mod migrate;

@@ -1,0 +1,268 @@
+//! The daily rows of a first load (no daily or month-end rows stored), straight into their
+//! tables: while the file lists its rows by account then date, each row goes to
+//! `daily_usage` with `COPY`, and each (account, month)'s last row, known once the next key
+//! starts, goes to `month_usage` and to the feed with `COPY` too, with feed positions drawn
+//! in (account, month) order. Nothing is staged, merged or sorted: a staging table and the
+//! set-based merge cost more than the rows' own writes (measured at 10k accounts: 1.1 s to
+//! merge and 1.7 s to derive the month ends, against 0.2 s for the copy).
+//!
+//! The rows go in chunks, each one `COPY` per table (a connection runs one `COPY` at a time),
+//! so memory is bounded. At the first row out of that order (an earlier or repeated key)
+//! the rest of the file is handed back for the staged path, which merges it over what was
+//! copied (a later row of a date wins) and derives the month ends it touches again.
+//!
+//! Instance events into a database without any go the same way: with `COPY` into
+//! `instance_events` and onto the feed, ids and positions drawn in file order.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use sqlx::postgres::PgConnection;
+use usagedesk_domain::customer::InstanceEvent;
+use usagedesk_domain::month::DateText;
+use usagedesk_domain::{Account, PlanCatalog, UsageCounts};
+
+use super::copy::Copy;
+use crate::load::rules;
+use crate::storage::{DailyRow, LoadError, LoadStats, Located, RowError, RowStream, StoreError};
+
+/// Daily rows copied per chunk.
+const CHUNK: usize = 50_000;
+
+fn store<T>(r: Result<T, StoreError>) -> Result<T, LoadError> {
+    r.map_err(LoadError::Store)
+}
+
+/// A checked row, its texts borrowed from the accounts and the catalog.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    account_id: &'a str,
+    date: NaiveDate,
+    plan: &'a str,
+    counts: UsageCounts,
+}
+
+impl Row<'_> {
+    fn month(&self) -> (i32, u32) {
+        (self.date.year(), self.date.month())
+    }
+
+    fn same_month(&self, other: &Self) -> bool {
+        self.account_id == other.account_id && self.month() == other.month()
+    }
+}
+
+fn int(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
+/// Copies one chunk: its daily rows, then its finished month ends with positions drawn for
+/// them (under the engine's write lock no other transaction draws meanwhile, so they are
+/// consecutive), and their feed entries.
+async fn flush(
+    conn: &mut PgConnection,
+    daily: &mut Vec<Row<'_>>,
+    ends: &mut Vec<Row<'_>>,
+) -> Result<(), StoreError> {
+    if !daily.is_empty() {
+        let mut copy = Copy::start(
+            conn,
+            "daily_usage (account_id, date, plan, users_registered, users_with_token, \
+             users_with_activity)",
+        )
+        .await?;
+        for r in daily.iter() {
+            copy.text(r.account_id)
+                .text(DateText::new(r.date).as_str())
+                .text(r.plan)
+                .int(int(r.counts.users_registered))
+                .int(int(r.counts.users_with_token))
+                .int(int(r.counts.users_with_activity));
+            copy.end_row().await?;
+        }
+        copy.finish().await?;
+        daily.clear();
+    }
+    if ends.is_empty() {
+        return Ok(());
+    }
+    let first = draw(conn, "'feed_seq'", ends.len()).await?;
+    let month = |r: &Row<'_>| DateText::new(r.date).as_str()[..7].to_owned();
+    let mut copy = Copy::start(
+        conn,
+        "month_usage (account_id, month, plan, snapshot_date, users_registered, \
+         users_with_token, users_with_activity, seq)",
+    )
+    .await?;
+    for (seq, r) in (first..).zip(ends.iter()) {
+        copy.text(r.account_id)
+            .text(&month(r))
+            .text(r.plan)
+            .text(DateText::new(r.date).as_str())
+            .int(int(r.counts.users_registered))
+            .int(int(r.counts.users_with_token))
+            .int(int(r.counts.users_with_activity))
+            .int(seq);
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
+    for (seq, r) in (first..).zip(ends.iter()) {
+        copy.int(seq)
+            .text("month")
+            .text(r.account_id)
+            .text(&month(r));
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    ends.clear();
+    Ok(())
+}
+
+/// Copies the rows of `rows` while they come in (account, date) order, each checked first by
+/// [`rules::check_daily`]. Returns the rest of the stream, from the first row out of that
+/// order, or `None` when every row went in. Adds to `stats.daily_rows` and
+/// `stats.months_changed`.
+pub(super) async fn copy_sorted<'r>(
+    conn: &mut PgConnection,
+    rows: RowStream<'r, DailyRow>,
+    accounts: &HashMap<String, Account>,
+    catalog: &PlanCatalog,
+    today: NaiveDate,
+    stats: &mut LoadStats,
+) -> Result<Option<RowStream<'r, DailyRow>>, LoadError> {
+    let mut rows = rows;
+    let mut daily: Vec<Row<'_>> = Vec::with_capacity(CHUNK);
+    let mut ends: Vec<Row<'_>> = Vec::new();
+    // The latest row: it ends its month unless the next row is of the same month.
+    let mut prev: Option<Row<'_>> = None;
+    let mut rest: Option<Located<DailyRow>> = None;
+    for row in rows.by_ref() {
+        let row = row?;
+        let (account_id, plan) =
+            rules::check_daily(&row.row, accounts, catalog, today).map_err(|m| row.error(m))?;
+        let next = Row {
+            account_id,
+            date: row.row.date,
+            plan,
+            counts: row.row.counts,
+        };
+        if let Some(p) = prev {
+            if (p.account_id, p.date) >= (next.account_id, next.date) {
+                rest = Some(row);
+                break;
+            }
+            if !p.same_month(&next) {
+                ends.push(p);
+                stats.months_changed += 1;
+            }
+        }
+        prev = Some(next);
+        daily.push(next);
+        stats.daily_rows += 1;
+        if daily.len() == CHUNK {
+            store(flush(conn, &mut daily, &mut ends).await)?;
+        }
+    }
+    // The latest row copied ends its month so far; rows handed back that change that month
+    // derive it again.
+    if let Some(p) = prev {
+        ends.push(p);
+        stats.months_changed += 1;
+    }
+    store(flush(conn, &mut daily, &mut ends).await)?;
+    Ok(rest.map(|r| -> RowStream<'r, DailyRow> {
+        Box::new(std::iter::once(Ok::<_, RowError>(r)).chain(rows))
+    }))
+}
+
+/// Events copied per chunk.
+const EVENT_CHUNK: usize = 20_000;
+
+/// Draws `n` consecutive values of the sequence `seq` (under the engine's write lock no other
+/// transaction draws meanwhile); returns the first.
+async fn draw(conn: &mut PgConnection, seq: &str, n: usize) -> Result<i64, StoreError> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let last: i64 = sqlx::query_scalar(&format!("SELECT setval({seq}, nextval({seq}) + $1 - 1)"))
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(last - n + 1)
+}
+
+/// Copies one chunk of new events with ids drawn in file order, then their feed entries in
+/// the same order.
+async fn flush_events(
+    conn: &mut PgConnection,
+    chunk: &mut Vec<(Located<InstanceEvent>, String, &str)>,
+) -> Result<(), StoreError> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let ids = draw(
+        conn,
+        "pg_get_serial_sequence('instance_events', 'id')",
+        chunk.len(),
+    )
+    .await?;
+    let mut copy = Copy::start(
+        conn,
+        "instance_events (id, instance_id, field, previous, new, received_at)",
+    )
+    .await?;
+    for (id, (row, at, _)) in (ids..).zip(chunk.iter()) {
+        let e = &row.row;
+        copy.int(id)
+            .text(&e.instance_id)
+            .text(&e.field)
+            .opt_text(e.previous.as_deref())
+            .text(&e.new)
+            .text(at);
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    let seqs = draw(conn, "'feed_seq'", chunk.len()).await?;
+    let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
+    for ((seq, id), (_, _, account)) in (seqs..).zip(ids..).zip(chunk.iter()) {
+        copy.int(seq)
+            .text("event")
+            .text(account)
+            .text(&id.to_string());
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    chunk.clear();
+    Ok(())
+}
+
+/// The events of a load into a database without events, straight into `instance_events` and
+/// the feed with `COPY`, ids and positions in file order (as the staged path gives them),
+/// each row checked first by [`rules::check_event`]; a second row of one instance, time and
+/// field is refused. Returns how many were written.
+pub(super) async fn copy_new_events(
+    conn: &mut PgConnection,
+    instance_accounts: &HashMap<String, String>,
+    rows: RowStream<'_, InstanceEvent>,
+    today: NaiveDate,
+) -> Result<usize, LoadError> {
+    let mut seen: HashSet<(String, String, String)> = HashSet::new();
+    let mut chunk = Vec::with_capacity(EVENT_CHUNK);
+    let mut written = 0;
+    for row in rows {
+        let row = row?;
+        let account = instance_accounts.get(&row.row.instance_id);
+        rules::check_event(&row, account.is_some(), today)?;
+        let at = crate::customers::rules::time_text(&row.row.received_at);
+        let e = &row.row;
+        if !seen.insert((e.instance_id.clone(), at.clone(), e.field.clone())) {
+            return Err(rules::duplicate_event(&row));
+        }
+        chunk.push((row, at, account.map_or("", String::as_str)));
+        written += 1;
+        if chunk.len() == EVENT_CHUNK {
+            store(flush_events(conn, &mut chunk).await)?;
+        }
+    }
+    store(flush_events(conn, &mut chunk).await)?;
+    Ok(written)
+}
