@@ -24,7 +24,7 @@ use sqlx::Row;
 use usagedesk_domain::api::{Change, MonthUsage};
 use usagedesk_domain::Account;
 
-use super::customers::{self, ATTEMPT_COLS, EVENT_COLS, LICENSE_COLS, REPORT_COLS};
+use super::customer_rows::{self, ATTEMPT_COLS, EVENT_COLS, LICENSE_COLS, REPORT_COLS};
 use super::{
     account_status_col, col, counts_cols, date_col, instance_row, month_col, INSTANCE_COLS,
 };
@@ -202,11 +202,13 @@ impl Kind {
                 counts: counts_cols(r, AT + 3)?,
             }),
             Kind::Instance => Change::Instance(instance_row(r, AT)?),
-            Kind::License => Change::License(customers::license_row(r, AT, key()?, account_id()?)?),
-            Kind::Report => Change::InstanceReport(customers::report_row(r, AT, key()?)?),
-            Kind::Event => Change::InstanceEvent(customers::event_row(r, AT)?),
+            Kind::License => {
+                Change::License(customer_rows::license_row(r, AT, key()?, account_id()?)?)
+            }
+            Kind::Report => Change::InstanceReport(customer_rows::report_row(r, AT, key()?)?),
+            Kind::Event => Change::InstanceEvent(customer_rows::event_row(r, AT)?),
             // Its steps are read for the whole page at once (see `page`).
-            Kind::Attempt => Change::InstallAttempt(customers::attempt_row(r, AT, key()?)?),
+            Kind::Attempt => Change::InstallAttempt(customer_rows::attempt_row(r, AT, key()?)?),
         })
     }
 }

@@ -20,10 +20,11 @@ use usagedesk_domain::customer::{InstallAttempt, InstanceReport, License};
 use usagedesk_domain::{Account, PlanCatalog};
 
 use super::copy::Copy;
-use super::customers::{
-    self as cust, install_status_text, license_type_text, mode_text, registry_text, ATTEMPT_COLS,
+use super::customer_rows::{
+    self as rows, install_status_text, license_type_text, mode_text, registry_text, ATTEMPT_COLS,
     LICENSE_COLS, REPORT_COLS,
 };
+use super::customers as cust;
 use super::feed::{touch, touch_all};
 use super::{account_row, col, daily, first_load, time_text, ACCOUNT_COLS};
 use crate::customers::rules::{feature_bits, seats_text};
@@ -467,7 +468,7 @@ async fn load_licenses(
         .await)?;
         rows.iter()
             .map(|r| {
-                let l = cust::license_row(r, 2, col(r, 0)?, col(r, 1)?)?;
+                let l = rows::license_row(r, 2, col(r, 0)?, col(r, 1)?)?;
                 Ok((l.id.clone(), l))
             })
             .collect::<Result<_, StoreError>>()?
@@ -606,7 +607,7 @@ async fn load_reports(
         rows.iter()
             .map(|r| {
                 let id: String = col(r, 0)?;
-                Ok((id.clone(), cust::report_row(r, 1, id)?))
+                Ok((id.clone(), rows::report_row(r, 1, id)?))
             })
             .collect::<Result<_, StoreError>>()?
     };
@@ -800,7 +801,7 @@ async fn load_attempts(
         rows.iter()
             .map(|r| {
                 let id: String = col(r, 0)?;
-                Ok((id.clone(), cust::attempt_row(r, 1, id)?))
+                Ok((id.clone(), rows::attempt_row(r, 1, id)?))
             })
             .collect::<Result<_, StoreError>>()?
     };
@@ -922,7 +923,7 @@ async fn load_attempts(
     let mut replaced: Vec<&str> = Vec::new();
     for id in step_order {
         let new: Vec<_> = grouped[id].iter().map(|r| r.row.step.clone()).collect();
-        if steps_stored && store(cust::steps_of(tx, id).await)? == new {
+        if steps_stored && store(rows::steps_of(tx, id).await)? == new {
             continue;
         }
         replaced.push(id);

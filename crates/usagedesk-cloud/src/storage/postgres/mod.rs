@@ -30,6 +30,7 @@ use crate::limits::StorageLimits;
 
 mod airgap;
 mod copy;
+mod customer_rows;
 mod customers;
 mod daily;
 mod feed;
