@@ -278,7 +278,8 @@ fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
 /// in the scope, each month of `:from..=:to` it is in force, each plan it has seats for or
 /// its covered accounts used. `used`: the plan's seat metric summed over the covered
 /// accounts whose month-end plan is that plan (accounts without a month-end row add 0), as
-/// materialized in `ent_used`.
+/// materialized in `ent_used`. `CROSS JOIN` keeps the licenses of the scope the outer loop:
+/// without statistics the planner may otherwise scan `ent_used` whole for one customer.
 pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
     format!(
         "WITH RECURSIVE {scope},
@@ -293,11 +294,11 @@ pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
          ),
          rows(license_id, account_k, plan, seats, used, m) AS (
              SELECT lic.license_id, lic.account_k, s.plan, s.seats, COALESCE(u.used, 0), lic.m
-             FROM lic JOIN ent_seats s ON s.license_id = lic.license_id
+             FROM lic CROSS JOIN ent_seats s ON s.license_id = lic.license_id
              LEFT JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m AND u.plan = s.plan
              UNION ALL
              SELECT lic.license_id, lic.account_k, u.plan, NULL, u.used, lic.m
-             FROM lic JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m
+             FROM lic CROSS JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m
              WHERE u.used > 0 AND NOT EXISTS (
                  SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = u.plan)
          )",
@@ -371,7 +372,7 @@ impl Cache {
                  JOIN months mo ON l.first_month <= mo.m AND (l.last_month IS NULL OR l.last_month >= mo.m)
              )
              SELECT (SELECT COUNT(DISTINCT license_id) FROM lic),
-                    (SELECT COUNT(*) FROM lic JOIN ent_seats s ON s.license_id = lic.license_id)",
+                    (SELECT COUNT(*) FROM lic CROSS JOIN ent_seats s ON s.license_id = lic.license_id)",
             scope_cte(Some(scope))
         );
         let list = serde_json::to_string(&months.iter().map(|m| m.to_string()).collect::<Vec<_>>())
@@ -424,7 +425,7 @@ impl Cache {
             "{}
              SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
                     l.first_month, l.last_month, l.expires_at
-             FROM rows r JOIN accounts a ON a.k = r.account_k
+             FROM rows r CROSS JOIN accounts a ON a.k = r.account_k
              JOIN ent_licenses l ON l.license_id = r.license_id
              LEFT JOIN plans p ON p.id = r.plan
              ORDER BY r.license_id, r.plan, r.m",
@@ -560,7 +561,7 @@ impl Cache {
             "{picked}
              SELECT p.license_id, a.id, a.name, p.plan, pl.seat_metric, p.seats, p.used,
                     (SELECT COUNT(*) FROM picked)
-             FROM picked p JOIN accounts a ON a.k = p.account_k
+             FROM picked p CROSS JOIN accounts a ON a.k = p.account_k
              LEFT JOIN plans pl ON pl.id = p.plan
              ORDER BY {order}, p.license_id, p.plan
              LIMIT :limit OFFSET :offset"
