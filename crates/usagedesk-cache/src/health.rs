@@ -646,7 +646,11 @@ mod tests {
         cache
             .replace_health(
                 day,
-                [health("a", 10, "[1]"), health("b", 20, "[2]"), health("c", 30, "[3]")],
+                [
+                    health("a", 10, "[1]"),
+                    health("b", 20, "[2]"),
+                    health("c", 30, "[3]"),
+                ],
                 [renewal("L1", 1), renewal("L2", 2)],
             )
             .unwrap();
@@ -665,7 +669,10 @@ mod tests {
         let (h, r) = stored(&cache);
         let mut want = second;
         want.sort_by_key(|h| h.score);
-        assert_eq!(h, want, "by score, lowest first: the second computation's rows only");
+        assert_eq!(
+            h, want,
+            "by score, lowest first: the second computation's rows only"
+        );
         assert_eq!(r, renewals, "the second calendar's rows only");
         assert_eq!(cache.health_as_of().unwrap(), Some(next));
     }
