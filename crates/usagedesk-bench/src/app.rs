@@ -29,9 +29,9 @@ use crate::webdriver::{Driver, Session};
 
 /// Launches timed for the cold start (after one untimed first launch).
 const STARTS: usize = 3;
-/// Rounds of the six views; each view's figures are over this many clicks.
+/// Rounds of the nine views; each view's figures are over this many clicks.
 const ROUNDS: usize = 22;
-/// View switches between the two memory samples (whole rounds of six).
+/// View switches between the two memory samples (whole rounds of nine).
 const GROWTH_SWITCHES: usize = 54;
 /// Changes of each of sort and filter.
 const CHANGES: usize = 20;
@@ -71,7 +71,7 @@ struct Step {
     rows: &'static str,
 }
 
-const VIEWS: [Step; 6] = [
+const VIEWS: [Step; 9] = [
     Step {
         name: "Accounts",
         click: "[data-testid=nav-accounts]",
@@ -101,6 +101,21 @@ const VIEWS: [Step; 6] = [
         name: "Settings",
         click: "[data-testid=nav-settings]",
         rows: "[data-testid=settings-accounts]",
+    },
+    Step {
+        name: "Health",
+        click: "[data-testid=nav-health]",
+        rows: "[data-testid=health-row]",
+    },
+    Step {
+        name: "Renewals",
+        click: "[data-testid=nav-renewals]",
+        rows: "[data-testid=renewal-row]",
+    },
+    Step {
+        name: "Attention",
+        click: "[data-testid=nav-attention]",
+        rows: "[data-testid=attention-row]",
     },
 ];
 

@@ -1,5 +1,6 @@
 //! Queries of the synced cache behind the views: children with aggregates (every tree
-//! expansion), and the entitlements card and license list.
+//! expansion), the entitlements card and license lists, account health (its computation and
+//! its page), the renewal calendar and the Attention list.
 
 use std::path::Path;
 use std::time::Instant;
@@ -16,11 +17,14 @@ const TARGET_MS: f64 = 20.0;
 const VIEW_TARGET_MS: f64 = 100.0;
 /// Runs of the entitlement queries (each takes up to seconds at 100k accounts).
 const ENTITLEMENT_RUNS: usize = 5;
+/// What the first computation of every customer's health may take (it runs in the
+/// background; the views show the stored scores meanwhile).
+const HEALTH_TARGET_MS: f64 = 3000.0;
 
 /// Median latency of a page of children with aggregates, for the roots, the largest root and a
 /// mid-level account, over `runs` runs each.
 pub fn bench(cache_path: &Path, today: chrono::NaiveDate, runs: usize) -> Result<Vec<Figure>> {
-    let cache = Cache::open(cache_path)?;
+    let mut cache = Cache::open(cache_path)?;
     let month = *cache
         .completed_months(today)?
         .last()
@@ -46,6 +50,7 @@ pub fn bench(cache_path: &Path, today: chrono::NaiveDate, runs: usize) -> Result
         );
     }
     out.extend(entitlements(&cache, month, &root)?);
+    out.extend(health(&mut cache, today, runs)?);
     Ok(out)
 }
 
@@ -66,7 +71,44 @@ fn entitlements(cache: &Cache, month: YearMonth, root: &str) -> Result<Vec<Figur
         )
         .map(|_| ())
     })?;
-    Ok(vec![
+    // A customer's page: the holder of the license most over its seats.
+    let customer = usagedesk_entitlements::license_list(
+        cache,
+        None,
+        month,
+        usagedesk_entitlements::LicenseFilter::Over,
+        0,
+        1,
+    )?
+    .items
+    .into_iter()
+    .next()
+    .map(|l| l.account_id);
+    let mut out = Vec::new();
+    if let Some(customer) = customer {
+        let card = median_ms(ENTITLEMENT_RUNS, || {
+            usagedesk_entitlements::card(cache, &customer, month).map(|_| ())
+        })?;
+        out.push(view_figure(
+            format!("entitlements card, customer {customer} (median of {ENTITLEMENT_RUNS})"),
+            card,
+        ));
+    }
+    for (filter, name) in [
+        (usagedesk_entitlements::LicenseFilter::Near, "near"),
+        (usagedesk_entitlements::LicenseFilter::Under, "under"),
+    ] {
+        let t = median_ms(ENTITLEMENT_RUNS, || {
+            usagedesk_entitlements::license_list(cache, None, month, filter, 0, 100).map(|_| ())
+        })?;
+        out.push(view_figure(
+            format!(
+                "licenses {name} their seats, first page of all (median of {ENTITLEMENT_RUNS})"
+            ),
+            t,
+        ));
+    }
+    out.extend([
         Figure::plain(
             format!("entitlements card, root {root} (median of {ENTITLEMENT_RUNS})"),
             ms(card),
@@ -77,6 +119,70 @@ fn entitlements(cache: &Cache, month: YearMonth, root: &str) -> Result<Vec<Figur
             ms(list),
         )
         .target(format!("< {VIEW_TARGET_MS} ms"), list < VIEW_TARGET_MS),
+    ]);
+    Ok(out)
+}
+
+fn view_figure(name: String, median: f64) -> Figure {
+    Figure::plain(name, ms(median))
+        .target(format!("< {VIEW_TARGET_MS} ms"), median < VIEW_TARGET_MS)
+}
+
+/// Account health computed for every customer as of `today` (the first computation of a
+/// day), then a page of the Health view, of the renewal calendar and of the Attention list.
+fn health(cache: &mut Cache, today: chrono::NaiveDate, runs: usize) -> Result<Vec<Figure>> {
+    let now = today.and_hms_opt(12, 0, 0).context("noon")?.and_utc();
+    let t = Instant::now();
+    usagedesk_health::refresh::refresh(cache, now)?;
+    let first = t.elapsed().as_secs_f64() * 1000.0;
+    let page = median_ms(runs, || {
+        usagedesk_health::health_page(cache, None, false, 0, 100).map(|_| ())
+    })?;
+    let sorted = median_ms(runs, || {
+        usagedesk_health::health_page(cache, Some(usagedesk_health::Factor::ALL[1]), true, 0, 100)
+            .map(|_| ())
+    })?;
+    let renewals = median_ms(runs, || {
+        usagedesk_health::renewal_page(cache, now, 12, 0, 50).map(|_| ())
+    })?;
+    let bounds = usagedesk_attention::bounds(now);
+    let attention = median_ms(runs, || {
+        usagedesk_attention::page(cache, &bounds, None, 0, 100).map(|_| ())
+    })?;
+    let over = median_ms(runs, || {
+        usagedesk_attention::page(
+            cache,
+            &bounds,
+            Some(usagedesk_attention::AttentionKind::OverSeats),
+            0,
+            100,
+        )
+        .map(|_| ())
+    })?;
+    let counts = usagedesk_attention::counts(cache, &bounds)?;
+    Ok(vec![
+        Figure::plain("health of every customer, first computation of a day", ms(first))
+            .target(format!("< {HEALTH_TARGET_MS} ms"), first < HEALTH_TARGET_MS),
+        view_figure(format!("health, first page by score (median of {runs})"), page),
+        view_figure(
+            format!("health, first page by utilization, highest first (median of {runs})"),
+            sorted,
+        ),
+        view_figure(
+            format!("renewals, first page of 12 months with month counts (median of {runs})"),
+            renewals,
+        ),
+        view_figure(
+            format!(
+                "attention, first page with counts ({} overdue, {} expiring, {} over seats; median of {runs})",
+                counts.overdue, counts.expiring, counts.over_seats
+            ),
+            attention,
+        ),
+        view_figure(
+            format!("attention, first page of over seats with counts (median of {runs})"),
+            over,
+        ),
     ])
 }
 

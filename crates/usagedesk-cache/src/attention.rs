@@ -10,7 +10,8 @@
 //! - **expiring**: licenses expiring after now and at the latest at the horizon, soonest first
 //!   (`ent_licenses` by its expiry index);
 //! - **over_seats**: (license, plan) pairs of one completed month whose used seats exceed the
-//!   seats (none: any use), largest overage first (the entitlement rows of that month).
+//!   seats (none: any use), largest overage first (`ent_over`, materialized per month with
+//!   the used seats, migration 0009).
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use usagedesk_domain::YearMonth;
 
 use crate::airgap_page::LAST_EXCHANGE;
-use crate::entitlements::{bind, rows_cte};
+use crate::entitlements::bind;
 use crate::{codec, Cache, CacheError, Result};
 
 /// What an attention item is about.
@@ -127,16 +128,14 @@ fn select(kind: AttentionKind) -> String {
              FROM ent_licenses l JOIN accounts a ON a.k = l.account_k
              WHERE l.expires_at > :now AND l.expires_at <= :until"
             .to_owned(),
-        AttentionKind::OverSeats => format!(
-            "{}
-             SELECT 'over_seats' AS kind, r.license_id AS subject, r.plan AS plan,
-                    r.m AS occurrence, a.id AS account_id, a.name AS account_name,
-                    r.license_id AS license_id, NULL AS at, r.seats AS seats, r.used AS used,
-                    -(r.used - COALESCE(r.seats, 0)) AS o1, r.license_id AS o2, r.plan AS o3
-             FROM rows r JOIN accounts a ON a.k = r.account_k
-             WHERE r.used > COALESCE(r.seats, 0)",
-            rows_cte(None)
-        ),
+        AttentionKind::OverSeats => "SELECT 'over_seats' AS kind, o.license_id AS subject,
+                    o.plan AS plan, o.month AS occurrence, a.id AS account_id,
+                    a.name AS account_name, o.license_id AS license_id, NULL AS at,
+                    o.seats AS seats, o.used AS used,
+                    -o.overage AS o1, o.license_id AS o2, o.plan AS o3
+             FROM ent_over o JOIN accounts a ON a.k = o.account_k
+             WHERE o.month = :from"
+            .to_owned(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Entitlements over the cache (`docs/entitlements.md`): per license, plan and month, the
 //! seats and the used seats — the month-end values of the plan's seat metric summed over the
 //! license's covered accounts — computed in SQL, set-based, over `month_usage` and the derived
-//! tables of `migrations/0006_entitlements.sql`. What follows from those numbers (utilization,
-//! overage, forecast) is `usagedesk-entitlements`'.
+//! tables of `migrations/0006_entitlements.sql` and `0009_ent_used.sql` (the used seats per
+//! holder, month and plan, kept with the month-end aggregates). What follows from those
+//! numbers (utilization, overage, forecast) is `usagedesk-entitlements`'.
 //!
 //! Covered accounts: an account is covered in month M by the license(s) of its nearest
 //! ancestor-or-self that holds a license in force in M. `ent_cover` lists, for every account,
@@ -140,15 +141,89 @@ pub(crate) fn pending(conn: &Connection) -> Result<bool> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Rebuilds the derived tables from `licenses` and the tree when marked (inside the caller's
-/// write transaction).
+/// Rebuilds the derived tables from `licenses` and the tree when marked, then the used seats
+/// of every month (inside the caller's write transaction).
 pub(crate) fn refresh(conn: &Connection) -> Result<()> {
     if !pending(conn)? {
         return Ok(());
     }
     conn.execute_batch(REBUILD)?;
+    refresh_used(conn, None)
+}
+
+/// Recomputes `ent_used` and `ent_over` for `months` (`None`: every month) from `month_usage` and the
+/// derived tables (inside the caller's write transaction): called when the month-end rows of
+/// those months have changed, and by [`refresh`] when coverage may have.
+pub(crate) fn refresh_used(conn: &Connection, months: Option<&[YearMonth]>) -> Result<()> {
+    if pending(conn)? {
+        // The whole table is rebuilt with the derived tables, once they are current.
+        return Ok(());
+    }
+    match months {
+        None => {
+            conn.execute_batch("DELETE FROM ent_used; DELETE FROM ent_over;")?;
+            conn.execute(&format!("{USED_INSERT} WHERE {USED_WHERE}"), [])?;
+            conn.execute(&format!("{OVER_INSERT} WHERE {OVER_WHERE}"), [])?;
+        }
+        Some(months) => {
+            let mut clear_used = conn.prepare_cached("DELETE FROM ent_used WHERE month = ?1")?;
+            let mut clear_over = conn.prepare_cached("DELETE FROM ent_over WHERE month = ?1")?;
+            let mut used = conn.prepare_cached(&format!(
+                "{USED_INSERT} WHERE mu.month = ?1 AND {USED_WHERE}"
+            ))?;
+            let mut over = conn.prepare_cached(&format!(
+                "{OVER_INSERT} WHERE u.month = ?1 AND {OVER_WHERE}"
+            ))?;
+            for m in months {
+                let m = m.to_string();
+                clear_used.execute([&m])?;
+                clear_over.execute([&m])?;
+                used.execute([&m])?;
+                over.execute([&m])?;
+            }
+        }
+    }
     Ok(())
 }
+
+/// The (license, plan, month) rows over their seats (`ent_over`), from `ent_used`: every
+/// license of the holder in force that month, with its seats for the plan if any.
+const OVER_INSERT: &str = "
+INSERT INTO ent_over (month, license_id, plan, account_k, seats, used, overage)
+SELECT u.month, l.license_id, u.plan, l.account_k, s.seats, u.used, u.used - COALESCE(s.seats, 0)
+FROM ent_used u
+JOIN ent_licenses l ON l.account_k = u.holder_k
+    AND l.first_month <= u.month AND (l.last_month IS NULL OR l.last_month >= u.month)
+LEFT JOIN ent_seats s ON s.license_id = l.license_id AND s.plan = u.plan";
+
+const OVER_WHERE: &str = "u.used > COALESCE(s.seats, 0)";
+
+/// Used seats per holder, month and plan (`ent_used`): each month-end row counts for the
+/// covered account's nearest holder with a license in force that month.
+const USED_INSERT: &str = "
+INSERT INTO ent_used (holder_k, month, plan, used)
+SELECT c.holder_k, mu.month, mu.plan,
+       SUM(CASE p.seat_metric
+           WHEN 'users_with_token' THEN mu.users_with_token
+           WHEN 'users_with_activity' THEN mu.users_with_activity
+           ELSE mu.users_registered END)
+FROM month_usage mu
+JOIN ent_cover c ON c.account_k = mu.account_k
+LEFT JOIN plans p ON p.id = mu.plan";
+
+/// The holder has a license in force in the row's month, and no nearer holder has one.
+const USED_WHERE: &str = "
+EXISTS (
+    SELECT 1 FROM ent_licenses l
+    WHERE l.account_k = c.holder_k
+      AND l.first_month <= mu.month AND (l.last_month IS NULL OR l.last_month >= mu.month)
+)
+AND NOT EXISTS (
+    SELECT 1 FROM ent_cover c2 JOIN ent_licenses l2 ON l2.account_k = c2.holder_k
+    WHERE c2.account_k = c.account_k AND c2.depth < c.depth
+      AND l2.first_month <= mu.month AND (l2.last_month IS NULL OR l2.last_month >= mu.month)
+)
+GROUP BY c.holder_k, mu.month, mu.plan";
 
 /// Times in `licenses.body` are the feed's RFC 3339 in UTC (`…Z`), so their first 7 and 10
 /// characters are the UTC month and day. The last month in force is the expiry's month when
@@ -202,7 +277,9 @@ fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
 /// The CTEs ending in `rows(license_id, account_k, plan, seats, used, m)`: each license held
 /// in the scope, each month of `:from..=:to` it is in force, each plan it has seats for or
 /// its covered accounts used. `used`: the plan's seat metric summed over the covered
-/// accounts whose month-end plan is that plan (accounts without a month-end row add 0).
+/// accounts whose month-end plan is that plan (accounts without a month-end row add 0), as
+/// materialized in `ent_used`. `CROSS JOIN` keeps the licenses of the scope the outer loop:
+/// without statistics the planner may otherwise scan `ent_used` whole for one customer.
 pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
     format!(
         "WITH RECURSIVE {scope},
@@ -215,31 +292,13 @@ pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
              FROM scope JOIN ent_licenses l ON l.account_k = scope.k
              JOIN months mo ON l.first_month <= mo.m AND (l.last_month IS NULL OR l.last_month >= mo.m)
          ),
-         held AS MATERIALIZED (SELECT DISTINCT account_k AS h, m FROM lic),
-         used AS MATERIALIZED (
-             SELECT held.h, held.m, mu.plan,
-                    SUM(CASE p.seat_metric
-                        WHEN 'users_with_token' THEN mu.users_with_token
-                        WHEN 'users_with_activity' THEN mu.users_with_activity
-                        ELSE mu.users_registered END) AS used
-             FROM held
-             JOIN ent_cover c ON c.holder_k = held.h
-             JOIN month_usage mu ON mu.account_k = c.account_k AND mu.month = held.m
-             LEFT JOIN plans p ON p.id = mu.plan
-             WHERE NOT EXISTS (
-                 SELECT 1 FROM ent_cover c2 JOIN ent_licenses l2 ON l2.account_k = c2.holder_k
-                 WHERE c2.account_k = c.account_k AND c2.depth < c.depth
-                   AND l2.first_month <= held.m AND (l2.last_month IS NULL OR l2.last_month >= held.m)
-             )
-             GROUP BY held.h, held.m, mu.plan
-         ),
          rows(license_id, account_k, plan, seats, used, m) AS (
              SELECT lic.license_id, lic.account_k, s.plan, s.seats, COALESCE(u.used, 0), lic.m
-             FROM lic JOIN ent_seats s ON s.license_id = lic.license_id
-             LEFT JOIN used u ON u.h = lic.account_k AND u.m = lic.m AND u.plan = s.plan
+             FROM lic CROSS JOIN ent_seats s ON s.license_id = lic.license_id
+             LEFT JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m AND u.plan = s.plan
              UNION ALL
              SELECT lic.license_id, lic.account_k, u.plan, NULL, u.used, lic.m
-             FROM lic JOIN used u ON u.h = lic.account_k AND u.m = lic.m
+             FROM lic CROSS JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m
              WHERE u.used > 0 AND NOT EXISTS (
                  SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = u.plan)
          )",
@@ -313,7 +372,7 @@ impl Cache {
                  JOIN months mo ON l.first_month <= mo.m AND (l.last_month IS NULL OR l.last_month >= mo.m)
              )
              SELECT (SELECT COUNT(DISTINCT license_id) FROM lic),
-                    (SELECT COUNT(*) FROM lic JOIN ent_seats s ON s.license_id = lic.license_id)",
+                    (SELECT COUNT(*) FROM lic CROSS JOIN ent_seats s ON s.license_id = lic.license_id)",
             scope_cte(Some(scope))
         );
         let list = serde_json::to_string(&months.iter().map(|m| m.to_string()).collect::<Vec<_>>())
@@ -366,7 +425,7 @@ impl Cache {
             "{}
              SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
                     l.first_month, l.last_month, l.expires_at
-             FROM rows r JOIN accounts a ON a.k = r.account_k
+             FROM rows r CROSS JOIN accounts a ON a.k = r.account_k
              JOIN ent_licenses l ON l.license_id = r.license_id
              LEFT JOIN plans p ON p.id = r.plan
              ORDER BY r.license_id, r.plan, r.m",
@@ -477,15 +536,35 @@ impl Cache {
             ),
         };
         let scope = account.map(|_| EntitlementScope::Tree);
+        let picked = match filter {
+            // Over their seats: materialized per month (`ent_over`).
+            LicenseFilter::Over => {
+                let (with, within) = match scope {
+                    None => (String::new(), ""),
+                    Some(_) => (
+                        format!("{},", scope_cte(scope)),
+                        "AND o.account_k IN (SELECT k FROM scope)",
+                    ),
+                };
+                format!(
+                    "WITH RECURSIVE {with} picked AS MATERIALIZED (
+                         SELECT o.license_id, o.account_k, o.plan, o.seats, o.used FROM ent_over o
+                         WHERE o.month = :from {within})"
+                )
+            }
+            _ => format!(
+                "{}, picked AS MATERIALIZED (SELECT * FROM rows WHERE {condition})",
+                rows_cte(scope)
+            ),
+        };
         let sql = format!(
-            "{}, picked AS MATERIALIZED (SELECT * FROM rows WHERE {condition})
+            "{picked}
              SELECT p.license_id, a.id, a.name, p.plan, pl.seat_metric, p.seats, p.used,
                     (SELECT COUNT(*) FROM picked)
-             FROM picked p JOIN accounts a ON a.k = p.account_k
+             FROM picked p CROSS JOIN accounts a ON a.k = p.account_k
              LEFT JOIN plans pl ON pl.id = p.plan
              ORDER BY {order}, p.license_id, p.plan
-             LIMIT :limit OFFSET :offset",
-            rows_cte(scope)
+             LIMIT :limit OFFSET :offset"
         );
         let m = month.to_string();
         let (limit_i, offset_i) = (limit as i64, offset as i64);
@@ -519,10 +598,7 @@ impl Cache {
             Some(t) => t.max(0) as u64,
             // An empty page (past the end, or nothing selected): count on its own.
             None => {
-                let sql = format!(
-                    "{} SELECT COUNT(*) FROM rows WHERE {condition}",
-                    rows_cte(scope)
-                );
+                let sql = format!("{picked} SELECT COUNT(*) FROM picked");
                 let mut st = self.conn.prepare(&sql)?;
                 bind(
                     &mut st,

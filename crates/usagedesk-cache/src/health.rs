@@ -134,6 +134,47 @@ fn renewal_row(r: &Row<'_>) -> rusqlite::Result<RenewalListRow> {
 const HEALTH_COLUMNS: &str = "account_id, name, score, f_usage_trend, f_utilization,
     f_instance_status, f_version_lag, f_license_expiry, f_reporting_freshness, factors";
 
+/// Merges the new rows (`temp.new_health`, `temp.new_renewals`) into the stored tables:
+/// rows gone are deleted, new ones inserted, changed ones updated (`IS NOT`: NULL-safe).
+const MERGE_HEALTH: &str = "
+DELETE FROM main.health
+WHERE account_id NOT IN (SELECT account_id FROM temp.new_health);
+INSERT INTO main.health (account_id, name, score, f_usage_trend, f_utilization,
+        f_instance_status, f_version_lag, f_license_expiry, f_reporting_freshness, factors)
+SELECT account_id, name, score, f_usage_trend, f_utilization, f_instance_status,
+       f_version_lag, f_license_expiry, f_reporting_freshness, factors
+FROM temp.new_health WHERE true
+ON CONFLICT (account_id) DO UPDATE SET
+    name = excluded.name, score = excluded.score,
+    f_usage_trend = excluded.f_usage_trend, f_utilization = excluded.f_utilization,
+    f_instance_status = excluded.f_instance_status, f_version_lag = excluded.f_version_lag,
+    f_license_expiry = excluded.f_license_expiry,
+    f_reporting_freshness = excluded.f_reporting_freshness, factors = excluded.factors
+WHERE name IS NOT excluded.name OR score IS NOT excluded.score
+   OR f_usage_trend IS NOT excluded.f_usage_trend OR f_utilization IS NOT excluded.f_utilization
+   OR f_instance_status IS NOT excluded.f_instance_status
+   OR f_version_lag IS NOT excluded.f_version_lag
+   OR f_license_expiry IS NOT excluded.f_license_expiry
+   OR f_reporting_freshness IS NOT excluded.f_reporting_freshness
+   OR factors IS NOT excluded.factors;
+DELETE FROM main.health_renewals
+WHERE license_id NOT IN (SELECT license_id FROM temp.new_renewals);
+INSERT INTO main.health_renewals (license_id, account_id, license_type, expires_at, seats,
+        used, forecast, forecast_over, plans)
+SELECT license_id, account_id, license_type, expires_at, seats, used, forecast,
+       forecast_over, plans
+FROM temp.new_renewals WHERE true
+ON CONFLICT (license_id) DO UPDATE SET
+    account_id = excluded.account_id, license_type = excluded.license_type,
+    expires_at = excluded.expires_at, seats = excluded.seats, used = excluded.used,
+    forecast = excluded.forecast, forecast_over = excluded.forecast_over,
+    plans = excluded.plans
+WHERE account_id IS NOT excluded.account_id OR license_type IS NOT excluded.license_type
+   OR expires_at IS NOT excluded.expires_at OR seats IS NOT excluded.seats
+   OR used IS NOT excluded.used OR forecast IS NOT excluded.forecast
+   OR forecast_over IS NOT excluded.forecast_over OR plans IS NOT excluded.plans;
+";
+
 impl Cache {
     /// The day the health tables were computed for, when they are current (`None`: they lag
     /// behind the data, or were never computed).
@@ -273,7 +314,9 @@ impl Cache {
     }
 
     /// Replaces both health tables with `health` and `renewals`, computed as of `as_of`, and
-    /// clears the lag mark, in one transaction (a failure keeps the previous tables).
+    /// clears the lag mark, in one transaction (a failure keeps the previous tables). The new
+    /// rows are written to unindexed temporary tables first, then merged: only rows that
+    /// changed are written to the indexed tables, and only the indexes of changed columns.
     pub fn replace_health(
         &mut self,
         as_of: NaiveDate,
@@ -281,10 +324,16 @@ impl Cache {
         renewals: impl IntoIterator<Item = RenewalRecord>,
     ) -> Result<()> {
         let tx = self.write_tx()?;
-        tx.execute_batch("DELETE FROM health; DELETE FROM health_renewals;")?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS new_health AS SELECT * FROM main.health WHERE 0;
+             CREATE TEMP TABLE IF NOT EXISTS new_renewals
+                 AS SELECT * FROM main.health_renewals WHERE 0;
+             DELETE FROM temp.new_health; DELETE FROM temp.new_renewals;",
+        )?;
         {
             let mut put = tx.prepare(&format!(
-                "INSERT INTO health ({HEALTH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO temp.new_health ({HEALTH_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))?;
             for h in health {
                 let f = h.factor_scores;
@@ -302,7 +351,7 @@ impl Cache {
                 ])?;
             }
             let mut put = tx.prepare(
-                "INSERT INTO health_renewals (license_id, account_id, license_type, expires_at,
+                "INSERT INTO temp.new_renewals (license_id, account_id, license_type, expires_at,
                      seats, used, forecast, forecast_over, plans)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
@@ -320,12 +369,28 @@ impl Cache {
                 ])?;
             }
         }
+        tx.execute_batch(MERGE_HEALTH)?;
         tx.execute(
             "INSERT OR REPLACE INTO health_state (one, as_of) VALUES (1, ?1)",
             [as_of.to_string()],
         )?;
-        tx.execute_batch("DELETE FROM health_dirty; ANALYZE health; ANALYZE health_renewals;")?;
+        tx.execute_batch(
+            "DELETE FROM health_dirty; DELETE FROM temp.new_health; DELETE FROM temp.new_renewals;",
+        )?;
         tx.commit()?;
+        // The planner's statistics, once (the tables keep their shape from day to day).
+        let analyzed: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = 'health')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(false);
+        if !analyzed {
+            self.conn
+                .execute_batch("ANALYZE health; ANALYZE health_renewals;")?;
+        }
         Ok(())
     }
 
@@ -528,5 +593,87 @@ impl Cache {
                 months,
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(id: &str, score: u32, factors: &str) -> HealthRecord {
+        HealthRecord {
+            account_id: id.into(),
+            name: id.to_uppercase(),
+            score,
+            factor_scores: [Some(score as f64), None, Some(1.0), None, None, Some(2.0)],
+            factors_json: factors.into(),
+        }
+    }
+
+    fn renewal(id: &str, used: u64) -> RenewalRecord {
+        RenewalRecord {
+            license_id: id.into(),
+            account_id: "a".into(),
+            license_type: "prod".into(),
+            expires_at: "2026-01-01T00:00:00Z".into(),
+            seats: 10,
+            used,
+            forecast: None,
+            forecast_over: false,
+            plans_json: "[]".into(),
+        }
+    }
+
+    fn stored(cache: &Cache) -> (Vec<HealthRecord>, Vec<RenewalRecord>) {
+        let health = cache
+            .health_page(None, false, 0, MAX_HEALTH_PAGE)
+            .unwrap()
+            .items;
+        let mut renewals: Vec<RenewalRecord> = Vec::new();
+        cache
+            .each_renewal("0", "9", |r| {
+                renewals.push(r.renewal);
+                Ok(true)
+            })
+            .unwrap();
+        (health, renewals)
+    }
+
+    #[test]
+    fn a_second_computation_leaves_exactly_its_rows() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        cache
+            .replace_health(
+                day,
+                [
+                    health("a", 10, "[1]"),
+                    health("b", 20, "[2]"),
+                    health("c", 30, "[3]"),
+                ],
+                [renewal("L1", 1), renewal("L2", 2)],
+            )
+            .unwrap();
+        // b is gone, c changes its factors only, a its score, d is new; L1 is gone, L2
+        // changes, L3 is new.
+        let second = vec![
+            health("a", 50, "[1]"),
+            health("c", 30, "[3b]"),
+            health("d", 5, "[4]"),
+        ];
+        let renewals = vec![renewal("L2", 7), renewal("L3", 3)];
+        let next = day.succ_opt().unwrap();
+        cache
+            .replace_health(next, second.clone(), renewals.clone())
+            .unwrap();
+        let (h, r) = stored(&cache);
+        let mut want = second;
+        want.sort_by_key(|h| h.score);
+        assert_eq!(
+            h, want,
+            "by score, lowest first: the second computation's rows only"
+        );
+        assert_eq!(r, renewals, "the second calendar's rows only");
+        assert_eq!(cache.health_as_of().unwrap(), Some(next));
     }
 }

@@ -54,6 +54,8 @@ impl Cache {
              DELETE FROM ent_licenses;
              DELETE FROM ent_seats;
              DELETE FROM ent_cover;
+             DELETE FROM ent_used;
+             DELETE FROM ent_over;
              DELETE FROM ent_dirty;
              DELETE FROM health;
              DELETE FROM health_renewals;

@@ -15,6 +15,7 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0006_entitlements.sql"),
     include_str!("../migrations/0007_health.sql"),
     include_str!("../migrations/0008_attention.sql"),
+    include_str!("../migrations/0009_ent_used.sql"),
 ]);
 
 /// The schema version this build writes.

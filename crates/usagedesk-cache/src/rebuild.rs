@@ -532,6 +532,8 @@ impl Cache {
                 }
             }
         }
+        // The used seats of the licenses read the same month-end rows.
+        crate::entitlements::refresh_used(&tx, if all { None } else { Some(&months) })?;
         tx.execute("DELETE FROM dirty_months", [])?;
         tx.commit()?;
         stats.months = months;

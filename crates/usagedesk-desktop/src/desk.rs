@@ -72,7 +72,9 @@ pub struct Desk {
     demo_accounts: usize,
     /// Queries read through their own connection, so they answer while a sync writes.
     reader: Mutex<Cache>,
-    writer: tokio::sync::Mutex<Cache>,
+    writer: Arc<tokio::sync::Mutex<Cache>>,
+    /// Account health is being recomputed in the background (see `health.rs`).
+    health_job: Arc<AtomicBool>,
     secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
     state: Mutex<RunState>,
@@ -120,7 +122,8 @@ impl Desk {
             demo_mode: opts.demo,
             demo_accounts: opts.demo_accounts,
             reader: Mutex::new(reader),
-            writer: tokio::sync::Mutex::new(writer),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            health_job: Arc::default(),
             secrets,
             clock,
             state: Mutex::new(RunState::default()),
@@ -143,6 +146,19 @@ impl Desk {
 
     pub(crate) fn writer(&self) -> &tokio::sync::Mutex<Cache> {
         &self.writer
+    }
+
+    /// The writing connection, for work that outlives a call (`health.rs`).
+    pub(crate) fn writer_handle(&self) -> Arc<tokio::sync::Mutex<Cache>> {
+        self.writer.clone()
+    }
+
+    pub(crate) fn clock_handle(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    pub(crate) fn health_job(&self) -> Arc<AtomicBool> {
+        self.health_job.clone()
     }
 
     pub(crate) fn cache_path(&self) -> &Path {

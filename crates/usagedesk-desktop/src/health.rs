@@ -1,8 +1,10 @@
 //! Account health and the renewal calendar (logic: `usagedesk-health`). The stored scores are
 //! brought up to today through the writing connection when they lag (after a sync, on a new
-//! day), then every page is read through the reading one.
+//! day), in the background; every page is read through the reading one at once, saying
+//! whether the scores it shows are being recomputed.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use usagedesk_cache::{CacheError, MAX_HEALTH_PAGE};
 use usagedesk_health::{
@@ -28,15 +30,28 @@ fn window(offset: u64, limit: u64) -> Result<(usize, usize), AppError> {
 }
 
 impl Desk {
-    /// Recomputes the stored scores if they are not today's or lag behind the data.
-    async fn health_current(&self) -> Result<(), AppError> {
+    /// Whether the stored scores are today's and current. When not, starts their
+    /// recomputation in the background (one at a time, through the writing connection) and
+    /// answers `false` at once: the views read the stored scores meanwhile and say they are
+    /// being recomputed, instead of waiting for every customer's computation.
+    fn health_current(&self) -> Result<bool, AppError> {
         let now = self.clock().now();
         if self.read(|c| c.health_as_of())? == Some(now.date_naive()) {
-            return Ok(());
+            return Ok(true);
         }
-        let mut cache = self.writer().lock().await;
-        usagedesk_health::ensure_current(&mut cache, now)?;
-        Ok(())
+        let job = self.health_job();
+        if job.swap(true, Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let (writer, clock) = (self.writer_handle(), self.clock_handle());
+        tokio::task::spawn_blocking(move || {
+            let mut cache = writer.blocking_lock();
+            if let Err(e) = usagedesk_health::ensure_current(&mut cache, clock.now()) {
+                tracing::warn!("account health was not recomputed: {e}");
+            }
+            job.store(false, Ordering::SeqCst);
+        });
+        Ok(false)
     }
 
     /// One page (`limit` 1..=500) of the customers by health, or by one factor (`sort`),
@@ -49,13 +64,16 @@ impl Desk {
         limit: u64,
     ) -> Result<HealthPage, AppError> {
         let (offset, limit) = window(offset, limit)?;
-        self.health_current().await?;
-        self.read(|c| usagedesk_health::health_page(c, sort, descending, offset, limit))
+        let current = self.health_current()?;
+        let mut page =
+            self.read(|c| usagedesk_health::health_page(c, sort, descending, offset, limit))?;
+        page.computing = !current;
+        Ok(page)
     }
 
     /// One customer's health with its factors; `not_found` for an account holding no license.
     pub async fn customer_health(&self, account_id: &str) -> Result<CustomerHealth, AppError> {
-        self.health_current().await?;
+        self.health_current()?;
         self.read(|c| {
             usagedesk_health::customer_health_of(c, account_id)?.ok_or_else(|| {
                 CacheError::UnknownAccount {
@@ -78,9 +96,12 @@ impl Desk {
             )));
         }
         let (offset, limit) = window(offset, limit)?;
-        self.health_current().await?;
+        let current = self.health_current()?;
         let now = self.clock().now();
-        self.read(|c| usagedesk_health::renewal_page(c, now, months, offset, limit))
+        let mut calendar =
+            self.read(|c| usagedesk_health::renewal_page(c, now, months, offset, limit))?;
+        calendar.computing = !current;
+        Ok(calendar)
     }
 
     /// Writes the calendar of `months` months to `path` as CSV (whole or not at all);

@@ -61,6 +61,9 @@ pub struct HealthPage {
     pub page: Page<CustomerHealth>,
     /// The UTC day the stored scores were computed for.
     pub as_of: Option<NaiveDate>,
+    /// The stored scores lag behind today or the data and are being recomputed: the page
+    /// shows the stored ones meanwhile (none before the first computation); ask again.
+    pub computing: bool,
 }
 
 /// One plan of a license in the calendar, last completed month.
@@ -119,6 +122,8 @@ pub struct RenewalCalendar {
     /// The month utilization is measured in (the last completed one).
     pub utilization_month: YearMonth,
     pub as_of: Option<NaiveDate>,
+    /// As [`HealthPage::computing`]: the calendar's utilization and scores are recomputed.
+    pub computing: bool,
 }
 
 fn customer(r: HealthRecord) -> Result<CustomerHealth, CacheError> {
@@ -165,6 +170,7 @@ pub fn health_page(
                 limit: page.limit,
             },
             as_of: c.health_computed_for()?,
+            computing: false,
         })
     })
 }
@@ -311,6 +317,7 @@ pub fn renewal_page(
         },
         utilization_month: YearMonth::last_completed(now.date_naive()),
         as_of: cache.health_computed_for()?,
+        computing: false,
     })
 }
 

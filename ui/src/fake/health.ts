@@ -88,7 +88,7 @@ export function fakeHealthList(w: FakeWorld, sort: Factor | null, descending: bo
   known.sort((a, b) => dir * (key(a)! - key(b)! || a.name.localeCompare(b.name) || a.account_id.localeCompare(b.account_id)));
   const rows = [...known, ...unknown];
   const page: Page<CustomerHealth> = { items: rows.slice(offset, offset + limit), total: rows.length, offset, limit };
-  return { page, as_of: new Date(now).toISOString().slice(0, 10) };
+  return { page, as_of: new Date(now).toISOString().slice(0, 10), computing: false };
 }
 
 export function fakeCustomerHealth(w: FakeWorld, accountId: string, now = Date.now()): CustomerHealth | null {
@@ -137,5 +137,6 @@ export function fakeRenewals(w: FakeWorld, months: number, offset: number, limit
     page: { items: rows.slice(offset, offset + limit), total: rows.length, offset, limit },
     utilization_month: month,
     as_of: new Date(now).toISOString().slice(0, 10),
+    computing: false,
   };
 }

@@ -778,7 +778,12 @@ export type HealthPage = { page: Page<CustomerHealth>,
 /**
  * The UTC day the stored scores were computed for.
  */
-as_of: string | null, };
+as_of: string | null, 
+/**
+ * The stored scores lag behind today or the data and are being recomputed: the page
+ * shows the stored ones meanwhile (none before the first computation); ask again.
+ */
+computing: boolean, };
 
 export type RenewalPlan = { plan: string, seats: number | null, used: number, utilization: number | null, forecast_at_expiry: number | null, forecast_over_seats: boolean, };
 
@@ -822,7 +827,11 @@ months: Array<RenewalMonth>, page: Page<Renewal>,
 /**
  * The month utilization is measured in (the last completed one).
  */
-utilization_month: YearMonth, as_of: string | null, };
+utilization_month: YearMonth, as_of: string | null, 
+/**
+ * As [`HealthPage::computing`]: the calendar's utilization and scores are recomputed.
+ */
+computing: boolean, };
 
 export type AttentionKind = "overdue" | "expiring" | "over_seats";
 

@@ -7,6 +7,8 @@ import { PagedList } from '../ui/paged';
 
 /** Rows asked for at once. */
 export const HEALTH_PAGE = 100;
+/** How soon the list is asked again while the scores are being recomputed (ms). */
+export const RECOMPUTE_POLL_MS = 1000;
 
 export class HealthStore {
   sort = $state<Factor | null>(null);
@@ -17,11 +19,14 @@ export class HealthStore {
   stale = $state(false);
   error = $state.raw<AppError | null>(null);
   asOf = $state<string | null>(null);
+  /** the stored scores are being recomputed: they are shown meanwhile, and asked again */
+  computing = $state(false);
   /** the customer whose factors are shown */
   selected = $state.raw<CustomerHealth | null>(null);
 
   readonly list: PagedList<CustomerHealth>;
   private requested = false;
+  private poll: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
     this.list = new PagedList<CustomerHealth>(this.fetcher(null, false), {
@@ -35,6 +40,13 @@ export class HealthStore {
     return async (offset: number, limit: number) => {
       const p = await ipc.healthList(sort, descending, offset, limit);
       this.asOf = p.as_of;
+      this.computing = p.computing;
+      if (p.computing && this.poll === null) {
+        this.poll = setTimeout(() => {
+          this.poll = null;
+          void this.load();
+        }, RECOMPUTE_POLL_MS);
+      }
       return p.page;
     };
   }
