@@ -142,13 +142,29 @@ pub(crate) fn pending(conn: &Connection) -> Result<bool> {
 }
 
 /// Rebuilds the derived tables from `licenses` and the tree when marked, then the used seats
-/// of every month (inside the caller's write transaction).
+/// of every month whose month-end rows are settled (inside the caller's write transaction).
+/// The months marked dirty get theirs when their aggregates are rebuilt
+/// ([`refresh_used`] from `rebuild_aggregates`, which always follows before they are read):
+/// during a first sync that is every month, and computing them here as well, from month
+/// rows still arriving, would be thrown away.
 pub(crate) fn refresh(conn: &Connection) -> Result<()> {
     if !pending(conn)? {
         return Ok(());
     }
     conn.execute_batch(REBUILD)?;
-    refresh_used(conn, None)
+    const SETTLED: &str = "NOT IN (SELECT month FROM dirty_months)";
+    conn.execute_batch(&format!(
+        "DELETE FROM ent_used WHERE month {SETTLED}; DELETE FROM ent_over WHERE month {SETTLED};"
+    ))?;
+    conn.execute(
+        &format!("{USED_INSERT} WHERE mu.month {SETTLED} AND {USED_WHERE}"),
+        [],
+    )?;
+    conn.execute(
+        &format!("{OVER_INSERT} WHERE u.month {SETTLED} AND {OVER_WHERE}"),
+        [],
+    )?;
+    Ok(())
 }
 
 /// Recomputes `ent_used` and `ent_over` for `months` (`None`: every month) from `month_usage` and the
