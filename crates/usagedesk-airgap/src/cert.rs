@@ -28,46 +28,46 @@ const SIGNING_TAG: &[u8] = b"USAGEDESK DELEGATION CERTIFICATE\n";
 /// Which accounts a delegated key may issue files for: `*` (all), or one account and all its
 /// descendants. Serialized as that string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub enum CertScope {
     All,
     /// The subtree rooted at this account.
     Subtree(String),
 }
 
-impl Scope {
+impl CertScope {
     /// True when an instance whose account has this path (root first, the instance's own
     /// account last) lies in the scope.
     pub fn covers(&self, account_path: &[String]) -> bool {
         match self {
-            Scope::All => true,
-            Scope::Subtree(root) => account_path.iter().any(|a| a == root),
+            CertScope::All => true,
+            CertScope::Subtree(root) => account_path.iter().any(|a| a == root),
         }
     }
 }
 
-impl fmt::Display for Scope {
+impl fmt::Display for CertScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Scope::All => f.write_str("*"),
-            Scope::Subtree(id) => f.write_str(id),
+            CertScope::All => f.write_str("*"),
+            CertScope::Subtree(id) => f.write_str(id),
         }
     }
 }
 
-impl Serialize for Scope {
+impl Serialize for CertScope {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Scope {
+impl<'de> Deserialize<'de> for CertScope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         if s == "*" {
-            return Ok(Scope::All);
+            return Ok(CertScope::All);
         }
         check_id("scope", &s).map_err(serde::de::Error::custom)?;
-        Ok(Scope::Subtree(s))
+        Ok(CertScope::Subtree(s))
     }
 }
 
@@ -80,7 +80,7 @@ pub struct DelegationCertificate {
     pub public_key: PublicKey,
     /// Who holds the delegated key (e.g. the manager's e-mail address).
     pub subject: String,
-    pub scope: Scope,
+    pub scope: CertScope,
     #[serde(with = "timestamp")]
     pub issued_at: DateTime<Utc>,
     #[serde(with = "timestamp")]
@@ -97,7 +97,7 @@ struct CertBody<'a> {
     version: u32,
     public_key: &'a PublicKey,
     subject: &'a str,
-    scope: &'a Scope,
+    scope: &'a CertScope,
     #[serde(with = "timestamp")]
     issued_at: &'a DateTime<Utc>,
     #[serde(with = "timestamp")]
@@ -112,7 +112,7 @@ impl DelegationCertificate {
         root: &SigningKey,
         delegated: &PublicKey,
         subject: &str,
-        scope: Scope,
+        scope: CertScope,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Self> {
@@ -319,7 +319,7 @@ impl RootKey {
         &self,
         delegated: &PublicKey,
         subject: &str,
-        scope: Scope,
+        scope: CertScope,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<DelegationCertificate> {
@@ -353,7 +353,7 @@ mod tests {
             .certify(
                 &delegated.public_key(),
                 "alice@vendor.example",
-                Scope::Subtree("msp".into()),
+                CertScope::Subtree("msp".into()),
                 t("2026-03-01T00:00:00Z"),
                 t("2026-06-01T00:00:00Z"),
             )
@@ -411,7 +411,7 @@ mod tests {
     fn a_widened_scope_or_period_breaks_the_signature() {
         let (root, _, cert) = setup();
         let mut wider = cert.clone();
-        wider.scope = Scope::All;
+        wider.scope = CertScope::All;
         let e = wider
             .verify(&root.public_key(), t("2026-04-01T00:00:00Z"))
             .unwrap_err();
@@ -436,7 +436,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::OutOfScope, "{e}");
         assert!(e.to_string().contains("other > acme"), "{e}");
-        assert!(Scope::All.covers(&path(&["anything"])));
+        assert!(CertScope::All.covers(&path(&["anything"])));
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod refusals;
 mod testutil;
 
 pub use armor::{Signed, Verified};
-pub use cert::{DelegationCertificate, Scope, CERTIFICATE_VERSION, MAX_CERTIFICATE_BYTES};
+pub use cert::{CertScope, DelegationCertificate, CERTIFICATE_VERSION, MAX_CERTIFICATE_BYTES};
 pub use error::{AirgapError, Artifact, ErrorKind, Result};
 pub use fields::{Nonce, Sha256Digest, MAX_ACCOUNT_PATH, MAX_CLOCK_SKEW, MAX_SUBJECT_LEN};
 pub use file_kind::{FileKind, FORMAT_VERSION};

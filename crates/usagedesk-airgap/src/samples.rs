@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use crate::cert::{DelegationCertificate, Scope};
+use crate::cert::{CertScope, DelegationCertificate};
 use crate::keys::{RootKey, SigningKey};
 use crate::license::{KnownInstance, LicenseFile, LicenseRequest};
 use crate::sync_key::{SyncKey, SyncKeyRequest};
@@ -80,7 +80,7 @@ pub fn samples() -> Samples {
         .certify(
             &delegated.public_key(),
             "alice@vendor.example",
-            Scope::Subtree("msp-north".into()),
+            CertScope::Subtree("msp-north".into()),
             at("2026-03-01T08:00:00Z"),
             at("2026-05-30T08:00:00Z"),
         )

@@ -168,7 +168,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::cert::Scope;
+    use crate::cert::CertScope;
     use crate::error::ErrorKind;
     use crate::testutil::{fixture, path, Fixture};
 
@@ -274,7 +274,7 @@ mod tests {
             .certify(
                 &f.delegated.public_key(),
                 "alice@vendor.example",
-                Scope::Subtree("other-msp".into()),
+                CertScope::Subtree("other-msp".into()),
                 f.now,
                 f.cert.expires_at,
             )
@@ -330,7 +330,7 @@ mod tests {
             .certify(
                 &key.public_key(),
                 "mallory",
-                Scope::All,
+                CertScope::All,
                 f.now,
                 f.now + Duration::days(90),
             )

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use crate::armor::Verified;
-use crate::cert::{DelegationCertificate, Scope};
+use crate::cert::{CertScope, DelegationCertificate};
 use crate::fields::signature_b64;
 use crate::file_kind::FileKind;
 use crate::keys::{PublicKey, RootKey, SigningKey};
@@ -55,7 +55,7 @@ pub fn fixture() -> Fixture {
         .certify(
             &delegated.public_key(),
             "alice@vendor.example",
-            Scope::Subtree("msp".into()),
+            CertScope::Subtree("msp".into()),
             now - Duration::days(1),
             now + Duration::days(89),
         )

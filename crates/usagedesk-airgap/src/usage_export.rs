@@ -121,7 +121,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
-    use crate::cert::Scope;
+    use crate::cert::CertScope;
     use crate::error::ErrorKind;
     use crate::keys::RootKey;
     use crate::testutil::t;
@@ -156,7 +156,7 @@ mod tests {
             .certify(
                 &key.public_key(),
                 "alice@vendor.example",
-                Scope::Subtree("msp".into()),
+                CertScope::Subtree("msp".into()),
                 t("2026-03-01T00:00:00Z"),
                 t("2026-06-01T00:00:00Z"),
             )

@@ -51,9 +51,9 @@ fn kinds(kind: Option<AttentionKind>) -> Vec<AttentionKind> {
 /// How many items of each kind are there at `bounds`.
 pub fn counts(cache: &Cache, bounds: &AttentionBounds) -> Result<AttentionCounts, CacheError> {
     let mut c = AttentionCounts {
-        overdue: cache.attention_count(AttentionKind::Overdue, bounds)?,
-        expiring: cache.attention_count(AttentionKind::Expiring, bounds)?,
-        over_seats: cache.attention_count(AttentionKind::OverSeats, bounds)?,
+        overdue: cache.attention().count(AttentionKind::Overdue, bounds)?,
+        expiring: cache.attention().count(AttentionKind::Expiring, bounds)?,
+        over_seats: cache.attention().count(AttentionKind::OverSeats, bounds)?,
         total: 0,
     };
     c.total = c.overdue + c.expiring + c.over_seats;
@@ -106,7 +106,7 @@ pub fn page(
         let total = ks.iter().map(|k| counts.of(*k)).sum();
         let mut items = Vec::new();
         for (k, off, take) in slices(&counts, &ks, offset, Some(limit)) {
-            c.each_attention(k, bounds, off, take, |row| {
+            c.attention().each(k, bounds, off, take, |row| {
                 items.push(AttentionItem::from_row(row));
                 Ok::<(), CacheError>(())
             })?;
@@ -139,7 +139,7 @@ pub fn each_item<E: From<CacheError>>(
             slices(&counts(c, bounds)?, &ks, offset, limit)
         };
         for (k, off, take) in plan {
-            c.each_attention(k, bounds, off, take, |row| {
+            c.attention().each(k, bounds, off, take, |row| {
                 each(AttentionItem::from_row(row))
             })?;
         }

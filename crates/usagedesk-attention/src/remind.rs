@@ -57,7 +57,7 @@ pub fn check_reminders(
     let b = bounds(now);
     let mut first = Vec::new();
     let mut by_kind = [0u64; 3];
-    let new = cache.note_attention(&b, now, enabled, |row| {
+    let new = cache.attention_mut().note(&b, now, enabled, |row| {
         by_kind[index(row.kind)] += 1;
         if first.len() <= MAX_NOTICES {
             first.push(AttentionItem::from_row(row));

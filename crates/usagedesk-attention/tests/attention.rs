@@ -172,9 +172,10 @@ fn load(cache: &mut Cache, w: &World, cursor: &str) {
     changes.extend(w.instances.iter().cloned().map(Change::Instance));
     changes.extend(w.usage.iter().cloned().map(Change::MonthUsage));
     cache
+        .sync_mut()
         .apply_changes(&changes, &plans(), cursor, now())
         .unwrap();
-    cache.rebuild_aggregates().unwrap();
+    cache.sync_mut().rebuild_aggregates().unwrap();
 }
 
 /// An item's identity: kind, subject, plan, occurrence.
@@ -520,7 +521,7 @@ fn reminders_fire_once_per_occurrence_across_checks_restarts_and_recurrences() {
         0,
         "no burst when switched on"
     );
-    let (all, notified) = cache.attention_noticed_counts().unwrap();
+    let (all, notified) = cache.attention().noticed_counts().unwrap();
     assert_eq!(all, seen.len() as u64, "every occurrence recorded once");
     assert_eq!(
         all - notified,

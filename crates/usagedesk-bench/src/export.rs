@@ -24,7 +24,7 @@ pub fn bench_export(
 ) -> Result<Vec<Figure>> {
     std::fs::create_dir_all(out)?;
     let cache = Cache::open(cache_path)?;
-    let months = cache.completed_months(today)?;
+    let months = cache.usage().completed_months(today)?;
     let months = &months[months.len().saturating_sub(24)..];
     let (Some(from), Some(to)) = (months.first().copied(), months.last().copied()) else {
         bail!(
@@ -32,7 +32,7 @@ pub fn bench_export(
             cache_path.display()
         );
     };
-    let roots = cache.child_accounts(None)?;
+    let roots = cache.accounts().all_children(None)?;
     let sql = format!(
         "SELECT mu.month, a.id, a.name, a.parent_id, p.name, a.status, mu.plan, \
          mu.users_registered, mu.users_with_token, mu.users_with_activity \

@@ -26,6 +26,7 @@ const HEALTH_TARGET_MS: f64 = 3000.0;
 pub fn bench(cache_path: &Path, today: chrono::NaiveDate, runs: usize) -> Result<Vec<Figure>> {
     let mut cache = Cache::open(cache_path)?;
     let month = *cache
+        .usage()
         .completed_months(today)?
         .last()
         .context("the cache holds no completed month")?;
@@ -38,6 +39,7 @@ pub fn bench(cache_path: &Path, today: chrono::NaiveDate, runs: usize) -> Result
     ] {
         let median = median_ms(runs, || {
             cache
+                .accounts()
                 .children(parent, month, 0, 100, Default::default())
                 .map(|_| ())
         })?;
@@ -188,7 +190,9 @@ fn health(cache: &mut Cache, today: chrono::NaiveDate, runs: usize) -> Result<Ve
 
 /// The root with the most children, and a mid-level account (depth 2) with the most children.
 fn pick_accounts(cache: &Cache, month: YearMonth) -> Result<(String, String)> {
-    let roots = cache.children(None, month, 0, 1000, Default::default())?;
+    let roots = cache
+        .accounts()
+        .children(None, month, 0, 1000, Default::default())?;
     let root = roots
         .items
         .iter()
@@ -196,6 +200,7 @@ fn pick_accounts(cache: &Cache, month: YearMonth) -> Result<(String, String)> {
         .context("no root account")?;
     let mut best: Option<(String, u64)> = None;
     for child in cache
+        .accounts()
         .children(
             Some(&root.usage.account_id),
             month,
@@ -205,7 +210,7 @@ fn pick_accounts(cache: &Cache, month: YearMonth) -> Result<(String, String)> {
         )?
         .items
     {
-        let grandchildren = cache.children(
+        let grandchildren = cache.accounts().children(
             Some(&child.usage.account_id),
             month,
             0,

@@ -16,7 +16,7 @@ use usagedesk_domain::airgap_api::ImportCounts;
 use usagedesk_domain::{Instance, UsageCounts, YearMonth};
 
 use crate::codec::{self, DateText};
-use crate::{Cache, CacheError, Result};
+use crate::{AirgapHandle, AirgapHandleMut, CacheError, Result};
 
 /// What happened in one ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +95,7 @@ pub struct LedgerEntry {
 /// An instance with what the ledger knows of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct InstanceRow {
+pub struct AirgapInstance {
     pub instance: Instance,
     /// The account's name (`None` when the account is not cached).
     pub account_name: Option<String>,
@@ -249,88 +249,21 @@ pub(crate) fn bump_generation(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-impl Cache {
+impl AirgapHandleMut<'_> {
     /// Records a sync key issued here.
     pub fn record_sync_key(&mut self, entry: &LedgerEntry) -> Result<i64> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let id = insert_ledger(&tx, entry)?;
         refresh_summary(&tx, &entry.instance_id)?;
         tx.commit()?;
         Ok(id)
     }
 
-    /// The sync key issued here with this nonce.
-    pub fn sync_key_by_nonce(&self, nonce: &str) -> Result<Option<LedgerEntry>> {
-        self.ledger_where("event = 'sync_key_issued' AND nonce = ?1", nonce)
-    }
-
-    /// The import of the usage data file with this SHA-256, if it was imported here.
-    pub fn import_by_file(&self, sha256: &str) -> Result<Option<LedgerEntry>> {
-        self.ledger_where("event = 'usage_imported' AND file_sha256 = ?1", sha256)
-    }
-
-    /// The import that answered the sync key with this nonce, if any.
-    pub fn import_by_nonce(&self, nonce: &str) -> Result<Option<LedgerEntry>> {
-        self.ledger_where("event = 'usage_imported' AND nonce = ?1", nonce)
-    }
-
-    fn ledger_where(&self, condition: &str, value: &str) -> Result<Option<LedgerEntry>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {LEDGER_COLUMNS} FROM airgap_ledger WHERE {condition} ORDER BY id DESC LIMIT 1"
-        ))?;
-        let mut rows = st.query([value])?;
-        rows.next()?.map(ledger_at).transpose()
-    }
-
-    /// How `records` of `instance` compare with the records imported here before (by
-    /// account and date) and with the cloud's mark for the instance: a record at or below
-    /// the mark is one the vendor already has.
-    pub fn classify_records(
-        &self,
-        instance: &str,
-        cloud_mark: u64,
-        records: &[ImportRecord],
-    ) -> Result<ImportCounts> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT plan, users_registered, users_with_token, users_with_activity
-             FROM airgap_records WHERE instance_id = ?1 AND account_id = ?2 AND date = ?3",
-        )?;
-        let mut counts = ImportCounts {
-            received: records.len() as u64,
-            ..ImportCounts::default()
-        };
-        for r in records {
-            let known = st
-                .query_row(
-                    params![instance, r.account_id, DateText::new(r.date).as_str()],
-                    |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            (row.get(1)?, row.get(2)?, row.get(3)?),
-                        ))
-                    },
-                )
-                .optional()?;
-            match known {
-                Some((plan, (a, b, c))) => {
-                    if plan == r.plan && codec::counts(a, b, c)? == r.counts {
-                        counts.already_present += 1;
-                    } else {
-                        counts.changed += 1;
-                    }
-                }
-                None if r.seq <= cloud_mark => counts.already_present += 1,
-                None => counts.new += 1,
-            }
-        }
-        Ok(counts)
-    }
-
     /// Stores an import in one transaction: its ledger entry, the files in the outbox (bound
     /// to the cache's cloud and account: they are pushed there and nowhere else), its
     /// records (merged by key), the month-end rows they make newer, marked pending upload,
     /// and the instance's key when none was pinned yet. Call
-    /// [`Cache::rebuild_aggregates`] afterwards. Returns the ledger id.
+    /// [`SyncHandleMut::rebuild_aggregates`] afterwards. Returns the ledger id.
     pub fn commit_import(
         &mut self,
         entry: &LedgerEntry,
@@ -339,7 +272,7 @@ impl Cache {
         records: &[ImportRecord],
         instance_key: Option<&str>,
     ) -> Result<i64> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let id = insert_ledger(&tx, entry)?;
         let cloud_url = crate::state::get(&tx, crate::state::KEY_SERVER_URL)?.unwrap_or_default();
         let account =
@@ -395,10 +328,71 @@ impl Cache {
         tx.commit()?;
         Ok(id)
     }
+}
+
+impl AirgapHandle<'_> {
+    /// The sync key issued here with this nonce.
+    pub fn sync_key_by_nonce(&self, nonce: &str) -> Result<Option<LedgerEntry>> {
+        self.ledger_where("event = 'sync_key_issued' AND nonce = ?1", nonce)
+    }
+
+    /// The import of the usage data file with this SHA-256, if it was imported here.
+    pub fn import_by_file(&self, sha256: &str) -> Result<Option<LedgerEntry>> {
+        self.ledger_where("event = 'usage_imported' AND file_sha256 = ?1", sha256)
+    }
+
+    /// The import that answered the sync key with this nonce, if any.
+    pub fn import_by_nonce(&self, nonce: &str) -> Result<Option<LedgerEntry>> {
+        self.ledger_where("event = 'usage_imported' AND nonce = ?1", nonce)
+    }
+
+    /// How `records` of `instance` compare with the records imported here before (by
+    /// account and date) and with the cloud's mark for the instance: a record at or below
+    /// the mark is one the vendor already has.
+    pub fn classify_records(
+        &self,
+        instance: &str,
+        cloud_mark: u64,
+        records: &[ImportRecord],
+    ) -> Result<ImportCounts> {
+        let mut st = self.cache.conn.prepare_cached(
+            "SELECT plan, users_registered, users_with_token, users_with_activity
+             FROM airgap_records WHERE instance_id = ?1 AND account_id = ?2 AND date = ?3",
+        )?;
+        let mut counts = ImportCounts {
+            received: records.len() as u64,
+            ..ImportCounts::default()
+        };
+        for r in records {
+            let known = st
+                .query_row(
+                    params![instance, r.account_id, DateText::new(r.date).as_str()],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            (row.get(1)?, row.get(2)?, row.get(3)?),
+                        ))
+                    },
+                )
+                .optional()?;
+            match known {
+                Some((plan, (a, b, c))) => {
+                    if plan == r.plan && codec::counts(a, b, c)? == r.counts {
+                        counts.already_present += 1;
+                    } else {
+                        counts.changed += 1;
+                    }
+                }
+                None if r.seq <= cloud_mark => counts.already_present += 1,
+                None => counts.new += 1,
+            }
+        }
+        Ok(counts)
+    }
 
     /// Months of `account` whose month-end row comes from an import not yet uploaded.
     pub fn pending_months(&self, account: &str) -> Result<Vec<YearMonth>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT month FROM pending_month_usage WHERE account_id = ?1 ORDER BY month",
         )?;
         let mut rows = st.query([account])?;
@@ -407,6 +401,14 @@ impl Cache {
             out.push(codec::parse_month(r.get_ref(0)?.as_str()?)?);
         }
         Ok(out)
+    }
+
+    fn ledger_where(&self, condition: &str, value: &str) -> Result<Option<LedgerEntry>> {
+        let mut st = self.cache.conn.prepare_cached(&format!(
+            "SELECT {LEDGER_COLUMNS} FROM airgap_ledger WHERE {condition} ORDER BY id DESC LIMIT 1"
+        ))?;
+        let mut rows = st.query([value])?;
+        rows.next()?.map(ledger_at).transpose()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The Air-gapped view's lists, one page at a time: instances (filtered, searched and sorted
 //! in SQL over `instances`, `airgap_summary` and `accounts`) and the exchange ledger (rows
-//! without their documents; [`Cache::ledger_document`] fetches one). Totals come from count
+//! without their documents; [`AirgapHandle::ledger_document`] fetches one). Totals come from count
 //! queries with the same conditions.
 //!
 //! Every page carries a `generation`: it changes whenever what the lists show may have
@@ -13,11 +13,11 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, Row, ToSql};
 use serde::{Deserialize, Serialize};
 use usagedesk_domain::Instance;
 
-use crate::airgap::{upload_state, InstanceRow, LedgerEvent, UploadState};
+use crate::airgap::{upload_state, AirgapInstance, LedgerEvent, UploadState};
 use crate::codec;
 use crate::outbox::{OutboxBinding, QueuedUpload};
 use crate::state::{KEY_CURSOR, KEY_LAST_APPLIED_AT};
-use crate::{Cache, CacheError, Result};
+use crate::{AirgapHandle, CacheError, Result};
 
 /// Which instances to list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +104,7 @@ pub struct LedgerQuery {
     pub limit: usize,
 }
 
-/// A ledger entry as listed: everything but the document (see [`Cache::ledger_document`]).
+/// A ledger entry as listed: everything but the document (see [`AirgapHandle::ledger_document`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LedgerRow {
@@ -215,7 +215,7 @@ fn order_by(
     }
 }
 
-fn row_at(r: &Row<'_>) -> Result<InstanceRow> {
+fn row_at(r: &Row<'_>) -> Result<AirgapInstance> {
     let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
         r.get_ref(i)?
             .as_str_or_null()?
@@ -232,7 +232,7 @@ fn row_at(r: &Row<'_>) -> Result<InstanceRow> {
         last_report_at: time(6)?,
     };
     let imported_mark = r.get::<_, Option<i64>>(10)?.map(codec::count).transpose()?;
-    Ok(InstanceRow {
+    Ok(AirgapInstance {
         high_water_mark: instance.high_water_mark.max(imported_mark.unwrap_or(0)),
         account_name: r.get(7)?,
         last_import_at: time(8)?,
@@ -243,7 +243,7 @@ fn row_at(r: &Row<'_>) -> Result<InstanceRow> {
     })
 }
 
-fn collect(conn: &Connection, sql: &str, args: &[Box<dyn ToSql>]) -> Result<Vec<InstanceRow>> {
+fn collect(conn: &Connection, sql: &str, args: &[Box<dyn ToSql>]) -> Result<Vec<AirgapInstance>> {
     let mut st = conn.prepare_cached(sql)?;
     let mut rows = st.query(params_from_iter(args.iter()))?;
     let mut out = Vec::new();
@@ -253,7 +253,7 @@ fn collect(conn: &Connection, sql: &str, args: &[Box<dyn ToSql>]) -> Result<Vec<
     Ok(out)
 }
 
-pub(crate) fn all_instances(conn: &Connection) -> Result<Vec<InstanceRow>> {
+pub(crate) fn all_instances(conn: &Connection) -> Result<Vec<AirgapInstance>> {
     collect(
         conn,
         &format!("SELECT {ROW_COLUMNS} {FROM} ORDER BY i.airgapped DESC, i.id"),
@@ -261,7 +261,7 @@ pub(crate) fn all_instances(conn: &Connection) -> Result<Vec<InstanceRow>> {
     )
 }
 
-pub(crate) fn one_instance(conn: &Connection, id: &str) -> Result<Option<InstanceRow>> {
+pub(crate) fn one_instance(conn: &Connection, id: &str) -> Result<Option<AirgapInstance>> {
     Ok(collect(
         conn,
         &format!("SELECT {ROW_COLUMNS} {FROM} WHERE i.id = ?1"),
@@ -327,29 +327,29 @@ fn ledger_row_at(r: &Row<'_>) -> Result<LedgerRow> {
     })
 }
 
-impl Cache {
+impl AirgapHandle<'_> {
     /// Every cached instance, air-gapped first, then by id, with its ledger summary. Loads
-    /// them all: lists on screen page with [`Cache::instances_page`].
-    pub fn instances(&self) -> Result<Vec<InstanceRow>> {
-        all_instances(&self.conn)
+    /// them all: lists on screen page with [`AirgapHandle::instance_page`].
+    pub fn instances(&self) -> Result<Vec<AirgapInstance>> {
+        all_instances(&self.cache.conn)
     }
 
     /// One instance with its ledger summary (`None`: not in the cache).
-    pub fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
-        one_instance(&self.conn, id)
+    pub fn instance(&self, id: &str) -> Result<Option<AirgapInstance>> {
+        one_instance(&self.cache.conn, id)
     }
 
     /// One page of instances as `q` asks; `overdue_before` is the cut-off of
     /// `usagedesk_domain::overdue::is_overdue` (an air-gapped instance whose last verified exchange
     /// is older, or missing, is overdue).
-    pub fn instances_page(
+    pub fn instance_page(
         &self,
         q: &InstanceQuery,
         overdue_before: DateTime<Utc>,
-    ) -> Result<AirgapPage<InstanceRow>> {
-        self.read_snapshot(|c| {
+    ) -> Result<AirgapPage<AirgapInstance>> {
+        self.cache.read_snapshot(|c| {
             let (items, total) = if q.sort == InstanceSort::Status {
-                c.status_page(q, overdue_before)?
+                c.airgap().status_page(q, overdue_before)?
             } else {
                 let (filter, mut args) = conditions(q, overdue_before);
                 let total: i64 = c
@@ -374,9 +374,129 @@ impl Cache {
                 items,
                 total,
                 offset: q.offset,
-                generation: c.generation()?,
+                generation: c.airgap().generation()?,
             })
         })
+    }
+
+    /// Every instance `q` asks for from `q.offset` (at most `q.limit`), in one statement, one
+    /// row at a time to `f` (which returns false to stop): for streaming a whole list.
+    pub fn for_each_instance(
+        &self,
+        q: &InstanceQuery,
+        overdue_before: DateTime<Utc>,
+        mut f: impl FnMut(AirgapInstance) -> Result<bool>,
+    ) -> Result<()> {
+        let (filter, mut args) = conditions(q, overdue_before);
+        let order = order_by(q, overdue_before, &mut args);
+        args.push(Box::new(limit_arg(q.limit)));
+        args.push(Box::new(limit_arg(q.offset)));
+        let n = args.len();
+        let mut st = self.cache.conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} {FROM} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
+            n - 1
+        ))?;
+        let mut rows = st.query(params_from_iter(args.iter()))?;
+        while let Some(r) = rows.next()? {
+            if !f(row_at(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many instances `q` lists (its offset and limit aside).
+    pub fn count_instances(&self, q: &InstanceQuery, overdue_before: DateTime<Utc>) -> Result<u64> {
+        let (filter, args) = conditions(q, overdue_before);
+        let n: i64 = self
+            .cache
+            .conn
+            .prepare_cached(&format!("SELECT count(*) {FROM} {filter}"))?
+            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+        codec::count(n)
+    }
+
+    /// Air-gapped instances whose last verified exchange is before `overdue_before` (or
+    /// missing): the sidebar's badge.
+    pub fn overdue_count(&self, overdue_before: DateTime<Utc>) -> Result<u64> {
+        let n: i64 = self
+            .cache
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM instances i
+                 LEFT JOIN airgap_summary s ON s.instance_id = i.id
+                 WHERE i.airgapped = 1 AND {LAST_EXCHANGE} < ?1"
+            ))?
+            .query_row([codec::time_text(overdue_before)], |r| r.get(0))?;
+        codec::count(n)
+    }
+
+    /// One page of the ledger, newest first, without documents.
+    pub fn ledger_page(&self, q: &LedgerQuery) -> Result<AirgapPage<LedgerRow>> {
+        self.cache.read_snapshot(|c| {
+            let join = if q.kept_only { "JOIN" } else { "LEFT JOIN" };
+            let filter = "WHERE (?1 IS NULL OR l.instance_id = ?1)";
+            let total: i64 = c
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM airgap_ledger l {join} airgap_outbox o
+                     ON o.ledger_id = l.id {filter}"
+                ))?
+                .query_row([&q.instance], |r| r.get(0))?;
+            let mut st = c.conn.prepare_cached(&format!(
+                "SELECT {LEDGER_ROW_COLUMNS} FROM airgap_ledger l {join} airgap_outbox o
+                 ON o.ledger_id = l.id {filter} ORDER BY l.id DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let mut rows = st.query(rusqlite::params![
+                q.instance,
+                limit_arg(q.limit),
+                limit_arg(q.offset)
+            ])?;
+            let mut items = Vec::new();
+            while let Some(r) = rows.next()? {
+                items.push(ledger_row_at(r)?);
+            }
+            Ok(AirgapPage {
+                items,
+                total: codec::count(total)?,
+                offset: q.offset,
+                generation: c.airgap().generation()?,
+            })
+        })
+    }
+
+    /// One ledger entry as listed (`None`: no such entry).
+    pub fn ledger_row(&self, id: i64) -> Result<Option<LedgerRow>> {
+        let mut st = self.cache.conn.prepare_cached(&format!(
+            "SELECT {LEDGER_ROW_COLUMNS} FROM airgap_ledger l LEFT JOIN airgap_outbox o
+             ON o.ledger_id = l.id WHERE l.id = ?1"
+        ))?;
+        let mut rows = st.query([id])?;
+        rows.next()?.map(ledger_row_at).transpose()
+    }
+
+    /// The document of ledger entry `id`: the sync key issued, or the verification key
+    /// issued for an import (`None`: no such entry).
+    pub fn ledger_document(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .cache
+            .conn
+            .prepare_cached("SELECT document FROM airgap_ledger WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// What the lists of the Air-gapped view are a view of: changes with every applied sync
+    /// page and every write of the ledger or the outbox.
+    pub fn generation(&self) -> Result<String> {
+        let airgap: i64 = self
+            .cache
+            .conn
+            .prepare_cached("SELECT value FROM airgap_generation WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        let cursor = crate::state::get(&self.cache.conn, KEY_CURSOR)?.unwrap_or_default();
+        let applied = crate::state::get(&self.cache.conn, KEY_LAST_APPLIED_AT)?.unwrap_or_default();
+        Ok(format!("{airgap}:{cursor}:{applied}"))
     }
 
     /// The status order (air-gapped and overdue, air-gapped, online; each by id) as three
@@ -385,7 +505,7 @@ impl Cache {
         &self,
         q: &InstanceQuery,
         overdue_before: DateTime<Utc>,
-    ) -> Result<(Vec<InstanceRow>, u64)> {
+    ) -> Result<(Vec<AirgapInstance>, u64)> {
         let (filter, mut args) = conditions(q, overdue_before);
         args.push(Box::new(codec::time_text(overdue_before)));
         let c = args.len();
@@ -414,6 +534,7 @@ impl Cache {
         for seg in &segments {
             let where_ = joined(seg);
             let n: i64 = self
+                .cache
                 .conn
                 .prepare_cached(&format!("SELECT count(*) {FROM} {where_}"))?
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
@@ -428,7 +549,7 @@ impl Cache {
             a.push(&lim);
             a.push(&off);
             let k = a.len();
-            let mut st = self.conn.prepare_cached(&format!(
+            let mut st = self.cache.conn.prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} {FROM} {where_} ORDER BY i.id {dir} LIMIT ?{} OFFSET ?{k}",
                 k - 1
             ))?;
@@ -440,121 +561,5 @@ impl Cache {
             skip = 0;
         }
         Ok((items, total))
-    }
-
-    /// Every instance `q` asks for from `q.offset` (at most `q.limit`), in one statement, one
-    /// row at a time to `f` (which returns false to stop): for streaming a whole list.
-    pub fn for_each_instance(
-        &self,
-        q: &InstanceQuery,
-        overdue_before: DateTime<Utc>,
-        mut f: impl FnMut(InstanceRow) -> Result<bool>,
-    ) -> Result<()> {
-        let (filter, mut args) = conditions(q, overdue_before);
-        let order = order_by(q, overdue_before, &mut args);
-        args.push(Box::new(limit_arg(q.limit)));
-        args.push(Box::new(limit_arg(q.offset)));
-        let n = args.len();
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {ROW_COLUMNS} {FROM} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
-            n - 1
-        ))?;
-        let mut rows = st.query(params_from_iter(args.iter()))?;
-        while let Some(r) = rows.next()? {
-            if !f(row_at(r)?)? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// How many instances `q` lists (its offset and limit aside).
-    pub fn count_instances(&self, q: &InstanceQuery, overdue_before: DateTime<Utc>) -> Result<u64> {
-        let (filter, args) = conditions(q, overdue_before);
-        let n: i64 = self
-            .conn
-            .prepare_cached(&format!("SELECT count(*) {FROM} {filter}"))?
-            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
-        codec::count(n)
-    }
-
-    /// Air-gapped instances whose last verified exchange is before `overdue_before` (or
-    /// missing): the sidebar's badge.
-    pub fn overdue_count(&self, overdue_before: DateTime<Utc>) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM instances i
-                 LEFT JOIN airgap_summary s ON s.instance_id = i.id
-                 WHERE i.airgapped = 1 AND {LAST_EXCHANGE} < ?1"
-            ))?
-            .query_row([codec::time_text(overdue_before)], |r| r.get(0))?;
-        codec::count(n)
-    }
-
-    /// One page of the ledger, newest first, without documents.
-    pub fn ledger_page(&self, q: &LedgerQuery) -> Result<AirgapPage<LedgerRow>> {
-        self.read_snapshot(|c| {
-            let join = if q.kept_only { "JOIN" } else { "LEFT JOIN" };
-            let filter = "WHERE (?1 IS NULL OR l.instance_id = ?1)";
-            let total: i64 = c
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT count(*) FROM airgap_ledger l {join} airgap_outbox o
-                     ON o.ledger_id = l.id {filter}"
-                ))?
-                .query_row([&q.instance], |r| r.get(0))?;
-            let mut st = c.conn.prepare_cached(&format!(
-                "SELECT {LEDGER_ROW_COLUMNS} FROM airgap_ledger l {join} airgap_outbox o
-                 ON o.ledger_id = l.id {filter} ORDER BY l.id DESC LIMIT ?2 OFFSET ?3"
-            ))?;
-            let mut rows = st.query(rusqlite::params![
-                q.instance,
-                limit_arg(q.limit),
-                limit_arg(q.offset)
-            ])?;
-            let mut items = Vec::new();
-            while let Some(r) = rows.next()? {
-                items.push(ledger_row_at(r)?);
-            }
-            Ok(AirgapPage {
-                items,
-                total: codec::count(total)?,
-                offset: q.offset,
-                generation: c.generation()?,
-            })
-        })
-    }
-
-    /// One ledger entry as listed (`None`: no such entry).
-    pub fn ledger_row(&self, id: i64) -> Result<Option<LedgerRow>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {LEDGER_ROW_COLUMNS} FROM airgap_ledger l LEFT JOIN airgap_outbox o
-             ON o.ledger_id = l.id WHERE l.id = ?1"
-        ))?;
-        let mut rows = st.query([id])?;
-        rows.next()?.map(ledger_row_at).transpose()
-    }
-
-    /// The document of ledger entry `id`: the sync key issued, or the verification key
-    /// issued for an import (`None`: no such entry).
-    pub fn ledger_document(&self, id: i64) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT document FROM airgap_ledger WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// What the lists of the Air-gapped view are a view of: changes with every applied sync
-    /// page and every write of the ledger or the outbox.
-    pub fn generation(&self) -> Result<String> {
-        let airgap: i64 = self
-            .conn
-            .prepare_cached("SELECT value FROM airgap_generation WHERE id = 1")?
-            .query_row([], |r| r.get(0))?;
-        let cursor = crate::state::get(&self.conn, KEY_CURSOR)?.unwrap_or_default();
-        let applied = crate::state::get(&self.conn, KEY_LAST_APPLIED_AT)?.unwrap_or_default();
-        Ok(format!("{airgap}:{cursor}:{applied}"))
     }
 }

@@ -9,7 +9,7 @@ use usagedesk_domain::Instance;
 
 use crate::test_support::*;
 use crate::{
-    AirgapPage, Cache, InstanceKind, InstanceQuery, InstanceRow, InstanceSort, LedgerEntry,
+    AirgapInstance, AirgapPage, Cache, InstanceKind, InstanceQuery, InstanceSort, LedgerEntry,
     LedgerEvent, LedgerQuery, OutboxBinding, UploadState,
 };
 
@@ -74,8 +74,11 @@ fn entry(instance: &str, event: LedgerEvent, at: DateTime<Utc>, mark: u64, n: u6
 fn generated(n: usize, seed: u64) -> (Cache, Vec<Model>) {
     let mut rng = Lcg::new(seed);
     let mut cache = Cache::open_in_memory().unwrap();
-    cache.set_server_url("https://cloud.example/").unwrap();
-    cache.set_scope_account_id("root").unwrap();
+    cache
+        .sync_mut()
+        .set_server_url("https://cloud.example/")
+        .unwrap();
+    cache.sync_mut().set_scope_account_id("root").unwrap();
     let names = [
         "Acme GmbH",
         "acme corp",
@@ -131,6 +134,7 @@ fn generated(n: usize, seed: u64) -> (Cache, Vec<Model>) {
         seq += 1;
         let at = now() - Duration::days(rng.below(60) as i64);
         cache
+            .airgap_mut()
             .record_sync_key(&entry(&m.id, LedgerEvent::SyncKeyIssued, at, 0, seq))
             .unwrap();
         if rng.chance(70) {
@@ -143,7 +147,10 @@ fn generated(n: usize, seed: u64) -> (Cache, Vec<Model>) {
                 mark,
                 seq,
             );
-            cache.commit_import(&e, "sk", "ud", &[], None).unwrap();
+            cache
+                .airgap_mut()
+                .commit_import(&e, "sk", "ud", &[], None)
+                .unwrap();
             m.last_import_at = Some(at + Duration::hours(1));
             m.imported_mark = Some(mark);
         }
@@ -208,12 +215,13 @@ fn cutoff() -> DateTime<Utc> {
 }
 
 /// Every page of `q` at `size`, concatenated; asserts each page's total and generation.
-fn all_pages(cache: &Cache, q: &InstanceQuery, size: usize) -> (Vec<InstanceRow>, u64) {
+fn all_pages(cache: &Cache, q: &InstanceQuery, size: usize) -> (Vec<AirgapInstance>, u64) {
     let mut out = Vec::new();
-    let mut first: Option<AirgapPage<InstanceRow>> = None;
+    let mut first: Option<AirgapPage<AirgapInstance>> = None;
     loop {
         let page = cache
-            .instances_page(
+            .airgap()
+            .instance_page(
                 &InstanceQuery {
                     offset: out.len(),
                     limit: size,
@@ -286,6 +294,7 @@ fn instance_pages_concatenate_to_the_model_under_every_filter_sort_and_search() 
                             ..q.clone()
                         };
                         cache
+                            .airgap()
                             .for_each_instance(&window, cutoff(), |r| {
                                 streamed.push(r.instance.id);
                                 Ok(true)
@@ -294,7 +303,7 @@ fn instance_pages_concatenate_to_the_model_under_every_filter_sort_and_search() 
                         let slice: Vec<String> = want.iter().skip(3).take(40).cloned().collect();
                         assert_eq!(streamed, slice, "{q:?} streamed");
                         assert_eq!(
-                            cache.count_instances(&q, cutoff()).unwrap(),
+                            cache.airgap().count_instances(&q, cutoff()).unwrap(),
                             want.len() as u64
                         );
                         for size in [7, 50] {
@@ -333,7 +342,7 @@ fn rows_carry_the_ledger_summary_and_the_overdue_count_matches_the_definition() 
         limit: 1000,
         ..Default::default()
     };
-    let page = cache.instances_page(&q, cutoff()).unwrap();
+    let page = cache.airgap().instance_page(&q, cutoff()).unwrap();
     for row in &page.items {
         let m = models.iter().find(|m| m.id == row.instance.id).unwrap();
         assert_eq!(row.account_name, m.account_name, "{}", m.id);
@@ -351,16 +360,16 @@ fn rows_carry_the_ledger_summary_and_the_overdue_count_matches_the_definition() 
             m.id
         );
         assert_eq!(
-            cache.instance(&m.id).unwrap().as_ref(),
+            cache.airgap().instance(&m.id).unwrap().as_ref(),
             Some(row),
             "one instance reads the same row"
         );
     }
     let overdue = models.iter().filter(|m| m.overdue(now())).count() as u64;
     assert!(overdue > 0 && overdue < models.len() as u64);
-    assert_eq!(cache.overdue_count(cutoff()).unwrap(), overdue);
+    assert_eq!(cache.airgap().overdue_count(cutoff()).unwrap(), overdue);
     assert_eq!(
-        cache.instances().unwrap().len(),
+        cache.airgap().instances().unwrap().len(),
         models.len(),
         "the unpaged list still has everyone"
     );
@@ -375,9 +384,13 @@ fn a_sync_between_two_pages_changes_the_generation_and_starting_over_shows_the_n
         limit: 25,
         ..Default::default()
     };
-    let first = cache.instances_page(&q, cutoff()).unwrap();
+    let first = cache.airgap().instance_page(&q, cutoff()).unwrap();
     assert_eq!(
-        cache.instances_page(&q, cutoff()).unwrap().generation,
+        cache
+            .airgap()
+            .instance_page(&q, cutoff())
+            .unwrap()
+            .generation,
         first.generation,
         "nothing changed: the same generation"
     );
@@ -407,7 +420,8 @@ fn a_sync_between_two_pages_changes_the_generation_and_starting_over_shows_the_n
     }
     sync(&mut cache, &changes, "1.2");
     let second = cache
-        .instances_page(
+        .airgap()
+        .instance_page(
             &InstanceQuery {
                 offset: 25,
                 ..q.clone()
@@ -438,10 +452,13 @@ fn a_sync_between_two_pages_changes_the_generation_and_starting_over_shows_the_n
     assert_eq!(total, 130);
 
     // An import is a change too.
-    let g = cache.generation().unwrap();
+    let g = cache.airgap().generation().unwrap();
     let e = entry(&models[1].id, LedgerEvent::UsageImported, now(), 1, 999);
-    cache.commit_import(&e, "sk", "ud", &[], None).unwrap();
-    assert_ne!(cache.generation().unwrap(), g);
+    cache
+        .airgap_mut()
+        .commit_import(&e, "sk", "ud", &[], None)
+        .unwrap();
+    assert_ne!(cache.airgap().generation().unwrap(), g);
 }
 
 #[test]
@@ -489,7 +506,7 @@ fn a_snapshot_reads_every_page_in_one_state_while_another_connection_syncs() {
                         .collect();
                     sync(&mut writer, &new, "1.2");
                 }
-                let p = c.instances_page(
+                let p = c.airgap().instance_page(
                     &InstanceQuery {
                         offset: page * 10,
                         ..q.clone()
@@ -508,7 +525,7 @@ fn a_snapshot_reads_every_page_in_one_state_while_another_connection_syncs() {
         "no row twice, none skipped: the state the snapshot began in"
     );
     assert_eq!(
-        reader.instances_page(&q, cutoff()).unwrap().total,
+        reader.airgap().instance_page(&q, cutoff()).unwrap().total,
         45,
         "after it, the new state"
     );
@@ -525,13 +542,14 @@ fn ledger_pages_are_newest_first_without_documents_and_the_document_is_fetched_b
             0,
             1000 + i,
         );
-        cache.record_sync_key(&e).unwrap();
+        cache.airgap_mut().record_sync_key(&e).unwrap();
     }
     for instance in [None, Some(models[0].id.clone())] {
         let mut seen = Vec::new();
         let mut total = None;
         loop {
             let p = cache
+                .airgap()
                 .ledger_page(&LedgerQuery {
                     instance: instance.clone(),
                     kept_only: false,
@@ -566,6 +584,7 @@ fn ledger_pages_are_newest_first_without_documents_and_the_document_is_fetched_b
         assert!(want.len() >= 30);
     }
     let newest = cache
+        .airgap()
         .ledger_page(&LedgerQuery {
             limit: 1,
             ..Default::default()
@@ -574,10 +593,14 @@ fn ledger_pages_are_newest_first_without_documents_and_the_document_is_fetched_b
         .items[0]
         .clone();
     assert_eq!(
-        cache.ledger_document(newest.id).unwrap().as_deref(),
+        cache
+            .airgap()
+            .ledger_document(newest.id)
+            .unwrap()
+            .as_deref(),
         Some("document 1029")
     );
-    assert_eq!(cache.ledger_document(-1).unwrap(), None);
+    assert_eq!(cache.airgap().ledger_document(-1).unwrap(), None);
 }
 
 fn here() -> OutboxBinding {
@@ -590,7 +613,7 @@ fn here() -> OutboxBinding {
 #[test]
 fn the_outbox_keeps_files_through_deferral_refusal_and_clear_until_accepted_or_discarded() {
     let (mut cache, models) = generated(20, 4);
-    let kept = cache.outbox().unwrap();
+    let kept = cache.outbox().items().unwrap();
     assert!(kept.len() >= 2, "the generated imports are queued");
     assert!(
         kept.iter().all(|i| i.binding == here()),
@@ -600,7 +623,8 @@ fn the_outbox_keeps_files_through_deferral_refusal_and_clear_until_accepted_or_d
 
     // A transient failure: still kept, not due before its time.
     cache
-        .mark_upload_deferred(
+        .outbox_mut()
+        .mark_deferred(
             a,
             "the cloud answered 429",
             now(),
@@ -608,18 +632,20 @@ fn the_outbox_keeps_files_through_deferral_refusal_and_clear_until_accepted_or_d
         )
         .unwrap();
     let due: Vec<i64> = cache
-        .outbox_due(&here(), now())
+        .outbox()
+        .due(&here(), now())
         .unwrap()
         .iter()
         .map(|i| i.ledger_id)
         .collect();
     assert!(!due.contains(&a) && due.contains(&b));
     assert!(cache
-        .outbox_due(&here(), now() + Duration::seconds(30))
+        .outbox()
+        .due(&here(), now() + Duration::seconds(30))
         .unwrap()
         .iter()
         .any(|i| i.ledger_id == a));
-    let q = cache.queued_upload(a).unwrap().unwrap();
+    let q = cache.outbox().queued(a).unwrap().unwrap();
     assert_eq!(
         (q.attempts, q.refused_status, q.last_error.as_deref()),
         (1, None, Some("the cloud answered 429"))
@@ -627,36 +653,43 @@ fn the_outbox_keeps_files_through_deferral_refusal_and_clear_until_accepted_or_d
 
     // A definite refusal: kept, not due, counted as refused; shown in the ledger row.
     cache
+        .outbox_mut()
         .mark_refused(b, 400, "the accounts changed", now())
         .unwrap();
     assert!(!cache
-        .outbox_due(&here(), now() + Duration::days(9))
+        .outbox()
+        .due(&here(), now() + Duration::days(9))
         .unwrap()
         .iter()
         .any(|i| i.ledger_id == b));
-    let row = cache.ledger_row(b).unwrap().unwrap();
+    let row = cache.airgap().ledger_row(b).unwrap().unwrap();
     assert_eq!(row.upload, Some(UploadState::Rejected));
     assert_eq!(row.upload_error.as_deref(), Some("the accounts changed"));
     assert_eq!(
         row.queued.as_ref().and_then(|q| q.refused_status),
         Some(400)
     );
-    let instance = cache.instance(&row.instance_id).unwrap().unwrap();
+    let instance = cache.airgap().instance(&row.instance_id).unwrap().unwrap();
     assert_eq!((instance.pending_uploads, instance.refused_uploads), (0, 1));
 
     // Clearing the synced data keeps every file, and another source never gets them.
-    let before = cache.outbox().unwrap();
+    let before = cache.outbox().items().unwrap();
     cache.clear().unwrap();
-    assert_eq!(cache.outbox().unwrap(), before, "clear keeps the outbox");
+    assert_eq!(
+        cache.outbox().items().unwrap(),
+        before,
+        "clear keeps the outbox"
+    );
     let other = OutboxBinding {
         cloud_url: "https://other.example/".into(),
         ..here()
     };
     assert!(cache
-        .outbox_due(&other, now() + Duration::days(9))
+        .outbox()
+        .due(&other, now() + Duration::days(9))
         .unwrap()
         .is_empty());
-    let s = cache.outbox_summary(Some(&other)).unwrap();
+    let s = cache.outbox().summary(Some(&other)).unwrap();
     assert_eq!(s.refused, 1);
     assert_eq!(s.queued, 0);
     assert_eq!(
@@ -666,28 +699,35 @@ fn the_outbox_keeps_files_through_deferral_refusal_and_clear_until_accepted_or_d
     assert_eq!(s.elsewhere[0].binding, here());
 
     // Retry by hand: queued again, due at once; then accepted: gone from the outbox.
-    cache.requeue(b).unwrap();
+    cache.outbox_mut().requeue(b).unwrap();
     assert!(cache
-        .outbox_due(&here(), now())
+        .outbox()
+        .due(&here(), now())
         .unwrap()
         .iter()
         .any(|i| i.ledger_id == b));
     assert_eq!(
-        cache.ledger_row(b).unwrap().unwrap().upload,
+        cache.airgap().ledger_row(b).unwrap().unwrap().upload,
         Some(UploadState::Pending)
     );
-    cache.mark_uploaded(b).unwrap();
-    assert!(cache.queued_upload(b).unwrap().is_none());
+    cache.outbox_mut().mark_uploaded(b).unwrap();
+    assert!(cache.outbox().queued(b).unwrap().is_none());
     assert_eq!(
-        cache.ledger_row(b).unwrap().unwrap().upload,
+        cache.airgap().ledger_row(b).unwrap().unwrap().upload,
         Some(UploadState::Uploaded)
     );
-    assert!(cache.requeue(b).is_err(), "nothing kept to retry");
+    assert!(
+        cache.outbox_mut().requeue(b).is_err(),
+        "nothing kept to retry"
+    );
 
     // Discard, explicitly: the ledger says so and by whom; the file is gone.
-    cache.mark_refused(a, 413, "too large", now()).unwrap();
-    cache.discard(a, "ann (root)", now()).unwrap();
-    let row = cache.ledger_row(a).unwrap().unwrap();
+    cache
+        .outbox_mut()
+        .mark_refused(a, 413, "too large", now())
+        .unwrap();
+    cache.outbox_mut().discard(a, "ann (root)", now()).unwrap();
+    let row = cache.airgap().ledger_row(a).unwrap().unwrap();
     assert_eq!(row.upload, Some(UploadState::Discarded));
     assert_eq!(
         (row.discarded_by.as_deref(), row.upload_error.as_deref()),
@@ -695,17 +735,21 @@ fn the_outbox_keeps_files_through_deferral_refusal_and_clear_until_accepted_or_d
     );
     assert!(row.queued.is_none());
     assert!(
-        cache.discard(a, "ann", now()).is_err(),
+        cache.outbox_mut().discard(a, "ann", now()).is_err(),
         "nothing left to discard"
     );
     let kept_rows = cache
+        .airgap()
         .ledger_page(&LedgerQuery {
             kept_only: true,
             limit: 100,
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(kept_rows.total, cache.outbox().unwrap().len() as u64);
+    assert_eq!(
+        kept_rows.total,
+        cache.outbox().items().unwrap().len() as u64
+    );
     assert!(kept_rows.items.iter().all(|r| r.queued.is_some()));
     let _ = models;
 }

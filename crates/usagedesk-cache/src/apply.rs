@@ -11,45 +11,9 @@ use crate::codec::{self, DateText};
 use crate::rebuild::ALL_MONTHS;
 use crate::stage::{self, StageWriter, StagedRow};
 use crate::state::{self, KEY_CURSOR, KEY_LAST_APPLIED_AT, KEY_LAST_SYNCED_AT};
-use crate::{rebuild, ApplyStats, Cache, CacheError, Result};
+use crate::{rebuild, ApplyStats, Cache, CacheError, Result, SyncHandleMut};
 
 impl Cache {
-    /// Applies one page of the change feed and stores `page.next_cursor`, in one
-    /// transaction: either all of it is stored or none of it. Re-applying a page is
-    /// harmless. When the page is the feed's last (`has_more == false`), `last_synced_at`
-    /// is set to `now` and the customer index is brought up to date, in the same
-    /// transaction.
-    ///
-    /// The customer index (`customer_index.rs`) is refreshed only by the page that catches
-    /// up: a full sync then indexes every customer once instead of once per page that
-    /// touches it. Until then readers see the index of the last complete sync, and the
-    /// marks of what changed are stored with each page, so an interrupted sync is caught up
-    /// by the next one (or when the cache is next opened).
-    ///
-    /// Month-end rows are staged; call [`Cache::rebuild_aggregates`] after the last page.
-    pub fn apply_page(&mut self, page: &ChangePage, now: DateTime<Utc>) -> Result<ApplyStats> {
-        let end = if page.has_more {
-            PageEnd::MoreToCome
-        } else {
-            PageEnd::CaughtUp { synced_at: true }
-        };
-        self.apply(&page.changes, &page.plans, &page.next_cursor, now, end)
-    }
-
-    /// [`Cache::apply_page`] from its parts, for a batch that is complete on its own: the
-    /// customer index is brought up to date; `last_synced_at` is left alone. An empty
-    /// `plans` keeps the stored catalog.
-    pub fn apply_changes(
-        &mut self,
-        changes: &[Change],
-        plans: &[Plan],
-        next_cursor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ApplyStats> {
-        let end = PageEnd::CaughtUp { synced_at: false };
-        self.apply(changes, plans, next_cursor, now, end)
-    }
-
     fn apply(
         &mut self,
         changes: &[Change],
@@ -143,6 +107,45 @@ impl Cache {
     }
 }
 
+impl SyncHandleMut<'_> {
+    /// Applies one page of the change feed and stores `page.next_cursor`, in one
+    /// transaction: either all of it is stored or none of it. Re-applying a page is
+    /// harmless. When the page is the feed's last (`has_more == false`), `last_synced_at`
+    /// is set to `now` and the customer index is brought up to date, in the same
+    /// transaction.
+    ///
+    /// The customer index (`customer_index.rs`) is refreshed only by the page that catches
+    /// up: a full sync then indexes every customer once instead of once per page that
+    /// touches it. Until then readers see the index of the last complete sync, and the
+    /// marks of what changed are stored with each page, so an interrupted sync is caught up
+    /// by the next one (or when the cache is next opened).
+    ///
+    /// Month-end rows are staged; call [`SyncHandleMut::rebuild_aggregates`] after the last page.
+    pub fn apply_page(&mut self, page: &ChangePage, now: DateTime<Utc>) -> Result<ApplyStats> {
+        let end = if page.has_more {
+            PageEnd::MoreToCome
+        } else {
+            PageEnd::CaughtUp { synced_at: true }
+        };
+        self.cache
+            .apply(&page.changes, &page.plans, &page.next_cursor, now, end)
+    }
+
+    /// [`SyncHandleMut::apply_page`] from its parts, for a batch that is complete on its own: the
+    /// customer index is brought up to date; `last_synced_at` is left alone. An empty
+    /// `plans` keeps the stored catalog.
+    pub fn apply_changes(
+        &mut self,
+        changes: &[Change],
+        plans: &[Plan],
+        next_cursor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApplyStats> {
+        let end = PageEnd::CaughtUp { synced_at: false };
+        self.cache.apply(changes, plans, next_cursor, now, end)
+    }
+}
+
 /// Brings the customer index and the entitlement tables up to date with what is stored;
 /// returns whether they lagged.
 pub(crate) fn refresh_derived(conn: &Connection) -> Result<bool> {
@@ -158,14 +161,14 @@ pub(crate) fn refresh_derived(conn: &Connection) -> Result<bool> {
     Ok(true)
 }
 
-impl Cache {
+impl SyncHandleMut<'_> {
     /// Brings the customer index and the entitlement tables up to date with the pages
     /// applied so far, in one transaction, when they lag; returns whether they did. A sync
     /// calls it while it waits for the cloud, so the page that catches up has less to do;
     /// pages applied later mark what they change again. Readers see tables that agree
     /// with the stored records either way.
     pub fn refresh_derived(&mut self) -> Result<bool> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let done = refresh_derived(&tx)?;
         tx.commit()?;
         Ok(done)
@@ -375,6 +378,7 @@ mod tests {
         sync(&mut cache, &sample(), "c1");
         let once = dump(&cache);
         let stats = cache
+            .sync_mut()
             .apply_changes(&sample(), &plans(), "c1", now())
             .unwrap();
         assert_eq!(
@@ -382,7 +386,7 @@ mod tests {
             "identical accounts are not rewritten"
         );
         assert!(!stats.tree_changed, "so no month needs rebuilding for them");
-        cache.rebuild_aggregates().unwrap();
+        cache.sync_mut().rebuild_aggregates().unwrap();
         assert_eq!(dump(&cache), once, "a repeated page is a no-op once folded");
     }
 
@@ -393,14 +397,16 @@ mod tests {
         sync(&mut one, &changes, "end");
         for split in 1..changes.len() {
             let mut two = Cache::open_in_memory().unwrap();
-            two.apply_changes(&changes[..split], &plans(), "mid", now())
+            two.sync_mut()
+                .apply_changes(&changes[..split], &plans(), "mid", now())
                 .unwrap();
-            two.apply_changes(&changes[split..], &plans(), "end", now())
+            two.sync_mut()
+                .apply_changes(&changes[split..], &plans(), "end", now())
                 .unwrap();
-            two.rebuild_aggregates().unwrap();
+            two.sync_mut().rebuild_aggregates().unwrap();
             assert_eq!(dump(&two), dump(&one), "split after change {split}");
         }
-        let c2 = one.account_month("c2", ym("2024-01")).unwrap();
+        let c2 = one.usage().account_month("c2", ym("2024-01")).unwrap();
         assert_eq!(
             c2.plan.as_deref(),
             Some("basic"),
@@ -420,10 +426,10 @@ mod tests {
             plans: plans(),
             server_time: now(),
         };
-        cache.apply_page(&page, now()).unwrap();
-        assert_eq!(cache.cursor().unwrap().as_deref(), Some("cursor-1"));
+        cache.sync_mut().apply_page(&page, now()).unwrap();
+        assert_eq!(cache.sync().cursor().unwrap().as_deref(), Some("cursor-1"));
         assert_eq!(
-            cache.last_synced_at().unwrap(),
+            cache.sync().last_synced_at().unwrap(),
             None,
             "the feed has more: the sync is not complete"
         );
@@ -436,12 +442,13 @@ mod tests {
         }
         bad.push(huge);
         let err = cache
+            .sync_mut()
             .apply_changes(&bad, &plans(), "cursor-2", now())
             .unwrap_err();
         assert!(matches!(err, CacheError::CountTooLarge { .. }), "{err}");
         assert_eq!(dump(&cache), before, "nothing of a failed page is stored");
         assert_eq!(
-            cache.cursor().unwrap().as_deref(),
+            cache.sync().cursor().unwrap().as_deref(),
             Some("cursor-1"),
             "so the page is fetched again"
         );
@@ -452,8 +459,8 @@ mod tests {
             has_more: false,
             ..page
         };
-        cache.apply_page(&last, now()).unwrap();
-        assert_eq!(cache.last_synced_at().unwrap(), Some(now()));
+        cache.sync_mut().apply_page(&last, now()).unwrap();
+        assert_eq!(cache.sync().last_synced_at().unwrap(), Some(now()));
     }
 
     #[test]
@@ -461,9 +468,9 @@ mod tests {
         let mut cache = Cache::open_in_memory().unwrap();
         sync(&mut cache, &[usage("x", "2024-01", "basic", 40)], "c1");
         assert_eq!(cache.stats().unwrap().pending_rows, 1, "kept, not dropped");
-        assert!(cache.account("x").unwrap().is_none());
+        assert!(cache.accounts().get("x").unwrap().is_none());
         sync(&mut cache, &[acc("x", "X", None, "2023-01-01")], "c2");
-        let x = cache.account_month("x", ym("2024-01")).unwrap();
+        let x = cache.usage().account_month("x", ym("2024-01")).unwrap();
         assert_eq!(x.own, Some(UsageCounts::new(40, 20, 10)));
         assert_eq!(cache.stats().unwrap().pending_rows, 0);
     }
@@ -472,13 +479,15 @@ mod tests {
     fn a_child_stops_being_a_root_when_its_parent_arrives() {
         let mut cache = Cache::open_in_memory().unwrap();
         let roots = |c: &Cache| -> Vec<String> {
-            c.child_accounts(None)
+            c.accounts()
+                .all_children(None)
                 .unwrap()
                 .into_iter()
                 .map(|a| a.id)
                 .collect()
         };
         cache
+            .sync_mut()
             .apply_changes(
                 &[acc("kid", "Kid", Some("mum"), "2023-01-01")],
                 &plans(),
@@ -488,6 +497,7 @@ mod tests {
             .unwrap();
         assert_eq!(roots(&cache), ["kid"], "its parent is not cached yet");
         cache
+            .sync_mut()
             .apply_changes(
                 &[acc("mum", "Mum", None, "2023-01-01")],
                 &plans(),
@@ -497,13 +507,15 @@ mod tests {
             .unwrap();
         assert_eq!(roots(&cache), ["mum"], "at once, before any rebuild");
         let page = cache
+            .accounts()
             .children(None, ym("2024-01"), 0, 10, crate::ChildSort::Name)
             .unwrap();
         assert_eq!(page.total, 1);
-        assert_eq!(cache.tree_order(None, None).unwrap().len(), 2);
-        cache.rebuild_aggregates().unwrap();
+        assert_eq!(cache.accounts().tree_order(None, None).unwrap().len(), 2);
+        cache.sync_mut().rebuild_aggregates().unwrap();
         assert_eq!(roots(&cache), ["mum"]);
         cache
+            .sync_mut()
             .apply_changes(&[tomb("mum")], &plans(), "c3", now())
             .unwrap();
         assert!(
@@ -523,7 +535,11 @@ mod tests {
             "c3",
         );
         assert_eq!(
-            cache.account_month("ghost", ym("2024-01")).unwrap().own,
+            cache
+                .usage()
+                .account_month("ghost", ym("2024-01"))
+                .unwrap()
+                .own,
             None,
             "usage sent before the tombstone belonged to the account that was removed"
         );
@@ -547,11 +563,17 @@ mod tests {
             "c1",
         );
         assert_eq!(
-            cache.account_month("r", ym("2024-01")).unwrap().totals["basic"].users_registered,
+            cache
+                .usage()
+                .account_month("r", ym("2024-01"))
+                .unwrap()
+                .totals["basic"]
+                .users_registered,
             12
         );
         // Staged and not yet folded: the tombstone must take this row too.
         cache
+            .sync_mut()
             .apply_changes(
                 &[usage("a1", "2024-02", "basic", 1), tomb("a")],
                 &plans(),
@@ -559,10 +581,10 @@ mod tests {
                 now(),
             )
             .unwrap();
-        cache.rebuild_aggregates().unwrap();
+        cache.sync_mut().rebuild_aggregates().unwrap();
         for id in ["a", "a1", "a11"] {
             assert!(
-                cache.account(id).unwrap().is_none(),
+                cache.accounts().get(id).unwrap().is_none(),
                 "{id} was in the subtree"
             );
         }
@@ -570,16 +592,17 @@ mod tests {
         assert_eq!(stats.accounts, 2);
         assert_eq!(stats.month_rows, 1, "the subtree's month rows cascade away");
         assert_eq!(
-            cache.months().unwrap(),
+            cache.usage().months().unwrap(),
             [ym("2024-01")],
             "February lost its only row"
         );
-        let r = cache.account_row("r", ym("2024-01")).unwrap().unwrap();
+        let r = cache.accounts().row("r", ym("2024-01")).unwrap().unwrap();
         assert_eq!(r.usage.totals["basic"].users_registered, 4);
         assert_eq!(r.child_count, 1);
         assert_eq!(r.subtree.accounts(), 2);
         // A tombstone for an unknown account is harmless.
         cache
+            .sync_mut()
             .apply_changes(&[tomb("nobody")], &plans(), "c3", now())
             .unwrap();
     }
@@ -589,21 +612,27 @@ mod tests {
         let mut cache = Cache::open_in_memory().unwrap();
         sync(&mut cache, &[acc("r", "R", None, "2023-01-01")], "c1");
         assert_eq!(
-            cache.plans().unwrap().describe(),
+            cache.accounts().plans().unwrap().describe(),
             "basic, standard, premium"
         );
         let gold = vec![usagedesk_domain::Plan::new("gold", "Gold")
             .with_seat_metric(usagedesk_domain::Metric::UsersWithActivity)];
-        cache.apply_changes(&[], &gold, "c2", now()).unwrap();
-        assert_eq!(cache.plans().unwrap().describe(), "gold");
+        cache
+            .sync_mut()
+            .apply_changes(&[], &gold, "c2", now())
+            .unwrap();
+        assert_eq!(cache.accounts().plans().unwrap().describe(), "gold");
         assert_eq!(
-            cache.plans().unwrap().0,
+            cache.accounts().plans().unwrap().0,
             gold,
             "the seat metric is kept with the plan"
         );
-        cache.apply_changes(&[], &[], "c3", now()).unwrap();
+        cache
+            .sync_mut()
+            .apply_changes(&[], &[], "c3", now())
+            .unwrap();
         assert_eq!(
-            cache.plans().unwrap().describe(),
+            cache.accounts().plans().unwrap().describe(),
             "gold",
             "no plans: keep the catalog"
         );

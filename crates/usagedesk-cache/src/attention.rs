@@ -21,7 +21,7 @@ use usagedesk_domain::YearMonth;
 
 use crate::airgap_page::LAST_EXCHANGE;
 use crate::entitlements::bind;
-use crate::{codec, Cache, CacheError, Result};
+use crate::{codec, AttentionHandle, AttentionHandleMut, CacheError, Result};
 
 /// What an attention item is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -225,11 +225,11 @@ fn each_row<E: From<CacheError>>(
     Ok(())
 }
 
-impl Cache {
+impl AttentionHandle<'_> {
     /// How many items of `kind` there are at `bounds` (the badge's numbers).
-    pub fn attention_count(&self, kind: AttentionKind, bounds: &AttentionBounds) -> Result<u64> {
+    pub fn count(&self, kind: AttentionKind, bounds: &AttentionBounds) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM ({})", select(kind));
-        let mut st = prepare(&self.conn, &sql, bounds, &[])?;
+        let mut st = prepare(&self.cache.conn, &sql, bounds, &[])?;
         let mut rows = st.raw_query();
         match rows.next()? {
             Some(r) => codec::count(r.get(0)?),
@@ -239,7 +239,7 @@ impl Cache {
 
     /// The items of `kind` at `bounds` in the list's order, from `offset`, at most `limit`
     /// (`None`: to the end), one at a time to `each` (which may stop with an error).
-    pub fn each_attention<E: From<CacheError>>(
+    pub fn each<E: From<CacheError>>(
         &self,
         kind: AttentionKind,
         bounds: &AttentionBounds,
@@ -254,7 +254,7 @@ impl Cache {
         let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let mut st = prepare(
-            &self.conn,
+            &self.cache.conn,
             &sql,
             bounds,
             &[(":limit", &limit), (":offset", &offset)],
@@ -262,18 +262,31 @@ impl Cache {
         each_row(&mut st, each)
     }
 
+    /// How many occurrences the reminder checks have recorded, and how many of them were
+    /// notified (the rest were seen while reminders were off).
+    pub fn noticed_counts(&self) -> Result<(u64, u64)> {
+        let (all, notified): (i64, i64) = self.cache.conn.query_row(
+            "SELECT count(*), coalesce(sum(notified), 0) FROM attention_noticed",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((codec::count(all)?, codec::count(notified)?))
+    }
+}
+
+impl AttentionHandleMut<'_> {
     /// Records every item of every kind at `bounds` not seen before (a new occurrence) as
     /// seen at `noticed_at`, `notified` or not, in one write transaction, passing each new one
     /// to `each_new` (kinds in list order). Returns how many were new. An occurrence is
     /// recorded once: a second call at the same state finds none.
-    pub fn note_attention(
+    pub fn note(
         &mut self,
         bounds: &AttentionBounds,
         noticed_at: DateTime<Utc>,
         notified: bool,
         mut each_new: impl FnMut(AttentionRow),
     ) -> Result<u64> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let mut new = 0u64;
         {
             let mut insert = tx.prepare(
@@ -304,16 +317,5 @@ impl Cache {
         }
         tx.commit()?;
         Ok(new)
-    }
-
-    /// How many occurrences the reminder checks have recorded, and how many of them were
-    /// notified (the rest were seen while reminders were off).
-    pub fn attention_noticed_counts(&self) -> Result<(u64, u64)> {
-        let (all, notified): (i64, i64) = self.conn.query_row(
-            "SELECT count(*), coalesce(sum(notified), 0) FROM attention_noticed",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((codec::count(all)?, codec::count(notified)?))
     }
 }

@@ -135,6 +135,7 @@ fn bench_100k() {
             .collect();
         let t = Instant::now();
         cache
+            .sync_mut()
             .apply_changes(&page, &plans(), &format!("p{pages}"), now())
             .unwrap();
         applied += t.elapsed();
@@ -147,6 +148,7 @@ fn bench_100k() {
     let mut flush = |cache: &mut Cache, buffer: &mut Vec<Change>, pages: &mut usize| {
         let t = Instant::now();
         cache
+            .sync_mut()
             .apply_changes(buffer, &plans(), &format!("p{pages}"), now())
             .unwrap();
         applied += t.elapsed();
@@ -188,7 +190,7 @@ fn bench_100k() {
     println!("apply CPU time: {:.2} s", cpu_applied.as_secs_f64());
     let t = Instant::now();
     let cpu_start = cpu();
-    let stats = cache.rebuild_aggregates().unwrap();
+    let stats = cache.sync_mut().rebuild_aggregates().unwrap();
     println!(
         "rebuild: {:.2} s, CPU {:.2} s (folded {} rows, {} months, {} aggregate rows)",
         t.elapsed().as_secs_f64(),
@@ -218,73 +220,111 @@ fn bench_100k() {
     let by_name = ChildSort::Name;
     let by_total = ChildSort::SubtreeTotal(Metric::UsersWithActivity);
     let p = time("children(root: 20 children), by name, 50", 20, || {
-        cache.children(Some(&root), month, 0, 50, by_name).unwrap()
+        cache
+            .accounts()
+            .children(Some(&root), month, 0, 50, by_name)
+            .unwrap()
     });
     assert_eq!(p.total, 20);
     time("children(root), by subtree total", 20, || {
-        cache.children(Some(&root), month, 0, 50, by_total).unwrap()
+        cache
+            .accounts()
+            .children(Some(&root), month, 0, 50, by_total)
+            .unwrap()
     });
     let p = time(
         "children(1000-children node), by name, first 50",
         20,
-        || cache.children(Some(&big), month, 0, 50, by_name).unwrap(),
+        || {
+            cache
+                .accounts()
+                .children(Some(&big), month, 0, 50, by_name)
+                .unwrap()
+        },
     );
     assert_eq!(p.total, 1000);
     time(
         "children(1000-children node), by name, offset 900",
         20,
-        || cache.children(Some(&big), month, 900, 50, by_name).unwrap(),
+        || {
+            cache
+                .accounts()
+                .children(Some(&big), month, 900, 50, by_name)
+                .unwrap()
+        },
     );
     time(
         "children(1000-children node), by subtree total, 50",
         20,
-        || cache.children(Some(&big), month, 0, 50, by_total).unwrap(),
+        || {
+            cache
+                .accounts()
+                .children(Some(&big), month, 0, 50, by_total)
+                .unwrap()
+        },
     );
     time("children(1000-children node), by name, all 1000", 5, || {
-        cache.children(Some(&big), month, 0, 1000, by_name).unwrap()
+        cache
+            .accounts()
+            .children(Some(&big), month, 0, 1000, by_name)
+            .unwrap()
     });
     time("children(mid-level: 200 children), by name, 50", 20, || {
-        cache.children(Some(&mid), month, 0, 50, by_name).unwrap()
+        cache
+            .accounts()
+            .children(Some(&mid), month, 0, 50, by_name)
+            .unwrap()
     });
     time(
         "children(mid-level: 200 children), by subtree total",
         20,
-        || cache.children(Some(&mid), month, 0, 50, by_total).unwrap(),
+        || {
+            cache
+                .accounts()
+                .children(Some(&mid), month, 0, 50, by_total)
+                .unwrap()
+        },
     );
     time("children(level-2: 4 children)", 20, || {
-        cache.children(Some(&small), month, 0, 50, by_name).unwrap()
+        cache
+            .accounts()
+            .children(Some(&small), month, 0, 50, by_name)
+            .unwrap()
     });
     time("children(None: roots)", 20, || {
-        cache.children(None, month, 0, 50, by_name).unwrap()
+        cache
+            .accounts()
+            .children(None, month, 0, 50, by_name)
+            .unwrap()
     });
     let deep = &g.accounts[99_999].id;
     time("account_month(leaf)", 20, || {
-        cache.account_month(deep, month).unwrap()
+        cache.usage().account_month(deep, month).unwrap()
     });
     time("account_month(root)", 20, || {
-        cache.account_month(&root, month).unwrap()
+        cache.usage().account_month(&root, month).unwrap()
     });
-    time("path(leaf)", 20, || cache.path(deep).unwrap());
+    time("path(leaf)", 20, || cache.accounts().path(deep).unwrap());
     time("search(id prefix 'acct-0012', 20)", 20, || {
-        cache.search("acct-0012", 20).unwrap()
+        cache.accounts().search("acct-0012", 20).unwrap()
     });
     time("search(name 'tenant 4242', 20)", 20, || {
-        cache.search("tenant 4242", 20).unwrap()
+        cache.accounts().search("tenant 4242", 20).unwrap()
     });
-    time("months()", 20, || cache.months().unwrap());
+    time("months()", 20, || cache.usage().months().unwrap());
     time("trend(root, 12 months)", 20, || {
-        cache.trend(&root, &months[12..]).unwrap()
+        cache.usage().trend(&root, &months[12..]).unwrap()
     });
     let r = time("usage_rows(mid-level, tree scope)", 3, || {
-        cache.usage_rows(&mid, month, Scope::Tree).unwrap()
+        cache.usage().rows(&mid, month, Scope::Tree).unwrap()
     });
     println!("    ({} rows)", r.len());
     let r = time("usage_rows(root, tree scope: all accounts)", 1, || {
-        cache.usage_rows(&root, month, Scope::Tree).unwrap()
+        cache.usage().rows(&root, month, Scope::Tree).unwrap()
     });
     assert_eq!(r.len(), 100_000);
     time("tree_order(None, all)", 1, || {
-        cache.tree_order(None, None).unwrap().len()
+        cache.accounts().tree_order(None, None).unwrap().len()
     });
 
     // An incremental sync: this month's rows for 5000 accounts.
@@ -294,8 +334,11 @@ fn bench_100k() {
         .map(|a| usage(&a.id, "2024-06", "basic", 7))
         .collect();
     let t = Instant::now();
-    cache.apply_changes(&page, &plans(), "inc", now()).unwrap();
-    let s = cache.rebuild_aggregates().unwrap();
+    cache
+        .sync_mut()
+        .apply_changes(&page, &plans(), "inc", now())
+        .unwrap();
+    let s = cache.sync_mut().rebuild_aggregates().unwrap();
     println!(
         "incremental: {} rows applied + rebuild of {:?}: {:.3} s",
         page.len(),

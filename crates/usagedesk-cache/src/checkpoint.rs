@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::{Cache, Result};
+use crate::{Result, SyncHandleMut};
 
 /// SQLite's default `wal_autocheckpoint` (pages), restored when the checkpointer stops.
 const AUTOCHECKPOINT_PAGES: u32 = 1000;
@@ -90,29 +90,32 @@ fn run(conn: &Connection, wal: &Path, stopped: &mpsc::Receiver<()>) {
     }
 }
 
-impl Cache {
-    /// Moves checkpoints to a thread of their own until [`Cache::checkpoint_inline`] (or the
-    /// cache is dropped): for a long run of write transactions such as a sync. Does nothing
+impl SyncHandleMut<'_> {
+    /// Moves checkpoints to a thread of their own until [`SyncHandleMut::checkpoint_inline`] (or
+    /// the cache is dropped): for a long run of write transactions such as a sync. Does nothing
     /// for a cache in memory, or when already on.
     pub fn checkpoint_in_background(&mut self) -> Result<()> {
-        let Some(path) = self.path.clone() else {
+        let Some(path) = self.cache.path.clone() else {
             return Ok(());
         };
-        if self.checkpointer.is_some() {
+        if self.cache.checkpointer.is_some() {
             return Ok(());
         }
         let ckpt = Checkpointer::start(&path)?;
-        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        self.checkpointer = Some(ckpt);
+        self.cache
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", 0)?;
+        self.cache.checkpointer = Some(ckpt);
         Ok(())
     }
 
     /// Stops the checkpoint thread after its last checkpoint; this connection checkpoints
     /// again as it commits.
     pub fn checkpoint_inline(&mut self) -> Result<()> {
-        if let Some(ckpt) = self.checkpointer.take() {
+        if let Some(ckpt) = self.cache.checkpointer.take() {
             drop(ckpt);
-            self.conn
+            self.cache
+                .conn
                 .pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         }
         Ok(())

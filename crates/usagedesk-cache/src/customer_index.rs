@@ -404,6 +404,7 @@ mod tests {
             }
         }
         cache
+            .sync_mut()
             .apply_changes(&changes, &plans(), "c1", now())
             .unwrap();
         let row_by_row = schema_and_rows(&cache.conn);

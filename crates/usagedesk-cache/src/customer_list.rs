@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceStatus, LicenseType};
 
 use crate::customer_index::{license_type_bit, nanos, status_of_severity};
-use crate::{codec, Cache, CacheError, Result};
+use crate::{codec, CacheError, CustomersHandle, Result};
 
 /// An instance is inactive after this long without a check-in
 /// (`usagedesk_domain::customer::INACTIVE_AFTER`, which the customers crate checks is the same).
@@ -220,11 +220,12 @@ impl Bound {
     }
 }
 
-impl Cache {
+impl CustomersHandle<'_> {
     /// How many customers match the query's filter.
-    pub fn customer_count(&self, q: &CustomerQuery<'_>) -> Result<u64> {
+    pub fn count(&self, q: &CustomerQuery<'_>) -> Result<u64> {
         let b = Bound::of(q);
         let n: i64 = self
+            .cache
             .conn
             .prepare_cached(&format!("SELECT count(*) FROM customers s WHERE {FILTER}"))?
             .query_row(
@@ -239,7 +240,7 @@ impl Cache {
     }
 
     /// One page of customers matching the query, in its order: `limit` rows from `start`.
-    pub fn customer_rows(
+    pub fn rows(
         &self,
         q: &CustomerQuery<'_>,
         start: &PageStart,
@@ -259,7 +260,7 @@ impl Cache {
                  FROM customers s WHERE {FILTER}) AS s
              WHERE {after} ORDER BY {order} LIMIT :limit OFFSET :offset"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut st = self.cache.conn.prepare_cached(&sql)?;
         let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
             (":text", &b.text),
             (":types", &b.types),
@@ -306,27 +307,8 @@ impl Cache {
         Ok(out)
     }
 
-    /// Inactive instances and the worst status among the others, for one owner.
-    fn activity_of(&self, owner: &str, stale: i64) -> Result<(u32, Option<InstanceStatus>)> {
-        let (inactive, worst): (i64, Option<u8>) = self
-            .conn
-            .prepare_cached(
-                "SELECT count(*) FILTER (WHERE has_report AND last_check_in <= ?2),
-                        max(severity) FILTER (WHERE has_report AND last_check_in > ?2)
-                 FROM customer_instances WHERE owner = ?1",
-            )?
-            .query_row(rusqlite::params![owner, stale], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-        Ok((count_u32(inactive)?, worst.and_then(status_of_severity)))
-    }
-
     /// Badges: customers, and how many need attention, at `now`.
-    pub fn customer_counts(
-        &self,
-        now: DateTime<Utc>,
-        overdue_after: Duration,
-    ) -> Result<CustomerCounts> {
+    pub fn counts(&self, now: DateTime<Utc>, overdue_after: Duration) -> Result<CustomerCounts> {
         let filter = CustomerFilter::default();
         let b = Bound::of(&CustomerQuery {
             filter: &filter,
@@ -335,6 +317,7 @@ impl Cache {
             overdue_after,
         });
         let (customers, not_ready, overdue, expired): (i64, i64, i64, i64) = self
+            .cache
             .conn
             .prepare_cached(
                 "SELECT count(*), count(*) FILTER (WHERE not_ready > 0),
@@ -355,15 +338,16 @@ impl Cache {
     }
 
     /// Whether an account is a customer (holds a license and is in the cache).
-    pub fn is_customer(&self, account_id: &str) -> Result<bool> {
+    pub fn contains(&self, account_id: &str) -> Result<bool> {
         Ok(self
+            .cache
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM customers WHERE account_id = ?1)")?
             .query_row([account_id], |r| r.get(0))?)
     }
 
     /// Counts over the instances a customer owns, at `now`.
-    pub fn customer_instance_counts(
+    pub fn instance_counts(
         &self,
         owner: &str,
         now: DateTime<Utc>,
@@ -376,6 +360,7 @@ impl Cache {
             )
         };
         let r: (i64, i64, i64, i64, i64) = self
+            .cache
             .conn
             .prepare_cached(
                 "SELECT count(*), count(*) FILTER (WHERE NOT ready),
@@ -403,7 +388,7 @@ impl Cache {
     }
 
     /// A page of the instances a customer owns: those still checking in first, then by id.
-    pub fn customer_instance_page(
+    pub fn instance_page(
         &self,
         owner: &str,
         now: DateTime<Utc>,
@@ -417,7 +402,7 @@ impl Cache {
                     .unwrap_or(DateTime::<Utc>::MIN_UTC),
             )
         };
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT c.instance_id, c.owner, c.license_id, c.airgapped,
                     c.airgapped AND (c.verified_at IS NULL OR c.verified_at < :overdue_before),
                     i.account_id
@@ -440,12 +425,12 @@ impl Cache {
     }
 
     /// Every instance a customer owns, by id, one at a time (bounded memory).
-    pub fn each_customer_instance(
+    pub fn each_instance(
         &self,
         owner: &str,
         mut f: impl FnMut(&str, &str) -> Result<()>,
     ) -> Result<()> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT instance_id, license_id FROM customer_instances WHERE owner = ?1
              ORDER BY instance_id",
         )?;
@@ -468,6 +453,7 @@ impl Cache {
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
         );
         Ok(self
+            .cache
             .conn
             .prepare_cached(
                 "SELECT c.instance_id, c.owner, c.license_id, c.airgapped,
@@ -486,6 +472,7 @@ impl Cache {
     /// How many install attempts a customer's licenses have.
     pub fn install_attempt_count(&self, account_id: &str) -> Result<u64> {
         let n: i64 = self
+            .cache
             .conn
             .prepare_cached(
                 "SELECT count(*) FROM install_attempts
@@ -502,7 +489,7 @@ impl Cache {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<InstallAttempt>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT body FROM install_attempts
              WHERE license_id IN (SELECT id FROM licenses WHERE account_id = ?1)
              ORDER BY started_at DESC, id LIMIT ?2 OFFSET ?3",
@@ -525,6 +512,7 @@ impl Cache {
     /// How many events an instance has.
     pub fn instance_event_count(&self, instance_id: &str) -> Result<u64> {
         let n: i64 = self
+            .cache
             .conn
             .prepare_cached("SELECT count(*) FROM instance_events WHERE instance_id = ?1")?
             .query_row([instance_id], |r| r.get(0))?;
@@ -532,14 +520,14 @@ impl Cache {
     }
 
     /// A page of an instance's events, newest first (ties by field, last first: the
-    /// reverse of [`Cache::instance_events`]).
+    /// reverse of [`CustomersHandle::instance_events`]).
     pub fn instance_event_page(
         &self,
         instance_id: &str,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<InstanceEvent>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT field, previous, new, received_at FROM instance_events
              WHERE instance_id = ?1 ORDER BY received_at DESC, field DESC LIMIT ?2 OFFSET ?3",
         )?;
@@ -559,6 +547,22 @@ impl Cache {
             });
         }
         Ok(out)
+    }
+
+    /// Inactive instances and the worst status among the others, for one owner.
+    fn activity_of(&self, owner: &str, stale: i64) -> Result<(u32, Option<InstanceStatus>)> {
+        let (inactive, worst): (i64, Option<u8>) = self
+            .cache
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FILTER (WHERE has_report AND last_check_in <= ?2),
+                        max(severity) FILTER (WHERE has_report AND last_check_in > ?2)
+                 FROM customer_instances WHERE owner = ?1",
+            )?
+            .query_row(rusqlite::params![owner, stale], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok((count_u32(inactive)?, worst.and_then(status_of_severity)))
     }
 }
 

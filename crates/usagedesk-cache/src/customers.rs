@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use usagedesk_domain::api::Change;
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceReport, License};
 
-use crate::{Cache, CacheError, Result};
+use crate::{CacheError, CustomersHandle, Result};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| CacheError::Invalid(format!("cannot store a value: {e}")))
@@ -89,7 +89,7 @@ pub(crate) fn forget_account(conn: &Connection, account_id: &str) -> Result<()> 
     Ok(())
 }
 
-impl Cache {
+impl CustomersHandle<'_> {
     /// Every license, by account then id.
     pub fn licenses(&self) -> Result<Vec<License>> {
         self.bodies(
@@ -115,7 +115,8 @@ impl Cache {
     }
 
     pub fn instance_report(&self, instance_id: &str) -> Result<Option<InstanceReport>> {
-        self.conn
+        self.cache
+            .conn
             .prepare_cached("SELECT body FROM instance_reports WHERE instance_id = ?1")?
             .query_row([instance_id], |r| r.get::<_, String>(0))
             .optional()?
@@ -130,7 +131,7 @@ impl Cache {
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<InstanceEvent>> {
         let since = since.map(time).unwrap_or_default();
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT field, previous, new, received_at FROM instance_events
              WHERE instance_id = ?1 AND received_at >= ?2 ORDER BY received_at, field",
         )?;
@@ -157,7 +158,7 @@ impl Cache {
     }
 
     fn bodies<T: DeserializeOwned>(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<T>> {
-        let mut st = self.conn.prepare_cached(sql)?;
+        let mut st = self.cache.conn.prepare_cached(sql)?;
         let mut rows = st.query(p)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {

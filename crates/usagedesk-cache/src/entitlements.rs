@@ -16,7 +16,7 @@ use rusqlite::{Connection, Row, Statement};
 use serde::{Deserialize, Serialize};
 use usagedesk_domain::{Metric, YearMonth};
 
-use crate::{Cache, CacheError, Page, Result};
+use crate::{CacheError, EntitlementsHandle, Page, Result};
 
 /// Whose licenses a question is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ pub struct LicenseMonth {
     pub expires_at: Option<String>,
 }
 
-/// The size of an export of licenses' months ([`Cache::count_license_months`]).
+/// The size of an export of licenses' months ([`EntitlementsHandle::count_license_months`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LicenseMonthCount {
     /// Licenses in force in at least one of the months.
@@ -112,7 +112,7 @@ pub enum LicenseFilter {
     Under,
 }
 
-/// A row of [`Cache::license_list`].
+/// A row of [`EntitlementsHandle::license_list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicenseListRow {
     pub license_id: String,
@@ -124,7 +124,7 @@ pub struct LicenseListRow {
     pub used: u64,
 }
 
-/// The largest page of [`Cache::license_list`].
+/// The largest page of [`EntitlementsHandle::license_list`].
 pub const MAX_LICENSE_PAGE: usize = 500;
 
 /// Marks the derived tables as lagging behind licenses or the tree.
@@ -167,8 +167,8 @@ pub(crate) fn refresh(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Recomputes `ent_used` and `ent_over` for `months` (`None`: every month) from `month_usage` and the
-/// derived tables (inside the caller's write transaction): called when the month-end rows of
+/// Recomputes `ent_used` and `ent_over` for `months` (`None`: every month) from `month_usage` and
+/// the derived tables (inside the caller's write transaction): called when the month-end rows of
 /// those months have changed, and by [`refresh`] when coverage may have.
 pub(crate) fn refresh_used(conn: &Connection, months: Option<&[YearMonth]>) -> Result<()> {
     if pending(conn)? {
@@ -355,19 +355,7 @@ fn seats(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
     Ok(r.get::<_, Option<i64>>(i)?.map(|n| n.max(0) as u64))
 }
 
-impl Cache {
-    fn account_exists(&self, id: &str) -> Result<()> {
-        let found: bool = self
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)")?
-            .query_row([id], |r| r.get(0))?;
-        if found {
-            Ok(())
-        } else {
-            Err(CacheError::UnknownAccount { id: id.to_owned() })
-        }
-    }
-
+impl EntitlementsHandle<'_> {
     /// What an export of `months` (ascending) for the licenses held in `scope` of `account`
     /// will hold, counted without computing used seats: the licenses in force in at least one
     /// of the months, and the (license, plan with seats, month in force) rows. Plans used
@@ -393,7 +381,7 @@ impl Cache {
         );
         let list = serde_json::to_string(&months.iter().map(|m| m.to_string()).collect::<Vec<_>>())
             .map_err(|e| CacheError::Invalid(format!("months: {e}")))?;
-        let mut st = self.conn.prepare(&sql)?;
+        let mut st = self.cache.conn.prepare(&sql)?;
         bind(&mut st, &[(":account", &account), (":months", &list)])?;
         let mut rows = st.raw_query();
         let r = rows
@@ -419,7 +407,7 @@ impl Cache {
         self.license_months(Some((account, scope)), from, to, each)
     }
 
-    /// [`Cache::each_license_month`] over every license in the cache.
+    /// [`EntitlementsHandle::each_license_month`] over every license in the cache.
     pub fn each_license_month_everywhere<E: From<CacheError>>(
         &self,
         from: YearMonth,
@@ -429,62 +417,9 @@ impl Cache {
         self.license_months(None, from, to, each)
     }
 
-    fn license_months<E: From<CacheError>>(
-        &self,
-        scope: Option<(&str, EntitlementScope)>,
-        from: YearMonth,
-        to: YearMonth,
-        mut each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
-        let account = scope.map(|s| s.0);
-        let sql = format!(
-            "{}
-             SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
-                    l.first_month, l.last_month, l.expires_at
-             FROM rows r CROSS JOIN accounts a ON a.k = r.account_k
-             JOIN ent_licenses l ON l.license_id = r.license_id
-             LEFT JOIN plans p ON p.id = r.plan
-             ORDER BY r.license_id, r.plan, r.m",
-            rows_cte(scope.map(|s| s.1))
-        );
-        let (from_text, to_text) = (from.to_string(), to.to_string());
-        let mut st = self.conn.prepare(&sql).map_err(CacheError::from)?;
-        bind(
-            &mut st,
-            &[
-                (":account", &account),
-                (":from", &from_text),
-                (":to", &to_text),
-            ],
-        )?;
-        let mut rows = st.raw_query();
-        while let Some(r) = rows.next().map_err(CacheError::from)? {
-            let row = (|| -> rusqlite::Result<LicenseMonth> {
-                Ok(LicenseMonth {
-                    license_id: r.get(0)?,
-                    account_id: r.get(1)?,
-                    plan: r.get(2)?,
-                    seat_metric: metric(r, 3)?,
-                    seats: seats(r, 4)?,
-                    used: r.get::<_, i64>(5)?.max(0) as u64,
-                    month: month(r, 6)?,
-                    first_month: month(r, 7)?,
-                    last_month: match r.get::<_, Option<String>>(8)? {
-                        Some(_) => Some(month(r, 8)?),
-                        None => None,
-                    },
-                    expires_at: r.get(9)?,
-                })
-            })()
-            .map_err(|e| CacheError::corrupt(format!("an entitlement row: {e}")))?;
-            each(row)?;
-        }
-        Ok(())
-    }
-
     /// Per plan and month of `from..=to`: seats, used and overage summed over the licenses in
     /// force held in `account`'s subtree (account included).
-    pub fn entitlement_rollup(
+    pub fn rollup(
         &self,
         account: &str,
         from: YearMonth,
@@ -499,7 +434,7 @@ impl Cache {
             rows_cte(Some(EntitlementScope::Tree))
         );
         let (from_text, to_text) = (from.to_string(), to.to_string());
-        let mut st = self.conn.prepare(&sql)?;
+        let mut st = self.cache.conn.prepare(&sql)?;
         bind(
             &mut st,
             &[
@@ -584,7 +519,7 @@ impl Cache {
         );
         let m = month.to_string();
         let (limit_i, offset_i) = (limit as i64, offset as i64);
-        let mut st = self.conn.prepare(&sql)?;
+        let mut st = self.cache.conn.prepare(&sql)?;
         bind(
             &mut st,
             &[
@@ -615,7 +550,7 @@ impl Cache {
             // An empty page (past the end, or nothing selected): count on its own.
             None => {
                 let sql = format!("{picked} SELECT COUNT(*) FROM picked");
-                let mut st = self.conn.prepare(&sql)?;
+                let mut st = self.cache.conn.prepare(&sql)?;
                 bind(
                     &mut st,
                     &[(":account", &account), (":from", &m), (":to", &m)],
@@ -633,5 +568,71 @@ impl Cache {
             offset,
             limit,
         })
+    }
+
+    fn account_exists(&self, id: &str) -> Result<()> {
+        let found: bool = self
+            .cache
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?;
+        if found {
+            Ok(())
+        } else {
+            Err(CacheError::UnknownAccount { id: id.to_owned() })
+        }
+    }
+
+    fn license_months<E: From<CacheError>>(
+        &self,
+        scope: Option<(&str, EntitlementScope)>,
+        from: YearMonth,
+        to: YearMonth,
+        mut each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let account = scope.map(|s| s.0);
+        let sql = format!(
+            "{}
+             SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
+                    l.first_month, l.last_month, l.expires_at
+             FROM rows r CROSS JOIN accounts a ON a.k = r.account_k
+             JOIN ent_licenses l ON l.license_id = r.license_id
+             LEFT JOIN plans p ON p.id = r.plan
+             ORDER BY r.license_id, r.plan, r.m",
+            rows_cte(scope.map(|s| s.1))
+        );
+        let (from_text, to_text) = (from.to_string(), to.to_string());
+        let mut st = self.cache.conn.prepare(&sql).map_err(CacheError::from)?;
+        bind(
+            &mut st,
+            &[
+                (":account", &account),
+                (":from", &from_text),
+                (":to", &to_text),
+            ],
+        )?;
+        let mut rows = st.raw_query();
+        while let Some(r) = rows.next().map_err(CacheError::from)? {
+            let row = (|| -> rusqlite::Result<LicenseMonth> {
+                Ok(LicenseMonth {
+                    license_id: r.get(0)?,
+                    account_id: r.get(1)?,
+                    plan: r.get(2)?,
+                    seat_metric: metric(r, 3)?,
+                    seats: seats(r, 4)?,
+                    used: r.get::<_, i64>(5)?.max(0) as u64,
+                    month: month(r, 6)?,
+                    first_month: month(r, 7)?,
+                    last_month: match r.get::<_, Option<String>>(8)? {
+                        Some(_) => Some(month(r, 8)?),
+                        None => None,
+                    },
+                    expires_at: r.get(9)?,
+                })
+            })()
+            .map_err(|e| CacheError::corrupt(format!("an entitlement row: {e}")))?;
+            each(row)?;
+        }
+        Ok(())
     }
 }

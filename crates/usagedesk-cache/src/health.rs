@@ -1,6 +1,6 @@
 //! Storage of account health and the renewal calendar (`migrations/0007_health.sql`,
 //! `docs/health.md`). The scores are computed by `usagedesk-health` from the facts read here,
-//! as of one UTC day, and written back in one transaction ([`Cache::replace_health`]); the
+//! as of one UTC day, and written back in one transaction ([`HealthHandleMut::replace`]); the
 //! list and the calendar are then paged in SQL from those tables. Every change a sync or an
 //! import writes marks them as lagging ([`mark_dirty`], in the same transaction), so they are
 //! recomputed before they are read again.
@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::{Cache, CacheError, Page, Result};
+use crate::{CacheError, HealthHandle, HealthHandleMut, Page, Result};
 
 /// The largest page of the health list and the calendar.
 pub const MAX_HEALTH_PAGE: usize = 500;
@@ -175,11 +175,12 @@ WHERE account_id IS NOT excluded.account_id OR license_type IS NOT excluded.lice
    OR forecast_over IS NOT excluded.forecast_over OR plans IS NOT excluded.plans;
 ";
 
-impl Cache {
+impl HealthHandle<'_> {
     /// The day the health tables were computed for, when they are current (`None`: they lag
     /// behind the data, or were never computed).
-    pub fn health_as_of(&self) -> Result<Option<NaiveDate>> {
+    pub fn as_of(&self) -> Result<Option<NaiveDate>> {
         let row: Option<(String, bool)> = self
+            .cache
             .conn
             .query_row(
                 "SELECT as_of, EXISTS (SELECT 1 FROM health_dirty) FROM health_state",
@@ -198,8 +199,9 @@ impl Cache {
     }
 
     /// The day the stored health tables were last computed for, current or not.
-    pub fn health_computed_for(&self) -> Result<Option<NaiveDate>> {
+    pub fn computed_for(&self) -> Result<Option<NaiveDate>> {
         let day: Option<String> = self
+            .cache
             .conn
             .query_row("SELECT as_of FROM health_state", [], |r| r.get(0))
             .optional()?;
@@ -211,11 +213,11 @@ impl Cache {
     }
 
     /// Every customer (an account holding a license), by account id, with its licenses' ends.
-    pub fn each_health_customer(
+    pub fn each_customer(
         &self,
         mut each: impl FnMut(HealthCustomerFacts) -> Result<()>,
     ) -> Result<()> {
-        let mut st = self.conn.prepare(
+        let mut st = self.cache.conn.prepare(
             "SELECT account_id, name, expiries, no_expiry FROM customers ORDER BY account_id",
         )?;
         let mut rows = st.query([])?;
@@ -233,11 +235,11 @@ impl Cache {
     }
 
     /// Every instance of a customer, with its version and its license's channel.
-    pub fn each_health_instance(
+    pub fn each_instance(
         &self,
         mut each: impl FnMut(HealthInstanceFacts) -> Result<()>,
     ) -> Result<()> {
-        let mut st = self.conn.prepare(
+        let mut st = self.cache.conn.prepare(
             "SELECT ci.owner, ci.severity, ci.last_check_in, ci.verified_at,
                     json_extract(r.body, '$.app_version'), json_extract(l.body, '$.channel')
              FROM customer_instances ci
@@ -263,14 +265,14 @@ impl Cache {
     /// has a month-end row. The sums are the aggregates of the last rebuild (`subtree_month`),
     /// or, for an account without aggregate rows (its children are all leaves, see
     /// `rebuild::materialized`), its own row and its children's.
-    pub fn each_health_activity(
+    pub fn each_activity(
         &self,
         months: &[String],
         mut each: impl FnMut(&str, &str, Option<u64>) -> Result<()>,
     ) -> Result<()> {
         let list = serde_json::to_string(months)
             .map_err(|e| CacheError::Invalid(format!("months: {e}")))?;
-        let mut st = self.conn.prepare(
+        let mut st = self.cache.conn.prepare(
             "SELECT c.account_id, mo.value,
                     CASE WHEN st.account_k IS NOT NULL
                          THEN CASE WHEN st.ok > 0 THEN st.users_with_activity END
@@ -301,7 +303,7 @@ impl Cache {
         &self,
         mut each: impl FnMut(String, String, String, String) -> Result<()>,
     ) -> Result<()> {
-        let mut st = self.conn.prepare(
+        let mut st = self.cache.conn.prepare(
             "SELECT id, account_id, json_extract(body, '$.license_type'),
                     json_extract(body, '$.expires_at')
              FROM licenses WHERE json_extract(body, '$.expires_at') IS NOT NULL ORDER BY id",
@@ -313,17 +315,222 @@ impl Cache {
         Ok(())
     }
 
+    /// One page of the customers by score (`factor`: by that factor's score, index into
+    /// [`HEALTH_FACTOR_COLUMNS`]), lowest first or, `descending`, highest first; ties by
+    /// name then account id; customers without data for the factor last, by name.
+    pub fn page(
+        &self,
+        factor: Option<usize>,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<HealthRecord>> {
+        let limit = limit.clamp(1, MAX_HEALTH_PAGE);
+        let column = match factor {
+            None => "score",
+            Some(i) => HEALTH_FACTOR_COLUMNS
+                .get(i)
+                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
+        };
+        let dir = if descending { "DESC" } else { "ASC" };
+        self.cache.read_snapshot(|c| {
+            let total: i64 = c
+                .conn
+                .query_row("SELECT count(*) FROM health", [], |r| r.get(0))?;
+            let known: i64 = c.conn.query_row(
+                &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
+                [],
+                |r| r.get(0),
+            )?;
+            let mut items = Vec::with_capacity(limit);
+            let (offset_i, limit_i) = (offset as i64, limit as i64);
+            if offset_i < known {
+                let mut st = c.conn.prepare_cached(&format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
+                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT ?1 OFFSET ?2"
+                ))?;
+                let rows = st.query_map([limit_i, offset_i], record)?;
+                for r in rows {
+                    items.push(r?);
+                }
+            }
+            let rest = limit_i - items.len() as i64;
+            if rest > 0 && offset_i + (items.len() as i64) < total {
+                let skip = (offset_i - known).max(0);
+                let mut st = c.conn.prepare_cached(&format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
+                     ORDER BY name, account_id LIMIT ?1 OFFSET ?2"
+                ))?;
+                let rows = st.query_map([rest, skip], record)?;
+                for r in rows {
+                    items.push(r?);
+                }
+            }
+            Ok(Page {
+                items,
+                total: total.max(0) as u64,
+                offset,
+                limit,
+            })
+        })
+    }
+
+    /// Streams the customers in [`HealthHandle::page`]'s order from `offset` (the CLI: no page
+    /// is read twice); `each` returns `false` to stop. Two index scans, the customers with
+    /// data for the factor then those without, so nothing is sorted and memory stays flat.
+    pub fn each(
+        &self,
+        factor: Option<usize>,
+        descending: bool,
+        offset: usize,
+        mut each: impl FnMut(HealthRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let column = match factor {
+            None => "score",
+            Some(i) => HEALTH_FACTOR_COLUMNS
+                .get(i)
+                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
+        };
+        let dir = if descending { "DESC" } else { "ASC" };
+        // One read transaction: both scans see the same state.
+        self.cache
+            .read_snapshot(|c| c.health().each_health_in(column, dir, offset, &mut each))
+    }
+
+    /// Streams the licenses ending in `[from, until)` in [`HealthHandle::renewal_page`]'s order;
+    /// `each` returns `false` to stop.
+    pub fn each_renewal(
+        &self,
+        from: &str,
+        until: &str,
+        mut each: impl FnMut(RenewalListRow) -> Result<bool>,
+    ) -> Result<()> {
+        let mut st = self.cache.conn.prepare(&format!(
+            "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
+             ORDER BY r.expires_at, r.license_id"
+        ))?;
+        let mut rows = st.query([from, until])?;
+        while let Some(r) = rows.next()? {
+            if !each(renewal_row(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One customer's stored health (`None`: not a customer, or not computed).
+    pub fn of(&self, account_id: &str) -> Result<Option<HealthRecord>> {
+        Ok(self
+            .cache
+            .conn
+            .query_row(
+                &format!("SELECT {HEALTH_COLUMNS} FROM health WHERE account_id = ?1"),
+                [account_id],
+                record,
+            )
+            .optional()?)
+    }
+
+    /// One page of the licenses ending in `[from, until)` (RFC 3339 in UTC), soonest first
+    /// (ties by license id), with its total and the count per month (`YYYY-MM`) of the range.
+    pub fn renewal_page(
+        &self,
+        from: &str,
+        until: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Page<RenewalListRow>, RenewalMonthCounts)> {
+        let limit = limit.clamp(1, MAX_HEALTH_PAGE);
+        self.cache.read_snapshot(|c| {
+            let mut months = Vec::new();
+            let mut st = c.conn.prepare_cached(
+                "SELECT substr(expires_at, 1, 7), count(*) FROM health_renewals
+                 WHERE expires_at >= ?1 AND expires_at < ?2 GROUP BY 1 ORDER BY 1",
+            )?;
+            let mut rows = st.query([from, until])?;
+            while let Some(r) = rows.next()? {
+                months.push((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64));
+            }
+            let total = months.iter().map(|(_, n)| n).sum();
+            let mut st = c.conn.prepare_cached(&format!(
+                "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
+                 ORDER BY r.expires_at, r.license_id LIMIT ?3 OFFSET ?4"
+            ))?;
+            let items = st
+                .query_map(
+                    params![from, until, limit as i64, offset as i64],
+                    renewal_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((
+                Page {
+                    items,
+                    total,
+                    offset,
+                    limit,
+                },
+                months,
+            ))
+        })
+    }
+
+    fn each_health_in(
+        &self,
+        column: &str,
+        dir: &str,
+        offset: usize,
+        each: &mut dyn FnMut(HealthRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let known: i64 = self.cache.conn.query_row(
+            &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
+            [],
+            |r| r.get(0),
+        )?;
+        let offset = offset as i64;
+        let parts = [
+            (
+                format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
+                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT -1 OFFSET ?1"
+                ),
+                offset,
+            ),
+            (
+                format!(
+                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
+                     ORDER BY {column}, name, account_id LIMIT -1 OFFSET ?1"
+                ),
+                (offset - known).max(0),
+            ),
+        ];
+        for (i, (sql, skip)) in parts.iter().enumerate() {
+            if i == 0 && offset >= known {
+                continue;
+            }
+            let mut st = self.cache.conn.prepare(sql)?;
+            let mut rows = st.query([skip])?;
+            while let Some(r) = rows.next()? {
+                if !each(record(r)?)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HealthHandleMut<'_> {
     /// Replaces both health tables with `health` and `renewals`, computed as of `as_of`, and
     /// clears the lag mark, in one transaction (a failure keeps the previous tables). The new
     /// rows are written to unindexed temporary tables first, then merged: only rows that
     /// changed are written to the indexed tables, and only the indexes of changed columns.
-    pub fn replace_health(
+    pub fn replace(
         &mut self,
         as_of: NaiveDate,
         health: impl IntoIterator<Item = HealthRecord>,
         renewals: impl IntoIterator<Item = RenewalRecord>,
     ) -> Result<()> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         tx.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS new_health AS SELECT * FROM main.health WHERE 0;
              CREATE TEMP TABLE IF NOT EXISTS new_renewals
@@ -380,6 +587,7 @@ impl Cache {
         tx.commit()?;
         // The planner's statistics, once (the tables keep their shape from day to day).
         let analyzed: bool = self
+            .cache
             .conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = 'health')",
@@ -388,217 +596,18 @@ impl Cache {
             )
             .unwrap_or(false);
         if !analyzed {
-            self.conn
+            self.cache
+                .conn
                 .execute_batch("ANALYZE health; ANALYZE health_renewals;")?;
         }
         Ok(())
-    }
-
-    /// One page of the customers by score (`factor`: by that factor's score, index into
-    /// [`HEALTH_FACTOR_COLUMNS`]), lowest first or, `descending`, highest first; ties by
-    /// name then account id; customers without data for the factor last, by name.
-    pub fn health_page(
-        &self,
-        factor: Option<usize>,
-        descending: bool,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Page<HealthRecord>> {
-        let limit = limit.clamp(1, MAX_HEALTH_PAGE);
-        let column = match factor {
-            None => "score",
-            Some(i) => HEALTH_FACTOR_COLUMNS
-                .get(i)
-                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
-        };
-        let dir = if descending { "DESC" } else { "ASC" };
-        self.read_snapshot(|c| {
-            let total: i64 = c
-                .conn
-                .query_row("SELECT count(*) FROM health", [], |r| r.get(0))?;
-            let known: i64 = c.conn.query_row(
-                &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
-                [],
-                |r| r.get(0),
-            )?;
-            let mut items = Vec::with_capacity(limit);
-            let (offset_i, limit_i) = (offset as i64, limit as i64);
-            if offset_i < known {
-                let mut st = c.conn.prepare_cached(&format!(
-                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
-                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT ?1 OFFSET ?2"
-                ))?;
-                let rows = st.query_map([limit_i, offset_i], record)?;
-                for r in rows {
-                    items.push(r?);
-                }
-            }
-            let rest = limit_i - items.len() as i64;
-            if rest > 0 && offset_i + (items.len() as i64) < total {
-                let skip = (offset_i - known).max(0);
-                let mut st = c.conn.prepare_cached(&format!(
-                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
-                     ORDER BY name, account_id LIMIT ?1 OFFSET ?2"
-                ))?;
-                let rows = st.query_map([rest, skip], record)?;
-                for r in rows {
-                    items.push(r?);
-                }
-            }
-            Ok(Page {
-                items,
-                total: total.max(0) as u64,
-                offset,
-                limit,
-            })
-        })
-    }
-
-    /// Streams the customers in [`Cache::health_page`]'s order from `offset` (the CLI: no page
-    /// is read twice); `each` returns `false` to stop. Two index scans, the customers with
-    /// data for the factor then those without, so nothing is sorted and memory stays flat.
-    pub fn each_health(
-        &self,
-        factor: Option<usize>,
-        descending: bool,
-        offset: usize,
-        mut each: impl FnMut(HealthRecord) -> Result<bool>,
-    ) -> Result<()> {
-        let column = match factor {
-            None => "score",
-            Some(i) => HEALTH_FACTOR_COLUMNS
-                .get(i)
-                .ok_or_else(|| CacheError::Invalid(format!("no health factor {i}")))?,
-        };
-        let dir = if descending { "DESC" } else { "ASC" };
-        // One read transaction: both scans see the same state.
-        self.read_snapshot(|c| c.each_health_in(column, dir, offset, &mut each))
-    }
-
-    fn each_health_in(
-        &self,
-        column: &str,
-        dir: &str,
-        offset: usize,
-        each: &mut dyn FnMut(HealthRecord) -> Result<bool>,
-    ) -> Result<()> {
-        let known: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM health WHERE {column} IS NOT NULL"),
-            [],
-            |r| r.get(0),
-        )?;
-        let offset = offset as i64;
-        let parts = [
-            (
-                format!(
-                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NOT NULL
-                     ORDER BY {column} {dir}, name {dir}, account_id {dir} LIMIT -1 OFFSET ?1"
-                ),
-                offset,
-            ),
-            (
-                format!(
-                    "SELECT {HEALTH_COLUMNS} FROM health WHERE {column} IS NULL
-                     ORDER BY {column}, name, account_id LIMIT -1 OFFSET ?1"
-                ),
-                (offset - known).max(0),
-            ),
-        ];
-        for (i, (sql, skip)) in parts.iter().enumerate() {
-            if i == 0 && offset >= known {
-                continue;
-            }
-            let mut st = self.conn.prepare(sql)?;
-            let mut rows = st.query([skip])?;
-            while let Some(r) = rows.next()? {
-                if !each(record(r)?)? {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Streams the licenses ending in `[from, until)` in [`Cache::renewal_page`]'s order;
-    /// `each` returns `false` to stop.
-    pub fn each_renewal(
-        &self,
-        from: &str,
-        until: &str,
-        mut each: impl FnMut(RenewalListRow) -> Result<bool>,
-    ) -> Result<()> {
-        let mut st = self.conn.prepare(&format!(
-            "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
-             ORDER BY r.expires_at, r.license_id"
-        ))?;
-        let mut rows = st.query([from, until])?;
-        while let Some(r) = rows.next()? {
-            if !each(renewal_row(r)?)? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// One customer's stored health (`None`: not a customer, or not computed).
-    pub fn health_of(&self, account_id: &str) -> Result<Option<HealthRecord>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {HEALTH_COLUMNS} FROM health WHERE account_id = ?1"),
-                [account_id],
-                record,
-            )
-            .optional()?)
-    }
-
-    /// One page of the licenses ending in `[from, until)` (RFC 3339 in UTC), soonest first
-    /// (ties by license id), with its total and the count per month (`YYYY-MM`) of the range.
-    pub fn renewal_page(
-        &self,
-        from: &str,
-        until: &str,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(Page<RenewalListRow>, RenewalMonthCounts)> {
-        let limit = limit.clamp(1, MAX_HEALTH_PAGE);
-        self.read_snapshot(|c| {
-            let mut months = Vec::new();
-            let mut st = c.conn.prepare_cached(
-                "SELECT substr(expires_at, 1, 7), count(*) FROM health_renewals
-                 WHERE expires_at >= ?1 AND expires_at < ?2 GROUP BY 1 ORDER BY 1",
-            )?;
-            let mut rows = st.query([from, until])?;
-            while let Some(r) = rows.next()? {
-                months.push((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64));
-            }
-            let total = months.iter().map(|(_, n)| n).sum();
-            let mut st = c.conn.prepare_cached(&format!(
-                "{RENEWAL_SELECT} WHERE r.expires_at >= ?1 AND r.expires_at < ?2
-                 ORDER BY r.expires_at, r.license_id LIMIT ?3 OFFSET ?4"
-            ))?;
-            let items = st
-                .query_map(
-                    params![from, until, limit as i64, offset as i64],
-                    renewal_row,
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((
-                Page {
-                    items,
-                    total,
-                    offset,
-                    limit,
-                },
-                months,
-            ))
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Cache;
 
     fn health(id: &str, score: u32, factors: &str) -> HealthRecord {
         HealthRecord {
@@ -626,11 +635,13 @@ mod tests {
 
     fn stored(cache: &Cache) -> (Vec<HealthRecord>, Vec<RenewalRecord>) {
         let health = cache
-            .health_page(None, false, 0, MAX_HEALTH_PAGE)
+            .health()
+            .page(None, false, 0, MAX_HEALTH_PAGE)
             .unwrap()
             .items;
         let mut renewals: Vec<RenewalRecord> = Vec::new();
         cache
+            .health()
             .each_renewal("0", "9", |r| {
                 renewals.push(r.renewal);
                 Ok(true)
@@ -644,7 +655,8 @@ mod tests {
         let mut cache = Cache::open_in_memory().unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
         cache
-            .replace_health(
+            .health_mut()
+            .replace(
                 day,
                 [
                     health("a", 10, "[1]"),
@@ -664,7 +676,8 @@ mod tests {
         let renewals = vec![renewal("L2", 7), renewal("L3", 3)];
         let next = day.succ_opt().unwrap();
         cache
-            .replace_health(next, second.clone(), renewals.clone())
+            .health_mut()
+            .replace(next, second.clone(), renewals.clone())
             .unwrap();
         let (h, r) = stored(&cache);
         let mut want = second;
@@ -674,6 +687,6 @@ mod tests {
             "by score, lowest first: the second computation's rows only"
         );
         assert_eq!(r, renewals, "the second calendar's rows only");
-        assert_eq!(cache.health_as_of().unwrap(), Some(next));
+        assert_eq!(cache.health().as_of().unwrap(), Some(next));
     }
 }

@@ -3,16 +3,23 @@
 //! What it holds: the tenant tree, month-end usage, the plan catalog, materialized subtree
 //! aggregates, the sync cursor and a sync log. Schema: `migrations/0001_init.sql`.
 //!
+//! Each feature reads and writes through a handle of its own (`handles.rs`):
+//! `cache.accounts()`, `usage()`, `customers()`, `airgap()`, `outbox()`, `entitlements()`,
+//! `health()`, `attention()` and `sync()`, with `…_mut()` for the features that write
+//! (`cache.outbox_mut().requeue(id)`). A handle's methods live in the module of its feature,
+//! beside the tables they read. `Cache` itself opens, migrates, gives one read snapshot
+//! ([`Cache::read_snapshot`]), bounds its memory, counts and clears.
+//!
 //! How data flows in:
-//! - [`Cache::apply_page`] stores one page of the server's change feed **and** the cursor
+//! - [`SyncHandleMut::apply_page`] stores one page of the server's change feed **and** the cursor
 //!   after it in one transaction, so an interrupted sync loses nothing and repeats nothing.
 //!   Accounts and tombstones are applied at once; the page's month-end rows are staged as
 //!   one compact blob (whatever order the feed uses, staging costs next to nothing per row)
 //!   and their months marked dirty.
-//! - [`Cache::rebuild_aggregates`] (the sync client calls it once after the last page) folds
-//!   the staged rows into `month_usage` in key order and rebuilds the subtree aggregates of
+//! - [`SyncHandleMut::rebuild_aggregates`] (the sync client calls it once after the last
+//!   page) folds the staged rows into `month_usage` in key order and rebuilds the subtree aggregates of
 //!   the dirty months, in one transaction. Usage and aggregate queries therefore read a
-//!   consistent state: the one of the last rebuild. [`Cache::needs_rebuild`] tells whether
+//!   consistent state: the one of the last rebuild. [`SyncHandle::needs_rebuild`] tells whether
 //!   one is due (e.g. after a sync that was interrupted between pages).
 //!
 //! Reads never walk the tree in SQL: subtree totals come from the aggregate tables, which
@@ -34,6 +41,7 @@ mod customer_list;
 mod customers;
 mod entitlements;
 mod error;
+mod handles;
 mod health;
 mod maint;
 mod migrate;
@@ -58,7 +66,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use usagedesk_sqlite::{Settings, SqliteError, TempStore};
 
-pub use airgap::{ImportRecord, InstanceRow, LedgerEntry, LedgerEvent, UploadState};
+pub use airgap::{AirgapInstance, ImportRecord, LedgerEntry, LedgerEvent, UploadState};
 pub use airgap_page::{
     AirgapPage, InstanceKind, InstanceQuery, InstanceSort, LedgerQuery, LedgerRow,
 };
@@ -73,6 +81,7 @@ pub use entitlements::{
     MAX_LICENSE_PAGE,
 };
 pub use error::{CacheError, Result};
+pub use handles::*;
 pub use health::{
     HealthCustomerFacts, HealthInstanceFacts, HealthRecord, RenewalListRow, RenewalRecord,
     HEALTH_FACTOR_COLUMNS, MAX_HEALTH_PAGE,

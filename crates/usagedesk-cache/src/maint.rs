@@ -97,7 +97,11 @@ mod tests {
         cache.clear().unwrap();
         let s = cache.stats().unwrap();
         assert_eq!((s.accounts, s.month_rows, s.aggregate_rows), (0, 0, 0));
-        assert_eq!(cache.cursor().unwrap(), None, "the next sync starts over");
+        assert_eq!(
+            cache.sync().cursor().unwrap(),
+            None,
+            "the next sync starts over"
+        );
         sync(&mut cache, &[acc("r", "R", None, "2023-01-01")], "c2");
         assert_eq!(
             cache.stats().unwrap().accounts,

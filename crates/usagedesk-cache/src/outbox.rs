@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::airgap::refresh_summary;
 use crate::codec;
-use crate::{Cache, CacheError, Result};
+use crate::{CacheError, OutboxHandle, OutboxHandleMut, Result};
 
 /// An imported file waiting for the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,19 +82,15 @@ fn time(t: Option<&str>) -> Result<Option<DateTime<Utc>>> {
     t.map(codec::parse_time).transpose()
 }
 
-impl Cache {
+impl OutboxHandle<'_> {
     /// Every file kept in the outbox, oldest first, whatever its binding and state.
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
+    pub fn items(&self) -> Result<Vec<OutboxItem>> {
         self.outbox_where("1", params![])
     }
 
     /// The files to push to `binding` now: queued (not refused), and due (no transient
     /// failure asks to wait past `now`), oldest first.
-    pub fn outbox_due(
-        &self,
-        binding: &OutboxBinding,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxItem>> {
+    pub fn due(&self, binding: &OutboxBinding, now: DateTime<Utc>) -> Result<Vec<OutboxItem>> {
         self.outbox_where(
             "o.cloud_url = ?1 AND o.account_id = ?2 AND o.refused_status IS NULL
              AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?3)",
@@ -102,36 +98,10 @@ impl Cache {
         )
     }
 
-    fn outbox_where(
-        &self,
-        condition: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<OutboxItem>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT o.ledger_id, l.instance_id, o.sync_key, o.usage_data, o.cloud_url, o.account_id
-             FROM airgap_outbox o JOIN airgap_ledger l ON l.id = o.ledger_id
-             WHERE {condition} ORDER BY o.ledger_id"
-        ))?;
-        let items = st
-            .query_map(args, |r| {
-                Ok(OutboxItem {
-                    ledger_id: r.get(0)?,
-                    instance_id: r.get(1)?,
-                    sync_key: r.get(2)?,
-                    usage_data: r.get(3)?,
-                    binding: OutboxBinding {
-                        cloud_url: r.get(4)?,
-                        account_id: r.get(5)?,
-                    },
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(items)
-    }
-
     /// The state of the file kept for ledger entry `ledger_id` (`None`: not kept).
-    pub fn queued_upload(&self, ledger_id: i64) -> Result<Option<QueuedUpload>> {
+    pub fn queued(&self, ledger_id: i64) -> Result<Option<QueuedUpload>> {
         let row = self
+            .cache
             .conn
             .prepare_cached(
                 "SELECT cloud_url, account_id, attempts, last_attempt_at, next_attempt_at,
@@ -170,8 +140,8 @@ impl Cache {
 
     /// Counts of the kept files, against the cache's current cloud and account (`None`:
     /// the cache has no source yet, so every file counts as elsewhere).
-    pub fn outbox_summary(&self, current: Option<&OutboxBinding>) -> Result<OutboxSummary> {
-        let mut st = self.conn.prepare_cached(
+    pub fn summary(&self, current: Option<&OutboxBinding>) -> Result<OutboxSummary> {
+        let mut st = self.cache.conn.prepare_cached(
             "SELECT cloud_url, account_id, refused_status IS NOT NULL, count(*)
              FROM airgap_outbox GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         )?;
@@ -198,11 +168,40 @@ impl Cache {
         Ok(out)
     }
 
+    fn outbox_where(
+        &self,
+        condition: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<OutboxItem>> {
+        let mut st = self.cache.conn.prepare_cached(&format!(
+            "SELECT o.ledger_id, l.instance_id, o.sync_key, o.usage_data, o.cloud_url, o.account_id
+             FROM airgap_outbox o JOIN airgap_ledger l ON l.id = o.ledger_id
+             WHERE {condition} ORDER BY o.ledger_id"
+        ))?;
+        let items = st
+            .query_map(args, |r| {
+                Ok(OutboxItem {
+                    ledger_id: r.get(0)?,
+                    instance_id: r.get(1)?,
+                    sync_key: r.get(2)?,
+                    usage_data: r.get(3)?,
+                    binding: OutboxBinding {
+                        cloud_url: r.get(4)?,
+                        account_id: r.get(5)?,
+                    },
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(items)
+    }
+}
+
+impl OutboxHandleMut<'_> {
     /// The same cloud answers at a new URL (the embedded demo listens on a new port each
     /// run): files queued for `from` go to `to`.
-    pub fn rebind_outbox(&mut self, from: &str, to: &str) -> Result<()> {
+    pub fn rebind(&mut self, from: &str, to: &str) -> Result<()> {
         if from != to {
-            let tx = self.write_tx()?;
+            let tx = self.cache.write_tx()?;
             tx.execute(
                 "UPDATE airgap_outbox SET cloud_url = ?2 WHERE cloud_url = ?1",
                 [from, to],
@@ -216,7 +215,7 @@ impl Cache {
     /// The cloud accepted an imported file: it leaves the outbox, and its month-end rows
     /// are no longer pending (the cloud's rows arrive with the sync).
     pub fn mark_uploaded(&mut self, ledger_id: i64) -> Result<()> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let instance = instance_of(&tx, ledger_id)?;
         tx.execute(
             "DELETE FROM airgap_outbox WHERE ledger_id = ?1",
@@ -237,14 +236,14 @@ impl Cache {
 
     /// An upload failed in a way that may pass (network, 408, 429, 5xx): the file stays
     /// queued, and is not tried again before `retry_at`.
-    pub fn mark_upload_deferred(
+    pub fn mark_deferred(
         &mut self,
         ledger_id: i64,
         error: &str,
         at: DateTime<Utc>,
         retry_at: DateTime<Utc>,
     ) -> Result<()> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let instance = instance_of(&tx, ledger_id)?;
         tx.execute(
             "UPDATE airgap_outbox SET attempts = attempts + 1, last_attempt_at = ?2,
@@ -263,7 +262,8 @@ impl Cache {
     }
 
     /// The cloud refused an imported file for good (HTTP `status`, `reason` as it said):
-    /// the file stays kept, marked refused, and is not sent again until [`Cache::requeue`];
+    /// the file stays kept, marked refused, and is not sent again until
+    /// [`OutboxHandleMut::requeue`];
     /// its values stay (marked pending, so they show as unconfirmed) and its mark no longer
     /// counts for the next sync key.
     pub fn mark_refused(
@@ -273,7 +273,7 @@ impl Cache {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let instance = instance_of(&tx, ledger_id)?;
         tx.execute(
             "UPDATE airgap_outbox SET attempts = attempts + 1, last_attempt_at = ?2,
@@ -293,7 +293,7 @@ impl Cache {
     /// Queues a kept file again (a refused one, or one waiting out a transient failure):
     /// the next push sends it at once. Errors when the entry keeps no file.
     pub fn requeue(&mut self, ledger_id: i64) -> Result<()> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let instance = instance_of(&tx, ledger_id)?;
         let n = tx.execute(
             "UPDATE airgap_outbox SET next_attempt_at = NULL, refused_status = NULL
@@ -316,7 +316,7 @@ impl Cache {
     /// marked discarded by `by` at `at` (with the last reason), and its values stay shown as
     /// unconfirmed. Errors when the entry keeps no file.
     pub fn discard(&mut self, ledger_id: i64, by: &str, at: DateTime<Utc>) -> Result<()> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let instance = instance_of(&tx, ledger_id)?;
         let last_error: Option<Option<String>> = tx
             .query_row(

@@ -14,8 +14,8 @@ use usagedesk_domain::{
 
 use crate::codec::{self, DateText};
 use crate::{
-    AccountRow, Cache, CacheError, ChildSort, Page, Result, SearchHit, SearchMatch, SubtreeCounts,
-    TreeEntry, TrendPoint,
+    AccountRow, AccountsHandle, Cache, CacheError, ChildSort, Page, Result, SearchHit, SearchMatch,
+    SubtreeCounts, TreeEntry, TrendPoint, UsageHandle,
 };
 
 pub(crate) fn load_plans(conn: &Connection) -> Result<PlanCatalog> {
@@ -143,120 +143,9 @@ fn sql_limit(n: usize) -> i64 {
 }
 
 impl Cache {
-    /// The plan catalog of the last synced page (empty before the first sync).
-    pub fn plans(&self) -> Result<PlanCatalog> {
-        load_plans(&self.conn)
-    }
-
-    pub fn account(&self, id: &str) -> Result<Option<Account>> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?1"
-            ))?
-            .query_row([id], |r| Ok(account_at(r, 0)))
-            .optional()?
-            .transpose()
-    }
-
     pub(crate) fn require(&self, id: &str) -> Result<Account> {
-        self.account(id)?
-            .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })
-    }
-
-    /// Direct children of `parent` (the roots when `None`), named and ordered by name then id.
-    pub fn child_accounts(&self, parent: Option<&str>) -> Result<Vec<Account>> {
-        let mut st;
-        let mut rows = match parent {
-            Some(p) => {
-                st = self.conn.prepare_cached(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
-                     WHERE a.parent_id = ?1 AND a.id <> ?1 ORDER BY a.name, a.id"
-                ))?;
-                st.query([p])?
-            }
-            None => {
-                st = self.conn.prepare_cached(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE {ROOTS} ORDER BY a.name, a.id"
-                ))?;
-                st.query([])?
-            }
-        };
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(account_at(r, 0)?);
-        }
-        Ok(out)
-    }
-
-    /// One page of the direct children of `parent` (the roots when `None`) with their
-    /// month-`month` usage, subtree totals and availability counts, and child counts.
-    pub fn children(
-        &self,
-        parent: Option<&str>,
-        month: YearMonth,
-        offset: usize,
-        limit: usize,
-        sort: ChildSort,
-    ) -> Result<Page<AccountRow>> {
-        if let Some(p) = parent {
-            self.require(p)?;
-        }
-        let filter = match parent {
-            Some(_) => "a.parent_id = +?3 AND a.id <> +?3".to_owned(),
-            None => format!("{ROOTS} AND +?3 IS NULL"),
-        };
-        let count_filter = match parent {
-            Some(_) => "a.parent_id = ?1 AND a.id <> ?1".to_owned(),
-            None => format!("{ROOTS} AND ?1 IS NULL"),
-        };
-        let total: i64 = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM accounts a WHERE {count_filter}"
-            ))?
-            .query_row([parent], |r| r.get(0))?;
-        let order = match sort {
-            ChildSort::Name => "a.name, a.id".to_owned(),
-            ChildSort::SubtreeTotal(m) => {
-                let c = metric_column(m);
-                // Without aggregate rows, the subtree is the account and its leaf children:
-                // their own values count when they exist in the month.
-                format!(
-                    "COALESCE(g.{c},
-                         CASE WHEN a.created_at <= +?2 THEN coalesce(mu.{c}, 0) ELSE 0 END
-                         + (SELECT coalesce(sum(cm.{c}), 0) FROM accounts c
-                            JOIN month_usage cm ON cm.account_k = c.k AND cm.month = +?1
-                            WHERE c.parent_id = a.id AND c.id <> a.id
-                              AND c.created_at <= +?2)) DESC,
-                     a.name, a.id"
-                )
-            }
-        };
-        let sql = format!("{ROW_SELECT} WHERE {filter} ORDER BY {order} LIMIT ?4 OFFSET ?5");
-        let items = self.rows(
-            &sql,
-            month,
-            &[&parent, &sql_limit(limit), &sql_limit(offset)],
-        )?;
-        Ok(Page {
-            items,
-            total: codec::count(total)?,
-            offset,
-            limit,
-        })
-    }
-
-    /// One account's tree-view row for a month (`None`: not in the cache).
-    pub fn account_row(&self, id: &str, month: YearMonth) -> Result<Option<AccountRow>> {
-        let sql = format!("{ROW_SELECT} WHERE a.id = +?3");
-        let mut rows = self.rows(&sql, month, &[&id])?;
-        Ok(rows.pop())
-    }
-
-    /// One account's month: own month-end usage and subtree totals for every catalog plan.
-    pub fn account_month(&self, id: &str, month: YearMonth) -> Result<AccountMonthUsage> {
-        self.account_row(id, month)?
-            .map(|r| r.usage)
+        self.accounts()
+            .get(id)?
             .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })
     }
 
@@ -273,7 +162,7 @@ impl Cache {
                 raw.push(raw_row(r)?);
             }
         }
-        let catalog = self.plans()?;
+        let catalog = self.accounts().plans()?;
         raw.into_iter()
             .map(|r| self.complete(r, month, &month_text, &catalog))
             .collect()
@@ -409,197 +298,6 @@ impl Cache {
         })
     }
 
-    /// The breadcrumb: the account's ancestors and itself, root first (empty when the
-    /// account is not in the cache).
-    pub fn path(&self, id: &str) -> Result<Vec<Account>> {
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut next = Some(id.to_owned());
-        while let Some(at) = next.take() {
-            if !seen.insert(at.clone()) {
-                break; // a parent cycle: stop where it closes
-            }
-            let Some(a) = self.account(&at)? else { break };
-            next = a.parent_id.clone();
-            out.push(a);
-        }
-        out.reverse();
-        Ok(out)
-    }
-
-    /// Accounts whose id starts with `text` or whose name contains it (case-insensitive):
-    /// the exact id first, then id prefixes by id, then name matches by name, at most
-    /// `limit` in all, each with its ancestors' names for display.
-    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>> {
-        let text = text.trim();
-        if text.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut found: Vec<(Account, SearchMatch)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut add = |a: Account, m: SearchMatch, found: &mut Vec<(Account, SearchMatch)>| {
-            if found.len() < limit && seen.insert(a.id.clone()) {
-                found.push((a, m));
-            }
-        };
-        if let Some(a) = self.account(text)? {
-            add(a, SearchMatch::ExactId, &mut found);
-        }
-        {
-            // Every id that starts with `text` sorts in [text, text + U+10FFFF).
-            let upper = format!("{text}\u{10FFFF}");
-            let mut st = self.conn.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id >= ?1 AND a.id < ?2
-                 ORDER BY a.id LIMIT ?3"
-            ))?;
-            let mut rows = st.query(rusqlite::params![text, upper, sql_limit(limit + 1)])?;
-            while let Some(r) = rows.next()? {
-                add(account_at(r, 0)?, SearchMatch::IdPrefix, &mut found);
-            }
-        }
-        if found.len() < limit {
-            let mut st = self.conn.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE instr(a.name_fold, ?1) > 0
-                 ORDER BY a.name, a.id LIMIT ?2"
-            ))?;
-            let mut rows = st.query(rusqlite::params![
-                text.to_lowercase(),
-                sql_limit(limit + found.len())
-            ])?;
-            while let Some(r) = rows.next()? {
-                add(account_at(r, 0)?, SearchMatch::Name, &mut found);
-            }
-        }
-        found
-            .into_iter()
-            .map(|(account, matched)| {
-                let mut path: Vec<String> = self
-                    .path(&account.id)?
-                    .into_iter()
-                    .map(|a| a.name)
-                    .collect();
-                path.pop(); // the account itself
-                Ok(SearchHit {
-                    account,
-                    matched,
-                    path,
-                })
-            })
-            .collect()
-    }
-
-    /// Months that have month-end rows (as of the last rebuild), oldest first.
-    pub fn months(&self) -> Result<Vec<YearMonth>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT month FROM months ORDER BY month")?;
-        let mut rows = st.query([])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(codec::parse_month(r.get_ref(0)?.as_str()?)?);
-        }
-        Ok(out)
-    }
-
-    /// [`Cache::months`] whose last day is before `today`.
-    pub fn completed_months(&self, today: NaiveDate) -> Result<Vec<YearMonth>> {
-        Ok(self
-            .months()?
-            .into_iter()
-            .filter(|m| m.is_completed(today))
-            .collect())
-    }
-
-    /// Walks `root`'s subtree (every root's when `None`) depth-first, siblings by name then
-    /// id, at most `max_depth` levels below the start, calling `f` for each account. Walks
-    /// of one or two levels query as they go; deeper ones read the tree once (100k accounts
-    /// take ~10 MB) instead of querying every account's children.
-    pub fn for_each_in_tree_order<E: From<CacheError>>(
-        &self,
-        root: Option<&str>,
-        max_depth: Option<usize>,
-        mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
-    ) -> Result<(), E> {
-        if matches!(max_depth, Some(d) if d <= 1) || self.is_small_subtree(root)? {
-            return self.walk_by_queries(root, max_depth, f);
-        }
-        let tree = self.tree()?;
-        let mut stack: Vec<(usize, usize)> = match root {
-            Some(id) => {
-                let at = tree
-                    .index
-                    .get(id)
-                    .copied()
-                    .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })?;
-                vec![(at, 0)]
-            }
-            None => tree.roots.iter().rev().map(|&i| (i, 0)).collect(),
-        };
-        let mut seen = vec![false; tree.accounts.len()];
-        while let Some((at, depth)) = stack.pop() {
-            if std::mem::replace(&mut seen[at], true) {
-                continue; // a parent cycle below an explicit start
-            }
-            let entry = TreeEntry {
-                account: tree.accounts[at].clone(),
-                depth,
-            };
-            f(&entry)?;
-            if !matches!(max_depth, Some(m) if depth >= m) {
-                stack.extend(tree.children[at].iter().rev().map(|&c| (c, depth + 1)));
-            }
-        }
-        Ok(())
-    }
-
-    fn walk_by_queries<E: From<CacheError>>(
-        &self,
-        root: Option<&str>,
-        max_depth: Option<usize>,
-        mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let mut stack: Vec<TreeEntry> = Vec::new();
-        let push = |stack: &mut Vec<TreeEntry>, accounts: Vec<Account>, depth: usize| {
-            stack.extend(
-                accounts
-                    .into_iter()
-                    .rev()
-                    .map(|account| TreeEntry { account, depth }),
-            );
-        };
-        match root {
-            Some(id) => push(&mut stack, vec![self.require(id)?], 0),
-            None => push(&mut stack, self.child_accounts(None)?, 0),
-        }
-        while let Some(entry) = stack.pop() {
-            f(&entry)?;
-            if !matches!(max_depth, Some(m) if entry.depth >= m) {
-                let kids = self.child_accounts(Some(&entry.account.id))?;
-                push(&mut stack, kids, entry.depth + 1);
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether `root`'s subtree had fewer than `SMALL_SUBTREE` accounts at the last rebuild
-    /// (accounts without aggregate rows have at most `INLINE_FANOUT` leaf children).
-    fn is_small_subtree(&self, root: Option<&str>) -> Result<bool> {
-        const SMALL_SUBTREE: i64 = 10_000;
-        let Some(id) = root else { return Ok(false) };
-        let size: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT g.ok + g.not_available + g.non_existent
-                 FROM accounts a
-                 JOIN subtree_month g ON g.account_k = a.k
-                     AND g.month = (SELECT max(month) FROM months)
-                 WHERE a.id = ?1",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        Ok(!matches!(size, Some(n) if n >= SMALL_SUBTREE))
-    }
-
     /// The whole tree, loaded once and kept until the database changes: through this
     /// handle (SQLite's `total_changes`) or any other (`PRAGMA data_version`). An export
     /// previews, then writes, and both walk the tree; the second walk costs nothing.
@@ -669,8 +367,238 @@ impl Cache {
             roots,
         })
     }
+}
 
-    /// [`Cache::for_each_in_tree_order`] collected as (id, depth).
+impl AccountsHandle<'_> {
+    /// The plan catalog of the last synced page (empty before the first sync).
+    pub fn plans(&self) -> Result<PlanCatalog> {
+        load_plans(&self.cache.conn)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Account>> {
+        self.cache
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?1"
+            ))?
+            .query_row([id], |r| Ok(account_at(r, 0)))
+            .optional()?
+            .transpose()
+    }
+
+    /// Direct children of `parent` (the roots when `None`), named and ordered by name then id.
+    pub fn all_children(&self, parent: Option<&str>) -> Result<Vec<Account>> {
+        let mut st;
+        let mut rows = match parent {
+            Some(p) => {
+                st = self.cache.conn.prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+                     WHERE a.parent_id = ?1 AND a.id <> ?1 ORDER BY a.name, a.id"
+                ))?;
+                st.query([p])?
+            }
+            None => {
+                st = self.cache.conn.prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE {ROOTS} ORDER BY a.name, a.id"
+                ))?;
+                st.query([])?
+            }
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(account_at(r, 0)?);
+        }
+        Ok(out)
+    }
+
+    /// One page of the direct children of `parent` (the roots when `None`) with their
+    /// month-`month` usage, subtree totals and availability counts, and child counts.
+    pub fn children(
+        &self,
+        parent: Option<&str>,
+        month: YearMonth,
+        offset: usize,
+        limit: usize,
+        sort: ChildSort,
+    ) -> Result<Page<AccountRow>> {
+        if let Some(p) = parent {
+            self.cache.require(p)?;
+        }
+        let filter = match parent {
+            Some(_) => "a.parent_id = +?3 AND a.id <> +?3".to_owned(),
+            None => format!("{ROOTS} AND +?3 IS NULL"),
+        };
+        let count_filter = match parent {
+            Some(_) => "a.parent_id = ?1 AND a.id <> ?1".to_owned(),
+            None => format!("{ROOTS} AND ?1 IS NULL"),
+        };
+        let total: i64 = self
+            .cache
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM accounts a WHERE {count_filter}"
+            ))?
+            .query_row([parent], |r| r.get(0))?;
+        let order = match sort {
+            ChildSort::Name => "a.name, a.id".to_owned(),
+            ChildSort::SubtreeTotal(m) => {
+                let c = metric_column(m);
+                // Without aggregate rows, the subtree is the account and its leaf children:
+                // their own values count when they exist in the month.
+                format!(
+                    "COALESCE(g.{c},
+                         CASE WHEN a.created_at <= +?2 THEN coalesce(mu.{c}, 0) ELSE 0 END
+                         + (SELECT coalesce(sum(cm.{c}), 0) FROM accounts c
+                            JOIN month_usage cm ON cm.account_k = c.k AND cm.month = +?1
+                            WHERE c.parent_id = a.id AND c.id <> a.id
+                              AND c.created_at <= +?2)) DESC,
+                     a.name, a.id"
+                )
+            }
+        };
+        let sql = format!("{ROW_SELECT} WHERE {filter} ORDER BY {order} LIMIT ?4 OFFSET ?5");
+        let items = self.cache.rows(
+            &sql,
+            month,
+            &[&parent, &sql_limit(limit), &sql_limit(offset)],
+        )?;
+        Ok(Page {
+            items,
+            total: codec::count(total)?,
+            offset,
+            limit,
+        })
+    }
+
+    /// One account's tree-view row for a month (`None`: not in the cache).
+    pub fn row(&self, id: &str, month: YearMonth) -> Result<Option<AccountRow>> {
+        let sql = format!("{ROW_SELECT} WHERE a.id = +?3");
+        let mut rows = self.cache.rows(&sql, month, &[&id])?;
+        Ok(rows.pop())
+    }
+
+    /// The breadcrumb: the account's ancestors and itself, root first (empty when the
+    /// account is not in the cache).
+    pub fn path(&self, id: &str) -> Result<Vec<Account>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = Some(id.to_owned());
+        while let Some(at) = next.take() {
+            if !seen.insert(at.clone()) {
+                break; // a parent cycle: stop where it closes
+            }
+            let Some(a) = self.get(&at)? else { break };
+            next = a.parent_id.clone();
+            out.push(a);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Accounts whose id starts with `text` or whose name contains it (case-insensitive):
+    /// the exact id first, then id prefixes by id, then name matches by name, at most
+    /// `limit` in all, each with its ancestors' names for display.
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let text = text.trim();
+        if text.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut found: Vec<(Account, SearchMatch)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut add = |a: Account, m: SearchMatch, found: &mut Vec<(Account, SearchMatch)>| {
+            if found.len() < limit && seen.insert(a.id.clone()) {
+                found.push((a, m));
+            }
+        };
+        if let Some(a) = self.get(text)? {
+            add(a, SearchMatch::ExactId, &mut found);
+        }
+        {
+            // Every id that starts with `text` sorts in [text, text + U+10FFFF).
+            let upper = format!("{text}\u{10FFFF}");
+            let mut st = self.cache.conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id >= ?1 AND a.id < ?2
+                 ORDER BY a.id LIMIT ?3"
+            ))?;
+            let mut rows = st.query(rusqlite::params![text, upper, sql_limit(limit + 1)])?;
+            while let Some(r) = rows.next()? {
+                add(account_at(r, 0)?, SearchMatch::IdPrefix, &mut found);
+            }
+        }
+        if found.len() < limit {
+            let mut st = self.cache.conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE instr(a.name_fold, ?1) > 0
+                 ORDER BY a.name, a.id LIMIT ?2"
+            ))?;
+            let mut rows = st.query(rusqlite::params![
+                text.to_lowercase(),
+                sql_limit(limit + found.len())
+            ])?;
+            while let Some(r) = rows.next()? {
+                add(account_at(r, 0)?, SearchMatch::Name, &mut found);
+            }
+        }
+        found
+            .into_iter()
+            .map(|(account, matched)| {
+                let mut path: Vec<String> = self
+                    .path(&account.id)?
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect();
+                path.pop(); // the account itself
+                Ok(SearchHit {
+                    account,
+                    matched,
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// Walks `root`'s subtree (every root's when `None`) depth-first, siblings by name then
+    /// id, at most `max_depth` levels below the start, calling `f` for each account. Walks
+    /// of one or two levels query as they go; deeper ones read the tree once (100k accounts
+    /// take ~10 MB) instead of querying every account's children.
+    pub fn for_each_in_tree_order<E: From<CacheError>>(
+        &self,
+        root: Option<&str>,
+        max_depth: Option<usize>,
+        mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if matches!(max_depth, Some(d) if d <= 1) || self.is_small_subtree(root)? {
+            return self.walk_by_queries(root, max_depth, f);
+        }
+        let tree = self.cache.tree()?;
+        let mut stack: Vec<(usize, usize)> = match root {
+            Some(id) => {
+                let at = tree
+                    .index
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })?;
+                vec![(at, 0)]
+            }
+            None => tree.roots.iter().rev().map(|&i| (i, 0)).collect(),
+        };
+        let mut seen = vec![false; tree.accounts.len()];
+        while let Some((at, depth)) = stack.pop() {
+            if std::mem::replace(&mut seen[at], true) {
+                continue; // a parent cycle below an explicit start
+            }
+            let entry = TreeEntry {
+                account: tree.accounts[at].clone(),
+                depth,
+            };
+            f(&entry)?;
+            if !matches!(max_depth, Some(m) if depth >= m) {
+                stack.extend(tree.children[at].iter().rev().map(|&c| (c, depth + 1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`AccountsHandle::for_each_in_tree_order`] collected as (id, depth).
     pub fn tree_order(
         &self,
         root: Option<&str>,
@@ -684,51 +612,141 @@ impl Cache {
         Ok(out)
     }
 
+    fn walk_by_queries<E: From<CacheError>>(
+        &self,
+        root: Option<&str>,
+        max_depth: Option<usize>,
+        mut f: impl FnMut(&TreeEntry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stack: Vec<TreeEntry> = Vec::new();
+        let push = |stack: &mut Vec<TreeEntry>, accounts: Vec<Account>, depth: usize| {
+            stack.extend(
+                accounts
+                    .into_iter()
+                    .rev()
+                    .map(|account| TreeEntry { account, depth }),
+            );
+        };
+        match root {
+            Some(id) => push(&mut stack, vec![self.cache.require(id)?], 0),
+            None => push(&mut stack, self.cache.accounts().all_children(None)?, 0),
+        }
+        while let Some(entry) = stack.pop() {
+            f(&entry)?;
+            if !matches!(max_depth, Some(m) if entry.depth >= m) {
+                let kids = self
+                    .cache
+                    .accounts()
+                    .all_children(Some(&entry.account.id))?;
+                push(&mut stack, kids, entry.depth + 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `root`'s subtree had fewer than `SMALL_SUBTREE` accounts at the last rebuild
+    /// (accounts without aggregate rows have at most `INLINE_FANOUT` leaf children).
+    fn is_small_subtree(&self, root: Option<&str>) -> Result<bool> {
+        const SMALL_SUBTREE: i64 = 10_000;
+        let Some(id) = root else { return Ok(false) };
+        let size: Option<i64> = self
+            .cache
+            .conn
+            .prepare_cached(
+                "SELECT g.ok + g.not_available + g.non_existent
+                 FROM accounts a
+                 JOIN subtree_month g ON g.account_k = a.k
+                     AND g.month = (SELECT max(month) FROM months)
+                 WHERE a.id = ?1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(!matches!(size, Some(n) if n >= SMALL_SUBTREE))
+    }
+}
+
+impl UsageHandle<'_> {
+    /// One account's month: own month-end usage and subtree totals for every catalog plan.
+    pub fn account_month(&self, id: &str, month: YearMonth) -> Result<AccountMonthUsage> {
+        self.cache
+            .accounts()
+            .row(id, month)?
+            .map(|r| r.usage)
+            .ok_or_else(|| CacheError::UnknownAccount { id: id.to_owned() })
+    }
+
+    /// Months that have month-end rows (as of the last rebuild), oldest first.
+    pub fn months(&self) -> Result<Vec<YearMonth>> {
+        let mut st = self
+            .cache
+            .conn
+            .prepare_cached("SELECT month FROM months ORDER BY month")?;
+        let mut rows = st.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(codec::parse_month(r.get_ref(0)?.as_str()?)?);
+        }
+        Ok(out)
+    }
+
+    /// [`UsageHandle::months`] whose last day is before `today`.
+    pub fn completed_months(&self, today: NaiveDate) -> Result<Vec<YearMonth>> {
+        Ok(self
+            .months()?
+            .into_iter()
+            .filter(|m| m.is_completed(today))
+            .collect())
+    }
+
     /// The rows of a usage report for one month: `account` and, by `scope`, its direct
     /// children or its whole subtree, in tree order.
-    pub fn usage_rows(
+    pub fn rows(
         &self,
         account: &str,
         month: YearMonth,
         scope: Scope,
     ) -> Result<Vec<AccountMonthUsage>> {
-        self.usage_rows_for_months(account, &[month], scope)
+        self.rows_for_months(account, &[month], scope)
     }
 
     /// The rows of a usage report over several months: accounts in tree order, then by
     /// month in the order given (the row order of the monthly-usage-summary endpoint).
-    pub fn usage_rows_for_months(
+    pub fn rows_for_months(
         &self,
         account: &str,
         months: &[YearMonth],
         scope: Scope,
     ) -> Result<Vec<AccountMonthUsage>> {
         let mut out = Vec::new();
-        self.for_each_in_tree_order(Some(account), scope.max_depth(), |e| {
-            for m in months {
-                let row = self.account_row(&e.account.id, *m)?.ok_or_else(|| {
-                    CacheError::UnknownAccount {
-                        id: e.account.id.clone(),
-                    }
-                })?;
-                out.push(row.usage);
-            }
-            Ok::<_, CacheError>(())
-        })?;
+        self.cache
+            .accounts()
+            .for_each_in_tree_order(Some(account), scope.max_depth(), |e| {
+                for m in months {
+                    let row = self
+                        .cache
+                        .accounts()
+                        .row(&e.account.id, *m)?
+                        .ok_or_else(|| CacheError::UnknownAccount {
+                            id: e.account.id.clone(),
+                        })?;
+                    out.push(row.usage);
+                }
+                Ok::<_, CacheError>(())
+            })?;
         Ok(out)
     }
 
     /// The subtree totals per plan (and availability counts) of `account` for each month.
     pub fn trend(&self, account: &str, months: &[YearMonth]) -> Result<Vec<TrendPoint>> {
-        self.require(account)?;
+        self.cache.require(account)?;
         months
             .iter()
             .map(|m| {
-                let row =
-                    self.account_row(account, *m)?
-                        .ok_or_else(|| CacheError::UnknownAccount {
-                            id: account.to_owned(),
-                        })?;
+                let row = self.cache.accounts().row(account, *m)?.ok_or_else(|| {
+                    CacheError::UnknownAccount {
+                        id: account.to_owned(),
+                    }
+                })?;
                 Ok(TrendPoint {
                     month: *m,
                     totals: row.usage.totals,
@@ -792,7 +810,10 @@ mod tests {
     fn children_pages_by_name_then_id() {
         let cache = fixture();
         let jan = ym("2024-01");
-        let roots = cache.children(None, jan, 0, 10, ChildSort::Name).unwrap();
+        let roots = cache
+            .accounts()
+            .children(None, jan, 0, 10, ChildSort::Name)
+            .unwrap();
         assert_eq!(
             ids(&roots.items, |r| &r.usage.account_id),
             ["acme", "globex"]
@@ -800,6 +821,7 @@ mod tests {
         assert_eq!(roots.items[0].child_count, 4, "acme can be expanded");
 
         let first = cache
+            .accounts()
             .children(Some("acme"), jan, 0, 3, ChildSort::Name)
             .unwrap();
         assert_eq!(first.total, 4);
@@ -809,6 +831,7 @@ mod tests {
             "Alpha US < Beta (b-1) < Beta (b-2): equal names are ordered by id"
         );
         let second = cache
+            .accounts()
             .children(Some("acme"), jan, 3, 3, ChildSort::Name)
             .unwrap();
         assert_eq!(ids(&second.items, |r| &r.usage.account_id), ["acme-eu"]);
@@ -840,12 +863,15 @@ mod tests {
         assert_eq!(leaf.usage.totals["premium"], UsageCounts::new(40, 20, 10));
 
         let empty = cache
+            .accounts()
             .children(Some("acme"), jan, 10, 3, ChildSort::Name)
             .unwrap();
         assert!(empty.items.is_empty());
         assert_eq!(empty.total, 4, "the total does not depend on the page");
         assert!(matches!(
-            cache.children(Some("nope"), jan, 0, 3, ChildSort::Name),
+            cache
+                .accounts()
+                .children(Some("nope"), jan, 0, 3, ChildSort::Name),
             Err(CacheError::UnknownAccount { .. })
         ));
     }
@@ -855,6 +881,7 @@ mod tests {
         let cache = fixture();
         let by = |m| ChildSort::SubtreeTotal(m);
         let page = cache
+            .accounts()
             .children(
                 Some("acme"),
                 ym("2024-01"),
@@ -869,6 +896,7 @@ mod tests {
             "1000 > 20 + 300 > 40 > 2"
         );
         let feb = cache
+            .accounts()
             .children(
                 Some("acme"),
                 ym("2024-02"),
@@ -888,7 +916,7 @@ mod tests {
     #[test]
     fn account_month_lists_every_plan_in_catalog_order() {
         let cache = fixture();
-        let m = cache.account_month("acme", ym("2024-01")).unwrap();
+        let m = cache.usage().account_month("acme", ym("2024-01")).unwrap();
         assert_eq!(
             m.totals.keys().collect::<Vec<_>>(),
             ["basic", "standard", "premium"]
@@ -897,28 +925,33 @@ mod tests {
         assert_eq!(m.own, Some(UsageCounts::new(10, 5, 2)));
         assert_eq!(m.plan.as_deref(), Some("basic"));
         assert!(matches!(
-            cache.account_month("nope", ym("2024-01")),
+            cache.usage().account_month("nope", ym("2024-01")),
             Err(CacheError::UnknownAccount { .. })
         ));
         assert_eq!(
-            cache.account("acme-eu-2").unwrap().unwrap().created_at,
+            cache
+                .accounts()
+                .get("acme-eu-2")
+                .unwrap()
+                .unwrap()
+                .created_at,
             d("2024-02-10")
         );
-        assert_eq!(cache.account("nope").unwrap(), None);
+        assert_eq!(cache.accounts().get("nope").unwrap(), None);
     }
 
     #[test]
     fn path_is_root_first() {
         let cache = fixture();
-        let path = cache.path("acme-eu-2").unwrap();
+        let path = cache.accounts().path("acme-eu-2").unwrap();
         assert_eq!(ids(&path, |a| &a.id), ["acme", "acme-eu", "acme-eu-2"]);
-        assert!(cache.path("nope").unwrap().is_empty());
+        assert!(cache.accounts().path("nope").unwrap().is_empty());
     }
 
     #[test]
     fn search_ranks_exact_id_then_id_prefixes_then_names() {
         let cache = fixture();
-        let hits = cache.search("acme-eu", 10).unwrap();
+        let hits = cache.accounts().search("acme-eu", 10).unwrap();
         let got: Vec<(&str, SearchMatch)> = hits
             .iter()
             .map(|h| (h.account.id.as_str(), h.matched))
@@ -937,19 +970,19 @@ mod tests {
             "ancestors' names, root first"
         );
 
-        let hits = cache.search("ALPHA", 10).unwrap();
+        let hits = cache.accounts().search("ALPHA", 10).unwrap();
         assert_eq!(
             ids(&hits, |h| &h.account.id),
             ["gx-1", "acme-us"],
             "case-insensitive name matches, by name: Alpha < Alpha US"
         );
-        let hits = cache.search("BERLIN", 10).unwrap();
+        let hits = cache.accounts().search("BERLIN", 10).unwrap();
         assert_eq!(
             ids(&hits, |h| &h.account.id),
             ["acme-eu-2"],
             "lower-case names too"
         );
-        let hits = cache.search("b", 10).unwrap();
+        let hits = cache.accounts().search("b", 10).unwrap();
         assert_eq!(
             hits.iter()
                 .map(|h| (h.account.id.as_str(), h.matched))
@@ -962,8 +995,12 @@ mod tests {
             ],
             "listed once, at its best rank; names in byte order ('Globex' < 'berlin')"
         );
-        assert_eq!(cache.search("b", 1).unwrap().len(), 1, "the limit holds");
-        assert!(cache.search("  ", 10).unwrap().is_empty());
+        assert_eq!(
+            cache.accounts().search("b", 1).unwrap().len(),
+            1,
+            "the limit holds"
+        );
+        assert!(cache.accounts().search("  ", 10).unwrap().is_empty());
     }
 
     #[test]
@@ -971,7 +1008,7 @@ mod tests {
         let cache = fixture();
         let jan = ym("2024-01");
         let rows = |scope| {
-            let r = cache.usage_rows("acme", jan, scope).unwrap();
+            let r = cache.usage().rows("acme", jan, scope).unwrap();
             ids(&r, |r| &r.account_id)
         };
         assert_eq!(rows(Scope::Own), ["acme"]);
@@ -992,7 +1029,7 @@ mod tests {
             ],
             "depth-first, siblings by name (byte order: 'Paris' < 'berlin') then id"
         );
-        let all = cache.tree_order(None, None).unwrap();
+        let all = cache.accounts().tree_order(None, None).unwrap();
         assert_eq!(all.len(), 9);
         assert_eq!(
             all.last().unwrap(),
@@ -1000,7 +1037,8 @@ mod tests {
             "globex's subtree comes last"
         );
         let months = cache
-            .usage_rows_for_months("acme-eu", &[ym("2024-01"), ym("2024-02")], Scope::Children)
+            .usage()
+            .rows_for_months("acme-eu", &[ym("2024-01"), ym("2024-02")], Scope::Children)
             .unwrap();
         let got: Vec<(String, String)> = months
             .iter()
@@ -1019,14 +1057,16 @@ mod tests {
     fn the_tree_walk_stops_when_the_callback_fails() {
         let cache = fixture();
         let mut seen = 0;
-        let r = cache.for_each_in_tree_order(Some("acme"), None, |_| {
-            seen += 1;
-            if seen == 2 {
-                Err(CacheError::corrupt("stop"))
-            } else {
-                Ok(())
-            }
-        });
+        let r = cache
+            .accounts()
+            .for_each_in_tree_order(Some("acme"), None, |_| {
+                seen += 1;
+                if seen == 2 {
+                    Err(CacheError::corrupt("stop"))
+                } else {
+                    Ok(())
+                }
+            });
         assert!(r.is_err());
         assert_eq!(seen, 2);
     }
@@ -1035,7 +1075,7 @@ mod tests {
     fn trend_gives_subtree_totals_per_month() {
         let cache = fixture();
         let months: Vec<YearMonth> = ym("2024-01").through(ym("2024-04")).collect();
-        let t = cache.trend("acme-eu", &months).unwrap();
+        let t = cache.usage().trend("acme-eu", &months).unwrap();
         assert_eq!(t.len(), 4);
         assert_eq!(t[0].totals["premium"].users_registered, 300);
         assert_eq!(t[1].totals["premium"].users_registered, 310);
@@ -1059,11 +1099,11 @@ mod tests {
     fn months_and_completed_months() {
         let cache = fixture();
         assert_eq!(
-            cache.months().unwrap(),
+            cache.usage().months().unwrap(),
             [ym("2024-01"), ym("2024-02"), ym("2024-03")]
         );
         assert_eq!(
-            cache.completed_months(d("2024-03-31")).unwrap(),
+            cache.usage().completed_months(d("2024-03-31")).unwrap(),
             [ym("2024-01"), ym("2024-02")],
             "March is still running on its last day"
         );

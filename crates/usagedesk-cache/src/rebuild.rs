@@ -9,7 +9,7 @@ use usagedesk_domain::{UsageCounts, YearMonth};
 
 use crate::codec;
 use crate::stage::{self, StageReader, StageWriter};
-use crate::{Cache, CacheError, RebuildStats, Result};
+use crate::{CacheError, RebuildStats, Result, SyncHandle, SyncHandleMut};
 
 /// The `dirty_months` entry that stands for every month.
 pub(crate) const ALL_MONTHS: &str = "*";
@@ -400,12 +400,13 @@ fn break_cycles(parent: &mut [Option<usize>]) {
     }
 }
 
-impl Cache {
-    /// Whether staged rows or dirty months wait for [`Cache::rebuild_aggregates`] (e.g. after
-    /// a sync that stopped between pages). Staged rows whose account has not arrived yet do
+impl SyncHandle<'_> {
+    /// Whether staged rows or dirty months wait for [`SyncHandleMut::rebuild_aggregates`] (e.g.
+    /// after a sync that stopped between pages). Staged rows whose account has not arrived yet do
     /// not count.
     pub fn needs_rebuild(&self) -> Result<bool> {
         Ok(self
+            .cache
             .conn
             .query_row("SELECT EXISTS (SELECT 1 FROM dirty_months)", [], |r| {
                 r.get(0)
@@ -415,6 +416,7 @@ impl Cache {
     /// Staged month-end rows (those still waiting for their account included).
     pub fn staged_rows(&self) -> Result<u64> {
         let n: i64 = self
+            .cache
             .conn
             .prepare_cached("SELECT coalesce(sum(rows), 0) FROM staged_pages")?
             .query_row([], |r| r.get(0))?;
@@ -422,21 +424,24 @@ impl Cache {
     }
 
     /// Whether `month_usage` holds any row (an empty one: a first sync, which is best folded
-    /// all at once by [`Cache::rebuild_aggregates`]: written front to back, and its rows
+    /// all at once by [`SyncHandleMut::rebuild_aggregates`]: written front to back, and its rows
     /// rolled up from memory instead of read back).
     pub fn has_month_rows(&self) -> Result<bool> {
         Ok(self
+            .cache
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM month_usage)")?
             .query_row([], |r| r.get(0))?)
     }
+}
 
+impl SyncHandleMut<'_> {
     /// Folds the staged month-end rows whose account is cached into `month_usage`, in one
     /// transaction, and leaves the aggregates (and the months to rebuild) to
-    /// [`Cache::rebuild_aggregates`]. A sync calls it while it waits for the next page, so the
-    /// rebuild at its end has less left to do. Fills `rows_folded` and `rows_waiting`.
+    /// [`SyncHandleMut::rebuild_aggregates`]. A sync calls it while it waits for the next page, so
+    /// the rebuild at its end has less left to do. Fills `rows_folded` and `rows_waiting`.
     pub fn fold_staged(&mut self) -> Result<RebuildStats> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let fold = fold_pending(&tx, false)?;
         tx.commit()?;
         Ok(RebuildStats {
@@ -449,7 +454,7 @@ impl Cache {
     /// Folds staged month-end rows into `month_usage` and rebuilds the aggregate tables of
     /// every dirty month (then clears the flags), in one transaction.
     pub fn rebuild_aggregates(&mut self) -> Result<RebuildStats> {
-        let tx = self.write_tx()?;
+        let tx = self.cache.write_tx()?;
         let mut stats = RebuildStats::default();
         let fold = fold_pending(&tx, true)?;
         // Accounts flagged as roots whose parent has arrived since (see query.rs, ROOTS).
@@ -749,6 +754,7 @@ mod tests {
 
     use super::*;
     use crate::test_support::*;
+    use crate::Cache;
     use crate::SubtreeCounts;
 
     #[test]
@@ -891,7 +897,11 @@ mod tests {
 
     fn check_against_model(cache: &Cache, model: &Model, stage: &str) {
         let months = model.months();
-        assert_eq!(cache.months().unwrap(), months, "{stage}: months present");
+        assert_eq!(
+            cache.usage().months().unwrap(),
+            months,
+            "{stage}: months present"
+        );
         let roots: Vec<String> = {
             let mut r: Vec<&Account> = model
                 .accounts
@@ -902,7 +912,8 @@ mod tests {
             r.into_iter().map(|a| a.id.clone()).collect()
         };
         let got: Vec<String> = cache
-            .child_accounts(None)
+            .accounts()
+            .all_children(None)
             .unwrap()
             .into_iter()
             .map(|a| a.id)
@@ -914,7 +925,7 @@ mod tests {
         let children = model.children_map();
         for m in &months {
             for id in model.accounts.keys() {
-                let row = cache.account_row(id, *m).unwrap().unwrap();
+                let row = cache.accounts().row(id, *m).unwrap().unwrap();
                 let (av, own) = model.own(id, *m);
                 let what = format!("{stage}: {id} in {m}");
                 assert_eq!(row.usage.availability, av, "{what}: availability");
@@ -1007,16 +1018,17 @@ mod tests {
         let mut model = Model::default();
         for (k, page) in changes.chunks(97).enumerate() {
             cache
+                .sync_mut()
                 .apply_changes(page, &plans(), &format!("c{k}"), now())
                 .unwrap();
             page.iter().for_each(|c| model.apply(c));
             if k % 7 == 3 {
-                cache.rebuild_aggregates().unwrap(); // rebuilds between pages are fine too
+                cache.sync_mut().rebuild_aggregates().unwrap(); // rebuilds between pages are fine too
             }
         }
-        let stats = cache.rebuild_aggregates().unwrap();
+        let stats = cache.sync_mut().rebuild_aggregates().unwrap();
         assert_eq!(stats.rows_waiting, 0, "every account arrived in the end");
-        assert!(!cache.needs_rebuild().unwrap());
+        assert!(!cache.sync().needs_rebuild().unwrap());
         check_against_model(&cache, &model, "initial sync");
         let wide = "a0299";
         assert!(model.children(wide).len() > INLINE_FANOUT as usize);
@@ -1081,15 +1093,17 @@ mod tests {
         later.push(usage(&victim, "2024-06", "basic", 77));
         for (k, page) in later.chunks(13).enumerate() {
             cache
+                .sync_mut()
                 .apply_changes(page, &plans(), &format!("d{k}"), now())
                 .unwrap();
             page.iter().for_each(|c| model.apply(c));
         }
-        cache.rebuild_aggregates().unwrap();
+        cache.sync_mut().rebuild_aggregates().unwrap();
         check_against_model(&cache, &model, "after updates");
         assert!(
             cache
-                .account_row(&victim, ym("2024-06"))
+                .accounts()
+                .row(&victim, ym("2024-06"))
                 .unwrap()
                 .unwrap()
                 .child_count
@@ -1100,10 +1114,11 @@ mod tests {
         // A change of one month only rebuilds that month.
         let one = usage(&ids[0], "2024-01", "standard", 123);
         cache
+            .sync_mut()
             .apply_changes(std::slice::from_ref(&one), &plans(), "e", now())
             .unwrap();
         model.apply(&one);
-        let stats = cache.rebuild_aggregates().unwrap();
+        let stats = cache.sync_mut().rebuild_aggregates().unwrap();
         assert_eq!(
             stats.months,
             [ym("2024-01")],
@@ -1130,7 +1145,7 @@ mod tests {
             "c1",
         );
         let feb = ym("2024-02");
-        let row = |id: &str, m| cache.account_row(id, m).unwrap().unwrap();
+        let row = |id: &str, m| cache.accounts().row(id, m).unwrap().unwrap();
         assert_eq!(
             row("late", feb).usage.availability,
             Availability::NonExistent,

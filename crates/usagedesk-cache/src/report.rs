@@ -11,7 +11,7 @@
 use usagedesk_domain::{Account, Availability, PlanCatalog, Scope, UsageCounts, YearMonth};
 
 use crate::codec;
-use crate::{Cache, CacheError, Result, TreeEntry};
+use crate::{CacheError, Result, TreeEntry, UsageHandle};
 
 /// One row of a usage report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,18 +29,20 @@ pub struct ReportRow<'a> {
     pub totals: &'a [UsageCounts],
 }
 
-/// What [`Cache::for_each_report_row`] calls back with (`Err` stops the walk).
+/// What [`UsageHandle::for_each_report_row`] calls back with (`Err` stops the walk).
 pub type RowResult<E> = std::result::Result<(), E>;
 
-impl Cache {
+impl UsageHandle<'_> {
     /// How many rows a report of `account` with `scope` has per month.
     pub fn report_accounts(&self, account: &str, scope: Scope) -> Result<u64> {
-        self.require(account)?;
+        self.cache.require(account)?;
         let mut n = 0u64;
-        self.for_each_in_tree_order(Some(account), scope.max_depth(), |_| {
-            n += 1;
-            Ok::<_, CacheError>(())
-        })?;
+        self.cache
+            .accounts()
+            .for_each_in_tree_order(Some(account), scope.max_depth(), |_| {
+                n += 1;
+                Ok::<_, CacheError>(())
+            })?;
         Ok(n)
     }
 
@@ -62,6 +64,7 @@ impl Cache {
         }
         // One read transaction: the rows below all come from one state of the cache.
         let _snapshot = self
+            .cache
             .conn
             .unchecked_transaction()
             .map_err(CacheError::from)?;
@@ -105,16 +108,20 @@ impl Cache {
         account: &str,
         scope: Scope,
     ) -> Result<(Vec<TreeEntry>, Option<Vec<i64>>)> {
-        self.require(account)?;
+        self.cache.require(account)?;
         if scope != Scope::Tree {
             let mut entries = Vec::new();
-            self.for_each_in_tree_order(Some(account), scope.max_depth(), |e| {
-                entries.push(e.clone());
-                Ok::<_, CacheError>(())
-            })?;
+            self.cache.accounts().for_each_in_tree_order(
+                Some(account),
+                scope.max_depth(),
+                |e| {
+                    entries.push(e.clone());
+                    Ok::<_, CacheError>(())
+                },
+            )?;
             return Ok((entries, None));
         }
-        let tree = self.tree()?;
+        let tree = self.cache.tree()?;
         let mut seen = vec![false; tree.accounts.len()];
         let (mut entries, mut keys) = (Vec::new(), Vec::new());
         let mut stack = vec![(tree.index[account], 0)];
@@ -128,22 +135,6 @@ impl Cache {
             stack.extend(tree.children[at].iter().rev().map(|&c| (c, depth + 1)));
         }
         Ok((entries, Some(keys)))
-    }
-
-    /// The name of entry `i`'s parent: from the walk, or from the cache for the start.
-    fn parent_name(
-        &self,
-        entries: &[TreeEntry],
-        parents: &[Option<usize>],
-        i: usize,
-    ) -> Result<Option<String>> {
-        Ok(match parents[i] {
-            Some(p) => Some(entries[p].account.name.clone()),
-            None => match &entries[i].account.parent_id {
-                Some(pid) => self.account(pid)?.map(|a| a.name),
-                None => None,
-            },
-        })
     }
 
     fn tree_report<E: From<CacheError>>(
@@ -193,6 +184,22 @@ impl Cache {
         Ok(())
     }
 
+    /// The name of entry `i`'s parent: from the walk, or from the cache for the start.
+    fn parent_name(
+        &self,
+        entries: &[TreeEntry],
+        parents: &[Option<usize>],
+        i: usize,
+    ) -> Result<Option<String>> {
+        Ok(match parents[i] {
+            Some(p) => Some(entries[p].account.name.clone()),
+            None => match &entries[i].account.parent_id {
+                Some(pid) => self.cache.accounts().get(pid)?.map(|a| a.name),
+                None => None,
+            },
+        })
+    }
+
     /// Every entry's month-end rows over `months`: `entries.len() × months.len()` cells,
     /// and the plan names the cells index (the catalog's first, then any others met).
     fn own_cells(
@@ -209,7 +216,7 @@ impl Cache {
         };
         let month_keys: Vec<u32> = months.iter().map(|m| codec::month_key(*m)).collect();
         let (from, to) = (first.to_string(), last.to_string());
-        let mut st = self.conn.prepare_cached(match keys {
+        let mut st = self.cache.conn.prepare_cached(match keys {
             Some(_) => {
                 "SELECT month, plan, users_registered, users_with_token, users_with_activity
                  FROM month_usage WHERE account_k = ?1 AND month >= ?2 AND month <= ?3"
@@ -382,11 +389,13 @@ impl SubtreeTotals {
 mod tests {
     use super::*;
     use crate::test_support::*;
+    use crate::Cache;
 
     fn tree_report(cache: &Cache, root: &str) -> Vec<(String, usize, String)> {
         let mut rows = Vec::new();
-        let catalog = cache.plans().unwrap();
+        let catalog = cache.accounts().plans().unwrap();
         cache
+            .usage()
             .for_each_report_row(root, Scope::Tree, &[ym("2024-05")], &catalog, |r| {
                 rows.push((r.account.id.clone(), r.depth, format!("{:?}", r.totals)));
                 Ok::<_, CacheError>(())

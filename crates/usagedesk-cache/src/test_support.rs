@@ -89,9 +89,10 @@ pub fn tomb(id: &str) -> Change {
 /// Applies `changes` as one page with cursor `cursor`, then rebuilds.
 pub fn sync(cache: &mut Cache, changes: &[Change], cursor: &str) {
     cache
+        .sync_mut()
         .apply_changes(changes, &plans(), cursor, now())
         .unwrap();
-    cache.rebuild_aggregates().unwrap();
+    cache.sync_mut().rebuild_aggregates().unwrap();
 }
 
 /// Every row of every table, as text, in key order: two caches with equal dumps hold the

@@ -54,7 +54,7 @@ pub struct Page<T> {
     pub limit: usize,
 }
 
-/// The order of [`crate::Cache::children`].
+/// The order of [`crate::AccountsHandle::children`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by", content = "metric")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -103,7 +103,7 @@ pub struct TrendPoint {
     pub subtree: SubtreeCounts,
 }
 
-/// What one [`crate::Cache::apply_page`] did.
+/// What one [`crate::SyncHandleMut::apply_page`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyStats {
     /// Account changes that created or changed an account.
@@ -135,7 +135,7 @@ impl ApplyStats {
     }
 }
 
-/// What one [`crate::Cache::rebuild_aggregates`] did.
+/// What one [`crate::SyncHandleMut::rebuild_aggregates`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RebuildStats {
     /// Staged month-end rows folded into `month_usage`.
@@ -154,7 +154,7 @@ pub struct RebuildStats {
 pub struct CacheStats {
     pub accounts: u64,
     pub month_rows: u64,
-    /// Month-end rows staged and not yet folded in (see `Cache::rebuild_aggregates`).
+    /// Month-end rows staged and not yet folded in (see `SyncHandleMut::rebuild_aggregates`).
     pub pending_rows: u64,
     pub aggregate_rows: u64,
     pub dirty_months: u64,

@@ -40,7 +40,7 @@ impl Context {
                 self.data_dir.display()
             )
         })?;
-        Cache::open(self.cache_path())
+        usagedesk_exchange::open_cache(&self.cache_path())
             .with_context(|| format!("cannot open the cache {}", self.cache_path().display()))
     }
 

@@ -302,7 +302,7 @@ async fn an_expired_certificate_gives_an_unsigned_export_that_says_why() {
     let ended = Utc::now() - Duration::days(10);
     {
         let mut cache = usagedesk_cache::Cache::open(data.join("cache.db")).unwrap();
-        let current = cache.sync_value("airgap_certificate").unwrap().unwrap();
+        let current = cache.sync().value("airgap_certificate").unwrap().unwrap();
         let current = DelegationCertificate::from_json(current.as_bytes()).unwrap();
         let old = root
             .certify(
@@ -314,7 +314,8 @@ async fn an_expired_certificate_gives_an_unsigned_export_that_says_why() {
             )
             .unwrap();
         cache
-            .set_sync_value("airgap_certificate", &old.to_json())
+            .sync_mut()
+            .set_value("airgap_certificate", &old.to_json())
             .unwrap();
     }
 

@@ -6,7 +6,9 @@ use chrono::Duration;
 use common::{Harness, Manager, DE_PATH, FR_PATH, GLOBEX_PATH};
 use reqwest::StatusCode;
 use serde_json::json;
-use usagedesk_airgap::{DelegationCertificate, ErrorKind, PublicKey, Scope, SigningKey, SyncKey};
+use usagedesk_airgap::{
+    CertScope, DelegationCertificate, ErrorKind, PublicKey, SigningKey, SyncKey,
+};
 use usagedesk_cloud::storage::prelude::*;
 use usagedesk_cloud::storage::TokenKind;
 use usagedesk_cloud::SqliteStorage;
@@ -88,7 +90,7 @@ async fn certificates_carry_the_token_scope_for_thirty_days() {
     let all = Manager::certified(&h, None, 1).await;
     assert_eq!(
         all.cert.scope,
-        Scope::All,
+        CertScope::All,
         "a `*` token certifies for every account"
     );
     assert_eq!(all.cert.subject, "alice@vendor.example");
@@ -99,7 +101,7 @@ async fn certificates_carry_the_token_scope_for_thirty_days() {
         .expect("the certificate is signed by the root the agents trust");
 
     let eu = Manager::certified(&h, Some("acme-eu"), 2).await;
-    assert_eq!(eu.cert.scope, Scope::Subtree("acme-eu".into()));
+    assert_eq!(eu.cert.scope, CertScope::Subtree("acme-eu".into()));
     // Within its scope the manager issues sync keys offline; outside it the writer refuses.
     let mut eu = eu;
     let text = eu.sync_key("inst-de", None, &DE_PATH, 0, h.now(), Duration::days(7));

@@ -224,7 +224,7 @@ async fn the_cloud_renews_its_own_certificate_before_it_expires() {
     );
     assert!(renewed.expires_at > first.expires_at);
     renewed.verify(&root, h.now()).expect("by the same root");
-    assert_eq!(renewed.scope, usagedesk_airgap::Scope::All);
+    assert_eq!(renewed.scope, usagedesk_airgap::CertScope::All);
     assert_eq!(renewed.subject, "usagedesk-cloud");
 }
 

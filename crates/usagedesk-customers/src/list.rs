@@ -51,7 +51,7 @@ fn summary(
     row: CustomerIndexRow,
     now: DateTime<Utc>,
 ) -> Result<CustomerSummary, CacheError> {
-    let licenses = cache.licenses_of(&row.account_id)?;
+    let licenses = cache.customers().licenses_of(&row.account_id)?;
     let in_force: Vec<&License> = licenses.iter().filter(|l| !is_expired(l, now)).collect();
     let expires_at = match in_force.iter().filter_map(|l| l.expires_at).min() {
         Some(t) => Some(t),
@@ -85,9 +85,10 @@ pub fn customers(
     let q = query(filter, sort, now);
     let limit = limit.min(MAX_LIST_PAGE);
     cache.read_snapshot(|c| {
-        let total = c.customer_count(&q)?;
+        let total = c.customers().count(&q)?;
         let items = c
-            .customer_rows(&q, &PageStart::Offset(offset), limit)?
+            .customers()
+            .rows(&q, &PageStart::Offset(offset), limit)?
             .into_iter()
             .map(|r| summary(c, r, now))
             .collect::<Result<Vec<_>, _>>()?;
@@ -117,7 +118,8 @@ pub fn customers_after(
         None => PageStart::Offset(0),
     };
     cache.read_snapshot(|c| {
-        c.customer_rows(&q, &start, limit.min(MAX_LIST_PAGE))?
+        c.customers()
+            .rows(&q, &start, limit.min(MAX_LIST_PAGE))?
             .into_iter()
             .map(|r| {
                 let cursor = r.cursor.clone();
@@ -149,7 +151,7 @@ pub fn each_customer<E: From<CacheError>>(
             if want == 0 {
                 return Ok(given);
             }
-            let rows = c.customer_rows(&q, &start, want)?;
+            let rows = c.customers().rows(&q, &start, want)?;
             let Some(last) = rows.last() else {
                 return Ok(given);
             };
@@ -168,10 +170,12 @@ pub fn customer_total(
     now: DateTime<Utc>,
     filter: &CustomerFilter,
 ) -> Result<u64, CacheError> {
-    cache.customer_count(&query(filter, CustomerSort::Name, now))
+    cache
+        .customers()
+        .count(&query(filter, CustomerSort::Name, now))
 }
 
 /// Badges: every customer, those with an instance not Ready, overdue, expired.
 pub fn customer_counts(cache: &Cache, now: DateTime<Utc>) -> Result<CustomerCounts, CacheError> {
-    cache.customer_counts(now, overdue_after())
+    cache.customers().counts(now, overdue_after())
 }

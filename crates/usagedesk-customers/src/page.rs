@@ -82,7 +82,9 @@ fn timeline(
     cache: &Cache,
     report: &InstanceReport,
 ) -> Result<(StatusTimeline, Vec<InstanceEvent>), CacheError> {
-    let events = cache.instance_events(&report.instance_id, None)?;
+    let events = cache
+        .customers()
+        .instance_events(&report.instance_id, None)?;
     Ok((StatusTimeline::from_report(report, &events), events))
 }
 
@@ -92,7 +94,7 @@ fn card(
     now: DateTime<Utc>,
 ) -> Result<InstanceCard, CacheError> {
     let id = &row.instance_id;
-    let report = cache.instance_report(id)?;
+    let report = cache.customers().instance_report(id)?;
     let window = Duration::days(UPTIME_DAYS);
     let (activity, uptime, graph) = match &report {
         Some(r) => {
@@ -124,7 +126,8 @@ fn card(
 
 fn known_account(cache: &Cache, account_id: &str) -> Result<Account, CacheError> {
     cache
-        .account(account_id)?
+        .accounts()
+        .get(account_id)?
         .ok_or_else(|| CacheError::UnknownAccount {
             id: account_id.to_owned(),
         })
@@ -139,22 +142,24 @@ fn customer_time_to_install(
     licenses: &[License],
 ) -> Result<Option<TimeToInstall>, CacheError> {
     let mut best: Vec<Option<(DateTime<Utc>, StatusTimeline)>> = vec![None; licenses.len()];
-    cache.each_customer_instance(account_id, |instance_id, license_id| {
-        let Some(i) = licenses.iter().position(|l| l.id == license_id) else {
-            return Ok(());
-        };
-        let Some(report) = cache.instance_report(instance_id)? else {
-            return Ok(());
-        };
-        let (tl, _) = timeline(cache, &report)?;
-        if let Some(at) = tl.first_ready_at() {
-            // Instances come by id: a tie keeps the smaller id.
-            if best[i].as_ref().is_none_or(|(b, _)| at > *b) {
-                best[i] = Some((at, tl));
+    cache
+        .customers()
+        .each_instance(account_id, |instance_id, license_id| {
+            let Some(i) = licenses.iter().position(|l| l.id == license_id) else {
+                return Ok(());
+            };
+            let Some(report) = cache.customers().instance_report(instance_id)? else {
+                return Ok(());
+            };
+            let (tl, _) = timeline(cache, &report)?;
+            if let Some(at) = tl.first_ready_at() {
+                // Instances come by id: a tie keeps the smaller id.
+                if best[i].as_ref().is_none_or(|(b, _)| at > *b) {
+                    best[i] = Some((at, tl));
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
     Ok(licenses
         .iter()
         .zip(&best)
@@ -170,12 +175,14 @@ pub fn customer(
 ) -> Result<CustomerPage, CacheError> {
     cache.read_snapshot(|c| {
         let account = known_account(c, account_id)?;
-        let licenses = c.licenses_of(account_id)?;
+        let licenses = c.customers().licenses_of(account_id)?;
         Ok(CustomerPage {
-            path: c.path(account_id)?,
+            path: c.accounts().path(account_id)?,
             time_to_install: customer_time_to_install(c, account_id, &licenses)?,
-            counts: c.customer_instance_counts(account_id, now, overdue_after())?,
-            install_attempt_count: c.install_attempt_count(account_id)?,
+            counts: c
+                .customers()
+                .instance_counts(account_id, now, overdue_after())?,
+            install_attempt_count: c.customers().install_attempt_count(account_id)?,
             account,
             licenses,
         })
@@ -195,10 +202,12 @@ pub fn customer_instances(
     cache.read_snapshot(|c| {
         known_account(c, account_id)?;
         let total = c
-            .customer_instance_counts(account_id, now, overdue_after())?
+            .customers()
+            .instance_counts(account_id, now, overdue_after())?
             .instances;
         let items = c
-            .customer_instance_page(account_id, now, overdue_after(), offset, limit)?
+            .customers()
+            .instance_page(account_id, now, overdue_after(), offset, limit)?
             .iter()
             .map(|row| card(c, row, now))
             .collect::<Result<Vec<_>, _>>()?;
@@ -217,8 +226,10 @@ pub fn install_attempts(
     let limit = limit.min(MAX_RECORD_PAGE);
     cache.read_snapshot(|c| {
         known_account(c, account_id)?;
-        let total = c.install_attempt_count(account_id)?;
-        let items = c.install_attempt_page(account_id, offset, limit)?;
+        let total = c.customers().install_attempt_count(account_id)?;
+        let items = c
+            .customers()
+            .install_attempt_page(account_id, offset, limit)?;
         Ok(page(items, total, offset, limit))
     })
 }
@@ -229,7 +240,7 @@ fn known_instance(
     now: DateTime<Utc>,
 ) -> Result<IndexedInstance, CacheError> {
     cache
-        .indexed_instance(instance_id, now, overdue_after())?
+        .customers().indexed_instance(instance_id, now, overdue_after())?
         .ok_or_else(|| {
             CacheError::Invalid(format!(
                 "instance '{instance_id}' is not in the local cache: check the id (the customer page lists its instances), or sync"
@@ -247,9 +258,9 @@ pub fn instance(
         let row = known_instance(c, instance_id, now)?;
         Ok(InstanceDetail {
             card: card(c, &row, now)?,
-            account_name: c.account(&row.account_id)?.map(|a| a.name),
+            account_name: c.accounts().get(&row.account_id)?.map(|a| a.name),
             account_id: row.account_id,
-            event_count: c.instance_event_count(instance_id)?,
+            event_count: c.customers().instance_event_count(instance_id)?,
         })
     })
 }
@@ -265,8 +276,10 @@ pub fn instance_events(
     let limit = limit.min(MAX_RECORD_PAGE);
     cache.read_snapshot(|c| {
         known_instance(c, instance_id, now)?;
-        let total = c.instance_event_count(instance_id)?;
-        let items = c.instance_event_page(instance_id, offset, limit)?;
+        let total = c.customers().instance_event_count(instance_id)?;
+        let items = c
+            .customers()
+            .instance_event_page(instance_id, offset, limit)?;
         Ok(page(items, total, offset, limit))
     })
 }

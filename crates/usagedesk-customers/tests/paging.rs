@@ -371,6 +371,7 @@ fn sync_pages(cache: &mut Cache, changes: &[Change], page: usize) {
     for (n, chunk) in pages.iter().enumerate() {
         let more = n + 1 < pages.len();
         cache
+            .sync_mut()
             .apply_page(&feed_page(chunk, format!("c{n}"), more), now())
             .unwrap();
     }
@@ -510,6 +511,7 @@ fn a_sync_between_two_pages_repeats_nothing_and_skips_nothing_that_stayed() {
             }
         }
         cache
+            .sync_mut()
             .apply_page(
                 &feed_page(&changes, format!("after-{sort:?}"), false),
                 now(),
@@ -635,6 +637,7 @@ fn a_sync_interrupted_between_pages_is_caught_up_by_the_next_one() {
     assert_eq!(pages.len(), 3);
     for (n, page) in pages[..2].iter().enumerate() {
         cache
+            .sync_mut()
             .apply_page(&feed_page(page, format!("p{n}"), true), now())
             .unwrap();
     }
@@ -651,6 +654,7 @@ fn a_sync_interrupted_between_pages_is_caught_up_by_the_next_one() {
     // Resumed: its last page catches up and indexes what it and the pages before it
     // marked.
     cache
+        .sync_mut()
         .apply_page(&feed_page(pages[2], "p2".into(), false), now())
         .unwrap();
     assert_eq!(list(&cache), new, "the page that catches up makes it exact");
@@ -661,6 +665,7 @@ fn a_sync_interrupted_between_pages_is_caught_up_by_the_next_one() {
     again.forget(&gone);
     let tomb = [Change::Tombstone { account_id: gone }];
     cache
+        .sync_mut()
         .apply_page(&feed_page(&tomb, "again".into(), true), now())
         .unwrap();
     assert_eq!(ids(&list(&cache)), ids(&new), "not caught up yet");
@@ -752,10 +757,12 @@ fn a_usage_file_imported_here_clears_the_overdue_mark_at_once() {
         upload_error: None,
     };
     cache
+        .airgap_mut()
         .commit_import(&import("gap-never", 1), "sync key", "usage data", &[], None)
         .unwrap();
     assert_eq!(overdue(&cache), (true, 1, 1), "gap-old is still overdue");
     cache
+        .airgap_mut()
         .commit_import(&import("gap-old", 2), "sync key", "usage data", &[], None)
         .unwrap();
     assert_eq!(overdue(&cache), (false, 0, 0), "both files are a day old");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use usagedesk_cache::{
-    AirgapPage, InstanceQuery, InstanceRow, LedgerEntry, LedgerQuery, LedgerRow,
+    AirgapInstance, AirgapPage, InstanceQuery, LedgerEntry, LedgerQuery, LedgerRow,
 };
 use usagedesk_exchange::{
     discard_upload, import, is_overdue, issue_sync_key, overdue_cutoff, preview_import,
@@ -23,7 +23,7 @@ pub const MAX_AIRGAP_PAGE: usize = 500;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct InstanceView {
     #[serde(flatten)]
-    pub row: InstanceRow,
+    pub row: AirgapInstance,
     /// Air-gapped, and no verified file for more than 31 days.
     pub overdue: bool,
 }
@@ -87,7 +87,10 @@ impl Desk {
             limit: query.limit.clamp(1, MAX_AIRGAP_PAGE),
             ..query.clone()
         };
-        let page = self.reader()?.instances_page(&q, overdue_cutoff(now))?;
+        let page = self
+            .reader()?
+            .airgap()
+            .instance_page(&q, overdue_cutoff(now))?;
         Ok(AirgapPage {
             items: page
                 .items
@@ -106,7 +109,7 @@ impl Desk {
     /// Air-gapped instances overdue with their usage data file (the sidebar's badge).
     pub fn airgap_overdue_count(&self) -> Result<u64, AppError> {
         let now = self.clock().now();
-        Ok(self.reader()?.overdue_count(overdue_cutoff(now))?)
+        Ok(self.reader()?.airgap().overdue_count(overdue_cutoff(now))?)
     }
 
     /// One page of the ledger, newest first, without documents.
@@ -115,7 +118,7 @@ impl Desk {
             limit: query.limit.clamp(1, MAX_AIRGAP_PAGE),
             ..query.clone()
         };
-        Ok(self.reader()?.ledger_page(&q)?)
+        Ok(self.reader()?.airgap().ledger_page(&q)?)
     }
 
     /// Queues a kept file again (refused, or waiting after a transient failure) and tries
@@ -186,7 +189,7 @@ impl Desk {
                 Ok(DroppedFile {
                     path: path.to_owned(),
                     preview: None,
-                    already_imported: cache.import_by_file(&sha)?,
+                    already_imported: cache.airgap().import_by_file(&sha)?,
                 })
             }
             Err(e) => Err(e.into()),
@@ -212,6 +215,7 @@ impl Desk {
     pub fn airgap_save_document(&self, ledger_id: i64, path: &str) -> Result<(), AppError> {
         let document = self
             .reader()?
+            .airgap()
             .ledger_document(ledger_id)?
             .ok_or_else(|| AppError::new(ErrorKind::NotFound, "no such ledger entry"))?;
         write_file(path, &document)

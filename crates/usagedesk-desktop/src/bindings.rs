@@ -40,7 +40,7 @@ pub fn typescript_bindings() -> String {
         decl::<usagedesk_export::ExportSignature>(&cfg),
         decl::<usagedesk_export::ExportOutcome>(&cfg),
         decl::<usagedesk_domain::Instance>(&cfg),
-        decl::<usagedesk_cache::InstanceRow>(&cfg),
+        decl::<usagedesk_cache::AirgapInstance>(&cfg),
         decl::<usagedesk_cache::LedgerEvent>(&cfg),
         decl::<usagedesk_cache::UploadState>(&cfg),
         decl::<usagedesk_cache::LedgerEntry>(&cfg),

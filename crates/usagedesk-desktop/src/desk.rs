@@ -104,11 +104,7 @@ impl Desk {
             )
         })?;
         let cache_path = data_dir.join("cache.db");
-        let mut writer = Cache::open(&cache_path)?;
-        // A sync stopped between pages leaves rows staged: fold them in before the first read.
-        if writer.needs_rebuild()? {
-            writer.rebuild_aggregates()?;
-        }
+        let writer = usagedesk_exchange::open_cache(&cache_path)?;
         let reader = Cache::open(&cache_path)?;
         // The views read one page at a time through indexes: a small page cache holds what
         // they touch again. SQLite keeps a cache at its high-water mark for as long as the
@@ -201,20 +197,20 @@ impl Desk {
             None => false,
         };
         let (stats, last_synced, account, outbox) = self.read(|c| {
-            let account = match c.scope_account_id()? {
+            let account = match c.sync().scope_account_id()? {
                 Some(id) if id == "*" => Some("All accounts".to_string()),
-                Some(id) => c.account(&id)?.map(|a| a.name),
+                Some(id) => c.accounts().get(&id)?.map(|a| a.name),
                 None => None,
             };
-            let current = match (c.server_url()?, c.scope_account_id()?) {
+            let current = match (c.sync().server_url()?, c.sync().scope_account_id()?) {
                 (Some(cloud_url), Some(account_id)) => Some(usagedesk_cache::OutboxBinding {
                     cloud_url,
                     account_id,
                 }),
                 _ => None,
             };
-            let outbox = c.outbox_summary(current.as_ref())?;
-            Ok((c.stats()?, c.last_synced_at()?, account, outbox))
+            let outbox = c.outbox().summary(current.as_ref())?;
+            Ok((c.stats()?, c.sync().last_synced_at()?, account, outbox))
         })?;
         let state = self.state.lock().map_err(lock_err)?;
         Ok(AppStatus {
@@ -281,8 +277,8 @@ impl Desk {
                     }
                     // Switch now, so the next sync does not ask again.
                     cache.clear()?;
-                    cache.set_server_url(&binding.cloud_url)?;
-                    cache.set_scope_account_id(&binding.account_id)?;
+                    cache.sync_mut().set_server_url(&binding.cloud_url)?;
+                    cache.sync_mut().set_scope_account_id(&binding.account_id)?;
                 }
             }
         }
@@ -319,10 +315,10 @@ impl Desk {
                 .to_string();
             let mut cache = self.writer.lock().await;
             // Files imported in an earlier run of the demo go to this run's cloud.
-            if let Some(old) = cache.server_url()? {
-                cache.rebind_outbox(&old, &url)?;
+            if let Some(old) = cache.sync().server_url()? {
+                cache.outbox_mut().rebind(&old, &url)?;
             }
-            cache.set_server_url(&url)?;
+            cache.sync_mut().set_server_url(&url)?;
             drop(cache);
             // Only the cloud changes: other settings (reminders) stay as they were. A damaged
             // file is refused, as at sign-in, rather than silently reset.
@@ -407,8 +403,7 @@ impl Desk {
             progress,
         )
         .await?;
-        // Health and the renewal calendar are computed as the sync lands, not at first sight.
-        if let Err(e) = usagedesk_health::ensure_current(&mut cache, self.clock.now()) {
+        if let Err(e) = &synced.health {
             tracing::warn!("account health was not recomputed after the sync: {e}");
         }
         // Without a certificate only offline exchange steps fail: logged, not the sync's.
@@ -439,7 +434,7 @@ impl Desk {
         if let Some(url) = self.cloud_url()? {
             self.secrets.delete(&url)?;
             let mut cache = self.writer.lock().await;
-            let source = cache.server_url()?.unwrap_or(url);
+            let source = cache.sync().server_url()?.unwrap_or(url);
             usagedesk_exchange::forget_signer(&mut cache, self.secrets.as_ref(), &source)?;
         }
         self.status()
@@ -456,7 +451,7 @@ impl Desk {
             ));
         }
         let mut cache = self.writer.lock().await;
-        let kept = cache.outbox()?.len();
+        let kept = cache.outbox().items()?.len();
         if kept > 0 && !force {
             return Err(AppError::new(
                 ErrorKind::PendingUploads,
@@ -474,12 +469,12 @@ impl Desk {
     }
 
     pub fn plans(&self) -> Result<Vec<Plan>, AppError> {
-        self.read(|c| Ok(c.plans()?.0))
+        self.read(|c| Ok(c.accounts().plans()?.0))
     }
 
     pub fn completed_months(&self) -> Result<Vec<YearMonth>, AppError> {
         let today = self.clock.today();
-        self.read(|c| c.completed_months(today))
+        self.read(|c| c.usage().completed_months(today))
     }
 
     pub fn children(
@@ -492,20 +487,20 @@ impl Desk {
     ) -> Result<Page<AccountRow>, AppError> {
         let month: YearMonth = month.parse()?;
         let limit = limit.clamp(1, MAX_PAGE);
-        self.read(|c| c.children(parent, month, offset, limit, sort))
+        self.read(|c| c.accounts().children(parent, month, offset, limit, sort))
     }
 
     pub fn account_detail(&self, id: &str, month: &str) -> Result<AccountDetail, AppError> {
         let month: YearMonth = month.parse()?;
         self.read(|c| {
-            let row = c.account_row(id, month)?.ok_or_else(|| {
+            let row = c.accounts().row(id, month)?.ok_or_else(|| {
                 usagedesk_cache::CacheError::UnknownAccount { id: id.to_string() }
             })?;
             Ok(AccountDetail {
                 row,
-                path: c.path(id)?,
-                pending_months: c.pending_months(id)?,
-                is_customer: c.is_customer(id)?,
+                path: c.accounts().path(id)?,
+                pending_months: c.airgap().pending_months(id)?,
+                is_customer: c.customers().contains(id)?,
             })
         })
     }
@@ -518,7 +513,7 @@ impl Desk {
         if text.len() > 200 {
             return Err(AppError::invalid("search for at most 200 characters"));
         }
-        self.read(|c| c.search(text, limit.clamp(1, MAX_SEARCH)))
+        self.read(|c| c.accounts().search(text, limit.clamp(1, MAX_SEARCH)))
     }
 
     pub fn trend(&self, id: &str, to: &str, count: usize) -> Result<Vec<TrendPoint>, AppError> {
@@ -530,6 +525,6 @@ impl Desk {
             months.push(prev);
         }
         months.reverse();
-        self.read(|c| c.trend(id, &months))
+        self.read(|c| c.usage().trend(id, &months))
     }
 }

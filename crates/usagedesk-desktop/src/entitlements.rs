@@ -19,7 +19,7 @@ impl Desk {
     ) -> Result<EntitlementCard, AppError> {
         let month = self.completed(month)?;
         self.read(|c| {
-            if c.account(account_id)?.is_none() {
+            if c.accounts().get(account_id)?.is_none() {
                 return Err(CacheError::UnknownAccount {
                     id: account_id.to_string(),
                 });
@@ -43,7 +43,7 @@ impl Desk {
         let offset = usize::try_from(offset).map_err(|_| AppError::invalid("offset too large"))?;
         self.read(|c| {
             if let Some(id) = account_id {
-                if c.account(id)?.is_none() {
+                if c.accounts().get(id)?.is_none() {
                     return Err(CacheError::UnknownAccount { id: id.to_string() });
                 }
             }

@@ -36,7 +36,7 @@ impl Desk {
     /// being recomputed, instead of waiting for every customer's computation.
     fn health_current(&self) -> Result<bool, AppError> {
         let now = self.clock().now();
-        if self.read(|c| c.health_as_of())? == Some(now.date_naive()) {
+        if self.read(|c| c.health().as_of())? == Some(now.date_naive()) {
             return Ok(true);
         }
         let job = self.health_job();

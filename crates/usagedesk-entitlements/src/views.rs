@@ -192,7 +192,9 @@ pub fn each_entitlement<E: From<CacheError>>(
     each: impl FnMut(EntitlementTrend) -> Result<(), E>,
 ) -> Result<(), E> {
     fold_stream(month, trend_months, each, |from, feed| {
-        cache.each_license_month(account, scope, from, month, feed)
+        cache
+            .entitlements()
+            .each_license_month(account, scope, from, month, feed)
     })
 }
 
@@ -204,7 +206,9 @@ pub fn each_entitlement_everywhere<E: From<CacheError>>(
     each: impl FnMut(EntitlementTrend) -> Result<(), E>,
 ) -> Result<(), E> {
     fold_stream(month, trend_months, each, |from, feed| {
-        cache.each_license_month_everywhere(from, month, feed)
+        cache
+            .entitlements()
+            .each_license_month_everywhere(from, month, feed)
     })
 }
 
@@ -268,16 +272,18 @@ pub fn each_entitlement_over<E: From<CacheError>>(
         group.clear();
         Ok(())
     };
-    cache.each_license_month(account, scope, from, last, |row: LicenseMonth| {
-        let same = group
-            .first()
-            .is_some_and(|g| g.license_id == row.license_id && g.plan == row.plan);
-        if !same {
-            flush(&mut group)?;
-        }
-        group.push(row);
-        Ok::<(), E>(())
-    })?;
+    cache
+        .entitlements()
+        .each_license_month(account, scope, from, last, |row: LicenseMonth| {
+            let same = group
+                .first()
+                .is_some_and(|g| g.license_id == row.license_id && g.plan == row.plan);
+            if !same {
+                flush(&mut group)?;
+            }
+            group.push(row);
+            Ok::<(), E>(())
+        })?;
     flush(&mut group)
 }
 
@@ -290,10 +296,10 @@ pub fn rollup(
     trend_months: usize,
 ) -> Result<Vec<PlanRollup>, CacheError> {
     let from = window_start(month, trend_months);
-    let catalog = cache.plans()?;
+    let catalog = cache.accounts().plans()?;
     let mut plans: BTreeMap<String, Vec<RollupPoint>> = BTreeMap::new();
     let mut licenses: BTreeMap<String, u64> = BTreeMap::new();
-    for r in cache.entitlement_rollup(account, from, month)? {
+    for r in cache.entitlements().rollup(account, from, month)? {
         if r.month == month {
             licenses.insert(r.plan.clone(), r.licenses);
         }
@@ -394,7 +400,13 @@ pub fn license_list(
     offset: usize,
     limit: usize,
 ) -> Result<Page<LicenseListItem>, CacheError> {
-    let page = cache.license_list(account, month, filter, offset, limit.min(MAX_LICENSE_PAGE))?;
+    let page = cache.entitlements().license_list(
+        account,
+        month,
+        filter,
+        offset,
+        limit.min(MAX_LICENSE_PAGE),
+    )?;
     Ok(Page {
         items: page
             .items

@@ -46,7 +46,8 @@ fn indexed_customers(cache: &Cache) -> Vec<(String, String, u32)> {
         overdue_after: Duration::days(30),
     };
     let mut rows: Vec<(String, String, u32)> = cache
-        .customer_rows(&q, &PageStart::Offset(0), 1000)
+        .customers()
+        .rows(&q, &PageStart::Offset(0), 1000)
         .unwrap()
         .into_iter()
         .map(|r| (r.account_id, r.name, r.instances))
@@ -172,6 +173,7 @@ async fn a_sync_cut_between_pages_and_resumed_ends_with_derived_tables_from_the_
             // Subtree aggregates: the totals per plan of the account's whole tree.
             for month in &months {
                 let got: BTreeMap<String, UsageCounts> = cache
+                    .usage()
                     .account_month(account, month.parse().unwrap())
                     .unwrap()
                     .totals

@@ -66,6 +66,7 @@ fn check(cache: &Cache, exp: &ExpectedEntitlements, stage: &str) -> usize {
     let (from, to) = (months()[0].clone(), months()[months().len() - 1].clone());
     let mut got: Vec<Row> = Vec::new();
     cache
+        .entitlements()
         .each_license_month_everywhere(ym(&from), ym(&to), |r| {
             got.push((r.license_id, r.plan, r.month.to_string(), r.seats, r.used));
             Ok::<(), CacheError>(())
@@ -88,6 +89,7 @@ fn check(cache: &Cache, exp: &ExpectedEntitlements, stage: &str) -> usize {
         let mut offset = 0;
         loop {
             let page = cache
+                .entitlements()
                 .license_list(None, ym(&m), LicenseFilter::Over, offset, 2)
                 .unwrap();
             assert_eq!(
@@ -118,12 +120,14 @@ fn check(cache: &Cache, exp: &ExpectedEntitlements, stage: &str) -> usize {
             month: ym(&m),
         };
         let count = cache
-            .attention_count(AttentionKind::OverSeats, &bounds)
+            .attention()
+            .count(AttentionKind::OverSeats, &bounds)
             .unwrap();
         assert_eq!(count as usize, want.len(), "{stage} {m}: Attention's count");
         let mut items = Vec::new();
         cache
-            .each_attention(AttentionKind::OverSeats, &bounds, 0, None, |r| {
+            .attention()
+            .each(AttentionKind::OverSeats, &bounds, 0, None, |r| {
                 items.push((
                     r.subject,
                     r.plan.unwrap_or_default(),

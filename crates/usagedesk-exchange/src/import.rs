@@ -99,7 +99,7 @@ pub fn import(
         &signer.certificate,
         now,
     )?;
-    let ledger_id = cache.commit_import(
+    let ledger_id = cache.airgap_mut().commit_import(
         &LedgerEntry {
             id: 0,
             instance_id: p.instance_id.clone(),
@@ -123,7 +123,7 @@ pub fn import(
         &c.records,
         Some(&c.usage.instance_key.to_string()),
     )?;
-    cache.rebuild_aggregates()?;
+    cache.sync_mut().rebuild_aggregates()?;
     Ok(ImportOutcome {
         suggested_file_name: exchange_file_name(
             &p.instance_id,
@@ -145,23 +145,25 @@ fn check(
     let vendor_key = &signer.vendor_key;
     let signed = UsageData::parse(bytes)?;
     let file_sha256 = signed.sha256().to_string();
-    if let Some(earlier) = cache.import_by_file(&file_sha256)? {
+    if let Some(earlier) = cache.airgap().import_by_file(&file_sha256)? {
         return Err(ExchangeError::AlreadyImported {
             at: earlier.at,
             verification_key: earlier.document,
         });
     }
     let nonce = signed.unverified().answers_nonce.to_string();
-    let issued = cache
-        .sync_key_by_nonce(&nonce)?
-        .ok_or_else(|| ExchangeError::UnknownSyncKey {
-            nonce: nonce.clone(),
-        })?;
-    if let Some(other) = cache.import_by_nonce(&nonce)? {
+    let issued =
+        cache
+            .airgap()
+            .sync_key_by_nonce(&nonce)?
+            .ok_or_else(|| ExchangeError::UnknownSyncKey {
+                nonce: nonce.clone(),
+            })?;
+    if let Some(other) = cache.airgap().import_by_nonce(&nonce)? {
         return Err(ExchangeError::AnsweredBefore { at: other.at });
     }
     let sync_key = SyncKey::parse(issued.document.as_bytes())?.verify(vendor_key, now)?;
-    let instance = cache.instance(&sync_key.instance_id)?;
+    let instance = cache.airgap().instance(&sync_key.instance_id)?;
     let pinned: Option<PublicKey> = instance
         .as_ref()
         .and_then(|i| i.instance.public_key.as_deref())
@@ -209,7 +211,9 @@ fn check(
     );
     check_records(cache, &usage.instance_id, &instance_account, &records, now)?;
     let cloud_mark = instance.as_ref().map_or(0, |i| i.instance.high_water_mark);
-    let counts = cache.classify_records(&usage.instance_id, cloud_mark, &records)?;
+    let counts = cache
+        .airgap()
+        .classify_records(&usage.instance_id, cloud_mark, &records)?;
     let account_id = instance.as_ref().map_or_else(
         || sync_key.account_path.last().cloned().unwrap_or_default(),
         |i| i.instance.account_id.clone(),
@@ -220,7 +224,7 @@ fn check(
     let preview = ImportPreview {
         instance_id: usage.instance_id.clone(),
         license_id: usage.license_id.clone(),
-        account_name: cache.account(&account_id)?.map(|a| a.name),
+        account_name: cache.accounts().get(&account_id)?.map(|a| a.name),
         account_id,
         period_first: usage.period.as_ref().map(|p| p.first),
         period_last: usage.period.as_ref().map(|p| p.last),
@@ -257,7 +261,7 @@ fn check_records(
     records: &[ImportRecord],
     now: DateTime<Utc>,
 ) -> Result<(), ExchangeError> {
-    let catalog = cache.plans()?;
+    let catalog = cache.accounts().plans()?;
     let today = now.date_naive();
     let mut checked: std::collections::HashMap<&str, NaiveDate> = std::collections::HashMap::new();
     for r in records {
@@ -272,7 +276,7 @@ fn check_records(
         let created = match checked.get(r.account_id.as_str()) {
             Some(c) => *c,
             None => {
-                let path = cache.path(&r.account_id)?;
+                let path = cache.accounts().path(&r.account_id)?;
                 let Some(account) = path.last() else {
                     return Err(refuse(
                         "that account is not in the local cache (sync, then import again)".into(),

@@ -42,11 +42,13 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
             "a sync key must be valid for some time: give a positive duration, e.g. 30d".into(),
         ));
     }
-    let row = cache
-        .instance(instance_id)?
-        .ok_or_else(|| ExchangeError::UnknownInstance {
-            id: instance_id.to_owned(),
-        })?;
+    let row =
+        cache
+            .airgap()
+            .instance(instance_id)?
+            .ok_or_else(|| ExchangeError::UnknownInstance {
+                id: instance_id.to_owned(),
+            })?;
     let account_path = signer.account_path(cache, &row.instance.account_id)?;
     let wanted = now.checked_add_signed(valid_for).ok_or_else(|| {
         ExchangeError::Invalid("the validity is too long: give at most 365 days, e.g. 30d".into())
@@ -67,7 +69,7 @@ pub fn issue_sync_key<R: RngCore + CryptoRng>(
     )?;
     let signed = SyncKey::parse(text.as_bytes())?;
     let nonce = signed.unverified().nonce.to_string();
-    cache.record_sync_key(&LedgerEntry {
+    cache.airgap_mut().record_sync_key(&LedgerEntry {
         id: 0,
         instance_id: instance_id.to_owned(),
         event: LedgerEvent::SyncKeyIssued,

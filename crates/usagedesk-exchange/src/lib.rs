@@ -22,7 +22,9 @@ pub use error::{ExchangeError, ExchangeErrorKind};
 pub use files::{read_exchange_file, write_exchange_file, MAX_EXCHANGE_FILE_BYTES};
 pub use import::{import, preview_import, ImportOutcome, ImportPreview};
 pub use issue::{issue_sync_key, IssuedSyncKey, DEFAULT_SYNC_KEY_DAYS};
-pub use session::{discard_upload, retry_upload, subject, sync_and_certify, Retried, Synced};
+pub use session::{
+    discard_upload, open_cache, retry_upload, subject, sync_and_certify, Retried, Synced,
+};
 pub use signer::{
     cached_vendor_key, export_signer, forget_signer, refresh_certificate, CertificateStatus, Signer,
 };
@@ -31,7 +33,10 @@ pub use usagedesk_domain::overdue::{overdue_cutoff, OVERDUE_DAYS};
 
 /// Whether an air-gapped instance is overdue at `now` ([`usagedesk_domain::overdue`]): its
 /// last verified exchange is the latest of its import here and its report through the cloud.
-pub fn is_overdue(row: &usagedesk_cache::InstanceRow, now: chrono::DateTime<chrono::Utc>) -> bool {
+pub fn is_overdue(
+    row: &usagedesk_cache::AirgapInstance,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
     usagedesk_domain::overdue::is_overdue(
         row.instance.airgapped,
         [row.last_import_at, row.instance.last_report_at],

@@ -1,9 +1,12 @@
-//! What a manager's app and CLI do around the exchange, written once for both: a sync that
-//! also renews the air-gap signing certificate, and the hand-made steps on a kept file
-//! (retry, discard) with who did them.
+//! What a manager's app and CLI do around the sync and the exchange, written once for both:
+//! opening the cache, a sync that also brings account health up to date and renews the
+//! air-gap signing certificate, and the hand-made steps on a kept file (retry, discard) with
+//! who did them.
 
 use chrono::{DateTime, Utc};
-use usagedesk_cache::{Cache, OutboxBinding};
+use std::path::Path;
+
+use usagedesk_cache::{Cache, CacheError, OutboxBinding};
 use usagedesk_domain::Clock;
 use usagedesk_secrets::SecretStore;
 use usagedesk_sync::outbox::{current_binding, push_outbox, PushReport};
@@ -20,16 +23,30 @@ pub fn subject(account_id: &str) -> String {
     format!("{user} ({account_id})")
 }
 
-/// A sync, and the certificate renewal that rides along with it.
+/// Opens the manager's cache at `path`. A sync stopped between pages left rows staged: they
+/// are folded in first, so the first read answers from every page stored.
+pub fn open_cache(path: &Path) -> Result<Cache, CacheError> {
+    let mut cache = Cache::open(path)?;
+    if cache.sync().needs_rebuild()? {
+        cache.sync_mut().rebuild_aggregates()?;
+    }
+    Ok(cache)
+}
+
+/// A sync, and what rides along with it: account health and the certificate renewal.
 pub struct Synced {
     pub report: SyncReport,
+    /// Health and the renewal calendar as of the sync (`docs/health.md`); the synced data
+    /// stands without them, so a failure is a warning too.
+    pub health: Result<(), CacheError>,
     /// Without a certificate only offline exchange steps fail, so its failure is not the
     /// sync's: callers show it as a warning.
     pub certificate: Result<CertificateStatus, ExchangeError>,
 }
 
-/// Syncs the cache (uploading the outbox), then has the cloud certify this computer's
-/// signing key for the token's scope when the certificate is missing or ends soon.
+/// Syncs the cache (uploading the outbox), recomputes account health and the renewal
+/// calendar as the sync lands, then has the cloud certify this computer's signing key for
+/// the token's scope when the certificate is missing or ends soon.
 pub async fn sync_and_certify(
     cache: &mut Cache,
     client: &Client,
@@ -39,6 +56,7 @@ pub async fn sync_and_certify(
     progress: impl FnMut(Progress),
 ) -> Result<Synced, SyncError> {
     let report = usagedesk_sync::sync(cache, client, clock, opts, progress).await?;
+    let health = usagedesk_health::ensure_current(cache, clock.now()).map(|_| ());
     let subject = subject(&report.account_id);
     let certificate = refresh_certificate(
         cache,
@@ -51,6 +69,7 @@ pub async fn sync_and_certify(
     .await;
     Ok(Synced {
         report,
+        health,
         certificate,
     })
 }
@@ -74,9 +93,10 @@ pub async fn retry_upload(
     client: Option<&Client>,
     now: DateTime<Utc>,
 ) -> Result<Retried, ExchangeError> {
-    cache.requeue(ledger_id)?;
+    cache.outbox_mut().requeue(ledger_id)?;
     let kept = cache
-        .queued_upload(ledger_id)?
+        .outbox()
+        .queued(ledger_id)?
         .ok_or_else(|| ExchangeError::Invalid("the file left the outbox meanwhile".into()))?;
     let current = current_binding(cache)?;
     let client = client.filter(|c| {
@@ -105,7 +125,13 @@ pub fn discard_upload(
     ledger_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), ExchangeError> {
-    let by = subject(cache.scope_account_id()?.as_deref().unwrap_or("signed out"));
-    cache.discard(ledger_id, &by, now)?;
+    let by = subject(
+        cache
+            .sync()
+            .scope_account_id()?
+            .as_deref()
+            .unwrap_or("signed out"),
+    );
+    cache.outbox_mut().discard(ledger_id, &by, now)?;
     Ok(())
 }

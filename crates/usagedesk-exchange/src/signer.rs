@@ -64,10 +64,13 @@ impl Signer {
         secrets: &dyn SecretStore,
         now: DateTime<Utc>,
     ) -> Result<Self, ExchangeError> {
-        let url = cache.server_url()?.ok_or(ExchangeError::NoCertificate)?;
+        let url = cache
+            .sync()
+            .server_url()?
+            .ok_or(ExchangeError::NoCertificate)?;
         let (Some(cert), Some(vendor)) = (
-            cache.sync_value(KEY_CERTIFICATE)?,
-            cache.sync_value(KEY_VENDOR_KEY)?,
+            cache.sync().value(KEY_CERTIFICATE)?,
+            cache.sync().value(KEY_VENDOR_KEY)?,
         ) else {
             return Err(ExchangeError::NoCertificate);
         };
@@ -104,15 +107,20 @@ impl Signer {
         cache: &Cache,
         account_id: &str,
     ) -> Result<Vec<String>, ExchangeError> {
-        let inside: Vec<String> = cache.path(account_id)?.into_iter().map(|a| a.id).collect();
+        let inside: Vec<String> = cache
+            .accounts()
+            .path(account_id)?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
         let Some(first) = inside.first() else {
             return Err(ExchangeError::Invalid(format!(
                 "account '{account_id}' is not in the local cache: sync, then try again"
             )));
         };
         match &self.certificate.scope {
-            usagedesk_airgap::Scope::All => Ok(inside),
-            usagedesk_airgap::Scope::Subtree(root) => {
+            usagedesk_airgap::CertScope::All => Ok(inside),
+            usagedesk_airgap::CertScope::Subtree(root) => {
                 if first != root || self.scope_path.last() != Some(root) {
                     return Err(ExchangeError::Invalid(format!(
                         "account '{account_id}' is not under this certificate's account \
@@ -143,7 +151,7 @@ pub fn export_signer(
 /// The vendor root public key stored with the certificate at the last sync (`None`: never
 /// synced with a certificate, or signed out since): what exports are verified against.
 pub fn cached_vendor_key(cache: &Cache) -> Result<Option<PublicKey>, ExchangeError> {
-    match cache.sync_value(KEY_VENDOR_KEY)? {
+    match cache.sync().value(KEY_VENDOR_KEY)? {
         Some(text) => Ok(Some(text.parse()?)),
         None => Ok(None),
     }
@@ -151,15 +159,16 @@ pub fn cached_vendor_key(cache: &Cache) -> Result<Option<PublicKey>, ExchangeErr
 
 fn stored_scope_path(cache: &Cache) -> Result<Option<Vec<String>>, ExchangeError> {
     Ok(cache
-        .sync_value(KEY_SCOPE_PATH)?
+        .sync()
+        .value(KEY_SCOPE_PATH)?
         .and_then(|v| serde_json::from_str(&v).ok()))
 }
 
 /// Whether `path` is the stored path of the certificate's scope (anything for `*`).
 fn scope_path_fits(cert: &DelegationCertificate, path: Option<&[String]>) -> bool {
     match &cert.scope {
-        usagedesk_airgap::Scope::All => true,
-        usagedesk_airgap::Scope::Subtree(root) => path.is_some_and(|p| p.last() == Some(root)),
+        usagedesk_airgap::CertScope::All => true,
+        usagedesk_airgap::CertScope::Subtree(root) => path.is_some_and(|p| p.last() == Some(root)),
     }
 }
 
@@ -187,7 +196,8 @@ pub async fn refresh_certificate<R: RngCore + CryptoRng>(
     };
     let scope_path = stored_scope_path(cache)?;
     let current = cache
-        .sync_value(KEY_CERTIFICATE)?
+        .sync()
+        .value(KEY_CERTIFICATE)?
         .and_then(|c| DelegationCertificate::from_json(c.as_bytes()).ok())
         .filter(|c| {
             c.public_key == key.public_key()
@@ -222,9 +232,13 @@ pub async fn refresh_certificate<R: RngCore + CryptoRng>(
             (cert, true, answer.scope_path)
         }
     };
-    cache.set_sync_value(KEY_VENDOR_KEY, &vendor_key.to_string())?;
-    cache.set_sync_value(KEY_CERTIFICATE, &certificate.to_json())?;
-    cache.set_sync_value(
+    cache
+        .sync_mut()
+        .set_value(KEY_VENDOR_KEY, &vendor_key.to_string())?;
+    cache
+        .sync_mut()
+        .set_value(KEY_CERTIFICATE, &certificate.to_json())?;
+    cache.sync_mut().set_value(
         KEY_SCOPE_PATH,
         &serde_json::to_string(&scope_path).unwrap_or_default(),
     )?;
@@ -249,14 +263,14 @@ pub fn forget_signer(
     if had_key {
         secrets.delete(&keyring_name(url))?;
     }
-    cache.remove_sync_value(KEY_CERTIFICATE)?;
-    cache.remove_sync_value(KEY_VENDOR_KEY)?;
+    cache.sync_mut().remove_value(KEY_CERTIFICATE)?;
+    cache.sync_mut().remove_value(KEY_VENDOR_KEY)?;
     Ok(had_key)
 }
 
 fn scope_text(c: &DelegationCertificate) -> String {
     match &c.scope {
-        usagedesk_airgap::Scope::All => "*".into(),
-        usagedesk_airgap::Scope::Subtree(a) => a.clone(),
+        usagedesk_airgap::CertScope::All => "*".into(),
+        usagedesk_airgap::CertScope::Subtree(a) => a.clone(),
     }
 }

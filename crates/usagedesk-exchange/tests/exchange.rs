@@ -71,6 +71,7 @@ fn record(seq: u64, account: &str, date: &str, registered: u64) -> UsageRecord {
 
 fn month_row(cache: &Cache, account: &str, month: &str) -> Option<(String, u64)> {
     let usage = cache
+        .usage()
         .account_month(account, month.parse::<YearMonth>().unwrap())
         .unwrap();
     usage.plan.zip(usage.own.map(|c| c.users_registered))
@@ -112,7 +113,7 @@ async fn issue_answer_import_push_and_refusals() {
     let vendor = signer.vendor_key;
 
     // The instances came with the feed.
-    let instances = cache.instances().unwrap();
+    let instances = cache.airgap().instances().unwrap();
     assert_eq!(
         instances
             .iter()
@@ -160,6 +161,7 @@ async fn issue_answer_import_push_and_refusals() {
 
     // Every refusal leaves the ledger as it was.
     let ledger_len = cache
+        .airgap()
         .ledger_page(&LedgerQuery {
             limit: 100,
             ..Default::default()
@@ -344,6 +346,7 @@ async fn issue_answer_import_push_and_refusals() {
     );
     assert_eq!(
         cache
+            .airgap()
             .ledger_page(&LedgerQuery {
                 limit: 100,
                 ..Default::default()
@@ -372,7 +375,7 @@ async fn issue_answer_import_push_and_refusals() {
         Some(("standard".into(), 40))
     );
     assert_eq!(
-        cache.pending_months("acme-de").unwrap(),
+        cache.airgap().pending_months("acme-de").unwrap(),
         ["2024-06".parse::<YearMonth>().unwrap()]
     );
     let vk = VerificationKey::parse(done.verification_key.as_bytes()).unwrap();
@@ -399,9 +402,9 @@ async fn issue_answer_import_push_and_refusals() {
     .await
     .unwrap();
     assert_eq!(report.uploaded, 1);
-    assert!(cache.outbox().unwrap().is_empty());
+    assert!(cache.outbox().items().unwrap().is_empty());
     assert!(
-        cache.pending_months("acme-de").unwrap().is_empty(),
+        cache.airgap().pending_months("acme-de").unwrap().is_empty(),
         "no longer pending once the cloud has it"
     );
     assert_eq!(
@@ -409,7 +412,7 @@ async fn issue_answer_import_push_and_refusals() {
         Some(("standard".into(), 510)),
         "the cloud's row agrees"
     );
-    let inst = cache.instance("inst-de").unwrap().unwrap();
+    let inst = cache.airgap().instance("inst-de").unwrap().unwrap();
     assert_eq!(
         inst.instance.high_water_mark, 3,
         "the cloud raised its mark"

@@ -174,13 +174,13 @@ async fn every_answer_keeps_the_file_until_the_cloud_accepts_it() {
         account_id: "*".into(),
     };
     assert_eq!(
-        cache.outbox().unwrap()[0].binding,
+        cache.outbox().items().unwrap()[0].binding,
         here,
         "queued for this cloud and account"
     );
 
     let state = |cache: &Cache| {
-        let row = cache.ledger_row(id).unwrap().unwrap();
+        let row = cache.airgap().ledger_row(id).unwrap().unwrap();
         (row.upload, row.queued)
     };
 
@@ -249,6 +249,7 @@ async fn every_answer_keeps_the_file_until_the_cloud_accepts_it() {
     assert_eq!(queued.as_ref().and_then(|q| q.refused_status), Some(413));
     assert_eq!(
         cache
+            .airgap()
             .ledger_row(id)
             .unwrap()
             .unwrap()
@@ -266,13 +267,13 @@ async fn every_answer_keeps_the_file_until_the_cloud_accepts_it() {
         "a refused file waits for a person"
     );
     assert_eq!(
-        cache.pending_months("acme-de").unwrap().len(),
+        cache.airgap().pending_months("acme-de").unwrap().len(),
         1,
         "its values stay, unconfirmed"
     );
 
     // Another cloud, or another account: nothing queued here is ever sent to it.
-    cache.requeue(id).unwrap();
+    cache.outbox_mut().requeue(id).unwrap();
     let elsewhere = Client::new("http://127.0.0.1:9/", &token)
         .unwrap()
         .with_retry(fast());
@@ -289,7 +290,7 @@ async fn every_answer_keeps_the_file_until_the_cloud_accepts_it() {
     assert_eq!(script.uploads_seen.load(Ordering::SeqCst), seen);
 
     // Retried by hand, the cloud accepts it: out of the outbox, numbers from the cloud.
-    cache.requeue(id).unwrap();
+    cache.outbox_mut().requeue(id).unwrap();
     let report = sync(
         &mut cache,
         &client,
@@ -300,9 +301,9 @@ async fn every_answer_keeps_the_file_until_the_cloud_accepts_it() {
     .await
     .unwrap();
     assert_eq!((report.push.uploaded, report.uploaded), (1, 1));
-    assert!(cache.outbox().unwrap().is_empty());
+    assert!(cache.outbox().items().unwrap().is_empty());
     assert_eq!(state(&cache).0, Some(UploadState::Uploaded));
-    assert!(cache.pending_months("acme-de").unwrap().is_empty());
+    assert!(cache.airgap().pending_months("acme-de").unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -360,9 +361,9 @@ async fn a_network_failure_keeps_the_file_queued_for_a_later_sync() {
     let gone = Client::new(&url, &token).unwrap().with_retry(fast());
     let r = push_outbox(&mut cache, &gone, "*", now()).await.unwrap();
     assert_eq!(r.deferred, 1);
-    let kept = cache.outbox().unwrap();
+    let kept = cache.outbox().items().unwrap();
     assert_eq!(kept.len(), 1);
-    let q = cache.queued_upload(kept[0].ledger_id).unwrap().unwrap();
+    let q = cache.outbox().queued(kept[0].ledger_id).unwrap().unwrap();
     assert!(
         q.last_error.unwrap().contains("cannot reach"),
         "the network failure is kept to show"

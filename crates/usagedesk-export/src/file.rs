@@ -112,11 +112,12 @@ pub fn export_file(
         rows: summary.rows,
         bytes: summary.bytes,
         sha256: summary.sha256.clone(),
-        columns: columns(req.report, &cache.plans()?),
+        columns: columns(req.report, &cache.accounts().plans()?),
         generated_at,
-        data_synced_at: cache.last_synced_at()?,
+        data_synced_at: cache.sync().last_synced_at()?,
         // A cache synced by an older version may hold a URL with user:password@.
         source: cache
+            .sync()
             .server_url()?
             .map(|u| usagedesk_domain::redact::redact_secrets(&u).into_owned()),
         generator: generator.to_owned(),

@@ -102,20 +102,20 @@ pub fn plan(
             range.len()
         )));
     }
-    let account = cache.account(&req.account_id)?.ok_or_else(|| {
+    let account = cache.accounts().get(&req.account_id)?.ok_or_else(|| {
         usagedesk_cache::CacheError::UnknownAccount {
             id: req.account_id.clone(),
         }
     })?;
-    let with_data = cache.months()?;
+    let with_data = cache.usage().months()?;
     let (months, months_without_data): (Vec<_>, Vec<_>) = range
         .into_iter()
         .partition(|m| with_data.binary_search(m).is_ok());
-    let accounts = cache.report_accounts(&req.account_id, req.scope)?;
+    let accounts = cache.usage().report_accounts(&req.account_id, req.scope)?;
     let (licenses, rows, rows_exact) = match req.report {
         ExportReport::Usage => (0, accounts * months.len() as u64, true),
         ExportReport::Entitlements => {
-            let n = cache.count_license_months(
+            let n = cache.entitlements().count_license_months(
                 &req.account_id,
                 entitlement_scope(req.scope),
                 &months,

@@ -59,7 +59,7 @@ pub fn write_csv<W: Write + Send>(
     if control.cancelled() {
         return Err(ExportError::Cancelled);
     }
-    let catalog = cache.plans()?;
+    let catalog = cache.accounts().plans()?;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED_BUFFERS);
         let sink = scope.spawn(move || hash_and_write(rx, out));
@@ -115,7 +115,7 @@ fn write_rows(
     match req.report {
         ExportReport::Usage => {
             let mut cells = Cells::default();
-            cache.for_each_report_row(
+            cache.usage().for_each_report_row(
                 &req.account_id,
                 req.scope,
                 &plan.months,

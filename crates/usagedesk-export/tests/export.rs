@@ -426,7 +426,7 @@ async fn a_generated_tree_matches_the_model() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_manifest_replaces_the_plain_one_and_verifies() {
     use rand::SeedableRng;
-    use usagedesk_airgap::{RootKey, Scope as CertScope, SigningKey};
+    use usagedesk_airgap::{CertScope, RootKey, SigningKey};
 
     let dir = tempfile::tempdir().unwrap();
     let cache = synced(&small_fixture(), dir.path()).await;

@@ -152,7 +152,7 @@ pub fn health_page(
     limit: usize,
 ) -> Result<HealthPage, CacheError> {
     cache.read_snapshot(|c| {
-        let page = c.health_page(
+        let page = c.health().page(
             sort_column(sort),
             descending,
             offset,
@@ -169,7 +169,7 @@ pub fn health_page(
                 offset: page.offset,
                 limit: page.limit,
             },
-            as_of: c.health_computed_for()?,
+            as_of: c.health().computed_for()?,
             computing: false,
         })
     })
@@ -198,15 +198,17 @@ pub fn each_customer_health<E: From<CacheError>>(
     mut each: impl FnMut(CustomerHealth) -> Result<bool, E>,
 ) -> Result<(), E> {
     let mut failed: Option<E> = None;
-    cache.each_health(sort_column(sort), descending, offset, |r| {
-        match each(customer(r)?) {
-            Ok(go) => Ok(go),
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
+    cache
+        .health()
+        .each(sort_column(sort), descending, offset, |r| {
+            match each(customer(r)?) {
+                Ok(go) => Ok(go),
+                Err(e) => {
+                    failed = Some(e);
+                    Ok(false)
+                }
             }
-        }
-    })?;
+        })?;
     failed.map_or(Ok(()), Err)
 }
 
@@ -215,7 +217,7 @@ pub fn customer_health_of(
     cache: &Cache,
     account_id: &str,
 ) -> Result<Option<CustomerHealth>, CacheError> {
-    cache.health_of(account_id)?.map(customer).transpose()
+    cache.health().of(account_id)?.map(customer).transpose()
 }
 
 /// [`ensure_current`] as of `now`, then [`customer_health_of`].
@@ -293,7 +295,7 @@ pub fn renewal_page(
     limit: usize,
 ) -> Result<RenewalCalendar, CacheError> {
     let (window, from, until) = renewal_range(now, months)?;
-    let (page, counts) = cache.renewal_page(&from, &until, offset, limit)?;
+    let (page, counts) = cache.health().renewal_page(&from, &until, offset, limit)?;
     Ok(RenewalCalendar {
         months: window
             .iter()
@@ -316,7 +318,7 @@ pub fn renewal_page(
             limit: page.limit,
         },
         utilization_month: YearMonth::last_completed(now.date_naive()),
-        as_of: cache.health_computed_for()?,
+        as_of: cache.health().computed_for()?,
         computing: false,
     })
 }
@@ -343,12 +345,14 @@ pub fn each_renewal<E: From<CacheError>>(
 ) -> Result<(), E> {
     let (_, from, until) = renewal_range(now, months)?;
     let mut failed: Option<E> = None;
-    cache.each_renewal(&from, &until, |r| match each(renewal(r)?) {
-        Ok(()) => Ok(true),
-        Err(e) => {
-            failed = Some(e);
-            Ok(false)
-        }
-    })?;
+    cache
+        .health()
+        .each_renewal(&from, &until, |r| match each(renewal(r)?) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        })?;
     failed.map_or(Ok(()), Err)
 }

@@ -81,13 +81,13 @@ pub fn refresh(cache: &mut Cache, now: DateTime<Utc>) -> Result<(), CacheError> 
     let today = now.date_naive();
     let now_ns = nanos(now);
     let (records, renewals) = cache.read_snapshot(|c| gather(c, now, today, now_ns))?;
-    cache.replace_health(today, records, renewals)
+    cache.health_mut().replace(today, records, renewals)
 }
 
 /// Recomputes when the stored tables are not those of `now`'s day or lag behind the data;
 /// returns whether it did.
 pub fn ensure_current(cache: &mut Cache, now: DateTime<Utc>) -> Result<bool, CacheError> {
-    if cache.health_as_of()? == Some(now.date_naive()) {
+    if cache.health().as_of()? == Some(now.date_naive()) {
         return Ok(false);
     }
     refresh(cache, now)?;
@@ -104,7 +104,7 @@ fn gather(
 ) -> Result<Tables, CacheError> {
     let mut customers: HashMap<String, Gathered> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
-    c.each_health_customer(|f| {
+    c.health().each_customer(|f| {
         let g = Gathered {
             name: f.name,
             inputs: HealthInputs {
@@ -124,7 +124,7 @@ fn gather(
 
     let mut channels = ChannelVersions::default();
     let inactive_ns = INACTIVE_AFTER.num_nanoseconds().unwrap_or(i64::MAX);
-    c.each_health_instance(|i| {
+    c.health().each_instance(|i| {
         let Some(g) = customers.get_mut(&i.owner) else {
             return Ok(());
         };
@@ -154,7 +154,7 @@ fn gather(
         .chain(&recent)
         .map(|m| m.to_string())
         .collect();
-    c.each_health_activity(&months, |id, month, value| {
+    c.health().each_activity(&months, |id, month, value| {
         if let Some(g) = customers.get_mut(id) {
             if earlier.iter().any(|m| m.to_string() == month) {
                 g.inputs.earlier.push(value);
@@ -219,23 +219,24 @@ fn gather(
     }
 
     let mut renewals = Vec::new();
-    c.each_ending_license(|license_id, account_id, license_type, expires_at| {
-        let facts = licenses.remove(&license_id).unwrap_or_default();
-        let plans_json = serde_json::to_string(&facts.plans)
-            .map_err(|e| CacheError::Invalid(format!("renewal plans: {e}")))?;
-        renewals.push(RenewalRecord {
-            license_id,
-            account_id,
-            license_type,
-            expires_at,
-            seats: facts.seats,
-            used: facts.used,
-            forecast: facts.forecast.map(usagedesk_entitlements::round1),
-            forecast_over: facts.over,
-            plans_json,
-        });
-        Ok(())
-    })?;
+    c.health()
+        .each_ending_license(|license_id, account_id, license_type, expires_at| {
+            let facts = licenses.remove(&license_id).unwrap_or_default();
+            let plans_json = serde_json::to_string(&facts.plans)
+                .map_err(|e| CacheError::Invalid(format!("renewal plans: {e}")))?;
+            renewals.push(RenewalRecord {
+                license_id,
+                account_id,
+                license_type,
+                expires_at,
+                seats: facts.seats,
+                used: facts.used,
+                forecast: facts.forecast.map(usagedesk_entitlements::round1),
+                forecast_over: facts.over,
+                plans_json,
+            });
+            Ok(())
+        })?;
     Ok((records, renewals))
 }
 

@@ -255,9 +255,10 @@ fn cache() -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = Cache::open(dir.path().join("cache.db")).unwrap();
     cache
+        .sync_mut()
         .apply_changes(&changes(), &plans(), "c1", now())
         .unwrap();
-    cache.rebuild_aggregates().unwrap();
+    cache.sync_mut().rebuild_aggregates().unwrap();
     (dir, cache)
 }
 
@@ -739,6 +740,7 @@ fn the_tables_follow_new_data_and_a_new_day() {
     assert_eq!(before.as_of, Some(now().date_naive()));
     // c5 gets an instance that checked in an hour ago: status and freshness now count.
     cache
+        .sync_mut()
         .apply_changes(
             &[
                 Change::Instance(Instance {

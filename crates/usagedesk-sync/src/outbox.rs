@@ -45,13 +45,15 @@ pub fn backoff(attempts: u32, retry_after: Option<std::time::Duration>) -> chron
 /// The binding of everything the cache holds now (its cloud and the token's account), if it
 /// was synced.
 pub fn current_binding(cache: &Cache) -> Result<Option<OutboxBinding>, SyncError> {
-    Ok(match (cache.server_url()?, cache.scope_account_id()?) {
-        (Some(cloud_url), Some(account_id)) => Some(OutboxBinding {
-            cloud_url,
-            account_id,
-        }),
-        _ => None,
-    })
+    Ok(
+        match (cache.sync().server_url()?, cache.sync().scope_account_id()?) {
+            (Some(cloud_url), Some(account_id)) => Some(OutboxBinding {
+                cloud_url,
+                account_id,
+            }),
+            _ => None,
+        },
+    )
 }
 
 /// Files kept for another cloud or account than `binding` (queued or refused): what a
@@ -62,7 +64,7 @@ pub fn kept_elsewhere(
 ) -> Result<Option<SyncError>, SyncError> {
     let mut files = 0;
     let mut others: Vec<String> = Vec::new();
-    for item in cache.outbox()? {
+    for item in cache.outbox().items()? {
         if &item.binding != binding {
             files += 1;
             let name = describe(&item.binding);
@@ -101,7 +103,7 @@ pub async fn push_outbox(
         cloud_url: client.base_url().to_owned(),
         account_id: account_id.to_owned(),
     };
-    let due = cache.outbox_due(&binding, now)?;
+    let due = cache.outbox().due(&binding, now)?;
     for (i, item) in due.iter().enumerate() {
         let upload = AirgapUpload {
             sync_key: item.sync_key.clone(),
@@ -114,7 +116,7 @@ pub async fn push_outbox(
                     accepted.instance_id,
                     accepted.new
                 );
-                cache.mark_uploaded(item.ledger_id)?;
+                cache.outbox_mut().mark_uploaded(item.ledger_id)?;
                 report.uploaded += 1;
             }
             Err(e @ SyncError::Unauthorized { .. }) => return Err(e),
@@ -125,11 +127,17 @@ pub async fn push_outbox(
                 );
                 for rest in &due[i..] {
                     let attempts = cache
-                        .queued_upload(rest.ledger_id)?
+                        .outbox()
+                        .queued(rest.ledger_id)?
                         .map_or(0, |q| q.attempts)
                         + 1;
                     let retry_at = now + backoff(attempts, e.retry_after());
-                    cache.mark_upload_deferred(rest.ledger_id, &e.to_string(), now, retry_at)?;
+                    cache.outbox_mut().mark_deferred(
+                        rest.ledger_id,
+                        &e.to_string(),
+                        now,
+                        retry_at,
+                    )?;
                     report.deferred += 1;
                 }
                 return Ok(report);
@@ -141,7 +149,9 @@ pub async fn push_outbox(
                     "the cloud refused the usage data file of {} imported here ({status}): {message}",
                     item.instance_id
                 );
-                cache.mark_refused(item.ledger_id, status, &message, now)?;
+                cache
+                    .outbox_mut()
+                    .mark_refused(item.ledger_id, status, &message, now)?;
                 report.refused += 1;
             }
             Err(e) => return Err(e),

@@ -85,21 +85,23 @@ pub async fn sync(
     let mut rows_applied = 0;
     // Hundreds of megabytes may be committed: checkpoints run beside the apply loop instead
     // of inside its commits.
-    cache.checkpoint_in_background()?;
+    cache.sync_mut().checkpoint_in_background()?;
     let result = run(cache, client, clock, opts, &mut |p: Progress| {
         rows_applied = p.rows_done;
         progress(p)
     })
     .await;
-    let checkpoints = cache.checkpoint_inline();
+    let checkpoints = cache.sync_mut().checkpoint_inline();
     // Logged at the end: a run that changes source clears the cache, log included.
     let (outcome, error) = match &result {
         Ok(_) => (SyncOutcome::Succeeded, None),
         Err(SyncError::Cancelled) => (SyncOutcome::Cancelled, None),
         Err(e) => (SyncOutcome::Failed, Some(e.to_string())),
     };
-    let id = cache.start_sync_log(started)?;
-    cache.finish_sync_log(id, clock.now(), outcome, rows_applied, error.as_deref())?;
+    let id = cache.sync_mut().start_log(started)?;
+    cache
+        .sync_mut()
+        .finish_log(id, clock.now(), outcome, rows_applied, error.as_deref())?;
     let report = result?;
     checkpoints?;
     Ok(report)
@@ -129,8 +131,8 @@ async fn run(
         account_id: me.account_id.clone(),
     };
     let mut full_resync = false;
-    let same_source = cache.server_url()?.as_deref() == Some(client.base_url())
-        && cache.scope_account_id()?.as_deref() == Some(me.account_id.as_str());
+    let same_source = cache.sync().server_url()?.as_deref() == Some(client.base_url())
+        && cache.sync().scope_account_id()?.as_deref() == Some(me.account_id.as_str());
     if !same_source {
         if let Some(refusal) = kept_elsewhere(cache, &binding)? {
             if !opts.allow_source_switch {
@@ -145,7 +147,7 @@ async fn run(
     // pulls what they changed.
     let push = push_outbox(cache, client, &me.account_id, clock.now()).await?;
 
-    let mut cursor = cache.cursor()?;
+    let mut cursor = cache.sync().cursor()?;
     let pages = loop {
         match download(cache, client, clock, opts, cursor.clone(), &mut p, progress).await {
             Err(SyncError::Api {
@@ -164,9 +166,9 @@ async fn run(
 
     p.phase = Phase::Aggregating;
     progress(p);
-    cache.rebuild_aggregates()?;
+    cache.sync_mut().rebuild_aggregates()?;
     let finished_at = clock.now();
-    cache.set_last_synced_at(finished_at)?;
+    cache.sync_mut().set_last_synced_at(finished_at)?;
     p.phase = Phase::Done;
     progress(p);
     Ok(SyncReport {
@@ -272,7 +274,7 @@ async fn download(
     // A first sync folds everything at the end in one pass (see `has_month_rows`); folding
     // it in parts would write `month_usage` out of order and make the rebuild read it all
     // back.
-    let fold_while_waiting = cache.has_month_rows()?;
+    let fold_while_waiting = cache.sync().has_month_rows()?;
     // Whether the last page applied held only month-end rows.
     let mut only_month_rows = false;
     loop {
@@ -284,13 +286,13 @@ async fn download(
                 // one piece at a time, looking for the next page in between. The customer
                 // index and the entitlement tables once the feed has moved on to month rows
                 // (refreshed while their records still come, they would be refreshed again).
-                if only_month_rows && cache.refresh_derived()? {
+                if only_month_rows && cache.sync_mut().refresh_derived()? {
                     continue;
                 }
                 if fold_while_waiting
-                    && cache.staged_rows()?.saturating_sub(waiting) >= FOLD_WHILE_WAITING
+                    && cache.sync().staged_rows()?.saturating_sub(waiting) >= FOLD_WHILE_WAITING
                 {
-                    waiting = cache.fold_staged()?.rows_waiting;
+                    waiting = cache.sync_mut().fold_staged()?.rows_waiting;
                     continue;
                 }
                 match rx.recv().await {
@@ -306,7 +308,7 @@ async fn download(
         if let Some(total) = page.remaining {
             p.rows_total = Some(p.rows_done + total);
         }
-        let applied = cache.apply_page(&page, clock.now())?;
+        let applied = cache.sync_mut().apply_page(&page, clock.now())?;
         only_month_rows = applied.accounts_written == 0
             && applied.tombstones == 0
             && applied.instances == 0
@@ -328,8 +330,8 @@ async fn download(
 /// Forgets everything cached and records the new source.
 fn reset(cache: &mut Cache, client: &Client, account_id: &str) -> Result<(), SyncError> {
     cache.clear()?;
-    cache.set_server_url(client.base_url())?;
-    cache.set_scope_account_id(account_id)?;
+    cache.sync_mut().set_server_url(client.base_url())?;
+    cache.sync_mut().set_scope_account_id(account_id)?;
     Ok(())
 }
 

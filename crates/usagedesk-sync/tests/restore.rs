@@ -18,7 +18,10 @@ use common::{contents, difference};
 async fn sync_into(url: &str, token: &str, cache: &mut Cache) -> SyncReport {
     let client = Client::new(url, token).expect("client");
     // The restored cloud listens on another port here; in real life it is the same URL.
-    cache.set_server_url(client.base_url()).expect("url");
+    cache
+        .sync_mut()
+        .set_server_url(client.base_url())
+        .expect("url");
     sync(cache, &client, &clock(), &SyncOptions::default(), |_| {})
         .await
         .expect("sync")
@@ -60,6 +63,7 @@ async fn a_cache_ahead_of_a_restored_cloud_resyncs_in_full() {
     let june: YearMonth = "2024-06".parse().expect("month");
     assert_eq!(
         cache
+            .usage()
             .account_month("acme-fr", june)
             .expect("row")
             .own
@@ -84,6 +88,7 @@ async fn a_cache_ahead_of_a_restored_cloud_resyncs_in_full() {
     );
     assert_eq!(
         cache
+            .usage()
             .account_month("acme-fr", june)
             .expect("row")
             .own

@@ -28,7 +28,8 @@ fn dump(cache: &Cache, exp: &Expected) -> Vec<AccountMonthUsage> {
         for root in ["sp-acme", "sp-globex"] {
             out.extend(
                 cache
-                    .usage_rows(root, month(&m), Scope::Tree)
+                    .usage()
+                    .rows(root, month(&m), Scope::Tree)
                     .expect("usage rows"),
             );
         }
@@ -64,6 +65,7 @@ async fn a_full_sync_gives_the_values_computed_from_the_input_rows() {
     let cache = synced_cache(&cloud, &token, &dir, "cache.db", 10).await;
 
     let completed: Vec<String> = cache
+        .usage()
         .completed_months(today())
         .unwrap()
         .iter()
@@ -78,7 +80,7 @@ async fn a_full_sync_gives_the_values_computed_from_the_input_rows() {
     let mut checked = std::collections::BTreeSet::new();
     for m in exp.months() {
         for id in exp.accounts.keys() {
-            let got = cache.account_month(id, month(&m)).unwrap();
+            let got = cache.usage().account_month(id, month(&m)).unwrap();
             let availability = exp.availability(id, &m);
             assert_eq!(got.availability.as_str(), availability, "{id} {m}");
             checked.insert(availability);
@@ -154,13 +156,13 @@ async fn an_interrupted_sync_resumes_to_exactly_the_cache_of_an_uninterrupted_on
         (3..10).contains(&pages_before),
         "stopped part-way, after {pages_before} pages"
     );
-    let cursor = cache.cursor().unwrap();
+    let cursor = cache.sync().cursor().unwrap();
     assert!(cursor.is_some(), "the applied pages' cursor was kept");
 
     cloud.restart().await;
     let client = Client::new(&cloud.url(), &token).unwrap();
     // A new port is another URL: point the cache at it so the resume is not a full resync.
-    cache.set_server_url(client.base_url()).unwrap();
+    cache.sync_mut().set_server_url(client.base_url()).unwrap();
     let report = sync(&mut cache, &client, &clock(), &opts, |_| {})
         .await
         .expect("resumed sync");
@@ -168,7 +170,7 @@ async fn an_interrupted_sync_resumes_to_exactly_the_cache_of_an_uninterrupted_on
         !report.full_resync,
         "the second run resumed at the stored cursor"
     );
-    let total: u64 = reference.sync_log(10).unwrap()[0].rows;
+    let total: u64 = reference.sync().log(10).unwrap()[0].rows;
     assert_eq!(
         report.rows + (pages_before as u64 * 7),
         total,
@@ -187,7 +189,10 @@ async fn an_incremental_sync_fetches_only_what_changed() {
     let token = cloud.token(None, TokenKind::Manager);
     let dir = tempfile::tempdir().unwrap();
     let mut cache = synced_cache(&cloud, &token, &dir, "cache.db", 5000).await;
-    let before = cache.account_month("sp-acme", month("2024-03")).unwrap();
+    let before = cache
+        .usage()
+        .account_month("sp-acme", month("2024-03"))
+        .unwrap();
     assert_eq!(
         before.availability.as_str(),
         "not_available",
@@ -220,7 +225,10 @@ async fn an_incremental_sync_fetches_only_what_changed() {
         totals_seen.contains(&Some(1)),
         "progress knew the total: {totals_seen:?}"
     );
-    let after = cache.account_month("sp-acme", month("2024-03")).unwrap();
+    let after = cache
+        .usage()
+        .account_month("sp-acme", month("2024-03"))
+        .unwrap();
     assert_eq!(after.own, Some(UsageCounts::new(40, 30, 20)));
     assert_eq!(
         after.totals["premium"].users_registered,
@@ -236,7 +244,8 @@ async fn a_scoped_token_syncs_only_its_subtree() {
     let dir = tempfile::tempdir().unwrap();
     let cache = synced_cache(&cloud, &token, &dir, "cache.db", 5000).await;
     let roots: Vec<String> = cache
-        .child_accounts(None)
+        .accounts()
+        .all_children(None)
         .unwrap()
         .into_iter()
         .map(|a| a.id)
@@ -246,8 +255,8 @@ async fn a_scoped_token_syncs_only_its_subtree() {
         ["acme-eu"],
         "the token's account is the root of what the cache holds"
     );
-    assert!(cache.account("sp-globex").unwrap().is_none());
-    assert!(cache.account("acme-de-muc").unwrap().is_some());
+    assert!(cache.accounts().get("sp-globex").unwrap().is_none());
+    assert!(cache.accounts().get("acme-de-muc").unwrap().is_some());
 }
 
 #[tokio::test]
@@ -284,7 +293,7 @@ async fn failures_come_with_a_message_that_says_what_to_do() {
     assert!(matches!(err, SyncError::Unreachable { .. }), "{err}");
     assert!(err.to_string().contains("offline"), "{err}");
 
-    let log = cache.sync_log(10).unwrap();
+    let log = cache.sync().log(10).unwrap();
     assert_eq!(log.len(), 2, "failed runs are logged too");
     assert!(log.iter().all(|e| e.error.is_some()));
 }

@@ -10,8 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use usagedesk_agent::{Agent, DailyUsage};
 use usagedesk_airgap::{
-    Acceptance, DelegationCertificate, ImportCounts, LicenseFile, LicenseRequest, RootKey, Scope,
-    SigningKey, SyncKey, SyncKeyRequest, UsageData, VerificationKey, Verified,
+    Acceptance, CertScope, DelegationCertificate, ImportCounts, LicenseFile, LicenseRequest,
+    RootKey, SigningKey, SyncKey, SyncKeyRequest, UsageData, VerificationKey, Verified,
 };
 
 pub const INSTANCE: &str = "inst-acme-1";
@@ -42,7 +42,7 @@ impl Vendor {
             .certify(
                 &delegated.public_key(),
                 "alice@vendor.example",
-                Scope::Subtree("msp".into()),
+                CertScope::Subtree("msp".into()),
                 valid_from,
                 valid_from + Duration::days(90),
             )

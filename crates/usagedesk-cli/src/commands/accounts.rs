@@ -16,7 +16,7 @@ pub fn tree(ctx: &Context, account: Option<&str>, depth: usize) -> Result<()> {
     println!("subtree users with activity, {month}");
     match account {
         Some(id) => {
-            let row = cache.account_row(id, month)?.ok_or_else(|| {
+            let row = cache.accounts().row(id, month)?.ok_or_else(|| {
                 anyhow!("no account '{id}' in the cache; try `usagedesk-cli accounts search {id}`")
             })?;
             println!(
@@ -42,7 +42,9 @@ fn print_children(
     if parent.is_some() && level > depth {
         return Ok(());
     }
-    let page = cache.children(parent, month, 0, MAX_CHILDREN_SHOWN, ChildSort::Name)?;
+    let page = cache
+        .accounts()
+        .children(parent, month, 0, MAX_CHILDREN_SHOWN, ChildSort::Name)?;
     for row in &page.items {
         let status = if row.usage.status.as_str() == "disabled" {
             " (disabled)"
@@ -75,6 +77,7 @@ fn print_children(
 /// The newest completed month in the cache.
 pub fn latest_month(cache: &Cache, ctx: &Context) -> Result<YearMonth> {
     cache
+        .usage()
         .completed_months(ctx.today())?
         .last()
         .copied()
@@ -85,7 +88,7 @@ pub fn latest_month(cache: &Cache, ctx: &Context) -> Result<YearMonth> {
 
 pub fn search(ctx: &Context, text: &str, limit: usize) -> Result<()> {
     let cache = ctx.open_cache()?;
-    let hits = cache.search(text, limit.clamp(1, 500))?;
+    let hits = cache.accounts().search(text, limit.clamp(1, 500))?;
     if hits.is_empty() {
         println!("no account matches '{text}'");
     }

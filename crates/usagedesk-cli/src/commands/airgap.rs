@@ -151,7 +151,7 @@ pub fn retry(ctx: &Context, ledger_id: i64) -> Result<()> {
             return Ok(());
         }
     }
-    match cache.ledger_row(ledger_id)? {
+    match cache.airgap().ledger_row(ledger_id)? {
         Some(r) if r.upload == Some(usagedesk_cache::UploadState::Uploaded) => {
             println!("uploaded: the cloud accepted the file of ledger entry {ledger_id}");
             Ok(())
@@ -179,6 +179,7 @@ pub fn retry(ctx: &Context, ledger_id: i64) -> Result<()> {
 pub fn discard(ctx: &Context, ledger_id: i64, yes: bool) -> Result<()> {
     let mut cache = ctx.open_cache()?;
     let row = cache
+        .airgap()
         .ledger_row(ledger_id)?
         .with_context(|| format!("there is no ledger entry {ledger_id}"))?;
     if row.queued.is_none() {

@@ -119,8 +119,8 @@ pub fn instances(ctx: &Context, args: &InstanceArgs, window: Window) -> Result<(
     let mut write_err = None;
     let mut shown = 0usize;
     let total = cache.read_snapshot(|c| -> usagedesk_cache::Result<_> {
-        let total = c.count_instances(&q, overdue_cutoff(now))?;
-        c.for_each_instance(&q, overdue_cutoff(now), |r| {
+        let total = c.airgap().count_instances(&q, overdue_cutoff(now))?;
+        c.airgap().for_each_instance(&q, overdue_cutoff(now), |r| {
             let overdue = is_overdue(&r, now);
             let line = if args.json {
                 let mut v = serde_json::to_value(&r)
@@ -215,7 +215,7 @@ pub fn ledger(
     let mut write_err = None;
     let mut reasons = Vec::new();
     let (shown, total) = pages(&cache, window, |c, offset, limit| {
-        let page = c.ledger_page(&LedgerQuery {
+        let page = c.airgap().ledger_page(&LedgerQuery {
             instance: instance.map(Into::into),
             kept_only,
             offset,
@@ -272,7 +272,7 @@ pub fn outbox(ctx: &Context, json: bool, window: Window) -> Result<()> {
     }
     let cache = ctx.open_cache()?;
     let current = usagedesk_sync::outbox::current_binding(&cache)?;
-    let s = cache.outbox_summary(current.as_ref())?;
+    let s = cache.outbox().summary(current.as_ref())?;
     if s.total() == 0 {
         eprintln!("the outbox is empty: every imported file reached the cloud");
         return Ok(());

@@ -47,8 +47,8 @@ pub fn login(ctx: &Context, url: &str, force: bool, allow_insecure_http: bool) -
                 bail!("not signed in: {pending} (`usagedesk-cli airgap outbox` lists them; --force confirms)");
             }
             cache.clear()?;
-            cache.set_server_url(&binding.cloud_url)?;
-            cache.set_scope_account_id(&binding.account_id)?;
+            cache.sync_mut().set_server_url(&binding.cloud_url)?;
+            cache.sync_mut().set_scope_account_id(&binding.account_id)?;
             eprintln!("switched: {pending}");
         }
     }
@@ -75,14 +75,14 @@ pub fn logout(ctx: &Context) -> Result<()> {
     };
     ctx.forget_token(&url)?;
     let mut cache = ctx.open_cache()?;
-    let source = cache.server_url()?.unwrap_or_else(|| url.clone());
+    let source = cache.sync().server_url()?.unwrap_or_else(|| url.clone());
     usagedesk_exchange::forget_signer(&mut cache, &ctx.secrets(), &source)?;
     println!(
         "Signed out of {url}: the token and this computer's air-gap signing key were removed \
          from the keyring, and the signing certificate from the cache. Cached data stays until \
          cleared."
     );
-    let kept = cache.outbox()?;
+    let kept = cache.outbox().items()?;
     if !kept.is_empty() {
         let mut bindings: Vec<String> = kept
             .iter()

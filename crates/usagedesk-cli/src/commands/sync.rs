@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
-use usagedesk_domain::Clock;
 use usagedesk_sync::{Client, ClientOptions, Phase, Progress, Settings, SyncOptions};
 
 use crate::context::Context;
@@ -61,8 +60,7 @@ pub fn sync(
         }
         other => other?,
     };
-    // Health and the renewal calendar are computed as the sync lands (docs/health.md).
-    if let Err(e) = usagedesk_health::ensure_current(&mut cache, ctx.clock.now()) {
+    if let Err(e) = &synced.health {
         eprintln!("warning: account health was not recomputed: {e}");
     }
     let report = &synced.report;
@@ -184,7 +182,7 @@ pub fn status(ctx: &Context) -> Result<()> {
         "cloud:        {}",
         url.as_deref().unwrap_or("(not configured)")
     );
-    match cache.last_synced_at()? {
+    match cache.sync().last_synced_at()? {
         Some(t) => {
             let ago = Utc::now().signed_duration_since(t);
             println!(
@@ -199,7 +197,7 @@ pub fn status(ctx: &Context) -> Result<()> {
     println!("month rows:   {}", group(stats.month_rows));
     println!("size:         {:.1} MB", stats.db_bytes as f64 / 1e6);
     let current = usagedesk_sync::outbox::current_binding(&cache)?;
-    let outbox = cache.outbox_summary(current.as_ref())?;
+    let outbox = cache.outbox().summary(current.as_ref())?;
     if outbox.total() > 0 {
         let elsewhere: u64 = outbox.elsewhere.iter().map(|e| e.files).sum();
         println!(
@@ -207,7 +205,7 @@ pub fn status(ctx: &Context) -> Result<()> {
             outbox.queued, outbox.refused, elsewhere
         );
     }
-    if let Some(last) = cache.sync_log(1)?.first() {
+    if let Some(last) = cache.sync().log(1)?.first() {
         if let Some(e) = &last.error {
             println!("last sync failed: {e}");
         }

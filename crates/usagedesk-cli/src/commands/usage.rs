@@ -16,12 +16,12 @@ pub fn usage(ctx: &Context, account: &str, month: &str, scope: Scope, json: bool
         );
     }
     let cache = ctx.open_cache()?;
-    if cache.account(account)?.is_none() {
+    if cache.accounts().get(account)?.is_none() {
         return Err(anyhow!(
             "no account '{account}' in the cache; try `usagedesk-cli accounts search {account}`"
         ));
     }
-    let rows = cache.usage_rows(account, month, scope)?;
+    let rows = cache.usage().rows(account, month, scope)?;
     if json {
         use std::io::Write;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -32,7 +32,7 @@ pub fn usage(ctx: &Context, account: &str, month: &str, scope: Scope, json: bool
         out.flush()?;
         return Ok(());
     }
-    let plans = cache.plans()?;
+    let plans = cache.accounts().plans()?;
     let mut header = vec![
         "account".to_string(),
         "plan".into(),

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rand::{CryptoRng, RngCore};
-use usagedesk_airgap::{AirgapError, DelegationCertificate, PublicKey, RootKey, Scope, SigningKey};
+use usagedesk_airgap::{
+    AirgapError, CertScope, DelegationCertificate, PublicKey, RootKey, SigningKey,
+};
 use usagedesk_domain::airgap_api::{CertificateRequest, CertificateResponse, VendorKey};
 
 use sha2::{Digest, Sha256};
@@ -55,7 +57,7 @@ fn usable(stored: &StoredSigner, root: &PublicKey, now: DateTime<Utc>) -> Option
     let certificate = DelegationCertificate::from_json(stored.certificate.as_bytes()).ok()?;
     let fits = certificate.public_key == key.public_key()
         && certificate.subject == CLOUD_SUBJECT
-        && certificate.scope == Scope::All
+        && certificate.scope == CertScope::All
         && certificate.verify(root, now).is_ok()
         && certificate.expires_at - now > CLOUD_RENEW_BEFORE;
     fits.then_some(CloudSigner { key, certificate })
@@ -80,7 +82,7 @@ pub fn cloud_signer<R: RngCore + CryptoRng>(
     let certificate = root.certify(
         &key.public_key(),
         CLOUD_SUBJECT,
-        Scope::All,
+        CertScope::All,
         now,
         now + CLOUD_CERTIFICATE_LIFETIME,
     )?;
@@ -131,10 +133,10 @@ pub fn check_not_revoked(
 }
 
 /// The airgap scope of a token's scope.
-pub fn scope_of(scope: &TokenScope) -> Scope {
+pub fn scope_of(scope: &TokenScope) -> CertScope {
     match scope {
-        TokenScope::All => Scope::All,
-        TokenScope::Subtree(account) => Scope::Subtree(account.clone()),
+        TokenScope::All => CertScope::All,
+        TokenScope::Subtree(account) => CertScope::Subtree(account.clone()),
     }
 }
 

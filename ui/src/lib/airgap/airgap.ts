@@ -8,7 +8,7 @@ import type {
   OutboxSummary,
   ImportOutcome,
   ImportPreview,
-  InstanceRow,
+  AirgapInstance,
   InstanceView,
   IssuedSyncKey,
   LedgerEntry,
@@ -92,7 +92,7 @@ export function overdueCount(list: readonly InstanceView[]): number {
 export type Exchange = { at: string; via: 'file' | 'cloud' };
 
 /** The newest verified usage: a file imported here, or the cloud's last report (by file or online). */
-export function lastExchange(row: InstanceRow): Exchange | null {
+export function lastExchange(row: AirgapInstance): Exchange | null {
   const file = row.last_import_at;
   const cloud = row.instance.last_report_at;
   const t = (s: string) => new Date(s).getTime();
@@ -102,7 +102,7 @@ export function lastExchange(row: InstanceRow): Exchange | null {
 }
 
 /** "3 days ago", with a tooltip saying how and exactly when; "Never" without any. */
-export function lastExchangeView(row: InstanceRow, now: number): { text: string; title: string; never: boolean } {
+export function lastExchangeView(row: AirgapInstance, now: number): { text: string; title: string; never: boolean } {
   const x = lastExchange(row);
   if (!x) return { text: 'Never', title: 'No usage received from this instance yet', never: true };
   const how = x.via === 'file' ? 'Usage data file imported here' : 'Last report accepted by the cloud';
@@ -113,7 +113,7 @@ export function lastExchangeView(row: InstanceRow, now: number): { text: string;
 }
 
 /** "Sync key issued yesterday" while the file answering the latest sync key has not come back. */
-export function awaitingText(row: InstanceRow, now: number): string | null {
+export function awaitingText(row: AirgapInstance, now: number): string | null {
   const key = row.last_sync_key_at;
   if (!key) return null;
   const x = lastExchange(row);

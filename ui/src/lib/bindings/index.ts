@@ -161,7 +161,7 @@ high_water_mark: number,
  */
 last_report_at: string | null, };
 
-export type InstanceRow = { instance: Instance, 
+export type AirgapInstance = { instance: Instance, 
 /**
  * The account's name (`None` when the account is not cached).
  */
