@@ -207,7 +207,7 @@ fn store_plans(conn: &Connection, plans: &[Plan]) -> Result<()> {
     if plans.is_empty() {
         return Ok(());
     }
-    let stored = crate::query::load_plans(conn)?;
+    let stored = crate::accounts::load_plans(conn)?;
     if stored.0 == plans {
         return Ok(());
     }

@@ -394,7 +394,7 @@ impl HealthHandle<'_> {
         let dir = if descending { "DESC" } else { "ASC" };
         // One read transaction: both scans see the same state.
         self.cache
-            .read_snapshot(|c| c.health().each_health_in(column, dir, offset, &mut each))
+            .read_snapshot(|c| c.health().each_in(column, dir, offset, &mut each))
     }
 
     /// Streams the licenses ending in `[from, until)` in [`HealthHandle::renewal_page`]'s order;
@@ -474,7 +474,7 @@ impl HealthHandle<'_> {
         })
     }
 
-    fn each_health_in(
+    fn each_in(
         &self,
         column: &str,
         dir: &str,

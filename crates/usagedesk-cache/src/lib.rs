@@ -17,8 +17,8 @@
 //!   one compact blob (whatever order the feed uses, staging costs next to nothing per row)
 //!   and their months marked dirty.
 //! - [`SyncHandleMut::rebuild_aggregates`] (the sync client calls it once after the last
-//!   page) folds the staged rows into `month_usage` in key order and rebuilds the subtree aggregates of
-//!   the dirty months, in one transaction. Usage and aggregate queries therefore read a
+//!   page) folds the staged rows into `month_usage` in key order and rebuilds the subtree
+//!   aggregates of the dirty months, in one transaction. Usage and aggregate queries therefore read a
 //!   consistent state: the one of the last rebuild. [`SyncHandle::needs_rebuild`] tells whether
 //!   one is due (e.g. after a sync that was interrupted between pages).
 //!
@@ -30,6 +30,7 @@
 //!
 //! Ordering: "by name" means by name then id, in byte order (as Rust compares `str`).
 
+mod accounts;
 pub mod airgap;
 mod airgap_page;
 mod apply;
@@ -46,12 +47,12 @@ mod health;
 mod maint;
 mod migrate;
 mod outbox;
-mod query;
 mod rebuild;
 mod report;
 mod stage;
 pub mod state;
 mod types;
+mod usage;
 
 #[cfg(test)]
 mod airgap_tests;
@@ -98,7 +99,7 @@ pub struct Cache {
     conn: Connection,
     path: Option<PathBuf>,
     /// The whole tree as last loaded, and the database state it was loaded from.
-    tree_memo: std::cell::RefCell<Option<query::TreeMemo>>,
+    tree_memo: std::cell::RefCell<Option<accounts::TreeMemo>>,
     /// Checkpoints on a thread of their own (see `checkpoint.rs`), during a sync.
     checkpointer: Option<checkpoint::Checkpointer>,
 }

@@ -85,13 +85,13 @@ fn time(t: Option<&str>) -> Result<Option<DateTime<Utc>>> {
 impl OutboxHandle<'_> {
     /// Every file kept in the outbox, oldest first, whatever its binding and state.
     pub fn items(&self) -> Result<Vec<OutboxItem>> {
-        self.outbox_where("1", params![])
+        self.items_where("1", params![])
     }
 
     /// The files to push to `binding` now: queued (not refused), and due (no transient
     /// failure asks to wait past `now`), oldest first.
     pub fn due(&self, binding: &OutboxBinding, now: DateTime<Utc>) -> Result<Vec<OutboxItem>> {
-        self.outbox_where(
+        self.items_where(
             "o.cloud_url = ?1 AND o.account_id = ?2 AND o.refused_status IS NULL
              AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?3)",
             params![binding.cloud_url, binding.account_id, codec::time_text(now)],
@@ -168,7 +168,7 @@ impl OutboxHandle<'_> {
         Ok(out)
     }
 
-    fn outbox_where(
+    fn items_where(
         &self,
         condition: &str,
         args: &[&dyn rusqlite::ToSql],
@@ -263,9 +263,8 @@ impl OutboxHandleMut<'_> {
 
     /// The cloud refused an imported file for good (HTTP `status`, `reason` as it said):
     /// the file stays kept, marked refused, and is not sent again until
-    /// [`OutboxHandleMut::requeue`];
-    /// its values stay (marked pending, so they show as unconfirmed) and its mark no longer
-    /// counts for the next sync key.
+    /// [`OutboxHandleMut::requeue`]; its values stay (marked pending, so they show as
+    /// unconfirmed) and its mark no longer counts for the next sync key.
     pub fn mark_refused(
         &mut self,
         ledger_id: i64,

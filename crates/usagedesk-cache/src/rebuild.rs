@@ -513,7 +513,7 @@ impl SyncHandleMut<'_> {
 
         let accounts = load_accounts(&tx)?;
         stats.accounts = accounts.ks.len() as u64;
-        let mut plan_ids: Vec<String> = crate::query::load_plans(&tx)?
+        let mut plan_ids: Vec<String> = crate::accounts::load_plans(&tx)?
             .ids()
             .map(str::to_owned)
             .collect();

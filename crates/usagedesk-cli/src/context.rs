@@ -40,7 +40,7 @@ impl Context {
                 self.data_dir.display()
             )
         })?;
-        usagedesk_exchange::open_cache(&self.cache_path())
+        Cache::open(self.cache_path())
             .with_context(|| format!("cannot open the cache {}", self.cache_path().display()))
     }
 

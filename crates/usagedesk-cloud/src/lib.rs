@@ -14,4 +14,6 @@ pub mod summary;
 pub mod tokens;
 
 pub use server::{spawn, spawn_with, RunningServer};
-pub use storage::{PgStorage, SqliteStorage, Store, TokenKind, TokenScope};
+#[cfg(feature = "postgres")]
+pub use storage::PgStorage;
+pub use storage::{SqliteStorage, Store, TokenKind, TokenScope};

@@ -104,7 +104,11 @@ impl Desk {
             )
         })?;
         let cache_path = data_dir.join("cache.db");
-        let writer = usagedesk_exchange::open_cache(&cache_path)?;
+        let mut writer = Cache::open(&cache_path)?;
+        // A sync stopped between pages leaves rows staged: fold them in before the first read.
+        if writer.sync().needs_rebuild()? {
+            writer.sync_mut().rebuild_aggregates()?;
+        }
         let reader = Cache::open(&cache_path)?;
         // The views read one page at a time through indexes: a small page cache holds what
         // they touch again. SQLite keeps a cache at its high-water mark for as long as the

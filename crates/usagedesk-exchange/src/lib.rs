@@ -22,9 +22,7 @@ pub use error::{ExchangeError, ExchangeErrorKind};
 pub use files::{read_exchange_file, write_exchange_file, MAX_EXCHANGE_FILE_BYTES};
 pub use import::{import, preview_import, ImportOutcome, ImportPreview};
 pub use issue::{issue_sync_key, IssuedSyncKey, DEFAULT_SYNC_KEY_DAYS};
-pub use session::{
-    discard_upload, open_cache, retry_upload, subject, sync_and_certify, Retried, Synced,
-};
+pub use session::{discard_upload, retry_upload, subject, sync_and_certify, Retried, Synced};
 pub use signer::{
     cached_vendor_key, export_signer, forget_signer, refresh_certificate, CertificateStatus, Signer,
 };

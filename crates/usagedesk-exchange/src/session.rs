@@ -1,11 +1,8 @@
 //! What a manager's app and CLI do around the sync and the exchange, written once for both:
-//! opening the cache, a sync that also brings account health up to date and renews the
-//! air-gap signing certificate, and the hand-made steps on a kept file (retry, discard) with
-//! who did them.
+//! a sync that also renews the air-gap signing certificate and brings account health up to
+//! date, and the hand-made steps on a kept file (retry, discard) with who did them.
 
 use chrono::{DateTime, Utc};
-use std::path::Path;
-
 use usagedesk_cache::{Cache, CacheError, OutboxBinding};
 use usagedesk_domain::Clock;
 use usagedesk_secrets::SecretStore;
@@ -23,17 +20,7 @@ pub fn subject(account_id: &str) -> String {
     format!("{user} ({account_id})")
 }
 
-/// Opens the manager's cache at `path`. A sync stopped between pages left rows staged: they
-/// are folded in first, so the first read answers from every page stored.
-pub fn open_cache(path: &Path) -> Result<Cache, CacheError> {
-    let mut cache = Cache::open(path)?;
-    if cache.sync().needs_rebuild()? {
-        cache.sync_mut().rebuild_aggregates()?;
-    }
-    Ok(cache)
-}
-
-/// A sync, and what rides along with it: account health and the certificate renewal.
+/// A sync, and what rides along with it: the certificate renewal and account health.
 pub struct Synced {
     pub report: SyncReport,
     /// Health and the renewal calendar as of the sync (`docs/health.md`); the synced data
@@ -44,9 +31,9 @@ pub struct Synced {
     pub certificate: Result<CertificateStatus, ExchangeError>,
 }
 
-/// Syncs the cache (uploading the outbox), recomputes account health and the renewal
-/// calendar as the sync lands, then has the cloud certify this computer's signing key for
-/// the token's scope when the certificate is missing or ends soon.
+/// Syncs the cache (uploading the outbox), has the cloud certify this computer's signing key
+/// for the token's scope when the certificate is missing or ends soon, then recomputes
+/// account health and the renewal calendar as the sync lands.
 pub async fn sync_and_certify(
     cache: &mut Cache,
     client: &Client,
@@ -56,7 +43,6 @@ pub async fn sync_and_certify(
     progress: impl FnMut(Progress),
 ) -> Result<Synced, SyncError> {
     let report = usagedesk_sync::sync(cache, client, clock, opts, progress).await?;
-    let health = usagedesk_health::ensure_current(cache, clock.now()).map(|_| ());
     let subject = subject(&report.account_id);
     let certificate = refresh_certificate(
         cache,
@@ -67,6 +53,7 @@ pub async fn sync_and_certify(
         &mut rand::rngs::OsRng,
     )
     .await;
+    let health = usagedesk_health::ensure_current(cache, clock.now()).map(|_| ());
     Ok(Synced {
         report,
         health,

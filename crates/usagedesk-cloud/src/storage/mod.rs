@@ -39,6 +39,7 @@ mod airgap;
 mod customers;
 mod feed;
 mod identity;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod rates;
 mod sqlite;
@@ -49,6 +50,7 @@ pub use airgap::*;
 pub use customers::*;
 pub use feed::*;
 pub use identity::*;
+#[cfg(feature = "postgres")]
 pub use postgres::{create_database, is_postgres_url, redact_url, PgStorage};
 pub use rates::*;
 pub use sqlite::{backup, rotate_epoch, SqliteStorage};

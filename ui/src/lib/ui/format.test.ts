@@ -3,6 +3,7 @@ import {
   formatBytes,
   formatCompact,
   formatDate,
+  formatDayMonth,
   formatInt,
   formatMonth,
   formatMonthShort,
@@ -77,6 +78,9 @@ describe('dates', () => {
     expect(formatMonthShort('2023-12')).toBe('Dec');
     expect(formatMonthShort('2023-12', true)).toBe('Dec ’23');
     expect(formatDate('2023-11-04')).toBe('Nov 4, 2023');
+    expect(formatDayMonth('2023-11-04')).toBe('Nov 4');
+    expect(formatDayMonth('2027-03-14T00:00:00Z')).toBe('Mar 14');
+    expect(formatDayMonth('not a date')).toBe('not a date');
   });
 });
 

@@ -142,6 +142,15 @@ export function formatDate(date: string): string {
   return `${MONTHS[month - 1]} ${Number(m[3])}, ${m[1]}`;
 }
 
+/** "2023-11-04" → "Nov 4": a day where the month and year are shown around it. */
+export function formatDayMonth(date: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(date);
+  if (!m) return date;
+  const month = Number(m[2]);
+  if (month < 1 || month > 12) return date;
+  return `${MONTHS[month - 1]} ${Number(m[3])}`;
+}
+
 /** Absolute local date and time of an RFC 3339 instant, for tooltips. */
 export function formatDateTime(iso: string): string {
   const d = new Date(iso);
