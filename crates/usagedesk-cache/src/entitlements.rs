@@ -332,6 +332,27 @@ pub(crate) fn bind(st: &mut Statement<'_>, params: &[(&str, &dyn ToSql)]) -> Res
     Ok(())
 }
 
+/// `sql` prepared with its `:account`, `:from` and `:to` bound (those it names).
+fn range_statement<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    account: Option<&str>,
+    from: YearMonth,
+    to: YearMonth,
+) -> Result<Statement<'c>> {
+    let (from_text, to_text) = (from.to_string(), to.to_string());
+    let mut st = conn.prepare(sql)?;
+    bind(
+        &mut st,
+        &[
+            (":account", &account),
+            (":from", &from_text),
+            (":to", &to_text),
+        ],
+    )?;
+    Ok(st)
+}
+
 fn month(r: &Row<'_>, i: usize) -> rusqlite::Result<YearMonth> {
     let text: String = r.get(i)?;
     text.parse().map_err(|_| {
@@ -433,16 +454,7 @@ impl EntitlementsHandle<'_> {
              FROM rows GROUP BY plan, m ORDER BY plan, m",
             rows_cte(Some(EntitlementScope::Tree))
         );
-        let (from_text, to_text) = (from.to_string(), to.to_string());
-        let mut st = self.cache.conn.prepare(&sql)?;
-        bind(
-            &mut st,
-            &[
-                (":account", &account),
-                (":from", &from_text),
-                (":to", &to_text),
-            ],
-        )?;
+        let mut st = range_statement(&self.cache.conn, &sql, Some(account), from, to)?;
         let mut rows = st.raw_query();
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -601,16 +613,7 @@ impl EntitlementsHandle<'_> {
              ORDER BY r.license_id, r.plan, r.m",
             rows_cte(scope.map(|s| s.1))
         );
-        let (from_text, to_text) = (from.to_string(), to.to_string());
-        let mut st = self.cache.conn.prepare(&sql).map_err(CacheError::from)?;
-        bind(
-            &mut st,
-            &[
-                (":account", &account),
-                (":from", &from_text),
-                (":to", &to_text),
-            ],
-        )?;
+        let mut st = range_statement(&self.cache.conn, &sql, account, from, to)?;
         let mut rows = st.raw_query();
         while let Some(r) = rows.next().map_err(CacheError::from)? {
             let row = (|| -> rusqlite::Result<LicenseMonth> {

@@ -222,26 +222,40 @@ fn fold_stream<E: From<CacheError>>(
 ) -> Result<(), E> {
     let from = window_start(month, trend_months.max(FORECAST_MONTHS));
     let shown_from = window_start(month, trend_months.max(1));
-    let mut group: Vec<LicenseMonth> = Vec::new();
-    let mut flush = |group: &mut Vec<LicenseMonth>| -> Result<(), E> {
-        if let Some(mut e) = fold(group, from, month) {
-            e.trend.retain(|p| p.month >= shown_from);
-            each(e)?;
-        }
-        group.clear();
-        Ok(())
-    };
-    source(from, &mut |row: LicenseMonth| {
-        let same = group
+    by_license_plan(
+        |feed| source(from, feed),
+        |group| {
+            if let Some(mut e) = fold(group, from, month) {
+                e.trend.retain(|p| p.month >= shown_from);
+                each(e)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Hands the rows `source` streams (ordered by license, then plan) to `group` one
+/// (license, plan) at a time, holding only that group's rows.
+fn by_license_plan<E>(
+    source: impl FnOnce(&mut dyn FnMut(LicenseMonth) -> Result<(), E>) -> Result<(), E>,
+    mut group: impl FnMut(&[LicenseMonth]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut rows: Vec<LicenseMonth> = Vec::new();
+    source(&mut |row: LicenseMonth| {
+        let same = rows
             .first()
             .is_some_and(|g| g.license_id == row.license_id && g.plan == row.plan);
-        if !same {
-            flush(&mut group)?;
+        if !same && !rows.is_empty() {
+            group(&rows)?;
+            rows.clear();
         }
-        group.push(row);
-        Ok::<(), E>(())
+        rows.push(row);
+        Ok(())
     })?;
-    flush(&mut group)
+    if rows.is_empty() {
+        return Ok(());
+    }
+    group(&rows)
 }
 
 /// Streams, for every month of `months` (ascending), the entitlements of the licenses held in
@@ -262,29 +276,21 @@ pub fn each_entitlement_over<E: From<CacheError>>(
         return Err(CacheError::Invalid("months must ascend without repeats".into()).into());
     }
     let from = window_start(first, FORECAST_MONTHS);
-    let mut group: Vec<LicenseMonth> = Vec::new();
-    let mut flush = |group: &mut Vec<LicenseMonth>| -> Result<(), E> {
-        for &m in months {
-            if let Some(e) = fold(group, window_start(m, FORECAST_MONTHS), m) {
-                each(e.entitlement)?;
+    by_license_plan(
+        |feed| {
+            cache
+                .entitlements()
+                .each_license_month(account, scope, from, last, feed)
+        },
+        |group| {
+            for &m in months {
+                if let Some(e) = fold(group, window_start(m, FORECAST_MONTHS), m) {
+                    each(e.entitlement)?;
+                }
             }
-        }
-        group.clear();
-        Ok(())
-    };
-    cache
-        .entitlements()
-        .each_license_month(account, scope, from, last, |row: LicenseMonth| {
-            let same = group
-                .first()
-                .is_some_and(|g| g.license_id == row.license_id && g.plan == row.plan);
-            if !same {
-                flush(&mut group)?;
-            }
-            group.push(row);
-            Ok::<(), E>(())
-        })?;
-    flush(&mut group)
+            Ok(())
+        },
+    )
 }
 
 /// Per plan, the licenses in force held in `account`'s subtree rolled up in `month`, with a

@@ -4,12 +4,13 @@
 //! changes, not-available and non-existent months, licenses created and expiring mid-range,
 //! a license without seats).
 
+mod common;
+
+use common::entitlements_of;
 use usagedesk_cache::Cache;
 use usagedesk_cloud::storage::TokenKind;
-use usagedesk_domain::{FixedClock, YearMonth};
-use usagedesk_entitlements::{
-    each_entitlement, license_list, rollup, Entitlement, EntitlementScope, LicenseFilter,
-};
+use usagedesk_domain::FixedClock;
+use usagedesk_entitlements::{license_list, rollup, Entitlement, EntitlementScope, LicenseFilter};
 use usagedesk_sync::{sync, Client, SyncOptions};
 use usagedesk_testkit::{
     clock, entitlements_fixture, month_back, today, Cloud, ExpEntitlement, ExpectedEntitlements,
@@ -76,19 +77,7 @@ async fn every_account_scope_and_month_matches_the_definitions() {
         ] {
             for month in months() {
                 let want = expected.entitlements(account, name, &month);
-                let mut got = Vec::new();
-                each_entitlement(
-                    &cache,
-                    account,
-                    scope,
-                    month.parse::<YearMonth>().unwrap(),
-                    12,
-                    |e| {
-                        got.push(e.entitlement);
-                        Ok::<(), usagedesk_cache::CacheError>(())
-                    },
-                )
-                .unwrap();
+                let got = entitlements_of(&cache, account, scope, &month);
                 assert_eq!(
                     got.len(),
                     want.len(),

@@ -4,14 +4,17 @@
 //! brings the derived tables up to date while it waits for the cloud, and on its last page:
 //! wherever it stops, the next one must finish the job.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use chrono::Duration;
+use common::entitlements_of;
 use usagedesk_cache::{Cache, CustomerFilter, CustomerQuery, CustomerSort, PageStart};
 use usagedesk_cloud::storage::TokenKind;
-use usagedesk_domain::{Clock, FixedClock, UsageCounts, YearMonth};
-use usagedesk_entitlements::{each_entitlement, EntitlementScope};
+use usagedesk_domain::{Clock, FixedClock, UsageCounts};
+use usagedesk_entitlements::EntitlementScope;
 use usagedesk_sync::{sync, Client, SyncError, SyncOptions};
 use usagedesk_testkit::{clock, entitlements_fixture, month_back, today, Cloud};
 use usagedesk_testkit::{ExpEntitlement, ExpectedEntitlements};
@@ -143,19 +146,7 @@ async fn a_sync_cut_between_pages_and_resumed_ends_with_derived_tables_from_the_
             ] {
                 for month in &months {
                     let want = expected.entitlements(account, name, month);
-                    let mut got = Vec::new();
-                    each_entitlement(
-                        &cache,
-                        account,
-                        scope,
-                        month.parse::<YearMonth>().unwrap(),
-                        12,
-                        |e| {
-                            got.push(e.entitlement);
-                            Ok::<(), usagedesk_cache::CacheError>(())
-                        },
-                    )
-                    .unwrap();
+                    let got = entitlements_of(&cache, account, scope, month);
                     assert_eq!(
                         got.len(),
                         want.len(),
