@@ -18,6 +18,10 @@ use usagedesk_domain::{Metric, YearMonth};
 
 use crate::{CacheError, EntitlementsHandle, Page, Result};
 
+mod used;
+
+use used::UsedMonths;
+
 /// Whose licenses a question is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,19 +156,7 @@ pub(crate) fn refresh(conn: &Connection) -> Result<()> {
         return Ok(());
     }
     conn.execute_batch(REBUILD)?;
-    const SETTLED: &str = "NOT IN (SELECT month FROM dirty_months)";
-    conn.execute_batch(&format!(
-        "DELETE FROM ent_used WHERE month {SETTLED}; DELETE FROM ent_over WHERE month {SETTLED};"
-    ))?;
-    conn.execute(
-        &format!("{USED_INSERT} WHERE mu.month {SETTLED} AND {USED_WHERE}"),
-        [],
-    )?;
-    conn.execute(
-        &format!("{OVER_INSERT} WHERE u.month {SETTLED} AND {OVER_WHERE}"),
-        [],
-    )?;
-    Ok(())
+    used::recompute(conn, UsedMonths::Settled)
 }
 
 /// Recomputes `ent_used` and `ent_over` for `months` (`None`: every month) from `month_usage` and
@@ -175,71 +167,8 @@ pub(crate) fn refresh_used(conn: &Connection, months: Option<&[YearMonth]>) -> R
         // The whole table is rebuilt with the derived tables, once they are current.
         return Ok(());
     }
-    match months {
-        None => {
-            conn.execute_batch("DELETE FROM ent_used; DELETE FROM ent_over;")?;
-            conn.execute(&format!("{USED_INSERT} WHERE {USED_WHERE}"), [])?;
-            conn.execute(&format!("{OVER_INSERT} WHERE {OVER_WHERE}"), [])?;
-        }
-        Some(months) => {
-            let mut clear_used = conn.prepare_cached("DELETE FROM ent_used WHERE month = ?1")?;
-            let mut clear_over = conn.prepare_cached("DELETE FROM ent_over WHERE month = ?1")?;
-            let mut used = conn.prepare_cached(&format!(
-                "{USED_INSERT} WHERE mu.month = ?1 AND {USED_WHERE}"
-            ))?;
-            let mut over = conn.prepare_cached(&format!(
-                "{OVER_INSERT} WHERE u.month = ?1 AND {OVER_WHERE}"
-            ))?;
-            for m in months {
-                let m = m.to_string();
-                clear_used.execute([&m])?;
-                clear_over.execute([&m])?;
-                used.execute([&m])?;
-                over.execute([&m])?;
-            }
-        }
-    }
-    Ok(())
+    used::recompute(conn, months.map_or(UsedMonths::All, UsedMonths::Only))
 }
-
-/// The (license, plan, month) rows over their seats (`ent_over`), from `ent_used`: every
-/// license of the holder in force that month, with its seats for the plan if any.
-const OVER_INSERT: &str = "
-INSERT INTO ent_over (month, license_id, plan, account_k, seats, used, overage)
-SELECT u.month, l.license_id, u.plan, l.account_k, s.seats, u.used, u.used - COALESCE(s.seats, 0)
-FROM ent_used u
-JOIN ent_licenses l ON l.account_k = u.holder_k
-    AND l.first_month <= u.month AND (l.last_month IS NULL OR l.last_month >= u.month)
-LEFT JOIN ent_seats s ON s.license_id = l.license_id AND s.plan = u.plan";
-
-const OVER_WHERE: &str = "u.used > COALESCE(s.seats, 0)";
-
-/// Used seats per holder, month and plan (`ent_used`): each month-end row counts for the
-/// covered account's nearest holder with a license in force that month.
-const USED_INSERT: &str = "
-INSERT INTO ent_used (holder_k, month, plan, used)
-SELECT c.holder_k, mu.month, mu.plan,
-       SUM(CASE p.seat_metric
-           WHEN 'users_with_token' THEN mu.users_with_token
-           WHEN 'users_with_activity' THEN mu.users_with_activity
-           ELSE mu.users_registered END)
-FROM month_usage mu
-JOIN ent_cover c ON c.account_k = mu.account_k
-LEFT JOIN plans p ON p.id = mu.plan";
-
-/// The holder has a license in force in the row's month, and no nearer holder has one.
-const USED_WHERE: &str = "
-EXISTS (
-    SELECT 1 FROM ent_licenses l
-    WHERE l.account_k = c.holder_k
-      AND l.first_month <= mu.month AND (l.last_month IS NULL OR l.last_month >= mu.month)
-)
-AND NOT EXISTS (
-    SELECT 1 FROM ent_cover c2 JOIN ent_licenses l2 ON l2.account_k = c2.holder_k
-    WHERE c2.account_k = c.account_k AND c2.depth < c.depth
-      AND l2.first_month <= mu.month AND (l2.last_month IS NULL OR l2.last_month >= mu.month)
-)
-GROUP BY c.holder_k, mu.month, mu.plan";
 
 /// Times in `licenses.body` are the feed's RFC 3339 in UTC (`…Z`), so their first 7 and 10
 /// characters are the UTC month and day. The last month in force is the expiry's month when
