@@ -26,7 +26,8 @@ use crate::{CacheError, Result};
 pub(crate) enum UsedMonths<'a> {
     All,
     Only(&'a [YearMonth]),
-    /// Every month not listed in `dirty_months` (those get theirs with their aggregates).
+    /// Every month not listed in `dirty_months` (those get theirs with their aggregates;
+    /// with every month marked, none).
     Settled,
 }
 
@@ -162,11 +163,13 @@ impl Plans {
 /// Recomputes `ent_used` and `ent_over` for `months` from `month_usage` and the derived
 /// tables (inside the caller's write transaction).
 pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()> {
-    let holders = Holders::read(conn)?;
     let only: Vec<String> = match months {
         UsedMonths::Only(ms) => ms.iter().map(ToString::to_string).collect(),
         _ => Vec::new(),
     };
+    if matches!(months, UsedMonths::Only(_)) && only.is_empty() {
+        return Ok(());
+    }
     let dirty: Vec<String> = match months {
         UsedMonths::Settled => conn
             .prepare("SELECT month FROM dirty_months")?
@@ -174,12 +177,17 @@ pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()>
             .collect::<rusqlite::Result<_>>()?,
         _ => Vec::new(),
     };
+    if dirty.iter().any(|d| d == crate::rebuild::ALL_MONTHS) {
+        // Every month is dirty: the rebuild that follows recomputes them all.
+        return Ok(());
+    }
     let wanted = |m: &str| match months {
         UsedMonths::All => true,
         UsedMonths::Only(_) => only.iter().any(|o| o == m),
         UsedMonths::Settled => !dirty.iter().any(|d| d == m),
     };
     clear(conn, &months, &only)?;
+    let holders = Holders::read(conn)?;
 
     let mut plans = Plans::default();
     let mut uses: Vec<Use> = Vec::new();
@@ -198,9 +206,6 @@ pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()>
                 None,
             ),
         };
-        if matches!(months, UsedMonths::Only(_)) && range.is_none() {
-            return Ok(()); // no months to recompute
-        }
         let mut st = conn.prepare(sql)?;
         let mut rows = match range {
             Some((first, last)) => st.query([first, last])?,
