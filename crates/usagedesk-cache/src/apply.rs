@@ -32,7 +32,14 @@ impl Cache {
         // Whether licenses or the tree changed (the entitlement tables follow both).
         let mut entitlements = false;
         store_plans(&tx, plans)?;
+        let mut events = crate::customers::Events::default();
         for change in changes {
+            if let Change::InstanceEvent(e) = change {
+                events.push(&tx, e)?;
+                stats.customer_records += 1;
+                continue;
+            }
+            events.flush(&tx)?;
             match change {
                 Change::Account(a) => match upsert_account(&tx, a)? {
                     Upsert::Unchanged => stats.accounts_unchanged += 1,
@@ -77,6 +84,7 @@ impl Cache {
                 }
             }
         }
+        events.flush(&tx)?;
         flush_stage(&tx, &mut stage)?;
         {
             let mut mark = tx.prepare_cached("INSERT OR IGNORE INTO dirty_months VALUES (?1)")?;

@@ -241,24 +241,14 @@ fn refresh_customers(conn: &Connection, rebuild_indexes_from: i64) -> Result<()>
         r.get(0)
     })?;
     // Dropped and created again from their own definitions, in this transaction.
-    let indexes: Vec<(String, String)> = if marked >= rebuild_indexes_from {
-        let list: Vec<(String, String)> = conn
-            .prepare(
-                "SELECT name, sql FROM sqlite_schema
-                 WHERE type = 'index' AND tbl_name = 'customers' AND sql IS NOT NULL",
-            )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (name, _) in &list {
-            conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
-        }
-        list
+    let indexes = if marked >= rebuild_indexes_from {
+        Some(usagedesk_sqlite::drop_indexes(conn, "customers")?)
     } else {
-        Vec::new()
+        None
     };
     write_customers(conn)?;
-    for (_, sql) in &indexes {
-        conn.execute_batch(sql)?;
+    if let Some(indexes) = indexes {
+        indexes.restore(conn)?;
     }
     Ok(())
 }

@@ -41,18 +41,9 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
             .execute(params![r.instance_id, json(r)?])?;
         }
         Change::InstanceEvent(e) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO instance_events
-                     (instance_id, received_at, field, previous, new)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                e.instance_id,
-                time(e.received_at),
-                e.field,
-                e.previous,
-                e.new
-            ])?;
+            let mut events = Events::default();
+            events.push(conn, e)?;
+            events.flush(conn)?;
         }
         Change::InstallAttempt(a) => {
             conn.prepare_cached(
@@ -64,6 +55,61 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// Instance events waiting to be stored by one multi-row statement. A full sync brings
+/// hundreds of thousands of them; one statement each cost most of applying them. Stored
+/// in the order pushed, as one statement each would (a later event of the same key
+/// replaces an earlier one); [`Events::flush`] before anything else is applied.
+#[derive(Default)]
+pub(crate) struct Events<'a>(Vec<&'a InstanceEvent>);
+
+/// Events stored by one statement (five parameters each).
+const EVENT_BATCH: usize = 64;
+
+fn events_sql(n: usize) -> String {
+    format!(
+        "INSERT OR REPLACE INTO instance_events (instance_id, received_at, field, previous, new)
+         VALUES {}",
+        vec!["(?, ?, ?, ?, ?)"; n].join(", ")
+    )
+}
+
+impl<'a> Events<'a> {
+    pub(crate) fn push(&mut self, conn: &Connection, e: &'a InstanceEvent) -> Result<()> {
+        self.0.push(e);
+        if self.0.len() == EVENT_BATCH {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the events waiting.
+    pub(crate) fn flush(&mut self, conn: &Connection) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let mut rest;
+        let mut full;
+        let st = if self.0.len() == EVENT_BATCH {
+            full = conn.prepare_cached(&events_sql(EVENT_BATCH))?;
+            &mut *full
+        } else {
+            rest = conn.prepare(&events_sql(self.0.len()))?;
+            &mut rest
+        };
+        for (i, e) in self.0.iter().enumerate() {
+            let at = i * 5;
+            st.raw_bind_parameter(at + 1, &e.instance_id)?;
+            st.raw_bind_parameter(at + 2, time(e.received_at))?;
+            st.raw_bind_parameter(at + 3, &e.field)?;
+            st.raw_bind_parameter(at + 4, &e.previous)?;
+            st.raw_bind_parameter(at + 5, &e.new)?;
+        }
+        st.raw_execute()?;
+        self.0.clear();
+        Ok(())
+    }
 }
 
 /// An account left the view (tombstone): its licenses, their install attempts, and its

@@ -12,10 +12,12 @@
 
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod error;
 mod migrate;
 mod open;
 
+pub use bulk::{drop_indexes, Dropped};
 pub use error::SqliteError;
 pub use migrate::{user_version, Migrator};
 pub use open::{open, open_in_memory, Settings, TempStore};

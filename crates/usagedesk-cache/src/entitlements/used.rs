@@ -234,9 +234,25 @@ pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()>
     plans.rank();
     let used = sum_by_key(uses, &plans)?;
     write_used(conn, &used, &plans)?;
-    write_over(conn, &over_rows(&used, &holders, &plans), &plans)?;
+    let over = over_rows(&used, &holders, &plans);
+    // Many rows into a table holding fewer: its index by overage is sorted once, after.
+    let kept: i64 = conn.query_row("SELECT count(*) FROM ent_over", [], |r| r.get(0))?;
+    let rebuild_index = over.len() >= REBUILD_INDEX_FROM && over.len() as i64 >= kept;
+    let dropped = if rebuild_index {
+        Some(usagedesk_sqlite::drop_indexes(conn, "ent_over")?)
+    } else {
+        None
+    };
+    write_over(conn, &over, &plans)?;
+    if let Some(dropped) = dropped {
+        dropped.restore(conn)?;
+    }
     Ok(())
 }
+
+/// Rows of `ent_over` from which its secondary index is created again after the write
+/// instead of kept up to date row by row (see `usagedesk_sqlite::drop_indexes`).
+const REBUILD_INDEX_FROM: usize = 10_000;
 
 /// Deletes the rows of the months about to be recomputed.
 fn clear(conn: &Connection, months: &UsedMonths<'_>, only: &[String]) -> Result<()> {
