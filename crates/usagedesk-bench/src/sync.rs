@@ -126,6 +126,15 @@ pub fn bench(
         cpu(own_cpu, std::process::id()).unwrap_or(f64::NAN),
     );
     drop(cache);
+    // The cloud it came from, as `usagedesk-cli login` records it: the app opens this
+    // folder as a synced one (offline, the cloud gone), not on its connect screen.
+    if let Some(data_dir) = cache_path.parent() {
+        usagedesk_sync::Settings {
+            cloud_url: Some(served.url.clone()),
+            ..Default::default()
+        }
+        .save(data_dir)?;
+    }
 
     let rows = report.rows as usize;
     let raw = raw_insert(&work.join("raw-sync.db"), rows)?;
