@@ -35,7 +35,7 @@ impl Cache {
         let mut events = crate::customers::Events::default();
         for change in changes {
             if let Change::InstanceEvent(e) = change {
-                events.push(&tx, e)?;
+                events.push(e);
                 stats.customer_records += 1;
                 continue;
             }

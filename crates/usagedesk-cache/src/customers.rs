@@ -42,7 +42,7 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
         }
         Change::InstanceEvent(e) => {
             let mut events = Events::default();
-            events.push(conn, e)?;
+            events.push(e);
             events.flush(conn)?;
         }
         Change::InstallAttempt(a) => {
@@ -57,56 +57,35 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
     Ok(())
 }
 
-/// Instance events waiting to be stored by one multi-row statement. A full sync brings
-/// hundreds of thousands of them; one statement each cost most of applying them. Stored
-/// in the order pushed, as one statement each would (a later event of the same key
-/// replaces an earlier one); [`Events::flush`] before anything else is applied.
+/// Instance events waiting to be stored, many per statement. A full sync brings hundreds
+/// of thousands of them; one statement each cost most of applying them. Stored in the order
+/// pushed, as one statement each would (a later event of the same key replaces an earlier
+/// one); [`Events::flush`] before anything else is applied.
 #[derive(Default)]
 pub(crate) struct Events<'a>(Vec<&'a InstanceEvent>);
 
-/// Events stored by one statement (five parameters each).
-const EVENT_BATCH: usize = 64;
-
-fn events_sql(n: usize) -> String {
-    format!(
-        "INSERT OR REPLACE INTO instance_events (instance_id, received_at, field, previous, new)
-         VALUES {}",
-        vec!["(?, ?, ?, ?, ?)"; n].join(", ")
-    )
-}
-
 impl<'a> Events<'a> {
-    pub(crate) fn push(&mut self, conn: &Connection, e: &'a InstanceEvent) -> Result<()> {
+    pub(crate) fn push(&mut self, e: &'a InstanceEvent) {
         self.0.push(e);
-        if self.0.len() == EVENT_BATCH {
-            self.flush(conn)?;
-        }
-        Ok(())
     }
 
     /// Stores the events waiting.
     pub(crate) fn flush(&mut self, conn: &Connection) -> Result<()> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        let mut rest;
-        let mut full;
-        let st = if self.0.len() == EVENT_BATCH {
-            full = conn.prepare_cached(&events_sql(EVENT_BATCH))?;
-            &mut *full
-        } else {
-            rest = conn.prepare(&events_sql(self.0.len()))?;
-            &mut rest
+        let sql = |n| {
+            format!(
+                "INSERT OR REPLACE INTO instance_events
+                     (instance_id, received_at, field, previous, new)
+                 VALUES {}",
+                usagedesk_sqlite::values(n, 5)
+            )
         };
-        for (i, e) in self.0.iter().enumerate() {
-            let at = i * 5;
-            st.raw_bind_parameter(at + 1, &e.instance_id)?;
-            st.raw_bind_parameter(at + 2, time(e.received_at))?;
-            st.raw_bind_parameter(at + 3, &e.field)?;
-            st.raw_bind_parameter(at + 4, &e.previous)?;
-            st.raw_bind_parameter(at + 5, &e.new)?;
-        }
-        st.raw_execute()?;
+        usagedesk_sqlite::insert_batched(conn, sql, 5, &self.0, |st, at, e| {
+            st.raw_bind_parameter(at, &e.instance_id)?;
+            st.raw_bind_parameter(at + 1, time(e.received_at))?;
+            st.raw_bind_parameter(at + 2, &e.field)?;
+            st.raw_bind_parameter(at + 3, &e.previous)?;
+            st.raw_bind_parameter(at + 4, &e.new)
+        })?;
         self.0.clear();
         Ok(())
     }

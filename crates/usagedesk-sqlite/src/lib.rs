@@ -17,7 +17,7 @@ mod error;
 mod migrate;
 mod open;
 
-pub use bulk::{drop_indexes, Dropped};
+pub use bulk::{drop_indexes, insert_batched, values, Dropped, ROWS_PER_STATEMENT};
 pub use error::SqliteError;
 pub use migrate::{user_version, Migrator};
 pub use open::{open, open_in_memory, Settings, TempStore};

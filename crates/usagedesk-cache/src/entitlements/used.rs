@@ -16,8 +16,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Statement};
+use rusqlite::Connection;
 use usagedesk_domain::YearMonth;
+use usagedesk_sqlite::{insert_batched, values};
 
 use crate::codec::{self, MonthText};
 use crate::{CacheError, Result};
@@ -338,80 +339,38 @@ fn over_rows<'a>(used: &[Use], holders: &'a Holders, plans: &Plans) -> Vec<Over<
     out
 }
 
-/// Rows written by one statement.
-const BATCH: usize = 64;
-
-/// Inserts `rows` into `table (columns)`, [`BATCH`] per statement, each bound by `bind`
-/// from its first parameter's index.
-fn insert_batched<T>(
-    conn: &Connection,
-    table: &str,
-    columns: &[&str],
-    rows: &[T],
-    bind: impl Fn(&mut Statement<'_>, usize, &T) -> rusqlite::Result<()>,
-) -> Result<()> {
-    let sql = |n: usize| {
-        let one = format!("({})", vec!["?"; columns.len()].join(", "));
+fn write_used(conn: &Connection, used: &[Use], plans: &Plans) -> Result<()> {
+    let sql = |n| {
         format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            columns.join(", "),
-            vec![one; n].join(", ")
+            "INSERT INTO ent_used (holder_k, month, plan, used) VALUES {}",
+            values(n, 4)
         )
     };
-    let mut full = conn.prepare(&sql(BATCH))?;
-    for chunk in rows.chunks(BATCH) {
-        let mut rest;
-        let st = if chunk.len() == BATCH {
-            &mut full
-        } else {
-            rest = conn.prepare(&sql(chunk.len()))?;
-            &mut rest
-        };
-        for (i, row) in chunk.iter().enumerate() {
-            bind(st, i * columns.len() + 1, row)?;
-        }
-        st.raw_execute()?;
-    }
+    insert_batched(conn, sql, 4, used, |st, at, u| {
+        st.raw_bind_parameter(at, u.holder_k)?;
+        st.raw_bind_parameter(at + 1, MonthText::from_key(u.month).as_str())?;
+        st.raw_bind_parameter(at + 2, plans.names[u.plan as usize].as_str())?;
+        st.raw_bind_parameter(at + 3, u.used)
+    })?;
     Ok(())
 }
 
-fn write_used(conn: &Connection, used: &[Use], plans: &Plans) -> Result<()> {
-    insert_batched(
-        conn,
-        "ent_used",
-        &["holder_k", "month", "plan", "used"],
-        used,
-        |st, at, u| {
-            st.raw_bind_parameter(at, u.holder_k)?;
-            st.raw_bind_parameter(at + 1, MonthText::from_key(u.month).as_str())?;
-            st.raw_bind_parameter(at + 2, plans.names[u.plan as usize].as_str())?;
-            st.raw_bind_parameter(at + 3, u.used)
-        },
-    )
-}
-
 fn write_over(conn: &Connection, rows: &[Over<'_>], plans: &Plans) -> Result<()> {
-    insert_batched(
-        conn,
-        "ent_over",
-        &[
-            "month",
-            "license_id",
-            "plan",
-            "account_k",
-            "seats",
-            "used",
-            "overage",
-        ],
-        rows,
-        |st, at, o| {
-            st.raw_bind_parameter(at, MonthText::from_key(o.month).as_str())?;
-            st.raw_bind_parameter(at + 1, o.license_id)?;
-            st.raw_bind_parameter(at + 2, plans.names[o.plan as usize].as_str())?;
-            st.raw_bind_parameter(at + 3, o.holder_k)?;
-            st.raw_bind_parameter(at + 4, o.seats)?;
-            st.raw_bind_parameter(at + 5, o.used)?;
-            st.raw_bind_parameter(at + 6, o.used.saturating_sub(o.seats.unwrap_or(0)))
-        },
-    )
+    let sql = |n| {
+        format!(
+            "INSERT INTO ent_over (month, license_id, plan, account_k, seats, used, overage)
+             VALUES {}",
+            values(n, 7)
+        )
+    };
+    insert_batched(conn, sql, 7, rows, |st, at, o| {
+        st.raw_bind_parameter(at, MonthText::from_key(o.month).as_str())?;
+        st.raw_bind_parameter(at + 1, o.license_id)?;
+        st.raw_bind_parameter(at + 2, plans.names[o.plan as usize].as_str())?;
+        st.raw_bind_parameter(at + 3, o.holder_k)?;
+        st.raw_bind_parameter(at + 4, o.seats)?;
+        st.raw_bind_parameter(at + 5, o.used)?;
+        st.raw_bind_parameter(at + 6, o.used.saturating_sub(o.seats.unwrap_or(0)))
+    })?;
+    Ok(())
 }
