@@ -1,14 +1,15 @@
 //! Entitlements over the cache (`docs/entitlements.md`): per license, plan and month, the
 //! seats and the used seats — the month-end values of the plan's seat metric summed over the
-//! license's covered accounts — computed in SQL, set-based, over `month_usage` and the derived
-//! tables of `migrations/0006_entitlements.sql` and `0009_ent_used.sql` (the used seats per
-//! holder, month and plan, kept with the month-end aggregates). What follows from those
-//! numbers (utilization, overage, forecast) is `usagedesk-entitlements`'.
+//! license's covered accounts — read in SQL from the derived tables of
+//! `migrations/0006_entitlements.sql` and `0009_ent_used.sql` (the used seats per holder,
+//! month and plan, and the pairs over their seats, recomputed with the month-end aggregates
+//! in one pass over `month_usage`: `used.rs`). What follows from those numbers (utilization,
+//! overage, forecast) is `usagedesk-entitlements`'.
 //!
 //! Covered accounts: an account is covered in month M by the license(s) of its nearest
 //! ancestor-or-self that holds a license in force in M. `ent_cover` lists, for every account,
-//! each ancestor-or-self holding any license with its distance, so "nearest in force in M" is
-//! one indexed `NOT EXISTS` per covered account and month; nothing walks the tree per query
+//! each ancestor-or-self holding any license with its distance, so the nearest in force in M
+//! is the first of its few entries with a license in force; nothing walks the tree per query
 //! but the scope of the question.
 
 use rusqlite::types::ToSql;

@@ -537,6 +537,8 @@ impl SyncHandleMut<'_> {
                 }
             }
         }
+        // The fold's rows (a first sync's, about 100 MB at 100k accounts) are done with.
+        drop(fold);
         // The used seats of the licenses read the same month-end rows.
         crate::entitlements::refresh_used(&tx, if all { None } else { Some(&months) })?;
         tx.execute("DELETE FROM dirty_months", [])?;

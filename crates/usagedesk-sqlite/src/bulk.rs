@@ -97,10 +97,11 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
             .unwrap();
-        // Two full statements and a rest; key 7 written twice: the later value stays, as
-        // with one INSERT OR REPLACE per row in order.
+        // Two full statements and a rest; key 7 written again in the same statement (row 10)
+        // and in a later one (row 100): the last value stays, as with one INSERT OR REPLACE
+        // per row in order.
         let rows: Vec<(i64, String)> = (0..2 * ROWS_PER_STATEMENT as i64 + 5)
-            .map(|i| (if i == 100 { 7 } else { i }, format!("v{i}")))
+            .map(|i| (if i == 10 || i == 100 { 7 } else { i }, format!("v{i}")))
             .collect();
         insert_batched(
             &conn,
