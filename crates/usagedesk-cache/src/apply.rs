@@ -34,13 +34,15 @@ impl Cache {
         store_plans(&tx, plans)?;
         let mut events = crate::customers::Events::default();
         for change in changes {
-            if let Change::InstanceEvent(e) = change {
-                events.push(e);
-                stats.customer_records += 1;
-                continue;
+            // Events wait to be stored together; anything else goes after them.
+            if !matches!(change, Change::InstanceEvent(_)) {
+                events.flush(&tx)?;
             }
-            events.flush(&tx)?;
             match change {
+                Change::InstanceEvent(e) => {
+                    events.push(e);
+                    stats.customer_records += 1;
+                }
                 Change::Account(a) => match upsert_account(&tx, a)? {
                     Upsert::Unchanged => stats.accounts_unchanged += 1,
                     Upsert::Changed { tree } => {
@@ -74,10 +76,7 @@ impl Cache {
                     crate::customer_index::mark_instance(&tx, &i.id)?;
                     stats.instances += 1;
                 }
-                Change::License(_)
-                | Change::InstanceReport(_)
-                | Change::InstanceEvent(_)
-                | Change::InstallAttempt(_) => {
+                Change::License(_) | Change::InstanceReport(_) | Change::InstallAttempt(_) => {
                     entitlements |= matches!(change, Change::License(_));
                     crate::customers::apply(&tx, change)?;
                     stats.customer_records += 1;

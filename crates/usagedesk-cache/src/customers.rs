@@ -23,7 +23,8 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Stores one customer-reporting change from the feed.
+/// Stores one customer-reporting change from the feed (instance events go through
+/// [`Events`], many per statement).
 pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
     match change {
         Change::License(l) => {
@@ -39,11 +40,6 @@ pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
                 "INSERT OR REPLACE INTO instance_reports (instance_id, body) VALUES (?1, ?2)",
             )?
             .execute(params![r.instance_id, json(r)?])?;
-        }
-        Change::InstanceEvent(e) => {
-            let mut events = Events::default();
-            events.push(e);
-            events.flush(conn)?;
         }
         Change::InstallAttempt(a) => {
             conn.prepare_cached(

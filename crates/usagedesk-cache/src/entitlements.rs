@@ -303,7 +303,26 @@ fn metric(r: &Row<'_>, i: usize) -> rusqlite::Result<Metric> {
 }
 
 fn seats(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
-    Ok(r.get::<_, Option<i64>>(i)?.map(|n| n.max(0) as u64))
+    match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => count(r, i).map(Some),
+    }
+}
+
+/// A count as stored: an integer, or a REAL where it did not fit SQLite's integers (seats
+/// of 2^63 and more, and sums over them), saturated into a u64.
+fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i)? {
+        ValueRef::Integer(n) => Ok(n.max(0) as u64),
+        // `as` saturates, and takes NaN to 0.
+        ValueRef::Real(f) => Ok(f.max(0.0) as u64),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            "count".into(),
+            other.data_type(),
+        )),
+    }
 }
 
 impl EntitlementsHandle<'_> {
@@ -391,10 +410,10 @@ impl EntitlementsHandle<'_> {
             out.push(RollupMonth {
                 plan: r.get(0)?,
                 month: month(r, 1)?,
-                seats: r.get::<_, i64>(2)?.max(0) as u64,
-                used: r.get::<_, i64>(3)?.max(0) as u64,
-                overage: r.get::<_, i64>(4)?.max(0) as u64,
-                licenses: r.get::<_, i64>(5)?.max(0) as u64,
+                seats: count(r, 2)?,
+                used: count(r, 3)?,
+                overage: count(r, 4)?,
+                licenses: count(r, 5)?,
             });
         }
         Ok(out)

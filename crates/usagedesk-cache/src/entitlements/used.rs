@@ -472,5 +472,33 @@ mod tests {
             ["L-small 10 30"],
             "40 used of 10 seats is 30 over; 40 of 2^64 - 1 is not over"
         );
+        // The license reads back with its seats (saturated into a u64: exact for 2^64 - 1).
+        let mut read = Vec::new();
+        cache
+            .entitlements()
+            .each_license_month::<crate::CacheError>(
+                "big",
+                crate::EntitlementScope::Own,
+                ym("2024-05"),
+                ym("2024-05"),
+                |m| {
+                    read.push((m.license_id, m.seats, m.used));
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(read, [("L-big".to_owned(), Some(u64::MAX), 40)]);
+        let rollup = cache
+            .entitlements()
+            .rollup("big", ym("2024-05"), ym("2024-05"))
+            .unwrap();
+        assert_eq!(
+            rollup
+                .iter()
+                .map(|r| (r.seats, r.used, r.overage))
+                .collect::<Vec<_>>(),
+            [(u64::MAX, 40, 0)],
+            "a sum over such seats is a REAL too"
+        );
     }
 }
