@@ -310,19 +310,21 @@ fn seats(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
 }
 
 /// A count as stored: an integer, or a REAL where it did not fit SQLite's integers (seats
-/// of 2^63 and more, and sums over them), saturated into a u64.
-fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+/// of 2^63 and more, and sums over them), saturated into a u64; `None` for anything else.
+pub(crate) fn count_value(v: rusqlite::types::ValueRef<'_>) -> Option<u64> {
     use rusqlite::types::ValueRef;
-    match r.get_ref(i)? {
-        ValueRef::Integer(n) => Ok(n.max(0) as u64),
+    match v {
+        ValueRef::Integer(n) => Some(n.max(0) as u64),
         // `as` saturates, and takes NaN to 0.
-        ValueRef::Real(f) => Ok(f.max(0.0) as u64),
-        other => Err(rusqlite::Error::InvalidColumnType(
-            i,
-            "count".into(),
-            other.data_type(),
-        )),
+        ValueRef::Real(f) => Some(f.max(0.0) as u64),
+        _ => None,
     }
+}
+
+fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    let v = r.get_ref(i)?;
+    count_value(v)
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(i, "count".into(), v.data_type()))
 }
 
 impl EntitlementsHandle<'_> {

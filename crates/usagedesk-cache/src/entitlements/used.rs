@@ -81,7 +81,12 @@ impl Holders {
         let mut st = conn.prepare("SELECT license_id, plan, seats FROM ent_seats")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            let count = seat_count(r.get_ref(2)?)?;
+            let v = r.get_ref(2)?;
+            let count = super::count_value(v).ok_or_else(|| {
+                CacheError::corrupt(format!("seats of type {} in ent_seats", v.data_type()))
+            })?;
+            // Seats beyond i64 (kept as a REAL from 2^63 on) are never exceeded.
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
             seats.entry(r.get(0)?).or_default().push((r.get(1)?, count));
         }
         let mut metric = HashMap::new();
@@ -116,22 +121,6 @@ impl Holders {
     fn seats(&self, license_id: &str, plan: &str) -> Option<i64> {
         let plans = self.seats.get(license_id)?;
         plans.iter().find(|(p, _)| p == plan).map(|(_, s)| *s)
-    }
-}
-
-/// Seats as stored: an integer, or a REAL where the license's count did not fit SQLite's
-/// integers (2^63 and more). Whole used seats exceed a REAL exactly when they exceed its
-/// floor, saturated to `i64::MAX` (which nothing exceeds).
-fn seat_count(v: rusqlite::types::ValueRef<'_>) -> Result<i64> {
-    use rusqlite::types::ValueRef;
-    match v {
-        ValueRef::Integer(i) => Ok(i),
-        // `as` saturates: 1.8e19 becomes i64::MAX.
-        ValueRef::Real(f) => Ok(f.floor() as i64),
-        other => Err(CacheError::corrupt(format!(
-            "seats of type {} in ent_seats",
-            other.data_type()
-        ))),
     }
 }
 
@@ -252,8 +241,8 @@ pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()>
     write_used(conn, &used, &plans)?;
     let over = over_rows(&used, &holders, &plans);
     // Many rows into a table holding fewer: its index by overage is sorted once, after.
-    let kept: i64 = conn.query_row("SELECT count(*) FROM ent_over", [], |r| r.get(0))?;
-    let rebuild_index = over.len() >= REBUILD_INDEX_FROM && over.len() as i64 >= kept;
+    let kept = || conn.query_row("SELECT count(*) FROM ent_over", [], |r| r.get::<_, i64>(0));
+    let rebuild_index = over.len() >= REBUILD_INDEX_FROM && over.len() as i64 >= kept()?;
     let dropped = if rebuild_index {
         Some(usagedesk_sqlite::drop_indexes(conn, "ent_over")?)
     } else {
