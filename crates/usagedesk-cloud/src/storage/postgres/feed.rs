@@ -13,13 +13,17 @@
 //! — a check-in judged against the stored report, a nonce answered once — want serialised
 //! writes anyway, as on SQLite.)
 //!
-//! A page is read in one snapshot (a read-only REPEATABLE READ transaction): the entries
-//! first, then one query per kind over the page's range, as the SQLite engine does. Month
+//! A page is read in one snapshot (a read-only REPEATABLE READ transaction): a summary of the
+//! page's range first (its last position and how many entries of each kind it holds, without
+//! sending the entries), then one query per kind present over that range, streamed. Month
 //! rows, most of the feed, keep their own position (`month_usage.seq`, set by the statement
 //! that moves them on the feed), so their query is one range scan of `month_usage_seq`; the
 //! other kinds are joined by key, with index lookups only (see `Feed::feed_after`).
 
-use sqlx::postgres::{PgConnection, PgRow};
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::query::Query;
+use sqlx::Postgres;
 use sqlx::Row;
 use usagedesk_domain::api::{Change, MonthUsage};
 use usagedesk_domain::Account;
@@ -147,17 +151,6 @@ const KINDS: [(Kind, &str); 7] = [
 ];
 
 impl Kind {
-    fn of(name: &str) -> Option<Self> {
-        KINDS.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
-    }
-
-    fn name(self) -> &'static str {
-        KINDS
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map_or("", |(_, n)| n)
-    }
-
     /// The columns after `f.seq, f.account_id, f.key` and the join of this kind's query.
     fn select(self) -> String {
         match self {
@@ -217,10 +210,20 @@ pub(super) struct Page {
     pub changes: Vec<Change>,
     pub last_seq: i64,
     pub has_more: bool,
+    /// Positions handed out, committed or not, when the page was read.
+    pub head: i64,
 }
 
 /// Up to `limit` changes after `after` that `scope` may see, in seq order (inside the
 /// caller's snapshot).
+///
+/// A summary query finds the page's range and how many entries of each kind lie in it,
+/// without sending the entries themselves (a page of 20,000 months is one row); a second
+/// finds whether more follow. Then one query per kind present reads its rows over that
+/// range, decoded while the server is still sending (streamed, not collected first), and the
+/// rows are put in position order. Each kind must yield exactly the entries the summary
+/// counted: an entry whose row is not stored, or of a kind this build does not know, is an
+/// inconsistent database and reported as such.
 pub(super) async fn page(
     conn: &mut PgConnection,
     scope: &TokenScope,
@@ -229,36 +232,53 @@ pub(super) async fn page(
 ) -> Result<Page, StoreError> {
     let filter = scope_filter(scope);
     let root = super::scope_root(scope);
-    let mut seqs: Vec<i64> = Vec::with_capacity(limit.min(20_000));
-    let mut slots: Vec<Option<Change>> = Vec::with_capacity(limit.min(20_000));
-    let mut kinds: Vec<Kind> = Vec::new();
     let sql = format!(
-        "SELECT f.seq, f.kind, f.account_id FROM feed f
-         WHERE f.seq > $1 AND {filter} ORDER BY f.seq LIMIT $2"
+        "SELECT p.kind, COUNT(*), MAX(p.seq)
+         FROM (SELECT f.seq, f.kind FROM feed f
+               WHERE f.seq > $1 AND {filter} ORDER BY f.seq LIMIT $2) p
+         GROUP BY p.kind"
     );
-    let mut q = sqlx::query(&sql).bind(after).bind(limit as i64 + 1);
-    if let Some(root) = root {
-        q = q.bind(root);
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
-    let has_more = rows.len() > limit;
-    for r in rows.iter().take(limit) {
-        seqs.push(r.try_get(0)?);
-        let kind: &str = r.try_get(1)?;
-        match Kind::of(kind) {
-            Some(k) => {
-                if !kinds.contains(&k) {
-                    kinds.push(k);
-                }
-                slots.push(None);
+    let limit_arg = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Entries of each kind of `KINDS`, then of tombstones.
+    let mut expected = [0usize; KINDS.len() + 1];
+    let mut last_seq = after;
+    for r in bound(&sql, after, limit_arg, root)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let kind: &str = r.try_get(0)?;
+        let i = match KINDS.iter().position(|(_, name)| *name == kind) {
+            Some(i) => i,
+            None if kind == "tombstone" => KINDS.len(),
+            None => {
+                return Err(inconsistent(format!(
+                    "the feed holds entries of kind '{kind}', which this build does not know"
+                )))
             }
-            None => slots.push(Some(Change::Tombstone {
-                account_id: r.try_get(2)?,
-            })),
-        }
+        };
+        expected[i] = r.try_get::<i64, _>(1)?.max(0) as usize;
+        last_seq = last_seq.max(r.try_get(2)?);
     }
-    let last_seq = seqs.last().copied().unwrap_or(after);
-    for kind in kinds {
+    // Whether an entry follows the page, and the positions handed out (committed or not).
+    let sql = format!(
+        "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq),
+             EXISTS (SELECT 1 FROM feed f WHERE f.seq > $1 AND {filter})"
+    );
+    let mut q = sqlx::query(&sql).bind(last_seq);
+    if let Some(root) = root {
+        // `$2` is not used; the filter names the root as `$3`.
+        q = q.bind(0_i64).bind(root);
+    }
+    let (head, has_more): (i64, bool) = {
+        let r = q.fetch_one(&mut *conn).await?;
+        (r.try_get(0)?, r.try_get(1)?)
+    };
+
+    let mut rows: Vec<(i64, Change)> = Vec::with_capacity(expected.iter().sum());
+    for (i, &(kind, name)) in KINDS.iter().enumerate() {
+        if expected[i] == 0 {
+            continue;
+        }
         let sql = if kind == Kind::Month {
             // Each month row keeps its feed position: one range scan of `month_usage_seq`.
             format!(
@@ -271,48 +291,91 @@ pub(super) async fn page(
         } else {
             format!(
                 "SELECT f.seq, f.account_id, f.key, {}
-                 WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = '{}' AND {filter}",
-                kind.select(),
-                kind.name()
+                 WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = '{name}' AND {filter}",
+                kind.select()
             )
         };
-        let mut q = sqlx::query(&sql).bind(after).bind(last_seq);
-        if let Some(root) = root {
-            q = q.bind(root);
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        for r in &rows {
-            let seq: i64 = r.try_get(0)?;
-            if let Ok(i) = seqs.binary_search(&seq) {
-                slots[i] = Some(kind.read(r)?);
-            }
-        }
+        let q = bound(&sql, after, last_seq, root);
+        let read = read_streamed(conn, q, &mut rows, |r| kind.read(r)).await?;
+        check_count(name, read, expected[i])?;
     }
-    read_steps(conn, &mut slots).await?;
-    let mut changes = Vec::with_capacity(slots.len());
-    for (slot, seq) in slots.into_iter().zip(&seqs) {
-        changes.push(slot.ok_or_else(|| {
-            StoreError::Invalid(format!(
-                "feed entry {seq} names a row that is not stored; the database is inconsistent"
-            ))
-        })?);
+    let tombstones = expected[KINDS.len()];
+    if tombstones > 0 {
+        let sql = format!(
+            "SELECT f.seq, f.account_id FROM feed f
+             WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = 'tombstone' AND {filter}"
+        );
+        let q = bound(&sql, after, last_seq, root);
+        let read = read_streamed(conn, q, &mut rows, |r| {
+            Ok(Change::Tombstone {
+                account_id: col(r, 1)?,
+            })
+        })
+        .await?;
+        check_count("tombstone", read, tombstones)?;
     }
+    rows.sort_unstable_by_key(|(seq, _)| *seq);
+    let mut changes: Vec<Change> = rows.into_iter().map(|(_, c)| c).collect();
+    read_steps(conn, &mut changes).await?;
     Ok(Page {
         changes,
         last_seq,
         has_more,
+        head,
     })
 }
 
-/// Fills in the steps of the page's install attempts, with one query.
-async fn read_steps(
+/// `sql` with its parameters: `$1` and `$2` the two positions, `$3` the scope's root if any.
+fn bound<'q>(
+    sql: &'q str,
+    one: i64,
+    two: i64,
+    root: Option<&'q str>,
+) -> Query<'q, Postgres, PgArguments> {
+    let q = sqlx::query(sql).bind(one).bind(two);
+    match root {
+        Some(root) => q.bind(root),
+        None => q,
+    }
+}
+
+fn inconsistent(what: String) -> StoreError {
+    StoreError::Invalid(format!("{what}; the database is inconsistent"))
+}
+
+/// A kind's rows must be exactly the entries of that kind in the page.
+fn check_count(kind: &str, read: usize, expected: usize) -> Result<(), StoreError> {
+    if read == expected {
+        return Ok(());
+    }
+    Err(inconsistent(format!(
+        "the feed lists {expected} {kind} entries in a page and {read} rows were found for them"
+    )))
+}
+
+/// Runs one kind's query, decoding each row (by `read`) as it arrives, into `rows` with its
+/// position (column 0); returns how many rows were read.
+async fn read_streamed(
     conn: &mut PgConnection,
-    slots: &mut [Option<Change>],
-) -> Result<(), StoreError> {
-    let ids: Vec<&str> = slots
+    q: Query<'_, Postgres, PgArguments>,
+    rows: &mut Vec<(i64, Change)>,
+    read: impl Fn(&PgRow) -> Result<Change, StoreError>,
+) -> Result<usize, StoreError> {
+    let mut stream = q.fetch(&mut *conn);
+    let mut n = 0;
+    while let Some(r) = stream.try_next().await? {
+        rows.push((r.try_get(0)?, read(&r)?));
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Fills in the steps of the page's install attempts, with one query.
+async fn read_steps(conn: &mut PgConnection, changes: &mut [Change]) -> Result<(), StoreError> {
+    let ids: Vec<&str> = changes
         .iter()
-        .filter_map(|s| match s {
-            Some(Change::InstallAttempt(a)) => Some(a.id.as_str()),
+        .filter_map(|c| match c {
+            Change::InstallAttempt(a) => Some(a.id.as_str()),
             _ => None,
         })
         .collect();
@@ -337,8 +400,8 @@ async fn read_steps(
                 at: super::time_col(r, 2)?,
             });
     }
-    for slot in slots.iter_mut() {
-        if let Some(Change::InstallAttempt(a)) = slot {
+    for change in changes.iter_mut() {
+        if let Change::InstallAttempt(a) = change {
             a.steps = steps.remove(&a.id).unwrap_or_default();
         }
     }

@@ -13,7 +13,7 @@ use crate::storage::{DailyRow, Dataset, Feed, Located, Tenants, TokenScope};
 
 /// The test environment's `var`: `None` (the test is skipped, saying so) when unset, and a
 /// failure when `CI` is set too, where every test must run.
-fn from_env(var: &str, test: &str) -> Option<String> {
+pub(super) fn from_env(var: &str, test: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
         _ if std::env::var_os("CI").is_some() => {
@@ -31,16 +31,16 @@ fn server() -> Option<String> {
     from_env("USAGEDESK_TEST_POSTGRES_URL", "feed fence test")
 }
 
-fn fresh(server: &str) -> PgStorage {
+pub(super) fn fresh(server: &str) -> PgStorage {
     let name = format!("fence_{}_{:08x}", std::process::id(), rand::random::<u32>());
     PgStorage::open(&create_database(server, &name).expect("a database")).expect("open")
 }
 
-fn day(d: u32) -> NaiveDate {
+pub(super) fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 1, d).expect("date")
 }
 
-fn account(id: &str) -> Located<Account> {
+pub(super) fn account(id: &str) -> Located<Account> {
     Located {
         file: "accounts.csv".into(),
         line: 2,
@@ -54,7 +54,7 @@ fn account(id: &str) -> Located<Account> {
     }
 }
 
-fn row(account: &str, d: u32) -> DailyRow {
+pub(super) fn row(account: &str, d: u32) -> DailyRow {
     DailyRow {
         account_id: account.into(),
         date: day(d),

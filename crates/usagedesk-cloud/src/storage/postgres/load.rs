@@ -26,7 +26,7 @@ use super::customer_rows::{
 };
 use super::customers as cust;
 use super::feed::{touch, touch_all};
-use super::{account_row, col, daily, first_load, time_text, ACCOUNT_COLS};
+use super::{account_row, bulk_indexes, col, daily, first_load, time_text, ACCOUNT_COLS};
 use crate::customers::rules::{feature_bits, seats_text};
 use crate::load::rules;
 use crate::storage::{
@@ -82,10 +82,13 @@ pub(super) async fn load_dataset(
 ) -> Result<LoadStats, LoadError> {
     let started = std::time::Instant::now();
     let mut stats = LoadStats::default();
-    // The load's sorts (daily rows by key, month-ends) in memory rather than on disk.
-    db(sqlx::query("SET LOCAL work_mem = '256MB'")
-        .execute(&mut *tx)
-        .await)?;
+    // The load's sorts (daily rows by key, month-ends, the indexes of a first load) in memory
+    // rather than on disk.
+    db(
+        sqlx::raw_sql("SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await,
+    )?;
     if let Some(plans) = &dataset.plans {
         for (i, p) in plans.iter().enumerate() {
             db(sqlx::query(
@@ -165,6 +168,7 @@ pub(super) async fn load_dataset(
 
     let changed_instances = load_instances(tx, all, &dataset.instances, today).await?;
     stats.instances_changed = changed_instances.len();
+    tracing::debug!("load: instances, {:.2} s", started.elapsed().as_secs_f64());
     let instance_lines: HashMap<String, (String, u64)> = dataset
         .instances
         .iter()
@@ -173,6 +177,7 @@ pub(super) async fn load_dataset(
     let licenses = std::mem::take(&mut dataset.licenses);
     let changed_licenses = load_licenses(tx, all, &catalog, &licenses, today).await?;
     stats.licenses_changed = changed_licenses.len();
+    tracing::debug!("load: licenses, {:.2} s", started.elapsed().as_secs_f64());
     check_instance_licenses(
         tx,
         &changed_instances,
@@ -190,8 +195,10 @@ pub(super) async fn load_dataset(
             .collect::<Result<_, StoreError>>()?
     };
     stats.reports_changed = load_reports(tx, &instance_accounts, &dataset.reports, today).await?;
+    tracing::debug!("load: reports, {:.2} s", started.elapsed().as_secs_f64());
     let events = std::mem::replace(&mut dataset.events, Box::new(std::iter::empty()));
     stats.events_changed = load_events(tx, &instance_accounts, events, today).await?;
+    tracing::debug!("load: events, {:.2} s", started.elapsed().as_secs_f64());
     stats.attempts_changed = load_attempts(tx, &dataset.attempts, &dataset.steps, today).await?;
     tracing::debug!(
         "load: instances and customer data, {:.2} s",
@@ -1023,27 +1030,37 @@ async fn load_daily(
     // row of the month; else a stored later row of the month may still win.
     let mut first = is_empty(tx, "daily_usage").await?;
     let mut copied_first = false;
-    let rows: RowStream<'_, crate::storage::DailyRow> =
-        if first && is_empty(tx, "month_usage").await? {
-            let rest = first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats)
-                .await?;
-            tracing::debug!(
-                "load: {} daily rows copied in order, {:.2} s",
-                stats.daily_rows,
-                started.elapsed().as_secs_f64()
-            );
-            match rest {
-                None => return Ok(()),
-                // Rows out of order: merged over the ones copied.
-                Some(rest) => {
-                    first = false;
-                    copied_first = true;
-                    rest
-                }
+    let rows: RowStream<'_, crate::storage::DailyRow> = if first
+        && is_empty(tx, "month_usage").await?
+    {
+        // Nothing else reads or writes these tables until the copy ends (the staged path
+        // for rows out of order needs the keys back first).
+        let dropped =
+            store(bulk_indexes::drop_indexes(tx, &["daily_usage", "month_usage", "feed"]).await)?;
+        let rest =
+            first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats).await?;
+        tracing::debug!(
+            "load: {} daily rows copied without indexes, {:.2} s",
+            stats.daily_rows,
+            started.elapsed().as_secs_f64()
+        );
+        store(dropped.restore(tx).await)?;
+        tracing::debug!(
+            "load: their indexes built, {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        match rest {
+            None => return Ok(()),
+            // Rows out of order: merged over the ones copied.
+            Some(rest) => {
+                first = false;
+                copied_first = true;
+                rest
             }
-        } else {
-            Box::new(rows)
-        };
+        }
+    } else {
+        Box::new(rows)
+    };
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (

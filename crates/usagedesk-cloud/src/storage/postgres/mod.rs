@@ -29,6 +29,7 @@ use super::{AirGap, StoreError};
 use crate::limits::StorageLimits;
 
 mod airgap;
+mod bulk_indexes;
 mod copy;
 mod customer_rows;
 mod customers;
@@ -473,6 +474,8 @@ fn scope_root(scope: &super::TokenScope) -> Option<&str> {
     }
 }
 
+#[cfg(test)]
+mod feed_tests;
 #[cfg(test)]
 mod fence_tests;
 

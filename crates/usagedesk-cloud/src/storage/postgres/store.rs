@@ -145,26 +145,20 @@ impl Feed for PgStorage {
     ) -> Result<FeedRows, StoreError> {
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         self.run(async {
-            let mut tx = self.pool.begin().await?;
             // A page joins each kind's rows by key: index lookups for the page's few thousand
             // rows. A hash or merge join reads the whole table instead, once per page
             // (measured: 16 ms a page of events at 10k accounts, growing with the table,
             // where the lookups take 7 ms), which the planner picks on estimates of the
-            // kinds in a range of positions.
-            sqlx::raw_sql(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-                 SET LOCAL enable_hashjoin = off;
-                 SET LOCAL enable_mergejoin = off;
-                 SET LOCAL enable_memoize = off",
-            )
-            .execute(&mut *tx)
-            .await?;
-            // Positions handed out, committed or not: a cursor beyond it was never issued.
-            let head: i64 = sqlx::query_scalar(
-                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
+            // kinds in a range of positions. The settings go with the BEGIN: one round trip.
+            let mut tx = self
+                .pool
+                .begin_with(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+                     SET LOCAL enable_hashjoin = off;
+                     SET LOCAL enable_mergejoin = off;
+                     SET LOCAL enable_memoize = off",
+                )
+                .await?;
             let page = feed::page(&mut tx, scope, after, limit).await?;
             let remaining = if count {
                 let sql = format!(
@@ -187,7 +181,7 @@ impl Feed for PgStorage {
                 last_seq: page.last_seq.max(0) as u64,
                 has_more: page.has_more,
                 remaining,
-                head: head.max(0) as u64,
+                head: page.head.max(0) as u64,
             })
         })
     }
