@@ -21,9 +21,26 @@ impl<'c> Copy<'c> {
         conn: &'c mut PgConnection,
         table_and_columns: &str,
     ) -> Result<Copy<'c>, StoreError> {
-        let copy = conn
-            .copy_in_raw(&format!("COPY {table_and_columns} FROM STDIN"))
-            .await?;
+        Self::start_sql(conn, &format!("COPY {table_and_columns} FROM STDIN")).await
+    }
+
+    /// Starts `COPY table (columns) FROM STDIN WITH (FREEZE)`: the rows are written already
+    /// frozen and visible to all, so the first readers after the commit need not look up
+    /// and mark every row's transaction. The table must have been truncated (or created)
+    /// in this transaction.
+    pub(super) async fn start_frozen(
+        conn: &'c mut PgConnection,
+        table_and_columns: &str,
+    ) -> Result<Copy<'c>, StoreError> {
+        Self::start_sql(
+            conn,
+            &format!("COPY {table_and_columns} FROM STDIN WITH (FREEZE)"),
+        )
+        .await
+    }
+
+    async fn start_sql(conn: &'c mut PgConnection, sql: &str) -> Result<Copy<'c>, StoreError> {
+        let copy = conn.copy_in_raw(sql).await?;
         Ok(Self {
             copy,
             buf: Vec::with_capacity(CHUNK + 4096),

@@ -65,7 +65,7 @@ async fn flush(
     ends: &mut Vec<Row<'_>>,
 ) -> Result<(), StoreError> {
     if !daily.is_empty() {
-        let mut copy = Copy::start(
+        let mut copy = Copy::start_frozen(
             conn,
             "daily_usage (account_id, date, plan, users_registered, users_with_token, \
              users_with_activity)",
@@ -88,7 +88,7 @@ async fn flush(
     }
     let first = draw(conn, "'feed_seq'", ends.len()).await?;
     let month = |r: &Row<'_>| DateText::new(r.date).as_str()[..7].to_owned();
-    let mut copy = Copy::start(
+    let mut copy = Copy::start_frozen(
         conn,
         "month_usage (account_id, month, plan, snapshot_date, users_registered, \
          users_with_token, users_with_activity, seq)",

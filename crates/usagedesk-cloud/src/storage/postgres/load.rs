@@ -265,16 +265,22 @@ async fn rebuild_closure(
     accounts: &HashMap<String, Account>,
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM closure").execute(&mut *tx).await?;
-    let mut copy = Copy::start(tx, "closure (ancestor, descendant, depth)").await?;
+    // In key order, each row lands at the end of the primary key's index.
+    let mut rows: Vec<(&str, &str, i64)> = Vec::with_capacity(accounts.len() * 4);
     for a in accounts.values() {
         let mut at = Some(a);
         let mut depth = 0i64;
         while let Some(node) = at {
-            copy.text(&node.id).text(&a.id).int(depth);
-            copy.end_row().await?;
+            rows.push((&node.id, &a.id, depth));
             depth += 1;
             at = node.parent_id.as_ref().and_then(|p| accounts.get(p));
         }
+    }
+    rows.sort_unstable();
+    let mut copy = Copy::start(tx, "closure (ancestor, descendant, depth)").await?;
+    for (ancestor, descendant, depth) in rows {
+        copy.text(ancestor).text(descendant).int(depth);
+        copy.end_row().await?;
     }
     copy.finish().await?;
     Ok(())
@@ -709,7 +715,12 @@ async fn load_events(
         return Ok(0);
     }
     if is_empty(tx, "instance_events").await? {
-        return first_load::copy_new_events(tx, instance_accounts, Box::new(rows), today).await;
+        // Its unique key (instance, time, field) takes rows in no order: built once after.
+        let dropped = store(bulk_indexes::drop_indexes(tx, &["instance_events"]).await)?;
+        let written =
+            first_load::copy_new_events(tx, instance_accounts, Box::new(rows), today).await?;
+        store(dropped.restore(tx).await)?;
+        return Ok(written);
     }
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_events;
@@ -1037,6 +1048,10 @@ async fn load_daily(
         // for rows out of order needs the keys back first).
         let dropped =
             store(bulk_indexes::drop_indexes(tx, &["daily_usage", "month_usage", "feed"]).await)?;
+        // Empty, and truncated so that their rows can be copied frozen.
+        db(sqlx::query("TRUNCATE daily_usage, month_usage")
+            .execute(&mut *tx)
+            .await)?;
         let rest =
             first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats).await?;
         tracing::debug!(
