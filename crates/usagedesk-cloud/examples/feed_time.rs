@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         Some(d) => (d, true),
         None => (data.as_str(), data == "-"),
     };
-    let storage: Box<dyn Store> = if db.starts_with("postgres://") {
+    let storage: Box<dyn Store> = if usagedesk_cloud::storage::is_postgres_url(db) {
         Box::new(PgStorage::open(db)?)
     } else {
         if !keep {

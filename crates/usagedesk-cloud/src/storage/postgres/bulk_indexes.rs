@@ -5,10 +5,12 @@
 //! builds in 2.9 s (and half the size: inserts in random key order leave pages half full).
 //!
 //! Everything happens inside the caller's transaction: a failure anywhere rolls the drop back
-//! with the rest. Dropping takes the tables' exclusive lock until the transaction ends, so
+//! with the rest. Dropping needs the tables' exclusive lock until the transaction ends, so
 //! readers of those tables in other sessions wait for the commit instead of reading the
 //! tables' state before it; callers use this only where the bulk write dwarfs what the
-//! tables held (a first load's daily rows: 2M month entries onto a feed of 1M).
+//! tables held (a first load's daily rows: 2M month entries onto a feed of 1M). The lock is
+//! taken first by [`lock_exclusive`], which waits a bounded time: a long reader (a `pg_dump`)
+//! makes the caller write row by row instead of stalling every request queued behind it.
 //! Key constraints (primary keys, unique) are dropped and added again under their own names;
 //! tables that another table's foreign key references cannot be used here.
 
@@ -16,6 +18,44 @@ use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
 use crate::storage::StoreError;
+
+/// How long [`lock_exclusive`] waits for the tables.
+const LOCK_WAIT: &str = "2s";
+
+/// Takes the exclusive locks of `tables`, in the order given (the feed first, as readers
+/// take it), waiting at most [`LOCK_WAIT`]. `false`, with nothing taken and the transaction
+/// usable, when another session holds one of them that long.
+pub(super) async fn lock_exclusive(
+    conn: &mut PgConnection,
+    tables: &[&str],
+) -> Result<bool, StoreError> {
+    sqlx::raw_sql(&format!(
+        "SAVEPOINT bulk_lock; SET LOCAL lock_timeout = '{LOCK_WAIT}'"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", tables.join(", "));
+    match sqlx::raw_sql(&lock).execute(&mut *conn).await {
+        Ok(_) => {
+            sqlx::raw_sql("SET LOCAL lock_timeout = 0; RELEASE SAVEPOINT bulk_lock")
+                .execute(&mut *conn)
+                .await?;
+            Ok(true)
+        }
+        // lock_not_available: undone with its savepoint (the timeout too).
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT bulk_lock; RELEASE SAVEPOINT bulk_lock")
+                .execute(&mut *conn)
+                .await?;
+            tracing::info!(
+                "{} are in use by another session: this load writes into them row by row",
+                tables.join(", ")
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// What [`drop_indexes`] removed: the statements that make it again, in order.
 #[must_use = "the indexes are gone until `restore` runs"]

@@ -24,19 +24,17 @@ impl<'c> Copy<'c> {
         Self::start_sql(conn, &format!("COPY {table_and_columns} FROM STDIN")).await
     }
 
-    /// Starts `COPY table (columns) FROM STDIN WITH (FREEZE)`: the rows are written already
-    /// frozen and visible to all, so the first readers after the commit need not look up
-    /// and mark every row's transaction. The table must have been truncated (or created)
-    /// in this transaction.
-    pub(super) async fn start_frozen(
+    /// Starts `COPY table (columns) FROM STDIN WITH (FREEZE)` when `frozen` (else as
+    /// [`start`](Self::start)): the rows are written already frozen and visible to all, so the
+    /// first readers after the commit need not look up and mark every row's transaction. The
+    /// table must have been truncated (or created) in this transaction.
+    pub(super) async fn start_frozen_if(
+        frozen: bool,
         conn: &'c mut PgConnection,
         table_and_columns: &str,
     ) -> Result<Copy<'c>, StoreError> {
-        Self::start_sql(
-            conn,
-            &format!("COPY {table_and_columns} FROM STDIN WITH (FREEZE)"),
-        )
-        .await
+        let with = if frozen { " WITH (FREEZE)" } else { "" };
+        Self::start_sql(conn, &format!("COPY {table_and_columns} FROM STDIN{with}")).await
     }
 
     async fn start_sql(conn: &'c mut PgConnection, sql: &str) -> Result<Copy<'c>, StoreError> {

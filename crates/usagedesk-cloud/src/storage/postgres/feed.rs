@@ -13,18 +13,9 @@
 //! — a check-in judged against the stored report, a nonce answered once — want serialised
 //! writes anyway, as on SQLite.)
 //!
-//! A page is read in one snapshot (a read-only REPEATABLE READ transaction): a summary of the
-//! page's range first (its last position and how many entries of each kind it holds, without
-//! sending the entries), then one query per kind present over that range, streamed. Month
-//! rows, most of the feed, keep their own position (`month_usage.seq`, set by the statement
-//! that moves them on the feed), so their query is one range scan of `month_usage_seq`; the
-//! other kinds are joined by key, with index lookups only (see `Feed::feed_after`).
+//! Pages are read in `feed_page.rs`, each kind by the query [`Kind::select`] names.
 
-use futures_util::TryStreamExt;
-use sqlx::postgres::{PgArguments, PgConnection, PgRow};
-use sqlx::query::Query;
-use sqlx::Postgres;
-use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgRow};
 use usagedesk_domain::api::{Change, MonthUsage};
 use usagedesk_domain::Account;
 
@@ -120,7 +111,7 @@ pub(super) fn scope_filter(scope: &TokenScope) -> &'static str {
 }
 
 /// [`scope_filter`] for month rows read from `month_usage m`.
-fn month_scope_filter(scope: &TokenScope) -> &'static str {
+pub(super) fn month_scope_filter(scope: &TokenScope) -> &'static str {
     match scope {
         TokenScope::All => "true",
         TokenScope::Subtree(_) => {
@@ -130,7 +121,7 @@ fn month_scope_filter(scope: &TokenScope) -> &'static str {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Account,
     Month,
     Instance,
@@ -140,7 +131,8 @@ enum Kind {
     Attempt,
 }
 
-const KINDS: [(Kind, &str); 7] = [
+/// Every kind of row on the feed and its name there (tombstones have no row).
+pub(super) const KINDS: [(Kind, &str); 7] = [
     (Kind::Account, "account"),
     (Kind::Month, "month"),
     (Kind::Instance, "instance"),
@@ -152,7 +144,7 @@ const KINDS: [(Kind, &str); 7] = [
 
 impl Kind {
     /// The columns after `f.seq, f.account_id, f.key` and the join of this kind's query.
-    fn select(self) -> String {
+    pub(super) fn select(self) -> String {
         match self {
             Kind::Account => "a.name, a.parent_id, a.status, a.created_at
                  FROM feed f JOIN accounts a ON a.id = f.account_id"
@@ -175,7 +167,8 @@ impl Kind {
         }
     }
 
-    fn read(self, r: &PgRow) -> Result<Change, StoreError> {
+    /// The change a row of this kind's query holds.
+    pub(super) fn read(self, r: &PgRow) -> Result<Change, StoreError> {
         const AT: usize = 3;
         let account_id = || col::<String>(r, 1);
         let key = || col::<String>(r, 2);
@@ -204,206 +197,4 @@ impl Kind {
             Kind::Attempt => Change::InstallAttempt(customer_rows::attempt_row(r, AT, key()?)?),
         })
     }
-}
-
-pub(super) struct Page {
-    pub changes: Vec<Change>,
-    pub last_seq: i64,
-    pub has_more: bool,
-    /// Positions handed out, committed or not, when the page was read.
-    pub head: i64,
-}
-
-/// Up to `limit` changes after `after` that `scope` may see, in seq order (inside the
-/// caller's snapshot).
-///
-/// A summary query finds the page's range and how many entries of each kind lie in it,
-/// without sending the entries themselves (a page of 20,000 months is one row); a second
-/// finds whether more follow. Then one query per kind present reads its rows over that
-/// range, decoded while the server is still sending (streamed, not collected first), and the
-/// rows are put in position order. Each kind must yield exactly the entries the summary
-/// counted: an entry whose row is not stored, or of a kind this build does not know, is an
-/// inconsistent database and reported as such.
-pub(super) async fn page(
-    conn: &mut PgConnection,
-    scope: &TokenScope,
-    after: i64,
-    limit: usize,
-) -> Result<Page, StoreError> {
-    let filter = scope_filter(scope);
-    let root = super::scope_root(scope);
-    let sql = format!(
-        "SELECT p.kind, COUNT(*), MAX(p.seq)
-         FROM (SELECT f.seq, f.kind FROM feed f
-               WHERE f.seq > $1 AND {filter} ORDER BY f.seq LIMIT $2) p
-         GROUP BY p.kind"
-    );
-    let limit_arg = i64::try_from(limit).unwrap_or(i64::MAX);
-    // Entries of each kind of `KINDS`, then of tombstones.
-    let mut expected = [0usize; KINDS.len() + 1];
-    let mut last_seq = after;
-    for r in bound(&sql, after, limit_arg, root)
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let kind: &str = r.try_get(0)?;
-        let i = match KINDS.iter().position(|(_, name)| *name == kind) {
-            Some(i) => i,
-            None if kind == "tombstone" => KINDS.len(),
-            None => {
-                return Err(inconsistent(format!(
-                    "the feed holds entries of kind '{kind}', which this build does not know"
-                )))
-            }
-        };
-        expected[i] = r.try_get::<i64, _>(1)?.max(0) as usize;
-        last_seq = last_seq.max(r.try_get(2)?);
-    }
-    // Whether an entry follows the page, and the positions handed out (committed or not).
-    let sql = format!(
-        "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq),
-             EXISTS (SELECT 1 FROM feed f WHERE f.seq > $1 AND {filter})"
-    );
-    let mut q = sqlx::query(&sql).bind(last_seq);
-    if let Some(root) = root {
-        // `$2` is not used; the filter names the root as `$3`.
-        q = q.bind(0_i64).bind(root);
-    }
-    let (head, has_more): (i64, bool) = {
-        let r = q.fetch_one(&mut *conn).await?;
-        (r.try_get(0)?, r.try_get(1)?)
-    };
-
-    let mut rows: Vec<(i64, Change)> = Vec::with_capacity(expected.iter().sum());
-    for (i, &(kind, name)) in KINDS.iter().enumerate() {
-        if expected[i] == 0 {
-            continue;
-        }
-        let sql = if kind == Kind::Month {
-            // Each month row keeps its feed position: one range scan of `month_usage_seq`.
-            format!(
-                "SELECT m.seq, m.account_id, m.month, m.month, m.plan, m.snapshot_date,
-                     m.users_registered, m.users_with_token, m.users_with_activity
-                 FROM month_usage m
-                 WHERE m.seq > $1 AND m.seq <= $2 AND {}",
-                month_scope_filter(scope)
-            )
-        } else {
-            format!(
-                "SELECT f.seq, f.account_id, f.key, {}
-                 WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = '{name}' AND {filter}",
-                kind.select()
-            )
-        };
-        let q = bound(&sql, after, last_seq, root);
-        let read = read_streamed(conn, q, &mut rows, |r| kind.read(r)).await?;
-        check_count(name, read, expected[i])?;
-    }
-    let tombstones = expected[KINDS.len()];
-    if tombstones > 0 {
-        let sql = format!(
-            "SELECT f.seq, f.account_id FROM feed f
-             WHERE f.seq > $1 AND f.seq <= $2 AND f.kind = 'tombstone' AND {filter}"
-        );
-        let q = bound(&sql, after, last_seq, root);
-        let read = read_streamed(conn, q, &mut rows, |r| {
-            Ok(Change::Tombstone {
-                account_id: col(r, 1)?,
-            })
-        })
-        .await?;
-        check_count("tombstone", read, tombstones)?;
-    }
-    rows.sort_unstable_by_key(|(seq, _)| *seq);
-    let mut changes: Vec<Change> = rows.into_iter().map(|(_, c)| c).collect();
-    read_steps(conn, &mut changes).await?;
-    Ok(Page {
-        changes,
-        last_seq,
-        has_more,
-        head,
-    })
-}
-
-/// `sql` with its parameters: `$1` and `$2` the two positions, `$3` the scope's root if any.
-fn bound<'q>(
-    sql: &'q str,
-    one: i64,
-    two: i64,
-    root: Option<&'q str>,
-) -> Query<'q, Postgres, PgArguments> {
-    let q = sqlx::query(sql).bind(one).bind(two);
-    match root {
-        Some(root) => q.bind(root),
-        None => q,
-    }
-}
-
-fn inconsistent(what: String) -> StoreError {
-    StoreError::Invalid(format!("{what}; the database is inconsistent"))
-}
-
-/// A kind's rows must be exactly the entries of that kind in the page.
-fn check_count(kind: &str, read: usize, expected: usize) -> Result<(), StoreError> {
-    if read == expected {
-        return Ok(());
-    }
-    Err(inconsistent(format!(
-        "the feed lists {expected} {kind} entries in a page and {read} rows were found for them"
-    )))
-}
-
-/// Runs one kind's query, decoding each row (by `read`) as it arrives, into `rows` with its
-/// position (column 0); returns how many rows were read.
-async fn read_streamed(
-    conn: &mut PgConnection,
-    q: Query<'_, Postgres, PgArguments>,
-    rows: &mut Vec<(i64, Change)>,
-    read: impl Fn(&PgRow) -> Result<Change, StoreError>,
-) -> Result<usize, StoreError> {
-    let mut stream = q.fetch(&mut *conn);
-    let mut n = 0;
-    while let Some(r) = stream.try_next().await? {
-        rows.push((r.try_get(0)?, read(&r)?));
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// Fills in the steps of the page's install attempts, with one query.
-async fn read_steps(conn: &mut PgConnection, changes: &mut [Change]) -> Result<(), StoreError> {
-    let ids: Vec<&str> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::InstallAttempt(a) => Some(a.id.as_str()),
-            _ => None,
-        })
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let rows = sqlx::query(
-        "SELECT attempt_id, name, at FROM install_steps WHERE attempt_id = ANY($1)
-         ORDER BY attempt_id, position",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut steps: std::collections::HashMap<String, Vec<usagedesk_domain::customer::InstallStep>> =
-        std::collections::HashMap::new();
-    for r in &rows {
-        steps
-            .entry(col(r, 0)?)
-            .or_default()
-            .push(usagedesk_domain::customer::InstallStep {
-                name: col(r, 1)?,
-                at: super::time_col(r, 2)?,
-            });
-    }
-    for change in changes.iter_mut() {
-        if let Change::InstallAttempt(a) = change {
-            a.steps = steps.remove(&a.id).unwrap_or_default();
-        }
-    }
-    Ok(())
 }

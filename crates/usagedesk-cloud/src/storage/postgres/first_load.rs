@@ -63,9 +63,11 @@ async fn flush(
     conn: &mut PgConnection,
     daily: &mut Vec<Row<'_>>,
     ends: &mut Vec<Row<'_>>,
+    frozen: bool,
 ) -> Result<(), StoreError> {
     if !daily.is_empty() {
-        let mut copy = Copy::start_frozen(
+        let mut copy = Copy::start_frozen_if(
+            frozen,
             conn,
             "daily_usage (account_id, date, plan, users_registered, users_with_token, \
              users_with_activity)",
@@ -88,7 +90,8 @@ async fn flush(
     }
     let first = draw(conn, "'feed_seq'", ends.len()).await?;
     let month = |r: &Row<'_>| DateText::new(r.date).as_str()[..7].to_owned();
-    let mut copy = Copy::start_frozen(
+    let mut copy = Copy::start_frozen_if(
+        frozen,
         conn,
         "month_usage (account_id, month, plan, snapshot_date, users_registered, \
          users_with_token, users_with_activity, seq)",
@@ -130,6 +133,7 @@ pub(super) async fn copy_sorted<'r>(
     catalog: &PlanCatalog,
     today: NaiveDate,
     stats: &mut LoadStats,
+    frozen: bool,
 ) -> Result<Option<RowStream<'r, DailyRow>>, LoadError> {
     let mut rows = rows;
     let mut daily: Vec<Row<'_>> = Vec::with_capacity(CHUNK);
@@ -161,7 +165,7 @@ pub(super) async fn copy_sorted<'r>(
         daily.push(next);
         stats.daily_rows += 1;
         if daily.len() == CHUNK {
-            store(flush(conn, &mut daily, &mut ends).await)?;
+            store(flush(conn, &mut daily, &mut ends, frozen).await)?;
         }
     }
     // The latest row copied ends its month so far; rows handed back that change that month
@@ -170,7 +174,7 @@ pub(super) async fn copy_sorted<'r>(
         ends.push(p);
         stats.months_changed += 1;
     }
-    store(flush(conn, &mut daily, &mut ends).await)?;
+    store(flush(conn, &mut daily, &mut ends, frozen).await)?;
     Ok(rest.map(|r| -> RowStream<'r, DailyRow> {
         Box::new(std::iter::once(Ok::<_, RowError>(r)).chain(rows))
     }))

@@ -715,11 +715,20 @@ async fn load_events(
         return Ok(0);
     }
     if is_empty(tx, "instance_events").await? {
-        // Its unique key (instance, time, field) takes rows in no order: built once after.
-        let dropped = store(bulk_indexes::drop_indexes(tx, &["instance_events"]).await)?;
+        // Its unique key (instance, time, field) takes rows in no order: built once after,
+        // when the table is this load's alone.
+        let dropped = if store(bulk_indexes::lock_exclusive(tx, &["instance_events"]).await)? {
+            Some(store(
+                bulk_indexes::drop_indexes(tx, &["instance_events"]).await,
+            )?)
+        } else {
+            None
+        };
         let written =
             first_load::copy_new_events(tx, instance_accounts, Box::new(rows), today).await?;
-        store(dropped.restore(tx).await)?;
+        if let Some(dropped) = dropped {
+            store(dropped.restore(tx).await)?;
+        }
         return Ok(written);
     }
     db(sqlx::raw_sql(
@@ -1041,41 +1050,50 @@ async fn load_daily(
     // row of the month; else a stored later row of the month may still win.
     let mut first = is_empty(tx, "daily_usage").await?;
     let mut copied_first = false;
-    let rows: RowStream<'_, crate::storage::DailyRow> = if first
-        && is_empty(tx, "month_usage").await?
-    {
-        // Nothing else reads or writes these tables until the copy ends (the staged path
-        // for rows out of order needs the keys back first).
-        let dropped =
-            store(bulk_indexes::drop_indexes(tx, &["daily_usage", "month_usage", "feed"]).await)?;
-        // Empty, and truncated so that their rows can be copied frozen.
-        db(sqlx::query("TRUNCATE daily_usage, month_usage")
-            .execute(&mut *tx)
-            .await)?;
-        let rest =
-            first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats).await?;
-        tracing::debug!(
-            "load: {} daily rows copied without indexes, {:.2} s",
-            stats.daily_rows,
-            started.elapsed().as_secs_f64()
-        );
-        store(dropped.restore(tx).await)?;
-        tracing::debug!(
-            "load: their indexes built, {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
-        match rest {
-            None => return Ok(()),
-            // Rows out of order: merged over the ones copied.
-            Some(rest) => {
-                first = false;
-                copied_first = true;
-                rest
+    let rows: RowStream<'_, crate::storage::DailyRow> =
+        if first && is_empty(tx, "month_usage").await? {
+            // With the tables to itself, the copy goes in without indexes (built after it) and
+            // the month and daily rows frozen; else row by row into the indexed tables.
+            let tables = ["feed", "month_usage", "daily_usage"];
+            let bulk = store(bulk_indexes::lock_exclusive(tx, &tables).await)?;
+            let dropped = if bulk {
+                let dropped = store(bulk_indexes::drop_indexes(tx, &tables).await)?;
+                // Empty, and truncated so that their rows can be copied frozen.
+                db(sqlx::query("TRUNCATE daily_usage, month_usage")
+                    .execute(&mut *tx)
+                    .await)?;
+                Some(dropped)
+            } else {
+                None
+            };
+            let rest =
+                first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats, bulk)
+                    .await?;
+            tracing::debug!(
+                "load: {} daily rows copied, {:.2} s",
+                stats.daily_rows,
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(dropped) = dropped {
+                // Before the staged path for rows out of order, which needs the keys.
+                store(dropped.restore(tx).await)?;
+                tracing::debug!(
+                    "load: their indexes built, {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
             }
-        }
-    } else {
-        Box::new(rows)
-    };
+            match rest {
+                None => return Ok(()),
+                // Rows out of order: merged over the ones copied.
+                Some(rest) => {
+                    first = false;
+                    copied_first = true;
+                    rest
+                }
+            }
+        } else {
+            Box::new(rows)
+        };
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (

@@ -35,6 +35,7 @@ mod customer_rows;
 mod customers;
 mod daily;
 mod feed;
+mod feed_page;
 mod first_load;
 mod identity;
 mod load;

@@ -10,8 +10,8 @@ use usagedesk_domain::customer::{InstanceEvent, InstanceReport};
 use usagedesk_domain::{Account, Instance, PlanCatalog, YearMonth};
 
 use super::{
-    account_row, airgap, col, counts_cols, customers, daily, feed, identity, load, month_col,
-    tokens, PgStorage, ACCOUNT_COLS,
+    account_row, airgap, col, counts_cols, customers, daily, feed, feed_page, identity, load,
+    month_col, tokens, PgStorage, ACCOUNT_COLS,
 };
 use crate::storage::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
@@ -145,21 +145,8 @@ impl Feed for PgStorage {
     ) -> Result<FeedRows, StoreError> {
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         self.run(async {
-            // A page joins each kind's rows by key: index lookups for the page's few thousand
-            // rows. A hash or merge join reads the whole table instead, once per page
-            // (measured: 16 ms a page of events at 10k accounts, growing with the table,
-            // where the lookups take 7 ms), which the planner picks on estimates of the
-            // kinds in a range of positions. The settings go with the BEGIN: one round trip.
-            let mut tx = self
-                .pool
-                .begin_with(
-                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-                     SET LOCAL enable_hashjoin = off;
-                     SET LOCAL enable_mergejoin = off;
-                     SET LOCAL enable_memoize = off",
-                )
-                .await?;
-            let page = feed::page(&mut tx, scope, after, limit).await?;
+            let mut tx = self.pool.begin_with(feed_page::begin()).await?;
+            let page = feed_page::page(&mut tx, scope, after, limit).await?;
             let remaining = if count {
                 let sql = format!(
                     "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
