@@ -6,9 +6,9 @@
 
 use usagedesk_domain::api::Change;
 
-use super::fence_tests::{account, day, fresh, from_env, row};
+use super::fence_tests::{after, dataset, day, fresh, from_env, row};
 use super::*;
-use crate::storage::{DailyRow, Dataset, Feed, Located, Tenants, TokenScope};
+use crate::storage::{Feed, Tenants, TokenScope};
 
 fn loaded(server: &str) -> PgStorage {
     loaded_into(fresh(server))
@@ -16,28 +16,23 @@ fn loaded(server: &str) -> PgStorage {
 
 /// `store` with two accounts and their daily rows loaded (a first load).
 fn loaded_into(store: PgStorage) -> PgStorage {
-    let daily: Vec<Located<DailyRow>> = [row("a", 3), row("a", 4), row("b", 5)]
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| Located {
-            file: "daily_usage.csv".into(),
-            line: i as u64 + 2,
-            row,
-        })
-        .collect();
-    let dataset = Dataset {
-        plans: None,
-        accounts: vec![account("a"), account("b")],
-        instances: Vec::new(),
-        daily: Box::new(daily.into_iter().map(Ok)),
-        licenses: Vec::new(),
-        reports: Vec::new(),
-        events: Box::new(std::iter::empty()),
-        attempts: Vec::new(),
-        steps: Vec::new(),
-    };
-    store.load(dataset, day(31)).expect("load");
+    let daily = vec![row("a", 3), row("a", 4), row("b", 5)];
     store
+        .load(dataset(&["a", "b"], daily), day(31))
+        .expect("load");
+    store
+}
+
+/// `table`'s pages, and how many are marked visible to all (as of the load's ANALYZE).
+fn visible_pages(store: &PgStorage, table: &str) -> (i32, i32) {
+    store
+        .run(async {
+            sqlx::query_as("SELECT relpages, relallvisible FROM pg_class WHERE oid = $1::regclass")
+                .bind(table)
+                .fetch_one(&store.pool)
+                .await
+        })
+        .expect("pg_class")
 }
 
 fn execute(store: &PgStorage, sql: &str) {
@@ -56,34 +51,26 @@ fn pages_of_every_size_list_the_feed_in_position_order() {
         .feed_after(&TokenScope::All, 0, 100, false)
         .expect("feed");
     // Two accounts, then one month row of "a" (its two days are in one month) and one of "b".
-    let names: Vec<String> = whole
-        .changes
-        .iter()
-        .map(|c| match c {
-            Change::Account(a) => format!("account {}", a.id),
-            Change::MonthUsage(m) => format!("month {} {}", m.account_id, m.snapshot_date),
-            other => format!("{other:?}"),
-        })
-        .collect();
+    let (names, _) = after(&store, 0);
     assert_eq!(
         names,
         [
             "account a",
             "account b",
-            "month a 2024-01-04",
-            "month b 2024-01-05"
+            "month a 2024-01",
+            "month b 2024-01"
         ]
     );
     assert!(!whole.has_more);
     for size in 1..=4 {
-        let (mut after, mut read) = (0, Vec::new());
+        let (mut cursor, mut read) = (0, Vec::new());
         loop {
             let page = store
-                .feed_after(&TokenScope::All, after, size, false)
+                .feed_after(&TokenScope::All, cursor, size, false)
                 .expect("page");
             assert!(page.changes.len() <= size, "a page holds at most its size");
             read.extend(page.changes);
-            after = page.last_seq;
+            cursor = page.last_seq;
             if !page.has_more {
                 break;
             }
@@ -162,17 +149,7 @@ fn a_first_load_leaves_month_and_daily_rows_frozen_for_the_first_reader() {
         // Every page is marked all-visible in the visibility map (the load's closing ANALYZE
         // counts them): no reader has to look up the load's transaction and mark each row
         // (what made the first full feed read after a 100k load 1.2 s slower than the next).
-        let (pages, visible): (i32, i32) = store
-            .run(async {
-                sqlx::query_as(
-                    "SELECT relpages, relallvisible FROM pg_class
-                     WHERE oid = $1::text::regclass",
-                )
-                .bind(table)
-                .fetch_one(&store.pool)
-                .await
-            })
-            .expect("pg_class");
+        let (pages, visible) = visible_pages(&store, table);
         assert!(pages > 0, "{table} has rows");
         assert_eq!(visible, pages, "every page of {table} is visible to all");
     }
@@ -213,15 +190,7 @@ fn a_first_load_beside_a_long_reader_writes_row_by_row_instead_of_waiting_for_it
     let loaded_beside = loaded_into(store);
     // The load went in without the exclusive lock: the month rows were not copied frozen
     // (that needs the emptied table), and the keys were never dropped.
-    let (pages, visible): (i32, i32) = loaded_beside
-        .run(async {
-            sqlx::query_as(
-                "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'month_usage'::regclass",
-            )
-            .fetch_one(&loaded_beside.pool)
-            .await
-        })
-        .expect("pg_class");
+    let (pages, visible) = visible_pages(&loaded_beside, "month_usage");
     assert!(
         pages > 0 && visible == 0,
         "{visible} of {pages} pages frozen"

@@ -63,8 +63,32 @@ pub(super) fn row(account: &str, d: u32) -> DailyRow {
     }
 }
 
+/// Root accounts named `accounts` and the daily rows `daily` (in file order), as a load's input.
+pub(super) fn dataset(accounts: &[&str], daily: Vec<DailyRow>) -> Dataset<'static> {
+    let daily: Vec<Located<DailyRow>> = daily
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| Located {
+            file: "daily_usage.csv".into(),
+            line: i as u64 + 2,
+            row,
+        })
+        .collect();
+    Dataset {
+        plans: None,
+        accounts: accounts.iter().map(|a| account(a)).collect(),
+        instances: Vec::new(),
+        daily: Box::new(daily.into_iter().map(Ok)),
+        licenses: Vec::new(),
+        reports: Vec::new(),
+        events: Box::new(std::iter::empty()),
+        attempts: Vec::new(),
+        steps: Vec::new(),
+    }
+}
+
 /// The keys of every change after `after`, in feed order, and the last position.
-fn after(store: &PgStorage, after: u64) -> (Vec<String>, u64) {
+pub(super) fn after(store: &PgStorage, after: u64) -> (Vec<String>, u64) {
     let rows = store
         .feed_after(&TokenScope::All, after, 1000, false)
         .expect("feed");
@@ -87,18 +111,9 @@ fn no_reader_sees_past_a_position_not_yet_committed() {
     // engine's runtime context, as the engine's own calls drop theirs.
     let _enter = runtime().enter();
     let store = fresh(&server);
-    let dataset = Dataset {
-        plans: None,
-        accounts: vec![account("early"), account("late")],
-        instances: Vec::new(),
-        daily: Box::new(std::iter::empty()),
-        licenses: Vec::new(),
-        reports: Vec::new(),
-        events: Box::new(std::iter::empty()),
-        attempts: Vec::new(),
-        steps: Vec::new(),
-    };
-    store.load(dataset, day(31)).expect("load");
+    store
+        .load(dataset(&["early", "late"], Vec::new()), day(31))
+        .expect("load");
     let (_, start) = after(&store, 0);
 
     // Writer A draws a position (a month-end row of "early") and does not commit yet.
