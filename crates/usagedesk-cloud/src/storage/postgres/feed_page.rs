@@ -146,8 +146,9 @@ async fn read_kinds(
         }
         let sql = if kind == Kind::Month {
             // Each month row keeps its feed position: one range scan of `month_usage_seq`.
+            // (Column 2, the entry's key, is the month again: not sent twice.)
             format!(
-                "SELECT m.seq, m.account_id, m.month, m.month, m.plan, m.snapshot_date,
+                "SELECT m.seq, m.account_id, NULL, m.month, m.plan, m.snapshot_date,
                      m.users_registered, m.users_with_token, m.users_with_activity
                  FROM month_usage m
                  WHERE m.seq > $1 AND m.seq <= $2 AND {}",
