@@ -422,6 +422,67 @@ fn scope_filter(scope: &TokenScope) -> (&'static str, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{Dataset, Feed, Located, Tenants};
+
+    #[test]
+    fn a_feed_entry_without_its_row_is_an_internal_error_not_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cloud.db");
+        let store = SqliteStorage::open(&path).unwrap();
+        let day = NaiveDate::from_ymd_opt(2024, 1, 5).unwrap();
+        let dataset = Dataset {
+            plans: None,
+            accounts: vec![Located {
+                file: "accounts.csv".into(),
+                line: 2,
+                row: usagedesk_domain::Account {
+                    id: "a".into(),
+                    name: "A".into(),
+                    parent_id: None,
+                    status: usagedesk_domain::AccountStatus::Active,
+                    created_at: day,
+                },
+            }],
+            instances: Vec::new(),
+            daily: Box::new(std::iter::once(Ok(Located {
+                file: "daily_usage.csv".into(),
+                line: 2,
+                row: DailyRow {
+                    account_id: "a".into(),
+                    date: day,
+                    plan: "basic".into(),
+                    counts: usagedesk_domain::UsageCounts::new(3, 2, 1),
+                },
+            }))),
+            licenses: Vec::new(),
+            reports: Vec::new(),
+            events: Box::new(std::iter::empty()),
+            attempts: Vec::new(),
+            steps: Vec::new(),
+        };
+        store.load(dataset, day).unwrap();
+        assert_eq!(
+            store
+                .feed_after(&TokenScope::All, 0, 100, false)
+                .unwrap()
+                .changes
+                .len(),
+            2,
+            "the account and its month row"
+        );
+        // The month row goes; its feed entry stays.
+        Connection::open(&path)
+            .unwrap()
+            .execute("DELETE FROM month_usage", [])
+            .unwrap();
+        let err = store
+            .feed_after(&TokenScope::All, 0, 100, false)
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Other(_)) && err.to_string().contains("inconsistent"),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn a_busy_database_is_unavailable_and_other_errors_are_not() {

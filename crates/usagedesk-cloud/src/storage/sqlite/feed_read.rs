@@ -182,7 +182,8 @@ pub(super) fn page(
     let mut changes = Vec::with_capacity(slots.len());
     for (slot, seq) in slots.into_iter().zip(&seqs) {
         changes.push(slot.ok_or_else(|| {
-            StoreError::Invalid(format!(
+            // Not the client's doing: an internal error (500), logged with the message.
+            StoreError::other(format!(
                 "feed entry {seq} names a row that is not stored; the database is inconsistent"
             ))
         })?);
