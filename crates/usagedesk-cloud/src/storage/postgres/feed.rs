@@ -27,8 +27,28 @@ use crate::storage::{StoreError, TokenScope};
 
 /// Moves an entity to the head of the feed; returns its new position. `key`: '' for accounts
 /// and tombstones, the month for month rows, the entity's id for the others. A month row
-/// takes its new position in the same statement.
+/// takes its new position in the same statement, an event right after (its row keeps it).
 pub(super) async fn touch(
+    conn: &mut PgConnection,
+    kind: &str,
+    account_id: &str,
+    key: &str,
+) -> Result<i64, StoreError> {
+    let seq = touch_entry(conn, kind, account_id, key).await?;
+    if kind == "event" {
+        let id: i64 = key
+            .parse()
+            .map_err(|_| StoreError::other(format!("an event's feed key '{key}' is not its id")))?;
+        sqlx::query("UPDATE instance_events SET seq = $1 WHERE id = $2")
+            .bind(seq)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(seq)
+}
+
+async fn touch_entry(
     conn: &mut PgConnection,
     kind: &str,
     account_id: &str,
@@ -53,7 +73,7 @@ pub(super) async fn touch(
 
 /// Moves many entities to the head of the feed in one statement, in the order given (an
 /// entity given twice ends where its last touch puts it), exactly as one [`touch`] each
-/// (month rows take their new positions in the same statement).
+/// (month rows and events take their new positions in the same statement).
 pub(super) async fn touch_all(
     conn: &mut PgConnection,
     touches: &[(&str, String, String)],
@@ -79,15 +99,20 @@ pub(super) async fn touch_all(
                  WITH ORDINALITY AS u(k, a, t, n)
              ORDER BY n) s
          ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq";
-    let with_months = format!(
-        "WITH t AS ({INSERT} RETURNING seq, kind, account_id, key)
-         UPDATE month_usage m SET seq = t.seq FROM t
-         WHERE t.kind = 'month' AND m.account_id = t.account_id AND m.month = t.key"
+    // The rows that keep their position: month rows and events (an event's key is its id;
+    // the CASE keeps the cast off other kinds' keys).
+    let with_positions = format!(
+        "WITH t AS ({INSERT} RETURNING seq, kind, account_id, key),
+         m AS (UPDATE month_usage m SET seq = t.seq FROM t
+               WHERE t.kind = 'month' AND m.account_id = t.account_id AND m.month = t.key)
+         UPDATE instance_events e SET seq = t.seq FROM t
+         WHERE t.kind = 'event'
+           AND e.id = CASE WHEN t.kind = 'event' THEN CAST(t.key AS BIGINT) END"
     );
     for chunk in (0..kinds.len()).collect::<Vec<_>>().chunks(50_000) {
         let (a, b) = (chunk[0], chunk[chunk.len() - 1] + 1);
-        let months = kinds[a..b].contains(&"month");
-        sqlx::query(if months { &with_months } else { INSERT })
+        let positioned = kinds[a..b].iter().any(|k| *k == "month" || *k == "event");
+        sqlx::query(if positioned { &with_positions } else { INSERT })
             .bind(&kinds[a..b])
             .bind(&accounts[a..b])
             .bind(&keys[a..b])

@@ -5,8 +5,9 @@
 //!    position, without sending the entries (a page of 20,000 month rows is one row back);
 //!    then, when the page is full, whether an entry follows it.
 //! 2. **Each kind present**, read over that range by its own query ([`Kind::select`]; month
-//!    rows by one range scan of `month_usage_seq`) and streamed: rows are decoded while the
-//!    server still sends them.
+//!    rows by one range scan of `month_usage_seq`, and for the whole vendor's scope events by
+//!    one of `instance_events_seq`) and streamed: rows are decoded while the server still
+//!    sends them.
 //! 3. **Checked**: each kind must yield exactly the entries the summary counted; an entry
 //!    whose row is not stored, or of a kind this build does not know, is an inconsistent
 //!    database and fails the page (an internal error, logged) rather than shortening it.
@@ -23,6 +24,7 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 use usagedesk_domain::api::Change;
 
+use super::customer_rows::EVENT_COLS;
 use super::feed::{month_scope_filter, scope_filter, Kind, KINDS};
 use super::{col, scope_root, time_col};
 use crate::storage::{StoreError, TokenScope};
@@ -144,7 +146,16 @@ async fn read_kinds(
         if !present[i] {
             continue;
         }
-        let sql = if kind == Kind::Month {
+        let whole_vendor = matches!(scope, TokenScope::All);
+        let sql = if kind == Kind::Event && whole_vendor {
+            // Each event keeps its feed position too: one range scan of
+            // `instance_events_seq`. (A subtree's scope filters on the entry's account: the
+            // join below.)
+            format!(
+                "SELECT e.seq, NULL, NULL, {EVENT_COLS} FROM instance_events e
+                 WHERE e.seq > $1 AND e.seq <= $2"
+            )
+        } else if kind == Kind::Month {
             // Each month row keeps its feed position: one range scan of `month_usage_seq`.
             // (Column 2, the entry's key, is the month again: not sent twice.)
             format!(

@@ -6,9 +6,12 @@
 
 use usagedesk_domain::api::Change;
 
-use super::fence_tests::{after, dataset, day, fresh, from_env, row};
+use usagedesk_domain::customer::InstanceEvent;
+use usagedesk_domain::Account;
+
+use super::fence_tests::{account, after, dataset, day, fresh, from_env, row};
 use super::*;
-use crate::storage::{Feed, Tenants, TokenScope};
+use crate::storage::{Feed, Located, Tenants, TokenScope};
 
 fn loaded(server: &str) -> PgStorage {
     loaded_into(fresh(server))
@@ -200,4 +203,102 @@ fn a_first_load_beside_a_long_reader_writes_row_by_row_instead_of_waiting_for_it
     let read = |s: &PgStorage| s.feed_after(&TokenScope::All, 0, 100, false).expect("feed");
     assert_eq!(read(&loaded_beside).changes, read(&alone).changes);
     drop(reader);
+}
+
+/// Events whose row does not hold its feed entry's position (none may).
+fn events_off_their_position(store: &PgStorage) -> i64 {
+    store
+        .run(async {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM instance_events e
+                 LEFT JOIN feed f ON f.kind = 'event' AND f.key = CAST(e.id AS TEXT)
+                 WHERE e.seq IS DISTINCT FROM f.seq",
+            )
+            .fetch_one(&store.pool)
+            .await
+        })
+        .expect("events")
+}
+
+fn event(instance: &str, minute: u32, new: &str) -> Located<InstanceEvent> {
+    Located {
+        file: "instance_events.csv".into(),
+        line: 2,
+        row: InstanceEvent {
+            instance_id: instance.into(),
+            field: "status".into(),
+            previous: None,
+            new: new.into(),
+            received_at: day(2).and_hms_opt(10, minute, 0).expect("time").and_utc(),
+        },
+    }
+}
+
+#[test]
+fn events_keep_their_feed_position_through_every_writer() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "feed page test") else {
+        return;
+    };
+    let store = loaded(&server);
+    execute(
+        &store,
+        "INSERT INTO instances(id, license_id, account_id, airgapped) VALUES ('i', 'l', 'b', false)",
+    );
+    let with_events = |accounts: Vec<Located<Account>>, events: Vec<Located<InstanceEvent>>| {
+        let mut d = dataset(&[], Vec::new());
+        d.accounts = accounts;
+        d.events = Box::new(events.into_iter().map(Ok));
+        d
+    };
+    let status = |s: &PgStorage| -> Vec<String> {
+        s.feed_after(&TokenScope::All, 0, 100, false)
+            .expect("the whole feed, events read by their position")
+            .changes
+            .into_iter()
+            .filter_map(|c| match c {
+                Change::InstanceEvent(e) => Some(e.new),
+                _ => None,
+            })
+            .collect()
+    };
+    // Into a table without events: copied, positions drawn with the ids.
+    let first = vec![event("i", 1, "ready"), event("i", 2, "degraded")];
+    store
+        .load(
+            with_events(vec![account("a"), account("b")], first),
+            day(31),
+        )
+        .expect("first events");
+    assert_eq!(events_off_their_position(&store), 0);
+    assert_eq!(status(&store), ["ready", "degraded"]);
+    // A later load: one event rewritten, one new, both moved to the head (staged path).
+    let second = vec![event("i", 2, "unavailable"), event("i", 3, "ready")];
+    store
+        .load(
+            with_events(vec![account("a"), account("b")], second),
+            day(31),
+        )
+        .expect("more events");
+    assert_eq!(events_off_their_position(&store), 0);
+    assert_eq!(status(&store), ["ready", "unavailable", "ready"]);
+    // Account b moves under a: its subtree, events included, is sent again (`touch_all`).
+    let mut b = account("b");
+    b.row.parent_id = Some("a".into());
+    store
+        .load(with_events(vec![account("a"), b], Vec::new()), day(31))
+        .expect("b moves");
+    assert_eq!(events_off_their_position(&store), 0);
+    assert_eq!(status(&store), ["ready", "unavailable", "ready"]);
+    // And a subtree's token reads them through their entries, in the same order.
+    let b_events: Vec<String> = store
+        .feed_after(&TokenScope::Subtree("b".into()), 0, 100, false)
+        .expect("b's feed")
+        .changes
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::InstanceEvent(e) => Some(e.new),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(b_events, ["ready", "unavailable", "ready"]);
 }

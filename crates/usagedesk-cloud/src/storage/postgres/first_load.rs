@@ -194,8 +194,8 @@ async fn draw(conn: &mut PgConnection, seq: &str, n: usize) -> Result<i64, Store
     Ok(last - n + 1)
 }
 
-/// Copies one chunk of new events with ids drawn in file order, then their feed entries in
-/// the same order.
+/// Copies one chunk of new events with ids and feed positions drawn in file order (each event
+/// keeps its position, `instance_events.seq`), then their feed entries in the same order.
 async fn flush_events(
     conn: &mut PgConnection,
     chunk: &mut Vec<(Located<InstanceEvent>, String, &str)>,
@@ -209,23 +209,24 @@ async fn flush_events(
         chunk.len(),
     )
     .await?;
+    let seqs = draw(conn, "'feed_seq'", chunk.len()).await?;
     let mut copy = Copy::start(
         conn,
-        "instance_events (id, instance_id, field, previous, new, received_at)",
+        "instance_events (id, instance_id, field, previous, new, received_at, seq)",
     )
     .await?;
-    for (id, (row, at, _)) in (ids..).zip(chunk.iter()) {
+    for ((seq, id), (row, at, _)) in (seqs..).zip(ids..).zip(chunk.iter()) {
         let e = &row.row;
         copy.int(id)
             .text(&e.instance_id)
             .text(&e.field)
             .opt_text(e.previous.as_deref())
             .text(&e.new)
-            .text(at);
+            .text(at)
+            .int(seq);
         copy.end_row().await?;
     }
     copy.finish().await?;
-    let seqs = draw(conn, "'feed_seq'", chunk.len()).await?;
     let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
     for ((seq, id), (_, _, account)) in (seqs..).zip(ids..).zip(chunk.iter()) {
         copy.int(seq)

@@ -772,6 +772,12 @@ async fn load_events(
         store(copy.finish().await)?;
     }
     drop(seen);
+    // Positions drawn from here on are this statement's (under the write lock).
+    let before: i64 = db(sqlx::query_scalar(
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq",
+    )
+    .fetch_one(&mut *tx)
+    .await)?;
     // New events get ids in file order; every new or changed one goes on the feed in file
     // order.
     let changed = db(sqlx::query(
@@ -795,6 +801,16 @@ async fn load_events(
     .execute(&mut *tx)
     .await)?
     .rows_affected();
+    // Each event keeps its position. A separate statement: rows the one above inserted are
+    // not visible to its own parts.
+    db(sqlx::query(
+        "UPDATE instance_events e SET seq = f.seq FROM feed f
+         WHERE f.seq > $1 AND f.kind = 'event'
+           AND e.id = CASE WHEN f.kind = 'event' THEN CAST(f.key AS BIGINT) END",
+    )
+    .bind(before)
+    .execute(&mut *tx)
+    .await)?;
     Ok(changed as usize)
 }
 
