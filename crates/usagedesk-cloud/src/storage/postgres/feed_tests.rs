@@ -9,6 +9,7 @@ use usagedesk_domain::api::Change;
 use usagedesk_domain::customer::InstanceEvent;
 use usagedesk_domain::Account;
 
+use super::feed_page;
 use super::fence_tests::{account, after, dataset, day, fresh, from_env, row};
 use super::*;
 use crate::storage::{Feed, Located, Tenants, TokenScope};
@@ -301,4 +302,83 @@ fn events_keep_their_feed_position_through_every_writer() {
         })
         .collect();
     assert_eq!(b_events, ["ready", "unavailable", "ready"]);
+}
+
+#[test]
+fn a_page_read_by_two_connections_is_the_page_one_reads() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "feed page test") else {
+        return;
+    };
+    let store = fresh(&server);
+    // Six accounts with two months each: 18 entries of two kinds.
+    let names = ["a", "b", "c", "d", "e", "f"];
+    let daily = names
+        .iter()
+        .flat_map(|a| [row(a, 3), row(a, 4)])
+        .chain(names.iter().map(|a| {
+            let mut r = row(a, 1);
+            r.date = chrono::NaiveDate::from_ymd_opt(2024, 2, 1).expect("date");
+            r
+        }))
+        .collect::<Vec<_>>();
+    let mut daily = daily;
+    daily.sort_by(|x, y| (&x.account_id, x.date).cmp(&(&y.account_id, y.date)));
+    store
+        .load(
+            dataset(&names, daily),
+            chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("date"),
+        )
+        .expect("load");
+    // Two connections open and idle besides the page's own: a connection goes back to the
+    // pool a moment after its transaction ends, so each split read waits for one.
+    let idle = || {
+        for _ in 0..200 {
+            if store.pool.num_idle() >= 2 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("the pool kept no idle connection");
+    };
+    store
+        .run(async {
+            let held = [
+                store.pool.acquire().await?,
+                store.pool.acquire().await?,
+                store.pool.acquire().await?,
+            ];
+            drop(held);
+            Ok::<_, sqlx::Error>(())
+        })
+        .expect("connections");
+    let read = |split: Option<usize>, scope: &TokenScope, after: i64, limit: usize| {
+        store
+            .run(async {
+                let mut tx = store.pool.begin_with(feed_page::begin()).await?;
+                let split = split.map(|at_least| feed_page::Split {
+                    pool: &store.pool,
+                    at_least,
+                });
+                feed_page::page(&mut tx, split, scope, after, limit).await
+            })
+            .expect("page")
+    };
+    for scope in [TokenScope::All, TokenScope::Subtree("c".into())] {
+        for limit in [2, 5, 100] {
+            let mut after = 0;
+            loop {
+                let one = read(None, &scope, after, limit);
+                idle();
+                let two = read(Some(1), &scope, after, limit);
+                assert!(!one.split);
+                assert!(two.split, "{scope:?}, pages of {limit}: read by one");
+                assert_eq!(two.changes, one.changes, "{scope:?}, pages of {limit}");
+                assert_eq!((two.last_seq, two.has_more), (one.last_seq, one.has_more));
+                after = one.last_seq;
+                if !one.has_more {
+                    break;
+                }
+            }
+        }
+    }
 }

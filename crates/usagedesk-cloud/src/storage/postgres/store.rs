@@ -146,7 +146,16 @@ impl Feed for PgStorage {
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         self.run(async {
             let mut tx = self.pool.begin_with(feed_page::begin()).await?;
-            let page = feed_page::page(&mut tx, scope, after, limit).await?;
+            let split = feed_page::Split {
+                pool: &self.pool,
+                at_least: feed_page::SPLIT_AT,
+            };
+            let page = feed_page::page(&mut tx, Some(split), scope, after, limit).await?;
+            tracing::trace!(
+                changes = page.changes.len(),
+                split = page.split,
+                "feed page after {after}"
+            );
             let remaining = if count {
                 let sql = format!(
                     "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
