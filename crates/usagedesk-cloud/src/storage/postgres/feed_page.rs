@@ -13,9 +13,11 @@
 //!    second half is read on it, in the same snapshot (exported by `pg_export_snapshot`,
 //!    imported by `SET TRANSACTION SNAPSHOT`), on the engine's runtime while the calling
 //!    thread reads the first half: the server's share of a page runs on two backends. A page
-//!    never waits for a second connection: with none idle it is read by one (and, if the pool
-//!    may grow, one more is opened in the background for the pages that follow). Under load,
-//!    when every connection is busy, pages are read by one each.
+//!    never waits for a second connection, and one idle connection is always left for other
+//!    calls: with fewer than two idle it is read by one (and, if the pool may grow, one more
+//!    is opened in the background, one at a time). Under load, with the connections busy,
+//!    pages are read by one each; a second connection that fails to start is dropped (rolled
+//!    back) and the page read by one.
 //! 4. **Checked**: each kind must yield exactly the entries the summary counted; an entry
 //!    whose row is not stored, or of a kind this build does not know, is an inconsistent
 //!    database and fails the page (an internal error, logged) rather than shortening it.
@@ -25,6 +27,9 @@
 //! kind by kind took 10.0 s; the summary and streamed kinds 5.3–5.9 s; with events read by
 //! their position too, 4.7–5.7 s; with the second reader, 4.4–5.1 s in the same runs (more
 //! where the database server has cores to spare).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
@@ -53,11 +58,13 @@ pub(super) fn begin() -> String {
 /// Pages of at least this many entries are read by two connections when one is idle.
 pub(super) const SPLIT_AT: usize = 4_096;
 
-/// Where a second reader may come from: `pool`, for pages of at least `at_least` entries.
+/// Where a second reader may come from: `pool`, for pages of at least `at_least` entries;
+/// `opening` is set while a connection is opened for them (one at a time).
 #[derive(Clone, Copy)]
 pub(super) struct Split<'p> {
     pub pool: &'p PgPool,
     pub at_least: usize,
+    pub opening: &'p Arc<AtomicBool>,
 }
 
 pub(super) struct Page {
@@ -126,7 +133,7 @@ pub(super) async fn page(
 
     let present = expected.map(|n| n > 0);
     let second = match split {
-        Some(s) if total >= s.at_least => second_reader(conn, s.pool).await?,
+        Some(s) if total >= s.at_least => second_reader(conn, s).await?,
         _ => None,
     };
     let split = second.is_some();
@@ -180,23 +187,31 @@ pub(super) async fn page(
     })
 }
 
-/// A transaction on another idle connection of `pool`, in the snapshot of `conn`'s; `None`
-/// when none is idle (then, if the pool may grow, one more is opened in the background, idle
-/// for the next page).
+/// A transaction on another idle connection of the pool, in the snapshot of `conn`'s; `None`
+/// when fewer than two are idle (one stays for other calls; then, if the pool may grow, one
+/// more is opened in the background, one at a time), or when the second connection cannot
+/// start (it is checked less than a connection the pool hands out: the page is read by one).
 async fn second_reader(
     conn: &mut PgConnection,
-    pool: &PgPool,
+    split: Split<'_>,
 ) -> Result<Option<Transaction<'static, Postgres>>, StoreError> {
-    if pool.num_idle() == 0 {
-        if pool.size() < pool.options().get_max_connections() {
-            let pool = pool.clone();
+    let pool = split.pool;
+    if pool.num_idle() < 2 {
+        // Two besides this page's, held together so that the second is not the first taken
+        // back; both go back to the pool idle. A failure is the next call's to report.
+        let room = pool.size() + 2 < pool.options().get_max_connections();
+        if room && !split.opening.swap(true, Ordering::AcqRel) {
+            let (pool, opening) = (pool.clone(), split.opening.clone());
             tokio::spawn(async move {
-                // Back to the pool idle; a failure here is the next call's to report.
-                let _ = pool.acquire().await;
+                let first = pool.acquire().await;
+                let second = pool.acquire().await;
+                drop((first, second));
+                opening.store(false, Ordering::Release);
             });
         }
         return Ok(None);
     }
+    // The page's own transaction: an error here is the page's.
     let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
         .fetch_one(&mut *conn)
         .await?;
@@ -206,14 +221,30 @@ async fn second_reader(
             "PostgreSQL named a snapshot '{id}', which is not a snapshot identifier"
         )));
     }
-    // Another call may have taken the idle connection meanwhile: then one reader reads.
-    Ok(pool
-        .try_begin_with(format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-             SET TRANSACTION SNAPSHOT '{id}';
-             {JOIN_SETTINGS}"
-        ))
-        .await?)
+    // Begun first, so that a failure after BEGIN rolls back when the transaction is dropped
+    // (a connection in a failed transaction never goes back to the pool).
+    let started = async {
+        let Some(mut tx) = pool
+            .try_begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?
+        else {
+            // Another call took the idle connection meanwhile.
+            return Ok(None);
+        };
+        sqlx::raw_sql(&format!("SET TRANSACTION SNAPSHOT '{id}'; {JOIN_SETTINGS}"))
+            .execute(&mut *tx)
+            .await?;
+        Ok::<_, sqlx::Error>(Some(tx))
+    };
+    match started.await {
+        Ok(tx) => Ok(tx),
+        Err(e) => {
+            tracing::warn!(
+                "a feed page is read by one connection: the second failed to start: {e}"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// The rows of positions `(from, to]` of each kind `present` marks (tombstones last), and how

@@ -329,8 +329,9 @@ fn a_page_read_by_two_connections_is_the_page_one_reads() {
             chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("date"),
         )
         .expect("load");
-    // Two connections open and idle besides the page's own: a connection goes back to the
-    // pool a moment after its transaction ends, so each split read waits for one.
+    // Two connections open and idle besides the page's own (a page leaves one idle for other
+    // calls): a connection goes back to the pool a moment after its transaction ends, so each
+    // split read waits for them.
     let idle = || {
         for _ in 0..200 {
             if store.pool.num_idle() >= 2 {
@@ -358,6 +359,7 @@ fn a_page_read_by_two_connections_is_the_page_one_reads() {
                 let split = split.map(|at_least| feed_page::Split {
                     pool: &store.pool,
                     at_least,
+                    opening: &store.opening,
                 });
                 feed_page::page(&mut tx, split, scope, after, limit).await
             })

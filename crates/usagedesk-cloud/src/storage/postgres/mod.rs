@@ -61,6 +61,8 @@ pub struct PgStorage {
     epoch: String,
     /// When this process last deleted full rate budgets.
     sweep: rates::Sweep,
+    /// Set while a connection is being opened for feed pages' second readers (one at a time).
+    opening: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The runtime that drives every pool's sockets and timers (two threads, process-wide).
@@ -197,6 +199,7 @@ impl PgStorage {
             limits,
             epoch: String::new(),
             sweep: rates::Sweep::new(),
+            opening: Default::default(),
         };
         let epoch = storage.run(async {
             // A connection of its own first: its error says why (TLS refused, a wrong

@@ -149,6 +149,7 @@ impl Feed for PgStorage {
             let split = feed_page::Split {
                 pool: &self.pool,
                 at_least: feed_page::SPLIT_AT,
+                opening: &self.opening,
             };
             let page = feed_page::page(&mut tx, Some(split), scope, after, limit).await?;
             tracing::trace!(
