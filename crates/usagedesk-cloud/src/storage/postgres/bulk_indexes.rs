@@ -25,10 +25,7 @@ const LOCK_WAIT: &str = "2s";
 /// Takes the exclusive locks of `tables`, in the order given (the feed first, as readers
 /// take it), waiting at most [`LOCK_WAIT`]. `false`, with nothing taken and the transaction
 /// usable, when another session holds one of them that long.
-pub(super) async fn lock_exclusive(
-    conn: &mut PgConnection,
-    tables: &[&str],
-) -> Result<bool, StoreError> {
+async fn lock_exclusive(conn: &mut PgConnection, tables: &[&str]) -> Result<bool, StoreError> {
     sqlx::raw_sql(&format!(
         "SAVEPOINT bulk_lock; SET LOCAL lock_timeout = '{LOCK_WAIT}'"
     ))
@@ -55,6 +52,18 @@ pub(super) async fn lock_exclusive(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`drop_indexes`] of `tables` once [`lock_exclusive`] had them; `None` (nothing dropped, the
+/// transaction usable) when another session held one of them.
+pub(super) async fn drop_indexes_if_alone(
+    conn: &mut PgConnection,
+    tables: &[&str],
+) -> Result<Option<Dropped>, StoreError> {
+    if !lock_exclusive(conn, tables).await? {
+        return Ok(None);
+    }
+    Ok(Some(drop_indexes(conn, tables).await?))
 }
 
 /// What [`drop_indexes`] removed: the statements that make it again, in order.

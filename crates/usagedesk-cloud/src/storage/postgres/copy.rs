@@ -21,7 +21,7 @@ impl<'c> Copy<'c> {
         conn: &'c mut PgConnection,
         table_and_columns: &str,
     ) -> Result<Copy<'c>, StoreError> {
-        Self::start_sql(conn, &format!("COPY {table_and_columns} FROM STDIN")).await
+        Self::start_frozen_if(false, conn, table_and_columns).await
     }
 
     /// Starts `COPY table (columns) FROM STDIN WITH (FREEZE)` when `frozen` (else as
@@ -34,11 +34,9 @@ impl<'c> Copy<'c> {
         table_and_columns: &str,
     ) -> Result<Copy<'c>, StoreError> {
         let with = if frozen { " WITH (FREEZE)" } else { "" };
-        Self::start_sql(conn, &format!("COPY {table_and_columns} FROM STDIN{with}")).await
-    }
-
-    async fn start_sql(conn: &'c mut PgConnection, sql: &str) -> Result<Copy<'c>, StoreError> {
-        let copy = conn.copy_in_raw(sql).await?;
+        let copy = conn
+            .copy_in_raw(&format!("COPY {table_and_columns} FROM STDIN{with}"))
+            .await?;
         Ok(Self {
             copy,
             buf: Vec::with_capacity(CHUNK + 4096),

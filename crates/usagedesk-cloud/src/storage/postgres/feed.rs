@@ -25,6 +25,9 @@ use super::{
 };
 use crate::storage::{StoreError, TokenScope};
 
+/// The last position handed out, committed or not (0 before the first).
+pub(super) const HEAD: &str = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq";
+
 /// Moves an entity to the head of the feed; returns its new position. `key`: '' for accounts
 /// and tombstones, the month for month rows, the entity's id for the others. A month row
 /// takes its new position in the same statement, an event right after (its row keeps it).

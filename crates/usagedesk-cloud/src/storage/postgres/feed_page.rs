@@ -38,7 +38,7 @@ use sqlx::{Postgres, Row, Transaction};
 use usagedesk_domain::api::Change;
 
 use super::customer_rows::EVENT_COLS;
-use super::feed::{month_scope_filter, scope_filter, Kind, KINDS};
+use super::feed::{month_scope_filter, scope_filter, Kind, HEAD, KINDS};
 use super::{col, scope_root, time_col};
 use crate::storage::{StoreError, TokenScope};
 
@@ -120,7 +120,6 @@ pub(super) async fn page(
     let total: usize = expected.iter().sum();
     // The positions handed out (committed or not), and whether an entry follows the page: only
     // a full page can be followed (the summary read to the end of the feed otherwise).
-    const HEAD: &str = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq";
     let (head, has_more): (i64, bool) = if total >= limit {
         let sql =
             format!("SELECT ({HEAD}), EXISTS (SELECT 1 FROM feed f WHERE f.seq > $1 AND {filter})");

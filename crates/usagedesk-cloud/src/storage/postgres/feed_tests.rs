@@ -245,15 +245,19 @@ fn events_keep_their_feed_position_through_every_writer() {
         &store,
         "INSERT INTO instances(id, license_id, account_id, airgapped) VALUES ('i', 'l', 'b', false)",
     );
-    let with_events = |accounts: Vec<Located<Account>>, events: Vec<Located<InstanceEvent>>| {
+    let load = |accounts: Vec<Located<Account>>, events: Vec<Located<InstanceEvent>>| {
         let mut d = dataset(&[], Vec::new());
         d.accounts = accounts;
         d.events = Box::new(events.into_iter().map(Ok));
-        d
+        store.load(d, day(31)).expect("load");
+        assert_eq!(events_off_their_position(&store), 0);
     };
-    let status = |s: &PgStorage| -> Vec<String> {
-        s.feed_after(&TokenScope::All, 0, 100, false)
-            .expect("the whole feed, events read by their position")
+    // The events' new values a scope reads, in feed order (the whole vendor's by their
+    // positions, a subtree's through their entries).
+    let status = |scope: TokenScope| -> Vec<String> {
+        store
+            .feed_after(&scope, 0, 100, false)
+            .expect("feed")
             .changes
             .into_iter()
             .filter_map(|c| match c {
@@ -263,45 +267,26 @@ fn events_keep_their_feed_position_through_every_writer() {
             .collect()
     };
     // Into a table without events: copied, positions drawn with the ids.
-    let first = vec![event("i", 1, "ready"), event("i", 2, "degraded")];
-    store
-        .load(
-            with_events(vec![account("a"), account("b")], first),
-            day(31),
-        )
-        .expect("first events");
-    assert_eq!(events_off_their_position(&store), 0);
-    assert_eq!(status(&store), ["ready", "degraded"]);
+    load(
+        vec![account("a"), account("b")],
+        vec![event("i", 1, "ready"), event("i", 2, "degraded")],
+    );
+    assert_eq!(status(TokenScope::All), ["ready", "degraded"]);
     // A later load: one event rewritten, one new, both moved to the head (staged path).
-    let second = vec![event("i", 2, "unavailable"), event("i", 3, "ready")];
-    store
-        .load(
-            with_events(vec![account("a"), account("b")], second),
-            day(31),
-        )
-        .expect("more events");
-    assert_eq!(events_off_their_position(&store), 0);
-    assert_eq!(status(&store), ["ready", "unavailable", "ready"]);
+    load(
+        vec![account("a"), account("b")],
+        vec![event("i", 2, "unavailable"), event("i", 3, "ready")],
+    );
+    assert_eq!(status(TokenScope::All), ["ready", "unavailable", "ready"]);
     // Account b moves under a: its subtree, events included, is sent again (`touch_all`).
     let mut b = account("b");
     b.row.parent_id = Some("a".into());
-    store
-        .load(with_events(vec![account("a"), b], Vec::new()), day(31))
-        .expect("b moves");
-    assert_eq!(events_off_their_position(&store), 0);
-    assert_eq!(status(&store), ["ready", "unavailable", "ready"]);
-    // And a subtree's token reads them through their entries, in the same order.
-    let b_events: Vec<String> = store
-        .feed_after(&TokenScope::Subtree("b".into()), 0, 100, false)
-        .expect("b's feed")
-        .changes
-        .into_iter()
-        .filter_map(|c| match c {
-            Change::InstanceEvent(e) => Some(e.new),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(b_events, ["ready", "unavailable", "ready"]);
+    load(vec![account("a"), b], Vec::new());
+    assert_eq!(status(TokenScope::All), ["ready", "unavailable", "ready"]);
+    assert_eq!(
+        status(TokenScope::Subtree("b".into())),
+        ["ready", "unavailable", "ready"]
+    );
 }
 
 #[test]

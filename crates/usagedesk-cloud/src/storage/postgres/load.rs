@@ -717,13 +717,7 @@ async fn load_events(
     if is_empty(tx, "instance_events").await? {
         // Its unique key (instance, time, field) takes rows in no order: built once after,
         // when the table is this load's alone.
-        let dropped = if store(bulk_indexes::lock_exclusive(tx, &["instance_events"]).await)? {
-            Some(store(
-                bulk_indexes::drop_indexes(tx, &["instance_events"]).await,
-            )?)
-        } else {
-            None
-        };
+        let dropped = store(bulk_indexes::drop_indexes_if_alone(tx, &["instance_events"]).await)?;
         let written =
             first_load::copy_new_events(tx, instance_accounts, Box::new(rows), today).await?;
         if let Some(dropped) = dropped {
@@ -773,11 +767,9 @@ async fn load_events(
     }
     drop(seen);
     // Positions drawn from here on are this statement's (under the write lock).
-    let before: i64 = db(sqlx::query_scalar(
-        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq",
-    )
-    .fetch_one(&mut *tx)
-    .await)?;
+    let before: i64 = db(sqlx::query_scalar(super::feed::HEAD)
+        .fetch_one(&mut *tx)
+        .await)?;
     // New events get ids in file order; every new or changed one goes on the feed in file
     // order.
     let changed = db(sqlx::query(
@@ -1071,17 +1063,14 @@ async fn load_daily(
             // With the tables to itself, the copy goes in without indexes (built after it) and
             // the month and daily rows frozen; else row by row into the indexed tables.
             let tables = ["feed", "month_usage", "daily_usage"];
-            let bulk = store(bulk_indexes::lock_exclusive(tx, &tables).await)?;
-            let dropped = if bulk {
-                let dropped = store(bulk_indexes::drop_indexes(tx, &tables).await)?;
+            let dropped = store(bulk_indexes::drop_indexes_if_alone(tx, &tables).await)?;
+            let bulk = dropped.is_some();
+            if bulk {
                 // Empty, and truncated so that their rows can be copied frozen.
                 db(sqlx::query("TRUNCATE daily_usage, month_usage")
                     .execute(&mut *tx)
                     .await)?;
-                Some(dropped)
-            } else {
-                None
-            };
+            }
             let rest =
                 first_load::copy_sorted(tx, Box::new(rows), accounts, catalog, today, stats, bulk)
                     .await?;
