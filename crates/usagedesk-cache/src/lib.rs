@@ -116,6 +116,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const WAL_LIMIT_BYTES: i64 = 64 << 20;
 /// Page cache per connection (KiB, SQLite's negative `cache_size`).
 const CACHE_KIB: u32 = 64 * 1024;
+/// The page size of a new cache: 16 KiB instead of SQLite's 4 KiB. A sync writes millions of
+/// small rows and the views scan ranges of them; B-trees of larger pages split less, log less
+/// and read a range in fewer pages. A cache created before keeps its size.
+const PAGE_SIZE: u32 = 16 * 1024;
 
 /// How every cache connection is opened: the project's settings (WAL, `synchronous=NORMAL`,
 /// foreign keys, busy timeout), URI paths, a bounded log after checkpoints (a full sync writes
@@ -126,6 +130,7 @@ pub(crate) fn settings() -> Settings {
         .journal_size_limit(WAL_LIMIT_BYTES)
         .cache_kib(CACHE_KIB)
         .temp_store(TempStore::Memory)
+        .page_size(PAGE_SIZE)
 }
 
 impl Cache {

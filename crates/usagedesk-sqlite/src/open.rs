@@ -29,6 +29,7 @@ pub struct Settings {
     cache_kib: Option<u32>,
     journal_size_limit: Option<i64>,
     temp_store: TempStore,
+    page_size: Option<u32>,
 }
 
 impl Settings {
@@ -43,7 +44,15 @@ impl Settings {
             cache_kib: None,
             journal_size_limit: None,
             temp_store: TempStore::Default,
+            page_size: None,
         }
+    }
+
+    /// The page size, in bytes, of a database this opening creates (a power of two from 512
+    /// to 65,536). A database that already has tables keeps the size it was created with.
+    pub fn page_size(mut self, bytes: u32) -> Self {
+        self.page_size = Some(bytes);
+        self
     }
 
     /// Whether a missing file is created (`false`: opening it fails).
@@ -120,6 +129,10 @@ pub fn open(path: &Path, settings: &Settings) -> Result<Connection, SqliteError>
     let conn = Connection::open_with_flags(path, settings.flags())?;
     // The timeout first: switching to WAL takes a lock another process may hold.
     conn.busy_timeout(settings.busy_timeout)?;
+    if let Some(bytes) = settings.page_size {
+        // Takes effect only while the file is empty, so before WAL mode writes its header.
+        conn.execute_batch(&format!("PRAGMA page_size = {bytes}"))?;
+    }
     let mode = switch_to_wal(&conn, settings.busy_timeout)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(SqliteError::NoWal { mode });
@@ -227,6 +240,40 @@ mod tests {
         assert_eq!(pragma(&conn, "cache_size"), "-2048");
         assert_eq!(pragma(&conn, "temp_store"), "0");
         assert_eq!(pragma(&conn, "journal_mode"), "wal", "untouched");
+    }
+
+    #[test]
+    fn the_page_size_is_set_on_a_new_file_and_kept_by_an_existing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let big = Settings::new(Duration::from_secs(5)).page_size(16384);
+        let conn = open(&path, &big).unwrap();
+        conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        assert_eq!(pragma(&conn, "page_size"), "16384", "a new file takes it");
+        drop(conn);
+        let again = open(
+            &path,
+            &Settings::new(Duration::from_secs(5)).page_size(4096),
+        )
+        .unwrap();
+        assert_eq!(
+            pragma(&again, "page_size"),
+            "16384",
+            "a file with tables keeps its size: changing it would need a VACUUM outside WAL"
+        );
+        assert_eq!(pragma(&again, "journal_mode"), "wal");
+
+        let old = dir.path().join("old.db");
+        Connection::open(&old)
+            .unwrap()
+            .execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x);")
+            .unwrap();
+        let conn = open(&old, &big).unwrap();
+        assert_eq!(
+            pragma(&conn, "page_size"),
+            "4096",
+            "created before the option"
+        );
     }
 
     #[test]

@@ -46,14 +46,23 @@ pub(in crate::storage::sqlite) fn load(
     today: NaiveDate,
     stats: &mut LoadStats,
 ) -> Result<(), LoadError> {
+    let started = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!("load: {what}, {:.2} s", started.elapsed().as_secs_f64());
+    };
     let changed_licenses = load_licenses(tx, accounts, catalog, &dataset.licenses, today)?;
     stats.licenses_changed = changed_licenses.len();
+    lap("licenses");
     check_instance_licenses(tx, changed_instances, &changed_licenses, &dataset)?;
+    lap("instance licenses checked");
 
     let mut instance_accounts = InstanceAccounts::default();
     stats.reports_changed = load_reports(tx, &mut instance_accounts, &dataset.reports, today)?;
+    lap("reports");
     stats.events_changed = load_events(tx, &mut instance_accounts, dataset.events, today)?;
+    lap("events");
     stats.attempts_changed = load_attempts(tx, &dataset.attempts, &dataset.steps, today)?;
+    lap("attempts");
     Ok(())
 }
 
