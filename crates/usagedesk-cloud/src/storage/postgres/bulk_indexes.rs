@@ -13,6 +13,11 @@
 //! makes the caller write row by row instead of stalling every request queued behind it.
 //! Key constraints (primary keys, unique) are dropped and added again under their own names;
 //! tables that another table's foreign key references cannot be used here.
+//!
+//! Foreign keys are dropped the same way ([`drop_foreign_keys_if_alone`]) where a first load
+//! copies rows it checked itself: each row's check is a lookup in the referenced table
+//! (128k instances copied in 1.1 s with theirs), while adding the key back checks every row
+//! in one join.
 
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
@@ -64,6 +69,45 @@ pub(super) async fn drop_indexes_if_alone(
         return Ok(None);
     }
     Ok(Some(drop_indexes(conn, tables).await?))
+}
+
+/// The foreign keys of `tables` dropped once [`lock_exclusive`] had `tables`, which must hold
+/// every table the keys reference (dropping a key changes both ends); `None` (nothing
+/// dropped, the transaction usable) when another session held one of them. Before the
+/// transaction writes any of them: a deferred key's pending checks would refuse the drop.
+pub(super) async fn drop_foreign_keys_if_alone(
+    conn: &mut PgConnection,
+    tables: &[&str],
+) -> Result<Option<Dropped>, StoreError> {
+    if !lock_exclusive(conn, tables).await? {
+        return Ok(None);
+    }
+    let rows = sqlx::query(
+        "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+                format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+                       pg_get_constraintdef(c.oid)),
+                c.confrelid::regclass::text
+         FROM pg_constraint c
+         WHERE c.conrelid = ANY($1::text[]::regclass[]) AND c.contype = 'f'
+         ORDER BY c.conname",
+    )
+    .bind(tables)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut restore = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let target: String = r.try_get(2)?;
+        if !tables.contains(&target.as_str()) {
+            return Err(StoreError::other(format!(
+                "a foreign key of {} references {target}, which was not locked",
+                tables.join(", ")
+            )));
+        }
+        let drop: String = r.try_get(0)?;
+        sqlx::raw_sql(&drop).execute(&mut *conn).await?;
+        restore.push(r.try_get(1)?);
+    }
+    Ok(Some(Dropped { restore }))
 }
 
 /// What [`drop_indexes`] removed: the statements that make it again, in order.

@@ -86,6 +86,19 @@ impl<'c> Copy<'c> {
         self
     }
 
+    /// An integer field or NULL.
+    pub(super) fn opt_int(&mut self, n: Option<i64>) -> &mut Self {
+        match n {
+            Some(n) => self.int(n),
+            None => self.opt_text(None),
+        }
+    }
+
+    /// A boolean field.
+    pub(super) fn bool(&mut self, b: bool) -> &mut Self {
+        self.text(if b { "t" } else { "f" })
+    }
+
     /// Ends the row; sends the buffer when it is full.
     pub(super) async fn end_row(&mut self) -> Result<(), StoreError> {
         self.buf.push(b'\n');

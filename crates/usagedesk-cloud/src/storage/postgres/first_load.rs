@@ -12,19 +12,27 @@
 //! copied (a later row of a date wins) and derives the month ends it touches again.
 //!
 //! Instance events into a database without any go the same way: with `COPY` into
-//! `instance_events` and onto the feed, ids and positions drawn in file order.
+//! `instance_events` and onto the feed, ids and positions drawn in file order. So do the
+//! other entities' feed entries when the whole database was empty ([`append_new`]), and
+//! the instances, licenses and reports of a load into tables without any ([`copy_instances`],
+//! [`copy_licenses`], [`copy_reports`]): the file's rows are checked to be distinct first, so
+//! the upsert's conflict handling has nothing to do.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use sqlx::postgres::PgConnection;
-use usagedesk_domain::customer::InstanceEvent;
+use usagedesk_domain::customer::{InstanceEvent, InstanceReport, License};
 use usagedesk_domain::month::DateText;
 use usagedesk_domain::{Account, PlanCatalog, UsageCounts};
 
 use super::copy::Copy;
+use super::customer_rows::license_type_text;
+use crate::customers::rules::{feature_bits, seats_text, time_text as time_text_ms};
 use crate::load::rules;
-use crate::storage::{DailyRow, LoadError, LoadStats, Located, RowError, RowStream, StoreError};
+use crate::storage::{
+    DailyRow, InstanceRow, LoadError, LoadStats, Located, RowError, RowStream, StoreError,
+};
 
 /// Daily rows copied per chunk.
 const CHUNK: usize = 50_000;
@@ -178,6 +186,146 @@ pub(super) async fn copy_sorted<'r>(
     Ok(rest.map(|r| -> RowStream<'r, DailyRow> {
         Box::new(std::iter::once(Ok::<_, RowError>(r)).chain(rows))
     }))
+}
+
+/// Puts entities that have no feed entry yet on the feed's head, in the order given (an
+/// entity given twice ends where its last touch puts it, as with `touch_all`), with `COPY`:
+/// positions drawn in one call, no per-row conflict check. For a load into a database that
+/// had no account and no feed entry, where each kind is touched by one call; a repeated
+/// entry would still fail on the feed's unique key. Month rows and events keep their
+/// positions on their rows and take other paths.
+pub(super) async fn append_new(
+    conn: &mut PgConnection,
+    touches: &[(&'static str, String, String)],
+) -> Result<(), StoreError> {
+    if touches.is_empty() {
+        return Ok(());
+    }
+    if let Some((kind, _, _)) = touches.iter().find(|t| t.0 == "month" || t.0 == "event") {
+        return Err(StoreError::other(format!(
+            "the {kind} entries keep their positions on their rows: not appended to the feed alone"
+        )));
+    }
+    let mut last = HashMap::with_capacity(touches.len());
+    for (i, (kind, account, key)) in touches.iter().enumerate() {
+        last.insert((*kind, account.as_str(), key.as_str()), i);
+    }
+    let kept: Vec<_> = touches
+        .iter()
+        .enumerate()
+        .filter(|(i, (kind, account, key))| {
+            last.get(&(*kind, account.as_str(), key.as_str())) == Some(i)
+        })
+        .map(|(_, t)| t)
+        .collect();
+    let first = draw(conn, "'feed_seq'", kept.len()).await?;
+    let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
+    for (seq, (kind, account, key)) in (first..).zip(kept) {
+        copy.int(seq).text(kind).text(account).text(key);
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Instances into a table without any, with the key each keeps (`None`: none) and whether
+/// the load registers it; a registered key is recorded as an `instance_key_events` row at
+/// `now`, in the rows' order.
+pub(super) async fn copy_instances(
+    conn: &mut PgConnection,
+    rows: &[(&Located<InstanceRow>, Option<String>, bool)],
+    now: &str,
+) -> Result<(), StoreError> {
+    let mut copy = Copy::start(
+        conn,
+        "instances (id, license_id, account_id, airgapped, public_key, last_report_at)",
+    )
+    .await?;
+    for (located, key, _) in rows {
+        let r = &located.row;
+        copy.text(&r.id)
+            .text(&r.license_id)
+            .text(&r.account_id)
+            .bool(r.airgapped)
+            .opt_text(key.as_deref())
+            .opt_text(r.last_report_at.as_ref().map(super::time_text).as_deref());
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    let mut copy = Copy::start(
+        conn,
+        "instance_key_events (instance_id, at, event, actor, public_key, detail)",
+    )
+    .await?;
+    for (located, key, _) in rows.iter().filter(|r| r.2) {
+        copy.text(&located.row.id)
+            .text(now)
+            .text("registered")
+            .text("instances.csv")
+            .opt_text(key.as_deref())
+            .text(&format!("loaded from {}", located.file));
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Licenses into a table without any.
+pub(super) async fn copy_licenses(
+    conn: &mut PgConnection,
+    rows: &[&License],
+) -> Result<(), StoreError> {
+    let mut copy = Copy::start(
+        conn,
+        "licenses (id, account_id, type, channel, created_at, expires_at, features, seats)",
+    )
+    .await?;
+    for l in rows {
+        copy.text(&l.id)
+            .text(&l.account_id)
+            .text(license_type_text(l.license_type))
+            .text(&l.channel)
+            .text(&time_text_ms(&l.created_at))
+            .opt_text(l.expires_at.as_ref().map(time_text_ms).as_deref())
+            .int(feature_bits(&l.features))
+            .text(&seats_text(&l.seats));
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Instance reports into a table without any.
+pub(super) async fn copy_reports(
+    conn: &mut PgConnection,
+    rows: &[&InstanceReport],
+) -> Result<(), StoreError> {
+    let mut copy = Copy::start(
+        conn,
+        "instance_reports (instance_id, status, app_version, distribution, kubernetes_version,
+             embedded_cluster, nodes_ready, nodes_total, agent_version, cloud_provider, region,
+             first_check_in, last_check_in)",
+    )
+    .await?;
+    for r in rows {
+        let c = &r.cluster;
+        copy.text(&r.instance_id)
+            .text(r.status.as_str())
+            .text(&r.app_version)
+            .text(&c.distribution)
+            .text(&c.kubernetes_version)
+            .bool(c.embedded_cluster)
+            .opt_int(c.nodes_ready.map(i64::from))
+            .opt_int(c.nodes_total.map(i64::from))
+            .text(&c.agent_version)
+            .opt_text(c.cloud_provider.as_deref())
+            .opt_text(c.region.as_deref())
+            .text(&time_text_ms(&r.first_check_in))
+            .text(&time_text_ms(&r.last_check_in));
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    Ok(())
 }
 
 /// Events copied per chunk.

@@ -38,6 +38,37 @@ const CHUNK: usize = 10_000;
 
 type Touches = Vec<(&'static str, String, String)>;
 
+/// The tables whose foreign keys a load into an empty database drops
+/// ([`bulk_indexes::drop_foreign_keys_if_alone`]): the accounts and the customer files'.
+const KEYED_TABLES: &[&str] = &[
+    "accounts",
+    "instances",
+    "licenses",
+    "instance_reports",
+    "instance_key_events",
+    "install_attempts",
+    "install_steps",
+];
+
+/// How a load moves the entities it wrote to the feed's head.
+#[derive(Clone, Copy)]
+enum Feed {
+    /// The database had no account and no feed entry: every touch is of a new entry
+    /// ([`first_load::append_new`]).
+    New,
+    /// Entries may exist: each is moved ([`touch_all`]).
+    Stored,
+}
+
+impl Feed {
+    async fn touch(self, tx: &mut PgConnection, touches: &Touches) -> Result<(), LoadError> {
+        store(match self {
+            Feed::New => first_load::append_new(tx, touches).await,
+            Feed::Stored => touch_all(tx, touches).await,
+        })
+    }
+}
+
 fn store<T>(r: Result<T, StoreError>) -> Result<T, LoadError> {
     r.map_err(LoadError::Store)
 }
@@ -105,6 +136,18 @@ pub(super) async fn load_dataset(
         }
     }
     let catalog = store(catalog(tx).await)?;
+    let feed = if is_empty(tx, "accounts").await? && is_empty(tx, "feed").await? {
+        Feed::New
+    } else {
+        Feed::Stored
+    };
+    // Into an empty database the rows, each checked by the rules, go in without the per-row
+    // checks of their foreign keys; the keys are added back (checking every row at once)
+    // after the customer files.
+    let foreign_keys = match feed {
+        Feed::New => store(bulk_indexes::drop_foreign_keys_if_alone(tx, KEYED_TABLES).await)?,
+        Feed::Stored => None,
+    };
 
     let stored = db(
         sqlx::query(&format!("SELECT {ACCOUNT_COLS} FROM accounts a"))
@@ -156,7 +199,7 @@ pub(super) async fn load_dataset(
                 .map(|a| ("account", a.id.clone(), String::new())),
         );
     }
-    store(touch_all(tx, &touches).await)?;
+    feed.touch(tx, &touches).await?;
     stats.accounts_changed = merge.changed.len();
     if merge.tree_changed {
         store(rebuild_closure(tx, all).await)?;
@@ -166,7 +209,7 @@ pub(super) async fn load_dataset(
     }
     tracing::debug!("load: accounts, {:.2} s", started.elapsed().as_secs_f64());
 
-    let changed_instances = load_instances(tx, all, &dataset.instances, today).await?;
+    let changed_instances = load_instances(tx, feed, all, &dataset.instances, today).await?;
     stats.instances_changed = changed_instances.len();
     tracing::debug!("load: instances, {:.2} s", started.elapsed().as_secs_f64());
     let instance_lines: HashMap<String, (String, u64)> = dataset
@@ -175,7 +218,7 @@ pub(super) async fn load_dataset(
         .map(|i| (i.row.id.clone(), (i.file.to_string(), i.line)))
         .collect();
     let licenses = std::mem::take(&mut dataset.licenses);
-    let changed_licenses = load_licenses(tx, all, &catalog, &licenses, today).await?;
+    let changed_licenses = load_licenses(tx, feed, all, &catalog, &licenses, today).await?;
     stats.licenses_changed = changed_licenses.len();
     tracing::debug!("load: licenses, {:.2} s", started.elapsed().as_secs_f64());
     check_instance_licenses(
@@ -194,12 +237,17 @@ pub(super) async fn load_dataset(
             .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
             .collect::<Result<_, StoreError>>()?
     };
-    stats.reports_changed = load_reports(tx, &instance_accounts, &dataset.reports, today).await?;
+    stats.reports_changed =
+        load_reports(tx, feed, &instance_accounts, &dataset.reports, today).await?;
     tracing::debug!("load: reports, {:.2} s", started.elapsed().as_secs_f64());
     let events = std::mem::replace(&mut dataset.events, Box::new(std::iter::empty()));
     stats.events_changed = load_events(tx, &instance_accounts, events, today).await?;
     tracing::debug!("load: events, {:.2} s", started.elapsed().as_secs_f64());
-    stats.attempts_changed = load_attempts(tx, &dataset.attempts, &dataset.steps, today).await?;
+    stats.attempts_changed =
+        load_attempts(tx, feed, &dataset.attempts, &dataset.steps, today).await?;
+    if let Some(keys) = foreign_keys {
+        store(keys.restore(tx).await)?;
+    }
     tracing::debug!(
         "load: instances and customer data, {:.2} s",
         started.elapsed().as_secs_f64()
@@ -320,6 +368,7 @@ async fn resend_subtree(tx: &mut PgConnection, id: &str) -> Result<(), StoreErro
 /// `instances::load` for the rules of keys); returns the ids that changed.
 async fn load_instances(
     tx: &mut PgConnection,
+    feed: Feed,
     accounts: &HashMap<String, Account>,
     rows: &[Located<InstanceRow>],
     today: NaiveDate,
@@ -328,7 +377,8 @@ async fn load_instances(
         return Ok(Vec::new());
     }
     type Stored = (String, String, bool, Option<String>, Option<String>);
-    let stored: HashMap<String, Stored> = if is_empty(tx, "instances").await? {
+    let empty = is_empty(tx, "instances").await?;
+    let stored: HashMap<String, Stored> = if empty {
         HashMap::new()
     } else {
         let rows = db(sqlx::query(
@@ -381,88 +431,93 @@ async fn load_instances(
     }
     // The load runs as of the wall clock, like the rest of what it writes.
     let now = time_text(&chrono::Utc::now());
-    for chunk in changed.chunks(CHUNK) {
-        db(sqlx::query(
-            "INSERT INTO instances(id, license_id, account_id, airgapped, public_key, last_report_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[],
-                                  $6::text[])
-             ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id,
-               airgapped = excluded.airgapped, public_key = excluded.public_key,
-               last_report_at = CASE
-                 WHEN instances.last_report_at IS NULL
-                   OR excluded.last_report_at > instances.last_report_at
-                 THEN coalesce(excluded.last_report_at, instances.last_report_at)
-                 ELSE instances.last_report_at END",
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|c| c.0.row.id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|c| c.0.row.license_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|c| c.0.row.account_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|c| c.0.row.airgapped).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.1.as_deref()).collect::<Vec<_>>())
-        .bind(
-            chunk
-                .iter()
-                .map(|c| c.0.row.last_report_at.as_ref().map(time_text))
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await)?;
-        let registered: Vec<_> = chunk.iter().filter(|c| c.2).collect();
-        if !registered.is_empty() {
+    if empty {
+        store(first_load::copy_instances(tx, &changed, &now).await)?;
+    } else {
+        for chunk in changed.chunks(CHUNK) {
             db(sqlx::query(
-                "INSERT INTO instance_key_events(instance_id, at, event, actor, public_key, detail)
-                 SELECT i, $2, 'registered', 'instances.csv', k, d
-                 FROM unnest($1::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(i, k, d, n)
-                 ORDER BY n",
+                "INSERT INTO instances(id, license_id, account_id, airgapped, public_key, last_report_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[],
+                                      $6::text[])
+                 ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id,
+                   airgapped = excluded.airgapped, public_key = excluded.public_key,
+                   last_report_at = CASE
+                     WHEN instances.last_report_at IS NULL
+                       OR excluded.last_report_at > instances.last_report_at
+                     THEN coalesce(excluded.last_report_at, instances.last_report_at)
+                     ELSE instances.last_report_at END",
             )
             .bind(
-                registered
+                chunk
                     .iter()
                     .map(|c| c.0.row.id.as_str())
                     .collect::<Vec<_>>(),
             )
-            .bind(&now)
             .bind(
-                registered
+                chunk
                     .iter()
-                    .map(|c| c.1.as_deref())
+                    .map(|c| c.0.row.license_id.as_str())
                     .collect::<Vec<_>>(),
             )
             .bind(
-                registered
+                chunk
                     .iter()
-                    .map(|c| format!("loaded from {}", c.0.file))
+                    .map(|c| c.0.row.account_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|c| c.0.row.airgapped).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|c| c.1.as_deref()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|c| c.0.row.last_report_at.as_ref().map(time_text))
                     .collect::<Vec<_>>(),
             )
             .execute(&mut *tx)
             .await)?;
+            let registered: Vec<_> = chunk.iter().filter(|c| c.2).collect();
+            if !registered.is_empty() {
+                db(sqlx::query(
+                    "INSERT INTO instance_key_events(instance_id, at, event, actor, public_key, detail)
+                     SELECT i, $2, 'registered', 'instances.csv', k, d
+                     FROM unnest($1::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(i, k, d, n)
+                     ORDER BY n",
+                )
+                .bind(
+                    registered
+                        .iter()
+                        .map(|c| c.0.row.id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(&now)
+                .bind(
+                    registered
+                        .iter()
+                        .map(|c| c.1.as_deref())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    registered
+                        .iter()
+                        .map(|c| format!("loaded from {}", c.0.file))
+                        .collect::<Vec<_>>(),
+                )
+                .execute(&mut *tx)
+                .await)?;
+            }
         }
     }
     let touches: Touches = changed
         .iter()
         .map(|c| ("instance", c.0.row.account_id.clone(), c.0.row.id.clone()))
         .collect();
-    store(touch_all(tx, &touches).await)?;
+    feed.touch(tx, &touches).await?;
     Ok(changed.iter().map(|c| c.0.row.id.clone()).collect())
 }
 
 async fn load_licenses(
     tx: &mut PgConnection,
+    feed: Feed,
     accounts: &HashMap<String, Account>,
     catalog: &PlanCatalog,
     rows: &[Located<License>],
@@ -471,7 +526,8 @@ async fn load_licenses(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let stored: HashMap<String, License> = if is_empty(tx, "licenses").await? {
+    let empty = is_empty(tx, "licenses").await?;
+    let stored: HashMap<String, License> = if empty {
         HashMap::new()
     } else {
         let rows = db(sqlx::query(&format!(
@@ -498,62 +554,66 @@ async fn load_licenses(
         }
         changed.push(&row.row);
     }
-    for chunk in changed.chunks(CHUNK) {
-        db(sqlx::query(
-            "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at, features,
-               seats)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                  $6::text[], $7::bigint[], $8::text[])
-             ON CONFLICT (id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
-               created_at = excluded.created_at, expires_at = excluded.expires_at,
-               features = excluded.features, seats = excluded.seats",
-        )
-        .bind(chunk.iter().map(|l| l.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            chunk
-                .iter()
-                .map(|l| l.account_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|l| license_type_text(l.license_type))
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|l| l.channel.as_str()).collect::<Vec<_>>())
-        .bind(
-            chunk
-                .iter()
-                .map(|l| time_text_ms(&l.created_at))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|l| l.expires_at.as_ref().map(time_text_ms))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|l| feature_bits(&l.features))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|l| seats_text(&l.seats))
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await)?;
+    if empty {
+        store(first_load::copy_licenses(tx, &changed).await)?;
+    } else {
+        for chunk in changed.chunks(CHUNK) {
+            db(sqlx::query(
+                "INSERT INTO licenses(id, account_id, type, channel, created_at, expires_at, features,
+                   seats)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                      $6::text[], $7::bigint[], $8::text[])
+                 ON CONFLICT (id) DO UPDATE SET type = excluded.type, channel = excluded.channel,
+                   created_at = excluded.created_at, expires_at = excluded.expires_at,
+                   features = excluded.features, seats = excluded.seats",
+            )
+            .bind(chunk.iter().map(|l| l.id.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|l| l.account_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|l| license_type_text(l.license_type))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|l| l.channel.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|l| time_text_ms(&l.created_at))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|l| l.expires_at.as_ref().map(time_text_ms))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|l| feature_bits(&l.features))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|l| seats_text(&l.seats))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await)?;
+        }
     }
     let touches: Touches = changed
         .iter()
         .map(|l| ("license", l.account_id.clone(), l.id.clone()))
         .collect();
-    store(touch_all(tx, &touches).await)?;
+    feed.touch(tx, &touches).await?;
     Ok(changed.iter().map(|l| l.id.clone()).collect())
 }
 
@@ -602,6 +662,7 @@ async fn check_instance_licenses(
 
 async fn load_reports(
     tx: &mut PgConnection,
+    feed: Feed,
     instance_accounts: &HashMap<String, String>,
     rows: &[Located<InstanceReport>],
     today: NaiveDate,
@@ -609,7 +670,8 @@ async fn load_reports(
     if rows.is_empty() {
         return Ok(0);
     }
-    let stored: HashMap<String, InstanceReport> = if is_empty(tx, "instance_reports").await? {
+    let empty = is_empty(tx, "instance_reports").await?;
+    let stored: HashMap<String, InstanceReport> = if empty {
         HashMap::new()
     } else {
         let rows = db(sqlx::query(&format!(
@@ -641,63 +703,69 @@ async fn load_reports(
             r.instance_id.clone(),
         ));
     }
-    for chunk in changed.chunks(CHUNK) {
-        let text = |f: fn(&InstanceReport) -> &str| chunk.iter().map(|r| f(r)).collect::<Vec<_>>();
-        let opt =
-            |f: fn(&InstanceReport) -> Option<&str>| chunk.iter().map(|r| f(r)).collect::<Vec<_>>();
-        let nodes = |f: fn(&InstanceReport) -> Option<u32>| {
-            chunk
-                .iter()
-                .map(|r| f(r).map(i64::from))
-                .collect::<Vec<_>>()
-        };
-        db(sqlx::query(
-            "INSERT INTO instance_reports(instance_id, status, app_version, distribution,
-               kubernetes_version, embedded_cluster, nodes_ready, nodes_total, agent_version,
-               cloud_provider, region, first_check_in, last_check_in)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                 $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[],
-                 $12::text[], $13::text[])
-             ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,
-               app_version = excluded.app_version, distribution = excluded.distribution,
-               kubernetes_version = excluded.kubernetes_version,
-               embedded_cluster = excluded.embedded_cluster, nodes_ready = excluded.nodes_ready,
-               nodes_total = excluded.nodes_total, agent_version = excluded.agent_version,
-               cloud_provider = excluded.cloud_provider, region = excluded.region,
-               first_check_in = excluded.first_check_in, last_check_in = excluded.last_check_in",
-        )
-        .bind(text(|r| &r.instance_id))
-        .bind(text(|r| r.status.as_str()))
-        .bind(text(|r| &r.app_version))
-        .bind(text(|r| &r.cluster.distribution))
-        .bind(text(|r| &r.cluster.kubernetes_version))
-        .bind(
-            chunk
-                .iter()
-                .map(|r| r.cluster.embedded_cluster)
-                .collect::<Vec<_>>(),
-        )
-        .bind(nodes(|r| r.cluster.nodes_ready))
-        .bind(nodes(|r| r.cluster.nodes_total))
-        .bind(text(|r| &r.cluster.agent_version))
-        .bind(opt(|r| r.cluster.cloud_provider.as_deref()))
-        .bind(opt(|r| r.cluster.region.as_deref()))
-        .bind(
-            chunk
-                .iter()
-                .map(|r| time_text_ms(&r.first_check_in))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|r| time_text_ms(&r.last_check_in))
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await)?;
+    if empty {
+        store(first_load::copy_reports(tx, &changed).await)?;
+    } else {
+        for chunk in changed.chunks(CHUNK) {
+            let text =
+                |f: fn(&InstanceReport) -> &str| chunk.iter().map(|r| f(r)).collect::<Vec<_>>();
+            let opt = |f: fn(&InstanceReport) -> Option<&str>| {
+                chunk.iter().map(|r| f(r)).collect::<Vec<_>>()
+            };
+            let nodes = |f: fn(&InstanceReport) -> Option<u32>| {
+                chunk
+                    .iter()
+                    .map(|r| f(r).map(i64::from))
+                    .collect::<Vec<_>>()
+            };
+            db(sqlx::query(
+                "INSERT INTO instance_reports(instance_id, status, app_version, distribution,
+                   kubernetes_version, embedded_cluster, nodes_ready, nodes_total, agent_version,
+                   cloud_provider, region, first_check_in, last_check_in)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[],
+                     $12::text[], $13::text[])
+                 ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,
+                   app_version = excluded.app_version, distribution = excluded.distribution,
+                   kubernetes_version = excluded.kubernetes_version,
+                   embedded_cluster = excluded.embedded_cluster, nodes_ready = excluded.nodes_ready,
+                   nodes_total = excluded.nodes_total, agent_version = excluded.agent_version,
+                   cloud_provider = excluded.cloud_provider, region = excluded.region,
+                   first_check_in = excluded.first_check_in, last_check_in = excluded.last_check_in",
+            )
+            .bind(text(|r| &r.instance_id))
+            .bind(text(|r| r.status.as_str()))
+            .bind(text(|r| &r.app_version))
+            .bind(text(|r| &r.cluster.distribution))
+            .bind(text(|r| &r.cluster.kubernetes_version))
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| r.cluster.embedded_cluster)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(nodes(|r| r.cluster.nodes_ready))
+            .bind(nodes(|r| r.cluster.nodes_total))
+            .bind(text(|r| &r.cluster.agent_version))
+            .bind(opt(|r| r.cluster.cloud_provider.as_deref()))
+            .bind(opt(|r| r.cluster.region.as_deref()))
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| time_text_ms(&r.first_check_in))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| time_text_ms(&r.last_check_in))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await)?;
+        }
     }
-    store(touch_all(tx, &touches).await)?;
+    feed.touch(tx, &touches).await?;
     Ok(touches.len())
 }
 
@@ -810,6 +878,7 @@ async fn load_events(
 /// how many attempts changed (row or steps).
 async fn load_attempts(
     tx: &mut PgConnection,
+    feed: Feed,
     attempts: &[Located<InstallAttempt>],
     steps: &[Located<StepRow>],
     today: NaiveDate,
@@ -999,7 +1068,7 @@ async fn load_attempts(
             changed.then(|| ("attempt", account.clone(), id.clone()))
         })
         .collect();
-    store(touch_all(tx, &touches).await)?;
+    feed.touch(tx, &touches).await?;
     Ok(touches.len())
 }
 

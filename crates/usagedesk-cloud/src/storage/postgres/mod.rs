@@ -482,6 +482,8 @@ fn scope_root(scope: &super::TokenScope) -> Option<&str> {
 mod feed_tests;
 #[cfg(test)]
 mod fence_tests;
+#[cfg(test)]
+mod first_load_tests;
 
 #[cfg(test)]
 mod tests {
