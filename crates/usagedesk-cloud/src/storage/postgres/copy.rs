@@ -7,6 +7,26 @@ use crate::storage::StoreError;
 
 const CHUNK: usize = 1 << 20;
 
+/// Appends `s` as a field of the text format: backslash, tab, newline and carriage return
+/// escaped, the bytes between them as one slice each.
+fn escape_into(buf: &mut Vec<u8>, s: &str) {
+    let mut rest = s.as_bytes();
+    while let Some(at) = rest
+        .iter()
+        .position(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        buf.extend_from_slice(&rest[..at]);
+        buf.extend_from_slice(match rest[at] {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            _ => b"\\r",
+        });
+        rest = &rest[at + 1..];
+    }
+    buf.extend_from_slice(rest);
+}
+
 /// A `COPY` in progress: fields are escaped into a buffer that is sent when full.
 pub(super) struct Copy<'c> {
     copy: PgCopyIn<&'c mut PgConnection>,
@@ -55,15 +75,7 @@ impl<'c> Copy<'c> {
     /// A text field.
     pub(super) fn text(&mut self, s: &str) -> &mut Self {
         self.sep();
-        for &b in s.as_bytes() {
-            match b {
-                b'\\' => self.buf.extend_from_slice(b"\\\\"),
-                b'\t' => self.buf.extend_from_slice(b"\\t"),
-                b'\n' => self.buf.extend_from_slice(b"\\n"),
-                b'\r' => self.buf.extend_from_slice(b"\\r"),
-                _ => self.buf.push(b),
-            }
-        }
+        escape_into(&mut self.buf, s);
         self
     }
 
@@ -82,7 +94,8 @@ impl<'c> Copy<'c> {
     /// An integer field.
     pub(super) fn int(&mut self, n: i64) -> &mut Self {
         self.sep();
-        self.buf.extend_from_slice(n.to_string().as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self
     }
 
@@ -118,5 +131,42 @@ impl<'c> Copy<'c> {
         }
         self.copy.finish().await?;
         Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_into;
+
+    /// The text format's rule, one character at a time (PostgreSQL's `COPY` documentation:
+    /// backslash, newline, carriage return and tab are written as `\\`, `\n`, `\r`, `\t`).
+    fn by_the_rule(s: &str) -> String {
+        s.chars()
+            .map(|c| match c {
+                '\\' => "\\\\".to_string(),
+                '\n' => "\\n".to_string(),
+                '\r' => "\\r".to_string(),
+                '\t' => "\\t".to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fields_are_escaped_as_the_text_format_says() {
+        for s in [
+            "",
+            "plain",
+            "\\",
+            "a\tb\nc\rd\\e",
+            "\t\t",
+            "ends with \\",
+            "\nstarts",
+            "naïve \u{1F600}\tüñí",
+        ] {
+            let mut buf = Vec::new();
+            escape_into(&mut buf, s);
+            assert_eq!(String::from_utf8(buf).unwrap(), by_the_rule(s), "{s:?}");
+        }
     }
 }
