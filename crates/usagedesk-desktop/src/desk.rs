@@ -21,7 +21,7 @@ pub const MAX_SEARCH: usize = 100;
 pub const MAX_TREND: usize = 36;
 /// Page cache of the app's reading connection (KiB). The views read a page of rows through
 /// indexes, and the OS's file cache serves what SQLite's misses: at 100k accounts 2 MiB drew
-/// every view as fast as 8 MiB did, and the app grew 8-11 MiB over 54 view switches instead
+/// every view as fast as 8 MiB did, and the app grew 8-15 MiB over 54 view switches instead
 /// of 29-35 MiB while the larger cache filled.
 const READER_PAGE_CACHE_KIB: u32 = 2 * 1024;
 /// Page cache of the writing connection (KiB): a sync's inserts go through it.

@@ -130,8 +130,12 @@ pub fn open(path: &Path, settings: &Settings) -> Result<Connection, SqliteError>
     // The timeout first: switching to WAL takes a lock another process may hold.
     conn.busy_timeout(settings.busy_timeout)?;
     if let Some(bytes) = settings.page_size {
-        // Takes effect only while the file is empty, so before WAL mode writes its header.
-        conn.execute_batch(&format!("PRAGMA page_size = {bytes}"))?;
+        // Only on an empty file, before WAL mode writes its header: on an existing one SQLite
+        // would keep the size for the file but give it to a `VACUUM INTO` copy.
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if pages == 0 {
+            conn.execute_batch(&format!("PRAGMA page_size = {bytes}"))?;
+        }
     }
     let mode = switch_to_wal(&conn, settings.busy_timeout)?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -273,6 +277,15 @@ mod tests {
             pragma(&conn, "page_size"),
             "4096",
             "created before the option"
+        );
+        let copy = dir.path().join("copy.db");
+        conn.execute("VACUUM INTO ?1", [copy.display().to_string()])
+            .unwrap();
+        let copy = Connection::open(&copy).unwrap();
+        assert_eq!(
+            pragma(&copy, "page_size"),
+            "4096",
+            "a backup (VACUUM INTO) keeps the size of the file it copies"
         );
     }
 

@@ -27,9 +27,10 @@ use crate::storage::StoreError;
 /// How long [`lock_exclusive`] waits for the tables.
 const LOCK_WAIT: &str = "2s";
 
-/// Takes the exclusive locks of `tables`, in the order given (the feed first, as readers
-/// take it), waiting at most [`LOCK_WAIT`]. `false`, with nothing taken and the transaction
-/// usable, when another session holds one of them that long.
+/// Takes the exclusive locks of `tables`, in the order given, waiting at most [`LOCK_WAIT`].
+/// `false`, with nothing taken and the transaction usable, when another session holds one of
+/// them that long, or waits for a table this transaction holds (a deadlock, which PostgreSQL
+/// reports after its `deadlock_timeout`, 1 s by default).
 async fn lock_exclusive(conn: &mut PgConnection, tables: &[&str]) -> Result<bool, StoreError> {
     sqlx::raw_sql(&format!(
         "SAVEPOINT bulk_lock; SET LOCAL lock_timeout = '{LOCK_WAIT}'"
@@ -44,13 +45,16 @@ async fn lock_exclusive(conn: &mut PgConnection, tables: &[&str]) -> Result<bool
                 .await?;
             Ok(true)
         }
-        // lock_not_available: undone with its savepoint (the timeout too).
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+        // lock_not_available, or deadlock_detected (a session holding one of the tables
+        // waits for one this transaction holds): undone with its savepoint (the timeout too).
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("55P03") | Some("40P01")) =>
+        {
             sqlx::raw_sql("ROLLBACK TO SAVEPOINT bulk_lock; RELEASE SAVEPOINT bulk_lock")
                 .execute(&mut *conn)
                 .await?;
             tracing::info!(
-                "{} are in use by another session: this load writes into them row by row",
+                "{} are in use by another session: this load keeps their indexes and keys and writes row by row",
                 tables.join(", ")
             );
             Ok(false)
@@ -86,7 +90,7 @@ pub(super) async fn drop_foreign_keys_if_alone(
         "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
                 format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
                        pg_get_constraintdef(c.oid)),
-                c.confrelid::regclass::text
+                c.confrelid <> ALL($1::text[]::regclass[])
          FROM pg_constraint c
          WHERE c.conrelid = ANY($1::text[]::regclass[]) AND c.contype = 'f'
          ORDER BY c.conname",
@@ -94,15 +98,18 @@ pub(super) async fn drop_foreign_keys_if_alone(
     .bind(tables)
     .fetch_all(&mut *conn)
     .await?;
+    // A key to a table outside the list would change a table not locked: keep every key.
+    for r in &rows {
+        if r.try_get::<bool, _>(2)? {
+            tracing::warn!(
+                "a foreign key of {} references a table outside them: this load checks the keys row by row",
+                tables.join(", ")
+            );
+            return Ok(None);
+        }
+    }
     let mut restore = Vec::with_capacity(rows.len());
     for r in &rows {
-        let target: String = r.try_get(2)?;
-        if !tables.contains(&target.as_str()) {
-            return Err(StoreError::other(format!(
-                "a foreign key of {} references {target}, which was not locked",
-                tables.join(", ")
-            )));
-        }
         let drop: String = r.try_get(0)?;
         sqlx::raw_sql(&drop).execute(&mut *conn).await?;
         restore.push(r.try_get(1)?);

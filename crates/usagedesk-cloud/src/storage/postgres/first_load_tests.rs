@@ -96,6 +96,19 @@ fn load(store: &PgStorage, dir: &Path) {
         .expect("load");
 }
 
+/// Each foreign key of the tables a first load may drop, and its constraint's oid (new when
+/// the key was dropped and added back).
+fn keys(store: &PgStorage) -> Vec<Vec<Option<String>>> {
+    rows(
+        store,
+        "SELECT conname::text, oid::text FROM pg_constraint
+         WHERE contype = 'f' AND conrelid::regclass::text IN ('accounts', 'instances',
+             'licenses', 'instance_reports', 'instance_key_events', 'install_attempts',
+             'install_steps')
+         ORDER BY conname",
+    )
+}
+
 #[test]
 fn a_load_into_an_empty_database_stores_what_the_general_path_stores() {
     let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "first load test") else {
@@ -106,10 +119,21 @@ fn a_load_into_an_empty_database_stores_what_the_general_path_stores() {
     usagedesk_demo::write_demo(&opts, dir.path()).expect("demo dataset");
 
     let empty = fresh(&server);
+    let keys_before = keys(&empty);
     load(&empty, dir.path());
     let seeded = fresh(&server);
     execute(&seeded, SEED);
+    let seeded_keys = keys(&seeded);
     load(&seeded, dir.path());
+    // The empty database's load took its own path (its keys were dropped and made again),
+    // the seeded one's the general path (its keys untouched).
+    let keys_after = keys(&empty);
+    assert_eq!(keys_before.len(), 7, "{keys_before:?}");
+    for (before, after) in keys_before.iter().zip(&keys_after) {
+        assert_eq!(before[0], after[0]);
+        assert_ne!(before[1], after[1], "{:?} was not made again", before[0]);
+    }
+    assert_eq!(keys(&seeded), seeded_keys);
 
     let (first, general) = (stored(&empty), stored(&seeded));
     for ((table, a), (_, b)) in first.iter().zip(&general) {
@@ -125,4 +149,42 @@ fn a_load_into_an_empty_database_stores_what_the_general_path_stores() {
         matches!(&refused, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503")),
         "{refused:?}"
     );
+}
+
+#[test]
+fn a_refused_load_into_an_empty_database_leaves_it_empty_with_its_keys() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "first load test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = usagedesk_demo::DemoOptions::new(40, 2, 3, today());
+    usagedesk_demo::write_demo(&opts, dir.path()).expect("demo dataset");
+    // A report of an instance the files do not hold: refused by the rules after the keys were
+    // dropped and the accounts, instances and licenses written.
+    let reports = dir.path().join(crate::load::INSTANCE_REPORTS_FILE);
+    let text = std::fs::read_to_string(&reports).expect("reports");
+    let last = text.lines().last().expect("a report");
+    let (_, rest) = last.split_once(',').expect("a field");
+    std::fs::write(&reports, format!("{text}inst-nobody,{rest}\n")).expect("write");
+
+    let store = fresh(&server);
+    let before = keys(&store);
+    let refused = store.load(
+        crate::load::read_dataset(dir.path()).expect("dataset"),
+        today(),
+    );
+    assert!(
+        matches!(&refused, Err(crate::storage::LoadError::Row(e)) if e.to_string().contains("inst-nobody")),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(
+        keys(&store),
+        before,
+        "the dropped keys came back with the rollback"
+    );
+    for table in ["accounts", "instances", "licenses", "feed"] {
+        let n = rows(&store, &format!("SELECT COUNT(*)::text FROM {table}"));
+        assert_eq!(n, [[Some("0".to_string())]], "{table} is empty");
+    }
 }
