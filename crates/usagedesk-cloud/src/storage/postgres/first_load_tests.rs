@@ -90,6 +90,14 @@ fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
         .collect()
 }
 
+/// A generated dataset (`usagedesk-demo`) of `accounts` accounts and `months` months.
+fn demo(accounts: usize, months: u32, seed: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = usagedesk_demo::DemoOptions::new(accounts, months, seed, today());
+    usagedesk_demo::write_demo(&opts, dir.path()).expect("demo dataset");
+    dir
+}
+
 fn load(store: &PgStorage, dir: &Path) {
     store
         .load(crate::load::read_dataset(dir).expect("dataset"), today())
@@ -114,9 +122,7 @@ fn a_load_into_an_empty_database_stores_what_the_general_path_stores() {
     let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "first load test") else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let opts = usagedesk_demo::DemoOptions::new(120, 3, 7, today());
-    usagedesk_demo::write_demo(&opts, dir.path()).expect("demo dataset");
+    let dir = demo(120, 3, 7);
 
     let empty = fresh(&server);
     let keys_before = keys(&empty);
@@ -156,9 +162,7 @@ fn a_refused_load_into_an_empty_database_leaves_it_empty_with_its_keys() {
     let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "first load test") else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let opts = usagedesk_demo::DemoOptions::new(40, 2, 3, today());
-    usagedesk_demo::write_demo(&opts, dir.path()).expect("demo dataset");
+    let dir = demo(40, 2, 3);
     // A report of an instance the files do not hold: refused by the rules after the keys were
     // dropped and the accounts, instances and licenses written.
     let reports = dir.path().join(crate::load::INSTANCE_REPORTS_FILE);
