@@ -19,7 +19,7 @@
 //! (128k instances copied in 1.1 s with theirs), while adding the key back checks every row
 //! in one join.
 
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
 
 use crate::storage::StoreError;
@@ -108,13 +108,7 @@ pub(super) async fn drop_foreign_keys_if_alone(
             return Ok(None);
         }
     }
-    let mut restore = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let drop: String = r.try_get(0)?;
-        sqlx::raw_sql(&drop).execute(&mut *conn).await?;
-        restore.push(r.try_get(1)?);
-    }
-    Ok(Some(Dropped { restore }))
+    Ok(Some(drop_each(conn, &rows).await?))
 }
 
 /// What [`drop_indexes`] removed: the statements that make it again, in order.
@@ -144,8 +138,14 @@ pub(super) async fn drop_indexes(
     .bind(tables)
     .fetch_all(&mut *conn)
     .await?;
+    drop_each(conn, &rows).await
+}
+
+/// Runs each row's statement that drops (column 0) and keeps the one that makes it again
+/// (column 1).
+async fn drop_each(conn: &mut PgConnection, rows: &[PgRow]) -> Result<Dropped, StoreError> {
     let mut restore = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         let drop: String = r.try_get(0)?;
         sqlx::raw_sql(&drop).execute(&mut *conn).await?;
         restore.push(r.try_get(1)?);

@@ -74,6 +74,25 @@ async fn touch_entry(
     .await?)
 }
 
+/// The touches of `touches` that are each entity's last, in order: where a batch of touches
+/// leaves each entity, as the same touches one at a time would.
+pub(super) fn last_touches<'t, 'k>(
+    touches: &'t [(&'k str, String, String)],
+) -> Vec<&'t (&'k str, String, String)> {
+    let mut last = std::collections::HashMap::with_capacity(touches.len());
+    for (i, (kind, account, key)) in touches.iter().enumerate() {
+        last.insert((*kind, account.as_str(), key.as_str()), i);
+    }
+    touches
+        .iter()
+        .enumerate()
+        .filter(|(i, (kind, account, key))| {
+            last.get(&(*kind, account.as_str(), key.as_str())) == Some(i)
+        })
+        .map(|(_, t)| t)
+        .collect()
+}
+
 /// Moves many entities to the head of the feed in one statement, in the order given (an
 /// entity given twice ends where its last touch puts it), exactly as one [`touch`] each
 /// (month rows and events take their new positions in the same statement).
@@ -84,17 +103,11 @@ pub(super) async fn touch_all(
     if touches.is_empty() {
         return Ok(());
     }
-    let mut last = std::collections::HashMap::new();
-    for (i, (kind, account, key)) in touches.iter().enumerate() {
-        last.insert((*kind, account.as_str(), key.as_str()), i);
-    }
     let (mut kinds, mut accounts, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, (kind, account, key)) in touches.iter().enumerate() {
-        if last.get(&(*kind, account.as_str(), key.as_str())) == Some(&i) {
-            kinds.push(*kind);
-            accounts.push(account.as_str());
-            keys.push(key.as_str());
-        }
+    for (kind, account, key) in last_touches(touches) {
+        kinds.push(*kind);
+        accounts.push(account.as_str());
+        keys.push(key.as_str());
     }
     const INSERT: &str = "INSERT INTO feed(seq, kind, account_id, key)
          SELECT nextval('feed_seq'), k, a, t FROM (

@@ -206,18 +206,7 @@ pub(super) async fn append_new(
             "the {kind} entries keep their positions on their rows: not appended to the feed alone"
         )));
     }
-    let mut last = HashMap::with_capacity(touches.len());
-    for (i, (kind, account, key)) in touches.iter().enumerate() {
-        last.insert((*kind, account.as_str(), key.as_str()), i);
-    }
-    let kept: Vec<_> = touches
-        .iter()
-        .enumerate()
-        .filter(|(i, (kind, account, key))| {
-            last.get(&(*kind, account.as_str(), key.as_str())) == Some(i)
-        })
-        .map(|(_, t)| t)
-        .collect();
+    let kept = super::feed::last_touches(touches);
     let first = draw(conn, "'feed_seq'", kept.len()).await?;
     let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
     for (seq, (kind, account, key)) in (first..).zip(kept) {

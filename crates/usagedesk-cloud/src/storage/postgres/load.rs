@@ -52,7 +52,7 @@ const KEYED_TABLES: &[&str] = &[
 
 /// How a load moves the entities it wrote to the feed's head.
 #[derive(Clone, Copy)]
-enum Feed {
+enum FeedPath {
     /// The database had no account and no feed entry: every touch is of a new entry
     /// ([`first_load::append_new`]).
     New,
@@ -60,11 +60,11 @@ enum Feed {
     Stored,
 }
 
-impl Feed {
+impl FeedPath {
     async fn touch(self, tx: &mut PgConnection, touches: &Touches) -> Result<(), LoadError> {
         store(match self {
-            Feed::New => first_load::append_new(tx, touches).await,
-            Feed::Stored => touch_all(tx, touches).await,
+            FeedPath::New => first_load::append_new(tx, touches).await,
+            FeedPath::Stored => touch_all(tx, touches).await,
         })
     }
 }
@@ -137,16 +137,16 @@ pub(super) async fn load_dataset(
     }
     let catalog = store(catalog(tx).await)?;
     let feed = if is_empty(tx, "accounts").await? && is_empty(tx, "feed").await? {
-        Feed::New
+        FeedPath::New
     } else {
-        Feed::Stored
+        FeedPath::Stored
     };
     // Into an empty database the rows, each checked by the rules, go in without the per-row
     // checks of their foreign keys; the keys are added back (checking every row at once)
     // after the customer files.
     let foreign_keys = match feed {
-        Feed::New => store(bulk_indexes::drop_foreign_keys_if_alone(tx, KEYED_TABLES).await)?,
-        Feed::Stored => None,
+        FeedPath::New => store(bulk_indexes::drop_foreign_keys_if_alone(tx, KEYED_TABLES).await)?,
+        FeedPath::Stored => None,
     };
 
     let stored = db(
@@ -368,7 +368,7 @@ async fn resend_subtree(tx: &mut PgConnection, id: &str) -> Result<(), StoreErro
 /// `instances::load` for the rules of keys); returns the ids that changed.
 async fn load_instances(
     tx: &mut PgConnection,
-    feed: Feed,
+    feed: FeedPath,
     accounts: &HashMap<String, Account>,
     rows: &[Located<InstanceRow>],
     today: NaiveDate,
@@ -517,7 +517,7 @@ async fn load_instances(
 
 async fn load_licenses(
     tx: &mut PgConnection,
-    feed: Feed,
+    feed: FeedPath,
     accounts: &HashMap<String, Account>,
     catalog: &PlanCatalog,
     rows: &[Located<License>],
@@ -662,7 +662,7 @@ async fn check_instance_licenses(
 
 async fn load_reports(
     tx: &mut PgConnection,
-    feed: Feed,
+    feed: FeedPath,
     instance_accounts: &HashMap<String, String>,
     rows: &[Located<InstanceReport>],
     today: NaiveDate,
@@ -878,7 +878,7 @@ async fn load_events(
 /// how many attempts changed (row or steps).
 async fn load_attempts(
     tx: &mut PgConnection,
-    feed: Feed,
+    feed: FeedPath,
     attempts: &[Located<InstallAttempt>],
     steps: &[Located<StepRow>],
     today: NaiveDate,
