@@ -143,10 +143,14 @@ pub(super) async fn load_dataset(
     };
     // Into an empty database the rows, each checked by the rules, go in without the per-row
     // checks of their foreign keys; the keys are added back (checking every row at once)
-    // after the customer files.
-    let foreign_keys = match feed {
-        FeedPath::New => store(bulk_indexes::drop_foreign_keys_if_alone(tx, KEYED_TABLES).await)?,
-        FeedPath::Stored => None,
+    // after the customer files. Every feed entry is new too: appended without the feed's
+    // indexes, which are built once, after the month rows' entries.
+    let (foreign_keys, mut feed_indexes) = match feed {
+        FeedPath::New => (
+            store(bulk_indexes::drop_foreign_keys_if_alone(tx, KEYED_TABLES).await)?,
+            store(bulk_indexes::drop_indexes_if_alone(tx, &["feed"]).await)?,
+        ),
+        FeedPath::Stored => (None, None),
     };
 
     let stored = db(
@@ -253,7 +257,11 @@ pub(super) async fn load_dataset(
         started.elapsed().as_secs_f64()
     );
     let daily = std::mem::replace(&mut dataset.daily, Box::new(std::iter::empty()));
-    load_daily(tx, daily, all, &catalog, today, &mut stats).await?;
+    load_daily(tx, daily, all, &catalog, today, &mut stats, &mut feed_indexes).await?;
+    if let Some(indexes) = feed_indexes {
+        // No daily rows: nothing more goes on the feed.
+        store(indexes.restore(tx).await)?;
+    }
     tracing::debug!("load: daily rows, {:.2} s", started.elapsed().as_secs_f64());
     // A load can change a table's size many times over: fresh statistics keep the plans of
     // the reads that follow (feed pages, subtrees) on their indexes.
@@ -1110,6 +1118,9 @@ impl Staged<'_> {
 /// needed: the rows go into `daily_usage` as they are, and the marked rows are the file's
 /// month-end candidates. Otherwise the rows are sorted in SQL (of one date given twice, the
 /// later wins; a month's latest date ends it).
+///
+/// `feed_indexes`, the feed's indexes a first load dropped at its start, are built again
+/// (taken) with the copied rows' own, or before the staged path, whose upserts need them.
 async fn load_daily(
     tx: &mut PgConnection,
     rows: RowStream<'_, crate::storage::DailyRow>,
@@ -1117,6 +1128,7 @@ async fn load_daily(
     catalog: &PlanCatalog,
     today: NaiveDate,
     stats: &mut LoadStats,
+    feed_indexes: &mut Option<bulk_indexes::Dropped>,
 ) -> Result<(), LoadError> {
     let started = std::time::Instant::now();
     let mut rows = rows.peekable();
@@ -1151,6 +1163,9 @@ async fn load_daily(
             if let Some(dropped) = dropped {
                 // Before the staged path for rows out of order, which needs the keys.
                 store(dropped.restore(tx).await)?;
+                if let Some(indexes) = feed_indexes.take() {
+                    store(indexes.restore(tx).await)?;
+                }
                 tracing::debug!(
                     "load: their indexes built, {:.2} s",
                     started.elapsed().as_secs_f64()
@@ -1168,6 +1183,9 @@ async fn load_daily(
         } else {
             Box::new(rows)
         };
+    if let Some(indexes) = feed_indexes.take() {
+        store(indexes.restore(tx).await)?;
+    }
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (
