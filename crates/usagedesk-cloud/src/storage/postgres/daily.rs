@@ -79,9 +79,8 @@ pub(super) fn refresh_sql(keys: &str) -> String {
 /// counts; one per key) where they differ from the stored ones, and moves those to the head
 /// of the feed in (account, month) order; its row count is how many changed.
 ///
-/// The changed rows draw their feed positions first, in (account, month) order, so the
-/// month row and its feed entry get the same `seq` in this one statement (the feed's month
-/// pages read `month_usage` by `seq`).
+/// The changed rows draw their feed positions in (account, month) order; a month row's
+/// position is its `seq` alone (no `feed` entry: pages read month rows by `month_usage_seq`).
 pub(super) fn month_ends_sql(latest: &str) -> String {
     format!(
         "WITH latest (account_id, month, plan, snapshot_date, users_registered,
@@ -96,22 +95,17 @@ pub(super) fn month_ends_sql(latest: &str) -> String {
                     l.users_with_token, l.users_with_activity)),
          placed AS (
              SELECT c.*, nextval('feed_seq') AS seq
-             FROM (SELECT * FROM changed ORDER BY account_id, month) c),
-         written AS (
-             INSERT INTO month_usage AS m (account_id, month, plan, snapshot_date,
-                 users_registered, users_with_token, users_with_activity, seq)
-             SELECT account_id, month, plan, snapshot_date, users_registered,
-                 users_with_token, users_with_activity, seq FROM placed
-             ON CONFLICT (account_id, month) DO UPDATE SET plan = excluded.plan,
-                 snapshot_date = excluded.snapshot_date,
-                 users_registered = excluded.users_registered,
-                 users_with_token = excluded.users_with_token,
-                 users_with_activity = excluded.users_with_activity,
-                 seq = excluded.seq
-             RETURNING m.account_id, m.month, m.seq)
-         INSERT INTO feed(seq, kind, account_id, key)
-         SELECT seq, 'month', account_id, month FROM written
-         ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq"
+             FROM (SELECT * FROM changed ORDER BY account_id, month) c)
+         INSERT INTO month_usage AS m (account_id, month, plan, snapshot_date,
+             users_registered, users_with_token, users_with_activity, seq)
+         SELECT account_id, month, plan, snapshot_date, users_registered,
+             users_with_token, users_with_activity, seq FROM placed
+         ON CONFLICT (account_id, month) DO UPDATE SET plan = excluded.plan,
+             snapshot_date = excluded.snapshot_date,
+             users_registered = excluded.users_registered,
+             users_with_token = excluded.users_with_token,
+             users_with_activity = excluded.users_with_activity,
+             seq = excluded.seq"
     )
 }
 

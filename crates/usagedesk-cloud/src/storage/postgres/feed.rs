@@ -29,14 +29,20 @@ use crate::storage::{StoreError, TokenScope};
 pub(super) const HEAD: &str = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq";
 
 /// Moves an entity to the head of the feed; returns its new position. `key`: '' for accounts
-/// and tombstones, the month for month rows, the entity's id for the others. A month row
-/// takes its new position in the same statement, an event right after (its row keeps it).
+/// and tombstones, the entity's id for the others. An event takes its new position on its row
+/// too, right after. (Month rows have no `feed` entry: they move with [`touch_all`], or when
+/// written, by `daily::month_ends_sql`.)
 pub(super) async fn touch(
     conn: &mut PgConnection,
     kind: &str,
     account_id: &str,
     key: &str,
 ) -> Result<i64, StoreError> {
+    if kind == "month" {
+        return Err(StoreError::other(
+            "a month row keeps its feed position on its row alone: moved by touch_all",
+        ));
+    }
     let seq = touch_entry(conn, kind, account_id, key).await?;
     if kind == "event" {
         let id: i64 = key
@@ -58,14 +64,9 @@ async fn touch_entry(
     key: &str,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "WITH t AS (
-             INSERT INTO feed(seq, kind, account_id, key) VALUES (nextval('feed_seq'), $1, $2, $3)
-             ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq
-             RETURNING seq),
-         m AS (
-             UPDATE month_usage SET seq = (SELECT seq FROM t)
-             WHERE $1 = 'month' AND account_id = $2 AND month = $3)
-         SELECT seq FROM t",
+        "INSERT INTO feed(seq, kind, account_id, key) VALUES (nextval('feed_seq'), $1, $2, $3)
+         ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq
+         RETURNING seq",
     )
     .bind(kind)
     .bind(account_id)
@@ -94,8 +95,9 @@ pub(super) fn last_touches<'t, 'k>(
 }
 
 /// Moves many entities to the head of the feed in one statement, in the order given (an
-/// entity given twice ends where its last touch puts it), exactly as one [`touch`] each
-/// (month rows and events take their new positions in the same statement).
+/// entity given twice ends where its last touch puts it), exactly as one [`touch`] each.
+/// Month rows take their new positions on their rows alone (a month without a row takes
+/// none), events on their rows and their entries, in the same statement.
 pub(super) async fn touch_all(
     conn: &mut PgConnection,
     touches: &[(&str, String, String)],
@@ -115,20 +117,25 @@ pub(super) async fn touch_all(
                  WITH ORDINALITY AS u(k, a, t, n)
              ORDER BY n) s
          ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq";
-    // The rows that keep their position: month rows and events (an event's key is its id;
-    // the CASE keeps the cast off other kinds' keys).
-    let with_positions = format!(
-        "WITH t AS ({INSERT} RETURNING seq, kind, account_id, key),
-         m AS (UPDATE month_usage m SET seq = t.seq FROM t
-               WHERE t.kind = 'month' AND m.account_id = t.account_id AND m.month = t.key)
-         UPDATE instance_events e SET seq = t.seq FROM t
-         WHERE t.kind = 'event'
-           AND e.id = CASE WHEN t.kind = 'event' THEN CAST(t.key AS BIGINT) END"
-    );
+    // The rows that keep their position: month rows (on the row alone) and events (an
+    // event's key is its id; the CASE keeps the cast off other kinds' keys). Positions are
+    // drawn once for every touch, in order (`p`, referenced three times, is evaluated once).
+    const POSITIONED: &str = "WITH p AS (
+             SELECT nextval('feed_seq') AS seq, k, a, t FROM (
+                 SELECT k, a, t, n FROM unnest($1::text[], $2::text[], $3::text[])
+                     WITH ORDINALITY AS u(k, a, t, n)
+                 ORDER BY n) s),
+         f AS (INSERT INTO feed(seq, kind, account_id, key)
+               SELECT seq, k, a, t FROM p WHERE k <> 'month'
+               ON CONFLICT (account_id, kind, key) DO UPDATE SET seq = excluded.seq),
+         m AS (UPDATE month_usage m SET seq = p.seq FROM p
+               WHERE p.k = 'month' AND m.account_id = p.a AND m.month = p.t)
+         UPDATE instance_events e SET seq = p.seq FROM p
+         WHERE p.k = 'event' AND e.id = CASE WHEN p.k = 'event' THEN CAST(p.t AS BIGINT) END";
     for chunk in (0..kinds.len()).collect::<Vec<_>>().chunks(50_000) {
         let (a, b) = (chunk[0], chunk[chunk.len() - 1] + 1);
         let positioned = kinds[a..b].iter().any(|k| *k == "month" || *k == "event");
-        sqlx::query(if positioned { &with_positions } else { INSERT })
+        sqlx::query(if positioned { POSITIONED } else { INSERT })
             .bind(&kinds[a..b])
             .bind(&accounts[a..b])
             .bind(&keys[a..b])

@@ -89,13 +89,12 @@ pub(super) async fn page(
     after: i64,
     limit: usize,
 ) -> Result<Page, StoreError> {
-    let filter = scope_filter(scope);
     let root = scope_root(scope);
     let sql = format!(
         "SELECT p.kind, COUNT(*), MAX(p.seq)
-         FROM (SELECT f.seq, f.kind FROM feed f
-               WHERE f.seq > $1 AND {filter} ORDER BY f.seq LIMIT $2) p
-         GROUP BY p.kind"
+         FROM ({} ORDER BY seq LIMIT $2) p
+         GROUP BY p.kind",
+        entries(scope_filter(scope), month_scope_filter(scope))
     );
     let limit_arg = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut expected: Counts = [0; KINDS.len() + 1];
@@ -121,8 +120,18 @@ pub(super) async fn page(
     // The positions handed out (committed or not), and whether an entry follows the page: only
     // a full page can be followed (the summary read to the end of the feed otherwise).
     let (head, has_more): (i64, bool) = if total >= limit {
-        let sql =
-            format!("SELECT ({HEAD}), EXISTS (SELECT 1 FROM feed f WHERE f.seq > $1 AND {filter})");
+        // Each side's first position after the page, by its index: as an `EXISTS`, the
+        // statement's generic plan scanned both tables from their start (0.3 s a page at 100k
+        // accounts, the later pages the slower).
+        let sql = format!(
+            "SELECT ({HEAD}),
+                 (SELECT f.seq FROM feed f WHERE f.seq > $1 AND {} ORDER BY f.seq LIMIT 1)
+                     IS NOT NULL
+                 OR (SELECT m.seq FROM month_usage m WHERE m.seq > $1 AND {}
+                     ORDER BY m.seq LIMIT 1) IS NOT NULL",
+            scope_filter(scope),
+            month_scope_filter(scope)
+        );
         // `$2` is not used: the filter names the scope's root as `$3`.
         let r = bound(&sql, last_seq, 0, root).fetch_one(&mut *conn).await?;
         (r.try_get(0)?, r.try_get(1)?)
@@ -184,6 +193,22 @@ pub(super) async fn page(
         head,
         split,
     })
+}
+
+/// The first `$2` entries after `$1` that pass the filters, as `seq, kind, account_id`, to be
+/// ordered by `seq` and limited to `$2` again: the feed's (`feed_filter` on `feed f`) and the
+/// month rows' (`month_filter` on `month_usage m`), which keep their position on the row
+/// alone. Each side limited in `seq` order is one index range scan (`feed_pkey`,
+/// `month_usage_seq`), merged and read no further than the page needs; without the inner
+/// limits PostgreSQL sorted every month row after `$1` (0.6 s a page at 100k accounts).
+pub(super) fn entries(feed_filter: &str, month_filter: &str) -> String {
+    format!(
+        "(SELECT f.seq, f.kind, f.account_id FROM feed f WHERE f.seq > $1 AND {feed_filter}
+          ORDER BY f.seq LIMIT $2)
+         UNION ALL
+         (SELECT m.seq, CAST('month' AS text) COLLATE \"C\", m.account_id FROM month_usage m
+          WHERE m.seq > $1 AND {month_filter} ORDER BY m.seq LIMIT $2)"
+    )
 }
 
 /// A transaction on another idle connection of the pool, in the snapshot of `conn`'s; `None`

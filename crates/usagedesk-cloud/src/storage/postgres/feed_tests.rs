@@ -116,17 +116,24 @@ fn an_entry_without_its_row_or_of_an_unknown_kind_fails_the_page() {
         return;
     };
     let store = loaded(&server);
-    execute(&store, "DELETE FROM month_usage WHERE account_id = 'b'");
+    execute(&store, "DELETE FROM accounts WHERE id = 'b'");
     let err = store
         .feed_after(&TokenScope::All, 0, 100, false)
-        .expect_err("a month entry without its row");
-    // The page holds both month entries; one row was found for them.
+        .expect_err("an account entry without its row");
+    // The page holds both account entries; one row was found for them.
     assert!(
         matches!(&err, StoreError::Other(_))
-            && ["2 month entries", "1 rows", "inconsistent"]
+            && ["2 account entries", "1 rows", "inconsistent"]
                 .iter()
                 .all(|w| err.to_string().contains(w)),
         "{err}"
+    );
+    // A month row keeps its position on the row alone: gone, it is simply not listed.
+    let store = loaded(&server);
+    execute(&store, "DELETE FROM month_usage WHERE account_id = 'b'");
+    assert_eq!(
+        after(&store, 0).0,
+        ["account a", "account b", "month a 2024-01"]
     );
 
     let store = loaded(&server);
@@ -368,4 +375,74 @@ fn a_page_read_by_two_connections_is_the_page_one_reads() {
             }
         }
     }
+}
+
+#[test]
+fn schema_6_keeps_each_month_rows_position_on_the_row_alone() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "feed page test") else {
+        return;
+    };
+    let name = format!(
+        "months_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let url = create_database(&server, &name).expect("a database");
+    let store = loaded_into(PgStorage::open(&url).expect("open"));
+    let before = store
+        .feed_after(&TokenScope::All, 0, 100, false)
+        .expect("feed")
+        .changes;
+    let head = |store: &PgStorage| -> i64 {
+        store
+            .run(async { sqlx::query_scalar(feed::HEAD).fetch_one(&store.pool).await })
+            .expect("head")
+    };
+    let old_head = head(&store);
+    // As schema 5 left a database: month rows on the feed too, each with its entry's position
+    // (account a's was never copied onto its row), and account b's row never put on the feed.
+    execute(
+        &store,
+        "ALTER TABLE month_usage ALTER COLUMN seq DROP NOT NULL;
+         INSERT INTO feed(seq, kind, account_id, key)
+             SELECT seq, 'month', account_id, month FROM month_usage WHERE account_id = 'a';
+         UPDATE month_usage SET seq = NULL;
+         DELETE FROM usagedesk_schema WHERE version = 6;",
+    );
+    drop(store);
+    let store = PgStorage::open(&url).expect("migrated");
+    let scalar = |sql: &'static str| -> i64 {
+        store
+            .run(async { sqlx::query_scalar(sql).fetch_one(&store.pool).await })
+            .expect(sql)
+    };
+    assert_eq!(scalar("SELECT COUNT(*) FROM feed WHERE kind = 'month'"), 0);
+    assert_eq!(
+        scalar("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'month_usage' AND column_name = 'seq' AND is_nullable = 'NO'"),
+        1,
+        "every month row has a position"
+    );
+    // a's row took its entry's position back; b's, never sent, a new one at the head (so a
+    // cache that read up to the old head gets it).
+    assert!(scalar("SELECT seq FROM month_usage WHERE account_id = 'b'") > old_head);
+    let (names, _) = after(&store, 0);
+    assert_eq!(
+        names,
+        [
+            "account a",
+            "account b",
+            "month a 2024-01",
+            "month b 2024-01"
+        ]
+    );
+    let (names, _) = after(&store, u64::try_from(old_head).expect("head"));
+    assert_eq!(names, ["month b 2024-01"]);
+    assert_eq!(
+        store
+            .feed_after(&TokenScope::All, 0, 100, false)
+            .expect("feed")
+            .changes,
+        before,
+        "the same changes in the same order"
+    );
 }

@@ -1,8 +1,8 @@
 //! The daily rows of a first load (no daily or month-end rows stored), straight into their
 //! tables: while the file lists its rows by account then date, each row goes to
 //! `daily_usage` with `COPY`, and each (account, month)'s last row, known once the next key
-//! starts, goes to `month_usage` and to the feed with `COPY` too, with feed positions drawn
-//! in (account, month) order. Nothing is staged, merged or sorted: a staging table and the
+//! starts, goes to `month_usage` with `COPY` too, with its feed position drawn in
+//! (account, month) order. Nothing is staged, merged or sorted: a staging table and the
 //! set-based merge cost more than the rows' own writes (measured at 10k accounts: 1.1 s to
 //! merge and 1.7 s to derive the month ends, against 0.2 s for the copy).
 //!
@@ -64,9 +64,9 @@ fn int(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
 }
 
-/// Copies one chunk: its daily rows, then its finished month ends with positions drawn for
-/// them (under the engine's write lock no other transaction draws meanwhile, so they are
-/// consecutive), and their feed entries.
+/// Copies one chunk: its daily rows, then its finished month ends with feed positions drawn
+/// for them (under the engine's write lock no other transaction draws meanwhile, so they are
+/// consecutive), which the rows keep (month rows have no `feed` entry).
 async fn flush(
     conn: &mut PgConnection,
     daily: &mut Vec<Row<'_>>,
@@ -114,15 +114,6 @@ async fn flush(
             .int(int(r.counts.users_with_token))
             .int(int(r.counts.users_with_activity))
             .int(seq);
-        copy.end_row().await?;
-    }
-    copy.finish().await?;
-    let mut copy = Copy::start(conn, "feed (seq, kind, account_id, key)").await?;
-    for (seq, r) in (first..).zip(ends.iter()) {
-        copy.int(seq)
-            .text("month")
-            .text(r.account_id)
-            .text(&month(r));
         copy.end_row().await?;
     }
     copy.finish().await?;
@@ -192,8 +183,8 @@ pub(super) async fn copy_sorted<'r>(
 /// entity given twice ends where its last touch puts it, as with `touch_all`), with `COPY`:
 /// positions drawn in one call, no per-row conflict check. For a load into a database that
 /// had no account and no feed entry, where each kind is touched by one call; a repeated
-/// entry would still fail on the feed's unique key. Month rows and events keep their
-/// positions on their rows and take other paths.
+/// entry still fails on the feed's unique key (when it is built again, if the load dropped
+/// it). Month rows and events keep their positions on their rows and take other paths.
 pub(super) async fn append_new(
     conn: &mut PgConnection,
     touches: &[(&'static str, String, String)],

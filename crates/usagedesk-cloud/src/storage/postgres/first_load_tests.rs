@@ -55,7 +55,8 @@ const SEED: &str = "
             NULL, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z');";
 
 /// What a load stored of the dataset (the seed left out): each table's rows with every column
-/// but generated ids and the wall-clock time of key events, and the feed's entries in order.
+/// but generated ids and the wall-clock time of key events, and the feed's entries (month rows
+/// included) in order.
 fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
     let not_seed = "NOT LIKE 'zz-%'";
     let queries: [(&str, String); 6] = [
@@ -77,7 +78,13 @@ fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
         ),
         (
             "feed",
-            format!("SELECT kind, account_id, key FROM feed WHERE account_id {not_seed} ORDER BY seq"),
+            // Month rows keep their position on the row alone.
+            format!(
+                "SELECT kind, account_id, key FROM (
+                     SELECT seq, kind, account_id, key FROM feed
+                     UNION ALL SELECT seq, 'month', account_id, month FROM month_usage) e
+                 WHERE account_id {not_seed} ORDER BY seq"
+            ),
         ),
         (
             "foreign keys",

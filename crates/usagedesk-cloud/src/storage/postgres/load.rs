@@ -257,7 +257,16 @@ pub(super) async fn load_dataset(
         started.elapsed().as_secs_f64()
     );
     let daily = std::mem::replace(&mut dataset.daily, Box::new(std::iter::empty()));
-    load_daily(tx, daily, all, &catalog, today, &mut stats, &mut feed_indexes).await?;
+    load_daily(
+        tx,
+        daily,
+        all,
+        &catalog,
+        today,
+        &mut stats,
+        &mut feed_indexes,
+    )
+    .await?;
     if let Some(indexes) = feed_indexes {
         // No daily rows: nothing more goes on the feed.
         store(indexes.restore(tx).await)?;

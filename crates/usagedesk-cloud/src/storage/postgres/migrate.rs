@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_rate_budgets.sql"),
     include_str!("../../../migrations/postgres/0004_month_feed_position.sql"),
     include_str!("../../../migrations/postgres/0005_event_feed_position.sql"),
+    include_str!("../../../migrations/postgres/0006_month_rows_off_feed.sql"),
 ];
 
 /// Held (per database) while migrating.

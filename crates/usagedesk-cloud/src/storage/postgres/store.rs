@@ -158,9 +158,11 @@ impl Feed for PgStorage {
                 "feed page after {after}"
             );
             let remaining = if count {
+                // Of the next entries (at most the limit, whoever may see them), those the
+                // scope may see.
                 let sql = format!(
-                    "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
-                     WHERE f.seq > $1 ORDER BY f.seq LIMIT $2) f WHERE {}",
+                    "SELECT COUNT(*) FROM ({} ORDER BY seq LIMIT $2) f WHERE {}",
+                    feed_page::entries("true", "true"),
                     feed::scope_filter(scope)
                 );
                 let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
