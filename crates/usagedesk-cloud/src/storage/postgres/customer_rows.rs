@@ -63,15 +63,15 @@ pub(super) fn license_row(
     id: String,
     account_id: String,
 ) -> Result<License, StoreError> {
-    let t: String = col(r, at)?;
-    let license_type = match t.as_str() {
+    let t: &str = col(r, at)?;
+    let license_type = match t {
         "prod" => LicenseType::Prod,
         "trial" => LicenseType::Trial,
         "dev" => LicenseType::Dev,
         "community" => LicenseType::Community,
-        _ => return Err(bad("license type", &t)),
+        _ => return Err(bad("license type", t)),
     };
-    let seats: String = col(r, at + 5)?;
+    let seats: &str = col(r, at + 5)?;
     Ok(License {
         id,
         account_id,
@@ -80,7 +80,7 @@ pub(super) fn license_row(
         created_at: time_col(r, at + 2)?,
         expires_at: opt_time_col(r, at + 3)?,
         features: features_from_bits(col(r, at + 4)?),
-        seats: seats_from_text(&seats).ok_or_else(|| bad("seats", &seats))?,
+        seats: seats_from_text(seats).ok_or_else(|| bad("seats", seats))?,
     })
 }
 
@@ -94,12 +94,12 @@ pub(super) fn report_row(
     at: usize,
     instance_id: String,
 ) -> Result<InstanceReport, StoreError> {
-    let status: String = col(r, at)?;
+    let status: &str = col(r, at)?;
     Ok(InstanceReport {
         instance_id,
         status: status
             .parse::<InstanceStatus>()
-            .map_err(|_| bad("status", &status))?,
+            .map_err(|_| bad("status", status))?,
         app_version: col(r, at + 1)?,
         cluster: ClusterDetails {
             distribution: col(r, at + 2)?,

@@ -14,8 +14,8 @@
 //! Instance events into a database without any go the same way: with `COPY` into
 //! `instance_events` and onto the feed, ids and positions drawn in file order. So do the
 //! other entities' feed entries when the whole database was empty ([`append_new`]), and
-//! the instances, licenses and reports of a load into tables without any ([`copy_instances`],
-//! [`copy_licenses`], [`copy_reports`]): the file's rows are checked to be distinct first, so
+//! the accounts, instances, licenses and reports of a load into tables without any
+//! ([`copy_accounts`], [`copy_instances`], [`copy_licenses`], [`copy_reports`]): the file's rows are checked to be distinct first, so
 //! the upsert's conflict handling has nothing to do.
 
 use std::collections::{HashMap, HashSet};
@@ -244,6 +244,24 @@ pub(super) async fn copy_instances(
             .text("instances.csv")
             .opt_text(key.as_deref())
             .text(&format!("loaded from {}", located.file));
+        copy.end_row().await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Accounts into a table without any.
+pub(super) async fn copy_accounts(
+    conn: &mut PgConnection,
+    rows: &[&Account],
+) -> Result<(), StoreError> {
+    let mut copy = Copy::start(conn, "accounts (id, name, parent_id, status, created_at)").await?;
+    for a in rows {
+        copy.text(&a.id)
+            .text(&a.name)
+            .opt_text(a.parent_id.as_deref())
+            .text(a.status.as_str())
+            .text(&a.created_at.to_string());
         copy.end_row().await?;
     }
     copy.finish().await?;

@@ -59,7 +59,7 @@ const SEED: &str = "
 /// included) in order.
 fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
     let not_seed = "NOT LIKE 'zz-%'";
-    let queries: [(&str, String); 6] = [
+    let queries: [(&str, String); 7] = [
         (
             "instances",
             format!("SELECT id, license_id, account_id, airgapped::text, public_key, last_report_at FROM instances WHERE id {not_seed} ORDER BY id"),
@@ -85,6 +85,12 @@ fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
                      UNION ALL SELECT seq, 'month', account_id, month FROM month_usage) e
                  WHERE account_id {not_seed} ORDER BY seq"
             ),
+        ),
+        (
+            // Every index the load dropped (the feed's, the closure's, the large tables') is
+            // built again.
+            "indexes",
+            "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2".into(),
         ),
         (
             "foreign keys",

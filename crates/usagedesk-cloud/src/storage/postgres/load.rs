@@ -161,6 +161,9 @@ pub(super) async fn load_dataset(
     .iter()
     .map(|r| account_row(r, 0).map(|a| (a.id.clone(), a)))
     .collect::<Result<HashMap<_, _>, _>>()?;
+    // Into a table without accounts every row is new: copied (its rows are distinct, checked
+    // by the merge), not upserted.
+    let stored_none = stored.is_empty();
     let merge = rules::merge_accounts(stored, &dataset.accounts)?;
     let all = &merge.all;
     let mut moved_subtrees = Vec::new();
@@ -175,38 +178,56 @@ pub(super) async fn load_dataset(
         moved_subtrees.push(old.id.clone());
     }
     let mut touches: Touches = Vec::new();
-    for chunk in merge.changed.chunks(CHUNK) {
-        let rows: Vec<&Account> = chunk.iter().map(|a| &a.row).collect();
-        db(sqlx::query(
-            "INSERT INTO accounts(id, name, parent_id, status, created_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,
-               status = excluded.status, created_at = excluded.created_at",
-        )
-        .bind(rows.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|a| a.parent_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|a| a.status.as_str()).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|a| a.created_at.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await)?;
+    if stored_none {
+        let rows: Vec<&Account> = merge.changed.iter().map(|a| &a.row).collect();
+        store(first_load::copy_accounts(tx, &rows).await)?;
         touches.extend(
             rows.iter()
                 .map(|a| ("account", a.id.clone(), String::new())),
         );
+    } else {
+        for chunk in merge.changed.chunks(CHUNK) {
+            let rows: Vec<&Account> = chunk.iter().map(|a| &a.row).collect();
+            db(sqlx::query(
+                "INSERT INTO accounts(id, name, parent_id, status, created_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,
+                   status = excluded.status, created_at = excluded.created_at",
+            )
+            .bind(rows.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|a| a.parent_id.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|a| a.status.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|a| a.created_at.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await)?;
+            touches.extend(
+                rows.iter()
+                    .map(|a| ("account", a.id.clone(), String::new())),
+            );
+        }
     }
     feed.touch(tx, &touches).await?;
     stats.accounts_changed = merge.changed.len();
     if merge.tree_changed {
+        // Into an empty database, without the closure's indexes (one is in descendant order,
+        // the rows come in ancestor order), built once after.
+        let indexes = match feed {
+            FeedPath::New => store(bulk_indexes::drop_indexes_if_alone(tx, &["closure"]).await)?,
+            FeedPath::Stored => None,
+        };
         store(rebuild_closure(tx, all).await)?;
+        if let Some(indexes) = indexes {
+            store(indexes.restore(tx).await)?;
+        }
     }
     for id in &moved_subtrees {
         store(resend_subtree(tx, id).await)?;

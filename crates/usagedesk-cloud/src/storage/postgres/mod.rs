@@ -388,7 +388,14 @@ fn col<'r, T>(row: &'r PgRow, i: usize) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
 {
-    Ok(row.try_get::<T, _>(i)?)
+    // The queries are the engine's own, each column's type fixed by the schema: debug builds
+    // (every test) check it; release builds decode without the check, which was a fifth of
+    // the client's time reading a feed page.
+    if cfg!(debug_assertions) {
+        Ok(row.try_get::<T, _>(i)?)
+    } else {
+        Ok(row.try_get_unchecked::<T, _>(i)?)
+    }
 }
 
 fn unreadable(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError {
@@ -396,17 +403,17 @@ fn unreadable(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError 
 }
 
 fn date_col(row: &PgRow, i: usize) -> Result<NaiveDate, StoreError> {
-    let s: String = col(row, i)?;
-    usagedesk_domain::month::parse_date(&s).map_err(|e| unreadable("date", &s, e))
+    let s: &str = col(row, i)?;
+    usagedesk_domain::month::parse_date(s).map_err(|e| unreadable("date", s, e))
 }
 
 fn month_col(row: &PgRow, i: usize) -> Result<YearMonth, StoreError> {
-    let s: String = col(row, i)?;
+    let s: &str = col(row, i)?;
     s.parse().map_err(|e| unreadable("month", &s, e))
 }
 
 fn account_status_col(row: &PgRow, i: usize) -> Result<AccountStatus, StoreError> {
-    let s: String = col(row, i)?;
+    let s: &str = col(row, i)?;
     s.parse().map_err(|e| unreadable("account status", &s, e))
 }
 
@@ -434,7 +441,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 fn time_col(row: &PgRow, i: usize) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(&col::<String>(row, i)?)
+    parse_time(col::<&str>(row, i)?)
 }
 
 fn opt_time_col(row: &PgRow, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
