@@ -162,7 +162,7 @@ impl Feed for PgStorage {
                 // scope may see.
                 let sql = format!(
                     "SELECT COUNT(*) FROM ({} ORDER BY seq LIMIT $2) f WHERE {}",
-                    feed_page::entries("true", "true"),
+                    feed_page::entries("true", "true", true),
                     feed::scope_filter(scope)
                 );
                 let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
