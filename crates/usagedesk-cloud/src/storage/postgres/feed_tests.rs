@@ -14,6 +14,15 @@ use super::fence_tests::{account, after, dataset, day, fresh, from_env, row};
 use super::*;
 use crate::storage::{Feed, Located, Tenants, TokenScope};
 
+/// The feed [`loaded_into`] leaves: two accounts, then one month row of "a" (its two days are
+/// in one month) and one of "b".
+const LOADED_FEED: [&str; 4] = [
+    "account a",
+    "account b",
+    "month a 2024-01",
+    "month b 2024-01",
+];
+
 fn loaded(server: &str) -> PgStorage {
     loaded_into(fresh(server))
 }
@@ -54,17 +63,8 @@ fn pages_of_every_size_list_the_feed_in_position_order() {
     let whole = store
         .feed_after(&TokenScope::All, 0, 100, false)
         .expect("feed");
-    // Two accounts, then one month row of "a" (its two days are in one month) and one of "b".
     let (names, _) = after(&store, 0);
-    assert_eq!(
-        names,
-        [
-            "account a",
-            "account b",
-            "month a 2024-01",
-            "month b 2024-01"
-        ]
-    );
+    assert_eq!(names, LOADED_FEED);
     assert!(!whole.has_more);
     for size in 1..=4 {
         let (mut cursor, mut read) = (0, Vec::new());
@@ -426,15 +426,7 @@ fn schema_6_keeps_each_month_rows_position_on_the_row_alone() {
     // cache that read up to the old head gets it).
     assert!(scalar("SELECT seq FROM month_usage WHERE account_id = 'b'") > old_head);
     let (names, _) = after(&store, 0);
-    assert_eq!(
-        names,
-        [
-            "account a",
-            "account b",
-            "month a 2024-01",
-            "month b 2024-01"
-        ]
-    );
+    assert_eq!(names, LOADED_FEED);
     let (names, _) = after(&store, u64::try_from(old_head).expect("head"));
     assert_eq!(names, ["month b 2024-01"]);
     assert_eq!(

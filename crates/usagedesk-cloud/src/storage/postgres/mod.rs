@@ -409,12 +409,12 @@ fn date_col(row: &PgRow, i: usize) -> Result<NaiveDate, StoreError> {
 
 fn month_col(row: &PgRow, i: usize) -> Result<YearMonth, StoreError> {
     let s: &str = col(row, i)?;
-    s.parse().map_err(|e| unreadable("month", &s, e))
+    s.parse().map_err(|e| unreadable("month", s, e))
 }
 
 fn account_status_col(row: &PgRow, i: usize) -> Result<AccountStatus, StoreError> {
     let s: &str = col(row, i)?;
-    s.parse().map_err(|e| unreadable("account status", &s, e))
+    s.parse().map_err(|e| unreadable("account status", s, e))
 }
 
 fn u64_col(row: &PgRow, i: usize) -> Result<u64, StoreError> {
