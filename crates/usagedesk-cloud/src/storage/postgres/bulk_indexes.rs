@@ -1,14 +1,16 @@
 //! Indexes dropped for a bulk write into empty tables and built again afterwards, as
 //! PostgreSQL's "Populating a Database" advises: one sort per index instead of a descent of
-//! the B-tree per row. Measured on the 100k-account dataset: the feed's 3.2M entries go in
-//! in 2.1 s without indexes against 9.1 s with them, and its `(account_id, kind, key)` index
-//! builds in 2.9 s (and half the size: inserts in random key order leave pages half full).
+//! the B-tree per row. Measured on the 100k-account dataset (when month rows still had feed
+//! entries): the feed's 3.2M entries went in in 2.1 s without indexes against 9.1 s with
+//! them, and its `(account_id, kind, key)` index built in 2.9 s (and half the size: inserts
+//! in random key order leave pages half full).
 //!
 //! Everything happens inside the caller's transaction: a failure anywhere rolls the drop back
 //! with the rest. Dropping needs the tables' exclusive lock until the transaction ends, so
 //! readers of those tables in other sessions wait for the commit instead of reading the
 //! tables' state before it; callers use this only where the bulk write dwarfs what the
-//! tables held (a first load's daily rows: 2M month entries onto a feed of 1M). The lock is
+//! tables held (a first load's 4M daily and 2M month rows into empty tables; the very first
+//! load's 1M feed entries). The lock is
 //! taken first by [`lock_exclusive`], which waits a bounded time: a long reader (a `pg_dump`)
 //! makes the caller write row by row instead of stalling every request queued behind it.
 //! Key constraints (primary keys, unique) are dropped and added again under their own names;

@@ -186,14 +186,14 @@ fn a_first_load_beside_a_long_reader_writes_row_by_row_instead_of_waiting_for_it
     // The reader's transaction is dropped (on a failed assertion too) in the engine's runtime.
     let _enter = runtime().enter();
     let store = fresh(&server);
-    // A reader of the feed that stays (a pg_dump, a slow client): it holds the feed's
-    // shared lock until its transaction ends.
+    // A reader of the feed and the month rows that stays (a pg_dump, a slow client): it holds
+    // their shared locks until its transaction ends.
     let mut reader = store
         .run(async { store.pool.begin().await })
         .expect("begin");
     store
         .run(async {
-            sqlx::query("SELECT COUNT(*) FROM feed")
+            sqlx::query("SELECT (SELECT COUNT(*) FROM feed) + (SELECT COUNT(*) FROM month_usage)")
                 .execute(&mut *reader)
                 .await
         })

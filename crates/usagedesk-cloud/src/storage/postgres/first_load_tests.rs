@@ -90,7 +90,7 @@ fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
             // Every index the load dropped (the feed's, the closure's, the large tables') is
             // built again.
             "indexes",
-            "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2".into(),
+            INDEXES.into(),
         ),
         (
             "foreign keys",
@@ -102,6 +102,10 @@ fn stored(store: &PgStorage) -> Vec<(&'static str, Vec<Vec<Option<String>>>)> {
         .map(|(name, sql)| (name, rows(store, &sql)))
         .collect()
 }
+
+/// Every index of the schema, with its definition.
+const INDEXES: &str =
+    "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2";
 
 /// A generated dataset (`usagedesk-demo`) of `accounts` accounts and `months` months.
 fn demo(accounts: usize, months: u32, seed: u64) -> tempfile::TempDir {
@@ -154,6 +158,12 @@ fn a_load_into_an_empty_database_stores_what_the_general_path_stores() {
     }
     assert_eq!(keys(&seeded), seeded_keys);
 
+    assert_eq!(
+        rows(&empty, INDEXES),
+        rows(&fresh(&server), INDEXES),
+        "every index the load dropped is back, as the schema defines it"
+    );
+
     let (first, general) = (stored(&empty), stored(&seeded));
     for ((table, a), (_, b)) in first.iter().zip(&general) {
         assert!(!a.is_empty(), "the dataset fills {table}");
@@ -167,6 +177,31 @@ fn a_load_into_an_empty_database_stores_what_the_general_path_stores() {
     assert!(
         matches!(&refused, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503")),
         "{refused:?}"
+    );
+}
+
+#[test]
+fn a_first_load_without_daily_rows_builds_the_feeds_indexes_again() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "first load test") else {
+        return;
+    };
+    let dir = demo(40, 2, 3);
+    let daily = dir
+        .path()
+        .join(usagedesk_domain::load_format::DAILY_USAGE_FILE);
+    let header = std::fs::read_to_string(&daily).expect("daily rows");
+    let header = header.lines().next().expect("a header");
+    std::fs::write(&daily, format!("{header}\n")).expect("no daily rows");
+    let empty = fresh(&server);
+    load(&empty, dir.path());
+    assert_eq!(
+        rows(&empty, "SELECT COUNT(*)::text FROM daily_usage"),
+        [[Some("0".to_owned())]]
+    );
+    assert_eq!(
+        rows(&empty, INDEXES),
+        rows(&fresh(&server), INDEXES),
+        "the feed's indexes, dropped at the load's start, are back"
     );
 }
 

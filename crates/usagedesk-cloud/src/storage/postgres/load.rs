@@ -144,8 +144,9 @@ pub(super) async fn load_dataset(
     // Into an empty database the rows, each checked by the rules, go in without the per-row
     // checks of their foreign keys; the keys are added back (checking every row at once)
     // after the customer files. Every feed entry is new too: appended without the feed's
-    // indexes, which are built once, after the month rows' entries.
-    let (foreign_keys, mut feed_indexes) = match feed {
+    // indexes, which are built once, after the last (the customer files'; month rows have no
+    // feed entry).
+    let (foreign_keys, feed_indexes) = match feed {
         FeedPath::New => (
             store(bulk_indexes::drop_foreign_keys_if_alone(tx, KEYED_TABLES).await)?,
             store(bulk_indexes::drop_indexes_if_alone(tx, &["feed"]).await)?,
@@ -273,25 +274,15 @@ pub(super) async fn load_dataset(
     if let Some(keys) = foreign_keys {
         store(keys.restore(tx).await)?;
     }
+    if let Some(indexes) = feed_indexes {
+        store(indexes.restore(tx).await)?;
+    }
     tracing::debug!(
         "load: instances and customer data, {:.2} s",
         started.elapsed().as_secs_f64()
     );
     let daily = std::mem::replace(&mut dataset.daily, Box::new(std::iter::empty()));
-    load_daily(
-        tx,
-        daily,
-        all,
-        &catalog,
-        today,
-        &mut stats,
-        &mut feed_indexes,
-    )
-    .await?;
-    if let Some(indexes) = feed_indexes {
-        // No daily rows: nothing more goes on the feed.
-        store(indexes.restore(tx).await)?;
-    }
+    load_daily(tx, daily, all, &catalog, today, &mut stats).await?;
     tracing::debug!("load: daily rows, {:.2} s", started.elapsed().as_secs_f64());
     // A load can change a table's size many times over: fresh statistics keep the plans of
     // the reads that follow (feed pages, subtrees) on their indexes.
@@ -1149,8 +1140,6 @@ impl Staged<'_> {
 /// month-end candidates. Otherwise the rows are sorted in SQL (of one date given twice, the
 /// later wins; a month's latest date ends it).
 ///
-/// `feed_indexes`, the feed's indexes a first load dropped at its start, are built again
-/// (taken) with the copied rows' own, or before the staged path, whose upserts need them.
 async fn load_daily(
     tx: &mut PgConnection,
     rows: RowStream<'_, crate::storage::DailyRow>,
@@ -1158,7 +1147,6 @@ async fn load_daily(
     catalog: &PlanCatalog,
     today: NaiveDate,
     stats: &mut LoadStats,
-    feed_indexes: &mut Option<bulk_indexes::Dropped>,
 ) -> Result<(), LoadError> {
     let started = std::time::Instant::now();
     let mut rows = rows.peekable();
@@ -1173,7 +1161,7 @@ async fn load_daily(
         if first && is_empty(tx, "month_usage").await? {
             // With the tables to itself, the copy goes in without indexes (built after it) and
             // the month and daily rows frozen; else row by row into the indexed tables.
-            let tables = ["feed", "month_usage", "daily_usage"];
+            let tables = ["month_usage", "daily_usage"];
             let dropped = store(bulk_indexes::drop_indexes_if_alone(tx, &tables).await)?;
             let bulk = dropped.is_some();
             if bulk {
@@ -1193,9 +1181,6 @@ async fn load_daily(
             if let Some(dropped) = dropped {
                 // Before the staged path for rows out of order, which needs the keys.
                 store(dropped.restore(tx).await)?;
-                if let Some(indexes) = feed_indexes.take() {
-                    store(indexes.restore(tx).await)?;
-                }
                 tracing::debug!(
                     "load: their indexes built, {:.2} s",
                     started.elapsed().as_secs_f64()
@@ -1213,9 +1198,6 @@ async fn load_daily(
         } else {
             Box::new(rows)
         };
-    if let Some(indexes) = feed_indexes.take() {
-        store(indexes.restore(tx).await)?;
-    }
     db(sqlx::raw_sql(
         "DROP TABLE IF EXISTS pg_temp.load_daily;
          CREATE TEMP TABLE load_daily (
