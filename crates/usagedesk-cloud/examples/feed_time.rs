@@ -1,12 +1,13 @@
 //! Times a load and a full read of the change feed, for before/after comparisons:
 //!
-//! `cargo run --release -p usagedesk-cloud --example feed_time -- DATA_DIR DB [TODAY [PAGE]]`
+//! `cargo run --release -p usagedesk-cloud --example feed_time -- DATA_DIR DB [TODAY [PAGE [ROOT]]]`
 //!
 //! Loads `DATA_DIR` (load format) into a new database at `DB_FILE` (removed first), then reads
 //! the whole feed with a token of every account in pages of `PAGE` changes (default 5,000,
-//! the service's default; the sync asks for 20,000), counting the changes of each kind. With
-//! `DATA_DIR` given as `-`, the database is kept and only the feed is read; with `+DATA_DIR`,
-//! the folder is loaded into the existing database. `DB` may be a `postgres://` URL of an
+//! the service's default; the sync asks for 20,000), counting the changes of each kind; with
+//! `ROOT`, with a token of that account's subtree instead. With `DATA_DIR` given as `-`, the
+//! database is kept and only the feed is read; with `+DATA_DIR`, the folder is loaded into
+//! the existing database. `DB` may be a `postgres://` URL of an
 //! existing database (for example one `engines_bench` left): nothing is removed there.
 
 use std::collections::BTreeMap;
@@ -20,11 +21,15 @@ use usagedesk_domain::api::{Change, DEFAULT_PAGE_SIZE};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [data, db, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: feed_time DATA_DIR DB_FILE [TODAY]");
+        anyhow::bail!("usage: feed_time DATA_DIR DB_FILE [TODAY [PAGE [ROOT]]]");
     };
     let today = match rest.first() {
         Some(t) => usagedesk_domain::month::parse_date(t)?,
         None => chrono::NaiveDate::from_ymd_opt(2026, 11, 15).expect("date"),
+    };
+    let scope = match rest.get(2) {
+        Some(root) => TokenScope::Subtree(root.clone()),
+        None => TokenScope::All,
     };
     let page_size = match rest.get(1) {
         Some(n) => n.parse()?,
@@ -57,7 +62,7 @@ fn main() -> anyhow::Result<()> {
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut pages = 0;
     loop {
-        let page = storage.changes(&TokenScope::All, cursor.as_deref(), page_size, false)?;
+        let page = storage.changes(&scope, cursor.as_deref(), page_size, false)?;
         pages += 1;
         for c in &page.changes {
             let k = match c {

@@ -159,11 +159,17 @@ pub(super) fn scope_filter(scope: &TokenScope) -> &'static str {
 }
 
 /// [`scope_filter`] for month rows read from `month_usage m`.
+///
+/// The subtree's accounts are read once per statement into a hash (`IS TRUE` keeps the
+/// planner from turning the `IN` into a join): as an `EXISTS`, the statement's generic plan
+/// (which guesses a subtree of 18 accounts) compared every month row with every account of
+/// the subtree, 7-9 s a page for a quarter of 100k accounts. (The feed's filter, inside a
+/// `CASE`, is hashed the same way.)
 pub(super) fn month_scope_filter(scope: &TokenScope) -> &'static str {
     match scope {
         TokenScope::All => "true",
         TokenScope::Subtree(_) => {
-            "EXISTS (SELECT 1 FROM closure c WHERE c.ancestor = $3 AND c.descendant = m.account_id)"
+            "(m.account_id IN (SELECT c.descendant FROM closure c WHERE c.ancestor = $3)) IS TRUE"
         }
     }
 }

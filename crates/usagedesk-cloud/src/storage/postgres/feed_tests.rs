@@ -347,7 +347,7 @@ fn a_page_read_by_two_connections_is_the_page_one_reads() {
     let read = |split: Option<usize>, scope: &TokenScope, after: i64, limit: usize| {
         store
             .run(async {
-                let mut tx = store.pool.begin_with(feed_page::begin()).await?;
+                let mut tx = store.pool.begin_with(feed_page::begin(scope)).await?;
                 let split = split.map(|at_least| feed_page::Split {
                     pool: &store.pool,
                     at_least,

@@ -145,7 +145,7 @@ impl Feed for PgStorage {
     ) -> Result<FeedRows, StoreError> {
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         self.run(async {
-            let mut tx = self.pool.begin_with(feed_page::begin()).await?;
+            let mut tx = self.pool.begin_with(feed_page::begin(scope)).await?;
             let split = feed_page::Split {
                 pool: &self.pool,
                 at_least: feed_page::SPLIT_AT,
