@@ -178,17 +178,11 @@ pub(super) async fn load_dataset(
         store(tombstone(tx, &old.id, &anc).await)?;
         moved_subtrees.push(old.id.clone());
     }
-    let mut touches: Touches = Vec::new();
+    let changed: Vec<&Account> = merge.changed.iter().map(|a| &a.row).collect();
     if stored_none {
-        let rows: Vec<&Account> = merge.changed.iter().map(|a| &a.row).collect();
-        store(first_load::copy_accounts(tx, &rows).await)?;
-        touches.extend(
-            rows.iter()
-                .map(|a| ("account", a.id.clone(), String::new())),
-        );
+        store(first_load::copy_accounts(tx, &changed).await)?;
     } else {
-        for chunk in merge.changed.chunks(CHUNK) {
-            let rows: Vec<&Account> = chunk.iter().map(|a| &a.row).collect();
+        for rows in changed.chunks(CHUNK) {
             db(sqlx::query(
                 "INSERT INTO accounts(id, name, parent_id, status, created_at)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
@@ -210,12 +204,12 @@ pub(super) async fn load_dataset(
             )
             .execute(&mut *tx)
             .await)?;
-            touches.extend(
-                rows.iter()
-                    .map(|a| ("account", a.id.clone(), String::new())),
-            );
         }
     }
+    let touches: Touches = changed
+        .iter()
+        .map(|a| ("account", a.id.clone(), String::new()))
+        .collect();
     feed.touch(tx, &touches).await?;
     stats.accounts_changed = merge.changed.len();
     if merge.tree_changed {
@@ -1139,7 +1133,6 @@ impl Staged<'_> {
 /// needed: the rows go into `daily_usage` as they are, and the marked rows are the file's
 /// month-end candidates. Otherwise the rows are sorted in SQL (of one date given twice, the
 /// later wins; a month's latest date ends it).
-///
 async fn load_daily(
     tx: &mut PgConnection,
     rows: RowStream<'_, crate::storage::DailyRow>,
