@@ -22,7 +22,8 @@ pub struct FeedPage {
 #[derive(Debug, Clone)]
 pub struct FeedRows {
     pub changes: Vec<Change>,
-    /// The position of the last entry read (the position asked after when none).
+    /// Where the page ends (the position asked after when it is empty): its last entry's
+    /// position, or a later one before the next entry the scope may see.
     pub last_seq: u64,
     pub has_more: bool,
     /// Entries of the scope after the position (bounded; a lower bound on a long feed), when

@@ -16,13 +16,11 @@
 //! Pages are read in `feed_page.rs`, each kind by the query [`Kind::select`] names.
 
 use sqlx::postgres::{PgConnection, PgRow};
-use usagedesk_domain::api::{Change, MonthUsage};
+use usagedesk_domain::api::Change;
 use usagedesk_domain::Account;
 
-use super::customer_rows::{self, ATTEMPT_COLS, EVENT_COLS, LICENSE_COLS, REPORT_COLS};
-use super::{
-    account_status_col, col, counts_cols, date_col, instance_row, month_col, INSTANCE_COLS,
-};
+use super::customer_rows::{self, ATTEMPT_COLS, LICENSE_COLS, REPORT_COLS};
+use super::{account_status_col, col, date_col, instance_row, INSTANCE_COLS};
 use crate::storage::{StoreError, TokenScope};
 
 /// The last position handed out, committed or not (0 before the first).
@@ -197,14 +195,14 @@ pub(super) const KINDS: [(Kind, &str); 7] = [
 ];
 
 impl Kind {
-    /// The columns after `f.seq, f.account_id, f.key` and the join of this kind's query.
-    pub(super) fn select(self) -> String {
-        match self {
+    /// The columns after `f.seq, f.account_id, f.key` and the join of this kind's query;
+    /// `None` for month rows and events, read by `COPY` (`feed_copied`).
+    pub(super) fn select(self) -> Option<String> {
+        Some(match self {
             Kind::Account => "a.name, a.parent_id, a.status, a.created_at
                  FROM feed f JOIN accounts a ON a.id = f.account_id"
                 .into(),
-            // Read from `month_usage` alone (see `page`).
-            Kind::Month => String::new(),
+            Kind::Month | Kind::Event => return None,
             Kind::Instance => {
                 format!("{INSTANCE_COLS} FROM feed f JOIN instances i ON i.id = f.key")
             }
@@ -212,13 +210,10 @@ impl Kind {
             Kind::Report => format!(
                 "{REPORT_COLS} FROM feed f JOIN instance_reports r ON r.instance_id = f.key"
             ),
-            Kind::Event => format!(
-                "{EVENT_COLS} FROM feed f JOIN instance_events e ON e.id = CAST(f.key AS BIGINT)"
-            ),
             Kind::Attempt => {
                 format!("{ATTEMPT_COLS} FROM feed f JOIN install_attempts t ON t.id = f.key")
             }
-        }
+        })
     }
 
     /// The change a row of this kind's query holds.
@@ -234,19 +229,16 @@ impl Kind {
                 status: account_status_col(r, AT + 2)?,
                 created_at: date_col(r, AT + 3)?,
             }),
-            Kind::Month => Change::MonthUsage(MonthUsage {
-                account_id: account_id()?,
-                month: month_col(r, AT)?,
-                plan: col(r, AT + 1)?,
-                snapshot_date: date_col(r, AT + 2)?,
-                counts: counts_cols(r, AT + 3)?,
-            }),
             Kind::Instance => Change::Instance(instance_row(r, AT)?),
             Kind::License => {
                 Change::License(customer_rows::license_row(r, AT, key()?, account_id()?)?)
             }
             Kind::Report => Change::InstanceReport(customer_rows::report_row(r, AT, key()?)?),
-            Kind::Event => Change::InstanceEvent(customer_rows::event_row(r, AT)?),
+            Kind::Month | Kind::Event => {
+                return Err(StoreError::other(
+                    "month rows and events are read by COPY, not as rows",
+                ))
+            }
             // Its steps are read for the whole page at once (see `page`).
             Kind::Attempt => Change::InstallAttempt(customer_rows::attempt_row(r, AT, key()?)?),
         })

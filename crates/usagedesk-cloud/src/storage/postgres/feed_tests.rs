@@ -9,9 +9,9 @@ use usagedesk_domain::api::Change;
 use usagedesk_domain::customer::InstanceEvent;
 use usagedesk_domain::Account;
 
-use super::feed_page;
 use super::fence_tests::{account, after, dataset, day, fresh, from_env, row};
 use super::*;
+use super::{feed_copied, feed_page};
 use crate::storage::{Feed, Located, Tenants, TokenScope};
 
 /// The feed [`loaded_into`] leaves: two accounts, then one month row of "a" (its two days are
@@ -437,4 +437,81 @@ fn schema_6_keeps_each_month_rows_position_on_the_row_alone() {
         before,
         "the same changes in the same order"
     );
+}
+
+#[test]
+fn a_subtree_root_with_quotes_and_backslashes_reads_its_copied_rows_and_no_others() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "feed page test") else {
+        return;
+    };
+    // Month rows and events are read by COPY, whose query holds the root as a literal.
+    let root = r"o'b\'; --";
+    let store = fresh(&server);
+    store
+        .load(
+            dataset(&[root, "o"], vec![row(root, 3), row("o", 4)]),
+            day(31),
+        )
+        .expect("load");
+    execute(
+        &store,
+        &format!(
+            "INSERT INTO instances(id, license_id, account_id, airgapped)
+             VALUES ('i', 'l', {}, false), ('j', 'l', 'o', false)",
+            feed_copied::literal(root).expect("literal")
+        ),
+    );
+    let mut events = dataset(&[root, "o"], Vec::new());
+    events.events = Box::new(
+        vec![event("i", 1, "ready"), event("j", 2, "down")]
+            .into_iter()
+            .map(Ok),
+    );
+    store.load(events, day(31)).expect("load the events");
+    let seen: Vec<String> = store
+        .feed_after(&TokenScope::Subtree(root.into()), 0, 100, false)
+        .expect("feed")
+        .changes
+        .into_iter()
+        .map(|c| match c {
+            Change::Account(a) => format!("account {}", a.id),
+            Change::MonthUsage(m) => format!("month {} {}", m.account_id, m.month),
+            Change::InstanceEvent(e) => format!("event {} {}", e.instance_id, e.new),
+            other => format!("{other:?}"),
+        })
+        .filter(|s| !s.starts_with("Instance"))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            format!("account {root}"),
+            format!("month {root} 2024-01"),
+            "event i ready".to_owned()
+        ],
+        "the root's own rows, none of account o's"
+    );
+    // The literal is the same string whether or not the server reads backslashes in plain
+    // strings as escapes.
+    for conforming in ["on", "off"] {
+        let same: bool = store
+            .run(async {
+                let mut c = store.pool.acquire().await?;
+                sqlx::raw_sql(&format!("SET standard_conforming_strings = {conforming}"))
+                    .execute(&mut *c)
+                    .await?;
+                let same = sqlx::query_scalar(&format!(
+                    "SELECT {} = $1",
+                    feed_copied::literal(root).expect("literal")
+                ))
+                .bind(root)
+                .fetch_one(&mut *c)
+                .await;
+                sqlx::raw_sql("RESET standard_conforming_strings")
+                    .execute(&mut *c)
+                    .await?;
+                same
+            })
+            .expect("compare");
+        assert!(same, "standard_conforming_strings = {conforming}");
+    }
 }
