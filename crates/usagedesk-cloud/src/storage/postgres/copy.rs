@@ -1,11 +1,13 @@
-//! Rows for `COPY … FROM STDIN` (PostgreSQL's text format), sent in chunks of about a
-//! megabyte as they are made: a bulk load streams its rows instead of binding parameters.
+//! Rows for `COPY … FROM STDIN` (PostgreSQL's text format), sent in chunks of [`CHUNK`] as
+//! they are made: a bulk load streams its rows instead of binding parameters.
 
 use sqlx::postgres::{PgConnection, PgCopyIn};
 
 use crate::storage::StoreError;
 
-const CHUNK: usize = 1 << 20;
+/// 128 KiB: the server works on one chunk while the next is made (with a megabyte, sending
+/// waited for the server to take most of it before the client made more).
+const CHUNK: usize = 1 << 17;
 
 /// Appends `s` as a field of the text format: backslash, tab, newline and carriage return
 /// escaped, the bytes between them as one slice each.

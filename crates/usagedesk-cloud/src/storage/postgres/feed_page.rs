@@ -99,10 +99,17 @@ pub(super) async fn page(
     limit: usize,
 ) -> Result<Page, StoreError> {
     let root = scope_root(scope);
+    // A page that may be read by two connections exports its snapshot in its summary.
+    let split = split.filter(|s| limit >= s.at_least && two_idle(*s));
+    let export = if split.is_some() {
+        "(SELECT pg_export_snapshot())"
+    } else {
+        "''"
+    };
     // One entry more than the page holds: whether an entry follows it. The positions handed
-    // out are read in the same statement (once, as an init plan).
+    // out (and the snapshot) are read in the same statement, once each (as init plans).
     let sql = format!(
-        "SELECT p.kind, COUNT(*), MAX(p.seq), ({HEAD})
+        "SELECT p.kind, COUNT(*), MAX(p.seq), ({HEAD}), {export}
          FROM ({} ORDER BY seq LIMIT $2) p
          GROUP BY p.kind",
         entries(scope_filter(scope), month_scope_filter(scope), false)
@@ -112,6 +119,7 @@ pub(super) async fn page(
     // Per kind present: its index in `expected` and its last position.
     let mut lasts: Vec<(usize, i64)> = Vec::with_capacity(KINDS.len() + 1);
     let mut head = None;
+    let mut snapshot = String::new();
     for r in bound(&sql, after, asked, root)
         .fetch_all(&mut *conn)
         .await?
@@ -129,6 +137,7 @@ pub(super) async fn page(
         expected[i] = r.try_get::<i64, _>(1)?.max(0) as usize;
         lasts.push((i, r.try_get(2)?));
         head = Some(r.try_get::<i64, _>(3)?);
+        snapshot = r.try_get(4)?;
     }
     let head: i64 = match head {
         Some(head) => head,
@@ -149,7 +158,7 @@ pub(super) async fn page(
     let total: usize = expected.iter().sum();
     let present = expected.map(|n| n > 0);
     let second = match split {
-        Some(s) if total >= s.at_least => second_reader(conn, s).await?,
+        Some(s) if total >= s.at_least => second_reader(s.pool, &snapshot).await?,
         _ => None,
     };
     let split = second.is_some();
@@ -225,34 +234,36 @@ pub(super) fn entries(feed_filter: &str, month_filter: &str, with_account: bool)
     )
 }
 
-/// A transaction on another idle connection of the pool, in the snapshot of `conn`'s; `None`
-/// when fewer than two are idle (one stays for other calls; then, if the pool may grow, one
-/// more is opened in the background, one at a time), or when the second connection cannot
-/// start (it is checked less than a connection the pool hands out: the page is read by one).
-async fn second_reader(
-    conn: &mut PgConnection,
-    split: Split<'_>,
-) -> Result<Option<Transaction<'static, Postgres>>, StoreError> {
+/// Whether two connections of the pool are idle besides the page's: one for a second reader,
+/// one left for other calls. When not, and the pool may grow, one more is opened in the
+/// background (one at a time).
+fn two_idle(split: Split<'_>) -> bool {
     let pool = split.pool;
-    if pool.num_idle() < 2 {
-        // Two besides this page's, held together so that the second is not the first taken
-        // back; both go back to the pool idle. A failure is the next call's to report.
-        let room = pool.size() + 2 < pool.options().get_max_connections();
-        if room && !split.opening.swap(true, Ordering::AcqRel) {
-            let (pool, opening) = (pool.clone(), split.opening.clone());
-            tokio::spawn(async move {
-                let first = pool.acquire().await;
-                let second = pool.acquire().await;
-                drop((first, second));
-                opening.store(false, Ordering::Release);
-            });
-        }
-        return Ok(None);
+    if pool.num_idle() >= 2 {
+        return true;
     }
-    // The page's own transaction: an error here is the page's.
-    let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
-        .fetch_one(&mut *conn)
-        .await?;
+    // Two besides this page's, held together so that the second is not the first taken
+    // back; both go back to the pool idle. A failure is the next call's to report.
+    let room = pool.size() + 2 < pool.options().get_max_connections();
+    if room && !split.opening.swap(true, Ordering::AcqRel) {
+        let (pool, opening) = (pool.clone(), split.opening.clone());
+        tokio::spawn(async move {
+            let first = pool.acquire().await;
+            let second = pool.acquire().await;
+            drop((first, second));
+            opening.store(false, Ordering::Release);
+        });
+    }
+    false
+}
+
+/// A transaction on another idle connection of `pool` in the snapshot `id` (exported by the
+/// page's transaction); `None` when no connection is idle any more, or when it cannot start
+/// (it is checked less than a connection the pool hands out: the page is read by one).
+async fn second_reader(
+    pool: &PgPool,
+    id: &str,
+) -> Result<Option<Transaction<'static, Postgres>>, StoreError> {
     // An identifier such as 00000003-0000001B-1; nothing else is put into SQL.
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return Err(StoreError::other(format!(

@@ -321,12 +321,12 @@ fn a_page_read_by_two_connections_is_the_page_one_reads() {
             chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("date"),
         )
         .expect("load");
-    // Two connections open and idle besides the page's own (a page leaves one idle for other
-    // calls): a connection goes back to the pool a moment after its transaction ends, so each
-    // split read waits for them.
+    // Three connections open and idle: the page's own, and two besides it (a page leaves one
+    // idle for other calls). A connection goes back to the pool a moment after its
+    // transaction ends, so each split read waits for all three.
     let idle = || {
         for _ in 0..200 {
-            if store.pool.num_idle() >= 2 {
+            if store.pool.num_idle() >= 3 {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));

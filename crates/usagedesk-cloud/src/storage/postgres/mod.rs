@@ -68,6 +68,9 @@ pub struct PgStorage {
 }
 
 /// The runtime that drives every pool's sockets and timers (two threads, process-wide).
+/// How long a pooled connection may sit idle before it is pinged when taken.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -193,6 +196,19 @@ impl PgStorage {
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(limits.readers).unwrap_or(64).max(1) + 2)
             .acquire_timeout(limits.reader_wait)
+            // A connection back from a call within the last seconds is handed out as it is:
+            // a ping before every call was a round trip of its own (a feed page takes two
+            // connections, each pinged when taken). One idle for longer (a restarted server,
+            // a proxy's idle cut) is pinged first, and replaced when it does not answer.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .idle_timeout(Some(Duration::from_secs(300)))
             .connect_lazy_with(options.clone());
         let mut storage = Self {
