@@ -168,3 +168,55 @@ async fn killed_connections_answer_503_and_write_nothing_half() {
         "after the kills the service answers again"
     );
 }
+
+/// Connections the pool holds idle are handed out without a ping for a few seconds after
+/// their last call (a ping was a round trip per call): one killed meanwhile fails the call
+/// that takes it with 503 `busy` and `Retry-After`, and is replaced; no call waits or fails
+/// for long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_killed_while_idle_cost_at_most_one_retry_each() {
+    if !engine::is_postgres("the lost-connection test") {
+        return;
+    }
+    let cloud = Cloud::start_with(&small_fixture(), Arc::new(clock()), unlimited()).await;
+    let token = cloud.token(None, TokenKind::Manager);
+    let http = reqwest::Client::new();
+    let get = || {
+        http.get(format!("{}/api/v1/changes?limit=5", cloud.url()))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(get().await.expect("get").status(), StatusCode::OK);
+    let db = cloud.db.clone();
+    let killed = tokio::task::spawn_blocking(move || {
+        engine::query_rows(
+            &db,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND application_name = 'usagedesk-cloud' AND state = 'idle'",
+        )
+        .len()
+    })
+    .await
+    .expect("killer");
+    assert!(killed > 0, "the pool held idle connections");
+    let mut busy = 0;
+    loop {
+        let resp = get().await.expect("get");
+        match resp.status() {
+            StatusCode::OK => break,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(resp.headers().get("retry-after").is_some());
+                let body: Value = resp.json().await.expect("a JSON answer");
+                assert_eq!(body["error"]["code"], "busy", "{body}");
+                busy += 1;
+                assert!(
+                    busy <= killed,
+                    "{busy} calls failed for {killed} killed connections"
+                );
+            }
+            other => panic!("{other}: {:?}", resp.text().await),
+        }
+    }
+    eprintln!("{killed} idle connections killed, {busy} calls answered 503 before one was served");
+}
