@@ -6,7 +6,8 @@
 //! engines_bench -- DATA_DIR [TODAY]`
 //!
 //! The URL names a server whose user may create databases (`scripts/postgres.sh start DIR`
-//! prints one); each run makes a new database on it. The feed is read with a token of every
+//! prints one); each run makes a new database on it, dropped at the end.
+//! `scripts/bench-engines.sh` does all of it: the dataset, a throwaway cluster, the runs. The feed is read with a token of every
 //! account as the service's handler reads it, twice: in pages of 20,000 (what the sync asks
 //! for) and of 5,000 (the service's default when a client names no limit).
 
@@ -63,6 +64,9 @@ fn main() -> anyhow::Result<()> {
         );
         rows.push((load_s, feed_s, changes, small_s));
     }
+    // The PostgreSQL database (2-3 GB) goes with the run.
+    drop(pg);
+    usagedesk_cloud::storage::drop_database(&server, &name)?;
     let (s, p) = (rows[0], rows[1]);
     anyhow::ensure!(
         s.2 == p.2,

@@ -51,7 +51,7 @@ pub use customers::*;
 pub use feed::*;
 pub use identity::*;
 #[cfg(feature = "postgres")]
-pub use postgres::{create_database, is_postgres_url, redact_url, PgStorage};
+pub use postgres::{create_database, drop_database, is_postgres_url, redact_url, PgStorage};
 pub use rates::*;
 pub use sqlite::{backup, rotate_epoch, SqliteStorage};
 pub use tenants::*;

@@ -50,18 +50,29 @@ const JOIN_SETTINGS: &str = "SET LOCAL enable_hashjoin = off;
      SET LOCAL enable_mergejoin = off;
      SET LOCAL enable_memoize = off";
 
-/// How a page's transaction begins (one round trip). For a subtree's scope, each side of the
-/// page's entries is also read in position order by its index, never gathered another way
-/// and sorted: the planner would otherwise collect every month row of the subtree's accounts
-/// and sort them (0.3-0.6 s a page of 20,000 for a quarter of 100k accounts, against 45-55 ms
-/// by the index). (The whole vendor's scope reads by index anyway; the setting cost it a
-/// little.)
+/// How a page's transaction begins (one round trip), with [`settings`].
 pub(super) fn begin(scope: &TokenScope) -> String {
-    let sorts = match scope {
-        TokenScope::All => "",
-        TokenScope::Subtree(_) => "; SET LOCAL enable_sort = off",
+    format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; {}",
+        settings(scope)
+    )
+}
+
+/// The planner's settings of a page's transactions ([`JOIN_SETTINGS`], and by scope):
+/// - the whole vendor's pages are planned once per statement and connection (generic plans):
+///   the plan of a page's statements is the same whatever its positions (index range scans,
+///   index lookups), and planning each page's statements again took 0.2 ms of a page;
+/// - a subtree's pages read each side of the page's entries in position order by its index,
+///   never gathered another way and sorted: the planner would otherwise collect every month
+///   row of the subtree's accounts and sort them (0.3-0.6 s a page of 20,000 for a quarter of
+///   100k accounts, against 45-55 ms by the index). Their plans stay made for each page's
+///   positions and root: a generic plan guesses the subtree's size.
+fn settings(scope: &TokenScope) -> String {
+    let by_scope = match scope {
+        TokenScope::All => "SET LOCAL plan_cache_mode = force_generic_plan",
+        TokenScope::Subtree(_) => "SET LOCAL enable_sort = off",
     };
-    format!("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; {JOIN_SETTINGS}{sorts}")
+    format!("{JOIN_SETTINGS}; {by_scope}")
 }
 
 /// Pages of at least this many entries are read by two connections when one is idle.
@@ -158,7 +169,7 @@ pub(super) async fn page(
     let total: usize = expected.iter().sum();
     let present = expected.map(|n| n > 0);
     let second = match split {
-        Some(s) if total >= s.at_least => second_reader(s.pool, &snapshot).await?,
+        Some(s) if total >= s.at_least => second_reader(s.pool, &snapshot, scope).await?,
         _ => None,
     };
     let split = second.is_some();
@@ -256,11 +267,12 @@ fn two_idle(split: Split<'_>) -> bool {
 }
 
 /// A transaction on another idle connection of `pool` in the snapshot `id` (exported by the
-/// page's transaction); `None` when no connection is idle any more, or when it cannot start
+/// page's transaction), with the page's [`settings`]; `None` when no connection is idle any more, or when it cannot start
 /// (it is checked less than a connection the pool hands out: the page is read by one).
 async fn second_reader(
     pool: &PgPool,
     id: &str,
+    scope: &TokenScope,
 ) -> Result<Option<Transaction<'static, Postgres>>, StoreError> {
     // An identifier such as 00000003-0000001B-1; nothing else is put into SQL.
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
@@ -278,9 +290,12 @@ async fn second_reader(
             // Another call took the idle connection meanwhile.
             return Ok(None);
         };
-        sqlx::raw_sql(&format!("SET TRANSACTION SNAPSHOT '{id}'; {JOIN_SETTINGS}"))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(&format!(
+            "SET TRANSACTION SNAPSHOT '{id}'; {}",
+            settings(scope)
+        ))
+        .execute(&mut *tx)
+        .await?;
         Ok::<_, sqlx::Error>(Some(tx))
     };
     match started.await {

@@ -123,6 +123,22 @@ pub fn redact_url(url: &str) -> String {
 /// `server_url`, whose user may create databases, and returns the new database's URL. For
 /// provisioning scripts and tests (each test gets a database of its own).
 pub fn create_database(server_url: &str, name: &str) -> Result<String, StoreError> {
+    run_on_server(server_url, name, &format!("CREATE DATABASE {name}"))?;
+    Ok(with_database(server_url, name))
+}
+
+/// Drops the database `name` (one [`create_database`] made) on the server at `server_url`,
+/// closing any connection still open to it; nothing when it does not exist.
+pub fn drop_database(server_url: &str, name: &str) -> Result<(), StoreError> {
+    run_on_server(
+        server_url,
+        name,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+}
+
+/// Runs `sql` (which names the database `name`, checked here) on the server at `server_url`.
+fn run_on_server(server_url: &str, name: &str, sql: &str) -> Result<(), StoreError> {
     if name.is_empty()
         || !name
             .bytes()
@@ -144,13 +160,10 @@ pub fn create_database(server_url: &str, name: &str) -> Result<String, StoreErro
     futures_executor::block_on(async {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect_with(&options).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(sql).execute(&mut conn).await?;
         conn.close().await?;
         Ok::<_, StoreError>(())
-    })?;
-    Ok(with_database(server_url, name))
+    })
 }
 
 /// `url` naming database `name` instead of its own.
