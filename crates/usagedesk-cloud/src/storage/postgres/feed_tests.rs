@@ -7,7 +7,7 @@
 use usagedesk_domain::api::Change;
 
 use usagedesk_domain::customer::InstanceEvent;
-use usagedesk_domain::Account;
+use usagedesk_domain::{Account, UsageCounts};
 
 use super::fence_tests::{account, after, dataset, day, fresh, from_env, row};
 use super::*;
@@ -514,4 +514,93 @@ fn a_subtree_root_with_quotes_and_backslashes_reads_its_copied_rows_and_no_other
             .expect("compare");
         assert!(same, "standard_conforming_strings = {conforming}");
     }
+}
+
+#[test]
+fn a_first_load_whose_daily_rows_leave_file_order_stores_each_date_once_with_its_last_row() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "feed page test") else {
+        return;
+    };
+    // Copied straight while the rows come by (account, date); from `a` 4 on (an earlier date),
+    // the rest goes the staged path, which merges it over what was copied: `a` 5 comes twice
+    // and its later row wins.
+    let mut again = row("a", 5);
+    again.counts = UsageCounts::new(9, 8, 7);
+    let daily = vec![
+        row("a", 3),
+        row("a", 5),
+        row("b", 2),
+        row("a", 4),
+        row("b", 1),
+        again,
+    ];
+    let store = fresh(&server);
+    store
+        .load(dataset(&["a", "b"], daily), day(31))
+        .expect("load");
+    let rows = |sql: &str| -> Vec<(String, String, i64, i64, i64)> {
+        store
+            .run(async { sqlx::query_as(sql).fetch_all(&store.pool).await })
+            .expect(sql)
+    };
+    let daily_rows = rows(
+        "SELECT account_id, date, users_registered, users_with_token, users_with_activity
+         FROM daily_usage ORDER BY account_id, date",
+    );
+    let day_row = |a: &str, d: &str, n: (i64, i64, i64)| (a.into(), d.into(), n.0, n.1, n.2);
+    assert_eq!(
+        daily_rows,
+        [
+            day_row("a", "2024-01-03", (3, 2, 1)),
+            day_row("a", "2024-01-04", (3, 2, 1)),
+            day_row("a", "2024-01-05", (9, 8, 7)),
+            day_row("b", "2024-01-01", (3, 2, 1)),
+            day_row("b", "2024-01-02", (3, 2, 1)),
+        ]
+    );
+    // Each month's row is its last day's (the month is not over on the 31st's eve: the
+    // latest day so far), with one position each.
+    let months = rows(
+        "SELECT account_id, snapshot_date, users_registered, users_with_token,
+             users_with_activity FROM month_usage ORDER BY account_id, month",
+    );
+    assert_eq!(
+        months,
+        [
+            day_row("a", "2024-01-05", (9, 8, 7)),
+            day_row("b", "2024-01-02", (3, 2, 1)),
+        ]
+    );
+    // Each once: a's month row, changed by the staged rows, moved past b's, which they left
+    // as it was.
+    let (names, _) = after(&store, 0);
+    assert_eq!(
+        names,
+        [
+            "account a",
+            "account b",
+            "month b 2024-01",
+            "month a 2024-01"
+        ]
+    );
+}
+
+#[test]
+fn a_month_row_is_never_put_on_the_feed_alone() {
+    let Some(server) = from_env("USAGEDESK_TEST_POSTGRES_URL", "feed page test") else {
+        return;
+    };
+    let store = loaded(&server);
+    let refused = store
+        .run(async {
+            let mut conn = store.pool.acquire().await?;
+            Ok::<_, sqlx::Error>(feed::touch(&mut conn, "month", "a", "2024-01").await)
+        })
+        .expect("a connection");
+    assert!(
+        refused.is_err(),
+        "a month row keeps its position on its row"
+    );
+    let (names, _) = after(&store, 0);
+    assert_eq!(names, LOADED_FEED, "nothing written");
 }
