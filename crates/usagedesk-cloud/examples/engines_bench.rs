@@ -7,9 +7,11 @@
 //!
 //! The URL names a server whose user may create databases (`scripts/postgres.sh start DIR`
 //! prints one); each run makes a new database on it, dropped at the end.
-//! `scripts/bench-engines.sh` does all of it: the dataset, a throwaway cluster, the runs. The feed is read with a token of every
-//! account as the service's handler reads it, twice: in pages of 20,000 (what the sync asks
-//! for) and of 5,000 (the service's default when a client names no limit).
+//! `scripts/bench-engines.sh` does all of it: the dataset, a throwaway cluster, the runs.
+//!
+//! The feed is read with a token of every account as the service's handler reads it, twice:
+//! in pages of 20,000 (what the sync asks for) and of 5,000 (the service's default when a
+//! client names no limit).
 
 use std::path::Path;
 use std::time::Instant;

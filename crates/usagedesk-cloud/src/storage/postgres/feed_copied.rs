@@ -14,7 +14,7 @@ use usagedesk_domain::UsageCounts;
 use super::copy_out::{self, Tuple};
 use super::customer_rows::EVENT_COLS;
 use super::feed::{month_scope_filter, scope_filter, Kind};
-use super::{parse_time, unreadable};
+use super::{parse_date, parse_month, parse_time};
 use crate::storage::{StoreError, TokenScope};
 
 /// Reads the rows of `kind` (month rows or events) at positions `(from, to]` that `scope` may see
@@ -76,14 +76,11 @@ pub(super) async fn read(
 /// `seq, account_id, month, plan, snapshot_date, registered, with_token, with_activity`.
 fn month_change(t: &Tuple<'_>) -> Result<Change, StoreError> {
     let count = |i| t.i64(i).map(|n| n.max(0) as u64);
-    let month = t.str(2)?;
-    let date = t.str(4)?;
     Ok(Change::MonthUsage(MonthUsage {
         account_id: t.str(1)?.to_owned(),
-        month: month.parse().map_err(|e| unreadable("month", month, e))?,
+        month: parse_month(t.str(2)?)?,
         plan: t.str(3)?.to_owned(),
-        snapshot_date: usagedesk_domain::month::parse_date(date)
-            .map_err(|e| unreadable("date", date, e))?,
+        snapshot_date: parse_date(t.str(4)?)?,
         counts: UsageCounts::new(count(5)?, count(6)?, count(7)?),
     }))
 }

@@ -267,8 +267,9 @@ fn two_idle(split: Split<'_>) -> bool {
 }
 
 /// A transaction on another idle connection of `pool` in the snapshot `id` (exported by the
-/// page's transaction), with the page's [`settings`]; `None` when no connection is idle any more, or when it cannot start
-/// (it is checked less than a connection the pool hands out: the page is read by one).
+/// page's transaction), with the page's [`settings`]; `None` when no connection is idle any
+/// more, or when it cannot start (it is checked less than a connection the pool hands out:
+/// the page is read by one).
 async fn second_reader(
     pool: &PgPool,
     id: &str,

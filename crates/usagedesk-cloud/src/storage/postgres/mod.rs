@@ -67,10 +67,10 @@ pub struct PgStorage {
     opening: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The runtime that drives every pool's sockets and timers (two threads, process-wide).
 /// How long a pooled connection may sit idle before it is pinged when taken.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 
+/// The runtime that drives every pool's sockets and timers (two threads, process-wide).
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -434,12 +434,20 @@ fn unreadable(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError 
 }
 
 fn date_col(row: &PgRow, i: usize) -> Result<NaiveDate, StoreError> {
-    let s: &str = col(row, i)?;
+    parse_date(col(row, i)?)
+}
+
+/// A stored date (`YYYY-MM-DD`).
+fn parse_date(s: &str) -> Result<NaiveDate, StoreError> {
     usagedesk_domain::month::parse_date(s).map_err(|e| unreadable("date", s, e))
 }
 
 fn month_col(row: &PgRow, i: usize) -> Result<YearMonth, StoreError> {
-    let s: &str = col(row, i)?;
+    parse_month(col(row, i)?)
+}
+
+/// A stored month (`YYYY-MM`).
+fn parse_month(s: &str) -> Result<YearMonth, StoreError> {
     s.parse().map_err(|e| unreadable("month", s, e))
 }
 
