@@ -149,7 +149,7 @@ pub(crate) fn pending(conn: &Connection) -> Result<bool> {
 /// Rebuilds the derived tables from `licenses` and the tree when marked, then the used seats
 /// of every month whose month-end rows are settled (inside the caller's write transaction).
 /// The months marked dirty get theirs when their aggregates are rebuilt
-/// ([`refresh_used`] from `rebuild_aggregates`, which always follows before they are read):
+/// ([`prepare_used`] from `rebuild_aggregates`, which always follows before they are read):
 /// during a first sync that is every month, and computing them here as well, from month
 /// rows still arriving, would be thrown away.
 pub(crate) fn refresh(conn: &Connection) -> Result<()> {
@@ -160,15 +160,19 @@ pub(crate) fn refresh(conn: &Connection) -> Result<()> {
     used::recompute(conn, UsedMonths::Settled)
 }
 
-/// Recomputes `ent_used` and `ent_over` for `months` (`None`: every month) from `month_usage` and
-/// the derived tables (inside the caller's write transaction): called when the month-end rows of
-/// those months have changed, and by [`refresh`] when coverage may have.
-pub(crate) fn refresh_used(conn: &Connection, months: Option<&[YearMonth]>) -> Result<()> {
+/// Starts the recomputation of `ent_used` and `ent_over` for `months` (`None`: every month)
+/// from `month_usage` and the derived tables (inside the caller's write transaction): called
+/// when the month-end rows of those months have changed, and by [`refresh`] when coverage may
+/// have. `None` when there is nothing to compute now: with the derived tables pending, the
+/// whole table is rebuilt with them, once they are current.
+pub(crate) fn prepare_used(
+    conn: &Connection,
+    months: Option<&[YearMonth]>,
+) -> Result<Option<used::Recompute>> {
     if pending(conn)? {
-        // The whole table is rebuilt with the derived tables, once they are current.
-        return Ok(());
+        return Ok(None);
     }
-    used::recompute(conn, months.map_or(UsedMonths::All, UsedMonths::Only))
+    used::Recompute::prepare(conn, months.map_or(UsedMonths::All, UsedMonths::Only))
 }
 
 /// Times in `licenses.body` are the feed's RFC 3339 in UTC (`…Z`), so their first 7 and 10

