@@ -204,6 +204,8 @@ WITH RECURSIVE c(account_k, depth, holder_k) AS (
     WHERE c.depth < 1000
 )
 SELECT account_k, depth, holder_k FROM c;
+UPDATE ent_licenses SET shared = 1
+WHERE account_k IN (SELECT holder_k FROM ent_cover WHERE account_k <> holder_k);
 DELETE FROM ent_dirty;
 ";
 
@@ -227,8 +229,10 @@ fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
 /// The CTEs ending in `rows(license_id, account_k, plan, seats, used, m)`: each license held
 /// in the scope, each month of `:from..=:to` it is in force, each plan it has seats for or
 /// its covered accounts used. `used`: the plan's seat metric summed over the covered
-/// accounts whose month-end plan is that plan (accounts without a month-end row add 0), as
-/// materialized in `ent_used`. `CROSS JOIN` keeps the licenses of the scope the outer loop:
+/// accounts whose month-end plan is that plan (accounts without a month-end row add 0). A
+/// holder covering other accounts has these sums materialized in `ent_used`; a holder
+/// covering only itself (most of them) uses its own month-end row, read from `month_usage`
+/// (`ent_licenses.shared` tells which). `CROSS JOIN` keeps the licenses of the scope the outer loop:
 /// without statistics the planner may otherwise scan `ent_used` whole for one customer.
 pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
     format!(
@@ -237,24 +241,47 @@ pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
              SELECT :from UNION ALL
              SELECT strftime('%Y-%m', m || '-01', '+1 month') FROM months WHERE m < :to
          ),
-         lic AS MATERIALIZED (
-             SELECT l.license_id, l.account_k, mo.m
+         held AS MATERIALIZED (
+             SELECT l.license_id, l.account_k, l.first_month, l.last_month, l.shared
              FROM scope JOIN ent_licenses l ON l.account_k = scope.k
-             JOIN months mo ON l.first_month <= mo.m AND (l.last_month IS NULL OR l.last_month >= mo.m)
+         ),
+         lic AS MATERIALIZED (
+             SELECT h.license_id, h.account_k, mo.m, h.shared
+             FROM held h
+             JOIN months mo ON h.first_month <= mo.m AND (h.last_month IS NULL OR h.last_month >= mo.m)
          ),
          rows(license_id, account_k, plan, seats, used, m) AS (
-             SELECT lic.license_id, lic.account_k, s.plan, s.seats, COALESCE(u.used, 0), lic.m
+             SELECT lic.license_id, lic.account_k, s.plan, s.seats,
+                    COALESCE(CASE WHEN lic.shared THEN (
+                        SELECT u.used FROM ent_used u
+                        WHERE u.holder_k = lic.account_k AND u.month = lic.m AND u.plan = s.plan)
+                    ELSE (
+                        SELECT {OWN_USE} FROM month_usage mu
+                        WHERE mu.account_k = lic.account_k AND mu.month = lic.m
+                          AND mu.plan = s.plan)
+                    END, 0), lic.m
              FROM lic CROSS JOIN ent_seats s ON s.license_id = lic.license_id
-             LEFT JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m AND u.plan = s.plan
              UNION ALL
              SELECT lic.license_id, lic.account_k, u.plan, NULL, u.used, lic.m
              FROM lic CROSS JOIN ent_used u ON u.holder_k = lic.account_k AND u.month = lic.m
-             WHERE u.used > 0 AND NOT EXISTS (
+             WHERE lic.shared AND u.used > 0 AND NOT EXISTS (
                  SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = u.plan)
+             UNION ALL
+             SELECT lic.license_id, lic.account_k, mu.plan, NULL, {OWN_USE}, lic.m
+             FROM lic CROSS JOIN month_usage mu ON mu.account_k = lic.account_k AND mu.month = lic.m
+             WHERE NOT lic.shared AND {OWN_USE} > 0 AND NOT EXISTS (
+                 SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = mu.plan)
          )",
         scope = scope_cte(scope)
     )
 }
+
+/// A month-end row's (`mu`) value of its plan's seat metric, as [`used`] counts it (a plan
+/// the catalog does not list counts users registered).
+const OWN_USE: &str = "CASE (SELECT p.seat_metric FROM plans p WHERE p.id = mu.plan)
+                           WHEN 'users_with_token' THEN mu.users_with_token
+                           WHEN 'users_with_activity' THEN mu.users_with_activity
+                           ELSE mu.users_registered END";
 
 /// Binds the named parameters the statement has (a scope without `:account` has none).
 pub(crate) fn bind(st: &mut Statement<'_>, params: &[(&str, &dyn ToSql)]) -> Result<()> {

@@ -16,6 +16,7 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0007_health.sql"),
     include_str!("../migrations/0008_attention.sql"),
     include_str!("../migrations/0009_ent_used.sql"),
+    include_str!("../migrations/0010_ent_used_shared.sql"),
 ]);
 
 /// The schema version this build writes.
