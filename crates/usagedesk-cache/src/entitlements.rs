@@ -232,7 +232,7 @@ fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
 /// accounts whose month-end plan is that plan (accounts without a month-end row add 0). A
 /// holder covering other accounts has these sums materialized in `ent_used`; a holder
 /// covering only itself (most of them) uses its own month-end row, read from `month_usage`
-/// (`ent_licenses.shared` tells which). `CROSS JOIN` keeps the licenses of the scope the outer loop:
+/// once per license and month (`own_plan`, `own_used`; `ent_licenses.shared` tells which). `CROSS JOIN` keeps the licenses of the scope the outer loop:
 /// without statistics the planner may otherwise scan `ent_used` whole for one customer.
 pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
     format!(
@@ -246,20 +246,22 @@ pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
              FROM scope JOIN ent_licenses l ON l.account_k = scope.k
          ),
          lic AS MATERIALIZED (
-             SELECT h.license_id, h.account_k, mo.m, h.shared
+             SELECT h.license_id, h.account_k, mo.m, h.shared, mu.plan AS own_plan,
+                    {OWN_USE} AS own_used
              FROM held h
              JOIN months mo ON h.first_month <= mo.m AND (h.last_month IS NULL OR h.last_month >= mo.m)
+             LEFT JOIN month_usage mu
+                 ON NOT h.shared AND mu.account_k = h.account_k AND mu.month = mo.m
          ),
          rows(license_id, account_k, plan, seats, used, m) AS (
              SELECT lic.license_id, lic.account_k, s.plan, s.seats,
-                    COALESCE(CASE WHEN lic.shared THEN (
-                        SELECT u.used FROM ent_used u
-                        WHERE u.holder_k = lic.account_k AND u.month = lic.m AND u.plan = s.plan)
-                    ELSE (
-                        SELECT {OWN_USE} FROM month_usage mu
-                        WHERE mu.account_k = lic.account_k AND mu.month = lic.m
-                          AND mu.plan = s.plan)
-                    END, 0), lic.m
+                    CASE WHEN lic.shared THEN COALESCE((
+                             SELECT u.used FROM ent_used u
+                             WHERE u.holder_k = lic.account_k AND u.month = lic.m
+                               AND u.plan = s.plan), 0)
+                         WHEN lic.own_plan = s.plan THEN lic.own_used
+                         ELSE 0 END,
+                    lic.m
              FROM lic CROSS JOIN ent_seats s ON s.license_id = lic.license_id
              UNION ALL
              SELECT lic.license_id, lic.account_k, u.plan, NULL, u.used, lic.m
@@ -267,10 +269,11 @@ pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
              WHERE lic.shared AND u.used > 0 AND NOT EXISTS (
                  SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = u.plan)
              UNION ALL
-             SELECT lic.license_id, lic.account_k, mu.plan, NULL, {OWN_USE}, lic.m
-             FROM lic CROSS JOIN month_usage mu ON mu.account_k = lic.account_k AND mu.month = lic.m
-             WHERE NOT lic.shared AND {OWN_USE} > 0 AND NOT EXISTS (
-                 SELECT 1 FROM ent_seats s WHERE s.license_id = lic.license_id AND s.plan = mu.plan)
+             SELECT lic.license_id, lic.account_k, lic.own_plan, NULL, lic.own_used, lic.m
+             FROM lic
+             WHERE lic.own_used > 0 AND NOT EXISTS (
+                 SELECT 1 FROM ent_seats s
+                 WHERE s.license_id = lic.license_id AND s.plan = lic.own_plan)
          )",
         scope = scope_cte(scope)
     )
