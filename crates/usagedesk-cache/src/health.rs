@@ -134,8 +134,8 @@ fn renewal_row(r: &Row<'_>) -> rusqlite::Result<RenewalListRow> {
 const HEALTH_COLUMNS: &str = "account_id, name, score, f_usage_trend, f_utilization,
     f_instance_status, f_version_lag, f_license_expiry, f_reporting_freshness, factors";
 
-/// Merges the new rows (`temp.new_health`, `temp.new_renewals`) into the stored tables:
-/// rows gone are deleted, new ones inserted, changed ones updated (`IS NOT`: NULL-safe).
+/// Merges the new rows (`temp.new_health`) into the stored table: rows gone are deleted, new
+/// ones inserted, changed ones updated (`IS NOT`: NULL-safe).
 const MERGE_HEALTH: &str = "
 DELETE FROM main.health
 WHERE account_id NOT IN (SELECT account_id FROM temp.new_health);
@@ -157,6 +157,10 @@ WHERE name IS NOT excluded.name OR score IS NOT excluded.score
    OR f_license_expiry IS NOT excluded.f_license_expiry
    OR f_reporting_freshness IS NOT excluded.f_reporting_freshness
    OR factors IS NOT excluded.factors;
+";
+
+/// [`MERGE_HEALTH`] of `temp.new_renewals` into `health_renewals`.
+const MERGE_RENEWALS: &str = "
 DELETE FROM main.health_renewals
 WHERE license_id NOT IN (SELECT license_id FROM temp.new_renewals);
 INSERT INTO main.health_renewals (license_id, account_id, license_type, expires_at, seats,
@@ -174,6 +178,50 @@ WHERE account_id IS NOT excluded.account_id OR license_type IS NOT excluded.lice
    OR used IS NOT excluded.used OR forecast IS NOT excluded.forecast
    OR forecast_over IS NOT excluded.forecast_over OR plans IS NOT excluded.plans;
 ";
+
+/// The rows of `temp.new_health` that [`MERGE_HEALTH`] inserts or changes, and all of them.
+const CHANGED_HEALTH: &str = "
+SELECT count(*) FILTER (WHERE h.account_id IS NULL
+           OR (h.name, h.score, h.f_usage_trend, h.f_utilization, h.f_instance_status,
+               h.f_version_lag, h.f_license_expiry, h.f_reporting_freshness, h.factors)
+              IS NOT (n.name, n.score, n.f_usage_trend, n.f_utilization, n.f_instance_status,
+               n.f_version_lag, n.f_license_expiry, n.f_reporting_freshness, n.factors)),
+       count(*)
+FROM temp.new_health n LEFT JOIN main.health h ON h.account_id = n.account_id";
+
+/// [`CHANGED_HEALTH`] of `temp.new_renewals`.
+const CHANGED_RENEWALS: &str = "
+SELECT count(*) FILTER (WHERE h.license_id IS NULL
+           OR (h.account_id, h.license_type, h.expires_at, h.seats, h.used, h.forecast,
+               h.forecast_over, h.plans)
+              IS NOT (n.account_id, n.license_type, n.expires_at, n.seats, n.used, n.forecast,
+               n.forecast_over, n.plans)),
+       count(*)
+FROM temp.new_renewals n LEFT JOIN main.health_renewals h ON h.license_id = n.license_id";
+
+/// Changed rows from which a merge drops the table's secondary indexes and creates them again
+/// after it: one sort per index instead of an update of every index per changed row. A day's
+/// new scores change most rows (days to expiry, days since the last report): at 100,000
+/// customers the merge into `health` and its seven indexes took 4.5 s with them kept up to
+/// date, 1.2 s with them created again.
+const REBUILD_INDEXES_FROM: i64 = 1_000;
+
+/// Runs `merge` into `table`; `changed` counts the rows it inserts or changes, and all new rows.
+fn merge(conn: &rusqlite::Connection, table: &str, changed: &str, merge: &str) -> Result<()> {
+    let (changed, total): (i64, i64) =
+        conn.query_row(changed, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rebuild = changed >= REBUILD_INDEXES_FROM && changed.saturating_mul(8) >= total;
+    let dropped = if rebuild {
+        Some(usagedesk_sqlite::drop_indexes(conn, table)?)
+    } else {
+        None
+    };
+    conn.execute_batch(merge)?;
+    if let Some(dropped) = dropped {
+        dropped.restore(conn)?;
+    }
+    Ok(())
+}
 
 impl HealthHandle<'_> {
     /// The day the health tables were computed for, when they are current (`None`: they lag
@@ -576,7 +624,8 @@ impl HealthHandleMut<'_> {
                 ])?;
             }
         }
-        tx.execute_batch(MERGE_HEALTH)?;
+        merge(&tx, "health", CHANGED_HEALTH, MERGE_HEALTH)?;
+        merge(&tx, "health_renewals", CHANGED_RENEWALS, MERGE_RENEWALS)?;
         tx.execute(
             "INSERT OR REPLACE INTO health_state (one, as_of) VALUES (1, ?1)",
             [as_of.to_string()],
@@ -648,6 +697,84 @@ mod tests {
             })
             .unwrap();
         (health, renewals)
+    }
+
+    fn indexes(cache: &Cache) -> Vec<String> {
+        let mut st = cache
+            .conn
+            .prepare(
+                "SELECT name || ': ' || sql FROM sqlite_schema
+                 WHERE type = 'index' AND tbl_name IN ('health', 'health_renewals')
+                   AND sql IS NOT NULL ORDER BY name",
+            )
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// Past [`REBUILD_INDEXES_FROM`] changed rows (and an eighth of the rows) a merge drops
+    /// the tables' indexes and creates them again: the rows are those of the computation,
+    /// the pages read through the indexes are in their order, and the indexes are the schema's.
+    #[test]
+    fn a_merge_changing_most_rows_rebuilds_the_indexes_and_keeps_every_row() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        let schema = indexes(&cache);
+        assert_eq!(
+            schema.len(),
+            8,
+            "seven indexes of health, one of the calendar"
+        );
+        let n = 2 * REBUILD_INDEXES_FROM as u32;
+        let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let rows = |shift: u32| -> Vec<HealthRecord> {
+            (0..n)
+                .map(|i| health(&format!("c{i:05}"), (i * 7 + shift) % 101, "[]"))
+                .collect()
+        };
+        let renewals = |used: u64| -> Vec<RenewalRecord> {
+            (0..n)
+                .map(|i| renewal(&format!("L{i:05}"), used + u64::from(i % 3)))
+                .collect()
+        };
+        for (at, shift, used) in [(0, 0, 1), (1, 13, 5), (2, 13, 5)] {
+            // The first merge inserts every row, the second changes every score and use,
+            // the third changes nothing (and keeps the indexes as they are).
+            let day = day + chrono::Days::new(at);
+            cache
+                .health_mut()
+                .replace(day, rows(shift), renewals(used))
+                .unwrap();
+            let (_, r) = stored(&cache);
+            let mut h = Vec::new();
+            for offset in (0..n as usize).step_by(MAX_HEALTH_PAGE) {
+                let page = cache.health().page(None, false, offset, MAX_HEALTH_PAGE);
+                h.extend(page.unwrap().items);
+            }
+            let mut want = rows(shift);
+            want.sort_by(|a, b| (a.score, &a.name).cmp(&(b.score, &b.name)));
+            assert_eq!(h.len(), n as usize);
+            assert_eq!(
+                h.iter()
+                    .map(|h| (&h.account_id, h.score))
+                    .collect::<Vec<_>>(),
+                want.iter()
+                    .map(|h| (&h.account_id, h.score))
+                    .collect::<Vec<_>>(),
+                "merge {at}: by score (through its index), every row of the computation"
+            );
+            let mut want = renewals(used);
+            want.sort_by(|a, b| {
+                (&a.expires_at, &a.license_id).cmp(&(&b.expires_at, &b.license_id))
+            });
+            assert_eq!(r, want, "merge {at}: the calendar's rows, by expiry");
+            assert_eq!(
+                indexes(&cache),
+                schema,
+                "merge {at}: the indexes are the schema's"
+            );
+        }
     }
 
     #[test]
