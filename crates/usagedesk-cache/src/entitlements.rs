@@ -232,8 +232,9 @@ fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {
 /// accounts whose month-end plan is that plan (accounts without a month-end row add 0). A
 /// holder covering other accounts has these sums materialized in `ent_used`; a holder
 /// covering only itself (most of them) uses its own month-end row, read from `month_usage`
-/// once per license and month (`own_plan`, `own_used`; `ent_licenses.shared` tells which). `CROSS JOIN` keeps the licenses of the scope the outer loop:
-/// without statistics the planner may otherwise scan `ent_used` whole for one customer.
+/// once per license and month (`own_plan`, `own_used`; `ent_licenses.shared` tells which).
+/// `CROSS JOIN` keeps the licenses of the scope the outer loop: without statistics the
+/// planner may otherwise scan `ent_used` whole for one customer.
 pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
     format!(
         "WITH RECURSIVE {scope},
@@ -249,7 +250,8 @@ pub(crate) fn rows_cte(scope: Option<EntitlementScope>) -> String {
              SELECT h.license_id, h.account_k, mo.m, h.shared, mu.plan AS own_plan,
                     {OWN_USE} AS own_used
              FROM held h
-             JOIN months mo ON h.first_month <= mo.m AND (h.last_month IS NULL OR h.last_month >= mo.m)
+             JOIN months mo
+                 ON h.first_month <= mo.m AND (h.last_month IS NULL OR h.last_month >= mo.m)
              LEFT JOIN month_usage mu
                  ON NOT h.shared AND mu.account_k = h.account_k AND mu.month = mo.m
          ),

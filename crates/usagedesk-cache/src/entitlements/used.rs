@@ -243,8 +243,8 @@ impl Recompute {
             return Ok(None);
         }
         clear(conn, &wanted)?;
-        if matches!(&wanted, Wanted::Settled(dirty) if dirty.iter().any(|d| d == crate::rebuild::ALL_MONTHS))
-        {
+        let all_dirty = |dirty: &[String]| dirty.iter().any(|d| d == crate::rebuild::ALL_MONTHS);
+        if matches!(&wanted, Wanted::Settled(dirty) if all_dirty(dirty)) {
             // Every month is dirty: no month is settled, and the rebuild that follows computes
             // them all (meanwhile the tables are empty, as the aggregates' months are dirty).
             return Ok(None);
@@ -621,6 +621,15 @@ mod tests {
         (used, over)
     }
 
+    /// The rows of `ent_used` as "holder month plan used", in that order.
+    fn stored_sums(cache: &Cache) -> Vec<String> {
+        rows(
+            cache,
+            "SELECT a.id || ' ' || u.month || ' ' || u.plan || ' ' || u.used
+             FROM ent_used u JOIN accounts a ON a.k = u.holder_k ORDER BY 1",
+        )
+    }
+
     /// A first sync sums the used seats from the rows its fold keeps in memory (on a second
     /// thread, beside the aggregates) instead of reading `month_usage` back: both sources
     /// must give the sums worked out by hand.
@@ -666,11 +675,7 @@ mod tests {
         let mut cache = Cache::open_in_memory().unwrap();
         first_sync_of_a_small_tree(&mut cache);
         cache.sync_mut().rebuild_aggregates().unwrap();
-        let used = rows(
-            &cache,
-            "SELECT a.id || ' ' || u.month || ' ' || u.plan || ' ' || u.used
-             FROM ent_used u JOIN accounts a ON a.k = u.holder_k ORDER BY 1",
-        );
+        let used = stored_sums(&cache);
         let shared: Vec<&str> = USED.into_iter().filter(|u| u.starts_with("p ")).collect();
         assert_eq!(used, shared, "only p covers other accounts");
         let mut read = Vec::new();
@@ -716,11 +721,7 @@ mod tests {
         let mut cache = Cache::open(&path).unwrap();
         first_sync_of_a_small_tree(&mut cache);
         cache.sync_mut().rebuild_aggregates().unwrap();
-        let before = rows(
-            &cache,
-            "SELECT a.id || ' ' || u.month || ' ' || u.plan || ' ' || u.used
-             FROM ent_used u JOIN accounts a ON a.k = u.holder_k ORDER BY 1",
-        );
+        let before = stored_sums(&cache);
         // As a cache of schema 9 had it: c2's sum (covering only itself) kept too, and no
         // `shared` column.
         cache
@@ -735,11 +736,7 @@ mod tests {
         drop(cache);
         let cache = Cache::open(&path).unwrap();
         assert_eq!(cache.schema_version().unwrap(), crate::SCHEMA_VERSION);
-        let after = rows(
-            &cache,
-            "SELECT a.id || ' ' || u.month || ' ' || u.plan || ' ' || u.used
-             FROM ent_used u JOIN accounts a ON a.k = u.holder_k ORDER BY 1",
-        );
+        let after = stored_sums(&cache);
         assert_eq!(
             after, before,
             "c2's row is gone, p's (covering c1 and g) stay"
