@@ -3,8 +3,10 @@
 //! license's covered accounts — read in SQL from the derived tables of
 //! `migrations/0006_entitlements.sql` and `0009_ent_used.sql` (the used seats per holder,
 //! month and plan, and the pairs over their seats, recomputed with the month-end aggregates
-//! in one pass over `month_usage`: `used.rs`). What follows from those numbers (utilization,
-//! overage, forecast) is `usagedesk-entitlements`'.
+//! in one pass over `month_usage`: `used.rs`; since `0010_ent_used_shared.sql` only the
+//! holders covering other accounts have their sums stored, the others' used seats are their
+//! own month-end rows, read from `month_usage`). What follows from those numbers
+//! (utilization, overage, forecast) is `usagedesk-entitlements`'.
 //!
 //! Covered accounts: an account is covered in month M by the license(s) of its nearest
 //! ancestor-or-self that holds a license in force in M. `ent_cover` lists, for every account,
@@ -149,9 +151,11 @@ pub(crate) fn pending(conn: &Connection) -> Result<bool> {
 /// Rebuilds the derived tables from `licenses` and the tree when marked, then the used seats
 /// of every month whose month-end rows are settled (inside the caller's write transaction).
 /// The months marked dirty get theirs when their aggregates are rebuilt
-/// ([`prepare_used`] from `rebuild_aggregates`, which always follows before they are read):
-/// during a first sync that is every month, and computing them here as well, from month
-/// rows still arriving, would be thrown away.
+/// ([`prepare_used`] from `rebuild_aggregates`, at the end of the sync): during a first sync
+/// that is every month, and computing them here as well, from month rows still arriving,
+/// would be thrown away. Until then (a sync under way, or one stopped before its end) a
+/// dirty month shows the sums and overages of the last computation, except the used seats of
+/// a holder covering only itself: its own month-end row, read as it is now.
 pub(crate) fn refresh(conn: &Connection) -> Result<()> {
     if !pending(conn)? {
         return Ok(());

@@ -545,8 +545,12 @@ impl SyncHandleMut<'_> {
         // aggregates (at 100k accounts 1.9M uses, about half a second).
         let used = crate::entitlements::prepare_used(&tx, (!all).then_some(months.as_slice()))?;
         std::thread::scope(|s| -> Result<()> {
+            // Without a thread (the system refusing one) the sums are read back after.
             let summing = match (&used, &fold.all_rows) {
-                (Some(used), Some(rows)) => Some(s.spawn(move || used.sum_folded(rows))),
+                (Some(used), Some(rows)) => std::thread::Builder::new()
+                    .name("used-seats".into())
+                    .spawn_scoped(s, move || used.sum_folded(rows))
+                    .ok(),
                 _ => None,
             };
             stats.aggregate_rows += write_aggregates(
