@@ -535,13 +535,13 @@ mod tests {
     /// license covers, two plans counted by different seat metrics, and one key sent twice
     /// (the later row is the one stored). Catalog: basic counts users registered, standard
     /// users with a token (`usage` gives r registered, r / 2 with a token).
-    fn first_sync_of_a_small_tree(cache: &mut Cache) {
+    fn small_tree() -> (Vec<usagedesk_domain::Plan>, Vec<Change>) {
         use usagedesk_domain::{Metric, Plan};
-        let catalog = [
+        let catalog = vec![
             Plan::new("basic", "Basic"),
             Plan::new("standard", "Standard").with_seat_metric(Metric::UsersWithToken),
         ];
-        let changes = [
+        let changes = vec![
             acc("p", "P", None, "2023-01-01"),
             acc("c1", "C1", Some("p"), "2023-01-01"),
             acc("g", "G", Some("c1"), "2023-01-01"),
@@ -557,6 +557,11 @@ mod tests {
             usage("c2", "2024-05", "standard", 20),
             usage("x", "2024-05", "basic", 10),
         ];
+        (catalog, changes)
+    }
+
+    fn first_sync_of_a_small_tree(cache: &mut Cache) {
+        let (catalog, changes) = small_tree();
         cache
             .sync_mut()
             .apply_changes(&changes, &catalog, "c1", now())
@@ -702,6 +707,42 @@ mod tests {
             read, USED,
             "every holder's used seats, as the questions read them"
         );
+        let over = rows(
+            &cache,
+            "SELECT license_id || ' ' || month || ' ' || plan || ' ' || coalesce(seats, '-')
+                    || ' ' || used || ' ' || overage
+             FROM ent_over ORDER BY 1",
+        );
+        assert_eq!(over, OVER);
+    }
+
+    /// The tree and licenses in one sync, their month-end rows in the next: the fold's rows
+    /// are still all of `month_usage`, and only their months are recomputed, from them
+    /// (`Wanted::Only`).
+    #[test]
+    fn month_rows_after_the_tree_are_summed_for_their_months_only() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        let (catalog, changes) = small_tree();
+        let (months, tree): (Vec<Change>, Vec<Change>) = changes
+            .into_iter()
+            .partition(|c| matches!(c, Change::MonthUsage(_)));
+        cache
+            .sync_mut()
+            .apply_changes(&tree, &catalog, "c1", now())
+            .unwrap();
+        cache.sync_mut().rebuild_aggregates().unwrap();
+        cache
+            .sync_mut()
+            .apply_changes(&months, &catalog, "c2", now())
+            .unwrap();
+        assert_eq!(
+            rows(&cache, "SELECT month FROM dirty_months ORDER BY 1"),
+            ["2024-04", "2024-05"],
+            "the case under test: only the rows' months are dirty"
+        );
+        cache.sync_mut().rebuild_aggregates().unwrap();
+        let shared: Vec<&str> = USED.into_iter().filter(|u| u.starts_with("p ")).collect();
+        assert_eq!(stored_sums(&cache), shared);
         let over = rows(
             &cache,
             "SELECT license_id || ' ' || month || ' ' || plan || ' ' || coalesce(seats, '-')
