@@ -708,6 +708,14 @@ mod tests {
         (health, renewals)
     }
 
+    /// Changes with every index dropped or created.
+    fn schema_version(cache: &Cache) -> i64 {
+        cache
+            .conn
+            .query_row("PRAGMA main.schema_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
     fn indexes(cache: &Cache) -> Vec<String> {
         let mut st = cache
             .conn
@@ -746,12 +754,6 @@ mod tests {
             (0..n)
                 .map(|i| renewal(&format!("L{i:05}"), used + u64::from(i % 3)))
                 .collect()
-        };
-        let schema_version = |cache: &Cache| -> i64 {
-            cache
-                .conn
-                .query_row("PRAGMA main.schema_version", [], |r| r.get(0))
-                .unwrap()
         };
         for (at, shift, used) in [(0, 0, 1), (1, 13, 5), (2, 13, 5)] {
             // The first merge inserts every row, the second changes every score and use,
@@ -820,13 +822,7 @@ mod tests {
         };
         let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
         cache.health_mut().replace(day, rows(0), []).unwrap();
-        let version = |cache: &Cache| -> i64 {
-            cache
-                .conn
-                .query_row("PRAGMA main.schema_version", [], |r| r.get(0))
-                .unwrap()
-        };
-        let before = version(&cache);
+        let before = schema_version(&cache);
         let changed = REBUILD_INDEXES_FROM as u32 + 100;
         assert!(
             changed * 8 < n,
@@ -836,7 +832,11 @@ mod tests {
             .health_mut()
             .replace(day.succ_opt().unwrap(), rows(changed), [])
             .unwrap();
-        assert_eq!(version(&cache), before, "no index was dropped or created");
+        assert_eq!(
+            schema_version(&cache),
+            before,
+            "no index was dropped or created"
+        );
         let page = cache.health().page(None, false, 0, 1).unwrap();
         assert_eq!(page.total, u64::from(n));
         let first = &page.items[0];

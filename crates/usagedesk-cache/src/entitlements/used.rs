@@ -282,10 +282,7 @@ impl Recompute {
         let mut uses: Vec<Use> = Vec::new();
         while let Some(r) = rows.next()? {
             let month = r.get_ref(1)?.as_str()?;
-            if !self.wanted.covers(month) {
-                continue;
-            }
-            let Some(holder_k) = self.holders.holder(r.get(0)?, month) else {
+            let Some(holder_k) = self.counts_for(r.get(0)?, month) else {
                 continue;
             };
             let key = codec::month_key_of_text(month)
@@ -314,10 +311,7 @@ impl Recompute {
         let mut uses: Vec<Use> = Vec::with_capacity(rows.len());
         for row in rows.stored() {
             let month = MonthText::from_key(row.month);
-            if !self.wanted.covers(month.as_str()) {
-                continue;
-            }
-            let Some(holder_k) = self.holders.holder(row.k, month.as_str()) else {
+            let Some(holder_k) = self.counts_for(row.k, month.as_str()) else {
                 continue;
             };
             let plan = plan_of[row.plan as usize];
@@ -329,6 +323,15 @@ impl Recompute {
             });
         }
         self.sums(plans, uses)
+    }
+
+    /// The holder an account's month-end row of `month` counts for, when the month is one
+    /// this recomputation covers and a license covers the account then.
+    fn counts_for(&self, account_k: i64, month: &str) -> Option<i64> {
+        if !self.wanted.covers(month) {
+            return None;
+        }
+        self.holders.holder(account_k, month)
     }
 
     fn sums(&self, mut plans: Plans, uses: Vec<Use>) -> Result<Sums<'_>> {
@@ -635,6 +638,21 @@ mod tests {
         )
     }
 
+    /// The rows of `ent_over` as "license month plan seats used overage", in that order.
+    fn stored_overages(cache: &Cache) -> Vec<String> {
+        rows(
+            cache,
+            "SELECT license_id || ' ' || month || ' ' || plan || ' ' || coalesce(seats, '-')
+                    || ' ' || used || ' ' || overage
+             FROM ent_over ORDER BY 1",
+        )
+    }
+
+    /// The sums of [`USED`] that `ent_used` keeps: p's, the only holder covering others.
+    fn shared_sums() -> Vec<&'static str> {
+        USED.into_iter().filter(|u| u.starts_with("p ")).collect()
+    }
+
     /// A first sync sums the used seats from the rows its fold keeps in memory (on a second
     /// thread, beside the aggregates) instead of reading `month_usage` back: both sources
     /// must give the sums worked out by hand.
@@ -681,7 +699,7 @@ mod tests {
         first_sync_of_a_small_tree(&mut cache);
         cache.sync_mut().rebuild_aggregates().unwrap();
         let used = stored_sums(&cache);
-        let shared: Vec<&str> = USED.into_iter().filter(|u| u.starts_with("p ")).collect();
+        let shared = shared_sums();
         assert_eq!(used, shared, "only p covers other accounts");
         let mut read = Vec::new();
         for holder in ["p", "c2"] {
@@ -707,13 +725,7 @@ mod tests {
             read, USED,
             "every holder's used seats, as the questions read them"
         );
-        let over = rows(
-            &cache,
-            "SELECT license_id || ' ' || month || ' ' || plan || ' ' || coalesce(seats, '-')
-                    || ' ' || used || ' ' || overage
-             FROM ent_over ORDER BY 1",
-        );
-        assert_eq!(over, OVER);
+        assert_eq!(stored_overages(&cache), OVER);
     }
 
     /// The tree and licenses in one sync, their month-end rows in the next: the fold's rows
@@ -741,15 +753,9 @@ mod tests {
             "the case under test: only the rows' months are dirty"
         );
         cache.sync_mut().rebuild_aggregates().unwrap();
-        let shared: Vec<&str> = USED.into_iter().filter(|u| u.starts_with("p ")).collect();
+        let shared = shared_sums();
         assert_eq!(stored_sums(&cache), shared);
-        let over = rows(
-            &cache,
-            "SELECT license_id || ' ' || month || ' ' || plan || ' ' || coalesce(seats, '-')
-                    || ' ' || used || ' ' || overage
-             FROM ent_over ORDER BY 1",
-        );
-        assert_eq!(over, OVER);
+        assert_eq!(stored_overages(&cache), OVER);
     }
 
     /// A cache from before migration 0010 kept the sums of every holder in `ent_used`. The
