@@ -3,6 +3,7 @@ import { cleanup, render, screen, waitFor, within } from '@testing-library/svelt
 import userEvent from '@testing-library/user-event';
 import App from './App.svelte';
 import { baseStatus, installFake } from './test/fake';
+import { backend, useBackend } from '$lib/backend/backend';
 
 // Each render creates its own app store (provided through context).
 async function renderApp() {
@@ -118,6 +119,44 @@ describe('accounts view', () => {
     await user.selectOptions(screen.getByTestId('month-select'), '2024-04');
     await waitFor(() => expect(fake.calls.some((c) => c.cmd === 'children' && c.args.month === '2024-04')).toBe(true));
     await waitFor(() => expect(fake.calls.some((c) => c.cmd === 'account_detail' && c.args.month === '2024-04' && c.args.id === 'sp')).toBe(true));
+  });
+
+  it('keeps an account chosen from search when the month changes before it has loaded', async () => {
+    fake = installFake();
+    // The chosen account's first detail answers only when the test lets it: the month changes
+    // meanwhile. The tree still has the first root selected then; the account on screen at the
+    // end must be the chosen one, in the new month.
+    const inner = backend();
+    let letGo!: () => void;
+    const gate = new Promise<void>((r) => (letGo = r));
+    let held = false;
+    useBackend({
+      invoke: async (cmd, args) => {
+        const a = args as { id?: string };
+        if (cmd === 'account_detail' && a.id === 'b' && !held) {
+          held = true;
+          await gate;
+        }
+        return inner.invoke(cmd, args);
+      },
+      listen: (event, cb) => inner.listen(event, cb),
+      saveDialog: (options) => inner.saveDialog(options),
+      onDragDrop: (cb) => inner.onDragDrop(cb),
+    });
+    const user = userEvent.setup();
+    await renderApp();
+    await waitFor(() => expect(screen.getByTestId('account-name')).toHaveTextContent('Service Provider'));
+    await user.type(screen.getByTestId('search-input'), 'beta');
+    await screen.findAllByTestId('search-result');
+    await user.keyboard('{Enter}');
+    await waitFor(() => expect(held).toBe(true));
+    await user.selectOptions(screen.getByTestId('month-select'), '2024-04');
+    letGo();
+    await waitFor(() => expect(fake.calls.some((c) => c.cmd === 'account_detail' && c.args.id === 'b' && c.args.month === '2024-04')).toBe(true));
+    await waitFor(() => expect(screen.getByTestId('account-name')).toHaveTextContent('Beta LLC'));
+    expect(screen.getByTestId('month-select')).toHaveValue('2024-04');
+    const row = screen.getAllByTestId('tree-row').find((r) => r.dataset.accountId === 'b')!;
+    expect(row).toHaveAttribute('aria-selected', 'true');
   });
 
   it('shows the empty state when nothing was synced', async () => {

@@ -119,6 +119,9 @@ export class AccountsStore {
    * to it and selects it.
    */
   async openAccount(id: string): Promise<void> {
+    // The tree's selection from now on, before its detail and path arrive: a month change
+    // or a sync meanwhile reloads the tree with this account, not the one selected before.
+    this.tree.select(id);
     const detail = await this.loadDetail(id);
     if (detail && this.detail === detail) await this.tree.reveal(detail);
   }
