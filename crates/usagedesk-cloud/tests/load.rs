@@ -7,6 +7,7 @@ use usagedesk_cloud::load::read_dataset;
 use usagedesk_cloud::storage::{LoadError, TokenScope};
 use usagedesk_cloud::Store;
 use usagedesk_domain::api::Change;
+use usagedesk_domain::load_format::{INSTANCE_REPORTS_HEADER, LICENSES_HEADER};
 use usagedesk_testkit::{small_fixture, today};
 
 fn copy_fixture(to: &Path) {
@@ -285,6 +286,66 @@ fn a_bad_instance_row_names_its_line_and_nothing_is_loaded() {
     assert!(
         err.contains("id,license_id,account_id,airgapped,public_key"),
         "{err} shows the expected header"
+    );
+}
+
+/// Of several bad files, the one reported is the first in the order the files would be read
+/// one after another (accounts, instances, daily usage's header, licenses, reports), though
+/// instances are read on a thread of their own meanwhile: fixing each in turn brings up the
+/// next.
+#[test]
+fn of_several_bad_files_the_first_in_file_order_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_fixture(&data);
+    let header = |h: &[&str]| format!("{}\n", h.join(","));
+    // Well-formed headers with a row that fails its file's checks; a wrong daily header.
+    let accounts = fs::read_to_string(data.join("accounts.csv")).unwrap();
+    fs::write(data.join("accounts.csv"), format!("{accounts}acme-xx\n")).unwrap();
+    fs::write(
+        data.join("instances.csv"),
+        format!("{INSTANCES_HEADER}inst-1,lic-1,acme-de,maybe,\n"),
+    )
+    .unwrap();
+    let daily = fs::read_to_string(data.join("daily_usage.csv")).unwrap();
+    fs::write(data.join("daily_usage.csv"), "account,day\n").unwrap();
+    fs::write(
+        data.join("licenses.csv"),
+        format!("{}lic-1\n", header(&LICENSES_HEADER)),
+    )
+    .unwrap();
+    fs::write(
+        data.join("instance_reports.csv"),
+        format!("{}inst-1\n", header(&INSTANCE_REPORTS_HEADER)),
+    )
+    .unwrap();
+    let first = |data: &Path| read_dataset(data).map(|_| ()).unwrap_err().to_string();
+
+    let err = first(&data);
+    assert!(err.contains("accounts.csv"), "{err}: accounts come first");
+    fs::write(data.join("accounts.csv"), &accounts).unwrap();
+    let err = first(&data);
+    assert!(err.contains("instances.csv"), "{err}: then instances");
+    fs::write(data.join("instances.csv"), INSTANCES_HEADER).unwrap();
+    let err = first(&data);
+    assert!(
+        err.contains("daily_usage.csv"),
+        "{err}: then the daily rows' header"
+    );
+    fs::write(data.join("daily_usage.csv"), &daily).unwrap();
+    let err = first(&data);
+    assert!(err.contains("licenses.csv"), "{err}: then licenses");
+    fs::write(data.join("licenses.csv"), header(&LICENSES_HEADER)).unwrap();
+    let err = first(&data);
+    assert!(err.contains("instance_reports.csv"), "{err}: then reports");
+    fs::write(
+        data.join("instance_reports.csv"),
+        header(&INSTANCE_REPORTS_HEADER),
+    )
+    .unwrap();
+    assert!(
+        read_dataset(&data).is_ok(),
+        "and with every file mended it reads"
     );
 }
 
