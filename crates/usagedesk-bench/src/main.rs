@@ -14,6 +14,11 @@
 //! 7. app: the desktop app's figures (see `app.rs`), on `cli-data/` or on `--data-dir`:
 //!    `--only app --data-dir DIR` measures the app alone on an existing synced cache.
 
+/// The app's and the CLI's allocator: the sync section runs their sync library in this
+/// process, so it measures it as they run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod app;
 mod cli;
 mod export;
@@ -23,6 +28,7 @@ mod queries;
 mod sync;
 mod table;
 mod webdriver;
+mod webkit_floor;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::table::mib;
+
 /// How often the tree's memory is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
@@ -190,6 +192,38 @@ pub fn tree_memory(root: u32) -> Vec<(u32, String, u64, u64)> {
         .collect()
 }
 
+/// A process tree's memory at one moment, bytes: RSS and PSS summed over its processes, and
+/// each physical page once ([`distinct_resident`]; `None` without the privilege to read page
+/// frames).
+#[derive(Debug, Clone, Copy)]
+pub struct TreeMemory {
+    pub rss: u64,
+    pub pss: u64,
+    pub once: Option<u64>,
+}
+
+impl TreeMemory {
+    /// Of the processes [`tree_memory`] listed.
+    pub fn of(procs: &[(u32, String, u64, u64)]) -> Self {
+        let pids: Vec<u32> = procs.iter().map(|(pid, ..)| *pid).collect();
+        Self {
+            rss: procs.iter().map(|(_, _, rss, _)| rss).sum(),
+            pss: procs.iter().map(|(_, _, _, pss)| pss).sum(),
+            once: distinct_resident(&pids),
+        }
+    }
+
+    /// "RSS … (PSS …; each physical page once: …)", for the bench's log.
+    pub fn summary(&self) -> String {
+        format!(
+            "RSS {} (PSS {}; each physical page once: {})",
+            mib(self.rss),
+            mib(self.pss),
+            self.once.map_or("not readable (needs root)".into(), mib)
+        )
+    }
+}
+
 /// The physical memory a set of processes occupies, bytes: every resident page counted once,
 /// however many of the processes map it (a shared library's code is one copy in RAM, where
 /// the sum of RSS counts it in each process). From `/proc/PID/pagemap`, whose page frame
@@ -277,6 +311,19 @@ fn memory_of(pid: u32) -> Option<(u64, u64)> {
     Some((kib("VmRSS:")? * 1024, kib("VmHWM:")? * 1024))
 }
 
+/// This process's resident memory now, and the kernel's high-water mark of it reset to that
+/// (`/proc/self/clear_refs`, 5): [`own_peak_since_reset`] then reads the peak from here on,
+/// however short. `None` when the kernel refuses the reset.
+pub fn reset_own_peak() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    memory_of(std::process::id()).map(|(rss, _)| rss)
+}
+
+/// This process's peak resident memory since [`reset_own_peak`], bytes.
+pub fn own_peak_since_reset() -> Option<u64> {
+    memory_of(std::process::id()).map(|(_, hwm)| hwm)
+}
+
 /// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -337,32 +384,33 @@ mod tests {
 
     #[test]
     fn pages_two_processes_share_are_counted_once() {
-        let me = std::process::id();
-        let Some(alone) = distinct_resident(&[me]) else {
+        // An idle child (`sleep`): its pages do not change between two readings, where this
+        // process's do while the other tests run on their threads.
+        let child = Command::new("sleep").arg("5").spawn().unwrap();
+        let guard = Guard(child);
+        std::thread::sleep(Duration::from_millis(100));
+        let sleeper = guard.0.id();
+        let Some(alone) = distinct_resident(&[sleeper]) else {
             // Not privileged: the page frame numbers are hidden, so there is nothing to check.
             return;
         };
-        let (rss, _) = memory_of(me).unwrap();
-        let rss_after = memory_of(me).unwrap().0.max(rss);
+        let (rss, _) = memory_of(sleeper).unwrap();
         assert!(
-            alone <= rss_after + (1 << 20),
-            "one process's distinct pages ({alone}) are at most its RSS ({rss_after}) give or take a page table's worth"
+            alone <= rss + (1 << 20),
+            "one process's distinct pages ({alone}) are at most its RSS ({rss}) give or take a page table's worth"
         );
         // The same process twice is the same pages: listing it again adds nothing.
-        let twice = distinct_resident(&[me, me]).unwrap();
+        let twice = distinct_resident(&[sleeper, sleeper]).unwrap();
+        assert_eq!(twice, alone, "a process listed twice is counted once");
+        // This process shares libc's pages with the child: the pair is less than the sum.
+        // This process's RSS read on either side of the pair: the larger bounds its pages then.
+        let me = std::process::id();
+        let before = memory_of(me).unwrap().0;
+        let pair = distinct_resident(&[me, sleeper]).unwrap();
+        let my_rss = memory_of(me).unwrap().0.max(before);
         assert!(
-            twice.abs_diff(alone) < (1 << 20),
-            "a process listed twice is counted once ({alone} vs {twice})"
-        );
-        // A child shares libc's pages with this process: the pair is less than the sum.
-        let child = Command::new("sleep").arg("2").spawn().unwrap();
-        let guard = Guard(child);
-        std::thread::sleep(Duration::from_millis(100));
-        let child_rss = memory_of(guard.0.id()).unwrap().0;
-        let pair = distinct_resident(&[me, guard.0.id()]).unwrap();
-        assert!(
-            pair < alone + child_rss,
-            "the shared libc pages count once: {pair} < {alone} + {child_rss}"
+            pair < my_rss + rss,
+            "the shared libc pages count once: {pair} < {my_rss} + {rss}"
         );
     }
 

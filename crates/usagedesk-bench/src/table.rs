@@ -25,25 +25,26 @@ pub struct Figure {
 }
 
 impl Figure {
-    /// A figure with a same-run baseline; the ratio is `ours / baseline` of the two numbers.
+    /// A figure with a same-run baseline; the ratio is `ours / baseline` of the two numbers
+    /// (none, and nothing met or missed, when the baseline measured 0).
     pub fn ratio(
         name: impl Into<String>,
         (ours, ours_text): (f64, String),
         (baseline, baseline_text): (f64, String),
         goal: Goal,
     ) -> Self {
-        let ratio = ours / baseline;
+        let ratio = (baseline > 0.0).then(|| ours / baseline);
         let (target, met) = match goal {
-            Goal::AtMost(x) => (format!("ratio <= {x}"), ratio <= x),
-            Goal::AtLeast(x) => (format!("ratio >= {x}"), ratio >= x),
+            Goal::AtMost(x) => (format!("ratio <= {x}"), ratio.map(|r| r <= x)),
+            Goal::AtLeast(x) => (format!("ratio >= {x}"), ratio.map(|r| r >= x)),
         };
         Self {
             name: name.into(),
             ours: ours_text,
             baseline: baseline_text,
-            ratio: Some(ratio),
+            ratio,
             target,
-            met: Some(met),
+            met,
         }
     }
 
@@ -57,6 +58,18 @@ impl Figure {
             target: "-".into(),
             met: None,
         }
+    }
+
+    /// Shows a same-run baseline beside a figure whose target is absolute: the baseline's
+    /// value and `ours / baseline` (none when the baseline is 0), the target unchanged.
+    pub fn beside(
+        mut self,
+        (ours, baseline): (f64, f64),
+        baseline_text: impl Into<String>,
+    ) -> Self {
+        self.baseline = baseline_text.into();
+        self.ratio = (baseline > 0.0).then(|| ours / baseline);
+        self
     }
 
     pub fn target(mut self, target: impl Into<String>, met: bool) -> Self {
@@ -163,5 +176,32 @@ mod tests {
         );
         assert_eq!(g.ratio, Some(1.5));
         assert_eq!(g.met, Some(true), "1.5 is within 2");
+        let z = Figure::ratio(
+            "empty",
+            (3.0, "3 s".into()),
+            (0.0, "0 s".into()),
+            Goal::AtMost(2.0),
+        );
+        assert_eq!(
+            (z.ratio, z.met),
+            (None, None),
+            "a baseline of 0 gives no ratio to judge"
+        );
+    }
+
+    #[test]
+    fn a_baseline_beside_an_absolute_target_adds_the_ratio_and_keeps_the_target() {
+        let f = Figure::plain("memory", "318 MiB")
+            .target("<= 250 MiB", false)
+            .beside((318.0, 212.0), "212 MiB");
+        assert_eq!(f.baseline, "212 MiB");
+        assert_eq!(f.ratio, Some(1.5), "318 / 212");
+        assert_eq!(
+            f.target, "<= 250 MiB",
+            "the target is still the absolute one"
+        );
+        assert_eq!(f.met, Some(false), "and whether it is met does not change");
+        let zero = Figure::plain("memory", "1 MiB").beside((1.0, 0.0), "0 MiB");
+        assert_eq!(zero.ratio, None, "no ratio to a baseline of nothing");
     }
 }

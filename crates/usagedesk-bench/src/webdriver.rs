@@ -53,25 +53,14 @@ impl Driver {
             );
         }
         let (port, native) = (free_port()?, free_port()?);
-        let runtime = home.join("run");
-        std::fs::create_dir_all(&runtime)?;
-        let child = Command::new(&path)
-            .process_group(0)
+        let mut command = Command::new(&path);
+        let child = webkit_process(&mut command, home)?
             .args([
                 "--port",
                 &port.to_string(),
                 "--native-port",
                 &native.to_string(),
             ])
-            .env("HOME", home)
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            // As the end-to-end tests run it under Xvfb (no GPU).
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -91,6 +80,25 @@ impl Driver {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// Sets `command` up as the bench runs every WebKit process tree (the app's through
+/// tauri-driver, MiniBrowser's for the floor): a process group of its own (killed as one), a
+/// HOME with its own runtime folder under `home` (created), no desktop session bus, and
+/// WebKit's settings under Xvfb (no GPU) as the end-to-end tests run it.
+pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c mut Command> {
+    let runtime = home.join("run");
+    std::fs::create_dir_all(&runtime)?;
+    Ok(command
+        .process_group(0)
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1"))
 }
 
 impl Drop for Driver {

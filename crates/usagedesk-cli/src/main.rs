@@ -4,6 +4,12 @@ mod commands;
 mod context;
 mod output;
 
+/// mimalloc: a sync's download thread parses the pages whose rows the writer frees on its
+/// own thread (glibc's allocator locks another thread's arena for each such free), and a
+/// long computation's freed memory goes back to the OS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::Result;

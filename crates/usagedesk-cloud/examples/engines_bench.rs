@@ -21,6 +21,10 @@ use usagedesk_cloud::storage::TokenScope;
 use usagedesk_cloud::{load, PgStorage, SqliteStorage};
 use usagedesk_domain::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
+/// The allocator of the `usagedesk-cloud` binary, whose loads this measures (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     // RUST_LOG=usagedesk_cloud=debug shows the load's phases.
     tracing_subscriber::fmt()

@@ -18,6 +18,11 @@ use usagedesk_cloud::storage::TokenScope;
 use usagedesk_cloud::{load, PgStorage, SqliteStorage};
 use usagedesk_domain::api::{Change, DEFAULT_PAGE_SIZE};
 
+/// The allocator of the `usagedesk-cloud` binary, whose loads and feed reads this times
+/// (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [data, db, rest @ ..] = args.as_slice() else {

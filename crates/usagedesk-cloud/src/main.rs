@@ -2,6 +2,12 @@
 
 mod cli;
 
+/// mimalloc: a load's reading threads parse rows whose strings the loader frees on its own
+/// thread, and the server's request threads hand buffers to each other; glibc's allocator
+/// takes a lock and walks another thread's arena for every such free.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
