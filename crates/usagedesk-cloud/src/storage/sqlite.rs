@@ -23,6 +23,7 @@ mod identity;
 mod instances;
 mod load;
 mod maintenance;
+mod month_feed;
 mod pool;
 mod store;
 mod tokens;
@@ -30,14 +31,17 @@ mod tokens;
 pub use maintenance::{backup, rotate_epoch};
 
 /// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
-const MIGRATOR: Migrator = Migrator::new(&[
+const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_airgap.sql"),
     include_str!("../../migrations/0003_customers.sql"),
     include_str!("../../migrations/0004_tokens.sql"),
     include_str!("../../migrations/0005_instance_identity.sql"),
     include_str!("../../migrations/0006_seat_metric.sql"),
-]);
+    include_str!("../../migrations/0007_month_rows_off_feed.sql"),
+];
+
+const MIGRATOR: Migrator = Migrator::new(MIGRATIONS);
 
 /// Page cache of the writer connection (KiB): loads rewrite large parts of the database.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
@@ -328,8 +332,9 @@ fn load_accounts(conn: &Connection) -> Result<HashMap<String, Account>, StoreErr
     Ok(out)
 }
 
-/// Moves an entity to the head of the feed. `key`: '' for accounts and tombstones, the month
-/// for month rows, the instance id for instances (whose `account_id` is their account).
+/// Moves an entity to the head of the feed. `key`: '' for accounts and tombstones, the
+/// instance id for instances (whose `account_id` is their account), the row's id for
+/// customer records. Month rows keep their position on the row (`month_feed`).
 fn touch(tx: &Transaction<'_>, kind: &str, account_id: &str, key: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO feed(kind, account_id, key) VALUES (?1, ?2, ?3)")?
         .execute(params![kind, account_id, key])?;
@@ -380,8 +385,9 @@ fn refresh_month_usage(
     )?;
     let mut upsert = tx.prepare_cached(
         "INSERT OR REPLACE INTO month_usage
-         (account_id, month, plan, snapshot_date, users_registered, users_with_token, users_with_activity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (account_id, month, plan, snapshot_date, users_registered, users_with_token,
+          users_with_activity, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     type Row = (String, String, i64, i64, i64);
     let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
@@ -405,8 +411,9 @@ fn refresh_month_usage(
         };
         let old = current.query_row(params![account, m], read).optional()?;
         if old.as_ref() != Some(&new) {
-            upsert.execute(params![account, m, new.0, new.1, new.2, new.3, new.4])?;
-            touch(tx, "month", account, &m)?;
+            // At the head of the feed: the next position.
+            let seq = month_feed::draw(tx, 1)?;
+            upsert.execute(params![account, m, new.0, new.1, new.2, new.3, new.4, seq])?;
             changed += 1;
         }
     }
@@ -477,10 +484,11 @@ mod tests {
             2,
             "the account and its month row"
         );
-        // The month row goes; its feed entry stays.
+        // The account's row goes (foreign keys are off on this connection: its month row
+        // stays); its feed entry stays.
         Connection::open(&path)
             .unwrap()
-            .execute("DELETE FROM month_usage", [])
+            .execute("DELETE FROM accounts", [])
             .unwrap();
         let err = store
             .feed_after(&TokenScope::All, 0, 100, false)

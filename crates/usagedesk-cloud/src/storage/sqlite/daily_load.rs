@@ -5,11 +5,12 @@
 //! row in that month (of two rows of one date the later one, which replaced the earlier).
 //!
 //! - Into a database without daily or month-end rows (a first load), a candidate is the
-//!   month-end row: it is written to `month_usage` as soon as its key is done, and all of
-//!   them go on the feed in one statement at the end, in (account, month) order.
+//!   month-end row: it is written to `month_usage` as soon as its key is done, with the next
+//!   position on the feed (`month_feed`; the rows' positions follow the file's order of
+//!   keys, and the counter moves past them at the end).
 //! - Otherwise the candidates go to a temporary table, and a few set-based statements merge
 //!   them with what is stored: a later stored row of the same month wins, unchanged
-//!   month-end rows are dropped, the rest are written and moved to the head of the feed in
+//!   month-end rows are dropped, the rest are written at the head of the feed in
 //!   (account, month) order.
 //!
 //! No statement runs per (account, month): a month-end query per key cost more than the
@@ -24,6 +25,7 @@ use rusqlite::{Statement, Transaction};
 use usagedesk_domain::month::{ym_ascii, DateText};
 use usagedesk_domain::{Account, PlanCatalog, UsageCounts, YearMonth};
 
+use super::month_feed;
 use crate::load::rules;
 use crate::storage::{DailyRow, LoadError, LoadStats, RowStream, StoreError};
 
@@ -64,6 +66,24 @@ fn month_end_sql(table: &str, n: usize) -> String {
         values(n, 7)
     )
 }
+
+/// A first load's month-end rows, each with its position on the feed; the later of a key
+/// written twice takes the later position.
+fn direct_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO month_usage (account_id, month, plan, snapshot_date, users_registered,
+             users_with_token, users_with_activity, seq)
+         VALUES {} {KEEP_LATER_AND_POSITION}",
+        values(n, 8)
+    )
+}
+
+const KEEP_LATER_AND_POSITION: &str = "ON CONFLICT (account_id, month) DO UPDATE SET
+         plan = excluded.plan, snapshot_date = excluded.snapshot_date,
+         users_registered = excluded.users_registered,
+         users_with_token = excluded.users_with_token,
+         users_with_activity = excluded.users_with_activity, seq = excluded.seq
+     WHERE excluded.snapshot_date >= snapshot_date";
 
 /// A statement for full batches and one for the rest, with the rows waiting.
 struct Batched<'t, T> {
@@ -132,6 +152,8 @@ struct Candidate<'a> {
     date: NaiveDate,
     plan: &'a str,
     counts: UsageCounts,
+    /// Its position on the feed, in a first load (see [`MonthEnds::Direct`]).
+    seq: i64,
 }
 
 impl Candidate<'_> {
@@ -146,8 +168,22 @@ impl Candidate<'_> {
 
 /// Writes candidates with a `month_end_sql` statement.
 fn bind_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite::Result<()> {
+    bind_candidates(stmt, rows, false)
+}
+
+/// Writes candidates with their positions, with a [`direct_sql`] statement.
+fn bind_positioned(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite::Result<()> {
+    bind_candidates(stmt, rows, true)
+}
+
+fn bind_candidates(
+    stmt: &mut Statement<'_>,
+    rows: &[Candidate<'_>],
+    with_seq: bool,
+) -> rusqlite::Result<()> {
+    let width = if with_seq { 8 } else { 7 };
     for (i, c) in rows.iter().enumerate() {
-        let at = i * 7;
+        let at = i * width;
         let month = c.month_text();
         stmt.raw_bind_parameter(at + 1, c.account_id)?;
         stmt.raw_bind_parameter(at + 2, std::str::from_utf8(&month).unwrap_or_default())?;
@@ -156,6 +192,9 @@ fn bind_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite
         stmt.raw_bind_parameter(at + 5, c.counts.users_registered)?;
         stmt.raw_bind_parameter(at + 6, c.counts.users_with_token)?;
         stmt.raw_bind_parameter(at + 7, c.counts.users_with_activity)?;
+        if with_seq {
+            stmt.raw_bind_parameter(at + 8, c.seq)?;
+        }
     }
     stmt.raw_execute()?;
     Ok(())
@@ -163,14 +202,14 @@ fn bind_month_ends(stmt: &mut Statement<'_>, rows: &[Candidate<'_>]) -> rusqlite
 
 /// Where finished candidates go.
 enum MonthEnds<'t, 'a> {
-    /// Straight to `month_usage` (a first load); [`feed_month_ends`] puts them on the feed.
-    Direct { rows: Batched<'t, Candidate<'a>> },
+    /// Straight to `month_usage` (a first load), each at the next position on the feed:
+    /// `next` is the position the next candidate takes (the first is just past the head).
+    Direct {
+        rows: Batched<'t, Candidate<'a>>,
+        next: i64,
+    },
     /// To `temp.load_month_end`, for [`merge_staged`].
     Staged { rows: Batched<'t, Candidate<'a>> },
-}
-
-fn direct_sql(n: usize) -> String {
-    month_end_sql("month_usage", n)
 }
 
 fn staged_sql(n: usize) -> String {
@@ -182,6 +221,7 @@ impl<'t, 'a> MonthEnds<'t, 'a> {
         if direct {
             return Ok(Self::Direct {
                 rows: Batched::new(tx, direct_sql)?,
+                next: month_feed::head(tx)? + 1,
             });
         }
         tx.execute_batch(
@@ -204,13 +244,24 @@ impl<'t, 'a> MonthEnds<'t, 'a> {
 
     fn push(&mut self, c: Candidate<'a>) -> rusqlite::Result<()> {
         match self {
-            Self::Direct { rows } | Self::Staged { rows } => rows.push(c, bind_month_ends),
+            Self::Direct { rows, next } => {
+                let seq = *next;
+                *next += 1;
+                rows.push(Candidate { seq, ..c }, bind_positioned)
+            }
+            Self::Staged { rows } => rows.push(c, bind_month_ends),
         }
     }
 
+    /// Writes the candidates still waiting; a first load's positions are then handed out
+    /// (the counter moves past the last).
     fn finish(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         match self {
-            Self::Direct { rows } | Self::Staged { rows } => rows.finish(tx, bind_month_ends),
+            Self::Direct { rows, next } => {
+                rows.finish(tx, bind_positioned)?;
+                month_feed::advance_to(tx, next - 1)
+            }
+            Self::Staged { rows } => rows.finish(tx, bind_month_ends),
         }
     }
 }
@@ -270,7 +321,8 @@ pub(super) fn load_daily(
         started.elapsed().as_secs_f64()
     );
     stats.months_changed = if direct {
-        feed_month_ends(tx)?
+        let n: i64 = db(tx.query_row("SELECT COUNT(*) FROM month_usage", [], |r| r.get(0)))?;
+        usize::try_from(n).unwrap_or_default()
     } else {
         merge_staged(tx, had_daily, had_months)?
     };
@@ -280,17 +332,6 @@ pub(super) fn load_daily(
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Puts every month-end row of a first load on the feed, in (account, month) order, in one
-/// statement (the rows are read in key order, the feed's key index grows at its end);
-/// returns how many there are.
-fn feed_month_ends(tx: &Transaction<'_>) -> Result<usize, LoadError> {
-    db(tx.execute(
-        "INSERT OR REPLACE INTO feed (kind, account_id, key)
-         SELECT 'month', account_id, month FROM month_usage ORDER BY account_id, month",
-        [],
-    ))
 }
 
 /// Merges the candidates in `temp.load_month_end` with what was stored before the load:
@@ -329,23 +370,21 @@ fn merge_staged(
             [],
         ))?;
     }
+    // The rows left are written at the head of the feed, in (account, month) order.
+    let n: i64 = db(tx.query_row("SELECT COUNT(*) FROM temp.load_month_end", [], |r| r.get(0)))?;
+    let first = db(month_feed::draw(tx, n))?;
     let changed = db(tx.execute(
         "INSERT INTO month_usage (account_id, month, plan, snapshot_date, users_registered,
-             users_with_token, users_with_activity)
+             users_with_token, users_with_activity, seq)
          SELECT account_id, month, plan, snapshot_date, users_registered, users_with_token,
-             users_with_activity
+             users_with_activity, ?1 + row_number() OVER (ORDER BY account_id, month) - 1
          FROM temp.load_month_end WHERE true
          ON CONFLICT (account_id, month) DO UPDATE SET
              plan = excluded.plan, snapshot_date = excluded.snapshot_date,
              users_registered = excluded.users_registered,
              users_with_token = excluded.users_with_token,
-             users_with_activity = excluded.users_with_activity",
-        [],
-    ))?;
-    db(tx.execute(
-        "INSERT OR REPLACE INTO feed (kind, account_id, key)
-         SELECT 'month', account_id, month FROM temp.load_month_end ORDER BY account_id, month",
-        [],
+             users_with_activity = excluded.users_with_activity, seq = excluded.seq",
+        [first],
     ))?;
     db(tx.execute_batch("DROP TABLE temp.load_month_end"))?;
     Ok(changed)
@@ -366,5 +405,6 @@ fn check<'a>(
         date: r.date,
         plan,
         counts: r.counts,
+        seq: 0,
     })
 }

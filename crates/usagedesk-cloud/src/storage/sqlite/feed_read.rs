@@ -1,8 +1,9 @@
 //! Reading a page of the change feed.
 //!
-//! The page's entries come first (seq, kind, account, key: one scan of `feed`); then, for
-//! each kind the page holds, one query joins that kind's table over the page's seq range,
-//! and the rows are put in place by seq. One join per row of its own kind, instead of a
+//! The page's entries come first (seq, kind, account: `feed` and the month rows merged by
+//! position, `month_feed::entries`); then, for each kind the page holds, one query reads that
+//! kind's rows over the page's seq range (month rows by their own position, the others by
+//! joining their entries), and the rows are put in place by seq. One join per row of its own kind, instead of a
 //! join per kind on every row (a page of one big query with seven LEFT JOINs cost three
 //! times as much).
 
@@ -11,7 +12,9 @@ use usagedesk_domain::api::{Change, MonthUsage};
 use usagedesk_domain::Account;
 
 use super::customers::{self, ATTEMPT_COLS, EVENT_COLS, LICENSE_COLS, REPORT_COLS};
-use super::{counts_cols, date_col, instance_row, month_col, status_col, INSTANCE_COLS};
+use super::{
+    counts_cols, date_col, instance_row, month_col, month_feed, status_col, INSTANCE_COLS,
+};
 use crate::storage::{StoreError, TokenScope};
 
 /// The kinds of feed entries with a row elsewhere, and how to read it.
@@ -48,31 +51,39 @@ impl Kind {
             .map_or("", |(_, n)| n)
     }
 
-    /// The columns after `f.seq` and the join of this kind's query.
-    fn select(self) -> String {
+    /// This kind's rows of the positions `?1 < seq <= ?2` a scope may see, as
+    /// `seq, account_id, key` and then this kind's columns; `filter` and `month_filter` as in
+    /// [`month_feed::entries`].
+    fn query(self, filter: &str, month_filter: &str) -> String {
+        let joined = |cols: &str, join: &str| {
+            format!(
+                "SELECT f.seq, f.account_id, f.key, {cols} FROM feed f {join}
+                 WHERE f.seq > ?1 AND f.seq <= ?2 AND f.kind = '{}' AND {filter}",
+                self.name()
+            )
+        };
         match self {
-            Kind::Account => "a.name, a.parent_id, a.status, a.created_at
-                 FROM feed f JOIN accounts a ON a.id = f.account_id"
-                .into(),
-            Kind::Month => "m.month, m.plan, m.snapshot_date, m.users_registered,
-                 m.users_with_token, m.users_with_activity
-                 FROM feed f JOIN month_usage m ON m.account_id = f.account_id AND m.month = f.key"
-                .into(),
-            Kind::Instance => {
-                format!("{INSTANCE_COLS} FROM feed f JOIN instances i ON i.id = f.key")
-            }
-            Kind::License => format!("{LICENSE_COLS} FROM feed f JOIN licenses l ON l.id = f.key"),
-            Kind::Report => {
-                format!(
-                    "{REPORT_COLS} FROM feed f JOIN instance_reports r ON r.instance_id = f.key"
-                )
-            }
-            Kind::Event => format!(
-                "{EVENT_COLS} FROM feed f JOIN instance_events e ON e.id = CAST(f.key AS INTEGER)"
+            Kind::Account => joined(
+                "a.name, a.parent_id, a.status, a.created_at",
+                "JOIN accounts a ON a.id = f.account_id",
             ),
-            Kind::Attempt => {
-                format!("{ATTEMPT_COLS} FROM feed f JOIN install_attempts t ON t.id = f.key")
-            }
+            // Month rows keep their position on the row (schema 7), read by its index.
+            Kind::Month => format!(
+                "SELECT m.seq, m.account_id, m.month, m.month, m.plan, m.snapshot_date,
+                     m.users_registered, m.users_with_token, m.users_with_activity
+                 FROM month_usage m WHERE m.seq > ?1 AND m.seq <= ?2 AND {month_filter}"
+            ),
+            Kind::Instance => joined(INSTANCE_COLS, "JOIN instances i ON i.id = f.key"),
+            Kind::License => joined(LICENSE_COLS, "JOIN licenses l ON l.id = f.key"),
+            Kind::Report => joined(
+                REPORT_COLS,
+                "JOIN instance_reports r ON r.instance_id = f.key",
+            ),
+            Kind::Event => joined(
+                EVENT_COLS,
+                "JOIN instance_events e ON e.id = CAST(f.key AS INTEGER)",
+            ),
+            Kind::Attempt => joined(ATTEMPT_COLS, "JOIN install_attempts t ON t.id = f.key"),
         }
     }
 
@@ -125,6 +136,7 @@ pub(super) fn page(
     limit: usize,
 ) -> Result<Page, StoreError> {
     let (filter, root) = super::scope_filter(scope);
+    let month_filter = month_feed::scope_filter(scope);
     // The entries in seq order: each slot holds its change once read (a tombstone at once).
     let mut seqs: Vec<i64> = Vec::with_capacity(limit.min(20_000));
     let mut slots: Vec<Option<Change>> = Vec::with_capacity(limit.min(20_000));
@@ -132,8 +144,8 @@ pub(super) fn page(
     let mut has_more = false;
     {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT f.seq, f.kind, f.account_id FROM feed f
-             WHERE f.seq > ?1 AND {filter} ORDER BY f.seq LIMIT ?2"
+            "{} LIMIT ?2",
+            month_feed::entries(filter, month_filter)
         ))?;
         let mut rows = stmt.query(params![after, limit as i64 + 1, root])?;
         while let Some(r) = rows.next()? {
@@ -158,12 +170,7 @@ pub(super) fn page(
     }
     let last_seq = seqs.last().copied().unwrap_or(after);
     for kind in kinds {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT f.seq, f.account_id, f.key, {}
-             WHERE f.seq > ?1 AND f.seq <= ?2 AND f.kind = '{}' AND {filter}",
-            kind.select(),
-            kind.name()
-        ))?;
+        let mut stmt = conn.prepare_cached(&kind.query(filter, month_filter))?;
         let mut rows = stmt.query(params![after, last_seq, root])?;
         // Rows come in seq order: the next slot is usually the one after the last.
         let mut at = 0;

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_domain::Account;
 
-use super::{customers, daily_load, instances, load_accounts, load_catalog, touch};
+use super::{customers, daily_load, instances, load_accounts, load_catalog, month_feed, touch};
 use crate::load::rules;
 use crate::storage::{Dataset, LoadError, LoadStats, StoreError};
 
@@ -167,13 +167,12 @@ pub(super) fn load_dataset(
     for id in &moved_subtrees {
         for d in descendants(&tx, id).map_err(StoreError::from)? {
             touch(&tx, "account", &d, "").map_err(StoreError::from)?;
-            let months: Vec<String> = tx
-                .prepare_cached("SELECT month FROM month_usage WHERE account_id = ?1")
-                .and_then(|mut s| s.query_map([&d], |r| r.get(0))?.collect())
-                .map_err(StoreError::from)?;
-            for m in months {
-                touch(&tx, "month", &d, &m).map_err(StoreError::from)?;
-            }
+            month_feed::move_rows(
+                &tx,
+                "SELECT account_id, month FROM month_usage WHERE account_id = ?1",
+                &[&d],
+            )
+            .map_err(StoreError::from)?;
             instances::touch_instances_of(&tx, &d).map_err(StoreError::from)?;
             customers::touch_customer_data_of(&tx, &d).map_err(StoreError::from)?;
         }

@@ -12,8 +12,8 @@ use usagedesk_domain::{Account, Instance, PlanCatalog, YearMonth};
 
 use super::{
     account_row, airgap, connection_settings, counts_cols, customers, feed_read, identity,
-    load::load_dataset, load_catalog, month_col, poisoned, refresh_month_usage, scope_filter,
-    tokens, write_daily, SqliteStorage, ACCOUNT_COLS, LOAD_PRAGMAS, WRITER_CACHE_KIB,
+    load::load_dataset, load_catalog, month_col, month_feed, poisoned, refresh_month_usage,
+    scope_filter, tokens, write_daily, SqliteStorage, ACCOUNT_COLS, LOAD_PRAGMAS, WRITER_CACHE_KIB,
 };
 use crate::storage::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
@@ -122,19 +122,15 @@ impl Feed for SqliteStorage {
     ) -> Result<FeedRows, StoreError> {
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         self.read(|conn| {
-            let head: i64 = conn
-                .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'feed'")?
-                .query_row([], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0);
+            let head = month_feed::head(conn)?;
             let page = feed_read::page(conn, scope, after, limit)?;
             // Counted within the next `max_feed_count` positions of the feed, whatever the
             // scope: the work is bounded, and the count a lower bound when the feed is longer.
             let remaining = if count {
                 let (filter, root) = scope_filter(scope);
                 let sql = format!(
-                    "SELECT COUNT(*) FROM (SELECT f.seq, f.kind, f.account_id FROM feed f
-                     WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2) f WHERE {filter}"
+                    "SELECT COUNT(*) FROM ({} LIMIT ?2) f WHERE {filter}",
+                    month_feed::entries("true", "true")
                 );
                 let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
                 Some(
