@@ -214,3 +214,84 @@ pub fn remaining_counts_what_follows(open: Open<'_>) {
         None
     );
 }
+
+/// Month rows and other entries interleaved on the feed (each engine keeps month rows'
+/// positions on their rows, apart from the other entries): pages of every size read the
+/// same changes in the same order as one read, in every scope, counted alike.
+pub fn interleaved_kinds_read_alike_in_pages_of_every_size(open: Open<'_>) {
+    let fresh = loaded(open);
+    let s = fresh.store.as_ref();
+    // After the first load: a month row moves to the head, a new account and its month row
+    // follow, another month row moves, then a1 moves from a to b (a tombstone, a1 and its
+    // month rows sent again).
+    s.ingest(&[daily("a1", day(2026, 2, 28), "basic", 3)])
+        .unwrap();
+    s.load(
+        dataset(
+            vec![account("c", "Gamma", Some("a"))],
+            vec![daily("c", day(2026, 2, 11), "basic", 7)],
+        ),
+        today(),
+    )
+    .unwrap();
+    s.ingest(&[daily("r", day(2026, 2, 27), "premium", 40)])
+        .unwrap();
+    s.load(
+        dataset(vec![account("a1", "A-one", Some("b"))], Vec::new()),
+        today(),
+    )
+    .unwrap();
+    let (jan, feb) = (
+        YearMonth::of(day(2026, 1, 1)),
+        YearMonth::of(day(2026, 2, 1)),
+    );
+    let (all, _) = read_all(s, &TokenScope::All, None, 1000);
+    let keys: Vec<String> = all.iter().map(key).collect();
+    // Each entity once, at its last change: the first load's others, then in the order of
+    // the changes above.
+    let tail = [
+        "account c".to_string(),
+        format!("month c {feb}"),
+        format!("month r {feb}"),
+        "tombstone a1".to_string(),
+        "account a1".to_string(),
+        format!("month a1 {jan}"),
+        format!("month a1 {feb}"),
+    ];
+    assert!(
+        keys.ends_with(&tail),
+        "the changes after the first load come last, in order: {keys:?}"
+    );
+    let mut first_load: BTreeSet<String> = expected(&["r", "a", "b", "a1"]);
+    first_load.retain(|k| !tail.contains(k));
+    assert_eq!(
+        keys[..keys.len() - tail.len()]
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        first_load,
+        "before them, the rest of the first load, each once"
+    );
+    for scope in [
+        TokenScope::All,
+        TokenScope::Subtree("a".into()),
+        TokenScope::Subtree("b".into()),
+    ] {
+        let (whole, _) = read_all(s, &scope, None, 1000);
+        let whole: Vec<String> = whole.iter().map(key).collect();
+        let counted = s.changes(&scope, None, 1, true).unwrap().remaining;
+        assert_eq!(
+            counted,
+            Some(whole.len() as u64),
+            "{scope:?} counts what it reads"
+        );
+        for limit in 1..=whole.len() + 1 {
+            let (paged, _) = read_all(s, &scope, None, limit);
+            assert_eq!(
+                paged.iter().map(key).collect::<Vec<_>>(),
+                whole,
+                "pages of {limit} in {scope:?} read what one read does"
+            );
+        }
+    }
+}

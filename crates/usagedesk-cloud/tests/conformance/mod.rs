@@ -76,6 +76,7 @@ macro_rules! conformance_suite {
             feed::a_move_tombstones_the_old_scope_and_resends_to_the_new,
             feed::cursor_rules_bad_foreign_and_ahead,
             feed::remaining_counts_what_follows,
+            feed::interleaved_kinds_read_alike_in_pages_of_every_size,
             tokens::tokens_authenticate_by_hash_and_are_listed_oldest_first,
             tokens::revoked_and_expired_tokens_still_authenticate_with_their_state,
             tokens::a_token_for_an_unknown_account_is_refused_and_not_stored,

@@ -1,13 +1,14 @@
 //! Month rows on the change feed (schema 7): a month row keeps its position on the row,
 //! `month_usage.seq`, drawn from the feed's own counter (AUTOINCREMENT's `sqlite_sequence`
 //! row), so every entry of `feed` and every month row has its own position and later writes
-//! take later ones. A feed page merges the two by position ([`entries`]).
+//! take later ones. A feed page merges the two by position (`feed_read`), and so does its
+//! count ([`count`]).
 //!
 //! A first load at 100k accounts wrote 2M month entries into `feed` besides the rows
 //! themselves (1.4 s of the load, the feed and its key index 212 MB of the 724 MB file);
 //! now it writes the position with the row, appended to `month_usage_seq`.
 
-use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql, Transaction};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql, Transaction};
 
 use crate::storage::TokenScope;
 
@@ -82,18 +83,36 @@ pub(super) fn scope_filter(scope: &TokenScope) -> &'static str {
     }
 }
 
-/// The feed's entries after position `?1` in position order as `(seq, kind, account_id)`:
-/// `feed`'s where `filter` holds and the month rows where `month_filter` does, merged (each
-/// side read in order by its key; a `LIMIT` stops both).
-pub(super) fn entries(filter: &str, month_filter: &str) -> String {
-    format!(
-        "SELECT f.seq AS seq, f.kind AS kind, f.account_id AS account_id FROM feed f
-         WHERE f.seq > ?1 AND {filter}
-         UNION ALL
-         SELECT m.seq, 'month', m.account_id FROM month_usage m
-         WHERE m.seq > ?1 AND {month_filter}
-         ORDER BY 1"
-    )
+/// How many of the next `most` entries after `after` (of `feed` and month rows together) the
+/// scope may see: the count a feed page gives as `remaining`. The whole vendor's counts
+/// each side apart (at most `most` each); a subtree's merges both sides by position first.
+pub(super) fn count(
+    conn: &Connection,
+    scope: &TokenScope,
+    after: i64,
+    most: i64,
+) -> rusqlite::Result<i64> {
+    match scope {
+        TokenScope::All => conn
+            .prepare_cached(
+                "SELECT MIN(?2,
+                     (SELECT COUNT(*) FROM (SELECT 1 FROM feed WHERE seq > ?1 LIMIT ?2))
+                     + (SELECT COUNT(*) FROM (SELECT 1 FROM month_usage WHERE seq > ?1 LIMIT ?2)))",
+            )?
+            .query_row(params![after, most], |r| r.get(0)),
+        TokenScope::Subtree(root) => {
+            let (filter, _) = super::scope_filter(scope);
+            conn.prepare_cached(&format!(
+                "SELECT COUNT(*) FROM (
+                     SELECT seq, kind, account_id FROM feed WHERE seq > ?1
+                     UNION ALL
+                     SELECT seq, 'month', account_id FROM month_usage WHERE seq > ?1
+                     ORDER BY 1 LIMIT ?2) f
+                 WHERE {filter}"
+            ))?
+            .query_row(params![after, most, root], |r| r.get(0))
+        }
+    }
 }
 
 #[cfg(test)]

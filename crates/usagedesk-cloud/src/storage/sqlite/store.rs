@@ -12,8 +12,8 @@ use usagedesk_domain::{Account, Instance, PlanCatalog, YearMonth};
 
 use super::{
     account_row, airgap, connection_settings, counts_cols, customers, feed_read, identity,
-    load::load_dataset, load_catalog, month_col, month_feed, poisoned, refresh_month_usage,
-    scope_filter, tokens, write_daily, SqliteStorage, ACCOUNT_COLS, LOAD_PRAGMAS, WRITER_CACHE_KIB,
+    load::load_dataset, load_catalog, month_col, month_feed, poisoned, refresh_month_usage, tokens,
+    write_daily, SqliteStorage, ACCOUNT_COLS, LOAD_PRAGMAS, WRITER_CACHE_KIB,
 };
 use crate::storage::{
     AcceptedFile, AirGap, CheckInRecord, CheckInWritten, Customers, DailyRow, Dataset, Delegation,
@@ -127,17 +127,8 @@ impl Feed for SqliteStorage {
             // Counted within the next `max_feed_count` positions of the feed, whatever the
             // scope: the work is bounded, and the count a lower bound when the feed is longer.
             let remaining = if count {
-                let (filter, root) = scope_filter(scope);
-                let sql = format!(
-                    "SELECT COUNT(*) FROM ({} LIMIT ?2) f WHERE {filter}",
-                    month_feed::entries("true", "true")
-                );
                 let most = i64::try_from(self.limits.max_feed_count).unwrap_or(i64::MAX);
-                Some(
-                    conn.prepare_cached(&sql)?
-                        .query_row(params![after, most, root], |r| r.get::<_, i64>(0))?
-                        as u64,
-                )
+                Some(month_feed::count(conn, scope, after, most)?.max(0) as u64)
             } else {
                 None
             };
