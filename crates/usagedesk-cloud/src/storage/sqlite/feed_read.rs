@@ -148,9 +148,8 @@ pub(super) fn page(
     let (filter, root) = super::scope_filter(scope);
     let month_filter = month_feed::scope_filter(scope);
     let asked = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-    // `feed`'s entries in seq order, each with its change when it is known at once (a
-    // tombstone) or the kind to read it by.
-    let mut entries: Vec<(i64, Result<Change, Kind>)> = Vec::with_capacity(limit.min(20_000));
+    // `feed`'s entries in seq order: a tombstone's account, or the kind to read the row by.
+    let mut entries: Vec<(i64, Result<String, Kind>)> = Vec::with_capacity(limit.min(20_000));
     let mut kinds: Vec<Kind> = Vec::new();
     {
         let mut stmt = conn.prepare_cached(&format!(
@@ -168,21 +167,33 @@ pub(super) fn page(
                     entries.push((seq, Err(k)));
                 }
                 // Tombstones (and any kind this build does not know) name an account only.
-                None => entries.push((
-                    seq,
-                    Ok(Change::Tombstone {
-                        account_id: r.get(2)?,
-                    }),
-                )),
+                None => entries.push((seq, Ok(r.get(2)?))),
             }
         }
     }
-    // Month rows after a full page of entries cannot be on this page.
-    let bound = match entries.get(limit) {
-        Some((seq, _)) => seq - 1,
-        None => i64::MAX,
+    // The page in seq order: each slot holds its change once read. Month rows after a full
+    // page of entries cannot be on it; the others are merged in as they are read.
+    let bound = entries.get(limit).map_or(i64::MAX, |(seq, _)| seq - 1);
+    let mut seqs: Vec<i64> = Vec::with_capacity(limit.min(20_000));
+    let mut slots: Vec<Option<Change>> = Vec::with_capacity(limit.min(20_000));
+    let mut entries = entries.into_iter().peekable();
+    let mut take_entries_before = |seq: i64, seqs: &mut Vec<i64>, slots: &mut Vec<_>| {
+        while seqs.len() < limit {
+            match entries.next_if(|(e, _)| *e < seq) {
+                Some((e, entry)) => {
+                    seqs.push(e);
+                    slots.push(
+                        entry
+                            .ok()
+                            .map(|account_id| Change::Tombstone { account_id }),
+                    );
+                }
+                None => break,
+            }
+        }
+        entries.peek().is_some()
     };
-    let mut months: Vec<(i64, Change)> = Vec::new();
+    let mut has_more = false;
     {
         let mut stmt = conn.prepare_cached(&format!(
             "{} ORDER BY m.seq LIMIT ?4",
@@ -190,31 +201,17 @@ pub(super) fn page(
         ))?;
         let mut rows = stmt.query(params![after, bound, root, asked])?;
         while let Some(r) = rows.next()? {
-            months.push((r.get(0)?, Kind::Month.read(conn, r)?));
+            let seq: i64 = r.get(0)?;
+            take_entries_before(seq, &mut seqs, &mut slots);
+            if seqs.len() == limit {
+                has_more = true;
+                break;
+            }
+            seqs.push(seq);
+            slots.push(Some(Kind::Month.read(conn, r)?));
         }
     }
-    // Merged by position; each slot holds its change once read.
-    let mut seqs: Vec<i64> = Vec::with_capacity(limit.min(entries.len() + months.len()));
-    let mut slots: Vec<Option<Change>> = Vec::with_capacity(seqs.capacity());
-    let mut entries = entries.into_iter().peekable();
-    let mut months = months.into_iter().peekable();
-    while seqs.len() < limit {
-        let month_first = match (entries.peek(), months.peek()) {
-            (Some((e, _)), Some((m, _))) => m < e,
-            (None, Some(_)) => true,
-            (Some(_), None) => false,
-            (None, None) => break,
-        };
-        let next = if month_first {
-            months.next().map(|(seq, c)| (seq, Some(c)))
-        } else {
-            entries.next().map(|(seq, e)| (seq, e.ok()))
-        };
-        let Some((seq, slot)) = next else { break };
-        seqs.push(seq);
-        slots.push(slot);
-    }
-    let has_more = entries.next().is_some() || months.next().is_some();
+    has_more |= take_entries_before(i64::MAX, &mut seqs, &mut slots);
     let last_seq = seqs.last().copied().unwrap_or(after);
     // Month rows are read above; a `feed` entry of that kind is not served (no writer makes
     // one since schema 7): it stays empty and fails the page below.
