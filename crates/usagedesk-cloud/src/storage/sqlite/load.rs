@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use usagedesk_domain::Account;
+use usagedesk_sqlite::{insert_batched, values};
 
+use super::feed_writer::FeedWriter;
 use super::{customers, daily_load, instances, load_accounts, load_catalog, month_feed, touch};
 use crate::load::rules;
 use crate::storage::{Dataset, LoadError, LoadStats, StoreError};
@@ -139,26 +141,39 @@ pub(super) fn load_dataset(
         tombstone(&tx, &old.id, &anc).map_err(StoreError::from)?;
         moved_subtrees.push(old.id.clone());
     }
-    {
-        let mut up = tx
-            .prepare_cached(
-                "INSERT INTO accounts(id, name, parent_id, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,
-                   status = excluded.status, created_at = excluded.created_at",
+    // The changed accounts, many per statement, then on the feed in the same order.
+    let rows: Vec<(&Account, String)> = changed
+        .iter()
+        .map(|a| (&a.row, a.row.created_at.to_string()))
+        .collect();
+    insert_batched(
+        &tx,
+        |n| {
+            format!(
+                "INSERT INTO accounts(id, name, parent_id, status, created_at) VALUES {}
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name,
+                     parent_id = excluded.parent_id, status = excluded.status,
+                     created_at = excluded.created_at",
+                values(n, 5)
             )
-            .map_err(StoreError::from)?;
-        for a in changed {
-            let r = &a.row;
-            up.execute(params![
-                r.id,
-                r.name,
-                r.parent_id,
-                r.status.as_str(),
-                r.created_at.to_string()
-            ])
-            .map_err(StoreError::from)?;
-            touch(&tx, "account", &r.id, "").map_err(StoreError::from)?;
+        },
+        5,
+        &rows,
+        |st, at, (r, created)| {
+            st.raw_bind_parameter(at, &r.id)?;
+            st.raw_bind_parameter(at + 1, &r.name)?;
+            st.raw_bind_parameter(at + 2, &r.parent_id)?;
+            st.raw_bind_parameter(at + 3, r.status.as_str())?;
+            st.raw_bind_parameter(at + 4, created)
+        },
+    )
+    .map_err(StoreError::from)?;
+    {
+        let mut feed = FeedWriter::new(&tx).map_err(StoreError::from)?;
+        for (r, _) in &rows {
+            feed.touch("account", &r.id, "").map_err(StoreError::from)?;
         }
+        feed.finish().map_err(StoreError::from)?;
     }
     if merge.tree_changed {
         rebuild_closure(&tx, all)?;
