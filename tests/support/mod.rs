@@ -3,6 +3,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -20,11 +21,26 @@ pub struct TauriDriver {
     home: tempfile::TempDir,
 }
 
+/// The ports tauri-driver and WebKitWebDriver are told to listen on come from below the
+/// kernel's ephemeral range (`ip_local_port_range`: 32768 and up by default), where every
+/// socket bound to port 0 gets its own. The tests' cloud servers and clients run in parallel
+/// with the drivers, and a port probed free in that range could be handed to one of them
+/// before the driver binds it (a session request then reaches the wrong listener). Each port
+/// is handed out once per test process; processes start at different places.
+const DRIVER_PORTS: std::ops::Range<u32> = 20_000..32_000;
+
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = DRIVER_PORTS.end - DRIVER_PORTS.start;
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(DRIVER_PORTS.start + (start + n) % span).expect("a port");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {DRIVER_PORTS:?} for tauri-driver");
 }
 
 fn tauri_driver_path() -> PathBuf {
