@@ -24,6 +24,7 @@ use chrono::NaiveDate;
 use rusqlite::{Statement, Transaction};
 use usagedesk_domain::month::{ym_ascii, DateText};
 use usagedesk_domain::{Account, PlanCatalog, UsageCounts, YearMonth};
+use usagedesk_sqlite::values;
 
 use super::month_feed;
 use crate::load::rules;
@@ -35,11 +36,6 @@ fn db<T>(r: rusqlite::Result<T>) -> Result<T, LoadError> {
 
 /// Rows written by one statement.
 const BATCH: usize = 64;
-
-fn values(n: usize, width: usize) -> String {
-    let one = format!("({})", vec!["?"; width].join(", "));
-    vec![one; n].join(", ")
-}
 
 fn daily_sql(n: usize) -> String {
     format!(

@@ -182,12 +182,7 @@ pub(super) fn load_dataset(
     for id in &moved_subtrees {
         for d in descendants(&tx, id).map_err(StoreError::from)? {
             touch(&tx, "account", &d, "").map_err(StoreError::from)?;
-            month_feed::move_rows(
-                &tx,
-                "SELECT account_id, month FROM month_usage WHERE account_id = ?1",
-                &[&d],
-            )
-            .map_err(StoreError::from)?;
+            month_feed::move_account(&tx, &d).map_err(StoreError::from)?;
             instances::touch_instances_of(&tx, &d).map_err(StoreError::from)?;
             customers::touch_customer_data_of(&tx, &d).map_err(StoreError::from)?;
         }

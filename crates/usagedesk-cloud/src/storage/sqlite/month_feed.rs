@@ -8,7 +8,7 @@
 //! themselves (1.4 s of the load, the feed and its key index 212 MB of the 724 MB file);
 //! now it writes the position with the row, appended to `month_usage_seq`.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::storage::TokenScope;
 
@@ -43,33 +43,24 @@ pub(super) fn advance_to(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<()
     Ok(())
 }
 
-/// Moves the month rows `keys` names (a query of `account_id, month` with the parameters
-/// `args`) to the head of the feed, in (account, month) order; returns how many moved.
-pub(super) fn move_rows(
-    tx: &Transaction<'_>,
-    keys: &str,
-    args: &[&dyn ToSql],
-) -> rusqlite::Result<usize> {
-    let n: i64 = tx.query_row(
-        &format!("SELECT COUNT(*) FROM ({keys})"),
-        params_from_iter(args),
-        |r| r.get(0),
-    )?;
+/// Moves every month row of `account_id` to the head of the feed, in month order; returns
+/// how many moved.
+pub(super) fn move_account(tx: &Transaction<'_>, account_id: &str) -> rusqlite::Result<usize> {
+    let n: i64 = tx
+        .prepare_cached("SELECT COUNT(*) FROM month_usage WHERE account_id = ?1")?
+        .query_row([account_id], |r| r.get(0))?;
     if n == 0 {
         return Ok(0);
     }
     let first = draw(tx, n)?;
     // New positions are all past every stored one: no row takes another's on the way.
-    tx.execute(
-        &format!(
-            "UPDATE month_usage AS m SET seq = {first} + k.n - 1
-             FROM (SELECT account_id, month,
-                          row_number() OVER (ORDER BY account_id, month) AS n
-                   FROM ({keys})) AS k
-             WHERE m.account_id = k.account_id AND m.month = k.month"
-        ),
-        params_from_iter(args),
-    )
+    tx.prepare_cached(
+        "UPDATE month_usage AS m SET seq = ?2 + k.n - 1
+         FROM (SELECT month, row_number() OVER (ORDER BY month) AS n
+               FROM month_usage WHERE account_id = ?1) AS k
+         WHERE m.account_id = ?1 AND m.month = k.month",
+    )?
+    .execute(params![account_id, first])
 }
 
 /// The condition on a month row `m` that a scope may see it (`?3`: the root of a subtree
