@@ -92,6 +92,12 @@ pub(crate) fn remove_db(path: &Path) {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // Off unless asked: `RUST_LOG=usagedesk_sync=trace` times every page of the sync and
+    // `usagedesk_sync=debug` its phases.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let today = usagedesk_domain::month::parse_date(&args.today)?;
     let bins = Bins(match &args.bin {
         Some(b) => b.clone(),

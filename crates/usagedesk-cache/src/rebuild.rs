@@ -216,11 +216,29 @@ impl<'c> AccountKeys<'c> {
 /// matched in memory: a lookup per row inside SQLite would cost more than the fold itself.
 /// Rows whose account is not cached are staged again.
 pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
+    Ok(fold::<()>(conn, keep_rows, None)?.0)
+}
+
+/// [`fold_pending`] keeping the rows, which `beside` reads on a second thread while they are
+/// written, when the fold keeps them ([`Fold::all_rows`]: an initial sync). Its answer is
+/// then returned with the fold's.
+pub(crate) fn fold_pending_beside<T: Send>(
+    conn: &Connection,
+    beside: &(dyn Fn(&FoldedRows) -> T + Sync),
+) -> Result<(Fold, Option<T>)> {
+    fold(conn, true, Some(beside))
+}
+
+fn fold<T: Send>(
+    conn: &Connection,
+    keep_rows: bool,
+    beside: Option<&(dyn Fn(&FoldedRows) -> T + Sync)>,
+) -> Result<(Fold, Option<T>)> {
     let (first_seq, total): (Option<i64>, i64) = conn
         .prepare_cached("SELECT min(seq), coalesce(sum(rows), 0) FROM staged_pages")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let Some(first_seq) = first_seq else {
-        return Ok(Fold::default());
+        return Ok((Fold::default(), None));
     };
     let was_empty: bool = conn
         .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM month_usage)")?
@@ -234,9 +252,7 @@ pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
         Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(FOLD_CHUNK));
     let mut folded = 0u64;
     let mut upsert = conn.prepare_cached(&upsert_sql(FOLD_BATCH))?;
-    let mut write_chunk = |chunk: &mut [Staged], plans: &[String], other: &[String]| {
-        // Stable: rows of one key stay in arrival order, and the last one is written.
-        chunk.sort_by_key(|s| (s.k, s.month));
+    let mut write_sorted = |chunk: &[Staged], plans: &[String], other: &[String]| {
         let last_of_key = |i: usize| {
             chunk
                 .get(i + 1)
@@ -256,6 +272,8 @@ pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
         }
         Ok::<_, CacheError>(())
     };
+    // Stable: rows of one key stay in arrival order, and the last one is written.
+    let sort = |chunk: &mut [Staged]| chunk.sort_by_key(|s| (s.k, s.month));
     {
         let mut st = conn.prepare_cached("SELECT data FROM staged_pages ORDER BY seq")?;
         let mut pages = st.query([])?;
@@ -291,13 +309,42 @@ pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
                 folded += 1;
             }
             if chunk.len() >= FOLD_CHUNK {
-                write_chunk(&mut chunk, &plans, &other_dates)?;
+                sort(&mut chunk);
+                write_sorted(&chunk, &plans, &other_dates)?;
                 chunk.clear();
                 one_chunk = false;
             }
         }
     }
-    write_chunk(&mut chunk, &plans, &other_dates)?;
+    sort(&mut chunk);
+    let (all_rows, beside) = match beside {
+        _ if !(keep_rows && was_empty && one_chunk) => {
+            write_sorted(&chunk, &plans, &other_dates)?;
+            (None, None)
+        }
+        None => {
+            write_sorted(&chunk, &plans, &other_dates)?;
+            (Some(FoldedRows { rows: chunk, plans }), None)
+        }
+        Some(beside) => {
+            let rows = FoldedRows { rows: chunk, plans };
+            let answer = std::thread::scope(|s| {
+                // Without a thread (the system refusing one) it runs after the write.
+                let thread = std::thread::Builder::new()
+                    .name("fold-beside".into())
+                    .spawn_scoped(s, || beside(&rows))
+                    .ok();
+                write_sorted(&rows.rows, &rows.plans, &other_dates)?;
+                Ok::<_, CacheError>(match thread {
+                    Some(thread) => thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    None => beside(&rows),
+                })
+            })?;
+            (Some(rows), Some(answer))
+        }
+    };
     conn.prepare_cached("DELETE FROM staged_pages")?
         .execute([])?;
     let left = u64::from(waiting.len());
@@ -306,12 +353,12 @@ pub(crate) fn fold_pending(conn: &Connection, keep_rows: bool) -> Result<Fold> {
         conn.prepare_cached("INSERT INTO staged_pages (seq, rows, data) VALUES (?1, ?2, ?3)")?
             .execute(params![first_seq, left as i64, waiting.finish()?])?;
     }
-    Ok(Fold {
+    let fold = Fold {
         folded,
         waiting: left,
-        all_rows: (keep_rows && was_empty && one_chunk)
-            .then_some(FoldedRows { rows: chunk, plans }),
-    })
+        all_rows,
+    };
+    Ok((fold, beside))
 }
 
 /// Drops staged rows of an account that is not cached (its tombstone arrived first). Call
@@ -479,7 +526,18 @@ impl SyncHandleMut<'_> {
     pub fn rebuild_aggregates(&mut self) -> Result<RebuildStats> {
         let tx = self.cache.write_tx()?;
         let mut stats = RebuildStats::default();
-        let fold = fold_pending(&tx, true)?;
+        let (all, months) = dirty_months(&tx)?;
+        // The used seats of the licenses read the same month-end rows. A first sync's are in
+        // memory (`all_rows`): they are summed on a second thread while the fold writes them
+        // (at 100k accounts 1.9M uses, about half a second, against a second for the write).
+        let used = match months.is_empty() {
+            true => None,
+            false => crate::entitlements::prepare_used(&tx, (!all).then_some(months.as_slice()))?,
+        };
+        let (fold, summed) = match &used {
+            Some(used) => fold_pending_beside(&tx, &|rows| used.sum_folded(rows))?,
+            None => (fold_pending(&tx, true)?, None),
+        };
         // Accounts flagged as roots whose parent has arrived since (see query.rs, ROOTS).
         tx.prepare_cached(
             "UPDATE accounts SET is_root = 0
@@ -488,28 +546,6 @@ impl SyncHandleMut<'_> {
         )?
         .execute([])?;
         (stats.rows_folded, stats.rows_waiting) = (fold.folded, fold.waiting);
-
-        let mut all = false;
-        let mut months: BTreeSet<YearMonth> = BTreeSet::new();
-        {
-            let mut st = tx.prepare_cached("SELECT month FROM dirty_months")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let m = r.get_ref(0)?.as_str()?;
-                if m == ALL_MONTHS {
-                    all = true;
-                } else {
-                    months.insert(codec::parse_month(m)?);
-                }
-            }
-        }
-        if all {
-            let mut st = tx.prepare_cached("SELECT month FROM months")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                months.insert(codec::parse_month(r.get_ref(0)?.as_str()?)?);
-            }
-        }
         if fold.folded > 0 || !months.is_empty() {
             // Health reads the aggregates: computed before this rebuild, it lags.
             crate::health::mark_dirty(&tx)?;
@@ -519,7 +555,6 @@ impl SyncHandleMut<'_> {
             tx.commit()?;
             return Ok(stats);
         }
-        let months: Vec<YearMonth> = months.into_iter().collect();
         if all {
             // Every month with aggregate rows is being rebuilt.
             tx.execute("DELETE FROM subtree_month", [])?;
@@ -540,44 +575,52 @@ impl SyncHandleMut<'_> {
             .ids()
             .map(str::to_owned)
             .collect();
-        // The used seats of the licenses read the same month-end rows. A first sync's are in
-        // memory (`all_rows`): they are summed on a second thread while this one writes the
-        // aggregates (at 100k accounts 1.9M uses, about half a second).
-        let used = crate::entitlements::prepare_used(&tx, (!all).then_some(months.as_slice()))?;
-        std::thread::scope(|s| -> Result<()> {
-            // Without a thread (the system refusing one) the sums are read back after.
-            let summing = match (&used, &fold.all_rows) {
-                (Some(used), Some(rows)) => std::thread::Builder::new()
-                    .name("used-seats".into())
-                    .spawn_scoped(s, move || used.sum_folded(rows))
-                    .ok(),
-                _ => None,
-            };
-            stats.aggregate_rows += write_aggregates(
-                &tx,
-                &accounts,
-                &months,
-                fold.all_rows.as_ref(),
-                &mut plan_ids,
-            )?;
-            let Some(used) = &used else {
-                return Ok(());
-            };
-            let sums = match summing {
-                Some(thread) => thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-                None => used.sum_table(&tx)?,
-            };
-            used.write(&tx, sums)
-        })?;
+        stats.aggregate_rows += write_aggregates(
+            &tx,
+            &accounts,
+            &months,
+            fold.all_rows.as_ref(),
+            &mut plan_ids,
+        )?;
         // The fold's rows (a first sync's, about 100 MB at 100k accounts) are done with.
         drop(fold);
+        if let Some(used) = &used {
+            let sums = match summed {
+                Some(sums) => sums?,
+                None => used.sum_table(&tx)?,
+            };
+            used.write(&tx, sums)?;
+        }
         tx.execute("DELETE FROM dirty_months", [])?;
         tx.commit()?;
         stats.months = months;
         Ok(stats)
     }
+}
+
+/// The months whose aggregates are to be rebuilt, in order, and whether every month is
+/// (`dirty_months` lists [`ALL_MONTHS`]: then every month with aggregates).
+fn dirty_months(conn: &Connection) -> Result<(bool, Vec<YearMonth>)> {
+    let mut all = false;
+    let mut months: BTreeSet<YearMonth> = BTreeSet::new();
+    let mut st = conn.prepare_cached("SELECT month FROM dirty_months")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let m = r.get_ref(0)?.as_str()?;
+        if m == ALL_MONTHS {
+            all = true;
+        } else {
+            months.insert(codec::parse_month(m)?);
+        }
+    }
+    if all {
+        let mut st = conn.prepare_cached("SELECT month FROM months")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            months.insert(codec::parse_month(r.get_ref(0)?.as_str()?)?);
+        }
+    }
+    Ok((all, months.into_iter().collect()))
 }
 
 /// Writes the aggregates of `months` (and which months have rows) from `folded`, the rows a

@@ -349,26 +349,9 @@ impl Recompute {
             .filter(|u| self.holders.shared.contains(&u.holder_k))
             .collect();
         write_used(conn, &shared, &sums.plans)?;
-        // Many rows into a table holding fewer: its index by overage is sorted once, after.
-        let kept = || conn.query_row("SELECT count(*) FROM ent_over", [], |r| r.get::<_, i64>(0));
-        let rebuild_index =
-            sums.over.len() >= REBUILD_INDEX_FROM && sums.over.len() as i64 >= kept()?;
-        let dropped = if rebuild_index {
-            Some(usagedesk_sqlite::drop_indexes(conn, "ent_over")?)
-        } else {
-            None
-        };
-        write_over(conn, &sums.over, &sums.plans)?;
-        if let Some(dropped) = dropped {
-            dropped.restore(conn)?;
-        }
-        Ok(())
+        write_over(conn, &sums.over, &sums.plans)
     }
 }
-
-/// Rows of `ent_over` from which its secondary index is created again after the write
-/// instead of kept up to date row by row (see `usagedesk_sqlite::drop_indexes`).
-const REBUILD_INDEX_FROM: usize = 10_000;
 
 /// Deletes the rows of the months about to be recomputed.
 fn clear(conn: &Connection, wanted: &Wanted) -> Result<()> {
