@@ -587,6 +587,22 @@ impl HealthHandleMut<'_> {
         health: impl IntoIterator<Item = HealthRecord>,
         renewals: impl IntoIterator<Item = RenewalRecord>,
     ) -> Result<()> {
+        self.replace_from(
+            as_of,
+            health.into_iter().map(Ok),
+            renewals.into_iter().map(Ok),
+        )
+    }
+
+    /// [`HealthHandleMut::replace`] from records made as they are written (a whole day's
+    /// records need not be held at once: at 100k customers they took 120 MiB); the first
+    /// error stops it and nothing is stored.
+    pub fn replace_from(
+        &mut self,
+        as_of: NaiveDate,
+        health: impl IntoIterator<Item = Result<HealthRecord>>,
+        renewals: impl IntoIterator<Item = Result<RenewalRecord>>,
+    ) -> Result<()> {
         let tx = self.cache.write_tx()?;
         tx.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS new_health AS SELECT * FROM main.health WHERE 0;
@@ -600,6 +616,7 @@ impl HealthHandleMut<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))?;
             for h in health {
+                let h = h?;
                 let f = h.factor_scores;
                 put.execute(params![
                     h.account_id,
@@ -620,6 +637,7 @@ impl HealthHandleMut<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for r in renewals {
+                let r = r?;
                 put.execute(params![
                     r.license_id,
                     r.account_id,

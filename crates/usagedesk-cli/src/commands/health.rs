@@ -42,7 +42,8 @@ fn line(out: &mut impl Write, h: &CustomerHealth) -> std::io::Result<()> {
     writeln!(out, "{name} [{}]", one_line(&h.account_id))
 }
 
-/// SQLite's page cache while streaming (KiB): each page is read once.
+/// SQLite's page cache (KiB) while streaming, where each page is read once, and while
+/// computing health, whose passes read each table once (temporary tables in files).
 const STREAM_CACHE_KIB: u32 = 4 * 1024;
 
 /// Streams the customers by health from `offset`, at most `limit` of them.
@@ -55,11 +56,11 @@ pub fn health(
     json: bool,
 ) -> Result<()> {
     let mut cache = ctx.open_cache()?;
+    cache.bound_memory(STREAM_CACHE_KIB)?;
     let now = ctx.clock.now();
     if ensure_current(&mut cache, now)? {
         eprintln!("health computed as of {}", now.date_naive());
     }
-    cache.set_page_cache_kib(STREAM_CACHE_KIB)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !json {
         write!(out, "{:>5}  ", "score")?;
@@ -110,6 +111,7 @@ pub fn renewal_calendar(ctx: &Context, months: u32, json: bool, csv: Option<&Pat
         bail!("--months must be 1 to {MAX_RENEWAL_MONTHS}, not {months}");
     }
     let mut cache = ctx.open_cache()?;
+    cache.bound_memory(STREAM_CACHE_KIB)?;
     let now = ctx.clock.now();
     if let Some(path) = csv {
         let rows = export_renewals(&mut cache, now, months, path)?;
@@ -119,7 +121,6 @@ pub fn renewal_calendar(ctx: &Context, months: u32, json: bool, csv: Option<&Pat
     if ensure_current(&mut cache, now)? {
         eprintln!("health computed as of {}", now.date_naive());
     }
-    cache.set_page_cache_kib(STREAM_CACHE_KIB)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !json {
         let cal = renewal_page(&cache, now, months, 0, 1)?;
