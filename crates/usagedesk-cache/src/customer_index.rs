@@ -15,9 +15,12 @@
 //! inactive, overdue, worst status of the instances still checking in) are computed by the
 //! queries in `customer_list.rs` against the `now` they are given.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
-use usagedesk_domain::customer::{InstanceReport, InstanceStatus, License, LicenseType};
+use serde::Deserialize;
+use usagedesk_domain::customer::{InstanceStatus, LicenseType};
 
 use crate::codec::parse_time;
 use crate::{CacheError, Result};
@@ -63,6 +66,22 @@ pub fn license_type_bit(t: LicenseType) -> i64 {
         LicenseType::Dev => 4,
         LicenseType::Community => 8,
     }
+}
+
+/// What the index reads of a stored `InstanceReport` (the rest of the body is skipped, not
+/// decoded: a full sync reads 128k of them at 100k accounts).
+#[derive(Deserialize)]
+struct StoredReport {
+    status: InstanceStatus,
+    last_check_in: DateTime<Utc>,
+}
+
+/// What the index reads of a stored `License` (its features and seats are skipped).
+#[derive(Deserialize)]
+struct StoredLicense {
+    id: String,
+    license_type: LicenseType,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 /// Separates the parts of `customers.search`.
@@ -167,8 +186,8 @@ fn refresh_instances(conn: &Connection) -> Result<()> {
              severity, last_check_in, airgapped, verified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut owner_dirty =
-        conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_accounts (id) VALUES (?1)")?;
+    // Marked once each after the pass (a customer has several instances).
+    let mut owners: BTreeSet<String> = BTreeSet::new();
     let mut rows = read.query([])?;
     while let Some(r) = rows.next()? {
         let id = r.get_ref(0)?.as_str()?;
@@ -176,7 +195,7 @@ fn refresh_instances(conn: &Connection) -> Result<()> {
         let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
             r.get_ref(i)?.as_str_or_null()?.map(parse_time).transpose()
         };
-        let report: Option<InstanceReport> = r
+        let report: Option<StoredReport> = r
             .get_ref(5)?
             .as_str_or_null()?
             .map(|b| {
@@ -199,6 +218,13 @@ fn refresh_instances(conn: &Connection) -> Result<()> {
             r.get::<_, bool>(3)?,
             verified.map(nanos),
         ])?;
+        if !owners.contains(owner) {
+            owners.insert(owner.to_owned());
+        }
+    }
+    let mut owner_dirty =
+        conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_accounts (id) VALUES (?1)")?;
+    for owner in &owners {
         owner_dirty.execute([owner])?;
     }
     Ok(())
@@ -216,7 +242,7 @@ struct LicenseFacts {
 }
 
 impl LicenseFacts {
-    fn add(&mut self, l: &License) {
+    fn add(&mut self, l: &StoredLicense) {
         self.types |= license_type_bit(l.license_type);
         self.count += 1;
         match l.expires_at {
@@ -273,7 +299,7 @@ fn write_customers(conn: &Connection) -> Result<()> {
     };
     while let Some(r) = rows.next()? {
         let id = r.get_ref(0)?.as_str()?;
-        let license: License = serde_json::from_str(r.get_ref(2)?.as_str()?)
+        let license: StoredLicense = serde_json::from_str(r.get_ref(2)?.as_str()?)
             .map_err(|e| CacheError::corrupt(format!("a stored license: {e}")))?;
         if current.as_ref().is_none_or(|(c, _)| c != id) {
             flush(current.take())?;
@@ -342,7 +368,7 @@ fn write_customer(conn: &Connection, id: &str, f: LicenseFacts) -> Result<()> {
 mod tests {
     use chrono::Duration;
     use usagedesk_domain::api::Change;
-    use usagedesk_domain::customer::LicenseFeatures;
+    use usagedesk_domain::customer::{License, LicenseFeatures};
 
     use super::*;
     use crate::test_support::*;
