@@ -14,7 +14,7 @@ use usagedesk_cache::Cache;
 use usagedesk_domain::{SystemClock, YearMonth};
 use usagedesk_sync::{sync, Client, Phase, SyncOptions};
 
-use crate::procs::{cpu_time, own_peak_since_reset, reset_own_peak, Bins, Guard};
+use crate::procs::{cpu_time, own_peak_since_reset, own_rss, reset_own_peak, Bins, Guard};
 use crate::table::{mib, rate, Figure, Goal};
 
 /// The cloud service, serving `db` on a free loopback port until dropped.
@@ -128,6 +128,14 @@ pub fn bench(
         cpu(own_cpu, std::process::id()).unwrap_or(f64::NAN),
     );
     drop(cache);
+    // What the process keeps once the sync is over: at once, and after two seconds and a
+    // megabyte of small allocations (the allocator hands freed memory back to the system
+    // lazily, on later calls of the thread that freed it; the app keeps allocating).
+    let memory_at_end = own_rss();
+    std::thread::sleep(Duration::from_secs(2));
+    let burst: Vec<Vec<u8>> = (0..1000).map(|i| vec![i as u8; 1000]).collect();
+    drop(std::hint::black_box(burst));
+    let memory_after = own_rss();
     // The cloud it came from, as `usagedesk-cli login` records it: the app opens this
     // folder as a synced one (offline, the cloud gone), not on its connect screen.
     if let Some(data_dir) = cache_path.parent() {
@@ -156,6 +164,20 @@ pub fn bench(
         ),
         _ => Figure::not_measured(peak_name, "the kernel refused to reset the peak"),
     };
+    let after_name =
+        "full sync: memory the process still holds at its end / 2 s later (above its RSS before)";
+    let after = match (memory_before, memory_at_end, memory_after) {
+        (Some(before), Some(at_end), Some(after)) => Figure::plain(
+            after_name,
+            format!(
+                "{} / {} ({} before)",
+                mib(at_end.saturating_sub(before)),
+                mib(after.saturating_sub(before)),
+                mib(before)
+            ),
+        ),
+        _ => Figure::not_measured(after_name, "/proc/self/status could not be read"),
+    };
     Ok(vec![
         Figure::ratio(
             format!("full sync over loopback ({rows} changes)"),
@@ -164,6 +186,7 @@ pub fn bench(
             Goal::AtLeast(0.5),
         ),
         peak,
+        after,
     ])
 }
 
