@@ -182,9 +182,10 @@ fn gather(
         .chain(&recent)
         .map(|m| m.to_string())
         .collect();
+    let earlier_texts = &months[..earlier.len()];
     c.health().each_activity(&months, |id, month, value| {
         if let Some(g) = customers.get_mut(id) {
-            if earlier.iter().any(|m| m.to_string() == month) {
+            if earlier_texts.iter().any(|m| m == month) {
                 g.inputs.earlier.push(value);
             } else {
                 g.inputs.recent.push(value);
