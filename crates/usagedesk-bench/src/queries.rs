@@ -10,7 +10,7 @@ use usagedesk_cache::Cache;
 use usagedesk_domain::YearMonth;
 
 use crate::procs::{own_peak_since_reset, reset_own_peak};
-use crate::table::{mib, ms, Figure};
+use crate::table::{ms, peak_figure, Figure};
 
 /// What a tree expansion may take.
 const TARGET_MS: f64 = 20.0;
@@ -151,20 +151,11 @@ fn health(cache: &mut Cache, today: chrono::NaiveDate, runs: usize) -> Result<Ve
         usagedesk_health::refresh::refresh(&mut writer, now)?;
     }
     let first = t.elapsed().as_secs_f64() * 1000.0;
-    let peak_name =
-        "health of every customer, first computation: peak memory (above the RSS before)";
-    let peak = match (before, own_peak_since_reset()) {
-        (Some(before), Some(peak)) => Figure::plain(
-            peak_name,
-            format!(
-                "{} ({} → {})",
-                mib(peak.saturating_sub(before)),
-                mib(before),
-                mib(peak)
-            ),
-        ),
-        _ => Figure::not_measured(peak_name, "the kernel refused to reset the peak"),
-    };
+    let peak = peak_figure(
+        "health of every customer, first computation: peak memory (above the RSS before)",
+        before,
+        own_peak_since_reset(),
+    );
     let page = median_ms(runs, || {
         usagedesk_health::health_page(cache, None, false, 0, 100).map(|_| ())
     })?;

@@ -15,7 +15,7 @@ use usagedesk_domain::{SystemClock, YearMonth};
 use usagedesk_sync::{sync, Client, Phase, SyncOptions};
 
 use crate::procs::{cpu_time, own_peak_since_reset, own_rss, reset_own_peak, Bins, Guard};
-use crate::table::{mib, rate, Figure, Goal};
+use crate::table::{mib, peak_figure, rate, Figure, Goal};
 
 /// The cloud service, serving `db` on a free loopback port until dropped.
 pub struct Served {
@@ -151,19 +151,11 @@ pub fn bench(
     crate::remove_db(&work.join("raw-sync.db"));
     // The sync runs in this process as in the app's and the CLI's: their peak is this one's
     // above what the process held before.
-    let peak_name = "full sync: peak memory of the process running it (above its RSS before)";
-    let peak = match (memory_before, memory_peak) {
-        (Some(before), Some(peak)) => Figure::plain(
-            peak_name,
-            format!(
-                "{} ({} → {})",
-                mib(peak.saturating_sub(before)),
-                mib(before),
-                mib(peak)
-            ),
-        ),
-        _ => Figure::not_measured(peak_name, "the kernel refused to reset the peak"),
-    };
+    let peak = peak_figure(
+        "full sync: peak memory of the process running it (above its RSS before)",
+        memory_before,
+        memory_peak,
+    );
     let after_name =
         "full sync: memory the process still holds at its end / 2 s later (above its RSS before)";
     let after = match (memory_before, memory_at_end, memory_after) {

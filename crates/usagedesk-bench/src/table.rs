@@ -108,6 +108,23 @@ pub fn mib(bytes: u64) -> String {
 }
 
 /// Prints the figures as an aligned table.
+/// A peak of this process's memory above what it held before ("N MiB (before → peak)"), as
+/// measured by `procs::reset_own_peak` and `procs::own_peak_since_reset`.
+pub fn peak_figure(name: &str, before: Option<u64>, peak: Option<u64>) -> Figure {
+    match (before, peak) {
+        (Some(before), Some(peak)) => Figure::plain(
+            name,
+            format!(
+                "{} ({} → {})",
+                mib(peak.saturating_sub(before)),
+                mib(before),
+                mib(peak)
+            ),
+        ),
+        _ => Figure::not_measured(name, "the kernel refused to reset the peak"),
+    }
+}
+
 pub fn print(title: &str, figures: &[Figure]) {
     let head = ["figure", "ours", "baseline", "ratio", "target", "met"];
     let rows: Vec<[String; 6]> = figures
