@@ -317,16 +317,18 @@ fn fold<T: Send>(
         }
     }
     sort(&mut chunk);
-    let (all_rows, beside) = match beside {
-        _ if !(keep_rows && was_empty && one_chunk) => {
+    // The rows are kept only when they are all of `month_usage`: an initial sync's.
+    let keep = keep_rows && was_empty && one_chunk;
+    let (all_rows, beside) = match (keep, beside) {
+        (false, _) => {
             write_sorted(&chunk, &plans, &other_dates)?;
             (None, None)
         }
-        None => {
+        (true, None) => {
             write_sorted(&chunk, &plans, &other_dates)?;
             (Some(FoldedRows { rows: chunk, plans }), None)
         }
-        Some(beside) => {
+        (true, Some(beside)) => {
             let rows = FoldedRows { rows: chunk, plans };
             let answer = std::thread::scope(|s| {
                 // Without a thread (the system refusing one) it runs after the write.
@@ -530,9 +532,10 @@ impl SyncHandleMut<'_> {
         // The used seats of the licenses read the same month-end rows. A first sync's are in
         // memory (`all_rows`): they are summed on a second thread while the fold writes them
         // (at 100k accounts 1.9M uses, about half a second, against a second for the write).
-        let used = match months.is_empty() {
-            true => None,
-            false => crate::entitlements::prepare_used(&tx, (!all).then_some(months.as_slice()))?,
+        let used = if months.is_empty() {
+            None
+        } else {
+            crate::entitlements::prepare_used(&tx, (!all).then_some(months.as_slice()))?
         };
         let (fold, summed) = match &used {
             Some(used) => fold_pending_beside(&tx, &|rows| used.sum_folded(rows))?,
