@@ -296,12 +296,12 @@ fn parent_of(pid: u32) -> Option<u32> {
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// (VmRSS, VmHWM) of a process, bytes.
 /// This process's resident memory now.
 pub fn own_rss() -> Option<u64> {
     memory_of(std::process::id()).map(|(rss, _)| rss)
 }
 
+/// (VmRSS, VmHWM) of a process, bytes.
 fn memory_of(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = |key: &str| -> Option<u64> {

@@ -107,7 +107,6 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Prints the figures as an aligned table.
 /// A peak of this process's memory above what it held before ("N MiB (before → peak)"), as
 /// measured by `procs::reset_own_peak` and `procs::own_peak_since_reset`.
 pub fn peak_figure(name: &str, before: Option<u64>, peak: Option<u64>) -> Figure {
@@ -125,6 +124,7 @@ pub fn peak_figure(name: &str, before: Option<u64>, peak: Option<u64>) -> Figure
     }
 }
 
+/// Prints the figures as an aligned table.
 pub fn print(title: &str, figures: &[Figure]) {
     let head = ["figure", "ours", "baseline", "ratio", "target", "met"];
     let rows: Vec<[String; 6]> = figures
