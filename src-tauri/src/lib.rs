@@ -2,6 +2,7 @@
 
 mod commands;
 mod events;
+mod webview_env;
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use usagedesk_domain::SystemClock;
 use usagedesk_secrets::KeyringStore;
 
 pub fn run() {
+    // First, while this is the only thread.
+    webview_env::web_process_without_jit();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("USAGEDESK_LOG")

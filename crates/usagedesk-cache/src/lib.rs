@@ -191,6 +191,21 @@ impl Cache {
         Ok(())
     }
 
+    /// This handle's page cache (KiB), as [`Cache::set_page_cache_kib`] set it.
+    pub fn page_cache_kib(&self) -> Result<u32> {
+        let size: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        // Negative: KiB; positive: pages.
+        let kib = if size < 0 {
+            -size
+        } else {
+            size * self
+                .conn
+                .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
+                / 1024
+        };
+        Ok(u32::try_from(kib).unwrap_or(u32::MAX))
+    }
+
     /// Bounds this handle's memory for a long-lived process: a page cache of `kib` KiB, and
     /// sorts and temporary tables in temporary files (SQLite keeps a small cache of them;
     /// the OS caches the rest) instead of memory. In memory, one large sort (a rebuild, a
@@ -199,6 +214,13 @@ impl Cache {
     pub fn bound_memory(&self, kib: u32) -> Result<()> {
         self.set_page_cache_kib(kib)?;
         self.conn.execute_batch("PRAGMA temp_store = FILE;")?;
+        Ok(())
+    }
+
+    /// Hands back to the C library the pages this handle's cache holds beyond what it uses
+    /// now (SQLite's `shrink_memory`), after a lower [`Cache::set_page_cache_kib`].
+    pub fn release_memory(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA shrink_memory;")?;
         Ok(())
     }
 

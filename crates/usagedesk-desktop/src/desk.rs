@@ -24,8 +24,13 @@ pub const MAX_TREND: usize = 36;
 /// every view as fast as 8 MiB did, and the app grew 8-15 MiB over 54 view switches instead
 /// of 29-35 MiB while the larger cache filled.
 const READER_PAGE_CACHE_KIB: u32 = 2 * 1024;
-/// Page cache of the writing connection (KiB): a sync's inserts go through it.
-const WRITER_PAGE_CACHE_KIB: u32 = 8 * 1024;
+/// Page cache of the writing connection between large jobs (KiB): the reminder check and the
+/// air-gap steps read and write a few pages. It was 8 MiB all the time: the first reminder
+/// check, 20 s after start, filled it and the app held 6-8 MiB more from then on.
+const WRITER_PAGE_CACHE_KIB: u32 = 2 * 1024;
+/// Page cache of the writing connection during a sync or a health computation (KiB), given
+/// back when it ends ([`LargeJob`]).
+const LARGE_JOB_PAGE_CACHE_KIB: u32 = 8 * 1024;
 
 /// The selected account with its breadcrumb.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -58,6 +63,39 @@ impl DeskOptions {
             data_dir,
             demo,
             demo_accounts,
+        }
+    }
+}
+
+/// The writing connection during a sync or a health computation: a larger page cache, back to
+/// the small one (and the pages beyond it freed) when dropped.
+pub(crate) struct LargeJob<'c>(&'c mut Cache);
+
+impl<'c> LargeJob<'c> {
+    pub(crate) fn start(cache: &'c mut Cache) -> Result<Self, AppError> {
+        cache.set_page_cache_kib(LARGE_JOB_PAGE_CACHE_KIB)?;
+        Ok(Self(cache))
+    }
+}
+
+impl std::ops::Deref for LargeJob<'_> {
+    type Target = Cache;
+    fn deref(&self) -> &Cache {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for LargeJob<'_> {
+    fn deref_mut(&mut self) -> &mut Cache {
+        self.0
+    }
+}
+
+impl Drop for LargeJob<'_> {
+    fn drop(&mut self) {
+        let smaller = self.0.set_page_cache_kib(WRITER_PAGE_CACHE_KIB);
+        if let Err(e) = smaller.and_then(|()| self.0.release_memory()) {
+            tracing::warn!("the cache's memory after a large job was not released: {e}");
         }
     }
 }
@@ -121,6 +159,8 @@ impl Desk {
         // sorts in memory (a sync's rebuilds, the reminder check) left 64 MiB more.
         reader.bound_memory(READER_PAGE_CACHE_KIB)?;
         writer.bound_memory(WRITER_PAGE_CACHE_KIB)?;
+        // What a rebuild above filled beyond the small cache.
+        writer.release_memory()?;
         Ok(Self {
             data_dir,
             cache_path,
@@ -402,7 +442,8 @@ impl Desk {
             cancel,
             ..SyncOptions::default()
         };
-        let mut cache = self.writer.lock().await;
+        let mut writer = self.writer.lock().await;
+        let mut cache = LargeJob::start(&mut writer)?;
         let synced = usagedesk_exchange::sync_and_certify(
             &mut cache,
             &client,
@@ -535,5 +576,22 @@ impl Desk {
         }
         months.reverse();
         self.read(|c| c.usage().trend(id, &months))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_job_has_the_larger_page_cache_and_gives_it_back_when_it_ends() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        cache.bound_memory(WRITER_PAGE_CACHE_KIB).unwrap();
+        {
+            let job = LargeJob::start(&mut cache).unwrap();
+            assert_eq!(job.page_cache_kib().unwrap(), LARGE_JOB_PAGE_CACHE_KIB);
+        }
+        // Dropped, even without an error: the writer between jobs is small again.
+        assert_eq!(cache.page_cache_kib().unwrap(), WRITER_PAGE_CACHE_KIB);
     }
 }

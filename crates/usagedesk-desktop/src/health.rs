@@ -11,6 +11,7 @@ use usagedesk_health::{
     CustomerHealth, Factor, HealthError, HealthPage, RenewalCalendar, MAX_RENEWAL_MONTHS,
 };
 
+use crate::desk::LargeJob;
 use crate::{AppError, Desk, ErrorKind};
 
 impl From<HealthError> for AppError {
@@ -45,8 +46,11 @@ impl Desk {
         }
         let (writer, clock) = (self.writer_handle(), self.clock_handle());
         tokio::task::spawn_blocking(move || {
-            let mut cache = writer.blocking_lock();
-            if let Err(e) = usagedesk_health::ensure_current(&mut cache, clock.now()) {
+            let mut writer = writer.blocking_lock();
+            let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
+                Ok(usagedesk_health::ensure_current(&mut cache, clock.now())?)
+            });
+            if let Err(e) = computed {
                 tracing::warn!("account health was not recomputed: {e}");
             }
             job.store(false, Ordering::SeqCst);
@@ -113,7 +117,9 @@ impl Desk {
             )));
         }
         let now = self.clock().now();
-        let mut cache = self.writer().lock().await;
+        let mut writer = self.writer().lock().await;
+        // It brings the scores up to date first when they lag.
+        let mut cache = LargeJob::start(&mut writer)?;
         Ok(usagedesk_health::export_renewals(
             &mut cache,
             now,
