@@ -33,6 +33,7 @@ impl Cache {
         let mut entitlements = false;
         store_plans(&tx, plans)?;
         let mut events = crate::customers::Events::default();
+        let marks = crate::customer_index::Marks::read(&tx)?;
         for change in changes {
             // Events wait to be stored together; anything else goes after them.
             if !matches!(change, Change::InstanceEvent(_)) {
@@ -46,7 +47,7 @@ impl Cache {
                 Change::Account(a) => match upsert_account(&tx, a)? {
                     Upsert::Unchanged => stats.accounts_unchanged += 1,
                     Upsert::Changed { tree } => {
-                        crate::customer_index::mark_account(&tx, &a.id)?;
+                        marks.account(&tx, &a.id)?;
                         stats.accounts_written += 1;
                         stats.tree_changed |= tree;
                         entitlements |= tree;
@@ -73,12 +74,12 @@ impl Cache {
                 }
                 Change::Instance(i) => {
                     crate::airgap::upsert_instance(&tx, i)?;
-                    crate::customer_index::mark_instance(&tx, &i.id)?;
+                    marks.instance(&tx, &i.id)?;
                     stats.instances += 1;
                 }
                 Change::License(_) | Change::InstanceReport(_) | Change::InstallAttempt(_) => {
                     entitlements |= matches!(change, Change::License(_));
-                    crate::customers::apply(&tx, change)?;
+                    crate::customers::apply(&tx, change, marks)?;
                     stats.customer_records += 1;
                 }
             }

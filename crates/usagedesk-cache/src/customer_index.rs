@@ -9,7 +9,10 @@
 //! which are stored with them, so a sync that stops half-way leaves the index of the last
 //! complete sync plus the marks, and its next page that catches up (or the next
 //! [`crate::Cache::open`]) makes the index exact. A full sync thus indexes each customer
-//! once: one pass over the instances and the licenses, not one per page touching them.
+//! once: one pass over the instances and the licenses, not one per page touching them. A
+//! cleared cache (before a full sync from scratch) has the whole index marked at once
+//! ([`mark_all`]): its pages then mark nothing row by row, and the refresh rebuilds both
+//! tables from empty, their sort indexes built once at the end.
 //!
 //! Only facts that do not depend on the time of asking are stored; those that do (expired,
 //! inactive, overdue, worst status of the instances still checking in) are computed by the
@@ -134,11 +137,67 @@ pub(crate) fn mark_forgotten(conn: &Connection, account_id: &str) -> Result<()> 
     Ok(())
 }
 
+/// Marks the whole index (migration 0012): the next [`refresh`] indexes every instance and
+/// customer, and until then [`Marks`] marks nothing row by row. For a cache about to be
+/// filled from empty: a full sync.
+pub(crate) fn mark_all(conn: &Connection) -> Result<()> {
+    conn.execute("INSERT OR IGNORE INTO customer_dirty_all VALUES (1)", [])?;
+    Ok(())
+}
+
+fn all_marked(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM customer_dirty_all)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The marks of one transaction of the feed: row by row, or none while the whole index is
+/// marked ([`mark_all`]; read once, when the transaction starts).
+#[derive(Clone, Copy)]
+pub(crate) struct Marks {
+    all: bool,
+}
+
+impl Marks {
+    pub(crate) fn read(conn: &Connection) -> Result<Self> {
+        Ok(Self {
+            all: all_marked(conn)?,
+        })
+    }
+
+    pub(crate) fn instance(self, conn: &Connection, instance_id: &str) -> Result<()> {
+        if self.all {
+            return Ok(());
+        }
+        mark_instance(conn, instance_id)
+    }
+
+    pub(crate) fn account(self, conn: &Connection, account_id: &str) -> Result<()> {
+        if self.all {
+            return Ok(());
+        }
+        mark_account(conn, account_id)
+    }
+
+    pub(crate) fn license(
+        self,
+        conn: &Connection,
+        license_id: &str,
+        account_id: &str,
+    ) -> Result<()> {
+        if self.all {
+            return Ok(());
+        }
+        mark_license(conn, license_id, account_id)
+    }
+}
+
 /// Whether anything is marked (a cache migrated to schema 4 before its first refresh).
 pub(crate) fn pending(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM customer_dirty_instances)
-             OR EXISTS (SELECT 1 FROM customer_dirty_accounts)",
+             OR EXISTS (SELECT 1 FROM customer_dirty_accounts)
+             OR EXISTS (SELECT 1 FROM customer_dirty_all)",
         [],
         |r| r.get(0),
     )?)
@@ -154,11 +213,36 @@ fn refresh_with(conn: &Connection, rebuild_indexes_from: i64) -> Result<()> {
     if !pending(conn)? {
         return Ok(());
     }
-    refresh_instances(conn)?;
-    refresh_customers(conn, rebuild_indexes_from)?;
+    if all_marked(conn)? {
+        refresh_all(conn)?;
+    } else {
+        refresh_instances(conn)?;
+        refresh_customers(conn, rebuild_indexes_from)?;
+    }
     conn.execute_batch(
-        "DELETE FROM customer_dirty_instances; DELETE FROM customer_dirty_accounts;",
+        "DELETE FROM customer_dirty_instances; DELETE FROM customer_dirty_accounts;
+         DELETE FROM customer_dirty_all;",
     )?;
+    Ok(())
+}
+
+/// Which rows a pass writes: the marked ones, or all of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    Marked,
+    All,
+}
+
+/// Indexes every instance and customer into emptied tables, their sort indexes built once
+/// at the end instead of row by row.
+fn refresh_all(conn: &Connection) -> Result<()> {
+    conn.execute_batch("DELETE FROM customer_instances; DELETE FROM customers;")?;
+    let indexes = usagedesk_sqlite::drop_indexes(conn, "customer_instances")?;
+    write_instances(conn, Rows::All, None)?;
+    indexes.restore(conn)?;
+    let indexes = usagedesk_sqlite::drop_indexes(conn, "customers")?;
+    write_customers(conn, Rows::All)?;
+    indexes.restore(conn)?;
     Ok(())
 }
 
@@ -171,25 +255,44 @@ fn refresh_instances(conn: &Connection) -> Result<()> {
          DELETE FROM customer_instances
              WHERE instance_id IN (SELECT id FROM customer_dirty_instances);",
     )?;
-    let mut read = conn.prepare(
+    // Marked once each after the pass (a customer has several instances).
+    let mut owners: BTreeSet<String> = BTreeSet::new();
+    write_instances(conn, Rows::Marked, Some(&mut owners))?;
+    let mut owner_dirty =
+        conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_accounts (id) VALUES (?1)")?;
+    for owner in &owners {
+        owner_dirty.execute([owner])?;
+    }
+    Ok(())
+}
+
+/// Writes the `customer_instances` row of `rows` instances (their old rows are gone), and
+/// collects their owners into `owners`.
+fn write_instances(
+    conn: &Connection,
+    rows: Rows,
+    mut owners: Option<&mut BTreeSet<String>>,
+) -> Result<()> {
+    let from = match rows {
+        Rows::Marked => "customer_dirty_instances d JOIN instances i ON i.id = d.id",
+        Rows::All => "instances i",
+    };
+    let mut read = conn.prepare(&format!(
         "SELECT i.id, coalesce(l.account_id, i.account_id), i.license_id, i.airgapped,
                 i.last_report_at, r.body,
                 (SELECT max(g.at) FROM airgap_ledger g
                  WHERE g.instance_id = i.id AND g.event = 'usage_imported')
-         FROM customer_dirty_instances d
-         JOIN instances i ON i.id = d.id
+         FROM {from}
          LEFT JOIN licenses l ON l.id = i.license_id
-         LEFT JOIN instance_reports r ON r.instance_id = i.id",
-    )?;
+         LEFT JOIN instance_reports r ON r.instance_id = i.id"
+    ))?;
     let mut put = conn.prepare_cached(
         "INSERT INTO customer_instances (instance_id, owner, license_id, has_report, ready,
              severity, last_check_in, airgapped, verified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    // Marked once each after the pass (a customer has several instances).
-    let mut owners: BTreeSet<String> = BTreeSet::new();
-    let mut rows = read.query([])?;
-    while let Some(r) = rows.next()? {
+    let mut found = read.query([])?;
+    while let Some(r) = found.next()? {
         let id = r.get_ref(0)?.as_str()?;
         let owner = r.get_ref(1)?.as_str()?;
         let time = |i: usize| -> Result<Option<DateTime<Utc>>> {
@@ -218,14 +321,11 @@ fn refresh_instances(conn: &Connection) -> Result<()> {
             r.get::<_, bool>(3)?,
             verified.map(nanos),
         ])?;
-        if !owners.contains(owner) {
-            owners.insert(owner.to_owned());
+        if let Some(owners) = owners.as_deref_mut() {
+            if !owners.contains(owner) {
+                owners.insert(owner.to_owned());
+            }
         }
-    }
-    let mut owner_dirty =
-        conn.prepare_cached("INSERT OR IGNORE INTO customer_dirty_accounts (id) VALUES (?1)")?;
-    for owner in &owners {
-        owner_dirty.execute([owner])?;
     }
     Ok(())
 }
@@ -254,9 +354,19 @@ impl LicenseFacts {
     }
 }
 
+/// One customer's instances, summed by SQL.
+#[derive(Default)]
+struct InstanceFacts {
+    count: i64,
+    not_ready: i64,
+    airgapped: i64,
+    never: i64,
+    oldest: Option<i64>,
+}
+
 /// Marked customers from which [`refresh_customers`] rebuilds the sort indexes of
 /// `customers` once at the end instead of updating each of them row by row (in name,
-/// expiry and attention order: random places). A first sync marks every customer.
+/// expiry and attention order: random places).
 const REBUILD_INDEXES_FROM: i64 = 10_000;
 
 fn refresh_customers(conn: &Connection, rebuild_indexes_from: i64) -> Result<()> {
@@ -272,37 +382,107 @@ fn refresh_customers(conn: &Connection, rebuild_indexes_from: i64) -> Result<()>
     } else {
         None
     };
-    write_customers(conn)?;
+    write_customers(conn, Rows::Marked)?;
     if let Some(indexes) = indexes {
         indexes.restore(conn)?;
     }
     Ok(())
 }
 
-/// Writes the row of every marked customer (their old rows are gone).
-fn write_customers(conn: &Connection) -> Result<()> {
+/// Writes the row of every customer among `rows` accounts (their old rows are gone): its
+/// licenses and the sums of its instances, two reads in account order merged.
+fn write_customers(conn: &Connection, rows: Rows) -> Result<()> {
     // Accounts that hold a license and are in the cache; licenses of an account outside
     // this cache's view make no customer.
-    let mut read = conn.prepare(
-        "SELECT d.id, a.name, l.body FROM customer_dirty_accounts d
-         JOIN accounts a ON a.id = d.id
-         JOIN licenses l ON l.account_id = d.id
-         ORDER BY d.id, l.id",
-    )?;
-    let mut current: Option<(String, LicenseFacts)> = None;
-    let mut rows = read.query([])?;
-    let flush = |c: Option<(String, LicenseFacts)>| -> Result<()> {
-        if let Some((id, facts)) = c {
-            write_customer(conn, &id, facts)?;
+    let (licenses, owners) = match rows {
+        Rows::Marked => (
+            "SELECT d.id, a.name, l.body FROM customer_dirty_accounts d
+             JOIN accounts a ON a.id = d.id
+             JOIN licenses l ON l.account_id = d.id
+             ORDER BY d.id, l.id",
+            "WHERE owner IN (SELECT id FROM customer_dirty_accounts)",
+        ),
+        Rows::All => (
+            "SELECT l.account_id, a.name, l.body FROM licenses l
+             JOIN accounts a ON a.id = l.account_id
+             ORDER BY l.account_id, l.id",
+            "",
+        ),
+    };
+    let mut sums = conn.prepare(&format!(
+        "SELECT owner, count(*), coalesce(sum(1 - ready), 0), coalesce(sum(airgapped), 0),
+                coalesce(sum(airgapped AND verified_at IS NULL), 0),
+                min(CASE WHEN airgapped THEN verified_at END)
+         FROM customer_instances {owners} GROUP BY owner ORDER BY owner"
+    ))?;
+    let mut sums = sums.query([])?;
+    // The next owner's sums (owners at or after the customer being read).
+    let mut next_sums: Option<(String, InstanceFacts)> = None;
+    let mut sums_of = |id: &str| -> Result<InstanceFacts> {
+        loop {
+            if let Some((owner, _)) = &next_sums {
+                match owner.as_str().cmp(id) {
+                    std::cmp::Ordering::Greater => return Ok(InstanceFacts::default()),
+                    std::cmp::Ordering::Equal => {
+                        return Ok(next_sums.take().map(|(_, f)| f).unwrap_or_default())
+                    }
+                    std::cmp::Ordering::Less => {}
+                }
+            }
+            let Some(r) = sums.next()? else {
+                return Ok(InstanceFacts::default());
+            };
+            next_sums = Some((
+                r.get(0)?,
+                InstanceFacts {
+                    count: r.get(1)?,
+                    not_ready: r.get(2)?,
+                    airgapped: r.get(3)?,
+                    never: r.get(4)?,
+                    oldest: r.get(5)?,
+                },
+            ));
         }
+    };
+    let mut put = conn.prepare_cached(
+        "INSERT INTO customers (account_id, name, search, license_types, licenses, expiry_min,
+             expiry_max, no_expiry, expiries, instances, not_ready, airgapped, airgap_never,
+             airgap_oldest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    let mut write = |id: &str, f: LicenseFacts| -> Result<()> {
+        let i = sums_of(id)?;
+        let ends = serde_json::to_string(&f.ends)
+            .map_err(|e| CacheError::Invalid(format!("cannot store license ends: {e}")))?;
+        put.execute(params![
+            id,
+            f.name,
+            f.search,
+            f.types,
+            f.count,
+            f.ends.iter().min(),
+            f.ends.iter().max(),
+            f.no_expiry,
+            ends,
+            i.count,
+            i.not_ready,
+            i.airgapped,
+            i.never,
+            i.oldest
+        ])?;
         Ok(())
     };
-    while let Some(r) = rows.next()? {
+    let mut read = conn.prepare(licenses)?;
+    let mut current: Option<(String, LicenseFacts)> = None;
+    let mut found = read.query([])?;
+    while let Some(r) = found.next()? {
         let id = r.get_ref(0)?.as_str()?;
         let license: StoredLicense = serde_json::from_str(r.get_ref(2)?.as_str()?)
             .map_err(|e| CacheError::corrupt(format!("a stored license: {e}")))?;
         if current.as_ref().is_none_or(|(c, _)| c != id) {
-            flush(current.take())?;
+            if let Some((id, facts)) = current.take() {
+                write(&id, facts)?;
+            }
             let name: String = r.get(1)?;
             let search = format!(
                 "{}{SEARCH_SEPARATOR}{}",
@@ -322,45 +502,9 @@ fn write_customers(conn: &Connection) -> Result<()> {
             facts.add(&license);
         }
     }
-    flush(current.take())?;
-    Ok(())
-}
-
-fn write_customer(conn: &Connection, id: &str, f: LicenseFacts) -> Result<()> {
-    let (instances, not_ready, airgapped, never, oldest): (i64, i64, i64, i64, Option<i64>) = conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(1 - ready), 0), coalesce(sum(airgapped), 0),
-                coalesce(sum(airgapped AND verified_at IS NULL), 0),
-                min(CASE WHEN airgapped THEN verified_at END)
-             FROM customer_instances WHERE owner = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-    let ends = serde_json::to_string(&f.ends)
-        .map_err(|e| CacheError::Invalid(format!("cannot store license ends: {e}")))?;
-    conn.prepare_cached(
-        "INSERT INTO customers (account_id, name, search, license_types, licenses, expiry_min,
-             expiry_max, no_expiry, expiries, instances, not_ready, airgapped, airgap_never,
-             airgap_oldest)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        id,
-        f.name,
-        f.search,
-        f.types,
-        f.count,
-        f.ends.iter().min(),
-        f.ends.iter().max(),
-        f.no_expiry,
-        ends,
-        instances,
-        not_ready,
-        airgapped,
-        never,
-        oldest
-    ])?;
+    if let Some((id, facts)) = current.take() {
+        write(&id, facts)?;
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use usagedesk_domain::api::Change;
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceReport, License};
 
+use crate::customer_index::Marks;
 use crate::{CacheError, CustomersHandle, Result};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -25,17 +26,17 @@ fn time(t: DateTime<Utc>) -> String {
 
 /// Stores one customer-reporting change from the feed (instance events go through
 /// [`Events`], many per statement).
-pub(crate) fn apply(conn: &Connection, change: &Change) -> Result<()> {
+pub(crate) fn apply(conn: &Connection, change: &Change, marks: Marks) -> Result<()> {
     match change {
         Change::License(l) => {
-            crate::customer_index::mark_license(conn, &l.id, &l.account_id)?;
+            marks.license(conn, &l.id, &l.account_id)?;
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO licenses (id, account_id, body) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![l.id, l.account_id, json(l)?])?;
         }
         Change::InstanceReport(r) => {
-            crate::customer_index::mark_instance(conn, &r.instance_id)?;
+            marks.instance(conn, &r.instance_id)?;
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO instance_reports (instance_id, body) VALUES (?1, ?2)",
             )?

@@ -23,6 +23,7 @@ use usagedesk_domain::{Metric, YearMonth};
 
 use crate::{CacheError, EntitlementsHandle, Page, Result};
 
+mod tables;
 mod used;
 
 use used::UsedMonths;
@@ -203,7 +204,8 @@ pub(crate) fn refresh(conn: &Connection) -> Result<()> {
     if !pending(conn)? {
         return Ok(());
     }
-    conn.execute_batch(REBUILD)?;
+    tables::rebuild(conn)?;
+    conn.execute("DELETE FROM ent_dirty", [])?;
     used::recompute(conn, UsedMonths::Settled)
 }
 
@@ -221,40 +223,6 @@ pub(crate) fn prepare_used(
     }
     used::Recompute::prepare(conn, months.map_or(UsedMonths::All, UsedMonths::Only))
 }
-
-/// Times in `licenses.body` are the feed's RFC 3339 in UTC (`…Z`), so their first 7 and 10
-/// characters are the UTC month and day. The last month in force is the expiry's month when
-/// the license expires on that month's last day, else the month before.
-const REBUILD: &str = "
-DELETE FROM ent_licenses;
-DELETE FROM ent_seats;
-DELETE FROM ent_cover;
-INSERT INTO ent_licenses (license_id, account_k, first_month, last_month, expires_at)
-SELECT l.id, a.k, substr(json_extract(l.body, '$.created_at'), 1, 7),
-       CASE WHEN e.at IS NULL THEN NULL
-            WHEN strftime('%d', substr(e.at, 1, 10), '+1 day') = '01' THEN substr(e.at, 1, 7)
-            ELSE strftime('%Y-%m', substr(e.at, 1, 10), 'start of month', '-1 day')
-       END,
-       e.at
-FROM licenses l
-JOIN accounts a ON a.id = l.account_id
-JOIN (SELECT id, json_extract(body, '$.expires_at') AS at FROM licenses) e ON e.id = l.id;
-INSERT INTO ent_seats (license_id, plan, seats)
-SELECT l.id, j.key, j.value
-FROM licenses l JOIN ent_licenses el ON el.license_id = l.id, json_each(l.body, '$.seats') j;
-INSERT INTO ent_cover (account_k, depth, holder_k)
-WITH RECURSIVE c(account_k, depth, holder_k) AS (
-    SELECT DISTINCT account_k, 0, account_k FROM ent_licenses
-    UNION ALL
-    SELECT ch.k, c.depth + 1, c.holder_k
-    FROM c JOIN accounts p ON p.k = c.account_k JOIN accounts ch ON ch.parent_id = p.id
-    WHERE c.depth < 1000
-)
-SELECT account_k, depth, holder_k FROM c;
-UPDATE ent_licenses SET shared = 1
-WHERE account_k IN (SELECT holder_k FROM ent_cover WHERE account_k <> holder_k);
-DELETE FROM ent_dirty;
-";
 
 /// The holders a scope asks about, as the CTE `scope(k)`; `:account` names the account.
 fn scope_cte(scope: Option<EntitlementScope>) -> &'static str {

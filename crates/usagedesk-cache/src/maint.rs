@@ -62,6 +62,8 @@ impl Cache {
              DELETE FROM health_state;
              INSERT OR IGNORE INTO health_dirty VALUES (1);",
         )?;
+        // Whatever fills it next is indexed in one pass at its end.
+        crate::customer_index::mark_all(&tx)?;
         tx.commit()?;
         Ok(())
     }

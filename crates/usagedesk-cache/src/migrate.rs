@@ -18,6 +18,7 @@ const MIGRATOR: Migrator = Migrator::new(&[
     include_str!("../migrations/0009_ent_used.sql"),
     include_str!("../migrations/0010_ent_used_shared.sql"),
     include_str!("../migrations/0011_ent_over_unindexed.sql"),
+    include_str!("../migrations/0012_customer_index_all.sql"),
 ]);
 
 /// The schema version this build writes.

@@ -456,6 +456,63 @@ fn pages_of_every_sort_and_filter_concatenate_to_the_whole_answer() {
     assert!(nonempty >= 30, "the filters select something: {nonempty}");
 }
 
+/// Every customer `filter` selects, in `sort` order, read in pages of 500.
+fn every_page(cache: &Cache, filter: &CustomerFilter, sort: CustomerSort) -> Vec<CustomerSummary> {
+    let mut got = Vec::new();
+    loop {
+        let page = customers(cache, now(), filter, sort, got.len() as u64, 500).unwrap();
+        if page.items.is_empty() {
+            break;
+        }
+        got.extend(page.items);
+    }
+    got
+}
+
+/// A full sync after the cache was cleared (another cloud or account: `Cache::clear`) marks
+/// nothing row by row and indexes what it brought in one pass at its end. The index then
+/// holds exactly the new source's customers, every field as the definitions give them:
+/// nothing of the old source's customers (300 accounts against 240, ids in common) nor of
+/// its instances (600 against 480) is left.
+#[test]
+fn a_full_sync_into_a_cleared_cache_indexes_exactly_what_it_brought() {
+    let old = generate(3, 300);
+    let world = generate(7, 240);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path().join("cache.db")).unwrap();
+    sync_pages(&mut cache, &shuffled(&old, 5), 97);
+    let all = CustomerFilter::default();
+    assert_eq!(
+        ids(&every_page(&cache, &all, CustomerSort::Name)),
+        ids(&sorted(old.expected(now()), CustomerSort::Name)),
+        "the old source, indexed row by row"
+    );
+
+    cache.clear().unwrap();
+    sync_pages(&mut cache, &shuffled(&world, 11), 97);
+    let want = world.expected(now());
+    assert!(
+        old.expected(now())
+            .iter()
+            .any(|c| !want.iter().any(|w| w.account_id == c.account_id)),
+        "the old source had customers the new one does not"
+    );
+    for sort in SORTS {
+        for f in filters() {
+            let want = sorted(
+                want.iter()
+                    .filter(|c| matches(c, &f, now()))
+                    .cloned()
+                    .collect(),
+                sort,
+            );
+            let got = every_page(&cache, &f, sort);
+            assert_eq!(ids(&got), ids(&want), "{sort:?} {f:?}: the customers");
+            assert_eq!(got, want, "{sort:?} {f:?}: every field of every row");
+        }
+    }
+}
+
 #[test]
 fn a_sync_between_two_pages_repeats_nothing_and_skips_nothing_that_stayed() {
     let before = generate(21, 200);
