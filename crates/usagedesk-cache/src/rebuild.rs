@@ -525,7 +525,22 @@ impl SyncHandleMut<'_> {
 
     /// Folds staged month-end rows into `month_usage` and rebuilds the aggregate tables of
     /// every dirty month (then clears the flags), in one transaction.
+    ///
+    /// SQLite does not check `month_usage`'s foreign key in that transaction: every row the
+    /// fold writes has its account's key from `accounts`, read in the same transaction, and
+    /// the transaction deletes no account (the key's only cascade). The check is a lookup per
+    /// row: a third of the fold's write, half a second of a first sync at 100,000 accounts.
     pub fn rebuild_aggregates(&mut self) -> Result<RebuildStats> {
+        // Only outside a transaction does SQLite take the setting.
+        self.cache.conn.pragma_update(None, "foreign_keys", false)?;
+        let rebuilt = self.rebuild_with_keys_unchecked();
+        let restored = self.cache.conn.pragma_update(None, "foreign_keys", true);
+        let stats = rebuilt?;
+        restored?;
+        Ok(stats)
+    }
+
+    fn rebuild_with_keys_unchecked(&mut self) -> Result<RebuildStats> {
         let tx = self.cache.write_tx()?;
         let mut stats = RebuildStats::default();
         let (all, months) = dirty_months(&tx)?;
@@ -1289,5 +1304,38 @@ mod tests {
         assert_eq!(mar.subtree.ok, 2);
         assert_eq!(mar.usage.totals["premium"], UsageCounts::new(8, 4, 2));
         assert_eq!(mar.usage.totals["basic"], UsageCounts::new(10, 5, 2));
+    }
+
+    /// The rebuild writes `month_usage` without SQLite checking its foreign key; the check
+    /// is back on when it returns, so a tombstone's cascade still takes the account's rows,
+    /// and a row of no account is refused.
+    #[test]
+    fn foreign_keys_are_checked_again_after_a_rebuild() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        sync(
+            &mut cache,
+            &[
+                acc("p", "Provider", None, "2023-01-01"),
+                acc("c", "Child", Some("p"), "2023-01-01"),
+                usage("c", "2024-02", "basic", 3),
+            ],
+            "c1",
+        );
+        let on: bool = cache
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(on, "enforced again after the rebuild");
+        let orphan = cache.conn.execute(
+            "INSERT INTO month_usage VALUES (999, '2024-02', 'basic', '2024-02-29', 1, 1, 1)",
+            [],
+        );
+        assert!(orphan.is_err(), "a row of no account is refused");
+        sync(&mut cache, &[tomb("c")], "c2");
+        let left: i64 = cache
+            .conn
+            .query_row("SELECT count(*) FROM month_usage", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "the tombstone's cascade took the child's row");
     }
 }
