@@ -416,33 +416,30 @@ fn write_customers(conn: &Connection, rows: Rows) -> Result<()> {
          FROM customer_instances {owners} GROUP BY owner ORDER BY owner"
     ))?;
     let mut sums = sums.query([])?;
-    // The next owner's sums (owners at or after the customer being read).
+    // The sums of the first owner not before the customer being read.
     let mut next_sums: Option<(String, InstanceFacts)> = None;
     let mut sums_of = |id: &str| -> Result<InstanceFacts> {
-        loop {
-            if let Some((owner, _)) = &next_sums {
-                match owner.as_str().cmp(id) {
-                    std::cmp::Ordering::Greater => return Ok(InstanceFacts::default()),
-                    std::cmp::Ordering::Equal => {
-                        return Ok(next_sums.take().map(|(_, f)| f).unwrap_or_default())
-                    }
-                    std::cmp::Ordering::Less => {}
-                }
-            }
+        // Owners before `id` are skipped: they hold no license among the rows.
+        while next_sums
+            .as_ref()
+            .is_none_or(|(owner, _)| owner.as_str() < id)
+        {
             let Some(r) = sums.next()? else {
                 return Ok(InstanceFacts::default());
             };
-            next_sums = Some((
-                r.get(0)?,
-                InstanceFacts {
-                    count: r.get(1)?,
-                    not_ready: r.get(2)?,
-                    airgapped: r.get(3)?,
-                    never: r.get(4)?,
-                    oldest: r.get(5)?,
-                },
-            ));
+            let facts = InstanceFacts {
+                count: r.get(1)?,
+                not_ready: r.get(2)?,
+                airgapped: r.get(3)?,
+                never: r.get(4)?,
+                oldest: r.get(5)?,
+            };
+            next_sums = Some((r.get(0)?, facts));
         }
+        Ok(next_sums
+            .take_if(|(owner, _)| owner == id)
+            .map(|(_, facts)| facts)
+            .unwrap_or_default())
     };
     let mut put = conn.prepare_cached(
         "INSERT INTO customers (account_id, name, search, license_types, licenses, expiry_min,
