@@ -184,3 +184,86 @@ fn a_load_on_top_of_stored_rows_changes_only_the_month_ends_it_moves() {
         "the same rows again change nothing"
     );
 }
+
+/// Each of a, b and c with a row a day for half a year, in key order (accounts together,
+/// dates rising): many statements' worth of rows.
+fn in_key_order() -> Vec<Daily> {
+    let mut rows = Vec::new();
+    for (n, account) in ["a", "b", "c"].into_iter().enumerate() {
+        let mut date = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        while date < chrono::NaiveDate::from_ymd_opt(2024, 7, 1).unwrap() {
+            let i = rows.len() as u64;
+            let text: &'static str = date.format("%Y-%m-%d").to_string().leak();
+            let plan = ["basic", "standard", "premium"][(i as usize / 40 + n) % 3];
+            rows.push((account, text, plan, i, i / 2, i / 3));
+            date = date.succ_opt().unwrap();
+        }
+    }
+    rows
+}
+
+/// After the rows in key order, rows that break it: a date again, an earlier date, an account
+/// whose rows were done, and the same date once more.
+const OUT_OF_ORDER: &[Daily] = &[
+    ("a", "2024-03-31", "premium", 1000, 900, 800),
+    ("b", "2024-02-10", "basic", 1001, 901, 801),
+    ("c", "2024-07-03", "standard", 1002, 902, 802),
+    ("a", "2024-06-30", "basic", 1003, 903, 803),
+    ("a", "2024-03-31", "standard", 1004, 904, 804),
+];
+
+#[test]
+fn a_first_load_in_key_order_and_one_that_breaks_it_later_store_the_same_as_the_definition() {
+    let ordered = in_key_order();
+    let mut broken = ordered.clone();
+    broken.extend_from_slice(OUT_OF_ORDER);
+    // A later load reads the stored daily rows: on top of either, its month ends still follow
+    // the definition only if the first load stored every daily row as it should.
+    let later: &[Daily] = &[
+        ("a", "2024-03-30", "basic", 7, 7, 7),
+        ("b", "2024-02-11", "basic", 8, 8, 8),
+        ("c", "2024-07-02", "basic", 9, 9, 9),
+    ];
+    // The same account and date twice in a row: the order breaks there too.
+    let mut repeated = ordered.clone();
+    let (a, date, plan, ..) = repeated[9];
+    repeated.insert(10, (a, date, plan, 2000, 2000, 2000));
+    for (name, first) in [
+        ("in key order", &ordered),
+        ("order broken", &broken),
+        ("a date repeated at once", &repeated),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = usagedesk_testkit::engine::fresh_store(dir.path());
+        let changed = load(db.as_ref(), &dir.path().join("one"), first);
+        let want = expected(&[first]);
+        let page = db.changes(&TokenScope::All, None, 20_000, false).unwrap();
+        assert_eq!(month_rows(&page.changes), want, "{name}");
+        assert_eq!(changed, want.len(), "{name}: every month-end row is new");
+        let on_feed = page
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::MonthUsage(_)))
+            .count();
+        assert_eq!(on_feed, want.len(), "{name}: each month-end row once");
+
+        load(db.as_ref(), &dir.path().join("two"), later);
+        let all = db.changes(&TokenScope::All, None, 20_000, false).unwrap();
+        assert_eq!(
+            month_rows(&all.changes),
+            expected(&[first, later]),
+            "{name}, then a later load"
+        );
+    }
+    let want = expected(&[&broken]);
+    assert_eq!(
+        want[&("a".into(), "2024-03".into())],
+        ("standard".into(), "2024-03-31".into(), [1004, 904, 804]),
+        "the definition here: the last of the rows of one date, after the file's order broke"
+    );
+    assert_eq!(
+        want[&("c".into(), "2024-07".into())].1,
+        "2024-07-03",
+        "an account whose rows were done gets a new month"
+    );
+}

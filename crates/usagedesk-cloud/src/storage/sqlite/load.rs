@@ -16,9 +16,11 @@ use crate::storage::{Dataset, LoadError, LoadStats, StoreError};
 /// Closure rows written by one statement.
 const CLOSURE_BATCH: usize = 128;
 
+/// `OR FAIL`: the table is empty and the rows distinct, and a load that fails is undone as a
+/// whole, so SQLite needs no statement journal (see `daily_load`).
 fn closure_sql(n: usize) -> String {
     format!(
-        "INSERT INTO closure(ancestor, descendant, depth) VALUES {}",
+        "INSERT OR FAIL INTO closure(ancestor, descendant, depth) VALUES {}",
         vec!["(?, ?, ?)"; n].join(", ")
     )
 }

@@ -327,9 +327,13 @@ fn load_reports(
 /// Events written by one statement while the table had none before the load.
 const EVENT_BATCH: usize = 64;
 
+/// `OR FAIL`: a statement that stops keeps the rows before, so SQLite needs no statement
+/// journal (a copy of each page before the statement changes it); [`EventBatch::flush`]
+/// deletes those rows itself.
 fn event_insert_sql(n: usize) -> String {
     format!(
-        "INSERT INTO instance_events(instance_id, field, previous, new, received_at) VALUES {}",
+        "INSERT OR FAIL INTO instance_events(instance_id, field, previous, new, received_at)
+         VALUES {}",
         vec!["(?, ?, ?, ?, ?)"; n].join(", ")
     )
 }
@@ -338,8 +342,8 @@ fn event_insert_sql(n: usize) -> String {
 /// field); returns how many were new or changed.
 ///
 /// Into a table without events (a first load) the rows go in [`EVENT_BATCH`] per statement.
-/// A statement that meets a uniqueness conflict (a row repeated in the file) is undone by
-/// SQLite, and its rows go in again one by one, which names the first repeated row. The
+/// A statement that meets a uniqueness conflict (a row repeated in the file) is undone, and
+/// its rows go in again one by one, which names the first repeated row. The
 /// new events then go on the feed in one statement, in id (file) order.
 fn load_events(
     tx: &Transaction<'_>,
@@ -374,6 +378,7 @@ fn load_events(
     let mut batch = EventBatch {
         full: db(tx.prepare(&event_insert_sql(EVENT_BATCH)))?,
         rows: Vec::with_capacity(EVENT_BATCH),
+        written: before,
     };
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
@@ -460,6 +465,9 @@ impl SingleEvents<'_> {
 struct EventBatch<'t> {
     full: rusqlite::Statement<'t>,
     rows: Vec<(Located<InstanceEvent>, String)>,
+    /// The highest event id before the waiting rows: a statement that stops has written
+    /// exactly the ids above it.
+    written: i64,
 }
 
 impl<'t> EventBatch<'t> {
@@ -490,11 +498,20 @@ impl<'t> EventBatch<'t> {
             db(stmt.raw_bind_parameter(p + 5, at))?;
         }
         match stmt.raw_execute() {
-            Ok(_) => {}
+            Ok(_) => self.written = tx.last_insert_rowid(),
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                db(tx.execute(
+                    "DELETE FROM instance_events WHERE id > ?1",
+                    [self.written],
+                ))?;
                 for (row, at) in &self.rows {
                     single.write(row, at)?;
                 }
+                self.written = db(tx.query_row(
+                    "SELECT COALESCE(MAX(id), 0) FROM instance_events",
+                    [],
+                    |r| r.get(0),
+                ))?;
             }
             Err(e) => return Err(LoadError::Store(StoreError::from(e))),
         }
