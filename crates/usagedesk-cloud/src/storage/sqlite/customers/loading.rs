@@ -500,10 +500,7 @@ impl<'t> EventBatch<'t> {
         match stmt.raw_execute() {
             Ok(_) => self.written = tx.last_insert_rowid(),
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                db(tx.execute(
-                    "DELETE FROM instance_events WHERE id > ?1",
-                    [self.written],
-                ))?;
+                db(tx.execute("DELETE FROM instance_events WHERE id > ?1", [self.written]))?;
                 for (row, at) in &self.rows {
                     single.write(row, at)?;
                 }
