@@ -269,20 +269,26 @@ fn renewal(r: RenewalListRow) -> Result<Renewal, CacheError> {
     })
 }
 
-/// `[from, until)` of the calendar, RFC 3339 in UTC (as licenses' ends are stored).
+/// The calendar's months and their bounds, RFC 3339 in UTC (as licenses' ends are stored):
+/// `now`, the first instant of each later month, and the first of the month after the last.
 fn renewal_range(
     now: DateTime<Utc>,
     months: u32,
-) -> Result<(Vec<YearMonth>, String, String), CacheError> {
+) -> Result<(Vec<YearMonth>, Vec<String>), CacheError> {
     if months == 0 || months > MAX_RENEWAL_MONTHS {
         return Err(CacheError::Invalid(format!(
             "months must be 1 to {MAX_RENEWAL_MONTHS}, not {months}"
         )));
     }
     let window = renewal_window(now, months);
-    let from = now.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string();
-    let until = format!("{}T00:00:00Z", window[window.len() - 1].next().first_day());
-    Ok((window, from, until))
+    let bounds = std::iter::once(now.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+        .chain(
+            window
+                .iter()
+                .map(|m| format!("{}T00:00:00Z", m.next().first_day())),
+        )
+        .collect();
+    Ok((window, bounds))
 }
 
 /// One page of the licenses ending from `now` through the end of the `months`-th month
@@ -294,17 +300,15 @@ pub fn renewal_page(
     offset: usize,
     limit: usize,
 ) -> Result<RenewalCalendar, CacheError> {
-    let (window, from, until) = renewal_range(now, months)?;
-    let (page, counts) = cache.health().renewal_page(&from, &until, offset, limit)?;
+    let (window, bounds) = renewal_range(now, months)?;
+    let (page, counts) = cache.health().renewal_page(&bounds, offset, limit)?;
     Ok(RenewalCalendar {
         months: window
             .iter()
-            .map(|m| RenewalMonth {
+            .zip(counts)
+            .map(|(m, licenses)| RenewalMonth {
                 month: *m,
-                licenses: counts
-                    .iter()
-                    .find(|(c, _)| *c == m.to_string())
-                    .map_or(0, |(_, n)| *n),
+                licenses,
             })
             .collect(),
         page: Page {
@@ -343,11 +347,12 @@ pub fn each_renewal<E: From<CacheError>>(
     months: u32,
     mut each: impl FnMut(Renewal) -> Result<(), E>,
 ) -> Result<(), E> {
-    let (_, from, until) = renewal_range(now, months)?;
+    let (_, bounds) = renewal_range(now, months)?;
+    let (from, until) = (&bounds[0], &bounds[bounds.len() - 1]);
     let mut failed: Option<E> = None;
     cache
         .health()
-        .each_renewal(&from, &until, |r| match each(renewal(r)?) {
+        .each_renewal(from, until, |r| match each(renewal(r)?) {
             Ok(()) => Ok(true),
             Err(e) => {
                 failed = Some(e);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { FactorScore, Renewal } from '$lib/bindings';
-import { byMonth, contributionText, daysUntil, effectiveWeights, factorScoreText, forecastText, scoreTone, SORTS } from './health';
+import type { FactorScore } from '$lib/bindings';
+import { contributionText, daysUntil, effectiveWeights, factorScoreText, forecastText, scoreTone, SORTS } from './health';
 
 const f = (factor: FactorScore['factor'], weight: number, score: number | null, contribution = 0): FactorScore => ({
   factor,
@@ -38,16 +38,6 @@ describe('health', () => {
     expect(contributionText(f('utilization', 20, null))).toBe('left out');
     expect(SORTS[0]).toEqual({ id: null, label: 'Health score' });
     expect(SORTS).toHaveLength(7);
-  });
-
-  it('groups a page of renewals by month in order', () => {
-    const r = (id: string, month: string) => ({ license_id: id, month }) as Renewal;
-    const groups = byMonth([r('a', '2024-07'), r('b', '2024-07'), r('c', '2024-09')]);
-    expect(groups.map((g) => [g.month, g.items.map((i) => i.license_id)])).toEqual([
-      ['2024-07', ['a', 'b']],
-      ['2024-09', ['c']],
-    ]);
-    expect(byMonth([])).toEqual([]);
   });
 
   it('flags a forecast over the seats and counts days to an end', () => {

@@ -1,6 +1,6 @@
 // Account health and the renewal calendar, as the views show them (docs/health.md): the
 // factors' names, the tones of a score, the calendar's month groups. Pure, unit-tested.
-import type { Factor, FactorScore, Renewal, YearMonth } from '$lib/bindings';
+import type { Factor, FactorScore, Renewal } from '$lib/bindings';
 
 export const FACTORS: readonly { id: Factor; label: string; short: string; title: string }[] = [
   { id: 'usage_trend', label: 'Usage trend', short: 'Trend', title: 'Active users, last 3 completed months against the 3 before' },
@@ -47,17 +47,6 @@ export function effectiveWeights(factors: readonly FactorScore[]): Map<Factor, n
 
 /** The sort choices of the list: the score, then each factor. */
 export const SORTS: readonly { id: Factor | null; label: string }[] = [{ id: null, label: 'Health score' }, ...FACTORS.map((f) => ({ id: f.id, label: f.label }))];
-
-/** Rows of one page grouped by the month they expire in, in order. */
-export function byMonth(items: readonly Renewal[]): { month: YearMonth; items: Renewal[] }[] {
-  const out: { month: YearMonth; items: Renewal[] }[] = [];
-  for (const r of items) {
-    const last = out[out.length - 1];
-    if (last && last.month === r.month) last.items.push(r);
-    else out.push({ month: r.month, items: [r] });
-  }
-  return out;
-}
 
 /** The forecast cell: "—" without one, flagged when over the seats. */
 export function forecastText(r: Pick<Renewal, 'forecast_at_expiry' | 'forecast_over_seats' | 'seats'>): { text: string; over: boolean } {
