@@ -328,11 +328,8 @@ impl<'a> KeyOrder<'a> {
     /// Takes the next row's key; false once the order is broken.
     fn keeps(&mut self, account: &'a str, date: NaiveDate) -> bool {
         match self.last {
-            Some((last, at)) if last == account => {
-                if date <= at {
-                    return false;
-                }
-            }
+            Some((last, at)) if last == account && date <= at => return false,
+            Some((last, _)) if last == account => {}
             Some((last, _)) => {
                 self.done.insert(last);
                 if self.done.contains(account) {

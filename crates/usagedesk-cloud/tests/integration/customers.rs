@@ -2,13 +2,12 @@
 //! and events, install attempts and their steps. All or nothing, errors naming file and line,
 //! scoped like accounts, moved to a new seq when they change.
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use common::Harness;
+use crate::common::Harness;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_cloud::load::read_dataset;

@@ -1,10 +1,9 @@
 //! The agent's online mode: `POST /api/v1/instances/{id}/sync-key` then
 //! `POST /api/v1/instances/{id}/usage-data`, no token, the cloud acting as the manager.
 
-mod common;
-
+use crate::common;
+use crate::common::{body_of, record, Agent, Harness, Manager, FR_PATH};
 use chrono::Duration;
-use common::{body_of, record, Agent, Harness, Manager, FR_PATH};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{PublicKey, SyncKey, UsageData, UsageRecord, VerificationKey};

@@ -1,8 +1,5 @@
 //! The storage conformance suite (`tests/conformance/`) on the embedded SQLite engine.
 
-#[macro_use]
-mod conformance;
-
 use usagedesk_cloud::SqliteStorage;
 
 conformance_suite!(|dir: &std::path::Path| {

@@ -1,9 +1,8 @@
 //! The vendor root key and the delegation certificates the cloud gives managers' keys.
 
-mod common;
-
+use crate::common;
+use crate::common::{Harness, Manager, DE_PATH, FR_PATH, GLOBEX_PATH};
 use chrono::Duration;
-use common::{Harness, Manager, DE_PATH, FR_PATH, GLOBEX_PATH};
 use reqwest::StatusCode;
 use serde_json::json;
 use usagedesk_airgap::{

@@ -2,9 +2,6 @@
 //! a fresh database of the server `USAGEDESK_TEST_POSTGRES_URL` names (skipped when it is unset,
 //! failed when `CI` is set too).
 
-#[macro_use]
-mod conformance;
-
 use usagedesk_cloud::PgStorage;
 use usagedesk_testkit::engine;
 

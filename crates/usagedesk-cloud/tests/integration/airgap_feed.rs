@@ -1,11 +1,10 @@
 //! Instances on the change feed: scoped like accounts, moved to a new seq when they change.
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeSet;
 
+use crate::common::{record, Agent, Harness, Manager, DE_PATH};
 use chrono::Duration;
-use common::{record, Agent, Harness, Manager, DE_PATH};
 use reqwest::StatusCode;
 use serde_json::Value;
 use usagedesk_cloud::load::read_dataset;

@@ -1,13 +1,11 @@
 //! Tokens that expire and can be revoked, through the built binary: `token create | list |
 //! revoke` and `serve` on 127.0.0.1.
 
-mod served;
-
 use std::time::Duration;
 
+use crate::served::*;
 use chrono::Utc;
 use serde_json::json;
-use served::*;
 use usagedesk_airgap::{
     DelegationCertificate, PublicKey, SigningKey, SyncKey, SyncKeyRequest, UsageData, UsageRecord,
 };

@@ -4,10 +4,9 @@
 //! refusal that writes nothing, and the same file is accepted on a retry once a token that
 //! sees the account (or the account back in scope) uploads it.
 
-mod common;
-
+use crate::common;
+use crate::common::{record, Agent, Harness, Manager, DE_PATH};
 use chrono::Duration;
-use common::{record, Agent, Harness, Manager, DE_PATH};
 use reqwest::StatusCode;
 use usagedesk_cloud::load::read_dataset;
 

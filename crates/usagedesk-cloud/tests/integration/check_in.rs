@@ -1,12 +1,10 @@
 //! `POST /api/v1/instances/{id}/check-in` with the real agent library signing: the round trip,
 //! events recorded only for changed fields, the feed, and every refusal (nothing written).
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::Harness;
 use chrono::{DateTime, Duration, Utc};
-use common::Harness;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use reqwest::StatusCode;

@@ -3,12 +3,10 @@
 //! the vendor root's and the cloud's secret keys; an instance's secret key; a URL password),
 //! and the service's debug log scanned for all of them.
 
-mod served;
-
+use crate::served::*;
 use base64::Engine;
 use reqwest::Method;
 use serde_json::json;
-use served::*;
 use usagedesk_airgap::SigningKey;
 
 /// A request: method, path, bearer token, one more header, body.

@@ -60,8 +60,8 @@ macro_rules! conformance_suite {
         fn ready() -> bool {
             ($ready)()
         }
-        fn fresh() -> conformance::Fresh {
-            conformance::Fresh::new($open)
+        fn fresh() -> $crate::conformance::Fresh {
+            $crate::conformance::Fresh::new($open)
         }
         conformance_suite!(@tests
             tenants::a_load_writes_accounts_month_ends_and_the_tree,
@@ -98,7 +98,7 @@ macro_rules! conformance_suite {
             #[test]
             fn $name() {
                 if ready() {
-                    conformance::$module::$name(&fresh);
+                    $crate::conformance::$module::$name(&fresh);
                 }
             }
         )*

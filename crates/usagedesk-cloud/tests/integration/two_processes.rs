@@ -4,12 +4,10 @@
 //! one process serves. The database URL is given in `USAGEDESK_CLOUD_DB` and its password
 //! appears in no log.
 
-mod served;
-
 use std::process::Command;
 
+use crate::served::{Served, BIN};
 use serde_json::Value;
-use served::{Served, BIN};
 use usagedesk_testkit::engine;
 
 /// `usagedesk-cloud ARGS` with the database in the environment; must succeed; its stdout.

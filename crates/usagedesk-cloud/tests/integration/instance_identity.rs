@@ -2,10 +2,9 @@
 //! it carries an enrollment made with a license file this cloud issued for that instance; the
 //! vendor can reset a key and revoke license files; every change is in the instance's history.
 
-mod common;
-
+use crate::common;
+use crate::common::{body_of, record, Agent, Harness, Manager, DE_PATH, FR_PATH};
 use chrono::Duration;
-use common::{body_of, record, Agent, Harness, Manager, DE_PATH, FR_PATH};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use reqwest::StatusCode;

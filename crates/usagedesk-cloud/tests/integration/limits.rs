@@ -1,14 +1,12 @@
 //! The service's limits, against the built `usagedesk-cloud serve` on 127.0.0.1 with small
 //! limits: bounded request loops and raw TCP clients on loopback only.
 
-mod served;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::served::*;
 use serde_json::json;
-use served::*;
 
 /// Reads what the service sends until it closes the connection (or `guard` passes, which
 /// fails the test: the service must close it).

@@ -4,14 +4,12 @@
 //! operation, successes and refusals, are documented statuses whose bodies match the
 //! document's schemas.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::common::{record, Agent, Harness, Manager, DE_PATH};
 use base64::Engine;
 use chrono::Duration;
-use common::{record, Agent, Harness, Manager, DE_PATH};
 use ed25519_dalek::Signer;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

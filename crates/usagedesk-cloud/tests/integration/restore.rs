@@ -1,10 +1,8 @@
 //! The restore procedure of docs/operations.md with the built binary: `backup` while the
 //! service runs, restore the file, `epoch rotate`, and every cursor issued before is 410.
 
-mod served;
-
+use crate::served::*;
 use serde_json::json;
-use served::*;
 
 async fn cursor_after(served: &Served, token: &str, cursor: Option<&str>) -> Answer {
     let mut url = format!("{}/api/v1/changes?limit=20000", served.url);

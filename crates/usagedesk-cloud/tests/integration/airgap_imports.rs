@@ -1,10 +1,8 @@
 //! `POST /api/v1/airgap/imports`: a manager uploads a usage data file with the sync key it
 //! answers; the cloud verifies both again, from scratch, and ingests the records.
 
-mod common;
-
+use crate::common::{body_of, record, Agent, Harness, Manager, DE_PATH, GLOBEX_PATH};
 use chrono::Duration;
-use common::{body_of, record, Agent, Harness, Manager, DE_PATH, GLOBEX_PATH};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use usagedesk_airgap::{PublicKey, SyncKey, UsageData, UsageRecord, VerificationKey, Verified};
