@@ -621,39 +621,113 @@ impl EntitlementsHandle<'_> {
         mut each: impl FnMut(LicenseMonth) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         let account = scope.map(|s| s.0);
+        // The rows alone are sorted; each license's own facts (its holder's id, its months
+        // in force, its end) come from a second statement in the same order and are merged
+        // here. Joined to every row they cost a quarter of the query: 690,000 rows for every
+        // license over six months, health's first computation of a day.
         let sql = format!(
             "{}
-             SELECT r.license_id, a.id, r.plan, p.seat_metric, r.seats, r.used, r.m,
-                    l.first_month, l.last_month, l.expires_at
-             FROM rows r CROSS JOIN accounts a ON a.k = r.account_k
-             JOIN ent_licenses l ON l.license_id = r.license_id
-             LEFT JOIN plans p ON p.id = r.plan
+             SELECT r.license_id, r.plan, p.seat_metric, r.seats, r.used, r.m
+             FROM rows r LEFT JOIN plans p ON p.id = r.plan
              ORDER BY r.license_id, r.plan, r.m",
             rows_cte(scope.map(|s| s.1))
         );
+        let facts_sql = format!(
+            "WITH RECURSIVE {}
+             SELECT l.license_id, a.id, l.first_month, l.last_month, l.expires_at
+             FROM scope CROSS JOIN ent_licenses l ON l.account_k = scope.k
+             CROSS JOIN accounts a ON a.k = l.account_k
+             ORDER BY l.license_id",
+            scope_cte(scope.map(|s| s.1))
+        );
         let mut st = range_statement(&self.cache.conn, &sql, account, from, to)?;
+        let mut facts_st = self
+            .cache
+            .conn
+            .prepare(&facts_sql)
+            .map_err(CacheError::from)?;
+        bind(&mut facts_st, &[(":account", &account)])?;
+        let mut facts = LicenseFactsCursor {
+            rows: facts_st.raw_query(),
+            current: None,
+            done: false,
+        };
         let mut rows = st.raw_query();
         while let Some(r) = rows.next().map_err(CacheError::from)? {
+            let license_id: String = r.get(0).map_err(CacheError::from)?;
+            // A license without its facts (a holder not in the cache) is left out, as a join
+            // would.
+            let Some(f) = facts.of(&license_id)? else {
+                continue;
+            };
             let row = (|| -> rusqlite::Result<LicenseMonth> {
                 Ok(LicenseMonth {
-                    license_id: r.get(0)?,
-                    account_id: r.get(1)?,
-                    plan: r.get(2)?,
-                    seat_metric: metric(r, 3)?,
-                    seats: seats(r, 4)?,
-                    used: r.get::<_, i64>(5)?.max(0) as u64,
-                    month: month(r, 6)?,
-                    first_month: month(r, 7)?,
-                    last_month: match r.get::<_, Option<String>>(8)? {
-                        Some(_) => Some(month(r, 8)?),
-                        None => None,
-                    },
-                    expires_at: r.get(9)?,
+                    account_id: f.account_id.clone(),
+                    plan: r.get(1)?,
+                    seat_metric: metric(r, 2)?,
+                    seats: seats(r, 3)?,
+                    used: r.get::<_, i64>(4)?.max(0) as u64,
+                    month: month(r, 5)?,
+                    first_month: f.first_month,
+                    last_month: f.last_month,
+                    expires_at: f.expires_at.clone(),
+                    license_id,
                 })
             })()
             .map_err(|e| CacheError::corrupt(format!("an entitlement row: {e}")))?;
             each(row)?;
         }
         Ok(())
+    }
+}
+
+/// A license's own facts, as [`LicenseMonth`] repeats them on each of its rows.
+struct LicenseFacts {
+    license_id: String,
+    account_id: String,
+    first_month: YearMonth,
+    last_month: Option<YearMonth>,
+    expires_at: Option<String>,
+}
+
+/// The licenses' facts in license id order, read as far as the rows being merged need.
+struct LicenseFactsCursor<'s> {
+    rows: rusqlite::Rows<'s>,
+    current: Option<LicenseFacts>,
+    /// The statement has no more rows (stepping it again would start it over).
+    done: bool,
+}
+
+impl LicenseFactsCursor<'_> {
+    /// The facts of `license_id`; the rows asking must come in license id order.
+    fn of(&mut self, license_id: &str) -> Result<Option<&LicenseFacts>> {
+        while !self.done
+            && self
+                .current
+                .as_ref()
+                .is_none_or(|f| f.license_id.as_str() < license_id)
+        {
+            match self.rows.next()? {
+                Some(r) => {
+                    self.current = Some(
+                        (|| -> rusqlite::Result<LicenseFacts> {
+                            Ok(LicenseFacts {
+                                license_id: r.get(0)?,
+                                account_id: r.get(1)?,
+                                first_month: month(r, 2)?,
+                                last_month: match r.get::<_, Option<String>>(3)? {
+                                    Some(_) => Some(month(r, 3)?),
+                                    None => None,
+                                },
+                                expires_at: r.get(4)?,
+                            })
+                        })()
+                        .map_err(|e| CacheError::corrupt(format!("a license's facts: {e}")))?,
+                    );
+                }
+                None => self.done = true,
+            }
+        }
+        Ok(self.current.as_ref().filter(|f| f.license_id == license_id))
     }
 }
