@@ -10,6 +10,22 @@ export const HEALTH_PAGE = 100;
 /** How soon the list is asked again while the scores are being recomputed (ms). */
 export const RECOMPUTE_POLL_MS = 1000;
 
+/** Asks again (`again`) a while after an answer saying the scores are being recomputed, once
+ *  at a time, until an answer says they are current. */
+export class RecomputePoll {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  constructor(private readonly again: () => void) {}
+
+  /** Takes each answer's `computing`. */
+  answered(computing: boolean): void {
+    if (!computing || this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.again();
+    }, RECOMPUTE_POLL_MS);
+  }
+}
+
 export class HealthStore {
   sort = $state<Factor | null>(null);
   descending = $state(false);
@@ -26,7 +42,7 @@ export class HealthStore {
 
   readonly list: PagedList<CustomerHealth>;
   private requested = false;
-  private poll: ReturnType<typeof setTimeout> | null = null;
+  private readonly poll = new RecomputePoll(() => void this.load());
 
   constructor() {
     this.list = new PagedList<CustomerHealth>(this.fetcher(null, false), {
@@ -41,12 +57,7 @@ export class HealthStore {
       const p = await ipc.healthList(sort, descending, offset, limit);
       this.asOf = p.as_of;
       this.computing = p.computing;
-      if (p.computing && this.poll === null) {
-        this.poll = setTimeout(() => {
-          this.poll = null;
-          void this.load();
-        }, RECOMPUTE_POLL_MS);
-      }
+      this.poll.answered(p.computing);
       return p.page;
     };
   }

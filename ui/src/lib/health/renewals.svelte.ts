@@ -4,7 +4,7 @@ import type { AppError, Renewal, RenewalMonth, YearMonth } from '$lib/bindings';
 import { toAppError } from '../backend/errors';
 import * as ipc from '../backend/ipc';
 import { PagedList } from '../ui/paged';
-import { RECOMPUTE_POLL_MS } from './health.svelte';
+import { RecomputePoll } from './health.svelte';
 
 /** Licenses asked for at once. */
 export const RENEWALS_PAGE = 100;
@@ -25,7 +25,7 @@ export class RenewalsStore {
 
   readonly list: PagedList<Renewal>;
   private requested = false;
-  private poll: ReturnType<typeof setTimeout> | null = null;
+  private readonly poll = new RecomputePoll(() => void this.load());
 
   constructor() {
     this.list = new PagedList<Renewal>(this.fetcher(this.months), {
@@ -44,12 +44,7 @@ export class RenewalsStore {
         this.utilizationMonth = c.utilization_month;
         this.computing = c.computing;
       }
-      if (c.computing && this.poll === null) {
-        this.poll = setTimeout(() => {
-          this.poll = null;
-          void this.load();
-        }, RECOMPUTE_POLL_MS);
-      }
+      this.poll.answered(c.computing);
       return c.page;
     };
   }
