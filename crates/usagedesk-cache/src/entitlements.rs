@@ -690,6 +690,21 @@ struct LicenseFacts {
     expires_at: Option<String>,
 }
 
+impl LicenseFacts {
+    fn read(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            license_id: r.get(0)?,
+            account_id: r.get(1)?,
+            first_month: month(r, 2)?,
+            last_month: match r.get::<_, Option<String>>(3)? {
+                Some(_) => Some(month(r, 3)?),
+                None => None,
+            },
+            expires_at: r.get(4)?,
+        })
+    }
+}
+
 /// The licenses' facts in license id order, read as far as the rows being merged need.
 struct LicenseFactsCursor<'s> {
     rows: rusqlite::Rows<'s>,
@@ -710,19 +725,8 @@ impl LicenseFactsCursor<'_> {
             match self.rows.next()? {
                 Some(r) => {
                     self.current = Some(
-                        (|| -> rusqlite::Result<LicenseFacts> {
-                            Ok(LicenseFacts {
-                                license_id: r.get(0)?,
-                                account_id: r.get(1)?,
-                                first_month: month(r, 2)?,
-                                last_month: match r.get::<_, Option<String>>(3)? {
-                                    Some(_) => Some(month(r, 3)?),
-                                    None => None,
-                                },
-                                expires_at: r.get(4)?,
-                            })
-                        })()
-                        .map_err(|e| CacheError::corrupt(format!("a license's facts: {e}")))?,
+                        LicenseFacts::read(r)
+                            .map_err(|e| CacheError::corrupt(format!("a license's facts: {e}")))?,
                     );
                 }
                 None => self.done = true,
