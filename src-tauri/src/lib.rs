@@ -13,7 +13,7 @@ use usagedesk_secrets::KeyringStore;
 
 pub fn run() {
     // First, while this is the only thread.
-    webview_env::web_process_without_jit();
+    webview_env::lean_web_process();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("USAGEDESK_LOG")

@@ -84,8 +84,10 @@ impl Driver {
 
 /// Sets `command` up as the bench runs every WebKit process tree (the app's through
 /// tauri-driver, MiniBrowser's for the floor): a process group of its own (killed as one), a
-/// HOME with its own runtime folder under `home` (created), no desktop session bus, and
-/// WebKit's settings under Xvfb (no GPU) as the end-to-end tests run it.
+/// HOME with its own runtime folder under `home` (created) and no desktop session bus.
+/// WebKit's own variables are taken out of the caller's environment: the app is measured with
+/// the settings it gives its web process itself (`src-tauri/src/webview_env.rs`), as a user
+/// who starts it gets them.
 pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c mut Command> {
     let runtime = home.join("run");
     std::fs::create_dir_all(&runtime)?;
@@ -97,8 +99,9 @@ pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c m
         .env_remove("XDG_DATA_HOME")
         .env_remove("XDG_CACHE_HOME")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1"))
+        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
+        .env_remove("JSC_useJIT"))
 }
 
 impl Drop for Driver {

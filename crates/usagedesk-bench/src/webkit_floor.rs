@@ -52,8 +52,11 @@ pub fn measure(work: &Path) -> Result<TreeMemory> {
     let home = work.join("floor-home");
     let _ = std::fs::remove_dir_all(&home);
     let mut command = Command::new(&browser);
-    // As the app is run here.
-    webkit_process(&mut command, &home)?;
+    // As the app is run here, with the WebKit settings the app gives itself
+    // (`src-tauri/src/webview_env.rs`).
+    webkit_process(&mut command, &home)?
+        .env("JSC_useJIT", "false")
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     let page = home.join("floor.html");
     std::fs::write(&page, PAGE)?;
     let child = command
