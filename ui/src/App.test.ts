@@ -46,6 +46,23 @@ describe('startup', () => {
     expect(await screen.findByTestId('account-name')).toHaveTextContent('Service Provider');
     expect(screen.getByTestId('metric-users_with_activity')).toHaveAttribute('aria-checked', 'true');
   });
+
+  it('asks for the tree before the sidebar badges, and for no air-gapped list until its view opens', async () => {
+    // The shell answers reads in turn: a badge's count asked for first would hold the tree back.
+    fake = installFake();
+    await renderApp();
+    const nav = await screen.findByTestId('nav-airgap');
+    await waitFor(() => expect(within(nav).getByTestId('nav-overdue-count')).toBeInTheDocument());
+    await waitFor(() => expect(fake.calls.some((c) => c.cmd === 'attention_counts')).toBe(true));
+    const first = (cmd: string) => fake.calls.findIndex((c) => c.cmd === cmd);
+    expect(first('children')).toBeGreaterThanOrEqual(0);
+    expect(first('children')).toBeLessThan(first('airgap_overdue_count'));
+    expect(first('children')).toBeLessThan(first('attention_counts'));
+    const pages = () => fake.calls.filter((c) => c.cmd === 'airgap_instances' && (c.args as { query: { limit: number } }).query.limit > 1);
+    expect(pages()).toEqual([]);
+    await userEvent.setup().click(nav);
+    await waitFor(() => expect(pages().length).toBeGreaterThan(0));
+  });
 });
 
 describe('accounts view', () => {

@@ -71,6 +71,10 @@ export class Latest {
   isCurrent(token: number): boolean {
     return token === this.seq;
   }
+  /** the latest request's token, for work that belongs to it (it stays current) */
+  current(): number {
+    return this.seq;
+  }
   /** invalidate every request in flight */
   cancel(): void {
     this.seq++;

@@ -52,6 +52,20 @@ describe('AirgapStore paging', () => {
     expect(Math.max(...asked.map((q) => q.limit))).toBeLessThanOrEqual(INSTANCE_PAGE);
   });
 
+  it('finishes a first load that the view, opening meanwhile, asked rows of', async () => {
+    // The view mounts while its first refresh is in flight and reports what is on screen:
+    // that belongs to the same list, so the refresh still ends loaded, its counts read and
+    // its first instance selected (with a token of its own the view stayed on its skeleton).
+    shell({ rows: many(250), generation: 1 });
+    const store = new AirgapStore();
+    const refreshing = store.refresh();
+    void store.show(0, 0);
+    await refreshing;
+    expect(store.loaded).toBe(true);
+    expect(store.total).toBe(250);
+    expect(store.selected).toBe('i-00000');
+  });
+
   it('starts over when a sync lands between two pages: no row twice, none missing', async () => {
     const data = { rows: many(250), generation: 1 };
     shell(data);

@@ -92,6 +92,11 @@ export class AirgapStore {
     return this.selectedRow?.instance.id === id ? this.selectedRow : null;
   }
 
+  /** Only the counts (the sidebar's badge), the list untouched. */
+  async refreshCounts(): Promise<void> {
+    await this.loadCounts();
+  }
+
   private async loadCounts(): Promise<void> {
     try {
       const [overdue, airgapped] = await Promise.all([
@@ -115,7 +120,9 @@ export class AirgapStore {
   /** Rows `start`..`end` are on screen: loads the pages missing there. */
   async show(start: number, end: number): Promise<void> {
     this.visible = { start, end };
-    const t = this.listReq.begin();
+    // The rows scrolled to belong to the list loading or loaded: its refresh stays current
+    // (a new token here would leave a first load unfinished, the view on its skeleton).
+    const t = this.listReq.current();
     const missing = pagesFor(start, Math.min(end, this.total), INSTANCE_PAGE).filter(
       (p) => !this.inFlight.has(p) && !this.rows.has(p * INSTANCE_PAGE),
     );
