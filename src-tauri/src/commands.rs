@@ -1,4 +1,9 @@
 //! Tauri commands: each adapts one `Desk` method (see docs/ipc.md). No logic lives here.
+//!
+//! Every command that reads or writes the cache runs on Tauri's async runtime (`async fn`, or
+//! `#[tauri::command(async)]` for a plain one), never on the main thread: Tauri runs a plain
+//! command there, where GTK draws the window and every IPC answer passes, so a 100 ms page
+//! of Air-gapped would hold back the answers to the tree and to every other view's request.
 
 use std::sync::Arc;
 
@@ -23,7 +28,7 @@ use crate::events;
 
 type Desktop<'a> = State<'a, Arc<Desk>>;
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn app_status(desk: Desktop<'_>) -> Result<AppStatus, AppError> {
     desk.status()
 }
@@ -53,7 +58,7 @@ pub async fn sync_now(app: AppHandle, desk: Desktop<'_>) -> Result<SyncReport, A
     events::run_sync(&app, desk.inner()).await
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn cancel_sync(desk: Desktop<'_>) -> Result<(), AppError> {
     desk.cancel_sync()
 }
@@ -76,17 +81,17 @@ pub async fn clear_cache(
     Ok(status)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn plans(desk: Desktop<'_>) -> Result<Vec<Plan>, AppError> {
     desk.plans()
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn completed_months(desk: Desktop<'_>) -> Result<Vec<YearMonth>, AppError> {
     desk.completed_months()
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn children(
     desk: Desktop<'_>,
     parent: Option<String>,
@@ -98,7 +103,7 @@ pub fn children(
     desk.children(parent.as_deref(), &month, sort, offset, limit)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn account_detail(
     desk: Desktop<'_>,
     id: String,
@@ -107,12 +112,12 @@ pub fn account_detail(
     desk.account_detail(&id, &month)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn search(desk: Desktop<'_>, text: String, limit: usize) -> Result<Vec<SearchHit>, AppError> {
     desk.search(&text, limit)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn trend(
     desk: Desktop<'_>,
     id: String,
@@ -122,7 +127,7 @@ pub fn trend(
     desk.trend(&id, &to, count)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn export_preview(desk: Desktop<'_>, request: ExportRequest) -> Result<ExportPlan, AppError> {
     desk.export_preview(&request)
 }
@@ -141,12 +146,12 @@ pub async fn export_csv(
     desk.export_csv(request, path, progress).await
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
     desk.cancel_export()
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn airgap_instances(
     desk: Desktop<'_>,
     query: InstanceQuery,
@@ -154,12 +159,12 @@ pub fn airgap_instances(
     desk.airgap_instances(&query)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn airgap_overdue_count(desk: Desktop<'_>) -> Result<u64, AppError> {
     desk.airgap_overdue_count()
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn airgap_ledger(
     desk: Desktop<'_>,
     query: LedgerQuery,
@@ -208,7 +213,7 @@ pub async fn airgap_issue_sync_key(
 }
 
 /// What a file dropped on the window would import (the drop handler calls this).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn airgap_preview(desk: Desktop<'_>, path: String) -> Result<DroppedFile, AppError> {
     desk.airgap_preview(&path)
 }
@@ -227,7 +232,7 @@ pub async fn airgap_import(
     Ok(done)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn airgap_save_document(
     desk: Desktop<'_>,
     ledger_id: i64,
@@ -236,7 +241,7 @@ pub fn airgap_save_document(
     desk.airgap_save_document(ledger_id, &path)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn customers(
     desk: Desktop<'_>,
     filter: CustomerFilter,
@@ -247,17 +252,17 @@ pub fn customers(
     desk.customers(&filter, sort, offset, limit)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn customer_counts(desk: Desktop<'_>) -> Result<CustomerCounts, AppError> {
     desk.customer_counts()
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, AppError> {
     desk.customer(&account_id)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn customer_instances(
     desk: Desktop<'_>,
     account_id: String,
@@ -267,7 +272,7 @@ pub fn customer_instances(
     desk.customer_instances(&account_id, offset, limit)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn install_attempts(
     desk: Desktop<'_>,
     account_id: String,
@@ -277,12 +282,12 @@ pub fn install_attempts(
     desk.install_attempts(&account_id, offset, limit)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn instance_detail(desk: Desktop<'_>, instance_id: String) -> Result<InstanceDetail, AppError> {
     desk.instance_detail(&instance_id)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn instance_events(
     desk: Desktop<'_>,
     instance_id: String,
@@ -292,19 +297,21 @@ pub fn instance_events(
     desk.instance_events(&instance_id, offset, limit)
 }
 
-/// Off the main thread: a large subtree's roll-up reads for a while.
-#[tauri::command(async)]
-pub fn entitlement_card(
+/// On a blocking thread: a large subtree's roll-up reads for a while.
+#[tauri::command]
+pub async fn entitlement_card(
     desk: Desktop<'_>,
     account_id: String,
     month: String,
 ) -> Result<EntitlementCard, AppError> {
-    desk.entitlement_card(&account_id, &month)
+    (desk.inner())
+        .blocking(move |d| d.entitlement_card(&account_id, &month))
+        .await
 }
 
-/// Off the main thread: a large subtree's roll-up reads for a while.
-#[tauri::command(async)]
-pub fn license_list(
+/// On a blocking thread: a large subtree's list reads for a while.
+#[tauri::command]
+pub async fn license_list(
     desk: Desktop<'_>,
     account_id: Option<String>,
     month: String,
@@ -312,7 +319,9 @@ pub fn license_list(
     offset: u64,
     limit: u64,
 ) -> Result<Page<LicenseListItem>, AppError> {
-    desk.license_list(account_id.as_deref(), &month, filter, offset, limit)
+    (desk.inner())
+        .blocking(move |d| d.license_list(account_id.as_deref(), &month, filter, offset, limit))
+        .await
 }
 
 /// Off the main thread: the first page of a day recomputes every customer's score.

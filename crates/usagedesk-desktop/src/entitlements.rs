@@ -18,7 +18,7 @@ impl Desk {
         month: &str,
     ) -> Result<EntitlementCard, AppError> {
         let month = self.completed(month)?;
-        self.read(|c| {
+        self.read_subtree(|c| {
             if c.accounts().get(account_id)?.is_none() {
                 return Err(CacheError::UnknownAccount {
                     id: account_id.to_string(),
@@ -41,7 +41,7 @@ impl Desk {
         let month = self.completed(month)?;
         let limit = (limit as usize).clamp(1, MAX_LICENSE_PAGE);
         let offset = usize::try_from(offset).map_err(|_| AppError::invalid("offset too large"))?;
-        self.read(|c| {
+        self.read_subtree(|c| {
             if let Some(id) = account_id {
                 if c.accounts().get(id)?.is_none() {
                     return Err(CacheError::UnknownAccount { id: id.to_string() });
