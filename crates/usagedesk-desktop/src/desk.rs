@@ -226,21 +226,16 @@ impl Desk {
         self.reader.lock().map_err(lock_err)
     }
 
-    pub(crate) fn read<T>(
-        &self,
-        f: impl FnOnce(&Cache) -> Result<T, usagedesk_cache::CacheError>,
-    ) -> Result<T, AppError> {
-        let cache = self.reader.lock().map_err(lock_err)?;
-        Ok(f(&cache)?)
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Cache) -> CacheResult<T>) -> Result<T, AppError> {
+        read_through(&self.reader, f)
     }
 
     /// [`Desk::read`] for a query over a whole subtree, on the second reading connection.
     pub(crate) fn read_subtree<T>(
         &self,
-        f: impl FnOnce(&Cache) -> Result<T, usagedesk_cache::CacheError>,
+        f: impl FnOnce(&Cache) -> CacheResult<T>,
     ) -> Result<T, AppError> {
-        let cache = self.subtree_reader.lock().map_err(lock_err)?;
-        Ok(f(&cache)?)
+        read_through(&self.subtree_reader, f)
     }
 
     /// Runs `f` on the runtime's blocking threads, for a call that reads for a while: the
@@ -612,6 +607,17 @@ impl Desk {
     }
 }
 
+type CacheResult<T> = Result<T, usagedesk_cache::CacheError>;
+
+/// `f` on the connection behind `conn`, once no other call holds it.
+fn read_through<T>(
+    conn: &Mutex<Cache>,
+    f: impl FnOnce(&Cache) -> CacheResult<T>,
+) -> Result<T, AppError> {
+    let cache = conn.lock().map_err(lock_err)?;
+    Ok(f(&cache)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,5 +632,38 @@ mod tests {
         }
         // Dropped, even without an error: the writer between jobs is small again.
         assert_eq!(cache.page_cache_kib().unwrap(), WRITER_PAGE_CACHE_KIB);
+    }
+
+    #[test]
+    fn a_view_reads_while_a_subtree_read_holds_its_own_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Desk::open(
+            DeskOptions::new(dir.path().to_path_buf(), false),
+            Arc::new(usagedesk_secrets::MemoryStore::default()),
+            Arc::new(usagedesk_testkit::clock()),
+        )
+        .unwrap();
+        let desk = &desk;
+        let (holding, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                desk.read_subtree(|_| {
+                    holding.wait();
+                    release.wait();
+                    Ok(())
+                })
+                .unwrap();
+            });
+            holding.wait();
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.spawn(move || tx.send(desk.read(|c| c.stats()).map(|st| st.accounts)));
+            // On one connection for both, the view's read would wait for the release below.
+            let answered = rx.recv_timeout(std::time::Duration::from_secs(10));
+            release.wait();
+            let accounts = answered
+                .expect("the view's read answered while the subtree read held its connection")
+                .unwrap();
+            assert_eq!(accounts, 0, "an empty cache");
+        });
     }
 }
