@@ -1,9 +1,11 @@
 //! Tauri commands: each adapts one `Desk` method (see docs/ipc.md). No logic lives here.
 //!
-//! Every command that reads or writes the cache runs on Tauri's async runtime (`async fn`, or
-//! `#[tauri::command(async)]` for a plain one), never on the main thread: Tauri runs a plain
-//! command there, where GTK draws the window and every IPC answer passes, so a 100 ms page
-//! of Air-gapped would hold back the answers to the tree and to every other view's request.
+//! No command reads the cache on the main thread, where GTK draws the window and every IPC
+//! answer passes (Tauri runs a plain command there): a 100 ms page of Air-gapped held back
+//! the answers to every other view's request. The reads run on blocking threads
+//! (`Desk::blocking`), not on the async runtime's few worker threads, which carry the sync's
+//! and the demo cloud's I/O. The `async` commands (sync, connect, import, health) are
+//! `Desk`'s own async methods.
 
 use std::sync::Arc;
 
@@ -28,9 +30,9 @@ use crate::events;
 
 type Desktop<'a> = State<'a, Arc<Desk>>;
 
-#[tauri::command(async)]
-pub fn app_status(desk: Desktop<'_>) -> Result<AppStatus, AppError> {
-    desk.status()
+#[tauri::command]
+pub async fn app_status(desk: Desktop<'_>) -> Result<AppStatus, AppError> {
+    desk.inner().blocking(move |d| d.status()).await
 }
 
 #[tauri::command]
@@ -58,9 +60,9 @@ pub async fn sync_now(app: AppHandle, desk: Desktop<'_>) -> Result<SyncReport, A
     events::run_sync(&app, desk.inner()).await
 }
 
-#[tauri::command(async)]
-pub fn cancel_sync(desk: Desktop<'_>) -> Result<(), AppError> {
-    desk.cancel_sync()
+#[tauri::command]
+pub async fn cancel_sync(desk: Desktop<'_>) -> Result<(), AppError> {
+    desk.inner().blocking(move |d| d.cancel_sync()).await
 }
 
 #[tauri::command]
@@ -81,18 +83,18 @@ pub async fn clear_cache(
     Ok(status)
 }
 
-#[tauri::command(async)]
-pub fn plans(desk: Desktop<'_>) -> Result<Vec<Plan>, AppError> {
-    desk.plans()
+#[tauri::command]
+pub async fn plans(desk: Desktop<'_>) -> Result<Vec<Plan>, AppError> {
+    desk.inner().blocking(move |d| d.plans()).await
 }
 
-#[tauri::command(async)]
-pub fn completed_months(desk: Desktop<'_>) -> Result<Vec<YearMonth>, AppError> {
-    desk.completed_months()
+#[tauri::command]
+pub async fn completed_months(desk: Desktop<'_>) -> Result<Vec<YearMonth>, AppError> {
+    desk.inner().blocking(move |d| d.completed_months()).await
 }
 
-#[tauri::command(async)]
-pub fn children(
+#[tauri::command]
+pub async fn children(
     desk: Desktop<'_>,
     parent: Option<String>,
     month: String,
@@ -100,36 +102,51 @@ pub fn children(
     offset: usize,
     limit: usize,
 ) -> Result<Page<AccountRow>, AppError> {
-    desk.children(parent.as_deref(), &month, sort, offset, limit)
+    desk.inner()
+        .blocking(move |d| d.children(parent.as_deref(), &month, sort, offset, limit))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn account_detail(
+#[tauri::command]
+pub async fn account_detail(
     desk: Desktop<'_>,
     id: String,
     month: String,
 ) -> Result<AccountDetail, AppError> {
-    desk.account_detail(&id, &month)
+    desk.inner()
+        .blocking(move |d| d.account_detail(&id, &month))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn search(desk: Desktop<'_>, text: String, limit: usize) -> Result<Vec<SearchHit>, AppError> {
-    desk.search(&text, limit)
+#[tauri::command]
+pub async fn search(
+    desk: Desktop<'_>,
+    text: String,
+    limit: usize,
+) -> Result<Vec<SearchHit>, AppError> {
+    desk.inner().blocking(move |d| d.search(&text, limit)).await
 }
 
-#[tauri::command(async)]
-pub fn trend(
+#[tauri::command]
+pub async fn trend(
     desk: Desktop<'_>,
     id: String,
     to: String,
     count: usize,
 ) -> Result<Vec<TrendPoint>, AppError> {
-    desk.trend(&id, &to, count)
+    desk.inner()
+        .blocking(move |d| d.trend(&id, &to, count))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn export_preview(desk: Desktop<'_>, request: ExportRequest) -> Result<ExportPlan, AppError> {
-    desk.export_preview(&request)
+#[tauri::command]
+pub async fn export_preview(
+    desk: Desktop<'_>,
+    request: ExportRequest,
+) -> Result<ExportPlan, AppError> {
+    desk.inner()
+        .blocking(move |d| d.export_preview(&request))
+        .await
 }
 
 /// Writes the export to `path` (chosen in the save dialog), emitting `export://progress`.
@@ -146,30 +163,36 @@ pub async fn export_csv(
     desk.export_csv(request, path, progress).await
 }
 
-#[tauri::command(async)]
-pub fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
-    desk.cancel_export()
+#[tauri::command]
+pub async fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
+    desk.inner().blocking(move |d| d.cancel_export()).await
 }
 
-#[tauri::command(async)]
-pub fn airgap_instances(
+#[tauri::command]
+pub async fn airgap_instances(
     desk: Desktop<'_>,
     query: InstanceQuery,
 ) -> Result<AirgapPage<InstanceView>, AppError> {
-    desk.airgap_instances(&query)
+    desk.inner()
+        .blocking(move |d| d.airgap_instances(&query))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn airgap_overdue_count(desk: Desktop<'_>) -> Result<u64, AppError> {
-    desk.airgap_overdue_count()
+#[tauri::command]
+pub async fn airgap_overdue_count(desk: Desktop<'_>) -> Result<u64, AppError> {
+    desk.inner()
+        .blocking(move |d| d.airgap_overdue_count())
+        .await
 }
 
-#[tauri::command(async)]
-pub fn airgap_ledger(
+#[tauri::command]
+pub async fn airgap_ledger(
     desk: Desktop<'_>,
     query: LedgerQuery,
 ) -> Result<AirgapPage<LedgerRow>, AppError> {
-    desk.airgap_ledger(&query)
+    desk.inner()
+        .blocking(move |d| d.airgap_ledger(&query))
+        .await
 }
 
 /// Queues a kept file again and tries to upload it now.
@@ -213,9 +236,11 @@ pub async fn airgap_issue_sync_key(
 }
 
 /// What a file dropped on the window would import (the drop handler calls this).
-#[tauri::command(async)]
-pub fn airgap_preview(desk: Desktop<'_>, path: String) -> Result<DroppedFile, AppError> {
-    desk.airgap_preview(&path)
+#[tauri::command]
+pub async fn airgap_preview(desk: Desktop<'_>, path: String) -> Result<DroppedFile, AppError> {
+    desk.inner()
+        .blocking(move |d| d.airgap_preview(&path))
+        .await
 }
 
 #[tauri::command]
@@ -232,69 +257,86 @@ pub async fn airgap_import(
     Ok(done)
 }
 
-#[tauri::command(async)]
-pub fn airgap_save_document(
+#[tauri::command]
+pub async fn airgap_save_document(
     desk: Desktop<'_>,
     ledger_id: i64,
     path: String,
 ) -> Result<(), AppError> {
-    desk.airgap_save_document(ledger_id, &path)
+    desk.inner()
+        .blocking(move |d| d.airgap_save_document(ledger_id, &path))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn customers(
+#[tauri::command]
+pub async fn customers(
     desk: Desktop<'_>,
     filter: CustomerFilter,
     sort: CustomerSort,
     offset: u64,
     limit: u64,
 ) -> Result<Page<CustomerSummary>, AppError> {
-    desk.customers(&filter, sort, offset, limit)
+    desk.inner()
+        .blocking(move |d| d.customers(&filter, sort, offset, limit))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn customer_counts(desk: Desktop<'_>) -> Result<CustomerCounts, AppError> {
-    desk.customer_counts()
+#[tauri::command]
+pub async fn customer_counts(desk: Desktop<'_>) -> Result<CustomerCounts, AppError> {
+    desk.inner().blocking(move |d| d.customer_counts()).await
 }
 
-#[tauri::command(async)]
-pub fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, AppError> {
-    desk.customer(&account_id)
+#[tauri::command]
+pub async fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, AppError> {
+    desk.inner()
+        .blocking(move |d| d.customer(&account_id))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn customer_instances(
+#[tauri::command]
+pub async fn customer_instances(
     desk: Desktop<'_>,
     account_id: String,
     offset: u64,
     limit: u64,
 ) -> Result<Page<InstanceCard>, AppError> {
-    desk.customer_instances(&account_id, offset, limit)
+    desk.inner()
+        .blocking(move |d| d.customer_instances(&account_id, offset, limit))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn install_attempts(
+#[tauri::command]
+pub async fn install_attempts(
     desk: Desktop<'_>,
     account_id: String,
     offset: u64,
     limit: u64,
 ) -> Result<Page<InstallAttempt>, AppError> {
-    desk.install_attempts(&account_id, offset, limit)
+    desk.inner()
+        .blocking(move |d| d.install_attempts(&account_id, offset, limit))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn instance_detail(desk: Desktop<'_>, instance_id: String) -> Result<InstanceDetail, AppError> {
-    desk.instance_detail(&instance_id)
+#[tauri::command]
+pub async fn instance_detail(
+    desk: Desktop<'_>,
+    instance_id: String,
+) -> Result<InstanceDetail, AppError> {
+    desk.inner()
+        .blocking(move |d| d.instance_detail(&instance_id))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn instance_events(
+#[tauri::command]
+pub async fn instance_events(
     desk: Desktop<'_>,
     instance_id: String,
     offset: u64,
     limit: u64,
 ) -> Result<Page<InstanceEvent>, AppError> {
-    desk.instance_events(&instance_id, offset, limit)
+    desk.inner()
+        .blocking(move |d| d.instance_events(&instance_id, offset, limit))
+        .await
 }
 
 /// On a blocking thread: a large subtree's roll-up reads for a while.
@@ -364,29 +406,33 @@ pub async fn export_renewals(
 }
 
 /// Off the main thread: the over-seats items read the month's entitlements.
-#[tauri::command(async)]
-pub fn attention(
+#[tauri::command]
+pub async fn attention(
     desk: Desktop<'_>,
     kind: Option<AttentionKind>,
     offset: u64,
     limit: u64,
 ) -> Result<AttentionPage, AppError> {
-    desk.attention(kind, offset, limit)
+    desk.inner()
+        .blocking(move |d| d.attention(kind, offset, limit))
+        .await
 }
 
-#[tauri::command(async)]
-pub fn attention_counts(desk: Desktop<'_>) -> Result<AttentionCounts, AppError> {
-    desk.attention_counts()
+#[tauri::command]
+pub async fn attention_counts(desk: Desktop<'_>) -> Result<AttentionCounts, AppError> {
+    desk.inner().blocking(move |d| d.attention_counts()).await
 }
 
-#[tauri::command(async)]
-pub fn reminders_enabled(desk: Desktop<'_>) -> Result<bool, AppError> {
-    desk.reminders_enabled()
+#[tauri::command]
+pub async fn reminders_enabled(desk: Desktop<'_>) -> Result<bool, AppError> {
+    desk.inner().blocking(move |d| d.reminders_enabled()).await
 }
 
-#[tauri::command(async)]
-pub fn set_reminders(desk: Desktop<'_>, enabled: bool) -> Result<bool, AppError> {
-    desk.set_reminders(enabled)
+#[tauri::command]
+pub async fn set_reminders(desk: Desktop<'_>, enabled: bool) -> Result<bool, AppError> {
+    desk.inner()
+        .blocking(move |d| d.set_reminders(enabled))
+        .await
 }
 
 /// The files opened with the app before the UI listened; later ones come as `file://opened`.

@@ -58,6 +58,9 @@ describe('startup', () => {
     expect(first('children')).toBeGreaterThanOrEqual(0);
     expect(first('children')).toBeLessThan(first('airgap_overdue_count'));
     expect(first('children')).toBeLessThan(first('attention_counts'));
+    // asked for once the tree had answered: the detail is asked for after its first page
+    expect(first('account_detail')).toBeLessThan(first('airgap_overdue_count'));
+    expect(first('account_detail')).toBeLessThan(first('attention_counts'));
     const pages = () => fake.calls.filter((c) => c.cmd === 'airgap_instances' && (c.args as { query: { limit: number } }).query.limit > 1);
     expect(pages()).toEqual([]);
     await userEvent.setup().click(nav);

@@ -85,9 +85,11 @@ impl Driver {
 /// Sets `command` up as the bench runs every WebKit process tree (the app's through
 /// tauri-driver, MiniBrowser's for the floor): a process group of its own (killed as one), a
 /// HOME with its own runtime folder under `home` (created) and no desktop session bus.
-/// WebKit's own variables are taken out of the caller's environment: the app is measured with
-/// the settings it gives its web process itself (`src-tauri/src/webview_env.rs`), as a user
-/// who starts it gets them.
+/// The compositing and DMA-BUF variables the end-to-end tests set are taken out of the
+/// caller's environment: the app is measured with the settings it gives its web process
+/// itself (`src-tauri/src/webview_env.rs`), as a user who starts it gets them. A `JSC_*`
+/// variable set by the caller passes through (`JSC_useJIT=true` measures the app with the
+/// JIT, which it leaves alone when set).
 pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c mut Command> {
     let runtime = home.join("run");
     std::fs::create_dir_all(&runtime)?;
@@ -100,8 +102,7 @@ pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c m
         .env_remove("XDG_CACHE_HOME")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
-        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
-        .env_remove("JSC_useJIT"))
+        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER"))
 }
 
 impl Drop for Driver {

@@ -63,7 +63,21 @@ describe('AirgapStore paging', () => {
     await refreshing;
     expect(store.loaded).toBe(true);
     expect(store.total).toBe(250);
+    expect(store.airgappedTotal).toBe(250);
     expect(store.selected).toBe('i-00000');
+  });
+
+  it('after a change, reads the list again only once its view was opened; the badge always', async () => {
+    const asked = shell({ rows: many(250), generation: 1 });
+    const store = new AirgapStore();
+    const listPages = () => asked.filter((q) => q.limit === INSTANCE_PAGE).length;
+    await store.refreshIfOpened();
+    expect(listPages()).toBe(0);
+    expect(store.airgappedTotal).toBe(250);
+    await store.refresh();
+    expect(listPages()).toBe(1);
+    await store.refreshIfOpened();
+    expect(listPages()).toBe(2);
   });
 
   it('starts over when a sync lands between two pages: no row twice, none missing', async () => {

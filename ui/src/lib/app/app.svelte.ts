@@ -172,12 +172,12 @@ export class AppStore {
     } catch {
       /* the status event will tell */
     }
-    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh(), this.attention.refresh()]);
+    if (this.inShell) await Promise.all([this.accounts.refresh(), this.airgap.refreshIfOpened(), this.customers.refresh(), this.attention.refresh()]);
   }
 
   /** After an import from a dropped file: its usage shows at once (pending upload). */
   async afterImport(): Promise<void> {
-    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh(), this.attention.refresh()]);
+    await Promise.all([this.accounts.refresh(), this.airgap.refreshIfOpened(), this.customers.refresh(), this.attention.refresh()]);
   }
 
   navigate(view: View): void {
@@ -219,12 +219,12 @@ export class AppStore {
    * The shell's first reads: the tree first, then the sidebar's badges. The cache has one
    * reading connection, so the shell answers reads in turn, and a badge asked for at once
    * would hold the tree back (the overdue and attention counts take 15-35 ms at 100,000
-   * accounts). The air-gapped list itself loads when its view opens (its first page took
-   * 100 ms).
+   * accounts). The air-gapped list itself is read once its view has been opened (its first
+   * page took 100 ms).
    */
   private async openShell(): Promise<void> {
     await this.accounts.refresh();
-    await Promise.all([this.airgap.refreshCounts(), this.attention.refreshCounts()]);
+    await Promise.all([this.airgap.refreshIfOpened(), this.attention.refreshCounts()]);
   }
 
   /** Rejects with the AppError so the form can place it. */
@@ -269,7 +269,7 @@ export class AppStore {
   async clearCache(force = false): Promise<void> {
     this.setStatus(await ipc.clearCache(force));
     this.accounts.tree.select(null);
-    await Promise.all([this.accounts.refresh(), this.airgap.refresh(), this.customers.refresh(), this.attention.refresh()]);
+    await Promise.all([this.accounts.refresh(), this.airgap.refreshIfOpened(), this.customers.refresh(), this.attention.refresh()]);
   }
 
   signInAgain(): void {
