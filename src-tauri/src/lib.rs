@@ -57,6 +57,7 @@ pub fn run() {
                 Arc::new(SystemClock),
             )?;
             let desk = Arc::new(desk);
+            desk.warm();
             app.manage(desk.clone());
             // Sync on start when there is something to sync from.
             if desk.signed_in() {

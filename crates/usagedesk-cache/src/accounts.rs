@@ -301,11 +301,7 @@ impl Cache {
     /// handle (SQLite's `total_changes`) or any other (`PRAGMA data_version`). An export
     /// previews, then writes, and both walk the tree; the second walk costs nothing.
     pub(crate) fn tree(&self) -> Result<std::sync::Arc<LoadedTree>> {
-        let state: i64 = self
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        let state = (state, self.conn.total_changes());
+        let state = self.db_state()?;
         if let Some(memo) = self.tree_memo.borrow().as_ref() {
             if memo.state == state {
                 return Ok(memo.tree.clone());

@@ -100,6 +100,8 @@ pub struct Cache {
     path: Option<PathBuf>,
     /// The whole tree as last loaded, and the database state it was loaded from.
     tree_memo: std::cell::RefCell<Option<accounts::TreeMemo>>,
+    /// The counts of [`Cache::stats`], and the database state they were read in.
+    stats_memo: std::cell::RefCell<Option<((i64, u64), CacheStats)>>,
     /// Checkpoints on a thread of their own (see `checkpoint.rs`), during a sync.
     checkpointer: Option<checkpoint::Checkpointer>,
 }
@@ -179,6 +181,7 @@ impl Cache {
             conn,
             path,
             tree_memo: Default::default(),
+            stats_memo: Default::default(),
             checkpointer: None,
         })
     }
