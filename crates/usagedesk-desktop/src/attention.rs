@@ -36,9 +36,7 @@ impl Desk {
     /// Switches reminders on or off; answers the new state. Switching them on sends nothing
     /// that arose while they were off (each check records what it sees either way).
     pub fn set_reminders(&self, enabled: bool) -> Result<bool, AppError> {
-        let mut settings = Settings::load(self.data_dir())?;
-        settings.reminders_off = !enabled;
-        settings.save(self.data_dir())?;
+        self.update_settings(|s| s.reminders_off = !enabled)?;
         Ok(enabled)
     }
 

@@ -126,6 +126,8 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
     state: Mutex<RunState>,
     demo: tokio::sync::Mutex<Option<DemoCloud>>,
+    /// Held while the settings file is read, changed and written (`update_settings`).
+    settings_lock: Mutex<()>,
     /// The running export (one at a time).
     pub(crate) export_job: JobSlot,
 }
@@ -174,6 +176,7 @@ impl Desk {
             demo_accounts: opts.demo_accounts,
             reader: Mutex::new(reader),
             subtree_reader: Mutex::new(subtree_reader),
+            settings_lock: Mutex::default(),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             health_job: Arc::default(),
             secrets,
@@ -236,6 +239,16 @@ impl Desk {
         f: impl FnOnce(&Cache) -> CacheResult<T>,
     ) -> Result<T, AppError> {
         read_through(&self.subtree_reader, f)
+    }
+
+    /// Changes the settings file: read, changed by `f`, written, with no other change in
+    /// between (commands run at the same time; each would otherwise write back what it read,
+    /// dropping the other's change).
+    pub(crate) fn update_settings(&self, f: impl FnOnce(&mut Settings)) -> Result<(), AppError> {
+        let _one_at_a_time = self.settings_lock.lock().map_err(lock_err)?;
+        let mut settings = Settings::load(&self.data_dir)?;
+        f(&mut settings);
+        Ok(settings.save(&self.data_dir)?)
     }
 
     /// Reads the cache's counts on a thread of its own, so the status the UI asks for first
@@ -372,10 +385,10 @@ impl Desk {
             }
         }
         self.secrets.set(client.base_url(), token.trim())?;
-        let mut settings = Settings::load(&self.data_dir)?;
-        settings.cloud_url = Some(client.base_url().to_string());
-        settings.allow_insecure_http = false;
-        settings.save(&self.data_dir)?;
+        self.update_settings(|s| {
+            s.cloud_url = Some(client.base_url().to_string());
+            s.allow_insecure_http = false;
+        })?;
         self.status()
     }
 
@@ -411,10 +424,10 @@ impl Desk {
             drop(cache);
             // Only the cloud changes: other settings (reminders) stay as they were. A damaged
             // file is refused, as at sign-in, rather than silently reset.
-            let mut settings = Settings::load(&self.data_dir)?;
-            settings.cloud_url = Some(url);
-            settings.allow_insecure_http = false;
-            settings.save(&self.data_dir)?;
+            self.update_settings(|s| {
+                s.cloud_url = Some(url);
+                s.allow_insecure_http = false;
+            })?;
             *demo = Some(cloud);
         }
         let cloud = demo
@@ -644,6 +657,31 @@ mod tests {
         }
         // Dropped, even without an error: the writer between jobs is small again.
         assert_eq!(cache.page_cache_kib().unwrap(), WRITER_PAGE_CACHE_KIB);
+    }
+
+    #[test]
+    fn settings_changed_at_the_same_time_keep_both_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Desk::open(
+            DeskOptions::new(dir.path().to_path_buf(), false),
+            Arc::new(usagedesk_secrets::MemoryStore::default()),
+            Arc::new(usagedesk_testkit::clock()),
+        )
+        .unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 0..200 {
+                    desk.update_settings(|st| st.cloud_url = Some(format!("http://h{i}/")))
+                        .unwrap();
+                }
+            });
+            s.spawn(|| desk.set_reminders(false).unwrap());
+        });
+        // Without the lock, a URL change that read the file before reminders went off would
+        // write them back on.
+        let settings = Settings::load(dir.path()).unwrap();
+        assert!(settings.reminders_off, "the reminders change was kept");
+        assert_eq!(settings.cloud_url.as_deref(), Some("http://h199/"));
     }
 
     #[test]

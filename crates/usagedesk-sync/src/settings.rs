@@ -71,15 +71,19 @@ impl Settings {
         })
     }
 
-    /// Writes atomically (a temporary file renamed over the old one).
+    /// Writes atomically (a temporary file renamed over the old one). Each save has a
+    /// temporary file of its own: two at the same time (the app and the CLI, or two of the
+    /// app's commands) each rename a whole file, never one the other is still writing.
     pub fn save(&self, data_dir: &Path) -> Result<(), SettingsError> {
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let path = Self::path(data_dir);
         let io = |source| SettingsError::Io {
             path: path.clone(),
             source,
         };
         std::fs::create_dir_all(data_dir).map_err(io)?;
-        let tmp = path.with_extension("json.tmp");
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
         let text = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
@@ -100,6 +104,37 @@ mod tests {
         };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()).unwrap(), s);
+    }
+
+    #[test]
+    fn saves_at_the_same_time_each_write_a_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for _ in 0..25 {
+                        let settings = Settings {
+                            cloud_url: Some(format!("http://127.0.0.1:{}/", 8000 + i)),
+                            ..Settings::default()
+                        };
+                        // With one temporary name for all, a rename could find it gone
+                        // (another save renamed it) or take a file still being written.
+                        settings.save(dir).unwrap();
+                    }
+                });
+            }
+        });
+        let url = Settings::load(dir.path()).unwrap().cloud_url.unwrap();
+        assert!(
+            url.starts_with("http://127.0.0.1:80"),
+            "one save's whole file: {url}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
     }
 
     #[test]
