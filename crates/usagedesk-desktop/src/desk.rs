@@ -659,15 +659,20 @@ mod tests {
         assert_eq!(cache.page_cache_kib().unwrap(), WRITER_PAGE_CACHE_KIB);
     }
 
-    #[test]
-    fn settings_changed_at_the_same_time_keep_both_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let desk = Desk::open(
-            DeskOptions::new(dir.path().to_path_buf(), false),
+    /// A desk on an empty cache in `dir`, the keyring in memory, the clock fixed.
+    fn desk_in(dir: &Path) -> Desk {
+        Desk::open(
+            DeskOptions::new(dir.to_path_buf(), false),
             Arc::new(usagedesk_secrets::MemoryStore::default()),
             Arc::new(usagedesk_testkit::clock()),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn settings_changed_at_the_same_time_keep_both_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = desk_in(dir.path());
         std::thread::scope(|s| {
             s.spawn(|| {
                 for i in 0..200 {
@@ -687,12 +692,7 @@ mod tests {
     #[test]
     fn a_view_reads_while_a_subtree_read_holds_its_own_connection() {
         let dir = tempfile::tempdir().unwrap();
-        let desk = Desk::open(
-            DeskOptions::new(dir.path().to_path_buf(), false),
-            Arc::new(usagedesk_secrets::MemoryStore::default()),
-            Arc::new(usagedesk_testkit::clock()),
-        )
-        .unwrap();
+        let desk = desk_in(dir.path());
         let desk = &desk;
         let (holding, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
         std::thread::scope(|s| {
