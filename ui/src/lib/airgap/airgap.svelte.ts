@@ -76,7 +76,7 @@ export class AirgapStore {
     const t = this.listReq.begin();
     this.inFlight.clear();
     this.generation = null;
-    const counts = this.loadCounts();
+    const counts = this.refreshCounts();
     try {
       await this.loadPage(0, t, true);
     } finally {
@@ -95,11 +95,6 @@ export class AirgapStore {
     return this.selectedRow?.instance.id === id ? this.selectedRow : null;
   }
 
-  /** Only the counts (the sidebar's badge), the list untouched. */
-  async refreshCounts(): Promise<void> {
-    await this.loadCounts();
-  }
-
   /**
    * After the data changed (a sync, an import): the list again if its view was ever opened,
    * only the badge's counts if not (its first page took 100 ms at 100,000 accounts).
@@ -108,7 +103,8 @@ export class AirgapStore {
     await (this.requested ? this.refresh() : this.refreshCounts());
   }
 
-  private async loadCounts(): Promise<void> {
+  /** Only the counts (the sidebar's badge, the card's header), the list untouched. */
+  async refreshCounts(): Promise<void> {
     try {
       const [overdue, airgapped] = await Promise.all([
         ipc.airgapOverdueCount(),
@@ -165,7 +161,7 @@ export class AirgapStore {
         // The data changed between two pages: what was loaded may be shifted. Start over
         // from what is on screen, so no row shows twice and none is skipped.
         this.inFlight.clear();
-        void this.loadCounts();
+        void this.refreshCounts();
         void this.show(this.visible.start, this.visible.end);
       }
     } catch (e) {
