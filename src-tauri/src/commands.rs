@@ -2,10 +2,11 @@
 //!
 //! No command reads the cache on the main thread, where GTK draws the window and every IPC
 //! answer passes (Tauri runs a plain command there): a 100 ms page of Air-gapped held back
-//! the answers to every other view's request. The reads run on blocking threads
-//! (`Desk::blocking`), not on the async runtime's few worker threads, which carry the sync's
-//! and the demo cloud's I/O. The `async` commands (sync, connect, import, health) are
-//! `Desk`'s own async methods.
+//! the answers to every other view's request. The reads run on the thread of their reading
+//! connection (`Desk::run_read`, `Desk::run_subtree_read`; see `lanes.rs` in the desktop
+//! crate), not on the async runtime's few worker threads, which carry the sync's and the demo
+//! cloud's I/O. The `async` commands (sync, connect, import, health) are `Desk`'s own async
+//! methods.
 
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ type Desktop<'a> = State<'a, Arc<Desk>>;
 
 #[tauri::command]
 pub async fn app_status(desk: Desktop<'_>) -> Result<AppStatus, AppError> {
-    desk.inner().blocking(move |d| d.status()).await
+    desk.inner().run_read(move |d| d.status()).await
 }
 
 #[tauri::command]
@@ -62,7 +63,8 @@ pub async fn sync_now(app: AppHandle, desk: Desktop<'_>) -> Result<SyncReport, A
 
 #[tauri::command]
 pub async fn cancel_sync(desk: Desktop<'_>) -> Result<(), AppError> {
-    desk.inner().blocking(move |d| d.cancel_sync()).await
+    // A flag: never behind the reads queued before it.
+    desk.cancel_sync()
 }
 
 #[tauri::command]
@@ -85,12 +87,12 @@ pub async fn clear_cache(
 
 #[tauri::command]
 pub async fn plans(desk: Desktop<'_>) -> Result<Vec<Plan>, AppError> {
-    desk.inner().blocking(move |d| d.plans()).await
+    desk.inner().run_read(move |d| d.plans()).await
 }
 
 #[tauri::command]
 pub async fn completed_months(desk: Desktop<'_>) -> Result<Vec<YearMonth>, AppError> {
-    desk.inner().blocking(move |d| d.completed_months()).await
+    desk.inner().run_read(move |d| d.completed_months()).await
 }
 
 #[tauri::command]
@@ -103,7 +105,7 @@ pub async fn children(
     limit: usize,
 ) -> Result<Page<AccountRow>, AppError> {
     desk.inner()
-        .blocking(move |d| d.children(parent.as_deref(), &month, sort, offset, limit))
+        .run_read(move |d| d.children(parent.as_deref(), &month, sort, offset, limit))
         .await
 }
 
@@ -114,7 +116,7 @@ pub async fn account_detail(
     month: String,
 ) -> Result<AccountDetail, AppError> {
     desk.inner()
-        .blocking(move |d| d.account_detail(&id, &month))
+        .run_read(move |d| d.account_detail(&id, &month))
         .await
 }
 
@@ -124,7 +126,7 @@ pub async fn search(
     text: String,
     limit: usize,
 ) -> Result<Vec<SearchHit>, AppError> {
-    desk.inner().blocking(move |d| d.search(&text, limit)).await
+    desk.inner().run_read(move |d| d.search(&text, limit)).await
 }
 
 #[tauri::command]
@@ -135,7 +137,7 @@ pub async fn trend(
     count: usize,
 ) -> Result<Vec<TrendPoint>, AppError> {
     desk.inner()
-        .blocking(move |d| d.trend(&id, &to, count))
+        .run_read(move |d| d.trend(&id, &to, count))
         .await
 }
 
@@ -145,7 +147,7 @@ pub async fn export_preview(
     request: ExportRequest,
 ) -> Result<ExportPlan, AppError> {
     desk.inner()
-        .blocking(move |d| d.export_preview(&request))
+        .run_read(move |d| d.export_preview(&request))
         .await
 }
 
@@ -165,7 +167,8 @@ pub async fn export_csv(
 
 #[tauri::command]
 pub async fn cancel_export(desk: Desktop<'_>) -> Result<(), AppError> {
-    desk.inner().blocking(move |d| d.cancel_export()).await
+    // A flag: never behind the reads queued before it.
+    desk.cancel_export()
 }
 
 #[tauri::command]
@@ -174,14 +177,14 @@ pub async fn airgap_instances(
     query: InstanceQuery,
 ) -> Result<AirgapPage<InstanceView>, AppError> {
     desk.inner()
-        .blocking(move |d| d.airgap_instances(&query))
+        .run_read(move |d| d.airgap_instances(&query))
         .await
 }
 
 #[tauri::command]
 pub async fn airgap_overdue_count(desk: Desktop<'_>) -> Result<u64, AppError> {
     desk.inner()
-        .blocking(move |d| d.airgap_overdue_count())
+        .run_read(move |d| d.airgap_overdue_count())
         .await
 }
 
@@ -191,7 +194,7 @@ pub async fn airgap_ledger(
     query: LedgerQuery,
 ) -> Result<AirgapPage<LedgerRow>, AppError> {
     desk.inner()
-        .blocking(move |d| d.airgap_ledger(&query))
+        .run_read(move |d| d.airgap_ledger(&query))
         .await
 }
 
@@ -239,7 +242,7 @@ pub async fn airgap_issue_sync_key(
 #[tauri::command]
 pub async fn airgap_preview(desk: Desktop<'_>, path: String) -> Result<DroppedFile, AppError> {
     desk.inner()
-        .blocking(move |d| d.airgap_preview(&path))
+        .run_read(move |d| d.airgap_preview(&path))
         .await
 }
 
@@ -264,7 +267,7 @@ pub async fn airgap_save_document(
     path: String,
 ) -> Result<(), AppError> {
     desk.inner()
-        .blocking(move |d| d.airgap_save_document(ledger_id, &path))
+        .run_read(move |d| d.airgap_save_document(ledger_id, &path))
         .await
 }
 
@@ -277,19 +280,19 @@ pub async fn customers(
     limit: u64,
 ) -> Result<Page<CustomerSummary>, AppError> {
     desk.inner()
-        .blocking(move |d| d.customers(&filter, sort, offset, limit))
+        .run_read(move |d| d.customers(&filter, sort, offset, limit))
         .await
 }
 
 #[tauri::command]
 pub async fn customer_counts(desk: Desktop<'_>) -> Result<CustomerCounts, AppError> {
-    desk.inner().blocking(move |d| d.customer_counts()).await
+    desk.inner().run_read(move |d| d.customer_counts()).await
 }
 
 #[tauri::command]
 pub async fn customer(desk: Desktop<'_>, account_id: String) -> Result<CustomerPage, AppError> {
     desk.inner()
-        .blocking(move |d| d.customer(&account_id))
+        .run_read(move |d| d.customer(&account_id))
         .await
 }
 
@@ -301,7 +304,7 @@ pub async fn customer_instances(
     limit: u64,
 ) -> Result<Page<InstanceCard>, AppError> {
     desk.inner()
-        .blocking(move |d| d.customer_instances(&account_id, offset, limit))
+        .run_read(move |d| d.customer_instances(&account_id, offset, limit))
         .await
 }
 
@@ -313,7 +316,7 @@ pub async fn install_attempts(
     limit: u64,
 ) -> Result<Page<InstallAttempt>, AppError> {
     desk.inner()
-        .blocking(move |d| d.install_attempts(&account_id, offset, limit))
+        .run_read(move |d| d.install_attempts(&account_id, offset, limit))
         .await
 }
 
@@ -323,7 +326,7 @@ pub async fn instance_detail(
     instance_id: String,
 ) -> Result<InstanceDetail, AppError> {
     desk.inner()
-        .blocking(move |d| d.instance_detail(&instance_id))
+        .run_read(move |d| d.instance_detail(&instance_id))
         .await
 }
 
@@ -335,11 +338,11 @@ pub async fn instance_events(
     limit: u64,
 ) -> Result<Page<InstanceEvent>, AppError> {
     desk.inner()
-        .blocking(move |d| d.instance_events(&instance_id, offset, limit))
+        .run_read(move |d| d.instance_events(&instance_id, offset, limit))
         .await
 }
 
-/// On a blocking thread: a large subtree's roll-up reads for a while.
+/// On the subtree lane: a large subtree's roll-up reads for a while.
 #[tauri::command]
 pub async fn entitlement_card(
     desk: Desktop<'_>,
@@ -347,11 +350,11 @@ pub async fn entitlement_card(
     month: String,
 ) -> Result<EntitlementCard, AppError> {
     (desk.inner())
-        .blocking(move |d| d.entitlement_card(&account_id, &month))
+        .run_subtree_read(move |d| d.entitlement_card(&account_id, &month))
         .await
 }
 
-/// On a blocking thread: a large subtree's list reads for a while.
+/// On the subtree lane: a large subtree's list reads for a while.
 #[tauri::command]
 pub async fn license_list(
     desk: Desktop<'_>,
@@ -362,7 +365,9 @@ pub async fn license_list(
     limit: u64,
 ) -> Result<Page<LicenseListItem>, AppError> {
     (desk.inner())
-        .blocking(move |d| d.license_list(account_id.as_deref(), &month, filter, offset, limit))
+        .run_subtree_read(move |d| {
+            d.license_list(account_id.as_deref(), &month, filter, offset, limit)
+        })
         .await
 }
 
@@ -414,24 +419,24 @@ pub async fn attention(
     limit: u64,
 ) -> Result<AttentionPage, AppError> {
     desk.inner()
-        .blocking(move |d| d.attention(kind, offset, limit))
+        .run_read(move |d| d.attention(kind, offset, limit))
         .await
 }
 
 #[tauri::command]
 pub async fn attention_counts(desk: Desktop<'_>) -> Result<AttentionCounts, AppError> {
-    desk.inner().blocking(move |d| d.attention_counts()).await
+    desk.inner().run_read(move |d| d.attention_counts()).await
 }
 
 #[tauri::command]
 pub async fn reminders_enabled(desk: Desktop<'_>) -> Result<bool, AppError> {
-    desk.inner().blocking(move |d| d.reminders_enabled()).await
+    desk.inner().run_read(move |d| d.reminders_enabled()).await
 }
 
 #[tauri::command]
 pub async fn set_reminders(desk: Desktop<'_>, enabled: bool) -> Result<bool, AppError> {
     desk.inner()
-        .blocking(move |d| d.set_reminders(enabled))
+        .run_read(move |d| d.set_reminders(enabled))
         .await
 }
 

@@ -13,6 +13,7 @@ use usagedesk_sync::{Client, Progress, Settings, SyncOptions, SyncReport};
 use crate::demo::{self, DemoCloud, DEFAULT_DEMO_ACCOUNTS};
 use crate::error::lock_err;
 use crate::job::JobSlot;
+use crate::lanes::Lane;
 use crate::{AppError, AppStatus, ErrorKind};
 
 /// Largest page of children, search result list and trend the UI may ask for.
@@ -120,6 +121,10 @@ pub struct Desk {
     /// never waits behind one.
     subtree_reader: Mutex<Cache>,
     writer: Arc<tokio::sync::Mutex<Cache>>,
+    /// The threads the two reading connections are used on ([`Desk::run_read`],
+    /// [`Desk::run_subtree_read`]; see `lanes.rs`).
+    view_lane: Lane,
+    subtree_lane: Lane,
     /// Account health is being recomputed in the background (see `health.rs`).
     health_job: Arc<AtomicBool>,
     secrets: Arc<dyn SecretStore>,
@@ -178,6 +183,8 @@ impl Desk {
             subtree_reader: Mutex::new(subtree_reader),
             settings_lock: Mutex::default(),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            view_lane: Lane::start("usagedesk-reads").map_err(no_thread)?,
+            subtree_lane: Lane::start("usagedesk-subtree-reads").map_err(no_thread)?,
             health_job: Arc::default(),
             secrets,
             clock,
@@ -251,33 +258,44 @@ impl Desk {
         Ok(settings.save(&self.data_dir)?)
     }
 
-    /// Reads the cache's counts on a thread of its own, so the status the UI asks for first
+    /// Reads the cache's counts ahead on the view lane, so the status the UI asks for first
     /// at launch finds them ready ([`Cache::stats`] keeps them until the data changes; counting
     /// 2 million month rows took 21-24 ms).
     pub fn warm(self: &Arc<Self>) {
         let desk = self.clone();
-        std::thread::spawn(move || {
+        // Queued now; nobody waits for the answer (the log says if it failed).
+        let _queued = self.view_lane.run(move || {
             if let Err(e) = desk.read(|c| c.stats()) {
                 tracing::warn!("the cache's counts were not read ahead: {e}");
             }
         });
     }
 
-    /// Runs `f` on the runtime's blocking threads, for a call that reads for a while: the
-    /// runtime's few worker threads stay free for the other commands.
-    pub async fn blocking<T: Send + 'static>(
+    /// Runs `f` on the view lane: the thread the views' reading connection is used on, after
+    /// the reads asked for before it. The runtime's few worker threads stay free meanwhile.
+    pub async fn run_read<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Desk) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
         let desk = self.clone();
-        tokio::task::spawn_blocking(move || f(&desk))
+        self.view_lane
+            .run(move || f(&desk))
             .await
-            .map_err(|_| {
-                AppError::new(
-                    ErrorKind::Internal,
-                    "a query stopped unexpectedly; try again",
-                )
-            })?
+            .unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// [`Desk::run_read`] for a read over a whole subtree (an Entitlements card, a license
+    /// list: 0.7 s for the largest of 100,000 accounts), on a lane and connection of its own:
+    /// a view's page never waits behind one.
+    pub async fn run_subtree_read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Desk) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let desk = self.clone();
+        self.subtree_lane
+            .run(move || f(&desk))
+            .await
+            .unwrap_or_else(|_| Err(stopped()))
     }
 
     /// A token is in the keyring for the cloud of the settings (or the demo runs): whether
@@ -634,6 +652,22 @@ impl Desk {
 
 type CacheResult<T> = Result<T, usagedesk_cache::CacheError>;
 
+fn stopped() -> AppError {
+    AppError::new(
+        ErrorKind::Internal,
+        "a query stopped unexpectedly; try again",
+    )
+}
+
+fn no_thread(e: std::io::Error) -> AppError {
+    AppError::new(
+        ErrorKind::Internal,
+        format!(
+            "cannot start the app's reading threads ({e}); close other programs and start it again"
+        ),
+    )
+}
+
 /// `f` on the connection behind `conn`, once no other call holds it.
 fn read_through<T>(
     conn: &Mutex<Cache>,
@@ -690,30 +724,42 @@ mod tests {
     }
 
     #[test]
-    fn a_view_reads_while_a_subtree_read_holds_its_own_connection() {
+    fn a_view_reads_while_a_subtree_read_holds_its_lane_and_connection() {
         let dir = tempfile::tempdir().unwrap();
-        let desk = desk_in(dir.path());
-        let desk = &desk;
-        let (holding, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                desk.read_subtree(|_| {
-                    holding.wait();
-                    release.wait();
-                    Ok(())
+        let desk = Arc::new(desk_in(dir.path()));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (holding, held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let subtree = {
+            let desk = desk.clone();
+            rt.spawn(async move {
+                desk.run_subtree_read(move |d| {
+                    d.read_subtree(|_| {
+                        holding.send(()).unwrap();
+                        released.recv().unwrap();
+                        Ok(())
+                    })
                 })
-                .unwrap();
-            });
-            holding.wait();
-            let (tx, rx) = std::sync::mpsc::channel();
-            s.spawn(move || tx.send(desk.read(|c| c.stats()).map(|st| st.accounts)));
-            // On one connection for both, the view's read would wait for the release below.
-            let answered = rx.recv_timeout(std::time::Duration::from_secs(10));
-            release.wait();
-            let accounts = answered
-                .expect("the view's read answered while the subtree read held its connection")
-                .unwrap();
-            assert_eq!(accounts, 0, "an empty cache");
+                .await
+            })
+        };
+        held.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the subtree read started");
+        // On one lane, or one connection, for both, the view's read would wait for the
+        // release below.
+        let answered = rt.block_on(async {
+            let view = desk.run_read(|d| d.read(|c| c.stats()).map(|st| st.accounts));
+            tokio::time::timeout(std::time::Duration::from_secs(10), view).await
         });
+        release.send(()).unwrap();
+        let accounts = answered
+            .expect("the view's read answered while the subtree read held its lane")
+            .unwrap();
+        assert_eq!(accounts, 0, "an empty cache");
+        rt.block_on(subtree).unwrap().unwrap();
     }
 }

@@ -12,6 +12,7 @@ mod error;
 mod export;
 mod health;
 mod job;
+mod lanes;
 mod launch;
 mod opened;
 mod status;
