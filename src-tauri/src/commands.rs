@@ -371,8 +371,9 @@ pub async fn license_list(
         .await
 }
 
-/// Off the main thread: the first page of a day recomputes every customer's score.
-#[tauri::command(async)]
+/// The first page of a day starts the recomputation of every customer's score, in the
+/// background: the page shows the stored scores meanwhile.
+#[tauri::command]
 pub async fn health_list(
     desk: Desktop<'_>,
     sort: Option<HealthFactor>,
@@ -380,25 +381,31 @@ pub async fn health_list(
     offset: u64,
     limit: u64,
 ) -> Result<HealthPage, AppError> {
-    desk.health_list(sort, descending, offset, limit).await
+    desk.inner()
+        .run_read(move |d| d.health_list(sort, descending, offset, limit))
+        .await
 }
 
-#[tauri::command(async)]
+#[tauri::command]
 pub async fn customer_health(
     desk: Desktop<'_>,
     account_id: String,
 ) -> Result<CustomerHealth, AppError> {
-    desk.customer_health(&account_id).await
+    desk.inner()
+        .run_read(move |d| d.customer_health(&account_id))
+        .await
 }
 
-#[tauri::command(async)]
+#[tauri::command]
 pub async fn renewal_calendar(
     desk: Desktop<'_>,
     months: u32,
     offset: u64,
     limit: u64,
 ) -> Result<RenewalCalendar, AppError> {
-    desk.renewal_calendar(months, offset, limit).await
+    desk.inner()
+        .run_read(move |d| d.renewal_calendar(months, offset, limit))
+        .await
 }
 
 #[tauri::command(async)]

@@ -762,4 +762,31 @@ mod tests {
         assert_eq!(accounts, 0, "an empty cache");
         rt.block_on(subtree).unwrap().unwrap();
     }
+
+    #[test]
+    fn a_health_page_read_on_the_view_lane_starts_the_scores_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Arc::new(desk_in(dir.path()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let page = |desk: &Arc<Desk>| {
+            rt.block_on(desk.run_read(|d| d.health_list(None, false, 0, 10)))
+                .unwrap()
+        };
+        // Never computed: the page answers at once and says the scores are being computed,
+        // on a thread the lane starts (the lane's thread has no async runtime to lend one).
+        assert!(page(&desk).computing);
+        let started = std::time::Instant::now();
+        while page(&desk).computing {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the background computation ends"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let stored = desk.read(|c| c.health().as_of()).unwrap();
+        assert_eq!(stored, Some(usagedesk_testkit::clock().now().date_naive()));
+    }
 }

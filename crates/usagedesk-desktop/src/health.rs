@@ -1,7 +1,8 @@
 //! Account health and the renewal calendar (logic: `usagedesk-health`). The stored scores are
 //! brought up to today through the writing connection when they lag (after a sync, on a new
-//! day), in the background; every page is read through the reading one at once, saying
-//! whether the scores it shows are being recomputed.
+//! day), in the background on a thread of their own; every page is read through the reading
+//! one at once (on the view lane, as the commands call them), saying whether the scores it
+//! shows are being recomputed.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -45,22 +46,29 @@ impl Desk {
             return Ok(false);
         }
         let (writer, clock) = (self.writer_handle(), self.clock_handle());
-        tokio::task::spawn_blocking(move || {
-            let mut writer = writer.blocking_lock();
-            let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
-                Ok(usagedesk_health::ensure_current(&mut cache, clock.now())?)
+        let flag = job.clone();
+        let started = std::thread::Builder::new()
+            .name("usagedesk-health".into())
+            .spawn(move || {
+                let mut writer = writer.blocking_lock();
+                let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
+                    Ok(usagedesk_health::ensure_current(&mut cache, clock.now())?)
+                });
+                if let Err(e) = computed {
+                    tracing::warn!("account health was not recomputed: {e}");
+                }
+                flag.store(false, Ordering::SeqCst);
             });
-            if let Err(e) = computed {
-                tracing::warn!("account health was not recomputed: {e}");
-            }
+        if let Err(e) = started {
             job.store(false, Ordering::SeqCst);
-        });
+            tracing::warn!("account health was not recomputed: no thread for it ({e})");
+        }
         Ok(false)
     }
 
     /// One page (`limit` 1..=500) of the customers by health, or by one factor (`sort`),
     /// lowest first unless `descending`.
-    pub async fn health_list(
+    pub fn health_list(
         &self,
         sort: Option<Factor>,
         descending: bool,
@@ -76,7 +84,7 @@ impl Desk {
     }
 
     /// One customer's health with its factors; `not_found` for an account holding no license.
-    pub async fn customer_health(&self, account_id: &str) -> Result<CustomerHealth, AppError> {
+    pub fn customer_health(&self, account_id: &str) -> Result<CustomerHealth, AppError> {
         self.health_current()?;
         self.read(|c| {
             usagedesk_health::customer_health_of(c, account_id)?.ok_or_else(|| {
@@ -88,7 +96,7 @@ impl Desk {
     }
 
     /// One page of the licenses ending this month and the `months − 1` after it.
-    pub async fn renewal_calendar(
+    pub fn renewal_calendar(
         &self,
         months: u32,
         offset: u64,
