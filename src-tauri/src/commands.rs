@@ -33,7 +33,7 @@ type Desktop<'a> = State<'a, Arc<Desk>>;
 
 #[tauri::command]
 pub async fn app_status(desk: Desktop<'_>) -> Result<AppStatus, AppError> {
-    desk.inner().run_read(move |d| d.status()).await
+    desk.inner().current_status().await
 }
 
 #[tauri::command]
@@ -206,7 +206,7 @@ pub async fn airgap_retry(
     ledger_id: i64,
 ) -> Result<PushReport, AppError> {
     let report = desk.airgap_retry(ledger_id).await?;
-    if let Ok(s) = desk.status() {
+    if let Ok(s) = desk.inner().current_status().await {
         let _ = app.emit(events::STATUS_CHANGED, &s);
     }
     Ok(report)
@@ -220,7 +220,7 @@ pub async fn airgap_discard(
     ledger_id: i64,
 ) -> Result<(), AppError> {
     desk.airgap_discard(ledger_id).await?;
-    if let Ok(s) = desk.status() {
+    if let Ok(s) = desk.inner().current_status().await {
         let _ = app.emit(events::STATUS_CHANGED, &s);
     }
     Ok(())
@@ -254,7 +254,7 @@ pub async fn airgap_import(
     verification_path: String,
 ) -> Result<ImportOutcome, AppError> {
     let done = desk.airgap_import(&path, &verification_path).await?;
-    if let Ok(s) = desk.status() {
+    if let Ok(s) = desk.inner().current_status().await {
         let _ = app.emit(events::STATUS_CHANGED, &s);
     }
     Ok(done)
@@ -437,14 +437,14 @@ pub async fn attention_counts(desk: Desktop<'_>) -> Result<AttentionCounts, AppE
 
 #[tauri::command]
 pub async fn reminders_enabled(desk: Desktop<'_>) -> Result<bool, AppError> {
-    desk.inner().run_read(move |d| d.reminders_enabled()).await
+    // The settings file only: no read of the cache to queue behind.
+    desk.reminders_enabled()
 }
 
 #[tauri::command]
 pub async fn set_reminders(desk: Desktop<'_>, enabled: bool) -> Result<bool, AppError> {
-    desk.inner()
-        .run_read(move |d| d.set_reminders(enabled))
-        .await
+    // The settings file only (under its own lock).
+    desk.set_reminders(enabled)
 }
 
 /// The files opened with the app before the UI listened; later ones come as `file://opened`.

@@ -17,14 +17,14 @@ pub const EXPORT_PROGRESS: &str = "export://progress";
 pub const FILE_OPENED: &str = "file://opened";
 
 /// Runs one sync, emitting progress, the outcome and the new status.
-pub async fn run_sync(app: &AppHandle, desk: &Desk) -> Result<SyncReport, AppError> {
+pub async fn run_sync(app: &AppHandle, desk: &Arc<Desk>) -> Result<SyncReport, AppError> {
     let result = desk
         .sync(|p| {
             let _ = app.emit(PROGRESS, p);
         })
         .await;
     let _ = app.emit(FINISHED, SyncFinished::of(&result));
-    if let Ok(s) = desk.status() {
+    if let Ok(s) = desk.current_status().await {
         let _ = app.emit(STATUS_CHANGED, &s);
     }
     if result.is_ok() {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use usagedesk_cache::{AccountRow, Cache, ChildSort, Page, SearchHit, TrendPoint};
@@ -233,7 +233,7 @@ impl Desk {
 
     /// The reading connection, for queries that need more than one call.
     pub(crate) fn reader(&self) -> Result<std::sync::MutexGuard<'_, Cache>, AppError> {
-        self.reader.lock().map_err(lock_err)
+        Ok(self.reader.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Cache) -> CacheResult<T>) -> Result<T, AppError> {
@@ -277,11 +277,7 @@ impl Desk {
         self: &Arc<Self>,
         f: impl FnOnce(&Desk) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
-        let desk = self.clone();
-        self.view_lane
-            .run(move || f(&desk))
-            .await
-            .unwrap_or_else(|_| Err(stopped()))
+        self.run_on(&self.view_lane, f).await
     }
 
     /// [`Desk::run_read`] for a read over a whole subtree (an Entitlements card, a license
@@ -291,9 +287,16 @@ impl Desk {
         self: &Arc<Self>,
         f: impl FnOnce(&Desk) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
+        self.run_on(&self.subtree_lane, f).await
+    }
+
+    async fn run_on<T: Send + 'static>(
+        self: &Arc<Self>,
+        lane: &Lane,
+        f: impl FnOnce(&Desk) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
         let desk = self.clone();
-        self.subtree_lane
-            .run(move || f(&desk))
+        lane.run(move || f(&desk))
             .await
             .unwrap_or_else(|_| Err(stopped()))
     }
@@ -309,29 +312,47 @@ impl Desk {
         Ok(Settings::load(&self.data_dir)?.cloud_url)
     }
 
+    /// The app's status, read on the calling thread (see [`Desk::current_status`]).
     pub fn status(&self) -> Result<AppStatus, AppError> {
+        let sign_in = self.sign_in()?;
+        let cached = self.read(cached_status)?;
+        self.status_of(sign_in, cached)
+    }
+
+    /// [`Desk::status`] for the app: the settings and the keyring on a pool thread (a keyring
+    /// that has to be unlocked may take its time, and no view's read waits behind it), the
+    /// cache's part on the view lane.
+    pub async fn current_status(self: &Arc<Self>) -> Result<AppStatus, AppError> {
+        let desk = self.clone();
+        let sign_in = tokio::task::spawn_blocking(move || desk.sign_in())
+            .await
+            .map_err(|_| stopped())??;
+        let cached = self.run_read(|d| d.read(cached_status)).await?;
+        self.status_of(sign_in, cached)
+    }
+
+    /// The cloud URL of the settings and whether the keyring holds its token.
+    fn sign_in(&self) -> Result<(Option<String>, bool), AppError> {
         let url = self.cloud_url()?;
         let signed_in = match &url {
             _ if self.demo_mode => true,
             Some(u) => self.secrets.get(u).map(|t| t.is_some()).unwrap_or(false),
             None => false,
         };
-        let (stats, last_synced, account, outbox) = self.read(|c| {
-            let account = match c.sync().scope_account_id()? {
-                Some(id) if id == "*" => Some("All accounts".to_string()),
-                Some(id) => c.accounts().get(&id)?.map(|a| a.name),
-                None => None,
-            };
-            let current = match (c.sync().server_url()?, c.sync().scope_account_id()?) {
-                (Some(cloud_url), Some(account_id)) => Some(usagedesk_cache::OutboxBinding {
-                    cloud_url,
-                    account_id,
-                }),
-                _ => None,
-            };
-            let outbox = c.outbox().summary(current.as_ref())?;
-            Ok((c.stats()?, c.sync().last_synced_at()?, account, outbox))
-        })?;
+        Ok((url, signed_in))
+    }
+
+    fn status_of(
+        &self,
+        (url, signed_in): (Option<String>, bool),
+        cached: CachedStatus,
+    ) -> Result<AppStatus, AppError> {
+        let CachedStatus {
+            stats,
+            last_synced,
+            account,
+            outbox,
+        } = cached;
         let state = self.state.lock().map_err(lock_err)?;
         Ok(AppStatus {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -652,6 +673,35 @@ impl Desk {
 
 type CacheResult<T> = Result<T, usagedesk_cache::CacheError>;
 
+/// The status's part the cache holds.
+struct CachedStatus {
+    stats: usagedesk_cache::CacheStats,
+    last_synced: Option<chrono::DateTime<chrono::Utc>>,
+    account: Option<String>,
+    outbox: usagedesk_cache::OutboxSummary,
+}
+
+fn cached_status(c: &Cache) -> CacheResult<CachedStatus> {
+    let account = match c.sync().scope_account_id()? {
+        Some(id) if id == "*" => Some("All accounts".to_string()),
+        Some(id) => c.accounts().get(&id)?.map(|a| a.name),
+        None => None,
+    };
+    let current = match (c.sync().server_url()?, c.sync().scope_account_id()?) {
+        (Some(cloud_url), Some(account_id)) => Some(usagedesk_cache::OutboxBinding {
+            cloud_url,
+            account_id,
+        }),
+        _ => None,
+    };
+    Ok(CachedStatus {
+        outbox: c.outbox().summary(current.as_ref())?,
+        stats: c.stats()?,
+        last_synced: c.sync().last_synced_at()?,
+        account,
+    })
+}
+
 fn stopped() -> AppError {
     AppError::new(
         ErrorKind::Internal,
@@ -673,7 +723,9 @@ fn read_through<T>(
     conn: &Mutex<Cache>,
     f: impl FnOnce(&Cache) -> CacheResult<T>,
 ) -> Result<T, AppError> {
-    let cache = conn.lock().map_err(lock_err)?;
+    // A read that panicked (its caller got an error) leaves the connection as it was: no
+    // transaction spans two calls, so the next read goes on with it.
+    let cache = conn.lock().unwrap_or_else(PoisonError::into_inner);
     Ok(f(&cache)?)
 }
 
@@ -763,21 +815,37 @@ mod tests {
         rt.block_on(subtree).unwrap().unwrap();
     }
 
-    #[test]
-    fn a_health_page_read_on_the_view_lane_starts_the_scores_in_the_background() {
+    /// A desk shared as the app shares it, on an empty cache in a new folder (kept with it),
+    /// and a runtime to await its lanes on.
+    fn shared_desk() -> (tempfile::TempDir, Arc<Desk>, tokio::runtime::Runtime) {
         let dir = tempfile::tempdir().unwrap();
         let desk = Arc::new(desk_in(dir.path()));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        (dir, desk, rt)
+    }
+
+    #[test]
+    fn a_health_page_read_on_the_view_lane_starts_the_scores_in_the_background() {
+        let (_dir, desk, rt) = shared_desk();
         let page = |desk: &Arc<Desk>| {
             rt.block_on(desk.run_read(|d| d.health_list(None, false, 0, 10)))
                 .unwrap()
         };
-        // Never computed: the page answers at once and says the scores are being computed,
-        // on a thread the lane starts (the lane's thread has no async runtime to lend one).
-        assert!(page(&desk).computing);
+        // Never computed: the page answers at once, from the stored scores, and says they are
+        // being computed, on a thread the lane starts (the lane's thread has no async runtime
+        // to lend one). The writing connection is held here, so the computation cannot run
+        // before the page answers: the page does not wait for it.
+        {
+            let _writing = desk.writer().blocking_lock();
+            assert!(page(&desk).computing);
+            assert!(
+                page(&desk).computing,
+                "asked again while it runs: still computing"
+            );
+        }
         let started = std::time::Instant::now();
         while page(&desk).computing {
             assert!(
@@ -788,5 +856,24 @@ mod tests {
         }
         let stored = desk.read(|c| c.health().as_of()).unwrap();
         assert_eq!(stored, Some(usagedesk_testkit::clock().now().date_naive()));
+    }
+
+    #[test]
+    fn a_read_that_panics_fails_alone_and_the_next_read_uses_the_connection() {
+        let (_dir, desk, rt) = shared_desk();
+        let failed = rt.block_on(
+            desk.run_read(|d| d.read(|_| -> CacheResult<()> { panic!("a bug in one query") })),
+        );
+        assert_eq!(
+            failed.unwrap_err().kind,
+            ErrorKind::Internal,
+            "the caller gets an error, not a hang"
+        );
+        // The panic unwound while the connection's lock was held: the lock is poisoned, and
+        // the next read still gets the connection instead of an error until a restart.
+        let accounts = rt
+            .block_on(desk.run_read(|d| d.read(|c| c.stats()).map(|st| st.accounts)))
+            .unwrap();
+        assert_eq!(accounts, 0);
     }
 }
