@@ -223,6 +223,12 @@ impl Desk {
         self.health_job.clone()
     }
 
+    /// The sync's state as the status shows it: syncing, online, the last error.
+    pub(crate) fn run_state(&self) -> Result<(bool, Option<bool>, Option<AppError>), AppError> {
+        let state = self.state.lock().map_err(lock_err)?;
+        Ok((state.syncing, state.online, state.last_error.clone()))
+    }
+
     pub(crate) fn cache_path(&self) -> &Path {
         &self.cache_path
     }
@@ -308,74 +314,8 @@ impl Desk {
             || matches!(self.cloud_url(), Ok(Some(u)) if matches!(self.secrets.get(&u), Ok(Some(_))))
     }
 
-    fn cloud_url(&self) -> Result<Option<String>, AppError> {
+    pub(crate) fn cloud_url(&self) -> Result<Option<String>, AppError> {
         Ok(Settings::load(&self.data_dir)?.cloud_url)
-    }
-
-    /// The app's status, read on the calling thread (see [`Desk::current_status`]).
-    pub fn status(&self) -> Result<AppStatus, AppError> {
-        let sign_in = self.sign_in()?;
-        let cached = self.read(cached_status)?;
-        self.status_of(sign_in, cached)
-    }
-
-    /// [`Desk::status`] for the app: the settings and the keyring on a pool thread (a keyring
-    /// that has to be unlocked may take its time, and no view's read waits behind it), the
-    /// cache's part on the view lane.
-    pub async fn current_status(self: &Arc<Self>) -> Result<AppStatus, AppError> {
-        let desk = self.clone();
-        let sign_in = tokio::task::spawn_blocking(move || desk.sign_in())
-            .await
-            .map_err(|_| stopped())??;
-        let cached = self.run_read(|d| d.read(cached_status)).await?;
-        self.status_of(sign_in, cached)
-    }
-
-    /// The cloud URL of the settings and whether the keyring holds its token.
-    fn sign_in(&self) -> Result<(Option<String>, bool), AppError> {
-        let url = self.cloud_url()?;
-        let signed_in = match &url {
-            _ if self.demo_mode => true,
-            Some(u) => self.secrets.get(u).map(|t| t.is_some()).unwrap_or(false),
-            None => false,
-        };
-        Ok((url, signed_in))
-    }
-
-    fn status_of(
-        &self,
-        (url, signed_in): (Option<String>, bool),
-        cached: CachedStatus,
-    ) -> Result<AppStatus, AppError> {
-        let CachedStatus {
-            stats,
-            last_synced,
-            account,
-            outbox,
-        } = cached;
-        let state = self.state.lock().map_err(lock_err)?;
-        Ok(AppStatus {
-            version: env!("CARGO_PKG_VERSION").into(),
-            data_dir: self.data_dir.display().to_string(),
-            cache_path: self.cache_path.display().to_string(),
-            cloud_url: url,
-            account_name: account,
-            signed_in,
-            demo: self.demo_mode,
-            keyring: if self.demo_mode {
-                "memory (demo)".into()
-            } else {
-                self.secrets.describe()
-            },
-            last_synced_at: last_synced.map(|t| t.to_rfc3339()),
-            syncing: state.syncing,
-            online: state.online,
-            last_error: state.last_error.clone(),
-            accounts: stats.accounts,
-            month_rows: stats.month_rows,
-            db_bytes: stats.db_bytes,
-            outbox,
-        })
     }
 
     /// Checks the URL and token against the cloud, then keeps the token in the keyring and the
@@ -673,36 +613,7 @@ impl Desk {
 
 type CacheResult<T> = Result<T, usagedesk_cache::CacheError>;
 
-/// The status's part the cache holds.
-struct CachedStatus {
-    stats: usagedesk_cache::CacheStats,
-    last_synced: Option<chrono::DateTime<chrono::Utc>>,
-    account: Option<String>,
-    outbox: usagedesk_cache::OutboxSummary,
-}
-
-fn cached_status(c: &Cache) -> CacheResult<CachedStatus> {
-    let account = match c.sync().scope_account_id()? {
-        Some(id) if id == "*" => Some("All accounts".to_string()),
-        Some(id) => c.accounts().get(&id)?.map(|a| a.name),
-        None => None,
-    };
-    let current = match (c.sync().server_url()?, c.sync().scope_account_id()?) {
-        (Some(cloud_url), Some(account_id)) => Some(usagedesk_cache::OutboxBinding {
-            cloud_url,
-            account_id,
-        }),
-        _ => None,
-    };
-    Ok(CachedStatus {
-        outbox: c.outbox().summary(current.as_ref())?,
-        stats: c.stats()?,
-        last_synced: c.sync().last_synced_at()?,
-        account,
-    })
-}
-
-fn stopped() -> AppError {
+pub(crate) fn stopped() -> AppError {
     AppError::new(
         ErrorKind::Internal,
         "a query stopped unexpectedly; try again",
