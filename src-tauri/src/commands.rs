@@ -5,8 +5,8 @@
 //! the answers to every other view's request. The reads run on the thread of their reading
 //! connection (`Desk::run_read`, `Desk::run_subtree_read`; see `lanes.rs` in the desktop
 //! crate), not on the async runtime's few worker threads, which carry the sync's and the demo
-//! cloud's I/O. The `async` commands (sync, connect, import, health) are `Desk`'s own async
-//! methods.
+//! cloud's I/O. The other `async` commands (sync, connect, import, export) are `Desk`'s own
+//! async methods.
 
 use std::sync::Arc;
 
@@ -206,9 +206,7 @@ pub async fn airgap_retry(
     ledger_id: i64,
 ) -> Result<PushReport, AppError> {
     let report = desk.airgap_retry(ledger_id).await?;
-    if let Ok(s) = desk.inner().current_status().await {
-        let _ = app.emit(events::STATUS_CHANGED, &s);
-    }
+    events::emit_status(&app, desk.inner()).await;
     Ok(report)
 }
 
@@ -220,9 +218,7 @@ pub async fn airgap_discard(
     ledger_id: i64,
 ) -> Result<(), AppError> {
     desk.airgap_discard(ledger_id).await?;
-    if let Ok(s) = desk.inner().current_status().await {
-        let _ = app.emit(events::STATUS_CHANGED, &s);
-    }
+    events::emit_status(&app, desk.inner()).await;
     Ok(())
 }
 
@@ -254,9 +250,7 @@ pub async fn airgap_import(
     verification_path: String,
 ) -> Result<ImportOutcome, AppError> {
     let done = desk.airgap_import(&path, &verification_path).await?;
-    if let Ok(s) = desk.inner().current_status().await {
-        let _ = app.emit(events::STATUS_CHANGED, &s);
-    }
+    events::emit_status(&app, desk.inner()).await;
     Ok(done)
 }
 

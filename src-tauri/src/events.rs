@@ -16,6 +16,13 @@ pub const STATUS_CHANGED: &str = "status://changed";
 pub const EXPORT_PROGRESS: &str = "export://progress";
 pub const FILE_OPENED: &str = "file://opened";
 
+/// Tells the UI the app's status after something changed it (a sync, an air-gap step).
+pub async fn emit_status(app: &AppHandle, desk: &Arc<Desk>) {
+    if let Ok(s) = desk.current_status().await {
+        let _ = app.emit(STATUS_CHANGED, &s);
+    }
+}
+
 /// Runs one sync, emitting progress, the outcome and the new status.
 pub async fn run_sync(app: &AppHandle, desk: &Arc<Desk>) -> Result<SyncReport, AppError> {
     let result = desk
@@ -24,9 +31,7 @@ pub async fn run_sync(app: &AppHandle, desk: &Arc<Desk>) -> Result<SyncReport, A
         })
         .await;
     let _ = app.emit(FINISHED, SyncFinished::of(&result));
-    if let Ok(s) = desk.current_status().await {
-        let _ = app.emit(STATUS_CHANGED, &s);
-    }
+    emit_status(app, desk).await;
     if result.is_ok() {
         remind(app, desk).await;
     }

@@ -88,7 +88,7 @@ impl Desk {
             ..query.clone()
         };
         let page = self
-            .reader()?
+            .reader()
             .airgap()
             .instance_page(&q, overdue_cutoff(now))?;
         Ok(AirgapPage {
@@ -109,7 +109,7 @@ impl Desk {
     /// Air-gapped instances overdue with their usage data file (the sidebar's badge).
     pub fn airgap_overdue_count(&self) -> Result<u64, AppError> {
         let now = self.clock().now();
-        Ok(self.reader()?.airgap().overdue_count(overdue_cutoff(now))?)
+        Ok(self.reader().airgap().overdue_count(overdue_cutoff(now))?)
     }
 
     /// One page of the ledger, newest first, without documents.
@@ -118,7 +118,7 @@ impl Desk {
             limit: query.limit.clamp(1, MAX_AIRGAP_PAGE),
             ..query.clone()
         };
-        Ok(self.reader()?.airgap().ledger_page(&q)?)
+        Ok(self.reader().airgap().ledger_page(&q)?)
     }
 
     /// Queues a kept file again (refused, or waiting after a transient failure) and tries
@@ -173,7 +173,7 @@ impl Desk {
     pub fn airgap_preview(&self, path: &str) -> Result<DroppedFile, AppError> {
         let bytes = read_file(Path::new(path))?;
         let now = self.clock().now();
-        let cache = self.reader()?;
+        let cache = self.reader();
         let signer = Signer::load(&cache, self.secrets(), now)?;
         match preview_import(&cache, &signer, &bytes, now) {
             Ok(p) => Ok(DroppedFile {
@@ -214,7 +214,7 @@ impl Desk {
     /// Saves a ledger entry's document again (a sync key, or an import's verification key).
     pub fn airgap_save_document(&self, ledger_id: i64, path: &str) -> Result<(), AppError> {
         let document = self
-            .reader()?
+            .reader()
             .airgap()
             .ledger_document(ledger_id)?
             .ok_or_else(|| AppError::new(ErrorKind::NotFound, "no such ledger entry"))?;

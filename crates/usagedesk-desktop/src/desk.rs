@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 use usagedesk_cache::{AccountRow, Cache, ChildSort, Page, SearchHit, TrendPoint};
@@ -238,8 +238,8 @@ impl Desk {
     }
 
     /// The reading connection, for queries that need more than one call.
-    pub(crate) fn reader(&self) -> Result<std::sync::MutexGuard<'_, Cache>, AppError> {
-        Ok(self.reader.lock().unwrap_or_else(PoisonError::into_inner))
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Cache> {
+        connection(&self.reader)
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Cache) -> CacheResult<T>) -> Result<T, AppError> {
@@ -305,13 +305,6 @@ impl Desk {
         lane.run(move || f(&desk))
             .await
             .unwrap_or_else(|_| Err(stopped()))
-    }
-
-    /// A token is in the keyring for the cloud of the settings (or the demo runs): whether
-    /// there is anything to sync from. Reads no table.
-    pub fn signed_in(&self) -> bool {
-        self.demo_mode
-            || matches!(self.cloud_url(), Ok(Some(u)) if matches!(self.secrets.get(&u), Ok(Some(_))))
     }
 
     pub(crate) fn cloud_url(&self) -> Result<Option<String>, AppError> {
@@ -634,10 +627,14 @@ fn read_through<T>(
     conn: &Mutex<Cache>,
     f: impl FnOnce(&Cache) -> CacheResult<T>,
 ) -> Result<T, AppError> {
-    // A read that panicked (its caller got an error) leaves the connection as it was: no
-    // transaction spans two calls, so the next read goes on with it.
-    let cache = conn.lock().unwrap_or_else(PoisonError::into_inner);
-    Ok(f(&cache)?)
+    Ok(f(&connection(conn))?)
+}
+
+/// The connection behind `conn`, once no other call holds it. A read that panicked (its
+/// caller got an error) leaves the connection as it was: no transaction spans two calls, so
+/// the next read goes on with it.
+fn connection(conn: &Mutex<Cache>) -> MutexGuard<'_, Cache> {
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ impl Desk {
     /// What an export would write: months with data, rows, a file name.
     pub fn export_preview(&self, req: &ExportRequest) -> Result<ExportPlan, AppError> {
         let today = self.clock().today();
-        let cache = self.reader()?;
+        let cache = self.reader();
         Ok(plan(&cache, req, today)?)
     }
 
@@ -58,13 +58,7 @@ impl Desk {
             .begin("an export is already running; wait for it or cancel it")?;
         let cache_path = self.cache_path().to_path_buf();
         let (today, now) = (self.clock().today(), self.clock().now());
-        let signer = match self.reader() {
-            Ok(cache) => export_signer(&cache, self.secrets(), &req.account_id, now),
-            Err(e) => {
-                self.export_job.end();
-                return Err(e);
-            }
-        };
+        let signer = export_signer(&self.reader(), self.secrets(), &req.account_id, now);
         let job = tokio::task::spawn_blocking(move || {
             let cache = Cache::open(&cache_path)?;
             let plan = plan(&cache, &req, today)?;

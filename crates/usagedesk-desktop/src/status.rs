@@ -77,6 +77,12 @@ impl Desk {
         self.status_of(sign_in, cached)
     }
 
+    /// A token is in the keyring for the cloud of the settings (or the demo runs): whether
+    /// there is anything to sync from. Reads no table.
+    pub fn signed_in(&self) -> bool {
+        self.is_demo() || matches!(self.sign_in(), Ok((_, true)))
+    }
+
     /// The cloud URL of the settings and whether the keyring holds its token.
     fn sign_in(&self) -> Result<(Option<String>, bool), AppError> {
         let url = self.cloud_url()?;
