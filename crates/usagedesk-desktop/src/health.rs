@@ -36,7 +36,7 @@ impl Desk {
     /// recomputation in the background (one at a time, through the writing connection) and
     /// answers `false` at once: the views read the stored scores meanwhile and say they are
     /// being recomputed, instead of waiting for every customer's computation.
-    fn health_current(&self) -> Result<bool, AppError> {
+    pub(crate) fn health_current(&self) -> Result<bool, AppError> {
         let now = self.clock().now();
         if self.read(|c| c.health().as_of())? == Some(now.date_naive()) {
             return Ok(true);
@@ -51,11 +51,17 @@ impl Desk {
             .name("usagedesk-health".into())
             .spawn(move || {
                 let mut writer = writer.blocking_lock();
+                let started = std::time::Instant::now();
                 let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
                     Ok(usagedesk_health::ensure_current(&mut cache, clock.now())?)
                 });
-                if let Err(e) = computed {
-                    tracing::warn!("account health was not recomputed: {e}");
+                match computed {
+                    Ok(true) => tracing::info!(
+                        "account health recomputed in {:.1} s",
+                        started.elapsed().as_secs_f64()
+                    ),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("account health was not recomputed: {e}"),
                 }
                 flag.store(false, Ordering::SeqCst);
             });

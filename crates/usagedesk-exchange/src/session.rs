@@ -1,9 +1,11 @@
 //! What a manager's app and CLI do around the sync and the exchange, written once for both:
-//! a sync that also renews the air-gap signing certificate and brings account health up to
-//! date, and the hand-made steps on a kept file (retry, discard) with who did them.
+//! a sync that also renews the air-gap signing certificate, and the hand-made steps on a kept
+//! file (retry, discard) with who did them. Account health is brought up to date by the caller
+//! once the sync has landed (`usagedesk_health::ensure_current`): the CLI at once, the app in
+//! the background.
 
 use chrono::{DateTime, Utc};
-use usagedesk_cache::{Cache, CacheError, OutboxBinding};
+use usagedesk_cache::{Cache, OutboxBinding};
 use usagedesk_domain::Clock;
 use usagedesk_secrets::SecretStore;
 use usagedesk_sync::outbox::{current_binding, push_outbox, PushReport};
@@ -20,20 +22,17 @@ pub fn subject(account_id: &str) -> String {
     format!("{user} ({account_id})")
 }
 
-/// A sync, and what rides along with it: the certificate renewal and account health.
+/// A sync, and what rides along with it: the certificate renewal.
 pub struct Synced {
     pub report: SyncReport,
-    /// Health and the renewal calendar as of the sync (`docs/health.md`); the synced data
-    /// stands without them, so a failure is a warning too.
-    pub health: Result<(), CacheError>,
     /// Without a certificate only offline exchange steps fail, so its failure is not the
     /// sync's: callers show it as a warning.
     pub certificate: Result<CertificateStatus, ExchangeError>,
 }
 
 /// Syncs the cache (uploading the outbox), has the cloud certify this computer's signing key
-/// for the token's scope when the certificate is missing or ends soon, then recomputes
-/// account health and the renewal calendar as the sync lands.
+/// for the token's scope when the certificate is missing or ends soon. The synced data marks
+/// account health as lagging; the caller recomputes it.
 pub async fn sync_and_certify(
     cache: &mut Cache,
     client: &Client,
@@ -53,10 +52,8 @@ pub async fn sync_and_certify(
         &mut rand::rngs::OsRng,
     )
     .await;
-    let health = usagedesk_health::ensure_current(cache, clock.now()).map(|_| ());
     Ok(Synced {
         report,
-        health,
         certificate,
     })
 }
