@@ -7,7 +7,8 @@
 //!    later runs;
 //! 2. load: `usagedesk-cloud load` into a new database vs raw inserts of the same rows;
 //! 3. sync: `usagedesk-cloud serve` on loopback, a full sync into an empty cache vs raw
-//!    inserts of as many rows;
+//!    inserts of as many rows (load and sync: `--rounds` of each, every one with its baseline
+//!    right after it, the round of median ratio reported);
 //! 4. queries: children with aggregates on that cache;
 //! 5. export: every tree as CSV vs the `sqlite3` shell;
 //! 6. cli: `usagedesk-cli customers --json` and `airgap instances`, time and peak memory;
@@ -81,6 +82,10 @@ struct Args {
     /// Runs of each query to take the median of.
     #[arg(long, default_value_t = 51)]
     runs: usize,
+    /// Rounds of the load and of the sync, each with its baseline right after it; the
+    /// figure is the round of median ratio (an odd count has one in the middle).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// Removes a SQLite database and its WAL files.
@@ -122,7 +127,7 @@ fn main() -> Result<()> {
             Some(d) => d.clone(),
             None => demo_data(&bins, &args, &work)?,
         };
-        figures.extend(load::bench(&bins, &dataset, &work)?);
+        figures.extend(load::bench(&bins, &dataset, &work, args.rounds)?);
     }
     if runs(Section::Sync) {
         if !cloud_db.exists() {
@@ -132,7 +137,7 @@ fn main() -> Result<()> {
             );
         }
         let served = sync::serve(&bins, &cloud_db, &work.join("serve.log"), &rt)?;
-        figures.extend(sync::bench(&served, &cache_path, &work, &rt)?);
+        figures.extend(sync::bench(&served, &cache_path, &work, &rt, args.rounds)?);
     }
     let needs_cache = [Section::Queries, Section::Export, Section::Cli];
     if needs_cache.iter().any(|s| runs(*s)) && !cache_path.exists() {

@@ -91,6 +91,16 @@ impl Figure {
     }
 }
 
+/// The round whose ratio is the median of all rounds' (the lower middle one of an even
+/// count); `None` without rounds. Each round measures ours and its baseline back to back, so
+/// both see the machine in the same state; the median round leaves out one round a neighbour
+/// slowed down, on either side.
+pub fn median_round<T>(rounds: &[T], ratio: impl Fn(&T) -> f64) -> Option<&T> {
+    let mut order: Vec<&T> = rounds.iter().collect();
+    order.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
+    order.get(order.len().saturating_sub(1) / 2).copied()
+}
+
 pub fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -174,6 +184,25 @@ pub fn print(title: &str, figures: &[Figure]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_round_is_the_middle_one_by_ratio() {
+        // (ours, baseline): ratios 2.0, 0.5, 1.0.
+        let rounds = [(4.0, 2.0), (1.0, 2.0), (3.0, 3.0)];
+        let ratio = |r: &(f64, f64)| r.0 / r.1;
+        assert_eq!(
+            median_round(&rounds, ratio),
+            Some(&(3.0, 3.0)),
+            "ratio 1.0 lies between 0.5 and 2.0"
+        );
+        assert_eq!(
+            median_round(&rounds[..2], ratio),
+            Some(&(1.0, 2.0)),
+            "of two, the lower: 0.5"
+        );
+        assert_eq!(median_round(&rounds[..1], ratio), Some(&(4.0, 2.0)));
+        assert_eq!(median_round(&[] as &[(f64, f64)], ratio), None);
+    }
 
     #[test]
     fn ratios_are_ours_over_baseline_and_checked_against_the_goal() {
