@@ -33,7 +33,10 @@ pub async fn run_sync(app: &AppHandle, desk: &Arc<Desk>) -> Result<SyncReport, A
     let _ = app.emit(FINISHED, SyncFinished::of(&result));
     emit_status(app, desk).await;
     if result.is_ok() {
-        remind(app, desk).await;
+        // Its check waits for the writing connection, which the health scores the sync
+        // started hold for seconds: the sync answers without waiting for either.
+        let (app, desk) = (app.clone(), desk.clone());
+        tauri::async_runtime::spawn(async move { remind(&app, &desk).await });
     }
     result
 }

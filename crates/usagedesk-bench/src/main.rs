@@ -82,8 +82,8 @@ struct Args {
     /// Runs of each query to take the median of.
     #[arg(long, default_value_t = 51)]
     runs: usize,
-    /// Rounds of the load and of the sync, each with its baseline right after it; the
-    /// figure is the round of median ratio (an odd count has one in the middle).
+    /// Rounds of the load and of the sync (odd), each with its baseline right after it; the
+    /// figure is the round of median ratio.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
 }
@@ -97,6 +97,9 @@ pub(crate) fn remove_db(path: &Path) {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.rounds % 2 == 0 {
+        bail!("--rounds must be odd: the figure is the round in the middle by ratio");
+    }
     // Off unless asked: `RUST_LOG=usagedesk_sync=trace` times every page of the sync and
     // `usagedesk_sync=debug` its phases.
     tracing_subscriber::fmt()

@@ -101,8 +101,10 @@ impl SyncRound {
 }
 
 /// Syncs everything from `served` into a new cache at `cache_path` and measures the baseline
-/// right after it, `rounds` times; the figures are those of the round of median ratio. The
-/// last round's cache stays for the later sections.
+/// right after it, `rounds` times; the rate is that of the round of median ratio, the memory
+/// that of the first round (a first sync in this process, as the app's and the CLI's first;
+/// later rounds start with the allocators grown). The last round's cache stays for the later
+/// sections.
 pub fn bench(
     served: &Served,
     cache_path: &Path,
@@ -133,16 +135,17 @@ pub fn bench(
         .save(data_dir)?;
     }
     let r = median_round(&measured, SyncRound::ratio).context("no sync round")?;
-    let (memory_before, memory_peak, memory_at_end, memory_after) = r.memory;
+    let first = measured.first().context("no sync round")?;
+    let (memory_before, memory_peak, memory_at_end, memory_after) = first.memory;
     // The sync runs in this process as in the app's and the CLI's: their peak is this one's
     // above what the process held before.
     let peak = peak_figure(
-        "full sync: peak memory of the process running it (above its RSS before)",
+        "full sync: peak memory of the process running it (above its RSS before; round 1)",
         memory_before,
         memory_peak,
     );
-    let after_name =
-        "full sync: memory the process still holds at its end / 2 s later (above its RSS before)";
+    let after_name = "full sync: memory the process still holds at its end / 2 s later (above \
+                      its RSS before; round 1)";
     let after = match (memory_before, memory_at_end, memory_after) {
         (Some(before), Some(at_end), Some(after)) => Figure::plain(
             after_name,

@@ -91,8 +91,8 @@ impl Figure {
     }
 }
 
-/// The round whose ratio is the median of all rounds' (the lower middle one of an even
-/// count); `None` without rounds. Each round measures ours and its baseline back to back, so
+/// The round whose ratio is the median of all rounds' (of an even count, the lower middle
+/// one: the bench asks for an odd count); `None` without rounds. Each round measures ours and its baseline back to back, so
 /// both see the machine in the same state; the median round leaves out one round a neighbour
 /// slowed down, on either side.
 pub fn median_round<T>(rounds: &[T], ratio: impl Fn(&T) -> f64) -> Option<&T> {

@@ -65,8 +65,9 @@ async fn health_and_renewals_from_the_built_binary() {
     .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        !text(&out.stderr).contains("not recomputed"),
-        "health is computed as the sync lands: {}",
+        !text(&out.stderr).contains("not recomputed")
+            && text(&out.stderr).contains("account health computed as of"),
+        "the CLI computes health once its sync has landed: {}",
         text(&out.stderr)
     );
     drop(cloud); // offline from here

@@ -740,6 +740,18 @@ mod tests {
         rt.block_on(subtree).unwrap().unwrap();
     }
 
+    /// Waits until `done` holds, at most 30 s (then fails, saying `what` did not happen).
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// A desk shared as the app shares it, on an empty cache in a new folder (kept with it),
     /// and a runtime to await its lanes on.
     fn shared_desk() -> (tempfile::TempDir, Arc<Desk>, tokio::runtime::Runtime) {
@@ -771,14 +783,7 @@ mod tests {
                 "asked again while it runs: still computing"
             );
         }
-        let started = std::time::Instant::now();
-        while page(&desk).computing {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "the background computation ends"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until("the background computation ends", || !page(&desk).computing);
         let stored = desk.read(|c| c.health().as_of()).unwrap();
         assert_eq!(stored, Some(usagedesk_testkit::clock().now().date_naive()));
     }
@@ -819,14 +824,9 @@ mod tests {
         // which ends in the background.
         let second = rt.block_on(desk.sync(|_| {})).unwrap();
         assert_eq!(second.rows, 0, "nothing changed in the cloud");
-        let started = std::time::Instant::now();
-        while scored_for(&desk) != Some(today) {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "the background computation ends"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until("the background computation ends", || {
+            scored_for(&desk) == Some(today)
+        });
         let page = desk.health_list(None, false, 0, 10).unwrap();
         assert!(!page.computing, "today's scores, computed");
         let mut scored: Vec<String> = page.page.items.into_iter().map(|h| h.account_id).collect();

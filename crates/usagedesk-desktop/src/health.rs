@@ -5,7 +5,8 @@
 //! shows are being recomputed.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use usagedesk_cache::{CacheError, MAX_HEALTH_PAGE};
 use usagedesk_health::{
@@ -23,6 +24,16 @@ impl From<HealthError> for AppError {
                 AppError::new(ErrorKind::Io, format!("{e}; choose another file or folder"))
             }
         }
+    }
+}
+
+/// The flag of the computation under way, cleared when dropped (with the closure of a thread
+/// that never started, too).
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -46,10 +57,13 @@ impl Desk {
             return Ok(false);
         }
         let (writer, clock) = (self.writer_handle(), self.clock_handle());
-        let flag = job.clone();
+        let running = Running(job);
         let started = std::thread::Builder::new()
             .name("usagedesk-health".into())
             .spawn(move || {
+                // Cleared however the computation ends, a panic included: a flag left set
+                // would keep every later page saying "computing" and starting nothing.
+                let _running = running;
                 let mut writer = writer.blocking_lock();
                 let started = std::time::Instant::now();
                 let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
@@ -63,10 +77,8 @@ impl Desk {
                     Ok(false) => {}
                     Err(e) => tracing::warn!("account health was not recomputed: {e}"),
                 }
-                flag.store(false, Ordering::SeqCst);
             });
         if let Err(e) = started {
-            job.store(false, Ordering::SeqCst);
             tracing::warn!("account health was not recomputed: no thread for it ({e})");
         }
         Ok(false)
@@ -140,5 +152,26 @@ impl Desk {
             months,
             Path::new(path),
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_flag_is_cleared_when_its_thread_panics() {
+        let flag = Arc::new(AtomicBool::new(true));
+        let running = Running(flag.clone());
+        let ended = std::thread::spawn(move || {
+            let _running = running;
+            panic!("a bug in the computation");
+        })
+        .join();
+        assert!(ended.is_err(), "the thread panicked");
+        assert!(
+            !flag.load(Ordering::SeqCst),
+            "the next page may start a computation again"
+        );
     }
 }
