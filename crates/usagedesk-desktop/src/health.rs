@@ -61,10 +61,11 @@ impl Desk {
         let started = std::thread::Builder::new()
             .name("usagedesk-health".into())
             .spawn(move || {
-                // Cleared however the computation ends, a panic included: a flag left set
-                // would keep every later page saying "computing" and starting nothing.
-                let _running = running;
                 let mut writer = writer.blocking_lock();
+                // Cleared however the computation ends, a panic included (a flag left set would
+                // keep every later page saying "computing" and starting nothing), and before
+                // the writer is given back: a sync that lands next starts the next computation.
+                let _running = running;
                 let started = std::time::Instant::now();
                 let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
                     Ok(usagedesk_health::ensure_current(&mut cache, clock.now())?)
