@@ -190,7 +190,6 @@ pub fn bench(bins: &Bins, dataset: &Path, work: &Path, rounds: usize) -> Result<
         .filter_map(Result::transpose)
         .collect::<Result<_>>()?;
     let rows: usize = files.iter().map(Rows::len).sum();
-    let rounds = rounds.max(1);
     let mut measured = Vec::with_capacity(rounds);
     for round in 1..=rounds {
         crate::remove_db(&db);

@@ -112,7 +112,6 @@ pub fn bench(
     rt: &tokio::runtime::Runtime,
     rounds: usize,
 ) -> Result<Vec<Figure>> {
-    let rounds = rounds.max(1);
     let mut measured = Vec::with_capacity(rounds);
     for round in 1..=rounds {
         let r = sync_round(served, cache_path, work, rt)?;

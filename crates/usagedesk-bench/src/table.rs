@@ -92,9 +92,9 @@ impl Figure {
 }
 
 /// The round whose ratio is the median of all rounds' (of an even count, the lower middle
-/// one: the bench asks for an odd count); `None` without rounds. Each round measures ours and its baseline back to back, so
-/// both see the machine in the same state; the median round leaves out one round a neighbour
-/// slowed down, on either side.
+/// one: the bench asks for an odd count); `None` without rounds. Each round measures ours
+/// and its baseline back to back, so both see the machine in the same state; the median
+/// round leaves out one round a neighbour slowed down, on either side.
 pub fn median_round<T>(rounds: &[T], ratio: impl Fn(&T) -> f64) -> Option<&T> {
     let mut order: Vec<&T> = rounds.iter().collect();
     order.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));

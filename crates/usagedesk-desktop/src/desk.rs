@@ -109,6 +109,27 @@ struct RunState {
     cancel: Arc<AtomicBool>,
 }
 
+impl RunState {
+    /// A sync ended with `result`: whether the cloud answered, and the error to show.
+    fn ended(&mut self, result: &Result<SyncReport, AppError>) {
+        self.syncing = false;
+        match result {
+            Ok(_) => {
+                self.online = Some(true);
+                self.last_error = None;
+            }
+            Err(e) => {
+                if e.kind == ErrorKind::Offline {
+                    self.online = Some(false);
+                } else if e.kind != ErrorKind::Cancelled {
+                    self.online = Some(true);
+                }
+                self.last_error = (e.kind != ErrorKind::Cancelled).then(|| e.clone());
+            }
+        }
+    }
+}
+
 pub struct Desk {
     data_dir: PathBuf,
     cache_path: PathBuf,
@@ -448,24 +469,7 @@ impl Desk {
                 started.elapsed().as_secs_f64()
             );
         }
-        {
-            let mut st = self.state.lock().map_err(lock_err)?;
-            st.syncing = false;
-            match &result {
-                Ok(_) => {
-                    st.online = Some(true);
-                    st.last_error = None;
-                }
-                Err(e) => {
-                    if e.kind == ErrorKind::Offline {
-                        st.online = Some(false);
-                    } else if e.kind != ErrorKind::Cancelled {
-                        st.online = Some(true);
-                    }
-                    st.last_error = (e.kind != ErrorKind::Cancelled).then(|| e.clone());
-                }
-            }
-        }
+        self.state.lock().map_err(lock_err)?.ended(&result);
         // Changes synced leave the scores lagging (and a new day makes them old): they are
         // recomputed in the background, as when a view finds them so, and the sync lands
         // without waiting for them (about 6 s at 100,000 accounts).
