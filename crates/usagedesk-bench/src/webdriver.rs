@@ -82,27 +82,37 @@ impl Driver {
     }
 }
 
+/// The graphics variables the end-to-end tests set (`scripts/test.sh`), taken out of the
+/// caller's environment for every WebKit process tree the bench runs: the app is measured with
+/// the settings it gives itself (`usagedesk_desktop::webview_env`), as a user who starts it
+/// gets them. A `JSC_*` variable set by the caller passes through (`JSC_useJIT=true` measures
+/// the app with the JIT, which it leaves alone when set).
+pub const CLEARED_WEBKIT_VARS: [&str; 4] = [
+    "WEBKIT_DISABLE_COMPOSITING_MODE",
+    "WEBKIT_DISABLE_DMABUF_RENDERER",
+    "WEBKIT_WEB_RENDER_DEVICE_FILE",
+    "GDK_GL",
+];
+
 /// Sets `command` up as the bench runs every WebKit process tree (the app's through
 /// tauri-driver, MiniBrowser's for the floor): a process group of its own (killed as one), a
-/// HOME with its own runtime folder under `home` (created) and no desktop session bus.
-/// The compositing and DMA-BUF variables the end-to-end tests set are taken out of the
-/// caller's environment: the app is measured with the settings it gives its web process
-/// itself (`src-tauri/src/webview_env.rs`), as a user who starts it gets them. A `JSC_*`
-/// variable set by the caller passes through (`JSC_useJIT=true` measures the app with the
-/// JIT, which it leaves alone when set).
+/// HOME with its own runtime folder under `home` (created), no desktop session bus, and none
+/// of [`CLEARED_WEBKIT_VARS`].
 pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c mut Command> {
     let runtime = home.join("run");
     std::fs::create_dir_all(&runtime)?;
-    Ok(command
+    command
         .process_group(0)
         .env("HOME", home)
         .env("XDG_RUNTIME_DIR", &runtime)
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("XDG_DATA_HOME")
         .env_remove("XDG_CACHE_HOME")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
-        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER"))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    for name in CLEARED_WEBKIT_VARS {
+        command.env_remove(name);
+    }
+    Ok(command)
 }
 
 impl Drop for Driver {

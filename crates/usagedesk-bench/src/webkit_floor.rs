@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::procs::{tree_memory, TreeMemory};
-use crate::webdriver::webkit_process;
+use crate::webdriver::{webkit_process, CLEARED_WEBKIT_VARS};
+use usagedesk_desktop::webview_env::lean_webkit_env;
 
 /// Where distributions install MiniBrowser: `<libdir>/webkit2gtk-4.1/MiniBrowser`, the libdir
 /// multiarch (`/usr/lib/x86_64-linux-gnu`) or not.
@@ -52,11 +53,11 @@ pub fn measure(work: &Path) -> Result<TreeMemory> {
     let home = work.join("floor-home");
     let _ = std::fs::remove_dir_all(&home);
     let mut command = Command::new(&browser);
-    // As the app is run here, with the WebKit settings the app gives itself
-    // (`src-tauri/src/webview_env.rs`).
-    webkit_process(&mut command, &home)?
-        .env("JSC_useJIT", "false")
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    // As the app is run here: with the WebKit settings the app gives itself, from the
+    // environment the app gets.
+    let inherited =
+        |name: &str| std::env::var_os(name).filter(|_| !CLEARED_WEBKIT_VARS.contains(&name));
+    webkit_process(&mut command, &home)?.envs(lean_webkit_env(inherited, Path::new("/dev/dri")));
     let page = home.join("floor.html");
     std::fs::write(&page, PAGE)?;
     let child = command

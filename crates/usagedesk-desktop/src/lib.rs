@@ -16,6 +16,7 @@ mod lanes;
 mod launch;
 mod opened;
 mod status;
+pub mod webview_env;
 
 pub use airgap::{DroppedFile, InstanceView};
 pub use bindings::typescript_bindings;
