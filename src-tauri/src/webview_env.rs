@@ -7,10 +7,8 @@
 /// Call before any other thread starts: the environment is process-wide.
 #[cfg(target_os = "linux")]
 pub fn lean_web_process() {
-    let vars = usagedesk_desktop::webview_env::lean_webkit_env(
-        |name| std::env::var_os(name),
-        std::path::Path::new("/dev/dri"),
-    );
+    use usagedesk_desktop::webview_env::{lean_webkit_env, DRI};
+    let vars = lean_webkit_env(|name| std::env::var_os(name), std::path::Path::new(DRI));
     for (name, value) in vars {
         std::env::set_var(name, value);
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use usagedesk_desktop::webview_env::VARIABLES;
 
 /// How long one wait for the window may take before the bench gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -82,22 +83,20 @@ impl Driver {
     }
 }
 
-/// The graphics variables the end-to-end tests set (`scripts/test.sh`), taken out of the
-/// caller's environment for every WebKit process tree the bench runs: the app is measured with
-/// the settings it gives itself (`usagedesk_desktop::webview_env`), as a user who starts it
-/// gets them. A `JSC_*` variable set by the caller passes through (`JSC_useJIT=true` measures
-/// the app with the JIT, which it leaves alone when set).
-pub const CLEARED_WEBKIT_VARS: [&str; 4] = [
-    "WEBKIT_DISABLE_COMPOSITING_MODE",
-    "WEBKIT_DISABLE_DMABUF_RENDERER",
-    "WEBKIT_WEB_RENDER_DEVICE_FILE",
-    "GDK_GL",
-];
+/// Whether the bench takes `name` out of the caller's environment for every WebKit process
+/// tree it runs: the WebKit and graphics variables the app sets itself
+/// (`usagedesk_desktop::webview_env::VARIABLES`; the end-to-end tests set two of them), so the
+/// app is measured with the settings it gives itself, as a user who starts it gets them. A
+/// `JSC_*` variable set by the caller passes through (`JSC_useJIT=true` measures the app with
+/// the JIT, which it leaves alone when set).
+pub fn cleared(name: &str) -> bool {
+    VARIABLES.contains(&name) && !name.starts_with("JSC_")
+}
 
 /// Sets `command` up as the bench runs every WebKit process tree (the app's through
 /// tauri-driver, MiniBrowser's for the floor): a process group of its own (killed as one), a
 /// HOME with its own runtime folder under `home` (created), no desktop session bus, and none
-/// of [`CLEARED_WEBKIT_VARS`].
+/// of the variables [`cleared`] names.
 pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c mut Command> {
     let runtime = home.join("run");
     std::fs::create_dir_all(&runtime)?;
@@ -109,7 +108,7 @@ pub fn webkit_process<'c>(command: &'c mut Command, home: &Path) -> Result<&'c m
         .env_remove("XDG_DATA_HOME")
         .env_remove("XDG_CACHE_HOME")
         .env_remove("DBUS_SESSION_BUS_ADDRESS");
-    for name in CLEARED_WEBKIT_VARS {
+    for name in VARIABLES.into_iter().filter(|name| cleared(name)) {
         command.env_remove(name);
     }
     Ok(command)

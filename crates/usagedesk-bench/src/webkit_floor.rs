@@ -3,7 +3,7 @@
 //! page once). The engine's own browser, MiniBrowser (shipped with the WebKitGTK runtime),
 //! shows a static page in the same display with the same WebKit settings as the app under
 //! test; its UI, web and network processes are what any WebKitGTK window costs here (under
-//! Xvfb that includes Mesa's software renderer in two of them). What the app holds above it is
+//! Xvfb that includes Mesa's software renderer in the web process). What the app holds above it is
 //! the app's own: its Rust side, its UI's JavaScript and DOM, its SQLite caches.
 
 use std::path::{Path, PathBuf};
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::procs::{tree_memory, TreeMemory};
-use crate::webdriver::{webkit_process, CLEARED_WEBKIT_VARS};
-use usagedesk_desktop::webview_env::lean_webkit_env;
+use crate::webdriver::{cleared, webkit_process};
+use usagedesk_desktop::webview_env::{lean_webkit_env, DRI};
 
 /// Where distributions install MiniBrowser: `<libdir>/webkit2gtk-4.1/MiniBrowser`, the libdir
 /// multiarch (`/usr/lib/x86_64-linux-gnu`) or not.
@@ -55,9 +55,8 @@ pub fn measure(work: &Path) -> Result<TreeMemory> {
     let mut command = Command::new(&browser);
     // As the app is run here: with the WebKit settings the app gives itself, from the
     // environment the app gets.
-    let inherited =
-        |name: &str| std::env::var_os(name).filter(|_| !CLEARED_WEBKIT_VARS.contains(&name));
-    webkit_process(&mut command, &home)?.envs(lean_webkit_env(inherited, Path::new("/dev/dri")));
+    let inherited = |name: &str| std::env::var_os(name).filter(|_| !cleared(name));
+    webkit_process(&mut command, &home)?.envs(lean_webkit_env(inherited, Path::new(DRI)));
     let page = home.join("floor.html");
     std::fs::write(&page, PAGE)?;
     let child = command

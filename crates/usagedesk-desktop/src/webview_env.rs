@@ -21,9 +21,12 @@
 //!   compositing path) could share GPU buffers.
 //! - `WEBKIT_WEB_RENDER_DEVICE_FILE`: WebKit opens an EGL display to find the GPU render node it
 //!   hands to the web process. The web process only uses that node for GPU rendering, which is
-//!   off; it did not even open it (`strace`, WebKitGTK 2.50). The variable names the machine's
-//!   first render node (`/dev/dri/renderD*`, the one WebKit falls back to), or the conventional
-//!   first name when there is none.
+//!   off; it did not even open it (`strace`, WebKitGTK 2.50, Xvfb without `/dev/dri`). The
+//!   variable names the machine's lowest-numbered render node (`/dev/dri/renderD*`), or the
+//!   conventional first name when there is none.
+//!
+//! Measured under Xvfb (X11, no GPU) only; on Wayland GDK's probe is EGL's rather than GLX's,
+//! and `GDK_GL=disable` skips both.
 //!
 //! Without the three, the UI process held Mesa and LLVM at launch: 14 MiB more of the app's
 //! physical memory at 100,000 accounts (280 MiB instead of 266 MiB, under Xvfb). The web
@@ -32,30 +35,44 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-/// WebKit's variable for compositing; any value but `0` turns it off.
+/// WebKit's variable for compositing; set to anything but `0` it turns it off.
 const COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+/// The variables [`lean_webkit_env`] may set, in its order: for the bench to clear what the
+/// tests set before it measures the app as a user starts it.
+pub const VARIABLES: [&str; 5] = [
+    "JSC_useJIT",
+    COMPOSITING,
+    "GDK_GL",
+    "WEBKIT_DISABLE_DMABUF_RENDERER",
+    "WEBKIT_WEB_RENDER_DEVICE_FILE",
+];
+/// Where Linux lists the DRM devices.
+pub const DRI: &str = "/dev/dri";
 /// What [`lean_webkit_env`] names when the machine has no render node.
 const FIRST_RENDER_NODE: &str = "/dev/dri/renderD128";
 
 /// The variables to set, in order, given the user's environment (`user(name)`: the value
-/// set, if any) and the folder of DRM devices (`/dev/dri`). Variables the user set are left
-/// out; the three that keep OpenGL out of the UI process are left out too when the user turned
-/// compositing back on (`WEBKIT_DISABLE_COMPOSITING_MODE=0`), which needs them.
+/// set, if any) and the folder of DRM devices ([`DRI`]). Variables the user set are left out;
+/// one set empty counts as unset, as WebKit and GDK read it. The three that keep OpenGL out
+/// of the UI process are left out too when the user turned compositing back on
+/// (`WEBKIT_DISABLE_COMPOSITING_MODE=0`), which needs them.
 pub fn lean_webkit_env(
     user: impl Fn(&str) -> Option<OsString>,
     dri: &Path,
 ) -> Vec<(&'static str, OsString)> {
-    let compositing_off = user(COMPOSITING).is_none_or(|v| v != "0");
+    let set = |name: &str| user(name).filter(|v| !v.is_empty());
+    let compositing_on = set(COMPOSITING).is_some_and(|v| v == "0");
+    let [jit, compositing, gdk_gl, dmabuf, render_node] = VARIABLES;
     let mut wanted: Vec<(&'static str, OsString)> =
-        vec![("JSC_useJIT", "false".into()), (COMPOSITING, "1".into())];
-    if compositing_off {
+        vec![(jit, "false".into()), (compositing, "1".into())];
+    if !compositing_on {
         wanted.extend([
-            ("GDK_GL", "disable".into()),
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
-            ("WEBKIT_WEB_RENDER_DEVICE_FILE", first_render_node(dri)),
+            (gdk_gl, "disable".into()),
+            (dmabuf, "1".into()),
+            (render_node, first_render_node(dri)),
         ]);
     }
-    wanted.retain(|(name, _)| user(name).is_none());
+    wanted.retain(|(name, _)| set(name).is_none());
     wanted
 }
 
@@ -106,21 +123,16 @@ mod tests {
             std::fs::write(dri.path().join(f), "").unwrap();
         }
         let vars = lean_webkit_env(env(&[]), dri.path());
-        assert_eq!(
-            names(&vars),
-            [
-                "JSC_useJIT",
-                COMPOSITING,
-                "GDK_GL",
-                "WEBKIT_DISABLE_DMABUF_RENDERER",
-                "WEBKIT_WEB_RENDER_DEVICE_FILE"
-            ]
-        );
-        assert_eq!(vars[0].1, "false");
-        assert_eq!(vars[1].1, "1");
-        assert_eq!(vars[2].1, "disable");
-        assert_eq!(vars[3].1, "1");
-        assert_eq!(vars[4].1, dri.path().join("renderD129").into_os_string());
+        let node = dri.path().join("renderD129").into_os_string();
+        let expected: Vec<(&str, OsString)> = vec![
+            ("JSC_useJIT", "false".into()),
+            (COMPOSITING, "1".into()),
+            ("GDK_GL", "disable".into()),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
+            ("WEBKIT_WEB_RENDER_DEVICE_FILE", node),
+        ];
+        assert_eq!(vars, expected, "all five, in VARIABLES' order");
+        assert_eq!(names(&vars), VARIABLES, "the bench clears exactly these");
     }
 
     #[test]
@@ -129,7 +141,11 @@ mod tests {
         let missing = empty.path().join("dri");
         for dri in [empty.path(), missing.as_path()] {
             let vars = lean_webkit_env(env(&[]), dri);
-            assert_eq!(vars.last().unwrap().1, FIRST_RENDER_NODE, "{dri:?}");
+            assert_eq!(
+                vars.last().unwrap().1,
+                FIRST_RENDER_NODE,
+                "{dri:?} has no renderD*: WebKit must still be given a name to skip its probe"
+            );
         }
     }
 
@@ -140,7 +156,7 @@ mod tests {
             env(&[
                 ("JSC_useJIT", "true"),
                 ("GDK_GL", "gles"),
-                (COMPOSITING, "1"),
+                (COMPOSITING, "yes"),
             ]),
             dri.path(),
         );
@@ -150,7 +166,21 @@ mod tests {
                 "WEBKIT_DISABLE_DMABUF_RENDERER",
                 "WEBKIT_WEB_RENDER_DEVICE_FILE"
             ],
-            "the user's compositing value is not 0: it stays off and OpenGL stays out"
+            "WebKit reads any compositing value but 0 as off: OpenGL stays out"
+        );
+    }
+
+    #[test]
+    fn a_variable_set_empty_counts_as_unset() {
+        let dri = tempfile::tempdir().unwrap();
+        let vars = lean_webkit_env(
+            env(&[("WEBKIT_WEB_RENDER_DEVICE_FILE", ""), ("GDK_GL", "")]),
+            dri.path(),
+        );
+        assert_eq!(
+            names(&vars),
+            VARIABLES,
+            "WebKit ignores an empty render node and GDK an empty GDK_GL: both would probe GL"
         );
     }
 
