@@ -1,7 +1,7 @@
 //! The environment WebKitGTK's processes start with on Linux: what the app sets before its
 //! first thread (the shell, `src-tauri/src/webview_env.rs`) so that the UI process and the
 //! web process it spawns run lean, and what the bench gives MiniBrowser for WebKitGTK's floor.
-//! A variable the user set is always left alone.
+//! A variable the user set to a value is always left alone.
 //!
 //! - `JSC_useJIT=false`: JavaScriptCore runs the UI in its interpreter, without its JIT
 //!   compilers. The UI is a small script over virtualized lists: at 100,000 accounts every
