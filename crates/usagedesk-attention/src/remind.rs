@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use usagedesk_cache::{AttentionKind, Cache, CacheError};
+use usagedesk_cache::{Cache, CacheError};
 
 use crate::{bounds, AttentionItem};
 
@@ -35,14 +35,6 @@ pub struct ReminderCheck {
     pub notices: Vec<Notice>,
 }
 
-fn index(kind: AttentionKind) -> usize {
-    match kind {
-        AttentionKind::Overdue => 0,
-        AttentionKind::Expiring => 1,
-        AttentionKind::OverSeats => 2,
-    }
-}
-
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -55,14 +47,17 @@ pub fn check_reminders(
     enabled: bool,
 ) -> Result<ReminderCheck, CacheError> {
     let b = bounds(now);
-    let mut first = Vec::new();
-    let mut by_kind = [0u64; 3];
-    let new = cache.attention_mut().note(&b, now, enabled, |row| {
-        by_kind[index(row.kind)] += 1;
-        if first.len() <= MAX_NOTICES {
-            first.push(AttentionItem::from_row(row));
-        }
-    })?;
+    // One more than can be notified one by one: more than that makes a summary.
+    let noted = cache
+        .attention_mut()
+        .note(&b, now, enabled, MAX_NOTICES + 1)?;
+    let new = noted.total();
+    let by_kind = noted.new_by_kind;
+    let first: Vec<AttentionItem> = noted
+        .first
+        .into_iter()
+        .map(AttentionItem::from_row)
+        .collect();
     let notices = if !enabled || new == 0 {
         Vec::new()
     } else if first.len() <= MAX_NOTICES {

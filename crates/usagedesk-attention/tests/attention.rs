@@ -550,3 +550,49 @@ fn reminders_fire_once_per_occurrence_across_checks_restarts_and_recurrences() {
     assert!(r.new >= 1);
     assert_eq!(check(&mut cache, &w, june, true, &mut seen).new, 0, "once");
 }
+
+#[test]
+fn a_check_records_all_new_occurrences_and_names_the_first_in_list_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(5);
+    let mut cache = open(&dir);
+    load(&mut cache, &w, "c1");
+    let at = now();
+    let want = expected(&w, at);
+    let per_kind = |kind| want.iter().filter(|k| k.0 == kind).count() as u64;
+    assert!(
+        want.len() > 7,
+        "the dataset has more items than are asked for"
+    );
+
+    let b = usagedesk_attention::bounds(at);
+    let noted = cache.attention_mut().note(&b, at, true, 7).unwrap();
+    // Every item is new on a fresh cache: counted per kind, and the first seven named, in
+    // the list's order across the kinds.
+    assert_eq!(
+        noted.new_by_kind,
+        AttentionKind::ALL.map(per_kind),
+        "new per kind"
+    );
+    assert_eq!(noted.total(), want.len() as u64);
+    let first: Vec<Key> = noted
+        .first
+        .into_iter()
+        .map(|r| key_of(&AttentionItem::from_row(r)))
+        .collect();
+    assert_eq!(
+        first,
+        want[..7].to_vec(),
+        "the first new ones, in list order"
+    );
+    assert_eq!(
+        cache.attention().noticed_counts().unwrap(),
+        (want.len() as u64, want.len() as u64),
+        "all recorded, as notified"
+    );
+
+    // The same state again: nothing new, nobody named.
+    let again = cache.attention_mut().note(&b, at, true, 7).unwrap();
+    assert_eq!(again.total(), 0);
+    assert!(again.first.is_empty());
+}

@@ -2,7 +2,7 @@
 // forecast's text, and the geometry of the small trend of used seats against the seat line.
 // Pure, unit-tested (entitlements.test.ts).
 import type { YearMonth } from '$lib/bindings';
-import { formatInt } from '$lib/ui/format';
+import { formatDecimal1, formatInt } from '$lib/ui/format';
 
 /** How a (license, plan) or a rolled-up plan stands against its seats. */
 export type SeatState = 'over' | 'near' | 'ok' | 'under' | 'unused';
@@ -61,7 +61,7 @@ export function stateText(state: SeatState, overage: number): string {
 /** The forecast at expiry: "52.3", "none (under 3 months of data)", "no forecast" (no expiry). */
 export function forecastText(forecast: number | null, expiresAt: string | null): string {
   if (forecast === null) return expiresAt === null ? 'no forecast' : 'none (under 3 months of data)';
-  return forecast.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  return formatDecimal1(forecast);
 }
 
 export type SparkPoint = { month: YearMonth; used: number; seats: number | null };

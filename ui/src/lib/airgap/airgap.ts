@@ -17,7 +17,7 @@ import type {
   YearMonth,
 } from '$lib/bindings';
 import { asSentence } from '../export/export';
-import { formatDate, formatDateTime, formatInt, pluralize, relativeTime } from '../ui/format';
+import { compareText, formatDate, formatDateTime, formatInt, pluralize, relativeTime } from '../ui/format';
 import type { SaveFilter } from '../backend/ipc';
 
 /** An air-gapped instance without a verified file for longer than this is overdue. */
@@ -81,7 +81,7 @@ export function sortInstances(list: readonly InstanceView[]): InstanceView[] {
     (a, b) =>
       Number(b.instance.airgapped) - Number(a.instance.airgapped) ||
       Number(b.overdue) - Number(a.overdue) ||
-      a.instance.id.localeCompare(b.instance.id),
+      compareText(a.instance.id, b.instance.id),
   );
 }
 

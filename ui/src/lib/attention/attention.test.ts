@@ -28,7 +28,10 @@ function item(over: Partial<AttentionItem>): AttentionItem {
 
 describe('attention items on screen', () => {
   it('say since when, in whole days, or that an instance never reported', () => {
-    expect(sinceText(item({ since: '2026-03-05T12:00:00Z' }), NOW)).toMatch(/^since .*2026 \(10 days\)$/);
+    expect(sinceText(item({ since: '2026-03-05T12:00:00Z' }), NOW)).toBe('since Mar 5, 2026 (10 days)');
+    // The UTC day, whatever the machine's time zone: 23:30 UTC is still the 5th.
+    expect(sinceText(item({ since: '2026-03-05T23:30:00Z' }), NOW)).toBe('since Mar 5, 2026 (9 days)');
+    expect(sinceText(item({ since: 'not a time' }), NOW)).toBe('since not a time');
     expect(sinceText(item({ since: '2026-03-14T13:00:00Z' }), NOW)).toMatch(/\(today\)$/);
     expect(sinceText(item({ since: '2026-03-14T12:00:00Z' }), NOW)).toMatch(/\(1 day\)$/);
     expect(sinceText(item({ since: null }), NOW)).toBe('never reported');

@@ -1,6 +1,7 @@
 // What the Attention view shows of an item: its kind's label and tone, since when (relative
 // to now), and where its links lead. Pure, unit-tested.
 import type { AttentionCounts, AttentionItem, AttentionKind } from '$lib/bindings';
+import { formatDate } from '$lib/ui/format';
 
 export const KINDS: { id: AttentionKind; label: string; title: string }[] = [
   { id: 'overdue', label: 'Overdue', title: 'Air-gapped instances without a verified usage data file for more than 31 days' },
@@ -25,7 +26,9 @@ export function sinceText(item: AttentionItem, now: number): string {
   if (item.since === null) return item.kind === 'overdue' ? 'never reported' : '—';
   const at = Date.parse(item.since);
   const days = Math.floor((now - at) / DAY);
-  const date = new Date(at).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  if (Number.isNaN(at)) return `since ${item.since}`;
+  // The UTC day, written as everywhere else ("Mar 5, 2026").
+  const date = formatDate(new Date(at).toISOString());
   if (days < 0) return `from ${date}`;
   if (days === 0) return `since ${date} (today)`;
   return `since ${date} (${days} ${days === 1 ? 'day' : 'days'})`;

@@ -4,6 +4,8 @@ import {
   formatCompact,
   formatDate,
   formatDayMonth,
+  compareText,
+  formatDecimal1,
   formatInt,
   formatMonth,
   formatMonthShort,
@@ -26,6 +28,34 @@ describe('formatInt', () => {
   it('rounds and refuses non-finite numbers', () => {
     expect(formatInt(1234.6)).toBe('1,235');
     expect(formatInt(Number.NaN)).toBe('—');
+  });
+  it('writes what en-US number formatting writes, without Intl at run time', () => {
+    // Intl (Node's full ICU) is the reference here; the app no longer calls it.
+    const reference = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    for (const n of [0, 7, 10, 99, 100, 999, 1000, 9999, 10000, 123456, 999999, 1000000, 94903, 2 ** 31, 2 ** 53 - 1]) {
+      expect(formatInt(n)).toBe(reference.format(n));
+      expect(formatInt(-n)).toBe(n === 0 ? '0' : reference.format(-n));
+    }
+    expect(formatInt(-0.4)).toBe('0');
+  });
+});
+
+describe('formatDecimal1', () => {
+  it('writes one decimal with separators, as en-US formatting does', () => {
+    const reference = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    for (const n of [0, 0.04, 0.05, 0.25, 1, 52.34, 52.35, 999.95, 1234.56, 1234567.89, -3.21, -1234.5]) {
+      expect(formatDecimal1(n)).toBe(reference(n));
+    }
+    expect(formatDecimal1(-0.01)).toBe('0.0');
+    expect(formatDecimal1(Number.POSITIVE_INFINITY)).toBe('—');
+  });
+});
+
+describe('compareText', () => {
+  it('orders by code units, as the cache orders names', () => {
+    const names = ['beta', 'Beta', 'alpha', 'Zed', 'alpha', 'Ärger', 'a'];
+    expect([...names].sort(compareText)).toEqual(['Beta', 'Zed', 'a', 'alpha', 'alpha', 'beta', 'Ärger']);
+    expect(compareText('x', 'x')).toBe(0);
   });
   it('compacts axis labels', () => {
     expect(formatCompact(950)).toBe('950');
