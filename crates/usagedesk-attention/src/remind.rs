@@ -47,10 +47,9 @@ pub fn check_reminders(
     enabled: bool,
 ) -> Result<ReminderCheck, CacheError> {
     let b = bounds(now);
-    // One more than can be notified one by one: more than that makes a summary.
-    let noted = cache
-        .attention_mut()
-        .note(&b, now, enabled, MAX_NOTICES + 1)?;
+    // One more than can be notified one by one (more make a summary); none when nothing is sent.
+    let wanted = if enabled { MAX_NOTICES + 1 } else { 0 };
+    let noted = cache.attention_mut().note(&b, now, enabled, wanted)?;
     let new = noted.total();
     let by_kind = noted.new_by_kind;
     let first: Vec<AttentionItem> = noted

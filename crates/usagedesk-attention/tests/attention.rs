@@ -595,4 +595,23 @@ fn a_check_records_all_new_occurrences_and_names_the_first_in_list_order() {
     let again = cache.attention_mut().note(&b, at, true, 7).unwrap();
     assert_eq!(again.total(), 0);
     assert!(again.first.is_empty());
+
+    // Twenty days on, licenses come within the horizon and instances fall overdue: only what
+    // was not seen is new, and the first named skip what the record holds.
+    let later = at + Duration::days(20);
+    let seen: BTreeSet<Key> = want.into_iter().collect();
+    let want_later: Vec<Key> = expected(&w, later)
+        .into_iter()
+        .filter(|k| !seen.contains(k))
+        .collect();
+    assert!(want_later.len() > 3, "the dataset changes in twenty days");
+    let b = usagedesk_attention::bounds(later);
+    let noted = cache.attention_mut().note(&b, later, false, 3).unwrap();
+    assert_eq!(noted.total(), want_later.len() as u64);
+    let first: Vec<Key> = noted
+        .first
+        .into_iter()
+        .map(|r| key_of(&AttentionItem::from_row(r)))
+        .collect();
+    assert_eq!(first, want_later[..3].to_vec(), "the first of the new ones");
 }

@@ -279,7 +279,7 @@ impl AttentionHandle<'_> {
 pub struct Noted {
     /// New occurrences per kind, in [`AttentionKind::ALL`]'s order.
     pub new_by_kind: [u64; 3],
-    /// The first new ones in list order (kinds in list order), as many as were asked for.
+    /// The first new ones in list order (kinds in list order), at most as many as asked for.
     pub first: Vec<AttentionRow>,
 }
 
@@ -290,10 +290,10 @@ impl Noted {
     }
 }
 
-/// Whether the item `s` of a kind's statement was seen before.
+/// Whether the item `item` of a kind's statement was seen before.
 const NOTICED: &str = "SELECT 1 FROM attention_noticed n
-                       WHERE n.kind = s.kind AND n.subject = s.subject
-                         AND n.plan = coalesce(s.plan, '') AND n.occurrence = s.occurrence";
+                       WHERE n.kind = item.kind AND n.subject = item.subject
+                         AND n.plan = coalesce(item.plan, '') AND n.occurrence = item.occurrence";
 
 impl AttentionHandleMut<'_> {
     /// Records every item of every kind at `bounds` not seen before (a new occurrence) as
@@ -318,7 +318,7 @@ impl AttentionHandleMut<'_> {
             let room = first.saturating_sub(noted.first.len());
             if room > 0 {
                 let sql = format!(
-                    "SELECT {COLUMNS} FROM ({}) s WHERE NOT EXISTS ({NOTICED}) {ORDER} LIMIT :limit",
+                    "SELECT {COLUMNS} FROM ({}) item WHERE NOT EXISTS ({NOTICED}) {ORDER} LIMIT :limit",
                     select(kind)
                 );
                 let limit = i64::try_from(room).unwrap_or(i64::MAX);

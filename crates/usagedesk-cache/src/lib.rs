@@ -216,11 +216,7 @@ impl Cache {
     /// after it is freed.
     pub fn bound_memory(&self, kib: u32) -> Result<()> {
         self.set_page_cache_kib(kib)?;
-        // The temporary files' own page cache is SQLite's default (2 MiB) otherwise.
-        self.conn.execute_batch(&format!(
-            "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -{};",
-            kib.max(256)
-        ))?;
+        self.conn.execute_batch("PRAGMA temp_store = FILE;")?;
         Ok(())
     }
 
@@ -270,22 +266,5 @@ impl Cache {
         // A read transaction has nothing to keep; ending it cannot lose anything.
         tx.commit().map_err(|e| E::from(CacheError::from(e)))?;
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod memory_tests {
-    use super::*;
-
-    #[test]
-    fn bounded_memory_sorts_in_files_with_small_caches_for_the_file_and_its_temporaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path().join("cache.db")).unwrap();
-        cache.bound_memory(512).unwrap();
-        let pragma = |sql: &str| -> i64 { cache.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
-        assert_eq!(cache.page_cache_kib().unwrap(), 512);
-        // Negative: KiB. Without the bound the temporary files' cache is SQLite's 2 MiB.
-        assert_eq!(pragma("PRAGMA temp.cache_size"), -512);
-        assert_eq!(pragma("PRAGMA temp_store"), 1, "1 is FILE");
     }
 }

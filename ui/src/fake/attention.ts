@@ -3,6 +3,7 @@
 // now and within 30 days (soonest first), licenses over their seats in the last completed month
 // (largest overage first), in that order of kinds; each item with what, since when and what next.
 import type { AttentionCounts, AttentionItem, AttentionKind, AttentionPage, YearMonth } from '$lib/bindings';
+import { compareText } from '$lib/ui/format';
 import { fakeLicenseList } from './entitlements';
 import type { FakeWorld } from './world';
 
@@ -40,7 +41,7 @@ function overdue(w: FakeWorld): AttentionItem[] {
   return w.instances
     .filter((v) => v.overdue && v.instance.airgapped)
     .map((v) => ({ v, at: last(v) }))
-    .sort((a, b) => (a.at ?? '').localeCompare(b.at ?? '') || a.v.instance.id.localeCompare(b.v.instance.id))
+    .sort((a, b) => compareText(a.at ?? '', b.at ?? '') || compareText(a.v.instance.id, b.v.instance.id))
     .map(({ v, at }) => {
       const i = v.instance;
       const who = v.account_name ?? i.account_id;
@@ -60,7 +61,7 @@ function expiring(w: FakeWorld, now: number): AttentionItem[] {
   return w.customers
     .licenses()
     .filter((l) => l.expires_at !== null && Date.parse(l.expires_at) > now && Date.parse(l.expires_at) <= now + EXPIRING_DAYS * DAY)
-    .sort((a, b) => (a.expires_at ?? '').localeCompare(b.expires_at ?? '') || a.id.localeCompare(b.id))
+    .sort((a, b) => compareText(a.expires_at ?? '', b.expires_at ?? '') || compareText(a.id, b.id))
     .map((l) => {
       const name = w.accounts.account(l.account_id)?.name ?? null;
       const who = name ?? l.account_id;

@@ -3,6 +3,7 @@
 // the usage trend and version lag, which the fake world does not model, are stand-ins derived
 // from the account id. The scoring follows crates/usagedesk-health/src/rules.rs.
 import type { CustomerHealth, Factor, FactorScore, HealthPage, Page, Renewal, RenewalCalendar, YearMonth } from '$lib/bindings';
+import { compareText } from '$lib/ui/format';
 import { fakeEntitlementCard } from './entitlements';
 import type { FakeWorld } from './world';
 
@@ -83,9 +84,9 @@ export function fakeHealthList(w: FakeWorld, sort: Factor | null, descending: bo
   const all = customersOf(w, now).map((c) => healthOf(w, c, now));
   const key = (h: CustomerHealth) => (sort === null ? h.score : h.factors.find((f) => f.factor === sort)!.score);
   const known = all.filter((h) => key(h) !== null);
-  const unknown = all.filter((h) => key(h) === null).sort((a, b) => a.name.localeCompare(b.name) || a.account_id.localeCompare(b.account_id));
+  const unknown = all.filter((h) => key(h) === null).sort((a, b) => compareText(a.name, b.name) || compareText(a.account_id, b.account_id));
   const dir = descending ? -1 : 1;
-  known.sort((a, b) => dir * (key(a)! - key(b)! || a.name.localeCompare(b.name) || a.account_id.localeCompare(b.account_id)));
+  known.sort((a, b) => dir * (key(a)! - key(b)! || compareText(a.name, b.name) || compareText(a.account_id, b.account_id)));
   const rows = [...known, ...unknown];
   const page: Page<CustomerHealth> = { items: rows.slice(offset, offset + limit), total: rows.length, offset, limit };
   return { page, as_of: new Date(now).toISOString().slice(0, 10), computing: false };
@@ -131,7 +132,7 @@ export function fakeRenewals(w: FakeWorld, months: number, offset: number, limit
       });
     }
   }
-  rows.sort((a, b) => (a.expires_at < b.expires_at ? -1 : a.expires_at > b.expires_at ? 1 : a.license_id.localeCompare(b.license_id)));
+  rows.sort((a, b) => (a.expires_at < b.expires_at ? -1 : a.expires_at > b.expires_at ? 1 : compareText(a.license_id, b.license_id)));
   return {
     months: window.map((m) => ({ month: m, licenses: rows.filter((r) => r.month === m).length })),
     page: { items: rows.slice(offset, offset + limit), total: rows.length, offset, limit },

@@ -18,6 +18,7 @@ import type {
   YearMonth,
 } from '$lib/bindings';
 import type { EventName, Events } from '$lib/backend/contract';
+import { compareText } from '$lib/ui/format';
 import { pageInstances, pageLedger } from './airgap-paging';
 import type { Handlers } from './backend';
 import { fakeAttention, fakeAttentionCounts } from './attention';
@@ -94,7 +95,7 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
     if (hit) return hit;
     const ids = [...(parent === null ? accounts.roots() : (accounts.children(parent) ?? notCached()))];
     const name = (id: string) => accounts.account(id)?.name ?? '';
-    const byName = (a: string, b: string) => name(a).localeCompare(name(b));
+    const byName = (a: string, b: string) => compareText(name(a), name(b));
     if (sort.by === 'name') ids.sort(byName);
     else {
       const total = (id: string) => Object.values(accounts.row(id, month)?.totals ?? {}).reduce((s, c) => s + c[sort.metric], 0);

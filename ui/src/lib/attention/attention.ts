@@ -25,8 +25,8 @@ const DAY = 86_400_000;
 export function sinceText(item: AttentionItem, now: number): string {
   if (item.since === null) return item.kind === 'overdue' ? 'never reported' : '—';
   const at = Date.parse(item.since);
-  const days = Math.floor((now - at) / DAY);
   if (Number.isNaN(at)) return `since ${item.since}`;
+  const days = Math.floor((now - at) / DAY);
   // The UTC day, written as everywhere else ("Mar 5, 2026").
   const date = formatDate(new Date(at).toISOString());
   if (days < 0) return `from ${date}`;

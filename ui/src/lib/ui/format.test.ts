@@ -41,7 +41,10 @@ describe('formatInt', () => {
 });
 
 describe('formatDecimal1', () => {
-  it('writes one decimal with separators, as en-US formatting does', () => {
+  it('writes one decimal of the value as sent (already rounded) with separators', () => {
+    // en-US formatting as the reference, on values whose binary form rounds as their decimal
+    // form does (toFixed rounds the binary value: 1.15 gives "1.1"; the forecasts arrive
+    // rounded to one decimal).
     const reference = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
     for (const n of [0, 0.04, 0.05, 0.25, 1, 52.34, 52.35, 999.95, 1234.56, 1234567.89, -3.21, -1234.5]) {
       expect(formatDecimal1(n)).toBe(reference(n));
@@ -52,11 +55,14 @@ describe('formatDecimal1', () => {
 });
 
 describe('compareText', () => {
-  it('orders by code units, as the cache orders names', () => {
+  it('orders by code units, as the cache orders names (binary collation)', () => {
     const names = ['beta', 'Beta', 'alpha', 'Zed', 'alpha', 'Ärger', 'a'];
     expect([...names].sort(compareText)).toEqual(['Beta', 'Zed', 'a', 'alpha', 'alpha', 'beta', 'Ärger']);
     expect(compareText('x', 'x')).toBe(0);
   });
+});
+
+describe('formatCompact', () => {
   it('compacts axis labels', () => {
     expect(formatCompact(950)).toBe('950');
     expect(formatCompact(1200)).toBe('1.2k');
