@@ -551,6 +551,13 @@ fn reminders_fire_once_per_occurrence_across_checks_restarts_and_recurrences() {
     assert_eq!(check(&mut cache, &w, june, true, &mut seen).new, 0, "once");
 }
 
+/// The identities of rows as the cache selected them.
+fn keys(rows: Vec<usagedesk_cache::AttentionRow>) -> Vec<Key> {
+    rows.into_iter()
+        .map(|r| key_of(&AttentionItem::from_row(r)))
+        .collect()
+}
+
 #[test]
 fn a_check_records_all_new_occurrences_and_names_the_first_in_list_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -575,13 +582,8 @@ fn a_check_records_all_new_occurrences_and_names_the_first_in_list_order() {
         "new per kind"
     );
     assert_eq!(noted.total(), want.len() as u64);
-    let first: Vec<Key> = noted
-        .first
-        .into_iter()
-        .map(|r| key_of(&AttentionItem::from_row(r)))
-        .collect();
     assert_eq!(
-        first,
+        keys(noted.first),
         want[..7].to_vec(),
         "the first new ones, in list order"
     );
@@ -608,10 +610,9 @@ fn a_check_records_all_new_occurrences_and_names_the_first_in_list_order() {
     let b = usagedesk_attention::bounds(later);
     let noted = cache.attention_mut().note(&b, later, false, 3).unwrap();
     assert_eq!(noted.total(), want_later.len() as u64);
-    let first: Vec<Key> = noted
-        .first
-        .into_iter()
-        .map(|r| key_of(&AttentionItem::from_row(r)))
-        .collect();
-    assert_eq!(first, want_later[..3].to_vec(), "the first of the new ones");
+    assert_eq!(
+        keys(noted.first),
+        want_later[..3].to_vec(),
+        "the first of the new ones"
+    );
 }

@@ -302,8 +302,8 @@ impl AttentionHandleMut<'_> {
     /// recorded once: a second call at the same state finds none.
     ///
     /// Set-based: the items go from one statement into the record without passing through
-    /// here, and only the first new ones are put in order. Ordering all of them (27,823 overdue
-    /// instances at 100k accounts) took a 4 MiB sort buffer that the C library kept.
+    /// here, and only the first new ones are put in order. Ordering all of them (44,148 items at
+    /// 100k accounts) took a 4 MiB sort buffer that the C library kept.
     pub fn note(
         &mut self,
         bounds: &AttentionBounds,
