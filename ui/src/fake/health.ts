@@ -132,7 +132,7 @@ export function fakeRenewals(w: FakeWorld, months: number, offset: number, limit
       });
     }
   }
-  rows.sort((a, b) => (a.expires_at < b.expires_at ? -1 : a.expires_at > b.expires_at ? 1 : compareText(a.license_id, b.license_id)));
+  rows.sort((a, b) => compareText(a.expires_at, b.expires_at) || compareText(a.license_id, b.license_id));
   return {
     months: window.map((m) => ({ month: m, licenses: rows.filter((r) => r.month === m).length })),
     page: { items: rows.slice(offset, offset + limit), total: rows.length, offset, limit },
