@@ -30,7 +30,8 @@
 //!
 //! Without the three, the UI process held Mesa and LLVM at launch: 14 MiB more of the app's
 //! physical memory at 100,000 accounts (280 MiB instead of 266 MiB, under Xvfb). The web
-//! process still opens its GL display: WebKitGTK aborts without one.
+//! process still opens an EGL display whatever these say: WebKitGTK 2.50 asks for it before the
+//! page's settings arrive, and aborts without one (docs/architecture.md, "Memory").
 
 use std::ffi::OsString;
 use std::path::Path;
