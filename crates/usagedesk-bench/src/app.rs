@@ -69,13 +69,13 @@ pub fn figures(ctx: &AppContext, rt: &tokio::runtime::Runtime) -> Vec<Figure> {
 }
 
 /// One view visited in a round: what to click, and what shows that its rows are drawn.
-struct Step {
-    name: &'static str,
-    click: &'static str,
-    rows: &'static str,
+pub(crate) struct Step {
+    pub(crate) name: &'static str,
+    pub(crate) click: &'static str,
+    pub(crate) rows: &'static str,
 }
 
-const VIEWS: [Step; 9] = [
+pub(crate) const VIEWS: [Step; 9] = [
     Step {
         name: "Accounts",
         click: "[data-testid=nav-accounts]",
@@ -181,7 +181,7 @@ async fn timed(
 }
 
 /// Clicks the first match of `css`, untimed.
-async fn click(s: &Session, css: &str) -> Result<()> {
+pub(crate) async fn click(s: &Session, css: &str) -> Result<()> {
     let v = s
         .script(
             "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;",

@@ -23,6 +23,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod app;
 mod cli;
 mod export;
+mod link_order;
 mod load;
 mod procs;
 mod queries;
@@ -79,6 +80,11 @@ struct Args {
     /// Opening it with a newer app migrates it: give a copy.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Measure nothing: profile the release app under valgrind on the app section's cache,
+    /// every view visited, and write its link order to this file (`src-tauri/link-order.txt`;
+    /// `crates/usagedesk-bench/src/link_order.rs`).
+    #[arg(long, value_name = "FILE")]
+    link_order: Option<PathBuf>,
     /// Runs of each query to take the median of.
     #[arg(long, default_value_t = 51)]
     runs: usize,
@@ -122,6 +128,21 @@ fn main() -> Result<()> {
     let cache_path = data_dir.join("cache.db");
     std::fs::create_dir_all(&data_dir)?;
     let rt = tokio::runtime::Runtime::new()?;
+    let app_context = || -> Result<app::AppContext> {
+        Ok(app::AppContext {
+            bins: bins.0.clone(),
+            data_dir: match &args.data_dir {
+                Some(d) => d.canonicalize()?,
+                None => data_dir.clone(),
+            },
+            work: work.clone(),
+        })
+    };
+    if let Some(out) = &args.link_order {
+        let n = link_order::write(&app_context()?, out, &rt)?;
+        eprintln!("link order: {n} functions written to {}", out.display());
+        return Ok(());
+    }
     let started = Instant::now();
     let mut figures: Vec<Figure> = Vec::new();
 
@@ -164,17 +185,7 @@ fn main() -> Result<()> {
     }
     // The app opens the cache offline: its views read only the cache.
     if runs(Section::App) {
-        figures.extend(app::figures(
-            &app::AppContext {
-                bins: bins.0.clone(),
-                data_dir: match &args.data_dir {
-                    Some(d) => d.canonicalize()?,
-                    None => data_dir.clone(),
-                },
-                work: work.clone(),
-            },
-            &rt,
-        ));
+        figures.extend(app::figures(&app_context()?, &rt));
     }
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

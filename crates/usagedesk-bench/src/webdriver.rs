@@ -130,6 +130,8 @@ impl Drop for Driver {
 pub struct Session {
     http: reqwest::Client,
     base: String,
+    /// How long one wait or one call may take ([`TIMEOUT`] unless [`Session::patient`]).
+    patience: Duration,
 }
 
 impl Session {
@@ -152,7 +154,14 @@ impl Session {
         Ok(Self {
             base: format!("http://127.0.0.1:{}/session/{id}", driver.port),
             http,
+            patience: TIMEOUT,
         })
+    }
+
+    /// The same session, waiting up to `patience` for each wait and call (an app under
+    /// valgrind runs tens of times slower).
+    pub fn patient(self, patience: Duration) -> Self {
+        Self { patience, ..self }
     }
 
     async fn call(
@@ -164,7 +173,7 @@ impl Session {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .timeout(TIMEOUT + Duration::from_secs(30));
+            .timeout(self.patience + Duration::from_secs(30));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -193,7 +202,7 @@ impl Session {
     pub async fn wait(&self, css: &str, every: Duration) -> Result<()> {
         let t = Instant::now();
         while !self.visible(css).await? {
-            if t.elapsed() > TIMEOUT {
+            if t.elapsed() > self.patience {
                 let text = self
                     .script("return document.body.innerText;", vec![])
                     .await?;
@@ -218,7 +227,7 @@ impl Session {
 
     /// Runs a script whose last argument is the callback; returns what it calls back with.
     pub async fn script_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
-        let timeouts = json!({"script": TIMEOUT.as_millis() as u64});
+        let timeouts = json!({"script": self.patience.as_millis() as u64});
         self.call(reqwest::Method::POST, "/timeouts", Some(timeouts))
             .await?;
         self.call(
