@@ -316,6 +316,7 @@ async fn measure(ctx: &AppContext, out: &mut Vec<Figure>) -> Result<()> {
     if !ctx.data_dir.join("cache.db").is_file() {
         bail!("no cache at {}", ctx.data_dir.join("cache.db").display());
     }
+    out.push(crate::link_order::figure(&app));
     let home = ctx.work.join("app-home");
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home)?;

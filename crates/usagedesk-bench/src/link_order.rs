@@ -18,7 +18,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::app::{click, AppContext, VIEWS};
+use crate::table::Figure;
 use crate::webdriver::{Driver, Session};
+
+/// The link order `src-tauri/build.rs` gives the linker, from the repository's root.
+pub const FILE: &str = "src-tauri/link-order.txt";
 
 /// How long one wait may take under valgrind (the first tree row came after about 100 s).
 const PATIENCE: Duration = Duration::from_secs(600);
@@ -184,6 +188,48 @@ fn functions_in(profile: &str, object: &str) -> Vec<String> {
     out
 }
 
+/// How many of the link order's names the app binary defines. Rust's names carry hashes that
+/// change with the compiler and with any crate under the one a function is in (Cargo mixes
+/// the dependencies' into each crate's), so after an upgrade most names may be gone: the
+/// linker skips them and the code they named is spread out again. Read with `nm`.
+pub fn figure(app: &Path) -> Figure {
+    const NAME: &str = "app: link order names the binary defines (src-tauri/link-order.txt)";
+    match coverage(app, Path::new(FILE)) {
+        Ok((found, named)) => Figure::plain(NAME, format!("{found} of {named}"))
+            .target(">= 90 %, else rerun --link-order", found * 10 >= named * 9),
+        Err(e) => Figure::not_measured(NAME, format!("{e:#}")),
+    }
+}
+
+fn coverage(app: &Path, order: &Path) -> Result<(usize, usize)> {
+    let text = std::fs::read_to_string(order)
+        .with_context(|| format!("cannot read {}", order.display()))?;
+    let names: std::collections::HashSet<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let out = Command::new("nm")
+        .arg("--defined-only")
+        .arg(app)
+        .output()
+        .context("cannot run nm (binutils)")?;
+    if !out.status.success() {
+        bail!(
+            "nm {}: {}",
+            app.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let symbols = String::from_utf8_lossy(&out.stdout);
+    let found: std::collections::HashSet<&str> = symbols
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter(|s| names.contains(s))
+        .collect();
+    Ok((found.len(), names.len()))
+}
+
 /// `(12) name` → ("12", "name"); `(12)` → ("12", "") (the name was given before).
 fn compressed(rest: &str) -> Option<(&str, &str)> {
     let rest = rest.strip_prefix('(')?;
@@ -249,6 +295,25 @@ fn=(2)
                 "sqlite3_prepare_v2",
                 "sqlite3WalkExpr"
             ]
+        );
+    }
+
+    #[test]
+    fn coverage_counts_the_names_the_binary_defines() {
+        // This test binary defines `main` (rustc writes it); the other name is nobody's.
+        let order =
+            std::env::temp_dir().join(format!("link-order-test-{}.txt", std::process::id()));
+        std::fs::write(
+            &order,
+            "# a comment\nmain\n_ZN7missing4name17h0000000000000000E\n\n",
+        )
+        .unwrap();
+        let found = coverage(&std::env::current_exe().unwrap(), &order);
+        std::fs::remove_file(&order).unwrap();
+        assert_eq!(
+            found.unwrap(),
+            (1, 2),
+            "comments and blank lines are no names"
         );
     }
 
