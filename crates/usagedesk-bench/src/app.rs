@@ -92,7 +92,7 @@ pub(crate) const VIEWS: [Step; 9] = [
         rows: "[data-testid=instance-card], [data-testid=instances-empty]",
     },
     Step {
-        name: "an instance's history",
+        name: HISTORY,
         click: "[data-testid=instance-card] [data-testid=instance-open]",
         rows: "[data-testid=event-row], [data-testid=events-empty]",
     },
@@ -178,6 +178,20 @@ async fn timed(
         Some(ms) => Ok(ms),
         None => bail!("{css} → {rows}: {}", v["error"]),
     }
+}
+
+/// The step that opens an instance's history; the views after it start from the Customers list.
+pub(crate) const HISTORY: &str = "an instance's history";
+/// The Customers view's sort (a select) and its "reporting overdue" filter.
+pub(crate) const CUSTOMER_SORT: &str = "[data-testid=customer-sort]";
+pub(crate) const FILTER_OVERDUE: &str = "[data-testid=filter-overdue]";
+
+/// From an instance's history back to the Customers list, untimed, for the next views.
+pub(crate) async fn back_to_customers(s: &Session, every: Duration) -> Result<()> {
+    click(s, "[data-testid=instance-detail-close]").await?;
+    tokio::time::sleep(PAUSE).await;
+    click(s, "[data-testid=customer-back]").await?;
+    s.wait("[data-testid=customer-row]", every).await
 }
 
 /// Clicks the first match of `css`, untimed.
@@ -390,13 +404,8 @@ async fn measure(ctx: &AppContext, out: &mut Vec<Figure>) -> Result<()> {
             if step.name == "a customer page" && s.visible("[data-testid=instances-empty]").await? {
                 bail!("customer #{index} has no instance: pick customers with instances");
             }
-            if step.name == "an instance's history" {
-                // Back to the list, untimed, for the next views.
-                click(&s, "[data-testid=instance-detail-close]").await?;
-                tokio::time::sleep(PAUSE).await;
-                click(&s, "[data-testid=customer-back]").await?;
-                s.wait("[data-testid=customer-row]", Duration::from_millis(20))
-                    .await?;
+            if step.name == HISTORY {
+                back_to_customers(&s, Duration::from_millis(20)).await?;
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -458,7 +467,7 @@ async fn measure(ctx: &AppContext, out: &mut Vec<Figure>) -> Result<()> {
         sorts.push(
             timed(
                 &s,
-                ("[data-testid=customer-sort]", 0, Some(to)),
+                (CUSTOMER_SORT, 0, Some(to)),
                 "[data-testid=customer-row]",
                 Some(json!({"css": null, "attr": "data-account-id"})),
             )
@@ -471,7 +480,7 @@ async fn measure(ctx: &AppContext, out: &mut Vec<Figure>) -> Result<()> {
         filters.push(
             timed(
                 &s,
-                ("[data-testid=filter-overdue]", 0, None),
+                (FILTER_OVERDUE, 0, None),
                 "[data-testid=customer-row]",
                 // The count of matching customers changes with the filter.
                 Some(json!({"css": "[data-testid=customer-count]", "attr": null})),

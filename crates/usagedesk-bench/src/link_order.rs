@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::app::{click, AppContext, VIEWS};
+use crate::app::{
+    back_to_customers, click, AppContext, CUSTOMER_SORT, FILTER_OVERDUE, HISTORY, VIEWS,
+};
 use crate::table::Figure;
 use crate::webdriver::{Driver, Session};
 
@@ -106,30 +108,25 @@ async fn profile(ctx: &AppContext, app: &Path, valgrind: &Path, dumps: &Path) ->
     s.wait("[data-testid=tree-row]", EVERY).await?;
     eprintln!("link order: the app is up under callgrind; visiting every view");
     for step in &VIEWS {
-        if s.visible("[data-testid=instance-detail-close]").await? {
-            click(&s, "[data-testid=instance-detail-close]").await?;
-            click(&s, "[data-testid=customer-back]").await?;
-            s.wait("[data-testid=customer-row]", EVERY).await?;
-        }
         click(&s, step.click).await?;
         s.wait(step.rows, EVERY)
             .await
             .with_context(|| format!("link order: {}", step.name))?;
         eprintln!("link order: {} drawn", step.name);
+        if step.name == HISTORY {
+            back_to_customers(&s, EVERY).await?;
+        }
     }
     // A sort and a filter change in the Customers view, as the bench's.
     click(&s, "[data-testid=nav-customers]").await?;
-    if s.visible("[data-testid=customer-back]").await? {
-        click(&s, "[data-testid=customer-back]").await?;
-    }
     s.wait("[data-testid=customer-row]", EVERY).await?;
     s.script(
-        "const e = document.querySelector('[data-testid=customer-sort]'); e.value = 'expiry'; \
+        "const e = document.querySelector(arguments[0]); e.value = 'expiry'; \
          e.dispatchEvent(new Event('change', { bubbles: true })); return true;",
-        vec![],
+        vec![CUSTOMER_SORT.into()],
     )
     .await?;
-    click(&s, "[data-testid=filter-overdue]").await?;
+    click(&s, FILTER_OVERDUE).await?;
     s.wait("[data-testid=customer-row]", EVERY).await?;
     tokio::time::sleep(Duration::from_secs(10)).await;
     // Every process under callgrind writes its profile now (the app is the only one running).
