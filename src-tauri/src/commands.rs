@@ -20,7 +20,8 @@ use usagedesk_desktop::{
     CustomerCounts, CustomerFilter, CustomerHealth, CustomerPage, CustomerSort, CustomerSummary,
     Desk, DroppedFile, EntitlementCard, ExportOutcome, ExportPlan, ExportProgress, ExportRequest,
     HealthFactor, HealthPage, ImportOutcome, InstanceCard, InstanceDetail, InstanceView,
-    IssuedSyncKey, LicenseFilter, LicenseListItem, OpenedFile, OpenedFiles, RenewalCalendar,
+    IssuedSyncKey, LicenseFilter, LicenseListItem, LocalZone, OpenedFile, OpenedFiles,
+    RenewalCalendar,
 };
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent};
 use usagedesk_domain::{Plan, YearMonth};
@@ -445,4 +446,10 @@ pub async fn set_reminders(desk: Desktop<'_>, enabled: bool) -> Result<bool, App
 #[tauri::command]
 pub fn take_opened_files(opened: State<'_, Arc<OpenedFiles>>) -> Vec<OpenedFile> {
     opened.take()
+}
+
+/// The computer's time zone as UTC offsets, read once by the UI for its local dates and times.
+#[tauri::command]
+pub fn local_zone(desk: Desktop<'_>) -> LocalZone {
+    desk.local_zone()
 }

@@ -110,6 +110,7 @@ pub fn run() {
             commands::reminders_enabled,
             commands::set_reminders,
             commands::take_opened_files,
+            commands::local_zone,
         ])
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -111,6 +111,8 @@ pub fn typescript_bindings() -> String {
         decl::<crate::OpenedKind>(&cfg),
         decl::<crate::KeyFacts>(&cfg),
         decl::<crate::OpenedFile>(&cfg),
+        decl::<crate::ZoneChange>(&cfg),
+        decl::<crate::LocalZone>(&cfg),
     ];
     format!(
         "// Generated from the Rust types by ts-rs (crates/usagedesk-desktop/src/bindings.rs).\n// Do not edit: run `UPDATE_BINDINGS=1 cargo test -p usagedesk-desktop bindings`.\n\n{}",

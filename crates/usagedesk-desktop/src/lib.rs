@@ -14,6 +14,7 @@ mod health;
 mod job;
 mod lanes;
 mod launch;
+mod local_zone;
 mod opened;
 mod status;
 pub mod webview_env;
@@ -26,6 +27,7 @@ pub use desk::{AccountDetail, Desk, DeskOptions, MAX_PAGE, MAX_SEARCH, MAX_TREND
 pub use error::{AppError, ErrorKind};
 pub use export::GENERATOR;
 pub use launch::{ArgsError, LaunchArgs, USAGE};
+pub use local_zone::{local_zone, LocalZone, ZoneChange};
 pub use opened::{inspect, KeyFacts, OpenedFile, OpenedFiles, OpenedKind};
 pub use status::{AppStatus, SyncFinished};
 pub use usagedesk_attention::{

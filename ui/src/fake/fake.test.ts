@@ -69,6 +69,7 @@ async function everyCommand(world: FakeWorld) {
   const attentionCounts = await ipc.attentionCounts();
   const reminders = [await ipc.setReminders(false), await ipc.remindersEnabled()];
   const opened = await ipc.takeOpenedFiles();
+  const zone = await ipc.localZone();
   const plans = await ipc.plans();
   const months = await ipc.completedMonths();
   const report = await ipc.syncNow();
@@ -78,7 +79,7 @@ async function everyCommand(world: FakeWorld) {
   const signedOut = await ipc.signOut();
   const connected = await ipc.connect('https://usage.example.com', 'a-good-token');
   const demo = await ipc.startDemo();
-  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, health, oneHealth, renewals, renewalsWritten, attention, attentionCounts, reminders, opened, plans, months, report, cleared, signedOut, connected, demo };
+  return { status, roots, kids, detail, hits, trend, plan, outcome, instances, overdue, ledger, key, dropped, imported, retried, counts, list, page, cards, attempts, instanceDetail, events, entitlements, overSeats, health, oneHealth, renewals, renewalsWritten, attention, attentionCounts, reminders, opened, zone, plans, months, report, cleared, signedOut, connected, demo };
 }
 
 describe('the fake backend', () => {
@@ -121,6 +122,8 @@ describe('the fake backend', () => {
     expect(a.attentionCounts.over_seats).toBe(a.overSeats.total);
     expect(a.attentionCounts.overdue).toBe(world.instances.filter((i) => i.overdue && i.instance.airgapped).length);
     expect(a.reminders).toEqual([false, false]);
+    // no table of offsets: the UI keeps JavaScript's own local time, the test process's zone
+    expect(a.zone.changes).toEqual([]);
     // the sync reported its progress and uploaded what was imported
     expect(a.report.uploaded).toBeGreaterThan(0);
     expect(fake.events.filter(([e]) => e === 'sync://progress').length).toBeGreaterThan(3);

@@ -554,6 +554,8 @@ export function fakeShell(w: FakeWorld, emit: Emit) {
       w.opened = [];
       return files;
     },
+    // No table: the UI falls back to JavaScript's own local time, the test process's zone.
+    local_zone: () => ({ changes: [] }),
   };
 
   return {

@@ -19,6 +19,7 @@ import type {
 import { asSentence } from '../export/export';
 import { compareText, formatDate, formatDateTime, formatInt, pluralize, relativeTime } from '../ui/format';
 import type { SaveFilter } from '../backend/ipc';
+import { localParts } from '../ui/localtime';
 
 /** An air-gapped instance without a verified file for longer than this is overdue. */
 export const OVERDUE_DAYS = 31;
@@ -44,9 +45,9 @@ export function safeId(id: string): string {
 
 /** The local calendar day of `at` as yyyymmdd. */
 export function yyyymmdd(at: Date | string | number): string {
-  const d = new Date(at);
+  const d = localParts(new Date(at).getTime());
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
+  return `${d.year}${pad(d.month + 1)}${pad(d.day)}`;
 }
 
 /** `{instance}-{yyyymmdd}.usagedesk-synckey` */
@@ -164,9 +165,9 @@ export function validDaysError(value: unknown): string | null {
 /** "Valid until Dec 23, 2025" for a validity of `days` from `now` (local calendar). */
 export function validUntilText(days: number, now: number): string | null {
   if (validDaysError(days) !== null) return null;
-  const d = new Date(now + days * DAY_MS);
+  const d = localParts(now + days * DAY_MS);
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `Valid until ${formatDate(`${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`)}`;
+  return `Valid until ${formatDate(`${d.year}-${pad(d.month + 1)}-${pad(d.day)}`)}`;
 }
 
 export type IssuedView = { title: string; detail: string; warning: string | null };

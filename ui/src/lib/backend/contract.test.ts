@@ -132,6 +132,7 @@ describe('ipc.ts', () => {
       ipc.remindersEnabled(),
       ipc.setReminders(false),
       ipc.takeOpenedFiles(),
+      ipc.localZone(),
     ]);
     const names = sent.map(([cmd]) => cmd as CommandName);
     expect([...names].sort()).toEqual(Object.keys(COMMANDS).sort());

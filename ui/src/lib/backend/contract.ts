@@ -38,6 +38,7 @@ import type {
   LedgerRow,
   LicenseFilter,
   LicenseListItem,
+  LocalZone,
   OpenedFile,
   Page,
   Plan,
@@ -98,6 +99,7 @@ export type Commands = {
   reminders_enabled: { args: None; result: boolean };
   set_reminders: { args: { enabled: boolean }; result: boolean };
   take_opened_files: { args: None; result: OpenedFile[] };
+  local_zone: { args: None; result: LocalZone };
 };
 
 export type CommandName = keyof Commands;
@@ -152,6 +154,7 @@ export const COMMANDS = {
   reminders_enabled: [],
   set_reminders: ['enabled'],
   take_opened_files: [],
+  local_zone: [],
 } as const satisfies { readonly [K in CommandName]: readonly (keyof Args<K>)[] };
 
 /** Argument names of a command's type that {@link COMMANDS} does not list (never, when complete). */

@@ -225,6 +225,9 @@ export const exportRenewals = (months: number, path: string) => call('export_ren
  */
 export const takeOpenedFiles = () => call('take_opened_files');
 
+/** The computer's time zone as UTC offsets, for local dates and times (`$lib/ui/localtime`). */
+export const localZone = () => call('local_zone');
+
 /** A file type offered by the save dialog. */
 export type SaveFilter = { name: string; extensions: string[] };
 

@@ -982,3 +982,11 @@ key: KeyFacts | null,
  * sentence that says what to do. `None` for a usage data file: the preview checks it.
  */
 problem: string | null, };
+
+export type ZoneChange = { 
+/**
+ * Milliseconds since 1970-01-01 UTC (JavaScript's `Date` value).
+ */
+from_ms: number, offset_seconds: number, };
+
+export type LocalZone = { changes: Array<ZoneChange>, };

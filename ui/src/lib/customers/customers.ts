@@ -20,6 +20,7 @@ import type {
   UptimeBar,
 } from '$lib/bindings';
 import { formatDateTime, formatInt, pluralize, relativeTime } from '../ui/format';
+import { localParts } from '../ui/localtime';
 
 const MINUTE = 60;
 const HOUR = 3600;
@@ -76,17 +77,19 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** The local calendar day of an RFC 3339 instant: "Nov 23, 2025". */
 export function formatDay(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${MONTHS[d.getMonth()]} ${d.getDate()}, ${d.getFullYear()}`;
+  const ms = new Date(iso).getTime();
+  if (Number.isNaN(ms)) return iso;
+  const d = localParts(ms);
+  return `${MONTHS[d.month]} ${d.day}, ${d.year}`;
 }
 
 /** Local "Nov 23 14:05" (no year), for bars and events of the last two weeks. */
 export function formatShortDateTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
+  const ms = new Date(iso).getTime();
+  if (Number.isNaN(ms)) return iso;
+  const d = localParts(ms);
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${d.getDate()} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${MONTHS[d.month]} ${d.day} ${pad(d.hours)}:${pad(d.minutes)}`;
 }
 
 // ---------------------------------------------------------------------------------------------

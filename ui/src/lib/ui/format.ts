@@ -1,9 +1,10 @@
 import type { Availability, Metric, UsageCounts, YearMonth } from '$lib/bindings';
+import { localParts } from './localtime';
 
 // Numbers, dates and text order are written out here instead of through `Intl`, `toLocale*`
 // or `localeCompare`: one fixed form, read by people and by end-to-end tests alike ("1,234"),
 // and WebKit then never loads ICU's locale, number-format and collation data into the web
-// process (0.8 MiB at 100k accounts; local times still read the time zone through ICU).
+// process (0.8 MiB at 100k accounts). Local times go through `./localtime`, for the same reason.
 
 /**
  * Digits with a comma every three from the right: "1234567" → "1,234,567". A loop, not a
@@ -188,10 +189,11 @@ export function formatDayMonth(date: string): string {
 
 /** Absolute local date and time of an RFC 3339 instant, for tooltips. */
 export function formatDateTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
+  const ms = new Date(iso).getTime();
+  if (Number.isNaN(ms)) return iso;
+  const d = localParts(ms);
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${d.getDate()}, ${d.getFullYear()} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${MONTHS[d.month]} ${d.day}, ${d.year} ${pad(d.hours)}:${pad(d.minutes)}`;
 }
 
 /** "just now", "2 min ago", "3 h ago", "yesterday", "5 days ago", then the date. */
