@@ -103,7 +103,9 @@ fn first_second_with<Tz: TimeZone>(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Weekday};
+    use chrono::{
+        Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, Weekday,
+    };
 
     use super::*;
 
@@ -129,14 +131,16 @@ mod tests {
         fn from_offset(_: &FixedOffset) -> Self {
             Cet
         }
-        fn offset_from_local_date(&self, _: &NaiveDate) -> LocalResult<FixedOffset> {
-            unimplemented!("the table reads offsets of UTC instants only")
+        // The table reads offsets of UTC instants only; local times are read as winter time
+        // (ambiguous or missing hours are not told apart), enough for chrono's other uses.
+        fn offset_from_local_date(&self, local: &NaiveDate) -> LocalResult<FixedOffset> {
+            LocalResult::Single(self.offset_from_utc_date(local))
         }
-        fn offset_from_local_datetime(&self, _: &NaiveDateTime) -> LocalResult<FixedOffset> {
-            unimplemented!("the table reads offsets of UTC instants only")
+        fn offset_from_local_datetime(&self, local: &NaiveDateTime) -> LocalResult<FixedOffset> {
+            LocalResult::Single(self.offset_from_utc_datetime(&(*local - TimeDelta::hours(1))))
         }
-        fn offset_from_utc_date(&self, _: &NaiveDate) -> FixedOffset {
-            unimplemented!("the table reads offsets of UTC instants only")
+        fn offset_from_utc_date(&self, utc: &NaiveDate) -> FixedOffset {
+            self.offset_from_utc_datetime(&utc.and_hms_opt(0, 0, 0).unwrap())
         }
         fn offset_from_utc_datetime(&self, utc: &NaiveDateTime) -> FixedOffset {
             let summer =

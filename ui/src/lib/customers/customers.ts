@@ -19,8 +19,8 @@ import type {
   Uptime,
   UptimeBar,
 } from '$lib/bindings';
-import { formatDateTime, formatInt, pluralize, relativeTime } from '../ui/format';
-import { localParts } from '../ui/localtime';
+import { formatDateTime, formatInt, MONTHS, pluralize, relativeTime } from '../ui/format';
+import { localPartsOf } from '../ui/localtime';
 
 const MINUTE = 60;
 const HOUR = 3600;
@@ -73,21 +73,17 @@ export function formatRatio(ratio: number | null | undefined): string {
   return `${(tenths / 10).toFixed(1)} %`;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
 /** The local calendar day of an RFC 3339 instant: "Nov 23, 2025". */
 export function formatDay(iso: string): string {
-  const ms = new Date(iso).getTime();
-  if (Number.isNaN(ms)) return iso;
-  const d = localParts(ms);
+  const d = localPartsOf(iso);
+  if (d === null) return iso;
   return `${MONTHS[d.month]} ${d.day}, ${d.year}`;
 }
 
 /** Local "Nov 23 14:05" (no year), for bars and events of the last two weeks. */
 export function formatShortDateTime(iso: string): string {
-  const ms = new Date(iso).getTime();
-  if (Number.isNaN(ms)) return iso;
-  const d = localParts(ms);
+  const d = localPartsOf(iso);
+  if (d === null) return iso;
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${MONTHS[d.month]} ${d.day} ${pad(d.hours)}:${pad(d.minutes)}`;
 }

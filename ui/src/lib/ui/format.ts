@@ -1,5 +1,5 @@
 import type { Availability, Metric, UsageCounts, YearMonth } from '$lib/bindings';
-import { localParts } from './localtime';
+import { localPartsOf } from './localtime';
 
 // Numbers, dates and text order are written out here instead of through `Intl`, `toLocale*`
 // or `localeCompare`: one fixed form, read by people and by end-to-end tests alike ("1,234"),
@@ -132,7 +132,7 @@ export function sumTotals(
   return sum;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+export const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const MONTHS_LONG = [
   'January',
   'February',
@@ -189,9 +189,8 @@ export function formatDayMonth(date: string): string {
 
 /** Absolute local date and time of an RFC 3339 instant, for tooltips. */
 export function formatDateTime(iso: string): string {
-  const ms = new Date(iso).getTime();
-  if (Number.isNaN(ms)) return iso;
-  const d = localParts(ms);
+  const d = localPartsOf(iso);
+  if (d === null) return iso;
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${MONTHS[d.month]} ${d.day}, ${d.year} ${pad(d.hours)}:${pad(d.minutes)}`;
 }

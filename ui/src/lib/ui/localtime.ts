@@ -27,6 +27,12 @@ export function offsetAt(table: readonly ZoneChange[], ms: number): number {
   return table[lo]?.offset_seconds ?? 0;
 }
 
+/** The local day and time of an RFC 3339 instant; `null` when it is not one. */
+export function localPartsOf(iso: string): LocalParts | null {
+  const ms = new Date(iso).getTime();
+  return Number.isNaN(ms) ? null : localParts(ms);
+}
+
 /** The local day and time of the instant `ms` (milliseconds since 1970 UTC). */
 export function localParts(ms: number): LocalParts {
   if (changes === null) {
