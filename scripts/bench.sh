@@ -11,5 +11,10 @@ command -v sqlite3 >/dev/null || { echo "sqlite3 is needed for the export baseli
 # The app embeds the built UI (ui/dist).
 [ -d ui/node_modules ] || npm ci --prefix ui --no-audit --no-fund
 npm --prefix ui run build
-cargo build --release --locked -p usagedesk-cloud -p usagedesk-cli -p usagedesk-bench -p usagedesk
+cargo build --release --locked -p usagedesk-cloud -p usagedesk-cli -p usagedesk-bench
+# The app alone, with the command its installers build it with (`tauri build` runs it): built
+# together with the binaries above, Cargo would give their shared dependencies the union of
+# their features, every crate would get other symbol names, and the names the link order lists
+# (src-tauri/link-order.txt) would miss the installed app's (half of them did).
+cargo build --release --locked --bins --features tauri/custom-protocol
 exec target/release/usagedesk-bench --bin target/release "$@"

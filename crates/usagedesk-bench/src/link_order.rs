@@ -9,7 +9,9 @@
 //! app section (the same views), and callgrind's profile names every function it entered.
 //!
 //! `usagedesk-bench --bin target/release --link-order src-tauri/link-order.txt` (an X
-//! display, valgrind and the synced bench cache needed; about ten minutes at 100k).
+//! display, valgrind and the synced bench cache needed; about ten minutes at 100k), on the app
+//! built alone as `tauri build` builds it (`scripts/bench.sh` does): built in one `cargo build`
+//! with other packages, its dependencies get other features and its functions other names.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
