@@ -1,26 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
-import { flushSync } from 'svelte';
 import ChildrenTable from './ChildrenTable.svelte';
 import { installFake } from '../../test/fake';
+import { FakeIntersectionObserver as FakeObserver } from '../../test/intersection';
 
 let fake: ReturnType<typeof installFake>;
-
-/** The browser's observer, reporting when the test says the table came near the screen. */
-class FakeObserver {
-  static made: FakeObserver[] = [];
-  disconnected = false;
-  constructor(private readonly callback: (entries: { isIntersecting: boolean }[]) => void) {
-    FakeObserver.made.push(this);
-  }
-  observe() {}
-  disconnect() {
-    this.disconnected = true;
-  }
-  report(isIntersecting: boolean) {
-    flushSync(() => this.callback([{ isIntersecting }]));
-  }
-}
 
 afterEach(() => {
   cleanup();

@@ -1,27 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NEAR_MARGIN_PX, nearView } from './nearView';
-
-/** A stand-in for the browser's observer: the test says when the node intersects. */
-class FakeObserver {
-  static made: FakeObserver[] = [];
-  observed: Element[] = [];
-  disconnected = false;
-  constructor(
-    private readonly callback: (entries: { isIntersecting: boolean }[]) => void,
-    readonly options: { rootMargin?: string },
-  ) {
-    FakeObserver.made.push(this);
-  }
-  observe(node: Element) {
-    this.observed.push(node);
-  }
-  disconnect() {
-    this.disconnected = true;
-  }
-  report(isIntersecting: boolean) {
-    this.callback([{ isIntersecting }]);
-  }
-}
+import { FakeIntersectionObserver as FakeObserver } from '../../test/intersection';
 
 describe('nearView', () => {
   afterEach(() => {

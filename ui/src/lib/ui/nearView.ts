@@ -1,9 +1,9 @@
 // Draw what sits below the fold only when it comes near the screen.
 //
-// A table costs the web process about 4 KiB a cell once drawn, and WebKit keeps what a view
-// freed for the views after it: at 100,000 accounts the Accounts pane's 50 child rows (below
-// the account's cards, out of view until one scrolls) held 4.4 MiB of the web process at
-// launch, and 1.7-3.4 MiB of the whole app after every view (docs/architecture.md, "Memory").
+// A table costs the web process about 4 KiB a cell once drawn: at 100,000 accounts the
+// Accounts pane's 50 child rows (below the account's cards, out of view until one scrolls)
+// held 4-5 MiB of the web process at launch, and 0.7-1.2 MiB after every view, WebKit keeping
+// what a view freed for the views after it (docs/architecture.md, "Memory").
 
 /** How far outside the viewport a node counts as near: about a wheel step or two. */
 export const NEAR_MARGIN_PX = 240;
