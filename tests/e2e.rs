@@ -1063,7 +1063,13 @@ async fn the_entitlements_card_shows_the_numbers_of_the_definitions() {
         .filter(|e| e.overage > 0)
         .count();
     assert!(over > 0, "some license is over its seats in {month}");
-    s.wait("[data-testid=license-list][data-filter=over]").await;
+    // Its rows are drawn once it comes near the screen (below the cards): scroll to it.
+    let list = s.wait("[data-testid=license-list][data-filter=over]").await;
+    s.script(
+        "arguments[0].scrollIntoView({block: 'start'});",
+        vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": list})],
+    )
+    .await;
     for _ in 0..50 {
         if s.find_all("[data-testid=license-row]").await.len() == over {
             break;

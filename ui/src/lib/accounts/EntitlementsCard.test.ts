@@ -1,14 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import EntitlementsCard from './EntitlementsCard.svelte';
 import LicenseList from './LicenseList.svelte';
 import { installFake } from '../../test/fake';
+import { FakeIntersectionObserver } from '../../test/intersection';
 
 let fake: ReturnType<typeof installFake>;
 afterEach(() => {
   cleanup();
   fake?.clear();
+  vi.unstubAllGlobals();
+  FakeIntersectionObserver.made = [];
 });
 
 /** The last two completed months: the fake customers' licenses are dated from now. */
@@ -85,5 +88,22 @@ describe('Licenses to watch', () => {
     await waitFor(() => expect(screen.getAllByTestId('license-row').map((r) => r.dataset.plan)).toContain('standard'));
     const asked = fake.calls.filter((c) => c.cmd === 'license_list').map((c) => c.args);
     expect(asked.at(-1)).toMatchObject({ accountId: 'sp', filter: 'under', offset: 0, limit: 25 });
+  });
+
+  it('draws its rows only when the list comes near the screen, keeping their height meanwhile', async () => {
+    vi.stubGlobal('IntersectionObserver', FakeIntersectionObserver);
+    const months = recentMonths();
+    fake = installFake({ months });
+    render(LicenseList, { props: { accountId: 'sp', month: months[1], plans: PLANS, version: 0, onopen: () => {} } });
+    // The page (one license over its seats, as above) is fetched; its row waits.
+    const pending = await screen.findByTestId('licenses-pending');
+    expect(fake.calls.filter((c) => c.cmd === 'license_list')).toHaveLength(1);
+    expect(screen.queryAllByTestId('license-row')).toHaveLength(0);
+    expect(pending.querySelector('td')?.style.height).toBe('31px');
+    expect(pending.querySelector('td')?.colSpan).toBe(7);
+    FakeIntersectionObserver.made.at(-1)!.report(true);
+    await waitFor(() => expect(screen.getAllByTestId('license-row')).toHaveLength(1));
+    expect(screen.queryByTestId('licenses-pending')).toBeNull();
+    expect(fake.calls.filter((c) => c.cmd === 'license_list')).toHaveLength(1);
   });
 });
