@@ -1,7 +1,7 @@
 // Whether a node has come near the screen yet (`nearView`), as state a component draws from:
 // rows below the fold wait for it (`PendingRows` keeps their height meanwhile).
 // Created during a component's initialisation (it registers an effect). In the markup:
-//   <section bind:this={screen.el}> · {#if screen.near}rows{:else}<PendingRows …/>{/if}
+//   <section bind:this={nearScreen.el}> · {#if !nearScreen.near}<PendingRows …/>{:else}rows{/if}
 
 import { nearView } from './nearView';
 
