@@ -1027,7 +1027,7 @@ async fn the_entitlements_card_shows_the_numbers_of_the_definitions() {
     let month = usagedesk_testkit::month_back(today, 2);
 
     // cust-b: a license with seats and one without (all of its use is overage).
-    open_account(&s, "cust-b", "Customer B").await;
+    open_account(&s, "cust-b", usagedesk_testkit::CUSTOMER_B).await;
     // The account must be on screen before the month changes, or its load resets the picker.
     let select = s.wait("[data-testid=month-select]").await;
     s.script(
@@ -1080,6 +1080,38 @@ async fn the_entitlements_card_shows_the_numbers_of_the_definitions() {
         s.find_all("[data-testid=license-row]").await.len(),
         over,
         "licenses over seats"
+    );
+    // cust-b's long name is cut with an ellipsis inside its own cell, not clipped mid-letter
+    // or pushed off the card: at the default window size every column, Overage last, is
+    // inside the list's card and nothing scrolls sideways.
+    let fit = s
+        .script(
+            "const card = arguments[0]; const scroll = card.querySelector('.scroll'); \
+             const cell = card.querySelector('[data-testid=license-row][data-license-id^=LIC-B] td.name'); \
+             const name = cell.querySelector('button'); \
+             const last = card.querySelector('thead th:last-child').getBoundingClientRect(); \
+             return {sideways: scroll.scrollWidth - scroll.clientWidth, \
+                     overage_inside: Math.round(card.getBoundingClientRect().right - last.right), \
+                     name_cut: name.scrollWidth > name.clientWidth, \
+                     name_past_cell: Math.round(name.getBoundingClientRect().right - cell.getBoundingClientRect().right)};",
+            vec![serde_json::json!({"element-6066-11e4-a52e-4f735466cecf": list})],
+        )
+        .await;
+    assert_eq!(
+        fit["sideways"], 0,
+        "the license list scrolls sideways: {fit}"
+    );
+    assert!(
+        fit["overage_inside"].as_i64().is_some_and(|px| px >= 0),
+        "Overage is off the card: {fit}"
+    );
+    assert_eq!(
+        fit["name_cut"], true,
+        "cust-b's long name is cut with an ellipsis: {fit}"
+    );
+    assert!(
+        fit["name_past_cell"].as_i64().is_some_and(|px| px <= 0),
+        "the name runs past its cell: {fit}"
     );
     // cust-c holds no license and has no descendant: the card says so.
     open_account(&s, "cust-c", "Customer C").await;

@@ -148,7 +148,7 @@ async fn the_health_view_shows_a_score_and_its_factors() {
         s.click(&name).await;
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let shown = s.wait("[data-testid=health-detail-name]").await;
-        if s.text(&shown).await == "Customer B" {
+        if s.text(&shown).await == usagedesk_testkit::CUSTOMER_B {
             chosen = true;
             break;
         }
@@ -156,7 +156,7 @@ async fn the_health_view_shows_a_score_and_its_factors() {
     if !chosen {
         s.screenshot(&shots().join("20-health-failed.png")).await;
     }
-    assert!(chosen, "choosing Customer B shows its factors");
+    assert!(chosen, "choosing cust-b shows its factors");
     let (factors, total) = expected(&exp, "cust-b", today);
     s.wait_text("[data-testid=health-detail-score]", |t| {
         t == total.to_string()

@@ -58,7 +58,8 @@ pub fn entitlements_fixture(today: NaiveDate) -> tempfile::TempDir {
         ("sp", "Service \"Provider\"", "root", m(10)),
         ("cust-a", "Customer A", "sp", m(10)),
         ("div-a1", "Division A1, North", "cust-a", m(10)),
-        ("cust-b", "Customer B", "sp", m(10)),
+        // A name longer than the license list's account column at the default window size.
+        ("cust-b", CUSTOMER_B, "sp", m(10)),
         ("cust-c", "Customer C", "root", m(3)),
         ("cust-d", "Customer D", "root", m(2)),
     ];
@@ -214,6 +215,9 @@ pub struct ExpectedEntitlements {
     /// plan → index of its seat metric in (registered, with token, with activity).
     pub metric: BTreeMap<String, usize>,
 }
+
+/// cust-b's name in [`entitlements_fixture`].
+pub const CUSTOMER_B: &str = "Customer B Logistics and Distribution Holdings International";
 
 pub const METRIC_NAMES: [&str; 3] = [
     "users_registered",

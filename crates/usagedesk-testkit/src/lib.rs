@@ -19,7 +19,7 @@ use usagedesk_domain::FixedClock;
 
 mod entitlements;
 pub use entitlements::{
-    entitlements_fixture, month_back, ExpEntitlement, ExpLicense, ExpectedEntitlements,
+    entitlements_fixture, month_back, ExpEntitlement, ExpLicense, ExpectedEntitlements, CUSTOMER_B,
 };
 
 /// "Today" in every test that uses the small fixture: July 2024 is running, June is the
