@@ -25,5 +25,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: true,
+    // vi.stubGlobal (a fake IntersectionObserver) lasts one test
+    unstubGlobals: true,
   },
 });

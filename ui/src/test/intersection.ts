@@ -1,6 +1,7 @@
 // A stand-in for the browser's IntersectionObserver (jsdom has none): the test says when the
 // watched node comes near the screen. Install with `vi.stubGlobal('IntersectionObserver',
-// FakeIntersectionObserver)`; `made` lists the observers created, newest last.
+// FakeIntersectionObserver)` (undone after each test); `made` lists the observers created in
+// the test, newest last.
 import { flushSync } from 'svelte';
 
 export class FakeIntersectionObserver {

@@ -1,4 +1,11 @@
 import '@testing-library/jest-dom/vitest';
+import { afterEach } from 'vitest';
+import { FakeIntersectionObserver } from './intersection';
+
+// Each test starts with no fake observer made (the globals themselves: `unstubGlobals`).
+afterEach(() => {
+  FakeIntersectionObserver.made = [];
+});
 
 // jsdom lacks these browser APIs that components use.
 if (!('ResizeObserver' in globalThis)) {

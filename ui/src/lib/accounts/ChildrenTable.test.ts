@@ -9,8 +9,6 @@ let fake: ReturnType<typeof installFake>;
 afterEach(() => {
   cleanup();
   fake?.clear();
-  vi.unstubAllGlobals();
-  FakeObserver.made = [];
 });
 
 const PLANS = [

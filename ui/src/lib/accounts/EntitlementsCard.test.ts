@@ -10,8 +10,6 @@ let fake: ReturnType<typeof installFake>;
 afterEach(() => {
   cleanup();
   fake?.clear();
-  vi.unstubAllGlobals();
-  FakeIntersectionObserver.made = [];
 });
 
 /** The last two completed months: the fake customers' licenses are dated from now. */

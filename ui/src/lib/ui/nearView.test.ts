@@ -1,13 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NEAR_MARGIN_PX, nearView } from './nearView';
 import { FakeIntersectionObserver as FakeObserver } from '../../test/intersection';
 
 describe('nearView', () => {
-  afterEach(() => {
-    vi.unstubAllGlobals();
-    FakeObserver.made = [];
-  });
-
   it('waits for the node to come near, then calls once and stops watching', () => {
     vi.stubGlobal('IntersectionObserver', FakeObserver);
     const node = document.createElement('section');
