@@ -29,8 +29,8 @@ const READER_PAGE_CACHE_KIB: u32 = 512;
 /// air-gap steps read and write a few pages. It was 8 MiB all the time: the first reminder
 /// check, 20 s after start, filled it and the app held 6-8 MiB more from then on.
 const WRITER_PAGE_CACHE_KIB: u32 = 512;
-/// Page cache of the writing connection during a sync or a health computation (KiB), given
-/// back when it ends ([`LargeJob`]).
+/// Page cache of the connection a sync or a health computation runs on (KiB), closed when
+/// it ends ([`LargeJob`]).
 const LARGE_JOB_PAGE_CACHE_KIB: u32 = 8 * 1024;
 
 /// The selected account with its breadcrumb.
@@ -68,36 +68,45 @@ impl DeskOptions {
     }
 }
 
-/// The writing connection during a sync or a health computation: a larger page cache, back to
-/// the small one (and the pages beyond it freed) when dropped.
-pub(crate) struct LargeJob<'c>(&'c mut Cache);
+/// A sync or a health computation: a connection of its own on the cache file, with a larger
+/// page cache, opened while the writing connection's lock is held (one writer at a time) and
+/// closed when the job ends. Closing frees everything SQLite allocated for the job (its page
+/// cache, sorts, statements) at once. On the writing connection those allocations outlived it
+/// in the C library's heap: at 100,000 accounts the app held 16 MiB more after each health
+/// computation, though the page cache was made small again and shrunk.
+pub(crate) struct LargeJob<'w> {
+    cache: Cache,
+    /// The writing connection, locked while the job writes.
+    _writer: &'w mut Cache,
+}
 
-impl<'c> LargeJob<'c> {
-    pub(crate) fn start(cache: &'c mut Cache) -> Result<Self, AppError> {
-        cache.set_page_cache_kib(LARGE_JOB_PAGE_CACHE_KIB)?;
-        Ok(Self(cache))
+impl<'w> LargeJob<'w> {
+    pub(crate) fn start(writer: &'w mut Cache) -> Result<Self, AppError> {
+        let path = writer.file_path().ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Internal,
+                "a sync or a health computation needs the cache's file on disk",
+            )
+        })?;
+        let cache = Cache::open(path)?;
+        cache.bound_memory(LARGE_JOB_PAGE_CACHE_KIB)?;
+        Ok(Self {
+            cache,
+            _writer: writer,
+        })
     }
 }
 
 impl std::ops::Deref for LargeJob<'_> {
     type Target = Cache;
     fn deref(&self) -> &Cache {
-        self.0
+        &self.cache
     }
 }
 
 impl std::ops::DerefMut for LargeJob<'_> {
     fn deref_mut(&mut self) -> &mut Cache {
-        self.0
-    }
-}
-
-impl Drop for LargeJob<'_> {
-    fn drop(&mut self) {
-        let smaller = self.0.set_page_cache_kib(WRITER_PAGE_CACHE_KIB);
-        if let Err(e) = smaller.and_then(|()| self.0.release_memory()) {
-            tracing::warn!("the cache's memory after a large job was not released: {e}");
-        }
+        &mut self.cache
     }
 }
 
@@ -663,15 +672,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_large_job_has_the_larger_page_cache_and_gives_it_back_when_it_ends() {
-        let mut cache = Cache::open_in_memory().unwrap();
-        cache.bound_memory(WRITER_PAGE_CACHE_KIB).unwrap();
+    fn a_large_job_runs_on_a_connection_of_its_own_that_writes_to_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Cache::open(dir.path().join("cache.db")).unwrap();
+        writer.bound_memory(WRITER_PAGE_CACHE_KIB).unwrap();
+        let now = usagedesk_testkit::clock().now();
         {
-            let job = LargeJob::start(&mut cache).unwrap();
+            let mut job = LargeJob::start(&mut writer).unwrap();
             assert_eq!(job.page_cache_kib().unwrap(), LARGE_JOB_PAGE_CACHE_KIB);
+            assert!(usagedesk_health::ensure_current(&mut job, now).unwrap());
         }
-        // Dropped, even without an error: the writer between jobs is small again.
-        assert_eq!(cache.page_cache_kib().unwrap(), WRITER_PAGE_CACHE_KIB);
+        // The job's connection is closed; the writer kept its small cache and reads what the
+        // job wrote to the file.
+        assert_eq!(writer.page_cache_kib().unwrap(), WRITER_PAGE_CACHE_KIB);
+        assert_eq!(writer.health().as_of().unwrap(), Some(now.date_naive()));
+    }
+
+    #[test]
+    fn a_large_job_needs_the_cache_file() {
+        let mut cache = Cache::open_in_memory().unwrap();
+        let refused = LargeJob::start(&mut cache).err().map(|e| e.kind);
+        assert_eq!(
+            refused,
+            Some(ErrorKind::Internal),
+            "nothing to open beside it"
+        );
     }
 
     /// A desk on an empty cache in `dir`, the keyring in memory, the clock fixed.
