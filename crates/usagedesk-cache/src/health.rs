@@ -5,11 +5,10 @@
 //! import writes marks them as lagging ([`mark_dirty`], in the same transaction), so they are
 //! recomputed before they are read again.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::health_stage::Staged;
 use crate::{CacheError, HealthHandle, HealthHandleMut, Page, Result};
 
 /// The largest page of the health list and the calendar.
@@ -62,7 +61,6 @@ pub struct RenewalListRow {
 /// One instance's facts for the health factors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthInstanceFacts {
-    pub owner: String,
     /// Ready 0 … Missing 4 (`None`: never checked in).
     pub severity: Option<u8>,
     /// ns since 1970.
@@ -70,15 +68,6 @@ pub struct HealthInstanceFacts {
     pub verified_at: Option<i64>,
     pub app_version: Option<String>,
     pub channel: Option<String>,
-}
-
-/// A customer with its licenses' ends (ns; `None`: a license that never ends).
-#[derive(Debug, Clone, PartialEq)]
-pub struct HealthCustomerFacts {
-    pub account_id: String,
-    pub name: String,
-    pub ends: Vec<i64>,
-    pub no_expiry: u32,
 }
 
 /// Marks health as lagging behind the data (inside the caller's write transaction).
@@ -130,7 +119,7 @@ fn renewal_row(r: &Row<'_>) -> rusqlite::Result<RenewalListRow> {
     })
 }
 
-const HEALTH_COLUMNS: &str = "account_id, name, score, f_usage_trend, f_utilization,
+pub(crate) const HEALTH_COLUMNS: &str = "account_id, name, score, f_usage_trend, f_utilization,
     f_instance_status, f_version_lag, f_license_expiry, f_reporting_freshness, factors";
 
 /// Merges the new rows (`temp.new_health`) into the stored table: rows gone are deleted, new
@@ -266,178 +255,6 @@ impl HealthHandle<'_> {
                 .map_err(|_| CacheError::corrupt(format!("health day '{d}'")))
         })
         .transpose()
-    }
-
-    /// Every customer (an account holding a license), by account id, with its licenses' ends.
-    pub fn each_customer(
-        &self,
-        mut each: impl FnMut(HealthCustomerFacts) -> Result<()>,
-    ) -> Result<()> {
-        let mut st = self.cache.conn.prepare(
-            "SELECT account_id, name, expiries, no_expiry FROM customers ORDER BY account_id",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let ends: Vec<i64> = serde_json::from_str(r.get_ref(2)?.as_str()?)
-                .map_err(|e| CacheError::corrupt(format!("a customer's license ends: {e}")))?;
-            each(HealthCustomerFacts {
-                account_id: r.get(0)?,
-                name: r.get(1)?,
-                ends,
-                no_expiry: r.get::<_, i64>(3)?.max(0) as u32,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Every instance of a customer, with its version and its license's channel.
-    pub fn each_instance(
-        &self,
-        mut each: impl FnMut(HealthInstanceFacts) -> Result<()>,
-    ) -> Result<()> {
-        let mut st = self.cache.conn.prepare(
-            "SELECT ci.owner, ci.severity, ci.last_check_in, ci.verified_at,
-                    json_extract(r.body, '$.app_version'), json_extract(l.body, '$.channel')
-             FROM customer_instances ci
-             LEFT JOIN instance_reports r ON r.instance_id = ci.instance_id
-             LEFT JOIN licenses l ON l.id = ci.license_id",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            each(HealthInstanceFacts {
-                owner: r.get(0)?,
-                severity: r.get::<_, Option<i64>>(1)?.map(|s| s.clamp(0, 4) as u8),
-                last_check_in: r.get(2)?,
-                verified_at: r.get(3)?,
-                app_version: r.get(4)?,
-                channel: r.get(5)?,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Each customer's active users at month end over its subtree in `months` (YYYY-MM):
-    /// `(account_id, month, Some(users_with_activity))`, `None` when no account of the subtree
-    /// has a month-end row; by account id, then month. The sums are the aggregates of the last
-    /// rebuild (`subtree_month`), or, for an account without aggregate rows (its children are
-    /// all leaves, see `rebuild::materialized`), its own row and its children's.
-    ///
-    /// Three reads: the aggregates of the months (a few thousand rows) and the children's
-    /// sums of the customers that have children (one range of `month_usage` per child) into
-    /// memory, then each customer's own rows of the months (one range each) in order. A lookup
-    /// per (customer, month) took 1 s at 100k accounts.
-    pub fn each_activity(
-        &self,
-        months: &[String],
-        mut each: impl FnMut(&str, &str, Option<u64>) -> Result<()>,
-    ) -> Result<()> {
-        let mut months: Vec<&str> = months.iter().map(String::as_str).collect();
-        months.sort_unstable();
-        months.dedup();
-        let (Some(first), Some(last)) = (months.first().copied(), months.last().copied()) else {
-            return Ok(());
-        };
-        let slot = |m: &str| months.binary_search(&m).ok();
-        let conn = &self.cache.conn;
-        let value = |v: Option<i64>| v.map(|n| n.max(0) as u64);
-        let add = |sum: &mut Option<u64>, v: u64| *sum = Some(sum.unwrap_or(0).saturating_add(v));
-
-        // (account k, month slot) -> the aggregate's value (None: no account available).
-        let mut aggregated: HashMap<(i64, usize), Option<u64>> = HashMap::new();
-        {
-            let mut st = conn.prepare(
-                "SELECT account_k, month, ok, users_with_activity FROM subtree_month
-                 WHERE month BETWEEN ?1 AND ?2",
-            )?;
-            let mut rows = st.query([first, last])?;
-            while let Some(r) = rows.next()? {
-                if let Some(at) = slot(r.get_ref(1)?.as_str()?) {
-                    let (ok, v): (i64, Option<i64>) = (r.get(2)?, r.get(3)?);
-                    aggregated.insert((r.get(0)?, at), if ok > 0 { value(v) } else { None });
-                }
-            }
-        }
-        // Per customer with children, their rows summed per month slot.
-        let mut children: HashMap<String, Vec<Option<u64>>> = HashMap::new();
-        {
-            // CROSS JOIN keeps the customers the outer loop: the planner would otherwise scan
-            // `month_usage` whole.
-            let mut st = conn.prepare(
-                "SELECT c.account_id, mu.month, sum(mu.users_with_activity)
-                 FROM customers c CROSS JOIN accounts ch ON ch.parent_id = c.account_id
-                 CROSS JOIN month_usage mu ON mu.account_k = ch.k AND mu.month BETWEEN ?1 AND ?2
-                 GROUP BY c.account_id, mu.month",
-            )?;
-            let mut rows = st.query([first, last])?;
-            while let Some(r) = rows.next()? {
-                if let (Some(at), Some(v)) = (slot(r.get_ref(1)?.as_str()?), value(r.get(2)?)) {
-                    let sums = children
-                        .entry(r.get(0)?)
-                        .or_insert_with(|| vec![None; months.len()]);
-                    add(&mut sums[at], v);
-                }
-            }
-        }
-        let mut finish = |id: &str, k: i64, mut sums: Vec<Option<u64>>| -> Result<()> {
-            if let Some(of_children) = children.get(id) {
-                for (sum, v) in sums.iter_mut().zip(of_children) {
-                    if let Some(v) = v {
-                        add(sum, *v);
-                    }
-                }
-            }
-            for (at, month) in months.iter().enumerate() {
-                let v = match aggregated.get(&(k, at)) {
-                    Some(v) => *v,
-                    None => sums[at],
-                };
-                each(id, month, v)?;
-            }
-            Ok(())
-        };
-        let mut st = conn.prepare(
-            "SELECT c.account_id, a.k, mu.month, mu.users_with_activity
-             FROM customers c JOIN accounts a ON a.id = c.account_id
-             LEFT JOIN month_usage mu ON mu.account_k = a.k AND mu.month BETWEEN ?1 AND ?2
-             ORDER BY c.account_id, mu.month",
-        )?;
-        let mut rows = st.query([first, last])?;
-        // The customer being read: id, k, and its own rows per month slot.
-        let mut current: Option<(String, i64, Vec<Option<u64>>)> = None;
-        while let Some(r) = rows.next()? {
-            let id = r.get_ref(0)?.as_str()?;
-            if current.as_ref().is_none_or(|(c, _, _)| c != id) {
-                if let Some((id, k, sums)) = current.take() {
-                    finish(&id, k, sums)?;
-                }
-                current = Some((id.to_owned(), r.get(1)?, vec![None; months.len()]));
-            }
-            let at = r.get_ref(2)?.as_str_or_null()?.and_then(slot);
-            if let (Some(at), Some((_, _, sums))) = (at, current.as_mut()) {
-                add(&mut sums[at], value(r.get(3)?).unwrap_or(0));
-            }
-        }
-        if let Some((id, k, sums)) = current.take() {
-            finish(&id, k, sums)?;
-        }
-        Ok(())
-    }
-
-    /// Each license that ends: `(license_id, account_id, license type, expires_at)`.
-    pub fn each_ending_license(
-        &self,
-        mut each: impl FnMut(String, String, String, String) -> Result<()>,
-    ) -> Result<()> {
-        let mut st = self.cache.conn.prepare(
-            "SELECT id, account_id, json_extract(body, '$.license_type'),
-                    json_extract(body, '$.expires_at')
-             FROM licenses WHERE json_extract(body, '$.expires_at') IS NOT NULL ORDER BY id",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            each(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)?;
-        }
-        Ok(())
     }
 
     /// One page of the customers by score (`factor`: by that factor's score, index into
@@ -654,88 +471,46 @@ impl HealthHandle<'_> {
 
 impl HealthHandleMut<'_> {
     /// Replaces both health tables with `health` and `renewals`, computed as of `as_of`, and
-    /// clears the lag mark, in one transaction (a failure keeps the previous tables). The new
-    /// rows are written to unindexed temporary tables first, then merged: only rows that
-    /// changed are written to the indexed tables, and only the indexes of changed columns.
+    /// clears the lag mark ([`HealthHandleMut::commit_staged`]). A computation of the product
+    /// stages its rows as it makes them instead (`HealthHandle::stage`).
     pub fn replace(
         &mut self,
         as_of: NaiveDate,
         health: impl IntoIterator<Item = HealthRecord>,
         renewals: impl IntoIterator<Item = RenewalRecord>,
     ) -> Result<()> {
-        self.replace_from(
-            as_of,
-            health.into_iter().map(Ok),
-            renewals.into_iter().map(Ok),
-        )
+        let staged = self.cache.read_snapshot(|c| {
+            let stage = c.health().stage()?;
+            for h in health {
+                stage.put_health(&h)?;
+            }
+            for r in renewals {
+                stage.put_renewal(&r)?;
+            }
+            Ok::<_, CacheError>(stage.finish())
+        })?;
+        self.commit_staged(as_of, staged)
     }
 
-    /// [`HealthHandleMut::replace`] from records made as they are written (a whole day's
-    /// records need not be held at once: at 100k customers they took 120 MiB); the first
-    /// error stops it and nothing is stored.
-    pub fn replace_from(
-        &mut self,
-        as_of: NaiveDate,
-        health: impl IntoIterator<Item = Result<HealthRecord>>,
-        renewals: impl IntoIterator<Item = Result<RenewalRecord>>,
-    ) -> Result<()> {
+    /// Replaces both health tables with the rows this connection staged (`HealthHandle::stage`),
+    /// computed as of `as_of`, and clears the lag mark, in one transaction (a failure keeps the
+    /// previous tables). The staged rows are unindexed; they are merged: only rows that changed
+    /// are written to the indexed tables, and only the indexes of changed columns. When another
+    /// connection committed since the stage began, the facts may be older than the data: the
+    /// tables stay marked as lagging, and the next question computes them again.
+    pub fn commit_staged(&mut self, as_of: NaiveDate, staged: Staged) -> Result<()> {
         let tx = self.cache.write_tx()?;
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS new_health AS SELECT * FROM main.health WHERE 0;
-             CREATE TEMP TABLE IF NOT EXISTS new_renewals
-                 AS SELECT * FROM main.health_renewals WHERE 0;
-             DELETE FROM temp.new_health; DELETE FROM temp.new_renewals;",
-        )?;
-        {
-            let mut put = tx.prepare(&format!(
-                "INSERT INTO temp.new_health ({HEALTH_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ))?;
-            for h in health {
-                let h = h?;
-                let f = h.factor_scores;
-                put.execute(params![
-                    h.account_id,
-                    h.name,
-                    h.score,
-                    f[0],
-                    f[1],
-                    f[2],
-                    f[3],
-                    f[4],
-                    f[5],
-                    h.factors_json
-                ])?;
-            }
-            let mut put = tx.prepare(
-                "INSERT INTO temp.new_renewals (license_id, account_id, license_type, expires_at,
-                     seats, used, forecast, forecast_over, plans)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for r in renewals {
-                let r = r?;
-                put.execute(params![
-                    r.license_id,
-                    r.account_id,
-                    r.license_type,
-                    r.expires_at,
-                    r.seats as i64,
-                    r.used as i64,
-                    r.forecast,
-                    r.forecast_over,
-                    r.plans_json
-                ])?;
-            }
-        }
+        let unchanged = crate::health_stage::data_version(&tx)? == staged.data_version;
         merge(&tx, "health", CHANGED_HEALTH, MERGE_HEALTH)?;
         merge(&tx, "health_renewals", CHANGED_RENEWALS, MERGE_RENEWALS)?;
         tx.execute(
             "INSERT OR REPLACE INTO health_state (one, as_of) VALUES (1, ?1)",
             [as_of.to_string()],
         )?;
-        tx.execute_batch(
-            "DELETE FROM health_dirty; DELETE FROM temp.new_health; DELETE FROM temp.new_renewals;",
-        )?;
+        if unchanged {
+            tx.execute_batch("DELETE FROM health_dirty;")?;
+        }
+        tx.execute_batch(crate::health_stage::CLEAR_STAGE)?;
         tx.commit()?;
         // The planner's statistics, once (the tables keep their shape from day to day).
         let analyzed: bool = self

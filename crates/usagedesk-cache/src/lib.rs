@@ -44,6 +44,7 @@ mod entitlements;
 mod error;
 mod handles;
 mod health;
+mod health_stage;
 mod maint;
 mod migrate;
 mod outbox;
@@ -84,9 +85,10 @@ pub use entitlements::{
 pub use error::{CacheError, Result};
 pub use handles::*;
 pub use health::{
-    HealthCustomerFacts, HealthInstanceFacts, HealthRecord, RenewalListRow, RenewalRecord,
-    HEALTH_FACTOR_COLUMNS, MAX_HEALTH_PAGE,
+    HealthInstanceFacts, HealthRecord, RenewalListRow, RenewalRecord, HEALTH_FACTOR_COLUMNS,
+    MAX_HEALTH_PAGE,
 };
+pub use health_stage::{EndingLicense, EndingLicenses, HealthFacts, HealthStage, Staged};
 pub use migrate::SCHEMA_VERSION;
 pub use outbox::{OutboxBinding, OutboxElsewhere, OutboxItem, OutboxSummary, QueuedUpload};
 pub use report::{ReportRow, RowResult};

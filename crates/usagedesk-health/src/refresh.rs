@@ -1,15 +1,18 @@
-//! Recomputes the health tables from the cache as of one moment: each customer's facts,
-//! gathered in a few set-based passes (customers, instances, month-end activity, every
-//! license's entitlements in the last completed month), scored by [`crate::rules`], written
-//! in one transaction.
-
-use std::collections::BTreeMap;
+//! Recomputes the health tables from the cache as of one moment, in one read snapshot and
+//! a few set-based passes, each streamed (`usagedesk_cache::HealthStage`): the channels'
+//! versions; every license's entitlements in the last completed month, merged with the
+//! licenses that end into the renewal calendar; then each customer with its instances,
+//! month-end activity and seats, scored by [`crate::rules`]. Each row is staged as it is
+//! made and the day's rows are merged into the stored tables in one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use usagedesk_cache::{Cache, CacheError, HealthRecord, RenewalRecord};
+use usagedesk_cache::{
+    Cache, CacheError, EndingLicense, EndingLicenses, HealthFacts, HealthRecord, HealthStage,
+    RenewalRecord,
+};
 use usagedesk_domain::customer::INACTIVE_AFTER;
 use usagedesk_domain::YearMonth;
-use usagedesk_entitlements::each_entitlement_everywhere;
+use usagedesk_entitlements::{each_entitlement_everywhere, Entitlement};
 
 use crate::rules::{score, HealthInputs, TREND_HALF};
 use crate::versions::ChannelVersions;
@@ -43,16 +46,6 @@ pub fn trend_months(today: NaiveDate) -> (Vec<YearMonth>, Vec<YearMonth>) {
     (months, recent)
 }
 
-/// What is gathered per customer.
-#[derive(Default)]
-struct Customer {
-    name: String,
-    inputs: HealthInputs,
-    /// (channel, version) of its instances with a report.
-    versions: Vec<(String, String)>,
-    latest_report: Option<i64>,
-}
-
 /// Per license, its plans in the last completed month.
 #[derive(Default)]
 struct LicenseFacts {
@@ -77,26 +70,34 @@ fn days_to_expiry(ends: &[i64], now: DateTime<Utc>) -> Option<i64> {
 }
 
 /// Recomputes health and the renewal calendar as of `now` and stores them.
-///
-/// The facts are gathered in one read snapshot; each customer's and each license's record is
-/// then made as it is written (holding every record at once took 120 MiB more at 100k
-/// customers).
 pub fn refresh(cache: &mut Cache, now: DateTime<Utc>) -> Result<(), CacheError> {
     let today = now.date_naive();
-    let now_ns = nanos(now);
-    let gathered = cache.read_snapshot(|c| gather(c, now, today, now_ns))?;
-    let Gathered {
-        customers,
-        channels,
-        ending,
-    } = gathered;
-    let records = customers
-        .into_iter()
-        .map(|(id, c)| health_record(id, c, &channels, now_ns));
-    let renewals = ending
-        .into_iter()
-        .map(|(license_id, e)| renewal_record(license_id, e));
-    cache.health_mut().replace_from(today, records, renewals)
+    let staged = cache.read_snapshot(|c| {
+        let stage = c.health().stage()?;
+        let mut channels = ChannelVersions::default();
+        stage.each_channel_version(|channel, version| {
+            channels.add(channel, version);
+            Ok(())
+        })?;
+        let mut renewals = Renewals::new(&stage);
+        each_entitlement_everywhere(c, YearMonth::last_completed(today), 1, |t| {
+            let e = t.entitlement;
+            stage.add_seats(&e.account_id, e.seats.unwrap_or(0), e.used)?;
+            renewals.add(e)
+        })?;
+        renewals.finish()?;
+        let (earlier, recent) = trend_months(today);
+        let months: Vec<String> = earlier
+            .iter()
+            .chain(&recent)
+            .map(|m| m.to_string())
+            .collect();
+        stage.each_customer(&months, |f| {
+            stage.put_health(&health_record(f, earlier.len(), &channels, now)?)
+        })?;
+        Ok::<_, CacheError>(stage.finish())
+    })?;
+    cache.health_mut().commit_staged(today, staged)
 }
 
 /// Recomputes when the stored tables are not those of `now`'s day or lag behind the data;
@@ -109,115 +110,42 @@ pub fn ensure_current(cache: &mut Cache, now: DateTime<Utc>) -> Result<bool, Cac
     Ok(true)
 }
 
-/// A license that ends, as the calendar lists it, with its plans in the last completed month.
-struct Ending {
-    account_id: String,
-    license_type: String,
-    expires_at: String,
-    facts: LicenseFacts,
+/// The renewal calendar, made from the entitlements (by license, then plan) merged with the
+/// licenses that end (by license): a license's row is staged once its last plan is read; a
+/// license that ends without a plan in the month has a row with none.
+struct Renewals<'s> {
+    stage: &'s HealthStage<'s>,
+    ending: EndingLicenses<'s>,
+    /// The next license that ends, not reached yet.
+    next: Option<EndingLicense>,
+    /// The license that ends whose plans are being read.
+    open: Option<(EndingLicense, LicenseFacts)>,
 }
 
-/// Everything a refresh reads, from one snapshot.
-struct Gathered {
-    /// By account id, the order their records are written in.
-    customers: BTreeMap<String, Customer>,
-    channels: ChannelVersions,
-    /// By license id, the order their rows are written in.
-    ending: BTreeMap<String, Ending>,
-}
-
-fn gather(
-    c: &Cache,
-    now: DateTime<Utc>,
-    today: NaiveDate,
-    now_ns: i64,
-) -> Result<Gathered, CacheError> {
-    let mut customers: BTreeMap<String, Customer> = BTreeMap::new();
-    c.health().each_customer(|f| {
-        let g = Customer {
-            name: f.name,
-            inputs: HealthInputs {
-                days_to_expiry: if f.no_expiry > 0 && !f.ends.iter().any(|e| *e >= now_ns) {
-                    None
-                } else {
-                    days_to_expiry(&f.ends, now)
-                },
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        customers.insert(f.account_id, g);
-        Ok(())
-    })?;
-
-    let mut channels = ChannelVersions::default();
-    let inactive_ns = INACTIVE_AFTER.num_nanoseconds().unwrap_or(i64::MAX);
-    c.health().each_instance(|i| {
-        let Some(g) = customers.get_mut(&i.owner) else {
-            return Ok(());
-        };
-        g.inputs.instances += 1;
-        if let (Some(sev), Some(at)) = (i.severity, i.last_check_in) {
-            if now_ns - at < inactive_ns {
-                if let Some(s) = usagedesk_cache::status_of_severity(sev) {
-                    g.inputs.reporting.push(s);
-                }
-            }
+impl<'s> Renewals<'s> {
+    fn new(stage: &'s HealthStage<'s>) -> Self {
+        Self {
+            stage,
+            ending: stage.ending_licenses(),
+            next: None,
+            open: None,
         }
-        g.latest_report = [g.latest_report, i.last_check_in, i.verified_at]
-            .into_iter()
-            .flatten()
-            .max();
-        if let Some(v) = i.app_version.filter(|v| !v.trim().is_empty()) {
-            let channel = i.channel.unwrap_or_default();
-            channels.add(&channel, &v);
-            g.versions.push((channel, v));
-        }
-        Ok(())
-    })?;
+    }
 
-    let (earlier, recent) = trend_months(today);
-    let months: Vec<String> = earlier
-        .iter()
-        .chain(&recent)
-        .map(|m| m.to_string())
-        .collect();
-    let earlier_texts = &months[..earlier.len()];
-    c.health().each_activity(&months, |id, month, value| {
-        if let Some(g) = customers.get_mut(id) {
-            if earlier_texts.iter().any(|m| m == month) {
-                g.inputs.earlier.push(value);
-            } else {
-                g.inputs.recent.push(value);
-            }
+    fn add(&mut self, e: Entitlement) -> Result<(), CacheError> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|(l, _)| l.license_id != e.license_id)
+        {
+            self.close()?;
         }
-        Ok(())
-    })?;
-
-    // The licenses that end, then their plans in the last completed month (a license that
-    // never ends has no row in the calendar: its plans are not kept).
-    let mut ending: BTreeMap<String, Ending> = BTreeMap::new();
-    c.health()
-        .each_ending_license(|license_id, account_id, license_type, expires_at| {
-            ending.insert(
-                license_id,
-                Ending {
-                    account_id,
-                    license_type,
-                    expires_at,
-                    facts: LicenseFacts::default(),
-                },
-            );
-            Ok(())
-        })?;
-    let last = YearMonth::last_completed(today);
-    each_entitlement_everywhere(c, last, 1, |e| {
-        let e = e.entitlement;
-        if let Some(g) = customers.get_mut(&e.account_id) {
-            g.inputs.used += e.used;
-            g.inputs.seats += e.seats.unwrap_or(0);
+        if self.open.is_none() {
+            self.open = self
+                .reach(Some(&e.license_id))?
+                .map(|l| (l, LicenseFacts::default()));
         }
-        let Some(l) = ending.get_mut(&e.license_id).map(|e| &mut e.facts) else {
+        let Some((_, l)) = self.open.as_mut() else {
             return Ok(());
         };
         l.seats += e.seats.unwrap_or(0);
@@ -234,29 +162,90 @@ fn gather(
             forecast_at_expiry: e.forecast_at_expiry,
             forecast_over_seats: e.forecast_over_seats,
         });
-        Ok::<(), CacheError>(())
-    })?;
-    Ok(Gathered {
-        customers,
-        channels,
-        ending,
-    })
+        Ok(())
+    }
+
+    /// Stages every license that ends before `license_id` (`None`: all that are left), without
+    /// plans, and takes the one that is `license_id`, if it ends.
+    fn reach(&mut self, license_id: Option<&str>) -> Result<Option<EndingLicense>, CacheError> {
+        loop {
+            if self.next.is_none() {
+                self.next = self.ending.next_license()?;
+            }
+            let Some(next) = self.next.take() else {
+                return Ok(None);
+            };
+            match license_id.map(|id| next.license_id.as_str().cmp(id)) {
+                Some(std::cmp::Ordering::Equal) => return Ok(Some(next)),
+                Some(std::cmp::Ordering::Greater) => {
+                    self.next = Some(next);
+                    return Ok(None);
+                }
+                _ => self
+                    .stage
+                    .put_renewal(&renewal_record(next, LicenseFacts::default())?)?,
+            }
+        }
+    }
+
+    fn close(&mut self) -> Result<(), CacheError> {
+        if let Some((l, facts)) = self.open.take() {
+            self.stage.put_renewal(&renewal_record(l, facts)?)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), CacheError> {
+        self.close()?;
+        self.reach(None)?;
+        Ok(())
+    }
 }
 
-/// A customer's stored health: its score from what was gathered.
+/// A customer's stored health: its score from its facts (`earlier`: how many of its activity
+/// months are the trend's earlier ones).
 fn health_record(
-    account_id: String,
-    mut g: Customer,
+    f: HealthFacts,
+    earlier: usize,
     channels: &ChannelVersions,
-    now_ns: i64,
+    now: DateTime<Utc>,
 ) -> Result<HealthRecord, CacheError> {
-    g.inputs.versions_behind = g
-        .versions
-        .iter()
-        .map(|(ch, v)| channels.behind(ch, v))
-        .max();
-    g.inputs.days_since_report = g.latest_report.map(|at| days_between(at, now_ns).max(0));
-    let h = score(&g.inputs);
+    let now_ns = nanos(now);
+    let inactive_ns = INACTIVE_AFTER.num_nanoseconds().unwrap_or(i64::MAX);
+    let mut inputs = HealthInputs {
+        days_to_expiry: if f.no_expiry > 0 && !f.ends.iter().any(|e| *e >= now_ns) {
+            None
+        } else {
+            days_to_expiry(&f.ends, now)
+        },
+        seats: f.seats,
+        used: f.used,
+        instances: u32::try_from(f.instances.len()).unwrap_or(u32::MAX),
+        ..Default::default()
+    };
+    let mut latest_report = None;
+    for i in &f.instances {
+        if let (Some(sev), Some(at)) = (i.severity, i.last_check_in) {
+            if now_ns - at < inactive_ns {
+                if let Some(s) = usagedesk_cache::status_of_severity(sev) {
+                    inputs.reporting.push(s);
+                }
+            }
+        }
+        latest_report = [latest_report, i.last_check_in, i.verified_at]
+            .into_iter()
+            .flatten()
+            .max();
+        if let Some(v) = i.app_version.as_deref().filter(|v| !v.trim().is_empty()) {
+            let behind = channels.behind(i.channel.as_deref().unwrap_or_default(), v);
+            inputs.versions_behind = inputs.versions_behind.max(Some(behind));
+        }
+    }
+    inputs.days_since_report = latest_report.map(|at| days_between(at, now_ns).max(0));
+    let (e, r) = f.activity.split_at(earlier.min(f.activity.len()));
+    inputs.earlier = e.to_vec();
+    inputs.recent = r.to_vec();
+    let h = score(&inputs);
     let factors_json = serde_json::to_string(&h.factors)
         .map_err(|e| CacheError::Invalid(format!("health factors: {e}")))?;
     let mut factor_scores = [None; 6];
@@ -264,8 +253,8 @@ fn health_record(
         *slot = f.score;
     }
     Ok(HealthRecord {
-        account_id,
-        name: g.name,
+        account_id: f.account_id,
+        name: f.name,
         score: h.score,
         factor_scores,
         factors_json,
@@ -273,15 +262,14 @@ fn health_record(
 }
 
 /// A license's row of the renewal calendar, with its plans in the last completed month.
-fn renewal_record(license_id: String, e: Ending) -> Result<RenewalRecord, CacheError> {
-    let facts = e.facts;
+fn renewal_record(l: EndingLicense, facts: LicenseFacts) -> Result<RenewalRecord, CacheError> {
     let plans_json = serde_json::to_string(&facts.plans)
         .map_err(|e| CacheError::Invalid(format!("renewal plans: {e}")))?;
     Ok(RenewalRecord {
-        license_id,
-        account_id: e.account_id,
-        license_type: e.license_type,
-        expires_at: e.expires_at,
+        license_id: l.license_id,
+        account_id: l.account_id,
+        license_type: l.license_type,
+        expires_at: l.expires_at,
         seats: facts.seats,
         used: facts.used,
         forecast: facts.forecast.map(usagedesk_entitlements::round1),
