@@ -67,7 +67,7 @@ impl Desk {
                 // the writer is given back: a sync that lands next starts the next computation.
                 let _running = running;
                 let started = std::time::Instant::now();
-                let computed = LargeJob::start(&mut writer).and_then(|mut cache| {
+                let computed = LargeJob::health(&mut writer).and_then(|mut cache| {
                     Ok(usagedesk_health::ensure_current(&mut cache, clock.now())?)
                 });
                 match computed {
@@ -146,7 +146,7 @@ impl Desk {
         let now = self.clock().now();
         let mut writer = self.writer().lock().await;
         // It brings the scores up to date first when they lag.
-        let mut cache = LargeJob::start(&mut writer)?;
+        let mut cache = LargeJob::health(&mut writer)?;
         Ok(usagedesk_health::export_renewals(
             &mut cache,
             now,
