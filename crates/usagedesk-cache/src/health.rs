@@ -1,7 +1,8 @@
 //! Storage of account health and the renewal calendar (`migrations/0007_health.sql`,
-//! `docs/health.md`). The scores are computed by `usagedesk-health` from the facts read here,
-//! as of one UTC day, and written back in one transaction ([`HealthHandleMut::replace`]); the
-//! list and the calendar are then paged in SQL from those tables. Every change a sync or an
+//! `docs/health.md`). The scores are computed by `usagedesk-health` from the facts streamed by
+//! `health_stage.rs`, as of one UTC day, staged there and merged here in one transaction
+//! ([`HealthHandleMut::commit_staged`]); the list and the calendar are then paged in SQL from
+//! those tables. Every change a sync or an
 //! import writes marks them as lagging ([`mark_dirty`], in the same transaction), so they are
 //! recomputed before they are read again.
 

@@ -136,13 +136,17 @@ impl HealthStage<'_> {
         }
     }
 
-    /// Adds seats and used to `account_id`'s sums ([`HealthFacts::seats`]).
+    /// Adds seats and used to `account_id`'s sums ([`HealthFacts::seats`]), saturating at
+    /// SQLite's largest integer (past it SQL's `+` would make a real number).
     pub fn add_seats(&self, account_id: &str, seats: u64, used: u64) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO temp.health_seats (account_id, seats, used) VALUES (?1, ?2, ?3)
                  ON CONFLICT (account_id) DO UPDATE
-                 SET seats = seats + excluded.seats, used = used + excluded.used",
+                 SET seats = CASE WHEN seats > 9223372036854775807 - excluded.seats
+                                  THEN 9223372036854775807 ELSE seats + excluded.seats END,
+                     used = CASE WHEN used > 9223372036854775807 - excluded.used
+                                 THEN 9223372036854775807 ELSE used + excluded.used END",
             )?
             .execute(params![account_id, wide(seats), wide(used)])?;
         Ok(())
@@ -547,6 +551,8 @@ mod tests {
                 changes.push(instance(&format!("I-{i:04}-{n}"), id, holder));
             }
         }
+        changes.push(acc("acc-05a", "Stray", None, "2023-01-01"));
+        changes.push(instance("I-stray", "L-not-cached", "acc-05a"));
         sync(&mut cache, &changes, "c1");
         (dir, cache, licenses)
     }
@@ -580,6 +586,8 @@ mod tests {
         stage.add_seats("acc-03", 10, 4).unwrap();
         stage.add_seats("acc-03", 5, 1).unwrap();
         stage.add_seats("acc-50", 7, 7).unwrap();
+        stage.add_seats("acc-07", u64::MAX, 1).unwrap();
+        stage.add_seats("acc-07", u64::MAX, 1).unwrap();
         let mut got = Vec::new();
         stage
             .each_customer(&["2024-05".into(), "2024-06".into()], |f| {
@@ -588,7 +596,20 @@ mod tests {
             })
             .unwrap();
         // Customers: the 40 accounts holding licenses (acc-50 holds none: its seats are
-        // not anyone's).
+        // not anyone's; acc-05a owns an instance of a license not in the cache, which makes
+        // it no customer, between two that are).
+        let stray: i64 = cache
+            .conn
+            .query_row(
+                "SELECT count(*) FROM customer_instances WHERE owner = 'acc-05a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            stray, 1,
+            "the cursor of instances passes an owner that is no customer"
+        );
         let ids: Vec<&str> = got.iter().map(|f| f.account_id.as_str()).collect();
         let expected: Vec<String> = (0..40).map(|a| format!("acc-{a:02}")).collect();
         assert_eq!(ids, expected, "every customer once, by account id");
@@ -607,10 +628,10 @@ mod tests {
             assert_eq!(f.ends.len(), ending, "{}'s ends", f.account_id);
             assert_eq!(f.no_expiry as usize, held.len() - ending);
             assert_eq!(f.activity, [None, None], "no month-end rows: not available");
-            let seats = if f.account_id == "acc-03" {
-                (15, 5)
-            } else {
-                (0, 0)
+            let seats = match f.account_id.as_str() {
+                "acc-03" => (15, 5),
+                "acc-07" => (i64::MAX as u64, 2),
+                _ => (0, 0),
             };
             assert_eq!((f.seats, f.used), seats, "{}'s staged sums", f.account_id);
         }
@@ -674,8 +695,19 @@ mod tests {
             None,
             "computed from facts older than the other connection's write: still lagging"
         );
-        let staged = cache.health().stage().unwrap().finish();
+        let staged = cache
+            .read_snapshot(|c| {
+                let stage = c.health().stage()?;
+                stage.put_health(&record("acc-01", 70))?;
+                Ok::<_, CacheError>(stage.finish())
+            })
+            .unwrap();
         cache.health_mut().commit_staged(day, staged).unwrap();
+        assert_eq!(
+            scores(&other),
+            [("acc-01".into(), 70)],
+            "exactly the staged rows"
+        );
         assert_eq!(
             other.health().as_of().unwrap(),
             Some(day),
