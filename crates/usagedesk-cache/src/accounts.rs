@@ -11,7 +11,7 @@ use usagedesk_domain::{
     Account, AccountMonthUsage, Availability, Metric, Plan, PlanCatalog, UsageCounts, YearMonth,
 };
 
-use crate::codec::{self, DateText};
+use crate::codec::{self, saturating_i64, DateText};
 use crate::{
     AccountRow, AccountsHandle, Cache, CacheError, ChildSort, Page, Result, SearchHit, SearchMatch,
     SubtreeCounts, TreeEntry,
@@ -135,10 +135,6 @@ fn metric_column(m: Metric) -> &'static str {
         Metric::UsersWithToken => "users_with_token",
         Metric::UsersWithActivity => "users_with_activity",
     }
-}
-
-fn sql_limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl Cache {
@@ -455,7 +451,7 @@ impl AccountsHandle<'_> {
         let items = self.cache.rows(
             &sql,
             month,
-            &[&parent, &sql_limit(limit), &sql_limit(offset)],
+            &[&parent, &saturating_i64(limit), &saturating_i64(offset)],
         )?;
         Ok(Page {
             items,
@@ -515,7 +511,7 @@ impl AccountsHandle<'_> {
                 "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id >= ?1 AND a.id < ?2
                  ORDER BY a.id LIMIT ?3"
             ))?;
-            let mut rows = st.query(rusqlite::params![text, upper, sql_limit(limit + 1)])?;
+            let mut rows = st.query(rusqlite::params![text, upper, saturating_i64(limit + 1)])?;
             while let Some(r) = rows.next()? {
                 add(account_at(r, 0)?, SearchMatch::IdPrefix, &mut found);
             }
@@ -527,7 +523,7 @@ impl AccountsHandle<'_> {
             ))?;
             let mut rows = st.query(rusqlite::params![
                 text.to_lowercase(),
-                sql_limit(limit + found.len())
+                saturating_i64(limit + found.len())
             ])?;
             while let Some(r) = rows.next()? {
                 add(account_at(r, 0)?, SearchMatch::Name, &mut found);

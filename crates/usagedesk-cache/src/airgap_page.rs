@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use usagedesk_domain::Instance;
 
 use crate::airgap::{upload_state, AirgapInstance, LedgerEvent, UploadState};
-use crate::codec;
+use crate::codec::{self, saturating_i64};
 use crate::outbox::{OutboxBinding, QueuedUpload};
 use crate::state::{KEY_CURSOR, KEY_LAST_APPLIED_AT};
 use crate::{AirgapHandle, CacheError, Result};
@@ -270,10 +270,6 @@ pub(crate) fn one_instance(conn: &Connection, id: &str) -> Result<Option<AirgapI
     .pop())
 }
 
-fn limit_arg(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 const LEDGER_ROW_COLUMNS: &str = "l.id, l.instance_id, l.event, l.at, l.by, l.nonce,
     l.file_sha256, l.expires_at, l.high_water_mark, l.records, l.new_records,
     l.already_present, l.changed, l.upload, l.upload_error, l.discarded_at, l.discarded_by,
@@ -357,8 +353,8 @@ impl AirgapHandle<'_> {
                     .prepare_cached(&format!("SELECT count(*) {FROM} {filter}"))?
                     .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
                 let order = order_by(q, overdue_before, &mut args);
-                args.push(Box::new(limit_arg(q.limit)));
-                args.push(Box::new(limit_arg(q.offset)));
+                args.push(Box::new(saturating_i64(q.limit)));
+                args.push(Box::new(saturating_i64(q.offset)));
                 let n = args.len();
                 let items = collect(
                     &c.conn,
@@ -389,8 +385,8 @@ impl AirgapHandle<'_> {
     ) -> Result<()> {
         let (filter, mut args) = conditions(q, overdue_before);
         let order = order_by(q, overdue_before, &mut args);
-        args.push(Box::new(limit_arg(q.limit)));
-        args.push(Box::new(limit_arg(q.offset)));
+        args.push(Box::new(saturating_i64(q.limit)));
+        args.push(Box::new(saturating_i64(q.offset)));
         let n = args.len();
         let mut st = self.cache.conn.prepare(&format!(
             "SELECT {ROW_COLUMNS} {FROM} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
@@ -449,8 +445,8 @@ impl AirgapHandle<'_> {
             ))?;
             let mut rows = st.query(rusqlite::params![
                 q.instance,
-                limit_arg(q.limit),
-                limit_arg(q.offset)
+                saturating_i64(q.limit),
+                saturating_i64(q.offset)
             ])?;
             let mut items = Vec::new();
             while let Some(r) = rows.next()? {

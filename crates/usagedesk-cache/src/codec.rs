@@ -46,6 +46,12 @@ pub(crate) fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A count or a limit as SQLite's integer, saturating past `i64::MAX` (a larger limit means
+/// "all", a larger count is not a real one).
+pub(crate) fn saturating_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
 /// A count read back from SQLite (stored as i64, written from u64 <= i64::MAX).
 pub(crate) fn count(v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| CacheError::corrupt(format!("negative count {v}")))

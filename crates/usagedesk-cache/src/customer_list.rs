@@ -12,6 +12,7 @@ use rusqlite::{named_params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use usagedesk_domain::customer::{InstallAttempt, InstanceEvent, InstanceStatus, LicenseType};
 
+use crate::codec::saturating_i64;
 use crate::customer_index::{license_type_bit, nanos, status_of_severity};
 use crate::{codec, CacheError, CustomersHandle, Result};
 
@@ -168,10 +169,6 @@ fn sort_sql(sort: CustomerSort) -> (String, &'static str, &'static str) {
     }
 }
 
-fn limit_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 fn count_u32(v: i64) -> Result<u32> {
     u32::try_from(v).map_err(|_| CacheError::corrupt(format!("count {v}")))
 }
@@ -269,8 +266,8 @@ impl CustomersHandle<'_> {
             (":overdue", &b.overdue),
             (":overdue_before", &b.overdue_before),
         ];
-        let limit = limit_i64(limit);
-        let offset = limit_i64(offset);
+        let limit = saturating_i64(limit);
+        let offset = saturating_i64(offset);
         params.push((":limit", &limit));
         params.push((":offset", &offset));
         if q.sort == CustomerSort::Expiry {
@@ -416,8 +413,8 @@ impl CustomersHandle<'_> {
                 ":owner": owner,
                 ":stale": earlier(Duration::hours(INACTIVE_AFTER_HOURS)),
                 ":overdue_before": earlier(overdue_after),
-                ":limit": limit_i64(limit),
-                ":offset": limit_i64(offset),
+                ":limit": saturating_i64(limit),
+                ":offset": saturating_i64(offset),
             },
             indexed_instance,
         )?;
@@ -496,8 +493,8 @@ impl CustomersHandle<'_> {
         )?;
         let mut rows = st.query(rusqlite::params![
             account_id,
-            limit_i64(limit),
-            limit_i64(offset)
+            saturating_i64(limit),
+            saturating_i64(offset)
         ])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -533,8 +530,8 @@ impl CustomersHandle<'_> {
         )?;
         let mut rows = st.query(rusqlite::params![
             instance_id,
-            limit_i64(limit),
-            limit_i64(offset)
+            saturating_i64(limit),
+            saturating_i64(offset)
         ])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {

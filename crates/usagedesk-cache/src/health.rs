@@ -472,9 +472,10 @@ impl HealthHandle<'_> {
 
 impl HealthHandleMut<'_> {
     /// Replaces both health tables with `health` and `renewals`, computed as of `as_of`, and
-    /// clears the lag mark ([`HealthHandleMut::commit_staged`]). A computation of the product
-    /// stages its rows as it makes them instead (`HealthHandle::stage`).
-    pub fn replace(
+    /// clears the lag mark ([`HealthHandleMut::commit_staged`]): the tests' way to store rows.
+    /// A computation stages its rows as it makes them (`HealthHandle::stage`).
+    #[cfg(test)]
+    pub(crate) fn replace(
         &mut self,
         as_of: NaiveDate,
         health: impl IntoIterator<Item = HealthRecord>,

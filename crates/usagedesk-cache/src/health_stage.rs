@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, Rows};
 
+use crate::codec::saturating_i64;
 use crate::health::{HealthInstanceFacts, HealthRecord, RenewalRecord, HEALTH_COLUMNS};
 use crate::{CacheError, HealthHandle, Result};
 
@@ -148,7 +149,11 @@ impl HealthStage<'_> {
                      used = CASE WHEN used > 9223372036854775807 - excluded.used
                                  THEN 9223372036854775807 ELSE used + excluded.used END",
             )?
-            .execute(params![account_id, wide(seats), wide(used)])?;
+            .execute(params![
+                account_id,
+                saturating_i64(seats),
+                saturating_i64(used)
+            ])?;
         Ok(())
     }
 
@@ -165,8 +170,8 @@ impl HealthStage<'_> {
                 r.account_id,
                 r.license_type,
                 r.expires_at,
-                wide(r.seats),
-                wide(r.used),
+                saturating_i64(r.seats),
+                saturating_i64(r.used),
                 r.forecast,
                 r.forecast_over,
                 r.plans_json
@@ -285,11 +290,6 @@ impl HealthStage<'_> {
         }
         Ok(())
     }
-}
-
-/// Saturates a count into SQLite's integer.
-fn wide(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn count(v: Option<i64>) -> Option<u64> {

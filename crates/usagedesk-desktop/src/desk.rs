@@ -74,8 +74,8 @@ impl DeskOptions {
     }
 }
 
-/// A sync or a health computation: a connection of its own on the cache file, with a larger
-/// page cache, opened while the writing connection's lock is held (one writer at a time) and
+/// A sync or a health computation: a connection of its own on the cache file, with a page
+/// cache sized for the job, opened while the writing connection's lock is held (one writer at a time) and
 /// closed when the job ends. Closing frees everything SQLite allocated for the job (its page
 /// cache, sorts, statements) at once. On the writing connection those allocations outlived it
 /// in the C library's heap: at 100,000 accounts the app held 16 MiB more after each health
